@@ -1,0 +1,20 @@
+/* Small file helpers shared by the modules that write state. */
+#ifndef NYMD_FSUTIL_H
+#define NYMD_FSUTIL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Reads until EOF or cap bytes; returns the count or -1 with errno. */
+ssize_t	fs_read_all(int fd, void *buf, size_t cap);
+/* Writes all bytes, retrying short writes and EINTR; 0 or -1. */
+int	fs_write_all(int fd, const void *buf, size_t len);
+/*
+ * Replaces path with data: a temporary file beside it with the given mode,
+ * fsync, rename, then fsync of the directory. 0 or -1 with errno.
+ */
+int	fs_write_atomic(const char *path, const void *data, size_t len, unsigned mode);
+/* mkdir -p with mode for every directory it creates; 0 or -1 with errno. */
+int	fs_mkdirs(const char *path, unsigned mode);
+
+#endif

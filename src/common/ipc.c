@@ -1,0 +1,419 @@
+#include <config.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "common/ipc.h"
+
+#define IPC_READ_CHUNK_BYTES	65536
+
+struct ipc_pending_fd {
+	size_t	offset;		/* byte in the output queue the fd rides on */
+	int	fd;
+};
+
+struct ipc_chan {
+	int			 fd;
+	char			 name[32];
+	struct event		*ev_read;
+	struct event		*ev_write;
+	struct evbuffer		*in;
+	struct evbuffer		*out;
+	const struct ipc_dispatch *dispatch;
+	void			*arg;
+	/* fds to send, in output order; offsets are relative to `out`. */
+	struct ipc_pending_fd	 out_fds[IPC_MAX_PENDING_FDS];
+	size_t			 n_out_fds;
+	/* fds received, FIFO, consumed by IPC_PEER messages in order. */
+	int			 in_fds[IPC_MAX_PENDING_FDS];
+	size_t			 n_in_fds;
+	int			 dead;
+};
+
+static void ipc_on_read(evutil_socket_t, short, void *);
+static void ipc_on_write(evutil_socket_t, short, void *);
+
+const char *
+ipc_type_name(Nymipc__IpcType type)
+{
+	const ProtobufCEnumValue *v =
+	    protobuf_c_enum_descriptor_get_value(&nymipc__ipc_type__descriptor, (int)type);
+	return v != NULL ? v->name : "IPC_UNKNOWN";
+}
+
+struct ipc_chan *
+ipc_chan_new(struct event_base *base, int fd, const char *peer_name,
+    const struct ipc_dispatch *dispatch, void *arg)
+{
+	struct ipc_chan *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	c->fd = fd;
+	snprintf(c->name, sizeof(c->name), "%s", peer_name);
+	c->dispatch = dispatch;
+	c->arg = arg;
+	c->in = evbuffer_new();
+	c->out = evbuffer_new();
+	c->ev_read = event_new(base, fd, EV_READ | EV_PERSIST, ipc_on_read, c);
+	c->ev_write = event_new(base, fd, EV_WRITE, ipc_on_write, c);
+	if (c->in == NULL || c->out == NULL || c->ev_read == NULL ||
+	    c->ev_write == NULL || evutil_make_socket_nonblocking(fd) == -1 ||
+	    event_add(c->ev_read, NULL) == -1) {
+		c->fd = -1;	/* the caller still owns fd on failure */
+		ipc_chan_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void
+ipc_chan_free(struct ipc_chan *c)
+{
+	if (c == NULL)
+		return;
+	if (c->ev_read != NULL)
+		event_free(c->ev_read);
+	if (c->ev_write != NULL)
+		event_free(c->ev_write);
+	if (c->in != NULL)
+		evbuffer_free(c->in);
+	if (c->out != NULL)
+		evbuffer_free(c->out);
+	for (size_t i = 0; i < c->n_out_fds; i++)
+		close(c->out_fds[i].fd);
+	for (size_t i = 0; i < c->n_in_fds; i++)
+		close(c->in_fds[i]);
+	if (c->fd != -1)
+		close(c->fd);
+	free(c);
+}
+
+const char *
+ipc_chan_name(const struct ipc_chan *c)
+{
+	return c->name;
+}
+
+int
+ipc_chan_fd(const struct ipc_chan *c)
+{
+	return c->fd;
+}
+
+size_t
+ipc_pending_bytes(const struct ipc_chan *c)
+{
+	return evbuffer_get_length(c->out);
+}
+
+int
+ipc_frame_parse(const uint8_t *buf, size_t len, size_t *msg_len)
+{
+	if (len < IPC_HEADER_BYTES)
+		return 0;
+	uint32_t n = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 |
+	    (uint32_t)buf[2] << 8 | buf[3];
+	if (n > IPC_MAX_FRAME_BYTES)
+		return -1;
+	*msg_len = n;
+	return len - IPC_HEADER_BYTES >= n ? 1 : 0;
+}
+
+/* Reports the failure once; the closed callback owns the channel after. */
+static void
+ipc_fail(struct ipc_chan *c, enum ipc_close_reason reason, const char *why)
+{
+	if (c->dead)
+		return;
+	c->dead = 1;
+	event_del(c->ev_read);
+	event_del(c->ev_write);
+	if (c->dispatch->closed != NULL)
+		c->dispatch->closed(c, reason, why, c->arg);
+}
+
+int
+ipc_send(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd)
+{
+	size_t len = nymipc__ipc__get_packed_size(msg);
+	uint8_t hdr[IPC_HEADER_BYTES];
+
+	if (c->dead || len > IPC_MAX_FRAME_BYTES) {
+		errno = c->dead ? EPIPE : EMSGSIZE;
+		return -1;
+	}
+	if (fd != -1 && c->n_out_fds == IPC_MAX_PENDING_FDS) {
+		errno = EAGAIN;
+		return -1;
+	}
+	uint8_t *buf = malloc(len ? len : 1);
+	if (buf == NULL)
+		return -1;
+	nymipc__ipc__pack(msg, buf);
+	hdr[0] = (uint8_t)(len >> 24);
+	hdr[1] = (uint8_t)(len >> 16);
+	hdr[2] = (uint8_t)(len >> 8);
+	hdr[3] = (uint8_t)len;
+	if (fd != -1) {
+		c->out_fds[c->n_out_fds].offset = evbuffer_get_length(c->out);
+		c->out_fds[c->n_out_fds].fd = fd;
+		c->n_out_fds++;
+	}
+	int rc = 0;
+	if (evbuffer_add(c->out, hdr, sizeof(hdr)) == -1 ||
+	    evbuffer_add(c->out, buf, len) == -1)
+		rc = -1;
+	free(buf);
+	if (rc == 0 && event_add(c->ev_write, NULL) == -1)
+		rc = -1;
+	return rc;
+}
+
+int
+ipc_send_type(struct ipc_chan *c, Nymipc__IpcType type, uint64_t seq)
+{
+	Nymipc__Ipc msg = NYMIPC__IPC__INIT;
+
+	msg.type = type;
+	msg.seq = seq;
+	return ipc_send(c, &msg, -1);
+}
+
+/*
+ * Writes as much as the socket takes. An fd is sent with the first byte
+ * of its frame, and a write never runs past the next fd's frame, so the
+ * receiver sees each fd no later than the frame that names it.
+ */
+static int
+ipc_write_some(struct ipc_chan *c)
+{
+	while (evbuffer_get_length(c->out) > 0) {
+		size_t avail = evbuffer_get_length(c->out);
+		size_t limit = avail;
+		int send_fd = -1;
+
+		if (c->n_out_fds > 0) {
+			if (c->out_fds[0].offset == 0) {
+				send_fd = c->out_fds[0].fd;
+				if (c->n_out_fds > 1)
+					limit = c->out_fds[1].offset;
+			} else {
+				limit = c->out_fds[0].offset;
+			}
+		}
+		if (limit > IPC_READ_CHUNK_BYTES)
+			limit = IPC_READ_CHUNK_BYTES;
+
+		struct iovec iov;
+		iov.iov_base = evbuffer_pullup(c->out, (ev_ssize_t)limit);
+		iov.iov_len = limit;
+		struct msghdr mh;
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		union {
+			struct cmsghdr hdr;
+			char buf[CMSG_SPACE(sizeof(int))];
+		} cm;
+		if (send_fd != -1) {
+			memset(&cm, 0, sizeof(cm));
+			mh.msg_control = cm.buf;
+			mh.msg_controllen = sizeof(cm.buf);
+			struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
+			h->cmsg_level = SOL_SOCKET;
+			h->cmsg_type = SCM_RIGHTS;
+			h->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(h), &send_fd, sizeof(int));
+		}
+		ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			return -1;
+		}
+		evbuffer_drain(c->out, (size_t)n);
+		if (send_fd != -1) {
+			close(send_fd);
+			memmove(&c->out_fds[0], &c->out_fds[1],
+			    (c->n_out_fds - 1) * sizeof(c->out_fds[0]));
+			c->n_out_fds--;
+		}
+		for (size_t i = 0; i < c->n_out_fds; i++)
+			c->out_fds[i].offset -= (size_t)n;
+	}
+	return 0;
+}
+
+static void
+ipc_on_write(evutil_socket_t fd, short what, void *arg)
+{
+	struct ipc_chan *c = arg;
+
+	if (ipc_write_some(c) == -1) {
+		ipc_fail(c, IPC_CLOSED_IO, strerror(errno));
+		return;
+	}
+	if (evbuffer_get_length(c->out) > 0)
+		event_add(c->ev_write, NULL);
+}
+
+int
+ipc_flush(struct ipc_chan *c)
+{
+	while (!c->dead && evbuffer_get_length(c->out) > 0) {
+		if (ipc_write_some(c) == -1)
+			return -1;
+		if (evbuffer_get_length(c->out) > 0) {
+			fd_set wfds;
+			FD_ZERO(&wfds);
+			FD_SET(c->fd, &wfds);
+			struct timeval tv = { 1, 0 };
+			if (select(c->fd + 1, NULL, &wfds, NULL, &tv) <= 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+ipc_read_some(struct ipc_chan *c)
+{
+	uint8_t buf[IPC_READ_CHUNK_BYTES];
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(sizeof(int) * IPC_MAX_PENDING_FDS)];
+	} cm;
+	struct iovec iov = { buf, sizeof(buf) };
+	struct msghdr mh;
+
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cm.buf;
+	mh.msg_controllen = sizeof(cm.buf);
+	ssize_t n = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC);
+	if (n == -1)
+		return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? 1 : -1;
+	for (struct cmsghdr *h = CMSG_FIRSTHDR(&mh); h != NULL; h = CMSG_NXTHDR(&mh, h)) {
+		if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t nfds = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < nfds; i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof(int));
+			if (c->n_in_fds == IPC_MAX_PENDING_FDS) {
+				close(fd);
+				errno = EPROTO;
+				return -2;
+			}
+			c->in_fds[c->n_in_fds++] = fd;
+		}
+	}
+	if (mh.msg_flags & MSG_CTRUNC) {
+		errno = EPROTO;
+		return -2;
+	}
+	if (n == 0)
+		return 0;
+	if (evbuffer_add(c->in, buf, (size_t)n) == -1)
+		return -1;
+	return 1;
+}
+
+static int
+ipc_take_fd(struct ipc_chan *c)
+{
+	if (c->n_in_fds == 0)
+		return -1;
+	int fd = c->in_fds[0];
+	memmove(&c->in_fds[0], &c->in_fds[1], (c->n_in_fds - 1) * sizeof(int));
+	c->n_in_fds--;
+	return fd;
+}
+
+/*
+ * Dispatches every complete frame; returns -1 after a protocol error, when
+ * the channel may already be freed by its closed callback.
+ */
+static int
+ipc_dispatch_frames(struct ipc_chan *c)
+{
+	for (;;) {
+		uint8_t hdr[IPC_HEADER_BYTES];
+		size_t have = evbuffer_get_length(c->in);
+		size_t msg_len;
+
+		if (evbuffer_copyout(c->in, hdr, sizeof(hdr)) != (ev_ssize_t)sizeof(hdr))
+			return 0;
+		if (ipc_frame_parse(hdr, sizeof(hdr), &msg_len) == -1) {
+			ipc_fail(c, IPC_CLOSED_PROTOCOL, "oversize frame");
+			return -1;
+		}
+		if (have - IPC_HEADER_BYTES < msg_len)
+			return 0;
+		uint8_t *p = evbuffer_pullup(c->in, (ev_ssize_t)(IPC_HEADER_BYTES + msg_len));
+		Nymipc__Ipc *msg = nymipc__ipc__unpack(NULL, msg_len, p + IPC_HEADER_BYTES);
+		evbuffer_drain(c->in, IPC_HEADER_BYTES + msg_len);
+		if (msg == NULL) {
+			ipc_fail(c, IPC_CLOSED_PROTOCOL, "message does not unpack");
+			return -1;
+		}
+		size_t t = (size_t)msg->type;
+		ipc_handler h = NULL;
+		if (t < sizeof(c->dispatch->handlers) / sizeof(c->dispatch->handlers[0]))
+			h = c->dispatch->handlers[t];
+		if (h == NULL) {
+			char why[96];
+			snprintf(why, sizeof(why), "unexpected message %s", ipc_type_name(msg->type));
+			nymipc__ipc__free_unpacked(msg, NULL);
+			ipc_fail(c, IPC_CLOSED_PROTOCOL, why);
+			return -1;
+		}
+		int fd = -1;
+		if (msg->type == NYMIPC__IPC_TYPE__IPC_PEER) {
+			fd = ipc_take_fd(c);
+			if (fd == -1) {
+				nymipc__ipc__free_unpacked(msg, NULL);
+				ipc_fail(c, IPC_CLOSED_PROTOCOL, "IPC_PEER without a descriptor");
+				return -1;
+			}
+		}
+		/* Handlers must not free the channel they are called for. */
+		h(c, msg, fd, c->arg);
+		nymipc__ipc__free_unpacked(msg, NULL);
+	}
+}
+
+static void
+ipc_on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct ipc_chan *c = arg;
+	int r = ipc_read_some(c);
+
+	if (r == -2) {
+		ipc_fail(c, IPC_CLOSED_PROTOCOL, "unexpected descriptors");
+		return;
+	}
+	if (r == -1) {
+		ipc_fail(c, IPC_CLOSED_IO, strerror(errno));
+		return;
+	}
+	if (ipc_dispatch_frames(c) == -1)
+		return;
+	if (r == 0) {
+		if (evbuffer_get_length(c->in) > 0)
+			ipc_fail(c, IPC_CLOSED_PROTOCOL, "truncated frame at end of stream");
+		else
+			ipc_fail(c, IPC_CLOSED_EOF, "peer closed the channel");
+	}
+}

@@ -1,0 +1,222 @@
+#include <config.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "common/topology.h"
+
+int
+topology_split_host(const char *hostport, char *host, size_t hostlen,
+    char *port, size_t portlen)
+{
+	const char *colon = strrchr(hostport, ':');
+	const char *h = hostport;
+	size_t hlen;
+
+	if (colon == NULL || colon == hostport)
+		return -1;
+	hlen = (size_t)(colon - hostport);
+	if (hostport[0] == '[') {
+		if (hlen < 3 || hostport[hlen - 1] != ']')
+			return -1;
+		h++;
+		hlen -= 2;
+	} else if (memchr(hostport, ':', hlen) != NULL) {
+		return -1;	/* bare IPv6 without brackets is ambiguous */
+	}
+	const char *p = colon + 1;
+	size_t plen = strlen(p);
+	if (plen == 0 || plen >= portlen || hlen == 0 || hlen >= hostlen)
+		return -1;
+	unsigned long v = 0;
+	for (size_t i = 0; i < plen; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+		v = v * 10 + (unsigned long)(p[i] - '0');
+		if (v > 65535)
+			return -1;
+	}
+	if (v == 0)
+		return -1;
+	for (size_t i = 0; i < hlen; i++)
+		if ((unsigned char)h[i] <= ' ' || h[i] == '/' || h[i] == '@')
+			return -1;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	memcpy(port, p, plen + 1);
+	return 0;
+}
+
+static int
+topology_key(json_t *obj, uint8_t pub[32], char id[B64_KEY_CHARS + 1])
+{
+	const char *s = json_string_value(json_object_get(obj, "pubKey"));
+
+	if (s == NULL || b64_decode_key(pub, s, B64_URLSAFE) == -1)
+		return -1;
+	b64_encode(id, pub, 32, B64_URLSAFE);
+	return 0;
+}
+
+static int
+topology_node_parse(json_t *obj, struct topology_node *n, int provider)
+{
+	memset(n, 0, sizeof(*n));
+	if (!json_is_object(obj) || topology_key(obj, n->pub, n->id) == -1)
+		return -1;
+	const char *hp = json_string_value(json_object_get(obj, "host"));
+	if (hp == NULL || topology_split_host(hp, n->host, sizeof(n->host),
+	    n->port, sizeof(n->port)) == -1)
+		return -1;
+	json_t *seen = json_object_get(obj, "lastSeen");
+	if (seen != NULL && json_is_integer(seen))
+		n->last_seen_ns = json_integer_value(seen);
+	if (provider) {
+		n->layer = TOPOLOGY_PROVIDER_LAYER;
+		return 0;
+	}
+	json_t *layer = json_object_get(obj, "layer");
+	if (!json_is_integer(layer) || json_integer_value(layer) < 1 ||
+	    json_integer_value(layer) > TOPOLOGY_MIX_LAYERS)
+		return -1;
+	n->layer = (uint32_t)json_integer_value(layer);
+	return 0;
+}
+
+static int
+topology_clients_parse(json_t *arr, struct topology_node *n)
+{
+	if (arr == NULL || json_is_null(arr))
+		return 0;
+	if (!json_is_array(arr) || json_array_size(arr) > TOPOLOGY_MAX_CLIENTS)
+		return -1;
+	size_t count = json_array_size(arr);
+	if (count == 0)
+		return 0;
+	n->clients = calloc(count, sizeof(*n->clients));
+	if (n->clients == NULL)
+		return -1;
+	for (size_t i = 0; i < count; i++) {
+		char id[B64_KEY_CHARS + 1];
+		json_t *c = json_array_get(arr, i);
+		if (json_is_object(c) && topology_key(c, n->clients[n->n_clients], id) == 0)
+			n->n_clients++;
+	}
+	return 0;
+}
+
+static int
+topology_list_parse(json_t *arr, struct topology_node **out, size_t *n_out,
+    size_t *skipped, int provider)
+{
+	*out = NULL;
+	*n_out = 0;
+	/* Go encodes an empty slice as null. */
+	if (arr == NULL || json_is_null(arr))
+		return 0;
+	if (!json_is_array(arr) || json_array_size(arr) > TOPOLOGY_MAX_NODES)
+		return -1;
+	size_t count = json_array_size(arr);
+	if (count == 0)
+		return 0;
+	*out = calloc(count, sizeof(**out));
+	if (*out == NULL)
+		return -1;
+	for (size_t i = 0; i < count; i++) {
+		json_t *obj = json_array_get(arr, i);
+		struct topology_node *n = &(*out)[*n_out];
+		if (topology_node_parse(obj, n, provider) == -1) {
+			(*skipped)++;
+			continue;
+		}
+		(*n_out)++;
+		if (provider && topology_clients_parse(json_object_get(obj,
+		    "registeredClients"), n) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+void
+topology_free(struct topology *t)
+{
+	if (t == NULL)
+		return;
+	for (size_t i = 0; i < t->n_providers; i++)
+		free(t->providers[i].clients);
+	free(t->providers);
+	free(t->mixnodes);
+	free(t);
+}
+
+int
+topology_parse(const char *json, size_t len, struct topology **out,
+    char *err, size_t errlen)
+{
+	json_error_t jerr;
+	struct topology *t = NULL;
+	json_t *root;
+
+	*out = NULL;
+	if (len > TOPOLOGY_MAX_JSON_BYTES) {
+		snprintf(err, errlen, "topology document larger than %u bytes",
+		    TOPOLOGY_MAX_JSON_BYTES);
+		return -1;
+	}
+	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL) {
+		snprintf(err, errlen, "topology is not valid JSON: %s (line %d)",
+		    jerr.text, jerr.line);
+		return -1;
+	}
+	if (!json_is_object(root)) {
+		snprintf(err, errlen, "topology is not a JSON object");
+		goto fail;
+	}
+	t = calloc(1, sizeof(*t));
+	if (t == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (topology_list_parse(json_object_get(root, "MixNodes"), &t->mixnodes,
+	    &t->n_mixnodes, &t->n_skipped, 0) == -1) {
+		snprintf(err, errlen, "topology: MixNodes is not a list of nodes");
+		goto fail;
+	}
+	if (topology_list_parse(json_object_get(root, "MixProviderNodes"),
+	    &t->providers, &t->n_providers, &t->n_skipped, 1) == -1) {
+		snprintf(err, errlen, "topology: MixProviderNodes is not a list of providers");
+		goto fail;
+	}
+	json_decref(root);
+	*out = t;
+	return 0;
+fail:
+	topology_free(t);
+	json_decref(root);
+	return -1;
+}
+
+const struct topology_node *
+topology_find_provider(const struct topology *t, const char *id)
+{
+	for (size_t i = 0; i < t->n_providers; i++)
+		if (strcmp(t->providers[i].id, id) == 0)
+			return &t->providers[i];
+	return NULL;
+}
+
+size_t
+topology_layer(const struct topology *t, uint32_t layer,
+    const struct topology_node **out, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < t->n_mixnodes && n < max; i++)
+		if (t->mixnodes[i].layer == layer)
+			out[n++] = &t->mixnodes[i];
+	return n;
+}

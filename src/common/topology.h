@@ -1,0 +1,58 @@
+/*
+ * The directory's topology document (GET /api/presence/topology), in the
+ * seed's shape. topology_parse() is the one parser of this untrusted JSON.
+ */
+#ifndef NYMD_TOPOLOGY_H
+#define NYMD_TOPOLOGY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/b64.h"
+
+#define TOPOLOGY_MAX_JSON_BYTES	(4u * 1024 * 1024)
+#define TOPOLOGY_MAX_NODES	4096
+#define TOPOLOGY_MAX_CLIENTS	65536
+#define TOPOLOGY_HOST_BYTES	256
+#define TOPOLOGY_PORT_BYTES	8
+/* The seed gave providers this layer in MixConfig. */
+#define TOPOLOGY_PROVIDER_LAYER	1000000u
+#define TOPOLOGY_MIX_LAYERS	3
+
+struct topology_node {
+	uint8_t		 pub[32];
+	char		 id[B64_KEY_CHARS + 1];	/* URL-safe base64 of pub */
+	char		 host[TOPOLOGY_HOST_BYTES];	/* without the port */
+	char		 port[TOPOLOGY_PORT_BYTES];
+	uint32_t	 layer;		/* 1..3, or TOPOLOGY_PROVIDER_LAYER */
+	int64_t		 last_seen_ns;
+	uint8_t		(*clients)[32];	/* providers: registered client keys */
+	size_t		 n_clients;
+};
+
+struct topology {
+	struct topology_node	*mixnodes;
+	size_t			 n_mixnodes;
+	struct topology_node	*providers;
+	size_t			 n_providers;
+	size_t			 n_skipped;	/* malformed entries ignored */
+};
+
+/*
+ * Parses a topology document. Entries with a bad key, host or layer are
+ * skipped and counted; a document that is not the expected shape is an
+ * error. Returns 0, or -1 with a message in err.
+ */
+int	topology_parse(const char *json, size_t len, struct topology **out,
+	    char *err, size_t errlen);
+void	topology_free(struct topology *);
+const struct topology_node *topology_find_provider(const struct topology *,
+	    const char *id);
+/* Nodes in `layer` (1..3); fills up to max pointers, returns the count. */
+size_t	topology_layer(const struct topology *, uint32_t layer,
+	    const struct topology_node **out, size_t max);
+/* Splits "host:port" or "[v6]:port"; 0 or -1. */
+int	topology_split_host(const char *hostport, char *host, size_t hostlen,
+	    char *port, size_t portlen);
+
+#endif
