@@ -9,10 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifdef HAVE_SYSTEMD
-#include <systemd/sd-journal.h>
 #include <syslog.h>
-#endif
 
 #include "common/log.h"
 
@@ -53,6 +50,8 @@ log_level_name(enum log_level level)
 void
 log_init(const char *role, enum log_level level)
 {
+	/* gmtime_r reads /etc/localtime once; do it before any sandbox. */
+	tzset();
 	log_set_role(role);
 	logger.level = level;
 }
@@ -82,6 +81,16 @@ log_fd(void)
 }
 
 int
+log_use_fd(int fd)
+{
+	if (logger.dest == LOG_DEST_FILE && logger.fd > STDERR_FILENO && logger.fd != fd)
+		close(logger.fd);
+	logger.dest = LOG_DEST_FILE;
+	logger.fd = fd;
+	return 0;
+}
+
+int
 log_open(enum log_dest dest, const char *path)
 {
 	int fd;
@@ -96,11 +105,8 @@ log_open(enum log_dest dest, const char *path)
 		fd = STDOUT_FILENO;
 		break;
 	case LOG_DEST_JOURNAL:
-#ifndef HAVE_SYSTEMD
-		errno = ENOTSUP;
-		return -1;
-#endif
-		/* FALLTHROUGH */
+		/* systemd connects stderr to the journal and reads the "<N>"
+		 * priority prefix; no socket of our own, so no sandbox change. */
 	case LOG_DEST_STDERR:
 	default:
 		fd = STDERR_FILENO;
@@ -113,7 +119,6 @@ log_open(enum log_dest dest, const char *path)
 	return 0;
 }
 
-#ifdef HAVE_SYSTEMD
 static int
 journal_priority(enum log_level level)
 {
@@ -126,30 +131,28 @@ journal_priority(enum log_level level)
 	default:		return LOG_CRIT;
 	}
 }
-#endif
 
 static void
 log_emit(enum log_level level, const char *msg)
 {
-#ifdef HAVE_SYSTEMD
-	if (logger.dest == LOG_DEST_JOURNAL) {
-		sd_journal_send("MESSAGE=%s: %s", logger.role, msg,
-		    "PRIORITY=%d", journal_priority(level),
-		    "NYMD_ROLE=%s", logger.role, NULL);
-		return;
-	}
-#endif
 	char line[LOG_LINE_BYTES + 128];
 	struct timespec ts;
 	struct tm tm;
+	int n;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	int n = snprintf(line, sizeof(line),
-	    "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s[%ld] %s: %s\n",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-	    tm.tm_sec, ts.tv_nsec / 1000000, logger.role, (long)getpid(),
-	    level_names[level], msg);
+	if (logger.dest == LOG_DEST_JOURNAL) {
+		/* The journal adds the time itself. */
+		n = snprintf(line, sizeof(line), "<%d>%s[%ld]: %s\n",
+		    journal_priority(level), logger.role, (long)getpid(), msg);
+	} else {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		gmtime_r(&ts.tv_sec, &tm);
+		n = snprintf(line, sizeof(line),
+		    "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s[%ld] %s: %s\n",
+		    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, logger.role,
+		    (long)getpid(), level_names[level], msg);
+	}
 	if (n < 0)
 		return;
 	if ((size_t)n >= sizeof(line)) {

@@ -37,6 +37,8 @@ void	log_set_role(const char *role);
 void	log_set_level(enum log_level level);
 /* Opens (append) or switches the destination; returns -1 with errno. */
 int	log_open(enum log_dest dest, const char *path);
+/* Logs to an already open file (e.g. one inherited from master). */
+int	log_use_fd(int fd);
 /* The fd logging writes to, so a sandbox can keep it open. */
 int	log_fd(void);
 

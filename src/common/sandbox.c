@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -123,12 +124,15 @@ sandbox_privileged(void)
 
 #define CAP_BIT(c)	(UINT64_C(1) << (c))
 #define MASTER_CAPS	(CAP_BIT(CAP_SETUID) | CAP_BIT(CAP_SETGID) | \
-			 CAP_BIT(CAP_SYS_CHROOT) | CAP_BIT(CAP_DAC_READ_SEARCH))
+			 CAP_BIT(CAP_SYS_CHROOT) | CAP_BIT(CAP_DAC_READ_SEARCH) | \
+			 CAP_BIT(CAP_DAC_OVERRIDE))
 
 int
 sandbox_master_become(uid_t uid, gid_t gid)
 {
-	static const int caps[] = { CAP_SETUID, CAP_SETGID, CAP_SYS_CHROOT, CAP_DAC_READ_SEARCH };
+	static const int caps[] = {
+		CAP_SETUID, CAP_SETGID, CAP_SYS_CHROOT, CAP_DAC_READ_SEARCH, CAP_DAC_OVERRIDE,
+	};
 
 	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) == -1)
 		return -1;
@@ -158,6 +162,9 @@ sandbox_drop_privileges(const char *chroot_dir, uid_t uid, gid_t gid)
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == -1)
 		return -1;
 	if (capset_sets(0, 0, 0) == -1)
+		return -1;
+	/* Credential changes clear the parent-death signal; set it again. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1)
 		return -1;
 	/* A process that dropped everything must not be able to regain it. */
 	if (uid != 0 && (setresuid((uid_t)-1, 0, (uid_t)-1) == 0 || sandbox_privileged())) {

@@ -29,7 +29,8 @@ int	sandbox_drop_privileges(const char *chroot_dir, uid_t uid, gid_t gid);
 /*
  * For the master started as root: become uid/gid but keep, as ambient
  * capabilities passed to re-executed children, only what they need to
- * finish their privileged set-up (read the key, chroot, change uid).
+ * finish their privileged set-up in a root-owned client home (read the
+ * key, bind the socket, chroot, change uid).
  */
 int	sandbox_master_become(uid_t uid, gid_t gid);
 /* 1 if this process holds any capability in its effective set. */

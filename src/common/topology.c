@@ -152,6 +152,14 @@ topology_free(struct topology *t)
 	free(t);
 }
 
+void
+topology_init(void)
+{
+	/* jansson seeds its hash tables from /dev/urandom on first use:
+	 * do it while the process may still open files. */
+	json_object_seed(0);
+}
+
 int
 topology_parse(const char *json, size_t len, struct topology **out,
     char *err, size_t errlen)

@@ -38,6 +38,8 @@ struct topology {
 	size_t			 n_skipped;	/* malformed entries ignored */
 };
 
+/* Call once before a sandbox forbids opening files. */
+void	topology_init(void);
 /*
  * Parses a topology document. Entries with a bad key, host or layer are
  * skipped and counted; a document that is not the expected shape is an

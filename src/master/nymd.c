@@ -1,1 +1,262 @@
-int main(void) { return 0; }
+/*
+ * nymd's command line, compatible with the seed's loopix-client: init,
+ * run, socket and help. The same executable, re-executed under the title
+ * "nymd: ROLE [ID]", is each of the daemon's child processes.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/proc.h"
+#include "keyd/keyd.h"
+#include "master/master.h"
+#include "netd/netd.h"
+#include "rpcd/rpcd.h"
+
+static const char banner[] =
+    "\n"
+    "  _                      _\n"
+    " | |    ___   ___  _ __ (_)_  __\n"
+    " | |   / _ \\ / _ \\| '_ \\| \\ \\/ /\n"
+    " | |___ (_) | (_) | |_) | |>  <\n"
+    " |_____\\___/ \\___/| .__/|_/_/\\_\\\n"
+    "\t\t  |_|            (client)\n"
+    "\n\n";
+
+static void
+usage(FILE *f, const char *prog)
+{
+	fprintf(f, "Usage: %s COMMAND [OPTIONS]\n\n%s\n", prog, banner);
+	fprintf(f,
+	    "Commands:\n\n"
+	    "    init        Initialise a Loopix client\n"
+	    "    run         Run a persistent Loopix client process\n"
+	    "    socket      Run a background Loopix client listening on a specified socket\n"
+	    "\n"
+	    "Run \"%s help <command>\" for more info on a specific command.\n", prog);
+}
+
+static void
+usage_command(FILE *f, const char *prog, const char *cmd)
+{
+	if (strcmp(cmd, "init") == 0)
+		fprintf(f,
+		    "Usage: %s init [OPTIONS]\n\n"
+		    "Initialise a Loopix client: a key pair and config.toml under\n"
+		    "ROOT/clients/ID/config/.\n\n"
+		    "Options:\n"
+		    "    --id ID            id of the client (random when omitted)\n"
+		    "    --home DIR         root directory (default $NYMD_HOME or ~/.loopix)\n"
+		    "    --provider ID      provider to register with (default: chosen at random)\n"
+		    "    --directory URL    directory topology URL\n"
+		    "    --local            use the local directory at http://localhost:8080\n"
+		    "    --force            overwrite an existing client\n", prog);
+	else if (strcmp(cmd, "run") == 0)
+		fprintf(f,
+		    "Usage: %s run --id ID [--home DIR]\n\n"
+		    "Run a persistent Loopix client process; applications reach it on\n"
+		    "the unix socket ROOT/clients/ID/nymd.sock.\n", prog);
+	else if (strcmp(cmd, "socket") == 0)
+		fprintf(f,
+		    "Usage: %s socket --id ID --socket tcp|websocket|unix (--port N | --path P) [--home DIR]\n\n"
+		    "Run a background Loopix client listening on a specified socket.\n\n"
+		    "Options:\n"
+		    "    --socket KIND      tcp, websocket or unix\n"
+		    "    --port N           port for tcp and websocket (on 127.0.0.1)\n"
+		    "    --path P           path of the unix socket\n", prog);
+	else
+		usage(f, prog);
+}
+
+static int
+parse_port(const char *s, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || end == s || v < 1 || v > 65535)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+enum {
+	OPT_ID = 1, OPT_HOME, OPT_FORCE, OPT_LOCAL, OPT_DIRECTORY, OPT_PROVIDER,
+	OPT_SOCKET, OPT_PORT, OPT_PATH, OPT_HELP,
+};
+
+/* Parses a command's options; the set allowed depends on the command. */
+static int
+parse_options(int argc, char **argv, const char *cmd, struct nymd_options *o)
+{
+	static const struct option all[] = {
+		{ "id", required_argument, NULL, OPT_ID },
+		{ "home", required_argument, NULL, OPT_HOME },
+		{ "force", no_argument, NULL, OPT_FORCE },
+		{ "local", no_argument, NULL, OPT_LOCAL },
+		{ "directory", required_argument, NULL, OPT_DIRECTORY },
+		{ "provider", required_argument, NULL, OPT_PROVIDER },
+		{ "socket", required_argument, NULL, OPT_SOCKET },
+		{ "port", required_argument, NULL, OPT_PORT },
+		{ "path", required_argument, NULL, OPT_PATH },
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ NULL, 0, NULL, 0 },
+	};
+	int is_init = strcmp(cmd, "init") == 0;
+	int is_socket = strcmp(cmd, "socket") == 0;
+	int c;
+
+	opterr = 0;
+	optind = 1;
+	/* _only: Go's flag package also takes -id as well as --id. */
+	while ((c = getopt_long_only(argc, argv, "", all, NULL)) != -1) {
+		int ok = 1;
+		switch (c) {
+		case OPT_ID:		o->id = optarg; break;
+		case OPT_HOME:		o->root = optarg; break;
+		case OPT_FORCE:		o->force = 1; ok = is_init; break;
+		case OPT_LOCAL:		o->local = 1; ok = is_init; break;
+		case OPT_DIRECTORY:	o->directory = optarg; ok = is_init; break;
+		case OPT_PROVIDER:	o->provider = optarg; ok = is_init; break;
+		case OPT_SOCKET:
+			ok = is_socket;
+			if (strcmp(optarg, "tcp") == 0)
+				o->socket_kind = NYMIPC__SOCKET_KIND__SOCKET_TCP;
+			else if (strcmp(optarg, "websocket") == 0)
+				o->socket_kind = NYMIPC__SOCKET_KIND__SOCKET_WEBSOCKET;
+			else if (strcmp(optarg, "unix") == 0)
+				o->socket_kind = NYMIPC__SOCKET_KIND__SOCKET_UNIX;
+			else {
+				fprintf(stderr, "%s: --socket must be tcp, websocket or unix, not '%s'\n",
+				    o->prog, optarg);
+				return -1;
+			}
+			break;
+		case OPT_PORT:
+			ok = is_socket;
+			if (ok && parse_port(optarg, &o->port) == -1) {
+				fprintf(stderr, "%s: --port must be a number from 1 to 65535\n", o->prog);
+				return -1;
+			}
+			break;
+		case OPT_PATH:		o->path = optarg; ok = is_socket; break;
+		case OPT_HELP:
+			usage_command(stdout, o->prog, cmd);
+			exit(0);
+		default:
+			fprintf(stderr, "%s %s: unknown or incomplete option '%s'\n",
+			    o->prog, cmd, argv[optind - 1]);
+			return -1;
+		}
+		if (!ok) {
+			fprintf(stderr, "%s %s: option '%s' does not apply to this command\n",
+			    o->prog, cmd, argv[optind - 1]);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "%s %s: unexpected argument '%s'\n", o->prog, cmd, argv[optind]);
+		return -1;
+	}
+	if (!is_init && o->id == NULL) {
+		fprintf(stderr, "%s %s: --id is required\n", o->prog, cmd);
+		return -1;
+	}
+	if (is_socket) {
+		if (o->socket_kind == NYMIPC__SOCKET_KIND__SOCKET_NONE) {
+			fprintf(stderr, "%s socket: --socket is required\n", o->prog);
+			return -1;
+		}
+		if (o->socket_kind == NYMIPC__SOCKET_KIND__SOCKET_UNIX ?
+		    (o->path == NULL || o->port != 0) : (o->port == 0 || o->path != NULL)) {
+			fprintf(stderr, "%s socket: use --path with --socket unix, "
+			    "--port with tcp and websocket\n", o->prog);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* A child role: argv[0] is "nymd: ROLE [ID]" and fd 3 leads to master. */
+static void
+child_dispatch(const char *title)
+{
+	char role[16], id[80];
+	Nymipc__Role r;
+
+	if (sscanf(title + strlen(PROC_TITLE_PREFIX), "%15s [%79[^]]]", role, id) != 2 ||
+	    proc_role_parse(role, &r) == -1) {
+		fprintf(stderr, "nymd: bad child title '%s'\n", title);
+		exit(NYMD_EXIT_USAGE);
+	}
+	switch (r) {
+	case NYMIPC__ROLE__ROLE_KEYD:	proc_child_main(&keyd_role, id);
+	case NYMIPC__ROLE__ROLE_NETD:	proc_child_main(&netd_role, id);
+	case NYMIPC__ROLE__ROLE_RPCD:	proc_child_main(&rpcd_role, id);
+	default:
+		fprintf(stderr, "nymd: '%s' is not a child role\n", role);
+		exit(NYMD_EXIT_USAGE);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct nymd_options o;
+	const char *slash;
+
+	if (argc < 1)
+		return NYMD_EXIT_USAGE;
+	if (strncmp(argv[0], PROC_TITLE_PREFIX, strlen(PROC_TITLE_PREFIX)) == 0 &&
+	    getenv("NYMD_CHILD") != NULL)
+		child_dispatch(argv[0]);
+
+	memset(&o, 0, sizeof(o));
+	slash = strrchr(argv[0], '/');
+	o.prog = slash ? slash + 1 : argv[0];
+	if (strncmp(o.prog, "lt-", 3) == 0)
+		o.prog += 3;
+	o.root = getenv("NYMD_HOME");
+	if (o.root != NULL && o.root[0] == '\0')
+		o.root = NULL;
+
+	if (argc < 2) {
+		usage(stderr, o.prog);
+		return NYMD_EXIT_USAGE;
+	}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+		printf("%s %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+		return 0;
+	}
+	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+		if (argc > 2)
+			usage_command(stdout, o.prog, argv[2]);
+		else
+			usage(stdout, o.prog);
+		return 0;
+	}
+	if (strcmp(cmd, "init") != 0 && strcmp(cmd, "run") != 0 && strcmp(cmd, "socket") != 0) {
+		fprintf(stderr, "%s: unknown command '%s'\n\n", o.prog, cmd);
+		usage(stderr, o.prog);
+		return NYMD_EXIT_USAGE;
+	}
+	if (parse_options(argc - 1, argv + 1, cmd, &o) == -1) {
+		fprintf(stderr, "\n");
+		usage_command(stderr, o.prog, cmd);
+		return NYMD_EXIT_USAGE;
+	}
+	if (strcmp(cmd, "run") == 0)
+		o.socket_kind = NYMIPC__SOCKET_KIND__SOCKET_UNIX;
+	if (strcmp(cmd, "init") == 0)
+		return init_main(&o);
+	return master_main(&o);
+}

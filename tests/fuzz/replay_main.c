@@ -5,6 +5,8 @@
  * program name: tests/fuzz/replay_X reads tests/fuzz/corpus/X/.
  * Output is TAP, one line per target.
  */
+#include <config.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -76,7 +78,8 @@ main(int argc, char **argv)
 		if (de->d_name[0] == '.')
 			continue;
 		char path[PATH_MAX];
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= (int)sizeof(path))
+			continue;
 		struct stat st;
 		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
 			continue;

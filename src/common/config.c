@@ -1,0 +1,1171 @@
+/*
+ * nymd's client configuration: maps a TOML document (toml.c) onto
+ * struct nymd_config through one table of known keys, and writes the
+ * commented file that `nymd init` creates.
+ */
+#include <config.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/toml.h"
+
+/* How much of a bad value an error message repeats. */
+#define CONFIG_SHOWN_BYTES	40
+
+enum config_kind {
+	CK_ID,		/* string: the client id */
+	CK_URL,		/* string: http(s) URL; "" = default */
+	CK_PATH,	/* string: a path; "" = default */
+	CK_HOMEDIR,	/* string: an absolute path; "" = default */
+	CK_PROVIDER,	/* string: "" or a provider id */
+	CK_LOGFILE,	/* string: a path; "" = stdout */
+	CK_LEVEL,	/* string: a log level name */
+	CK_USER,	/* string: a user name */
+	CK_MODE,	/* string: octal permission bits */
+	CK_ADDRESS,	/* string: numeric IPv4 or IPv6 address */
+	CK_BOOL,
+	CK_RATE,	/* float: events per second */
+	CK_DELAY,	/* float: milliseconds, > 0 */
+	CK_UINT,	/* integer in [min, max] */
+};
+
+struct config_key {
+	const char	*table;
+	const char	*name;
+	enum config_kind kind;
+	size_t		 offset;
+	size_t		 size;		/* of a string field */
+	long long	 min, max;	/* CK_UINT */
+};
+
+#define FIELD(f)	offsetof(struct nymd_config, f), \
+			sizeof(((struct nymd_config *)0)->f)
+#define KEY(t, n, k)		{ t, #n, k, FIELD(n), 0, 0 }
+#define KEYF(t, n, k, f)	{ t, n, k, FIELD(f), 0, 0 }
+#define KEYU(t, n, lo, hi)	{ t, #n, CK_UINT, FIELD(n), lo, hi }
+
+static const struct config_key config_keys[] = {
+	KEY("client", id, CK_ID),
+	KEY("client", directory_server_topology, CK_URL),
+	KEY("client", priv_key_file, CK_PATH),
+	KEY("client", pub_key_file, CK_PATH),
+	KEY("client", provider_id, CK_PROVIDER),
+	KEY("client", mixapps_directory, CK_PATH),
+	KEY("client", loopix_home_directory, CK_HOMEDIR),
+	KEYF("logging", "disable", CK_BOOL, log_disable),
+	KEYF("logging", "file", CK_LOGFILE, log_file),
+	KEYF("logging", "level", CK_LEVEL, log_level),
+	KEY("debug", loop_cover_traffic_rate, CK_RATE),
+	KEY("debug", fetch_message_rate, CK_RATE),
+	KEY("debug", message_sending_rate, CK_RATE),
+	KEY("debug", rate_compliant_cover_messages_disabled, CK_BOOL),
+	KEY("nymd", user, CK_USER),
+	KEY("nymd", socket_path, CK_PATH),
+	KEY("nymd", socket_mode, CK_MODE),
+	KEY("nymd", listen_address, CK_ADDRESS),
+	KEY("nymd", average_delay_ms, CK_DELAY),
+	KEYU("nymd", topology_refresh_seconds, 1, 86400),
+	KEYU("nymd", max_restarts, 1, 1000),
+	KEYU("nymd", restart_window_seconds, 1, 86400),
+};
+#define CONFIG_NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
+
+static const char *const config_tables[] = {
+	"client", "logging", "debug", "nymd",
+};
+
+static const char *const config_level_names[] = {
+	"trace", "debug", "info", "warning", "error", "panic", "fatal",
+};
+
+const char *
+config_log_level_name(enum config_log_level level)
+{
+	if ((size_t)level >= sizeof(config_level_names) /
+	    sizeof(config_level_names[0]))
+		return "unknown";
+	return config_level_names[level];
+}
+
+int
+config_log_level_parse(const char *name, enum config_log_level *out)
+{
+	for (size_t i = 0; i < sizeof(config_level_names) /
+	    sizeof(config_level_names[0]); i++) {
+		if (strcasecmp(name, config_level_names[i]) == 0) {
+			*out = (enum config_log_level)i;
+			return CONFIG_OK;
+		}
+	}
+	/* logrus, which read the seed's files, also knows "warn" */
+	if (strcasecmp(name, "warn") == 0) {
+		*out = CONFIG_LOG_WARNING;
+		return CONFIG_OK;
+	}
+	return CONFIG_ERR_INVALID;
+}
+
+bool
+config_id_valid(const char *id)
+{
+	size_t n = strlen(id);
+
+	/* The id names a directory: no '/', no "..", no option lookalike. */
+	if (n == 0 || n >= CONFIG_ID_BYTES || id[0] == '.' || id[0] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = id[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+static bool
+is_b64url_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+bool
+config_provider_id_valid(const char *provider_id)
+{
+	if (strlen(provider_id) != CONFIG_PROVIDER_ID_BYTES - 1)
+		return false;
+	for (size_t i = 0; i < CONFIG_PROVIDER_ID_BYTES - 2; i++)
+		if (!is_b64url_char(provider_id[i]))
+			return false;
+	return provider_id[CONFIG_PROVIDER_ID_BYTES - 2] == '=';
+}
+
+static bool
+user_valid(const char *user)
+{
+	size_t n = strlen(user);
+
+	if (n == 0 || n >= CONFIG_USER_BYTES || user[0] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = user[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+static bool
+url_valid(const char *url)
+{
+	const char *host;
+
+	if (strncasecmp(url, "http://", 7) == 0)
+		host = url + 7;
+	else if (strncasecmp(url, "https://", 8) == 0)
+		host = url + 8;
+	else
+		return false;
+	if (*host == '\0' || *host == '/')
+		return false;
+	for (const char *c = url; *c != '\0'; c++)
+		if (*c == ' ' || *c == '\t')
+			return false;
+	return true;
+}
+
+/* "0600", "600", "0750": permission bits only, owner may read and write. */
+static int
+mode_parse(const char *s, unsigned int *out)
+{
+	unsigned int mode = 0;
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 4)
+		return CONFIG_ERR_INVALID;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '7')
+			return CONFIG_ERR_INVALID;
+		mode = mode * 8 + (unsigned int)(s[i] - '0');
+	}
+	if (mode > 0777 || (mode & 0600) != 0600)
+		return CONFIG_ERR_INVALID;
+	*out = mode;
+	return CONFIG_OK;
+}
+
+static bool
+address_valid(const char *s)
+{
+	unsigned char buf[16];
+
+	return inet_pton(AF_INET, s, buf) == 1 ||
+	    inet_pton(AF_INET6, s, buf) == 1;
+}
+
+/* A printable excerpt of an untrusted string for an error message. */
+static const char *
+config_show(const char *s, char *buf, size_t buflen)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0' && i + 1 < buflen; i++) {
+		unsigned char c = (unsigned char)s[i];
+		buf[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+	}
+	buf[i] = '\0';
+	return buf;
+}
+
+static int
+set_string(char *field, size_t size, const char *value)
+{
+	size_t n = strlen(value);
+
+	if (n >= size)
+		return CONFIG_ERR_INVALID;
+	/* zero the rest too, so that equal configs compare equal bytewise */
+	memset(field, 0, size);
+	memcpy(field, value, n);
+	return CONFIG_OK;
+}
+
+/* The path helpers return 0 or -1 (too long, or an invalid id). */
+static int
+join_path(const char *dir, const char *name, char *out, size_t outlen)
+{
+	size_t n = strlen(dir);
+	int len;
+
+	if (n > 0 && dir[n - 1] == '/')
+		len = snprintf(out, outlen, "%s%s", dir, name);
+	else
+		len = snprintf(out, outlen, "%s/%s", dir, name);
+	if (len < 0 || (size_t)len >= outlen)
+		return -1;
+	return 0;
+}
+
+int
+config_file_path(const char *root, const char *id, char *out, size_t outlen)
+{
+	char clients[CONFIG_PATH_BYTES];
+	int len;
+
+	if (!config_id_valid(id) ||
+	    join_path(root, "clients", clients, sizeof(clients)) != 0)
+		return -1;
+	len = snprintf(out, outlen, "%s/%s/config/config.toml", clients, id);
+	if (len < 0 || (size_t)len >= outlen)
+		return -1;
+	return 0;
+}
+
+int
+config_client_home(const struct nymd_config *cfg, char *out, size_t outlen)
+{
+	return join_path(cfg->loopix_home_directory, cfg->id, out, outlen);
+}
+
+int
+config_resolve_path(const struct nymd_config *cfg, const char *path,
+    char *out, size_t outlen)
+{
+	char home[CONFIG_PATH_BYTES];
+	int len;
+
+	if (path[0] == '/') {
+		len = snprintf(out, outlen, "%s", path);
+		if (len < 0 || (size_t)len >= outlen)
+			return -1;
+		return 0;
+	}
+	if (config_client_home(cfg, home, sizeof(home)) != 0)
+		return -1;
+	return join_path(home, path, out, outlen);
+}
+
+/* Everything but the id and the log file, which depend on the id. */
+static int
+defaults_fill(struct nymd_config *cfg, const char *root)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	if (root != NULL && root[0] != '\0') {
+		if (root[0] != '/' || join_path(root, "clients",
+		    cfg->loopix_home_directory,
+		    sizeof(cfg->loopix_home_directory)) != 0)
+			return CONFIG_ERR_INVALID;
+	}
+	set_string(cfg->directory_server_topology,
+	    sizeof(cfg->directory_server_topology),
+	    CONFIG_DEFAULT_TOPOLOGY_URL);
+	set_string(cfg->priv_key_file, sizeof(cfg->priv_key_file),
+	    CONFIG_DEFAULT_PRIV_KEY_FILE);
+	set_string(cfg->pub_key_file, sizeof(cfg->pub_key_file),
+	    CONFIG_DEFAULT_PUB_KEY_FILE);
+	set_string(cfg->mixapps_directory, sizeof(cfg->mixapps_directory),
+	    CONFIG_DEFAULT_MIXAPPS_DIR);
+	cfg->log_disable = false;
+	cfg->log_level = CONFIG_LOG_INFO;
+	cfg->loop_cover_traffic_rate = CONFIG_DEFAULT_RATE_PER_SECOND;
+	cfg->fetch_message_rate = CONFIG_DEFAULT_RATE_PER_SECOND;
+	cfg->message_sending_rate = CONFIG_DEFAULT_RATE_PER_SECOND;
+	cfg->rate_compliant_cover_messages_disabled = false;
+	set_string(cfg->user, sizeof(cfg->user), CONFIG_DEFAULT_USER);
+	set_string(cfg->socket_path, sizeof(cfg->socket_path),
+	    CONFIG_DEFAULT_SOCKET_PATH);
+	cfg->socket_mode = CONFIG_DEFAULT_SOCKET_MODE;
+	set_string(cfg->listen_address, sizeof(cfg->listen_address),
+	    CONFIG_DEFAULT_LISTEN_ADDRESS);
+	cfg->average_delay_ms = CONFIG_DEFAULT_DELAY_MS;
+	cfg->topology_refresh_seconds = CONFIG_DEFAULT_TOPOLOGY_REFRESH_SECONDS;
+	cfg->max_restarts = CONFIG_DEFAULT_MAX_RESTARTS;
+	cfg->restart_window_seconds = CONFIG_DEFAULT_RESTART_WINDOW_SECONDS;
+	return CONFIG_OK;
+}
+
+static int
+default_log_file(struct nymd_config *cfg)
+{
+	int len;
+
+	len = snprintf(cfg->log_file, sizeof(cfg->log_file),
+	    "/tmp/loopix_%s.log", cfg->id);
+	if (len < 0 || (size_t)len >= sizeof(cfg->log_file))
+		return CONFIG_ERR_INVALID;
+	return CONFIG_OK;
+}
+
+int
+config_defaults(struct nymd_config *cfg, const char *id, const char *root)
+{
+	struct nymd_config tmp;
+
+	if (id == NULL || root == NULL || root[0] != '/' ||
+	    !config_id_valid(id))
+		return CONFIG_ERR_INVALID;
+	if (defaults_fill(&tmp, root) != CONFIG_OK ||
+	    set_string(tmp.id, sizeof(tmp.id), id) != CONFIG_OK ||
+	    default_log_file(&tmp) != CONFIG_OK)
+		return CONFIG_ERR_INVALID;
+	*cfg = tmp;
+	return CONFIG_OK;
+}
+
+static const char *
+kind_expects(enum config_kind kind)
+{
+	switch (kind) {
+	case CK_BOOL:
+		return "a boolean (true or false)";
+	case CK_RATE:
+	case CK_DELAY:
+		return "a number";
+	case CK_UINT:
+		return "an integer";
+	case CK_MODE:
+		return "a string holding an octal mode such as \"0600\"";
+	default:
+		return "a string";
+	}
+}
+
+static bool
+kind_accepts(enum config_kind kind, enum toml_type type)
+{
+	switch (kind) {
+	case CK_BOOL:
+		return type == TOML_BOOLEAN;
+	case CK_RATE:
+	case CK_DELAY:
+		/* "rate = 10" means 10.0 to anyone reading the file */
+		return type == TOML_FLOAT || type == TOML_INTEGER;
+	case CK_UINT:
+		return type == TOML_INTEGER;
+	default:
+		return type == TOML_STRING;
+	}
+}
+
+static int
+key_error(struct toml_error *err, const struct toml_kv *kv, const char *fmt,
+    ...) __attribute__((format(printf, 3, 4)));
+
+static int
+key_error(struct toml_error *err, const struct toml_kv *kv, const char *fmt,
+    ...)
+{
+	va_list ap;
+
+	toml_error_set(err, kv->line, kv->key, "%s", "");
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	return CONFIG_ERR_INVALID;
+}
+
+static int
+apply_string(const struct config_key *ck, const struct toml_kv *kv,
+    struct nymd_config *cfg, struct toml_error *err)
+{
+	char *field = (char *)cfg + ck->offset;
+	const char *v = kv->u.s;
+	char shown[CONFIG_SHOWN_BYTES];
+	enum config_log_level level;
+	unsigned int mode;
+
+	for (const char *c = v; *c != '\0'; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return key_error(err, kv,
+			    "control characters are not allowed here");
+	switch (ck->kind) {
+	case CK_ID:
+		if (v[0] == '\0')
+			return key_error(err, kv, "must not be empty");
+		if (!config_id_valid(v))
+			return key_error(err, kv, "invalid id '%s': use 1 to "
+			    "64 letters, digits, '.', '_' or '-', not starting "
+			    "with '.' or '-'", config_show(v, shown,
+			    sizeof(shown)));
+		break;
+	case CK_URL:
+		if (v[0] != '\0' && !url_valid(v))
+			return key_error(err, kv, "expected an http:// or "
+			    "https:// URL, got '%s'",
+			    config_show(v, shown, sizeof(shown)));
+		break;
+	case CK_HOMEDIR:
+		if (v[0] != '\0' && v[0] != '/')
+			return key_error(err, kv,
+			    "must be an absolute path");
+		break;
+	case CK_PROVIDER:
+		if (v[0] != '\0' && !config_provider_id_valid(v))
+			return key_error(err, kv, "expected a provider id (44 "
+			    "characters of URL-safe base64) or \"\"");
+		break;
+	case CK_LEVEL:
+		if (config_log_level_parse(v, &level) != CONFIG_OK)
+			return key_error(err, kv, "expected one of trace, "
+			    "debug, info, warning, error, panic, fatal; got "
+			    "'%s'", config_show(v, shown, sizeof(shown)));
+		cfg->log_level = level;
+		return CONFIG_OK;
+	case CK_USER:
+		if (!user_valid(v))
+			return key_error(err, kv, "expected a user name of 1 "
+			    "to 32 letters, digits, '.', '_' or '-'");
+		break;
+	case CK_MODE:
+		if (mode_parse(v, &mode) != CONFIG_OK)
+			return key_error(err, kv, "expected an octal mode "
+			    "between \"0600\" and \"0777\" that lets the owner "
+			    "read and write, got '%s'",
+			    config_show(v, shown, sizeof(shown)));
+		cfg->socket_mode = mode;
+		return CONFIG_OK;
+	case CK_ADDRESS:
+		if (!address_valid(v))
+			return key_error(err, kv, "expected a numeric IPv4 or "
+			    "IPv6 address, got '%s'",
+			    config_show(v, shown, sizeof(shown)));
+		break;
+	default:
+		break;
+	}
+	/* As in the seed, an empty path or URL stands for the default. */
+	if (v[0] == '\0' && (ck->kind == CK_URL || ck->kind == CK_PATH ||
+	    ck->kind == CK_HOMEDIR))
+		return CONFIG_OK;
+	if (set_string(field, ck->size, v) != CONFIG_OK)
+		return key_error(err, kv, "value is too long (at most %zu "
+		    "bytes)", ck->size - 1);
+	return CONFIG_OK;
+}
+
+static int
+apply_number(const struct config_key *ck, const struct toml_kv *kv,
+    struct nymd_config *cfg, struct toml_error *err)
+{
+	void *field = (char *)cfg + ck->offset;
+	double v;
+
+	if (ck->kind == CK_UINT) {
+		if (kv->u.i < ck->min || kv->u.i > ck->max)
+			return key_error(err, kv, "must be between %lld and "
+			    "%lld", ck->min, ck->max);
+		*(unsigned int *)field = (unsigned int)kv->u.i;
+		return CONFIG_OK;
+	}
+	v = kv->type == TOML_INTEGER ? (double)kv->u.i : kv->u.f;
+	if (ck->kind == CK_DELAY) {
+		if (!(v > 0 && v <= CONFIG_MAX_DELAY_MS))
+			return key_error(err, kv, "expected a mean delay in "
+			    "milliseconds, greater than 0 and at most %.0f",
+			    CONFIG_MAX_DELAY_MS);
+		*(double *)field = v;
+		return CONFIG_OK;
+	}
+	if (v > CONFIG_MAX_RATE_PER_SECOND)
+		return key_error(err, kv, "rate is too high (at most %.0f "
+		    "per second; a negative rate disables the stream)",
+		    CONFIG_MAX_RATE_PER_SECOND);
+	/* The seed's rule: 0 means "use the default". */
+	*(double *)field = v == 0 ? CONFIG_DEFAULT_RATE_PER_SECOND : v;
+	return CONFIG_OK;
+}
+
+static int
+apply_key(const struct config_key *ck, const struct toml_kv *kv,
+    struct nymd_config *cfg, struct toml_error *err)
+{
+	if (!kind_accepts(ck->kind, kv->type))
+		return key_error(err, kv, "expected %s, got %s",
+		    kind_expects(ck->kind), toml_type_name(kv->type));
+	switch (ck->kind) {
+	case CK_BOOL:
+		*(bool *)((char *)cfg + ck->offset) = kv->u.b;
+		return CONFIG_OK;
+	case CK_RATE:
+	case CK_DELAY:
+	case CK_UINT:
+		return apply_number(ck, kv, cfg, err);
+	default:
+		return apply_string(ck, kv, cfg, err);
+	}
+}
+
+static bool
+table_known(const char *name)
+{
+	for (size_t i = 0; i < sizeof(config_tables) / sizeof(config_tables[0]);
+	    i++)
+		if (strcmp(config_tables[i], name) == 0)
+			return true;
+	return false;
+}
+
+static const struct config_key *
+key_lookup(const char *table, const char *name, size_t *indexp)
+{
+	for (size_t i = 0; i < CONFIG_NKEYS; i++) {
+		if (strcmp(config_keys[i].table, table) == 0 &&
+		    strcmp(config_keys[i].name, name) == 0) {
+			*indexp = i;
+			return &config_keys[i];
+		}
+	}
+	return NULL;
+}
+
+static size_t
+key_index(const char *table, const char *name)
+{
+	size_t i = 0;
+
+	key_lookup(table, name, &i);
+	return i;
+}
+
+/* Checks that need the whole file: required keys and derived paths. */
+static int
+config_finish(const struct toml_doc *doc, const unsigned long *lines,
+    struct nymd_config *cfg, struct toml_error *err)
+{
+	const struct toml_table *client;
+	char path[2 * CONFIG_PATH_BYTES];
+	size_t k;
+
+	if ((client = toml_find_table(doc, "client")) == NULL) {
+		toml_error_set(err, 0, NULL, "table [client] is missing (it "
+		    "holds the required key 'id')");
+		return CONFIG_ERR_INVALID;
+	}
+	if (lines[key_index("client", "id")] == 0) {
+		toml_error_set(err, client->line, "id",
+		    "required key is missing from [client]");
+		return CONFIG_ERR_INVALID;
+	}
+	if (lines[key_index("logging", "file")] == 0 &&
+	    default_log_file(cfg) != CONFIG_OK) {
+		toml_error_set(err, 0, "file", "default log file path is too "
+		    "long");
+		return CONFIG_ERR_INVALID;
+	}
+	k = key_index("client", "loopix_home_directory");
+	if (cfg->loopix_home_directory[0] == '\0') {
+		toml_error_set(err, lines[k] ? lines[k] : client->line,
+		    "loopix_home_directory",
+		    "not set, and no root directory is known");
+		return CONFIG_ERR_INVALID;
+	}
+	if (config_client_home(cfg, path, CONFIG_PATH_BYTES) != 0) {
+		toml_error_set(err, lines[k], "loopix_home_directory",
+		    "the client's home directory path is too long");
+		return CONFIG_ERR_INVALID;
+	}
+	k = key_index("nymd", "socket_path");
+	if (config_resolve_path(cfg, cfg->socket_path, path,
+	    sizeof(path)) != 0 ||
+	    strlen(path) >= CONFIG_UNIX_PATH_BYTES) {
+		toml_error_set(err, lines[k], "socket_path", "the socket's "
+		    "full path is longer than %d bytes, the limit for a unix "
+		    "socket; set a shorter (absolute) socket_path",
+		    CONFIG_UNIX_PATH_BYTES - 1);
+		return CONFIG_ERR_INVALID;
+	}
+	return CONFIG_OK;
+}
+
+static int
+config_apply(const struct toml_doc *doc, const char *root,
+    struct nymd_config *cfg, struct toml_error *err)
+{
+	unsigned long lines[CONFIG_NKEYS];
+	const struct config_key *ck;
+	const struct toml_table *t;
+	const struct toml_kv *kv;
+	size_t k;
+	int rc;
+
+	memset(lines, 0, sizeof(lines));
+	if (defaults_fill(cfg, root) != CONFIG_OK) {
+		toml_error_set(err, 0, NULL, "the root directory must be an "
+		    "absolute path");
+		return CONFIG_ERR_INVALID;
+	}
+	t = &doc->tables[0];
+	if (t->nkvs > 0) {
+		toml_error_set(err, t->kvs[0].line, t->kvs[0].key, "keys must "
+		    "be inside a table: [client], [logging], [debug] or "
+		    "[nymd]");
+		return CONFIG_ERR_INVALID;
+	}
+	for (size_t i = 1; i < doc->ntables; i++) {
+		t = &doc->tables[i];
+		if (!table_known(t->name)) {
+			toml_error_set(err, t->line, NULL, "unknown table "
+			    "[%s]; nymd knows [client], [logging], [debug] "
+			    "and [nymd]", t->name);
+			return CONFIG_ERR_INVALID;
+		}
+		for (size_t j = 0; j < t->nkvs; j++) {
+			kv = &t->kvs[j];
+			if ((ck = key_lookup(t->name, kv->key, &k)) == NULL) {
+				toml_error_set(err, kv->line, kv->key,
+				    "unknown key in [%s]", t->name);
+				return CONFIG_ERR_INVALID;
+			}
+			if ((rc = apply_key(ck, kv, cfg, err)) != CONFIG_OK)
+				return rc;
+			lines[k] = kv->line;
+		}
+	}
+	return config_finish(doc, lines, cfg, err);
+}
+
+int
+config_load_buffer(const char *buf, size_t len, const char *name,
+    const char *root, struct nymd_config *cfg, char *err, size_t errlen)
+{
+	struct nymd_config tmp;
+	struct toml_error terr;
+	struct toml_doc *doc;
+	int rc;
+
+	memset(&terr, 0, sizeof(terr));
+	if ((rc = toml_parse(buf, len, &doc, &terr)) != TOML_OK) {
+		if (err != NULL && errlen > 0)
+			toml_error_format(&terr, name, err, errlen);
+		return rc == TOML_ERR_NOMEM ? CONFIG_ERR_NOMEM :
+		    CONFIG_ERR_PARSE;
+	}
+	rc = config_apply(doc, root, &tmp, &terr);
+	toml_free(doc);
+	if (rc != CONFIG_OK) {
+		if (err != NULL && errlen > 0)
+			toml_error_format(&terr, name, err, errlen);
+		return rc;
+	}
+	*cfg = tmp;
+	return CONFIG_OK;
+}
+
+/* Reads a whole regular file of at most CONFIG_MAX_FILE_BYTES. */
+static int
+read_file(const char *path, char **bufp, size_t *lenp, mode_t *modep)
+{
+	struct stat st;
+	char *buf;
+	size_t len = 0;
+	ssize_t n;
+	int fd, saved;
+
+	/* O_NONBLOCK: a FIFO in place of the file must not hang us */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1)
+		return CONFIG_ERR_IO;
+	if (fstat(fd, &st) == -1) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return CONFIG_ERR_IO;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size > CONFIG_MAX_FILE_BYTES) {
+		close(fd);
+		errno = S_ISREG(st.st_mode) ? EFBIG : EINVAL;
+		return CONFIG_ERR_IO;
+	}
+	/* One byte more than allowed, to notice a file that grew. */
+	if ((buf = malloc(CONFIG_MAX_FILE_BYTES + 1)) == NULL) {
+		close(fd);
+		return CONFIG_ERR_NOMEM;
+	}
+	while (len <= CONFIG_MAX_FILE_BYTES) {
+		n = read(fd, buf + len, CONFIG_MAX_FILE_BYTES + 1 - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			saved = errno;
+			free(buf);
+			close(fd);
+			errno = saved;
+			return CONFIG_ERR_IO;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	if (len > CONFIG_MAX_FILE_BYTES) {
+		free(buf);
+		errno = EFBIG;
+		return CONFIG_ERR_IO;
+	}
+	*bufp = buf;
+	*lenp = len;
+	if (modep != NULL)
+		*modep = st.st_mode & 07777;
+	return CONFIG_OK;
+}
+
+int
+config_load(const char *path, const char *root, struct nymd_config *cfg,
+    char *err, size_t errlen)
+{
+	char *buf;
+	size_t len;
+	int rc;
+
+	if ((rc = read_file(path, &buf, &len, NULL)) != CONFIG_OK) {
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "%s: %s", path,
+			    rc == CONFIG_ERR_NOMEM ? "out of memory" :
+			    errno == EFBIG ? "file is too large for a "
+			    "configuration" : strerror(errno));
+		return rc;
+	}
+	rc = config_load_buffer(buf, len, path, root, cfg, err, errlen);
+	free(buf);
+	return rc;
+}
+
+/* A growing text buffer; the first failure sticks. */
+struct strbuf {
+	char	*buf;
+	size_t	 len;
+	size_t	 cap;
+	bool	 failed;
+};
+
+static bool
+sb_reserve(struct strbuf *sb, size_t more)
+{
+	size_t cap;
+	char *p;
+
+	if (sb->failed)
+		return false;
+	if (sb->len + more + 1 <= sb->cap)
+		return true;
+	cap = sb->cap ? sb->cap : 4096;
+	while (cap < sb->len + more + 1)
+		cap *= 2;
+	if ((p = realloc(sb->buf, cap)) == NULL) {
+		sb->failed = true;
+		return false;
+	}
+	sb->buf = p;
+	sb->cap = cap;
+	return true;
+}
+
+static void
+sb_add(struct strbuf *sb, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+sb_add(struct strbuf *sb, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		sb->failed = true;
+		return;
+	}
+	if (!sb_reserve(sb, (size_t)n))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(sb->buf + sb->len, sb->cap - sb->len, fmt, ap);
+	va_end(ap);
+	sb->len += (size_t)n;
+}
+
+static void
+sb_string(struct strbuf *sb, const char *key, const char *value)
+{
+	size_t n = toml_quote(value, NULL, 0);
+
+	sb_add(sb, "%s = ", key);
+	if (!sb_reserve(sb, n))
+		return;
+	toml_quote(value, sb->buf + sb->len, n + 1);
+	sb->len += n;
+	sb_add(sb, "\n");
+}
+
+static void
+sb_float(struct strbuf *sb, const char *key, double v)
+{
+	char num[64];
+
+	if (toml_format_float(v, num, sizeof(num)) != 0) {
+		sb->failed = true;
+		return;
+	}
+	sb_add(sb, "%s = %s\n", key, num);
+}
+
+static void
+format_client(struct strbuf *sb, const struct nymd_config *cfg)
+{
+	sb_add(sb, "[client]\n\n"
+	    "# Human-readable id of this client; it names the client's home\n"
+	    "# directory, loopix_home_directory/ID. Required.\n");
+	sb_string(sb, "id", cfg->id);
+	sb_add(sb, "\n# URL of the directory server's topology endpoint.\n");
+	sb_string(sb, "directory_server_topology",
+	    cfg->directory_server_topology);
+	sb_add(sb, "\n# The client's private key (PEM, mode 0600). A relative "
+	    "path is\n# relative to the client's home directory.\n");
+	sb_string(sb, "priv_key_file", cfg->priv_key_file);
+	sb_add(sb, "\n# The client's public key (PEM); relative as above.\n");
+	sb_string(sb, "pub_key_file", cfg->pub_key_file);
+	sb_add(sb, "\n# Id (public key) of the provider that stores this "
+	    "client's messages.\n# Empty: nymd picks one from the topology "
+	    "at first run and records it\n# here.\n");
+	sb_string(sb, "provider_id", cfg->provider_id);
+	sb_add(sb, "\n# Directory where mix applications (a chat client, "
+	    "...) keep their\n# data; relative as above.\n");
+	sb_string(sb, "mixapps_directory", cfg->mixapps_directory);
+	sb_add(sb, "\n# Absolute path of the directory that holds every "
+	    "client's home\n# (ROOT/clients).\n");
+	sb_string(sb, "loopix_home_directory", cfg->loopix_home_directory);
+}
+
+static void
+format_logging(struct strbuf *sb, const struct nymd_config *cfg)
+{
+	sb_add(sb, "\n[logging]\n\n"
+	    "# true turns logging off entirely.\n"
+	    "disable = %s\n", cfg->log_disable ? "true" : "false");
+	sb_add(sb, "\n# The log file. Empty: standard output (the journal "
+	    "under systemd).\n");
+	sb_string(sb, "file", cfg->log_file);
+	sb_add(sb, "\n# Least severe level logged: trace, debug, info, "
+	    "warning, error,\n# panic or fatal. trace and debug reveal too "
+	    "much for everyday use.\n");
+	sb_string(sb, "level", config_log_level_name(cfg->log_level));
+}
+
+static void
+format_debug(struct strbuf *sb, const struct nymd_config *cfg)
+{
+	sb_add(sb, "\n[debug]\n\n"
+	    "# Rates are in events per second: each stream draws the time "
+	    "to its\n# next event from an exponential distribution with "
+	    "this rate.\n# A negative rate disables the stream; 0 means the "
+	    "default, 10.\n\n"
+	    "# Loop cover packets: sent through the mixnet back to this "
+	    "client.\n");
+	sb_float(sb, "loop_cover_traffic_rate", cfg->loop_cover_traffic_rate);
+	sb_add(sb, "\n# Fetches of received messages from the provider.\n");
+	sb_float(sb, "fetch_message_rate", cfg->fetch_message_rate);
+	sb_add(sb, "\n# Packets sent to the provider: a real message when "
+	    "one is queued,\n# a drop cover packet otherwise, so that the "
+	    "rate does not show when\n# the client is talking.\n");
+	sb_float(sb, "message_sending_rate", cfg->message_sending_rate);
+	sb_add(sb, "\n# true: send nothing instead of cover when no real "
+	    "message is queued.\n# The sending rate then shows when the "
+	    "client talks: less anonymity.\n"
+	    "rate_compliant_cover_messages_disabled = %s\n",
+	    cfg->rate_compliant_cover_messages_disabled ? "true" : "false");
+}
+
+static void
+format_nymd(struct strbuf *sb, const struct nymd_config *cfg)
+{
+	char mode[8];
+
+	snprintf(mode, sizeof(mode), "%04o", cfg->socket_mode & 0777);
+	sb_add(sb, "\n[nymd]\n\n"
+	    "# User the daemon switches to when started as root.\n");
+	sb_string(sb, "user", cfg->user);
+	sb_add(sb, "\n# Unix socket that `nymd run` serves for nymctl and "
+	    "libnym; relative\n# to the client's home directory.\n");
+	sb_string(sb, "socket_path", cfg->socket_path);
+	sb_add(sb, "\n# Permissions of that socket, in octal.\n");
+	sb_string(sb, "socket_mode", mode);
+	sb_add(sb, "\n# Address the tcp and websocket listeners bind to. "
+	    "Anything but a\n# loopback address lets other hosts use this "
+	    "client.\n");
+	sb_string(sb, "listen_address", cfg->listen_address);
+	sb_add(sb, "\n# Mean delay a packet spends in each mix, in "
+	    "milliseconds.\n");
+	sb_float(sb, "average_delay_ms", cfg->average_delay_ms);
+	sb_add(sb, "\n# Seconds between fetches of the network topology.\n"
+	    "topology_refresh_seconds = %u\n", cfg->topology_refresh_seconds);
+	sb_add(sb, "\n# A child process that dies is restarted; more than "
+	    "max_restarts deaths\n# within restart_window_seconds stop "
+	    "nymd.\n"
+	    "max_restarts = %u\n"
+	    "restart_window_seconds = %u\n",
+	    cfg->max_restarts, cfg->restart_window_seconds);
+}
+
+int
+config_format(const struct nymd_config *cfg, char **outp, size_t *lenp)
+{
+	struct strbuf sb;
+
+	memset(&sb, 0, sizeof(sb));
+	sb_add(&sb, "# nymd client configuration, written by `nymd init`.\n"
+	    "# TOML; nymd.conf(5) describes every key. nymd refuses to "
+	    "start on an\n# unknown table or key, a value of the wrong "
+	    "type or out of range,\n# and names the line at fault.\n\n");
+	format_client(&sb, cfg);
+	format_logging(&sb, cfg);
+	format_debug(&sb, cfg);
+	format_nymd(&sb, cfg);
+	if (sb.failed) {
+		free(sb.buf);
+		return CONFIG_ERR_NOMEM;
+	}
+	*outp = sb.buf;
+	if (lenp != NULL)
+		*lenp = sb.len;
+	return CONFIG_OK;
+}
+
+/* fsync the directory holding path, so that a rename into it lasts. */
+static int
+sync_parent(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir;
+	int fd, rc = 0;
+
+	if (slash == NULL)
+		dir = strdup(".");
+	else if (slash == path)
+		dir = strdup("/");
+	else
+		dir = strndup(path, (size_t)(slash - path));
+	if (dir == NULL)
+		return -1;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(dir);
+	if (fd == -1)
+		return -1;
+	if (fsync(fd) == -1 && errno != EINVAL)
+		rc = -1;
+	close(fd);
+	return rc;
+}
+
+/*
+ * Writes a temporary file beside path and renames it over path, so that
+ * a reader sees either the old file or the whole new one.
+ */
+static int
+write_atomic(const char *path, const char *data, size_t len, mode_t mode)
+{
+	size_t plen = strlen(path), off = 0;
+	char *tmp;
+	ssize_t n;
+	int fd, saved;
+
+	if ((tmp = malloc(plen + sizeof(".XXXXXX"))) == NULL)
+		return CONFIG_ERR_NOMEM;
+	memcpy(tmp, path, plen);
+	memcpy(tmp + plen, ".XXXXXX", sizeof(".XXXXXX"));
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1) {
+		free(tmp);
+		return CONFIG_ERR_IO;
+	}
+	while (off < len) {
+		n = write(fd, data + off, len - off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			goto fail;
+		off += (size_t)n;
+	}
+	if (fchmod(fd, mode) == -1 || fsync(fd) == -1)
+		goto fail;
+	if (close(fd) == -1) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) == -1)
+		goto fail;
+	free(tmp);
+	if (sync_parent(path) == -1)
+		return CONFIG_ERR_IO;
+	return CONFIG_OK;
+fail:
+	saved = errno;
+	if (fd != -1)
+		close(fd);
+	unlink(tmp);
+	free(tmp);
+	errno = saved;
+	return CONFIG_ERR_IO;
+}
+
+int
+config_check(const struct nymd_config *cfg, char *err, size_t errlen)
+{
+	struct nymd_config back;
+	char *text;
+	size_t len;
+	int rc;
+
+	if ((rc = config_format(cfg, &text, &len)) != CONFIG_OK) {
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "out of memory");
+		return rc;
+	}
+	rc = config_load_buffer(text, len, "<config>", NULL, &back, err,
+	    errlen);
+	free(text);
+	return rc;
+}
+
+int
+config_write(const char *path, const struct nymd_config *cfg)
+{
+	char *text;
+	size_t len;
+	int rc;
+
+	/* Never write a file that config_load() would refuse. */
+	if ((rc = config_check(cfg, NULL, 0)) != CONFIG_OK) {
+		errno = rc == CONFIG_ERR_NOMEM ? ENOMEM : EINVAL;
+		return rc;
+	}
+	if ((rc = config_format(cfg, &text, &len)) != CONFIG_OK)
+		return rc;
+	rc = write_atomic(path, text, len, 0644);
+	free(text);
+	return rc;
+}
+
+/* The file with [offset, offset + removed) replaced by insert. */
+static char *
+text_splice(const char *buf, size_t len, size_t offset, size_t removed,
+    const char *insert, size_t *outlenp)
+{
+	size_t ilen = strlen(insert), outlen = len - removed + ilen;
+	char *out;
+
+	if ((out = malloc(outlen + 1)) == NULL)
+		return NULL;
+	memcpy(out, buf, offset);
+	memcpy(out + offset, insert, ilen);
+	memcpy(out + offset + ilen, buf + offset + removed,
+	    len - offset - removed);
+	out[outlen] = '\0';
+	*outlenp = outlen;
+	return out;
+}
+
+int
+config_set_provider(const char *path, const char *provider_id)
+{
+	char quoted[2 * CONFIG_PROVIDER_ID_BYTES + 32];
+	char line[sizeof(quoted) + 32];
+	const struct toml_table *client;
+	const struct toml_kv *kv;
+	struct toml_doc *doc;
+	char *buf, *out = NULL;
+	size_t len, outlen = 0;
+	mode_t mode;
+	int rc;
+
+	if (provider_id == NULL || (provider_id[0] != '\0' &&
+	    !config_provider_id_valid(provider_id)))
+		return CONFIG_ERR_INVALID;
+	toml_quote(provider_id, quoted, sizeof(quoted));
+	if ((rc = read_file(path, &buf, &len, &mode)) != CONFIG_OK)
+		return rc;
+	if ((rc = toml_parse(buf, len, &doc, NULL)) != TOML_OK) {
+		free(buf);
+		return rc == TOML_ERR_NOMEM ? CONFIG_ERR_NOMEM :
+		    CONFIG_ERR_PARSE;
+	}
+	rc = CONFIG_ERR_INVALID;
+	if ((client = toml_find_table(doc, "client")) == NULL)
+		goto done;
+	if ((kv = toml_find_key(client, "provider_id")) != NULL) {
+		if (kv->type != TOML_STRING)
+			goto done;
+		out = text_splice(buf, len, kv->value_offset, kv->value_len,
+		    quoted, &outlen);
+	} else {
+		/* First in the table; a header on the last line has no
+		 * newline of its own yet. */
+		snprintf(line, sizeof(line), "%sprovider_id = %s\n",
+		    client->body_offset > 0 &&
+		    buf[client->body_offset - 1] != '\n' ? "\n" : "", quoted);
+		out = text_splice(buf, len, client->body_offset, 0, line,
+		    &outlen);
+	}
+	if (out == NULL) {
+		rc = CONFIG_ERR_NOMEM;
+		goto done;
+	}
+	rc = write_atomic(path, out, outlen, mode);
+done:
+	toml_free(doc);
+	free(buf);
+	free(out);
+	return rc;
+}

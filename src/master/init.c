@@ -1,0 +1,253 @@
+/*
+ * nymd init: a new client's key pair and configuration, as the seed's
+ * loopix-client init writes them.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <sodium.h>
+
+#include "common/config.h"
+#include "common/fsutil.h"
+#include "common/pem.h"
+#include "common/rand.h"
+#include "common/topology.h"
+#include "master/master.h"
+
+#define INIT_DIRECTORY_TIMEOUT_S	3L
+#define INIT_RANDOM_ID_CHARS		8
+
+int
+nymd_default_root(char *out, size_t len)
+{
+	const char *home = getenv("HOME");
+	int n;
+
+	if (home == NULL || home[0] != '/') {
+		struct passwd *pw = getpwuid(getuid());
+		if (pw == NULL || pw->pw_dir == NULL)
+			return -1;
+		home = pw->pw_dir;
+	}
+	n = snprintf(out, len, "%s/.loopix", home);
+	return n > 0 && (size_t)n < len ? 0 : -1;
+}
+
+static void
+init_random_id(char out[INIT_RANDOM_ID_CHARS + 1])
+{
+	static const char chars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+
+	for (int i = 0; i < INIT_RANDOM_ID_CHARS; i++)
+		out[i] = chars[rand_index(sizeof(chars) - 1)];
+	out[INIT_RANDOM_ID_CHARS] = '\0';
+}
+
+struct init_body {
+	char	*data;
+	size_t	 len;
+};
+
+static size_t
+init_body_write(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct init_body *b = arg;
+	size_t n = size * nmemb;
+
+	if (b->len + n > TOPOLOGY_MAX_JSON_BYTES)
+		return 0;
+	char *q = realloc(b->data, b->len + n + 1);
+	if (q == NULL)
+		return 0;
+	memcpy(q + b->len, p, n);
+	b->data = q;
+	b->len += n;
+	return n;
+}
+
+/* A random provider from the directory, or -1 (and why) if none. */
+static int
+init_choose_provider(const char *url, char *out, size_t outlen, char *why, size_t whylen)
+{
+	struct init_body body = { NULL, 0 };
+	struct topology *t = NULL;
+	long status = 0;
+	int rc = -1;
+
+	CURL *h = curl_easy_init();
+	if (h == NULL) {
+		snprintf(why, whylen, "cannot start libcurl");
+		return -1;
+	}
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, INIT_DIRECTORY_TIMEOUT_S);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, init_body_write);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
+	CURLcode res = curl_easy_perform(h);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(h);
+	if (res != CURLE_OK) {
+		snprintf(why, whylen, "%s", curl_easy_strerror(res));
+		goto out;
+	}
+	if (status != 200) {
+		snprintf(why, whylen, "HTTP status %ld", status);
+		goto out;
+	}
+	if (topology_parse(body.data ? body.data : "", body.len, &t, why, whylen) == -1)
+		goto out;
+	if (t->n_providers == 0) {
+		snprintf(why, whylen, "the topology lists no provider");
+		goto out;
+	}
+	snprintf(out, outlen, "%s", t->providers[rand_index((uint32_t)t->n_providers)].id);
+	rc = 0;
+out:
+	topology_free(t);
+	free(body.data);
+	return rc;
+}
+
+static int
+init_absolute_root(const char *root, char *out, size_t len)
+{
+	char cwd[PATH_MAX];
+	int n;
+
+	if (root[0] == '/')
+		n = snprintf(out, len, "%s", root);
+	else if (getcwd(cwd, sizeof(cwd)) == NULL)
+		return -1;
+	else
+		n = snprintf(out, len, "%s/%s", cwd, root);
+	return n > 0 && (size_t)n < len ? 0 : -1;
+}
+
+static int
+init_exists(const char *path)
+{
+	struct stat st;
+	return lstat(path, &st) == 0;
+}
+
+static int
+init_write_keys(const char *priv_path, const char *pub_path)
+{
+	uint8_t pub[PEM_KEY_BYTES];
+	uint8_t *priv = sodium_malloc(PEM_KEY_BYTES);
+	int rc;
+
+	if (priv == NULL) {
+		fprintf(stderr, "nymd init: cannot allocate locked memory for the key\n");
+		return -1;
+	}
+	randombytes_buf(priv, PEM_KEY_BYTES);
+	crypto_scalarmult_base(pub, priv);
+	rc = pem_write_key(priv_path, PEM_TYPE_PRIVATE, priv, 0600);
+	sodium_free(priv);
+	if (rc != PEM_OK) {
+		fprintf(stderr, "nymd init: %s: %s\n", priv_path, pem_strerror(rc));
+		return -1;
+	}
+	printf("Saved generated private key to %s\n", priv_path);
+	rc = pem_write_key(pub_path, PEM_TYPE_PUBLIC, pub, 0644);
+	if (rc != PEM_OK) {
+		fprintf(stderr, "nymd init: %s: %s\n", pub_path, pem_strerror(rc));
+		return -1;
+	}
+	printf("Saved generated public key to %s\n", pub_path);
+	return 0;
+}
+
+int
+init_main(const struct nymd_options *o)
+{
+	struct nymd_config cfg;
+	char root[PATH_MAX], home[PATH_MAX], confdir[PATH_MAX], conffile[PATH_MAX];
+	char priv[PATH_MAX], pub[PATH_MAX], why[256], random_id[INIT_RANDOM_ID_CHARS + 1];
+	const char *id = o->id;
+
+	if (sodium_init() < 0) {
+		fprintf(stderr, "nymd init: libsodium failed to initialise\n");
+		return NYMD_EXIT_CONFIG;
+	}
+	if (id == NULL) {
+		init_random_id(random_id);
+		id = random_id;
+		printf("No --id given: the new client's id is %s\n", id);
+	}
+	if (!config_id_valid(id)) {
+		fprintf(stderr, "nymd init: invalid id '%s': use 1 to 64 letters, digits, '.', '_' or '-'\n", id);
+		return NYMD_EXIT_USAGE;
+	}
+	if (o->provider != NULL && !config_provider_id_valid(o->provider)) {
+		fprintf(stderr, "nymd init: --provider '%s' is not a provider id (44 characters of URL-safe base64)\n",
+		    o->provider);
+		return NYMD_EXIT_USAGE;
+	}
+	if ((o->root != NULL ? init_absolute_root(o->root, root, sizeof(root)) :
+	    nymd_default_root(root, sizeof(root))) == -1) {
+		fprintf(stderr, "nymd init: cannot determine the root directory; use --home\n");
+		return NYMD_EXIT_CONFIG;
+	}
+	if (config_defaults(&cfg, id, root) != CONFIG_OK ||
+	    config_client_home(&cfg, home, sizeof(home)) == -1 ||
+	    config_file_path(root, id, conffile, sizeof(conffile)) == -1 ||
+	    config_resolve_path(&cfg, cfg.priv_key_file, priv, sizeof(priv)) == -1 ||
+	    config_resolve_path(&cfg, cfg.pub_key_file, pub, sizeof(pub)) == -1) {
+		fprintf(stderr, "nymd init: the root directory %s is too long\n", root);
+		return NYMD_EXIT_CONFIG;
+	}
+	if (snprintf(confdir, sizeof(confdir), "%s/config", home) >= (int)sizeof(confdir)) {
+		fprintf(stderr, "nymd init: %s: path too long\n", home);
+		return NYMD_EXIT_CONFIG;
+	}
+	if (!o->force && (init_exists(conffile) || init_exists(priv) || init_exists(pub))) {
+		fprintf(stderr, "nymd init: client '%s' already exists in %s; "
+		    "use --force to replace its keys and configuration\n", id, home);
+		return NYMD_EXIT_CONFIG;
+	}
+	if (o->local)
+		snprintf(cfg.directory_server_topology, sizeof(cfg.directory_server_topology),
+		    "%s", CONFIG_LOCAL_TOPOLOGY_URL);
+	if (o->directory != NULL) {
+		if (strlen(o->directory) >= sizeof(cfg.directory_server_topology)) {
+			fprintf(stderr, "nymd init: --directory URL too long\n");
+			return NYMD_EXIT_USAGE;
+		}
+		snprintf(cfg.directory_server_topology, sizeof(cfg.directory_server_topology),
+		    "%s", o->directory);
+	}
+	if (fs_mkdirs(confdir, 0700) == -1 || chmod(confdir, 0700) == -1) {
+		fprintf(stderr, "nymd init: %s: %s\n", confdir, strerror(errno));
+		return NYMD_EXIT_CONFIG;
+	}
+	if (init_write_keys(priv, pub) == -1)
+		return NYMD_EXIT_CONFIG;
+
+	if (o->provider != NULL) {
+		snprintf(cfg.provider_id, sizeof(cfg.provider_id), "%s", o->provider);
+	} else if (init_choose_provider(cfg.directory_server_topology, cfg.provider_id,
+	    sizeof(cfg.provider_id), why, sizeof(why)) == -1) {
+		cfg.provider_id[0] = '\0';
+		fprintf(stderr, "Could not choose a provider now (%s: %s); "
+		    "one will be chosen at first run\n", cfg.directory_server_topology, why);
+	}
+	if (config_write(conffile, &cfg) != CONFIG_OK) {
+		fprintf(stderr, "nymd init: %s: %s\n", conffile, strerror(errno));
+		return NYMD_EXIT_CONFIG;
+	}
+	printf("Saved generated config to %s\n", conffile);
+	return 0;
+}

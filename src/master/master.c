@@ -1,0 +1,750 @@
+/*
+ * master: reads the configuration, starts keyd, netd and rpcd by
+ * re-executing itself, wires their channels, and supervises them: a child
+ * that dies is restarted with back-off (and its peers get new channels),
+ * too many crashes in a window stop the daemon, SIGTERM/SIGINT stop every
+ * process, SIGHUP reloads the configuration. master holds no key and opens
+ * no network connection.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifdef HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include <event2/event.h>
+
+#include "common/b64.h"
+#include "common/config.h"
+#include "common/fsutil.h"
+#include "common/ipc.h"
+#include "common/log.h"
+#include "common/pem.h"
+#include "common/proc.h"
+#include "common/sandbox.h"
+#include "master/master.h"
+
+#define MASTER_STOP_GRACE_MS		800
+#define MASTER_STARTUP_TIMEOUT_S	15
+#define MASTER_BACKOFF_MIN_MS		100
+#define MASTER_BACKOFF_MAX_MS		10000
+#define MASTER_MAX_CRASH_HISTORY	64
+#define MASTER_CHROOT_DIR		"/run/nymd/empty"
+
+extern char **environ;
+
+struct child {
+	Nymipc__Role	 role;
+	pid_t		 pid;
+	struct ipc_chan	*chan;
+	int		 ready;
+	int		 ever_ready;
+	struct event	*restart_timer;
+	time_t		 crashes[MASTER_MAX_CRASH_HISTORY];
+	size_t		 n_crashes;
+	char		 fatal_text[512];
+};
+
+static struct master {
+	const struct nymd_options *o;
+	struct nymd_config	 cfg;
+	char			 root[PATH_MAX];
+	char			 home[PATH_MAX];
+	char			 conffile[PATH_MAX];
+	char			 priv_path[PATH_MAX];
+	char			 pub_path[PATH_MAX];
+	char			 socket_path[PATH_MAX];
+	uint8_t			 pubkey[32];
+	int			 pubkey_printed;
+	struct event_base	*base;
+	struct child		 children[PROC_NROLES];
+	struct event		*signals[4];
+	struct event		*stop_timer;
+	struct event		*startup_timer;
+	int			 running;	/* every child has been ready */
+	int			 stopping;
+	int			 exit_status;
+	int			 privileged;
+	uid_t			 uid;
+	gid_t			 gid;
+	int			 log_fd;	/* passed to children, or -1 */
+	int			 journal;
+} m;
+
+static const Nymipc__Role child_roles[] = {
+	NYMIPC__ROLE__ROLE_KEYD, NYMIPC__ROLE__ROLE_NETD, NYMIPC__ROLE__ROLE_RPCD,
+};
+#define N_CHILD_ROLES (sizeof(child_roles) / sizeof(child_roles[0]))
+
+static void master_stop(int status);
+static int master_start_child(struct child *);
+
+static void
+master_notify(const char *state)
+{
+#ifdef HAVE_SYSTEMD
+	sd_notify(0, state);
+#else
+	(void)state;
+#endif
+}
+
+/* Errors before the daemon runs go to the terminal as well as the log. */
+static void
+master_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+master_error(const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s: %s\n", m.o->prog, msg);
+	if (log_fd() != STDERR_FILENO)
+		log_warnx("%s", msg);
+}
+
+static void
+master_child_config(Nymipc__Role role, Nymipc__ChildConfig *cc)
+{
+	const struct nymd_config *cfg = &m.cfg;
+
+	nymipc__child_config__init(cc);
+	cc->id = (char *)cfg->id;
+	cc->home = m.home;
+	cc->directory_url = (char *)cfg->directory_server_topology;
+	cc->priv_key_file = role == NYMIPC__ROLE__ROLE_KEYD ? m.priv_path : "";
+	cc->provider_id = (char *)cfg->provider_id;
+	cc->log_file = (char *)cfg->log_file;
+	cc->log_level = (char *)config_log_level_name(cfg->log_level);
+	cc->log_disable = cfg->log_disable;
+	cc->journal = m.journal;
+	cc->loop_cover_rate = cfg->loop_cover_traffic_rate;
+	cc->fetch_rate = cfg->fetch_message_rate;
+	cc->send_rate = cfg->message_sending_rate;
+	cc->cover_disabled = cfg->rate_compliant_cover_messages_disabled;
+	cc->socket_kind = m.o->socket_kind;
+	cc->socket_path = m.socket_path;
+	cc->listen_address = (char *)cfg->listen_address;
+	cc->port = (uint32_t)m.o->port;
+	cc->average_delay_ms = cfg->average_delay_ms;
+	cc->topology_refresh_seconds = cfg->topology_refresh_seconds;
+	/* netd resolves names and will keep state files: no chroot. */
+	cc->chroot_dir = (m.privileged && role != NYMIPC__ROLE__ROLE_NETD) ?
+	    MASTER_CHROOT_DIR : "";
+	cc->uid = (uint32_t)m.uid;
+	cc->gid = (uint32_t)m.gid;
+}
+
+static int
+master_send_config(struct child *c, Nymipc__IpcType type)
+{
+	Nymipc__Ipc msg = NYMIPC__IPC__INIT;
+	Nymipc__ChildConfig cc;
+
+	master_child_config(c->role, &cc);
+	msg.type = type;
+	msg.config = &cc;
+	return ipc_send(c->chan, &msg, -1);
+}
+
+/* A new channel between two running children. */
+static void
+master_connect(struct child *a, struct child *b)
+{
+	int sv[2];
+	Nymipc__Ipc msg = NYMIPC__IPC__INIT;
+
+	if (a->chan == NULL || b->chan == NULL)
+		return;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
+		log_warn("socketpair for %s and %s", proc_role_name(a->role),
+		    proc_role_name(b->role));
+		return;
+	}
+	msg.type = NYMIPC__IPC_TYPE__IPC_PEER;
+	msg.peer = b->role;
+	if (ipc_send(a->chan, &msg, sv[0]) == -1)
+		close(sv[0]);
+	msg.peer = a->role;
+	if (ipc_send(b->chan, &msg, sv[1]) == -1)
+		close(sv[1]);
+}
+
+static void
+master_connect_peers(struct child *c)
+{
+	for (size_t i = 0; i < N_CHILD_ROLES; i++) {
+		struct child *o = &m.children[child_roles[i]];
+		if (o != c)
+			master_connect(c, o);
+	}
+}
+
+static void
+master_print_pubkey(const uint8_t *pub, size_t len)
+{
+	char id[B64_KEY_CHARS + 1];
+
+	if (len != sizeof(m.pubkey))
+		return;
+	if (memcmp(pub, m.pubkey, sizeof(m.pubkey)) != 0) {
+		master_error("%s does not match the private key in %s", m.pub_path, m.priv_path);
+		master_stop(NYMD_EXIT_CONFIG);
+		return;
+	}
+	if (m.pubkey_printed)
+		return;
+	b64_encode(id, pub, len, B64_URLSAFE);
+	printf("Our Public Key is: %s\n", id);
+	fflush(stdout);
+	m.pubkey_printed = 1;
+}
+
+static void
+on_child_ready(struct ipc_chan *chan, const Nymipc__Ipc *msg, int fd, void *arg)
+{
+	struct child *c = arg;
+
+	c->ready = 1;
+	c->ever_ready = 1;
+	c->fatal_text[0] = '\0';
+	log_info("%s is ready (pid %ld)", proc_role_name(c->role), (long)c->pid);
+	if (c->role == NYMIPC__ROLE__ROLE_KEYD)
+		master_print_pubkey(msg->pubkey.data, msg->pubkey.len);
+	if (m.running || m.stopping)
+		return;
+	for (size_t i = 0; i < N_CHILD_ROLES; i++)
+		if (!m.children[child_roles[i]].ready)
+			return;
+	m.running = 1;
+	evtimer_del(m.startup_timer);
+	master_notify("READY=1\nSTATUS=running");
+	log_info("nymd is running for client %s", m.cfg.id);
+}
+
+static void
+on_child_fatal(struct ipc_chan *chan, const Nymipc__Ipc *msg, int fd, void *arg)
+{
+	struct child *c = arg;
+
+	snprintf(c->fatal_text, sizeof(c->fatal_text), "%s", msg->text ? msg->text : "");
+}
+
+static void
+on_child_chan_closed(struct ipc_chan *chan, enum ipc_close_reason reason,
+    const char *why, void *arg)
+{
+	struct child *c = arg;
+
+	/* A child that talks nonsense to master is not trusted to live. */
+	if (reason == IPC_CLOSED_PROTOCOL && c->pid > 0) {
+		log_warnx("protocol error from %s: %s; killing it", proc_role_name(c->role), why);
+		kill(c->pid, SIGKILL);
+	}
+	c->chan = NULL;
+	c->ready = 0;
+	ipc_chan_free(chan);
+}
+
+static const struct ipc_dispatch child_dispatch = {
+	.handlers = {
+		[NYMIPC__IPC_TYPE__IPC_READY] = on_child_ready,
+		[NYMIPC__IPC_TYPE__IPC_FATAL] = on_child_fatal,
+	},
+	.closed = on_child_chan_closed,
+};
+
+static void
+master_exec_child(struct child *c, int chan_fd)
+{
+	char title[128];
+	char *argv[2];
+	sigset_t none;
+
+	/* fd 3: the channel to master; fd 4: the log file, if any. Move both
+	 * out of the way first: either may already sit on 3 or 4. */
+	int chan = fcntl(chan_fd, F_DUPFD, 10);
+	int logf = m.log_fd != -1 ? fcntl(m.log_fd, F_DUPFD, 10) : -1;
+	if (chan == -1 || (m.log_fd != -1 && logf == -1) ||
+	    dup2(chan, PROC_MASTER_FD) == -1 ||
+	    (logf != -1 && dup2(logf, PROC_LOG_FD) == -1))
+		_exit(127);
+	closefrom(logf != -1 ? PROC_LOG_FD + 1 : PROC_LOG_FD);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	snprintf(title, sizeof(title), PROC_TITLE_PREFIX "%s [%s]",
+	    proc_role_name(c->role), m.cfg.id);
+	argv[0] = title;
+	argv[1] = NULL;
+	if (setenv("NYMD_CHILD", "1", 1) == -1)
+		_exit(127);
+	execve("/proc/self/exe", argv, environ);
+	dprintf(STDERR_FILENO, "nymd: cannot execute %s: %s\n", title, strerror(errno));
+	_exit(127);
+}
+
+static int
+master_start_child(struct child *c)
+{
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
+		log_warn("socketpair");
+		return -1;
+	}
+	pid_t pid = fork();
+	if (pid == -1) {
+		log_warn("fork");
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		master_exec_child(c, sv[1]);
+	}
+	close(sv[1]);
+	c->pid = pid;
+	c->ready = 0;
+	c->fatal_text[0] = '\0';
+	c->chan = ipc_chan_new(m.base, sv[0], proc_role_name(c->role), &child_dispatch, c);
+	if (c->chan == NULL) {
+		close(sv[0]);
+		kill(pid, SIGKILL);
+		return -1;
+	}
+	if (master_send_config(c, NYMIPC__IPC_TYPE__IPC_CONFIG) == -1) {
+		log_warn("cannot configure %s", proc_role_name(c->role));
+		kill(pid, SIGKILL);
+		return -1;
+	}
+	master_connect_peers(c);
+	log_debug("started %s (pid %ld)", proc_role_name(c->role), (long)pid);
+	return 0;
+}
+
+static void
+on_restart_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct child *c = arg;
+
+	if (m.stopping)
+		return;
+	if (master_start_child(c) == -1)
+		master_stop(1);
+}
+
+static void
+master_describe_exit(int status, char *out, size_t len)
+{
+	if (WIFSIGNALED(status))
+		snprintf(out, len, "killed by signal %d (%s)", WTERMSIG(status),
+		    strsignal(WTERMSIG(status)));
+	else
+		snprintf(out, len, "exited with status %d", WEXITSTATUS(status));
+}
+
+/* Crashes within the window; older ones are forgotten. */
+static size_t
+master_record_crash(struct child *c, time_t now)
+{
+	size_t keep = 0;
+
+	for (size_t i = 0; i < c->n_crashes; i++)
+		if (now - c->crashes[i] < (time_t)m.cfg.restart_window_seconds)
+			c->crashes[keep++] = c->crashes[i];
+	if (keep < MASTER_MAX_CRASH_HISTORY)
+		c->crashes[keep++] = now;
+	c->n_crashes = keep;
+	return keep;
+}
+
+static void
+master_child_exited(struct child *c, int status)
+{
+	char how[128];
+
+	master_describe_exit(status, how, sizeof(how));
+	c->pid = 0;
+	c->ready = 0;
+	if (c->chan != NULL) {
+		ipc_chan_free(c->chan);
+		c->chan = NULL;
+	}
+	if (m.stopping) {
+		log_debug("%s %s", proc_role_name(c->role), how);
+		return;
+	}
+	if (!c->ever_ready) {
+		/* Never half-started: a role that cannot start stops nymd. */
+		master_error("%s failed to start: %s", proc_role_name(c->role),
+		    c->fatal_text[0] ? c->fatal_text : how);
+		master_stop(NYMD_EXIT_CONFIG);
+		return;
+	}
+	size_t n = master_record_crash(c, time(NULL));
+	if (n > m.cfg.max_restarts) {
+		master_error("%s crashed %zu times within %u s (last: %s); stopping",
+		    proc_role_name(c->role), n, m.cfg.restart_window_seconds,
+		    c->fatal_text[0] ? c->fatal_text : how);
+		master_stop(1);
+		return;
+	}
+	unsigned ms = MASTER_BACKOFF_MIN_MS;
+	for (size_t i = 1; i < n && ms < MASTER_BACKOFF_MAX_MS; i++)
+		ms *= 2;
+	if (ms > MASTER_BACKOFF_MAX_MS)
+		ms = MASTER_BACKOFF_MAX_MS;
+	log_warnx("%s %s%s%s; restarting it in %u ms", proc_role_name(c->role), how,
+	    c->fatal_text[0] ? ": " : "", c->fatal_text, ms);
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	evtimer_add(c->restart_timer, &tv);
+}
+
+static int
+master_children_alive(void)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < N_CHILD_ROLES; i++)
+		n += m.children[child_roles[i]].pid > 0;
+	return n;
+}
+
+static void
+on_sigchld(evutil_socket_t sig, short what, void *arg)
+{
+	pid_t pid;
+	int status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (size_t i = 0; i < N_CHILD_ROLES; i++) {
+			struct child *c = &m.children[child_roles[i]];
+			if (c->pid == pid)
+				master_child_exited(c, status);
+		}
+	}
+	if (m.stopping && master_children_alive() == 0)
+		event_base_loopexit(m.base, NULL);
+}
+
+static void
+on_stop_timer(evutil_socket_t fd, short what, void *arg)
+{
+	/* Grace is over: whatever is still there is killed. */
+	for (size_t i = 0; i < N_CHILD_ROLES; i++) {
+		struct child *c = &m.children[child_roles[i]];
+		if (c->pid > 0) {
+			log_warnx("%s did not stop in time; killing it", proc_role_name(c->role));
+			kill(c->pid, SIGKILL);
+		}
+	}
+}
+
+static void
+master_stop(int status)
+{
+	if (m.stopping)
+		return;
+	m.stopping = 1;
+	m.exit_status = status;
+	master_notify("STOPPING=1");
+	for (size_t i = 0; i < N_CHILD_ROLES; i++) {
+		struct child *c = &m.children[child_roles[i]];
+		evtimer_del(c->restart_timer);
+		if (c->chan == NULL || ipc_send_type(c->chan, NYMIPC__IPC_TYPE__IPC_SHUTDOWN, 0) == -1) {
+			if (c->pid > 0)
+				kill(c->pid, SIGTERM);
+		}
+	}
+	if (master_children_alive() == 0) {
+		event_base_loopexit(m.base, NULL);
+		return;
+	}
+	struct timeval tv = { 0, MASTER_STOP_GRACE_MS * 1000 };
+	evtimer_add(m.stop_timer, &tv);
+}
+
+static void
+on_startup_timer(evutil_socket_t fd, short what, void *arg)
+{
+	master_error("the daemon did not become ready within %d s", MASTER_STARTUP_TIMEOUT_S);
+	master_stop(1);
+}
+
+static int master_load_config(struct nymd_config *cfg);
+
+static void
+master_reload(void)
+{
+	struct nymd_config cfg;
+
+	master_notify("RELOADING=1");
+	if (master_load_config(&cfg) == -1) {
+		log_warnx("reload failed; keeping the running configuration");
+		master_notify("READY=1");
+		return;
+	}
+	/* Identity and key files stay what they were at start. */
+	if (strcmp(cfg.id, m.cfg.id) != 0 || strcmp(cfg.priv_key_file, m.cfg.priv_key_file) != 0) {
+		log_warnx("reload: id and key files cannot change while running; restart nymd");
+		master_notify("READY=1");
+		return;
+	}
+	m.cfg = cfg;
+	if (!m.journal && m.cfg.log_disable)
+		log_set_level(LOG_LEVEL_OFF);
+	else
+		log_set_level((enum log_level)m.cfg.log_level);
+	for (size_t i = 0; i < N_CHILD_ROLES; i++) {
+		struct child *c = &m.children[child_roles[i]];
+		if (c->chan != NULL && master_send_config(c, NYMIPC__IPC_TYPE__IPC_RELOAD) == -1)
+			log_warn("cannot send the new configuration to %s", proc_role_name(c->role));
+	}
+	log_info("configuration reloaded from %s", m.conffile);
+	master_notify("READY=1");
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	switch (sig) {
+	case SIGHUP:
+		master_reload();
+		break;
+	case SIGTERM:
+	case SIGINT:
+		log_info("received %s; stopping", strsignal((int)sig));
+		master_stop(0);
+		break;
+	}
+}
+
+static int
+master_load_config(struct nymd_config *cfg)
+{
+	char err[1024];
+
+	if (config_load(m.conffile, m.root, cfg, err, sizeof(err)) != CONFIG_OK) {
+		master_error("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+master_resolve_paths(void)
+{
+	if (config_client_home(&m.cfg, m.home, sizeof(m.home)) == -1 ||
+	    config_resolve_path(&m.cfg, m.cfg.priv_key_file, m.priv_path, sizeof(m.priv_path)) == -1 ||
+	    config_resolve_path(&m.cfg, m.cfg.pub_key_file, m.pub_path, sizeof(m.pub_path)) == -1) {
+		master_error("%s: a path is too long", m.conffile);
+		return -1;
+	}
+	if (m.o->socket_kind == NYMIPC__SOCKET_KIND__SOCKET_UNIX) {
+		const char *p = m.o->path ? m.o->path : m.cfg.socket_path;
+		int rc = m.o->path ? snprintf(m.socket_path, sizeof(m.socket_path), "%s", p) :
+		    config_resolve_path(&m.cfg, p, m.socket_path, sizeof(m.socket_path));
+		if (rc < 0 || strlen(m.socket_path) >= CONFIG_UNIX_PATH_BYTES) {
+			master_error("socket path %s is too long for a unix socket", p);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* What can be checked without holding the private key: its file's mode
+ * and the public key. keyd reports anything else wrong with the key. */
+static int
+master_check_keys(void)
+{
+	struct stat st;
+	int rc;
+
+	if (stat(m.priv_path, &st) == -1) {
+		master_error("%s: %s", m.priv_path, strerror(errno));
+		return -1;
+	}
+	if ((st.st_mode & 077) != 0) {
+		master_error("%s: %s", m.priv_path, pem_strerror(PEM_ERR_MODE));
+		return -1;
+	}
+	rc = pem_read_key(m.pub_path, PEM_TYPE_PUBLIC, 0, m.pubkey);
+	if (rc != PEM_OK) {
+		master_error("%s: %s", m.pub_path, pem_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+master_open_log(void)
+{
+	const char *stream = getenv("JOURNAL_STREAM");
+
+	m.log_fd = -1;
+	log_init("master", m.cfg.log_disable ? LOG_LEVEL_OFF : (enum log_level)m.cfg.log_level);
+	if (m.cfg.log_file[0] == '\0') {
+		/* Under systemd an empty file means the journal. */
+		m.journal = stream != NULL && stream[0] != '\0';
+		return log_open(m.journal ? LOG_DEST_JOURNAL : LOG_DEST_STDOUT, NULL);
+	}
+	if (m.cfg.log_disable)
+		return 0;
+	if (log_open(LOG_DEST_FILE, m.cfg.log_file) == -1) {
+		master_error("cannot open log file %s: %s", m.cfg.log_file, strerror(errno));
+		return -1;
+	}
+	m.log_fd = log_fd();
+	return 0;
+}
+
+static int
+master_privileges(void)
+{
+	m.uid = getuid();
+	m.gid = getgid();
+	m.privileged = geteuid() == 0;
+	if (!m.privileged)
+		return 0;
+	struct passwd *pw = getpwnam(m.cfg.user);
+	if (pw == NULL) {
+		master_error("started as root, but the user '%s' to run as does not exist: "
+		    "create it (useradd --system %s) or set [nymd] user in %s",
+		    m.cfg.user, m.cfg.user, m.conffile);
+		return -1;
+	}
+	if (pw->pw_uid == 0) {
+		master_error("[nymd] user must not be root");
+		return -1;
+	}
+	m.uid = pw->pw_uid;
+	m.gid = pw->pw_gid;
+	if (fs_mkdirs(MASTER_CHROOT_DIR, 0755) == -1) {
+		master_error("%s: %s", MASTER_CHROOT_DIR, strerror(errno));
+		return -1;
+	}
+	if (sandbox_master_become(m.uid, m.gid) == -1) {
+		master_error("cannot switch to user %s: %s", m.cfg.user, strerror(errno));
+		return -1;
+	}
+	log_info("running as user %s", m.cfg.user);
+	return 0;
+}
+
+static int
+master_setup_events(void)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD };
+
+	m.base = event_base_new();
+	if (m.base == NULL)
+		return -1;
+	for (size_t i = 0; i < 4; i++) {
+		m.signals[i] = evsignal_new(m.base, sigs[i],
+		    sigs[i] == SIGCHLD ? on_sigchld : on_signal, NULL);
+		if (m.signals[i] == NULL || evsignal_add(m.signals[i], NULL) == -1)
+			return -1;
+	}
+	m.stop_timer = evtimer_new(m.base, on_stop_timer, NULL);
+	m.startup_timer = evtimer_new(m.base, on_startup_timer, NULL);
+	if (m.stop_timer == NULL || m.startup_timer == NULL)
+		return -1;
+	for (size_t i = 0; i < N_CHILD_ROLES; i++) {
+		struct child *c = &m.children[child_roles[i]];
+		c->role = child_roles[i];
+		c->restart_timer = evtimer_new(m.base, on_restart_timer, c);
+		if (c->restart_timer == NULL)
+			return -1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+static void
+master_cleanup(void)
+{
+	for (size_t i = 0; i < N_CHILD_ROLES; i++) {
+		struct child *c = &m.children[child_roles[i]];
+		ipc_chan_free(c->chan);
+		if (c->restart_timer != NULL)
+			event_free(c->restart_timer);
+	}
+	for (size_t i = 0; i < 4; i++)
+		if (m.signals[i] != NULL)
+			event_free(m.signals[i]);
+	if (m.stop_timer != NULL)
+		event_free(m.stop_timer);
+	if (m.startup_timer != NULL)
+		event_free(m.startup_timer);
+	if (m.base != NULL)
+		event_base_free(m.base);
+	if (m.o->socket_kind == NYMIPC__SOCKET_KIND__SOCKET_UNIX && m.socket_path[0] != '\0') {
+		struct stat st;
+		if (lstat(m.socket_path, &st) == 0 && S_ISSOCK(st.st_mode))
+			unlink(m.socket_path);
+	}
+}
+
+int
+master_main(const struct nymd_options *o)
+{
+	memset(&m, 0, sizeof(m));
+	m.o = o;
+	m.log_fd = -1;
+	if ((o->root != NULL ? snprintf(m.root, sizeof(m.root), "%s", o->root) < 0 :
+	    nymd_default_root(m.root, sizeof(m.root)) == -1) ||
+	    config_file_path(m.root, o->id, m.conffile, sizeof(m.conffile)) == -1) {
+		master_error("cannot determine the configuration file of client '%s'", o->id);
+		return NYMD_EXIT_CONFIG;
+	}
+	if (access(m.conffile, F_OK) == -1) {
+		master_error("%s: %s (run '%s init --id %s' first)", m.conffile,
+		    strerror(errno), o->prog, o->id);
+		return NYMD_EXIT_CONFIG;
+	}
+	if (master_load_config(&m.cfg) == -1 || master_resolve_paths() == -1 ||
+	    master_check_keys() == -1 || master_open_log() == -1 ||
+	    master_privileges() == -1)
+		return NYMD_EXIT_CONFIG;
+	if (master_setup_events() == -1) {
+		master_error("cannot set up the event loop");
+		master_cleanup();
+		return 1;
+	}
+	log_info("starting nymd %s for client %s", PACKAGE_VERSION, m.cfg.id);
+	for (size_t i = 0; i < N_CHILD_ROLES; i++) {
+		if (master_start_child(&m.children[child_roles[i]]) == -1) {
+			master_error("cannot start %s", proc_role_name(child_roles[i]));
+			master_stop(1);
+			break;
+		}
+	}
+	struct timeval tv = { MASTER_STARTUP_TIMEOUT_S, 0 };
+	evtimer_add(m.startup_timer, &tv);
+	event_base_dispatch(m.base);
+	/* Reap what the loop did not see go (e.g. after a kill at the end). */
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+	log_info("stopped");
+	master_cleanup();
+	return m.exit_status;
+}

@@ -1,0 +1,29 @@
+#ifndef NYMD_MASTER_H
+#define NYMD_MASTER_H
+
+#include "ipc.pb-c.h"
+
+#define NYMD_EXIT_USAGE		2
+#define NYMD_EXIT_CONFIG	1
+
+struct nymd_options {
+	const char	*prog;		/* "nymd" or "loopix-client" */
+	const char	*id;
+	const char	*root;		/* --home, NYMD_HOME, ~/.loopix */
+	int		 force;
+	int		 local;
+	const char	*directory;
+	const char	*provider;
+	Nymipc__SocketKind socket_kind;
+	int		 port;
+	const char	*path;
+};
+
+/* nymd init */
+int	init_main(const struct nymd_options *);
+/* nymd run / nymd socket: supervise the three roles until stopped. */
+int	master_main(const struct nymd_options *);
+/* The root when neither --home nor NYMD_HOME is given. */
+int	nymd_default_root(char *out, size_t len);
+
+#endif

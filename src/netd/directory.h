@@ -1,0 +1,38 @@
+/*
+ * The directory client of netd: fetches the topology over HTTP(S) with
+ * libcurl's multi interface on the libevent loop, refreshes it
+ * periodically, backs off while the directory is unreachable and keeps
+ * the last good topology meanwhile.
+ */
+#ifndef NYMD_NETD_DIRECTORY_H
+#define NYMD_NETD_DIRECTORY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+struct topology;
+struct directory;
+
+/* Called with each newly fetched, parsed topology and its raw JSON. */
+typedef void (*directory_cb)(const struct topology *, const char *json,
+    size_t len, void *arg);
+
+/* Global libcurl set-up: before the sandbox, once per process. */
+int	directory_global_init(void);
+void	directory_global_cleanup(void);
+
+struct directory *directory_new(struct event_base *, const char *url,
+	    unsigned refresh_seconds, directory_cb cb, void *arg);
+void	directory_free(struct directory *);
+void	directory_set_url(struct directory *, const char *url, unsigned refresh_seconds);
+/* Starts fetching now (and then periodically). */
+void	directory_start(struct directory *);
+/* The last good topology and its JSON, or NULL. */
+const struct topology *directory_topology(const struct directory *,
+	    const char **json, size_t *len);
+uint64_t directory_fetches(const struct directory *);
+uint64_t directory_failures(const struct directory *);
+
+#endif

@@ -1,0 +1,228 @@
+#include <config.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/b64.h"
+#include "common/topology.h"
+#include "rpcd/api.h"
+#include "rpcd/rpcd.h"
+#include "types.pb-c.h"
+
+/* Owned strings and sub-messages of one response, freed together. */
+struct api_arena {
+	void	**ptrs;
+	size_t	  n;
+	size_t	  cap;
+	int	  failed;
+};
+
+static void *
+arena_alloc(struct api_arena *a, size_t size)
+{
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 32;
+		void **ptrs = realloc(a->ptrs, cap * sizeof(*ptrs));
+		if (ptrs == NULL) {
+			a->failed = 1;
+			return NULL;
+		}
+		a->ptrs = ptrs;
+		a->cap = cap;
+	}
+	void *p = calloc(1, size);
+	if (p == NULL) {
+		a->failed = 1;
+		return NULL;
+	}
+	a->ptrs[a->n++] = p;
+	return p;
+}
+
+static void
+arena_free(struct api_arena *a)
+{
+	for (size_t i = 0; i < a->n; i++)
+		free(a->ptrs[i]);
+	free(a->ptrs);
+}
+
+static char *
+arena_strdup(struct api_arena *a, const char *s)
+{
+	size_t len = strlen(s);
+	char *p = arena_alloc(a, len + 1);
+	if (p != NULL)
+		memcpy(p, s, len + 1);
+	return p;
+}
+
+static int
+api_pack(const Types__Response *res, uint8_t **out, size_t *out_len)
+{
+	size_t len = types__response__get_packed_size(res);
+	uint8_t *buf = malloc(len ? len : 1);
+
+	if (buf == NULL)
+		return -1;
+	types__response__pack(res, buf);
+	*out = buf;
+	*out_len = len;
+	return 0;
+}
+
+int
+api_exception(const char *text, uint8_t **out, size_t *out_len)
+{
+	Types__Response res = TYPES__RESPONSE__INIT;
+	Types__ResponseException ex = TYPES__RESPONSE_EXCEPTION__INIT;
+
+	ex.error = (char *)text;
+	res.value_case = TYPES__RESPONSE__VALUE_EXCEPTION;
+	res.exception = &ex;
+	return api_pack(&res, out, out_len);
+}
+
+static Config__MixConfig *
+api_provider_config(struct api_arena *a, const struct topology_node *n)
+{
+	Config__MixConfig *m = arena_alloc(a, sizeof(*m));
+
+	if (m == NULL)
+		return NULL;
+	config__mix_config__init(m);
+	m->id = arena_strdup(a, n->id);
+	m->host = arena_strdup(a, n->host);
+	m->port = arena_strdup(a, n->port);
+	m->pubkey.data = (uint8_t *)n->pub;
+	m->pubkey.len = sizeof(n->pub);
+	m->layer = n->layer;
+	return m;
+}
+
+static Config__ClientConfig *
+api_client_config(struct api_arena *a, const uint8_t pub[32],
+    const struct topology_node *provider, const char *provider_id)
+{
+	Config__ClientConfig *c = arena_alloc(a, sizeof(*c));
+	char id[B64_KEY_CHARS + 1];
+
+	if (c == NULL)
+		return NULL;
+	config__client_config__init(c);
+	b64_encode(id, pub, 32, B64_URLSAFE);
+	c->id = arena_strdup(a, id);
+	c->pubkey.data = (uint8_t *)pub;
+	c->pubkey.len = 32;
+	if (provider != NULL) {
+		c->provider = api_provider_config(a, provider);
+	} else if (provider_id != NULL && provider_id[0] != '\0') {
+		/* Chosen but not (yet) in the topology: the id is all we know. */
+		c->provider = arena_alloc(a, sizeof(*c->provider));
+		if (c->provider != NULL) {
+			config__mix_config__init(c->provider);
+			c->provider->id = arena_strdup(a, provider_id);
+			c->provider->layer = TOPOLOGY_PROVIDER_LAYER;
+		}
+	}
+	return c;
+}
+
+static int
+api_details(const struct rpcd_state *st, uint8_t **out, size_t *out_len)
+{
+	Types__Response res = TYPES__RESPONSE__INIT;
+	Types__ResponseOwnDetails det = TYPES__RESPONSE_OWN_DETAILS__INIT;
+	struct api_arena a = { .n = 0 };
+	const struct topology_node *prov = NULL;
+
+	if (!st->have_pubkey)
+		return api_exception("details: nymd is starting, its key is not loaded yet",
+		    out, out_len);
+	if (st->topology != NULL && st->provider_id != NULL)
+		prov = topology_find_provider(st->topology, st->provider_id);
+	det.details = api_client_config(&a, st->pubkey, prov, st->provider_id);
+	res.value_case = TYPES__RESPONSE__VALUE_DETAILS;
+	res.details = &det;
+	int rc = a.failed ? -1 : api_pack(&res, out, out_len);
+	arena_free(&a);
+	return rc;
+}
+
+static int
+api_clients(const struct rpcd_state *st, uint8_t **out, size_t *out_len)
+{
+	Types__Response res = TYPES__RESPONSE__INIT;
+	Types__ResponseGetClients cl = TYPES__RESPONSE_GET_CLIENTS__INIT;
+	struct api_arena a = { .n = 0 };
+	const struct topology *t = st->topology;
+	size_t total = 0, n = 0;
+
+	if (t == NULL)
+		return api_exception("clients: no topology yet: the directory has not been reached",
+		    out, out_len);
+	for (size_t i = 0; i < t->n_providers; i++)
+		total += t->providers[i].n_clients;
+	cl.clients = arena_alloc(&a, (total ? total : 1) * sizeof(*cl.clients));
+	for (size_t i = 0; i < t->n_providers && !a.failed; i++) {
+		const struct topology_node *p = &t->providers[i];
+		for (size_t k = 0; k < p->n_clients && !a.failed; k++)
+			cl.clients[n++] = api_client_config(&a, p->clients[k], p, NULL);
+	}
+	cl.n_clients = n;
+	res.value_case = TYPES__RESPONSE__VALUE_CLIENTS;
+	res.clients = &cl;
+	int rc = a.failed ? -1 : api_pack(&res, out, out_len);
+	arena_free(&a);
+	return rc;
+}
+
+static int
+api_flush(uint8_t **out, size_t *out_len)
+{
+	Types__Response res = TYPES__RESPONSE__INIT;
+	Types__ResponseFlush fl = TYPES__RESPONSE_FLUSH__INIT;
+
+	/* Responses are written in request order: everything before this
+	 * one is already in the connection's output. */
+	res.value_case = TYPES__RESPONSE__VALUE_FLUSH;
+	res.flush = &fl;
+	return api_pack(&res, out, out_len);
+}
+
+int
+api_handle(const struct rpcd_state *st, const uint8_t *req, size_t len,
+    uint8_t **out, size_t *out_len)
+{
+	Types__Request *r = types__request__unpack(NULL, len, req);
+	int rc;
+
+	if (r == NULL)
+		return api_exception("malformed request: not a protobuf Request message",
+		    out, out_len);
+	switch (r->value_case) {
+	case TYPES__REQUEST__VALUE_DETAILS:
+		rc = api_details(st, out, out_len);
+		break;
+	case TYPES__REQUEST__VALUE_CLIENTS:
+		rc = api_clients(st, out, out_len);
+		break;
+	case TYPES__REQUEST__VALUE_FLUSH:
+		rc = api_flush(out, out_len);
+		break;
+	case TYPES__REQUEST__VALUE_SEND:
+		rc = api_exception("send: not available in this version of nymd: "
+		    "the message transport is not built yet", out, out_len);
+		break;
+	case TYPES__REQUEST__VALUE_FETCH:
+		rc = api_exception("fetch: not available in this version of nymd: "
+		    "the message transport is not built yet", out, out_len);
+		break;
+	default:
+		rc = api_exception("unknown request: expected one of send, fetch, "
+		    "clients, details, flush", out, out_len);
+		break;
+	}
+	types__request__free_unpacked(r, NULL);
+	return rc;
+}

@@ -1,0 +1,23 @@
+/*
+ * The seed's socket API requests (proto/types.proto), independent of the
+ * transport: one packed Request in, one packed Response out.
+ */
+#ifndef NYMD_RPCD_API_H
+#define NYMD_RPCD_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct rpcd_state;
+
+/*
+ * Answers the packed request in req. Returns a malloc'd packed Response
+ * (always: malformed input gets a ResponseException) in *out, or -1 when
+ * out of memory.
+ */
+int	api_handle(const struct rpcd_state *, const uint8_t *req, size_t len,
+	    uint8_t **out, size_t *out_len);
+/* A packed ResponseException carrying text. */
+int	api_exception(const char *text, uint8_t **out, size_t *out_len);
+
+#endif

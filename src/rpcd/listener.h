@@ -1,0 +1,29 @@
+/*
+ * rpcd's local sockets: a unix socket (mode 0600, peers of our uid or
+ * root only) or a TCP socket accepting only loopback peers. Both carry
+ * the seed's framing: a signed zig-zag varint length, then the message.
+ */
+#ifndef NYMD_RPCD_LISTENER_H
+#define NYMD_RPCD_LISTENER_H
+
+#include <event2/event.h>
+
+#include "ipc.pb-c.h"
+
+struct rpcd_state;
+struct listener;
+
+#define LISTENER_MAX_CONNS		128
+/* Stop reading a connection whose unread responses exceed this. */
+#define LISTENER_MAX_PENDING_OUT_BYTES	(8u * 1024 * 1024)
+/* How long a rejected connection is drained before it is closed. */
+#define LISTENER_LINGER_SECONDS		2
+
+/* Binds the socket the configuration names (before the sandbox). */
+struct listener *listener_open(struct event_base *, const Nymipc__ChildConfig *,
+	    const struct rpcd_state *);
+void	listener_free(struct listener *);
+/* Starts accepting (after the sandbox). */
+int	listener_start(struct listener *);
+
+#endif

@@ -1,0 +1,24 @@
+#ifndef NYMD_RPCD_H
+#define NYMD_RPCD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/proc.h"
+
+struct topology;
+
+extern const struct proc_role rpcd_role;
+
+/* What request handling needs to know of the daemon's state. */
+struct rpcd_state {
+	int			 have_pubkey;
+	uint8_t			 pubkey[32];
+	struct topology		*topology;	/* latest from netd, or NULL */
+	const char		*provider_id;	/* from the configuration */
+};
+
+/* Allow-list: accept and serve connections; no socket(), no exec. */
+int	rpcd_sandbox(void);
+
+#endif

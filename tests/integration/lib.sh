@@ -1,0 +1,89 @@
+# Shared helpers of the integration tests: TAP output, a private work
+# directory, and cleanup of every process a test started (by PID).
+# shellcheck shell=sh
+
+: "${top_builddir:=$(pwd)}"
+: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+NYMD="$top_builddir/src/nymd"
+SOCKREQ="$top_builddir/tests/tools/sockreq"
+T_NUM=0
+T_FAILED=0
+T_PIDS=""
+WORK=$(mktemp -d /tmp/nymd-test.XXXXXX)
+chmod 755 "$WORK"
+[ -n "${KEEP_WORK:-}" ] && echo "# work directory: $WORK"
+
+t_cleanup() {
+	for p in $T_PIDS; do
+		kill -KILL "$p" 2>/dev/null
+	done
+	# children of a killed master die with it (PR_SET_PDEATHSIG)
+	sleep 0.2
+	if [ -z "${KEEP_WORK:-}" ]; then rm -rf "$WORK"; fi
+}
+trap t_cleanup EXIT
+
+plan() { echo "1..$1"; }
+ok() { T_NUM=$((T_NUM + 1)); echo "ok $T_NUM - $*"; }
+not_ok() { T_NUM=$((T_NUM + 1)); T_FAILED=$((T_FAILED + 1)); echo "not ok $T_NUM - $*"; }
+# check "description" command...: ok if the command succeeds
+check() {
+	desc=$1; shift
+	if "$@"; then ok "$desc"; else not_ok "$desc"; fi
+}
+diag() { echo "# $*"; }
+finish() { [ "$T_FAILED" -eq 0 ]; exit $?; }
+track() { T_PIDS="$T_PIDS $1"; }
+
+# wait_for SECONDS command...: polls every 50 ms
+wait_for() {
+	limit=$1; shift
+	i=0
+	while [ "$i" -lt $((limit * 20)) ]; do
+		if "$@" 2>/dev/null; then return 0; fi
+		sleep 0.05
+		i=$((i + 1))
+	done
+	return 1
+}
+
+# The pid of ROLE's process under master pid MASTER, by process title.
+role_pid() {
+	for p in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+		if tr '\0' ' ' </proc/"$p"/cmdline 2>/dev/null | grep -q "^nymd: $2 "; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# A free TCP port on loopback.
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# When tests run as root, nymd drops to this user.
+if [ "$(id -u)" = 0 ] && ! id nymd >/dev/null 2>&1; then
+	useradd --system --no-create-home --shell /usr/sbin/nologin nymd 2>/dev/null || true
+fi
+
+# init_client ID [extra init args]: a client under $WORK/home, logging to a file
+init_client() {
+	id=$1; shift
+	"$NYMD" init --id "$id" --home "$WORK/home" --directory "http://127.0.0.1:1/none" "$@" >"$WORK/init-$id.out" 2>"$WORK/init-$id.err" || return 1
+	sed -i "s|^file = .*|file = \"$WORK/$id.log\"|; s|^level = .*|level = \"debug\"|" \
+		"$WORK/home/clients/$id/config/config.toml"
+}
+
+# start_daemon ID [args]: nymd run in the background; sets DAEMON_PID
+start_daemon() {
+	id=$1; shift
+	"$NYMD" run --id "$id" --home "$WORK/home" "$@" >"$WORK/run-$id.out" 2>"$WORK/run-$id.err" &
+	DAEMON_PID=$!
+	track "$DAEMON_PID"
+}
+
+all_roles_up() {
+	role_pid "$1" keyd >/dev/null && role_pid "$1" netd >/dev/null && role_pid "$1" rpcd >/dev/null
+}

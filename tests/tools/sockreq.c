@@ -1,0 +1,192 @@
+/*
+ * Test client of the seed's socket API: sends one Request over a unix or
+ * TCP socket with the varint framing and prints the Response as text.
+ * Usage: sockreq (unix:PATH | tcp:HOST:PORT) (details|clients|flush|fetch|none|raw:HEX)...
+ * Each argument is one request; responses are read after all are sent,
+ * so ordering is checked too.
+ */
+#include <config.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/b64.h"
+#include "common/frame.h"
+#include "common/fsutil.h"
+#include "types.pb-c.h"
+
+static int
+sock_connect(const char *target)
+{
+	int fd;
+
+	if (strncmp(target, "unix:", 5) == 0) {
+		struct sockaddr_un sun = { .sun_family = AF_UNIX };
+		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", target + 5);
+		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (fd == -1 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+			return -1;
+		return fd;
+	}
+	if (strncmp(target, "tcp:", 4) == 0) {
+		char host[64];
+		const char *colon = strrchr(target + 4, ':');
+		if (colon == NULL)
+			return -1;
+		snprintf(host, sizeof(host), "%.*s", (int)(colon - target - 4), target + 4);
+		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1)) };
+		if (inet_pton(AF_INET, host, &sin.sin_addr) != 1)
+			return -1;
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (fd == -1 || connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
+			return -1;
+		return fd;
+	}
+	return -1;
+}
+
+static int
+send_request(int fd, const char *what)
+{
+	Types__Request req = TYPES__REQUEST__INIT;
+	Types__RequestOwnDetails det = TYPES__REQUEST_OWN_DETAILS__INIT;
+	Types__RequestGetClients cl = TYPES__REQUEST_GET_CLIENTS__INIT;
+	Types__RequestFlush fl = TYPES__REQUEST_FLUSH__INIT;
+	Types__RequestFetchMessages fe = TYPES__REQUEST_FETCH_MESSAGES__INIT;
+	uint8_t buf[65536], hdr[FRAME_VARINT_MAX_BYTES];
+	size_t len;
+
+	if (strncmp(what, "raw:", 4) == 0) {
+		const char *hex = what + 4;
+		len = strlen(hex) / 2;
+		for (size_t i = 0; i < len && i < sizeof(buf); i++)
+			sscanf(hex + 2 * i, "%2hhx", &buf[i]);
+		return fs_write_all(fd, buf, len);	/* exactly these bytes, no prefix */
+	}
+	if (strcmp(what, "details") == 0) {
+		req.value_case = TYPES__REQUEST__VALUE_DETAILS;
+		req.details = &det;
+	} else if (strcmp(what, "clients") == 0) {
+		req.value_case = TYPES__REQUEST__VALUE_CLIENTS;
+		req.clients = &cl;
+	} else if (strcmp(what, "flush") == 0) {
+		req.value_case = TYPES__REQUEST__VALUE_FLUSH;
+		req.flush = &fl;
+	} else if (strcmp(what, "fetch") == 0) {
+		req.value_case = TYPES__REQUEST__VALUE_FETCH;
+		req.fetch = &fe;
+	} else if (strcmp(what, "none") != 0) {
+		fprintf(stderr, "sockreq: unknown request %s\n", what);
+		return -1;
+	}
+	len = types__request__pack(&req, buf);
+	size_t n = frame_put_varint(hdr, (int64_t)len);
+	if (fs_write_all(fd, hdr, n) == -1 || fs_write_all(fd, buf, len) == -1)
+		return -1;
+	return 0;
+}
+
+static void
+print_client(const char *prefix, const Config__ClientConfig *c)
+{
+	char key[B64_KEY_CHARS + 1] = "";
+
+	if (c->pubkey.len == 32)
+		b64_encode(key, c->pubkey.data, 32, B64_URLSAFE);
+	printf("%s id=%s pubkey=%s", prefix, c->id, key);
+	if (c->provider != NULL)
+		printf(" provider=%s host=%s port=%s layer=%llu", c->provider->id,
+		    c->provider->host, c->provider->port,
+		    (unsigned long long)c->provider->layer);
+	printf("\n");
+}
+
+static int
+read_response(int fd)
+{
+	uint8_t hdr[FRAME_VARINT_MAX_BYTES];
+	size_t have = 0, msg_len;
+	int n;
+
+	for (;;) {
+		if (read(fd, hdr + have, 1) != 1)
+			return -1;
+		have++;
+		n = frame_parse_length(hdr, have, FRAME_MAX_MESSAGE_BYTES, &msg_len);
+		if (n > 0)
+			break;
+		if (n < 0)
+			return -1;
+	}
+	uint8_t *buf = malloc(msg_len ? msg_len : 1);
+	if (buf == NULL || fs_read_all(fd, buf, msg_len) != (ssize_t)msg_len) {
+		free(buf);
+		return -1;
+	}
+	Types__Response *res = types__response__unpack(NULL, msg_len, buf);
+	free(buf);
+	if (res == NULL)
+		return -1;
+	switch (res->value_case) {
+	case TYPES__RESPONSE__VALUE_EXCEPTION:
+		printf("exception: %s\n", res->exception->error);
+		break;
+	case TYPES__RESPONSE__VALUE_DETAILS:
+		print_client("details:", res->details->details);
+		break;
+	case TYPES__RESPONSE__VALUE_CLIENTS:
+		printf("clients: %zu\n", res->clients->n_clients);
+		for (size_t i = 0; i < res->clients->n_clients; i++)
+			print_client("client:", res->clients->clients[i]);
+		break;
+	case TYPES__RESPONSE__VALUE_FLUSH:
+		printf("flush\n");
+		break;
+	case TYPES__RESPONSE__VALUE_FETCH:
+		printf("fetch: %zu\n", res->fetch->n_messages);
+		break;
+	default:
+		printf("response: %d\n", (int)res->value_case);
+		break;
+	}
+	types__response__free_unpacked(res, NULL);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	int expect = 0;
+
+	if (argc < 3) {
+		fprintf(stderr, "usage: sockreq TARGET REQUEST...\n");
+		return 2;
+	}
+	int fd = sock_connect(argv[1]);
+	if (fd == -1) {
+		perror("sockreq: connect");
+		return 1;
+	}
+	for (int i = 2; i < argc; i++) {
+		if (send_request(fd, argv[i]) == -1) {
+			perror("sockreq: write");
+			return 1;
+		}
+		expect++;
+	}
+	for (int i = 0; i < expect; i++) {
+		if (read_response(fd) == -1) {
+			printf("closed\n");
+			break;
+		}
+	}
+	fflush(stdout);
+	close(fd);
+	return 0;
+}
