@@ -1,0 +1,166 @@
+/*
+ * Each role's seccomp allow-list, exercised for real: a forked process
+ * installs the role's filter, then makes one system call. A forbidden call
+ * must kill it with SIGSYS; the calls the role lives on must still work.
+ */
+#include <config.h>
+
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "keyd/keyd.h"
+#include "netd/netd.h"
+#include "rpcd/rpcd.h"
+
+enum probe {
+	PROBE_WRITE,		/* the base list: must survive */
+	PROBE_SOCKET,
+	PROBE_EXECVE,
+	PROBE_OPENAT,
+	PROBE_CONNECT,
+};
+
+/* Runs probe after role_sandbox() in a child; returns its wait status. */
+static int
+run_probe(int (*role_sandbox)(void), enum probe probe)
+{
+	int pipefd[2];
+	pid_t pid;
+	int status;
+
+	assert_int_equal(pipe(pipefd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(pipefd[0]);
+		if (role_sandbox() != 0)
+			_exit(100);
+		char *argv[] = { "/bin/true", NULL };
+		char *envp[] = { NULL };
+		switch (probe) {
+		case PROBE_WRITE:
+			_exit(write(pipefd[1], "x", 1) == 1 ? 0 : 101);
+		case PROBE_SOCKET:
+			syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
+			break;
+		case PROBE_EXECVE:
+			syscall(SYS_execve, argv[0], argv, envp);
+			break;
+		case PROBE_OPENAT:
+			syscall(SYS_openat, AT_FDCWD, "/etc/hostname", 0);
+			break;
+		case PROBE_CONNECT:
+			syscall(SYS_connect, 0, NULL, 0);
+			break;
+		}
+		_exit(102);	/* the call was allowed */
+	}
+	close(pipefd[1]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	close(pipefd[0]);
+	return status;
+}
+
+static void
+assert_killed_by_sigsys(int status)
+{
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGSYS);
+}
+
+static void
+assert_survives(int status)
+{
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void
+test_keyd_forbids_socket(void **state)
+{
+	assert_killed_by_sigsys(run_probe(keyd_sandbox, PROBE_SOCKET));
+}
+
+static void
+test_keyd_forbids_open(void **state)
+{
+	assert_killed_by_sigsys(run_probe(keyd_sandbox, PROBE_OPENAT));
+}
+
+static void
+test_keyd_forbids_execve(void **state)
+{
+	assert_killed_by_sigsys(run_probe(keyd_sandbox, PROBE_EXECVE));
+}
+
+static void
+test_keyd_still_writes(void **state)
+{
+	assert_survives(run_probe(keyd_sandbox, PROBE_WRITE));
+}
+
+static void
+test_netd_forbids_execve(void **state)
+{
+	assert_killed_by_sigsys(run_probe(netd_sandbox, PROBE_EXECVE));
+}
+
+static void
+test_netd_still_writes(void **state)
+{
+	assert_survives(run_probe(netd_sandbox, PROBE_WRITE));
+}
+
+static void
+test_rpcd_forbids_execve(void **state)
+{
+	assert_killed_by_sigsys(run_probe(rpcd_sandbox, PROBE_EXECVE));
+}
+
+static void
+test_rpcd_forbids_socket(void **state)
+{
+	assert_killed_by_sigsys(run_probe(rpcd_sandbox, PROBE_SOCKET));
+}
+
+static void
+test_rpcd_forbids_connect(void **state)
+{
+	assert_killed_by_sigsys(run_probe(rpcd_sandbox, PROBE_CONNECT));
+}
+
+static void
+test_rpcd_still_writes(void **state)
+{
+	assert_survives(run_probe(rpcd_sandbox, PROBE_WRITE));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_keyd_forbids_socket),
+		cmocka_unit_test(test_keyd_forbids_open),
+		cmocka_unit_test(test_keyd_forbids_execve),
+		cmocka_unit_test(test_keyd_still_writes),
+		cmocka_unit_test(test_netd_forbids_execve),
+		cmocka_unit_test(test_netd_still_writes),
+		cmocka_unit_test(test_rpcd_forbids_execve),
+		cmocka_unit_test(test_rpcd_forbids_socket),
+		cmocka_unit_test(test_rpcd_forbids_connect),
+		cmocka_unit_test(test_rpcd_still_writes),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
