@@ -142,6 +142,7 @@ master_child_config(Nymipc__Role role, Nymipc__ChildConfig *cc)
 	cc->cover_disabled = cfg->rate_compliant_cover_messages_disabled;
 	cc->socket_kind = m.o->socket_kind;
 	cc->socket_path = m.socket_path;
+	cc->socket_mode = cfg->socket_mode;
 	cc->listen_address = (char *)cfg->listen_address;
 	cc->port = (uint32_t)m.o->port;
 	cc->average_delay_ms = cfg->average_delay_ms;

@@ -27,6 +27,7 @@ struct listener {
 	struct evconnlistener	*evl;
 	int			 fd;
 	int			 is_unix;
+	unsigned		 unix_mode;
 	char			 path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	const struct rpcd_state	*state;
 	struct conn		*conns;
@@ -180,7 +181,11 @@ listener_peer_allowed(struct listener *l, int fd, const struct sockaddr *sa)
 		socklen_t len = sizeof(cred);
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1)
 			return 0;
-		return cred.uid == 0 || cred.uid == geteuid();
+		/* The socket's mode says who may talk to us; check it again
+		 * here in case the file's permissions were changed. */
+		return cred.uid == 0 || cred.uid == geteuid() ||
+		    ((l->unix_mode & 0060) && cred.gid == getegid()) ||
+		    (l->unix_mode & 0006);
 	}
 	if (sa->sa_family == AF_INET) {
 		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
@@ -258,6 +263,7 @@ listener_bind_unix(struct listener *l, const Nymipc__ChildConfig *cfg)
 	l->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (l->fd == -1)
 		fatal("socket");
+	/* Never reachable by others, even for a moment before chmod. */
 	mode_t old = umask(0177);
 	int rc = bind(l->fd, (struct sockaddr *)&sun, sizeof(sun));
 	umask(old);
@@ -267,6 +273,7 @@ listener_bind_unix(struct listener *l, const Nymipc__ChildConfig *cfg)
 	    (geteuid() == 0 && chown(cfg->socket_path, cfg->uid, cfg->gid) == -1))
 		fatal("%s", cfg->socket_path);
 	l->is_unix = 1;
+	l->unix_mode = cfg->socket_mode & 0777;
 	return 0;
 }
 
