@@ -166,7 +166,7 @@ log_emit(enum log_level level, const char *msg)
 	} while (r == -1 && errno == EINTR);
 }
 
-static void
+static void __attribute__((format(printf, 3, 0)))
 log_vlog(enum log_level level, int with_errno, const char *fmt, va_list ap)
 {
 	char msg[LOG_LINE_BYTES];
@@ -199,7 +199,7 @@ LOG_FN(log_info, LOG_LEVEL_INFO, 0)
 LOG_FN(log_warn, LOG_LEVEL_WARNING, 1)
 LOG_FN(log_warnx, LOG_LEVEL_WARNING, 0)
 
-static void __attribute__((noreturn))
+static void __attribute__((noreturn, format(printf, 2, 0)))
 log_fatal(int with_errno, const char *fmt, va_list ap)
 {
 	char msg[LOG_LINE_BYTES];
