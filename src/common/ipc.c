@@ -162,16 +162,18 @@ ipc_send(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd)
 	hdr[1] = (uint8_t)(len >> 16);
 	hdr[2] = (uint8_t)(len >> 8);
 	hdr[3] = (uint8_t)len;
-	if (fd != -1) {
-		c->out_fds[c->n_out_fds].offset = evbuffer_get_length(c->out);
-		c->out_fds[c->n_out_fds].fd = fd;
-		c->n_out_fds++;
-	}
+	size_t offset = evbuffer_get_length(c->out);
 	int rc = 0;
 	if (evbuffer_add(c->out, hdr, sizeof(hdr)) == -1 ||
 	    evbuffer_add(c->out, buf, len) == -1)
 		rc = -1;
 	free(buf);
+	/* Only a frame that is queued whole may carry the descriptor. */
+	if (rc == 0 && fd != -1) {
+		c->out_fds[c->n_out_fds].offset = offset;
+		c->out_fds[c->n_out_fds].fd = fd;
+		c->n_out_fds++;
+	}
 	if (rc == 0 && event_add(c->ev_write, NULL) == -1)
 		rc = -1;
 	return rc;

@@ -24,6 +24,10 @@ topology_split_host(const char *hostport, char *host, size_t hostlen,
 			return -1;
 		h++;
 		hlen -= 2;
+		/* Brackets hold an IPv6 address and nothing else. */
+		if (memchr(h, ':', hlen) == NULL || memchr(h, ']', hlen) != NULL ||
+		    memchr(h, '[', hlen) != NULL)
+			return -1;
 	} else if (memchr(hostport, ':', hlen) != NULL) {
 		return -1;	/* bare IPv6 without brackets is ambiguous */
 	}

@@ -1,0 +1,728 @@
+/*
+ * Sphinx packets as specified in docs/sphinx.md: creation by the sender,
+ * processing at a hop, unwrapping at the recipient.
+ *
+ * Every buffer lives on the stack (nothing here allocates) and every secret
+ * on it is wiped before returning.  Comparisons of MACs and of the payload
+ * integrity tag are constant time.  Branches depend on secret data only
+ * where the outcome becomes public anyway (a packet is dropped or not).
+ */
+#include <config.h>
+
+#include <string.h>
+
+#include <sodium.h>
+
+#include "common/replay.h"
+#include "common/sphinx.h"
+
+/* Offsets into a packet. */
+#define ALPHA_OFF		0
+#define BETA_OFF		SPHINX_KEY_BYTES
+#define GAMMA_OFF		(BETA_OFF + SPHINX_BETA_BYTES)
+#define PAYLOAD_OFF		SPHINX_HEADER_BYTES
+/* The header MAC covers alpha || beta, which are contiguous. */
+#define MAC_INPUT_BYTES		(SPHINX_KEY_BYTES + SPHINX_BETA_BYTES)
+
+/* Offsets into a routing block. */
+#define BLOCK_COMMAND		0
+#define BLOCK_RESERVED		1
+#define BLOCK_RESERVED_BYTES	3
+#define BLOCK_DELAY		4
+#define BLOCK_NEXT_ID		8
+#define BLOCK_NEXT_MAC		(BLOCK_NEXT_ID + SPHINX_NODE_ID_BYTES)
+
+/* A hop's header keystream covers beta plus one block shifted in. */
+#define KEYSTREAM_BYTES		(SPHINX_BETA_BYTES + SPHINX_ROUTING_BLOCK_BYTES)
+
+/* Payload layout: zero tag, big-endian length, message, zero padding. */
+#define PAYLOAD_LENGTH_OFF	SPHINX_PAYLOAD_TAG_BYTES
+#define PAYLOAD_MESSAGE_OFF	(PAYLOAD_LENGTH_OFF + SPHINX_PAYLOAD_LENGTH_BYTES)
+
+#define LIONESS_KEY_BYTES	32
+#define LIONESS_KEYS_BYTES	(4 * LIONESS_KEY_BYTES)
+#define LIONESS_LEFT_BYTES	32	/* = ChaCha20 key size = BLAKE2b-256 output */
+
+/* Draws of x before sphinx_create() gives up (see sphinx_x25519_scalar()). */
+#define CREATE_ATTEMPTS		4
+
+/* Key derivation labels (docs/sphinx.md, section 5). */
+static const char LABEL_HEADER_STREAM[] = "nymd-sphinx-v1/header-stream";
+static const char LABEL_HEADER_MAC[] = "nymd-sphinx-v1/header-mac";
+static const char LABEL_PAYLOAD_1[] = "nymd-sphinx-v1/payload-1";
+static const char LABEL_PAYLOAD_2[] = "nymd-sphinx-v1/payload-2";
+static const char LABEL_BLINDING[] = "nymd-sphinx-v1/blinding";
+static const char LABEL_REPLAY[] = "nymd-sphinx-v1/replay";
+
+static const uint8_t zero_nonce[crypto_stream_chacha20_ietf_NONCEBYTES];
+
+/*
+ * Constants mod l = 2^252 + 27742317777372353535851937790883648493, the
+ * order of the prime-order subgroup, little-endian: the inverse of 8, which
+ * is (3l + 1) / 8, and 2^254 mod l = 2^254 - 3l.
+ */
+static const uint8_t SCALAR_INV8[32] = {
+	0x79, 0x2f, 0xdc, 0xe2, 0x29, 0xe5, 0x06, 0x61,
+	0xd0, 0xda, 0x1c, 0x7d, 0xb3, 0x9d, 0xd3, 0x07,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x06,
+};
+static const uint8_t SCALAR_2_254[32] = {
+	0x39, 0x84, 0x1e, 0xe9, 0xb0, 0xd6, 0xc8, 0xf7,
+	0x7c, 0x29, 0x19, 0x17, 0x64, 0x12, 0x63, 0xc1,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x0f,
+};
+
+struct hop_keys {
+	uint8_t	stream[32];			/* rho: header keystream */
+	uint8_t	mac[32];			/* mu: header MAC */
+	uint8_t	lioness[LIONESS_KEYS_BYTES];	/* K1 || K2 || K3 || K4 */
+	uint8_t	blinding[32];			/* b: X25519 scalar */
+};
+
+static void
+kdf(uint8_t *out, size_t outlen, const uint8_t secret[SPHINX_KEY_BYTES],
+    const char *label)
+{
+	crypto_generichash(out, outlen, (const uint8_t *)label, strlen(label),
+	    secret, SPHINX_KEY_BYTES);
+}
+
+/* K1 || K2 from one label, K3 || K4 from the other. */
+static void
+kdf_lioness(uint8_t k[LIONESS_KEYS_BYTES],
+    const uint8_t secret[SPHINX_KEY_BYTES])
+{
+	kdf(k, 2 * LIONESS_KEY_BYTES, secret, LABEL_PAYLOAD_1);
+	kdf(k + 2 * LIONESS_KEY_BYTES, 2 * LIONESS_KEY_BYTES, secret,
+	    LABEL_PAYLOAD_2);
+}
+
+static void
+header_mac(uint8_t mac[SPHINX_MAC_BYTES], const uint8_t key[32],
+    const uint8_t alpha_beta[MAC_INPUT_BYTES])
+{
+	crypto_generichash(mac, SPHINX_MAC_BYTES, alpha_beta, MAC_INPUT_BYTES,
+	    key, 32);
+}
+
+static void
+put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static uint32_t
+get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+/*
+ * LIONESS (Anderson and Biham, 1996) over block = L (32 bytes) || R:
+ * R ^= ChaCha20(L ^ K1); L ^= BLAKE2b_K2(R); R ^= ChaCha20(L ^ K3);
+ * L ^= BLAKE2b_K4(R).  Decryption runs the rounds backwards.
+ */
+static void
+lioness_stream(uint8_t *block, size_t len, const uint8_t k[LIONESS_KEY_BYTES])
+{
+	uint8_t key[LIONESS_LEFT_BYTES];
+
+	for (size_t i = 0; i < sizeof(key); i++)
+		key[i] = block[i] ^ k[i];
+	crypto_stream_chacha20_ietf_xor(block + LIONESS_LEFT_BYTES,
+	    block + LIONESS_LEFT_BYTES, len - LIONESS_LEFT_BYTES, zero_nonce,
+	    key);
+	sodium_memzero(key, sizeof(key));
+}
+
+static void
+lioness_hash(uint8_t *block, size_t len, const uint8_t k[LIONESS_KEY_BYTES])
+{
+	uint8_t h[LIONESS_LEFT_BYTES];
+
+	crypto_generichash(h, sizeof(h), block + LIONESS_LEFT_BYTES,
+	    len - LIONESS_LEFT_BYTES, k, LIONESS_KEY_BYTES);
+	for (size_t i = 0; i < sizeof(h); i++)
+		block[i] ^= h[i];
+	sodium_memzero(h, sizeof(h));
+}
+
+#define LIONESS_K(k, i)	((k) + (i) * LIONESS_KEY_BYTES)
+
+static void
+lioness_encrypt(uint8_t *block, size_t len,
+    const uint8_t k[LIONESS_KEYS_BYTES])
+{
+	lioness_stream(block, len, LIONESS_K(k, 0));
+	lioness_hash(block, len, LIONESS_K(k, 1));
+	lioness_stream(block, len, LIONESS_K(k, 2));
+	lioness_hash(block, len, LIONESS_K(k, 3));
+}
+
+static void
+lioness_decrypt(uint8_t *block, size_t len,
+    const uint8_t k[LIONESS_KEYS_BYTES])
+{
+	lioness_hash(block, len, LIONESS_K(k, 3));
+	lioness_stream(block, len, LIONESS_K(k, 2));
+	lioness_hash(block, len, LIONESS_K(k, 1));
+	lioness_stream(block, len, LIONESS_K(k, 0));
+}
+
+/*
+ * X25519 ignores the top bit of a u-coordinate and reduces values >= p, so
+ * several encodings name the same element; only the canonical one is
+ * accepted, so that a changed alpha never yields the same shared secret.
+ */
+static int
+x25519_canonical(const uint8_t u[SPHINX_KEY_BYTES])
+{
+	if (u[31] & 0x80)
+		return 0;
+	/* p = 2^255 - 19: 0xed, then 30 bytes 0xff, then 0x7f */
+	if (u[31] != 0x7f)
+		return 1;
+	for (int i = 30; i >= 1; i--)
+		if (u[i] != 0xff)
+			return 1;
+	return u[0] < 0xed;
+}
+
+static int
+hop_secret(uint8_t secret[SPHINX_KEY_BYTES], const uint8_t priv[SPHINX_KEY_BYTES],
+    const uint8_t alpha[SPHINX_KEY_BYTES])
+{
+	if (!x25519_canonical(alpha))
+		return SPHINX_ERR_MALFORMED;
+	/* All-zero result: alpha is a point of small order. */
+	if (crypto_scalarmult(secret, priv, alpha) != 0)
+		return SPHINX_ERR_MALFORMED;
+	return SPHINX_OK;
+}
+
+/*
+ * Checks a decrypted routing block's encoding.  Terminal commands carry no
+ * next hop, so their other fields must be zero: one encoding per meaning.
+ */
+static int
+block_parse(const uint8_t block[SPHINX_ROUTING_BLOCK_BYTES],
+    struct sphinx_hop_result *res)
+{
+	uint8_t command = block[BLOCK_COMMAND];
+
+	if (!sodium_is_zero(block + BLOCK_RESERVED, BLOCK_RESERVED_BYTES))
+		return SPHINX_ERR_MALFORMED;
+	switch (command) {
+	case SPHINX_CMD_RELAY:
+	case SPHINX_CMD_DELIVER:
+		break;
+	case SPHINX_CMD_DROP:
+	case SPHINX_CMD_FINAL:
+		if (!sodium_is_zero(block + BLOCK_DELAY,
+		    SPHINX_ROUTING_BLOCK_BYTES - BLOCK_DELAY))
+			return SPHINX_ERR_MALFORMED;
+		break;
+	default:
+		return SPHINX_ERR_MALFORMED;
+	}
+	res->command = command;
+	res->delay_ms = get_be32(block + BLOCK_DELAY);
+	memcpy(res->next_id, block + BLOCK_NEXT_ID, SPHINX_NODE_ID_BYTES);
+	return SPHINX_OK;
+}
+
+int
+sphinx_process(const uint8_t node_priv[SPHINX_KEY_BYTES],
+    struct replay_store *replay, const uint8_t in[SPHINX_PACKET_BYTES],
+    uint8_t out[SPHINX_PACKET_BYTES], struct sphinx_hop_result *res)
+{
+	uint8_t secret[SPHINX_KEY_BYTES];
+	uint8_t key[32];
+	uint8_t mac[SPHINX_MAC_BYTES];
+	uint8_t tag[SPHINX_REPLAY_TAG_BYTES];
+	uint8_t ext[KEYSTREAM_BYTES];
+	uint8_t alpha_next[SPHINX_KEY_BYTES];
+	uint8_t lioness[LIONESS_KEYS_BYTES];
+	struct sphinx_hop_result r;
+	int rc;
+
+	if (out == NULL)
+		return SPHINX_ERR_INVALID;
+	if (node_priv == NULL || replay == NULL || in == NULL || res == NULL) {
+		sodium_memzero(out, SPHINX_PACKET_BYTES);
+		return SPHINX_ERR_INVALID;
+	}
+
+	/* Copied out whole, padding included: no stale stack bytes leak. */
+	memset(&r, 0, sizeof(r));
+	if ((rc = hop_secret(secret, node_priv, in + ALPHA_OFF)) != SPHINX_OK)
+		goto done;
+
+	kdf(key, sizeof(key), secret, LABEL_HEADER_MAC);
+	header_mac(mac, key, in + ALPHA_OFF);
+	if (sodium_memcmp(mac, in + GAMMA_OFF, SPHINX_MAC_BYTES) != 0) {
+		rc = SPHINX_ERR_MAC;
+		goto done;
+	}
+
+	/* Only authentic packets reach the store, so junk cannot fill it. */
+	kdf(tag, sizeof(tag), secret, LABEL_REPLAY);
+	if (replay_check_and_insert(replay, tag)) {
+		rc = SPHINX_ERR_REPLAY;
+		goto done;
+	}
+
+	/* (beta || 0^56) ^ keystream: our block, then the next beta. */
+	kdf(key, sizeof(key), secret, LABEL_HEADER_STREAM);
+	crypto_stream_chacha20_ietf(ext, sizeof(ext), zero_nonce, key);
+	for (size_t i = 0; i < SPHINX_BETA_BYTES; i++)
+		ext[i] ^= in[BETA_OFF + i];
+
+	if ((rc = block_parse(ext, &r)) != SPHINX_OK)
+		goto done;
+	if (r.command == SPHINX_CMD_FINAL) {
+		rc = SPHINX_ERR_COMMAND;
+		goto done;
+	}
+	if (r.command == SPHINX_CMD_DROP) {
+		sodium_memzero(out, SPHINX_PACKET_BYTES);
+		memcpy(res, &r, sizeof(r));
+		goto done;
+	}
+
+	kdf(key, sizeof(key), secret, LABEL_BLINDING);
+	if (crypto_scalarmult(alpha_next, key, in + ALPHA_OFF) != 0) {
+		rc = SPHINX_ERR_MALFORMED;
+		goto done;
+	}
+	kdf_lioness(lioness, secret);
+
+	/* From here on in may be out: everything still needed is copied. */
+	if (out != in)
+		memcpy(out + PAYLOAD_OFF, in + PAYLOAD_OFF, SPHINX_PAYLOAD_BYTES);
+	memcpy(out + ALPHA_OFF, alpha_next, SPHINX_KEY_BYTES);
+	memcpy(out + BETA_OFF, ext + SPHINX_ROUTING_BLOCK_BYTES,
+	    SPHINX_BETA_BYTES);
+	memcpy(out + GAMMA_OFF, ext + BLOCK_NEXT_MAC, SPHINX_MAC_BYTES);
+	lioness_decrypt(out + PAYLOAD_OFF, SPHINX_PAYLOAD_BYTES, lioness);
+	memcpy(res, &r, sizeof(r));
+
+done:
+	if (rc != SPHINX_OK)
+		sodium_memzero(out, SPHINX_PACKET_BYTES);
+	sodium_memzero(secret, sizeof(secret));
+	sodium_memzero(key, sizeof(key));
+	sodium_memzero(tag, sizeof(tag));
+	sodium_memzero(ext, sizeof(ext));
+	sodium_memzero(lioness, sizeof(lioness));
+	sodium_memzero(&r, sizeof(r));
+	return rc;
+}
+
+int
+sphinx_unwrap(const uint8_t priv[SPHINX_KEY_BYTES],
+    const uint8_t in[SPHINX_PACKET_BYTES],
+    uint8_t msg[SPHINX_MAX_MESSAGE_BYTES], size_t *msg_len,
+    uint8_t replay_tag[SPHINX_REPLAY_TAG_BYTES])
+{
+	uint8_t secret[SPHINX_KEY_BYTES];
+	uint8_t key[32];
+	uint8_t mac[SPHINX_MAC_BYTES];
+	uint8_t block[SPHINX_ROUTING_BLOCK_BYTES];
+	uint8_t lioness[LIONESS_KEYS_BYTES];
+	uint8_t payload[SPHINX_PAYLOAD_BYTES];
+	struct sphinx_hop_result r;
+	size_t len = 0;
+	int rc;
+
+	if (msg == NULL || msg_len == NULL)
+		return SPHINX_ERR_INVALID;
+	*msg_len = 0;
+	if (priv == NULL || in == NULL) {
+		rc = SPHINX_ERR_INVALID;
+		goto fail;
+	}
+
+	if ((rc = hop_secret(secret, priv, in + ALPHA_OFF)) != SPHINX_OK)
+		goto done;
+
+	kdf(key, sizeof(key), secret, LABEL_HEADER_MAC);
+	header_mac(mac, key, in + ALPHA_OFF);
+	if (sodium_memcmp(mac, in + GAMMA_OFF, SPHINX_MAC_BYTES) != 0) {
+		rc = SPHINX_ERR_MAC;
+		goto done;
+	}
+
+	/* Only the first block of the keystream is needed here. */
+	kdf(key, sizeof(key), secret, LABEL_HEADER_STREAM);
+	crypto_stream_chacha20_ietf_xor(block, in + BETA_OFF, sizeof(block),
+	    zero_nonce, key);
+	if ((rc = block_parse(block, &r)) != SPHINX_OK)
+		goto done;
+	if (r.command != SPHINX_CMD_FINAL) {
+		rc = SPHINX_ERR_COMMAND;
+		goto done;
+	}
+
+	kdf_lioness(lioness, secret);
+	memcpy(payload, in + PAYLOAD_OFF, sizeof(payload));
+	lioness_decrypt(payload, sizeof(payload), lioness);
+	if (!sodium_is_zero(payload, SPHINX_PAYLOAD_TAG_BYTES)) {
+		rc = SPHINX_ERR_PAYLOAD;
+		goto done;
+	}
+	len = (size_t)payload[PAYLOAD_LENGTH_OFF] << 8 |
+	    payload[PAYLOAD_LENGTH_OFF + 1];
+	if (len > SPHINX_MAX_MESSAGE_BYTES ||
+	    !sodium_is_zero(payload + PAYLOAD_MESSAGE_OFF + len,
+	    SPHINX_MAX_MESSAGE_BYTES - len)) {
+		rc = SPHINX_ERR_MALFORMED;
+		goto done;
+	}
+	memcpy(msg, payload + PAYLOAD_MESSAGE_OFF, len);
+	*msg_len = len;
+	if (replay_tag != NULL)
+		kdf(replay_tag, SPHINX_REPLAY_TAG_BYTES, secret, LABEL_REPLAY);
+
+done:
+	sodium_memzero(secret, sizeof(secret));
+	sodium_memzero(key, sizeof(key));
+	sodium_memzero(block, sizeof(block));
+	sodium_memzero(lioness, sizeof(lioness));
+	sodium_memzero(payload, sizeof(payload));
+	sodium_memzero(&r, sizeof(r));
+	if (rc == SPHINX_OK)
+		return rc;
+fail:
+	*msg_len = 0;
+	sodium_memzero(msg, SPHINX_MAX_MESSAGE_BYTES);
+	if (replay_tag != NULL)
+		sodium_memzero(replay_tag, SPHINX_REPLAY_TAG_BYTES);
+	return rc;
+}
+
+/*
+ * Sender side.  The sender needs, for every hop i, alpha_i = X25519 of the
+ * chain x, b_0, ..., b_(i-1) applied to the base point, and the shared
+ * secret s_i, the same chain applied to the hop's public key.  Applying the
+ * chain one X25519 at a time costs 1 + 2 + ... + n multiplications for the
+ * secrets.  Instead the sender multiplies the clamped scalars modulo the
+ * group order l and applies the product with a single X25519.  X25519 only
+ * takes clamped scalars (2^254 + 8k, 0 <= k < 2^251), so the product c is
+ * written as such a scalar for c or for -c (same u-coordinate); one of the
+ * two exists except with probability about 2^-126.  docs/sphinx.md,
+ * section 9, has the derivation.
+ */
+
+/* The clamped X25519 scalar of a 32-byte string, reduced mod l. */
+static void
+scalar_from_x25519(uint8_t c[32], const uint8_t k[32])
+{
+	uint8_t wide[crypto_core_ed25519_NONREDUCEDSCALARBYTES] = { 0 };
+
+	memcpy(wide, k, 32);
+	wide[0] &= 248;
+	wide[31] &= 127;
+	wide[31] |= 64;
+	crypto_core_ed25519_scalar_reduce(c, wide);
+	sodium_memzero(wide, sizeof(wide));
+}
+
+/*
+ * Finds t, fixed by X25519's clamping, with t = c or t = -c (mod l).
+ * Selects between the two candidates without branching on them.
+ */
+static int
+sphinx_x25519_scalar(uint8_t t[32], const uint8_t c[32])
+{
+	uint8_t kp[32], kn[32], tmp[32];
+	unsigned int okp, okn;
+	uint8_t mask;
+	int rc = 0;
+
+	/* k+ = (c - 2^254) / 8,  k- = (-c - 2^254) / 8  (mod l) */
+	crypto_core_ed25519_scalar_sub(tmp, c, SCALAR_2_254);
+	crypto_core_ed25519_scalar_mul(kp, tmp, SCALAR_INV8);
+	crypto_core_ed25519_scalar_negate(tmp, c);
+	crypto_core_ed25519_scalar_sub(tmp, tmp, SCALAR_2_254);
+	crypto_core_ed25519_scalar_mul(kn, tmp, SCALAR_INV8);
+
+	/* k < 2^251 iff bits 251..255 (top 5 bits of byte 31) are clear */
+	okp = 1u & (((unsigned int)(kp[31] & 0xf8) - 1u) >> 8);
+	okn = 1u & (((unsigned int)(kn[31] & 0xf8) - 1u) >> 8);
+	mask = (uint8_t)(0u - okp);
+	for (int i = 0; i < 32; i++)
+		tmp[i] = (uint8_t)((kp[i] & mask) | (kn[i] & (uint8_t)~mask));
+	if ((okp | okn) == 0)
+		rc = -1;
+
+	/* t = 2^254 + 8k */
+	t[0] = (uint8_t)(tmp[0] << 3);
+	for (int i = 1; i < 32; i++)
+		t[i] = (uint8_t)((tmp[i] << 3) | (tmp[i - 1] >> 5));
+	t[31] |= 64;
+
+	sodium_memzero(kp, sizeof(kp));
+	sodium_memzero(kn, sizeof(kn));
+	sodium_memzero(tmp, sizeof(tmp));
+	return rc;
+}
+
+struct create_state {
+	uint8_t		x[32];
+	uint8_t		c[32];
+	uint8_t		t[32];
+	uint8_t		cb[32];
+	uint8_t		secret[SPHINX_KEY_BYTES];
+	uint8_t		alpha[SPHINX_MAX_HOPS][SPHINX_KEY_BYTES];
+	struct hop_keys	keys[SPHINX_MAX_HOPS];
+	uint8_t		keystream[SPHINX_MAX_HOPS][KEYSTREAM_BYTES];
+	uint8_t		filler[(SPHINX_MAX_HOPS - 1) * SPHINX_ROUTING_BLOCK_BYTES];
+	uint8_t		block[SPHINX_ROUTING_BLOCK_BYTES];
+	uint8_t		mac[SPHINX_MAC_BYTES];
+};
+
+#define CREATE_RETRY	1	/* internal: draw another x */
+
+static int
+rng_fill(const struct sphinx_rng *rng, uint8_t *buf, size_t len)
+{
+	if (len == 0)
+		return SPHINX_OK;
+	if (rng == NULL) {
+		randombytes_buf(buf, len);
+		return SPHINX_OK;
+	}
+	return rng->fill(rng->ctx, buf, len) == 0 ? SPHINX_OK : SPHINX_ERR_RNG;
+}
+
+/* alpha_i, s_i and the keys of every hop, from x. */
+static int
+create_hops(struct create_state *st, const struct sphinx_hop *hops,
+    size_t nhops)
+{
+	memcpy(st->t, st->x, 32);
+	scalar_from_x25519(st->c, st->x);
+
+	for (size_t i = 0; i < nhops; i++) {
+		if (i > 0) {
+			/* c = c * clamp(b_(i-1)) mod l */
+			scalar_from_x25519(st->cb, st->keys[i - 1].blinding);
+			crypto_core_ed25519_scalar_mul(st->c, st->c, st->cb);
+			if (sphinx_x25519_scalar(st->t, st->c) != 0)
+				return CREATE_RETRY;
+		}
+		/* Cannot fail: t is a non-zero multiple of the cofactor. */
+		if (crypto_scalarmult_base(st->alpha[i], st->t) != 0)
+			return SPHINX_ERR_RNG;
+		if (crypto_scalarmult(st->secret, st->t, hops[i].node_pub) != 0)
+			return SPHINX_ERR_KEY;
+
+		struct hop_keys *k = &st->keys[i];
+		kdf(k->stream, sizeof(k->stream), st->secret, LABEL_HEADER_STREAM);
+		kdf(k->mac, sizeof(k->mac), st->secret, LABEL_HEADER_MAC);
+		kdf_lioness(k->lioness, st->secret);
+		kdf(k->blinding, sizeof(k->blinding), st->secret, LABEL_BLINDING);
+	}
+	return SPHINX_OK;
+}
+
+static void
+block_encode(uint8_t block[SPHINX_ROUTING_BLOCK_BYTES],
+    const struct sphinx_hop *hop, const uint8_t next_mac[SPHINX_MAC_BYTES])
+{
+	memset(block, 0, SPHINX_ROUTING_BLOCK_BYTES);
+	block[BLOCK_COMMAND] = hop->command;
+	put_be32(block + BLOCK_DELAY, hop->delay_ms);
+	memcpy(block + BLOCK_NEXT_ID, hop->next_id, SPHINX_NODE_ID_BYTES);
+	if (next_mac != NULL)
+		memcpy(block + BLOCK_NEXT_MAC, next_mac, SPHINX_MAC_BYTES);
+}
+
+/*
+ * The filler: the last (n-1) blocks of beta_(n-1), i.e. what hops 0..n-2
+ * shift into the end of beta, so that the sender can MAC it in advance.
+ * phi_0 is empty; phi_(k+1) = (phi_k || 0^56) ^ S_k[L - 56k, L + 56).
+ */
+static void
+create_filler(struct create_state *st, size_t nhops)
+{
+	size_t len = 0;
+
+	for (size_t k = 0; k + 1 < nhops; k++) {
+		memset(st->filler + len, 0, SPHINX_ROUTING_BLOCK_BYTES);
+		len += SPHINX_ROUTING_BLOCK_BYTES;
+		const uint8_t *ks = st->keystream[k] + SPHINX_BETA_BYTES -
+		    (len - SPHINX_ROUTING_BLOCK_BYTES);
+		for (size_t j = 0; j < len; j++)
+			st->filler[j] ^= ks[j];
+	}
+}
+
+/* Writes alpha_0 || beta_0 || gamma_0 to out. */
+static int
+create_header(struct create_state *st, uint8_t out[SPHINX_PACKET_BYTES],
+    const struct sphinx_hop *hops, size_t nhops, const struct sphinx_rng *rng)
+{
+	uint8_t *beta = out + BETA_OFF;
+	size_t last = nhops - 1;
+	size_t filler_len = last * SPHINX_ROUTING_BLOCK_BYTES;
+	size_t head_len = SPHINX_BETA_BYTES - filler_len;
+	int rc;
+
+	/* beta_(n-1): (block || random padding) ^ S_(n-1), then the filler */
+	block_encode(beta, &hops[last], NULL);
+	rc = rng_fill(rng, beta + SPHINX_ROUTING_BLOCK_BYTES,
+	    head_len - SPHINX_ROUTING_BLOCK_BYTES);
+	if (rc != SPHINX_OK)
+		return rc;
+	for (size_t j = 0; j < head_len; j++)
+		beta[j] ^= st->keystream[last][j];
+	memcpy(beta + head_len, st->filler, filler_len);
+	memcpy(out + ALPHA_OFF, st->alpha[last], SPHINX_KEY_BYTES);
+	header_mac(st->mac, st->keys[last].mac, out + ALPHA_OFF);
+
+	/* beta_i = (block_i || beta_(i+1) without its last block) ^ S_i */
+	for (size_t i = last; i-- > 0;) {
+		block_encode(st->block, &hops[i], st->mac);
+		memmove(beta + SPHINX_ROUTING_BLOCK_BYTES, beta,
+		    SPHINX_BETA_BYTES - SPHINX_ROUTING_BLOCK_BYTES);
+		memcpy(beta, st->block, SPHINX_ROUTING_BLOCK_BYTES);
+		for (size_t j = 0; j < SPHINX_BETA_BYTES; j++)
+			beta[j] ^= st->keystream[i][j];
+		memcpy(out + ALPHA_OFF, st->alpha[i], SPHINX_KEY_BYTES);
+		header_mac(st->mac, st->keys[i].mac, out + ALPHA_OFF);
+	}
+	memcpy(out + GAMMA_OFF, st->mac, SPHINX_MAC_BYTES);
+	return SPHINX_OK;
+}
+
+static void
+create_payload(struct create_state *st, uint8_t out[SPHINX_PACKET_BYTES],
+    size_t nhops, const uint8_t *msg, size_t msg_len)
+{
+	uint8_t *p = out + PAYLOAD_OFF;
+
+	memset(p, 0, SPHINX_PAYLOAD_BYTES);
+	p[PAYLOAD_LENGTH_OFF] = (uint8_t)(msg_len >> 8);
+	p[PAYLOAD_LENGTH_OFF + 1] = (uint8_t)msg_len;
+	if (msg_len > 0)
+		memcpy(p + PAYLOAD_MESSAGE_OFF, msg, msg_len);
+	for (size_t i = nhops; i-- > 0;)
+		lioness_encrypt(p, SPHINX_PAYLOAD_BYTES, st->keys[i].lioness);
+}
+
+static int
+path_valid(const struct sphinx_hop *hops, size_t nhops)
+{
+	if (hops == NULL || nhops == 0 || nhops > SPHINX_MAX_HOPS)
+		return 0;
+	for (size_t i = 0; i < nhops; i++) {
+		uint8_t command = hops[i].command;
+		if (i + 1 < nhops) {
+			if (command != SPHINX_CMD_RELAY &&
+			    command != SPHINX_CMD_DELIVER)
+				return 0;
+			continue;
+		}
+		if (command != SPHINX_CMD_FINAL && command != SPHINX_CMD_DROP)
+			return 0;
+		if (hops[i].delay_ms != 0 ||
+		    !sodium_is_zero(hops[i].next_id, SPHINX_NODE_ID_BYTES))
+			return 0;
+	}
+	return 1;
+}
+
+int
+sphinx_create(uint8_t out[SPHINX_PACKET_BYTES], const struct sphinx_hop *hops,
+    size_t nhops, const uint8_t *msg, size_t msg_len,
+    const struct sphinx_rng *rng)
+{
+	struct create_state st;
+	int rc = SPHINX_ERR_RNG;
+
+	if (out == NULL)
+		return SPHINX_ERR_INVALID;
+	if (!path_valid(hops, nhops) || msg_len > SPHINX_MAX_MESSAGE_BYTES ||
+	    (msg == NULL && msg_len > 0) || (rng != NULL && rng->fill == NULL)) {
+		sodium_memzero(out, SPHINX_PACKET_BYTES);
+		return SPHINX_ERR_INVALID;
+	}
+
+	for (int attempt = 0; attempt < CREATE_ATTEMPTS; attempt++) {
+		if ((rc = rng_fill(rng, st.x, sizeof(st.x))) != SPHINX_OK)
+			goto done;
+		rc = create_hops(&st, hops, nhops);
+		if (rc != CREATE_RETRY)
+			break;
+		/* A source that keeps yielding such x is broken. */
+		rc = SPHINX_ERR_RNG;
+	}
+	if (rc != SPHINX_OK)
+		goto done;
+
+	for (size_t i = 0; i < nhops; i++)
+		crypto_stream_chacha20_ietf(st.keystream[i], KEYSTREAM_BYTES,
+		    zero_nonce, st.keys[i].stream);
+	create_filler(&st, nhops);
+	if ((rc = create_header(&st, out, hops, nhops, rng)) != SPHINX_OK)
+		goto done;
+	create_payload(&st, out, nhops, msg, msg_len);
+
+done:
+	if (rc != SPHINX_OK)
+		sodium_memzero(out, SPHINX_PACKET_BYTES);
+	sodium_memzero(&st, sizeof(st));
+	return rc;
+}
+
+const char *
+sphinx_strerror(int err)
+{
+	switch (err) {
+	case SPHINX_OK:
+		return "success";
+	case SPHINX_ERR_INVALID:
+		return "invalid argument";
+	case SPHINX_ERR_KEY:
+		return "invalid public key in the path";
+	case SPHINX_ERR_RNG:
+		return "randomness source failed";
+	case SPHINX_ERR_MALFORMED:
+		return "malformed packet";
+	case SPHINX_ERR_MAC:
+		return "header MAC mismatch";
+	case SPHINX_ERR_REPLAY:
+		return "replayed packet";
+	case SPHINX_ERR_COMMAND:
+		return "packet command not valid for this role";
+	case SPHINX_ERR_PAYLOAD:
+		return "payload integrity check failed";
+	default:
+		return "unknown Sphinx error";
+	}
+}
+
+const char *
+sphinx_command_name(int command)
+{
+	switch (command) {
+	case SPHINX_CMD_RELAY:
+		return "relay";
+	case SPHINX_CMD_DELIVER:
+		return "deliver";
+	case SPHINX_CMD_DROP:
+		return "drop";
+	case SPHINX_CMD_FINAL:
+		return "final";
+	default:
+		return NULL;
+	}
+}

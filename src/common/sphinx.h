@@ -1,0 +1,134 @@
+/*
+ * nymd's Sphinx packet format (Danezis and Goldberg, 2009) on libsodium:
+ * X25519, BLAKE2b, ChaCha20 and a LIONESS payload cipher.  The format is
+ * specified in docs/sphinx.md; this header is its C interface.
+ *
+ * A packet travels up to SPHINX_MAX_HOPS hops: ingress provider, three
+ * mixnodes, egress provider, recipient.  Every hop but the recipient calls
+ * sphinx_process() and learns only its own routing block (command, next
+ * node, delay); the recipient calls sphinx_unwrap() and gets the message.
+ * Every packet has the same size, whatever the path length and message.
+ *
+ * The caller must have called sodium_init().  No function here allocates
+ * memory, logs or keeps state; secrets on the stack are wiped before
+ * returning.  Functions return 0 (SPHINX_OK) or a negative enum
+ * sphinx_error.
+ */
+#ifndef NYMD_COMMON_SPHINX_H
+#define NYMD_COMMON_SPHINX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Geometry (docs/sphinx.md, section 2). */
+#define SPHINX_MAX_HOPS			6
+#define SPHINX_KEY_BYTES		32	/* X25519 keys and group elements */
+#define SPHINX_NODE_ID_BYTES		32	/* a node's or client's X25519 public key */
+#define SPHINX_MAC_BYTES		16
+#define SPHINX_ROUTING_BLOCK_BYTES	56
+#define SPHINX_BETA_BYTES \
+	(SPHINX_MAX_HOPS * SPHINX_ROUTING_BLOCK_BYTES)		/* 336 */
+#define SPHINX_HEADER_BYTES \
+	(SPHINX_KEY_BYTES + SPHINX_BETA_BYTES + SPHINX_MAC_BYTES)	/* 384 */
+#define SPHINX_MAX_MESSAGE_BYTES	2048
+#define SPHINX_PAYLOAD_TAG_BYTES	16	/* zero bytes checked at the recipient */
+#define SPHINX_PAYLOAD_LENGTH_BYTES	2
+#define SPHINX_PAYLOAD_BYTES \
+	(SPHINX_PAYLOAD_TAG_BYTES + SPHINX_PAYLOAD_LENGTH_BYTES + \
+	 SPHINX_MAX_MESSAGE_BYTES)				/* 2066 */
+#define SPHINX_PACKET_BYTES \
+	(SPHINX_HEADER_BYTES + SPHINX_PAYLOAD_BYTES)		/* 2450 */
+#define SPHINX_REPLAY_TAG_BYTES		32
+
+/* Routing commands, one per hop (docs/sphinx.md, section 4). */
+enum sphinx_command {
+	SPHINX_CMD_RELAY = 1,	/* forward to node next_id after delay_ms */
+	SPHINX_CMD_DELIVER = 2,	/* store in the mailbox of client next_id after delay_ms */
+	SPHINX_CMD_DROP = 3,	/* drop cover: discard the packet */
+	SPHINX_CMD_FINAL = 4,	/* this hop is the recipient: sphinx_unwrap() */
+};
+
+enum sphinx_error {
+	SPHINX_OK = 0,
+	SPHINX_ERR_INVALID = -1,	/* bad arguments from the caller */
+	SPHINX_ERR_KEY = -2,		/* a hop's public key is a small-order point */
+	SPHINX_ERR_RNG = -3,		/* the randomness source failed */
+	SPHINX_ERR_MALFORMED = -4,	/* the packet is not well formed */
+	SPHINX_ERR_MAC = -5,		/* header MAC mismatch (tampered, or not for this key) */
+	SPHINX_ERR_REPLAY = -6,		/* this hop has seen the packet before */
+	SPHINX_ERR_COMMAND = -7,	/* authentic, but its command is not for this role */
+	SPHINX_ERR_PAYLOAD = -8,	/* payload integrity check failed at the recipient */
+};
+
+/*
+ * One hop of a path, as the sender sees it: node_pub is the X25519 public
+ * key of the node (or, for SPHINX_CMD_FINAL, the recipient) that processes
+ * the hop; command, next_id and delay_ms are what it will be told to do.
+ * For SPHINX_CMD_DROP and SPHINX_CMD_FINAL, next_id and delay_ms must be 0.
+ */
+struct sphinx_hop {
+	uint8_t		node_pub[SPHINX_KEY_BYTES];
+	uint8_t		command;
+	uint8_t		next_id[SPHINX_NODE_ID_BYTES];
+	uint32_t	delay_ms;
+};
+
+/* What sphinx_process() tells a hop to do. */
+struct sphinx_hop_result {
+	uint8_t		command;	/* RELAY, DELIVER or DROP */
+	uint8_t		next_id[SPHINX_NODE_ID_BYTES];	/* zero for DROP */
+	uint32_t	delay_ms;	/* zero for DROP */
+};
+
+/*
+ * Randomness for packet creation.  fill() writes len bytes and returns 0,
+ * or returns non-zero on failure.  A NULL struct sphinx_rng means
+ * randombytes_buf().  Deterministic sources are for test vectors only.
+ */
+struct sphinx_rng {
+	int	(*fill)(void *ctx, uint8_t *buf, size_t len);
+	void	*ctx;
+};
+
+struct replay_store;
+
+/*
+ * Builds a packet for a path of 1 to SPHINX_MAX_HOPS hops.  Every hop but
+ * the last has command RELAY or DELIVER; the last has FINAL (a message for
+ * the recipient whose key is its node_pub) or DROP (drop cover).  msg may
+ * be NULL when msg_len is 0; msg_len is at most SPHINX_MAX_MESSAGE_BYTES.
+ * On error out is zeroed.
+ */
+int	sphinx_create(uint8_t out[SPHINX_PACKET_BYTES],
+	    const struct sphinx_hop *hops, size_t nhops,
+	    const uint8_t *msg, size_t msg_len, const struct sphinx_rng *rng);
+
+/*
+ * Processes a packet at a node holding X25519 private key node_priv.  The
+ * packet's replay tag is checked against and recorded in replay (the store
+ * of node_priv's key epoch; required).  On success res says what to do and,
+ * for RELAY and DELIVER, out holds the packet to pass on; for DROP out is
+ * zeroed.  in and out may be the same buffer.  On error out is zeroed and
+ * res is untouched.
+ */
+int	sphinx_process(const uint8_t node_priv[SPHINX_KEY_BYTES],
+	    struct replay_store *replay, const uint8_t in[SPHINX_PACKET_BYTES],
+	    uint8_t out[SPHINX_PACKET_BYTES], struct sphinx_hop_result *res);
+
+/*
+ * Unwraps a packet at its recipient (the hop whose command is FINAL):
+ * checks the header and the payload's integrity and writes the message
+ * (*msg_len bytes) to msg.  If replay_tag is not NULL it receives the
+ * packet's replay tag, a stable identifier the recipient can use to drop
+ * duplicates.  On error *msg_len is 0 and msg is zeroed.
+ */
+int	sphinx_unwrap(const uint8_t priv[SPHINX_KEY_BYTES],
+	    const uint8_t in[SPHINX_PACKET_BYTES],
+	    uint8_t msg[SPHINX_MAX_MESSAGE_BYTES], size_t *msg_len,
+	    uint8_t replay_tag[SPHINX_REPLAY_TAG_BYTES]);
+
+const char	*sphinx_strerror(int err);
+/* "relay", "deliver", "drop", "final", or NULL for another value. */
+const char	*sphinx_command_name(int command);
+
+#endif /* NYMD_COMMON_SPHINX_H */
