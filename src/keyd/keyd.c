@@ -7,20 +7,46 @@
 #include <config.h>
 
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
+#include "common/b64.h"
 #include "common/log.h"
 #include "common/pem.h"
 #include "common/sandbox.h"
+#include "common/topology.h"
 #include "keyd/keyd.h"
+#include "keyd/packet.h"
 
 struct keyd {
-	uint8_t	*priv;		/* sodium_malloc: guarded, mlocked */
-	uint8_t	 pub[32];
+	uint8_t		*priv;		/* sodium_malloc: guarded, mlocked */
+	uint8_t		*loop_key;	/* likewise */
+	uint8_t		 pub[32];
+	uint8_t		 provider[32];
+	int		 have_provider;
+	double		 mean_delay_ms;
+	struct topology	*topology;
+	uint64_t	 built;
+	uint64_t	 opened;
+	uint64_t	 malformed;
 };
 
 static struct keyd keyd;
+
+static void
+keyd_apply_config(const Nymipc__ChildConfig *cfg)
+{
+	keyd.mean_delay_ms = cfg->average_delay_ms;
+	keyd.have_provider = cfg->provider_id[0] != '\0' &&
+	    b64_decode_key(keyd.provider, cfg->provider_id, B64_URLSAFE) == 0;
+}
+
+static void
+keyd_reload(struct proc *p)
+{
+	keyd_apply_config(p->config);
+}
 
 static int
 keyd_configure(struct proc *p)
@@ -38,7 +64,14 @@ keyd_configure(struct proc *p)
 		fatalx("%s: %s", cfg->priv_key_file, pem_strerror(rc));
 	if (crypto_scalarmult_base(keyd.pub, keyd.priv) != 0)
 		fatalx("%s: not a usable Curve25519 private key", cfg->priv_key_file);
+	keyd.loop_key = sodium_malloc(PACKET_LOOP_KEY_BYTES);
+	if (keyd.loop_key == NULL)
+		fatal("cannot allocate locked memory for the key");
+	packet_loop_key(keyd.loop_key, keyd.priv);
 	sodium_mprotect_readonly(keyd.priv);
+	sodium_mprotect_readonly(keyd.loop_key);
+	keyd_apply_config(cfg);
+	topology_init();
 	if (sandbox_drop_privileges(cfg->chroot_dir, cfg->uid, cfg->gid) == -1)
 		fatal("cannot drop privileges");
 	if (keyd_sandbox() == -1)
@@ -59,7 +92,11 @@ keyd_shutdown(struct proc *p)
 {
 	/* sodium_free wipes the pages before releasing them. */
 	sodium_free(keyd.priv);
+	sodium_free(keyd.loop_key);
 	keyd.priv = NULL;
+	keyd.loop_key = NULL;
+	topology_free(keyd.topology);
+	keyd.topology = NULL;
 }
 
 static void
@@ -75,9 +112,173 @@ on_pubkey_request(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 		log_warn("cannot answer %s", ipc_chan_name(c));
 }
 
+/* Building, unwrapping and the link DH are netd's business alone. */
+static void
+keyd_require_netd(struct ipc_chan *c, void *arg, const Nymipc__Ipc *msg)
+{
+	if (proc_peer_role(arg, c) != NYMIPC__ROLE__ROLE_NETD)
+		fatalx("%s sent %s, which only netd may send", ipc_chan_name(c),
+		    ipc_type_name(msg->type));
+}
+
+static void
+on_topology(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
+{
+	keyd_require_netd(c, arg, msg);
+	struct topology *t;
+	char err[256];
+
+	if (topology_parse((const char *)msg->data.data, msg->data.len, &t,
+	    err, sizeof(err)) == -1)
+		fatalx("netd sent a topology that does not parse: %s", err);
+	topology_free(keyd.topology);
+	keyd.topology = t;
+}
+
+static void
+keyd_reply_error(struct ipc_chan *c, const Nymipc__Ipc *msg, int err)
+{
+	Nymipc__Ipc reply = NYMIPC__IPC__INIT;
+
+	reply.type = NYMIPC__IPC_TYPE__IPC_BUILD_REPLY;
+	reply.seq = msg->seq;
+	reply.packet_kind = msg->packet_kind;
+	reply.id = msg->outgoing ? msg->outgoing->id : 0;
+	reply.text = (char *)packet_strerror(err);
+	if (ipc_send(c, &reply, -1) == -1)
+		log_warn("cannot answer %s", ipc_chan_name(c));
+}
+
+static int
+keyd_key32(const ProtobufCBinaryData *b)
+{
+	return b->len == 32 ? 0 : -1;
+}
+
+static void
+on_build_request(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
+{
+	uint8_t packet[SPHINX_PACKET_BYTES];
+	struct packet_route route = {
+		.topology = keyd.topology,
+		.own_pub = keyd.pub,
+		.own_provider = keyd.provider,
+		.mean_delay_ms = keyd.mean_delay_ms,
+	};
+	struct timespec ts;
+	int rc;
+
+	keyd_require_netd(c, arg, msg);
+	if (!keyd.have_provider) {
+		keyd_reply_error(c, msg, PACKET_ERR_TOPOLOGY);
+		return;
+	}
+	switch (msg->packet_kind) {
+	case NYMIPC__PACKET_KIND__PACKET_REAL: {
+		const Nymipc__Outgoing *o = msg->outgoing;
+		if (o == NULL || keyd_key32(&o->recipient) == -1 ||
+		    keyd_key32(&o->recipient_provider) == -1 || o->msgid.len != PACKET_MSGID_BYTES)
+			fatalx("netd sent a malformed build request");
+		rc = packet_build_real(packet, &route, o->recipient.data,
+		    o->recipient_provider.data, o->msgid.data, o->message.data, o->message.len);
+		break;
+	}
+	case NYMIPC__PACKET_KIND__PACKET_LOOP:
+		clock_gettime(CLOCK_REALTIME, &ts);
+		rc = packet_build_loop(packet, &route, keyd.loop_key,
+		    (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
+		break;
+	case NYMIPC__PACKET_KIND__PACKET_DROP:
+		rc = packet_build_drop(packet, &route);
+		break;
+	default:
+		fatalx("netd asked for a packet of kind %d", (int)msg->packet_kind);
+	}
+	if (rc != PACKET_OK) {
+		keyd_reply_error(c, msg, rc);
+		return;
+	}
+	keyd.built++;
+	Nymipc__Ipc reply = NYMIPC__IPC__INIT;
+	reply.type = NYMIPC__IPC_TYPE__IPC_BUILD_REPLY;
+	reply.seq = msg->seq;
+	reply.packet_kind = msg->packet_kind;
+	reply.id = msg->outgoing ? msg->outgoing->id : 0;
+	reply.data.data = packet;
+	reply.data.len = sizeof(packet);
+	if (ipc_send(c, &reply, -1) == -1)
+		log_warn("cannot answer %s", ipc_chan_name(c));
+}
+
+static void
+on_unwrap_request(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
+{
+	Nymipc__Ipc reply = NYMIPC__IPC__INIT;
+	Nymipc__Received rec = NYMIPC__RECEIVED__INIT;
+	static struct packet_contents pc;	/* large: not on the stack */
+	int rc;
+
+	keyd_require_netd(c, arg, msg);
+	reply.type = NYMIPC__IPC_TYPE__IPC_UNWRAP_REPLY;
+	reply.seq = msg->seq;
+	reply.id = msg->id;
+	if (msg->data.len != SPHINX_PACKET_BYTES)
+		rc = SPHINX_ERR_MALFORMED;
+	else
+		rc = packet_open(keyd.priv, keyd.loop_key, msg->data.data, &pc);
+	if (rc != PACKET_OK) {
+		keyd.malformed++;
+		log_debug("delivery %llu rejected: %s", (unsigned long long)msg->id,
+		    packet_strerror(rc));
+		reply.packet_kind = NYMIPC__PACKET_KIND__PACKET_MALFORMED;
+		reply.text = (char *)packet_strerror(rc);
+	} else if (pc.type == PACKET_LOOP) {
+		reply.packet_kind = NYMIPC__PACKET_KIND__PACKET_LOOP;
+		reply.sent_ns = pc.sent_ns;
+	} else {
+		keyd.opened++;
+		reply.packet_kind = NYMIPC__PACKET_KIND__PACKET_REAL;
+		rec.msgid.data = pc.msgid;
+		rec.msgid.len = sizeof(pc.msgid);
+		rec.message.data = pc.message;
+		rec.message.len = pc.message_len;
+		reply.received = &rec;
+	}
+	if (ipc_send(c, &reply, -1) == -1)
+		log_warn("cannot answer %s", ipc_chan_name(c));
+	sodium_memzero(&pc, sizeof(pc));
+}
+
+/*
+ * The link handshake's DH with our static key. netd learns the result,
+ * not the key; see docs/link.md on what a compromised netd can do.
+ */
+static void
+on_dh_request(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
+{
+	Nymipc__Ipc reply = NYMIPC__IPC__INIT;
+	uint8_t shared[32];
+
+	keyd_require_netd(c, arg, msg);
+	reply.type = NYMIPC__IPC_TYPE__IPC_DH_REPLY;
+	reply.seq = msg->seq;
+	if (keyd_key32(&msg->pubkey) == 0 &&
+	    crypto_scalarmult(shared, keyd.priv, msg->pubkey.data) == 0) {
+		reply.data.data = shared;
+		reply.data.len = sizeof(shared);
+	}
+	if (ipc_send(c, &reply, -1) == -1)
+		log_warn("cannot answer %s", ipc_chan_name(c));
+	sodium_memzero(shared, sizeof(shared));
+}
+
 static const struct ipc_dispatch keyd_peer_dispatch = {
 	.handlers = {
 		[NYMIPC__IPC_TYPE__IPC_PUBKEY_REQUEST] = on_pubkey_request,
+		[NYMIPC__IPC_TYPE__IPC_TOPOLOGY] = on_topology,
+		[NYMIPC__IPC_TYPE__IPC_BUILD_REQUEST] = on_build_request,
+		[NYMIPC__IPC_TYPE__IPC_UNWRAP_REQUEST] = on_unwrap_request,
+		[NYMIPC__IPC_TYPE__IPC_DH_REQUEST] = on_dh_request,
 	},
 	.closed = proc_peer_closed,
 };
@@ -85,6 +286,7 @@ static const struct ipc_dispatch keyd_peer_dispatch = {
 const struct proc_role keyd_role = {
 	.role = NYMIPC__ROLE__ROLE_KEYD,
 	.configure = keyd_configure,
+	.reload = keyd_reload,
 	.ready = keyd_ready,
 	.shutdown = keyd_shutdown,
 	.peer_dispatch = &keyd_peer_dispatch,

@@ -68,6 +68,7 @@ static struct master {
 	char			 priv_path[PATH_MAX];
 	char			 pub_path[PATH_MAX];
 	char			 socket_path[PATH_MAX];
+	char			 data_dir[PATH_MAX];
 	uint8_t			 pubkey[32];
 	int			 pubkey_printed;
 	struct event_base	*base;
@@ -147,9 +148,12 @@ master_child_config(Nymipc__Role role, Nymipc__ChildConfig *cc)
 	cc->port = (uint32_t)m.o->port;
 	cc->average_delay_ms = cfg->average_delay_ms;
 	cc->topology_refresh_seconds = cfg->topology_refresh_seconds;
-	/* netd resolves names and will keep state files: no chroot. */
-	cc->chroot_dir = (m.privileged && role != NYMIPC__ROLE__ROLE_NETD) ?
-	    MASTER_CHROOT_DIR : "";
+	/* netd resolves names: no chroot; rpcd keeps its store in data/. */
+	cc->chroot_dir = "";
+	if (m.privileged && role == NYMIPC__ROLE__ROLE_KEYD)
+		cc->chroot_dir = MASTER_CHROOT_DIR;
+	if (m.privileged && role == NYMIPC__ROLE__ROLE_RPCD)
+		cc->chroot_dir = m.data_dir;
 	cc->uid = (uint32_t)m.uid;
 	cc->gid = (uint32_t)m.gid;
 }
@@ -265,10 +269,42 @@ on_child_chan_closed(struct ipc_chan *chan, enum ipc_close_reason reason,
 	ipc_chan_free(chan);
 }
 
+static void master_broadcast_config(void);
+
+/* netd chose a provider at random (none was configured): record it in
+ * config.toml as the seed does, and tell every child. */
+static void
+on_provider_chosen(struct ipc_chan *chan, const Nymipc__Ipc *msg, int fd, void *arg)
+{
+	struct child *c = arg;
+
+	if (c->role != NYMIPC__ROLE__ROLE_NETD || msg->text == NULL ||
+	    !config_provider_id_valid(msg->text)) {
+		log_warnx("%s sent an invalid provider choice; killing it",
+		    proc_role_name(c->role));
+		kill(c->pid, SIGKILL);
+		return;
+	}
+	if (strcmp(m.cfg.provider_id, msg->text) == 0)
+		return;
+	if (m.cfg.provider_id[0] != '\0') {
+		log_warnx("netd chose provider %s but %s is configured; ignored",
+		    msg->text, m.cfg.provider_id);
+		return;
+	}
+	if (config_set_provider(m.conffile, msg->text) != CONFIG_OK)
+		log_warn("cannot record provider %s in %s", msg->text, m.conffile);
+	else
+		log_info("provider %s recorded in %s", msg->text, m.conffile);
+	snprintf(m.cfg.provider_id, sizeof(m.cfg.provider_id), "%s", msg->text);
+	master_broadcast_config();
+}
+
 static const struct ipc_dispatch child_dispatch = {
 	.handlers = {
 		[NYMIPC__IPC_TYPE__IPC_READY] = on_child_ready,
 		[NYMIPC__IPC_TYPE__IPC_FATAL] = on_child_fatal,
+		[NYMIPC__IPC_TYPE__IPC_PROVIDER_CHOSEN] = on_provider_chosen,
 	},
 	.closed = on_child_chan_closed,
 };
@@ -515,13 +551,19 @@ master_reload(void)
 		log_set_level(LOG_LEVEL_OFF);
 	else
 		log_set_level((enum log_level)m.cfg.log_level);
+	master_broadcast_config();
+	log_info("configuration reloaded from %s", m.conffile);
+	master_notify("READY=1");
+}
+
+static void
+master_broadcast_config(void)
+{
 	for (size_t i = 0; i < N_CHILD_ROLES; i++) {
 		struct child *c = &m.children[child_roles[i]];
 		if (c->chan != NULL && master_send_config(c, NYMIPC__IPC_TYPE__IPC_RELOAD) == -1)
 			log_warn("cannot send the new configuration to %s", proc_role_name(c->role));
 	}
-	log_info("configuration reloaded from %s", m.conffile);
-	master_notify("READY=1");
 }
 
 static void
@@ -560,6 +602,10 @@ master_resolve_paths(void)
 		master_error("%s: a path is too long", m.conffile);
 		return -1;
 	}
+	if (snprintf(m.data_dir, sizeof(m.data_dir), "%s/data", m.home) >= (int)sizeof(m.data_dir)) {
+		master_error("%s: path too long", m.home);
+		return -1;
+	}
 	if (m.o->socket_kind == NYMIPC__SOCKET_KIND__SOCKET_UNIX) {
 		const char *p = m.o->path ? m.o->path : m.cfg.socket_path;
 		int rc = m.o->path ? snprintf(m.socket_path, sizeof(m.socket_path), "%s", p) :
@@ -591,6 +637,16 @@ master_check_keys(void)
 	rc = pem_read_key(m.pub_path, PEM_TYPE_PUBLIC, 0, m.pubkey);
 	if (rc != PEM_OK) {
 		master_error("%s: %s", m.pub_path, pem_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+master_make_data_dir(void)
+{
+	if (fs_mkdirs(m.data_dir, 0700) == -1) {
+		master_error("%s: %s", m.data_dir, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -639,6 +695,11 @@ master_privileges(void)
 	}
 	m.uid = pw->pw_uid;
 	m.gid = pw->pw_gid;
+	/* rpcd keeps its store here as the user it runs as. */
+	if (chown(m.data_dir, m.uid, m.gid) == -1) {
+		master_error("%s: %s", m.data_dir, strerror(errno));
+		return -1;
+	}
 	if (fs_mkdirs(MASTER_CHROOT_DIR, 0755) == -1) {
 		master_error("%s: %s", MASTER_CHROOT_DIR, strerror(errno));
 		return -1;
@@ -723,8 +784,8 @@ master_main(const struct nymd_options *o)
 		return NYMD_EXIT_CONFIG;
 	}
 	if (master_load_config(&m.cfg) == -1 || master_resolve_paths() == -1 ||
-	    master_check_keys() == -1 || master_open_log() == -1 ||
-	    master_privileges() == -1)
+	    master_check_keys() == -1 || master_make_data_dir() == -1 ||
+	    master_open_log() == -1 || master_privileges() == -1)
 		return NYMD_EXIT_CONFIG;
 	if (master_setup_events() == -1) {
 		master_error("cannot set up the event loop");

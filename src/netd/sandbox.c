@@ -15,6 +15,8 @@ netd_sandbox(void)
 		"sendmmsg", "recvmmsg", "bind", "mprotect", "dup", "dup2", "dup3",
 		/* libcurl's wake-up pipe and eventfd */
 		"pipe2", "eventfd2", "socketpair",
+		/* the link keeps its keys in sodium_malloc'd, mlocked pages */
+		"mlock", "munlock",
 		NULL,
 	};
 	scmp_filter_ctx ctx = sandbox_filter_new();

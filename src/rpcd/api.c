@@ -3,9 +3,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "common/b64.h"
+#include "common/log.h"
 #include "common/topology.h"
+#include "keyd/packet.h"
 #include "rpcd/api.h"
+#include "rpcd/queue.h"
 #include "rpcd/rpcd.h"
 #include "types.pb-c.h"
 
@@ -178,6 +183,112 @@ api_clients(const struct rpcd_state *st, uint8_t **out, size_t *out_len)
 }
 
 static int
+api_send(const struct rpcd_state *st, const Types__RequestSendMessage *req,
+    uint8_t **out, size_t *out_len)
+{
+	Types__Response res = TYPES__RESPONSE__INIT;
+	Types__ResponseSendMessage sent = TYPES__RESPONSE_SEND_MESSAGE__INIT;
+	const Config__ClientConfig *to = req->recipient;
+	char text[160];
+	uint8_t msgid[QUEUE_MSGID_BYTES];
+	uint64_t id;
+
+	if (to == NULL)
+		return api_exception("send: missing recipient", out, out_len);
+	if (to->pubkey.len != 32) {
+		snprintf(text, sizeof(text), "send: bad recipient public key length: "
+		    "%zu bytes, expected 32", to->pubkey.len);
+		return api_exception(text, out, out_len);
+	}
+	if (to->provider == NULL)
+		return api_exception("send: the recipient has no provider", out, out_len);
+	if (to->provider->pubkey.len != 32) {
+		snprintf(text, sizeof(text), "send: bad recipient provider public key "
+		    "length: %zu bytes, expected 32", to->provider->pubkey.len);
+		return api_exception(text, out, out_len);
+	}
+	if (req->message.len > PACKET_MAX_MESSAGE_BYTES) {
+		snprintf(text, sizeof(text), "send: message too large: %zu bytes, the "
+		    "maximum is %d", req->message.len, PACKET_MAX_MESSAGE_BYTES);
+		return api_exception(text, out, out_len);
+	}
+	if (st->queue == NULL)
+		return api_exception("send: the message store is not open", out, out_len);
+	randombytes_buf(msgid, sizeof(msgid));
+	/* Answered only once the message is committed to disk. */
+	if (queue_enqueue(st->queue, msgid, to->pubkey.data, to->provider->pubkey.data,
+	    req->message.data, req->message.len, &id) == -1)
+		return api_exception("send: the message could not be stored", out, out_len);
+	log_debug("message %llu queued (%zu bytes)", (unsigned long long)id, req->message.len);
+	if (st->queued != NULL) {
+		struct queue_outgoing o = {
+			.id = id, .msgid = msgid, .recipient = to->pubkey.data,
+			.provider = to->provider->pubkey.data,
+			.message = req->message.data, .len = req->message.len,
+		};
+		st->queued(&o);
+	}
+	res.value_case = TYPES__RESPONSE__VALUE_SEND;
+	res.send = &sent;
+	return api_pack(&res, out, out_len);
+}
+
+struct api_fetched {
+	struct api_arena	*arena;
+	ProtobufCBinaryData	*msgs;
+	size_t			 n;
+	size_t			 cap;
+};
+
+static void
+api_fetch_one(void *arg, const uint8_t *msg, size_t len)
+{
+	struct api_fetched *f = arg;
+
+	if (f->n == f->cap) {
+		size_t cap = f->cap ? f->cap * 2 : 16;
+		ProtobufCBinaryData *m = arena_alloc(f->arena, cap * sizeof(*m));
+		if (m == NULL)
+			return;
+		if (f->n > 0)
+			memcpy(m, f->msgs, f->n * sizeof(*m));
+		f->msgs = m;
+		f->cap = cap;
+	}
+	uint8_t *copy = arena_alloc(f->arena, len ? len : 1);
+	if (copy == NULL)
+		return;
+	if (len > 0)
+		memcpy(copy, msg, len);
+	f->msgs[f->n].data = copy;
+	f->msgs[f->n].len = len;
+	f->n++;
+}
+
+static int
+api_fetch(const struct rpcd_state *st, uint8_t **out, size_t *out_len)
+{
+	Types__Response res = TYPES__RESPONSE__INIT;
+	Types__ResponseFetchMessages fe = TYPES__RESPONSE_FETCH_MESSAGES__INIT;
+	struct api_arena a = { .n = 0 };
+	struct api_fetched f = { .arena = &a };
+
+	if (st->queue == NULL)
+		return api_exception("fetch: the message store is not open", out, out_len);
+	if (queue_fetch(st->queue, api_fetch_one, &f) < 0) {
+		arena_free(&a);
+		return api_exception("fetch: the message store failed", out, out_len);
+	}
+	fe.n_messages = f.n;
+	fe.messages = f.msgs;
+	res.value_case = TYPES__RESPONSE__VALUE_FETCH;
+	res.fetch = &fe;
+	int rc = a.failed ? -1 : api_pack(&res, out, out_len);
+	arena_free(&a);
+	return rc;
+}
+
+static int
 api_flush(uint8_t **out, size_t *out_len)
 {
 	Types__Response res = TYPES__RESPONSE__INIT;
@@ -211,12 +322,10 @@ api_handle(const struct rpcd_state *st, const uint8_t *req, size_t len,
 		rc = api_flush(out, out_len);
 		break;
 	case TYPES__REQUEST__VALUE_SEND:
-		rc = api_exception("send: not available in this version of nymd: "
-		    "the message transport is not built yet", out, out_len);
+		rc = api_send(st, r->send, out, out_len);
 		break;
 	case TYPES__REQUEST__VALUE_FETCH:
-		rc = api_exception("fetch: not available in this version of nymd: "
-		    "the message transport is not built yet", out, out_len);
+		rc = api_fetch(st, out, out_len);
 		break;
 	default:
 		rc = api_exception("unknown request: expected one of send, fetch, "

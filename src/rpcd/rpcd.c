@@ -5,26 +5,82 @@
  */
 #include <config.h>
 
+#include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/sandbox.h"
 #include "common/topology.h"
 #include "rpcd/listener.h"
+#include "rpcd/queue.h"
 #include "rpcd/rpcd.h"
 
 static struct {
+	struct proc		*proc;
 	struct rpcd_state	 state;
 	struct listener		*listener;
 	uint64_t		 seq;
 } rpcd;
+
+static void
+rpcd_push(void *arg, const struct queue_outgoing *q)
+{
+	Nymipc__Ipc msg = NYMIPC__IPC__INIT;
+	Nymipc__Outgoing o = NYMIPC__OUTGOING__INIT;
+	struct ipc_chan *netd = arg;
+
+	o.id = q->id;
+	o.message.data = (uint8_t *)q->message;
+	o.message.len = q->len;
+	o.recipient.data = (uint8_t *)q->recipient;
+	o.recipient.len = QUEUE_KEY_BYTES;
+	o.recipient_provider.data = (uint8_t *)q->provider;
+	o.recipient_provider.len = QUEUE_KEY_BYTES;
+	o.msgid.data = (uint8_t *)q->msgid;
+	o.msgid.len = QUEUE_MSGID_BYTES;
+	msg.type = NYMIPC__IPC_TYPE__IPC_OUTGOING;
+	msg.outgoing = &o;
+	if (ipc_send(netd, &msg, -1) == -1)
+		log_warn("cannot hand message %llu to netd", (unsigned long long)q->id);
+}
+
+/* A message was committed: netd sends it (if netd is down, it gets the
+ * whole queue when it is back). */
+static void
+rpcd_queued(const struct queue_outgoing *q)
+{
+	struct ipc_chan *netd = proc_peer(rpcd.proc, NYMIPC__ROLE__ROLE_NETD);
+
+	if (netd != NULL)
+		rpcd_push(netd, q);
+}
+
+/* The store lives in HOME/data, opened by a relative name so that it
+ * stays reachable after a chroot into that directory. */
+static void
+rpcd_open_queue(const Nymipc__ChildConfig *cfg)
+{
+	char dir[PATH_MAX], err[512];
+
+	if (snprintf(dir, sizeof(dir), "%s/data", cfg->home) >= (int)sizeof(dir))
+		fatalx("%s/data: path too long", cfg->home);
+	if (chdir(dir) == -1)
+		fatal("%s", dir);
+	if (queue_open(&rpcd.state.queue, "nymd.db", err, sizeof(err)) == -1)
+		fatalx("%s/%s", dir, err);
+	rpcd.state.queued = rpcd_queued;
+}
 
 static int
 rpcd_configure(struct proc *p)
 {
 	const Nymipc__ChildConfig *cfg = p->config;
 
+	rpcd.proc = p;
+	rpcd_open_queue(cfg);
 	rpcd.state.provider_id = cfg->provider_id;
 	topology_init();
 	rpcd.listener = listener_open(p->base, cfg, &rpcd.state);
@@ -52,6 +108,12 @@ rpcd_reload(struct proc *p)
 static void
 rpcd_peer_up(struct proc *p, Nymipc__Role role)
 {
+	if (role == NYMIPC__ROLE__ROLE_NETD) {
+		/* A (new) netd knows nothing of what is queued. */
+		if (queue_each_outgoing(rpcd.state.queue, rpcd_push, proc_peer(p, role)) == -1)
+			log_warnx("cannot read the outgoing queue");
+		return;
+	}
 	if (role != NYMIPC__ROLE__ROLE_KEYD)
 		return;
 	if (ipc_send_type(proc_peer(p, role), NYMIPC__IPC_TYPE__IPC_PUBKEY_REQUEST,
@@ -66,6 +128,47 @@ rpcd_shutdown(struct proc *p)
 	rpcd.listener = NULL;
 	topology_free(rpcd.state.topology);
 	rpcd.state.topology = NULL;
+	queue_close(rpcd.state.queue);
+	rpcd.state.queue = NULL;
+}
+
+static void
+rpcd_require(struct ipc_chan *c, void *arg, const Nymipc__Ipc *msg, Nymipc__Role role)
+{
+	if (proc_peer_role(arg, c) != role)
+		fatalx("%s sent %s, which only %s may send", ipc_chan_name(c),
+		    ipc_type_name(msg->type), proc_role_name(role));
+}
+
+static void
+on_sent(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
+{
+	rpcd_require(c, arg, msg, NYMIPC__ROLE__ROLE_NETD);
+	if (queue_sent(rpcd.state.queue, msg->id) == -1)
+		log_warnx("cannot remove sent message %llu from the queue",
+		    (unsigned long long)msg->id);
+	else
+		log_debug("message %llu handed to the provider", (unsigned long long)msg->id);
+}
+
+static void
+on_received(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
+{
+	const Nymipc__Received *r = msg->received;
+
+	rpcd_require(c, arg, msg, NYMIPC__ROLE__ROLE_NETD);
+	if (r == NULL || r->msgid.len != QUEUE_MSGID_BYTES)
+		fatalx("netd sent a malformed received message");
+	int rc = queue_receive(rpcd.state.queue, r->msgid.data, r->message.data, r->message.len);
+	if (rc == -1)
+		return;	/* not stored: not acknowledged, the provider keeps it */
+	log_debug("delivery %llu %s", (unsigned long long)msg->id,
+	    rc == 1 ? "was a duplicate" : "stored");
+	Nymipc__Ipc reply = NYMIPC__IPC__INIT;
+	reply.type = NYMIPC__IPC_TYPE__IPC_STORED;
+	reply.id = msg->id;
+	if (ipc_send(c, &reply, -1) == -1)
+		log_warn("cannot confirm delivery %llu", (unsigned long long)msg->id);
 }
 
 static void
@@ -96,6 +199,8 @@ static const struct ipc_dispatch rpcd_peer_dispatch = {
 	.handlers = {
 		[NYMIPC__IPC_TYPE__IPC_PUBKEY_REPLY] = on_pubkey_reply,
 		[NYMIPC__IPC_TYPE__IPC_TOPOLOGY] = on_topology,
+		[NYMIPC__IPC_TYPE__IPC_SENT] = on_sent,
+		[NYMIPC__IPC_TYPE__IPC_RECEIVED] = on_received,
 	},
 	.closed = proc_peer_closed,
 };

@@ -7,6 +7,8 @@
 #include "common/proc.h"
 
 struct topology;
+struct queue;
+struct queue_outgoing;
 
 extern const struct proc_role rpcd_role;
 
@@ -16,6 +18,9 @@ struct rpcd_state {
 	uint8_t			 pubkey[32];
 	struct topology		*topology;	/* latest from netd, or NULL */
 	const char		*provider_id;	/* from the configuration */
+	struct queue		*queue;		/* durable messages */
+	/* A message was queued: hand it to netd. */
+	void			(*queued)(const struct queue_outgoing *);
 };
 
 /* Allow-list: accept and serve connections; no socket(), no exec. */

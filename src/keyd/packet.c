@@ -1,0 +1,194 @@
+#include <config.h>
+
+#include <math.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "common/rand.h"
+#include "common/topology.h"
+#include "keyd/packet.h"
+
+#define LOOP_BODY_BYTES	(8 + 8 + 16)
+#define LOOP_KEY_LABEL	"nymd loop cover key v1"
+
+const char *
+packet_strerror(int err)
+{
+	switch (err) {
+	case PACKET_ERR_TOPOLOGY:	return "the topology lacks a mixnode layer or the provider";
+	case PACKET_ERR_TOO_LARGE:	return "message too large for one packet";
+	case PACKET_ERR_FOREIGN:	return "loop cover with a foreign MAC";
+	case PACKET_ERR_TYPE:		return "unknown payload type";
+	default:			return sphinx_strerror(err);
+	}
+}
+
+void
+packet_loop_key(uint8_t key[PACKET_LOOP_KEY_BYTES], const uint8_t priv[32])
+{
+	crypto_generichash(key, PACKET_LOOP_KEY_BYTES, (const uint8_t *)LOOP_KEY_LABEL,
+	    sizeof(LOOP_KEY_LABEL) - 1, priv, 32);
+}
+
+static uint32_t
+packet_delay(double mean_ms)
+{
+	if (mean_ms <= 0)
+		return 0;
+	double d = rand_exponential(1.0 / mean_ms);
+	return d >= PACKET_MAX_DELAY_MS ? PACKET_MAX_DELAY_MS : (uint32_t)lround(d);
+}
+
+static const struct topology_node *
+packet_random_mix(const struct topology *t, uint32_t layer)
+{
+	const struct topology_node *nodes[TOPOLOGY_MAX_NODES];
+	size_t n = topology_layer(t, layer, nodes, TOPOLOGY_MAX_NODES);
+
+	return n == 0 ? NULL : nodes[rand_index((uint32_t)n)];
+}
+
+/*
+ * hops[0..4]: own provider, a mixnode of each layer, the egress provider.
+ * The caller sets the egress hop's command and what follows.
+ */
+static int
+packet_path(struct sphinx_hop hops[SPHINX_MAX_HOPS], const struct packet_route *r,
+    const uint8_t egress[32])
+{
+	const struct topology_node *mix[TOPOLOGY_MIX_LAYERS];
+
+	if (r->topology == NULL)
+		return PACKET_ERR_TOPOLOGY;
+	for (uint32_t l = 0; l < TOPOLOGY_MIX_LAYERS; l++)
+		if ((mix[l] = packet_random_mix(r->topology, l + 1)) == NULL)
+			return PACKET_ERR_TOPOLOGY;
+	memset(hops, 0, sizeof(struct sphinx_hop) * SPHINX_MAX_HOPS);
+	memcpy(hops[0].node_pub, r->own_provider, 32);
+	for (int i = 0; i < TOPOLOGY_MIX_LAYERS; i++) {
+		hops[i].command = SPHINX_CMD_RELAY;
+		memcpy(hops[i].next_id, mix[i]->pub, 32);
+		hops[i].delay_ms = packet_delay(r->mean_delay_ms);
+		memcpy(hops[i + 1].node_pub, mix[i]->pub, 32);
+	}
+	hops[3].command = SPHINX_CMD_RELAY;
+	memcpy(hops[3].next_id, egress, 32);
+	hops[3].delay_ms = packet_delay(r->mean_delay_ms);
+	memcpy(hops[4].node_pub, egress, 32);
+	return PACKET_OK;
+}
+
+/* A delivered packet: egress DELIVERs to recipient, who unwraps it. */
+static int
+packet_build_delivered(uint8_t out[SPHINX_PACKET_BYTES], const struct packet_route *r,
+    const uint8_t recipient[32], const uint8_t provider[32],
+    const uint8_t *payload, size_t len)
+{
+	struct sphinx_hop hops[SPHINX_MAX_HOPS];
+	int rc = packet_path(hops, r, provider);
+
+	if (rc != PACKET_OK)
+		return rc;
+	hops[4].command = SPHINX_CMD_DELIVER;
+	memcpy(hops[4].next_id, recipient, 32);
+	hops[4].delay_ms = packet_delay(r->mean_delay_ms);
+	memcpy(hops[5].node_pub, recipient, 32);
+	hops[5].command = SPHINX_CMD_FINAL;
+	return sphinx_create(out, hops, SPHINX_MAX_HOPS, payload, len, NULL);
+}
+
+int
+packet_build_real(uint8_t out[SPHINX_PACKET_BYTES], const struct packet_route *r,
+    const uint8_t recipient[32], const uint8_t recipient_provider[32],
+    const uint8_t msgid[PACKET_MSGID_BYTES], const uint8_t *msg, size_t len)
+{
+	uint8_t payload[SPHINX_MAX_MESSAGE_BYTES];
+
+	if (len > PACKET_MAX_MESSAGE_BYTES)
+		return PACKET_ERR_TOO_LARGE;
+	payload[0] = PACKET_REAL;
+	memcpy(payload + 1, msgid, PACKET_MSGID_BYTES);
+	if (len > 0)
+		memcpy(payload + 1 + PACKET_MSGID_BYTES, msg, len);
+	int rc = packet_build_delivered(out, r, recipient, recipient_provider, payload,
+	    1 + PACKET_MSGID_BYTES + len);
+	sodium_memzero(payload, sizeof(payload));
+	return rc;
+}
+
+static void
+packet_loop_mac(uint8_t mac[16], const uint8_t key[PACKET_LOOP_KEY_BYTES],
+    const uint8_t *body, size_t len)
+{
+	crypto_generichash(mac, 16, body, len, key, PACKET_LOOP_KEY_BYTES);
+}
+
+int
+packet_build_loop(uint8_t out[SPHINX_PACKET_BYTES], const struct packet_route *r,
+    const uint8_t loop_key[PACKET_LOOP_KEY_BYTES], uint64_t now_ns)
+{
+	uint8_t payload[1 + LOOP_BODY_BYTES];
+
+	payload[0] = PACKET_LOOP;
+	for (int i = 0; i < 8; i++)
+		payload[1 + i] = (uint8_t)(now_ns >> (56 - 8 * i));
+	randombytes_buf(payload + 9, 8);
+	packet_loop_mac(payload + 17, loop_key, payload, 17);
+	return packet_build_delivered(out, r, r->own_pub, r->own_provider, payload,
+	    sizeof(payload));
+}
+
+int
+packet_build_drop(uint8_t out[SPHINX_PACKET_BYTES], const struct packet_route *r)
+{
+	struct sphinx_hop hops[SPHINX_MAX_HOPS];
+	const struct topology *t = r->topology;
+
+	if (t == NULL || t->n_providers == 0)
+		return PACKET_ERR_TOPOLOGY;
+	const uint8_t *egress = t->providers[rand_index((uint32_t)t->n_providers)].pub;
+	int rc = packet_path(hops, r, egress);
+	if (rc != PACKET_OK)
+		return rc;
+	hops[4].command = SPHINX_CMD_DROP;
+	/* The payload is never read: SPHINX pads it with random bytes. */
+	return sphinx_create(out, hops, 5, NULL, 0, NULL);
+}
+
+int
+packet_open(const uint8_t priv[32], const uint8_t loop_key[PACKET_LOOP_KEY_BYTES],
+    const uint8_t in[SPHINX_PACKET_BYTES], struct packet_contents *out)
+{
+	uint8_t msg[SPHINX_MAX_MESSAGE_BYTES];
+	uint8_t tag[SPHINX_REPLAY_TAG_BYTES];
+	size_t len;
+	int rc;
+
+	rc = sphinx_unwrap(priv, in, msg, &len, tag);
+	if (rc != SPHINX_OK)
+		goto out;
+	rc = PACKET_ERR_TYPE;
+	if (len >= 1 + PACKET_MSGID_BYTES && msg[0] == PACKET_REAL) {
+		out->type = PACKET_REAL;
+		memcpy(out->msgid, msg + 1, PACKET_MSGID_BYTES);
+		out->message_len = len - 1 - PACKET_MSGID_BYTES;
+		memcpy(out->message, msg + 1 + PACKET_MSGID_BYTES, out->message_len);
+		rc = PACKET_OK;
+	} else if (len == 1 + LOOP_BODY_BYTES && msg[0] == PACKET_LOOP) {
+		uint8_t mac[16];
+		packet_loop_mac(mac, loop_key, msg, 17);
+		if (sodium_memcmp(mac, msg + 17, 16) != 0) {
+			rc = PACKET_ERR_FOREIGN;
+			goto out;
+		}
+		out->type = PACKET_LOOP;
+		out->sent_ns = 0;
+		for (int i = 0; i < 8; i++)
+			out->sent_ns = out->sent_ns << 8 | msg[1 + i];
+		rc = PACKET_OK;
+	}
+out:
+	sodium_memzero(msg, sizeof(msg));
+	return rc;
+}

@@ -1,0 +1,74 @@
+/*
+ * What keyd puts inside Sphinx packets and takes out of them: the paths
+ * of real, loop-cover and drop-cover packets, and the end-to-end payload.
+ *
+ * The message a Sphinx packet carries to its recipient is
+ *     type (1 byte) || body
+ * REAL (1): message id (16 random bytes, for duplicate suppression at the
+ *     recipient) || the application's message;
+ * LOOP (2): send time (8 bytes, ns, big-endian) || nonce (8) || MAC (16),
+ *     the MAC a keyed BLAKE2b under a key derived from the client's private
+ *     key, so that only its sender recognises a loop cover.
+ * Drop covers are discarded by the egress provider and carry random bytes.
+ */
+#ifndef NYMD_KEYD_PACKET_H
+#define NYMD_KEYD_PACKET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/sphinx.h"
+
+struct topology;
+
+#define PACKET_MSGID_BYTES	16
+#define PACKET_LOOP_KEY_BYTES	32
+/* The largest application message one packet carries. */
+#define PACKET_MAX_MESSAGE_BYTES \
+	(SPHINX_MAX_MESSAGE_BYTES - 1 - PACKET_MSGID_BYTES)	/* 2031 */
+/* A per-hop delay is capped so that a draw from the tail stays sane. */
+#define PACKET_MAX_DELAY_MS	60000u
+
+enum packet_type {
+	PACKET_REAL = 1,
+	PACKET_LOOP = 2,
+};
+
+enum packet_error {
+	PACKET_OK = 0,
+	PACKET_ERR_TOPOLOGY = -20,	/* no mixnode in a layer, provider unknown */
+	PACKET_ERR_TOO_LARGE = -21,	/* message over PACKET_MAX_MESSAGE_BYTES */
+	PACKET_ERR_FOREIGN = -22,	/* a loop cover that is not ours */
+	PACKET_ERR_TYPE = -23,		/* unknown payload type or bad length */
+	/* and the sphinx_error codes */
+};
+
+struct packet_route {
+	const struct topology	*topology;
+	const uint8_t		*own_pub;	/* our client key */
+	const uint8_t		*own_provider;	/* our provider's key */
+	double			 mean_delay_ms;	/* per hop, exponential */
+};
+
+struct packet_contents {
+	enum packet_type	 type;
+	uint8_t			 msgid[PACKET_MSGID_BYTES];	/* REAL */
+	uint8_t			 message[PACKET_MAX_MESSAGE_BYTES];	/* REAL */
+	size_t			 message_len;
+	uint64_t		 sent_ns;	/* LOOP */
+};
+
+/* The loop-cover MAC key, derived from the private key. */
+void	packet_loop_key(uint8_t key[PACKET_LOOP_KEY_BYTES], const uint8_t priv[32]);
+int	packet_build_real(uint8_t out[SPHINX_PACKET_BYTES], const struct packet_route *,
+	    const uint8_t recipient[32], const uint8_t recipient_provider[32],
+	    const uint8_t msgid[PACKET_MSGID_BYTES], const uint8_t *msg, size_t len);
+int	packet_build_loop(uint8_t out[SPHINX_PACKET_BYTES], const struct packet_route *,
+	    const uint8_t loop_key[PACKET_LOOP_KEY_BYTES], uint64_t now_ns);
+int	packet_build_drop(uint8_t out[SPHINX_PACKET_BYTES], const struct packet_route *);
+/* Unwraps a delivered packet with our key and reads its payload. */
+int	packet_open(const uint8_t priv[32], const uint8_t loop_key[PACKET_LOOP_KEY_BYTES],
+	    const uint8_t in[SPHINX_PACKET_BYTES], struct packet_contents *out);
+const char *packet_strerror(int err);
+
+#endif

@@ -1,0 +1,317 @@
+#include <config.h>
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "common/b64.h"
+#include "common/link.h"
+#include "common/log.h"
+#include "netd/provider.h"
+
+#define PROVIDER_BACKOFF_MIN_MS	250
+#define PROVIDER_BACKOFF_MAX_MS	30000
+
+struct provider_link {
+	struct event_base	*base;
+	struct provider_callbacks cb;
+	void			*arg;
+	uint8_t			 own_pub[32];
+	size_t			 packet_bytes;
+	uint8_t			 pub[32];
+	char			 id[B64_KEY_CHARS + 1];
+	char			 host[256];
+	char			 port[8];
+	int			 target_set;
+	int			 fd;		/* connecting socket */
+	struct event		*connect_ev;
+	struct event		*retry_ev;
+	struct link		*link;
+	unsigned		 backoff_ms;
+	int			 registered;
+	uint8_t			 token[LINK_MAX_TOKEN_BYTES];
+	size_t			 token_len;
+	int			 logged_down;
+};
+
+static void provider_retry(struct provider_link *);
+
+static void
+provider_drop(struct provider_link *p)
+{
+	if (p->connect_ev != NULL) {
+		event_free(p->connect_ev);
+		p->connect_ev = NULL;
+	}
+	if (p->fd != -1) {
+		close(p->fd);
+		p->fd = -1;
+	}
+	if (p->link != NULL) {
+		link_free(p->link);
+		p->link = NULL;
+	}
+	if (p->registered) {
+		p->registered = 0;
+		if (p->cb.down != NULL)
+			p->cb.down(p->arg);
+	}
+}
+
+static void
+provider_on_established(struct link *l, void *arg, const uint8_t peer[LINK_KEY_BYTES])
+{
+	struct provider_link *p = arg;
+	Link__Control c = LINK__CONTROL__INIT;
+	Link__Register r = LINK__REGISTER__INIT;
+
+	log_info("link to provider %s at %s:%s up", p->id, p->host, p->port);
+	p->logged_down = 0;
+	c.msg_case = LINK__CONTROL__MSG_REGISTER;
+	c.register_ = &r;
+	if (link_send_control(l, &c) != LINK_OK)
+		log_warnx("cannot send the registration to the provider");
+}
+
+static void
+provider_on_control(struct link *l, void *arg, const Link__Control *msg)
+{
+	struct provider_link *p = arg;
+
+	if (msg->msg_case == LINK__CONTROL__MSG_REGISTER_OK && !p->registered) {
+		if (msg->register_ok->token.len == 0 ||
+		    msg->register_ok->token.len > sizeof(p->token)) {
+			log_warnx("provider sent a token of %zu bytes", msg->register_ok->token.len);
+			link_shutdown(l);
+			return;
+		}
+		memcpy(p->token, msg->register_ok->token.data, msg->register_ok->token.len);
+		p->token_len = msg->register_ok->token.len;
+		p->registered = 1;
+		p->backoff_ms = PROVIDER_BACKOFF_MIN_MS;
+		log_info("registered at provider %s", p->id);
+		if (p->cb.registered != NULL)
+			p->cb.registered(p->arg);
+		return;
+	}
+	if (msg->msg_case == LINK__CONTROL__MSG_ERROR && !p->registered) {
+		log_warnx("provider refused the registration: %s",
+		    msg->error->text ? msg->error->text : "");
+		link_shutdown(l);
+		return;
+	}
+	if (p->cb.control != NULL)
+		p->cb.control(p->arg, msg);
+}
+
+static void
+provider_on_delivery(struct link *l, void *arg, uint64_t id, const uint8_t *packet,
+    size_t len)
+{
+	struct provider_link *p = arg;
+
+	if (p->registered && p->cb.delivery != NULL)
+		p->cb.delivery(p->arg, id, packet, len);
+}
+
+static void
+provider_on_drained(struct link *l, void *arg)
+{
+	struct provider_link *p = arg;
+
+	if (p->cb.drained != NULL)
+		p->cb.drained(p->arg);
+}
+
+static void
+provider_on_closed(struct link *l, void *arg, int reason)
+{
+	struct provider_link *p = arg;
+
+	log_info("link to provider %s down (%d)", p->id, reason);
+	provider_retry(p);
+}
+
+static int
+provider_on_dh(struct link *l, void *arg, uint8_t out[LINK_KEY_BYTES],
+    const uint8_t peer_pub[LINK_KEY_BYTES])
+{
+	struct provider_link *p = arg;
+
+	if (p->cb.dh_request(p->arg, peer_pub) == -1)
+		return LINK_ERR_DH;
+	return LINK_DH_PENDING;
+}
+
+static const struct link_callbacks provider_link_cb = {
+	.established = provider_on_established,
+	.delivery = provider_on_delivery,
+	.control = provider_on_control,
+	.drained = provider_on_drained,
+	.closed = provider_on_closed,
+	.dh = provider_on_dh,
+};
+
+static void
+provider_on_connected(evutil_socket_t fd, short what, void *arg)
+{
+	struct provider_link *p = arg;
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	event_free(p->connect_ev);
+	p->connect_ev = NULL;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1 || err != 0) {
+		if (!p->logged_down)
+			log_warnx("cannot connect to provider %s at %s:%s: %s", p->id,
+			    p->host, p->port, strerror(err ? err : errno));
+		p->logged_down = 1;
+		provider_retry(p);
+		return;
+	}
+	struct link_config cfg = {
+		.packet_bytes = p->packet_bytes,
+		.our_pub = p->own_pub,
+		.our_priv = NULL,
+	};
+	int rc = link_new_initiator(&p->link, p->base, fd, &cfg, p->pub,
+	    &provider_link_cb, p);
+	if (rc != LINK_OK) {
+		log_warnx("cannot start the link to the provider (%d)", rc);
+		provider_retry(p);
+		return;
+	}
+	p->fd = -1;	/* the link owns it */
+}
+
+static void
+provider_start(struct provider_link *p)
+{
+	struct addrinfo hints, *res = NULL;
+
+	provider_drop(p);
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	int rc = getaddrinfo(p->host, p->port, &hints, &res);
+	if (rc != 0) {
+		log_warnx("provider %s: cannot resolve %s: %s", p->id, p->host, gai_strerror(rc));
+		provider_retry(p);
+		return;
+	}
+	p->fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (p->fd == -1 || (connect(p->fd, res->ai_addr, res->ai_addrlen) == -1 &&
+	    errno != EINPROGRESS)) {
+		if (!p->logged_down)
+			log_warn("cannot connect to provider %s at %s:%s", p->id, p->host, p->port);
+		p->logged_down = 1;
+		freeaddrinfo(res);
+		provider_retry(p);
+		return;
+	}
+	freeaddrinfo(res);
+	p->connect_ev = event_new(p->base, p->fd, EV_WRITE, provider_on_connected, p);
+	struct timeval tv = { 10, 0 };
+	if (p->connect_ev == NULL || event_add(p->connect_ev, &tv) == -1)
+		provider_retry(p);
+}
+
+static void
+provider_on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	provider_start(arg);
+}
+
+/* Tears down what there is and tries again after the back-off. */
+static void
+provider_retry(struct provider_link *p)
+{
+	provider_drop(p);
+	struct timeval tv = { p->backoff_ms / 1000, (p->backoff_ms % 1000) * 1000 };
+	evtimer_add(p->retry_ev, &tv);
+	p->backoff_ms *= 2;
+	if (p->backoff_ms > PROVIDER_BACKOFF_MAX_MS)
+		p->backoff_ms = PROVIDER_BACKOFF_MAX_MS;
+}
+
+struct provider_link *
+provider_new(struct event_base *base, const uint8_t own_pub[32], size_t packet_bytes,
+    const struct provider_callbacks *cb, void *arg)
+{
+	struct provider_link *p = calloc(1, sizeof(*p));
+
+	if (p == NULL)
+		return NULL;
+	p->base = base;
+	p->cb = *cb;
+	p->arg = arg;
+	p->fd = -1;
+	p->packet_bytes = packet_bytes;
+	p->backoff_ms = PROVIDER_BACKOFF_MIN_MS;
+	memcpy(p->own_pub, own_pub, 32);
+	p->retry_ev = evtimer_new(base, provider_on_retry, p);
+	if (p->retry_ev == NULL) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+void
+provider_free(struct provider_link *p)
+{
+	if (p == NULL)
+		return;
+	p->cb.down = NULL;
+	provider_drop(p);
+	event_free(p->retry_ev);
+	free(p);
+}
+
+void
+provider_connect(struct provider_link *p, const uint8_t pub[32], const char *host,
+    const char *port)
+{
+	if (p->target_set && memcmp(p->pub, pub, 32) == 0 && strcmp(p->host, host) == 0 &&
+	    strcmp(p->port, port) == 0)
+		return;	/* already there or on the way */
+	memcpy(p->pub, pub, 32);
+	b64_encode(p->id, pub, 32, B64_URLSAFE);
+	snprintf(p->host, sizeof(p->host), "%s", host);
+	snprintf(p->port, sizeof(p->port), "%s", port);
+	p->target_set = 1;
+	p->backoff_ms = PROVIDER_BACKOFF_MIN_MS;
+	evtimer_del(p->retry_ev);
+	provider_start(p);
+}
+
+void
+provider_dh_result(struct provider_link *p, const uint8_t *shared)
+{
+	if (p->link != NULL)
+		link_dh_result(p->link, shared);
+}
+
+int
+provider_registered(const struct provider_link *p)
+{
+	return p->registered;
+}
+
+const uint8_t *
+provider_token(const struct provider_link *p, size_t *len)
+{
+	*len = p->token_len;
+	return p->token;
+}
+
+struct link *
+provider_get_link(struct provider_link *p)
+{
+	return p->registered ? p->link : NULL;
+}

@@ -1,0 +1,52 @@
+/*
+ * rpcd's durable message store (SQLite, WAL, synchronous=FULL) in the
+ * client's data directory: the outgoing queue (a message stays until netd
+ * reports that the provider took its packet) and the received messages
+ * (kept until an application fetches them; their ids stay afterwards so a
+ * message delivered twice is shown once).
+ */
+#ifndef NYMD_RPCD_QUEUE_H
+#define NYMD_RPCD_QUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define QUEUE_MSGID_BYTES	16
+#define QUEUE_KEY_BYTES		32
+/* How many ids of fetched messages are remembered for deduplication. */
+#define QUEUE_SEEN_KEEP		100000
+
+struct queue;
+
+struct queue_outgoing {
+	uint64_t	 id;
+	const uint8_t	*msgid;
+	const uint8_t	*recipient;
+	const uint8_t	*provider;
+	const uint8_t	*message;
+	size_t		 len;
+};
+
+int	queue_open(struct queue **, const char *path, char *err, size_t errlen);
+void	queue_close(struct queue *);
+/* Commits a message to send; *id is its queue id. 0 or -1. */
+int	queue_enqueue(struct queue *, const uint8_t msgid[QUEUE_MSGID_BYTES],
+	    const uint8_t recipient[QUEUE_KEY_BYTES], const uint8_t provider[QUEUE_KEY_BYTES],
+	    const uint8_t *msg, size_t len, uint64_t *id);
+/* Calls cb for every queued message, oldest first. */
+int	queue_each_outgoing(struct queue *, void (*cb)(void *, const struct queue_outgoing *),
+	    void *arg);
+/* The provider has the packet of message id: forget it. */
+int	queue_sent(struct queue *, uint64_t id);
+/* Commits a received message; returns 0 when new, 1 for a duplicate, -1. */
+int	queue_receive(struct queue *, const uint8_t msgid[QUEUE_MSGID_BYTES],
+	    const uint8_t *msg, size_t len);
+/*
+ * Hands every unfetched message to cb, oldest first, and marks them fetched
+ * in the same transaction. Returns the count or -1.
+ */
+long	queue_fetch(struct queue *, void (*cb)(void *, const uint8_t *msg, size_t len),
+	    void *arg);
+size_t	queue_outgoing_count(struct queue *);
+
+#endif
