@@ -31,8 +31,7 @@ static const char *const queue_sql[Q_NSTMTS] = {
 	[Q_RECEIVE] = "INSERT OR IGNORE INTO received (msgid, message) VALUES (?, ?)",
 	[Q_FETCH] = "SELECT seq, message FROM received WHERE fetched = 0 ORDER BY seq",
 	[Q_MARK] = "UPDATE received SET fetched = 1, message = NULL WHERE fetched = 0 AND seq <= ?",
-	[Q_PRUNE] = "DELETE FROM received WHERE fetched = 1 AND seq <= "
-	    "(SELECT MAX(seq) FROM received) - ?",
+	[Q_PRUNE] = "DELETE FROM received WHERE fetched = 1 AND seq <= (SELECT MAX(seq) FROM received) - ?",
 	[Q_COUNT] = "SELECT COUNT(*) FROM outgoing",
 };
 

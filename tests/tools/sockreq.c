@@ -1,7 +1,10 @@
 /*
  * Test client of the seed's socket API: sends one Request over a unix or
  * TCP socket with the varint framing and prints the Response as text.
- * Usage: sockreq (unix:PATH | tcp:HOST:PORT) (details|clients|flush|fetch|none|raw:HEX)...
+ * Usage: sockreq (unix:PATH | tcp:HOST:PORT) REQUEST...
+ * REQUEST: details | clients | flush | fetch | none | raw:HEX |
+ *          send:RECIPIENT_ID:PROVIDER_ID:TEXT | sendlen:RECIPIENT_ID:PROVIDER_ID:N
+ * (sendlen sends N bytes of a fixed pattern; fetch prints each message in hex)
  * Each argument is one request; responses are read after all are sent,
  * so ordering is checked too.
  */
@@ -62,6 +65,52 @@ send_request(int fd, const char *what)
 	uint8_t buf[65536], hdr[FRAME_VARINT_MAX_BYTES];
 	size_t len;
 
+	if (strncmp(what, "send:", 5) == 0 || strncmp(what, "sendlen:", 8) == 0) {
+		static uint8_t body[FRAME_MAX_MESSAGE_BYTES];
+		Types__RequestSendMessage sm = TYPES__REQUEST_SEND_MESSAGE__INIT;
+		Config__ClientConfig to = CONFIG__CLIENT_CONFIG__INIT;
+		Config__MixConfig prov = CONFIG__MIX_CONFIG__INIT;
+		uint8_t rk[32], pk[32];
+		char rid[64], pid[64];
+		const char *rest = strchr(what, ':') + 1;
+		int n = 0;
+		if (sscanf(rest, "%63[^:]:%63[^:]:%n", rid, pid, &n) != 2 || n == 0 ||
+		    b64_decode_key(rk, rid, B64_URLSAFE) == -1 ||
+		    b64_decode_key(pk, pid, B64_URLSAFE) == -1) {
+			fprintf(stderr, "sockreq: bad send request %s\n", what);
+			return -1;
+		}
+		if (what[4] == ':') {
+			len = strlen(rest + n);
+			memcpy(body, rest + n, len);
+		} else {
+			len = (size_t)strtoul(rest + n, NULL, 10);
+			if (len > sizeof(body))
+				return -1;
+			for (size_t i = 0; i < len; i++)
+				body[i] = (uint8_t)(i * 7 + 1);
+		}
+		to.id = rid;
+		to.pubkey.data = rk;
+		to.pubkey.len = 32;
+		prov.id = pid;
+		prov.pubkey.data = pk;
+		prov.pubkey.len = 32;
+		to.provider = &prov;
+		sm.recipient = &to;
+		sm.message.data = body;
+		sm.message.len = len;
+		req.value_case = TYPES__REQUEST__VALUE_SEND;
+		req.send = &sm;
+		uint8_t *packed = malloc(types__request__get_packed_size(&req));
+		if (packed == NULL)
+			return -1;
+		len = types__request__pack(&req, packed);
+		size_t hn = frame_put_varint(hdr, (int64_t)len);
+		int rc = (fs_write_all(fd, hdr, hn) == -1 || fs_write_all(fd, packed, len) == -1) ? -1 : 0;
+		free(packed);
+		return rc;
+	}
 	if (strncmp(what, "raw:", 4) == 0) {
 		const char *hex = what + 4;
 		len = strlen(hex) / 2;
@@ -150,6 +199,15 @@ read_response(int fd)
 		break;
 	case TYPES__RESPONSE__VALUE_FETCH:
 		printf("fetch: %zu\n", res->fetch->n_messages);
+		for (size_t i = 0; i < res->fetch->n_messages; i++) {
+			printf("message: %zu ", res->fetch->messages[i].len);
+			for (size_t k = 0; k < res->fetch->messages[i].len; k++)
+				printf("%02x", res->fetch->messages[i].data[k]);
+			printf("\n");
+		}
+		break;
+	case TYPES__RESPONSE__VALUE_SEND:
+		printf("send: ok\n");
 		break;
 	default:
 		printf("response: %d\n", (int)res->value_case);

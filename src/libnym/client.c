@@ -1,0 +1,387 @@
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/b64.h"
+#include "common/frame.h"
+#include "libnym/private.h"
+
+/* Connections that fail have no handle to keep their error in. */
+static _Thread_local char client_connect_err[NYM_ERROR_BYTES];
+
+int
+client_fail(int code, const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(client_connect_err, sizeof(client_connect_err), fmt, ap);
+	va_end(ap);
+	errno = saved;
+	return code;
+}
+
+static int
+client_new(struct nym_client **out, int fd)
+{
+	struct nym_client *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return client_fail(NYM_ERR_NOMEM, "out of memory");
+	c->fd = fd;
+	*out = c;
+	return 0;
+}
+
+int
+nym_connect_fd(struct nym_client **out, int fd)
+{
+	if (out == NULL || fd < 0)
+		return client_fail(NYM_ERR_INVALID, "no socket to use");
+	return client_new(out, fd);
+}
+
+int
+nym_connect_unix(struct nym_client **out, const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd, rc;
+
+	if (out == NULL || path == NULL || path[0] == '\0')
+		return client_fail(NYM_ERR_INVALID, "no socket path");
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		errno = ENAMETOOLONG;
+		return client_fail(NYM_ERR_INVALID, "%s: the path is too long for a unix socket",
+		    path);
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return client_fail(NYM_ERR_IO, "socket: %s", strerror(errno));
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		int saved = errno;
+		close(fd);
+		errno = saved;
+		return client_fail(NYM_ERR_CONNECT, "connect %s: %s", path, strerror(saved));
+	}
+	if ((rc = client_new(out, fd)) != 0)
+		close(fd);
+	return rc;
+}
+
+int
+nym_connect_tcp(struct nym_client **out, const char *host, const char *port)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+	struct addrinfo *res, *ai;
+	int fd = -1, rc, saved = ECONNREFUSED;
+
+	if (out == NULL || host == NULL || port == NULL)
+		return client_fail(NYM_ERR_INVALID, "no host or port");
+	hints.ai_flags = AI_NUMERICSERV;
+	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0) {
+		errno = EHOSTUNREACH;
+		return client_fail(NYM_ERR_CONNECT, "%s port %s: %s", host, port,
+		    gai_strerror(rc));
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd == -1) {
+			saved = errno;
+			continue;
+		}
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+		saved = errno;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd == -1) {
+		errno = saved;
+		return client_fail(NYM_ERR_CONNECT, "connect %s port %s: %s", host, port,
+		    strerror(saved));
+	}
+	if ((rc = client_new(out, fd)) != 0)
+		close(fd);
+	return rc;
+}
+
+void
+nym_close(struct nym_client *c)
+{
+	if (c == NULL)
+		return;
+	if (c->fd != -1)
+		close(c->fd);
+	free(c);
+}
+
+int
+nym_set_timeout(struct nym_client *c, unsigned int ms)
+{
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+
+	if (c == NULL)
+		return NYM_ERR_INVALID;
+	if (setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1 ||
+	    setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1)
+		return wire_error(c->err, NYM_ERR_IO, "setsockopt: %s", strerror(errno));
+	return 0;
+}
+
+/* An I/O failure leaves half a frame behind: the connection is unusable. */
+static int
+client_io_error(struct nym_client *c, const char *what, int saved)
+{
+	c->broken = 1;
+	if (saved == EAGAIN || saved == EWOULDBLOCK)
+		return wire_error(c->err, NYM_ERR_TIMEOUT, "%s: nymd did not answer in time", what);
+	if (saved == 0)
+		return wire_error(c->err, NYM_ERR_IO, "%s: nymd closed the connection", what);
+	return wire_error(c->err, NYM_ERR_IO, "%s: %s", what, strerror(saved));
+}
+
+static int
+client_write(struct nym_client *c, const uint8_t *buf, size_t len)
+{
+	while (len > 0) {
+		/* MSG_NOSIGNAL: a closed peer is an error, not a SIGPIPE. */
+		ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return client_io_error(c, "write", n == 0 ? EPIPE : errno);
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int
+client_read(struct nym_client *c, uint8_t *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = recv(c->fd, buf, len, 0);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return client_io_error(c, "read", n == 0 ? 0 : errno);
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* One request, one answer: the answer is checked against the request. */
+static int
+client_call(struct nym_client *c, enum wire_kind kind,
+    const struct nym_client_config *rcpt, const void *msg, size_t len,
+    Types__Response **res)
+{
+	uint8_t hdr[FRAME_VARINT_MAX_BYTES], *frame, *body;
+	size_t frame_len, have = 0, body_len = 0;
+	int rc, n;
+
+	if (c->broken)
+		return wire_error(c->err, NYM_ERR_IO,
+		    "the connection was lost after an earlier error");
+	if ((rc = wire_pack(c->err, kind, rcpt, msg, len, &frame, &frame_len)) != 0)
+		return rc;
+	rc = client_write(c, frame, frame_len);
+	free(frame);
+	if (rc != 0)
+		return rc;
+	for (;;) {
+		/* Byte by byte: the prefix is at most 10 bytes, and not one more is read. */
+		if ((rc = client_read(c, hdr + have, 1)) != 0)
+			return rc;
+		have++;
+		n = frame_parse_length(hdr, have, NYM_MAX_RESPONSE_BYTES, &body_len);
+		if (n > 0)
+			break;
+		if (n < 0) {
+			c->broken = 1;
+			return wire_error(c->err, NYM_ERR_PROTOCOL, "bad frame from nymd: %s",
+			    frame_strerror(n));
+		}
+	}
+	if ((body = malloc(body_len ? body_len : 1)) == NULL) {
+		c->broken = 1;
+		return wire_error(c->err, NYM_ERR_NOMEM, "out of memory");
+	}
+	if ((rc = client_read(c, body, body_len)) == 0)
+		rc = wire_unpack(c->err, kind, body, body_len, res);
+	free(body);
+	return rc;
+}
+
+int
+nym_send(struct nym_client *c, const struct nym_client_config *rcpt,
+    const void *msg, size_t len)
+{
+	Types__Response *res;
+	int rc;
+
+	if (c == NULL)
+		return NYM_ERR_INVALID;
+	if ((rc = client_call(c, WIRE_SEND, rcpt, msg, len, &res)) != 0)
+		return rc;
+	types__response__free_unpacked(res, NULL);
+	return 0;
+}
+
+int
+nym_send_id(struct nym_client *c, const char *id, const void *msg, size_t len)
+{
+	struct nym_client_config *list;
+	uint8_t key[NYM_KEY_BYTES];
+	size_t n;
+	int rc;
+
+	if (c == NULL)
+		return NYM_ERR_INVALID;
+	if (id == NULL || nym_key_from_id(key, id) != 0)
+		return wire_error(c->err, NYM_ERR_INVALID,
+		    "recipient '%s' is not a client id (44 characters of URL-safe base64)",
+		    id != NULL ? id : "");
+	if ((rc = nym_clients(c, &list, &n)) != 0)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(list[i].id, id) == 0 ||
+		    (list[i].has_pubkey && memcmp(list[i].pubkey, key, sizeof(key)) == 0)) {
+			rc = nym_send(c, &list[i], msg, len);
+			free(list);
+			return rc;
+		}
+	}
+	free(list);
+	return wire_error(c->err, NYM_ERR_NOT_FOUND,
+	    "recipient %s is not a registered client in nymd's topology", id);
+}
+
+int
+nym_fetch(struct nym_client *c, struct nym_message **msgs, size_t *n)
+{
+	Types__Response *res;
+	int rc;
+
+	if (c == NULL || msgs == NULL || n == NULL)
+		return NYM_ERR_INVALID;
+	*msgs = NULL;
+	*n = 0;
+	if ((rc = client_call(c, WIRE_FETCH, NULL, NULL, 0, &res)) != 0)
+		return rc;
+	rc = wire_messages(c->err, res->fetch, msgs, n);
+	types__response__free_unpacked(res, NULL);
+	return rc;
+}
+
+void
+nym_messages_free(struct nym_message *msgs)
+{
+	free(msgs);
+}
+
+int
+nym_clients(struct nym_client *c, struct nym_client_config **list, size_t *n)
+{
+	Types__Response *res;
+	int rc;
+
+	if (c == NULL || list == NULL || n == NULL)
+		return NYM_ERR_INVALID;
+	*list = NULL;
+	*n = 0;
+	if ((rc = client_call(c, WIRE_CLIENTS, NULL, NULL, 0, &res)) != 0)
+		return rc;
+	rc = wire_clients(c->err, res->clients, list, n);
+	types__response__free_unpacked(res, NULL);
+	return rc;
+}
+
+void
+nym_clients_free(struct nym_client_config *list)
+{
+	free(list);
+}
+
+int
+nym_details(struct nym_client *c, struct nym_client_config *out)
+{
+	Types__Response *res;
+	int rc;
+
+	if (c == NULL || out == NULL)
+		return NYM_ERR_INVALID;
+	if ((rc = client_call(c, WIRE_DETAILS, NULL, NULL, 0, &res)) != 0)
+		return rc;
+	rc = wire_details(c->err, res->details, out);
+	types__response__free_unpacked(res, NULL);
+	return rc;
+}
+
+int
+nym_flush(struct nym_client *c)
+{
+	Types__Response *res;
+	int rc;
+
+	if (c == NULL)
+		return NYM_ERR_INVALID;
+	if ((rc = client_call(c, WIRE_FLUSH, NULL, NULL, 0, &res)) != 0)
+		return rc;
+	types__response__free_unpacked(res, NULL);
+	return 0;
+}
+
+const char *
+nym_last_error(const struct nym_client *c)
+{
+	const char *e = c != NULL ? c->err : client_connect_err;
+
+	return e[0] != '\0' ? e : "no error";
+}
+
+const char *
+nym_strerror(int err)
+{
+	switch (err) {
+	case NYM_OK:		return "success";
+	case NYM_ERR_IO:	return "input/output error on the connection to nymd";
+	case NYM_ERR_CONNECT:	return "cannot connect to nymd";
+	case NYM_ERR_PROTOCOL:	return "nymd's answer breaks the protocol";
+	case NYM_ERR_REMOTE:	return "nymd answered with an exception";
+	case NYM_ERR_NOMEM:	return "out of memory";
+	case NYM_ERR_INVALID:	return "invalid argument";
+	case NYM_ERR_NOT_FOUND:	return "no such client";
+	case NYM_ERR_START:	return "nymd could not be started";
+	case NYM_ERR_TIMEOUT:	return "nymd did not answer in time";
+	case NYM_ERR_CANCELED:	return "request canceled";
+	default:		return "unknown libnym error";
+	}
+}
+
+void
+nym_id_from_key(char *out, const uint8_t key[NYM_KEY_BYTES])
+{
+	b64_encode(out, key, NYM_KEY_BYTES, B64_URLSAFE);
+}
+
+int
+nym_key_from_id(uint8_t key[NYM_KEY_BYTES], const char *id)
+{
+	if (id == NULL || strlen(id) != NYM_ID_CHARS ||
+	    b64_decode_key(key, id, B64_URLSAFE) != 0)
+		return NYM_ERR_INVALID;
+	return 0;
+}

@@ -1,0 +1,177 @@
+/*
+ * libnym: the client API of nymd's local socket, in C (libnym(3)).
+ *
+ * The seed's Go API was client.Start(), client.GetReceivedMessages() and
+ * client.SendMessage(message, recipient); here they are nym_client_start(),
+ * nym_fetch() and nym_send(). A struct nym_client is one connection to a
+ * running nymd over its unix or TCP socket, speaking the seed's protocol
+ * (a varint length, then a protobuf Request or Response).
+ *
+ * Every function that can fail returns 0 or a negative enum nym_error;
+ * nym_last_error() then says what went wrong in one line. The blocking
+ * functions wait for nymd's answer; the nym_async_* functions queue the
+ * request on a libevent event_base and call back with the answer.
+ */
+#ifndef NYM_H
+#define NYM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NYM_KEY_BYTES		32
+/* An id is a 32-byte key in URL-safe base64 with padding: 44 characters. */
+#define NYM_ID_CHARS		44
+/* Sizes of the string fields below, with their terminating NUL. */
+#define NYM_ID_BYTES		64
+#define NYM_HOST_BYTES		256
+#define NYM_PORT_BYTES		16
+/* nymd refuses requests larger than this (the seed's 1 MiB limit). */
+#define NYM_MAX_REQUEST_BYTES	(1024 * 1024)
+/* libnym refuses responses larger than this. */
+#define NYM_MAX_RESPONSE_BYTES	(64 * 1024 * 1024)
+/* How long nym_client_start() waits for a nymd it started. */
+#define NYM_START_TIMEOUT_MS	15000
+
+enum nym_error {
+	NYM_OK = 0,
+	NYM_ERR_IO = -1,	/* reading or writing the socket failed, or it closed */
+	NYM_ERR_CONNECT = -2,	/* nothing listens at the address */
+	NYM_ERR_PROTOCOL = -3,	/* nymd's answer is not what the protocol allows */
+	NYM_ERR_REMOTE = -4,	/* nymd answered with an exception: nym_last_error() */
+	NYM_ERR_NOMEM = -5,
+	NYM_ERR_INVALID = -6,	/* a bad argument (an id, an oversized message, ...) */
+	NYM_ERR_NOT_FOUND = -7,	/* no such client (nym_send_id(), nym_client_start()) */
+	NYM_ERR_START = -8,	/* nymd could not be started */
+	NYM_ERR_TIMEOUT = -9,	/* no answer within nym_set_timeout()'s limit */
+	NYM_ERR_CANCELED = -10,	/* async request dropped by nym_async_free() */
+};
+
+/* config.MixConfig of the seed: a mixnode or a provider. */
+struct nym_mix_config {
+	char		id[NYM_ID_BYTES];
+	char		host[NYM_HOST_BYTES];
+	char		port[NYM_PORT_BYTES];
+	int		has_pubkey;
+	uint8_t		pubkey[NYM_KEY_BYTES];
+	uint64_t	layer;
+};
+
+/* config.ClientConfig of the seed: a client and its provider. */
+struct nym_client_config {
+	char			id[NYM_ID_BYTES];
+	char			host[NYM_HOST_BYTES];
+	char			port[NYM_PORT_BYTES];
+	int			has_pubkey;
+	uint8_t			pubkey[NYM_KEY_BYTES];
+	int			has_provider;
+	struct nym_mix_config	provider;
+};
+
+/* A received message; data is followed by a NUL that len does not count. */
+struct nym_message {
+	uint8_t	*data;
+	size_t	 len;
+};
+
+struct nym_client;
+
+/*
+ * Connecting. On success *out is a new connection for nym_close(); on
+ * failure (NYM_ERR_CONNECT with errno set, ...) nym_last_error(NULL) says why.
+ */
+int	nym_connect_unix(struct nym_client **out, const char *path);
+int	nym_connect_tcp(struct nym_client **out, const char *host, const char *port);
+/* Wraps a connected stream socket; nym_close() will close it. */
+int	nym_connect_fd(struct nym_client **out, int fd);
+/*
+ * Connects to client id's nymd on its default socket, first starting
+ * `nymd run --id ID --home ROOT` in the background when nothing listens
+ * there, then waiting up to NYM_START_TIMEOUT_MS for it. home is ROOT, or
+ * NULL for $NYMD_HOME, else ~/.loopix. nymd is $NYMD_BINARY, else found
+ * in $PATH.
+ */
+int	nym_client_start(struct nym_client **out, const char *id, const char *home);
+/* ROOT/clients/ID/nymd.sock into buf; NYM_ERR_INVALID if id is not valid. */
+int	nym_default_socket_path(char *buf, size_t size, const char *id,
+	    const char *home);
+void	nym_close(struct nym_client *);
+
+/* Limits each blocking call's wait for nymd; 0 (the default) waits forever. */
+int	nym_set_timeout(struct nym_client *, unsigned int ms);
+
+/* Blocking requests. */
+int	nym_send(struct nym_client *, const struct nym_client_config *recipient,
+	    const void *msg, size_t len);
+/* Sends to the registered client with this id, found through nym_clients(). */
+int	nym_send_id(struct nym_client *, const char *recipient_id,
+	    const void *msg, size_t len);
+/* Takes the messages received so far, oldest first; free with nym_messages_free(). */
+int	nym_fetch(struct nym_client *, struct nym_message **msgs, size_t *n);
+void	nym_messages_free(struct nym_message *msgs);
+/* The clients registered in the topology; free with nym_clients_free(). */
+int	nym_clients(struct nym_client *, struct nym_client_config **list, size_t *n);
+void	nym_clients_free(struct nym_client_config *list);
+/* This client's own configuration: its id, key and provider. */
+int	nym_details(struct nym_client *, struct nym_client_config *out);
+/* Returns once nymd has written every earlier response. */
+int	nym_flush(struct nym_client *);
+
+/*
+ * The line that says why the last call on this connection failed; with
+ * NULL, why the last nym_connect_*() or nym_client_start() of this thread
+ * failed.
+ */
+const char *nym_last_error(const struct nym_client *);
+const char *nym_strerror(int err);
+
+/*
+ * Id helpers: the id of a key (out holds NYM_ID_CHARS + 1), and the key of
+ * an id (0, or NYM_ERR_INVALID when id is not 44 URL-safe base64 chars).
+ */
+void	nym_id_from_key(char *out, const uint8_t key[NYM_KEY_BYTES]);
+int	nym_key_from_id(uint8_t key[NYM_KEY_BYTES], const char *id);
+
+/*
+ * Asynchronous API on libevent. nym_async_new() takes over connection c
+ * (connect it first with any nym_connect_*() or nym_client_start());
+ * nym_async_free() closes it. Requests are answered in the order they
+ * were made. Each callback gets 0 or a nym_error; the data it is given is
+ * valid only until it returns. A callback may make new requests and may
+ * call nym_async_free().
+ */
+struct event_base;
+struct nym_async;
+
+typedef void	nym_done_cb(struct nym_async *, int err, void *arg);
+typedef void	nym_fetch_cb(struct nym_async *, int err,
+		    const struct nym_message *msgs, size_t n, void *arg);
+typedef void	nym_clients_cb(struct nym_async *, int err,
+		    const struct nym_client_config *list, size_t n, void *arg);
+typedef void	nym_details_cb(struct nym_async *, int err,
+		    const struct nym_client_config *details, void *arg);
+
+int	nym_async_new(struct nym_async **out, struct event_base *base,
+	    struct nym_client *c);
+/*
+ * Pending requests get NYM_ERR_CANCELED, then the connection closes. Inside
+ * a callback the handle is freed once that callback returns.
+ */
+void	nym_async_free(struct nym_async *);
+/* Called once when the connection fails (after pending requests get err). */
+void	nym_async_set_error_cb(struct nym_async *, nym_done_cb *cb, void *arg);
+int	nym_async_send(struct nym_async *, const struct nym_client_config *recipient,
+	    const void *msg, size_t len, nym_done_cb *cb, void *arg);
+int	nym_async_fetch(struct nym_async *, nym_fetch_cb *cb, void *arg);
+int	nym_async_clients(struct nym_async *, nym_clients_cb *cb, void *arg);
+int	nym_async_details(struct nym_async *, nym_details_cb *cb, void *arg);
+const char *nym_async_last_error(const struct nym_async *);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
