@@ -1,40 +1,46 @@
 #!/bin/sh
-# The demo: builds nymd, initialises a client "alice" in a scratch home and
-# runs the daemon: its four processes start (master, keyd, netd, rpcd),
-# answer on the local socket, and stop cleanly on SIGTERM.
-# (The local mixnet and a message from alice to bob come with nym-testnet.)
+# The demo: builds nymd and its local mixnet, starts a testnet (a
+# directory, a mixnode in each of three layers, a provider) with two nymd
+# clients, alice and bob, and sends a message from alice to bob:
+# alice -> provider -> 3 mixnodes -> provider -> bob.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/tools/build.sh" default
-B="$top/build/default"
-H=$(mktemp -d /tmp/nymd-demo.XXXXXX)
-chmod 755 "$H"
-trap 'rm -rf "$H"' EXIT
+B="$top/build/default/src"
+D=$(mktemp -d /tmp/nymd-demo.XXXXXX)
+chmod 755 "$D"
+trap '"$B/nym-testnet" down --dir "$D" >/dev/null 2>&1 || true; rm -rf "$D"' EXIT
 if [ "$(id -u)" = 0 ] && ! id nymd >/dev/null 2>&1; then
 	echo "Creating the system user nymd that the daemon runs as when started by root"
 	useradd --system --no-create-home --shell /usr/sbin/nologin nymd
 fi
 
-echo "\$ nymd init --id alice --local"
-"$B/src/nymd" init --id alice --local --home "$H"
-sed -i 's|^file = .*|file = ""|' "$H/clients/alice/config/config.toml"
+echo "\$ nym-testnet up --clients alice,bob"
+"$B/nym-testnet" up --dir "$D" --clients alice,bob
+. "$D/testnet.env"
 echo
-echo "\$ nymd run --id alice"
-"$B/src/nymd" run --id alice --home "$H" &
-M=$!
-sleep 2
-echo
-echo "The daemon's processes:"
-ps -o pid,ppid,user,args --ppid "$M" -p "$M" | sed 's/^/    /'
-for p in $(cat /proc/"$M"/task/*/children); do
-	printf '    %s: %s\n' "$(tr '\0' ' ' </proc/"$p"/cmdline)" \
+echo "alice's daemon, one role per process, each sandboxed:"
+for p in "$CLIENT_alice_PID" $(cat /proc/"$CLIENT_alice_PID"/task/*/children); do
+	printf '    %-6s %-28s %s\n' "$p" "$(tr '\0' ' ' </proc/"$p"/cmdline | cut -c1-28)" \
 		"$(grep -E '^(Seccomp|NoNewPrivs):' /proc/"$p"/status | tr -s '\t\n' '  ')"
 done
 echo
-echo "Asking rpcd for our details on the unix socket:"
-make -C "$B" tests/tools/sockreq >/dev/null
-"$B/tests/tools/sockreq" "unix:$H/clients/alice/nymd.sock" details | sed 's/^/    /'
+MSG="Hello bob, this is alice, through the mixnet"
+echo "\$ nymctl --socket alice.sock send --to $CLIENT_bob_PUBKEY \"$MSG\""
+"$B/nymctl/nymctl" --socket "$CLIENT_alice_SOCKET" send --to "$CLIENT_bob_PUBKEY" "$MSG"
 echo
-echo "Stopping with SIGTERM:"
-kill -TERM "$M"
-wait "$M" && echo "    nymd stopped cleanly"
+echo "\$ nymctl --socket bob.sock fetch"
+i=0
+while [ $i -lt 100 ]; do
+	out=$("$B/nymctl/nymctl" --socket "$CLIENT_bob_SOCKET" fetch)
+	if [ -n "$out" ]; then
+		echo "$out"
+		echo
+		echo "bob received alice's message."
+		exit 0
+	fi
+	sleep 0.1
+	i=$((i + 1))
+done
+echo "the message did not arrive within 10 s" >&2
+exit 1

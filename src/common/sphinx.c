@@ -47,12 +47,19 @@
 #define CREATE_ATTEMPTS		4
 
 /* Key derivation labels (docs/sphinx.md, section 5). */
+#define KDF_LABEL_MAX_BYTES	32
 static const char LABEL_HEADER_STREAM[] = "nymd-sphinx-v1/header-stream";
 static const char LABEL_HEADER_MAC[] = "nymd-sphinx-v1/header-mac";
 static const char LABEL_PAYLOAD_1[] = "nymd-sphinx-v1/payload-1";
 static const char LABEL_PAYLOAD_2[] = "nymd-sphinx-v1/payload-2";
 static const char LABEL_BLINDING[] = "nymd-sphinx-v1/blinding";
 static const char LABEL_REPLAY[] = "nymd-sphinx-v1/replay";
+_Static_assert(sizeof(LABEL_HEADER_STREAM) - 1 <= KDF_LABEL_MAX_BYTES &&
+    sizeof(LABEL_HEADER_MAC) - 1 <= KDF_LABEL_MAX_BYTES &&
+    sizeof(LABEL_PAYLOAD_1) - 1 <= KDF_LABEL_MAX_BYTES &&
+    sizeof(LABEL_PAYLOAD_2) - 1 <= KDF_LABEL_MAX_BYTES &&
+    sizeof(LABEL_BLINDING) - 1 <= KDF_LABEL_MAX_BYTES &&
+    sizeof(LABEL_REPLAY) - 1 <= KDF_LABEL_MAX_BYTES, "KDF label too long");
 
 static const uint8_t zero_nonce[crypto_stream_chacha20_ietf_NONCEBYTES];
 
@@ -81,12 +88,21 @@ struct hop_keys {
 	uint8_t	blinding[32];			/* b: X25519 scalar */
 };
 
+/*
+ * H_n(label || s), unkeyed: one BLAKE2b compression, where keying BLAKE2b
+ * with s would cost a second one for the key block.
+ */
 static void
 kdf(uint8_t *out, size_t outlen, const uint8_t secret[SPHINX_KEY_BYTES],
     const char *label)
 {
-	crypto_generichash(out, outlen, (const uint8_t *)label, strlen(label),
-	    secret, SPHINX_KEY_BYTES);
+	uint8_t in[KDF_LABEL_MAX_BYTES + SPHINX_KEY_BYTES];
+	size_t len = strlen(label);
+
+	memcpy(in, label, len);
+	memcpy(in + len, secret, SPHINX_KEY_BYTES);
+	crypto_generichash(out, outlen, in, len + SPHINX_KEY_BYTES, NULL, 0);
+	sodium_memzero(in, sizeof(in));
 }
 
 /* K1 || K2 from one label, K3 || K4 from the other. */

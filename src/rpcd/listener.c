@@ -19,6 +19,7 @@
 #include "rpcd/api.h"
 #include "rpcd/listener.h"
 #include "rpcd/rpcd.h"
+#include "rpcd/websocket.h"
 
 struct conn;
 
@@ -32,6 +33,7 @@ struct listener {
 	const struct rpcd_state	*state;
 	struct conn		*conns;
 	size_t			 n_conns;
+	struct websocket_server	*ws;		/* --socket websocket */
 };
 
 struct conn {
@@ -212,6 +214,10 @@ listener_on_accept(struct evconnlistener *evl, evutil_socket_t fd,
 		close(fd);
 		return;
 	}
+	if (l->ws != NULL) {
+		websocket_accept(l->ws, fd);
+		return;
+	}
 	if (l->n_conns >= LISTENER_MAX_CONNS) {
 		log_warnx("refused a connection: %d connections already open",
 		    LISTENER_MAX_CONNS);
@@ -325,8 +331,13 @@ listener_open(struct event_base *base, const Nymipc__ChildConfig *cfg,
 	case NYMIPC__SOCKET_KIND__SOCKET_TCP:
 		rc = listener_bind_tcp(l, cfg);
 		break;
+	case NYMIPC__SOCKET_KIND__SOCKET_WEBSOCKET:
+		rc = listener_bind_tcp(l, cfg);
+		if ((l->ws = websocket_server_new(base, state)) == NULL)
+			fatal("websocket");
+		break;
 	default:
-		fatalx("the websocket listener is not available in this version of nymd");
+		fatalx("unknown socket kind %d", (int)cfg->socket_kind);
 	}
 	if (rc == -1 || listen(l->fd, 64) == -1)
 		fatal("listen");
@@ -351,6 +362,7 @@ listener_free(struct listener *l)
 		return;
 	while (l->conns != NULL)
 		conn_free(l->conns);
+	websocket_server_free(l->ws);
 	if (l->evl != NULL)
 		evconnlistener_free(l->evl);
 	if (l->fd != -1)

@@ -4,7 +4,7 @@
 # a killed child is restarted and the daemon is whole again, SIGTERM
 # stops everything within a second.
 . "$(dirname "$0")/lib.sh"
-plan 23
+plan 24
 
 # A directory serving a fixed topology (python's static HTTP server).
 mkdir -p "$WORK/dir/api/presence"
@@ -81,4 +81,5 @@ for p in $pids; do [ -d /proc/$p ] && ! grep -q '^State:.*Z' /proc/$p/status 2>/
 check "SIGTERM leaves no process behind within 1 s" test -z "$left"
 wait "$M"; rc=$?
 check "and master exits 0" test "$rc" = 0
+check "no role died of its sandbox on the way" sh -c "! grep -q 'signal 31' '$WORK/alice.log'"
 finish

@@ -30,6 +30,7 @@ enum probe {
 	PROBE_EXECVE,
 	PROBE_OPENAT,
 	PROBE_CONNECT,
+	PROBE_MPROTECT_EXEC,
 };
 
 /* Runs probe after role_sandbox() in a child; returns its wait status. */
@@ -63,6 +64,9 @@ run_probe(int (*role_sandbox)(void), enum probe probe)
 			break;
 		case PROBE_CONNECT:
 			syscall(SYS_connect, 0, NULL, 0);
+			break;
+		case PROBE_MPROTECT_EXEC:
+			syscall(SYS_mprotect, (void *)0x10000, 4096, 7 /* rwx */);
 			break;
 		}
 		_exit(102);	/* the call was allowed */
@@ -103,6 +107,12 @@ static void
 test_keyd_forbids_execve(void **state)
 {
 	assert_killed_by_sigsys(run_probe(keyd_sandbox, PROBE_EXECVE));
+}
+
+static void
+test_keyd_forbids_mprotect_exec(void **state)
+{
+	assert_killed_by_sigsys(run_probe(keyd_sandbox, PROBE_MPROTECT_EXEC));
 }
 
 static void
@@ -154,6 +164,7 @@ main(void)
 		cmocka_unit_test(test_keyd_forbids_socket),
 		cmocka_unit_test(test_keyd_forbids_open),
 		cmocka_unit_test(test_keyd_forbids_execve),
+		cmocka_unit_test(test_keyd_forbids_mprotect_exec),
 		cmocka_unit_test(test_keyd_still_writes),
 		cmocka_unit_test(test_netd_forbids_execve),
 		cmocka_unit_test(test_netd_still_writes),

@@ -63,11 +63,15 @@ struct ref_packet {
 	uint8_t		payload_plain[SPHINX_PAYLOAD_BYTES];
 };
 
+/* H_len(label || s), BLAKE2b without a key. */
 static void
 ref_kdf(uint8_t *out, size_t len, const uint8_t s[32], const char *label)
 {
-	crypto_generichash(out, len, (const uint8_t *)label, strlen(label), s,
-	    32);
+	crypto_generichash_state st;
+	crypto_generichash_init(&st, NULL, 0, len);
+	crypto_generichash_update(&st, (const uint8_t *)label, strlen(label));
+	crypto_generichash_update(&st, s, 32);
+	crypto_generichash_final(&st, out, len);
 }
 
 /* S(k)[0, len): ChaCha20 (RFC 8439), zero nonce, counter 0. */
@@ -833,10 +837,16 @@ gen_corpus(const char *dir)
 		}
 	}
 
+	/* Fixed randomness, so that the seeds are reproducible. */
+	uint8_t random[2 * MAX_RANDOM];
+	derive(random, sizeof(random), "randomness", "fuzz corpus", 0);
+	struct replay_rng rr = { random, sizeof(random), 0 };
+	struct sphinx_rng rng = { replay_rng_fill, &rr };
+
 	/* mode 0: a valid packet for fuzz node 0 */
 	seed[0] = 0;
 	if (sphinx_create(seed + 1, hops, R_HOPS, (const uint8_t *)"seed", 4,
-	    NULL) != SPHINX_OK)
+	    &rng) != SPHINX_OK)
 		return -1;
 	rc |= write_file(dir, "process-valid", seed, sizeof(seed));
 	/* mode 0: a short run of junk */
@@ -845,7 +855,7 @@ gen_corpus(const char *dir)
 	/* mode 1: a valid packet for fuzz node 5 as the recipient */
 	seed[0] = 1;
 	if (sphinx_create(seed + 1, &hops[R_HOPS - 1], 1,
-	    (const uint8_t *)"recipient seed", 14, NULL) != SPHINX_OK)
+	    (const uint8_t *)"recipient seed", 14, &rng) != SPHINX_OK)
 		return -1;
 	rc |= write_file(dir, "unwrap-valid", seed, sizeof(seed));
 	/* mode 2: a small serialised replay store with one tag */

@@ -1,0 +1,78 @@
+/*
+ * The bodies nodes POST to nym-directory: a mixnode's presence, a
+ * provider's presence and a mixnode's traffic report. Each has exactly one
+ * parser here; it validates everything, so that a body it accepts can go
+ * into the registry as it is.
+ */
+#ifndef NYMD_DIRECTORY_BODY_H
+#define NYMD_DIRECTORY_BODY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/topology.h"
+
+/* Largest request body the API reads. */
+#define BODY_MAX_BYTES		(64u * 1024)
+/* "[" host "]" ":" port, with a host the client's parser accepts. */
+#define BODY_HOSTPORT_MAX_CHARS	(TOPOLOGY_HOST_BYTES - 1 + 2 + 1 + 5)
+#define BODY_MAX_CLIENTS	1024	/* registeredClients of one provider */
+#define BODY_MAX_SENT_PEERS	1024	/* entries of one report's "sent" */
+#define BODY_MAX_COUNT		INT64_MAX	/* a packet count */
+#define BODY_ERR_BYTES		160
+
+enum body_error {
+	BODY_OK = 0,
+	BODY_ERR_TOO_LARGE = -1,	/* over BODY_MAX_BYTES */
+	BODY_ERR_JSON = -2,		/* not JSON, or not an object */
+	BODY_ERR_FIELD = -3,		/* missing field or wrong type */
+	BODY_ERR_KEY = -4,		/* not a 32-byte URL-safe base64 key */
+	BODY_ERR_HOST = -5,		/* not "ip:port" / "name:port" */
+	BODY_ERR_LAYER = -6,		/* layer not 1..3 */
+	BODY_ERR_TOO_MANY = -7,		/* over a list limit */
+	BODY_ERR_DUPLICATE = -8,	/* the same key twice in a list */
+	BODY_ERR_NOMEM = -9,
+};
+
+struct body_mixnode {
+	char		 host[BODY_HOSTPORT_MAX_CHARS + 1];
+	uint8_t		 pub[32];
+	uint32_t	 layer;
+};
+
+struct body_provider {
+	char		 host[BODY_HOSTPORT_MAX_CHARS + 1];
+	uint8_t		 pub[32];
+	uint8_t		(*clients)[32];
+	size_t		 n_clients;
+};
+
+struct body_sent {
+	uint8_t		 pub[32];
+	int64_t		 count;
+};
+
+struct body_metric {
+	uint8_t		 pub[32];
+	int64_t		 received;
+	struct body_sent *sent;
+	size_t		 n_sent;
+};
+
+/*
+ * Each parses one body of len bytes (not NUL-terminated). On error, out
+ * holds nothing to free and err says why in printable ASCII.
+ */
+int	body_parse_mixnode(const char *buf, size_t len, struct body_mixnode *out,
+	    char *err, size_t errlen);
+int	body_parse_provider(const char *buf, size_t len,
+	    struct body_provider *out, char *err, size_t errlen);
+int	body_parse_metric(const char *buf, size_t len, struct body_metric *out,
+	    char *err, size_t errlen);
+void	body_provider_clear(struct body_provider *);
+void	body_metric_clear(struct body_metric *);
+
+/* 0 if hostport is "IPv4:port", "[IPv6]:port" or "hostname:port". */
+int	body_host_valid(const char *hostport);
+
+#endif

@@ -1,0 +1,306 @@
+/*
+ * nym-directory: the directory server of the local mixnet. Mixnodes and
+ * providers announce themselves over HTTP; clients read the topology in
+ * the seed's JSON shape. One process, one libevent loop, state in memory.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "common/b64.h"
+#include "common/log.h"
+#include "common/topology.h"
+#include "directory/registry.h"
+#include "directory/server.h"
+
+#define DIRECTORY_EXIT_FAILURE		1
+#define DIRECTORY_EXIT_USAGE		2
+#define DIRECTORY_DEFAULT_LISTEN	"127.0.0.1:8080"
+#define DIRECTORY_DEFAULT_STALE_SECONDS	30
+#define DIRECTORY_MAX_STALE_SECONDS	86400
+#define DIRECTORY_SWEEP_SECONDS		1
+
+struct directory {
+	struct event_base	*base;
+	struct registry		*registry;
+	struct server		*server;
+	struct event		*sweep;
+	struct event		*sigterm;
+	struct event		*sigint;
+};
+
+struct directory_options {
+	const char	*prog;
+	char		 host[TOPOLOGY_HOST_BYTES];
+	uint16_t	 port;
+	long		 stale_seconds;
+	enum log_level	 level;
+};
+
+static void
+usage(FILE *f, const char *prog)
+{
+	fprintf(f,
+	    "Usage: %s [--listen ADDR:PORT] [--stale-seconds N] [--log-level LEVEL]\n"
+	    "       %s --help | --version\n\n"
+	    "The directory server of a local Loopix mixnet.\n\n"
+	    "Options:\n"
+	    "    --listen ADDR:PORT   address to listen on (default %s;\n"
+	    "                         [v6]:port for IPv6, port 0 for any)\n"
+	    "    --stale-seconds N    forget a node not renewed for N seconds\n"
+	    "                         (1 to %d, default %d)\n"
+	    "    --log-level LEVEL    trace, debug, info, warning, error, panic, fatal\n"
+	    "                         (default info)\n"
+	    "    --help               print this help\n"
+	    "    --version            print the version\n",
+	    prog, prog, DIRECTORY_DEFAULT_LISTEN, DIRECTORY_MAX_STALE_SECONDS,
+	    DIRECTORY_DEFAULT_STALE_SECONDS);
+}
+
+/* "ADDR:PORT" or "[V6]:PORT", port 0..65535. */
+static int
+parse_listen(const char *s, struct directory_options *o)
+{
+	char port[TOPOLOGY_PORT_BYTES], *end;
+	unsigned long v;
+
+	/* Port 0 is ours to allow; the client-side splitter refuses it. */
+	const char *colon = strrchr(s, ':');
+	if (colon != NULL && strcmp(colon, ":0") == 0) {
+		char tmp[TOPOLOGY_HOST_BYTES + 8];
+		if (snprintf(tmp, sizeof(tmp), "%.*s:1", (int)(colon - s), s) >=
+		    (int)sizeof(tmp))
+			return -1;
+		if (topology_split_host(tmp, o->host, sizeof(o->host), port,
+		    sizeof(port)) == -1)
+			return -1;
+		o->port = 0;
+		return 0;
+	}
+	if (topology_split_host(s, o->host, sizeof(o->host), port,
+	    sizeof(port)) == -1)
+		return -1;
+	errno = 0;
+	v = strtoul(port, &end, 10);
+	if (errno != 0 || *end != '\0' || v == 0 || v > 65535)
+		return -1;
+	o->port = (uint16_t)v;
+	return 0;
+}
+
+static int
+parse_stale(const char *s, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < 1 ||
+	    v > DIRECTORY_MAX_STALE_SECONDS)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+enum { OPT_LISTEN = 1, OPT_STALE, OPT_LOG_LEVEL, OPT_HELP, OPT_VERSION };
+
+/* Returns 0 to run, 1 after --help/--version, -1 on a usage error. */
+static int
+parse_options(int argc, char **argv, struct directory_options *o)
+{
+	static const struct option opts[] = {
+		{ "listen", required_argument, NULL, OPT_LISTEN },
+		{ "stale-seconds", required_argument, NULL, OPT_STALE },
+		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_LISTEN:
+			if (parse_listen(optarg, o) == -1) {
+				fprintf(stderr, "%s: --listen must be ADDR:PORT, not '%s'\n",
+				    o->prog, optarg);
+				return -1;
+			}
+			break;
+		case OPT_STALE:
+			if (parse_stale(optarg, &o->stale_seconds) == -1) {
+				fprintf(stderr, "%s: --stale-seconds must be a number "
+				    "from 1 to %d\n", o->prog, DIRECTORY_MAX_STALE_SECONDS);
+				return -1;
+			}
+			break;
+		case OPT_LOG_LEVEL:
+			if (log_level_parse(optarg, &o->level) == -1) {
+				fprintf(stderr, "%s: unknown log level '%s'\n", o->prog,
+				    optarg);
+				return -1;
+			}
+			break;
+		case 'h':
+		case OPT_HELP:
+			usage(stdout, o->prog);
+			return 1;
+		case OPT_VERSION:
+			printf("nym-directory (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+			return 1;
+		default:
+			fprintf(stderr, "%s: unknown or incomplete option '%s'\n",
+			    o->prog, argv[optind - 1]);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "%s: unexpected argument '%s'\n", o->prog,
+		    argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+static const char *
+kind_name(enum registry_kind kind)
+{
+	switch (kind) {
+	case REGISTRY_MIXNODE:	return "mixnode";
+	case REGISTRY_PROVIDER:	return "provider";
+	case REGISTRY_METRIC:	return "metrics of mixnode";
+	}
+	return "entry";
+}
+
+static void
+on_gone(enum registry_kind kind, const uint8_t pub[32], void *arg)
+{
+	char id[B64_KEY_CHARS + 1];
+
+	b64_encode(id, pub, 32, B64_URLSAFE);
+	if (kind == REGISTRY_METRIC)
+		log_debug("%s %s expired", kind_name(kind), id);
+	else
+		log_info("%s %s went stale", kind_name(kind), id);
+}
+
+static void
+on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+	struct directory *d = arg;
+	struct registry_now now;
+
+	server_now(&now);
+	registry_sweep(d->registry, now.mono_ns, on_gone, NULL);
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct directory *d = arg;
+
+	log_info("stopping on signal %d", (int)sig);
+	event_base_loopbreak(d->base);
+}
+
+static void
+directory_free(struct directory *d)
+{
+	if (d->sweep != NULL)
+		event_free(d->sweep);
+	if (d->sigterm != NULL)
+		event_free(d->sigterm);
+	if (d->sigint != NULL)
+		event_free(d->sigint);
+	server_free(d->server);
+	registry_free(d->registry);
+	if (d->base != NULL)
+		event_base_free(d->base);
+}
+
+static int
+directory_run(const struct directory_options *o)
+{
+	struct timeval sweep_tv = { DIRECTORY_SWEEP_SECONDS, 0 };
+	struct directory d;
+	char err[256];
+	int rc = DIRECTORY_EXIT_FAILURE;
+
+	memset(&d, 0, sizeof(d));
+	/* A client that hangs up mid-reply must not kill the server. */
+	signal(SIGPIPE, SIG_IGN);
+	if ((d.base = event_base_new()) == NULL) {
+		log_warnx("cannot create the event loop");
+		goto out;
+	}
+	d.registry = registry_new((int64_t)o->stale_seconds * 1000000000);
+	if (d.registry == NULL) {
+		log_warnx("out of memory");
+		goto out;
+	}
+	d.server = server_new(d.base, d.registry, o->host, o->port, err,
+	    sizeof(err));
+	if (d.server == NULL) {
+		log_warnx("%s", err);
+		goto out;
+	}
+	d.sweep = event_new(d.base, -1, EV_PERSIST, on_sweep, &d);
+	d.sigterm = evsignal_new(d.base, SIGTERM, on_signal, &d);
+	d.sigint = evsignal_new(d.base, SIGINT, on_signal, &d);
+	if (d.sweep == NULL || d.sigterm == NULL || d.sigint == NULL ||
+	    event_add(d.sweep, &sweep_tv) == -1 ||
+	    event_add(d.sigterm, NULL) == -1 || event_add(d.sigint, NULL) == -1) {
+		log_warnx("cannot set up timers and signals");
+		goto out;
+	}
+	log_info("listening on %s%s%s:%u, stale after %ld s",
+	    strchr(o->host, ':') ? "[" : "", o->host,
+	    strchr(o->host, ':') ? "]" : "", (unsigned)server_port(d.server),
+	    o->stale_seconds);
+	if (event_base_dispatch(d.base) == -1) {
+		log_warnx("event loop failed");
+		goto out;
+	}
+	rc = 0;
+out:
+	directory_free(&d);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct directory_options o;
+	const char *slash;
+	int rc;
+
+	memset(&o, 0, sizeof(o));
+	slash = argc > 0 ? strrchr(argv[0], '/') : NULL;
+	o.prog = slash ? slash + 1 : argc > 0 ? argv[0] : "nym-directory";
+	if (strncmp(o.prog, "lt-", 3) == 0)
+		o.prog += 3;
+	o.stale_seconds = DIRECTORY_DEFAULT_STALE_SECONDS;
+	o.level = LOG_LEVEL_INFO;
+	if (parse_listen(DIRECTORY_DEFAULT_LISTEN, &o) == -1)
+		return DIRECTORY_EXIT_FAILURE;
+
+	rc = parse_options(argc, argv, &o);
+	if (rc == 1)
+		return 0;
+	if (rc == -1) {
+		fprintf(stderr, "Try '%s --help'.\n", o.prog);
+		return DIRECTORY_EXIT_USAGE;
+	}
+	log_init("directory", o.level);
+	return directory_run(&o);
+}

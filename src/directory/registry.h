@@ -1,0 +1,74 @@
+/*
+ * What nym-directory knows: the presences of mixnodes and providers and
+ * the latest traffic report of each mixnode, each forgotten when it has not
+ * been renewed within the stale window. Entries keep the order in which
+ * they first arrived, so the topology document is stable between renewals.
+ * The registry takes the time from its caller and does no I/O.
+ */
+#ifndef NYMD_DIRECTORY_REGISTRY_H
+#define NYMD_DIRECTORY_REGISTRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "directory/body.h"
+
+#define REGISTRY_MAX_MIXNODES	512
+#define REGISTRY_MAX_PROVIDERS	128
+#define REGISTRY_MAX_METRICS	REGISTRY_MAX_MIXNODES
+
+enum registry_error {
+	REGISTRY_ERR_FULL = -1,		/* a new node over the limit */
+	REGISTRY_ERR_NOMEM = -2,
+};
+
+/* A put returns one of these, or a negative registry_error. */
+enum registry_put {
+	REGISTRY_RENEWED = 0,
+	REGISTRY_ADDED = 1,
+};
+
+enum registry_kind {
+	REGISTRY_MIXNODE = 0,
+	REGISTRY_PROVIDER,
+	REGISTRY_METRIC,
+};
+
+struct registry_now {
+	int64_t		 real_ns;	/* Unix time: what lastSeen shows */
+	int64_t		 mono_ns;	/* monotonic: what staleness uses */
+};
+
+struct registry;
+
+struct registry	*registry_new(int64_t stale_ns);
+void		 registry_free(struct registry *);
+
+int	registry_put_mixnode(struct registry *, const struct body_mixnode *,
+	    const struct registry_now *);
+/* These two take over the body's list (and clear the body) on success. */
+int	registry_put_provider(struct registry *, struct body_provider *,
+	    const struct registry_now *);
+int	registry_put_metric(struct registry *, struct body_metric *,
+	    const struct registry_now *);
+
+/*
+ * Forgets what went stale by mono_ns; calls gone (if not NULL) for each
+ * entry forgotten. Returns how many.
+ */
+size_t	registry_sweep(struct registry *, int64_t mono_ns,
+	    void (*gone)(enum registry_kind, const uint8_t pub[32], void *),
+	    void *arg);
+size_t	registry_count(const struct registry *, enum registry_kind);
+
+/*
+ * The documents of GET /api/presence/topology and GET /api/metrics/mixes,
+ * without the entries that are stale at mono_ns: a NUL-terminated string
+ * to free(), its length in *len; NULL when out of memory.
+ */
+char	*registry_topology_json(const struct registry *, int64_t mono_ns,
+	    size_t *len);
+char	*registry_metrics_json(const struct registry *, int64_t mono_ns,
+	    size_t *len);
+
+#endif

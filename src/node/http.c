@@ -1,0 +1,296 @@
+/*
+ * libcurl multi on libevent: libcurl tells us which sockets to watch
+ * (socket callback) and when to call it back (timer callback); we turn
+ * those into events and hand readiness back with curl_multi_socket_action().
+ */
+#include <config.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
+
+#include "node/http.h"
+
+struct http_req {
+	struct http		*http;
+	struct http_req		*next;
+	CURL			*easy;
+	struct curl_slist	*headers;
+	char			*post;
+	char			*body;
+	size_t			 body_len;
+	int			 overflow;
+	char			 err[CURL_ERROR_SIZE];
+	http_cb			 cb;
+	void			*arg;
+};
+
+struct http {
+	struct event_base	*base;
+	CURLM			*multi;
+	struct event		*timer;
+	struct http_req		*reqs;
+	size_t			 pending;
+};
+
+struct http_sock {
+	struct event		*ev;
+};
+
+int
+http_global_init(void)
+{
+	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}
+
+void
+http_global_cleanup(void)
+{
+	curl_global_cleanup();
+}
+
+static void
+http_req_free(struct http_req *r)
+{
+	struct http_req **pp;
+
+	for (pp = &r->http->reqs; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == r) {
+			*pp = r->next;
+			break;
+		}
+	if (r->easy != NULL) {
+		curl_multi_remove_handle(r->http->multi, r->easy);
+		curl_easy_cleanup(r->easy);
+	}
+	curl_slist_free_all(r->headers);
+	free(r->post);
+	free(r->body);
+	r->http->pending--;
+	free(r);
+}
+
+static void
+http_check_done(struct http *h)
+{
+	CURLMsg *m;
+	int left;
+
+	while ((m = curl_multi_info_read(h->multi, &left)) != NULL) {
+		struct http_req *r = NULL;
+		char why[CURL_ERROR_SIZE + 64];
+		long status = 0;
+
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+		if (r == NULL)
+			continue;
+		why[0] = '\0';
+		if (r->overflow)
+			snprintf(why, sizeof(why), "response larger than %u bytes",
+			    HTTP_MAX_RESPONSE_BYTES);
+		else if (m->data.result != CURLE_OK)
+			snprintf(why, sizeof(why), "%s", r->err[0] ? r->err :
+			    curl_easy_strerror(m->data.result));
+		else
+			curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+		/* Detach first: the callback may start new requests. */
+		curl_multi_remove_handle(h->multi, r->easy);
+		curl_easy_cleanup(r->easy);
+		r->easy = NULL;
+		r->cb(r->arg, why[0] ? 0 : status, r->body ? r->body : "",
+		    r->body_len, why[0] ? why : NULL);
+		http_req_free(r);
+	}
+}
+
+static void
+http_on_socket(evutil_socket_t fd, short what, void *arg)
+{
+	struct http *h = arg;
+	int running;
+	int flags = (what & EV_READ ? CURL_CSELECT_IN : 0) |
+	    (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
+
+	curl_multi_socket_action(h->multi, fd, flags, &running);
+	http_check_done(h);
+}
+
+static void
+http_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct http *h = arg;
+	int running;
+
+	curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	http_check_done(h);
+}
+
+static int
+http_socket_cb(CURL *easy, curl_socket_t s, int what, void *userp,
+    void *socketp)
+{
+	struct http *h = userp;
+	struct http_sock *hs = socketp;
+	short ev;
+
+	if (what == CURL_POLL_REMOVE) {
+		if (hs != NULL) {
+			event_free(hs->ev);
+			free(hs);
+			curl_multi_assign(h->multi, s, NULL);
+		}
+		return 0;
+	}
+	if (hs == NULL) {
+		if ((hs = calloc(1, sizeof(*hs))) == NULL)
+			return -1;
+		curl_multi_assign(h->multi, s, hs);
+	} else
+		event_free(hs->ev);
+	ev = EV_PERSIST | (what & CURL_POLL_IN ? EV_READ : 0) |
+	    (what & CURL_POLL_OUT ? EV_WRITE : 0);
+	if ((hs->ev = event_new(h->base, s, ev, http_on_socket, h)) == NULL)
+		return -1;
+	return event_add(hs->ev, NULL);
+}
+
+static int
+http_timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct http *h = userp;
+	struct timeval tv;
+
+	if (timeout_ms < 0) {
+		evtimer_del(h->timer);
+		return 0;
+	}
+	tv.tv_sec = timeout_ms / 1000;
+	tv.tv_usec = (timeout_ms % 1000) * 1000;
+	return evtimer_add(h->timer, &tv);
+}
+
+static size_t
+http_write_cb(char *data, size_t size, size_t nmemb, void *userp)
+{
+	struct http_req *r = userp;
+	size_t n = size * nmemb;
+	char *p;
+
+	if (n > HTTP_MAX_RESPONSE_BYTES - r->body_len) {
+		r->overflow = 1;
+		return 0;	/* aborts the transfer */
+	}
+	if ((p = realloc(r->body, r->body_len + n + 1)) == NULL)
+		return 0;
+	memcpy(p + r->body_len, data, n);
+	r->body = p;
+	r->body_len += n;
+	r->body[r->body_len] = '\0';
+	return n;
+}
+
+struct http *
+http_new(struct event_base *base)
+{
+	struct http *h = calloc(1, sizeof(*h));
+
+	if (h == NULL)
+		return NULL;
+	h->base = base;
+	if ((h->multi = curl_multi_init()) == NULL ||
+	    (h->timer = evtimer_new(base, http_on_timer, h)) == NULL) {
+		http_free(h);
+		return NULL;
+	}
+	curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, http_socket_cb);
+	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
+	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, http_timer_cb);
+	curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+	return h;
+}
+
+void
+http_free(struct http *h)
+{
+	if (h == NULL)
+		return;
+	while (h->reqs != NULL)
+		http_req_free(h->reqs);
+	if (h->multi != NULL)
+		curl_multi_cleanup(h->multi);
+	if (h->timer != NULL)
+		event_free(h->timer);
+	free(h);
+}
+
+static int
+http_start(struct http *h, const char *url, const char *json, size_t len,
+    http_cb cb, void *arg)
+{
+	struct http_req *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		return -1;
+	r->http = h;
+	r->cb = cb;
+	r->arg = arg;
+	r->next = h->reqs;
+	h->reqs = r;
+	h->pending++;
+	if ((r->easy = curl_easy_init()) == NULL)
+		goto fail;
+	curl_easy_setopt(r->easy, CURLOPT_URL, url);
+	curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT, HTTP_CONNECT_TIMEOUT_S);
+	curl_easy_setopt(r->easy, CURLOPT_TIMEOUT, HTTP_TIMEOUT_S);
+	curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, http_write_cb);
+	curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->err);
+	curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
+	curl_easy_setopt(r->easy, CURLOPT_USERAGENT, "nym-node/" PACKAGE_VERSION);
+	if (json != NULL) {
+		if ((r->post = malloc(len + 1)) == NULL)
+			goto fail;
+		memcpy(r->post, json, len);
+		r->post[len] = '\0';
+		r->headers = curl_slist_append(NULL,
+		    "Content-Type: application/json");
+		if (r->headers == NULL)
+			goto fail;
+		curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
+		curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->post);
+		curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)len);
+	}
+	if (curl_multi_add_handle(h->multi, r->easy) != CURLM_OK)
+		goto fail;
+	return 0;
+fail:
+	http_req_free(r);
+	return -1;
+}
+
+int
+http_get(struct http *h, const char *url, http_cb cb, void *arg)
+{
+	return http_start(h, url, NULL, 0, cb, arg);
+}
+
+int
+http_post_json(struct http *h, const char *url, const char *json, size_t len,
+    http_cb cb, void *arg)
+{
+	return http_start(h, url, json, len, cb, arg);
+}
+
+size_t
+http_pending(const struct http *h)
+{
+	return h->pending;
+}

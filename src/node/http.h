@@ -1,0 +1,42 @@
+/*
+ * A small HTTP client for the node's directory traffic (topology GET,
+ * presence and metrics POSTs): libcurl's multi interface on the node's
+ * libevent loop, so that no request ever blocks packet processing.
+ */
+#ifndef NYMD_NODE_HTTP_H
+#define NYMD_NODE_HTTP_H
+
+#include <stddef.h>
+
+struct event_base;
+struct http;
+
+#define HTTP_MAX_RESPONSE_BYTES	(4u * 1024 * 1024)
+#define HTTP_TIMEOUT_S		10L
+#define HTTP_CONNECT_TIMEOUT_S	5L
+
+/*
+ * Called once per request from the event loop.  status is the HTTP
+ * status, or 0 if the request failed (error then says why); body is the
+ * response (NUL-terminated, len bytes) and is freed after the call.
+ */
+typedef void (*http_cb)(void *arg, long status, const char *body, size_t len,
+    const char *error);
+
+/* curl_global_init(): once per process, before any thread or sandbox. */
+int		 http_global_init(void);
+void		 http_global_cleanup(void);
+
+struct http	*http_new(struct event_base *);
+/* Cancels requests in flight without calling their callbacks. */
+void		 http_free(struct http *);
+
+/* GET url; 0, or -1 if the request could not be started (cb not called). */
+int		 http_get(struct http *, const char *url, http_cb, void *arg);
+/* POST a JSON body (copied) to url. */
+int		 http_post_json(struct http *, const char *url, const char *json,
+		    size_t len, http_cb, void *arg);
+/* Requests in flight. */
+size_t		 http_pending(const struct http *);
+
+#endif /* NYMD_NODE_HTTP_H */

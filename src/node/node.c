@@ -1,0 +1,976 @@
+/*
+ * The node core: one libevent loop does everything.
+ *
+ *   listener -> incoming link -> sphinx_process (replay store, replay log)
+ *            -> delay queue (one timer) -> pool (RELAY) or role (DELIVER)
+ *
+ * plus timers for the topology, presence, metrics, the replay log's
+ * fdatasync and the replay snapshot.  Nothing on the packet path blocks
+ * except the replay log's write(2) and, at a provider, the mailbox commit.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <jansson.h>
+#include <sodium.h>
+
+#include "common/b64.h"
+#include "common/log.h"
+#include "common/replay.h"
+#include "common/sphinx.h"
+#include "common/topology.h"
+#include "node/delayq.h"
+#include "node/http.h"
+#include "node/node.h"
+#include "node/pool.h"
+#include "node/replaydb.h"
+
+/* A packet held in the delay queue; data first so that pool can free it. */
+struct node_pkt {
+	uint8_t		data[SPHINX_PACKET_BYTES];
+	uint8_t		command;
+	uint8_t		next[SPHINX_NODE_ID_BYTES];
+};
+_Static_assert(offsetof(struct node_pkt, data) == 0,
+    "the pool frees a packet by its data pointer");
+
+struct node_in {
+	struct node	*node;
+	struct node_in	*prev, *next;
+	struct link	*link;
+	uint8_t		 peer[32];
+	int		 is_node;	/* a mixnode or provider of the topology */
+	int		 is_client;	/* accepted by the role's accept_client() */
+};
+
+struct node {
+	struct node_config	 cfg;
+	const struct node_ops	*ops;
+	void			*role;
+	struct event_base	*base;
+	uint8_t			*priv;		/* sodium_malloc'd */
+	uint8_t			 pub[32];
+	char			 pub_b64[B64_KEY_CHARS + 1];
+	char			 hostport[NODE_HOST_BYTES + 8];
+	struct link_config	 in_cfg;
+	struct link_config	 out_cfg;
+
+	struct evconnlistener	*listener;
+	struct node_in		*in_links;
+	size_t			 n_in;
+
+	struct replaydb		*rdb;
+	struct delayq		*dq;
+	struct event		*dq_timer;
+	uint64_t		 dq_armed_ms;	/* 0: not armed */
+	struct pool		*pool;
+	struct http		*http;
+
+	struct topology		*topo;
+	int			 topo_inflight;
+	int			 topo_again;
+	uint64_t		 topo_last_ms;
+	int			 topo_failing;
+	int			 presence_failing;
+	int			 metrics_failing;
+	int			 replay_warned;
+
+	struct event		*topo_timer;
+	struct event		*presence_timer;
+	struct event		*metrics_timer;
+	struct event		*sync_timer;
+	struct event		*snapshot_timer;
+	struct event		*grace_timer;
+	struct event		*sig_term, *sig_int;
+	int			 stopping;
+
+	struct node_counters	 c;
+	uint64_t		 interval_received;
+	uint64_t		 snapshot_count;	/* replay_count() at the last */
+};
+
+static uint64_t
+node_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void
+node_timer_ms(struct event *ev, uint64_t ms)
+{
+	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000) };
+
+	evtimer_add(ev, &tv);
+}
+
+const struct node_config *
+node_config(const struct node *n)
+{
+	return &n->cfg;
+}
+
+struct event_base *
+node_base(const struct node *n)
+{
+	return n->base;
+}
+
+const uint8_t *
+node_public_key(const struct node *n)
+{
+	return n->pub;
+}
+
+struct node_counters *
+node_counters(struct node *n)
+{
+	return &n->c;
+}
+
+int
+node_send_error(struct link *l, Link__ErrorCode code, const char *text)
+{
+	Link__Control c = LINK__CONTROL__INIT;
+	Link__Error e = LINK__ERROR__INIT;
+
+	e.code = code;
+	e.text = (char *)text;
+	c.msg_case = LINK__CONTROL__MSG_ERROR;
+	c.error = &e;
+	return link_send_control(l, &c);
+}
+
+static int
+node_topology_lists(const struct node *n, const uint8_t key[32])
+{
+	const struct topology *t = n->topo;
+
+	if (t == NULL)
+		return 0;
+	for (size_t i = 0; i < t->n_mixnodes; i++)
+		if (memcmp(t->mixnodes[i].pub, key, 32) == 0)
+			return 1;
+	for (size_t i = 0; i < t->n_providers; i++)
+		if (memcmp(t->providers[i].pub, key, 32) == 0)
+			return 1;
+	return 0;
+}
+
+/* ---- topology ---- */
+
+static void node_fetch_topology(struct node *);
+
+static void
+node_topology_done(void *arg, long status, const char *body, size_t len,
+    const char *error)
+{
+	struct node *n = arg;
+	struct topology *t;
+	char why[256];
+
+	n->topo_inflight = 0;
+	if (error != NULL || status != 200) {
+		if (error == NULL)
+			snprintf(why, sizeof(why), "HTTP status %ld", status);
+		if (!n->topo_failing)
+			log_warnx("directory %s: cannot fetch the topology: %s%s",
+			    n->cfg.directory, error ? error : why,
+			    n->topo ? "; keeping the last one" : "");
+		n->topo_failing = 1;
+	} else if (topology_parse(body, len, &t, why, sizeof(why)) == -1) {
+		if (!n->topo_failing)
+			log_warnx("directory %s: bad topology: %s",
+			    n->cfg.directory, why);
+		n->topo_failing = 1;
+	} else {
+		if (n->topo_failing || n->topo == NULL ||
+		    n->topo->n_mixnodes != t->n_mixnodes ||
+		    n->topo->n_providers != t->n_providers)
+			log_info("topology: %zu mixnodes, %zu providers",
+			    t->n_mixnodes, t->n_providers);
+		n->topo_failing = 0;
+		topology_free(n->topo);
+		n->topo = t;
+		pool_set_topology(n->pool, t);
+	}
+	if (n->topo_again) {
+		n->topo_again = 0;
+		node_fetch_topology(n);
+	}
+}
+
+static void
+node_fetch_topology(struct node *n)
+{
+	char url[NODE_URL_BYTES + 64];
+
+	if (n->topo_inflight) {
+		n->topo_again = 1;
+		return;
+	}
+	snprintf(url, sizeof(url), "%s/api/presence/topology", n->cfg.directory);
+	n->topo_last_ms = node_now_ms();
+	if (http_get(n->http, url, node_topology_done, n) == 0)
+		n->topo_inflight = 1;
+}
+
+static void
+node_topology_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct node *n = arg;
+
+	node_fetch_topology(n);
+	node_timer_ms(n->topo_timer, n->cfg.topology_interval_s * 1000ull);
+}
+
+/* An unknown next hop or peer: fetch again soon, but not in a storm. */
+static void
+node_want_topology(void *arg)
+{
+	struct node *n = arg;
+	uint64_t since = node_now_ms() - n->topo_last_ms;
+
+	if (n->stopping)
+		return;
+	if (since >= NODE_TOPOLOGY_MIN_GAP_MS)
+		node_fetch_topology(n);
+	else	/* the periodic timer, brought forward; it re-arms itself */
+		node_timer_ms(n->topo_timer, NODE_TOPOLOGY_MIN_GAP_MS - since);
+}
+
+/* ---- presence and metrics ---- */
+
+static void
+node_post_done(void *arg, long status, const char *body, size_t len,
+    const char *error, int *failing, const char *what)
+{
+	struct node *n = arg;
+
+	if (error == NULL && status >= 200 && status < 300) {
+		if (*failing)
+			log_info("%s: directory %s reachable again", what,
+			    n->cfg.directory);
+		*failing = 0;
+		return;
+	}
+	if (!*failing) {
+		if (error != NULL)
+			log_warnx("%s: directory %s: %s", what, n->cfg.directory,
+			    error);
+		else
+			log_warnx("%s: directory %s: HTTP status %ld: %.*s", what,
+			    n->cfg.directory, status, (int)(len > 200 ? 200 : len),
+			    body);
+	}
+	*failing = 1;
+}
+
+static void
+node_presence_done(void *arg, long status, const char *body, size_t len,
+    const char *error)
+{
+	struct node *n = arg;
+
+	node_post_done(arg, status, body, len, error, &n->presence_failing,
+	    "presence");
+}
+
+static void
+node_metrics_done(void *arg, long status, const char *body, size_t len,
+    const char *error)
+{
+	struct node *n = arg;
+
+	node_post_done(arg, status, body, len, error, &n->metrics_failing,
+	    "metrics");
+}
+
+static char *
+node_mixnode_presence(struct node *n, const char **path)
+{
+	json_t *o = json_pack("{s:s, s:s, s:I}", "host", n->hostport,
+	    "pubKey", n->pub_b64, "layer", (json_int_t)n->cfg.layer);
+	char *s;
+
+	if (o == NULL)
+		return NULL;
+	s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	*path = "/api/presence/mixnodes";
+	return s;
+}
+
+static void
+node_post(struct node *n, const char *path, char *body, http_cb cb)
+{
+	char url[NODE_URL_BYTES + 64];
+
+	snprintf(url, sizeof(url), "%s%s", n->cfg.directory, path);
+	if (http_post_json(n->http, url, body, strlen(body), cb, n) == -1)
+		log_warnx("cannot start a request to %s", url);
+}
+
+void
+node_presence_now(struct node *n)
+{
+	const char *path = NULL;
+	char *body;
+
+	if (n->stopping)
+		return;
+	body = n->ops->presence != NULL ?
+	    n->ops->presence(n->role, n->hostport, n->pub_b64, &path) :
+	    node_mixnode_presence(n, &path);
+	if (body == NULL) {
+		log_warnx("presence: cannot build the request");
+		return;
+	}
+	node_post(n, path, body, node_presence_done);
+	free(body);
+}
+
+static void
+node_presence_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct node *n = arg;
+
+	node_presence_now(n);
+	node_timer_ms(n->presence_timer, n->cfg.presence_interval_s * 1000ull);
+}
+
+static void
+node_metrics_sent(void *arg, const uint8_t peer[32], uint64_t count)
+{
+	char id[B64_KEY_CHARS + 1];
+
+	b64_encode(id, peer, 32, B64_URLSAFE);
+	json_object_set_new(arg, id, json_integer((json_int_t)count));
+}
+
+static void
+node_log_stats(struct node *n, const char *when)
+{
+	const struct pool_counters *pc = pool_counters(n->pool);
+	const struct node_counters *c = &n->c;
+
+	log_info("stats%s: received=%llu relayed=%llu delivered=%llu "
+	    "cover=%llu replay=%llu bad_mac=%llu malformed=%llu "
+	    "bad_command=%llu not_allowed=%llu delay_too_long=%llu "
+	    "queue_full=%llu deliver_failed=%llu persist_failed=%llu "
+	    "sent=%llu link_full=%llu no_route=%llu in_flight=%zu "
+	    "links_out=%zu/%zu links_in=%zu replay_tags=%llu/%llu", when,
+	    (unsigned long long)c->received, (unsigned long long)c->relayed,
+	    (unsigned long long)c->delivered, (unsigned long long)c->cover,
+	    (unsigned long long)c->replay, (unsigned long long)c->bad_mac,
+	    (unsigned long long)c->malformed,
+	    (unsigned long long)c->bad_command,
+	    (unsigned long long)c->not_allowed,
+	    (unsigned long long)c->delay_too_long,
+	    (unsigned long long)c->queue_full,
+	    (unsigned long long)c->deliver_failed,
+	    (unsigned long long)c->persist_failed,
+	    (unsigned long long)pc->sent, (unsigned long long)pc->dropped_full,
+	    (unsigned long long)pc->dropped_no_route, delayq_len(n->dq),
+	    pool_open_links(n->pool), pool_peers(n->pool), n->n_in,
+	    (unsigned long long)replay_count(replaydb_store(n->rdb)),
+	    (unsigned long long)replay_capacity(replaydb_store(n->rdb)));
+}
+
+static void
+node_metrics_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct node *n = arg;
+	json_t *o, *sent;
+	char *body;
+
+	node_timer_ms(n->metrics_timer, n->cfg.metrics_interval_s * 1000ull);
+	node_log_stats(n, "");
+	if ((sent = json_object()) == NULL)
+		return;
+	/* Counts per interval, as the seed's mixnodes reported them. */
+	pool_take_sent(n->pool, node_metrics_sent, sent);
+	o = json_pack("{s:s, s:I, s:o}", "pubKey", n->pub_b64, "received",
+	    (json_int_t)n->interval_received, "sent", sent);
+	n->interval_received = 0;
+	if (o == NULL)
+		return;
+	body = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (body != NULL)
+		node_post(n, "/api/metrics/mixes", body, node_metrics_done);
+	free(body);
+}
+
+/* ---- replay persistence ---- */
+
+static void
+node_sync_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct node *n = arg;
+
+	if (replaydb_sync(n->rdb) == -1)
+		log_warn("replay log: fdatasync");
+	node_timer_ms(n->sync_timer, NODE_REPLAY_SYNC_MS);
+}
+
+static void
+node_snapshot(struct node *n)
+{
+	struct replay_store *rs = replaydb_store(n->rdb);
+	uint64_t count = replay_count(rs);
+
+	if (count == n->snapshot_count && replaydb_log_records(n->rdb) == 0)
+		return;
+	if (replaydb_snapshot(n->rdb) == -1) {
+		log_warn("replay store: cannot write the snapshot; the log "
+		    "keeps the tags meanwhile");
+		return;
+	}
+	n->snapshot_count = count;
+	log_debug("replay store: snapshot of %llu tags written",
+	    (unsigned long long)count);
+	if (!n->replay_warned && count >= replay_capacity(rs) / 10 * 9) {
+		log_warnx("replay store: %llu of %llu tags used; its false "
+		    "positive rate grows past the capacity: rotate the node's "
+		    "key (init --force) or raise replay_capacity",
+		    (unsigned long long)count,
+		    (unsigned long long)replay_capacity(rs));
+		n->replay_warned = 1;
+	}
+}
+
+static void
+node_snapshot_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct node *n = arg;
+
+	node_snapshot(n);
+	node_timer_ms(n->snapshot_timer,
+	    n->cfg.replay_snapshot_interval_s * 1000ull);
+}
+
+/* ---- the delay queue ---- */
+
+static void
+node_arm(struct node *n)
+{
+	uint64_t next, now;
+
+	if (delayq_next(n->dq, &next) != DELAYQ_OK) {
+		evtimer_del(n->dq_timer);
+		n->dq_armed_ms = 0;
+		return;
+	}
+	if (n->dq_armed_ms != 0 && n->dq_armed_ms <= next)
+		return;
+	now = node_now_ms();
+	node_timer_ms(n->dq_timer, next > now ? next - now : 0);
+	n->dq_armed_ms = next;
+}
+
+static void
+node_maybe_done(struct node *n)
+{
+	if (n->stopping && delayq_len(n->dq) == 0 && pool_queued(n->pool) == 0)
+		event_base_loopexit(n->base, NULL);
+}
+
+static void
+node_release(struct node *n, struct node_pkt *p)
+{
+	if (p->command == SPHINX_CMD_RELAY) {
+		int rc = pool_send(n->pool, p->next, (uint8_t *)p);
+		if (rc >= 0)
+			n->c.relayed++;
+		return;
+	}
+	/* DELIVER: only a role with a deliver hook queues it. */
+	if (n->ops->deliver(n->role, p->next, p->data, sizeof(p->data)) == 0)
+		n->c.delivered++;
+	else
+		n->c.deliver_failed++;
+	sodium_memzero(p, sizeof(*p));
+	free(p);
+}
+
+static void
+node_dq_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct node *n = arg;
+	uint64_t now = node_now_ms();
+	struct node_pkt *p;
+
+	n->dq_armed_ms = 0;
+	while ((p = delayq_pop_due(n->dq, now)) != NULL)
+		node_release(n, p);
+	node_arm(n);
+	node_maybe_done(n);
+}
+
+/* ---- incoming links ---- */
+
+static const char *
+node_error_reason(int rc)
+{
+	switch (rc) {
+	case SPHINX_ERR_MAC:	return "bad MAC";
+	case SPHINX_ERR_REPLAY:	return "replay";
+	case SPHINX_ERR_COMMAND: return "not for a node";
+	default:		return "malformed";
+	}
+}
+
+static void
+node_drop(struct node *n, struct node_in *ni, uint64_t *counter,
+    const char *why)
+{
+	char id[B64_KEY_CHARS + 1];
+
+	(*counter)++;
+	b64_encode(id, ni->peer, 32, B64_URLSAFE);
+	log_debug("dropped a packet from %s: %s", id, why);
+}
+
+static void
+node_in_packet(struct link *l, void *arg, const uint8_t *in, size_t len)
+{
+	struct node_in *ni = arg;
+	struct node *n = ni->node;
+	struct sphinx_hop_result res;
+	struct node_pkt *p;
+	int rc;
+
+	n->c.received++;
+	n->interval_received++;
+	if (!ni->is_node && !(ni->is_client && n->ops->client_may_send != NULL &&
+	    n->ops->client_may_send(n->role, ni->peer))) {
+		node_drop(n, ni, &n->c.not_allowed, "peer may not send packets");
+		return;
+	}
+	if ((p = malloc(sizeof(*p))) == NULL) {
+		node_drop(n, ni, &n->c.queue_full, "out of memory");
+		return;
+	}
+	rc = sphinx_process(n->priv, replaydb_store(n->rdb), in, p->data, &res);
+	if (rc != SPHINX_OK) {
+		free(p);
+		node_drop(n, ni, rc == SPHINX_ERR_MAC ? &n->c.bad_mac :
+		    rc == SPHINX_ERR_REPLAY ? &n->c.replay :
+		    rc == SPHINX_ERR_COMMAND ? &n->c.bad_command :
+		    &n->c.malformed, node_error_reason(rc));
+		return;
+	}
+	/* Persist the tag's source before the packet can leave. */
+	if (replaydb_append(n->rdb, in) == -1) {
+		free(p);
+		if (n->c.persist_failed++ == 0)
+			log_warn("replay log: write failed; dropping packets "
+			    "until it works again");
+		return;
+	}
+	if (res.command == SPHINX_CMD_DROP) {
+		free(p);
+		node_drop(n, ni, &n->c.cover, "drop cover");
+		return;
+	}
+	if (res.command == SPHINX_CMD_DELIVER && n->ops->deliver == NULL) {
+		free(p);
+		node_drop(n, ni, &n->c.bad_command, "DELIVER at a mixnode");
+		return;
+	}
+	if (res.delay_ms > n->cfg.max_delay_ms) {
+		free(p);
+		node_drop(n, ni, &n->c.delay_too_long, "delay over max_delay_ms");
+		return;
+	}
+	p->command = res.command;
+	memcpy(p->next, res.next_id, sizeof(p->next));
+	if (delayq_push(n->dq, node_now_ms() + res.delay_ms, p) != DELAYQ_OK) {
+		free(p);
+		node_drop(n, ni, &n->c.queue_full, "delay queue full");
+		return;
+	}
+	node_arm(n);
+}
+
+static void
+node_in_control(struct link *l, void *arg, const Link__Control *msg)
+{
+	struct node_in *ni = arg;
+	struct node *n = ni->node;
+
+	if (msg->msg_case == LINK__CONTROL__MSG_PONG)
+		return;
+	if (n->ops->control != NULL)
+		n->ops->control(n->role, l, ni->peer, msg);
+	else if (msg->msg_case != LINK__CONTROL__MSG_ERROR)
+		(void)node_send_error(l, LINK__ERROR_CODE__ERROR_BAD_REQUEST,
+		    "a mixnode answers no control messages");
+}
+
+static void
+node_in_free(struct node_in *ni)
+{
+	struct node *n = ni->node;
+
+	if (ni->prev != NULL)
+		ni->prev->next = ni->next;
+	else
+		n->in_links = ni->next;
+	if (ni->next != NULL)
+		ni->next->prev = ni->prev;
+	n->n_in--;
+	link_free(ni->link);
+	free(ni);
+}
+
+static void
+node_in_closed(struct link *l, void *arg, int reason)
+{
+	struct node_in *ni = arg;
+	char id[B64_KEY_CHARS + 1];
+
+	if (link_peer_key(l) != NULL || ni->is_node || ni->is_client) {
+		b64_encode(id, ni->peer, 32, B64_URLSAFE);
+		log_debug("link from %s closed: %s", id, link_strerror(reason));
+	} else
+		log_debug("incoming link closed: %s", link_strerror(reason));
+	node_in_free(ni);
+}
+
+static int
+node_in_accept(struct link *l, void *arg, const uint8_t peer[LINK_KEY_BYTES])
+{
+	struct node_in *ni = arg;
+	struct node *n = ni->node;
+	char id[B64_KEY_CHARS + 1];
+
+	memcpy(ni->peer, peer, 32);
+	if (node_topology_lists(n, peer)) {
+		ni->is_node = 1;
+		return 0;
+	}
+	if (n->ops->accept_client != NULL &&
+	    n->ops->accept_client(n->role, peer)) {
+		ni->is_client = 1;
+		return 0;
+	}
+	b64_encode(id, peer, 32, B64_URLSAFE);
+	log_debug("refused a link from %s: not in the topology", id);
+	/* It may be a node that joined since our last fetch. */
+	node_want_topology(n);
+	return -1;
+}
+
+static void
+node_in_established(struct link *l, void *arg, const uint8_t peer[LINK_KEY_BYTES])
+{
+	struct node_in *ni = arg;
+	char id[B64_KEY_CHARS + 1];
+
+	b64_encode(id, peer, 32, B64_URLSAFE);
+	log_debug("link from %s (%s) is up", id, ni->is_node ? "node" : "client");
+}
+
+static const struct link_callbacks node_in_cb = {
+	.established = node_in_established,
+	.packet = node_in_packet,
+	.control = node_in_control,
+	.closed = node_in_closed,
+	.accept_peer = node_in_accept,
+};
+
+static void
+node_accept(struct evconnlistener *lst, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct node *n = arg;
+	struct node_in *ni;
+	int rc;
+
+	if (n->stopping || n->n_in >= NODE_MAX_INCOMING_LINKS ||
+	    (ni = calloc(1, sizeof(*ni))) == NULL) {
+		close(fd);
+		return;
+	}
+	ni->node = n;
+	rc = link_new_responder(&ni->link, n->base, fd, &n->in_cfg, &node_in_cb, ni);
+	if (rc != LINK_OK) {
+		log_warnx("incoming link: %s", link_strerror(rc));
+		close(fd);
+		free(ni);
+		return;
+	}
+	ni->next = n->in_links;
+	if (ni->next != NULL)
+		ni->next->prev = ni;
+	n->in_links = ni;
+	n->n_in++;
+}
+
+static void
+node_accept_error(struct evconnlistener *lst, void *arg)
+{
+	/* EMFILE and friends: the listener retries on the next connection. */
+	log_warn("accept");
+}
+
+static int
+node_listen(struct node *n)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+	socklen_t len;
+
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, n->cfg.host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)n->cfg.port);
+		len = sizeof(*sin);
+	} else if (inet_pton(AF_INET6, n->cfg.host, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)n->cfg.port);
+		len = sizeof(*sin6);
+	} else {
+		log_warnx("host '%s' is not an IP address", n->cfg.host);
+		return -1;
+	}
+	n->listener = evconnlistener_new_bind(n->base, node_accept, n,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+	    128, (struct sockaddr *)&ss, (int)len);
+	if (n->listener == NULL) {
+		log_warn("cannot listen on %s", n->hostport);
+		return -1;
+	}
+	evconnlistener_set_error_cb(n->listener, node_accept_error);
+	return 0;
+}
+
+/* ---- start and stop ---- */
+
+static void
+node_grace_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct node *n = arg;
+
+	if (delayq_len(n->dq) > 0 || pool_queued(n->pool) > 0)
+		log_info("stopping: %zu packets still delayed and %zu queued "
+		    "are dropped", delayq_len(n->dq), pool_queued(n->pool));
+	event_base_loopexit(n->base, NULL);
+}
+
+static void
+node_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct node *n = arg;
+
+	if (n->stopping) {
+		event_base_loopexit(n->base, NULL);
+		return;
+	}
+	log_info("signal %d: stopping (draining for up to %d ms)", (int)sig,
+	    NODE_STOP_GRACE_MS);
+	n->stopping = 1;
+	/* No new packets; held ones may still leave within the grace time. */
+	if (n->listener != NULL) {
+		evconnlistener_free(n->listener);
+		n->listener = NULL;
+	}
+	while (n->in_links != NULL)
+		node_in_free(n->in_links);
+	evtimer_del(n->presence_timer);
+	evtimer_del(n->metrics_timer);
+	node_timer_ms(n->grace_timer, NODE_STOP_GRACE_MS);
+	node_maybe_done(n);
+}
+
+static void
+node_free_pkt(void *p)
+{
+	free(p);
+}
+
+static void
+node_cleanup(struct node *n)
+{
+	struct event **evs[] = { &n->dq_timer, &n->topo_timer,
+	    &n->presence_timer, &n->metrics_timer, &n->sync_timer,
+	    &n->snapshot_timer, &n->grace_timer, &n->sig_term, &n->sig_int };
+
+	if (n->listener != NULL)
+		evconnlistener_free(n->listener);
+	while (n->in_links != NULL)
+		node_in_free(n->in_links);
+	pool_free(n->pool);
+	delayq_free(n->dq, node_free_pkt);
+	http_free(n->http);
+	topology_free(n->topo);
+	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
+		if (*evs[i] != NULL)
+			event_free(*evs[i]);
+	replaydb_close(n->rdb);
+	if (n->base != NULL)
+		event_base_free(n->base);
+	sodium_free(n->priv);
+}
+
+static int
+node_make_base(struct node *n)
+{
+	struct event_config *ec = event_config_new();
+
+	if (ec == NULL)
+		return -1;
+	/* Delays of a few milliseconds need a timer finer than the coarse clock. */
+	event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
+	n->base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	return n->base != NULL ? 0 : -1;
+}
+
+static int
+node_open_replay(struct node *n)
+{
+	struct replay_params rp;
+	struct replaydb_info info;
+	char err[REPLAYDB_ERR_BYTES];
+
+	memset(&rp, 0, sizeof(rp));
+	/* Sized by count: capacity tags over one "second". */
+	rp.packets_per_second = (double)n->cfg.replay_capacity;
+	rp.epoch_seconds = 1;
+	rp.false_positive_rate = REPLAY_DEFAULT_FALSE_POSITIVE_RATE;
+	if (replaydb_open(&n->rdb, n->cfg.data_dir, n->priv, n->pub, &rp, &info,
+	    err, sizeof(err)) != REPLAYDB_OK) {
+		log_warnx("replay store: %s", err);
+		return -1;
+	}
+	if (info.discarded)
+		log_warnx("replay store: files of another key were discarded");
+	if (info.torn_bytes)
+		log_warnx("replay store: an incomplete log record (%llu bytes) "
+		    "was ignored", (unsigned long long)info.torn_bytes);
+	n->snapshot_count = replay_count(replaydb_store(n->rdb));
+	log_info("replay store: %llu tags (%s, %llu from the log), capacity "
+	    "%llu, %llu KiB", (unsigned long long)n->snapshot_count,
+	    info.loaded ? "snapshot loaded" : "new",
+	    (unsigned long long)info.recovered,
+	    (unsigned long long)replay_capacity(replaydb_store(n->rdb)),
+	    (unsigned long long)(replay_filter_bits(replaydb_store(n->rdb)) /
+	    8 / 1024));
+	return 0;
+}
+
+static int
+node_setup(struct node *n)
+{
+	struct pool_params pp;
+
+	if (strchr(n->cfg.host, ':') != NULL)
+		snprintf(n->hostport, sizeof(n->hostport), "[%s]:%u", n->cfg.host,
+		    n->cfg.port);
+	else
+		snprintf(n->hostport, sizeof(n->hostport), "%s:%u", n->cfg.host,
+		    n->cfg.port);
+	n->in_cfg.packet_bytes = SPHINX_PACKET_BYTES;
+	n->in_cfg.our_pub = n->pub;
+	n->in_cfg.our_priv = n->priv;
+	/* Room for a whole pull reply (256 deliveries) on a client link. */
+	n->in_cfg.out_max_bytes = NODE_IN_LINK_OUT_MAX_BYTES;
+	n->out_cfg = n->in_cfg;
+	n->out_cfg.out_max_bytes = 0;
+
+	memset(&pp, 0, sizeof(pp));
+	pp.link = &n->out_cfg;
+	pp.queue_packets = (size_t)n->cfg.link_queue_packets;
+	pp.need_topology = node_want_topology;
+	pp.arg = n;
+	if (node_make_base(n) == -1 ||
+	    (n->dq = delayq_new((size_t)n->cfg.delay_queue_packets)) == NULL ||
+	    (n->pool = pool_new(n->base, &pp)) == NULL ||
+	    (n->http = http_new(n->base)) == NULL ||
+	    (n->dq_timer = evtimer_new(n->base, node_dq_timer, n)) == NULL ||
+	    (n->topo_timer = evtimer_new(n->base, node_topology_timer, n)) == NULL ||
+	    (n->presence_timer = evtimer_new(n->base, node_presence_timer, n)) == NULL ||
+	    (n->metrics_timer = evtimer_new(n->base, node_metrics_timer, n)) == NULL ||
+	    (n->sync_timer = evtimer_new(n->base, node_sync_timer, n)) == NULL ||
+	    (n->snapshot_timer = evtimer_new(n->base, node_snapshot_timer, n)) == NULL ||
+	    (n->grace_timer = evtimer_new(n->base, node_grace_timer, n)) == NULL ||
+	    (n->sig_term = evsignal_new(n->base, SIGTERM, node_signal, n)) == NULL ||
+	    (n->sig_int = evsignal_new(n->base, SIGINT, node_signal, n)) == NULL) {
+		log_warnx("out of memory");
+		return -1;
+	}
+	evsignal_add(n->sig_term, NULL);
+	evsignal_add(n->sig_int, NULL);
+	return 0;
+}
+
+int
+node_run(const struct node_config *cfg, const uint8_t priv[32],
+    const uint8_t pub[32], const struct node_ops *ops)
+{
+	struct node n;
+	int status = NODE_RUN_STARTUP;
+
+	memset(&n, 0, sizeof(n));
+	n.cfg = *cfg;
+	n.ops = ops;
+	memcpy(n.pub, pub, 32);
+	b64_encode(n.pub_b64, pub, 32, B64_URLSAFE);
+	if ((n.priv = sodium_malloc(32)) == NULL) {
+		log_warnx("out of memory");
+		return NODE_RUN_FAILED;
+	}
+	memcpy(n.priv, priv, 32);
+	signal(SIGPIPE, SIG_IGN);
+	if (node_setup(&n) == -1 || node_open_replay(&n) == -1)
+		goto out;
+	if (ops->start != NULL && ops->start(&n, &n.role) == -1)
+		goto out;
+	if (node_listen(&n) == -1)
+		goto stop;
+	log_info("%s %s listening on %s (directory %s)",
+	    node_role_program(cfg->role), cfg->id, n.hostport, cfg->directory);
+
+	node_fetch_topology(&n);
+	node_timer_ms(n.topo_timer, cfg->topology_interval_s * 1000ull);
+	node_presence_now(&n);
+	node_timer_ms(n.presence_timer, cfg->presence_interval_s * 1000ull);
+	node_timer_ms(n.metrics_timer, cfg->metrics_interval_s * 1000ull);
+	node_timer_ms(n.sync_timer, NODE_REPLAY_SYNC_MS);
+	node_timer_ms(n.snapshot_timer, cfg->replay_snapshot_interval_s * 1000ull);
+
+	if (event_base_dispatch(n.base) == -1) {
+		log_warnx("event loop failed");
+		status = NODE_RUN_FAILED;
+	} else
+		status = 0;
+	node_log_stats(&n, " at stop");
+	node_snapshot(&n);
+stop:
+	if (ops->stop != NULL && n.role != NULL)
+		ops->stop(n.role);
+out:
+	node_cleanup(&n);
+	if (status == 0)
+		log_info("stopped");
+	return status;
+}

@@ -1,0 +1,373 @@
+/*
+ * nym-provider: a Loopix provider.  The node core does the mixing work
+ * (first hop for its clients' packets, last hop for theirs); this file
+ * adds what only a provider does:
+ *
+ * - a client is whoever opens a link with a key that is no node of the
+ *   topology; its identity is that static key;
+ * - register -> store_register() -> register_ok{token}; registered
+ *   clients are listed in the provider's presence, and only they may send
+ *   packets (the provider is their first hop);
+ * - DELIVER, after its delay -> store_put() in the client's mailbox,
+ *   committed before the packet counts as delivered;
+ * - pull{token, max} -> pull_reply{count, remaining} + count DELIVERY
+ *   frames; ack{ids} -> store_ack() -> ack_ok{count}: a packet is deleted
+ *   only by an ack.
+ */
+#include <config.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "common/b64.h"
+#include "common/log.h"
+#include "common/sphinx.h"
+#include "node/cli.h"
+#include "provider/provider.h"
+#include "provider/store.h"
+
+struct provider {
+	struct node		*node;
+	struct store		*store;
+	uint8_t			(*clients)[32];	/* registered, sorted */
+	size_t			 n_clients;
+	size_t			 cap_clients;
+	struct store_item	*items;		/* LINK_MAX_PULL of them */
+	time_t			 quota_warned;
+	uint64_t		 quota_dropped;
+};
+
+static int
+provider_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, 32);
+}
+
+static int
+provider_is_registered(const struct provider *p, const uint8_t client[32])
+{
+	return p->n_clients > 0 && bsearch(client, p->clients, p->n_clients, 32,
+	    provider_cmp) != NULL;
+}
+
+/* Adds a client to the sorted set; 1 if new, 0 if known, -1 on error. */
+static int
+provider_add_client(struct provider *p, const uint8_t client[32])
+{
+	size_t i;
+
+	if (provider_is_registered(p, client))
+		return 0;
+	if (p->n_clients == p->cap_clients) {
+		size_t cap = p->cap_clients ? p->cap_clients * 2 : 64;
+		void *c = realloc(p->clients, cap * 32);
+		if (c == NULL)
+			return -1;
+		p->clients = c;
+		p->cap_clients = cap;
+	}
+	for (i = p->n_clients; i > 0 && memcmp(p->clients[i - 1], client, 32) > 0;
+	    i--)
+		memcpy(p->clients[i], p->clients[i - 1], 32);
+	memcpy(p->clients[i], client, 32);
+	p->n_clients++;
+	return 1;
+}
+
+static void
+provider_load_client(void *arg, const uint8_t client[STORE_CLIENT_BYTES])
+{
+	(void)provider_add_client(arg, client);
+}
+
+static int
+provider_start(struct node *node, void **rolep)
+{
+	const struct node_config *cfg = node_config(node);
+	struct store_limits limits;
+	struct provider *p;
+	char path[PATH_MAX];
+	int rc;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", cfg->data_dir,
+	    PROVIDER_DB_FILE) >= sizeof(path)) {
+		log_warnx("%s: path too long", cfg->data_dir);
+		return -1;
+	}
+	if ((p = calloc(1, sizeof(*p))) == NULL ||
+	    (p->items = calloc(LINK_MAX_PULL, sizeof(*p->items))) == NULL) {
+		free(p);
+		log_warnx("out of memory");
+		return -1;
+	}
+	p->node = node;
+	limits.max_packets_per_client = (size_t)cfg->mailbox_packets;
+	limits.max_clients = (size_t)cfg->max_clients;
+	if ((rc = store_open(&p->store, path, &limits)) != STORE_OK) {
+		log_warnx("mailbox store %s: %s", path, store_strerror(rc));
+		free(p->items);
+		free(p);
+		return -1;
+	}
+	if ((rc = store_clients(p->store, provider_load_client, p)) != STORE_OK) {
+		log_warnx("mailbox store %s: %s", path, store_strerror(rc));
+		store_close(p->store);
+		free(p->items);
+		free(p);
+		return -1;
+	}
+	log_info("mailbox store %s: %zu registered clients", path, p->n_clients);
+	*rolep = p;
+	return 0;
+}
+
+static void
+provider_stop(void *role)
+{
+	struct provider *p = role;
+
+	store_close(p->store);
+	sodium_memzero(p->items, LINK_MAX_PULL * sizeof(*p->items));
+	free(p->items);
+	free(p->clients);
+	free(p);
+}
+
+static int
+provider_deliver(void *role, const uint8_t client[32], const uint8_t *packet,
+    size_t len)
+{
+	struct provider *p = role;
+	char id[B64_KEY_CHARS + 1];
+	time_t now;
+	int rc;
+
+	if ((rc = store_put(p->store, client, packet, len)) == STORE_OK)
+		return 0;
+	b64_encode(id, client, 32, B64_URLSAFE);
+	if (rc == STORE_ERR_QUOTA) {
+		/* One line per second at most: a full mailbox fills again fast. */
+		p->quota_dropped++;
+		now = time(NULL);
+		if (now != p->quota_warned)
+			log_warnx("mailbox of client %s is full (quota of %llu "
+			    "packets): packet dropped (%llu so far); the client "
+			    "must pull and ack", id, (unsigned long long)
+			    node_config(p->node)->mailbox_packets,
+			    (unsigned long long)p->quota_dropped);
+		p->quota_warned = now;
+	} else if (rc == STORE_ERR_NOT_REGISTERED)
+		log_debug("packet for %s dropped: not a registered client", id);
+	else
+		log_warnx("mailbox of client %s: %s: packet dropped", id,
+		    store_strerror(rc));
+	return -1;
+}
+
+static int
+provider_accept_client(void *role, const uint8_t peer[32])
+{
+	/* Anyone may connect to register; only registered clients send. */
+	return 1;
+}
+
+static int
+provider_client_may_send(void *role, const uint8_t peer[32])
+{
+	return provider_is_registered(role, peer);
+}
+
+static Link__ErrorCode
+provider_error_code(int rc)
+{
+	switch (rc) {
+	case STORE_ERR_NOT_REGISTERED:	return LINK__ERROR_CODE__ERROR_NOT_REGISTERED;
+	case STORE_ERR_BAD_TOKEN:	return LINK__ERROR_CODE__ERROR_BAD_TOKEN;
+	case STORE_ERR_FULL:
+	case STORE_ERR_QUOTA:		return LINK__ERROR_CODE__ERROR_LIMIT;
+	case STORE_ERR_INVALID:		return LINK__ERROR_CODE__ERROR_BAD_REQUEST;
+	default:			return LINK__ERROR_CODE__ERROR_INTERNAL;
+	}
+}
+
+static void
+provider_register(struct provider *p, struct link *l, const uint8_t client[32])
+{
+	Link__Control c = LINK__CONTROL__INIT;
+	Link__RegisterOk ok = LINK__REGISTER_OK__INIT;
+	uint8_t token[STORE_TOKEN_BYTES];
+	char id[B64_KEY_CHARS + 1];
+	int rc;
+
+	b64_encode(id, client, 32, B64_URLSAFE);
+	if ((rc = store_register(p->store, client, token)) != STORE_OK) {
+		log_warnx("registration of %s refused: %s", id, store_strerror(rc));
+		(void)node_send_error(l, provider_error_code(rc),
+		    rc == STORE_ERR_FULL ? "the provider has all the clients "
+		    "it may have" : store_strerror(rc));
+		return;
+	}
+	if ((rc = provider_add_client(p, client)) == 1) {
+		log_info("client %s registered", id);
+		/* So that senders find the client in the topology soon. */
+		node_presence_now(p->node);
+	} else if (rc == -1)
+		log_warnx("client %s: out of memory", id);
+	ok.token.data = token;
+	ok.token.len = sizeof(token);
+	c.msg_case = LINK__CONTROL__MSG_REGISTER_OK;
+	c.register_ok = &ok;
+	(void)link_send_control(l, &c);
+	sodium_memzero(token, sizeof(token));
+}
+
+static void
+provider_pull(struct provider *p, struct link *l, const uint8_t client[32],
+    const Link__Pull *req)
+{
+	Link__Control c = LINK__CONTROL__INIT;
+	Link__PullReply reply = LINK__PULL_REPLY__INIT;
+	size_t max = req->max, room, n = 0, remaining = 0;
+	int rc;
+
+	rc = store_check_token(p->store, client, req->token.data, req->token.len);
+	if (rc != STORE_OK) {
+		(void)node_send_error(l, provider_error_code(rc),
+		    store_strerror(rc));
+		return;
+	}
+	/* The reply goes out whole: pull no more than the link can take now. */
+	room = NODE_IN_LINK_OUT_MAX_BYTES - link_output_bytes(l);
+	if (max > LINK_MAX_PULL)
+		max = LINK_MAX_PULL;
+	if (room < 1024 + max * PROVIDER_DELIVERY_WIRE_BYTES)
+		max = room > 1024 ? (room - 1024) / PROVIDER_DELIVERY_WIRE_BYTES : 0;
+	if (max == 0) {
+		(void)node_send_error(l, LINK__ERROR_CODE__ERROR_BUSY,
+		    "the link's output is full; pull again later");
+		return;
+	}
+	rc = store_pull(p->store, client, max, p->items, &n, &remaining);
+	if (rc != STORE_OK) {
+		log_warnx("pull: %s", store_strerror(rc));
+		(void)node_send_error(l, provider_error_code(rc),
+		    store_strerror(rc));
+		return;
+	}
+	reply.count = (uint32_t)n;
+	reply.remaining = remaining > UINT32_MAX ? UINT32_MAX : (uint32_t)remaining;
+	c.msg_case = LINK__CONTROL__MSG_PULL_REPLY;
+	c.pull_reply = &reply;
+	if (link_send_control(l, &c) != LINK_OK)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		rc = link_send_delivery(l, p->items[i].id, p->items[i].packet,
+		    p->items[i].len);
+		if (rc != LINK_OK) {
+			/* The client sees a short reply and pulls again. */
+			log_warnx("pull: delivery %zu of %zu not sent: %s", i + 1,
+			    n, link_strerror(rc));
+			break;
+		}
+	}
+}
+
+static void
+provider_ack(struct provider *p, struct link *l, const uint8_t client[32],
+    const Link__Ack *req)
+{
+	Link__Control c = LINK__CONTROL__INIT;
+	Link__AckOk ok = LINK__ACK_OK__INIT;
+	int rc;
+
+	if (!provider_is_registered(p, client)) {
+		(void)node_send_error(l, LINK__ERROR_CODE__ERROR_NOT_REGISTERED,
+		    "register first");
+		return;
+	}
+	if ((rc = store_ack(p->store, client, req->ids, req->n_ids)) != STORE_OK) {
+		log_warnx("ack: %s", store_strerror(rc));
+		(void)node_send_error(l, provider_error_code(rc),
+		    store_strerror(rc));
+		return;
+	}
+	ok.count = (uint32_t)req->n_ids;
+	c.msg_case = LINK__CONTROL__MSG_ACK_OK;
+	c.ack_ok = &ok;
+	(void)link_send_control(l, &c);
+}
+
+static void
+provider_control(void *role, struct link *l, const uint8_t peer[32],
+    const Link__Control *msg)
+{
+	struct provider *p = role;
+
+	switch (msg->msg_case) {
+	case LINK__CONTROL__MSG_REGISTER:
+		provider_register(p, l, peer);
+		break;
+	case LINK__CONTROL__MSG_PULL:
+		provider_pull(p, l, peer, msg->pull);
+		break;
+	case LINK__CONTROL__MSG_ACK:
+		provider_ack(p, l, peer, msg->ack);
+		break;
+	case LINK__CONTROL__MSG_ERROR:
+		break;		/* never answer an error with an error */
+	default:
+		(void)node_send_error(l, LINK__ERROR_CODE__ERROR_BAD_REQUEST,
+		    "a provider answers register, pull and ack");
+		break;
+	}
+}
+
+static char *
+provider_presence(void *role, const char *hostport, const char *pub,
+    const char **path)
+{
+	struct provider *p = role;
+	json_t *o, *clients;
+	char id[B64_KEY_CHARS + 1];
+	char *s;
+
+	if ((clients = json_array()) == NULL)
+		return NULL;
+	for (size_t i = 0; i < p->n_clients; i++) {
+		b64_encode(id, p->clients[i], 32, B64_URLSAFE);
+		if (json_array_append_new(clients, json_pack("{s:s}", "pubKey",
+		    id)) == -1) {
+			json_decref(clients);
+			return NULL;
+		}
+	}
+	o = json_pack("{s:s, s:s, s:o}", "host", hostport, "pubKey", pub,
+	    "registeredClients", clients);
+	if (o == NULL)
+		return NULL;
+	s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	*path = "/api/presence/mixproviders";
+	return s;
+}
+
+const struct node_ops provider_ops = {
+	.start = provider_start,
+	.stop = provider_stop,
+	.deliver = provider_deliver,
+	.accept_client = provider_accept_client,
+	.client_may_send = provider_client_may_send,
+	.control = provider_control,
+	.presence = provider_presence,
+};
+
+int
+main(int argc, char **argv)
+{
+	return node_main(argc, argv, NODE_ROLE_PROVIDER, &provider_ops);
+}

@@ -1,0 +1,19 @@
+/*
+ * nym-provider's glue between the node core (src/node/) and the mailbox
+ * store (src/provider/store.h): client registration, pull and ack over
+ * the client's link, DELIVER into mailboxes, and the provider's presence.
+ */
+#ifndef NYMD_PROVIDER_PROVIDER_H
+#define NYMD_PROVIDER_PROVIDER_H
+
+#include "node/node.h"
+
+#define PROVIDER_DB_FILE	"provider.db"
+/* Bytes one DELIVERY frame takes in a link's output buffer. */
+#define PROVIDER_DELIVERY_WIRE_BYTES \
+	(LINK_LEN_BYTES + LINK_TYPE_BYTES + LINK_ID_BYTES + \
+	 SPHINX_PACKET_BYTES + NOISE_TAG_BYTES)
+
+extern const struct node_ops provider_ops;
+
+#endif /* NYMD_PROVIDER_PROVIDER_H */

@@ -1,0 +1,643 @@
+/*
+ * JSON <-> protobuf for the websocket's text messages. The field names
+ * are spelled here once, in the tables below, as protoc derives them
+ * from proto/types.proto and proto/structs.proto.
+ */
+#include <config.h>
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "common/b64.h"
+#include "rpcd/wsjson.h"
+#include "types.pb-c.h"
+
+#define REQUEST_NAMES	"send, fetch, clients, details, flush"
+/* How much of an unknown name an error text repeats. */
+#define ECHO_MAX_CHARS	32
+
+/* A field: its json_name and its name in the .proto file. */
+struct wsjson_field {
+	const char	*json;
+	const char	*orig;
+};
+
+enum { CC_ID, CC_HOST, CC_PORT, CC_PUBKEY, CC_PROVIDER, CC_FIELDS };
+static const struct wsjson_field client_fields[CC_FIELDS] = {
+	[CC_ID] = { "id", "Id" },
+	[CC_HOST] = { "host", "Host" },
+	[CC_PORT] = { "port", "Port" },
+	[CC_PUBKEY] = { "pubKey", "PubKey" },
+	[CC_PROVIDER] = { "provider", "Provider" },
+};
+
+enum { MC_ID, MC_HOST, MC_PORT, MC_PUBKEY, MC_LAYER, MC_FIELDS };
+static const struct wsjson_field mix_fields[MC_FIELDS] = {
+	[MC_ID] = { "id", "Id" },
+	[MC_HOST] = { "host", "Host" },
+	[MC_PORT] = { "port", "Port" },
+	[MC_PUBKEY] = { "pubKey", "PubKey" },
+	[MC_LAYER] = { "layer", "Layer" },
+};
+
+enum { SM_MESSAGE, SM_RECIPIENT, SM_FIELDS };
+static const struct wsjson_field send_fields[SM_FIELDS] = {
+	[SM_MESSAGE] = { "message", "message" },
+	[SM_RECIPIENT] = { "recipient", "recipient" },
+};
+
+/* What one request conversion allocated, freed together. */
+struct wsjson_in {
+	json_t		*root;
+	uint8_t		*bufs[3];	/* decoded bytes fields */
+	size_t		 n_bufs;
+	char		*err;
+	size_t		 err_cap;
+	int		 nomem;
+	Types__Request			 req;
+	Types__RequestSendMessage	 send;
+	Types__RequestFetchMessages	 fetch;
+	Types__RequestGetClients	 clients;
+	Types__RequestOwnDetails	 details;
+	Types__RequestFlush		 flush;
+	Config__ClientConfig		 recipient;
+	Config__MixConfig		 provider;
+};
+
+static int
+fail(struct wsjson_in *in, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int
+fail(struct wsjson_in *in, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(in->err, in->err_cap, fmt, ap);
+	va_end(ap);
+	return WSJSON_ERR_INVALID;
+}
+
+/* A name from the input, made safe to repeat in an error text. */
+static void
+echo(char out[ECHO_MAX_CHARS + 4], const char *s, size_t len)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len && n < ECHO_MAX_CHARS; i++)
+		out[n++] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+	if (len > ECHO_MAX_CHARS) {
+		memcpy(out + n, "...", 3);
+		n += 3;
+	}
+	out[n] = '\0';
+}
+
+/* A text from a library, made printable, whole. */
+static void
+echo_printable(char *out, size_t cap, const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0' && n + 1 < cap; s++)
+		out[n++] = (*s >= 0x20 && *s < 0x7f) ? *s : '?';
+	out[n] = '\0';
+}
+
+/*
+ * Checks obj's members against fields and returns their values in
+ * vals[] (NULL when absent or null, as the JSON mapping says).
+ */
+static int
+object_fields(struct wsjson_in *in, json_t *obj, const char *where,
+    const struct wsjson_field *fields, size_t n_fields, json_t **vals)
+{
+	const char *key;
+	size_t key_len;
+	json_t *v;
+	char name[ECHO_MAX_CHARS + 4];
+	unsigned seen = 0;
+
+	if (!json_is_object(obj))
+		return fail(in, "%s must be a JSON object", where);
+	for (size_t i = 0; i < n_fields; i++)
+		vals[i] = NULL;
+	json_object_keylen_foreach(obj, key, key_len, v) {
+		size_t i;
+		for (i = 0; i < n_fields; i++)
+			if ((strlen(fields[i].json) == key_len &&
+			    memcmp(fields[i].json, key, key_len) == 0) ||
+			    (strlen(fields[i].orig) == key_len &&
+			    memcmp(fields[i].orig, key, key_len) == 0))
+				break;
+		echo(name, key, key_len);
+		if (i == n_fields)
+			return fail(in, "unknown field \"%s\" in %s", name, where);
+		if (seen & (1u << i))
+			return fail(in, "field %s is given twice in %s (as %s and %s)",
+			    fields[i].json, where, fields[i].json, fields[i].orig);
+		seen |= 1u << i;
+		if (!json_is_null(v))
+			vals[i] = v;
+	}
+	return WSJSON_OK;
+}
+
+static int
+get_string(struct wsjson_in *in, json_t *v, const char *where,
+    const char *name, char **out)
+{
+	if (v == NULL)
+		return WSJSON_OK;
+	if (!json_is_string(v))
+		return fail(in, "%s.%s must be a JSON string", where, name);
+	/* jansson refuses \u0000 in strings: the C string is the whole value. */
+	*out = (char *)json_string_value(v);
+	return WSJSON_OK;
+}
+
+/* bytes: standard base64, or URL-safe, padded or not (as protojson). */
+static int
+get_bytes(struct wsjson_in *in, json_t *v, const char *where,
+    const char *name, ProtobufCBinaryData *out)
+{
+	const char *s;
+	size_t len;
+	char *padded = NULL;
+	long n = -1;
+
+	if (v == NULL)
+		return WSJSON_OK;
+	if (!json_is_string(v))
+		return fail(in, "%s.%s must be a base64 string", where, name);
+	s = json_string_value(v);
+	len = json_string_length(v);
+	if (len == 0)
+		return WSJSON_OK;
+	if (len % 4 == 1)
+		return fail(in, "invalid base64 in %s.%s", where, name);
+	if (len % 4 != 0) {
+		size_t plen = len + (4 - len % 4);
+		padded = malloc(plen);
+		if (padded == NULL) {
+			in->nomem = 1;
+			return WSJSON_ERR_NOMEM;
+		}
+		memcpy(padded, s, len);
+		memset(padded + len, '=', plen - len);
+		s = padded;
+		len = plen;
+	}
+	size_t cap = len / 4 * 3;
+	uint8_t *buf = malloc(cap);
+	if (buf == NULL) {
+		free(padded);
+		in->nomem = 1;
+		return WSJSON_ERR_NOMEM;
+	}
+	in->bufs[in->n_bufs++] = buf;
+	n = b64_decode(buf, cap, s, len, B64_STANDARD);
+	if (n < 0)
+		n = b64_decode(buf, cap, s, len, B64_URLSAFE);
+	free(padded);
+	if (n < 0)
+		return fail(in, "invalid base64 in %s.%s", where, name);
+	out->data = buf;
+	out->len = (size_t)n;
+	return WSJSON_OK;
+}
+
+/* uint64: a decimal string, or a JSON integer. */
+static int
+get_uint64(struct wsjson_in *in, json_t *v, const char *where,
+    const char *name, uint64_t *out)
+{
+	if (v == NULL)
+		return WSJSON_OK;
+	if (json_is_integer(v)) {
+		if (json_integer_value(v) < 0)
+			return fail(in, "%s.%s must not be negative", where, name);
+		*out = (uint64_t)json_integer_value(v);
+		return WSJSON_OK;
+	}
+	if (!json_is_string(v))
+		return fail(in, "%s.%s must be an unsigned integer", where, name);
+	const char *s = json_string_value(v);
+	size_t len = json_string_length(v);
+	uint64_t x = 0;
+	if (len == 0 || len > 20)
+		return fail(in, "%s.%s must be an unsigned integer", where, name);
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return fail(in, "%s.%s must be an unsigned integer", where, name);
+		unsigned d = (unsigned)(s[i] - '0');
+		if (x > (UINT64_MAX - d) / 10)
+			return fail(in, "%s.%s is larger than 64 bits", where, name);
+		x = x * 10 + d;
+	}
+	*out = x;
+	return WSJSON_OK;
+}
+
+static int
+parse_provider(struct wsjson_in *in, json_t *obj)
+{
+	static const char where[] = "send.recipient.provider";
+	Config__MixConfig *m = &in->provider;
+	json_t *v[MC_FIELDS];
+	int rc;
+
+	if ((rc = object_fields(in, obj, where, mix_fields, MC_FIELDS, v)) != 0 ||
+	    (rc = get_string(in, v[MC_ID], where, "id", &m->id)) != 0 ||
+	    (rc = get_string(in, v[MC_HOST], where, "host", &m->host)) != 0 ||
+	    (rc = get_string(in, v[MC_PORT], where, "port", &m->port)) != 0 ||
+	    (rc = get_bytes(in, v[MC_PUBKEY], where, "pubKey", &m->pubkey)) != 0 ||
+	    (rc = get_uint64(in, v[MC_LAYER], where, "layer", &m->layer)) != 0)
+		return rc;
+	return WSJSON_OK;
+}
+
+static int
+parse_recipient(struct wsjson_in *in, json_t *obj)
+{
+	static const char where[] = "send.recipient";
+	Config__ClientConfig *c = &in->recipient;
+	json_t *v[CC_FIELDS];
+	int rc;
+
+	if ((rc = object_fields(in, obj, where, client_fields, CC_FIELDS, v)) != 0 ||
+	    (rc = get_string(in, v[CC_ID], where, "id", &c->id)) != 0 ||
+	    (rc = get_string(in, v[CC_HOST], where, "host", &c->host)) != 0 ||
+	    (rc = get_string(in, v[CC_PORT], where, "port", &c->port)) != 0 ||
+	    (rc = get_bytes(in, v[CC_PUBKEY], where, "pubKey", &c->pubkey)) != 0)
+		return rc;
+	if (v[CC_PROVIDER] != NULL) {
+		if ((rc = parse_provider(in, v[CC_PROVIDER])) != 0)
+			return rc;
+		c->provider = &in->provider;
+	}
+	return WSJSON_OK;
+}
+
+static int
+parse_send(struct wsjson_in *in, json_t *obj)
+{
+	json_t *v[SM_FIELDS];
+	int rc;
+
+	if ((rc = object_fields(in, obj, "send", send_fields, SM_FIELDS, v)) != 0 ||
+	    (rc = get_bytes(in, v[SM_MESSAGE], "send", "message",
+	    &in->send.message)) != 0)
+		return rc;
+	if (v[SM_RECIPIENT] != NULL) {
+		if ((rc = parse_recipient(in, v[SM_RECIPIENT])) != 0)
+			return rc;
+		in->send.recipient = &in->recipient;
+	}
+	in->req.value_case = TYPES__REQUEST__VALUE_SEND;
+	in->req.send = &in->send;
+	return WSJSON_OK;
+}
+
+/* fetch, clients, details and flush carry no field. */
+static int
+parse_empty(struct wsjson_in *in, json_t *obj, const char *name)
+{
+	json_t *none;
+
+	return object_fields(in, obj, name, NULL, 0, &none);
+}
+
+static int
+parse_request(struct wsjson_in *in, json_t *root)
+{
+	const char *key, *chosen = NULL;
+	size_t key_len;
+	json_t *v;
+	char name[ECHO_MAX_CHARS + 4];
+	int rc;
+
+	if (!json_is_object(root))
+		return fail(in, "the request must be a JSON object with one of "
+		    REQUEST_NAMES);
+	json_object_keylen_foreach(root, key, key_len, v) {
+		echo(name, key, key_len);
+		if (json_is_null(v))
+			continue;
+		if (chosen != NULL)
+			return fail(in, "more than one request in one message "
+			    "(%s and %s)", chosen, name);
+		chosen = key;
+		if (strcmp(key, "send") == 0) {
+			rc = parse_send(in, v);
+		} else if (strcmp(key, "fetch") == 0) {
+			rc = parse_empty(in, v, "fetch");
+			in->req.value_case = TYPES__REQUEST__VALUE_FETCH;
+			in->req.fetch = &in->fetch;
+		} else if (strcmp(key, "clients") == 0) {
+			rc = parse_empty(in, v, "clients");
+			in->req.value_case = TYPES__REQUEST__VALUE_CLIENTS;
+			in->req.clients = &in->clients;
+		} else if (strcmp(key, "details") == 0) {
+			rc = parse_empty(in, v, "details");
+			in->req.value_case = TYPES__REQUEST__VALUE_DETAILS;
+			in->req.details = &in->details;
+		} else if (strcmp(key, "flush") == 0) {
+			rc = parse_empty(in, v, "flush");
+			in->req.value_case = TYPES__REQUEST__VALUE_FLUSH;
+			in->req.flush = &in->flush;
+		} else {
+			return fail(in, "unknown request \"%s\": expected one of "
+			    REQUEST_NAMES, name);
+		}
+		if (rc != 0)
+			return rc;
+	}
+	if (chosen == NULL)
+		return fail(in, "empty request: expected one of " REQUEST_NAMES);
+	return WSJSON_OK;
+}
+
+int
+wsjson_request(const char *json, size_t len, uint8_t **out, size_t *out_len,
+    char *err, size_t err_cap)
+{
+	struct wsjson_in in;
+	json_error_t jerr;
+	int rc;
+
+	memset(&in, 0, sizeof(in));
+	in.err = err;
+	in.err_cap = err_cap;
+	if (err_cap > 0)
+		err[0] = '\0';
+	types__request__init(&in.req);
+	types__request_send_message__init(&in.send);
+	types__request_fetch_messages__init(&in.fetch);
+	types__request_get_clients__init(&in.clients);
+	types__request_own_details__init(&in.details);
+	types__request_flush__init(&in.flush);
+	config__client_config__init(&in.recipient);
+	config__mix_config__init(&in.provider);
+
+	in.root = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+	if (in.root == NULL) {
+		char text[sizeof(jerr.text)];
+		/* jansson's text may quote the input: keep it printable. */
+		echo_printable(text, sizeof(text), jerr.text);
+		rc = fail(&in, "malformed JSON: %s (line %d, column %d)",
+		    text, jerr.line, jerr.column);
+		goto done;
+	}
+	rc = parse_request(&in, in.root);
+	if (in.nomem)
+		rc = WSJSON_ERR_NOMEM;
+	if (rc != WSJSON_OK)
+		goto done;
+	*out_len = types__request__get_packed_size(&in.req);
+	*out = malloc(*out_len ? *out_len : 1);
+	if (*out == NULL) {
+		rc = WSJSON_ERR_NOMEM;
+		goto done;
+	}
+	types__request__pack(&in.req, *out);
+done:
+	for (size_t i = 0; i < in.n_bufs; i++)
+		free(in.bufs[i]);
+	json_decref(in.root);
+	return rc;
+}
+
+/* Response -> JSON */
+
+static int
+utf8_valid(const char *s)
+{
+	const uint8_t *p = (const uint8_t *)s;
+
+	while (*p != 0) {
+		size_t n;
+		uint32_t cp;
+		if (p[0] < 0x80) {
+			p++;
+			continue;
+		} else if ((p[0] & 0xe0) == 0xc0) {
+			n = 1;
+			cp = p[0] & 0x1f;
+		} else if ((p[0] & 0xf0) == 0xe0) {
+			n = 2;
+			cp = p[0] & 0x0f;
+		} else if ((p[0] & 0xf8) == 0xf0) {
+			n = 3;
+			cp = p[0] & 0x07;
+		} else {
+			return 0;
+		}
+		for (size_t i = 1; i <= n; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (p[i] & 0x3f);
+		}
+		/* overlong forms, surrogates, beyond U+10FFFF */
+		if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) ||
+		    (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		p += n + 1;
+	}
+	return 1;
+}
+
+struct wsjson_out {
+	int	rc;	/* first failure */
+};
+
+static json_t *
+new_object(struct wsjson_out *o)
+{
+	json_t *obj = json_object();
+
+	if (obj == NULL && o->rc == WSJSON_OK)
+		o->rc = WSJSON_ERR_NOMEM;
+	return obj;
+}
+
+/* Adds v (stolen) to obj under key; a NULL v records a failure. */
+static void
+put(struct wsjson_out *o, json_t *obj, const char *key, json_t *v)
+{
+	if (v == NULL || obj == NULL) {
+		if (o->rc == WSJSON_OK)
+			o->rc = WSJSON_ERR_NOMEM;
+		json_decref(v);
+		return;
+	}
+	if (json_object_set_new(obj, key, v) == -1 && o->rc == WSJSON_OK)
+		o->rc = WSJSON_ERR_NOMEM;
+}
+
+static void
+put_string(struct wsjson_out *o, json_t *obj, const char *key, const char *s)
+{
+	if (s == NULL || s[0] == '\0')
+		return;
+	if (!utf8_valid(s)) {
+		if (o->rc == WSJSON_OK)
+			o->rc = WSJSON_ERR_INVALID;
+		return;
+	}
+	put(o, obj, key, json_stringn_nocheck(s, strlen(s)));
+}
+
+static json_t *
+bytes_value(struct wsjson_out *o, const ProtobufCBinaryData *b)
+{
+	char *text = malloc(B64_ENCODED_LEN(b->len) + 1);
+	json_t *v;
+
+	if (text == NULL) {
+		if (o->rc == WSJSON_OK)
+			o->rc = WSJSON_ERR_NOMEM;
+		return NULL;
+	}
+	b64_encode(text, b->data, b->len, B64_STANDARD);
+	v = json_stringn_nocheck(text, B64_ENCODED_LEN(b->len));
+	free(text);
+	return v;
+}
+
+static void
+put_bytes(struct wsjson_out *o, json_t *obj, const char *key,
+    const ProtobufCBinaryData *b)
+{
+	if (b->len == 0)
+		return;
+	put(o, obj, key, bytes_value(o, b));
+}
+
+static void
+put_uint64(struct wsjson_out *o, json_t *obj, const char *key, uint64_t v)
+{
+	char text[24];
+
+	if (v == 0)
+		return;
+	snprintf(text, sizeof(text), "%" PRIu64, v);
+	put(o, obj, key, json_string(text));
+}
+
+static json_t *
+mix_json(struct wsjson_out *o, const Config__MixConfig *m)
+{
+	json_t *obj = new_object(o);
+
+	put_string(o, obj, mix_fields[MC_ID].json, m->id);
+	put_string(o, obj, mix_fields[MC_HOST].json, m->host);
+	put_string(o, obj, mix_fields[MC_PORT].json, m->port);
+	put_bytes(o, obj, mix_fields[MC_PUBKEY].json, &m->pubkey);
+	put_uint64(o, obj, mix_fields[MC_LAYER].json, m->layer);
+	return obj;
+}
+
+static json_t *
+client_json(struct wsjson_out *o, const Config__ClientConfig *c)
+{
+	json_t *obj = new_object(o);
+
+	put_string(o, obj, client_fields[CC_ID].json, c->id);
+	put_string(o, obj, client_fields[CC_HOST].json, c->host);
+	put_string(o, obj, client_fields[CC_PORT].json, c->port);
+	put_bytes(o, obj, client_fields[CC_PUBKEY].json, &c->pubkey);
+	if (c->provider != NULL)
+		put(o, obj, client_fields[CC_PROVIDER].json, mix_json(o, c->provider));
+	return obj;
+}
+
+static json_t *
+response_json(struct wsjson_out *o, const Types__Response *r)
+{
+	json_t *root = new_object(o);
+	json_t *body = NULL, *arr;
+	const char *name = NULL;
+
+	switch (r->value_case) {
+	case TYPES__RESPONSE__VALUE_EXCEPTION:
+		name = "exception";
+		body = new_object(o);
+		put_string(o, body, "error", r->exception->error);
+		break;
+	case TYPES__RESPONSE__VALUE_SEND:
+		name = "send";
+		body = new_object(o);
+		break;
+	case TYPES__RESPONSE__VALUE_FETCH:
+		name = "fetch";
+		body = new_object(o);
+		if (r->fetch->n_messages == 0)
+			break;
+		arr = json_array();
+		for (size_t i = 0; arr != NULL && i < r->fetch->n_messages; i++) {
+			json_t *v = bytes_value(o, &r->fetch->messages[i]);
+			if (v == NULL || json_array_append_new(arr, v) == -1)
+				o->rc = o->rc ? o->rc : WSJSON_ERR_NOMEM;
+		}
+		put(o, body, "messages", arr);
+		break;
+	case TYPES__RESPONSE__VALUE_CLIENTS:
+		name = "clients";
+		body = new_object(o);
+		if (r->clients->n_clients == 0)
+			break;
+		arr = json_array();
+		for (size_t i = 0; arr != NULL && i < r->clients->n_clients; i++) {
+			json_t *v = client_json(o, r->clients->clients[i]);
+			if (v == NULL || json_array_append_new(arr, v) == -1)
+				o->rc = o->rc ? o->rc : WSJSON_ERR_NOMEM;
+		}
+		put(o, body, "clients", arr);
+		break;
+	case TYPES__RESPONSE__VALUE_DETAILS:
+		name = "details";
+		body = new_object(o);
+		if (r->details->details != NULL)
+			put(o, body, "details", client_json(o, r->details->details));
+		break;
+	case TYPES__RESPONSE__VALUE_FLUSH:
+		name = "flush";
+		body = new_object(o);
+		break;
+	default:
+		/* No member set: the JSON mapping of an empty message. */
+		return root;
+	}
+	put(o, root, name, body);
+	return root;
+}
+
+int
+wsjson_response(const uint8_t *pb, size_t len, char **out, size_t *out_len)
+{
+	Types__Response *r = types__response__unpack(NULL, len, pb);
+	struct wsjson_out o = { .rc = WSJSON_OK };
+	json_t *root;
+
+	if (r == NULL)
+		return WSJSON_ERR_INVALID;
+	root = response_json(&o, r);
+	types__response__free_unpacked(r, NULL);
+	if (o.rc == WSJSON_OK) {
+		*out = json_dumps(root, JSON_COMPACT);
+		if (*out == NULL)
+			o.rc = WSJSON_ERR_NOMEM;
+		else
+			*out_len = strlen(*out);
+	}
+	json_decref(root);
+	return o.rc;
+}

@@ -1,0 +1,201 @@
+#!/bin/sh
+# A real mixnet on loopback: nym-directory, three nym-mixnodes (one per
+# layer) and a nym-provider, with tests/tools/mixsend as the client. It
+# registers, sends Sphinx packets along provider -> L1 -> L2 -> L3 ->
+# provider -> client and checks: messages arrive byte-identical in the
+# right mailbox; replays are dropped (at the provider and at a mixnode,
+# also after a kill -9); flipped header bits are dropped, flipped payload
+# bits caught at the recipient; drop cover never reaches a mailbox; a
+# provider killed mid-run keeps un-acked packets; an acked packet never
+# comes back; SIGTERM stops every node cleanly.
+. "$(dirname "$0")/lib.sh"
+
+MIXNODE="$top_builddir/src/nym-mixnode"
+PROVIDER="$top_builddir/src/nym-provider"
+DIRECTORY="$top_builddir/src/nym-directory"
+MIXSEND="$top_builddir/tests/tools/mixsend"
+
+if [ ! -x "$DIRECTORY" ]; then
+	echo "1..0 # SKIP nym-directory is not built"
+	exit 0
+fi
+plan 36
+
+H="$WORK/home"
+DPORT=$(free_port)
+D="http://127.0.0.1:$DPORT"
+CLIENT="$WORK/client.pem"
+
+# topo_has PYTHON_EXPR: the topology satisfies the expression over t
+topo_has() {
+	curl -s -m 2 "$D/api/presence/topology" >"$WORK/topo" &&
+	python3 -c 'import json, sys
+t = json.load(open(sys.argv[1]))
+sys.exit(0 if eval(sys.argv[2]) else 1)' "$WORK/topo" "$1"
+}
+
+# count LOG REASON: how many packets LOG says were dropped for REASON
+count() {
+	grep -c "dropped a packet from .*: $2\$" "$WORK/$1.log"
+}
+
+# at_least SECONDS LOG REASON N
+at_least() {
+	wait_for "$1" sh -c "[ \$(grep -c 'dropped a packet from .*: $3\$' '$WORK/$2.log') -ge $4 ]"
+}
+
+# node KIND ID: start one (appending to $WORK/ID.log); sets NODE_PID.
+# NODE_WRAPPER runs it under a tool, e.g. "valgrind --error-exitcode=99".
+node() {
+	${NODE_WRAPPER:-} "$1" run --id "$2" --home "$H" --log-level debug >>"$WORK/$2.log" 2>&1 &
+	NODE_PID=$!
+	track "$NODE_PID"
+}
+
+# started LOG N: the LOG shows N starts (each start logs "listening on")
+started() {
+	wait_for 20 sh -c "[ \$(grep -c 'listening on' '$WORK/$1.log') -ge $2 ]"
+}
+
+# faster timers than the defaults, for a test that lasts seconds
+fast() {
+	sed -i 's/^presence_interval_seconds = .*/presence_interval_seconds = 1/
+s/^topology_interval_seconds = .*/topology_interval_seconds = 1/
+s/^metrics_interval_seconds = .*/metrics_interval_seconds = 2/' "$1"
+}
+
+send() { "$MIXSEND" --directory "$D" --key "$CLIENT" --delay 20 "$@" send 2>>"$WORK/mixsend.err"; }
+pull() { "$MIXSEND" --directory "$D" --key "$CLIENT" "$@" pull 2>>"$WORK/mixsend.err"; }
+
+"$DIRECTORY" --listen "127.0.0.1:$DPORT" --stale-seconds 5 >"$WORK/directory.log" 2>&1 &
+DIR_PID=$!
+track "$DIR_PID"
+check "directory is up" wait_for 5 sh -c "curl -s -m 1 $D/api/healthcheck | grep -q ok"
+
+ok_init=1
+for l in 1 2 3; do
+	"$MIXNODE" init --id "mix$l" --home "$H" --host 127.0.0.1 --port "$(free_port)" \
+		--layer "$l" --directory "$D/api/presence/topology" >"$WORK/init-mix$l.out" 2>&1 || ok_init=0
+	fast "$H/mixnodes/mix$l/config.toml"
+done
+"$PROVIDER" init --id prov --home "$H" --host 127.0.0.1 --port "$(free_port)" \
+	--directory "$D" >"$WORK/init-prov.out" 2>&1 || ok_init=0
+fast "$H/providers/prov/config.toml"
+check "init of three mixnodes and a provider" [ "$ok_init" = 1 ]
+check "init prints the public key" grep -q '^Our Public Key is: [A-Za-z0-9_-]\{43\}=$' "$WORK/init-prov.out"
+check "the private key is 0600" [ "$(stat -c %a "$H/mixnodes/mix1/private_key.pem")" = 600 ]
+check "init refuses to overwrite without --force" sh -c \
+	"! '$MIXNODE' init --id mix1 --home '$H' --port 1 --layer 1 --directory $D 2>/dev/null"
+check "an unknown config key is refused" sh -c "
+	cp -r '$H' '$WORK/badhome' && echo 'colour = 1' >>'$WORK/badhome/mixnodes/mix1/config.toml' &&
+	! '$MIXNODE' run --id mix1 --home '$WORK/badhome' 2>'$WORK/bad.err' && grep -q \"unknown key\" '$WORK/bad.err'"
+
+for l in 1 2 3; do node "$MIXNODE" "mix$l"; eval "MIX${l}_PID=\$NODE_PID"; done
+node "$PROVIDER" prov; PROV_PID=$NODE_PID
+check "the topology lists 3 mixnodes and the provider" wait_for 20 topo_has \
+	'len(t["MixNodes"]) == 3 and len(t["MixProviderNodes"]) == 1 and sorted(m["layer"] for m in t["MixNodes"]) == [1, 2, 3]'
+check "run prints the public key" grep -q '^Our Public Key is: ' "$WORK/mix1.log"
+
+CID=$("$MIXSEND" --directory "$D" --key "$CLIENT" register 2>>"$WORK/mixsend.err")
+check "the client registers" [ -n "$CID" ]
+check "the provider's presence lists the client" wait_for 5 topo_has \
+	"t['MixProviderNodes'][0]['registeredClients'] == [{'pubKey': '$CID'}]"
+# every node must know every other before we send
+sleep 1.2
+
+# Messages of several lengths, up to the maximum of 2048 bytes.
+python3 -c 'import random, string, sys
+random.seed(7)
+for n in (1, 17, 300, 2047, 2048):
+    print("".join(random.choice(string.ascii_letters + string.digits + " !#$%&()*+,-./:;<=>?@[]^_{|}~") for _ in range(n)))' >"$WORK/msgs"
+check "5 packets sent" send <"$WORK/msgs"
+pull --expect 5 --timeout 10 >"$WORK/got1"
+cut -f2- "$WORK/got1" | sort >"$WORK/got1.msgs"
+sort "$WORK/msgs" >"$WORK/msgs.sorted"
+check "they arrive in the client's mailbox byte-identical" cmp -s "$WORK/got1.msgs" "$WORK/msgs.sorted"
+check "a pull without ack returns them again, same ids" sh -c \
+	"'$MIXSEND' --directory '$D' --key '$CLIENT' pull --ack >'$WORK/got1b' 2>>'$WORK/mixsend.err' && cmp -s '$WORK/got1' '$WORK/got1b'"
+check "a pull after the ack returns nothing" sh -c "[ -z \"\$('$MIXSEND' --directory '$D' --key '$CLIENT' --timeout 0 pull 2>/dev/null)\" ]"
+
+# Another client's mailbox stays empty.
+check "another client's mailbox is empty" sh -c \
+	"[ -z \"\$('$MIXSEND' --directory '$D' --key '$WORK/other.pem' --timeout 0 pull 2>/dev/null)\" ]"
+
+# Replays: at the provider (hop 0)...
+r0=$(count prov replay)
+printf 'r1\nr2\nr3\n' | send --replay
+check "replayed packets are delivered once" sh -c \
+	"'$MIXSEND' --directory '$D' --key '$CLIENT' --expect 3 --timeout 10 pull --ack 2>/dev/null | cut -f2 | sort | tr '\n' ' ' | grep -qx 'r1 r2 r3 '"
+check "the provider dropped 3 replays" at_least 5 prov replay $((r0 + 3))
+
+# ... and at a mixnode: enter at L1 with the provider's link key.
+L1=$(python3 -c 'import json, sys
+print([m["pubKey"] for m in json.load(open(sys.argv[1]))["MixNodes"] if m["layer"] == 1][0])' "$WORK/topo")
+PKEY="$H/providers/prov/private_key.pem"
+printf 'm1\nm2\n' | send --replay --entry "$L1" --link-key "$PKEY" --save "$WORK/l1.bin"
+check "packets replayed to L1 are delivered once" sh -c \
+	"'$MIXSEND' --directory '$D' --key '$CLIENT' --expect 2 --timeout 10 pull --ack 2>/dev/null | cut -f2 | sort | tr '\n' ' ' | grep -qx 'm1 m2 '"
+check "mixnode L1 dropped 2 replays" at_least 5 mix1 replay 2
+
+# L1 killed hard keeps its tags: the replay log outlives kill -9.
+kill -KILL "$MIX1_PID"; wait "$MIX1_PID" 2>/dev/null
+node "$MIXNODE" mix1; MIX1_PID=$NODE_PID
+started mix1 2
+check "L1 restarted after kill -9 recovers its tags from the log" \
+	wait_for 5 grep -q 'replay store: [0-9]* tags (new, [1-9][0-9]* from the log)' "$WORK/mix1.log"
+wait_for 5 topo_has 'len(t["MixNodes"]) == 3' || true
+sleep 0.3
+"$MIXSEND" --directory "$D" --key "$CLIENT" --entry "$L1" --link-key "$PKEY" resend "$WORK/l1.bin" 2>>"$WORK/mixsend.err"
+check "old packets sent to the restarted L1 are dropped as replays" at_least 5 mix1 replay 4
+check "and none of them reaches the mailbox" sh -c \
+	"sleep 0.5; [ -z \"\$('$MIXSEND' --directory '$D' --key '$CLIENT' --timeout 0 pull 2>/dev/null)\" ]"
+
+# A flipped header bit fails the MAC at the first hop.
+m0=$(count prov "bad MAC")
+printf 'f1\nf2\nf3\n' | send --flip-header
+check "flipped header bits are dropped (bad MAC)" at_least 5 prov "bad MAC" $((m0 + 3))
+# A flipped payload bit passes the hops and is caught at the recipient.
+echo payload | send --flip-payload
+pull --expect 1 --timeout 10 --ack >"$WORK/got2"
+check "a flipped payload bit is caught by the recipient" sh -c \
+	"[ ! -s '$WORK/got2' ] && tail -1 '$WORK/mixsend.err' | grep -q 'pulled 1 packets, 1 failed to unwrap'"
+
+# Drop cover ends at the provider.
+c0=$(count prov "drop cover")
+printf 'cover1\ncover2\ncover3\n' | send --cover
+check "drop cover is discarded by the provider" at_least 5 prov "drop cover" $((c0 + 3))
+check "drop cover never reaches a mailbox" sh -c \
+	"[ -z \"\$('$MIXSEND' --directory '$D' --key '$CLIENT' --timeout 0 pull 2>/dev/null)\" ]"
+check "no mixnode saw a DELIVER or dropped a good packet" sh -c \
+	"! grep -h 'not for a node\|DELIVER at a mixnode\|queue full\|not in the topology' '$WORK'/mix*.log"
+
+# A provider killed mid-run keeps what it has not seen acked.
+printf 'k1\nk2\n' | send --save "$WORK/k.bin"
+pull --expect 2 --timeout 10 >"$WORK/got3"
+check "two packets in the mailbox before the crash" [ "$(wc -l <"$WORK/got3")" = 2 ]
+kill -KILL "$PROV_PID"; wait "$PROV_PID" 2>/dev/null
+node "$PROVIDER" prov; PROV_PID=$NODE_PID
+started prov 2
+sleep 0.3
+pull --timeout 0 >"$WORK/got4"
+check "after kill -9 and restart the provider still has them, same ids" cmp -s "$WORK/got3" "$WORK/got4"
+r1=$(count prov replay)
+"$MIXSEND" --directory "$D" --key "$CLIENT" resend "$WORK/k.bin" 2>>"$WORK/mixsend.err"
+check "the restarted provider drops the old packets as replays" at_least 5 prov replay $((r1 + 2))
+"$MIXSEND" --directory "$D" --key "$CLIENT" ack $(cut -f1 "$WORK/got4") 2>>"$WORK/mixsend.err"
+check "a pull after the ack never returns the acked packets" sh -c \
+	"sleep 0.3; [ -z \"\$('$MIXSEND' --directory '$D' --key '$CLIENT' --timeout 0 pull 2>/dev/null)\" ]"
+
+check "metrics reach the directory" sh -c \
+	"curl -s -m 2 '$D/api/metrics/mixes' | grep -q received"
+
+# SIGTERM: every node stops with status 0 and writes its replay snapshot.
+for p in "$MIX1_PID" "$MIX2_PID" "$MIX3_PID" "$PROV_PID"; do kill -TERM "$p"; done
+st=0
+for p in "$MIX1_PID" "$MIX2_PID" "$MIX3_PID" "$PROV_PID"; do wait "$p" || st=$?; done
+check "SIGTERM stops every node with status 0" [ "$st" = 0 ]
+check "each node logged its stop" sh -c "[ \$(grep -l '] info: stopped' '$WORK'/mix?.log '$WORK/prov.log' | wc -l) = 4 ]"
+check "the replay snapshot is written at stop" [ -s "$H/mixnodes/mix2/data/replay.bin" ]
+check "the replay log is empty after the snapshot" [ "$(stat -c %s "$H/mixnodes/mix2/data/replay.log")" = 40 ]
+kill -TERM "$DIR_PID"; wait "$DIR_PID" 2>/dev/null
+finish

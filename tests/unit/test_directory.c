@@ -1,0 +1,607 @@
+/*
+ * Unit tests of nym-directory's core: the three POST body parsers (what
+ * they accept, and each kind of bad input they refuse), the registry
+ * (renewal keyed by pubKey, staleness, limits, order) and its documents,
+ * which nymd's topology_parse() must read back whole.
+ */
+#include <config.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "common/b64.h"
+#include "common/topology.h"
+#include "directory/body.h"
+#include "directory/registry.h"
+
+#define SECOND_NS	INT64_C(1000000000)
+#define STALE_NS	(30 * SECOND_NS)
+
+/* The URL-safe base64 of 32 bytes of value v. */
+static const char *
+key_of(uint8_t v, char buf[B64_KEY_CHARS + 1])
+{
+	uint8_t k[32];
+
+	memset(k, v, sizeof(k));
+	/* Make the alphabets differ: 0xfb encodes to '-' and '_'. */
+	k[0] = 0xfb;
+	k[1] = 0xff;
+	b64_encode(buf, k, sizeof(k), B64_URLSAFE);
+	return buf;
+}
+
+static int
+parse_mixnode_str(const char *s, struct body_mixnode *m, char *err)
+{
+	return body_parse_mixnode(s, strlen(s), m, err, BODY_ERR_BYTES);
+}
+
+static int
+parse_provider_str(const char *s, struct body_provider *p, char *err)
+{
+	return body_parse_provider(s, strlen(s), p, err, BODY_ERR_BYTES);
+}
+
+static int
+parse_metric_str(const char *s, struct body_metric *m, char *err)
+{
+	return body_parse_metric(s, strlen(s), m, err, BODY_ERR_BYTES);
+}
+
+static void
+test_mixnode_valid(void **state)
+{
+	char k[B64_KEY_CHARS + 1], body[256], err[BODY_ERR_BYTES];
+	struct body_mixnode m;
+	uint8_t want[32];
+
+	key_of(1, k);
+	snprintf(body, sizeof(body),
+	    "{\"host\":\"127.0.0.1:9101\",\"pubKey\":\"%s\",\"layer\":2,"
+	    "\"lastSeen\":5,\"extra\":[1]}", k);
+	assert_int_equal(parse_mixnode_str(body, &m, err), BODY_OK);
+	assert_string_equal(m.host, "127.0.0.1:9101");
+	assert_int_equal(m.layer, 2);
+	assert_int_equal(b64_decode_key(want, k, B64_URLSAFE), 0);
+	assert_memory_equal(m.pub, want, 32);
+}
+
+/* tmpl with its "%s", if any, replaced by key (no printf: -Wformat=2). */
+static void
+subst(char *out, size_t cap, const char *tmpl, const char *key)
+{
+	const char *at = strstr(tmpl, "%s");
+
+	if (at == NULL) {
+		assert_true(strlen(tmpl) < cap);
+		strcpy(out, tmpl);
+		return;
+	}
+	assert_true(strlen(tmpl) + strlen(key) < cap);
+	memcpy(out, tmpl, (size_t)(at - tmpl));
+	strcpy(out + (at - tmpl), key);
+	strcat(out, at + 2);
+}
+
+struct bad_case {
+	const char	*body;	/* %s: a valid key */
+	int		 code;
+};
+
+static void
+test_mixnode_invalid(void **state)
+{
+	static const struct bad_case cases[] = {
+		{ "", BODY_ERR_JSON },
+		{ "{", BODY_ERR_JSON },
+		{ "[]", BODY_ERR_JSON },
+		{ "\"str\"", BODY_ERR_JSON },
+		{ "{\"host\":\"127.0.0.1:1\",\"pubKey\":\"%s\",\"layer\":1} x", BODY_ERR_JSON },
+		{ "{\"host\":\"127.0.0.1:1\",\"host\":\"127.0.0.1:2\",\"pubKey\":\"%s\",\"layer\":1}", BODY_ERR_JSON },
+		{ "{\"pubKey\":\"%s\",\"layer\":1}", BODY_ERR_FIELD },
+		{ "{\"host\":7,\"pubKey\":\"%s\",\"layer\":1}", BODY_ERR_FIELD },
+		{ "{\"host\":\"127.0.0.1:1\",\"layer\":1}", BODY_ERR_FIELD },
+		{ "{\"host\":\"127.0.0.1:1\",\"pubKey\":[],\"layer\":1}", BODY_ERR_FIELD },
+		{ "{\"host\":\"127.0.0.1:1\",\"pubKey\":\"%s\"}", BODY_ERR_FIELD },
+		{ "{\"host\":\"127.0.0.1:1\",\"pubKey\":\"%s\",\"layer\":\"1\"}", BODY_ERR_FIELD },
+		{ "{\"host\":\"127.0.0.1:1\",\"pubKey\":\"%s\",\"layer\":1.0}", BODY_ERR_FIELD },
+		{ "{\"host\":\"127.0.0.1:1\",\"pubKey\":\"%s\",\"layer\":null}", BODY_ERR_FIELD },
+		{ "{\"host\":\"127.0.0.1:1\",\"pubKey\":\"%s\",\"layer\":0}", BODY_ERR_LAYER },
+		{ "{\"host\":\"127.0.0.1:1\",\"pubKey\":\"%s\",\"layer\":4}", BODY_ERR_LAYER },
+		{ "{\"host\":\"127.0.0.1:1\",\"pubKey\":\"%s\",\"layer\":1000000}", BODY_ERR_LAYER },
+		{ "{\"host\":\"127.0.0.1:1\",\"pubKey\":\"%s\",\"layer\":-1}", BODY_ERR_LAYER },
+		{ "{\"host\":\"127.0.0.1\",\"pubKey\":\"%s\",\"layer\":1}", BODY_ERR_HOST },
+		{ "{\"host\":\"127.0.0.1:0\",\"pubKey\":\"%s\",\"layer\":1}", BODY_ERR_HOST },
+		{ "{\"host\":\"127.0.0.1:65536\",\"pubKey\":\"%s\",\"layer\":1}", BODY_ERR_HOST },
+		{ "{\"host\":\"127.0.0.1:080\",\"pubKey\":\"%s\",\"layer\":1}", BODY_ERR_HOST },
+		{ "{\"host\":\"::1:80\",\"pubKey\":\"%s\",\"layer\":1}", BODY_ERR_HOST },
+		{ "{\"host\":\"[1.2.3.4]:80\",\"pubKey\":\"%s\",\"layer\":1}", BODY_ERR_HOST },
+		{ "{\"host\":\"1.2.3.256:80\",\"pubKey\":\"%s\",\"layer\":1}", BODY_ERR_HOST },
+		{ "{\"host\":\"a b:80\",\"pubKey\":\"%s\",\"layer\":1}", BODY_ERR_HOST },
+		{ "{\"host\":\"<script>:80\",\"pubKey\":\"%s\",\"layer\":1}", BODY_ERR_HOST },
+		{ "{\"host\":\"-bad.example:80\",\"pubKey\":\"%s\",\"layer\":1}", BODY_ERR_HOST },
+		{ "{\"host\":\"a\\u0000b:80\",\"pubKey\":\"%s\",\"layer\":1}", BODY_ERR_JSON },
+		{ "{\"host\":\"127.0.0.1:1\",\"pubKey\":\"AAAA\",\"layer\":1}", BODY_ERR_KEY },
+		/* 31 bytes, and standard alphabet */
+		{ "{\"host\":\"127.0.0.1:1\",\"pubKey\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==\",\"layer\":1}", BODY_ERR_KEY },
+		{ "{\"host\":\"127.0.0.1:1\",\"pubKey\":\"+/8BAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\",\"layer\":1}", BODY_ERR_KEY },
+		/* no padding */
+		{ "{\"host\":\"127.0.0.1:1\",\"pubKey\":\"-_8BAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE\",\"layer\":1}", BODY_ERR_KEY },
+	};
+	char k[B64_KEY_CHARS + 1], body[512], err[BODY_ERR_BYTES];
+	struct body_mixnode m;
+
+	key_of(1, k);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		subst(body, sizeof(body), cases[i].body, k);
+		err[0] = '\0';
+		int rc = parse_mixnode_str(body, &m, err);
+		if (rc != cases[i].code)
+			fail_msg("case %zu (%s): got %d, want %d (%s)", i, body, rc,
+			    cases[i].code, err);
+		assert_true(strlen(err) > 0);
+		assert_null(strchr(err, '"'));
+	}
+}
+
+static void
+test_host_forms(void **state)
+{
+	assert_int_equal(body_host_valid("127.0.0.1:1789"), 0);
+	assert_int_equal(body_host_valid("[::1]:1789"), 0);
+	assert_int_equal(body_host_valid("[2001:db8::1]:65535"), 0);
+	assert_int_equal(body_host_valid("localhost:1789"), 0);
+	assert_int_equal(body_host_valid("mix-1.example.org:1"), 0);
+	assert_int_equal(body_host_valid("localhost:"), -1);
+	assert_int_equal(body_host_valid(":1789"), -1);
+	assert_int_equal(body_host_valid("[::1]"), -1);
+	assert_int_equal(body_host_valid("[]:1"), -1);
+	assert_int_equal(body_host_valid("host.:1"), -1);
+	assert_int_equal(body_host_valid("a..b:1"), -1);
+	assert_int_equal(body_host_valid("a-.b:1"), -1);
+	assert_int_equal(body_host_valid("1.2.3:1"), -1);
+	assert_int_equal(body_host_valid("user@host:1"), -1);
+	assert_int_equal(body_host_valid("h/x:1"), -1);
+	assert_int_equal(body_host_valid("127.0.0.1:+1"), -1);
+}
+
+static void
+test_oversized(void **state)
+{
+	char err[BODY_ERR_BYTES];
+	struct body_mixnode m;
+	char *big = malloc(BODY_MAX_BYTES + 1);
+
+	assert_non_null(big);
+	memset(big, ' ', BODY_MAX_BYTES + 1);
+	assert_int_equal(body_parse_mixnode(big, BODY_MAX_BYTES + 1, &m, err,
+	    sizeof(err)), BODY_ERR_TOO_LARGE);
+	free(big);
+}
+
+static void
+test_provider(void **state)
+{
+	char k1[B64_KEY_CHARS + 1], k2[B64_KEY_CHARS + 1], k3[B64_KEY_CHARS + 1];
+	char body[512], err[BODY_ERR_BYTES];
+	struct body_provider p;
+
+	key_of(1, k1);
+	key_of(2, k2);
+	key_of(3, k3);
+	snprintf(body, sizeof(body), "{\"host\":\"127.0.0.1:9200\",\"pubKey\":"
+	    "\"%s\",\"registeredClients\":[{\"pubKey\":\"%s\"},{\"pubKey\":\"%s\"}]}",
+	    k1, k2, k3);
+	assert_int_equal(parse_provider_str(body, &p, err), BODY_OK);
+	assert_int_equal(p.n_clients, 2);
+	body_provider_clear(&p);
+
+	/* Go writes a provider without clients as null or leaves it out. */
+	snprintf(body, sizeof(body), "{\"host\":\"127.0.0.1:9200\",\"pubKey\":"
+	    "\"%s\",\"registeredClients\":null}", k1);
+	assert_int_equal(parse_provider_str(body, &p, err), BODY_OK);
+	assert_int_equal(p.n_clients, 0);
+	assert_null(p.clients);
+	snprintf(body, sizeof(body), "{\"host\":\"127.0.0.1:9200\",\"pubKey\":"
+	    "\"%s\",\"registeredClients\":[]}", k1);
+	assert_int_equal(parse_provider_str(body, &p, err), BODY_OK);
+
+	snprintf(body, sizeof(body), "{\"host\":\"127.0.0.1:9200\",\"pubKey\":"
+	    "\"%s\",\"registeredClients\":{}}", k1);
+	assert_int_equal(parse_provider_str(body, &p, err), BODY_ERR_FIELD);
+	snprintf(body, sizeof(body), "{\"host\":\"127.0.0.1:9200\",\"pubKey\":"
+	    "\"%s\",\"registeredClients\":[\"%s\"]}", k1, k2);
+	assert_int_equal(parse_provider_str(body, &p, err), BODY_ERR_FIELD);
+	snprintf(body, sizeof(body), "{\"host\":\"127.0.0.1:9200\",\"pubKey\":"
+	    "\"%s\",\"registeredClients\":[{\"pubKey\":\"%s\"},{\"pubKey\":\"x\"}]}",
+	    k1, k2);
+	assert_int_equal(parse_provider_str(body, &p, err), BODY_ERR_KEY);
+	assert_null(p.clients);
+	snprintf(body, sizeof(body), "{\"host\":\"127.0.0.1:9200\",\"pubKey\":"
+	    "\"%s\",\"registeredClients\":[{\"pubKey\":\"%s\"},{\"pubKey\":\"%s\"}]}",
+	    k1, k2, k2);
+	assert_int_equal(parse_provider_str(body, &p, err), BODY_ERR_DUPLICATE);
+}
+
+static void
+test_provider_too_many_clients(void **state)
+{
+	char k[B64_KEY_CHARS + 1], err[BODY_ERR_BYTES];
+	struct body_provider p;
+	size_t cap = 128 + (BODY_MAX_CLIENTS + 1) * 60;
+	char *body = malloc(cap);
+	size_t off;
+
+	assert_non_null(body);
+	off = (size_t)snprintf(body, cap, "{\"host\":\"127.0.0.1:9200\","
+	    "\"pubKey\":\"%s\",\"registeredClients\":[", key_of(1, k));
+	for (int i = 0; i <= BODY_MAX_CLIENTS; i++)
+		off += (size_t)snprintf(body + off, cap - off, "%s{\"pubKey\":\"%s\"}",
+		    i ? "," : "", key_of(2, k));
+	off += (size_t)snprintf(body + off, cap - off, "]}");
+	assert_true(off < BODY_MAX_BYTES);
+	assert_int_equal(body_parse_provider(body, off, &p, err, sizeof(err)),
+	    BODY_ERR_TOO_MANY);
+	free(body);
+}
+
+static void
+test_metric(void **state)
+{
+	char k1[B64_KEY_CHARS + 1], k2[B64_KEY_CHARS + 1], k3[B64_KEY_CHARS + 1];
+	char body[512], err[BODY_ERR_BYTES];
+	struct body_metric m;
+
+	key_of(1, k1);
+	key_of(2, k2);
+	key_of(3, k3);
+	snprintf(body, sizeof(body), "{\"pubKey\":\"%s\",\"received\":12,"
+	    "\"sent\":{\"%s\":5,\"%s\":0}}", k1, k2, k3);
+	assert_int_equal(parse_metric_str(body, &m, err), BODY_OK);
+	assert_int_equal(m.received, 12);
+	assert_int_equal(m.n_sent, 2);
+	assert_int_equal(m.sent[0].count, 5);
+	body_metric_clear(&m);
+
+	snprintf(body, sizeof(body), "{\"pubKey\":\"%s\",\"received\":0,"
+	    "\"sent\":null}", k1);
+	assert_int_equal(parse_metric_str(body, &m, err), BODY_OK);
+	assert_int_equal(m.n_sent, 0);
+
+	snprintf(body, sizeof(body), "{\"pubKey\":\"%s\",\"sent\":{}}", k1);
+	assert_int_equal(parse_metric_str(body, &m, err), BODY_ERR_FIELD);
+	snprintf(body, sizeof(body), "{\"pubKey\":\"%s\",\"received\":1}", k1);
+	assert_int_equal(parse_metric_str(body, &m, err), BODY_ERR_FIELD);
+	snprintf(body, sizeof(body), "{\"pubKey\":\"%s\",\"received\":-1,"
+	    "\"sent\":{}}", k1);
+	assert_int_equal(parse_metric_str(body, &m, err), BODY_ERR_FIELD);
+	snprintf(body, sizeof(body), "{\"pubKey\":\"%s\",\"received\":1.5,"
+	    "\"sent\":{}}", k1);
+	assert_int_equal(parse_metric_str(body, &m, err), BODY_ERR_FIELD);
+	snprintf(body, sizeof(body), "{\"pubKey\":\"%s\",\"received\":1,"
+	    "\"sent\":[]}", k1);
+	assert_int_equal(parse_metric_str(body, &m, err), BODY_ERR_FIELD);
+	snprintf(body, sizeof(body), "{\"pubKey\":\"%s\",\"received\":1,"
+	    "\"sent\":{\"%s\":\"5\"}}", k1, k2);
+	assert_int_equal(parse_metric_str(body, &m, err), BODY_ERR_FIELD);
+	assert_null(m.sent);
+	snprintf(body, sizeof(body), "{\"pubKey\":\"%s\",\"received\":1,"
+	    "\"sent\":{\"nope\":5}}", k1);
+	assert_int_equal(parse_metric_str(body, &m, err), BODY_ERR_KEY);
+	snprintf(body, sizeof(body), "{\"pubKey\":\"%s\",\"received\":"
+	    "99999999999999999999,\"sent\":{}}", k1);
+	assert_int_equal(parse_metric_str(body, &m, err), BODY_ERR_JSON);
+}
+
+/* Three mixnodes and a provider with two clients, as the seed shows. */
+static void
+fill(struct registry *r, const struct registry_now *now)
+{
+	char k[B64_KEY_CHARS + 1], body[512], err[BODY_ERR_BYTES];
+	struct body_mixnode m;
+	struct body_provider p;
+
+	for (int l = 1; l <= 3; l++) {
+		snprintf(body, sizeof(body), "{\"host\":\"127.0.0.1:%d\","
+		    "\"pubKey\":\"%s\",\"layer\":%d}", 9100 + l,
+		    key_of((uint8_t)l, k), l);
+		assert_int_equal(parse_mixnode_str(body, &m, err), BODY_OK);
+		assert_int_equal(registry_put_mixnode(r, &m, now), REGISTRY_ADDED);
+	}
+	char k1[B64_KEY_CHARS + 1], k2[B64_KEY_CHARS + 1];
+	snprintf(body, sizeof(body), "{\"host\":\"127.0.0.1:9200\",\"pubKey\":"
+	    "\"%s\",\"registeredClients\":[{\"pubKey\":\"%s\"},{\"pubKey\":\"%s\"}]}",
+	    key_of(10, k), key_of(11, k1), key_of(12, k2));
+	assert_int_equal(parse_provider_str(body, &p, err), BODY_OK);
+	assert_int_equal(registry_put_provider(r, &p, now), REGISTRY_ADDED);
+	assert_null(p.clients);
+}
+
+static void
+test_topology_shape(void **state)
+{
+	struct registry_now now = { INT64_C(1572258570490299400), 5 * SECOND_NS };
+	struct registry *r = registry_new(STALE_NS);
+	char k[B64_KEY_CHARS + 1];
+	json_error_t jerr;
+	size_t len;
+	char *doc;
+	json_t *root, *v;
+	const char *key;
+
+	assert_non_null(r);
+	fill(r, &now);
+	doc = registry_topology_json(r, now.mono_ns, &len);
+	assert_non_null(doc);
+	assert_int_equal(strlen(doc), len);
+	root = json_loadb(doc, len, JSON_REJECT_DUPLICATES, &jerr);
+	assert_non_null(root);
+	assert_int_equal(json_object_size(root), 2);
+	assert_int_equal(json_array_size(json_object_get(root, "MixNodes")), 3);
+	assert_int_equal(json_array_size(json_object_get(root, "MixProviderNodes")), 1);
+
+	/* Exactly the seed's members, in the seed's order and types. */
+	json_t *mix = json_array_get(json_object_get(root, "MixNodes"), 1);
+	const char *want_mix[] = { "host", "pubKey", "layer", "lastSeen" };
+	size_t i = 0;
+	json_object_foreach(mix, key, v)
+		assert_string_equal(key, want_mix[i++]);
+	assert_int_equal(i, 4);
+	assert_string_equal(json_string_value(json_object_get(mix, "host")),
+	    "127.0.0.1:9102");
+	assert_string_equal(json_string_value(json_object_get(mix, "pubKey")),
+	    key_of(2, k));
+	assert_int_equal(json_integer_value(json_object_get(mix, "layer")), 2);
+	assert_true(json_integer_value(json_object_get(mix, "lastSeen")) ==
+	    INT64_C(1572258570490299400));
+
+	json_t *prov = json_array_get(json_object_get(root, "MixProviderNodes"), 0);
+	const char *want_prov[] = { "host", "pubKey", "registeredClients", "lastSeen" };
+	i = 0;
+	json_object_foreach(prov, key, v)
+		assert_string_equal(key, want_prov[i++]);
+	assert_int_equal(i, 4);
+	json_t *clients = json_object_get(prov, "registeredClients");
+	assert_int_equal(json_array_size(clients), 2);
+	assert_int_equal(json_object_size(json_array_get(clients, 0)), 1);
+	assert_string_equal(json_string_value(json_object_get(
+	    json_array_get(clients, 1), "pubKey")), key_of(12, k));
+	json_decref(root);
+	free(doc);
+	registry_free(r);
+}
+
+/* nymd's own parser reads the directory's output whole. */
+static void
+test_topology_parse_accepts(void **state)
+{
+	struct registry_now now = { INT64_C(1572258570490299400), 0 };
+	struct registry *r = registry_new(STALE_NS);
+	const struct topology_node *layer[4];
+	char k[B64_KEY_CHARS + 1], err[256];
+	struct topology *t;
+	size_t len;
+	char *doc;
+
+	assert_non_null(r);
+	fill(r, &now);
+	doc = registry_topology_json(r, now.mono_ns, &len);
+	assert_non_null(doc);
+	assert_int_equal(topology_parse(doc, len, &t, err, sizeof(err)), 0);
+	assert_int_equal(t->n_skipped, 0);
+	assert_int_equal(t->n_mixnodes, 3);
+	assert_int_equal(t->n_providers, 1);
+	for (uint32_t l = 1; l <= 3; l++) {
+		assert_int_equal(topology_layer(t, l, layer, 4), 1);
+		assert_string_equal(layer[0]->host, "127.0.0.1");
+		assert_int_equal(atoi(layer[0]->port), 9100 + (int)l);
+		assert_string_equal(layer[0]->id, key_of((uint8_t)l, k));
+		assert_true(layer[0]->last_seen_ns == INT64_C(1572258570490299400));
+	}
+	const struct topology_node *p = topology_find_provider(t, key_of(10, k));
+	assert_non_null(p);
+	assert_int_equal(p->n_clients, 2);
+	assert_string_equal(p->port, "9200");
+	assert_int_equal(p->layer, TOPOLOGY_PROVIDER_LAYER);
+	topology_free(t);
+	free(doc);
+
+	/* An empty directory is a valid, empty topology. */
+	registry_sweep(r, now.mono_ns + STALE_NS, NULL, NULL);
+	doc = registry_topology_json(r, now.mono_ns + STALE_NS, &len);
+	assert_string_equal(doc, "{\"MixNodes\":[],\"MixProviderNodes\":[]}");
+	assert_int_equal(topology_parse(doc, len, &t, err, sizeof(err)), 0);
+	assert_int_equal(t->n_mixnodes + t->n_providers, 0);
+	topology_free(t);
+	free(doc);
+	registry_free(r);
+}
+
+static void
+count_gone(enum registry_kind kind, const uint8_t pub[32], void *arg)
+{
+	size_t *n = arg;
+
+	n[kind]++;
+}
+
+static void
+test_renew_and_stale(void **state)
+{
+	struct registry_now t0 = { 1000, 0 }, t1 = { 2000, 20 * SECOND_NS };
+	struct registry *r = registry_new(STALE_NS);
+	char k[B64_KEY_CHARS + 1], body[256], err[BODY_ERR_BYTES];
+	struct body_mixnode m;
+	size_t gone[3] = { 0, 0, 0 }, len;
+	char *doc;
+
+	assert_non_null(r);
+	fill(r, &t0);
+	/* Mixnode 2 renews at t1, moving to layer 3 and another port. */
+	snprintf(body, sizeof(body), "{\"host\":\"127.0.0.1:9999\",\"pubKey\":"
+	    "\"%s\",\"layer\":3}", key_of(2, k));
+	assert_int_equal(parse_mixnode_str(body, &m, err), BODY_OK);
+	assert_int_equal(registry_put_mixnode(r, &m, &t1), REGISTRY_RENEWED);
+	assert_int_equal(registry_count(r, REGISTRY_MIXNODE), 3);
+
+	/* Just before the window ends everything is there. */
+	assert_int_equal(registry_sweep(r, STALE_NS - 1, count_gone, gone), 0);
+	/* At 30 s the others are stale; the renewed one stays, updated. */
+	doc = registry_topology_json(r, STALE_NS, &len);
+	assert_non_null(strstr(doc, "127.0.0.1:9999"));
+	assert_null(strstr(doc, "127.0.0.1:9101"));
+	assert_null(strstr(doc, "127.0.0.1:9200"));
+	free(doc);
+	assert_int_equal(registry_sweep(r, STALE_NS, count_gone, gone), 3);
+	assert_int_equal(gone[REGISTRY_MIXNODE], 2);
+	assert_int_equal(gone[REGISTRY_PROVIDER], 1);
+	assert_int_equal(registry_count(r, REGISTRY_MIXNODE), 1);
+	assert_int_equal(registry_count(r, REGISTRY_PROVIDER), 0);
+	doc = registry_topology_json(r, STALE_NS, &len);
+	assert_non_null(strstr(doc, "\"layer\":3,\"lastSeen\":2000}"));
+	free(doc);
+	assert_int_equal(registry_sweep(r, 20 * SECOND_NS + STALE_NS, NULL,
+	    NULL), 1);
+	registry_free(r);
+}
+
+static void
+test_provider_renewal_replaces_clients(void **state)
+{
+	struct registry_now now = { 1, 0 };
+	struct registry *r = registry_new(STALE_NS);
+	char k[B64_KEY_CHARS + 1], k1[B64_KEY_CHARS + 1], body[256];
+	char err[BODY_ERR_BYTES];
+	struct body_provider p;
+	size_t len;
+	char *doc;
+
+	assert_non_null(r);
+	fill(r, &now);
+	snprintf(body, sizeof(body), "{\"host\":\"127.0.0.1:9200\",\"pubKey\":"
+	    "\"%s\",\"registeredClients\":[{\"pubKey\":\"%s\"}]}", key_of(10, k),
+	    key_of(13, k1));
+	assert_int_equal(parse_provider_str(body, &p, err), BODY_OK);
+	assert_int_equal(registry_put_provider(r, &p, &now), REGISTRY_RENEWED);
+	doc = registry_topology_json(r, 0, &len);
+	assert_non_null(strstr(doc, k1));
+	assert_null(strstr(doc, key_of(11, k)));
+	free(doc);
+	registry_free(r);
+}
+
+static void
+test_limits(void **state)
+{
+	struct registry_now now = { 1, 0 };
+	struct registry *r = registry_new(STALE_NS);
+	struct body_mixnode m;
+	struct body_metric mm;
+
+	assert_non_null(r);
+	memset(&m, 0, sizeof(m));
+	strcpy(m.host, "127.0.0.1:1");
+	m.layer = 1;
+	for (unsigned i = 0; i < REGISTRY_MAX_MIXNODES; i++) {
+		m.pub[0] = (uint8_t)i;
+		m.pub[1] = (uint8_t)(i >> 8);
+		assert_int_equal(registry_put_mixnode(r, &m, &now), REGISTRY_ADDED);
+	}
+	m.pub[2] = 1;
+	assert_int_equal(registry_put_mixnode(r, &m, &now), REGISTRY_ERR_FULL);
+	/* A known node can still renew when full. */
+	m.pub[2] = 0;
+	assert_int_equal(registry_put_mixnode(r, &m, &now), REGISTRY_RENEWED);
+	assert_int_equal(registry_count(r, REGISTRY_MIXNODE), REGISTRY_MAX_MIXNODES);
+
+	memset(&mm, 0, sizeof(mm));
+	for (unsigned i = 0; i < REGISTRY_MAX_METRICS; i++) {
+		mm.pub[0] = (uint8_t)i;
+		mm.pub[1] = (uint8_t)(i >> 8);
+		assert_int_equal(registry_put_metric(r, &mm, &now), REGISTRY_ADDED);
+	}
+	mm.pub[2] = 1;
+	assert_int_equal(registry_put_metric(r, &mm, &now), REGISTRY_ERR_FULL);
+	registry_free(r);
+}
+
+static void
+test_metrics_document(void **state)
+{
+	struct registry_now t0 = { 111, 0 }, t1 = { 222, SECOND_NS };
+	struct registry *r = registry_new(STALE_NS);
+	char k1[B64_KEY_CHARS + 1], k2[B64_KEY_CHARS + 1], body[256];
+	char err[BODY_ERR_BYTES];
+	struct body_metric m;
+	json_error_t jerr;
+	json_t *root, *e;
+	size_t len;
+	char *doc;
+
+	assert_non_null(r);
+	doc = registry_metrics_json(r, 0, &len);
+	assert_string_equal(doc, "[]");
+	free(doc);
+
+	key_of(1, k1);
+	key_of(2, k2);
+	snprintf(body, sizeof(body), "{\"pubKey\":\"%s\",\"received\":3,"
+	    "\"sent\":{\"%s\":4}}", k1, k2);
+	assert_int_equal(parse_metric_str(body, &m, err), BODY_OK);
+	assert_int_equal(registry_put_metric(r, &m, &t0), REGISTRY_ADDED);
+	/* The next interval's report replaces it. */
+	snprintf(body, sizeof(body), "{\"pubKey\":\"%s\",\"received\":7,"
+	    "\"sent\":{\"%s\":8}}", k1, k2);
+	assert_int_equal(parse_metric_str(body, &m, err), BODY_OK);
+	assert_int_equal(registry_put_metric(r, &m, &t1), REGISTRY_RENEWED);
+
+	doc = registry_metrics_json(r, SECOND_NS, &len);
+	root = json_loadb(doc, len, 0, &jerr);
+	assert_non_null(root);
+	assert_int_equal(json_array_size(root), 1);
+	e = json_array_get(root, 0);
+	assert_string_equal(json_string_value(json_object_get(e, "pubKey")), k1);
+	assert_int_equal(json_integer_value(json_object_get(e, "received")), 7);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(e,
+	    "sent"), k2)), 8);
+	assert_int_equal(json_integer_value(json_object_get(e, "timestamp")), 222);
+	json_decref(root);
+	free(doc);
+
+	/* Reports expire with the same window as presences. */
+	doc = registry_metrics_json(r, SECOND_NS + STALE_NS, &len);
+	assert_string_equal(doc, "[]");
+	free(doc);
+	registry_free(r);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_mixnode_valid),
+		cmocka_unit_test(test_mixnode_invalid),
+		cmocka_unit_test(test_host_forms),
+		cmocka_unit_test(test_oversized),
+		cmocka_unit_test(test_provider),
+		cmocka_unit_test(test_provider_too_many_clients),
+		cmocka_unit_test(test_metric),
+		cmocka_unit_test(test_topology_shape),
+		cmocka_unit_test(test_topology_parse_accepts),
+		cmocka_unit_test(test_renew_and_stale),
+		cmocka_unit_test(test_provider_renewal_replaces_clients),
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_metrics_document),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,367 @@
+/* The protobuf JSON mapping of the websocket's text messages. */
+#include <config.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "rpcd/wsjson.h"
+#include "types.pb-c.h"
+
+/* 32 bytes 0x00..0x1f in standard base64, and URL-safe without padding */
+#define KEY_STD	"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+#define KEY_URL	"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"
+
+static Types__Request *
+request_ok(const char *json)
+{
+	uint8_t *pb = NULL;
+	size_t len = 0;
+	char err[WSJSON_ERROR_BYTES];
+	int rc = wsjson_request(json, strlen(json), &pb, &len, err, sizeof(err));
+
+	if (rc != WSJSON_OK)
+		fail_msg("%s: %s", json, err);
+	Types__Request *r = types__request__unpack(NULL, len, pb);
+	free(pb);
+	assert_non_null(r);
+	return r;
+}
+
+/* The request is refused with an error text containing want. */
+static void
+request_err(const char *json, size_t len, const char *want)
+{
+	uint8_t *pb = NULL;
+	size_t pb_len;
+	char err[WSJSON_ERROR_BYTES];
+	int rc = wsjson_request(json, len, &pb, &pb_len, err, sizeof(err));
+
+	assert_int_equal(rc, WSJSON_ERR_INVALID);
+	assert_null(pb);
+	if (strstr(err, want) == NULL)
+		fail_msg("%.*s: error '%s' does not say '%s'", (int)len, json, err, want);
+	for (const char *p = err; *p != '\0'; p++)
+		assert_true(*p >= 0x20 && *p < 0x7f);
+}
+
+#define REQ_ERR(json, want) request_err(json, sizeof(json) - 1, want)
+
+static void
+test_empty_requests(void **state)
+{
+	static const struct {
+		const char *json;
+		Types__Request__ValueCase want;
+	} cases[] = {
+		{ "{\"fetch\":{}}", TYPES__REQUEST__VALUE_FETCH },
+		{ "{\"clients\":{}}", TYPES__REQUEST__VALUE_CLIENTS },
+		{ "{\"details\":{}}", TYPES__REQUEST__VALUE_DETAILS },
+		{ "{\"flush\":{}}", TYPES__REQUEST__VALUE_FLUSH },
+		{ " { \"details\" : { } } \n", TYPES__REQUEST__VALUE_DETAILS },
+		/* null is an absent member */
+		{ "{\"send\":null,\"fetch\":{}}", TYPES__REQUEST__VALUE_FETCH },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		Types__Request *r = request_ok(cases[i].json);
+		assert_int_equal(r->value_case, cases[i].want);
+		types__request__free_unpacked(r, NULL);
+	}
+}
+
+static void
+check_send(const Types__Request *r, int with_provider)
+{
+	assert_int_equal(r->value_case, TYPES__REQUEST__VALUE_SEND);
+	assert_int_equal(r->send->message.len, 5);
+	assert_memory_equal(r->send->message.data, "hello", 5);
+	const Config__ClientConfig *c = r->send->recipient;
+	assert_non_null(c);
+	assert_string_equal(c->id, "the-id");
+	assert_string_equal(c->host, "127.0.0.1");
+	assert_string_equal(c->port, "9001");
+	assert_int_equal(c->pubkey.len, 32);
+	for (int i = 0; i < 32; i++)
+		assert_int_equal(c->pubkey.data[i], i);
+	if (!with_provider) {
+		assert_null(c->provider);
+		return;
+	}
+	assert_non_null(c->provider);
+	assert_string_equal(c->provider->id, "prov");
+	assert_string_equal(c->provider->host, "10.0.0.1");
+	assert_string_equal(c->provider->port, "9200");
+	assert_int_equal(c->provider->pubkey.len, 32);
+	assert_true(c->provider->layer == 1000000);
+}
+
+static void
+test_send_json_names(void **state)
+{
+	Types__Request *r = request_ok("{\"send\":{\"message\":\"aGVsbG8=\","
+	    "\"recipient\":{\"id\":\"the-id\",\"host\":\"127.0.0.1\",\"port\":\"9001\","
+	    "\"pubKey\":\"" KEY_STD "\",\"provider\":{\"id\":\"prov\",\"host\":\"10.0.0.1\","
+	    "\"port\":\"9200\",\"pubKey\":\"" KEY_STD "\",\"layer\":\"1000000\"}}}}");
+	check_send(r, 1);
+	types__request__free_unpacked(r, NULL);
+}
+
+static void
+test_send_orig_names(void **state)
+{
+	/* original names, layer as a number, URL-safe unpadded bytes */
+	Types__Request *r = request_ok("{\"send\":{\"message\":\"aGVsbG8\","
+	    "\"recipient\":{\"Id\":\"the-id\",\"Host\":\"127.0.0.1\",\"Port\":\"9001\","
+	    "\"PubKey\":\"" KEY_URL "\",\"Provider\":{\"Id\":\"prov\",\"Host\":\"10.0.0.1\","
+	    "\"Port\":\"9200\",\"PubKey\":\"" KEY_STD "\",\"Layer\":1000000}}}}");
+	check_send(r, 1);
+	types__request__free_unpacked(r, NULL);
+	/* mixed, no provider, defaults */
+	r = request_ok("{\"send\":{\"message\":\"aGVsbG8=\",\"recipient\":{\"Id\":\"the-id\","
+	    "\"host\":\"127.0.0.1\",\"Port\":\"9001\",\"pubKey\":\"" KEY_STD "\",\"provider\":null}}}");
+	check_send(r, 0);
+	types__request__free_unpacked(r, NULL);
+	r = request_ok("{\"send\":{}}");
+	assert_int_equal(r->value_case, TYPES__REQUEST__VALUE_SEND);
+	assert_int_equal(r->send->message.len, 0);
+	assert_null(r->send->recipient);
+	types__request__free_unpacked(r, NULL);
+	r = request_ok("{\"send\":{\"recipient\":{\"provider\":{\"layer\":\"18446744073709551615\"}}}}");
+	assert_true(r->send->recipient->provider->layer == UINT64_MAX);
+	types__request__free_unpacked(r, NULL);
+}
+
+static void
+test_request_errors(void **state)
+{
+	REQ_ERR("", "malformed JSON");
+	REQ_ERR("{", "malformed JSON");
+	REQ_ERR("{\"fetch\":{}", "malformed JSON");
+	REQ_ERR("{\"fetch\":{}} x", "malformed JSON");
+	REQ_ERR("nul", "malformed JSON");
+	REQ_ERR("{\"fetch\":{},\"fetch\":{}}", "malformed JSON");
+	REQ_ERR("{\"message\":\"\\u0000\"}", "malformed JSON");
+	REQ_ERR("{\"\xff\":{}}", "malformed JSON");
+	request_err("{\"fetch\":{}}\0", 13, "malformed JSON");
+	REQ_ERR("[]", "must be a JSON object");
+	REQ_ERR("\"fetch\"", "must be a JSON object");
+	REQ_ERR("{}", "empty request");
+	REQ_ERR("{\"fetch\":null}", "empty request");
+	REQ_ERR("{\"Fetch\":{}}", "unknown request \"Fetch\"");
+	REQ_ERR("{\"bogus\":{}}", "unknown request \"bogus\": expected one of send, fetch");
+	REQ_ERR("{\"fetch\":{},\"details\":{}}", "more than one request");
+	REQ_ERR("{\"fetch\":1}", "fetch must be a JSON object");
+	REQ_ERR("{\"details\":[]}", "details must be a JSON object");
+	REQ_ERR("{\"clients\":{\"x\":1}}", "unknown field \"x\" in clients");
+	REQ_ERR("{\"send\":{\"msg\":\"\"}}", "unknown field \"msg\" in send");
+	REQ_ERR("{\"send\":{\"message\":\"@@@@\"}}", "invalid base64 in send.message");
+	REQ_ERR("{\"send\":{\"message\":\"aGVsbG8=x\"}}", "invalid base64 in send.message");
+	REQ_ERR("{\"send\":{\"message\":\"aGVsbG8==\"}}", "invalid base64 in send.message");
+	REQ_ERR("{\"send\":{\"message\":\"aGV-bG/=\"}}", "invalid base64 in send.message");
+	REQ_ERR("{\"send\":{\"message\":12}}", "send.message must be a base64 string");
+	REQ_ERR("{\"send\":{\"recipient\":\"alice\"}}", "send.recipient must be a JSON object");
+	REQ_ERR("{\"send\":{\"recipient\":{\"pubKey\":\"!\"}}}", "invalid base64 in send.recipient.pubKey");
+	REQ_ERR("{\"send\":{\"recipient\":{\"id\":5}}}", "send.recipient.id must be a JSON string");
+	REQ_ERR("{\"send\":{\"recipient\":{\"id\":\"a\",\"Id\":\"b\"}}}", "given twice");
+	REQ_ERR("{\"send\":{\"recipient\":{\"id\":null,\"Id\":\"b\"}}}", "given twice");
+	REQ_ERR("{\"send\":{\"recipient\":{\"ID\":\"a\"}}}", "unknown field \"ID\" in send.recipient");
+	REQ_ERR("{\"send\":{\"recipient\":{\"provider\":{\"layer\":-1}}}}", "must not be negative");
+	REQ_ERR("{\"send\":{\"recipient\":{\"provider\":{\"layer\":1.5}}}}", "unsigned integer");
+	REQ_ERR("{\"send\":{\"recipient\":{\"provider\":{\"layer\":\"1x\"}}}}", "unsigned integer");
+	REQ_ERR("{\"send\":{\"recipient\":{\"provider\":{\"layer\":\"\"}}}}", "unsigned integer");
+	REQ_ERR("{\"send\":{\"recipient\":{\"provider\":{\"layer\":\"18446744073709551616\"}}}}",
+	    "larger than 64 bits");
+	REQ_ERR("{\"send\":{\"recipient\":{\"provider\":{\"Layer\":true}}}}", "unsigned integer");
+	REQ_ERR("{\"send\":{\"recipient\":{\"provider\":{\"bogus\":1}}}}",
+	    "unknown field \"bogus\" in send.recipient.provider");
+	/* names from the input are echoed printable and short */
+	REQ_ERR("{\"a\\u0001b\":{}}", "unknown request \"a?b\"");
+	REQ_ERR("{\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\":{}}",
+	    "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...\"");
+	REQ_ERR("{\"\xc3\xa9\":{}}", "unknown request \"??\"");
+}
+
+static void
+test_deep_nesting(void **state)
+{
+	size_t n = 100000;
+	char *json = malloc(2 * n + 1);
+
+	assert_non_null(json);
+	memset(json, '[', n);
+	memset(json + n, ']', n);
+	request_err(json, 2 * n, "malformed JSON");
+	free(json);
+}
+
+/* Response -> JSON */
+
+static void
+response_is(const Types__Response *r, const char *want)
+{
+	size_t len = types__response__get_packed_size(r);
+	uint8_t *pb = malloc(len ? len : 1);
+	char *json = NULL;
+	size_t json_len = 0;
+
+	assert_non_null(pb);
+	types__response__pack(r, pb);
+	assert_int_equal(wsjson_response(pb, len, &json, &json_len), WSJSON_OK);
+	free(pb);
+	assert_string_equal(json, want);
+	assert_int_equal(json_len, strlen(want));
+	free(json);
+}
+
+static uint8_t key[32];
+
+static void
+fill_client(Config__ClientConfig *c, Config__MixConfig *m)
+{
+	for (int i = 0; i < 32; i++)
+		key[i] = (uint8_t)i;
+	config__client_config__init(c);
+	config__mix_config__init(m);
+	c->id = "the-id";
+	c->pubkey.data = key;
+	c->pubkey.len = sizeof(key);
+	m->id = "prov";
+	m->host = "10.0.0.1";
+	m->port = "9200";
+	m->pubkey.data = key;
+	m->pubkey.len = sizeof(key);
+	m->layer = 1000000;
+	c->provider = m;
+}
+
+static void
+test_response_simple(void **state)
+{
+	Types__Response r = TYPES__RESPONSE__INIT;
+	Types__ResponseException ex = TYPES__RESPONSE_EXCEPTION__INIT;
+	Types__ResponseSendMessage send = TYPES__RESPONSE_SEND_MESSAGE__INIT;
+	Types__ResponseFetchMessages fetch = TYPES__RESPONSE_FETCH_MESSAGES__INIT;
+	Types__ResponseFlush flush = TYPES__RESPONSE_FLUSH__INIT;
+	ProtobufCBinaryData msgs[2] = {
+		{ 5, (uint8_t *)"hello" }, { 3, (uint8_t *)"\xff\xfe\xfd" },
+	};
+
+	response_is(&r, "{}");
+	r.value_case = TYPES__RESPONSE__VALUE_EXCEPTION;
+	r.exception = &ex;
+	ex.error = "malformed JSON: \"x\" \\ / \n";
+	response_is(&r, "{\"exception\":{\"error\":\"malformed JSON: \\\"x\\\" \\\\ / \\n\"}}");
+	ex.error = "";
+	response_is(&r, "{\"exception\":{}}");
+	r.value_case = TYPES__RESPONSE__VALUE_SEND;
+	r.send = &send;
+	response_is(&r, "{\"send\":{}}");
+	r.value_case = TYPES__RESPONSE__VALUE_FETCH;
+	r.fetch = &fetch;
+	response_is(&r, "{\"fetch\":{}}");
+	fetch.n_messages = 2;
+	fetch.messages = msgs;
+	response_is(&r, "{\"fetch\":{\"messages\":[\"aGVsbG8=\",\"//79\"]}}");
+	r.value_case = TYPES__RESPONSE__VALUE_FLUSH;
+	r.flush = &flush;
+	response_is(&r, "{\"flush\":{}}");
+}
+
+static void
+test_response_details(void **state)
+{
+	Types__Response r = TYPES__RESPONSE__INIT;
+	Types__ResponseOwnDetails det = TYPES__RESPONSE_OWN_DETAILS__INIT;
+	Types__ResponseGetClients cl = TYPES__RESPONSE_GET_CLIENTS__INIT;
+	Config__ClientConfig c, c2;
+	Config__MixConfig m, m2;
+	Config__ClientConfig *list[2] = { &c, &c2 };
+
+	fill_client(&c, &m);
+	r.value_case = TYPES__RESPONSE__VALUE_DETAILS;
+	r.details = &det;
+	response_is(&r, "{\"details\":{}}");
+	det.details = &c;
+	response_is(&r, "{\"details\":{\"details\":{\"id\":\"the-id\",\"pubKey\":\"" KEY_STD
+	    "\",\"provider\":{\"id\":\"prov\",\"host\":\"10.0.0.1\",\"port\":\"9200\","
+	    "\"pubKey\":\"" KEY_STD "\",\"layer\":\"1000000\"}}}}");
+	r.value_case = TYPES__RESPONSE__VALUE_CLIENTS;
+	r.clients = &cl;
+	response_is(&r, "{\"clients\":{}}");
+	fill_client(&c2, &m2);
+	c2.provider = NULL;
+	c2.host = "h";
+	c2.port = "1";
+	cl.n_clients = 2;
+	cl.clients = list;
+	response_is(&r, "{\"clients\":{\"clients\":[{\"id\":\"the-id\",\"pubKey\":\"" KEY_STD
+	    "\",\"provider\":{\"id\":\"prov\",\"host\":\"10.0.0.1\",\"port\":\"9200\","
+	    "\"pubKey\":\"" KEY_STD "\",\"layer\":\"1000000\"}},{\"id\":\"the-id\","
+	    "\"host\":\"h\",\"port\":\"1\",\"pubKey\":\"" KEY_STD "\"}]}}");
+	m.layer = UINT64_MAX;
+	cl.n_clients = 1;
+	response_is(&r, "{\"clients\":{\"clients\":[{\"id\":\"the-id\",\"pubKey\":\"" KEY_STD
+	    "\",\"provider\":{\"id\":\"prov\",\"host\":\"10.0.0.1\",\"port\":\"9200\","
+	    "\"pubKey\":\"" KEY_STD "\",\"layer\":\"18446744073709551615\"}}]}}");
+}
+
+static void
+test_response_errors(void **state)
+{
+	char *json = NULL;
+	size_t len;
+	/* field 1 (exception), length 3, then a string that is not UTF-8 */
+	static const uint8_t bad_utf8[] = { 0x0a, 0x05, 0x0a, 0x03, 'a', 0xff, 'b' };
+	static const uint8_t overlong[] = { 0x0a, 0x04, 0x0a, 0x02, 0xc0, 0xaf };
+	static const uint8_t truncated[] = { 0x0a, 0x05, 0x0a, 0x03, 'a' };
+
+	assert_int_equal(wsjson_response(truncated, sizeof(truncated), &json, &len),
+	    WSJSON_ERR_INVALID);
+	/* protobuf-c may refuse these itself; either way they are not JSON */
+	assert_int_equal(wsjson_response(bad_utf8, sizeof(bad_utf8), &json, &len),
+	    WSJSON_ERR_INVALID);
+	assert_int_equal(wsjson_response(overlong, sizeof(overlong), &json, &len),
+	    WSJSON_ERR_INVALID);
+	assert_null(json);
+}
+
+/* What a text request becomes answers back as the same JSON. */
+static void
+test_round_trip(void **state)
+{
+	Types__Request *req = request_ok("{\"send\":{\"message\":\"aGVsbG8=\"}}");
+	Types__Response r = TYPES__RESPONSE__INIT;
+	Types__ResponseFetchMessages fetch = TYPES__RESPONSE_FETCH_MESSAGES__INIT;
+
+	r.value_case = TYPES__RESPONSE__VALUE_FETCH;
+	r.fetch = &fetch;
+	fetch.n_messages = 1;
+	fetch.messages = &req->send->message;
+	response_is(&r, "{\"fetch\":{\"messages\":[\"aGVsbG8=\"]}}");
+	types__request__free_unpacked(req, NULL);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_empty_requests),
+		cmocka_unit_test(test_send_json_names),
+		cmocka_unit_test(test_send_orig_names),
+		cmocka_unit_test(test_request_errors),
+		cmocka_unit_test(test_deep_nesting),
+		cmocka_unit_test(test_response_simple),
+		cmocka_unit_test(test_response_details),
+		cmocka_unit_test(test_response_errors),
+		cmocka_unit_test(test_round_trip),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
