@@ -221,6 +221,29 @@ topology_find_provider(const struct topology *t, const char *id)
 	return NULL;
 }
 
+static int
+topology_has(const struct topology_node *nodes, size_t n, const uint8_t pub[32])
+{
+	for (size_t i = 0; i < n; i++)
+		if (memcmp(nodes[i].pub, pub, 32) == 0)
+			return 1;
+	return 0;
+}
+
+int
+topology_covers(const struct topology *new_topology, const struct topology *old)
+{
+	for (size_t i = 0; i < old->n_mixnodes; i++)
+		if (!topology_has(new_topology->mixnodes, new_topology->n_mixnodes,
+		    old->mixnodes[i].pub))
+			return 0;
+	for (size_t i = 0; i < old->n_providers; i++)
+		if (!topology_has(new_topology->providers, new_topology->n_providers,
+		    old->providers[i].pub))
+			return 0;
+	return 1;
+}
+
 size_t
 topology_layer(const struct topology *t, uint32_t layer,
     const struct topology_node **out, size_t max)

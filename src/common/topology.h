@@ -53,6 +53,12 @@ const struct topology_node *topology_find_provider(const struct topology *,
 /* Nodes in `layer` (1..3); fills up to max pointers, returns the count. */
 size_t	topology_layer(const struct topology *, uint32_t layer,
 	    const struct topology_node **out, size_t max);
+/*
+ * 1 if every node of old is still in new. A directory that restarts
+ * serves a topology that fills up again as nodes re-announce; callers
+ * keep the last one for a while instead of forgetting nodes at once.
+ */
+int	topology_covers(const struct topology *new_topology, const struct topology *old);
 /* Splits "host:port" or "[v6]:port"; 0 or -1. */
 int	topology_split_host(const char *hostport, char *host, size_t hostlen,
 	    char *port, size_t portlen);

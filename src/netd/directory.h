@@ -26,7 +26,7 @@ void	directory_global_cleanup(void);
 struct directory *directory_new(struct event_base *, const char *url,
 	    unsigned refresh_seconds, directory_cb cb, void *arg);
 void	directory_free(struct directory *);
-void	directory_set_url(struct directory *, const char *url, unsigned refresh_seconds);
+int	directory_set_url(struct directory *, const char *url, unsigned refresh_seconds);
 /* Starts fetching now (and then periodically). */
 void	directory_start(struct directory *);
 /* The last good topology and its JSON, or NULL. */

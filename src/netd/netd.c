@@ -263,8 +263,9 @@ netd_configure(struct proc *p)
 static void
 netd_reload(struct proc *p)
 {
-	directory_set_url(netd.dir, p->config->directory_url,
-	    p->config->topology_refresh_seconds);
+	if (directory_set_url(netd.dir, p->config->directory_url,
+	    p->config->topology_refresh_seconds) == -1)
+		log_warnx("out of memory: keeping the old directory URL");
 	if (netd.traffic != NULL)
 		netd_apply_config(p->config);
 	netd_link_provider();

@@ -22,7 +22,7 @@
 #include "common/log.h"
 #include "common/pem.h"
 #include "node/cli.h"
-#include "node/http.h"
+#include "common/http.h"
 
 struct node_opts {
 	const char	*id;

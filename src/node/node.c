@@ -33,8 +33,11 @@
 #include "common/sphinx.h"
 #include "common/topology.h"
 #include "node/delayq.h"
-#include "node/http.h"
+#include "common/http.h"
 #include "node/node.h"
+
+/* How long nodes may be missing before a smaller topology is believed. */
+#define NODE_TOPOLOGY_SHRINK_GRACE_MS	15000
 #include "node/pool.h"
 #include "node/replaydb.h"
 
@@ -84,6 +87,7 @@ struct node {
 	int			 topo_again;
 	uint64_t		 topo_last_ms;
 	int			 topo_failing;
+	uint64_t		 topo_shrink_since_ms;	/* 0: not shrinking */
 	int			 presence_failing;
 	int			 metrics_failing;
 	int			 replay_warned;
@@ -176,6 +180,8 @@ node_topology_lists(const struct node *n, const uint8_t key[32])
 
 static void node_fetch_topology(struct node *);
 
+static int node_topology_shrink_wait(struct node *);
+
 static void
 node_topology_done(void *arg, long status, const char *body, size_t len,
     const char *error)
@@ -198,7 +204,13 @@ node_topology_done(void *arg, long status, const char *body, size_t len,
 			log_warnx("directory %s: bad topology: %s",
 			    n->cfg.directory, why);
 		n->topo_failing = 1;
+	} else if (n->topo != NULL && !topology_covers(t, n->topo) &&
+	    node_topology_shrink_wait(n)) {
+		/* A restarted directory fills up again as nodes re-announce:
+		 * forgetting peers now would drop the packets queued for them. */
+		topology_free(t);
 	} else {
+		n->topo_shrink_since_ms = 0;
 		if (n->topo_failing || n->topo == NULL ||
 		    n->topo->n_mixnodes != t->n_mixnodes ||
 		    n->topo->n_providers != t->n_providers)
@@ -213,6 +225,20 @@ node_topology_done(void *arg, long status, const char *body, size_t len,
 		n->topo_again = 0;
 		node_fetch_topology(n);
 	}
+}
+
+/* 1 while a topology that lost nodes should not yet be believed. */
+static int
+node_topology_shrink_wait(struct node *n)
+{
+	uint64_t now = node_now_ms();
+
+	if (n->topo_shrink_since_ms == 0) {
+		n->topo_shrink_since_ms = now;
+		log_info("the directory lists fewer nodes than before; keeping the "
+		    "last topology for up to %d s", NODE_TOPOLOGY_SHRINK_GRACE_MS / 1000);
+	}
+	return now - n->topo_shrink_since_ms < NODE_TOPOLOGY_SHRINK_GRACE_MS;
 }
 
 static void

@@ -3,7 +3,7 @@
 # through her provider, three mixnodes and bob's provider. Messages arrive
 # byte-identical and exactly once, also when processes are killed.
 . "$(dirname "$0")/lib.sh"
-plan 14
+plan 15
 
 B="$top_builddir/src"
 D="$WORK/tn"
@@ -20,12 +20,15 @@ ok "nym-testnet up with alice and bob"
 A="unix:$CLIENT_alice_SOCKET"
 BOB="$CLIENT_bob_PUBKEY:$CLIENT_bob_PROVIDER"
 
-# fetch_until N FILE: bob's messages (hex) appended to FILE until it has N
+# fetch_until N FILE [TAG]: bob's messages (length and hex) appended to FILE
+# until it holds N of them (N whose text starts with TAG-, if given)
 fetch_until() {
+	prefix=""
+	[ -n "${3:-}" ] && prefix=" $(printf '%s-' "$3" | od -An -tx1 | tr -d ' \n')"
 	i=0
 	while [ "$i" -lt 600 ]; do
 		"$SOCKREQ" "unix:$CLIENT_bob_SOCKET" fetch 2>/dev/null | sed -n 's/^message: //p' >>"$2"
-		[ "$(wc -l <"$2")" -ge "$1" ] && return 0
+		[ "$(grep -c -- "$prefix" "$2")" -ge "$1" ] && return 0
 		sleep 0.1
 		i=$((i + 1))
 	done
@@ -74,7 +77,7 @@ PY
 
 : >"$WORK/b1"
 check "a burst of 300 messages is accepted" test "$(burst b1 300)" = 300
-fetch_until 300 "$WORK/b1"
+fetch_until 300 "$WORK/b1" b1
 check "all 300 arrive exactly once" exactly_once b1 300 "$WORK/b1"
 
 check "loop covers come back to alice" wait_for 10 sh -c \
@@ -95,7 +98,7 @@ for r in netd keyd rpcd; do
 	# before counts; the rest may or may not have been committed.
 	n=$(cat "$WORK/accepted-$r")
 	wait_for 10 all_roles_up "$CLIENT_alice_PID"
-	fetch_until "$n" "$WORK/k-$r" || true
+	fetch_until "$n" "$WORK/k-$r" "k$r" || true
 	sleep 0.5
 	"$SOCKREQ" "unix:$CLIENT_bob_SOCKET" fetch 2>/dev/null | sed -n 's/^message: //p' >>"$WORK/k-$r"
 	check "kill -9 of alice's $r mid-burst: the $n accepted arrive exactly once" \
@@ -111,7 +114,7 @@ sleep 0.3
 "$B/nymd" run --id alice --home "$D/clients-home" >>"$WORK/alice2.log" 2>&1 &
 track $!
 : >"$WORK/whole"
-fetch_until 50 "$WORK/whole"
+fetch_until 50 "$WORK/whole" whole
 check "alice killed whole with 50 queued, then restarted: all arrive exactly once" exactly_once whole 50 "$WORK/whole"
 
 # the provider killed and restarted: what it stored and what was queued
@@ -125,7 +128,22 @@ burst queued 30 >/dev/null
 track $!
 kill -CONT "$bobnetd"
 : >"$WORK/prov"
-fetch_until 60 "$WORK/prov"
+fetch_until 30 "$WORK/prov" stored
+fetch_until 30 "$WORK/prov" queued
 check "provider killed and restarted: stored messages survive" exactly_once stored 30 "$WORK/prov"
 check "and messages queued meanwhile arrive exactly once" exactly_once queued 30 "$WORK/prov"
+sleep 1
+"$SOCKREQ" "unix:$CLIENT_bob_SOCKET" fetch 2>/dev/null | sed -n 's/^message: //p' >>"$WORK/prov"
+check "over the whole run, no message reached bob twice" python3 - "$WORK" <<'PY'
+import collections, glob, os, sys
+c = collections.Counter()
+for name in ("got", "b1", "k-netd", "k-keyd", "k-rpcd", "whole", "prov"):
+    for line in open(os.path.join(sys.argv[1], name)):
+        parts = line.split()
+        if len(parts) == 2 and parts[0] != "0":
+            c[parts[1]] += 1
+dups = [m for m, k in c.items() if k > 1]
+print("# messages:", sum(c.values()), "distinct:", len(c), "duplicated:", len(dups))
+sys.exit(1 if dups else 0)
+PY
 finish

@@ -1,10 +1,10 @@
 /*
- * A small HTTP client for the node's directory traffic (topology GET,
- * presence and metrics POSTs): libcurl's multi interface on the node's
- * libevent loop, so that no request ever blocks packet processing.
+ * A small HTTP client for directory traffic (the topology GET of nymd and
+ * the nodes, the nodes' presence and metrics POSTs): libcurl's multi
+ * interface on the caller's libevent loop, so no request ever blocks it.
  */
-#ifndef NYMD_NODE_HTTP_H
-#define NYMD_NODE_HTTP_H
+#ifndef NYMD_COMMON_HTTP_H
+#define NYMD_COMMON_HTTP_H
 
 #include <stddef.h>
 
@@ -39,4 +39,4 @@ int		 http_post_json(struct http *, const char *url, const char *json,
 /* Requests in flight. */
 size_t		 http_pending(const struct http *);
 
-#endif /* NYMD_NODE_HTTP_H */
+#endif /* NYMD_COMMON_HTTP_H */

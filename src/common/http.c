@@ -12,7 +12,7 @@
 #include <curl/curl.h>
 #include <event2/event.h>
 
-#include "node/http.h"
+#include "common/http.h"
 
 struct http_req {
 	struct http		*http;
@@ -253,7 +253,7 @@ http_start(struct http *h, const char *url, const char *json, size_t len,
 	curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->err);
 	curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
-	curl_easy_setopt(r->easy, CURLOPT_USERAGENT, "nym-node/" PACKAGE_VERSION);
+	curl_easy_setopt(r->easy, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
 	if (json != NULL) {
 		if ((r->post = malloc(len + 1)) == NULL)
 			goto fail;

@@ -1,0 +1,51 @@
+#!/usr/bin/env python3
+"""Searches processes' memory for a private key (tests/security; needs root).
+
+Usage: memscan.py KEYFILE.pem PID...
+Decodes the PEM's 32 raw key bytes, then reads every readable mapping of
+each PID (/proc/PID/maps, /proc/PID/mem) and prints "PID found N" or
+"PID clean" (N: occurrences), or "PID unreadable REASON".
+"""
+import base64
+import sys
+
+
+def key_bytes(path):
+    lines = [l.strip() for l in open(path) if l.strip() and not l.startswith("-----")]
+    raw = base64.b64decode("".join(lines))
+    if len(raw) < 32:
+        raise SystemExit("%s: not a 32-byte key" % path)
+    return raw[-32:]
+
+
+def scan(pid, key):
+    found = 0
+    try:
+        maps = open("/proc/%s/maps" % pid).read().splitlines()
+        mem = open("/proc/%s/mem" % pid, "rb", 0)
+    except OSError as e:
+        return "unreadable %s" % e.strerror
+    with mem:
+        for line in maps:
+            f = line.split()
+            if "r" not in f[1] or (len(f) > 5 and f[5] == "[vvar]"):
+                continue
+            lo, hi = (int(x, 16) for x in f[0].split("-"))
+            try:
+                mem.seek(lo)
+                data = mem.read(hi - lo)
+            except (OSError, ValueError, OverflowError):
+                continue
+            found += data.count(key)
+    return "found %d" % found if found else "clean"
+
+
+def main():
+    key = key_bytes(sys.argv[1])
+    for pid in sys.argv[2:]:
+        print(pid, scan(pid, key), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,224 @@
+/*
+ * mixdelay: measures how long a real nym-mixnode holds packets
+ * (tests/integration/delays.sh).  Through tests/tools/mixpeer it sends
+ * packets [mixnode RELAY d -> us, us FINAL] at a steady rate and times
+ * each one until the mixnode relays it back to us.
+ *
+ * First --probe packets with d = 0 give the base latency of the round
+ * trip (links, Sphinx processing; their median).  Then --count packets
+ * with d drawn as the Loopix sender draws it: exponential with mean
+ * --mean ms (rounded to whole milliseconds, the unit the packet carries).
+ * A packet's observed delay is its round trip minus the base latency.
+ *
+ *   mixdelay --directory URL [--mixnode ID] [--count N] [--mean MS]
+ *            [--rate PACKETS_PER_S] [--probe N]
+ *
+ * Prints one line of key=value figures (all times in ms):
+ *   sent received mean se drawn_mean base observed_mean
+ *   lateness_mean lateness_min lateness_max
+ * where se = mean / sqrt(n), the standard error of the mean of n
+ * exponential draws, and lateness = observed delay - drawn delay.
+ */
+#include <config.h>
+
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <sodium.h>
+
+#include "mixpeer.h"
+
+struct md_packet {
+	double		 sent_ms;
+	double		 rtt_ms;	/* < 0: not back yet */
+	uint32_t	 delay_ms;
+};
+
+static struct {
+	struct mixpeer	 peer;
+	struct md_packet *pk;
+	size_t		 n;
+	size_t		 back;
+	int		 all_back;
+} md;
+
+static void
+on_packet(void *arg, const uint8_t *pkt)
+{
+	double now = mixpeer_now_ms();
+	uint8_t msg[SPHINX_MAX_MESSAGE_BYTES];
+	size_t len;
+	uint32_t seq;
+
+	if (sphinx_unwrap(md.peer.priv, pkt, msg, &len, NULL) != SPHINX_OK ||
+	    len != sizeof(seq))
+		mixpeer_die("a relayed packet does not unwrap");
+	memcpy(&seq, msg, sizeof(seq));
+	if (seq >= md.n || md.pk[seq].rtt_ms >= 0)
+		mixpeer_die("unexpected packet %u", seq);
+	md.pk[seq].rtt_ms = now - md.pk[seq].sent_ms;
+	md.all_back = ++md.back == md.n;
+}
+
+/* An exponential draw of the given mean, in whole milliseconds. */
+static uint32_t
+draw(double mean)
+{
+	/* u in (0, 1]: never log(0) */
+	double u = ((double)randombytes_uniform(UINT32_MAX) + 1.0) /
+	    (double)UINT32_MAX;
+
+	return (uint32_t)lround(-mean * log(u));
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Sends n packets at rate per second (delay 0 if mean is 0), waits for
+ * them for up to wait_ms after the last.
+ */
+static void
+round_trip(const struct topology_node *mix, size_t n, double mean, double rate,
+    double wait_ms)
+{
+	uint8_t (*pkts)[SPHINX_PACKET_BYTES] = calloc(n, SPHINX_PACKET_BYTES);
+	double start;
+
+	if (pkts == NULL || (md.pk = calloc(n, sizeof(*md.pk))) == NULL)
+		mixpeer_die("out of memory");
+	md.n = n;
+	md.back = 0;
+	md.all_back = 0;
+	/* Built before sending, so that sending keeps its pace. */
+	for (uint32_t i = 0; i < n; i++) {
+		md.pk[i].delay_ms = mean > 0 ? draw(mean) : 0;
+		md.pk[i].rtt_ms = -1;
+		mixpeer_build(&md.peer, mix->pub, md.pk[i].delay_ms, &i, sizeof(i),
+		    pkts[i]);
+	}
+	start = mixpeer_now_ms();
+	for (size_t i = 0; i < n; i++) {
+		double due = start + (double)i * 1000.0 / rate;
+		int never = 0;
+
+		if (mixpeer_now_ms() < due)
+			mixpeer_run(&md.peer, due - mixpeer_now_ms(), &never);
+		md.pk[i].sent_ms = mixpeer_now_ms();
+		mixpeer_send(&md.peer, 0, pkts[i]);
+	}
+	mixpeer_run(&md.peer, wait_ms, &md.all_back);
+	free(pkts);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "directory", required_argument, NULL, 'd' },
+		{ "mixnode", required_argument, NULL, 'm' },
+		{ "count", required_argument, NULL, 'n' },
+		{ "mean", required_argument, NULL, 'M' },
+		{ "rate", required_argument, NULL, 'r' },
+		{ "probe", required_argument, NULL, 'p' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *directory = NULL, *mix_id = NULL;
+	size_t count = 3000, probe = 200;
+	double mean = 20, rate = 300, base, *v;
+	double drawn = 0, observed = 0, late = 0, late_min = 1e9, late_max = -1e9;
+	const struct topology_node *mix = NULL;
+	struct event_config *ec;
+	struct event_base *evb;
+	struct topology *t;
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'd': directory = optarg; break;
+		case 'm': mix_id = optarg; break;
+		case 'n': count = strtoul(optarg, NULL, 10); break;
+		case 'M': mean = strtod(optarg, NULL); break;
+		case 'r': rate = strtod(optarg, NULL); break;
+		case 'p': probe = strtoul(optarg, NULL, 10); break;
+		default:
+			fprintf(stderr, "usage: mixdelay --directory URL "
+			    "[--mixnode ID] [--count N] [--mean MS] [--rate N] "
+			    "[--probe N]\n");
+			return 2;
+		}
+	}
+	if (directory == NULL || count == 0 || probe == 0 || mean <= 0 ||
+	    rate <= 0)
+		mixpeer_die("bad arguments");
+	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+		mixpeer_die("cannot initialise libsodium or libcurl");
+	/* Arrival times are taken in the loop: a precise clock, as the node's. */
+	if ((ec = event_config_new()) == NULL)
+		mixpeer_die("out of memory");
+	event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
+	if ((evb = event_base_new_with_config(ec)) == NULL)
+		mixpeer_die("event_base_new");
+	event_config_free(ec);
+
+	mixpeer_open(&md.peer, evb, on_packet, NULL);
+	mixpeer_announce(&md.peer, directory);
+	t = mixpeer_topology(directory);
+	for (size_t i = 0; i < t->n_mixnodes; i++)
+		if (mix_id == NULL || strcmp(t->mixnodes[i].id, mix_id) == 0)
+			mix = &t->mixnodes[i];
+	if (mix == NULL)
+		mixpeer_die("no such mixnode in the topology");
+	mixpeer_connect(&md.peer, mix, 1, 15000);
+
+	/* The base latency: zero-delay packets, their median round trip. */
+	round_trip(mix, probe, 0, rate, 5000);
+	if (md.back != md.n)
+		mixpeer_die("%zu of %zu probe packets came back", md.back, md.n);
+	if ((v = calloc(probe, sizeof(*v))) == NULL)
+		mixpeer_die("out of memory");
+	for (size_t i = 0; i < probe; i++)
+		v[i] = md.pk[i].rtt_ms;
+	qsort(v, probe, sizeof(*v), cmp_double);
+	base = v[probe / 2];
+	free(v);
+	free(md.pk);
+
+	round_trip(mix, count, mean, rate, 40 * mean + 5000);
+	for (size_t i = 0; i < count; i++) {
+		double obs, d = md.pk[i].delay_ms;
+
+		drawn += d;
+		if (md.pk[i].rtt_ms < 0)
+			continue;
+		obs = md.pk[i].rtt_ms - base;
+		observed += obs;
+		late += obs - d;
+		if (obs - d < late_min)
+			late_min = obs - d;
+		if (obs - d > late_max)
+			late_max = obs - d;
+	}
+	printf("sent=%zu received=%zu mean=%.3f se=%.3f drawn_mean=%.3f "
+	    "base=%.3f observed_mean=%.3f lateness_mean=%.3f lateness_min=%.3f "
+	    "lateness_max=%.3f\n", count, md.back, mean,
+	    mean / sqrt((double)count), drawn / (double)count, base,
+	    md.back ? observed / (double)md.back : 0,
+	    md.back ? late / (double)md.back : 0, late_min, late_max);
+	free(md.pk);
+	topology_free(t);
+	mixpeer_close(&md.peer);
+	event_base_free(evb);
+	curl_global_cleanup();
+	return md.back == count ? 0 : 1;
+}
