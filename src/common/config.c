@@ -512,10 +512,10 @@ apply_number(const struct config_key *ck, const struct toml_kv *kv,
 	}
 	v = kv->type == TOML_INTEGER ? (double)kv->u.i : kv->u.f;
 	if (ck->kind == CK_DELAY) {
-		if (!(v > 0 && v <= CONFIG_MAX_DELAY_MS))
+		/* 0 sends without mixing delays: for measurements only. */
+		if (!(v >= 0 && v <= CONFIG_MAX_DELAY_MS))
 			return key_error(err, kv, "expected a mean delay in "
-			    "milliseconds, greater than 0 and at most %.0f",
-			    CONFIG_MAX_DELAY_MS);
+			    "milliseconds, from 0 to %.0f", CONFIG_MAX_DELAY_MS);
 		*(double *)field = v;
 		return CONFIG_OK;
 	}

@@ -19,7 +19,7 @@ SEND_RATE=${TB_SEND_RATE:-1000}
 FETCH_RATE=${TB_FETCH_RATE:-1000}
 LOOP_RATE=${TB_LOOP_RATE:-100}
 # nymd refuses a mean delay of exactly 0 (config: > 0); 1 µs is zero here.
-DELAY_MS=${TB_DELAY_MS:-0.001}
+DELAY_MS=${TB_DELAY_MS:-0}
 COUNT=${TB_COUNT:-400}
 INTERVAL_MS=${TB_INTERVAL_MS:-20}
 BURST=${TB_BURST:-2000}
