@@ -657,13 +657,21 @@ master_open_log(void)
 {
 	const char *stream = getenv("JOURNAL_STREAM");
 
+	char seed_default[sizeof(m.cfg.log_file)];
+
 	m.log_fd = -1;
 	log_init("master", m.cfg.log_disable ? LOG_LEVEL_OFF : (enum log_level)m.cfg.log_level);
-	if (m.cfg.log_file[0] == '\0') {
-		/* Under systemd an empty file means the journal. */
-		m.journal = stream != NULL && stream[0] != '\0';
-		return log_open(m.journal ? LOG_DEST_JOURNAL : LOG_DEST_STDOUT, NULL);
+	/* Under systemd the journal takes the log, unless the configuration
+	 * names a file of its own (not the seed's default in /tmp). */
+	snprintf(seed_default, sizeof(seed_default), "/tmp/loopix_%s.log", m.cfg.id);
+	if (stream != NULL && stream[0] != '\0' && (m.cfg.log_file[0] == '\0' ||
+	    strcmp(m.cfg.log_file, seed_default) == 0)) {
+		m.journal = 1;
+		m.cfg.log_file[0] = '\0';
+		return log_open(LOG_DEST_JOURNAL, NULL);
 	}
+	if (m.cfg.log_file[0] == '\0')
+		return log_open(LOG_DEST_STDOUT, NULL);
 	if (m.cfg.log_disable)
 		return 0;
 	if (log_open(LOG_DEST_FILE, m.cfg.log_file) == -1) {
