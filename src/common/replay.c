@@ -4,7 +4,10 @@
  * protection").
  *
  * The k bit positions of a tag are k independent 64-bit words of a
- * ChaCha20 keystream keyed by the tag, reduced mod m.  Double hashing (two
+ * ChaCha20 keystream keyed by the tag, reduced mod m.  They are computed
+ * and their cache lines prefetched first (replay_prepare()), then visited:
+ * in a filter of megabytes each position is a cache miss, and fetching
+ * them together, or while the caller works, hides most of that latency.  Double hashing (two
  * words, positions x + i*y) would be cheaper, but two tags that agree on
  * (x, y) then agree on every position: that adds about n / m^2 to the
  * false-positive rate, far above the target in small filters (fuzzing
@@ -22,7 +25,7 @@
 
 #define REPLAY_MAGIC		"NYMRPLY1"
 #define REPLAY_MAGIC_BYTES	8
-#define REPLAY_MAX_HASHES	64
+#define REPLAY_FAST_CHUNK	256	/* bytes of keystream; see replay_prepare() */
 /* Capacities beyond this would not fit REPLAY_MAX_FILTER_BYTES anyway. */
 #define REPLAY_MAX_CAPACITY	(UINT64_C(1) << 40)
 #define REPLAY_LN2		0.69314718055994530942
@@ -156,22 +159,42 @@ load_le64(const uint8_t *p)
 	return v;
 }
 
-/*
- * Visits the k bit positions of a tag.  With set != 0 the bits are set.
- * Returns 1 if all of them were already set.
- */
-static int
-replay_probe(uint8_t *filter, uint64_t bits, unsigned hashes,
-    const uint8_t tag[REPLAY_TAG_BYTES], int set)
+void
+replay_prepare(const struct replay_store *store,
+    const uint8_t tag[REPLAY_TAG_BYTES], struct replay_probe *probe)
 {
 	static const uint8_t nonce[crypto_stream_chacha20_ietf_NONCEBYTES];
 	uint8_t words[REPLAY_MAX_HASHES * 8];
+	unsigned hashes = store->hashes;
+
+	_Static_assert(sizeof(words) == 2 * REPLAY_FAST_CHUNK,
+	    "keystream chunks");
+	/*
+	 * Only the first 8k bytes are used, but libsodium's ChaCha20 makes
+	 * whole 256- and 512-byte chunks much faster than a few 64-byte
+	 * blocks: 160 bytes (k = 20) would cost twice what 256 do.
+	 */
+	crypto_stream_chacha20_ietf(words, hashes * 8 <= REPLAY_FAST_CHUNK ?
+	    REPLAY_FAST_CHUNK : sizeof(words), nonce, tag);
+	probe->bits = store->bits;
+	probe->hashes = hashes;
+	for (unsigned i = 0; i < hashes; i++) {
+		uint64_t x = load_le64(words + 8 * i) % store->bits;
+		probe->pos[i] = x;
+		/* k independent cache misses: start them all now. */
+		__builtin_prefetch(store->filter + (x >> 3), 1, 3);
+	}
+	sodium_memzero(words, sizeof(words));
+}
+
+/* Returns 1 if all the probe's bits were set; with set != 0 sets them. */
+static int
+replay_visit(uint8_t *filter, const struct replay_probe *probe, int set)
+{
 	int all = 1;
 
-	crypto_stream_chacha20_ietf(words, (unsigned long long)hashes * 8,
-	    nonce, tag);
-	for (unsigned i = 0; i < hashes; i++) {
-		uint64_t x = load_le64(words + 8 * i) % bits;
+	for (unsigned i = 0; i < probe->hashes; i++) {
+		uint64_t x = probe->pos[i];
 		uint8_t mask = (uint8_t)(1u << (x & 7));
 		all &= (filter[x >> 3] & mask) != 0;
 		if (set)
@@ -181,20 +204,41 @@ replay_probe(uint8_t *filter, uint64_t bits, unsigned hashes,
 }
 
 int
-replay_check_and_insert(struct replay_store *store,
-    const uint8_t tag[REPLAY_TAG_BYTES])
+replay_check_and_insert_prepared(struct replay_store *store,
+    const struct replay_probe *probe)
 {
-	if (replay_probe(store->filter, store->bits, store->hashes, tag, 1))
+	if (probe->bits != store->bits || probe->hashes != store->hashes)
+		return REPLAY_ERR_INVALID;
+	if (replay_visit(store->filter, probe, 1))
 		return 1;
 	store->count++;
 	return 0;
 }
 
 int
+replay_check_and_insert(struct replay_store *store,
+    const uint8_t tag[REPLAY_TAG_BYTES])
+{
+	struct replay_probe probe;
+	int rc;
+
+	replay_prepare(store, tag, &probe);
+	rc = replay_check_and_insert_prepared(store, &probe);
+	sodium_memzero(&probe, sizeof(probe));
+	return rc;
+}
+
+int
 replay_contains(const struct replay_store *store,
     const uint8_t tag[REPLAY_TAG_BYTES])
 {
-	return replay_probe(store->filter, store->bits, store->hashes, tag, 0);
+	struct replay_probe probe;
+	int rc;
+
+	replay_prepare(store, tag, &probe);
+	rc = replay_visit(store->filter, &probe, 0);
+	sodium_memzero(&probe, sizeof(probe));
+	return rc;
 }
 
 void

@@ -23,6 +23,7 @@
 
 #define REPLAY_TAG_BYTES		32
 #define REPLAY_KEY_ID_BYTES		32
+#define REPLAY_MAX_HASHES		64	/* k, bit positions per tag */
 /* Upper bound on the filter's memory (and its serialised size). */
 #define REPLAY_MAX_FILTER_BYTES		(1024UL * 1024 * 1024)
 /* Bounds on the target false-positive rate a store may be sized for. */
@@ -69,6 +70,23 @@ void	 replay_free(struct replay_store *store);
  */
 int	 replay_check_and_insert(struct replay_store *store,
 	    const uint8_t tag[REPLAY_TAG_BYTES]);
+/*
+ * The same in two steps, so that the filter's cache misses overlap with
+ * other work: replay_prepare() computes the tag's bit positions and starts
+ * fetching them; replay_check_and_insert_prepared() then checks and
+ * records them in the same store, returning 1, 0, or REPLAY_ERR_INVALID
+ * if the probe was prepared for a store of another size.  The probe is
+ * derived from the tag: wipe it if the tag is secret.
+ */
+struct replay_probe {
+	uint64_t	bits;
+	unsigned	hashes;
+	uint64_t	pos[REPLAY_MAX_HASHES];
+};
+void	 replay_prepare(const struct replay_store *store,
+	    const uint8_t tag[REPLAY_TAG_BYTES], struct replay_probe *probe);
+int	 replay_check_and_insert_prepared(struct replay_store *store,
+	    const struct replay_probe *probe);
 /* Returns 1 if the tag is (probably) in the store, 0 if not; no change. */
 int	 replay_contains(const struct replay_store *store,
 	    const uint8_t tag[REPLAY_TAG_BYTES]);

@@ -35,6 +35,31 @@
 /* A hop's header keystream covers beta plus one block shifted in. */
 #define KEYSTREAM_BYTES		(SPHINX_BETA_BYTES + SPHINX_ROUTING_BLOCK_BYTES)
 
+/*
+ * Every key of a hop comes from one ChaCha20 keystream, the hop stream
+ * (docs/sphinx.md, section 5): the keys in its first four blocks, then the
+ * header keystream from block 4 on.
+ */
+#define HS_MAC			0
+#define HS_BLINDING		32
+#define HS_REPLAY		64
+#define HS_LIONESS		96
+#define HS_HEADER		256
+#define HS_BYTES		(HS_HEADER + KEYSTREAM_BYTES)	/* 648 */
+/*
+ * libsodium 1.0.18's ChaCha20 is fast in whole chunks of 512 (AVX2) and
+ * 256 (SSSE3) bytes and slow, block by block, on what is left over: 648
+ * bytes cost about 50 % more than 768.  So the stream is computed in
+ * whole chunks; the bytes past HS_BYTES are not used.
+ */
+#define HS_ALLOC_BYTES		768
+#define HS_UNWRAP_BYTES		512	/* keys and the first block suffice */
+#define CHACHA_CHUNK_BYTES	512
+#define CHACHA_BLOCK_BYTES	64
+_Static_assert(HS_BYTES <= HS_ALLOC_BYTES, "hop stream too short");
+_Static_assert(HS_HEADER + SPHINX_ROUTING_BLOCK_BYTES <= HS_UNWRAP_BYTES,
+    "unwrap stream too short");
+
 /* Payload layout: zero tag, big-endian length, message, zero padding. */
 #define PAYLOAD_LENGTH_OFF	SPHINX_PAYLOAD_TAG_BYTES
 #define PAYLOAD_MESSAGE_OFF	(PAYLOAD_LENGTH_OFF + SPHINX_PAYLOAD_LENGTH_BYTES)
@@ -46,20 +71,8 @@
 /* Draws of x before sphinx_create() gives up (see sphinx_x25519_scalar()). */
 #define CREATE_ATTEMPTS		4
 
-/* Key derivation labels (docs/sphinx.md, section 5). */
-#define KDF_LABEL_MAX_BYTES	32
-static const char LABEL_HEADER_STREAM[] = "nymd-sphinx-v1/header-stream";
-static const char LABEL_HEADER_MAC[] = "nymd-sphinx-v1/header-mac";
-static const char LABEL_PAYLOAD_1[] = "nymd-sphinx-v1/payload-1";
-static const char LABEL_PAYLOAD_2[] = "nymd-sphinx-v1/payload-2";
-static const char LABEL_BLINDING[] = "nymd-sphinx-v1/blinding";
-static const char LABEL_REPLAY[] = "nymd-sphinx-v1/replay";
-_Static_assert(sizeof(LABEL_HEADER_STREAM) - 1 <= KDF_LABEL_MAX_BYTES &&
-    sizeof(LABEL_HEADER_MAC) - 1 <= KDF_LABEL_MAX_BYTES &&
-    sizeof(LABEL_PAYLOAD_1) - 1 <= KDF_LABEL_MAX_BYTES &&
-    sizeof(LABEL_PAYLOAD_2) - 1 <= KDF_LABEL_MAX_BYTES &&
-    sizeof(LABEL_BLINDING) - 1 <= KDF_LABEL_MAX_BYTES &&
-    sizeof(LABEL_REPLAY) - 1 <= KDF_LABEL_MAX_BYTES, "KDF label too long");
+/* The hop key's derivation label (docs/sphinx.md, section 5). */
+static const char LABEL_HOP[] = "nymd-sphinx-v2/hop";
 
 static const uint8_t zero_nonce[crypto_stream_chacha20_ietf_NONCEBYTES];
 
@@ -81,38 +94,25 @@ static const uint8_t SCALAR_2_254[32] = {
 	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x0f,
 };
 
-struct hop_keys {
-	uint8_t	stream[32];			/* rho: header keystream */
-	uint8_t	mac[32];			/* mu: header MAC */
-	uint8_t	lioness[LIONESS_KEYS_BYTES];	/* K1 || K2 || K3 || K4 */
-	uint8_t	blinding[32];			/* b: X25519 scalar */
-};
-
 /*
- * H_n(label || s), unkeyed: one BLAKE2b compression, where keying BLAKE2b
- * with s would cost a second one for the key block.
+ * The hop stream S(k, len), k = H_32(label || s): one BLAKE2b compression
+ * and one ChaCha20 call, where a separate BLAKE2b per key would cost six
+ * compressions and a second ChaCha20 call for the header keystream.
+ * Unkeyed BLAKE2b of label || s is one compression; keying BLAKE2b with s
+ * would cost a second one for the key block.
  */
 static void
-kdf(uint8_t *out, size_t outlen, const uint8_t secret[SPHINX_KEY_BYTES],
-    const char *label)
+hop_stream(uint8_t *out, size_t len, const uint8_t secret[SPHINX_KEY_BYTES])
 {
-	uint8_t in[KDF_LABEL_MAX_BYTES + SPHINX_KEY_BYTES];
-	size_t len = strlen(label);
+	uint8_t in[sizeof(LABEL_HOP) - 1 + SPHINX_KEY_BYTES];
+	uint8_t k[32];
 
-	memcpy(in, label, len);
-	memcpy(in + len, secret, SPHINX_KEY_BYTES);
-	crypto_generichash(out, outlen, in, len + SPHINX_KEY_BYTES, NULL, 0);
+	memcpy(in, LABEL_HOP, sizeof(LABEL_HOP) - 1);
+	memcpy(in + sizeof(LABEL_HOP) - 1, secret, SPHINX_KEY_BYTES);
+	crypto_generichash(k, sizeof(k), in, sizeof(in), NULL, 0);
+	crypto_stream_chacha20_ietf(out, len, zero_nonce, k);
 	sodium_memzero(in, sizeof(in));
-}
-
-/* K1 || K2 from one label, K3 || K4 from the other. */
-static void
-kdf_lioness(uint8_t k[LIONESS_KEYS_BYTES],
-    const uint8_t secret[SPHINX_KEY_BYTES])
-{
-	kdf(k, 2 * LIONESS_KEY_BYTES, secret, LABEL_PAYLOAD_1);
-	kdf(k + 2 * LIONESS_KEY_BYTES, 2 * LIONESS_KEY_BYTES, secret,
-	    LABEL_PAYLOAD_2);
+	sodium_memzero(k, sizeof(k));
 }
 
 static void
@@ -140,32 +140,70 @@ get_be32(const uint8_t *p)
 }
 
 /*
- * LIONESS (Anderson and Biham, 1996) over block = L (32 bytes) || R:
- * R ^= ChaCha20(L ^ K1); L ^= BLAKE2b_K2(R); R ^= ChaCha20(L ^ K3);
- * L ^= BLAKE2b_K4(R).  Decryption runs the rounds backwards.
+ * out = in ^ S(key)[0, len); out may be in.  Whole 512-byte chunks go to
+ * libsodium directly; the rest is XORed with a whole chunk of keystream,
+ * which is cheaper than letting libsodium do the tail block by block.
  */
 static void
-lioness_stream(uint8_t *block, size_t len, const uint8_t k[LIONESS_KEY_BYTES])
+chacha_xor(uint8_t *out, const uint8_t *in, size_t len, const uint8_t key[32])
+{
+	uint8_t ks[CHACHA_CHUNK_BYTES];
+	size_t bulk = len - len % CHACHA_CHUNK_BYTES;
+	size_t tail = len - bulk;
+
+	if (bulk > 0)
+		crypto_stream_chacha20_ietf_xor(out, in, bulk, zero_nonce, key);
+	if (tail == 0)
+		return;
+	memset(ks, 0, sizeof(ks));
+	crypto_stream_chacha20_ietf_xor_ic(ks, ks, sizeof(ks), zero_nonce,
+	    (uint32_t)(bulk / CHACHA_BLOCK_BYTES), key);
+	out += bulk;
+	in += bulk;
+	for (size_t i = 0; i + 8 <= tail; i += 8) {
+		uint64_t a, b;
+		memcpy(&a, in + i, 8);
+		memcpy(&b, ks + i, 8);
+		a ^= b;
+		memcpy(out + i, &a, 8);
+	}
+	for (size_t i = tail - tail % 8; i < tail; i++)
+		out[i] = in[i] ^ ks[i];
+	sodium_memzero(ks, sizeof(ks));
+}
+
+/*
+ * LIONESS (Anderson and Biham, 1996) over block = L (32 bytes) || R:
+ * R ^= ChaCha20(L ^ K1); L ^= BLAKE2b_K2(R); R ^= ChaCha20(L ^ K3);
+ * L ^= BLAKE2b_K4(R).  Decryption runs the rounds backwards.  The rounds
+ * read from src and write to dst (which may be src), so that a hop's
+ * first rounds move the payload into the outgoing packet without a copy.
+ */
+/* dst's R = src's R ^ S(dst's L ^ k); dst's L is the current L. */
+static void
+lioness_stream(uint8_t *dst, const uint8_t *src, size_t len,
+    const uint8_t k[LIONESS_KEY_BYTES])
 {
 	uint8_t key[LIONESS_LEFT_BYTES];
 
 	for (size_t i = 0; i < sizeof(key); i++)
-		key[i] = block[i] ^ k[i];
-	crypto_stream_chacha20_ietf_xor(block + LIONESS_LEFT_BYTES,
-	    block + LIONESS_LEFT_BYTES, len - LIONESS_LEFT_BYTES, zero_nonce,
-	    key);
+		key[i] = dst[i] ^ k[i];
+	chacha_xor(dst + LIONESS_LEFT_BYTES, src + LIONESS_LEFT_BYTES,
+	    len - LIONESS_LEFT_BYTES, key);
 	sodium_memzero(key, sizeof(key));
 }
 
+/* dst's L = src's L ^ H(k, src's R). */
 static void
-lioness_hash(uint8_t *block, size_t len, const uint8_t k[LIONESS_KEY_BYTES])
+lioness_hash(uint8_t *dst, const uint8_t *src, size_t len,
+    const uint8_t k[LIONESS_KEY_BYTES])
 {
 	uint8_t h[LIONESS_LEFT_BYTES];
 
-	crypto_generichash(h, sizeof(h), block + LIONESS_LEFT_BYTES,
+	crypto_generichash(h, sizeof(h), src + LIONESS_LEFT_BYTES,
 	    len - LIONESS_LEFT_BYTES, k, LIONESS_KEY_BYTES);
 	for (size_t i = 0; i < sizeof(h); i++)
-		block[i] ^= h[i];
+		dst[i] = src[i] ^ h[i];
 	sodium_memzero(h, sizeof(h));
 }
 
@@ -175,20 +213,24 @@ static void
 lioness_encrypt(uint8_t *block, size_t len,
     const uint8_t k[LIONESS_KEYS_BYTES])
 {
-	lioness_stream(block, len, LIONESS_K(k, 0));
-	lioness_hash(block, len, LIONESS_K(k, 1));
-	lioness_stream(block, len, LIONESS_K(k, 2));
-	lioness_hash(block, len, LIONESS_K(k, 3));
+	lioness_stream(block, block, len, LIONESS_K(k, 0));
+	lioness_hash(block, block, len, LIONESS_K(k, 1));
+	lioness_stream(block, block, len, LIONESS_K(k, 2));
+	lioness_hash(block, block, len, LIONESS_K(k, 3));
 }
 
+/*
+ * The first round sets dst's L, the second dst's R: after them dst holds
+ * the whole block and src is no longer read.
+ */
 static void
-lioness_decrypt(uint8_t *block, size_t len,
+lioness_decrypt(uint8_t *dst, const uint8_t *src, size_t len,
     const uint8_t k[LIONESS_KEYS_BYTES])
 {
-	lioness_hash(block, len, LIONESS_K(k, 3));
-	lioness_stream(block, len, LIONESS_K(k, 2));
-	lioness_hash(block, len, LIONESS_K(k, 1));
-	lioness_stream(block, len, LIONESS_K(k, 0));
+	lioness_hash(dst, src, len, LIONESS_K(k, 3));
+	lioness_stream(dst, src, len, LIONESS_K(k, 2));
+	lioness_hash(dst, dst, len, LIONESS_K(k, 1));
+	lioness_stream(dst, dst, len, LIONESS_K(k, 0));
 }
 
 /*
@@ -259,14 +301,13 @@ sphinx_process(const uint8_t node_priv[SPHINX_KEY_BYTES],
     uint8_t out[SPHINX_PACKET_BYTES], struct sphinx_hop_result *res)
 {
 	uint8_t secret[SPHINX_KEY_BYTES];
-	uint8_t key[32];
 	uint8_t mac[SPHINX_MAC_BYTES];
-	uint8_t tag[SPHINX_REPLAY_TAG_BYTES];
-	uint8_t ext[KEYSTREAM_BYTES];
+	uint8_t hs[HS_ALLOC_BYTES];
 	uint8_t alpha_next[SPHINX_KEY_BYTES];
-	uint8_t lioness[LIONESS_KEYS_BYTES];
+	uint8_t *ext = hs + HS_HEADER;
+	struct replay_probe probe;
 	struct sphinx_hop_result r;
-	int rc;
+	int rc, blind_rc = SPHINX_OK;
 
 	if (out == NULL)
 		return SPHINX_ERR_INVALID;
@@ -280,27 +321,36 @@ sphinx_process(const uint8_t node_priv[SPHINX_KEY_BYTES],
 	if ((rc = hop_secret(secret, node_priv, in + ALPHA_OFF)) != SPHINX_OK)
 		goto done;
 
-	kdf(key, sizeof(key), secret, LABEL_HEADER_MAC);
-	header_mac(mac, key, in + ALPHA_OFF);
+	hop_stream(hs, sizeof(hs), secret);
+	header_mac(mac, hs + HS_MAC, in + ALPHA_OFF);
 	if (sodium_memcmp(mac, in + GAMMA_OFF, SPHINX_MAC_BYTES) != 0) {
 		rc = SPHINX_ERR_MAC;
 		goto done;
 	}
 
-	/* Only authentic packets reach the store, so junk cannot fill it. */
-	kdf(tag, sizeof(tag), secret, LABEL_REPLAY);
-	if (replay_check_and_insert(replay, tag)) {
+	/*
+	 * Only authentic packets reach the store, so junk cannot fill it.
+	 * The store's cache misses are started here and waited for after the
+	 * blinding, which they then cost nothing.  The outcome is that of
+	 * checking first: replay before any other error, and every
+	 * authentic packet recorded.
+	 */
+	replay_prepare(replay, hs + HS_REPLAY, &probe);
+
+	/* (beta || 0^56) ^ keystream: our block, then the next beta. */
+	for (size_t i = 0; i < SPHINX_BETA_BYTES; i++)
+		ext[i] ^= in[BETA_OFF + i];
+	rc = block_parse(ext, &r);
+	if (rc == SPHINX_OK && (r.command == SPHINX_CMD_RELAY ||
+	    r.command == SPHINX_CMD_DELIVER) &&
+	    crypto_scalarmult(alpha_next, hs + HS_BLINDING, in + ALPHA_OFF) != 0)
+		blind_rc = SPHINX_ERR_MALFORMED;
+
+	if (replay_check_and_insert_prepared(replay, &probe) != 0) {
 		rc = SPHINX_ERR_REPLAY;
 		goto done;
 	}
-
-	/* (beta || 0^56) ^ keystream: our block, then the next beta. */
-	kdf(key, sizeof(key), secret, LABEL_HEADER_STREAM);
-	crypto_stream_chacha20_ietf(ext, sizeof(ext), zero_nonce, key);
-	for (size_t i = 0; i < SPHINX_BETA_BYTES; i++)
-		ext[i] ^= in[BETA_OFF + i];
-
-	if ((rc = block_parse(ext, &r)) != SPHINX_OK)
+	if (rc != SPHINX_OK)
 		goto done;
 	if (r.command == SPHINX_CMD_FINAL) {
 		rc = SPHINX_ERR_COMMAND;
@@ -311,32 +361,25 @@ sphinx_process(const uint8_t node_priv[SPHINX_KEY_BYTES],
 		memcpy(res, &r, sizeof(r));
 		goto done;
 	}
-
-	kdf(key, sizeof(key), secret, LABEL_BLINDING);
-	if (crypto_scalarmult(alpha_next, key, in + ALPHA_OFF) != 0) {
-		rc = SPHINX_ERR_MALFORMED;
+	if ((rc = blind_rc) != SPHINX_OK)
 		goto done;
-	}
-	kdf_lioness(lioness, secret);
 
-	/* From here on in may be out: everything still needed is copied. */
-	if (out != in)
-		memcpy(out + PAYLOAD_OFF, in + PAYLOAD_OFF, SPHINX_PAYLOAD_BYTES);
+	/* in may be out: the header below is built from copies, and the
+	 * payload is read before it is written (lioness_decrypt()). */
 	memcpy(out + ALPHA_OFF, alpha_next, SPHINX_KEY_BYTES);
 	memcpy(out + BETA_OFF, ext + SPHINX_ROUTING_BLOCK_BYTES,
 	    SPHINX_BETA_BYTES);
 	memcpy(out + GAMMA_OFF, ext + BLOCK_NEXT_MAC, SPHINX_MAC_BYTES);
-	lioness_decrypt(out + PAYLOAD_OFF, SPHINX_PAYLOAD_BYTES, lioness);
+	lioness_decrypt(out + PAYLOAD_OFF, in + PAYLOAD_OFF,
+	    SPHINX_PAYLOAD_BYTES, hs + HS_LIONESS);
 	memcpy(res, &r, sizeof(r));
 
 done:
 	if (rc != SPHINX_OK)
 		sodium_memzero(out, SPHINX_PACKET_BYTES);
 	sodium_memzero(secret, sizeof(secret));
-	sodium_memzero(key, sizeof(key));
-	sodium_memzero(tag, sizeof(tag));
-	sodium_memzero(ext, sizeof(ext));
-	sodium_memzero(lioness, sizeof(lioness));
+	sodium_memzero(hs, sizeof(hs));
+	sodium_memzero(&probe, sizeof(probe));
 	sodium_memzero(&r, sizeof(r));
 	return rc;
 }
@@ -348,10 +391,9 @@ sphinx_unwrap(const uint8_t priv[SPHINX_KEY_BYTES],
     uint8_t replay_tag[SPHINX_REPLAY_TAG_BYTES])
 {
 	uint8_t secret[SPHINX_KEY_BYTES];
-	uint8_t key[32];
 	uint8_t mac[SPHINX_MAC_BYTES];
-	uint8_t block[SPHINX_ROUTING_BLOCK_BYTES];
-	uint8_t lioness[LIONESS_KEYS_BYTES];
+	uint8_t hs[HS_UNWRAP_BYTES];
+	uint8_t *block = hs + HS_HEADER;
 	uint8_t payload[SPHINX_PAYLOAD_BYTES];
 	struct sphinx_hop_result r;
 	size_t len = 0;
@@ -368,17 +410,16 @@ sphinx_unwrap(const uint8_t priv[SPHINX_KEY_BYTES],
 	if ((rc = hop_secret(secret, priv, in + ALPHA_OFF)) != SPHINX_OK)
 		goto done;
 
-	kdf(key, sizeof(key), secret, LABEL_HEADER_MAC);
-	header_mac(mac, key, in + ALPHA_OFF);
+	hop_stream(hs, sizeof(hs), secret);
+	header_mac(mac, hs + HS_MAC, in + ALPHA_OFF);
 	if (sodium_memcmp(mac, in + GAMMA_OFF, SPHINX_MAC_BYTES) != 0) {
 		rc = SPHINX_ERR_MAC;
 		goto done;
 	}
 
-	/* Only the first block of the keystream is needed here. */
-	kdf(key, sizeof(key), secret, LABEL_HEADER_STREAM);
-	crypto_stream_chacha20_ietf_xor(block, in + BETA_OFF, sizeof(block),
-	    zero_nonce, key);
+	/* Only the first block of the header keystream is needed here. */
+	for (size_t i = 0; i < SPHINX_ROUTING_BLOCK_BYTES; i++)
+		block[i] ^= in[BETA_OFF + i];
 	if ((rc = block_parse(block, &r)) != SPHINX_OK)
 		goto done;
 	if (r.command != SPHINX_CMD_FINAL) {
@@ -386,9 +427,8 @@ sphinx_unwrap(const uint8_t priv[SPHINX_KEY_BYTES],
 		goto done;
 	}
 
-	kdf_lioness(lioness, secret);
-	memcpy(payload, in + PAYLOAD_OFF, sizeof(payload));
-	lioness_decrypt(payload, sizeof(payload), lioness);
+	lioness_decrypt(payload, in + PAYLOAD_OFF, sizeof(payload),
+	    hs + HS_LIONESS);
 	if (!sodium_is_zero(payload, SPHINX_PAYLOAD_TAG_BYTES)) {
 		rc = SPHINX_ERR_PAYLOAD;
 		goto done;
@@ -404,13 +444,11 @@ sphinx_unwrap(const uint8_t priv[SPHINX_KEY_BYTES],
 	memcpy(msg, payload + PAYLOAD_MESSAGE_OFF, len);
 	*msg_len = len;
 	if (replay_tag != NULL)
-		kdf(replay_tag, SPHINX_REPLAY_TAG_BYTES, secret, LABEL_REPLAY);
+		memcpy(replay_tag, hs + HS_REPLAY, SPHINX_REPLAY_TAG_BYTES);
 
 done:
 	sodium_memzero(secret, sizeof(secret));
-	sodium_memzero(key, sizeof(key));
-	sodium_memzero(block, sizeof(block));
-	sodium_memzero(lioness, sizeof(lioness));
+	sodium_memzero(hs, sizeof(hs));
 	sodium_memzero(payload, sizeof(payload));
 	sodium_memzero(&r, sizeof(r));
 	if (rc == SPHINX_OK)
@@ -420,6 +458,30 @@ fail:
 	sodium_memzero(msg, SPHINX_MAX_MESSAGE_BYTES);
 	if (replay_tag != NULL)
 		sodium_memzero(replay_tag, SPHINX_REPLAY_TAG_BYTES);
+	return rc;
+}
+
+int
+sphinx_replay_tag(const uint8_t priv[SPHINX_KEY_BYTES],
+    const uint8_t alpha[SPHINX_KEY_BYTES],
+    uint8_t tag[SPHINX_REPLAY_TAG_BYTES])
+{
+	uint8_t secret[SPHINX_KEY_BYTES];
+	uint8_t keys[HS_HEADER];
+	int rc;
+
+	if (tag == NULL)
+		return SPHINX_ERR_INVALID;
+	if (priv == NULL || alpha == NULL) {
+		rc = SPHINX_ERR_INVALID;
+	} else if ((rc = hop_secret(secret, priv, alpha)) == SPHINX_OK) {
+		hop_stream(keys, sizeof(keys), secret);
+		memcpy(tag, keys + HS_REPLAY, SPHINX_REPLAY_TAG_BYTES);
+	}
+	if (rc != SPHINX_OK)
+		sodium_memzero(tag, SPHINX_REPLAY_TAG_BYTES);
+	sodium_memzero(secret, sizeof(secret));
+	sodium_memzero(keys, sizeof(keys));
 	return rc;
 }
 
@@ -497,8 +559,8 @@ struct create_state {
 	uint8_t		cb[32];
 	uint8_t		secret[SPHINX_KEY_BYTES];
 	uint8_t		alpha[SPHINX_MAX_HOPS][SPHINX_KEY_BYTES];
-	struct hop_keys	keys[SPHINX_MAX_HOPS];
-	uint8_t		keystream[SPHINX_MAX_HOPS][KEYSTREAM_BYTES];
+	/* Hop streams: keys, then header keystream at HS_HEADER. */
+	uint8_t		hs[SPHINX_MAX_HOPS][HS_ALLOC_BYTES];
 	uint8_t		filler[(SPHINX_MAX_HOPS - 1) * SPHINX_ROUTING_BLOCK_BYTES];
 	uint8_t		block[SPHINX_ROUTING_BLOCK_BYTES];
 	uint8_t		mac[SPHINX_MAC_BYTES];
@@ -529,7 +591,7 @@ create_hops(struct create_state *st, const struct sphinx_hop *hops,
 	for (size_t i = 0; i < nhops; i++) {
 		if (i > 0) {
 			/* c = c * clamp(b_(i-1)) mod l */
-			scalar_from_x25519(st->cb, st->keys[i - 1].blinding);
+			scalar_from_x25519(st->cb, st->hs[i - 1] + HS_BLINDING);
 			crypto_core_ed25519_scalar_mul(st->c, st->c, st->cb);
 			if (sphinx_x25519_scalar(st->t, st->c) != 0)
 				return CREATE_RETRY;
@@ -539,12 +601,7 @@ create_hops(struct create_state *st, const struct sphinx_hop *hops,
 			return SPHINX_ERR_RNG;
 		if (crypto_scalarmult(st->secret, st->t, hops[i].node_pub) != 0)
 			return SPHINX_ERR_KEY;
-
-		struct hop_keys *k = &st->keys[i];
-		kdf(k->stream, sizeof(k->stream), st->secret, LABEL_HEADER_STREAM);
-		kdf(k->mac, sizeof(k->mac), st->secret, LABEL_HEADER_MAC);
-		kdf_lioness(k->lioness, st->secret);
-		kdf(k->blinding, sizeof(k->blinding), st->secret, LABEL_BLINDING);
+		hop_stream(st->hs[i], HS_ALLOC_BYTES, st->secret);
 	}
 	return SPHINX_OK;
 }
@@ -574,7 +631,7 @@ create_filler(struct create_state *st, size_t nhops)
 	for (size_t k = 0; k + 1 < nhops; k++) {
 		memset(st->filler + len, 0, SPHINX_ROUTING_BLOCK_BYTES);
 		len += SPHINX_ROUTING_BLOCK_BYTES;
-		const uint8_t *ks = st->keystream[k] + SPHINX_BETA_BYTES -
+		const uint8_t *ks = st->hs[k] + HS_HEADER + SPHINX_BETA_BYTES -
 		    (len - SPHINX_ROUTING_BLOCK_BYTES);
 		for (size_t j = 0; j < len; j++)
 			st->filler[j] ^= ks[j];
@@ -599,10 +656,10 @@ create_header(struct create_state *st, uint8_t out[SPHINX_PACKET_BYTES],
 	if (rc != SPHINX_OK)
 		return rc;
 	for (size_t j = 0; j < head_len; j++)
-		beta[j] ^= st->keystream[last][j];
+		beta[j] ^= st->hs[last][HS_HEADER + j];
 	memcpy(beta + head_len, st->filler, filler_len);
 	memcpy(out + ALPHA_OFF, st->alpha[last], SPHINX_KEY_BYTES);
-	header_mac(st->mac, st->keys[last].mac, out + ALPHA_OFF);
+	header_mac(st->mac, st->hs[last] + HS_MAC, out + ALPHA_OFF);
 
 	/* beta_i = (block_i || beta_(i+1) without its last block) ^ S_i */
 	for (size_t i = last; i-- > 0;) {
@@ -611,9 +668,9 @@ create_header(struct create_state *st, uint8_t out[SPHINX_PACKET_BYTES],
 		    SPHINX_BETA_BYTES - SPHINX_ROUTING_BLOCK_BYTES);
 		memcpy(beta, st->block, SPHINX_ROUTING_BLOCK_BYTES);
 		for (size_t j = 0; j < SPHINX_BETA_BYTES; j++)
-			beta[j] ^= st->keystream[i][j];
+			beta[j] ^= st->hs[i][HS_HEADER + j];
 		memcpy(out + ALPHA_OFF, st->alpha[i], SPHINX_KEY_BYTES);
-		header_mac(st->mac, st->keys[i].mac, out + ALPHA_OFF);
+		header_mac(st->mac, st->hs[i] + HS_MAC, out + ALPHA_OFF);
 	}
 	memcpy(out + GAMMA_OFF, st->mac, SPHINX_MAC_BYTES);
 	return SPHINX_OK;
@@ -631,7 +688,7 @@ create_payload(struct create_state *st, uint8_t out[SPHINX_PACKET_BYTES],
 	if (msg_len > 0)
 		memcpy(p + PAYLOAD_MESSAGE_OFF, msg, msg_len);
 	for (size_t i = nhops; i-- > 0;)
-		lioness_encrypt(p, SPHINX_PAYLOAD_BYTES, st->keys[i].lioness);
+		lioness_encrypt(p, SPHINX_PAYLOAD_BYTES, st->hs[i] + HS_LIONESS);
 }
 
 static int
@@ -684,9 +741,6 @@ sphinx_create(uint8_t out[SPHINX_PACKET_BYTES], const struct sphinx_hop *hops,
 	if (rc != SPHINX_OK)
 		goto done;
 
-	for (size_t i = 0; i < nhops; i++)
-		crypto_stream_chacha20_ietf(st.keystream[i], KEYSTREAM_BYTES,
-		    zero_nonce, st.keys[i].stream);
 	create_filler(&st, nhops);
 	if ((rc = create_header(&st, out, hops, nhops, rng)) != SPHINX_OK)
 		goto done;

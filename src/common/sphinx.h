@@ -127,6 +127,18 @@ int	sphinx_unwrap(const uint8_t priv[SPHINX_KEY_BYTES],
 	    uint8_t msg[SPHINX_MAX_MESSAGE_BYTES], size_t *msg_len,
 	    uint8_t replay_tag[SPHINX_REPLAY_TAG_BYTES]);
 
+/*
+ * The replay tag sphinx_process() records, and sphinx_unwrap() returns,
+ * for a packet whose alpha (its first SPHINX_KEY_BYTES bytes) reaches the
+ * key priv: for a node that logs the alphas it accepted and rebuilds its
+ * replay store from them.  An alpha that sphinx_process() rejects as
+ * malformed (non-canonical, small order) has no tag: SPHINX_ERR_MALFORMED,
+ * and tag is zeroed.
+ */
+int	sphinx_replay_tag(const uint8_t priv[SPHINX_KEY_BYTES],
+	    const uint8_t alpha[SPHINX_KEY_BYTES],
+	    uint8_t tag[SPHINX_REPLAY_TAG_BYTES]);
+
 const char	*sphinx_strerror(int err);
 /* "relay", "deliver", "drop", "final", or NULL for another value. */
 const char	*sphinx_command_name(int command);

@@ -21,9 +21,9 @@
 #include <sodium.h>
 
 #include "common/fsutil.h"
+#include "common/sphinx.h"
 #include "node/replaydb.h"
 
-#define REPLAYDB_TAG_LABEL	"nymd-sphinx-v1/replay"
 #define REPLAYDB_READ_RECORDS	4096
 
 struct replaydb {
@@ -41,18 +41,8 @@ int
 replaydb_tag(const uint8_t priv[32], const uint8_t alpha[32],
     uint8_t tag[REPLAY_TAG_BYTES])
 {
-	uint8_t in[sizeof(REPLAYDB_TAG_LABEL) - 1 + 32];
-	int rc = 0;
-
-	/* tag = H_32(label || X25519(priv, alpha)), unkeyed BLAKE2b. */
-	memcpy(in, REPLAYDB_TAG_LABEL, sizeof(REPLAYDB_TAG_LABEL) - 1);
-	if (crypto_scalarmult(in + sizeof(REPLAYDB_TAG_LABEL) - 1, priv,
-	    alpha) != 0)
-		rc = -1;
-	else
-		crypto_generichash(tag, REPLAY_TAG_BYTES, in, sizeof(in), NULL, 0);
-	sodium_memzero(in, sizeof(in));
-	return rc;
+	/* Exactly the tag sphinx_process() records (docs/sphinx.md, 5). */
+	return sphinx_replay_tag(priv, alpha, tag) == SPHINX_OK ? 0 : -1;
 }
 
 static int

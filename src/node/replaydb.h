@@ -69,9 +69,8 @@ uint64_t replaydb_log_records(const struct replaydb *);
 
 /*
  * The replay tag of a packet whose alpha was accepted by the key priv, as
- * docs/sphinx.md section 5 defines it: H_32("nymd-sphinx-v1/replay" ||
- * X25519(priv, alpha)).  0, or -1 for a small-order alpha.  (A copy of
- * sphinx.c's derivation; tests/unit/test_replaydb.c checks they agree.)
+ * docs/sphinx.md defines it (sphinx_replay_tag()).  0, or -1 for a
+ * small-order or non-canonical alpha.
  */
 int	 replaydb_tag(const uint8_t priv[32], const uint8_t alpha[32],
 	    uint8_t tag[REPLAY_TAG_BYTES]);

@@ -3,7 +3,7 @@
  * 6-hop packet, processing it at a hop and unwrapping it at the recipient,
  * each as a ratio to one bare X25519 scalar multiplication measured in the
  * same run (DESIGN.md section 8: ratios against a baseline, never absolute
- * pass/fail times).  docs/sphinx.md section 12 discusses the figures.
+ * pass/fail times).  docs/sphinx.md section 14 discusses the figures.
  *
  *   sphinx-bench [-t SECONDS] [-r ROUNDS]
  *

@@ -9,6 +9,11 @@ each PID (/proc/PID/maps, /proc/PID/mem) and prints "PID found N" or
 import base64
 import sys
 
+CHUNK = 1 << 20
+# Mappings larger than this are a sanitizer's shadow or reserved address
+# space (terabytes, mostly never touched), never where a key is stored.
+MAX_MAPPING = 1 << 30
+
 
 def key_bytes(path):
     lines = [l.strip() for l in open(path) if l.strip() and not l.startswith("-----")]
@@ -31,12 +36,19 @@ def scan(pid, key):
             if "r" not in f[1] or (len(f) > 5 and f[5] == "[vvar]"):
                 continue
             lo, hi = (int(x, 16) for x in f[0].split("-"))
-            try:
-                mem.seek(lo)
-                data = mem.read(hi - lo)
-            except (OSError, ValueError, OverflowError):
+            if hi - lo > MAX_MAPPING:
                 continue
-            found += data.count(key)
+            tail = b""
+            for at in range(lo, hi, CHUNK):
+                try:
+                    mem.seek(at)
+                    data = tail + mem.read(min(CHUNK, hi - at))
+                except (OSError, ValueError, OverflowError):
+                    tail = b""
+                    continue
+                found += data.count(key)
+                # keep the last 31 bytes so a key across chunks is found once
+                tail = data[-(len(key) - 1):]
     return "found %d" % found if found else "clean"
 
 

@@ -210,6 +210,73 @@ test_positions_use_whole_tag(void **state)
 	replay_free(s);
 }
 
+/*
+ * docs/sphinx.md section 12: position j is LE64(S(tag)[8j, 8j + 8)) mod m.
+ * replay.c computes more keystream than it uses (whole chunks); check
+ * both of its chunk sizes (k <= 32 and k > 32) against the definition.
+ */
+static void
+test_positions_match_spec(void **state)
+{
+	(void)state;
+	static const uint8_t nonce[12];
+	const double rates[] = { 0.1, 1e-6, 1e-12 };
+
+	for (size_t r = 0; r < sizeof(rates) / sizeof(rates[0]); r++) {
+		struct replay_store *s = store_for(1000, 10, rates[r]);
+		unsigned k = replay_hash_count(s);
+		uint64_t m = replay_filter_bits(s);
+		uint8_t tag[REPLAY_TAG_BYTES], z[REPLAY_MAX_HASHES * 8];
+		struct replay_probe probe;
+
+		if (r == 2)
+			assert_true(k > 32);
+		for (uint64_t i = 0; i < 16; i++) {
+			tag_of(tag, 11, i);
+			crypto_stream_chacha20_ietf(z, 8 * k, nonce, tag);
+			replay_prepare(s, tag, &probe);
+			assert_int_equal(probe.hashes, k);
+			assert_true(probe.bits == m);
+			for (unsigned j = 0; j < k; j++) {
+				uint64_t x = 0;
+				for (int b = 7; b >= 0; b--)
+					x = x << 8 | z[8 * j + (unsigned)b];
+				assert_true(probe.pos[j] == x % m);
+			}
+		}
+		replay_free(s);
+	}
+}
+
+/* The two-step check agrees with the one-step one. */
+static void
+test_prepared(void **state)
+{
+	(void)state;
+	struct replay_store *s = store_for(100, 10, 1e-6);
+	struct replay_store *other = store_for(1000, 10, 1e-6);
+	uint8_t tag[REPLAY_TAG_BYTES];
+	struct replay_probe probe;
+
+	tag_of(tag, 12, 0);
+	replay_prepare(s, tag, &probe);
+	assert_int_equal(replay_check_and_insert_prepared(other, &probe),
+	    REPLAY_ERR_INVALID);
+	assert_int_equal(replay_count(other), 0);
+	assert_int_equal(replay_check_and_insert_prepared(s, &probe), 0);
+	assert_int_equal(replay_count(s), 1);
+	assert_int_equal(replay_contains(s, tag), 1);
+	assert_int_equal(replay_check_and_insert(s, tag), 1);
+	assert_int_equal(replay_check_and_insert_prepared(s, &probe), 1);
+	assert_int_equal(replay_count(s), 1);
+	tag_of(tag, 12, 1);
+	assert_int_equal(replay_check_and_insert(s, tag), 0);
+	replay_prepare(s, tag, &probe);
+	assert_int_equal(replay_check_and_insert_prepared(s, &probe), 1);
+	replay_free(s);
+	replay_free(other);
+}
+
 static void
 test_reset(void **state)
 {
@@ -426,6 +493,8 @@ main(void)
 		cmocka_unit_test(test_no_false_negatives),
 		cmocka_unit_test(test_false_positive_rate),
 		cmocka_unit_test(test_positions_use_whole_tag),
+		cmocka_unit_test(test_positions_match_spec),
+		cmocka_unit_test(test_prepared),
 		cmocka_unit_test(test_reset),
 		cmocka_unit_test(test_serialize_roundtrip),
 		cmocka_unit_test(test_load_rejects),

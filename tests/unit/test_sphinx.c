@@ -387,6 +387,29 @@ test_replay_detected(void **state)
 	replay_reset(store, f->nodes[0].pub);
 	assert_int_equal(sphinx_process(f->nodes[0].priv, store, pkt, out,
 	    &res), SPHINX_OK);
+
+	/*
+	 * Authentic packets are recorded whatever their command, and a
+	 * replay is reported before the command's own outcome: FINAL at a
+	 * node (an error), DROP (no outgoing packet).
+	 */
+	replay_reset(store, f->nodes[0].pub);
+	make_path(f, hops, idx, 1, 0);
+	assert_int_equal(hops[0].command, SPHINX_CMD_FINAL);
+	assert_int_equal(sphinx_create(pkt, hops, 1, NULL, 0, NULL), SPHINX_OK);
+	assert_int_equal(sphinx_process(f->nodes[0].priv, store, pkt, out,
+	    &res), SPHINX_ERR_COMMAND);
+	assert_int_equal(replay_count(store), 1);
+	assert_int_equal(sphinx_process(f->nodes[0].priv, store, pkt, out,
+	    &res), SPHINX_ERR_REPLAY);
+	hops[0].command = SPHINX_CMD_DROP;
+	assert_int_equal(sphinx_create(pkt, hops, 1, NULL, 0, NULL), SPHINX_OK);
+	assert_int_equal(sphinx_process(f->nodes[0].priv, store, pkt, out,
+	    &res), SPHINX_OK);
+	assert_int_equal(res.command, SPHINX_CMD_DROP);
+	assert_int_equal(replay_count(store), 2);
+	assert_int_equal(sphinx_process(f->nodes[0].priv, store, pkt, out,
+	    &res), SPHINX_ERR_REPLAY);
 	replay_free(store);
 }
 
@@ -439,6 +462,24 @@ test_unwrap_replay_tag(void **state)
 	assert_memory_equal(t1, t1b, 32);
 	assert_memory_not_equal(t1, t2, 32);
 	assert_false(sodium_is_zero(t1, 32));
+
+	/* sphinx_replay_tag(): the same tag from alpha alone. */
+	assert_int_equal(sphinx_replay_tag(f->nodes[3].priv, p1, t2), SPHINX_OK);
+	assert_memory_equal(t1, t2, 32);
+	uint8_t alpha[32];
+	memset(alpha, 0, sizeof(alpha));	/* small order */
+	assert_int_equal(sphinx_replay_tag(f->nodes[3].priv, alpha, t2),
+	    SPHINX_ERR_MALFORMED);
+	assert_true(sodium_is_zero(t2, 32));
+	memcpy(alpha, p1, 32);
+	alpha[31] |= 0x80;			/* non-canonical */
+	assert_int_equal(sphinx_replay_tag(f->nodes[3].priv, alpha, t2),
+	    SPHINX_ERR_MALFORMED);
+	assert_int_equal(sphinx_replay_tag(NULL, p1, t2), SPHINX_ERR_INVALID);
+	assert_int_equal(sphinx_replay_tag(f->nodes[3].priv, NULL, t2),
+	    SPHINX_ERR_INVALID);
+	assert_int_equal(sphinx_replay_tag(f->nodes[3].priv, p1, NULL),
+	    SPHINX_ERR_INVALID);
 }
 
 /* ---------------------------------------------------------------- */

@@ -45,7 +45,7 @@
 struct ref_hop {
 	uint8_t	alpha[32];
 	uint8_t	secret[32];
-	uint8_t	k_stream[32];
+	uint8_t	k_hop[32];			/* k: keys the hop stream */
 	uint8_t	k_mac[32];
 	uint8_t	k_payload[4][32];
 	uint8_t	blinding[32];
@@ -74,12 +74,24 @@ ref_kdf(uint8_t *out, size_t len, const uint8_t s[32], const char *label)
 	crypto_generichash_final(&st, out, len);
 }
 
-/* S(k)[0, len): ChaCha20 (RFC 8439), zero nonce, counter 0. */
+/*
+ * S(k)[0, len): ChaCha20 (RFC 8439), zero nonce, counter 0, computed one
+ * 64-byte block at a time from the block function (a block of zeros
+ * encrypted at counter j), not as the library's sphinx.c does it.
+ */
 static void
 ref_keystream(uint8_t *out, size_t len, const uint8_t k[32])
 {
 	static const uint8_t nonce[12];
-	crypto_stream_chacha20_ietf(out, len, nonce, k);
+	uint8_t blk[64];
+
+	for (size_t off = 0, j = 0; off < len; off += 64, j++) {
+		size_t n = len - off < 64 ? len - off : 64;
+		memset(blk, 0, sizeof(blk));
+		crypto_stream_chacha20_ietf_xor_ic(blk, blk, sizeof(blk),
+		    nonce, (uint32_t)j, k);
+		memcpy(out + off, blk, n);
+	}
 }
 
 static void
@@ -142,7 +154,7 @@ ref_build(struct ref_packet *rp, const struct sphinx_hop *hops, size_t n,
 {
 	uint8_t S[R_HOPS][L_BYTES + B_BYTES];
 	uint8_t filler[(R_HOPS - 1) * B_BYTES];
-	uint8_t k12[64], k34[64];
+	uint8_t HS[256 + L_BYTES + B_BYTES];	/* the hop stream, section 5 */
 
 	memset(rp, 0, sizeof(*rp));
 	rp->n = n;
@@ -165,17 +177,16 @@ ref_build(struct ref_packet *rp, const struct sphinx_hop *hops, size_t n,
 				return -1;
 			memcpy(h->secret, t, 32);
 		}
-		ref_kdf(h->k_stream, 32, h->secret, "nymd-sphinx-v1/header-stream");
-		ref_kdf(h->k_mac, 32, h->secret, "nymd-sphinx-v1/header-mac");
-		ref_kdf(k12, 64, h->secret, "nymd-sphinx-v1/payload-1");
-		ref_kdf(k34, 64, h->secret, "nymd-sphinx-v1/payload-2");
-		memcpy(h->k_payload[0], k12, 32);
-		memcpy(h->k_payload[1], k12 + 32, 32);
-		memcpy(h->k_payload[2], k34, 32);
-		memcpy(h->k_payload[3], k34 + 32, 32);
-		ref_kdf(h->blinding, 32, h->secret, "nymd-sphinx-v1/blinding");
-		ref_kdf(h->replay_tag, 32, h->secret, "nymd-sphinx-v1/replay");
-		ref_keystream(S[i], sizeof(S[i]), h->k_stream);
+		/* k = H_32(label || s); HS = S(k, 648): mu, b, tag, K1..K4,
+		 * 32 unused bytes, then the header keystream. */
+		ref_kdf(h->k_hop, 32, h->secret, "nymd-sphinx-v2/hop");
+		ref_keystream(HS, sizeof(HS), h->k_hop);
+		memcpy(h->k_mac, HS, 32);
+		memcpy(h->blinding, HS + 32, 32);
+		memcpy(h->replay_tag, HS + 64, 32);
+		for (int j = 0; j < 4; j++)
+			memcpy(h->k_payload[j], HS + 96 + 32 * j, 32);
+		memcpy(S[i], HS + 256, sizeof(S[i]));
 	}
 
 	/* phi_0 = empty; phi_(k+1) = (phi_k || 0^B) ^ S_k[L - kB, L + B) */
@@ -247,6 +258,7 @@ ref_build(struct ref_packet *rp, const struct sphinx_hop *hops, size_t n,
 		    SPHINX_PAYLOAD_BYTES);
 	}
 	sodium_memzero(S, sizeof(S));
+	sodium_memzero(HS, sizeof(HS));
 	return 0;
 }
 
@@ -380,7 +392,7 @@ static json_t *
 hop_keys_json(const struct ref_hop *h)
 {
 	json_t *k = json_object();
-	jset(k, "header_stream", jhex(h->k_stream, 32));
+	jset(k, "hop_key", jhex(h->k_hop, 32));
 	jset(k, "header_mac", jhex(h->k_mac, 32));
 	json_t *p = json_array();
 	for (int i = 0; i < 4; i++)
