@@ -294,3 +294,65 @@ http_pending(const struct http *h)
 {
 	return h->pending;
 }
+
+struct http_sync_body {
+	char	*data;
+	size_t	 len;
+};
+
+static size_t
+http_sync_write(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct http_sync_body *b = arg;
+	size_t n = size * nmemb;
+
+	if (n > HTTP_MAX_RESPONSE_BYTES - b->len)
+		return 0;	/* too large: curl reports a write error */
+	char *q = realloc(b->data, b->len + n + 1);
+	if (q == NULL)
+		return 0;
+	memcpy(q + b->len, p, n);
+	b->data = q;
+	b->len += n;
+	b->data[b->len] = '\0';
+	return n;
+}
+
+int
+http_get_sync(const char *url, long timeout_ms, char **body, size_t *len,
+    long *status, char *err, size_t errlen)
+{
+	struct http_sync_body b = { NULL, 0 };
+	CURLcode res;
+	CURL *h;
+
+	*status = 0;
+	if ((h = curl_easy_init()) == NULL) {
+		snprintf(err, errlen, "cannot start libcurl");
+		return -1;
+	}
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+	/* A proxy from the environment is never right for loopback. */
+	curl_easy_setopt(h, CURLOPT_NOPROXY, "localhost,127.0.0.1,::1");
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, http_sync_write);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
+	res = curl_easy_perform(h);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+	curl_easy_cleanup(h);
+	if (res != CURLE_OK) {
+		snprintf(err, errlen, "%s: %s", url, curl_easy_strerror(res));
+		free(b.data);
+		return -1;
+	}
+	if (b.data == NULL && (b.data = calloc(1, 1)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	*body = b.data;
+	*len = b.len;
+	return 0;
+}

@@ -39,4 +39,12 @@ int		 http_post_json(struct http *, const char *url, const char *json,
 /* Requests in flight. */
 size_t		 http_pending(const struct http *);
 
+/*
+ * A blocking GET for one-shot commands (nymd init, nym-testnet), not for
+ * an event loop. On success *body is a malloc'd NUL-terminated copy of at
+ * most HTTP_MAX_RESPONSE_BYTES; returns 0, or -1 with a message in err.
+ */
+int		 http_get_sync(const char *url, long timeout_ms, char **body,
+		    size_t *len, long *status, char *err, size_t errlen);
+
 #endif /* NYMD_COMMON_HTTP_H */

@@ -13,17 +13,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <sodium.h>
 
 #include "common/config.h"
 #include "common/fsutil.h"
+#include "common/http.h"
 #include "common/pem.h"
 #include "common/rand.h"
 #include "common/topology.h"
 #include "master/master.h"
 
-#define INIT_DIRECTORY_TIMEOUT_S	3L
+#define INIT_DIRECTORY_TIMEOUT_MS	3000L
 #define INIT_RANDOM_ID_CHARS		8
 
 int
@@ -52,70 +52,32 @@ init_random_id(char out[INIT_RANDOM_ID_CHARS + 1])
 	out[INIT_RANDOM_ID_CHARS] = '\0';
 }
 
-struct init_body {
-	char	*data;
-	size_t	 len;
-};
-
-static size_t
-init_body_write(char *p, size_t size, size_t nmemb, void *arg)
-{
-	struct init_body *b = arg;
-	size_t n = size * nmemb;
-
-	if (b->len + n > TOPOLOGY_MAX_JSON_BYTES)
-		return 0;
-	char *q = realloc(b->data, b->len + n + 1);
-	if (q == NULL)
-		return 0;
-	memcpy(q + b->len, p, n);
-	b->data = q;
-	b->len += n;
-	return n;
-}
-
 /* A random provider from the directory, or -1 (and why) if none. */
 static int
 init_choose_provider(const char *url, char *out, size_t outlen, char *why, size_t whylen)
 {
-	struct init_body body = { NULL, 0 };
 	struct topology *t = NULL;
-	long status = 0;
+	char *body = NULL;
+	size_t len;
+	long status;
 	int rc = -1;
 
-	CURL *h = curl_easy_init();
-	if (h == NULL) {
-		snprintf(why, whylen, "cannot start libcurl");
+	if (http_get_sync(url, INIT_DIRECTORY_TIMEOUT_MS, &body, &len, &status,
+	    why, whylen) == -1)
 		return -1;
-	}
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, INIT_DIRECTORY_TIMEOUT_S);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, init_body_write);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
-	CURLcode res = curl_easy_perform(h);
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_cleanup(h);
-	if (res != CURLE_OK) {
-		snprintf(why, whylen, "%s", curl_easy_strerror(res));
-		goto out;
-	}
-	if (status != 200) {
+	if (status != 200)
 		snprintf(why, whylen, "HTTP status %ld", status);
-		goto out;
+	else if (topology_parse(body, len, &t, why, whylen) == 0) {
+		if (t->n_providers == 0)
+			snprintf(why, whylen, "the topology lists no provider");
+		else {
+			snprintf(out, outlen, "%s",
+			    t->providers[rand_index((uint32_t)t->n_providers)].id);
+			rc = 0;
+		}
 	}
-	if (topology_parse(body.data ? body.data : "", body.len, &t, why, whylen) == -1)
-		goto out;
-	if (t->n_providers == 0) {
-		snprintf(why, whylen, "the topology lists no provider");
-		goto out;
-	}
-	snprintf(out, outlen, "%s", t->providers[rand_index((uint32_t)t->n_providers)].id);
-	rc = 0;
-out:
 	topology_free(t);
-	free(body.data);
+	free(body);
 	return rc;
 }
 

@@ -1,6 +1,6 @@
 /*
  * What nym-testnet asks of the outside: free ports on loopback, and the
- * directory's answers over HTTP (libcurl), the topology parsed by the one
+ * directory's answers over HTTP (common/http.c), the topology parsed by the one
  * topology parser.
  */
 #include <config.h>
@@ -14,7 +14,7 @@
 #include <arpa/inet.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
+#include "common/http.h"
 
 #include "testnet/testnet.h"
 
@@ -53,64 +53,11 @@ out:
 	return rc;
 }
 
-struct probe_body {
-	char	*data;
-	size_t	 len;
-};
-
-static size_t
-probe_body_write(char *p, size_t size, size_t nmemb, void *arg)
-{
-	struct probe_body *b = arg;
-	size_t n = size * nmemb;
-
-	if (n > TOPOLOGY_MAX_JSON_BYTES - b->len)
-		return 0;	/* too large: curl reports a write error */
-	char *q = realloc(b->data, b->len + n + 1);
-	if (q == NULL)
-		return 0;
-	memcpy(q + b->len, p, n);
-	b->data = q;
-	b->len += n;
-	b->data[b->len] = '\0';
-	return n;
-}
-
 int
 testnet_probe_get(const char *url, char **body, size_t *len, long *status,
     char *err, size_t errlen)
 {
-	struct probe_body b = { NULL, 0 };
-	CURLcode res;
-	CURL *h;
-
-	*status = 0;
-	if ((h = curl_easy_init()) == NULL) {
-		snprintf(err, errlen, "cannot start libcurl");
-		return -1;
-	}
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http");
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)TESTNET_HTTP_TIMEOUT_MS);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, probe_body_write);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-	res = curl_easy_perform(h);
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
-	curl_easy_cleanup(h);
-	if (res != CURLE_OK) {
-		snprintf(err, errlen, "%s: %s", url, curl_easy_strerror(res));
-		free(b.data);
-		return -1;
-	}
-	if (b.data == NULL && (b.data = calloc(1, 1)) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	*body = b.data;
-	*len = b.len;
-	return 0;
+	return http_get_sync(url, TESTNET_HTTP_TIMEOUT_MS, body, len, status, err, errlen);
 }
 
 int

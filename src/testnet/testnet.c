@@ -14,9 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "common/fsutil.h"
+#include "common/http.h"
 #include "testnet/testnet.h"
 
 #define TESTNET_CLIENT_NAME_MAX	32
@@ -488,7 +487,7 @@ main(int argc, char **argv)
 		free(c.clients);
 		return TESTNET_EXIT_FAILURE;
 	}
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	http_global_init();
 	topology_init();
 	if (strcmp(c.command, "up") == 0)
 		rc = cmd_up(&c, t);
@@ -496,7 +495,7 @@ main(int argc, char **argv)
 		rc = cmd_status(&c, t);
 	else
 		rc = cmd_down(&c, t);
-	curl_global_cleanup();
+	http_global_cleanup();
 	free(t);
 	free(c.clients);
 	return rc;
