@@ -1,9 +1,11 @@
 /*
  * Mixnode benchmark: packets a real nym-mixnode process forwards per
- * second with zero delay, fed over one and over four links, as a ratio to
+ * second with zero delay, fed over 1, 2, 4 and 8 links, as a ratio to
  * the bare sphinx_process() rate measured in this process in the same run
  * (target: at least 0.8); and the mixnode's resident memory per 10 000
- * packets held in its delay queue.
+ * packets held in its delay queue.  The rate against the number of links
+ * goes to $BENCH_OUT/mixnode-links.dat (the current directory without
+ * BENCH_OUT) and, with gnuplot, to the plot mixnode-links.png there.
  *
  * It starts nym-directory and nym-mixnode (found in $top_builddir/src, or
  * beside this program's ../../src) in a temporary directory.  The load
@@ -44,6 +46,11 @@
 #define MB_MEM_PACKETS		10000
 #define MB_MEM_DELAY_MS		50000
 #define MB_BASELINE_PACKETS	4000
+
+/* The numbers of links the forwarding rate is measured over. */
+static const size_t mb_links[] = { 1, 2, 4, 8 };
+#define MB_NLINKS	(sizeof(mb_links) / sizeof(mb_links[0]))
+#define MB_MAX_LINKS	8
 
 static struct {
 	char		 tmp[64];
@@ -259,6 +266,78 @@ forward_rate(const struct topology_node *mix, size_t links, size_t n,
 	return (double)*got / ((mb.last_arrival_ms - start) / 1000.0);
 }
 
+/*
+ * Writes the rate against the number of links to OUT/mixnode-links.dat
+ * and plots it with gnuplot; prints the report's plot: or note: line.
+ */
+static void
+plot_links(const double rate[MB_NLINKS], const uint64_t got[MB_NLINKS],
+    size_t n, double base_rate)
+{
+	const char *out = getenv("BENCH_OUT");
+	char dat[PATH_MAX + 32], png[PATH_MAX + 32];
+	FILE *f, *gp;
+	int st;
+
+	if (out == NULL || *out == '\0')
+		out = ".";
+	snprintf(dat, sizeof(dat), "%s/mixnode-links.dat", out);
+	snprintf(png, sizeof(png), "%s/mixnode-links.png", out);
+	if ((f = fopen(dat, "w")) == NULL) {
+		printf("note: no links plot: %s: %s\n", dat, strerror(errno));
+		return;
+	}
+	fprintf(f, "# mixnode-bench: zero-delay forwarding rate of one "
+	    "nym-mixnode against the number of links it is fed over\n"
+	    "# links packets_per_s packets_back packets_sent "
+	    "sphinx_process_baseline_per_s ratio\n");
+	for (size_t i = 0; i < MB_NLINKS; i++)
+		fprintf(f, "%zu %.0f %llu %zu %.0f %.3f\n", mb_links[i], rate[i],
+		    (unsigned long long)got[i], n, base_rate,
+		    rate[i] / base_rate);
+	fclose(f);
+	if (system("command -v gnuplot >/dev/null 2>&1") != 0) {
+		printf("note: no links plot (gnuplot, Debian package "
+		    "gnuplot-nox, is not installed); data in "
+		    "mixnode-links.dat\n");
+		return;
+	}
+	if ((gp = popen("gnuplot 2>&1", "w")) == NULL) {
+		printf("note: no links plot: popen gnuplot: %s\n",
+		    strerror(errno));
+		return;
+	}
+	fprintf(gp, "set terminal pngcairo size 800,500 noenhanced\n"
+	    "set output '%s'\n"
+	    "set title 'nym-mixnode forwarding rate, zero delay, vs. links "
+	    "(%zu packets a run)'\n"
+	    "set xlabel 'links from the sender to the mixnode (log scale)'\n"
+	    "set ylabel 'packets forwarded per second'\n"
+	    "set logscale x 2\n"
+	    "set xtics (1, 2, 4, 8)\n"
+	    "set xrange [0.8:10]\n"
+	    "set yrange [0:%.0f]\n"
+	    "set grid\n"
+	    "set key bottom right\n"
+	    "plot '%s' using 1:2 with linespoints lw 2 pt 7 "
+	    "title 'nym-mixnode (separate process)', "
+	    "%.0f with lines dt 2 lw 2 "
+	    "title 'baseline: sphinx_process in-process (%.0f/s)', "
+	    "%.0f with lines dt 3 lc rgb 'red' "
+	    "title 'target: 0.8 x baseline'\n",
+	    png, n, base_rate * 1.25, dat, base_rate, base_rate,
+	    base_rate * 0.8);
+	st = pclose(gp);
+	if (st != 0 || access(png, R_OK) != 0) {
+		printf("note: links plot failed (gnuplot status %d)\n", st);
+		return;
+	}
+	printf("plot: mixnode-links.png Zero-delay forwarding rate of one "
+	    "nym-mixnode against the number of links it is fed over "
+	    "(data: mixnode-links.dat), with the in-process sphinx_process "
+	    "rate as the baseline and the 0.8 target.\n");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -269,8 +348,8 @@ main(int argc, char **argv)
 	const struct topology_node *mix = NULL;
 	struct event_base *evb;
 	struct topology *t;
-	double base_rate, r1, r4;
-	uint64_t got1, got4;
+	double base_rate, rate[MB_NLINKS];
+	uint64_t got[MB_NLINKS];
 	long idle, held, in_flight = -1;
 	uint8_t pkt[SPHINX_PACKET_BYTES];
 
@@ -327,7 +406,7 @@ main(int argc, char **argv)
 		mix = &t->mixnodes[i];
 	if (mix == NULL)
 		mixpeer_die("the mixnode is not in the topology");
-	mixpeer_connect(&mb.peer, mix, 4, 15000);
+	mixpeer_connect(&mb.peer, mix, MB_MAX_LINKS, 15000);
 	/* Warm up: the mixnode's link back to us. */
 	mixpeer_build(&mb.peer, mix->pub, 0, "w", 1, pkt);
 	mixpeer_send(&mb.peer, 0, pkt);
@@ -336,8 +415,8 @@ main(int argc, char **argv)
 	if (mb.peer.received == 0)
 		mixpeer_die("the mixnode relays nothing back");
 
-	r1 = forward_rate(mix, 1, n, &got1);
-	r4 = forward_rate(mix, 4, n, &got4);
+	for (size_t i = 0; i < MB_NLINKS; i++)
+		rate[i] = forward_rate(mix, mb_links[i], n, &got[i]);
 
 	/* Memory: packets held in the delay queue. */
 	mixpeer_run(&mb.peer, 1500, NULL);
@@ -356,18 +435,27 @@ main(int argc, char **argv)
 
 	printf("| sphinx_process, bare (in-process) | %.0f | packets/s | | |\n",
 	    base_rate);
-	printf("| mixnode forwarding, zero delay, 1 link (%llu of %zu back) | "
-	    "%.0f | packets/s | %.0f | %.2f |\n", (unsigned long long)got1, n,
-	    r1, base_rate, r1 / base_rate);
-	printf("| mixnode forwarding, zero delay, 4 links (%llu of %zu back) | "
-	    "%.0f | packets/s | %.0f | %.2f |\n", (unsigned long long)got4, n,
-	    r4, base_rate, r4 / base_rate);
+	for (size_t i = 0; i < MB_NLINKS; i++)
+		printf("| mixnode forwarding, zero delay, %zu link%s (%llu of %zu "
+		    "back) | %.0f | packets/s | %.0f | %.2f |\n", mb_links[i],
+		    mb_links[i] == 1 ? "" : "s", (unsigned long long)got[i], n,
+		    rate[i], base_rate, rate[i] / base_rate);
 	printf("| mixnode RSS per %d packets in flight (in_flight=%ld) | %.1f | "
 	    "MiB | %.1f (packet bytes) | %.2f |\n", MB_MEM_PACKETS, in_flight,
 	    (double)(held - idle) / 1024.0,
 	    (double)MB_MEM_PACKETS * SPHINX_PACKET_BYTES / 1048576.0,
 	    (double)(held - idle) * 1024.0 /
 	    ((double)MB_MEM_PACKETS * SPHINX_PACKET_BYTES));
+
+	plot_links(rate, got, n, base_rate);
+	printf("cmd: cd %s && BENCH_OUT=/tmp/b ./tests/bench/mixnode-bench "
+	    "%zu   (writes mixnode-links.dat and .png into BENCH_OUT)\n",
+	    getenv("top_builddir") != NULL ? getenv("top_builddir") : "BUILD",
+	    n);
+	printf("note: forwarding: baseline is sphinx_process() of the same "
+	    "packets in this process (one core, no I/O); the mixnode runs as "
+	    "its own process on the same %ld CPUs as this sender and sink.\n",
+	    sysconf(_SC_NPROCESSORS_ONLN));
 
 	topology_free(t);
 	mixpeer_close(&mb.peer);
