@@ -87,3 +87,36 @@ start_daemon() {
 all_roles_up() {
 	role_pid "$1" keyd >/dev/null && role_pid "$1" netd >/dev/null && role_pid "$1" rpcd >/dev/null
 }
+
+# fixed_directory: serves a fixed topology (3 mixnodes, a provider with two
+# registered clients) with python's static HTTP server; sets PROVIDER (the
+# provider's id), CLIENT1 and CLIENT2 (the clients' ids) and TOPOLOGY_URL.
+fixed_directory() {
+	mkdir -p "$WORK/dir/api/presence"
+	python3 - "$WORK/dir/api/presence/topology" <<'PY'
+import base64, json, os, sys
+k = lambda: base64.urlsafe_b64encode(os.urandom(32)).decode()
+prov, c1, c2 = k(), k(), k()
+json.dump({
+  "MixNodes": [{"host": "127.0.0.1:%d" % (9100 + l), "pubKey": k(), "layer": l,
+                "lastSeen": 1572258570490299400} for l in (1, 2, 3)],
+  "MixProviderNodes": [{"host": "127.0.0.1:9200", "pubKey": prov,
+      "registeredClients": [{"pubKey": c1}, {"pubKey": c2}],
+      "lastSeen": 1572258572070089000}],
+}, open(sys.argv[1], "w"))
+open(sys.argv[1] + ".ids", "w").write("%s\n%s\n%s\n" % (prov, c1, c2))
+PY
+	PROVIDER=$(sed -n 1p "$WORK/dir/api/presence/topology.ids")
+	CLIENT1=$(sed -n 2p "$WORK/dir/api/presence/topology.ids")
+	CLIENT2=$(sed -n 3p "$WORK/dir/api/presence/topology.ids")
+	fd_port=$(free_port)
+	python3 -m http.server --bind 127.0.0.1 --directory "$WORK/dir" "$fd_port" >/dev/null 2>&1 &
+	track $!
+	TOPOLOGY_URL="http://127.0.0.1:$fd_port/api/presence/topology"
+}
+
+# use_directory ID URL: points client ID's config at a topology URL
+use_directory() {
+	sed -i "s|^directory_server_topology = .*|directory_server_topology = \"$2\"|" \
+		"$WORK/home/clients/$1/config/config.toml"
+}

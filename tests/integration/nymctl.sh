@@ -16,32 +16,10 @@ NYMCTL="$top_builddir/src/nymctl/nymctl"
 NOT_AVAILABLE_SEND="send: not available in this version of nymd: the message transport is not built yet"
 NOT_AVAILABLE_FETCH="fetch: not available in this version of nymd: the message transport is not built yet"
 
-# A directory serving a fixed topology: one provider with two clients.
-mkdir -p "$WORK/dir/api/presence"
-python3 - "$WORK/dir/api/presence/topology" <<'PY'
-import base64, json, os, sys
-k = lambda: base64.urlsafe_b64encode(os.urandom(32)).decode()
-prov, c1, c2 = k(), k(), k()
-json.dump({
-  "MixNodes": [{"host": "127.0.0.1:%d" % (9100 + l), "pubKey": k(), "layer": l,
-                "lastSeen": 1572258570490299400} for l in (1, 2, 3)],
-  "MixProviderNodes": [{"host": "127.0.0.1:9200", "pubKey": prov,
-      "registeredClients": [{"pubKey": c1}, {"pubKey": c2}],
-      "lastSeen": 1572258572070089000}],
-}, open(sys.argv[1], "w"))
-open(sys.argv[1] + ".ids", "w").write("%s\n%s\n%s\n" % (prov, c1, c2))
-PY
-PROVIDER=$(sed -n 1p "$WORK/dir/api/presence/topology.ids")
-CLIENT1=$(sed -n 2p "$WORK/dir/api/presence/topology.ids")
-CLIENT2=$(sed -n 3p "$WORK/dir/api/presence/topology.ids")
-DPORT=$(free_port)
-python3 -m http.server --bind 127.0.0.1 --directory "$WORK/dir" "$DPORT" >/dev/null 2>&1 &
-track $!
+fixed_directory
 
 setup_client() {
-	init_client "$1" --provider "$PROVIDER" &&
-	sed -i "s|^directory_server_topology = .*|directory_server_topology = \"http://127.0.0.1:$DPORT/api/presence/topology\"|" \
-		"$WORK/home/clients/$1/config/config.toml"
+	init_client "$1" --provider "$PROVIDER" && use_directory "$1" "$TOPOLOGY_URL"
 }
 
 # ctl ARGS...: runs nymctl, output in $WORK/out and $WORK/err, status in $RC

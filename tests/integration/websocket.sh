@@ -6,29 +6,10 @@
 . "$(dirname "$0")/lib.sh"
 plan 27
 
-# A directory serving a fixed topology, so details names a provider.
-mkdir -p "$WORK/dir/api/presence"
-python3 - "$WORK/dir/api/presence/topology" <<'PY'
-import base64, json, os, sys
-k = lambda: base64.urlsafe_b64encode(os.urandom(32)).decode()
-prov = k()
-json.dump({
-  "MixNodes": [{"host": "127.0.0.1:%d" % (9100 + l), "pubKey": k(), "layer": l,
-                "lastSeen": 1572258570490299400} for l in (1, 2, 3)],
-  "MixProviderNodes": [{"host": "127.0.0.1:9200", "pubKey": prov,
-      "registeredClients": [{"pubKey": k()}, {"pubKey": k()}],
-      "lastSeen": 1572258572070089000}],
-}, open(sys.argv[1], "w"))
-open(sys.argv[1] + ".provider", "w").write(prov)
-PY
-PROVIDER=$(cat "$WORK/dir/api/presence/topology.provider")
-DPORT=$(free_port)
-python3 -m http.server --bind 127.0.0.1 --directory "$WORK/dir" "$DPORT" >/dev/null 2>&1 &
-track $!
+fixed_directory
 
 init_client alice --provider "$PROVIDER"
-sed -i "s|^directory_server_topology = .*|directory_server_topology = \"http://127.0.0.1:$DPORT/api/presence/topology\"|" \
-	"$WORK/home/clients/alice/config/config.toml"
+use_directory alice "$TOPOLOGY_URL"
 PORT=$(free_port)
 "$NYMD" socket --id alice --home "$WORK/home" --socket websocket --port "$PORT" \
 	>"$WORK/socket.out" 2>"$WORK/socket.err" &
