@@ -28,103 +28,13 @@ are counted as "excused" instead of "lost". --excuse-file F: such
 windows, "T1 T2" a line, read when the run ends.
 """
 import argparse
-import base64
 import os
 import random
-import socket
 import sys
 import threading
 import time
 
-
-def pb_varint(v):
-    out = bytearray()
-    while True:
-        b = v & 0x7F
-        v >>= 7
-        if v:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def pb_field(num, payload):
-    return pb_varint(num << 3 | 2) + pb_varint(len(payload)) + payload
-
-
-def pb_read_varint(buf, i):
-    v = shift = 0
-    while True:
-        if i >= len(buf):
-            raise ValueError("truncated varint")
-        b = buf[i]
-        i += 1
-        v |= (b & 0x7F) << shift
-        shift += 7
-        if not b & 0x80:
-            return v, i
-
-
-def pb_fields(buf):
-    i = 0
-    while i < len(buf):
-        key, i = pb_read_varint(buf, i)
-        num, wt = key >> 3, key & 7
-        if wt == 0:
-            v, i = pb_read_varint(buf, i)
-        elif wt == 2:
-            n, i = pb_read_varint(buf, i)
-            v = buf[i:i + n]
-            i += n
-        else:
-            raise ValueError("wire type %d" % wt)
-        yield num, v
-
-
-def req_send(recipient, provider, body):
-    rk = base64.urlsafe_b64decode(recipient)
-    pk = base64.urlsafe_b64decode(provider)
-    prov = pb_field(1, provider.encode()) + pb_field(4, pk)
-    to = pb_field(1, recipient.encode()) + pb_field(4, rk) + pb_field(5, prov)
-    return pb_field(2, pb_field(1, body) + pb_field(2, to))
-
-
-REQ_FETCH = pb_field(3, b"")
-
-
-class Conn:
-    def __init__(self, path):
-        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.s.settimeout(15.0)
-        self.s.connect(path)
-        self.buf = b""
-
-    def close(self):
-        self.s.close()
-
-    def _need(self, n):
-        while len(self.buf) < n:
-            chunk = self.s.recv(65536)
-            if not chunk:
-                raise EOFError("socket closed")
-            self.buf += chunk
-
-    def request(self, msg):
-        self.s.sendall(pb_varint(len(msg) << 1) + msg)
-        i = 0
-        while True:
-            self._need(i + 1)
-            if not self.buf[i] & 0x80:
-                break
-            i += 1
-        zz, j = pb_read_varint(self.buf, 0)
-        n = zz >> 1
-        self._need(j + n)
-        msg, self.buf = self.buf[j:j + n], self.buf[j + n:]
-        for num, v in pb_fields(msg):
-            return num, v
-        return 0, b""
+from nymsock import Conn, pb_fields, req_fetch, req_send
 
 
 class State:
@@ -153,7 +63,7 @@ def client_thread(a, me, clients, st, run_id, start_at, stop_ev):
         nonlocal conn
         while not stop_ev.is_set():
             try:
-                conn = Conn(sock)
+                conn = Conn(sock, timeout=15.0)
                 return True
             except OSError:
                 time.sleep(0.1)
@@ -179,10 +89,10 @@ def client_thread(a, me, clients, st, run_id, start_at, stop_ev):
                     st.sent[(name, seq)][0] = "accepted" if num == 2 else "refused"
                 next_send += interval
                 continue
-            num, v = conn.request(REQ_FETCH)
+            num, v = conn.request(req_fetch())
             t_r = time.time_ns()
             if num == 3:
-                for f, m in pb_fields(v):
+                for f, _, m in pb_fields(v):
                     if f != 1 or not m.startswith(prefix):
                         continue
                     parts = m.split(b"|")
