@@ -21,7 +21,7 @@ echo "\$ nym-testnet up --clients alice,bob"
 echo
 echo "alice's daemon, one role per process, each sandboxed:"
 for p in "$CLIENT_alice_PID" $(cat /proc/"$CLIENT_alice_PID"/task/*/children); do
-	printf '    %-6s %-28s %s\n' "$p" "$(tr '\0' ' ' </proc/"$p"/cmdline | cut -c1-28)" \
+	printf '    %-6s %-22s %s\n' "$p" "$(tr '\0' ' ' </proc/"$p"/cmdline | sed 's|^[^ ]*/||' | cut -c1-22)" \
 		"$(grep -E '^(Seccomp|NoNewPrivs):' /proc/"$p"/status | tr -s '\t\n' '  ')"
 done
 echo
