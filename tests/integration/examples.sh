@@ -57,8 +57,14 @@ if [ -n "$PB_PYTHON" ]; then
 	"$PB_PYTHON" "$PY_EX" --port "$TPORT" fetch --wait 20 >"$WORK/py-fetch" 2>&1
 	check "nym_tcp.py fetch: the C program's message arrived at bob" \
 		grep -qx "message: hello bob, from C" "$WORK/py-fetch"
-	"$PB_PYTHON" "$PY_EX" --port "$TPORT" send "$CLIENT_carol_PUBKEY" "hello carol, from python" >"$WORK/py-send" 2>&1
-	check "nym_tcp.py send: to carol" grep -qx sent "$WORK/py-send"
+	# carol is found through bob's `clients` (the topology), which bob's
+	# restarted daemon may not have refreshed yet: allow it a few seconds.
+	py_send() {
+		"$PB_PYTHON" "$PY_EX" --port "$TPORT" send "$CLIENT_carol_PUBKEY" \
+		    "hello carol, from python" >"$WORK/py-send" 2>&1 && grep -qx sent "$WORK/py-send"
+	}
+	check "nym_tcp.py send: to carol" wait_for 10 py_send
+	sed 's/^/# py-send: /' "$WORK/py-send"
 	WEB_MSG="hello carol, from python"
 else
 	for t in "nym_tcp.py details" "nym_tcp.py fetch" "nym_tcp.py send"; do
