@@ -6,6 +6,16 @@ set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 status=0
 
+# The end of each failed test's log, so that CI's output alone explains it.
+show_failed_logs() {
+	grep -lE '^:test-result: (FAIL|ERROR|XPASS)' $(find . -name '*.trs') 2>/dev/null |
+	while read -r trs; do
+		log=${trs%.trs}.log
+		echo "== ${log#./}, last 120 lines:"
+		tail -n 120 "$log" | sed 's/^/| /'
+	done
+}
+
 run_suite() {
 	name=$1; shift
 	echo "== $name build"
@@ -20,6 +30,7 @@ run_suite() {
 	grep -E '^(PASS|FAIL|ERROR|XPASS|SKIP):' check.out | grep -v '^PASS' || true
 	grep -E '^# (TOTAL|PASS|SKIP|FAIL|ERROR):' check.out || true
 	if [ $rc -ne 0 ]; then
+		show_failed_logs
 		echo "== $name: make check FAILED (see build/$name/check.out and its *.log files)"
 		return 1
 	fi

@@ -13,7 +13,18 @@ WORK=$(mktemp -d /tmp/nymd-test.XXXXXX)
 chmod 755 "$WORK"
 [ -n "${KEEP_WORK:-}" ] && echo "# work directory: $WORK"
 
+# After a failure, the tail of every log and captured output of the test,
+# so that a CI run's output alone explains it.
+t_dump_logs() {
+	for f in "$WORK"/*.log "$WORK"/*.err "$WORK"/out "$WORK"/err; do
+		[ -s "$f" ] || continue
+		echo "# ---- last lines of ${f#"$WORK"/}"
+		tail -n 25 "$f" | sed 's/^/#   /'
+	done
+}
+
 t_cleanup() {
+	[ "$T_FAILED" -gt 0 ] && t_dump_logs
 	for p in $T_PIDS; do
 		kill -KILL "$p" 2>/dev/null
 	done
@@ -36,8 +47,10 @@ finish() { [ "$T_FAILED" -eq 0 ]; exit $?; }
 track() { T_PIDS="$T_PIDS $1"; }
 
 # wait_for SECONDS command...: polls every 50 ms
+# (three times as long in the sanitizer build, where everything is slower).
 wait_for() {
 	limit=$1; shift
+	[ -n "${NYMD_SANITIZER_BUILD:-}" ] && limit=$((limit * 3))
 	i=0
 	while [ "$i" -lt $((limit * 20)) ]; do
 		if "$@" 2>/dev/null; then return 0; fi

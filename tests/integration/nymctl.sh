@@ -31,7 +31,10 @@ status_is() {
 setup_client alice
 SOCK="$WORK/home/clients/alice/nymd.sock"
 start_daemon alice
-wait_for 10 sh -c "'$SOCKREQ' 'unix:$SOCK' clients | grep -q '^clients: 2'"
+if ! wait_for 10 sh -c "'$NYMCTL' --socket '$SOCK' clients 2>&1 | grep -c '$PROVIDER' | grep -qx 2"; then
+	diag "nymd did not list the 2 clients in time; its last answer:"
+	"$NYMCTL" --socket "$SOCK" clients 2>&1 | sed 's/^/#   /'
+fi
 OUR_ID=$(sed -n 's/^Our Public Key is: //p' "$WORK/run-alice.out")
 diag "alice is $OUR_ID"
 
@@ -45,7 +48,8 @@ ctl --socket "$SOCK" clients
 check "clients lists the 2 registered clients, each with its provider" sh -c \
 	"test $RC = 0 && test \$(wc -l <'$WORK/out') = 2 &&
 	 grep -qx '$CLIENT1 $PROVIDER 127.0.0.1:9200' '$WORK/out' &&
-	 grep -qx '$CLIENT2 $PROVIDER 127.0.0.1:9200' '$WORK/out'"
+	 grep -qx '$CLIENT2 $PROVIDER 127.0.0.1:9200' '$WORK/out'" ||
+	{ diag "nymctl clients exited $RC:"; sed 's/^/#   /' "$WORK/out" "$WORK/err"; }
 
 ctl --id alice --home "$WORK/home" details
 check "--id alice --home DIR finds alice's socket" sh -c "test $RC = 0 && grep -qx 'id: $OUR_ID' '$WORK/out'"
