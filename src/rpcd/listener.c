@@ -14,6 +14,7 @@
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
 
+#include "common/clock.h"
 #include "common/frame.h"
 #include "common/log.h"
 #include "rpcd/api.h"
@@ -31,7 +32,8 @@ struct listener {
 	unsigned		 unix_mode;
 	char			 path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	const struct rpcd_state	*state;
-	struct conn		*conns;
+	struct conn		*conns;		/* most recently active first */
+	struct conn		*conns_tail;	/* least recently active */
 	size_t			 n_conns;
 	struct websocket_server	*ws;		/* --socket websocket */
 };
@@ -41,11 +43,13 @@ struct conn {
 	struct bufferevent	*bev;
 	struct conn		*next;
 	struct conn		*prev;
+	struct event		*frame_deadline;	/* a started frame must end */
+	uint64_t		 last_active_ms;	/* clock_monotonic_ms() */
 	int			 closing;	/* flush, then close */
 };
 
 static void
-conn_free(struct conn *c)
+conn_unlink(struct conn *c)
 {
 	struct listener *l = c->l;
 
@@ -55,7 +59,44 @@ conn_free(struct conn *c)
 		l->conns = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
-	l->n_conns--;
+	else
+		l->conns_tail = c->prev;
+	c->next = c->prev = NULL;
+}
+
+static void
+conn_push_front(struct conn *c)
+{
+	struct listener *l = c->l;
+
+	c->prev = NULL;
+	c->next = l->conns;
+	if (l->conns != NULL)
+		l->conns->prev = c;
+	else
+		l->conns_tail = c;
+	l->conns = c;
+}
+
+/* Keeps the list in order of activity, so that the connection idle the
+ * longest is the one given up when the limit is reached. */
+static void
+conn_touch(struct conn *c)
+{
+	c->last_active_ms = clock_monotonic_ms();
+	if (c->l->conns != c) {
+		conn_unlink(c);
+		conn_push_front(c);
+	}
+}
+
+static void
+conn_free(struct conn *c)
+{
+	conn_unlink(c);
+	c->l->n_conns--;
+	if (c->frame_deadline != NULL)
+		event_free(c->frame_deadline);
 	bufferevent_free(c->bev);
 	free(c);
 }
@@ -72,16 +113,13 @@ conn_write(struct conn *c, const uint8_t *msg, size_t len)
 	return 0;
 }
 
-/* An impossible frame: say why, then close this one connection. */
+/* Says why in an exception, then closes this one connection. */
 static void
-conn_reject(struct conn *c, const char *why)
+conn_close_with(struct conn *c, const char *text)
 {
 	uint8_t *res;
 	size_t len;
-	char text[160];
 
-	snprintf(text, sizeof(text), "bad frame: %s (limit %u bytes); closing the connection",
-	    why, FRAME_MAX_MESSAGE_BYTES);
 	log_debug("connection rejected: %s", text);
 	if (api_exception(text, &res, &len) == 0) {
 		conn_write(c, res, len);
@@ -95,6 +133,40 @@ conn_reject(struct conn *c, const char *why)
 	bufferevent_set_timeouts(c->bev, &tv, &tv);
 	evbuffer_drain(bufferevent_get_input(c->bev),
 	    evbuffer_get_length(bufferevent_get_input(c->bev)));
+}
+
+/* An impossible frame. */
+static void
+conn_reject(struct conn *c, const char *why)
+{
+	char text[160];
+
+	snprintf(text, sizeof(text), "bad frame: %s (limit %u bytes); closing the connection",
+	    why, FRAME_MAX_MESSAGE_BYTES);
+	conn_close_with(c, text);
+}
+
+static void
+conn_on_frame_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	char text[96];
+
+	snprintf(text, sizeof(text), "a frame was not completed within %d seconds; "
+	    "closing the connection", LISTENER_FRAME_SECONDS);
+	conn_close_with(c, text);
+}
+
+/* Bytes of a frame have arrived: the rest must follow within
+ * LISTENER_FRAME_SECONDS, however slowly it trickles in. */
+static void
+conn_frame_started(struct conn *c, size_t have)
+{
+	struct timeval tv = { LISTENER_FRAME_SECONDS, 0 };
+
+	if (have == 0 || evtimer_pending(c->frame_deadline, NULL))
+		return;
+	evtimer_add(c->frame_deadline, &tv);
 }
 
 static void
@@ -113,14 +185,20 @@ conn_on_read(struct bufferevent *bev, void *arg)
 		size_t msg_len;
 		int n = frame_parse_length(hdr, have > 0 ? (size_t)have : 0,
 		    FRAME_MAX_MESSAGE_BYTES, &msg_len);
-		if (n == FRAME_NEED_MORE)
+		if (n == FRAME_NEED_MORE) {
+			conn_frame_started(c, (size_t)(have > 0 ? have : 0));
 			return;
+		}
 		if (n < 0) {
 			conn_reject(c, frame_strerror(n));
 			return;
 		}
-		if (evbuffer_get_length(in) < (size_t)n + msg_len)
+		if (evbuffer_get_length(in) < (size_t)n + msg_len) {
+			conn_frame_started(c, 1);
 			return;
+		}
+		evtimer_del(c->frame_deadline);
+		conn_touch(c);
 		evbuffer_drain(in, (size_t)n);
 		uint8_t *req = evbuffer_pullup(in, (ev_ssize_t)msg_len);
 		uint8_t *res;
@@ -203,6 +281,27 @@ listener_peer_allowed(struct listener *l, int fd, const struct sockaddr *sa)
 	return 0;
 }
 
+/* At the limit, the connection idle the longest makes room for a new one
+ * (if it has been idle long enough): otherwise clients that connect and
+ * say nothing could lock every application out. */
+static int
+listener_evict_idle(struct listener *l)
+{
+	struct conn *c = l->conns_tail;
+	uint64_t idle_ms;
+
+	if (c == NULL)
+		return -1;
+	idle_ms = clock_monotonic_ms() - c->last_active_ms;
+	if (idle_ms < LISTENER_EVICT_IDLE_SECONDS * 1000u)
+		return -1;
+	log_warnx("%d connections open: closing the one idle the longest "
+	    "(%llu s) for a new one", LISTENER_MAX_CONNS,
+	    (unsigned long long)(idle_ms / 1000));
+	conn_free(c);
+	return 0;
+}
+
 static void
 listener_on_accept(struct evconnlistener *evl, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
@@ -218,9 +317,9 @@ listener_on_accept(struct evconnlistener *evl, evutil_socket_t fd,
 		websocket_accept(l->ws, fd);
 		return;
 	}
-	if (l->n_conns >= LISTENER_MAX_CONNS) {
-		log_warnx("refused a connection: %d connections already open",
-		    LISTENER_MAX_CONNS);
+	if (l->n_conns >= LISTENER_MAX_CONNS && listener_evict_idle(l) == -1) {
+		log_warnx("refused a connection: %d connections already open, "
+		    "none idle for %d seconds", LISTENER_MAX_CONNS, LISTENER_EVICT_IDLE_SECONDS);
 		close(fd);
 		return;
 	}
@@ -231,15 +330,19 @@ listener_on_accept(struct evconnlistener *evl, evutil_socket_t fd,
 	}
 	c->l = l;
 	c->bev = bufferevent_socket_new(l->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (c->bev == NULL) {
-		close(fd);
+	c->frame_deadline = evtimer_new(l->base, conn_on_frame_deadline, c);
+	if (c->bev == NULL || c->frame_deadline == NULL) {
+		if (c->bev != NULL)
+			bufferevent_free(c->bev);
+		else
+			close(fd);
+		if (c->frame_deadline != NULL)
+			event_free(c->frame_deadline);
 		free(c);
 		return;
 	}
-	c->next = l->conns;
-	if (l->conns != NULL)
-		l->conns->prev = c;
-	l->conns = c;
+	c->last_active_ms = clock_monotonic_ms();
+	conn_push_front(c);
 	l->n_conns++;
 	bufferevent_setcb(c->bev, conn_on_read, conn_on_write, conn_on_event, c);
 	/* Never buffer more than one maximal frame plus its prefix. */

@@ -18,6 +18,11 @@ struct listener;
 #define LISTENER_MAX_PENDING_OUT_BYTES	(8u * 1024 * 1024)
 /* How long a rejected connection is drained before it is closed. */
 #define LISTENER_LINGER_SECONDS		2
+/* A frame whose first byte has arrived must be complete within this. */
+#define LISTENER_FRAME_SECONDS		10
+/* At the connection limit, a connection idle this long may be closed to
+ * make room for a new one. */
+#define LISTENER_EVICT_IDLE_SECONDS	5
 
 /* Binds the socket the configuration names (before the sandbox). */
 struct listener *listener_open(struct event_base *, const Nymipc__ChildConfig *,

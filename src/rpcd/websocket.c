@@ -20,6 +20,7 @@
 #include <jansson.h>
 #include <wslay/wslay.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "rpcd/api.h"
 #include "rpcd/http.h"
@@ -46,6 +47,7 @@ struct ws_conn {
 	wslay_event_context_ptr	 ctx;
 	struct event		*ping;
 	int			 heard;		/* bytes came since the last ping */
+	uint64_t		 last_active_ms;	/* last request, or accept */
 	int			 failed;	/* out of memory inside a callback */
 	int			 peer_closed;	/* EOF: free once the output is sent */
 	int			 in_ctrl;	/* the frame being read is a control frame */
@@ -223,6 +225,7 @@ ws_request(struct ws_conn *c, int text, const uint8_t *req, size_t len)
 	size_t res_len;
 	char why[96];
 
+	c->last_active_ms = clock_monotonic_ms();
 	if (len > FRAME_MAX_MESSAGE_BYTES) {
 		snprintf(why, sizeof(why), "message too large: the request is %zu "
 		    "bytes, the limit is %u", len, FRAME_MAX_MESSAGE_BYTES);
@@ -484,6 +487,30 @@ ws_on_event(struct bufferevent *bev, short what, void *arg)
 		ws_free(c);
 }
 
+/*
+ * At the limit, the connection without a request for the longest time
+ * (at least WEBSOCKET_EVICT_IDLE_SECONDS) makes room for a new one, so that
+ * clients that connect and say nothing cannot lock applications out.
+ */
+static int
+ws_evict_idle(struct websocket_server *srv)
+{
+	struct ws_conn *idlest = NULL;
+	uint64_t now = clock_monotonic_ms();
+
+	for (struct ws_conn *c = srv->conns; c != NULL; c = c->next)
+		if (idlest == NULL || c->last_active_ms < idlest->last_active_ms)
+			idlest = c;
+	if (idlest == NULL ||
+	    now - idlest->last_active_ms < WEBSOCKET_EVICT_IDLE_SECONDS * 1000u)
+		return -1;
+	log_warnx("%d websocket connections open: closing the one idle the "
+	    "longest (%llu s) for a new one", WEBSOCKET_MAX_CONNS,
+	    (unsigned long long)((now - idlest->last_active_ms) / 1000));
+	ws_free(idlest);
+	return 0;
+}
+
 void
 websocket_accept(struct websocket_server *srv, int fd)
 {
@@ -491,7 +518,7 @@ websocket_accept(struct websocket_server *srv, int fd)
 	int refuse = 0;
 
 	/* Beyond the limit a few more are told why; beyond that, closed. */
-	if (srv->n_conns >= WEBSOCKET_MAX_CONNS) {
+	if (srv->n_conns >= WEBSOCKET_MAX_CONNS && ws_evict_idle(srv) == -1) {
 		log_warnx("refused a websocket connection: %d connections already open",
 		    WEBSOCKET_MAX_CONNS);
 		if (srv->n_conns >= WEBSOCKET_MAX_CONNS + WEBSOCKET_MAX_CONNS / 8) {
@@ -505,6 +532,7 @@ websocket_accept(struct websocket_server *srv, int fd)
 		return;
 	}
 	c->srv = srv;
+	c->last_active_ms = clock_monotonic_ms();
 	c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL) {
 		close(fd);

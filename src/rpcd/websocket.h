@@ -31,6 +31,9 @@ struct websocket_server;
 /* A ping every interval; a peer silent for two intervals is gone. */
 #define WEBSOCKET_PING_SECONDS		30
 #define WEBSOCKET_HANDSHAKE_SECONDS	10
+/* At the connection limit, a connection idle this long may be closed to
+ * make room for a new one. */
+#define WEBSOCKET_EVICT_IDLE_SECONDS	5
 /* How long a refused or closed connection is drained before closing. */
 #define WEBSOCKET_LINGER_SECONDS	2
 

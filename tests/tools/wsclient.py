@@ -2,9 +2,10 @@
 """Test client of nymd's websocket (python standard library only).
 
 Usage: wsclient.py --port P [--path /mix] [--origin O] [--version V]
-                   [--key K] [--extra-conns N] ACTION...
+                   [--key K] [--extra-conns N [--extra-idle S]] ACTION...
 
-Opens the websocket (after N extra connections that stay open), then
+Opens the websocket (after N extra connections that stay open, silent
+for S seconds before it), then
 performs each ACTION in order and prints one line per message received:
   details | clients | fetch | flush | send   a binary request (protobuf)
   text:JSON       a text message
@@ -25,6 +26,7 @@ import os
 import socket
 import struct
 import sys
+import time
 
 TIMEOUT_S = 5
 
@@ -253,6 +255,7 @@ def main():
     p.add_argument("--version", default="13")
     p.add_argument("--key")
     p.add_argument("--extra-conns", type=int, default=0)
+    p.add_argument("--extra-idle", type=float, default=0)
     p.add_argument("actions", nargs="*")
     args = p.parse_args()
     extra = []
@@ -261,6 +264,7 @@ def main():
         if x.code != 101:
             sys.exit("wsclient: extra connection refused: %d" % x.code)
         extra.append(x)
+    time.sleep(args.extra_idle)
     c = Conn(args)
     if c.code != 101:
         print("status: %d %s" % (c.code, c.status.split(" ", 1)[1]))
