@@ -7,7 +7,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -15,10 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "common/config.h"
+#include "common/fsutil.h"
+#include "common/strbuf.h"
 #include "common/toml.h"
 
 /* How much of a bad value an error message repeats. */
@@ -704,60 +703,12 @@ config_load_buffer(const char *buf, size_t len, const char *name,
 	return CONFIG_OK;
 }
 
-/* Reads a whole regular file of at most CONFIG_MAX_FILE_BYTES. */
+/* A config file's text, or a CONFIG_ERR_* with errno. */
 static int
 read_file(const char *path, char **bufp, size_t *lenp, mode_t *modep)
 {
-	struct stat st;
-	char *buf;
-	size_t len = 0;
-	ssize_t n;
-	int fd, saved;
-
-	/* O_NONBLOCK: a FIFO in place of the file must not hang us */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1)
-		return CONFIG_ERR_IO;
-	if (fstat(fd, &st) == -1) {
-		saved = errno;
-		close(fd);
-		errno = saved;
-		return CONFIG_ERR_IO;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_size > CONFIG_MAX_FILE_BYTES) {
-		close(fd);
-		errno = S_ISREG(st.st_mode) ? EFBIG : EINVAL;
-		return CONFIG_ERR_IO;
-	}
-	/* One byte more than allowed, to notice a file that grew. */
-	if ((buf = malloc(CONFIG_MAX_FILE_BYTES + 1)) == NULL) {
-		close(fd);
-		return CONFIG_ERR_NOMEM;
-	}
-	while (len <= CONFIG_MAX_FILE_BYTES) {
-		n = read(fd, buf + len, CONFIG_MAX_FILE_BYTES + 1 - len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			saved = errno;
-			free(buf);
-			close(fd);
-			errno = saved;
-			return CONFIG_ERR_IO;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	if (len > CONFIG_MAX_FILE_BYTES) {
-		free(buf);
-		errno = EFBIG;
-		return CONFIG_ERR_IO;
-	}
-	*bufp = buf;
-	*lenp = len;
-	if (modep != NULL)
-		*modep = st.st_mode & 07777;
+	if (fs_read_file(path, CONFIG_MAX_FILE_BYTES, bufp, lenp, modep) == -1)
+		return errno == ENOMEM ? CONFIG_ERR_NOMEM : CONFIG_ERR_IO;
 	return CONFIG_OK;
 }
 
@@ -782,146 +733,66 @@ config_load(const char *path, const char *root, struct nymd_config *cfg,
 	return rc;
 }
 
-/* A growing text buffer; the first failure sticks. */
-struct strbuf {
-	char	*buf;
-	size_t	 len;
-	size_t	 cap;
-	bool	 failed;
-};
-
-static bool
-sb_reserve(struct strbuf *sb, size_t more)
-{
-	size_t cap;
-	char *p;
-
-	if (sb->failed)
-		return false;
-	if (sb->len + more + 1 <= sb->cap)
-		return true;
-	cap = sb->cap ? sb->cap : 4096;
-	while (cap < sb->len + more + 1)
-		cap *= 2;
-	if ((p = realloc(sb->buf, cap)) == NULL) {
-		sb->failed = true;
-		return false;
-	}
-	sb->buf = p;
-	sb->cap = cap;
-	return true;
-}
-
-static void
-sb_add(struct strbuf *sb, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-sb_add(struct strbuf *sb, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0) {
-		sb->failed = true;
-		return;
-	}
-	if (!sb_reserve(sb, (size_t)n))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(sb->buf + sb->len, sb->cap - sb->len, fmt, ap);
-	va_end(ap);
-	sb->len += (size_t)n;
-}
-
-static void
-sb_string(struct strbuf *sb, const char *key, const char *value)
-{
-	size_t n = toml_quote(value, NULL, 0);
-
-	sb_add(sb, "%s = ", key);
-	if (!sb_reserve(sb, n))
-		return;
-	toml_quote(value, sb->buf + sb->len, n + 1);
-	sb->len += n;
-	sb_add(sb, "\n");
-}
-
-static void
-sb_float(struct strbuf *sb, const char *key, double v)
-{
-	char num[64];
-
-	if (toml_format_float(v, num, sizeof(num)) != 0) {
-		sb->failed = true;
-		return;
-	}
-	sb_add(sb, "%s = %s\n", key, num);
-}
-
 static void
 format_client(struct strbuf *sb, const struct nymd_config *cfg)
 {
-	sb_add(sb, "[client]\n\n"
+	strbuf_printf(sb, "[client]\n\n"
 	    "# Human-readable id of this client; it names the client's home\n"
 	    "# directory, loopix_home_directory/ID. Required.\n");
-	sb_string(sb, "id", cfg->id);
-	sb_add(sb, "\n# URL of the directory server's topology endpoint.\n");
-	sb_string(sb, "directory_server_topology",
+	strbuf_toml_string(sb, "id", cfg->id);
+	strbuf_printf(sb, "\n# URL of the directory server's topology endpoint.\n");
+	strbuf_toml_string(sb, "directory_server_topology",
 	    cfg->directory_server_topology);
-	sb_add(sb, "\n# The client's private key (PEM, mode 0600). A relative "
+	strbuf_printf(sb, "\n# The client's private key (PEM, mode 0600). A relative "
 	    "path is\n# relative to the client's home directory.\n");
-	sb_string(sb, "priv_key_file", cfg->priv_key_file);
-	sb_add(sb, "\n# The client's public key (PEM); relative as above.\n");
-	sb_string(sb, "pub_key_file", cfg->pub_key_file);
-	sb_add(sb, "\n# Id (public key) of the provider that stores this "
+	strbuf_toml_string(sb, "priv_key_file", cfg->priv_key_file);
+	strbuf_printf(sb, "\n# The client's public key (PEM); relative as above.\n");
+	strbuf_toml_string(sb, "pub_key_file", cfg->pub_key_file);
+	strbuf_printf(sb, "\n# Id (public key) of the provider that stores this "
 	    "client's messages.\n# Empty: nymd picks one from the topology "
 	    "at first run and records it\n# here.\n");
-	sb_string(sb, "provider_id", cfg->provider_id);
-	sb_add(sb, "\n# Directory where mix applications (a chat client, "
+	strbuf_toml_string(sb, "provider_id", cfg->provider_id);
+	strbuf_printf(sb, "\n# Directory where mix applications (a chat client, "
 	    "...) keep their\n# data; relative as above.\n");
-	sb_string(sb, "mixapps_directory", cfg->mixapps_directory);
-	sb_add(sb, "\n# Absolute path of the directory that holds every "
+	strbuf_toml_string(sb, "mixapps_directory", cfg->mixapps_directory);
+	strbuf_printf(sb, "\n# Absolute path of the directory that holds every "
 	    "client's home\n# (ROOT/clients).\n");
-	sb_string(sb, "loopix_home_directory", cfg->loopix_home_directory);
+	strbuf_toml_string(sb, "loopix_home_directory", cfg->loopix_home_directory);
 }
 
 static void
 format_logging(struct strbuf *sb, const struct nymd_config *cfg)
 {
-	sb_add(sb, "\n[logging]\n\n"
+	strbuf_printf(sb, "\n[logging]\n\n"
 	    "# true turns logging off entirely.\n"
 	    "disable = %s\n", cfg->log_disable ? "true" : "false");
-	sb_add(sb, "\n# The log file. Empty: standard output (the journal "
+	strbuf_printf(sb, "\n# The log file. Empty: standard output (the journal "
 	    "under systemd).\n");
-	sb_string(sb, "file", cfg->log_file);
-	sb_add(sb, "\n# Least severe level logged: trace, debug, info, "
+	strbuf_toml_string(sb, "file", cfg->log_file);
+	strbuf_printf(sb, "\n# Least severe level logged: trace, debug, info, "
 	    "warning, error,\n# panic or fatal. trace and debug reveal too "
 	    "much for everyday use.\n");
-	sb_string(sb, "level", config_log_level_name(cfg->log_level));
+	strbuf_toml_string(sb, "level", config_log_level_name(cfg->log_level));
 }
 
 static void
 format_debug(struct strbuf *sb, const struct nymd_config *cfg)
 {
-	sb_add(sb, "\n[debug]\n\n"
+	strbuf_printf(sb, "\n[debug]\n\n"
 	    "# Rates are in events per second: each stream draws the time "
 	    "to its\n# next event from an exponential distribution with "
 	    "this rate.\n# A negative rate disables the stream; 0 means the "
 	    "default, 10.\n\n"
 	    "# Loop cover packets: sent through the mixnet back to this "
 	    "client.\n");
-	sb_float(sb, "loop_cover_traffic_rate", cfg->loop_cover_traffic_rate);
-	sb_add(sb, "\n# Fetches of received messages from the provider.\n");
-	sb_float(sb, "fetch_message_rate", cfg->fetch_message_rate);
-	sb_add(sb, "\n# Packets sent to the provider: a real message when "
+	strbuf_toml_float(sb, "loop_cover_traffic_rate", cfg->loop_cover_traffic_rate);
+	strbuf_printf(sb, "\n# Fetches of received messages from the provider.\n");
+	strbuf_toml_float(sb, "fetch_message_rate", cfg->fetch_message_rate);
+	strbuf_printf(sb, "\n# Packets sent to the provider: a real message when "
 	    "one is queued,\n# a drop cover packet otherwise, so that the "
 	    "rate does not show when\n# the client is talking.\n");
-	sb_float(sb, "message_sending_rate", cfg->message_sending_rate);
-	sb_add(sb, "\n# true: send nothing instead of cover when no real "
+	strbuf_toml_float(sb, "message_sending_rate", cfg->message_sending_rate);
+	strbuf_printf(sb, "\n# true: send nothing instead of cover when no real "
 	    "message is queued.\n# The sending rate then shows when the "
 	    "client talks: less anonymity.\n"
 	    "rate_compliant_cover_messages_disabled = %s\n",
@@ -934,24 +805,24 @@ format_nymd(struct strbuf *sb, const struct nymd_config *cfg)
 	char mode[8];
 
 	snprintf(mode, sizeof(mode), "%04o", cfg->socket_mode & 0777);
-	sb_add(sb, "\n[nymd]\n\n"
+	strbuf_printf(sb, "\n[nymd]\n\n"
 	    "# User the daemon switches to when started as root.\n");
-	sb_string(sb, "user", cfg->user);
-	sb_add(sb, "\n# Unix socket that `nymd run` serves for nymctl and "
+	strbuf_toml_string(sb, "user", cfg->user);
+	strbuf_printf(sb, "\n# Unix socket that `nymd run` serves for nymctl and "
 	    "libnym; relative\n# to the client's home directory.\n");
-	sb_string(sb, "socket_path", cfg->socket_path);
-	sb_add(sb, "\n# Permissions of that socket, in octal.\n");
-	sb_string(sb, "socket_mode", mode);
-	sb_add(sb, "\n# Address the tcp and websocket listeners bind to. "
+	strbuf_toml_string(sb, "socket_path", cfg->socket_path);
+	strbuf_printf(sb, "\n# Permissions of that socket, in octal.\n");
+	strbuf_toml_string(sb, "socket_mode", mode);
+	strbuf_printf(sb, "\n# Address the tcp and websocket listeners bind to. "
 	    "Anything but a\n# loopback address lets other hosts use this "
 	    "client.\n");
-	sb_string(sb, "listen_address", cfg->listen_address);
-	sb_add(sb, "\n# Mean delay a packet spends in each mix, in "
+	strbuf_toml_string(sb, "listen_address", cfg->listen_address);
+	strbuf_printf(sb, "\n# Mean delay a packet spends in each mix, in "
 	    "milliseconds.\n");
-	sb_float(sb, "average_delay_ms", cfg->average_delay_ms);
-	sb_add(sb, "\n# Seconds between fetches of the network topology.\n"
+	strbuf_toml_float(sb, "average_delay_ms", cfg->average_delay_ms);
+	strbuf_printf(sb, "\n# Seconds between fetches of the network topology.\n"
 	    "topology_refresh_seconds = %u\n", cfg->topology_refresh_seconds);
-	sb_add(sb, "\n# A child process that dies is restarted; more than "
+	strbuf_printf(sb, "\n# A child process that dies is restarted; more than "
 	    "max_restarts deaths\n# within restart_window_seconds stop "
 	    "nymd.\n"
 	    "max_restarts = %u\n"
@@ -962,10 +833,9 @@ format_nymd(struct strbuf *sb, const struct nymd_config *cfg)
 int
 config_format(const struct nymd_config *cfg, char **outp, size_t *lenp)
 {
-	struct strbuf sb;
+	struct strbuf sb = STRBUF_INIT;
 
-	memset(&sb, 0, sizeof(sb));
-	sb_add(&sb, "# nymd client configuration, written by `nymd init`.\n"
+	strbuf_printf(&sb, "# nymd client configuration, written by `nymd init`.\n"
 	    "# TOML; nymd.conf(5) describes every key. nymd refuses to "
 	    "start on an\n# unknown table or key, a value of the wrong "
 	    "type or out of range,\n# and names the line at fault.\n\n");
@@ -983,81 +853,12 @@ config_format(const struct nymd_config *cfg, char **outp, size_t *lenp)
 	return CONFIG_OK;
 }
 
-/* fsync the directory holding path, so that a rename into it lasts. */
-static int
-sync_parent(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char *dir;
-	int fd, rc = 0;
-
-	if (slash == NULL)
-		dir = strdup(".");
-	else if (slash == path)
-		dir = strdup("/");
-	else
-		dir = strndup(path, (size_t)(slash - path));
-	if (dir == NULL)
-		return -1;
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	free(dir);
-	if (fd == -1)
-		return -1;
-	if (fsync(fd) == -1 && errno != EINVAL)
-		rc = -1;
-	close(fd);
-	return rc;
-}
-
-/*
- * Writes a temporary file beside path and renames it over path, so that
- * a reader sees either the old file or the whole new one.
- */
 static int
 write_atomic(const char *path, const char *data, size_t len, mode_t mode)
 {
-	size_t plen = strlen(path), off = 0;
-	char *tmp;
-	ssize_t n;
-	int fd, saved;
-
-	if ((tmp = malloc(plen + sizeof(".XXXXXX"))) == NULL)
-		return CONFIG_ERR_NOMEM;
-	memcpy(tmp, path, plen);
-	memcpy(tmp + plen, ".XXXXXX", sizeof(".XXXXXX"));
-	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1) {
-		free(tmp);
-		return CONFIG_ERR_IO;
-	}
-	while (off < len) {
-		n = write(fd, data + off, len - off);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			goto fail;
-		off += (size_t)n;
-	}
-	if (fchmod(fd, mode) == -1 || fsync(fd) == -1)
-		goto fail;
-	if (close(fd) == -1) {
-		fd = -1;
-		goto fail;
-	}
-	fd = -1;
-	if (rename(tmp, path) == -1)
-		goto fail;
-	free(tmp);
-	if (sync_parent(path) == -1)
-		return CONFIG_ERR_IO;
+	if (fs_write_atomic(path, data, len, mode) == -1)
+		return errno == ENOMEM ? CONFIG_ERR_NOMEM : CONFIG_ERR_IO;
 	return CONFIG_OK;
-fail:
-	saved = errno;
-	if (fd != -1)
-		close(fd);
-	unlink(tmp);
-	free(tmp);
-	errno = saved;
-	return CONFIG_ERR_IO;
 }
 
 int

@@ -3,7 +3,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -45,6 +47,7 @@ fs_write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+/* fsync the directory holding path, so that a rename into it lasts. */
 static int
 fs_fsync_dir(const char *path)
 {
@@ -60,7 +63,8 @@ fs_fsync_dir(const char *path)
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd == -1)
 		return -1;
-	int rc = fsync(fd);
+	/* Some file systems cannot sync a directory: nothing more to do. */
+	int rc = fsync(fd) == -1 && errno != EINVAL ? -1 : 0;
 	close(fd);
 	return rc;
 }
@@ -71,15 +75,15 @@ fs_write_atomic(const char *path, const void *data, size_t len, unsigned mode)
 	char tmp[PATH_MAX];
 	int fd, saved;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp)) {
+	/* A random name: a temporary file left by a crash is no obstacle. */
+	if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode & 0777);
-	if (fd == -1)
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1)
 		return -1;
 	/* The umask must not loosen or tighten what the caller asked for. */
-	if (fchmod(fd, mode & 0777) == -1 || fs_write_all(fd, data, len) == -1 ||
+	if (fchmod(fd, mode & 07777) == -1 || fs_write_all(fd, data, len) == -1 ||
 	    fsync(fd) == -1) {
 		saved = errno;
 		close(fd);
@@ -94,6 +98,48 @@ fs_write_atomic(const char *path, const void *data, size_t len, unsigned mode)
 		return -1;
 	}
 	return fs_fsync_dir(path);
+}
+
+int
+fs_read_file(const char *path, size_t max, char **bufp, size_t *lenp,
+    mode_t *modep)
+{
+	struct stat st;
+	char *buf;
+	ssize_t n;
+	int fd, saved;
+
+	/* O_NONBLOCK: a FIFO in place of the file must not hang us. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1)
+		return -1;
+	if (fstat(fd, &st) == -1)
+		goto fail;
+	if (!S_ISREG(st.st_mode) || (uintmax_t)st.st_size > max) {
+		errno = S_ISREG(st.st_mode) ? EFBIG : EINVAL;
+		goto fail;
+	}
+	/* One byte more than allowed, to notice a file that grew. */
+	if ((buf = malloc(max + 1)) == NULL)
+		goto fail;
+	if ((n = fs_read_all(fd, buf, max + 1)) == -1 || (size_t)n > max) {
+		saved = n == -1 ? errno : EFBIG;
+		free(buf);
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	close(fd);
+	buf[n] = '\0';
+	*bufp = buf;
+	*lenp = (size_t)n;
+	if (modep != NULL)
+		*modep = st.st_mode & 07777;
+	return 0;
+fail:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
 }
 
 int

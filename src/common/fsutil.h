@@ -11,9 +11,18 @@ ssize_t	fs_read_all(int fd, void *buf, size_t cap);
 int	fs_write_all(int fd, const void *buf, size_t len);
 /*
  * Replaces path with data: a temporary file beside it with the given mode,
- * fsync, rename, then fsync of the directory. 0 or -1 with errno.
+ * fsync, rename, then fsync of the directory, so that a reader sees either
+ * the old file or the whole new one. 0 or -1 with errno.
  */
 int	fs_write_atomic(const char *path, const void *data, size_t len, unsigned mode);
+/*
+ * Reads a whole regular file of at most max bytes into a new buffer (NUL
+ * terminated, owned by the caller) and its permission bits into *modep if
+ * not NULL. 0, or -1 with errno (EFBIG: larger than max; EINVAL: not a
+ * regular file).
+ */
+int	fs_read_file(const char *path, size_t max, char **bufp, size_t *lenp,
+	    mode_t *modep);
 /* mkdir -p with mode for every directory it creates; 0 or -1 with errno. */
 int	fs_mkdirs(const char *path, unsigned mode);
 

@@ -6,16 +6,14 @@
 #include <config.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "common/fsutil.h"
+#include "common/strbuf.h"
 #include "common/toml.h"
 #include "node/config.h"
 
@@ -380,33 +378,21 @@ node_config_load(struct node_config *c, enum node_role role, const char *root,
     const char *id, char *err, size_t errlen)
 {
 	char path[PATH_MAX], *buf;
-	ssize_t n;
-	int fd, rc;
+	size_t len;
+	int rc;
 
 	if (node_config_defaults(c, role, root, id) == -1 ||
 	    node_config_path(role, root, id, path, sizeof(path)) == -1) {
 		snprintf(err, errlen, "invalid id or path too long");
 		return -1;
 	}
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		snprintf(err, errlen, "%s: %s%s", path, strerror(errno),
+	if (fs_read_file(path, NODE_CONFIG_MAX_BYTES, &buf, &len, NULL) == -1) {
+		snprintf(err, errlen, "%s: %s%s", path, errno == EFBIG ?
+		    "larger than 64 KiB" : strerror(errno),
 		    errno == ENOENT ? " (run init first)" : "");
 		return -1;
 	}
-	if ((buf = malloc(NODE_CONFIG_MAX_BYTES + 1)) == NULL) {
-		close(fd);
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	n = fs_read_all(fd, buf, NODE_CONFIG_MAX_BYTES + 1);
-	close(fd);
-	if (n == -1 || n > NODE_CONFIG_MAX_BYTES) {
-		snprintf(err, errlen, "%s: %s", path, n == -1 ? strerror(errno) :
-		    "larger than 64 KiB");
-		free(buf);
-		return -1;
-	}
-	rc = node_config_parse(c, buf, (size_t)n, path, err, errlen);
+	rc = node_config_parse(c, buf, len, path, err, errlen);
 	free(buf);
 	if (rc == 0 && strcmp(c->id, id) != 0) {
 		snprintf(err, errlen, "%s: key 'id': '%s' is not the id the "
@@ -416,71 +402,38 @@ node_config_load(struct node_config *c, enum node_role role, const char *root,
 	return rc;
 }
 
-struct node_buf {
-	char	*p;
-	size_t	 len;
-	size_t	 cap;
-	int	 failed;
-};
-
 static void
-node_printf(struct node_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-node_printf(struct node_buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= b->cap - b->len)
-		b->failed = 1;
-	else
-		b->len += (size_t)n;
-}
-
-static void
-node_print_key(struct node_buf *b, const struct node_config *c,
+node_print_key(struct strbuf *b, const struct node_config *c,
     const struct node_key *nk)
 {
 	const char *field = (const char *)c + nk->offset;
-	char quoted[2 * PATH_MAX + 8];
 
 	switch (nk->kind) {
 	case NK_UINT:
-		node_printf(b, "%s = %u\n", nk->key,
+		strbuf_printf(b, "%s = %u\n", nk->key,
 		    *(const unsigned *)(const void *)field);
 		return;
 	case NK_U64:
-		node_printf(b, "%s = %llu\n", nk->key, (unsigned long long)
+		strbuf_printf(b, "%s = %llu\n", nk->key, (unsigned long long)
 		    *(const uint64_t *)(const void *)field);
 		return;
 	case NK_LEVEL:
-		node_printf(b, "%s = \"%s\"\n", nk->key,
+		strbuf_printf(b, "%s = \"%s\"\n", nk->key,
 		    log_level_name(c->log_level));
 		return;
 	default:
-		if (toml_quote(field, quoted, sizeof(quoted)) >= sizeof(quoted)) {
-			b->failed = 1;
-			return;
-		}
-		node_printf(b, "%s = %s\n", nk->key, quoted);
+		strbuf_toml_string(b, nk->key, field);
 	}
 }
 
 int
 node_config_write(const char *path, const struct node_config *c)
 {
-	struct node_buf b = { NULL, 0, NODE_CONFIG_MAX_BYTES, 0 };
+	struct strbuf b = STRBUF_INIT;
 	const char *table = "";
 	int rc;
 
-	if ((b.p = malloc(b.cap)) == NULL)
-		return -1;
-	node_printf(&b, "# %s configuration (see %s(8)).\n",
+	strbuf_printf(&b, "# %s configuration (see %s(8)).\n",
 	    node_role_program(c->role), node_role_program(c->role));
 	for (size_t i = 0; i < NODE_NKEYS; i++) {
 		const struct node_key *nk = &node_keys[i];
@@ -488,20 +441,20 @@ node_config_write(const char *path, const struct node_config *c)
 		if (!(nk->roles & (1u << c->role)))
 			continue;
 		if (strcmp(table, nk->table) != 0) {
-			node_printf(&b, "%s[%s]\n", b.len > 0 &&
+			strbuf_printf(&b, "%s[%s]\n", b.len > 0 &&
 			    strcmp(table, "") != 0 ? "\n" : "", nk->table);
 			table = nk->table;
 		}
 		if (strcmp(nk->key, "file") == 0 && strcmp(nk->table, "logging") == 0)
-			node_printf(&b, "# \"\" logs to standard output\n");
+			strbuf_printf(&b, "# \"\" logs to standard output\n");
 		node_print_key(&b, c, nk);
 	}
 	if (b.failed) {
-		free(b.p);
-		errno = ENAMETOOLONG;
+		free(b.buf);
+		errno = ENOMEM;
 		return -1;
 	}
-	rc = fs_write_atomic(path, b.p, b.len, 0644);
-	free(b.p);
+	rc = fs_write_atomic(path, b.buf, b.len, 0644);
+	free(b.buf);
 	return rc;
 }
