@@ -54,6 +54,8 @@ topology_split_host(const char *hostport, char *host, size_t hostlen,
 	return 0;
 }
 
+static int topology_has(const struct topology_node *, size_t, const uint8_t[32]);
+
 static int
 topology_key(json_t *obj, uint8_t pub[32], char id[B64_KEY_CHARS + 1])
 {
@@ -91,7 +93,7 @@ topology_node_parse(json_t *obj, struct topology_node *n, int provider)
 }
 
 static int
-topology_clients_parse(json_t *arr, struct topology_node *n)
+topology_clients_parse(json_t *arr, struct topology_node *n, size_t *skipped)
 {
 	if (arr == NULL || json_is_null(arr))
 		return 0;
@@ -108,6 +110,8 @@ topology_clients_parse(json_t *arr, struct topology_node *n)
 		json_t *c = json_array_get(arr, i);
 		if (json_is_object(c) && topology_key(c, n->clients[n->n_clients], id) == 0)
 			n->n_clients++;
+		else
+			(*skipped)++;
 	}
 	return 0;
 }
@@ -132,13 +136,17 @@ topology_list_parse(json_t *arr, struct topology_node **out, size_t *n_out,
 	for (size_t i = 0; i < count; i++) {
 		json_t *obj = json_array_get(arr, i);
 		struct topology_node *n = &(*out)[*n_out];
-		if (topology_node_parse(obj, n, provider) == -1) {
+		/* A key listed twice would leave two addresses for one node:
+		 * the first entry stands. */
+		if (topology_node_parse(obj, n, provider) == -1 ||
+		    topology_has(*out, *n_out, n->pub)) {
+			memset(n, 0, sizeof(*n));
 			(*skipped)++;
 			continue;
 		}
 		(*n_out)++;
 		if (provider && topology_clients_parse(json_object_get(obj,
-		    "registeredClients"), n) == -1)
+		    "registeredClients"), n, skipped) == -1)
 			return -1;
 	}
 	return 0;

@@ -41,9 +41,10 @@ struct topology {
 /* Call once before a sandbox forbids opening files. */
 void	topology_init(void);
 /*
- * Parses a topology document. Entries with a bad key, host or layer are
- * skipped and counted; a document that is not the expected shape is an
- * error. Returns 0, or -1 with a message in err.
+ * Parses a topology document. Entries with a bad key, host or layer, a
+ * node whose key an earlier entry of its list has, and registered clients
+ * with a bad key are skipped and counted; a document that is not the
+ * expected shape is an error. Returns 0, or -1 with a message in err.
  */
 int	topology_parse(const char *json, size_t len, struct topology **out,
 	    char *err, size_t errlen);

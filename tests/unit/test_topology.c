@@ -45,6 +45,7 @@ static const char seed_doc[] =
 
 #define KEY_A	"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
 #define KEY_B	"__________________________________________8="
+#define KEY_C	"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="
 
 static struct topology *
 parse_ok(const char *json)
@@ -145,8 +146,8 @@ test_null_and_missing_lists(void **state)
 	/* A provider whose registeredClients is null, missing or empty. */
 	struct topology *t = parse_ok("{\"MixProviderNodes\": ["
 	    "{\"host\": \"1.2.3.4:1\", \"pubKey\": \"" KEY_A "\", \"registeredClients\": null},"
-	    "{\"host\": \"1.2.3.4:2\", \"pubKey\": \"" KEY_A "\"},"
-	    "{\"host\": \"1.2.3.4:3\", \"pubKey\": \"" KEY_A "\", \"registeredClients\": []}]}");
+	    "{\"host\": \"1.2.3.4:2\", \"pubKey\": \"" KEY_B "\"},"
+	    "{\"host\": \"1.2.3.4:3\", \"pubKey\": \"" KEY_C "\", \"registeredClients\": []}]}");
 	assert_int_equal(t->n_providers, 3);
 	for (size_t i = 0; i < 3; i++) {
 		assert_int_equal(t->providers[i].n_clients, 0);
@@ -162,6 +163,8 @@ test_bad_entries_skipped(void **state)
 	struct topology *t = parse_ok("{\"MixNodes\": ["
 	    /* good */
 	    "{\"host\": \"10.0.0.1:1789\", \"pubKey\": \"" KEY_A "\", \"layer\": 1},"
+	    /* the same key again, elsewhere: the first entry stands */
+	    "{\"host\": \"10.0.0.10:1789\", \"pubKey\": \"" KEY_A "\", \"layer\": 2},"
 	    /* standard alphabet key (the '/' ) */
 	    "{\"host\": \"10.0.0.2:1789\", \"pubKey\": \"//////////////////////////////////////////8=\", \"layer\": 1},"
 	    /* short key, missing key, key not a string */
@@ -185,18 +188,19 @@ test_bad_entries_skipped(void **state)
 	    /* not objects */
 	    "null, 3, \"x\", [],"
 	    /* good, with lastSeen of the wrong type ignored */
-	    "{\"host\": \"[::1]:80\", \"pubKey\": \"" KEY_A "\", \"layer\": 3, \"lastSeen\": \"x\"}"
+	    "{\"host\": \"[::1]:80\", \"pubKey\": \"" KEY_B "\", \"layer\": 3, \"lastSeen\": \"x\"}"
 	    "], \"MixProviderNodes\": ["
 	    "{\"host\": \"10.0.1.1:1789\", \"pubKey\": \"" KEY_A "\", \"layer\": 7},"
 	    "{\"host\": \"bad host:1789\", \"pubKey\": \"" KEY_A "\"},"
-	    /* clients with bad keys are dropped, not counted as skipped nodes */
+	    /* clients with bad keys are dropped and counted as skipped */
 	    "{\"host\": \"10.0.1.2:1789\", \"pubKey\": \"" KEY_B "\", \"registeredClients\": "
 	    "[{\"pubKey\": \"" KEY_A "\"}, {\"pubKey\": \"nope\"}, 5, {}, "
 	    "{\"pubKey\": \"" KEY_B "\"}]}"
 	    "]}");
 
 	assert_int_equal(t->n_mixnodes, 2);
-	assert_int_equal(t->n_skipped, 16 + 4 + 1);
+	/* 16 bad mixnodes, a duplicate, 4 not objects, a bad provider, 3 bad clients */
+	assert_int_equal(t->n_skipped, 16 + 1 + 4 + 1 + 3);
 	assert_string_equal(t->mixnodes[0].host, "10.0.0.1");
 	assert_string_equal(t->mixnodes[1].host, "::1");
 	assert_string_equal(t->mixnodes[1].port, "80");
