@@ -36,4 +36,20 @@ int	sandbox_master_become(uid_t uid, gid_t gid);
 /* 1 if this process holds any capability in its effective set. */
 int	sandbox_privileged(void);
 
+/*
+ * Landlock (landlock.c): after sandbox_landlock(), this process and its
+ * children may open only what is beneath the paths given (read-only, or
+ * also create, write and remove files if writable), and may not signal or
+ * reach the abstract unix sockets of processes outside the sandbox.
+ * Missing paths are skipped. Returns 0, 1 if the kernel has no Landlock
+ * (nothing done), or -1 with errno.
+ */
+struct sandbox_path {
+	const char	*path;
+	int		 writable;
+};
+int	sandbox_landlock(const struct sandbox_path *, size_t);
+/* The kernel's Landlock ABI version, 0 without Landlock. */
+int	sandbox_landlock_abi(void);
+
 #endif

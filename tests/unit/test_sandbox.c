@@ -2,10 +2,13 @@
  * Each role's seccomp allow-list, exercised for real: a forked process
  * installs the role's filter, then makes one system call. A forbidden call
  * must kill it with SIGSYS; the calls the role lives on must still work.
+ * And Landlock: a process confined to some paths can open nothing else.
  */
 #include <config.h>
 
+#include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -19,6 +22,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "common/sandbox.h"
 
 #include "keyd/keyd.h"
 #include "netd/netd.h"
@@ -157,6 +162,54 @@ test_rpcd_still_writes(void **state)
 	assert_survives(run_probe(rpcd_sandbox, PROBE_WRITE));
 }
 
+/*
+ * In a child confined to a writable temporary directory and one readable
+ * file: each step's failure exits with its own code.
+ */
+static void
+test_landlock_confines_opening(void **state)
+{
+	char dir[] = "/tmp/test_landlock.XXXXXX", path[64];
+	int status, abi = sandbox_landlock_abi();
+	pid_t pid;
+
+	if (abi < 1)
+		skip();		/* a kernel without Landlock */
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/new", dir);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		const struct sandbox_path paths[] = {
+			{ dir, 1 }, { "/etc/hosts", 0 }, { "/nonexistent", 0 },
+		};
+		int fd;
+		if (sandbox_landlock(paths, 3) != 0)
+			_exit(10);
+		if ((fd = open(path, O_CREAT | O_WRONLY, 0600)) == -1)
+			_exit(11);
+		close(fd);
+		if ((fd = open("/etc/hosts", O_RDONLY)) == -1)
+			_exit(12);
+		close(fd);
+		if (open("/etc/passwd", O_RDONLY) != -1 || errno != EACCES)
+			_exit(13);
+		if (open("/etc/hosts", O_WRONLY) != -1 || errno != EACCES)
+			_exit(14);
+		if (open("/tmp", O_RDONLY | O_DIRECTORY) != -1 || errno != EACCES)
+			_exit(15);
+		/* ABI 6: no signals to processes outside the domain. */
+		if (abi >= 6 && (kill(getppid(), 0) != -1 || errno != EPERM))
+			_exit(16);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	unlink(path);
+	rmdir(dir);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int
 main(void)
 {
@@ -172,6 +225,7 @@ main(void)
 		cmocka_unit_test(test_rpcd_forbids_socket),
 		cmocka_unit_test(test_rpcd_forbids_connect),
 		cmocka_unit_test(test_rpcd_still_writes),
+		cmocka_unit_test(test_landlock_confines_opening),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
