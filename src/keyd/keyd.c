@@ -6,6 +6,7 @@
  */
 #include <config.h>
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -30,6 +31,28 @@ struct keyd {
 	uint64_t	 built;
 	uint64_t	 opened;
 	uint64_t	 malformed;
+	struct proc	*proc;
+	struct event	*cover_ev;	/* builds the next deferred cover */
+	struct cover_req *covers;	/* ring of deferred cover builds */
+	size_t		 covers_head;
+	size_t		 n_covers;
+};
+
+/*
+ * Cover builds are deferred, so that a real packet or an unwrap never
+ * waits behind a row of them: netd keeps a pool of covers ahead of its
+ * Poisson ticks and asks for many at once, while a real message and a
+ * pulled packet are on a user's latency path. keyd answers everything
+ * else as it reads it and builds one deferred cover per pass of its event
+ * loop, after the pass's reads. netd asks for at most a pool's worth of
+ * each kind (netd/traffic.c), which bounds the ring.
+ */
+#define KEYD_MAX_COVERS	1024
+
+struct cover_req {
+	struct ipc_chan		*chan;
+	uint64_t		 seq;
+	Nymipc__PacketKind	 kind;
 };
 
 static struct keyd keyd;
@@ -90,6 +113,12 @@ keyd_ready(struct proc *p, Nymipc__Ipc *msg)
 static void
 keyd_shutdown(struct proc *p)
 {
+	if (keyd.cover_ev != NULL)
+		event_free(keyd.cover_ev);
+	keyd.cover_ev = NULL;
+	free(keyd.covers);
+	keyd.covers = NULL;
+	keyd.n_covers = 0;
 	/* sodium_free wipes the pages before releasing them. */
 	sodium_free(keyd.priv);
 	sodium_free(keyd.loop_key);
@@ -156,7 +185,7 @@ keyd_key32(const ProtobufCBinaryData *b)
 }
 
 static void
-on_build_request(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
+keyd_build(struct ipc_chan *c, const Nymipc__Ipc *msg)
 {
 	uint8_t packet[SPHINX_PACKET_BYTES];
 	struct packet_route route = {
@@ -168,7 +197,6 @@ on_build_request(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 	struct timespec ts;
 	int rc;
 
-	keyd_require_netd(c, arg, msg);
 	if (!keyd.have_provider) {
 		keyd_reply_error(c, msg, PACKET_ERR_TOPOLOGY);
 		return;
@@ -176,6 +204,7 @@ on_build_request(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 	switch (msg->packet_kind) {
 	case NYMIPC__PACKET_KIND__PACKET_REAL: {
 		const Nymipc__Outgoing *o = msg->outgoing;
+
 		if (o == NULL || keyd_key32(&o->recipient) == -1 ||
 		    keyd_key32(&o->recipient_provider) == -1 || o->msgid.len != PACKET_MSGID_BYTES)
 			fatalx("netd sent a malformed build request");
@@ -208,6 +237,68 @@ on_build_request(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 	reply.data.len = sizeof(packet);
 	if (ipc_send(c, &reply, -1) == -1)
 		log_warn("cannot answer %s", ipc_chan_name(c));
+	sodium_memzero(packet, sizeof(packet));
+}
+
+static void
+keyd_cover_schedule(void)
+{
+	static const struct timeval now = { 0, 0 };
+
+	/* A timeout rather than event_active(): it runs after the next
+	 * poll, so requests that arrived meanwhile are answered first. */
+	if (keyd.n_covers > 0 && !evtimer_pending(keyd.cover_ev, NULL))
+		evtimer_add(keyd.cover_ev, &now);
+}
+
+static void
+on_cover_work(evutil_socket_t fd, short what, void *arg)
+{
+	Nymipc__Ipc msg = NYMIPC__IPC__INIT;
+
+	if (keyd.n_covers == 0)
+		return;
+	struct cover_req r = keyd.covers[keyd.covers_head];
+	keyd.covers_head = (keyd.covers_head + 1) % KEYD_MAX_COVERS;
+	keyd.n_covers--;
+	/* A request from a netd whose channel has since closed is void. */
+	if (r.chan == proc_peer(keyd.proc, NYMIPC__ROLE__ROLE_NETD)) {
+		msg.type = NYMIPC__IPC_TYPE__IPC_BUILD_REQUEST;
+		msg.seq = r.seq;
+		msg.packet_kind = r.kind;
+		keyd_build(r.chan, &msg);
+	}
+	keyd_cover_schedule();
+}
+
+static int
+keyd_defer_cover(struct proc *p, struct ipc_chan *c, const Nymipc__Ipc *msg)
+{
+	if (keyd.cover_ev == NULL) {
+		keyd.proc = p;
+		keyd.covers = calloc(KEYD_MAX_COVERS, sizeof(*keyd.covers));
+		keyd.cover_ev = evtimer_new(p->base, on_cover_work, NULL);
+		if (keyd.covers == NULL || keyd.cover_ev == NULL)
+			fatal("cannot allocate the cover queue");
+	}
+	if (keyd.n_covers == KEYD_MAX_COVERS)
+		return -1;
+	keyd.covers[(keyd.covers_head + keyd.n_covers) % KEYD_MAX_COVERS] =
+	    (struct cover_req){ .chan = c, .seq = msg->seq, .kind = msg->packet_kind };
+	keyd.n_covers++;
+	keyd_cover_schedule();
+	return 0;
+}
+
+static void
+on_build_request(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
+{
+	keyd_require_netd(c, arg, msg);
+	if ((msg->packet_kind == NYMIPC__PACKET_KIND__PACKET_LOOP ||
+	    msg->packet_kind == NYMIPC__PACKET_KIND__PACKET_DROP) &&
+	    keyd_defer_cover(arg, c, msg) == 0)
+		return;
+	keyd_build(c, msg);
 }
 
 static void
@@ -283,10 +374,20 @@ static const struct ipc_dispatch keyd_peer_dispatch = {
 	.closed = proc_peer_closed,
 };
 
+/* A new netd: the covers its predecessor asked for are void (its channel
+ * may even be at the same address as the new one's). */
+static void
+keyd_peer_up(struct proc *p, Nymipc__Role role)
+{
+	if (role == NYMIPC__ROLE__ROLE_NETD)
+		keyd.n_covers = 0;
+}
+
 const struct proc_role keyd_role = {
 	.role = NYMIPC__ROLE__ROLE_KEYD,
 	.configure = keyd_configure,
 	.reload = keyd_reload,
+	.peer_up = keyd_peer_up,
 	.ready = keyd_ready,
 	.shutdown = keyd_shutdown,
 	.peer_dispatch = &keyd_peer_dispatch,

@@ -1,11 +1,15 @@
 #include <config.h>
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timerfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
+#include "common/clock.h"
 #include "common/link.h"
 #include "common/log.h"
 #include "common/rand.h"
@@ -13,7 +17,17 @@
 #include "netd/provider.h"
 #include "netd/traffic.h"
 
-#define TRAFFIC_POOL		4	/* ready covers of each kind */
+/*
+ * Ready covers of each kind: enough for TRAFFIC_POOL_MS of the stream's
+ * rate, so that keyd answering late for a while (descheduled, busy with a
+ * burst of real packets or unwraps) does not leave a tick without a packet.
+ * Every tick asks keyd for one more, so the pool stays full while keyd
+ * keeps up on average.
+ */
+#define TRAFFIC_POOL_MS		50
+#define TRAFFIC_POOL_MIN	4
+#define TRAFFIC_POOL_MAX	128
+#define TRAFFIC_EMPTY_LOG_MS	10000	/* at most one warning per interval */
 #define TRAFFIC_BUILDING_REAL	2	/* real packets being built at once */
 #define TRAFFIC_PULL_MAX	32
 #define TRAFFIC_MAX_PENDING	LINK_MAX_PULL
@@ -46,10 +60,36 @@ struct pending {
 	enum pending_state	state;
 };
 
+/* A FIFO ring, so that no cover waits longer than the pool lasts. */
 struct cover_pool {
-	uint8_t		 packets[TRAFFIC_POOL][SPHINX_PACKET_BYTES];
+	const char	*name;
+	uint8_t		*packets;	/* cap * SPHINX_PACKET_BYTES */
+	size_t		 cap;
+	size_t		 head;		/* oldest ready packet */
 	size_t		 n;
 	size_t		 building;
+	uint64_t	 empty;		/* ticks that found no packet */
+	uint64_t	 empty_logged;	/* ... of which were already logged */
+	uint64_t	 started_ms;	/* clock_monotonic_ms() */
+	uint64_t	 warned_ms;	/* 0: not since the start */
+	struct event	*warn_ev;	/* logs what a rate-limited window held */
+	int		 primed;	/* full once since the stream started */
+};
+
+/*
+ * A Poisson stream's clock. The event base of a nymd child reads the
+ * coarse monotonic clock (4 ms ticks at HZ=250) and waits in whole
+ * milliseconds, so a libevent timer of a millisecond fires at the next
+ * jiffy at the earliest: a stream of rate 1000/s ran at most 250/s, and
+ * each tick came up to 4 ms late. A timerfd is armed at an absolute
+ * CLOCK_MONOTONIC time in nanoseconds instead, and each tick is drawn from
+ * the previous tick's due time, not from when it was handled, so the
+ * stream keeps its rate whatever the handling costs.
+ */
+struct ptimer {
+	int		 fd;
+	struct event	*ev;
+	uint64_t	 due_ns;	/* 0: not armed */
 };
 
 struct traffic {
@@ -58,9 +98,9 @@ struct traffic {
 	struct traffic_hooks	 hooks;
 	void			*arg;
 	struct traffic_rates	 rates;
-	struct event		*send_ev;
-	struct event		*loop_ev;
-	struct event		*fetch_ev;
+	struct ptimer		 send_tm;
+	struct ptimer		 loop_tm;
+	struct ptimer		 fetch_tm;
 	struct event		*retry_ev;
 	int			 up;
 	struct out_msg		*out;		/* ordered by id */
@@ -87,14 +127,100 @@ now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void
-traffic_schedule(struct event *ev, double rate)
+static uint64_t
+mono_ns(void)
 {
-	if (rate <= 0)
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* A stream that fell further behind than this (netd stalled) restarts
+ * from now rather than sending the missed ticks in a burst. */
+#define TRAFFIC_MAX_LAG_NS	100000000u
+
+static int
+ptimer_arm(struct ptimer *tm, uint64_t due_ns)
+{
+	struct itimerspec its = { .it_interval = { 0, 0 } };
+
+	tm->due_ns = due_ns;
+	its.it_value.tv_sec = (time_t)(due_ns / 1000000000u);
+	its.it_value.tv_nsec = (long)(due_ns % 1000000000u);
+	/* A zero it_value would disarm the timer. */
+	if (due_ns == 0)
+		its.it_value.tv_nsec = 1;
+	return timerfd_settime(tm->fd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+static void
+ptimer_stop(struct ptimer *tm)
+{
+	struct itimerspec its = { .it_interval = { 0, 0 } };
+
+	tm->due_ns = 0;
+	if (tm->fd != -1)
+		(void)timerfd_settime(tm->fd, 0, &its, NULL);
+}
+
+/* The next tick of a stream of `rate` per second: from the last due time
+ * while the stream runs, from now when it starts (or fell behind). */
+static void
+traffic_schedule(struct ptimer *tm, double rate)
+{
+	if (rate <= 0) {
+		ptimer_stop(tm);
 		return;
+	}
+	uint64_t now = mono_ns();
+	uint64_t from = tm->due_ns;
+	if (from == 0 || from + TRAFFIC_MAX_LAG_NS < now)
+		from = now;
 	double s = rand_exponential(rate);
-	struct timeval tv = { (time_t)s, (suseconds_t)((s - (double)(time_t)s) * 1e6) };
-	evtimer_add(ev, &tv);
+	if (s > 3600)
+		s = 3600;
+	if (ptimer_arm(tm, from + (uint64_t)(s * 1e9)) == -1)
+		fatal("timerfd_settime");
+}
+
+/* Consumes the expiry; 0 if the timer really fired (not a stale wake-up). */
+static int
+ptimer_fired(struct ptimer *tm)
+{
+	uint64_t n;
+
+	if (read(tm->fd, &n, sizeof(n)) != (ssize_t)sizeof(n)) {
+		if (errno != EAGAIN && errno != EINTR)
+			fatal("timerfd read");
+		return -1;
+	}
+	return tm->due_ns != 0 ? 0 : -1;
+}
+
+static int
+ptimer_init(struct ptimer *tm, struct event_base *base, event_callback_fn cb, void *arg)
+{
+	tm->due_ns = 0;
+	tm->ev = NULL;
+	tm->fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (tm->fd == -1)
+		return -1;
+	tm->ev = event_new(base, tm->fd, EV_READ | EV_PERSIST, cb, arg);
+	if (tm->ev == NULL || event_add(tm->ev, NULL) == -1)
+		return -1;
+	return 0;
+}
+
+static void
+ptimer_free(struct ptimer *tm)
+{
+	if (tm->ev != NULL)
+		event_free(tm->ev);
+	if (tm->fd != -1)
+		close(tm->fd);
+	tm->ev = NULL;
+	tm->fd = -1;
 }
 
 static struct link *
@@ -180,7 +306,7 @@ traffic_build_real(struct traffic *t)
 static void
 traffic_build_covers(struct traffic *t, struct cover_pool *pool, Nymipc__PacketKind kind)
 {
-	while (pool->n + pool->building < TRAFFIC_POOL) {
+	while (pool->n + pool->building < pool->cap) {
 		if (t->hooks.build(t->arg, kind, NULL) == -1)
 			return;
 		pool->building++;
@@ -197,13 +323,140 @@ traffic_fill(struct traffic *t)
 		traffic_build_covers(t, &t->loop, NYMIPC__PACKET_KIND__PACKET_LOOP);
 }
 
+static size_t
+cover_pool_depth(double rate)
+{
+	double d = rate * TRAFFIC_POOL_MS / 1000.0 + 1;
+
+	if (!(d >= TRAFFIC_POOL_MIN))
+		return TRAFFIC_POOL_MIN;
+	if (d > TRAFFIC_POOL_MAX)
+		return TRAFFIC_POOL_MAX;
+	return (size_t)d;
+}
+
+/* Sizes the pool for a stream of `rate`; keeps what fits. */
+static int
+cover_pool_resize(struct cover_pool *pool, double rate)
+{
+	size_t cap = cover_pool_depth(rate);
+	uint8_t *p;
+
+	if (cap == pool->cap)
+		return 0;
+	if ((p = malloc(cap * SPHINX_PACKET_BYTES)) == NULL)
+		return -1;
+	size_t keep = pool->n < cap ? pool->n : cap;
+	for (size_t i = 0; i < keep; i++)
+		memcpy(p + i * SPHINX_PACKET_BYTES,
+		    pool->packets + ((pool->head + i) % pool->cap) * SPHINX_PACKET_BYTES,
+		    SPHINX_PACKET_BYTES);
+	free(pool->packets);
+	pool->packets = p;
+	pool->cap = cap;
+	pool->head = 0;
+	pool->n = keep;
+	return 0;
+}
+
+static void
+cover_pool_free(struct cover_pool *pool)
+{
+	if (pool->warn_ev != NULL)
+		event_free(pool->warn_ev);
+	pool->warn_ev = NULL;
+	free(pool->packets);
+	pool->packets = NULL;
+	pool->cap = pool->n = pool->head = 0;
+}
+
+static void
+cover_pool_put(struct cover_pool *pool, const uint8_t *packet)
+{
+	if (pool->n == pool->cap)
+		return;
+	memcpy(pool->packets + ((pool->head + pool->n) % pool->cap) * SPHINX_PACKET_BYTES,
+	    packet, SPHINX_PACKET_BYTES);
+	pool->n++;
+	/* Ticks before the pool first filled only waited for keyd's start. */
+	if (pool->n == pool->cap && !pool->primed) {
+		pool->primed = 1;
+		pool->empty_logged = pool->empty;
+	}
+}
+
+static void
+cover_pool_start(struct cover_pool *pool)
+{
+	pool->primed = 0;
+	pool->empty_logged = pool->empty;
+	pool->started_ms = clock_monotonic_ms();
+	pool->warned_ms = 0;
+}
+
+static void
+cover_pool_warn(struct cover_pool *pool, uint64_t now)
+{
+	log_warnx("%s stream: %llu tick(s) found no cover packet ready since %s "
+	    "(%llu in all): keyd builds packets slower than the configured rate",
+	    pool->name, (unsigned long long)(pool->empty - pool->empty_logged),
+	    pool->warned_ms != 0 ? "the last warning" :
+	    pool->primed ? "the pool first filled" : "the start",
+	    (unsigned long long)pool->empty);
+	pool->empty_logged = pool->empty;
+	pool->warned_ms = now;
+}
+
+/* The end of a rate-limited window: what it held is said now, not at
+ * the next empty tick, which may never come once keyd is back. */
+static void
+on_cover_warn(evutil_socket_t fd, short what, void *arg)
+{
+	struct cover_pool *pool = arg;
+
+	if (pool->empty > pool->empty_logged)
+		cover_pool_warn(pool, clock_monotonic_ms());
+}
+
+/*
+ * A tick without a ready cover sends nothing (a packet sent late would
+ * bend the Poisson schedule); that happens only when keyd cannot keep up
+ * with the configured rate, so say so: at once, or, within
+ * TRAFFIC_EMPTY_LOG_MS of the last warning, at the end of that interval.
+ */
+static void
+cover_pool_empty(struct cover_pool *pool)
+{
+	uint64_t now = clock_monotonic_ms();
+
+	pool->empty++;
+	log_debug("%s tick found no cover packet ready (%zu being built)",
+	    pool->name, pool->building);
+	/* A pool that never filled yet may only be waiting for keyd's start. */
+	if (!pool->primed && now - pool->started_ms < TRAFFIC_EMPTY_LOG_MS)
+		return;
+	if (pool->warned_ms == 0 || now - pool->warned_ms >= TRAFFIC_EMPTY_LOG_MS) {
+		cover_pool_warn(pool, now);
+		return;
+	}
+	if (pool->warn_ev != NULL && !evtimer_pending(pool->warn_ev, NULL)) {
+		/* +1 ms: the event loop's coarse clock may fire a little early. */
+		uint64_t wait = pool->warned_ms + TRAFFIC_EMPTY_LOG_MS - now + 1;
+		struct timeval tv = { (time_t)(wait / 1000), (suseconds_t)(wait % 1000) * 1000 };
+		evtimer_add(pool->warn_ev, &tv);
+	}
+}
+
 static int
 traffic_pop_cover(struct cover_pool *pool, uint8_t out[SPHINX_PACKET_BYTES])
 {
-	if (pool->n == 0)
+	if (pool->n == 0) {
+		cover_pool_empty(pool);
 		return -1;
+	}
+	memcpy(out, pool->packets + pool->head * SPHINX_PACKET_BYTES, SPHINX_PACKET_BYTES);
+	pool->head = (pool->head + 1) % pool->cap;
 	pool->n--;
-	memcpy(out, pool->packets[pool->n], SPHINX_PACKET_BYTES);
 	return 0;
 }
 
@@ -213,7 +466,9 @@ on_send_tick(evutil_socket_t fd, short what, void *arg)
 	struct traffic *t = arg;
 	uint8_t cover[SPHINX_PACKET_BYTES];
 
-	traffic_schedule(t->send_ev, t->rates.send);
+	if (ptimer_fired(&t->send_tm) == -1)
+		return;
+	traffic_schedule(&t->send_tm, t->rates.send);
 	if (traffic_link(t) == NULL)
 		return;
 	for (size_t i = 0; i < t->n_out; i++) {
@@ -241,7 +496,9 @@ on_loop_tick(evutil_socket_t fd, short what, void *arg)
 	struct traffic *t = arg;
 	uint8_t cover[SPHINX_PACKET_BYTES];
 
-	traffic_schedule(t->loop_ev, t->rates.loop);
+	if (ptimer_fired(&t->loop_tm) == -1)
+		return;
+	traffic_schedule(&t->loop_tm, t->rates.loop);
 	if (traffic_link(t) == NULL)
 		return;
 	if (traffic_pop_cover(&t->loop, cover) == 0 && traffic_send_packet(t, cover) == 0)
@@ -258,7 +515,9 @@ on_fetch_tick(evutil_socket_t fd, short what, void *arg)
 	Link__Pull pull = LINK__PULL__INIT;
 	size_t token_len;
 
-	traffic_schedule(t->fetch_ev, t->rates.fetch);
+	if (ptimer_fired(&t->fetch_tm) == -1)
+		return;
+	traffic_schedule(&t->fetch_tm, t->rates.fetch);
 	/* Until every pulled packet is stored and acknowledged, a new pull
 	 * would only bring the same packets again. */
 	if (l == NULL || t->pull_in_flight || t->n_pending > 0)
@@ -291,11 +550,16 @@ traffic_new(struct event_base *base, struct provider_link *provider,
 	t->hooks = *hooks;
 	t->arg = arg;
 	nymipc__net_status__init(&t->stats);
-	t->send_ev = evtimer_new(base, on_send_tick, t);
-	t->loop_ev = evtimer_new(base, on_loop_tick, t);
-	t->fetch_ev = evtimer_new(base, on_fetch_tick, t);
+	t->drop.name = "send";
+	t->loop.name = "loop cover";
+	t->send_tm.fd = t->loop_tm.fd = t->fetch_tm.fd = -1;
 	t->retry_ev = evtimer_new(base, on_retry, t);
-	if (t->send_ev == NULL || t->loop_ev == NULL || t->fetch_ev == NULL ||
+	t->drop.warn_ev = evtimer_new(base, on_cover_warn, &t->drop);
+	t->loop.warn_ev = evtimer_new(base, on_cover_warn, &t->loop);
+	if (t->drop.warn_ev == NULL || t->loop.warn_ev == NULL ||
+	    ptimer_init(&t->send_tm, base, on_send_tick, t) == -1 ||
+	    ptimer_init(&t->loop_tm, base, on_loop_tick, t) == -1 ||
+	    ptimer_init(&t->fetch_tm, base, on_fetch_tick, t) == -1 ||
 	    t->retry_ev == NULL) {
 		traffic_free(t);
 		return NULL;
@@ -311,10 +575,13 @@ traffic_free(struct traffic *t)
 	while (t->n_out > 0)
 		traffic_remove(t, &t->out[t->n_out - 1]);
 	free(t->out);
-	struct event *evs[] = { t->send_ev, t->loop_ev, t->fetch_ev, t->retry_ev };
-	for (size_t i = 0; i < 4; i++)
-		if (evs[i] != NULL)
-			event_free(evs[i]);
+	cover_pool_free(&t->drop);
+	cover_pool_free(&t->loop);
+	ptimer_free(&t->send_tm);
+	ptimer_free(&t->loop_tm);
+	ptimer_free(&t->fetch_tm);
+	if (t->retry_ev != NULL)
+		event_free(t->retry_ev);
 	sodium_memzero(t, sizeof(*t));
 	free(t);
 }
@@ -323,14 +590,19 @@ void
 traffic_set_rates(struct traffic *t, const struct traffic_rates *r)
 {
 	t->rates = *r;
-	evtimer_del(t->send_ev);
-	evtimer_del(t->loop_ev);
-	evtimer_del(t->fetch_ev);
+	if (cover_pool_resize(&t->drop, r->send) == -1 ||
+	    cover_pool_resize(&t->loop, r->loop) == -1)
+		fatal("cover pool");
+	ptimer_stop(&t->send_tm);
+	ptimer_stop(&t->loop_tm);
+	ptimer_stop(&t->fetch_tm);
 	if (!t->up)
 		return;
-	traffic_schedule(t->send_ev, r->send);
-	traffic_schedule(t->loop_ev, r->loop);
-	traffic_schedule(t->fetch_ev, r->fetch);
+	cover_pool_start(&t->drop);
+	cover_pool_start(&t->loop);
+	traffic_schedule(&t->send_tm, r->send);
+	traffic_schedule(&t->loop_tm, r->loop);
+	traffic_schedule(&t->fetch_tm, r->fetch);
 	traffic_fill(t);
 }
 
@@ -480,8 +752,8 @@ traffic_built(struct traffic *t, const Nymipc__Ipc *reply)
 	if (pool != NULL) {
 		if (pool->building > 0)
 			pool->building--;
-		if (reply->data.len == SPHINX_PACKET_BYTES && pool->n < TRAFFIC_POOL)
-			memcpy(pool->packets[pool->n++], reply->data.data, SPHINX_PACKET_BYTES);
+		if (reply->data.len == SPHINX_PACKET_BYTES)
+			cover_pool_put(pool, reply->data.data);
 		return;
 	}
 	if (reply->packet_kind != NYMIPC__PACKET_KIND__PACKET_REAL)
