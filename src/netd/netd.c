@@ -251,9 +251,11 @@ netd_configure(struct proc *p)
 	    cfg->topology_refresh_seconds, netd_on_topology, NULL);
 	if (netd.dir == NULL)
 		fatalx("cannot set up the directory client");
-	/* netd keeps no files open and resolves names: no chroot. */
+	/* netd keeps no files open but resolves names: no chroot, Landlock. */
 	if (sandbox_drop_privileges(NULL, cfg->uid, cfg->gid) == -1)
 		fatal("cannot drop privileges");
+	if (netd_landlock(cfg->home) == -1)
+		fatal("cannot confine netd with Landlock");
 	if (netd_sandbox() == -1)
 		fatalx("cannot install the seccomp filter");
 	directory_start(netd.dir);

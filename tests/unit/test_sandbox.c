@@ -210,6 +210,45 @@ test_landlock_confines_opening(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/*
+ * netd's own confinement: the resolver's files stay readable, a file in
+ * a client home (here a temporary directory) does not, nothing is
+ * writable.
+ */
+static void
+test_netd_landlock_keeps_home_out(void **state)
+{
+	char dir[] = "/tmp/test_netd_landlock.XXXXXX", key[64];
+	int fd, status;
+	pid_t pid;
+
+	if (sandbox_landlock_abi() < 1)
+		skip();
+	assert_non_null(mkdtemp(dir));
+	snprintf(key, sizeof(key), "%s/private_identity.pem", dir);
+	assert_true((fd = open(key, O_CREAT | O_WRONLY, 0600)) != -1);
+	close(fd);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (netd_landlock(dir) != 0)
+			_exit(10);
+		if ((fd = open("/etc/hosts", O_RDONLY)) == -1)
+			_exit(11);
+		close(fd);
+		if (open(key, O_RDONLY) != -1 || errno != EACCES)
+			_exit(12);
+		if (open("/etc/hosts", O_WRONLY) != -1 || errno != EACCES)
+			_exit(13);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	unlink(key);
+	rmdir(dir);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int
 main(void)
 {
@@ -226,6 +265,7 @@ main(void)
 		cmocka_unit_test(test_rpcd_forbids_connect),
 		cmocka_unit_test(test_rpcd_still_writes),
 		cmocka_unit_test(test_landlock_confines_opening),
+		cmocka_unit_test(test_netd_landlock_keeps_home_out),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
