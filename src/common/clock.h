@@ -9,5 +9,6 @@
 
 /* Milliseconds of CLOCK_MONOTONIC. */
 uint64_t	clock_monotonic_ms(void);
+uint64_t	clock_monotonic_ns(void);
 
 #endif

@@ -127,15 +127,6 @@ now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static uint64_t
-mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* A stream that fell further behind than this (netd stalled) restarts
  * from now rather than sending the missed ticks in a burst. */
 #define TRAFFIC_MAX_LAG_NS	100000000u
@@ -173,7 +164,7 @@ traffic_schedule(struct ptimer *tm, double rate)
 		ptimer_stop(tm);
 		return;
 	}
-	uint64_t now = mono_ns();
+	uint64_t now = clock_monotonic_ns();
 	uint64_t from = tm->due_ns;
 	if (from == 0 || from + TRAFFIC_MAX_LAG_NS < now)
 		from = now;

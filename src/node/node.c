@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <sys/socket.h>
@@ -28,6 +27,7 @@
 #include <sodium.h>
 
 #include "common/b64.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/replay.h"
 #include "common/sphinx.h"
@@ -105,15 +105,6 @@ struct node {
 	uint64_t		 interval_received;
 	uint64_t		 snapshot_count;	/* replay_count() at the last */
 };
-
-static uint64_t
-node_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void
 node_timer_ms(struct event *ev, uint64_t ms)
@@ -231,7 +222,7 @@ node_topology_done(void *arg, long status, const char *body, size_t len,
 static int
 node_topology_shrink_wait(struct node *n)
 {
-	uint64_t now = node_now_ms();
+	uint64_t now = clock_monotonic_ms();
 
 	if (n->topo_shrink_since_ms == 0) {
 		n->topo_shrink_since_ms = now;
@@ -251,7 +242,7 @@ node_fetch_topology(struct node *n)
 		return;
 	}
 	snprintf(url, sizeof(url), "%s/api/presence/topology", n->cfg.directory);
-	n->topo_last_ms = node_now_ms();
+	n->topo_last_ms = clock_monotonic_ms();
 	if (http_get(n->http, url, node_topology_done, n) == 0)
 		n->topo_inflight = 1;
 }
@@ -270,7 +261,7 @@ static void
 node_want_topology(void *arg)
 {
 	struct node *n = arg;
-	uint64_t since = node_now_ms() - n->topo_last_ms;
+	uint64_t since = clock_monotonic_ms() - n->topo_last_ms;
 
 	if (n->stopping)
 		return;
@@ -505,7 +496,7 @@ node_arm(struct node *n)
 	}
 	if (n->dq_armed_ms != 0 && n->dq_armed_ms <= next)
 		return;
-	now = node_now_ms();
+	now = clock_monotonic_ms();
 	node_timer_ms(n->dq_timer, next > now ? next - now : 0);
 	n->dq_armed_ms = next;
 }
@@ -539,7 +530,7 @@ static void
 node_dq_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct node *n = arg;
-	uint64_t now = node_now_ms();
+	uint64_t now = clock_monotonic_ms();
 	struct node_pkt *p;
 
 	n->dq_armed_ms = 0;
@@ -627,7 +618,7 @@ node_in_packet(struct link *l, void *arg, const uint8_t *in, size_t len)
 	}
 	p->command = res.command;
 	memcpy(p->next, res.next_id, sizeof(p->next));
-	if (delayq_push(n->dq, node_now_ms() + res.delay_ms, p) != DELAYQ_OK) {
+	if (delayq_push(n->dq, clock_monotonic_ms() + res.delay_ms, p) != DELAYQ_OK) {
 		free(p);
 		node_drop(n, ni, &n->c.queue_full, "delay queue full");
 		return;

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "testnet/testnet.h"
 
 extern char **environ;
@@ -47,10 +48,7 @@ testnet_sleep_ms(unsigned int ms)
 long long
 testnet_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (long long)clock_monotonic_ms();
 }
 
 static ssize_t
