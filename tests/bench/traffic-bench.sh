@@ -10,14 +10,16 @@
 #    the first answer on its socket.
 # Prints report rows (see run-bench.sh) and writes the latency CDF plot.
 # Environment: top_builddir, top_srcdir; BENCH_OUT (plots), BENCH_TMP.
-# Tunables: TB_SEND_RATE, TB_FETCH_RATE, TB_LOOP_RATE, TB_DELAY_MS,
+# Tunables: TB_SEND_RATE (alice's), TB_FETCH_RATE (bob's), TB_LOOP_RATE,
+# TB_IDLE_RATE (the streams the measurement does not wait for), TB_DELAY_MS,
 # TB_COUNT (latency samples), TB_INTERVAL_MS, TB_BURST.
 set -u
 : "${top_builddir:?}" "${top_srcdir:?}"
 : "${BENCH_OUT:=$top_builddir/bench}" "${BENCH_TMP:=$(mktemp -d /tmp/traffic-bench.XXXXXX)}"
 SEND_RATE=${TB_SEND_RATE:-1000}
 FETCH_RATE=${TB_FETCH_RATE:-1000}
-LOOP_RATE=${TB_LOOP_RATE:-100}
+LOOP_RATE=${TB_LOOP_RATE:-10}
+IDLE_RATE=${TB_IDLE_RATE:-10}
 # nymd refuses a mean delay of exactly 0 (config: > 0); 1 µs is zero here.
 DELAY_MS=${TB_DELAY_MS:-0}
 COUNT=${TB_COUNT:-400}
@@ -50,9 +52,25 @@ if ! "$B/nym-testnet" up --dir "$D" --clients alice,bob --delay-ms "$DELAY_MS" \
 fi
 echo "cmd:   (testnet: nym-testnet up --dir DIR --clients alice,bob --delay-ms $DELAY_MS --send-rate $SEND_RATE --fetch-rate $FETCH_RATE --loop-rate $LOOP_RATE)"
 . "$D/testnet.env"
+
+# Only alice's send stream and bob's fetch stream are on the measured
+# path; running the other two at 1000/s as well would only load the two
+# CPUs with cover traffic (each stream really runs at its rate). The rates
+# change in each client's config.toml, which nymd rereads on SIGHUP.
+set_rates() {	# set_rates CLIENT SEND FETCH
+	eval cpid=\$CLIENT_$1_PID
+	cfg="$TESTNET_CLIENTS_HOME/clients/$1/config/config.toml"
+	sed -i -e "s/^message_sending_rate = .*/message_sending_rate = $2/" \
+		-e "s/^fetch_message_rate = .*/fetch_message_rate = $3/" "$cfg" &&
+		kill -HUP "$cpid"
+}
+set_rates alice "$SEND_RATE" "$IDLE_RATE"
+set_rates bob "$IDLE_RATE" "$FETCH_RATE"
+echo "cmd:   (then in alice's config.toml message_sending_rate = $SEND_RATE, fetch_message_rate = $IDLE_RATE; in bob's message_sending_rate = $IDLE_RATE, fetch_message_rate = $FETCH_RATE; kill -HUP each nymd)"
+sleep 1
 BOB="$CLIENT_bob_PUBKEY:$CLIENT_bob_PROVIDER"
 ALICE="$CLIENT_alice_PUBKEY:$CLIENT_alice_PROVIDER"
-echo "note: testnet of 1 directory, 3 mixnodes, 1 provider, clients alice and bob; per-hop mean delay $DELAY_MS ms, Poisson rates send $SEND_RATE/s, fetch $FETCH_RATE/s, loop cover $LOOP_RATE/s per client."
+echo "note: testnet of 1 directory, 3 mixnodes, 1 provider, clients alice and bob; per-hop mean delay $DELAY_MS ms, Poisson rates: alice sends at $SEND_RATE/s and fetches at $IDLE_RATE/s, bob sends at $IDLE_RATE/s and fetches at $FETCH_RATE/s, loop cover $LOOP_RATE/s each."
 
 # CPU time (clock ticks) of every process of the testnet and its children
 cpu_ticks() {
@@ -172,6 +190,9 @@ done
 # ---- time to the first fetch ---------------------------------------------
 # alice is stopped, bob leaves a message in her mailbox, alice starts again:
 # the first fetch that returns it is her first successful pull.
+# Here alice is the one who fetches: her restarts read the full rate.
+sed -i "s/^fetch_message_rate = .*/fetch_message_rate = $FETCH_RATE/" \
+	"$TESTNET_CLIENTS_HOME/clients/alice/config/config.toml"
 : >"$W/startup"
 for run in 1 2 3; do
 	kill -TERM "$CLIENT_alice_PID" 2>/dev/null
