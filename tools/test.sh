@@ -1,6 +1,7 @@
 #!/bin/sh
 # The whole test suite: make check in a normal build, then again in an
-# AddressSanitizer + UndefinedBehaviorSanitizer build. Ends with one line
+# AddressSanitizer + UndefinedBehaviorSanitizer build, then a short run of
+# every fuzz target (NYMD_FUZZ_SECONDS each, 10 by default). Ends with one line
 # "N passed, M failed, K skipped" counted over both.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -43,11 +44,42 @@ count() {
 		grep -cE "^:test-result: ($1)" || true
 }
 
+# Every fuzz target fuzzes for a while (libFuzzer, clang, in build-fuzz/)
+# from its committed corpus; each target without a crash is one pass.
+# NYMD_FUZZ_SECONDS=0 leaves this out.
+fuzz_passed=0
+fuzz_failed=0
+run_fuzz() {
+	secs=${NYMD_FUZZ_SECONDS:-10}
+	[ "$secs" = 0 ] && return 0
+	echo "== fuzz: each target ${secs}s from its corpus"
+	cd "$top/build/default" || return 1
+	make fuzz FUZZ_SECONDS="$secs" >fuzz.out 2>&1
+	rc=$?
+	for t in $(sed -n 's/^fuzz_\([a-z_]*\): [0-9]*s$/\1/p' fuzz.out); do
+		if grep -q "^fuzz_$t: FOUND A CRASH" fuzz.out; then
+			echo "FAIL: fuzz_$t"; fuzz_failed=$((fuzz_failed + 1))
+			tail -n 60 "$top/build-fuzz/fuzz_$t.log" | sed 's/^/| /'
+		else
+			fuzz_passed=$((fuzz_passed + 1))
+		fi
+	done
+	awk '/^fuzz_[a-z_]*: [0-9]*s$/ { t = $0 }
+		/number_of_executed_units/ { print t ", " $2 " executions" }' fuzz.out
+	if [ $rc -ne 0 ] && [ $fuzz_failed -eq 0 ]; then
+		tail -n 30 fuzz.out
+		echo "== fuzz: FAILED (see build/default/fuzz.out)"
+		fuzz_failed=1
+	fi
+	[ $fuzz_failed -eq 0 ]
+}
+
 run_suite default || status=1
 run_suite sanitize --enable-sanitizers || status=1
+run_fuzz || status=1
 
-passed=$(count 'PASS|XFAIL')
-failed=$(count 'FAIL|ERROR|XPASS')
+passed=$(($(count 'PASS|XFAIL') + fuzz_passed))
+failed=$(($(count 'FAIL|ERROR|XPASS') + fuzz_failed))
 skipped=$(count 'SKIP')
 # A build that failed before running its tests counts as a failure.
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
