@@ -32,7 +32,7 @@ enum ipc_close_reason {
 
 struct ipc_dispatch {
 	/* Indexed by Nymipc__IpcType; NULL means "not expected here". */
-	ipc_handler	handlers[NYMIPC__IPC_TYPE__IPC_PROVIDER_CHOSEN + 1];
+	ipc_handler	handlers[NYMIPC__IPC_TYPE__IPC_QUEUE_REQUEST + 1];
 	/* Called once when the channel fails; the channel is then freed by it. */
 	void		(*closed)(struct ipc_chan *, enum ipc_close_reason, const char *why, void *arg);
 };

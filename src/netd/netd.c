@@ -28,6 +28,7 @@ static struct {
 	int			 have_pub;
 	char			 provider_id[B64_KEY_CHARS + 1];
 	int			 provider_missing_logged;
+	int			 queue_wanted;	/* rpcd's queue came before traffic */
 	uint64_t		 seq;
 	uint64_t		 dh_seq;
 } netd;
@@ -216,11 +217,30 @@ netd_sent(void *arg, uint64_t outgoing_id)
 	return ipc_send(c, &msg, -1);
 }
 
+/* rpcd pushes its queue when its channel to netd comes up, which may be
+ * before netd can take it (no traffic yet: keyd has not told the public
+ * key); netd asks again once it can. */
+static void
+netd_want_queue(void *arg)
+{
+	struct ipc_chan *rpcd = proc_peer(netd.proc, NYMIPC__ROLE__ROLE_RPCD);
+
+	netd.queue_wanted = 1;
+	if (rpcd == NULL || netd.traffic == NULL)
+		return;	/* rpcd's own push on its (re)start brings it */
+	if (ipc_send_type(rpcd, NYMIPC__IPC_TYPE__IPC_QUEUE_REQUEST, ++netd.seq) == -1) {
+		log_warn("cannot ask rpcd for its queue");
+		return;
+	}
+	netd.queue_wanted = 0;
+}
+
 static const struct traffic_hooks netd_traffic_hooks = {
 	.build = netd_build,
 	.unwrap = netd_unwrap,
 	.received = netd_received,
 	.sent = netd_sent,
+	.want_queue = netd_want_queue,
 };
 
 static void
@@ -322,6 +342,8 @@ on_pubkey_reply(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 	if (netd.traffic == NULL)
 		fatalx("cannot set up the provider link");
 	netd_apply_config(netd.proc->config);
+	if (netd.queue_wanted)
+		netd_want_queue(NULL);
 	netd_link_provider();
 }
 
@@ -355,8 +377,11 @@ on_outgoing(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 	if (o == NULL || o->recipient.len != 32 || o->recipient_provider.len != 32 ||
 	    o->msgid.len != 16)
 		fatalx("rpcd sent a malformed outgoing message");
-	if (netd.traffic != NULL)
-		traffic_outgoing(netd.traffic, o);
+	if (netd.traffic == NULL) {
+		netd.queue_wanted = 1;
+		return;
+	}
+	traffic_outgoing(netd.traffic, o);
 }
 
 static void

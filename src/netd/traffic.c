@@ -104,6 +104,7 @@ struct traffic {
 	struct event		*retry_ev;
 	int			 up;
 	struct out_msg		*out;		/* ordered by id */
+	int			 refused;	/* rpcd holds messages netd does not */
 	size_t			 n_out;
 	size_t			 cap_out;
 	size_t			 building_real;
@@ -682,6 +683,10 @@ traffic_pong(struct traffic *t, uint64_t nonce)
 		}
 		i++;
 	}
+	if (t->refused && t->n_out <= TRAFFIC_MAX_QUEUED / 2) {
+		t->refused = 0;
+		t->hooks.want_queue(t->arg);
+	}
 }
 
 void
@@ -821,23 +826,32 @@ traffic_outgoing(struct traffic *t, const Nymipc__Outgoing *o)
 	if (traffic_find(t, o->id) != NULL)
 		return;	/* rpcd sends its whole queue again after a restart */
 	if (t->n_out == TRAFFIC_MAX_QUEUED) {
-		log_warnx("outgoing queue full; message %llu waits in rpcd",
-		    (unsigned long long)o->id);
+		if (!t->refused)
+			log_warnx("outgoing queue full at %d messages; message %llu "
+			    "and later ones wait in rpcd", TRAFFIC_MAX_QUEUED,
+			    (unsigned long long)o->id);
+		t->refused = 1;
 		return;
 	}
 	if (t->n_out == t->cap_out) {
 		size_t cap = t->cap_out ? t->cap_out * 2 : 64;
 		struct out_msg *n = realloc(t->out, cap * sizeof(*n));
-		if (n == NULL)
+		if (n == NULL) {
+			log_warn("message %llu waits in rpcd", (unsigned long long)o->id);
+			t->refused = 1;
 			return;
+		}
 		t->out = n;
 		t->cap_out = cap;
 	}
 	struct out_msg m = { .id = o->id, .state = OUT_QUEUED };
 	m.packed_len = nymipc__outgoing__get_packed_size(o);
 	m.packed = malloc(m.packed_len ? m.packed_len : 1);
-	if (m.packed == NULL)
+	if (m.packed == NULL) {
+		log_warn("message %llu waits in rpcd", (unsigned long long)o->id);
+		t->refused = 1;
 		return;
+	}
 	nymipc__outgoing__pack(o, m.packed);
 	/* Keep the array ordered by id: rpcd sends in order, but a resend
 	 * after its restart may interleave. */

@@ -26,6 +26,9 @@ struct traffic_hooks {
 	int	(*unwrap)(void *arg, uint64_t id, const uint8_t *packet, size_t len);
 	int	(*received)(void *arg, uint64_t id, const Nymipc__Received *r);
 	int	(*sent)(void *arg, uint64_t outgoing_id);
+	/* Asks rpcd for its whole outgoing queue again: netd had to refuse
+	 * some of it (full, out of memory) and has room now. */
+	void	(*want_queue)(void *arg);
 };
 
 struct traffic_rates {

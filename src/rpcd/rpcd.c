@@ -140,6 +140,15 @@ rpcd_require(struct ipc_chan *c, void *arg, const Nymipc__Ipc *msg, Nymipc__Role
 		    ipc_type_name(msg->type), proc_role_name(role));
 }
 
+/* netd could not take (all of) the queue when it came: push it again. */
+static void
+on_queue_request(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
+{
+	rpcd_require(c, arg, msg, NYMIPC__ROLE__ROLE_NETD);
+	if (queue_each_outgoing(rpcd.state.queue, rpcd_push, c) == -1)
+		log_warnx("cannot read the outgoing queue");
+}
+
 static void
 on_sent(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 {
@@ -200,6 +209,7 @@ static const struct ipc_dispatch rpcd_peer_dispatch = {
 		[NYMIPC__IPC_TYPE__IPC_PUBKEY_REPLY] = on_pubkey_reply,
 		[NYMIPC__IPC_TYPE__IPC_TOPOLOGY] = on_topology,
 		[NYMIPC__IPC_TYPE__IPC_SENT] = on_sent,
+		[NYMIPC__IPC_TYPE__IPC_QUEUE_REQUEST] = on_queue_request,
 		[NYMIPC__IPC_TYPE__IPC_RECEIVED] = on_received,
 	},
 	.closed = proc_peer_closed,

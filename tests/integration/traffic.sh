@@ -3,7 +3,7 @@
 # through her provider, three mixnodes and bob's provider. Messages arrive
 # byte-identical and exactly once, also when processes are killed.
 . "$(dirname "$0")/lib.sh"
-plan 15
+plan 16
 
 B="$top_builddir/src"
 D="$WORK/tn"
@@ -104,6 +104,23 @@ for r in netd keyd rpcd; do
 	check "kill -9 of alice's $r mid-burst: the $n accepted arrive exactly once" \
 		exactly_once "k$r" "$n" "$WORK/k-$r"
 done
+
+# a new netd whose keyd cannot answer yet: rpcd pushes its queue before
+# netd can take it (netd needs the public key first), so netd must ask
+# for it again once keyd answers
+keyd=$(role_pid "$CLIENT_alice_PID" keyd)
+netd=$(role_pid "$CLIENT_alice_PID" netd)
+kill -STOP "$keyd"
+n=$(burst early 20)	# keyd stopped: nothing can be built, all stay queued
+kill -KILL "$netd"
+new_netd() { p=$(role_pid "$CLIENT_alice_PID" netd) && [ "$p" != "$netd" ]; }
+wait_for 10 new_netd
+sleep 0.5
+kill -CONT "$keyd"
+: >"$WORK/early"
+fetch_until 20 "$WORK/early" early
+check "netd restarted while keyd could not answer: the $n queued arrive exactly once" \
+	exactly_once early 20 "$WORK/early"
 
 # the whole daemon killed and started again with messages queued
 kill -STOP "$PROVIDER1_PID"

@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,7 +221,7 @@ read_response(int fd)
 int
 main(int argc, char **argv)
 {
-	int expect = 0;
+	int expect = 0, status = 0;
 
 	if (argc < 3) {
 		fprintf(stderr, "usage: sockreq TARGET REQUEST...\n");
@@ -231,10 +232,14 @@ main(int argc, char **argv)
 		perror("sockreq: connect");
 		return 1;
 	}
+	/* A daemon that dies mid-burst must not take the answers it gave
+	 * before with it: stop writing, then print what came back. */
+	signal(SIGPIPE, SIG_IGN);
 	for (int i = 2; i < argc; i++) {
 		if (send_request(fd, argv[i]) == -1) {
 			perror("sockreq: write");
-			return 1;
+			status = 1;
+			break;
 		}
 		expect++;
 	}
@@ -246,5 +251,5 @@ main(int argc, char **argv)
 	}
 	fflush(stdout);
 	close(fd);
-	return 0;
+	return status;
 }
