@@ -1,7 +1,8 @@
 #!/bin/sh
 # The whole test suite: make check in a normal build, then again in an
 # AddressSanitizer + UndefinedBehaviorSanitizer build, then a short run of
-# every fuzz target (NYMD_FUZZ_SECONDS each, 10 by default). Ends with one line
+# every fuzz target (NYMD_FUZZ_SECONDS each, 10 by default), then the
+# Debian packages and systemd units (as root). Ends with one line
 # "N passed, M failed, K skipped" counted over both.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -74,13 +75,61 @@ run_fuzz() {
 	[ $fuzz_failed -eq 0 ]
 }
 
+# The Debian packages built, linted and installed into a fresh root
+# (tests/package/build-install.sh: root only), then the systemd units
+# verified and their exposure checked (make systemd-verify). Each check
+# counts. NYMD_PACKAGE_CHECK=0 leaves this out.
+pkg_passed=0
+pkg_failed=0
+pkg_skipped=0
+run_package() {
+	[ "${NYMD_PACKAGE_CHECK:-1}" = 0 ] && return 0
+	echo "== package: Debian packages in a fresh root, systemd units"
+	cd "$top/build/default" || return 1
+	if [ "$(id -u)" = 0 ]; then
+		top_srcdir="$top" sh "$top/tests/package/build-install.sh" >package-check.out 2>&1
+		rc=$?
+		grep -E '^(not )?ok ' package-check.out | grep -v '^ok ' || true
+		pkg_passed=$((pkg_passed + $(grep -c '^ok ' package-check.out)))
+		nf=$(grep -c '^not ok ' package-check.out)
+		if [ $rc -eq 77 ]; then
+			echo "SKIP: package-check: $(grep '^SKIP' package-check.out | head -1)"
+			pkg_skipped=$((pkg_skipped + 1))
+		elif [ $rc -ne 0 ]; then
+			[ "$nf" -eq 0 ] && nf=1
+			tail -n 40 package-check.out | sed 's/^/| /'
+		fi
+		pkg_failed=$((pkg_failed + nf))
+		grep -E '^# (lintian: [0-9]|all )' package-check.out || true
+	else
+		echo "SKIP: package-check (needs root: apt-get, debootstrap, chroot)"
+		pkg_skipped=$((pkg_skipped + 1))
+	fi
+	if command -v systemd-analyze >/dev/null 2>&1; then
+		make systemd-verify >systemd-verify.out 2>&1
+		rc=$?
+		grep -E '^(verify|security) ' systemd-verify.out
+		if [ $rc -eq 0 ]; then
+			pkg_passed=$((pkg_passed + 1))
+		else
+			tail -n 20 systemd-verify.out | sed 's/^/| /'
+			pkg_failed=$((pkg_failed + 1))
+		fi
+	else
+		echo "SKIP: systemd-verify (systemd-analyze: Debian package systemd)"
+		pkg_skipped=$((pkg_skipped + 1))
+	fi
+	[ $pkg_failed -eq 0 ]
+}
+
 run_suite default || status=1
 run_suite sanitize --enable-sanitizers || status=1
 run_fuzz || status=1
+run_package || status=1
 
-passed=$(($(count 'PASS|XFAIL') + fuzz_passed))
-failed=$(($(count 'FAIL|ERROR|XPASS') + fuzz_failed))
-skipped=$(count 'SKIP')
+passed=$(($(count 'PASS|XFAIL') + fuzz_passed + pkg_passed))
+failed=$(($(count 'FAIL|ERROR|XPASS') + fuzz_failed + pkg_failed))
+skipped=$(($(count 'SKIP') + pkg_skipped))
 # A build that failed before running its tests counts as a failure.
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
 echo "$passed passed, $failed failed, $skipped skipped"
