@@ -2,8 +2,8 @@
 # The whole test suite: make check in a normal build, then again in an
 # AddressSanitizer + UndefinedBehaviorSanitizer build, then a short run of
 # every fuzz target (NYMD_FUZZ_SECONDS each, 10 by default), then the
-# Debian packages and systemd units (as root). Ends with one line
-# "N passed, M failed, K skipped" counted over both.
+# Debian packages and systemd units (as root), then make distcheck. Ends
+# with one line "N passed, M failed, K skipped" counted over all of them.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 status=0
@@ -122,13 +122,38 @@ run_package() {
 	[ $pkg_failed -eq 0 ]
 }
 
+# make distcheck: the tarball builds, runs the unit tests and one
+# end-to-end test (the whole suite ran above), installs and uninstalls out
+# of tree. One check. NYMD_DISTCHECK=0 leaves this out.
+dist_passed=0
+dist_failed=0
+run_distcheck() {
+	[ "${NYMD_DISTCHECK:-1}" = 0 ] && return 0
+	echo "== distcheck: the tarball out of tree (unit tests, traffic.sh, manpages.sh)"
+	cd "$top/build/default" || return 1
+	unit=$(cd "$top" && ls tests/unit/test_*.c | sed 's/\.c$//' | tr '\n' ' ')
+	if make -j"$(nproc)" distcheck \
+	    TESTS="$unit tests/integration/traffic.sh tests/integration/manpages.sh" \
+	    >distcheck.out 2>&1; then
+		grep -A1 'archives ready for distribution' distcheck.out | tail -1
+		dist_passed=1
+		return 0
+	fi
+	grep -E '^(FAIL|ERROR):' distcheck.out || true
+	tail -n 40 distcheck.out | sed 's/^/| /'
+	echo "== distcheck FAILED (see build/default/distcheck.out)"
+	dist_failed=1
+	return 1
+}
+
 run_suite default || status=1
 run_suite sanitize --enable-sanitizers || status=1
 run_fuzz || status=1
 run_package || status=1
+run_distcheck || status=1
 
-passed=$(($(count 'PASS|XFAIL') + fuzz_passed + pkg_passed))
-failed=$(($(count 'FAIL|ERROR|XPASS') + fuzz_failed + pkg_failed))
+passed=$(($(count 'PASS|XFAIL') + fuzz_passed + pkg_passed + dist_passed))
+failed=$(($(count 'FAIL|ERROR|XPASS') + fuzz_failed + pkg_failed + dist_failed))
 skipped=$(($(count 'SKIP') + pkg_skipped))
 # A build that failed before running its tests counts as a failure.
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
