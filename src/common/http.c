@@ -1,7 +1,7 @@
 /*
  * libcurl multi on libevent: libcurl tells us which sockets to watch
  * (socket callback) and when to call it back (timer callback); we turn
- * those into events and hand readiness back with curl_multi_socket_action().
+ * those into events and hand readiness back with curlfn.multi_socket_action().
  */
 #include <config.h>
 
@@ -9,10 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
 #include <event2/event.h>
 
+#include "common/curlfn.h"
 #include "common/http.h"
+#include "common/log.h"
 
 struct http_req {
 	struct http		*http;
@@ -43,13 +44,20 @@ struct http_sock {
 int
 http_global_init(void)
 {
-	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+	char err[256];
+
+	if (curlfn_load(err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		return -1;
+	}
+	return curlfn.global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
 }
 
 void
 http_global_cleanup(void)
 {
-	curl_global_cleanup();
+	if (curlfn.global_cleanup != NULL)
+		curlfn.global_cleanup();
 }
 
 static void
@@ -63,10 +71,10 @@ http_req_free(struct http_req *r)
 			break;
 		}
 	if (r->easy != NULL) {
-		curl_multi_remove_handle(r->http->multi, r->easy);
-		curl_easy_cleanup(r->easy);
+		curlfn.multi_remove_handle(r->http->multi, r->easy);
+		curlfn.easy_cleanup(r->easy);
 	}
-	curl_slist_free_all(r->headers);
+	curlfn.slist_free_all(r->headers);
 	free(r->post);
 	free(r->body);
 	r->http->pending--;
@@ -79,14 +87,14 @@ http_check_done(struct http *h)
 	CURLMsg *m;
 	int left;
 
-	while ((m = curl_multi_info_read(h->multi, &left)) != NULL) {
+	while ((m = curlfn.multi_info_read(h->multi, &left)) != NULL) {
 		struct http_req *r = NULL;
 		char why[CURL_ERROR_SIZE + 64];
 		long status = 0;
 
 		if (m->msg != CURLMSG_DONE)
 			continue;
-		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+		curlfn.easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
 		if (r == NULL)
 			continue;
 		why[0] = '\0';
@@ -95,12 +103,12 @@ http_check_done(struct http *h)
 			    HTTP_MAX_RESPONSE_BYTES);
 		else if (m->data.result != CURLE_OK)
 			snprintf(why, sizeof(why), "%s", r->err[0] ? r->err :
-			    curl_easy_strerror(m->data.result));
+			    curlfn.easy_strerror(m->data.result));
 		else
-			curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+			curlfn.easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
 		/* Detach first: the callback may start new requests. */
-		curl_multi_remove_handle(h->multi, r->easy);
-		curl_easy_cleanup(r->easy);
+		curlfn.multi_remove_handle(h->multi, r->easy);
+		curlfn.easy_cleanup(r->easy);
 		r->easy = NULL;
 		r->cb(r->arg, why[0] ? 0 : status, r->body ? r->body : "",
 		    r->body_len, why[0] ? why : NULL);
@@ -116,7 +124,7 @@ http_on_socket(evutil_socket_t fd, short what, void *arg)
 	int flags = (what & EV_READ ? CURL_CSELECT_IN : 0) |
 	    (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
 
-	curl_multi_socket_action(h->multi, fd, flags, &running);
+	curlfn.multi_socket_action(h->multi, fd, flags, &running);
 	http_check_done(h);
 }
 
@@ -126,7 +134,7 @@ http_on_timer(evutil_socket_t fd, short what, void *arg)
 	struct http *h = arg;
 	int running;
 
-	curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	curlfn.multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	http_check_done(h);
 }
 
@@ -142,14 +150,14 @@ http_socket_cb(CURL *easy, curl_socket_t s, int what, void *userp,
 		if (hs != NULL) {
 			event_free(hs->ev);
 			free(hs);
-			curl_multi_assign(h->multi, s, NULL);
+			curlfn.multi_assign(h->multi, s, NULL);
 		}
 		return 0;
 	}
 	if (hs == NULL) {
 		if ((hs = calloc(1, sizeof(*hs))) == NULL)
 			return -1;
-		curl_multi_assign(h->multi, s, hs);
+		curlfn.multi_assign(h->multi, s, hs);
 	} else
 		event_free(hs->ev);
 	ev = EV_PERSIST | (what & CURL_POLL_IN ? EV_READ : 0) |
@@ -198,19 +206,25 @@ struct http *
 http_new(struct event_base *base)
 {
 	struct http *h = calloc(1, sizeof(*h));
+	char err[256];
 
 	if (h == NULL)
 		return NULL;
 	h->base = base;
-	if ((h->multi = curl_multi_init()) == NULL ||
+	if (curlfn_load(err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		free(h);
+		return NULL;
+	}
+	if ((h->multi = curlfn.multi_init()) == NULL ||
 	    (h->timer = evtimer_new(base, http_on_timer, h)) == NULL) {
 		http_free(h);
 		return NULL;
 	}
-	curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, http_socket_cb);
-	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
-	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, http_timer_cb);
-	curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+	curlfn.multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, http_socket_cb);
+	curlfn.multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
+	curlfn.multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, http_timer_cb);
+	curlfn.multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
 	return h;
 }
 
@@ -222,7 +236,7 @@ http_free(struct http *h)
 	while (h->reqs != NULL)
 		http_req_free(h->reqs);
 	if (h->multi != NULL)
-		curl_multi_cleanup(h->multi);
+		curlfn.multi_cleanup(h->multi);
 	if (h->timer != NULL)
 		event_free(h->timer);
 	free(h);
@@ -242,33 +256,33 @@ http_start(struct http *h, const char *url, const char *json, size_t len,
 	r->next = h->reqs;
 	h->reqs = r;
 	h->pending++;
-	if ((r->easy = curl_easy_init()) == NULL)
+	if ((r->easy = curlfn.easy_init()) == NULL)
 		goto fail;
-	curl_easy_setopt(r->easy, CURLOPT_URL, url);
-	curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT, HTTP_CONNECT_TIMEOUT_S);
-	curl_easy_setopt(r->easy, CURLOPT_TIMEOUT, HTTP_TIMEOUT_S);
-	curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, http_write_cb);
-	curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->err);
-	curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
-	curl_easy_setopt(r->easy, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
+	curlfn.easy_setopt(r->easy, CURLOPT_URL, url);
+	curlfn.easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	curlfn.easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
+	curlfn.easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT, HTTP_CONNECT_TIMEOUT_S);
+	curlfn.easy_setopt(r->easy, CURLOPT_TIMEOUT, HTTP_TIMEOUT_S);
+	curlfn.easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, http_write_cb);
+	curlfn.easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
+	curlfn.easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->err);
+	curlfn.easy_setopt(r->easy, CURLOPT_PRIVATE, r);
+	curlfn.easy_setopt(r->easy, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
 	if (json != NULL) {
 		if ((r->post = malloc(len + 1)) == NULL)
 			goto fail;
 		memcpy(r->post, json, len);
 		r->post[len] = '\0';
-		r->headers = curl_slist_append(NULL,
+		r->headers = curlfn.slist_append(NULL,
 		    "Content-Type: application/json");
 		if (r->headers == NULL)
 			goto fail;
-		curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
-		curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->post);
-		curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE,
+		curlfn.easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
+		curlfn.easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->post);
+		curlfn.easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE,
 		    (curl_off_t)len);
 	}
-	if (curl_multi_add_handle(h->multi, r->easy) != CURLM_OK)
+	if (curlfn.multi_add_handle(h->multi, r->easy) != CURLM_OK)
 		goto fail;
 	return 0;
 fail:
@@ -327,24 +341,26 @@ http_get_sync(const char *url, long timeout_ms, char **body, size_t *len,
 	CURL *h;
 
 	*status = 0;
-	if ((h = curl_easy_init()) == NULL) {
+	if (curlfn_load(err, errlen) == -1)
+		return -1;
+	if ((h = curlfn.easy_init()) == NULL) {
 		snprintf(err, errlen, "cannot start libcurl");
 		return -1;
 	}
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curlfn.easy_setopt(h, CURLOPT_URL, url);
+	curlfn.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curlfn.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curlfn.easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
 	/* A proxy from the environment is never right for loopback. */
-	curl_easy_setopt(h, CURLOPT_NOPROXY, "localhost,127.0.0.1,::1");
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, http_sync_write);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
-	res = curl_easy_perform(h);
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
-	curl_easy_cleanup(h);
+	curlfn.easy_setopt(h, CURLOPT_NOPROXY, "localhost,127.0.0.1,::1");
+	curlfn.easy_setopt(h, CURLOPT_WRITEFUNCTION, http_sync_write);
+	curlfn.easy_setopt(h, CURLOPT_WRITEDATA, &b);
+	curlfn.easy_setopt(h, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
+	res = curlfn.easy_perform(h);
+	curlfn.easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+	curlfn.easy_cleanup(h);
 	if (res != CURLE_OK) {
-		snprintf(err, errlen, "%s: %s", url, curl_easy_strerror(res));
+		snprintf(err, errlen, "%s: %s", url, curlfn.easy_strerror(res));
 		free(b.data);
 		return -1;
 	}
