@@ -1,7 +1,8 @@
 /*
  * libcurl multi on libevent: libcurl tells us which sockets to watch
  * (socket callback) and when to call it back (timer callback); we turn
- * those into events and hand readiness back with curlfn.multi_socket_action().
+ * those into events and hand readiness back with curl_multi_socket_action().
+ * Every libcurl call goes through curlfn (libcurl is loaded at run time).
  */
 #include <config.h>
 
@@ -41,8 +42,9 @@ struct http_sock {
 	struct event		*ev;
 };
 
-int
-http_global_init(void)
+/* libcurl is loaded on first use (common/curlfn.h); says why it cannot be. */
+static int
+http_load(void)
 {
 	char err[256];
 
@@ -50,6 +52,14 @@ http_global_init(void)
 		log_warnx("%s", err);
 		return -1;
 	}
+	return 0;
+}
+
+int
+http_global_init(void)
+{
+	if (http_load() == -1)
+		return -1;
 	return curlfn.global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
 }
 
@@ -206,13 +216,11 @@ struct http *
 http_new(struct event_base *base)
 {
 	struct http *h = calloc(1, sizeof(*h));
-	char err[256];
 
 	if (h == NULL)
 		return NULL;
 	h->base = base;
-	if (curlfn_load(err, sizeof(err)) == -1) {
-		log_warnx("%s", err);
+	if (http_load() == -1) {
 		free(h);
 		return NULL;
 	}
