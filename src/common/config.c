@@ -119,18 +119,8 @@ config_log_level_parse(const char *name, enum config_log_level *out)
 bool
 config_id_valid(const char *id)
 {
-	size_t n = strlen(id);
-
 	/* The id names a directory: no '/', no "..", no option lookalike. */
-	if (n == 0 || n >= CONFIG_ID_BYTES || id[0] == '.' || id[0] == '-')
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = id[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
-			return false;
-	}
-	return true;
+	return fs_name_portable(id, CONFIG_ID_BYTES - 1, 0);
 }
 
 static bool
@@ -154,17 +144,7 @@ config_provider_id_valid(const char *provider_id)
 static bool
 user_valid(const char *user)
 {
-	size_t n = strlen(user);
-
-	if (n == 0 || n >= CONFIG_USER_BYTES || user[0] == '-')
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = user[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
-			return false;
-	}
-	return true;
+	return fs_name_portable(user, CONFIG_USER_BYTES - 1, 1);
 }
 
 static bool

@@ -173,3 +173,19 @@ fs_mkdirs(const char *path, unsigned mode)
 	}
 	return 0;
 }
+
+int
+fs_name_portable(const char *s, size_t max, int dot_first)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > max || s[0] == '-' || (s[0] == '.' && !dot_first))
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}

@@ -25,5 +25,11 @@ int	fs_read_file(const char *path, size_t max, char **bufp, size_t *lenp,
 	    mode_t *modep);
 /* mkdir -p with mode for every directory it creates; 0 or -1 with errno. */
 int	fs_mkdirs(const char *path, unsigned mode);
+/*
+ * 1 if s is 1 to max characters of POSIX's portable filename set
+ * [A-Za-z0-9._-] and does not start with '-' (an option lookalike), nor
+ * with '.' unless dot_first; 0 otherwise. For names that become paths.
+ */
+int	fs_name_portable(const char *s, size_t max, int dot_first);
 
 #endif

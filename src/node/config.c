@@ -100,17 +100,7 @@ node_role_program(enum node_role role)
 int
 node_id_valid(const char *id)
 {
-	size_t n = strlen(id);
-
-	if (n == 0 || n > NODE_ID_MAX_CHARS || id[0] == '.' || id[0] == '-')
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = id[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
-			return 0;
-	}
-	return 1;
+	return fs_name_portable(id, NODE_ID_MAX_CHARS, 0);
 }
 
 int

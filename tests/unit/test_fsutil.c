@@ -123,6 +123,23 @@ test_strbuf_grows_and_quotes(void **state)
 	free(sb.buf);
 }
 
+static void
+test_name_portable(void **state)
+{
+	assert_true(fs_name_portable("alice", 8, 0));
+	assert_true(fs_name_portable("a.b_c-D9", 8, 0));
+	assert_false(fs_name_portable("a.b_c-D90", 8, 0));	/* too long */
+	assert_false(fs_name_portable("", 8, 0));
+	assert_false(fs_name_portable("-v", 8, 0));
+	assert_false(fs_name_portable("-v", 8, 1));
+	assert_false(fs_name_portable(".hidden", 8, 0));
+	assert_true(fs_name_portable(".hidden", 8, 1));
+	assert_false(fs_name_portable("..", 8, 0));
+	assert_false(fs_name_portable("a/b", 8, 0));
+	assert_false(fs_name_portable("a b", 8, 0));
+	assert_false(fs_name_portable("caf\xc3\xa9", 8, 0));
+}
+
 int
 main(void)
 {
@@ -131,6 +148,7 @@ main(void)
 		cmocka_unit_test(test_write_atomic_fails_cleanly),
 		cmocka_unit_test(test_read_file_limits),
 		cmocka_unit_test(test_strbuf_grows_and_quotes),
+		cmocka_unit_test(test_name_portable),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
