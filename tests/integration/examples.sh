@@ -17,14 +17,7 @@ PAGE="$top_srcdir/examples/web/index.html"
 down() { "$B/nym-testnet" down --dir "$D" >/dev/null 2>&1; }
 trap 'down; t_cleanup' EXIT
 
-if ! "$B/nym-testnet" up --dir "$D" --clients alice,bob,carol --delay-ms 2 --rate 20 \
-	>"$WORK/up.out" 2>&1; then
-	sed 's/^/# /' "$WORK/up.out"
-	not_ok "nym-testnet up with alice, bob and carol"
-	exit 1
-fi
-ok "nym-testnet up with alice, bob and carol"
-. "$D/testnet.env"
+testnet_up "nym-testnet up with alice, bob and carol" --clients alice,bob,carol --delay-ms 2 --rate 20
 A="$CLIENT_alice_SOCKET"
 
 # bob and carol again, on a TCP socket and on a websocket

@@ -97,6 +97,20 @@ start_daemon() {
 	track "$DAEMON_PID"
 }
 
+# testnet_up DESCRIPTION ARGS...: `nym-testnet up --dir $D ARGS`; on success
+# ok DESCRIPTION and its testnet.env read, otherwise its output, not_ok and
+# exit (the caller's EXIT trap takes the testnet down).
+testnet_up() {
+	desc=$1; shift
+	if ! "$top_builddir/src/nym-testnet" up --dir "$D" "$@" >"$WORK/up.out" 2>&1; then
+		sed 's/^/# /' "$WORK/up.out"
+		not_ok "$desc"
+		exit 1
+	fi
+	ok "$desc"
+	. "$D/testnet.env"
+}
+
 all_roles_up() {
 	role_pid "$1" keyd >/dev/null && role_pid "$1" netd >/dev/null && role_pid "$1" rpcd >/dev/null
 }

@@ -28,14 +28,8 @@ LOOP_RATE=20
 # One packet frame and the ping after it on the wire (docs/link.md).
 FRAME_BYTES=2520
 
-if ! "$B/nym-testnet" up --dir "$D" --clients alice,bob --delay-ms 1 --send-rate $SEND_RATE \
-	--fetch-rate 10 --loop-rate $LOOP_RATE >"$WORK/up.out" 2>&1; then
-	sed 's/^/# /' "$WORK/up.out"
-	not_ok "nym-testnet up with alice and bob"
-	exit 1
-fi
-ok "nym-testnet up with alice and bob"
-. "$D/testnet.env"
+testnet_up "nym-testnet up with alice and bob" --clients alice,bob --delay-ms 1 --send-rate $SEND_RATE \
+	--fetch-rate 10 --loop-rate $LOOP_RATE
 
 # bytes_sent of alice's link to her provider (netd pid $1)
 sent_bytes() {

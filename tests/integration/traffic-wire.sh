@@ -32,14 +32,8 @@ fi
 
 SEND_RATE=50
 LOOP_RATE=20
-if ! "$B/nym-testnet" up --dir "$D" --clients alice,bob --delay-ms 2 --send-rate $SEND_RATE \
-	--fetch-rate 20 --loop-rate $LOOP_RATE >"$WORK/up.out" 2>&1; then
-	sed 's/^/# /' "$WORK/up.out"
-	not_ok "nym-testnet up with alice and bob"
-	exit 1
-fi
-ok "nym-testnet up with alice and bob"
-. "$D/testnet.env"
+testnet_up "nym-testnet up with alice and bob" --clients alice,bob --delay-ms 2 --send-rate $SEND_RATE \
+	--fetch-rate 20 --loop-rate $LOOP_RATE
 A="unix:$CLIENT_alice_SOCKET"
 BOB="$CLIENT_bob_PUBKEY:$CLIENT_bob_PROVIDER"
 

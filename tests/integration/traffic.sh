@@ -9,14 +9,8 @@ B="$top_builddir/src"
 D="$WORK/tn"
 down() { "$B/nym-testnet" down --dir "$D" >/dev/null 2>&1; }
 trap 'down; t_cleanup' EXIT
-if ! "$B/nym-testnet" up --dir "$D" --clients alice,bob --delay-ms 2 --send-rate 200 \
-	--fetch-rate 50 --loop-rate 20 >"$WORK/up.out" 2>&1; then
-	cat "$WORK/up.out" | sed 's/^/# /'
-	not_ok "nym-testnet up with alice and bob"
-	exit 1
-fi
-ok "nym-testnet up with alice and bob"
-. "$D/testnet.env"
+testnet_up "nym-testnet up with alice and bob" --clients alice,bob --delay-ms 2 --send-rate 200 \
+	--fetch-rate 50 --loop-rate 20
 A="unix:$CLIENT_alice_SOCKET"
 BOB="$CLIENT_bob_PUBKEY:$CLIENT_bob_PROVIDER"
 
