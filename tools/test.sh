@@ -13,6 +13,8 @@ show_failed_logs() {
 	grep -lE '^:test-result: (FAIL|ERROR|XPASS)' $(find . -name '*.trs') 2>/dev/null |
 	while read -r trs; do
 		log=${trs%.trs}.log
+		echo "== ${log#./}, each failed check and what follows it:"
+		awk '/^not ok/ { n = 8 } n > 0 { print; n-- }' "$log" | head -n 80 | sed 's/^/| /'
 		echo "== ${log#./}, last 120 lines:"
 		tail -n 120 "$log" | sed 's/^/| /'
 	done

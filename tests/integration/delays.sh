@@ -11,7 +11,10 @@
 # counts whole milliseconds (a packet is held d - f ms, f in [0, 1), so
 # the mean is about 0.5 ms short) and the event loops' scheduling. The
 # round trip of zero-delay packets (links, Sphinx) is measured first and
-# subtracted.
+# subtracted. The median lateness shows the timer's accuracy; the mean
+# also carries the scheduling tail of a loaded machine, so in the
+# sanitizer build (everything 2-3 times slower, and make check -j runs
+# other tests beside this one) its tolerance is 3 ms.
 . "$(dirname "$0")/lib.sh"
 
 MIXNODE="$top_builddir/src/nym-mixnode"
@@ -24,7 +27,9 @@ if [ ! -x "$DIRECTORY" ] || [ ! -x "$MIXDELAY" ]; then
 	echo "1..0 # SKIP nym-directory or mixdelay is not built"
 	exit 0
 fi
-plan 9
+plan 10
+LOAD_TOL=1.5
+[ -n "${NYMD_SANITIZER_BUILD:-}" ] && LOAD_TOL=3
 
 H="$WORK/home"
 DPORT=$(free_port)
@@ -57,15 +62,17 @@ fig() { tr ' ' '\n' <"$WORK/delays.out" | sed -n "s/^$1=//p"; }
 holds() {
 	awk -v se="$(fig se)" -v mean="$(fig mean)" -v drawn="$(fig drawn_mean)" \
 		-v obs="$(fig observed_mean)" -v lmean="$(fig lateness_mean)" \
-		-v lmin="$(fig lateness_min)" -v base="$(fig base)" \
+		-v lmin="$(fig lateness_min)" -v lmed="$(fig lateness_median)" \
+		-v base="$(fig base)" -v tol="$LOAD_TOL" \
 		"function abs(x) { return x < 0 ? -x : x }
 		BEGIN { exit !($1) }" </dev/null
 }
 check "the sender's draws: mean within 4 se of $MEAN ms" holds 'se > 0 && abs(drawn - mean) <= 4 * se'
-check "observed mean per-hop delay within 4 se + 1.5 ms of $MEAN ms" \
-	holds 'se > 0 && abs(obs - mean) <= 4 * se + 1.5'
+check "observed mean per-hop delay within 4 se + $LOAD_TOL ms of $MEAN ms" \
+	holds 'se > 0 && abs(obs - mean) <= 4 * se + tol'
 check "no packet left more than 1.5 ms before its delay" holds 'lmin >= -1.5'
-check "packets leave on time: mean lateness within 1.5 ms" holds 'abs(lmean) <= 1.5'
+check "packets leave on time: median lateness within 1 ms" holds 'abs(lmed) <= 1'
+check "mean lateness within $LOAD_TOL ms" holds 'abs(lmean) <= tol'
 
 kill -TERM "$MIX_PID"
 wait "$MIX_PID"

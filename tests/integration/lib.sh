@@ -43,6 +43,16 @@ check() {
 	if "$@"; then ok "$desc"; else not_ok "$desc"; fi
 }
 diag() { echo "# $*"; }
+# lacks PATTERN FILE...: no line of the files matches the basic regular
+# expression; otherwise the lines that do, as diagnostics, and failure.
+lacks() {
+	pat=$1; shift
+	if grep -h -e "$pat" "$@" >"$WORK/lacks.out" 2>/dev/null; then
+		head -n 10 "$WORK/lacks.out" | sed 's/^/# found: /'
+		return 1
+	fi
+	return 0
+}
 finish() { [ "$T_FAILED" -eq 0 ]; exit $?; }
 track() { T_PIDS="$T_PIDS $1"; }
 

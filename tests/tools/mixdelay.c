@@ -15,7 +15,7 @@
  *
  * Prints one line of key=value figures (all times in ms):
  *   sent received mean se drawn_mean base observed_mean
- *   lateness_mean lateness_min lateness_max
+ *   lateness_mean lateness_median lateness_min lateness_max
  * where se = mean / sqrt(n), the standard error of the mean of n
  * exponential draws, and lateness = observed delay - drawn delay.
  */
@@ -137,6 +137,7 @@ main(int argc, char **argv)
 	size_t count = 3000, probe = 200;
 	double mean = 20, rate = 300, base, *v;
 	double drawn = 0, observed = 0, late = 0, late_min = 1e9, late_max = -1e9;
+	size_t nlate = 0;
 	const struct topology_node *mix = NULL;
 	struct event_config *ec;
 	struct event_base *evb;
@@ -195,6 +196,8 @@ main(int argc, char **argv)
 	free(md.pk);
 
 	round_trip(mix, count, mean, rate, 40 * mean + 5000);
+	if ((v = calloc(count, sizeof(*v))) == NULL)
+		mixpeer_die("out of memory");
 	for (size_t i = 0; i < count; i++) {
 		double obs, d = md.pk[i].delay_ms;
 
@@ -203,18 +206,23 @@ main(int argc, char **argv)
 			continue;
 		obs = md.pk[i].rtt_ms - base;
 		observed += obs;
+		v[nlate++] = obs - d;
 		late += obs - d;
 		if (obs - d < late_min)
 			late_min = obs - d;
 		if (obs - d > late_max)
 			late_max = obs - d;
 	}
+	qsort(v, nlate, sizeof(*v), cmp_double);
 	printf("sent=%zu received=%zu mean=%.3f se=%.3f drawn_mean=%.3f "
-	    "base=%.3f observed_mean=%.3f lateness_mean=%.3f lateness_min=%.3f "
-	    "lateness_max=%.3f\n", count, md.back, mean,
-	    mean / sqrt((double)count), drawn / (double)count, base,
+	    "base=%.3f observed_mean=%.3f lateness_mean=%.3f "
+	    "lateness_median=%.3f lateness_min=%.3f lateness_max=%.3f\n",
+	    count, md.back, mean, mean / sqrt((double)count),
+	    drawn / (double)count, base,
 	    md.back ? observed / (double)md.back : 0,
-	    md.back ? late / (double)md.back : 0, late_min, late_max);
+	    md.back ? late / (double)md.back : 0,
+	    nlate ? v[nlate / 2] : 0, late_min, late_max);
+	free(v);
 	free(md.pk);
 	topology_free(t);
 	mixpeer_close(&md.peer);
