@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/fsutil.h"
 #include "libnym/private.h"
 
 #define START_POLL_MS		50
@@ -34,22 +35,12 @@ enum start_status {
 	START_NO_FORK = 4,
 };
 
-/* The same rule as nymd's --id, so that an id cannot leave ROOT/clients. */
+/* nymd's own rule for --id (config_id_valid), so that an id cannot leave
+ * ROOT/clients and is refused here rather than by nymd later. */
 static int
 start_valid_id(const char *id)
 {
-	size_t len = id != NULL ? strlen(id) : 0;
-
-	if (len == 0 || len > START_ID_MAX_CHARS || strcmp(id, ".") == 0 ||
-	    strcmp(id, "..") == 0)
-		return 0;
-	for (size_t i = 0; i < len; i++) {
-		char ch = id[i];
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		    (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-'))
-			return 0;
-	}
-	return 1;
+	return id != NULL && fs_name_portable(id, START_ID_MAX_CHARS, 0);
 }
 
 static int

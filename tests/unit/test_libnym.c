@@ -597,7 +597,7 @@ test_ids(void **state)
 static void
 test_paths(void **state)
 {
-	char buf[256], long_home[200];
+	char buf[256], long_home[200], long_id[66];
 
 	assert_int_equal(nym_default_socket_path(buf, sizeof(buf), "alice", "/srv/n"), 0);
 	assert_string_equal(buf, "/srv/n/clients/alice/nymd.sock");
@@ -614,6 +614,16 @@ test_paths(void **state)
 	assert_int_equal(nym_default_socket_path(buf, sizeof(buf), "a/b", "/x"), NYM_ERR_INVALID);
 	assert_int_equal(nym_default_socket_path(buf, sizeof(buf), "", "/x"), NYM_ERR_INVALID);
 	assert_int_equal(nym_default_socket_path(buf, sizeof(buf), NULL, "/x"), NYM_ERR_INVALID);
+	/* nymd's own --id rule: no leading '-' or '.', at most 64 characters. */
+	assert_int_equal(nym_default_socket_path(buf, sizeof(buf), "-x", "/x"), NYM_ERR_INVALID);
+	assert_int_equal(nym_default_socket_path(buf, sizeof(buf), ".x", "/x"), NYM_ERR_INVALID);
+	assert_int_equal(nym_default_socket_path(buf, sizeof(buf), "x.-_9", "/x"), 0);
+	memset(long_id, 'i', 64);
+	long_id[64] = '\0';
+	assert_int_equal(nym_default_socket_path(buf, sizeof(buf), long_id, "/x"), 0);
+	long_id[64] = 'i';
+	long_id[65] = '\0';
+	assert_int_equal(nym_default_socket_path(buf, sizeof(buf), long_id, "/x"), NYM_ERR_INVALID);
 	assert_int_equal(nym_default_socket_path(buf, 10, "alice", "/x"), NYM_ERR_INVALID);
 	/* Longer than a unix socket path can be. */
 	memset(long_home, 'd', sizeof(long_home) - 1);
