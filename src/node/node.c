@@ -71,7 +71,9 @@ struct node {
 	struct link_config	 in_cfg;
 	struct link_config	 out_cfg;
 
-	struct evconnlistener	*listener;
+	struct evconnlistener	*listener;	/* disabled until accepting */
+	int			 accepting;
+	struct event		*accept_timer;
 	struct node_in		*in_links;
 	size_t			 n_in;
 
@@ -105,6 +107,8 @@ struct node {
 	uint64_t		 interval_received;
 	uint64_t		 snapshot_count;	/* replay_count() at the last */
 };
+
+static void	node_start_accepting(struct node *);
 
 static void
 node_timer_ms(struct event *ev, uint64_t ms)
@@ -212,6 +216,7 @@ node_topology_done(void *arg, long status, const char *body, size_t len,
 		n->topo = t;
 		pool_set_topology(n->pool, t);
 	}
+	node_start_accepting(n);
 	if (n->topo_again) {
 		n->topo_again = 0;
 		node_fetch_topology(n);
@@ -741,6 +746,33 @@ node_accept(struct evconnlistener *lst, evutil_socket_t fd,
 	n->n_in++;
 }
 
+/*
+ * A restarted node knows no peer until its first topology arrives; links
+ * accepted before would be refused and their peers would back off. So the
+ * socket listens at once (connections wait in its backlog) and accepting
+ * starts when the first fetch has ended, or after NODE_FIRST_TOPOLOGY_WAIT_MS.
+ */
+static void
+node_start_accepting(struct node *n)
+{
+	if (n->accepting || n->listener == NULL)
+		return;
+	n->accepting = 1;
+	evtimer_del(n->accept_timer);
+	if (evconnlistener_enable(n->listener) == -1)
+		log_warnx("cannot accept links on %s", n->hostport);
+}
+
+static void
+node_accept_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct node *n = arg;
+
+	log_info("no topology after %d ms: accepting links without one",
+	    NODE_FIRST_TOPOLOGY_WAIT_MS);
+	node_start_accepting(n);
+}
+
 static void
 node_accept_error(struct evconnlistener *lst, void *arg)
 {
@@ -770,7 +802,8 @@ node_listen(struct node *n)
 		return -1;
 	}
 	n->listener = evconnlistener_new_bind(n->base, node_accept, n,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC |
+	    LEV_OPT_DISABLED,
 	    128, (struct sockaddr *)&ss, (int)len);
 	if (n->listener == NULL) {
 		log_warn("cannot listen on %s", n->hostport);
@@ -812,6 +845,7 @@ node_signal(evutil_socket_t sig, short what, void *arg)
 	}
 	while (n->in_links != NULL)
 		node_in_free(n->in_links);
+	evtimer_del(n->accept_timer);
 	evtimer_del(n->presence_timer);
 	evtimer_del(n->metrics_timer);
 	node_timer_ms(n->grace_timer, NODE_STOP_GRACE_MS);
@@ -829,7 +863,8 @@ node_cleanup(struct node *n)
 {
 	struct event **evs[] = { &n->dq_timer, &n->topo_timer,
 	    &n->presence_timer, &n->metrics_timer, &n->sync_timer,
-	    &n->snapshot_timer, &n->grace_timer, &n->sig_term, &n->sig_int };
+	    &n->snapshot_timer, &n->grace_timer, &n->accept_timer,
+	    &n->sig_term, &n->sig_int };
 
 	if (n->listener != NULL)
 		evconnlistener_free(n->listener);
@@ -930,6 +965,7 @@ node_setup(struct node *n)
 	    (n->sync_timer = evtimer_new(n->base, node_sync_timer, n)) == NULL ||
 	    (n->snapshot_timer = evtimer_new(n->base, node_snapshot_timer, n)) == NULL ||
 	    (n->grace_timer = evtimer_new(n->base, node_grace_timer, n)) == NULL ||
+	    (n->accept_timer = evtimer_new(n->base, node_accept_timer, n)) == NULL ||
 	    (n->sig_term = evsignal_new(n->base, SIGTERM, node_signal, n)) == NULL ||
 	    (n->sig_int = evsignal_new(n->base, SIGINT, node_signal, n)) == NULL) {
 		log_warnx("out of memory");
@@ -967,6 +1003,7 @@ node_run(const struct node_config *cfg, const uint8_t priv[32],
 	log_info("%s %s listening on %s (directory %s)",
 	    node_role_program(cfg->role), cfg->id, n.hostport, cfg->directory);
 
+	node_timer_ms(n.accept_timer, NODE_FIRST_TOPOLOGY_WAIT_MS);
 	node_fetch_topology(&n);
 	node_timer_ms(n.topo_timer, cfg->topology_interval_s * 1000ull);
 	node_presence_now(&n);

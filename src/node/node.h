@@ -22,6 +22,7 @@ struct node;
 #define NODE_IN_LINK_OUT_MAX_BYTES	(4u * 1024 * 1024)
 #define NODE_TOPOLOGY_MIN_GAP_MS	250	/* between on-demand fetches */
 #define NODE_STOP_GRACE_MS		2000	/* drain time at a clean stop */
+#define NODE_FIRST_TOPOLOGY_WAIT_MS	2000	/* links wait for it at start */
 #define NODE_REPLAY_SYNC_MS		1000	/* fdatasync of the replay log */
 
 /* Packet counters since start; docs/mixnode.md says what each means. */

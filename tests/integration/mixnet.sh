@@ -19,7 +19,7 @@ if [ ! -x "$DIRECTORY" ]; then
 	echo "1..0 # SKIP nym-directory is not built"
 	exit 0
 fi
-plan 36
+plan 37
 
 H="$WORK/home"
 DPORT=$(free_port)
@@ -147,6 +147,9 @@ wait_for 5 topo_has 'len(t["MixNodes"]) == 3' || true
 sleep 0.3
 "$MIXSEND" --directory "$D" --key "$CLIENT" --entry "$L1" --link-key "$PKEY" resend "$WORK/l1.bin" 2>>"$WORK/mixsend.err"
 check "old packets sent to the restarted L1 are dropped as replays" at_least 5 mix1 replay 4
+awk '/listening on/ { n++ } n >= 2' "$WORK/mix1.log" >"$WORK/mix1-restart.log"
+check "the restarted L1 refused no link: it accepts once it has the topology" \
+	lacks 'refused a link' "$WORK/mix1-restart.log"
 check "and none of them reaches the mailbox" sh -c \
 	"sleep 0.5; [ -z \"\$('$MIXSEND' --directory '$D' --key '$CLIENT' --timeout 0 pull 2>/dev/null)\" ]"
 
