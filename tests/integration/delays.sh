@@ -11,10 +11,12 @@
 # counts whole milliseconds (a packet is held d - f ms, f in [0, 1), so
 # the mean is about 0.5 ms short) and the event loops' scheduling. The
 # round trip of zero-delay packets (links, Sphinx) is measured first and
-# subtracted. The median lateness shows the timer's accuracy; the mean
-# also carries the scheduling tail of a loaded machine, so in the
+# subtracted (its median: the base; for "left early", its minimum, which
+# load cannot lower). The median lateness shows the timer's accuracy
+# (within 1 ms), the mean also the scheduling tail (1.5 ms); in the
 # sanitizer build (everything 2-3 times slower, and make check -j runs
-# other tests beside this one) its tolerance is 3 ms.
+# other tests beside this one) the base itself moves with the load, and
+# both tolerances are 3 ms.
 . "$(dirname "$0")/lib.sh"
 
 MIXNODE="$top_builddir/src/nym-mixnode"
@@ -28,8 +30,9 @@ if [ ! -x "$DIRECTORY" ] || [ ! -x "$MIXDELAY" ]; then
 	exit 0
 fi
 plan 10
+MEDIAN_TOL=1
 LOAD_TOL=1.5
-[ -n "${NYMD_SANITIZER_BUILD:-}" ] && LOAD_TOL=3
+[ -n "${NYMD_SANITIZER_BUILD:-}" ] && MEDIAN_TOL=3 LOAD_TOL=3
 
 H="$WORK/home"
 DPORT=$(free_port)
@@ -62,16 +65,16 @@ fig() { tr ' ' '\n' <"$WORK/delays.out" | sed -n "s/^$1=//p"; }
 holds() {
 	awk -v se="$(fig se)" -v mean="$(fig mean)" -v drawn="$(fig drawn_mean)" \
 		-v obs="$(fig observed_mean)" -v lmean="$(fig lateness_mean)" \
-		-v lmin="$(fig lateness_min)" -v lmed="$(fig lateness_median)" \
-		-v base="$(fig base)" -v tol="$LOAD_TOL" \
+		-v earliest="$(fig earliest)" -v lmed="$(fig lateness_median)" \
+		-v base="$(fig base)" -v tol="$LOAD_TOL" -v mtol="$MEDIAN_TOL" \
 		"function abs(x) { return x < 0 ? -x : x }
 		BEGIN { exit !($1) }" </dev/null
 }
 check "the sender's draws: mean within 4 se of $MEAN ms" holds 'se > 0 && abs(drawn - mean) <= 4 * se'
 check "observed mean per-hop delay within 4 se + $LOAD_TOL ms of $MEAN ms" \
 	holds 'se > 0 && abs(obs - mean) <= 4 * se + tol'
-check "no packet left more than 1.5 ms before its delay" holds 'lmin >= -1.5'
-check "packets leave on time: median lateness within 1 ms" holds 'abs(lmed) <= 1'
+check "no packet left more than 1.5 ms before its delay" holds 'earliest >= -1.5'
+check "packets leave on time: median lateness within $MEDIAN_TOL ms" holds 'abs(lmed) <= mtol'
 check "mean lateness within $LOAD_TOL ms" holds 'abs(lmean) <= tol'
 
 kill -TERM "$MIX_PID"

@@ -9,15 +9,20 @@
  * with d drawn as the Loopix sender draws it: exponential with mean
  * --mean ms (rounded to whole milliseconds, the unit the packet carries).
  * A packet's observed delay is its round trip minus the base latency.
+ * Whether a packet left early is judged against the fastest probe
+ * instead: a loaded machine only ever makes a round trip longer, so
+ * round trip - delay - fastest probe < 0 means the mixnode held the
+ * packet for less than its delay.
  *
  *   mixdelay --directory URL [--mixnode ID] [--count N] [--mean MS]
  *            [--rate PACKETS_PER_S] [--probe N]
  *
  * Prints one line of key=value figures (all times in ms):
- *   sent received mean se drawn_mean base observed_mean
- *   lateness_mean lateness_median lateness_min lateness_max
+ *   sent received mean se drawn_mean base base_min observed_mean
+ *   lateness_mean lateness_median lateness_max earliest
  * where se = mean / sqrt(n), the standard error of the mean of n
- * exponential draws, and lateness = observed delay - drawn delay.
+ * exponential draws, lateness = observed delay - drawn delay, and
+ * earliest = the least round trip - drawn delay - base_min.
  */
 #include <config.h>
 
@@ -135,8 +140,8 @@ main(int argc, char **argv)
 	};
 	const char *directory = NULL, *mix_id = NULL;
 	size_t count = 3000, probe = 200;
-	double mean = 20, rate = 300, base, *v;
-	double drawn = 0, observed = 0, late = 0, late_min = 1e9, late_max = -1e9;
+	double mean = 20, rate = 300, base, base_min, *v;
+	double drawn = 0, observed = 0, late = 0, earliest = 1e9, late_max = -1e9;
 	size_t nlate = 0;
 	const struct topology_node *mix = NULL;
 	struct event_config *ec;
@@ -192,6 +197,7 @@ main(int argc, char **argv)
 		v[i] = md.pk[i].rtt_ms;
 	qsort(v, probe, sizeof(*v), cmp_double);
 	base = v[probe / 2];
+	base_min = v[0];
 	free(v);
 	free(md.pk);
 
@@ -208,20 +214,20 @@ main(int argc, char **argv)
 		observed += obs;
 		v[nlate++] = obs - d;
 		late += obs - d;
-		if (obs - d < late_min)
-			late_min = obs - d;
+		if (md.pk[i].rtt_ms - d - base_min < earliest)
+			earliest = md.pk[i].rtt_ms - d - base_min;
 		if (obs - d > late_max)
 			late_max = obs - d;
 	}
 	qsort(v, nlate, sizeof(*v), cmp_double);
 	printf("sent=%zu received=%zu mean=%.3f se=%.3f drawn_mean=%.3f "
-	    "base=%.3f observed_mean=%.3f lateness_mean=%.3f "
-	    "lateness_median=%.3f lateness_min=%.3f lateness_max=%.3f\n",
+	    "base=%.3f base_min=%.3f observed_mean=%.3f lateness_mean=%.3f "
+	    "lateness_median=%.3f lateness_max=%.3f earliest=%.3f\n",
 	    count, md.back, mean, mean / sqrt((double)count),
-	    drawn / (double)count, base,
+	    drawn / (double)count, base, base_min,
 	    md.back ? observed / (double)md.back : 0,
 	    md.back ? late / (double)md.back : 0,
-	    nlate ? v[nlate / 2] : 0, late_min, late_max);
+	    nlate ? v[nlate / 2] : 0, late_max, earliest);
 	free(v);
 	free(md.pk);
 	topology_free(t);
