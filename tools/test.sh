@@ -1,12 +1,22 @@
 #!/bin/sh
 # The whole test suite: make check in a normal build, then again in an
-# AddressSanitizer + UndefinedBehaviorSanitizer build, then a short run of
-# every fuzz target (NYMD_FUZZ_SECONDS each, 10 by default), then the
-# Debian packages and systemd units (as root), then make distcheck. Ends
-# with one line "N passed, M failed, K skipped" counted over all of them.
+# AddressSanitizer + UndefinedBehaviorSanitizer build, then the unit tests
+# and corpus replays under valgrind, then a short run of every fuzz target
+# (NYMD_FUZZ_SECONDS each, 10 by default), then the Debian packages and
+# systemd units (as root), then make distcheck. Ends with one line
+# "N passed, M failed, K skipped" counted over all of them.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 status=0
+# Each suite's TAP results are kept here, so that a later suite in the
+# same build directory (valgrind) does not overwrite what is counted.
+results="$top/build/results"
+rm -rf "$results"
+
+keep_results() {
+	mkdir -p "$results/$1"
+	find . -name '*.trs' -exec cp --parents {} "$results/$1/" \;
+}
 
 # The end of each failed test's log, so that CI's output alone explains it.
 show_failed_logs() {
@@ -31,6 +41,7 @@ run_suite() {
 	find . -name '*.trs' -delete
 	make -j"$(nproc)" check >check.out 2>&1
 	rc=$?
+	keep_results "$name"
 	grep -E '^(PASS|FAIL|ERROR|XPASS|SKIP):' check.out | grep -v '^PASS' || true
 	grep -E '^# (TOTAL|PASS|SKIP|FAIL|ERROR):' check.out || true
 	if [ $rc -ne 0 ]; then
@@ -42,8 +53,8 @@ run_suite() {
 }
 
 count() {
-	# $1: result names to count; over both builds' TAP results
-	cat "$top"/build/default/tests/*/*.trs "$top"/build/sanitize/tests/*/*.trs 2>/dev/null |
+	# $1: result names to count; over every suite's TAP results
+	find "$results" -name '*.trs' -exec cat {} + 2>/dev/null |
 		grep -cE "^:test-result: ($1)" || true
 }
 
@@ -148,8 +159,29 @@ run_distcheck() {
 	return 1
 }
 
+# The unit tests and fuzz corpus replays again under valgrind's memcheck
+# (make check-valgrind) in the normal build. NYMD_VALGRIND=0 leaves this out.
+run_valgrind() {
+	[ "${NYMD_VALGRIND:-1}" = 0 ] && return 0
+	echo "== valgrind: unit tests and corpus replays under memcheck"
+	cd "$top/build/default" || return 1
+	find . -name '*.trs' -delete
+	make -j"$(nproc)" check-valgrind >valgrind.out 2>&1
+	rc=$?
+	keep_results valgrind
+	grep -E '^(PASS|FAIL|ERROR|XPASS|SKIP):' valgrind.out | grep -v '^PASS' || true
+	grep -E '^# (TOTAL|PASS|FAIL|ERROR):' valgrind.out || true
+	if [ $rc -ne 0 ]; then
+		show_failed_logs
+		echo "== valgrind FAILED (see build/default/valgrind.out and its *.log files)"
+		return 1
+	fi
+	return 0
+}
+
 run_suite default || status=1
 run_suite sanitize --enable-sanitizers || status=1
+run_valgrind || status=1
 run_fuzz || status=1
 run_package || status=1
 run_distcheck || status=1
