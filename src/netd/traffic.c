@@ -397,6 +397,22 @@ cover_pool_warn(struct cover_pool *pool, uint64_t now)
 	    (unsigned long long)pool->empty);
 	pool->empty_logged = pool->empty;
 	pool->warned_ms = now;
+	/* This line says what a pending end-of-window flush would have. */
+	if (pool->warn_ev != NULL)
+		evtimer_del(pool->warn_ev);
+}
+
+/* A flush at the end of the window that began with the last warning. */
+static void
+cover_pool_arm_flush(struct cover_pool *pool, uint64_t now)
+{
+	uint64_t end = pool->warned_ms + TRAFFIC_EMPTY_LOG_MS;
+	/* +1 ms: the event loop's coarse clock may fire a little early. */
+	uint64_t wait = (end > now ? end - now : 0) + 1;
+	struct timeval tv = { (time_t)(wait / 1000), (suseconds_t)(wait % 1000) * 1000 };
+
+	if (pool->warn_ev != NULL && !evtimer_pending(pool->warn_ev, NULL))
+		evtimer_add(pool->warn_ev, &tv);
 }
 
 /* The end of a rate-limited window: what it held is said now, not at
@@ -405,9 +421,14 @@ static void
 on_cover_warn(evutil_socket_t fd, short what, void *arg)
 {
 	struct cover_pool *pool = arg;
+	uint64_t now = clock_monotonic_ms();
 
-	if (pool->empty > pool->empty_logged)
-		cover_pool_warn(pool, clock_monotonic_ms());
+	if (pool->empty == pool->empty_logged)
+		return;
+	if (now - pool->warned_ms < TRAFFIC_EMPTY_LOG_MS)
+		cover_pool_arm_flush(pool, now);
+	else
+		cover_pool_warn(pool, now);
 }
 
 /*
@@ -431,12 +452,7 @@ cover_pool_empty(struct cover_pool *pool)
 		cover_pool_warn(pool, now);
 		return;
 	}
-	if (pool->warn_ev != NULL && !evtimer_pending(pool->warn_ev, NULL)) {
-		/* +1 ms: the event loop's coarse clock may fire a little early. */
-		uint64_t wait = pool->warned_ms + TRAFFIC_EMPTY_LOG_MS - now + 1;
-		struct timeval tv = { (time_t)(wait / 1000), (suseconds_t)(wait % 1000) * 1000 };
-		evtimer_add(pool->warn_ev, &tv);
-	}
+	cover_pool_arm_flush(pool, now);
 }
 
 static int
