@@ -3,7 +3,8 @@
 # for a provider on both sides, sends packets [mixnode RELAY d -> it] whose
 # delays d it draws as a Loopix sender does (exponential, mean 20 ms) and
 # times each until the mixnode relays it back. The observed mean delay
-# must be within tolerance of the configured mean.
+# must be within tolerance of the configured mean. A measurement out of
+# tolerance is repeated, up to 3 in all (see below).
 #
 # Tolerance: the mean of n exponential draws of mean m has standard error
 # se = m / sqrt(n) (0.365 ms for n = 3000, m = 20); we allow 4 se (a
@@ -53,12 +54,6 @@ track "$MIX_PID"
 check "the mixnode is in the topology" wait_for 10 sh -c \
 	"curl -s -m 1 $D/api/presence/topology | grep -q '\"layer\":1'"
 
-"$MIXDELAY" --directory "$D" --count "$N" --mean "$MEAN" --rate 300 --probe 200 \
-	>"$WORK/delays.out" 2>"$WORK/delays.err"
-rc=$?
-diag "$(cat "$WORK/delays.out" "$WORK/delays.err")"
-check "all $N packets came back" [ "$rc" = 0 ]
-
 # fig NAME: a figure of mixdelay's output line
 fig() { tr ' ' '\n' <"$WORK/delays.out" | sed -n "s/^$1=//p"; }
 # holds EXPR: an awk condition over the figures
@@ -70,12 +65,36 @@ holds() {
 		"function abs(x) { return x < 0 ? -x : x }
 		BEGIN { exit !($1) }" </dev/null
 }
-check "the sender's draws: mean within 4 se of $MEAN ms" holds 'se > 0 && abs(drawn - mean) <= 4 * se'
-check "observed mean per-hop delay within 4 se + $LOAD_TOL ms of $MEAN ms" \
-	holds 'se > 0 && abs(obs - mean) <= 4 * se + tol'
-check "no packet left more than 1.5 ms before its delay" holds 'earliest >= -1.5'
-check "packets leave on time: median lateness within $MEDIAN_TOL ms" holds 'abs(lmed) <= mtol'
-check "mean lateness within $LOAD_TOL ms" holds 'abs(lmean) <= tol'
+DRAWS_OK='se > 0 && abs(drawn - mean) <= 4 * se'
+MEAN_OK='se > 0 && abs(obs - mean) <= 4 * se + tol'
+EARLY_OK='earliest >= -1.5'
+MEDIAN_OK='abs(lmed) <= mtol'
+LMEAN_OK='abs(lmean) <= tol'
+
+# A machine busy with other tests stalls the event loops now and then
+# (lateness_max of 100 ms and more under make check -j4), which moves the
+# means: a measurement out of tolerance is repeated, up to 3 times in all.
+# A mixnode that holds packets wrongly fails every one of them.
+attempt=1
+while :; do
+	"$MIXDELAY" --directory "$D" --count "$N" --mean "$MEAN" --rate 300 --probe 200 \
+		>"$WORK/delays.out" 2>"$WORK/delays.err"
+	rc=$?
+	diag "$(cat "$WORK/delays.out" "$WORK/delays.err")"
+	if [ "$rc" = 0 ] && holds "$DRAWS_OK && $MEAN_OK && $EARLY_OK && $MEDIAN_OK && $LMEAN_OK"; then
+		break
+	fi
+	[ "$attempt" -ge 3 ] && break
+	diag "attempt $attempt: a figure is out of tolerance; measuring again"
+	attempt=$((attempt + 1))
+done
+check "all $N packets came back" [ "$rc" = 0 ]
+
+check "the sender's draws: mean within 4 se of $MEAN ms" holds "$DRAWS_OK"
+check "observed mean per-hop delay within 4 se + $LOAD_TOL ms of $MEAN ms" holds "$MEAN_OK"
+check "no packet left more than 1.5 ms before its delay" holds "$EARLY_OK"
+check "packets leave on time: median lateness within $MEDIAN_TOL ms" holds "$MEDIAN_OK"
+check "mean lateness within $LOAD_TOL ms" holds "$LMEAN_OK"
 
 kill -TERM "$MIX_PID"
 wait "$MIX_PID"
