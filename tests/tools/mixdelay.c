@@ -4,10 +4,11 @@
  * packets [mixnode RELAY d -> us, us FINAL] at a steady rate and times
  * each one until the mixnode relays it back to us.
  *
- * First --probe packets with d = 0 give the base latency of the round
- * trip (links, Sphinx processing; their median).  Then --count packets
- * with d drawn as the Loopix sender draws it: exponential with mean
- * --mean ms (rounded to whole milliseconds, the unit the packet carries).
+ * --count packets with d drawn as the Loopix sender draws it (exponential
+ * with mean --mean ms, rounded to whole milliseconds, the unit the packet
+ * carries) and, spread evenly among them, --probe packets with d = 0 whose
+ * median round trip is the base latency (links, Sphinx processing),
+ * measured under the same load as the delayed packets.
  * A packet's observed delay is its round trip minus the base latency.
  * Whether a packet left early is judged against the fastest probe
  * instead: a loaded machine only ever makes a round trip longer, so
@@ -42,6 +43,7 @@ struct md_packet {
 	double		 sent_ms;
 	double		 rtt_ms;	/* < 0: not back yet */
 	uint32_t	 delay_ms;
+	int		 probe;		/* d = 0, for the base latency */
 };
 
 static struct {
@@ -90,12 +92,13 @@ cmp_double(const void *a, const void *b)
 }
 
 /*
- * Sends n packets at rate per second (delay 0 if mean is 0), waits for
+ * Sends n packets at rate per second, probes of them spread evenly with
+ * delay 0 and the others with delays drawn of the given mean; waits for
  * them for up to wait_ms after the last.
  */
 static void
-round_trip(const struct topology_node *mix, size_t n, double mean, double rate,
-    double wait_ms)
+round_trip(const struct topology_node *mix, size_t n, size_t probes,
+    double mean, double rate, double wait_ms)
 {
 	uint8_t (*pkts)[SPHINX_PACKET_BYTES] = calloc(n, SPHINX_PACKET_BYTES);
 	double start;
@@ -107,7 +110,9 @@ round_trip(const struct topology_node *mix, size_t n, double mean, double rate,
 	md.all_back = 0;
 	/* Built before sending, so that sending keeps its pace. */
 	for (uint32_t i = 0; i < n; i++) {
-		md.pk[i].delay_ms = mean > 0 ? draw(mean) : 0;
+		/* exactly `probes` of the n indices step floor(i * probes / n) */
+		md.pk[i].probe = ((size_t)i + 1) * probes / n != (size_t)i * probes / n;
+		md.pk[i].delay_ms = md.pk[i].probe ? 0 : draw(mean);
 		md.pk[i].rtt_ms = -1;
 		mixpeer_build(&md.peer, mix->pub, md.pk[i].delay_ms, &i, sizeof(i),
 		    pkts[i]);
@@ -142,7 +147,7 @@ main(int argc, char **argv)
 	size_t count = 3000, probe = 200;
 	double mean = 20, rate = 300, base, base_min, *v;
 	double drawn = 0, observed = 0, late = 0, earliest = 1e9, late_max = -1e9;
-	size_t nlate = 0;
+	size_t nlate = 0, nprobe = 0;
 	const struct topology_node *mix = NULL;
 	struct event_config *ec;
 	struct event_base *evb;
@@ -187,26 +192,24 @@ main(int argc, char **argv)
 		mixpeer_die("no such mixnode in the topology");
 	mixpeer_connect(&md.peer, mix, 1, 15000);
 
-	/* The base latency: zero-delay packets, their median round trip. */
-	round_trip(mix, probe, 0, rate, 5000);
-	if (md.back != md.n)
-		mixpeer_die("%zu of %zu probe packets came back", md.back, md.n);
-	if ((v = calloc(probe, sizeof(*v))) == NULL)
+	round_trip(mix, count + probe, probe, mean, rate, 40 * mean + 5000);
+	/* The base latency: the probes' median round trip, and their least. */
+	if ((v = calloc(count + probe, sizeof(*v))) == NULL)
 		mixpeer_die("out of memory");
-	for (size_t i = 0; i < probe; i++)
-		v[i] = md.pk[i].rtt_ms;
-	qsort(v, probe, sizeof(*v), cmp_double);
-	base = v[probe / 2];
+	for (size_t i = 0; i < md.n; i++)
+		if (md.pk[i].probe && md.pk[i].rtt_ms >= 0)
+			v[nprobe++] = md.pk[i].rtt_ms;
+	if (nprobe != probe)
+		mixpeer_die("%zu of %zu probe packets came back", nprobe, probe);
+	qsort(v, nprobe, sizeof(*v), cmp_double);
+	base = v[nprobe / 2];
 	base_min = v[0];
-	free(v);
-	free(md.pk);
 
-	round_trip(mix, count, mean, rate, 40 * mean + 5000);
-	if ((v = calloc(count, sizeof(*v))) == NULL)
-		mixpeer_die("out of memory");
-	for (size_t i = 0; i < count; i++) {
+	for (size_t i = 0; i < md.n; i++) {
 		double obs, d = md.pk[i].delay_ms;
 
+		if (md.pk[i].probe)
+			continue;
 		drawn += d;
 		if (md.pk[i].rtt_ms < 0)
 			continue;
@@ -223,10 +226,10 @@ main(int argc, char **argv)
 	printf("sent=%zu received=%zu mean=%.3f se=%.3f drawn_mean=%.3f "
 	    "base=%.3f base_min=%.3f observed_mean=%.3f lateness_mean=%.3f "
 	    "lateness_median=%.3f lateness_max=%.3f earliest=%.3f\n",
-	    count, md.back, mean, mean / sqrt((double)count),
+	    count, nlate, mean, mean / sqrt((double)count),
 	    drawn / (double)count, base, base_min,
-	    md.back ? observed / (double)md.back : 0,
-	    md.back ? late / (double)md.back : 0,
+	    nlate ? observed / (double)nlate : 0,
+	    nlate ? late / (double)nlate : 0,
 	    nlate ? v[nlate / 2] : 0, late_max, earliest);
 	free(v);
 	free(md.pk);
@@ -234,5 +237,5 @@ main(int argc, char **argv)
 	mixpeer_close(&md.peer);
 	event_base_free(evb);
 	curl_global_cleanup();
-	return md.back == count ? 0 : 1;
+	return nlate == count ? 0 : 1;
 }
