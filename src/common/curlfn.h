@@ -11,8 +11,19 @@
 #ifndef NYMD_COMMON_CURLFN_H
 #define NYMD_COMMON_CURLFN_H
 
+#ifdef CURLFN_TYPECHECK
+/*
+ * A compile-only build of http.c (make check, libcurltypecheck.la) calls
+ * libcurl by name, so that curl's typecheck-gcc.h checks the argument of
+ * every curl_easy_setopt(), which calls through a pointer cannot have.
+ */
+#include <curl/curl.h>
+#define CURLFN(f)	curl_##f
+#else
 #define CURL_DISABLE_TYPECHECK 1	/* the calls go through pointers */
 #include <curl/curl.h>
+#define CURLFN(f)	curlfn.f
+#endif
 
 struct curlfn {
 	CURLcode	 (*global_init)(long);

@@ -2,7 +2,8 @@
  * libcurl multi on libevent: libcurl tells us which sockets to watch
  * (socket callback) and when to call it back (timer callback); we turn
  * those into events and hand readiness back with curl_multi_socket_action().
- * Every libcurl call goes through curlfn (libcurl is loaded at run time).
+ * Every libcurl call goes through CURLFN() (libcurl is loaded at run time;
+ * common/curlfn.h).
  */
 #include <config.h>
 
@@ -60,14 +61,14 @@ http_global_init(void)
 {
 	if (http_load() == -1)
 		return -1;
-	return curlfn.global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+	return CURLFN(global_init)(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
 }
 
 void
 http_global_cleanup(void)
 {
 	if (curlfn.global_cleanup != NULL)
-		curlfn.global_cleanup();
+		CURLFN(global_cleanup)();
 }
 
 static void
@@ -81,10 +82,10 @@ http_req_free(struct http_req *r)
 			break;
 		}
 	if (r->easy != NULL) {
-		curlfn.multi_remove_handle(r->http->multi, r->easy);
-		curlfn.easy_cleanup(r->easy);
+		CURLFN(multi_remove_handle)(r->http->multi, r->easy);
+		CURLFN(easy_cleanup)(r->easy);
 	}
-	curlfn.slist_free_all(r->headers);
+	CURLFN(slist_free_all)(r->headers);
 	free(r->post);
 	free(r->body);
 	r->http->pending--;
@@ -97,14 +98,14 @@ http_check_done(struct http *h)
 	CURLMsg *m;
 	int left;
 
-	while ((m = curlfn.multi_info_read(h->multi, &left)) != NULL) {
+	while ((m = CURLFN(multi_info_read)(h->multi, &left)) != NULL) {
 		struct http_req *r = NULL;
 		char why[CURL_ERROR_SIZE + 64];
 		long status = 0;
 
 		if (m->msg != CURLMSG_DONE)
 			continue;
-		curlfn.easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+		CURLFN(easy_getinfo)(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
 		if (r == NULL)
 			continue;
 		why[0] = '\0';
@@ -113,12 +114,12 @@ http_check_done(struct http *h)
 			    HTTP_MAX_RESPONSE_BYTES);
 		else if (m->data.result != CURLE_OK)
 			snprintf(why, sizeof(why), "%s", r->err[0] ? r->err :
-			    curlfn.easy_strerror(m->data.result));
+			    CURLFN(easy_strerror)(m->data.result));
 		else
-			curlfn.easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+			CURLFN(easy_getinfo)(r->easy, CURLINFO_RESPONSE_CODE, &status);
 		/* Detach first: the callback may start new requests. */
-		curlfn.multi_remove_handle(h->multi, r->easy);
-		curlfn.easy_cleanup(r->easy);
+		CURLFN(multi_remove_handle)(h->multi, r->easy);
+		CURLFN(easy_cleanup)(r->easy);
 		r->easy = NULL;
 		r->cb(r->arg, why[0] ? 0 : status, r->body ? r->body : "",
 		    r->body_len, why[0] ? why : NULL);
@@ -134,7 +135,7 @@ http_on_socket(evutil_socket_t fd, short what, void *arg)
 	int flags = (what & EV_READ ? CURL_CSELECT_IN : 0) |
 	    (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
 
-	curlfn.multi_socket_action(h->multi, fd, flags, &running);
+	CURLFN(multi_socket_action)(h->multi, fd, flags, &running);
 	http_check_done(h);
 }
 
@@ -144,7 +145,7 @@ http_on_timer(evutil_socket_t fd, short what, void *arg)
 	struct http *h = arg;
 	int running;
 
-	curlfn.multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	CURLFN(multi_socket_action)(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	http_check_done(h);
 }
 
@@ -160,14 +161,14 @@ http_socket_cb(CURL *easy, curl_socket_t s, int what, void *userp,
 		if (hs != NULL) {
 			event_free(hs->ev);
 			free(hs);
-			curlfn.multi_assign(h->multi, s, NULL);
+			CURLFN(multi_assign)(h->multi, s, NULL);
 		}
 		return 0;
 	}
 	if (hs == NULL) {
 		if ((hs = calloc(1, sizeof(*hs))) == NULL)
 			return -1;
-		curlfn.multi_assign(h->multi, s, hs);
+		CURLFN(multi_assign)(h->multi, s, hs);
 	} else
 		event_free(hs->ev);
 	ev = EV_PERSIST | (what & CURL_POLL_IN ? EV_READ : 0) |
@@ -224,15 +225,15 @@ http_new(struct event_base *base)
 		free(h);
 		return NULL;
 	}
-	if ((h->multi = curlfn.multi_init()) == NULL ||
+	if ((h->multi = CURLFN(multi_init)()) == NULL ||
 	    (h->timer = evtimer_new(base, http_on_timer, h)) == NULL) {
 		http_free(h);
 		return NULL;
 	}
-	curlfn.multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, http_socket_cb);
-	curlfn.multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
-	curlfn.multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, http_timer_cb);
-	curlfn.multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+	CURLFN(multi_setopt)(h->multi, CURLMOPT_SOCKETFUNCTION, http_socket_cb);
+	CURLFN(multi_setopt)(h->multi, CURLMOPT_SOCKETDATA, h);
+	CURLFN(multi_setopt)(h->multi, CURLMOPT_TIMERFUNCTION, http_timer_cb);
+	CURLFN(multi_setopt)(h->multi, CURLMOPT_TIMERDATA, h);
 	return h;
 }
 
@@ -244,7 +245,7 @@ http_free(struct http *h)
 	while (h->reqs != NULL)
 		http_req_free(h->reqs);
 	if (h->multi != NULL)
-		curlfn.multi_cleanup(h->multi);
+		CURLFN(multi_cleanup)(h->multi);
 	if (h->timer != NULL)
 		event_free(h->timer);
 	free(h);
@@ -264,33 +265,33 @@ http_start(struct http *h, const char *url, const char *json, size_t len,
 	r->next = h->reqs;
 	h->reqs = r;
 	h->pending++;
-	if ((r->easy = curlfn.easy_init()) == NULL)
+	if ((r->easy = CURLFN(easy_init)()) == NULL)
 		goto fail;
-	curlfn.easy_setopt(r->easy, CURLOPT_URL, url);
-	curlfn.easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "http,https");
-	curlfn.easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
-	curlfn.easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT, HTTP_CONNECT_TIMEOUT_S);
-	curlfn.easy_setopt(r->easy, CURLOPT_TIMEOUT, HTTP_TIMEOUT_S);
-	curlfn.easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, http_write_cb);
-	curlfn.easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
-	curlfn.easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->err);
-	curlfn.easy_setopt(r->easy, CURLOPT_PRIVATE, r);
-	curlfn.easy_setopt(r->easy, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
+	CURLFN(easy_setopt)(r->easy, CURLOPT_URL, url);
+	CURLFN(easy_setopt)(r->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	CURLFN(easy_setopt)(r->easy, CURLOPT_NOSIGNAL, 1L);
+	CURLFN(easy_setopt)(r->easy, CURLOPT_CONNECTTIMEOUT, HTTP_CONNECT_TIMEOUT_S);
+	CURLFN(easy_setopt)(r->easy, CURLOPT_TIMEOUT, HTTP_TIMEOUT_S);
+	CURLFN(easy_setopt)(r->easy, CURLOPT_WRITEFUNCTION, http_write_cb);
+	CURLFN(easy_setopt)(r->easy, CURLOPT_WRITEDATA, r);
+	CURLFN(easy_setopt)(r->easy, CURLOPT_ERRORBUFFER, r->err);
+	CURLFN(easy_setopt)(r->easy, CURLOPT_PRIVATE, r);
+	CURLFN(easy_setopt)(r->easy, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
 	if (json != NULL) {
 		if ((r->post = malloc(len + 1)) == NULL)
 			goto fail;
 		memcpy(r->post, json, len);
 		r->post[len] = '\0';
-		r->headers = curlfn.slist_append(NULL,
+		r->headers = CURLFN(slist_append)(NULL,
 		    "Content-Type: application/json");
 		if (r->headers == NULL)
 			goto fail;
-		curlfn.easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
-		curlfn.easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->post);
-		curlfn.easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE,
+		CURLFN(easy_setopt)(r->easy, CURLOPT_HTTPHEADER, r->headers);
+		CURLFN(easy_setopt)(r->easy, CURLOPT_POSTFIELDS, r->post);
+		CURLFN(easy_setopt)(r->easy, CURLOPT_POSTFIELDSIZE_LARGE,
 		    (curl_off_t)len);
 	}
-	if (curlfn.multi_add_handle(h->multi, r->easy) != CURLM_OK)
+	if (CURLFN(multi_add_handle)(h->multi, r->easy) != CURLM_OK)
 		goto fail;
 	return 0;
 fail:
@@ -351,24 +352,24 @@ http_get_sync(const char *url, long timeout_ms, char **body, size_t *len,
 	*status = 0;
 	if (curlfn_load(err, errlen) == -1)
 		return -1;
-	if ((h = curlfn.easy_init()) == NULL) {
+	if ((h = CURLFN(easy_init)()) == NULL) {
 		snprintf(err, errlen, "cannot start libcurl");
 		return -1;
 	}
-	curlfn.easy_setopt(h, CURLOPT_URL, url);
-	curlfn.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curlfn.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curlfn.easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+	CURLFN(easy_setopt)(h, CURLOPT_URL, url);
+	CURLFN(easy_setopt)(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	CURLFN(easy_setopt)(h, CURLOPT_NOSIGNAL, 1L);
+	CURLFN(easy_setopt)(h, CURLOPT_TIMEOUT_MS, timeout_ms);
 	/* A proxy from the environment is never right for loopback. */
-	curlfn.easy_setopt(h, CURLOPT_NOPROXY, "localhost,127.0.0.1,::1");
-	curlfn.easy_setopt(h, CURLOPT_WRITEFUNCTION, http_sync_write);
-	curlfn.easy_setopt(h, CURLOPT_WRITEDATA, &b);
-	curlfn.easy_setopt(h, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
-	res = curlfn.easy_perform(h);
-	curlfn.easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
-	curlfn.easy_cleanup(h);
+	CURLFN(easy_setopt)(h, CURLOPT_NOPROXY, "localhost,127.0.0.1,::1");
+	CURLFN(easy_setopt)(h, CURLOPT_WRITEFUNCTION, http_sync_write);
+	CURLFN(easy_setopt)(h, CURLOPT_WRITEDATA, &b);
+	CURLFN(easy_setopt)(h, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
+	res = CURLFN(easy_perform)(h);
+	CURLFN(easy_getinfo)(h, CURLINFO_RESPONSE_CODE, status);
+	CURLFN(easy_cleanup)(h);
 	if (res != CURLE_OK) {
-		snprintf(err, errlen, "%s: %s", url, curlfn.easy_strerror(res));
+		snprintf(err, errlen, "%s: %s", url, CURLFN(easy_strerror)(res));
 		free(b.data);
 		return -1;
 	}
