@@ -22,10 +22,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifdef HAVE_SYSTEMD
-#include <systemd/sd-daemon.h>
-#endif
-
 #include <event2/event.h>
 
 #include "common/b64.h"
@@ -37,6 +33,7 @@
 #include "common/proc.h"
 #include "common/sandbox.h"
 #include "master/master.h"
+#include "master/notify.h"
 
 #define MASTER_STOP_GRACE_MS		800
 #define MASTER_STARTUP_TIMEOUT_S	15
@@ -93,16 +90,6 @@ static const Nymipc__Role child_roles[] = {
 
 static void master_stop(int status);
 static int master_start_child(struct child *);
-
-static void
-master_notify(const char *state)
-{
-#ifdef HAVE_SYSTEMD
-	sd_notify(0, state);
-#else
-	(void)state;
-#endif
-}
 
 /* Errors before the daemon runs go to the terminal as well as the log. */
 static void
@@ -241,7 +228,7 @@ on_child_ready(struct ipc_chan *chan, const Nymipc__Ipc *msg, int fd, void *arg)
 			return;
 	m.running = 1;
 	evtimer_del(m.startup_timer);
-	master_notify("READY=1\nSTATUS=running");
+	notify_state("READY=1\nSTATUS=running");
 	log_info("nymd is running for client %s", m.cfg.id);
 }
 
@@ -503,7 +490,7 @@ master_stop(int status)
 		return;
 	m.stopping = 1;
 	m.exit_status = status;
-	master_notify("STOPPING=1");
+	notify_state("STOPPING=1");
 	for (size_t i = 0; i < N_CHILD_ROLES; i++) {
 		struct child *c = &m.children[child_roles[i]];
 		evtimer_del(c->restart_timer);
@@ -534,16 +521,16 @@ master_reload(void)
 {
 	struct nymd_config cfg;
 
-	master_notify("RELOADING=1");
+	notify_state("RELOADING=1");
 	if (master_load_config(&cfg) == -1) {
 		log_warnx("reload failed; keeping the running configuration");
-		master_notify("READY=1");
+		notify_state("READY=1");
 		return;
 	}
 	/* Identity and key files stay what they were at start. */
 	if (strcmp(cfg.id, m.cfg.id) != 0 || strcmp(cfg.priv_key_file, m.cfg.priv_key_file) != 0) {
 		log_warnx("reload: id and key files cannot change while running; restart nymd");
-		master_notify("READY=1");
+		notify_state("READY=1");
 		return;
 	}
 	m.cfg = cfg;
@@ -553,7 +540,7 @@ master_reload(void)
 		log_set_level((enum log_level)m.cfg.log_level);
 	master_broadcast_config();
 	log_info("configuration reloaded from %s", m.conffile);
-	master_notify("READY=1");
+	notify_state("READY=1");
 }
 
 static void
@@ -795,6 +782,7 @@ master_main(const struct nymd_options *o)
 	    master_check_keys() == -1 || master_make_data_dir() == -1 ||
 	    master_open_log() == -1 || master_privileges() == -1)
 		return NYMD_EXIT_CONFIG;
+	(void)notify_init();	/* without it nymd runs; systemd times out */
 	if (master_setup_events() == -1) {
 		master_error("cannot set up the event loop");
 		master_cleanup();
