@@ -37,16 +37,22 @@ run_suite() {
 		echo "== $name: build FAILED"
 		return 1
 	fi
-	cd "$top/build/$name" || return 1
+	check_in "$name" "$name" check
+}
+
+# check_in RESULTS BUILD TARGET: make TARGET (a make check) in build/BUILD,
+# its results kept as RESULTS, its output in build/BUILD/TARGET.out.
+check_in() {
+	cd "$top/build/$2" || return 1
 	find . -name '*.trs' -delete
-	make -j"$(nproc)" check >check.out 2>&1
+	make -j"$(nproc)" "$3" >"$3.out" 2>&1
 	rc=$?
-	keep_results "$name"
-	grep -E '^(PASS|FAIL|ERROR|XPASS|SKIP):' check.out | grep -v '^PASS' || true
-	grep -E '^# (TOTAL|PASS|SKIP|FAIL|ERROR):' check.out || true
+	keep_results "$1"
+	grep -E '^(PASS|FAIL|ERROR|XPASS|SKIP):' "$3.out" | grep -v '^PASS' || true
+	grep -E '^# (TOTAL|PASS|SKIP|FAIL|ERROR):' "$3.out" || true
 	if [ $rc -ne 0 ]; then
 		show_failed_logs
-		echo "== $name: make check FAILED (see build/$name/check.out and its *.log files)"
+		echo "== $1: make $3 FAILED (see build/$2/$3.out and its *.log files)"
 		return 1
 	fi
 	return 0
@@ -164,19 +170,7 @@ run_distcheck() {
 run_valgrind() {
 	[ "${NYMD_VALGRIND:-1}" = 0 ] && return 0
 	echo "== valgrind: unit tests and corpus replays under memcheck"
-	cd "$top/build/default" || return 1
-	find . -name '*.trs' -delete
-	make -j"$(nproc)" check-valgrind >valgrind.out 2>&1
-	rc=$?
-	keep_results valgrind
-	grep -E '^(PASS|FAIL|ERROR|XPASS|SKIP):' valgrind.out | grep -v '^PASS' || true
-	grep -E '^# (TOTAL|PASS|FAIL|ERROR):' valgrind.out || true
-	if [ $rc -ne 0 ]; then
-		show_failed_logs
-		echo "== valgrind FAILED (see build/default/valgrind.out and its *.log files)"
-		return 1
-	fi
-	return 0
+	check_in valgrind default check-valgrind
 }
 
 run_suite default || status=1
