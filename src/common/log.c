@@ -97,7 +97,7 @@ log_open(enum log_dest dest, const char *path)
 
 	switch (dest) {
 	case LOG_DEST_FILE:
-		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
 		if (fd == -1)
 			return -1;
 		break;

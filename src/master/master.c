@@ -595,8 +595,18 @@ master_resolve_paths(void)
 	}
 	if (m.o->socket_kind == NYMIPC__SOCKET_KIND__SOCKET_UNIX) {
 		const char *p = m.o->path ? m.o->path : m.cfg.socket_path;
-		int rc = m.o->path ? snprintf(m.socket_path, sizeof(m.socket_path), "%s", p) :
-		    config_resolve_path(&m.cfg, p, m.socket_path, sizeof(m.socket_path));
+		char cwd[PATH_MAX];
+		int rc;
+
+		/* rpcd binds from its data directory: --path is made absolute
+		 * here, against the directory nymd was started in. */
+		if (m.o->path != NULL && p[0] != '/')
+			rc = getcwd(cwd, sizeof(cwd)) == NULL ? -1 :
+			    snprintf(m.socket_path, sizeof(m.socket_path), "%s/%s", cwd, p);
+		else if (m.o->path != NULL)
+			rc = snprintf(m.socket_path, sizeof(m.socket_path), "%s", p);
+		else
+			rc = config_resolve_path(&m.cfg, p, m.socket_path, sizeof(m.socket_path));
 		if (rc < 0 || strlen(m.socket_path) >= CONFIG_UNIX_PATH_BYTES) {
 			master_error("socket path %s is too long for a unix socket", p);
 			return -1;

@@ -378,7 +378,8 @@ listener_bind_unix(struct listener *l, const Nymipc__ChildConfig *cfg)
 	umask(old);
 	if (rc == -1)
 		fatal("%s: bind", cfg->socket_path);
-	if (chmod(cfg->socket_path, 0600) == -1 ||
+	/* socket_mode: config.c keeps it within 0600..0777 */
+	if (chmod(cfg->socket_path, (mode_t)(cfg->socket_mode & 0777)) == -1 ||
 	    (geteuid() == 0 && chown(cfg->socket_path, cfg->uid, cfg->gid) == -1))
 		fatal("%s", cfg->socket_path);
 	l->is_unix = 1;
