@@ -606,6 +606,18 @@ create_hops(struct create_state *st, const struct sphinx_hop *hops,
 	return SPHINX_OK;
 }
 
+int
+sphinx_key_usable(const uint8_t pub[SPHINX_KEY_BYTES])
+{
+	/* Any clamped scalar: it is a multiple of the cofactor 8, so the
+	 * product is the identity (all zeros, refused) exactly for keys of
+	 * small order.  Not secret. */
+	static const uint8_t probe[SPHINX_KEY_BYTES] = { 0x08, [31] = 0x40 };
+	uint8_t out[SPHINX_KEY_BYTES];
+
+	return crypto_scalarmult(out, probe, pub) == 0;
+}
+
 static void
 block_encode(uint8_t block[SPHINX_ROUTING_BLOCK_BYTES],
     const struct sphinx_hop *hop, const uint8_t next_mac[SPHINX_MAC_BYTES])

@@ -93,6 +93,13 @@ struct sphinx_rng {
 struct replay_store;
 
 /*
+ * 1 if a packet can be built to pub: an X25519 public key not of small
+ * order (with one, every shared secret is zero and sphinx_create fails
+ * with SPHINX_ERR_KEY); 0 otherwise.  For checking keys where they enter.
+ */
+int	sphinx_key_usable(const uint8_t pub[SPHINX_KEY_BYTES]);
+
+/*
  * Builds a packet for a path of 1 to SPHINX_MAX_HOPS hops.  Every hop but
  * the last has command RELAY or DELIVER; the last has FINAL (a message for
  * the recipient whose key is its node_pub) or DROP (drop cover).  msg may

@@ -48,6 +48,8 @@ struct out_msg {
 	uint8_t		*packed;	/* the Outgoing as rpcd sent it */
 	size_t		 packed_len;
 	uint8_t		*packet;	/* READY/SENT: SPHINX_PACKET_BYTES */
+	uint64_t	 retry_at_ms;	/* a failed build: not before then */
+	unsigned	 failures;
 };
 
 enum pending_state {
@@ -276,12 +278,16 @@ traffic_remove(struct traffic *t, struct out_msg *m)
 	t->n_out--;
 }
 
+/* Oldest first; one whose build failed waits its turn again, so that it
+ * cannot hold the build slots against the messages behind it. */
 static void
 traffic_build_real(struct traffic *t)
 {
+	uint64_t now = clock_monotonic_ms();
+
 	for (size_t i = 0; i < t->n_out && t->building_real < TRAFFIC_BUILDING_REAL; i++) {
 		struct out_msg *m = &t->out[i];
-		if (m->state != OUT_QUEUED)
+		if (m->state != OUT_QUEUED || m->retry_at_ms > now)
 			continue;
 		Nymipc__Outgoing *o = nymipc__outgoing__unpack(NULL, m->packed_len, m->packed);
 		if (o == NULL)
@@ -776,7 +782,14 @@ traffic_built(struct traffic *t, const Nymipc__Ipc *reply)
 	if (m == NULL || m->state != OUT_BUILDING)
 		return;
 	if (reply->data.len != SPHINX_PACKET_BYTES) {
+		/* e.g. the recipient's provider is not in the topology (yet) */
+		if (m->failures++ == 0)
+			log_warnx("message %llu: keyd could not build its packet: %s; "
+			    "trying again every %d ms", (unsigned long long)m->id,
+			    reply->text ? reply->text : "?", TRAFFIC_RETRY_MS);
 		m->state = OUT_QUEUED;	/* the retry timer builds it again */
+		m->retry_at_ms = clock_monotonic_ms() + TRAFFIC_RETRY_MS;
+		traffic_build_real(t);
 		return;
 	}
 	m->packet = malloc(SPHINX_PACKET_BYTES);

@@ -7,6 +7,7 @@
 
 #include "common/b64.h"
 #include "common/log.h"
+#include "common/sphinx.h"
 #include "common/topology.h"
 #include "keyd/packet.h"
 #include "rpcd/api.h"
@@ -207,6 +208,12 @@ api_send(const struct rpcd_state *st, const Types__RequestSendMessage *req,
 		    "length: %zu bytes, expected 32", to->provider->pubkey.len);
 		return api_exception(text, out, out_len);
 	}
+	if (!sphinx_key_usable(to->pubkey.data))
+		return api_exception("send: the recipient's public key is not a "
+		    "usable X25519 key (a point of small order)", out, out_len);
+	if (!sphinx_key_usable(to->provider->pubkey.data))
+		return api_exception("send: the recipient provider's public key is "
+		    "not a usable X25519 key (a point of small order)", out, out_len);
 	if (req->message.len > PACKET_MAX_MESSAGE_BYTES) {
 		snprintf(text, sizeof(text), "send: message too large: %zu bytes, the "
 		    "maximum is %d", req->message.len, PACKET_MAX_MESSAGE_BYTES);

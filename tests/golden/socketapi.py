@@ -431,6 +431,16 @@ def run_bad(args):
     tcp_bad(args, "provider key of 0 bytes",
             frame(send_request(b"x", client_config(RECIPIENT_KEY, mix_config(b"", b"h", b"1"))))
             , r"^send: bad recipient provider public key length: 0 bytes, expected 32$", False)
+    # Points of small order: every packet to them would fail to build.
+    tcp_bad(args, "recipient key of small order (zero)",
+            frame(send_request(b"x", client_config(bytes(32), mix_config(PROVIDER_KEY)))),
+            r"^send: the recipient's public key is not a usable X25519 key \(a point of small order\)$",
+            False)
+    tcp_bad(args, "provider key of small order (p - 1)",
+            frame(send_request(b"x", client_config(RECIPIENT_KEY, mix_config(
+                bytes.fromhex("ec" + "ff" * 30 + "7f"))))),
+            r"^send: the recipient provider's public key is not a usable X25519 key "
+            r"\(a point of small order\)$", False)
     tcp_bad(args, "message of 2032 bytes (the maximum is 2031)",
             frame(send_request(bytes(2032), VALID_RECIPIENT)),
             r"^send: message too large: 2032 bytes, the maximum is 2031$", False)

@@ -576,6 +576,25 @@ test_create_small_order_key(void **state)
 	}
 }
 
+/* sphinx_key_usable says in advance what sphinx_create would refuse. */
+static void
+test_key_usable(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t bad[32], priv[32], pub[32];
+
+	for (size_t k = 0; k < sizeof(small_order) / sizeof(small_order[0]); k++) {
+		assert_int_equal(sodium_hex2bin(bad, 32, small_order[k], 64,
+		    NULL, NULL, NULL), 0);
+		assert_false(sphinx_key_usable(bad));
+	}
+	for (size_t i = 0; i < 100; i++) {
+		crypto_box_keypair(pub, priv);
+		assert_true(sphinx_key_usable(pub));
+	}
+	assert_true(sphinx_key_usable(f->nodes[0].pub));
+}
+
 static void
 test_create_rng(void **state)
 {
@@ -1158,6 +1177,7 @@ main(void)
 		cmocka_unit_test(test_unwrap_replay_tag),
 		cmocka_unit_test(test_create_invalid),
 		cmocka_unit_test(test_create_small_order_key),
+		cmocka_unit_test(test_key_usable),
 		cmocka_unit_test(test_create_rng),
 		cmocka_unit_test(test_invalid_arguments),
 		cmocka_unit_test(test_wrong_key_and_role),
