@@ -30,9 +30,12 @@ enum ipc_close_reason {
 	IPC_CLOSED_PROTOCOL,		/* malformed, oversize or unexpected */
 };
 
+/* The highest Nymipc__IpcType: a new type in ipc.proto moves it. */
+#define IPC_TYPE_LAST	NYMIPC__IPC_TYPE__IPC_NOT_STORED
+
 struct ipc_dispatch {
 	/* Indexed by Nymipc__IpcType; NULL means "not expected here". */
-	ipc_handler	handlers[NYMIPC__IPC_TYPE__IPC_QUEUE_REQUEST + 1];
+	ipc_handler	handlers[IPC_TYPE_LAST + 1];
 	/* Called once when the channel fails; the channel is then freed by it. */
 	void		(*closed)(struct ipc_chan *, enum ipc_close_reason, const char *why, void *arg);
 };

@@ -54,6 +54,15 @@ proc_peer_role(struct proc *p, struct ipc_chan *c)
 	return NYMIPC__ROLE__ROLE_MASTER;
 }
 
+void
+proc_require(struct proc *p, struct ipc_chan *c, const Nymipc__Ipc *msg,
+    Nymipc__Role role)
+{
+	if (proc_peer_role(p, c) != role)
+		fatalx("%s sent %s, which only %s may send", ipc_chan_name(c),
+		    ipc_type_name(msg->type), proc_role_name(role));
+}
+
 int
 proc_apply_logging(const Nymipc__ChildConfig *cfg, const char *role_name)
 {

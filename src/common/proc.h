@@ -54,6 +54,9 @@ void	proc_child_main(const struct proc_role *role, const char *id) __attribute__
 struct ipc_chan *proc_peer(struct proc *, Nymipc__Role role);
 /* The role of the peer behind a channel (the dispatch arg is the proc). */
 Nymipc__Role proc_peer_role(struct proc *, struct ipc_chan *);
+/* Fatal (a protocol error) unless msg came over the channel to role. */
+void	proc_require(struct proc *, struct ipc_chan *, const Nymipc__Ipc *msg,
+	    Nymipc__Role role);
 /* The `closed` callback for peer channels: a protocol error is fatal,
  * anything else waits for master to hand over a new channel. */
 void	proc_peer_closed(struct ipc_chan *, enum ipc_close_reason, const char *why,

@@ -141,19 +141,10 @@ on_pubkey_request(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 		log_warn("cannot answer %s", ipc_chan_name(c));
 }
 
-/* Building, unwrapping and the link DH are netd's business alone. */
-static void
-keyd_require_netd(struct ipc_chan *c, void *arg, const Nymipc__Ipc *msg)
-{
-	if (proc_peer_role(arg, c) != NYMIPC__ROLE__ROLE_NETD)
-		fatalx("%s sent %s, which only netd may send", ipc_chan_name(c),
-		    ipc_type_name(msg->type));
-}
-
 static void
 on_topology(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 {
-	keyd_require_netd(c, arg, msg);
+	proc_require(arg, c, msg, NYMIPC__ROLE__ROLE_NETD);
 	struct topology *t;
 	char err[256];
 
@@ -293,7 +284,7 @@ keyd_defer_cover(struct proc *p, struct ipc_chan *c, const Nymipc__Ipc *msg)
 static void
 on_build_request(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 {
-	keyd_require_netd(c, arg, msg);
+	proc_require(arg, c, msg, NYMIPC__ROLE__ROLE_NETD);
 	if ((msg->packet_kind == NYMIPC__PACKET_KIND__PACKET_LOOP ||
 	    msg->packet_kind == NYMIPC__PACKET_KIND__PACKET_DROP) &&
 	    keyd_defer_cover(arg, c, msg) == 0)
@@ -309,7 +300,7 @@ on_unwrap_request(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 	static struct packet_contents pc;	/* large: not on the stack */
 	int rc;
 
-	keyd_require_netd(c, arg, msg);
+	proc_require(arg, c, msg, NYMIPC__ROLE__ROLE_NETD);
 	reply.type = NYMIPC__IPC_TYPE__IPC_UNWRAP_REPLY;
 	reply.seq = msg->seq;
 	reply.id = msg->id;
@@ -350,7 +341,7 @@ on_dh_request(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 	Nymipc__Ipc reply = NYMIPC__IPC__INIT;
 	uint8_t shared[32];
 
-	keyd_require_netd(c, arg, msg);
+	proc_require(arg, c, msg, NYMIPC__ROLE__ROLE_NETD);
 	reply.type = NYMIPC__IPC_TYPE__IPC_DH_REPLY;
 	reply.seq = msg->seq;
 	if (keyd_key32(&msg->pubkey) == 0 &&

@@ -326,6 +326,7 @@ netd_shutdown(struct proc *p)
 static void
 on_pubkey_reply(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 {
+	proc_require(arg, c, msg, NYMIPC__ROLE__ROLE_KEYD);
 	if (msg->pubkey.len != 32)
 		fatalx("keyd sent a public key of %zu bytes", msg->pubkey.len);
 	if (netd.have_pub) {
@@ -350,6 +351,7 @@ on_pubkey_reply(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 static void
 on_dh_reply(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 {
+	proc_require(arg, c, msg, NYMIPC__ROLE__ROLE_KEYD);
 	if (msg->seq != netd.dh_seq || netd.provider == NULL)
 		return;	/* for a handshake that is gone */
 	provider_dh_result(netd.provider, msg->data.len == 32 ? msg->data.data : NULL);
@@ -358,6 +360,7 @@ on_dh_reply(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 static void
 on_build_reply(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 {
+	proc_require(arg, c, msg, NYMIPC__ROLE__ROLE_KEYD);
 	if (netd.traffic != NULL)
 		traffic_built(netd.traffic, msg);
 }
@@ -365,6 +368,7 @@ on_build_reply(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 static void
 on_unwrap_reply(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 {
+	proc_require(arg, c, msg, NYMIPC__ROLE__ROLE_KEYD);
 	if (netd.traffic != NULL)
 		traffic_unwrapped(netd.traffic, msg);
 }
@@ -374,6 +378,7 @@ on_outgoing(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 {
 	const Nymipc__Outgoing *o = msg->outgoing;
 
+	proc_require(arg, c, msg, NYMIPC__ROLE__ROLE_RPCD);
 	if (o == NULL || o->recipient.len != 32 || o->recipient_provider.len != 32 ||
 	    o->msgid.len != 16)
 		fatalx("rpcd sent a malformed outgoing message");
@@ -387,8 +392,17 @@ on_outgoing(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 static void
 on_stored(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 {
+	proc_require(arg, c, msg, NYMIPC__ROLE__ROLE_RPCD);
 	if (netd.traffic != NULL)
 		traffic_stored(netd.traffic, msg->id);
+}
+
+static void
+on_not_stored(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
+{
+	proc_require(arg, c, msg, NYMIPC__ROLE__ROLE_RPCD);
+	if (netd.traffic != NULL)
+		traffic_not_stored(netd.traffic, msg->id);
 }
 
 static void
@@ -398,6 +412,7 @@ on_status_request(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 	Nymipc__NetStatus st = NYMIPC__NET_STATUS__INIT;
 	const struct topology *t = directory_topology(netd.dir, NULL, NULL);
 
+	proc_require(arg, c, msg, NYMIPC__ROLE__ROLE_RPCD);
 	st.topology_loaded = t != NULL;
 	st.mixnodes = t ? (uint32_t)t->n_mixnodes : 0;
 	st.providers = t ? (uint32_t)t->n_providers : 0;
@@ -421,6 +436,7 @@ static const struct ipc_dispatch netd_peer_dispatch = {
 		[NYMIPC__IPC_TYPE__IPC_UNWRAP_REPLY] = on_unwrap_reply,
 		[NYMIPC__IPC_TYPE__IPC_OUTGOING] = on_outgoing,
 		[NYMIPC__IPC_TYPE__IPC_STORED] = on_stored,
+		[NYMIPC__IPC_TYPE__IPC_NOT_STORED] = on_not_stored,
 	},
 	.closed = proc_peer_closed,
 };

@@ -904,6 +904,18 @@ traffic_stored(struct traffic *t, uint64_t delivery_id)
 	traffic_ack(t, delivery_id);
 }
 
+/* rpcd could not store it: not acknowledged, the provider delivers it
+ * again at a later pull, which this pending entry no longer holds up. */
+void
+traffic_not_stored(struct traffic *t, uint64_t delivery_id)
+{
+	struct pending *p = traffic_pending(t, delivery_id);
+
+	if (p == NULL || p->state != PENDING_STORING)
+		return;
+	*p = t->pending[--t->n_pending];
+}
+
 void
 traffic_status(const struct traffic *t, Nymipc__NetStatus *st)
 {

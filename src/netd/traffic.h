@@ -56,6 +56,8 @@ void	traffic_unwrapped(struct traffic *, const Nymipc__Ipc *reply);
 void	traffic_rpcd_up(struct traffic *);
 void	traffic_outgoing(struct traffic *, const Nymipc__Outgoing *);
 void	traffic_stored(struct traffic *, uint64_t delivery_id);
+/* rpcd could not store delivery_id: leave it at the provider, pull again. */
+void	traffic_not_stored(struct traffic *, uint64_t delivery_id);
 
 void	traffic_status(const struct traffic *, Nymipc__NetStatus *);
 

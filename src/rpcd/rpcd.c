@@ -132,19 +132,11 @@ rpcd_shutdown(struct proc *p)
 	rpcd.state.queue = NULL;
 }
 
-static void
-rpcd_require(struct ipc_chan *c, void *arg, const Nymipc__Ipc *msg, Nymipc__Role role)
-{
-	if (proc_peer_role(arg, c) != role)
-		fatalx("%s sent %s, which only %s may send", ipc_chan_name(c),
-		    ipc_type_name(msg->type), proc_role_name(role));
-}
-
 /* netd could not take (all of) the queue when it came: push it again. */
 static void
 on_queue_request(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 {
-	rpcd_require(c, arg, msg, NYMIPC__ROLE__ROLE_NETD);
+	proc_require(arg, c, msg, NYMIPC__ROLE__ROLE_NETD);
 	if (queue_each_outgoing(rpcd.state.queue, rpcd_push, c) == -1)
 		log_warnx("cannot read the outgoing queue");
 }
@@ -152,7 +144,7 @@ on_queue_request(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 static void
 on_sent(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 {
-	rpcd_require(c, arg, msg, NYMIPC__ROLE__ROLE_NETD);
+	proc_require(arg, c, msg, NYMIPC__ROLE__ROLE_NETD);
 	if (queue_sent(rpcd.state.queue, msg->id) == -1)
 		log_warnx("cannot remove sent message %llu from the queue",
 		    (unsigned long long)msg->id);
@@ -165,16 +157,18 @@ on_received(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 {
 	const Nymipc__Received *r = msg->received;
 
-	rpcd_require(c, arg, msg, NYMIPC__ROLE__ROLE_NETD);
+	proc_require(arg, c, msg, NYMIPC__ROLE__ROLE_NETD);
 	if (r == NULL || r->msgid.len != QUEUE_MSGID_BYTES)
 		fatalx("netd sent a malformed received message");
 	int rc = queue_receive(rpcd.state.queue, r->msgid.data, r->message.data, r->message.len);
-	if (rc == -1)
-		return;	/* not stored: not acknowledged, the provider keeps it */
-	log_debug("delivery %llu %s", (unsigned long long)msg->id,
-	    rc == 1 ? "was a duplicate" : "stored");
+	if (rc != -1)
+		log_debug("delivery %llu %s", (unsigned long long)msg->id,
+		    rc == 1 ? "was a duplicate" : "stored");
+	/* Not stored: not acknowledged, the provider keeps it for a later
+	 * pull, and netd, told so, pulls again. */
 	Nymipc__Ipc reply = NYMIPC__IPC__INIT;
-	reply.type = NYMIPC__IPC_TYPE__IPC_STORED;
+	reply.type = rc == -1 ? NYMIPC__IPC_TYPE__IPC_NOT_STORED :
+	    NYMIPC__IPC_TYPE__IPC_STORED;
 	reply.id = msg->id;
 	if (ipc_send(c, &reply, -1) == -1)
 		log_warn("cannot confirm delivery %llu", (unsigned long long)msg->id);
@@ -183,6 +177,7 @@ on_received(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 static void
 on_pubkey_reply(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 {
+	proc_require(arg, c, msg, NYMIPC__ROLE__ROLE_KEYD);
 	if (msg->pubkey.len != sizeof(rpcd.state.pubkey))
 		fatalx("keyd sent a public key of %zu bytes", msg->pubkey.len);
 	memcpy(rpcd.state.pubkey, msg->pubkey.data, sizeof(rpcd.state.pubkey));
@@ -195,6 +190,7 @@ on_topology(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 	struct topology *t;
 	char err[256];
 
+	proc_require(arg, c, msg, NYMIPC__ROLE__ROLE_NETD);
 	if (topology_parse((const char *)msg->data.data, msg->data.len, &t,
 	    err, sizeof(err)) == -1)
 		fatalx("netd sent a topology that does not parse: %s", err);
