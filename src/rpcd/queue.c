@@ -93,8 +93,11 @@ queue_open(struct queue **out, const char *path, char *err, size_t errlen)
 	sqlite3_busy_timeout(q->db, QUEUE_BUSY_TIMEOUT_MS);
 	/* WAL with synchronous=FULL: a commit is on disk before `send` is
 	 * answered or a delivery acknowledged. */
+	/* temp_store=MEMORY: rpcd may open files in its data directory
+	 * only (chroot, Landlock), so no temporary files in /var/tmp. */
 	if (queue_exec(q, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-	    "PRAGMA foreign_keys=ON;") == -1 || queue_exec(q, queue_schema) == -1)
+	    "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;") == -1 ||
+	    queue_exec(q, queue_schema) == -1)
 		goto fail;
 	if (queue_check_schema(q, err, errlen) == -1) {
 		queue_close(q);

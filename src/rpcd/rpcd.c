@@ -88,6 +88,8 @@ rpcd_configure(struct proc *p)
 		return -1;
 	if (sandbox_drop_privileges(cfg->chroot_dir, cfg->uid, cfg->gid) == -1)
 		fatal("cannot drop privileges");
+	if (rpcd_landlock() == -1)
+		fatal("cannot confine rpcd with Landlock");
 	if (rpcd_sandbox() == -1)
 		fatalx("cannot install the seccomp filter");
 	if (listener_start(rpcd.listener) == -1)

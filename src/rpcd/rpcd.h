@@ -25,5 +25,8 @@ struct rpcd_state {
 
 /* Allow-list: accept and serve connections; no socket(), no exec. */
 int	rpcd_sandbox(void);
+/* Landlock: from now on rpcd opens files only in its working directory,
+ * the data directory (the message store), read-write. 0 or -1. */
+int	rpcd_landlock(void);
 
 #endif

@@ -1,7 +1,33 @@
 #include <config.h>
 
+#include "common/log.h"
 #include "common/sandbox.h"
 #include "rpcd/rpcd.h"
+
+/*
+ * rpcd parses what any local application sends and runs as the key's
+ * owner; without a chroot (not started as root) only this keeps the
+ * client's private key file out of its reach. "." is the data directory
+ * (rpcd_open_queue), also inside a chroot to it: SQLite's store, -wal and
+ * -shm. /dev/urandom, where it exists, for SQLite's randomness.
+ */
+static const struct sandbox_path rpcd_paths[] = {
+	{ ".", 1 },
+	{ "/dev/urandom", 0 },
+};
+
+int
+rpcd_landlock(void)
+{
+	int rc = sandbox_landlock(rpcd_paths, sizeof(rpcd_paths) / sizeof(rpcd_paths[0]));
+
+	if (rc == 1)
+		log_info("this kernel has no Landlock: rpcd may open any file "
+		    "its user can (seccomp still applies)");
+	else if (rc == 0)
+		log_debug("rpcd confined by Landlock (ABI %d)", sandbox_landlock_abi());
+	return rc == -1 ? -1 : 0;
+}
 
 int
 rpcd_sandbox(void)

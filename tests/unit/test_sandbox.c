@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -249,6 +250,51 @@ test_netd_landlock_keeps_home_out(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* rpcd: the data directory (its working directory) read-write, the key
+ * file beside it out of reach. */
+static void
+test_rpcd_landlock_keeps_key_out(void **state)
+{
+	char dir[] = "/tmp/test_rpcd_landlock.XXXXXX", data[80], key[80];
+	int fd, status;
+	pid_t pid;
+
+	if (sandbox_landlock_abi() < 1)
+		skip();
+	assert_non_null(mkdtemp(dir));
+	snprintf(key, sizeof(key), "%s/private_identity.pem", dir);
+	snprintf(data, sizeof(data), "%s/data", dir);
+	assert_int_equal(mkdir(data, 0700), 0);
+	assert_true((fd = open(key, O_CREAT | O_WRONLY, 0600)) != -1);
+	close(fd);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (chdir(data) == -1 || rpcd_landlock() != 0)
+			_exit(10);
+		if ((fd = open("nymd.db-wal", O_CREAT | O_RDWR, 0600)) == -1)
+			_exit(11);
+		if (write(fd, "x", 1) != 1 || ftruncate(fd, 0) == -1)
+			_exit(12);
+		close(fd);
+		if (unlink("nymd.db-wal") == -1)
+			_exit(13);
+		if (open(key, O_RDONLY) != -1 || errno != EACCES)
+			_exit(14);
+		if (open("../private_identity.pem", O_RDONLY) != -1 || errno != EACCES)
+			_exit(15);
+		if (open("/etc/hosts", O_RDONLY) != -1 || errno != EACCES)
+			_exit(16);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	unlink(key);
+	rmdir(data);
+	rmdir(dir);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int
 main(void)
 {
@@ -266,6 +312,7 @@ main(void)
 		cmocka_unit_test(test_rpcd_still_writes),
 		cmocka_unit_test(test_landlock_confines_opening),
 		cmocka_unit_test(test_netd_landlock_keeps_home_out),
+		cmocka_unit_test(test_rpcd_landlock_keeps_key_out),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
