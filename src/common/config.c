@@ -794,8 +794,8 @@ format_nymd(struct strbuf *sb, const struct nymd_config *cfg)
 	strbuf_printf(sb, "\n# Permissions of that socket, in octal.\n");
 	strbuf_toml_string(sb, "socket_mode", mode);
 	strbuf_printf(sb, "\n# Address the tcp and websocket listeners bind to. "
-	    "Anything but a\n# loopback address lets other hosts use this "
-	    "client.\n");
+	    "Whatever it is, only\n# connections from a loopback address are "
+	    "served: the socket API has no\n# authentication.\n");
 	strbuf_toml_string(sb, "listen_address", cfg->listen_address);
 	strbuf_printf(sb, "\n# Mean delay a packet spends in each mix, in "
 	    "milliseconds.\n");
