@@ -31,7 +31,7 @@ status_is() {
 setup_client alice
 SOCK="$WORK/home/clients/alice/nymd.sock"
 start_daemon alice
-if ! wait_for 10 sh -c "'$NYMCTL' --socket '$SOCK' clients 2>&1 | grep -c '$PROVIDER' | grep -qx 2"; then
+if ! wait_for 10 sh -c "'$NYMCTL' --socket '$SOCK' clients 2>&1 | grep -c -e '$PROVIDER' | grep -qx 2"; then
 	diag "nymd did not list the 2 clients in time; its last answer:"
 	"$NYMCTL" --socket "$SOCK" clients 2>&1 | sed 's/^/#   /'
 fi
@@ -45,11 +45,15 @@ check "details prints our provider with its address" \
 	grep -qx "provider: $PROVIDER 127.0.0.1:9200" "$WORK/out"
 
 ctl --socket "$SOCK" clients
-check "clients lists the 2 registered clients, each with its provider" sh -c \
-	"test $RC = 0 && test \$(wc -l <'$WORK/out') = 2 &&
-	 grep -qx '$CLIENT1 $PROVIDER 127.0.0.1:9200' '$WORK/out' &&
-	 grep -qx '$CLIENT2 $PROVIDER 127.0.0.1:9200' '$WORK/out'" ||
-	{ diag "nymctl clients exited $RC:"; sed 's/^/#   /' "$WORK/out" "$WORK/err"; }
+if sh -c "test $RC = 0 && test \$(wc -l <'$WORK/out') = 2 &&
+	 grep -qx -e '$CLIENT1 $PROVIDER 127.0.0.1:9200' '$WORK/out' &&
+	 grep -qx -e '$CLIENT2 $PROVIDER 127.0.0.1:9200' '$WORK/out'"; then
+	ok "clients lists the 2 registered clients, each with its provider"
+else
+	not_ok "clients lists the 2 registered clients, each with its provider"
+	diag "nymctl clients exited $RC:"
+	sed 's/^/#   /' "$WORK/out" "$WORK/err"
+fi
 
 ctl --id alice --home "$WORK/home" details
 check "--id alice --home DIR finds alice's socket" sh -c "test $RC = 0 && grep -qx 'id: $OUR_ID' '$WORK/out'"
@@ -112,7 +116,7 @@ NYMD_BINARY="$NYMD" "$NYMCTL" --id carol --home "$WORK/home" --start details >"$
 RC=$?
 for p in $(carol_masters); do track "$p"; done
 status_is 0 "--start starts nymd run --id carol and asks it"
-check "it answers with carol's id" sh -c "grep -q '^id: [A-Za-z0-9_-]\{43\}=$' '$WORK/out' && ! grep -q '$OUR_ID' '$WORK/out'"
+check "it answers with carol's id" sh -c "grep -q '^id: [A-Za-z0-9_-]\{43\}=$' '$WORK/out' && ! grep -q -e '$OUR_ID' '$WORK/out'"
 CAROL=$(carol_masters)
 check "the started nymd is detached: its own session, not nymctl's child" sh -c \
 	"test -n '$CAROL' && test \"\$(ps -o sid= -p '$CAROL' | tr -d ' ')\" = '$CAROL'"
