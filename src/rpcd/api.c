@@ -245,9 +245,11 @@ struct api_fetched {
 	ProtobufCBinaryData	*msgs;
 	size_t			 n;
 	size_t			 cap;
+	uint8_t			**out;
+	size_t			*out_len;
 };
 
-static void
+static int
 api_fetch_one(void *arg, const uint8_t *msg, size_t len)
 {
 	struct api_fetched *f = arg;
@@ -256,7 +258,7 @@ api_fetch_one(void *arg, const uint8_t *msg, size_t len)
 		size_t cap = f->cap ? f->cap * 2 : 16;
 		ProtobufCBinaryData *m = arena_alloc(f->arena, cap * sizeof(*m));
 		if (m == NULL)
-			return;
+			return -1;
 		if (f->n > 0)
 			memcpy(m, f->msgs, f->n * sizeof(*m));
 		f->msgs = m;
@@ -264,35 +266,47 @@ api_fetch_one(void *arg, const uint8_t *msg, size_t len)
 	}
 	uint8_t *copy = arena_alloc(f->arena, len ? len : 1);
 	if (copy == NULL)
-		return;
+		return -1;
 	if (len > 0)
 		memcpy(copy, msg, len);
 	f->msgs[f->n].data = copy;
 	f->msgs[f->n].len = len;
 	f->n++;
+	return 0;
+}
+
+/* The response is made before the messages are marked fetched. */
+static int
+api_fetch_done(void *arg)
+{
+	struct api_fetched *f = arg;
+	Types__Response res = TYPES__RESPONSE__INIT;
+	Types__ResponseFetchMessages fe = TYPES__RESPONSE_FETCH_MESSAGES__INIT;
+
+	fe.n_messages = f->n;
+	fe.messages = f->msgs;
+	res.value_case = TYPES__RESPONSE__VALUE_FETCH;
+	res.fetch = &fe;
+	return api_pack(&res, f->out, f->out_len);
 }
 
 static int
 api_fetch(const struct rpcd_state *st, uint8_t **out, size_t *out_len)
 {
-	Types__Response res = TYPES__RESPONSE__INIT;
-	Types__ResponseFetchMessages fe = TYPES__RESPONSE_FETCH_MESSAGES__INIT;
 	struct api_arena a = { .n = 0 };
-	struct api_fetched f = { .arena = &a };
+	struct api_fetched f = { .arena = &a, .out = out, .out_len = out_len };
 
 	if (st->queue == NULL)
 		return api_exception("fetch: the message store is not open", out, out_len);
-	if (queue_fetch(st->queue, api_fetch_one, &f) < 0) {
+	*out = NULL;
+	if (queue_fetch(st->queue, api_fetch_one, api_fetch_done, &f) < 0) {
 		arena_free(&a);
-		return api_exception("fetch: the message store failed", out, out_len);
+		free(*out);	/* made, but the commit failed */
+		return api_exception("fetch: the messages could not be read; they "
+		    "stay stored", out, out_len);
 	}
-	fe.n_messages = f.n;
-	fe.messages = f.msgs;
-	res.value_case = TYPES__RESPONSE__VALUE_FETCH;
-	res.fetch = &fe;
-	int rc = a.failed ? -1 : api_pack(&res, out, out_len);
 	arena_free(&a);
-	return rc;
+	return 0;
 }
 
 static int

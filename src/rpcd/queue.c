@@ -219,7 +219,8 @@ queue_receive(struct queue *q, const uint8_t msgid[QUEUE_MSGID_BYTES],
 }
 
 long
-queue_fetch(struct queue *q, void (*cb)(void *, const uint8_t *msg, size_t len), void *arg)
+queue_fetch(struct queue *q, int (*cb)(void *, const uint8_t *msg, size_t len),
+    int (*done)(void *), void *arg)
 {
 	sqlite3_stmt *st;
 	sqlite3_int64 last = 0;
@@ -231,10 +232,17 @@ queue_fetch(struct queue *q, void (*cb)(void *, const uint8_t *msg, size_t len),
 	st = queue_stmt(q, Q_FETCH);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		last = sqlite3_column_int64(st, 0);
-		cb(arg, sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1));
+		if (cb(arg, sqlite3_column_blob(st, 1),
+		    (size_t)sqlite3_column_bytes(st, 1)) == -1)
+			break;
 		n++;
 	}
 	sqlite3_reset(st);
+	if (rc == SQLITE_ROW || done(arg) == -1) {
+		/* the caller's failure, said by the caller */
+		queue_exec(q, "ROLLBACK");
+		return -1;
+	}
 	if (rc != SQLITE_DONE)
 		goto fail;
 	if (n > 0) {

@@ -42,11 +42,13 @@ int	queue_sent(struct queue *, uint64_t id);
 int	queue_receive(struct queue *, const uint8_t msgid[QUEUE_MSGID_BYTES],
 	    const uint8_t *msg, size_t len);
 /*
- * Hands every unfetched message to cb, oldest first, and marks them fetched
- * in the same transaction. Returns the count or -1.
+ * Hands every unfetched message to cb, oldest first, then calls done, and
+ * marks them fetched in the same transaction, committed only if cb and
+ * done all returned 0: a response that could not be made loses nothing.
+ * Returns the count, or -1 with nothing marked.
  */
-long	queue_fetch(struct queue *, void (*cb)(void *, const uint8_t *msg, size_t len),
-	    void *arg);
+long	queue_fetch(struct queue *, int (*cb)(void *, const uint8_t *msg, size_t len),
+	    int (*done)(void *), void *arg);
 size_t	queue_outgoing_count(struct queue *);
 
 #endif
