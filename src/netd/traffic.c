@@ -283,12 +283,17 @@ traffic_remove(struct traffic *t, struct out_msg *m)
 static void
 traffic_build_real(struct traffic *t)
 {
-	uint64_t now = clock_monotonic_ms();
+	uint64_t now = clock_monotonic_ms(), next_retry = 0;
 
 	for (size_t i = 0; i < t->n_out && t->building_real < TRAFFIC_BUILDING_REAL; i++) {
 		struct out_msg *m = &t->out[i];
-		if (m->state != OUT_QUEUED || m->retry_at_ms > now)
+		if (m->state != OUT_QUEUED)
 			continue;
+		if (m->retry_at_ms > now) {
+			if (next_retry == 0 || m->retry_at_ms < next_retry)
+				next_retry = m->retry_at_ms;
+			continue;
+		}
 		Nymipc__Outgoing *o = nymipc__outgoing__unpack(NULL, m->packed_len, m->packed);
 		if (o == NULL)
 			fatalx("cannot unpack a queued message");
@@ -298,6 +303,12 @@ traffic_build_real(struct traffic *t)
 			return;	/* keyd is down: traffic_keyd_up() resumes */
 		m->state = OUT_BUILDING;
 		t->building_real++;
+	}
+	/* One skipped for its retry time is built when that time comes. */
+	if (next_retry != 0 && !evtimer_pending(t->retry_ev, NULL)) {
+		uint64_t wait = next_retry - now + 1;
+		struct timeval tv = { (time_t)(wait / 1000), (suseconds_t)(wait % 1000) * 1000 };
+		evtimer_add(t->retry_ev, &tv);
 	}
 }
 
