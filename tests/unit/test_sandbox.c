@@ -211,6 +211,51 @@ test_landlock_confines_opening(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* A temporary client home in dir (a mkdtemp template) with a key file,
+ * whose path goes to key. */
+static void
+home_with_key(char *dir, char *key, size_t keylen)
+{
+	int fd;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(key, keylen, "%s/private_identity.pem", dir);
+	assert_true((fd = open(key, O_CREAT | O_WRONLY, 0600)) != -1);
+	close(fd);
+}
+
+/* Runs steps(home, key) in a child, whose exit code is what it returns
+ * (0: every step went as expected); returns the wait status. */
+static int
+in_child(int (*steps)(const char *, const char *), const char *home, const char *key)
+{
+	int status;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(steps(home, key));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return status;
+}
+
+static int
+netd_steps(const char *home, const char *key)
+{
+	int fd;
+
+	if (netd_landlock(home) != 0)
+		return 10;
+	if ((fd = open("/etc/hosts", O_RDONLY)) == -1)
+		return 11;
+	close(fd);
+	if (open(key, O_RDONLY) != -1 || errno != EACCES)
+		return 12;
+	if (open("/etc/hosts", O_WRONLY) != -1 || errno != EACCES)
+		return 13;
+	return 0;
+}
+
 /*
  * netd's own confinement: the resolver's files stay readable, a file in
  * a client home (here a temporary directory) does not, nothing is
@@ -220,34 +265,40 @@ static void
 test_netd_landlock_keeps_home_out(void **state)
 {
 	char dir[] = "/tmp/test_netd_landlock.XXXXXX", key[64];
-	int fd, status;
-	pid_t pid;
+	int status;
 
 	if (sandbox_landlock_abi() < 1)
 		skip();
-	assert_non_null(mkdtemp(dir));
-	snprintf(key, sizeof(key), "%s/private_identity.pem", dir);
-	assert_true((fd = open(key, O_CREAT | O_WRONLY, 0600)) != -1);
-	close(fd);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		if (netd_landlock(dir) != 0)
-			_exit(10);
-		if ((fd = open("/etc/hosts", O_RDONLY)) == -1)
-			_exit(11);
-		close(fd);
-		if (open(key, O_RDONLY) != -1 || errno != EACCES)
-			_exit(12);
-		if (open("/etc/hosts", O_WRONLY) != -1 || errno != EACCES)
-			_exit(13);
-		_exit(0);
-	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
+	home_with_key(dir, key, sizeof(key));
+	status = in_child(netd_steps, dir, key);
 	unlink(key);
 	rmdir(dir);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_survives(status);
+}
+
+static int
+rpcd_steps(const char *home, const char *key)
+{
+	char data[80];
+	int fd;
+
+	snprintf(data, sizeof(data), "%s/data", home);
+	if (chdir(data) == -1 || rpcd_landlock() != 0)
+		return 10;
+	if ((fd = open("nymd.db-wal", O_CREAT | O_RDWR, 0600)) == -1)
+		return 11;
+	if (write(fd, "x", 1) != 1 || ftruncate(fd, 0) == -1)
+		return 12;
+	close(fd);
+	if (unlink("nymd.db-wal") == -1)
+		return 13;
+	if (open(key, O_RDONLY) != -1 || errno != EACCES)
+		return 14;
+	if (open("../private_identity.pem", O_RDONLY) != -1 || errno != EACCES)
+		return 15;
+	if (open("/etc/hosts", O_RDONLY) != -1 || errno != EACCES)
+		return 16;
+	return 0;
 }
 
 /* rpcd: the data directory (its working directory) read-write, the key
@@ -256,43 +307,18 @@ static void
 test_rpcd_landlock_keeps_key_out(void **state)
 {
 	char dir[] = "/tmp/test_rpcd_landlock.XXXXXX", data[80], key[80];
-	int fd, status;
-	pid_t pid;
+	int status;
 
 	if (sandbox_landlock_abi() < 1)
 		skip();
-	assert_non_null(mkdtemp(dir));
-	snprintf(key, sizeof(key), "%s/private_identity.pem", dir);
+	home_with_key(dir, key, sizeof(key));
 	snprintf(data, sizeof(data), "%s/data", dir);
 	assert_int_equal(mkdir(data, 0700), 0);
-	assert_true((fd = open(key, O_CREAT | O_WRONLY, 0600)) != -1);
-	close(fd);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		if (chdir(data) == -1 || rpcd_landlock() != 0)
-			_exit(10);
-		if ((fd = open("nymd.db-wal", O_CREAT | O_RDWR, 0600)) == -1)
-			_exit(11);
-		if (write(fd, "x", 1) != 1 || ftruncate(fd, 0) == -1)
-			_exit(12);
-		close(fd);
-		if (unlink("nymd.db-wal") == -1)
-			_exit(13);
-		if (open(key, O_RDONLY) != -1 || errno != EACCES)
-			_exit(14);
-		if (open("../private_identity.pem", O_RDONLY) != -1 || errno != EACCES)
-			_exit(15);
-		if (open("/etc/hosts", O_RDONLY) != -1 || errno != EACCES)
-			_exit(16);
-		_exit(0);
-	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
+	status = in_child(rpcd_steps, dir, key);
 	unlink(key);
 	rmdir(data);
 	rmdir(dir);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_survives(status);
 }
 
 int
