@@ -18,6 +18,7 @@
 
 #include <linux/landlock.h>
 
+#include "common/log.h"
 #include "common/sandbox.h"
 
 /* The kernel's ABI, stable, defined here for older headers. */
@@ -134,4 +135,18 @@ fail:
 	close(ruleset);
 	errno = saved;
 	return -1;
+}
+
+int
+sandbox_landlock_role(const char *role, const struct sandbox_path *paths, size_t n)
+{
+	int rc = sandbox_landlock(paths, n);
+
+	if (rc == 1)
+		log_info("this kernel has no Landlock: %s may open any file its "
+		    "user can (seccomp still applies)", role);
+	else if (rc == 0)
+		log_debug("%s confined by Landlock (ABI %d)", role,
+		    sandbox_landlock_abi());
+	return rc == -1 ? -1 : 0;
 }

@@ -49,6 +49,9 @@ struct sandbox_path {
 	int		 writable;
 };
 int	sandbox_landlock(const struct sandbox_path *, size_t);
+/* sandbox_landlock() for a role, saying in the log what it did; 0 (also
+ * without Landlock) or -1 with errno. */
+int	sandbox_landlock_role(const char *role, const struct sandbox_path *, size_t);
 /* The kernel's Landlock ABI version, 0 without Landlock. */
 int	sandbox_landlock_abi(void);
 

@@ -46,21 +46,13 @@ path_beneath(const char *path, const char *dir)
 int
 netd_landlock(const char *home)
 {
-	int rc;
-
 	for (size_t i = 0; i < NETD_N_PATHS; i++) {
 		if (home != NULL && home[0] != '\0' && path_beneath(home, netd_paths[i].path))
 			log_warnx("the client home %s lies beneath %s, which netd "
 			    "may read: move it to keep the key out of netd's reach",
 			    home, netd_paths[i].path);
 	}
-	rc = sandbox_landlock(netd_paths, NETD_N_PATHS);
-	if (rc == 1)
-		log_info("this kernel has no Landlock: netd may open any file "
-		    "its user can (seccomp still applies)");
-	else if (rc == 0)
-		log_debug("netd confined by Landlock (ABI %d)", sandbox_landlock_abi());
-	return rc == -1 ? -1 : 0;
+	return sandbox_landlock_role("netd", netd_paths, NETD_N_PATHS);
 }
 
 int

@@ -1,6 +1,5 @@
 #include <config.h>
 
-#include "common/log.h"
 #include "common/sandbox.h"
 #include "rpcd/rpcd.h"
 
@@ -19,14 +18,8 @@ static const struct sandbox_path rpcd_paths[] = {
 int
 rpcd_landlock(void)
 {
-	int rc = sandbox_landlock(rpcd_paths, sizeof(rpcd_paths) / sizeof(rpcd_paths[0]));
-
-	if (rc == 1)
-		log_info("this kernel has no Landlock: rpcd may open any file "
-		    "its user can (seccomp still applies)");
-	else if (rc == 0)
-		log_debug("rpcd confined by Landlock (ABI %d)", sandbox_landlock_abi());
-	return rc == -1 ? -1 : 0;
+	return sandbox_landlock_role("rpcd", rpcd_paths,
+	    sizeof(rpcd_paths) / sizeof(rpcd_paths[0]));
 }
 
 int
