@@ -238,13 +238,13 @@ queue_fetch(struct queue *q, int (*cb)(void *, const uint8_t *msg, size_t len),
 		n++;
 	}
 	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		goto fail;
 	if (rc == SQLITE_ROW || done(arg) == -1) {
 		/* the caller's failure, said by the caller */
 		queue_exec(q, "ROLLBACK");
 		return -1;
 	}
-	if (rc != SQLITE_DONE)
-		goto fail;
 	if (n > 0) {
 		st = queue_stmt(q, Q_MARK);
 		sqlite3_bind_int64(st, 1, last);
