@@ -26,8 +26,9 @@
 
 /* Offsets into a routing block. */
 #define BLOCK_COMMAND		0
-#define BLOCK_RESERVED		1
-#define BLOCK_RESERVED_BYTES	3
+#define BLOCK_NEXT_PHASE	1	/* key phase of the next hop: 0 or 1 */
+#define BLOCK_RESERVED		2
+#define BLOCK_RESERVED_BYTES	2
 #define BLOCK_DELAY		4
 #define BLOCK_NEXT_ID		8
 #define BLOCK_NEXT_MAC		(BLOCK_NEXT_ID + SPHINX_NODE_ID_BYTES)
@@ -73,6 +74,10 @@ _Static_assert(HS_HEADER + SPHINX_ROUTING_BLOCK_BYTES <= HS_UNWRAP_BYTES,
 
 /* The hop key's derivation label (docs/sphinx.md, section 5). */
 static const char LABEL_HOP[] = "nymd-sphinx-v2/hop";
+
+/* alpha's top bit is the key phase, not part of the group element. */
+#define ALPHA_PHASE_BYTE	(SPHINX_KEY_BYTES - 1)
+#define ALPHA_PHASE_BIT		0x80
 
 static const uint8_t zero_nonce[crypto_stream_chacha20_ietf_NONCEBYTES];
 
@@ -234,14 +239,15 @@ lioness_decrypt(uint8_t *dst, const uint8_t *src, size_t len,
 }
 
 /*
- * X25519 ignores the top bit of a u-coordinate and reduces values >= p, so
- * several encodings name the same element; only the canonical one is
- * accepted, so that a changed alpha never yields the same shared secret.
+ * X25519 reduces values >= p, so several encodings name the same element;
+ * only the canonical one is accepted.  The top bit, which X25519 ignores,
+ * is the key phase (masked off by the caller): it is under the header MAC,
+ * so a changed alpha never yields an accepted packet.
  */
 static int
 x25519_canonical(const uint8_t u[SPHINX_KEY_BYTES])
 {
-	if (u[31] & 0x80)
+	if (u[31] & ALPHA_PHASE_BIT)
 		return 0;
 	/* p = 2^255 - 19: 0xed, then 30 bytes 0xff, then 0x7f */
 	if (u[31] != 0x7f)
@@ -252,14 +258,25 @@ x25519_canonical(const uint8_t u[SPHINX_KEY_BYTES])
 	return u[0] < 0xed;
 }
 
+/* alpha without its key phase bit: the group element. */
+static void
+alpha_element(uint8_t u[SPHINX_KEY_BYTES], const uint8_t alpha[SPHINX_KEY_BYTES])
+{
+	memcpy(u, alpha, SPHINX_KEY_BYTES);
+	u[ALPHA_PHASE_BYTE] &= (uint8_t)~ALPHA_PHASE_BIT;
+}
+
 static int
 hop_secret(uint8_t secret[SPHINX_KEY_BYTES], const uint8_t priv[SPHINX_KEY_BYTES],
     const uint8_t alpha[SPHINX_KEY_BYTES])
 {
-	if (!x25519_canonical(alpha))
+	uint8_t u[SPHINX_KEY_BYTES];
+
+	alpha_element(u, alpha);
+	if (!x25519_canonical(u))
 		return SPHINX_ERR_MALFORMED;
 	/* All-zero result: alpha is a point of small order. */
-	if (crypto_scalarmult(secret, priv, alpha) != 0)
+	if (crypto_scalarmult(secret, priv, u) != 0)
 		return SPHINX_ERR_MALFORMED;
 	return SPHINX_OK;
 }
@@ -279,10 +296,13 @@ block_parse(const uint8_t block[SPHINX_ROUTING_BLOCK_BYTES],
 	switch (command) {
 	case SPHINX_CMD_RELAY:
 	case SPHINX_CMD_DELIVER:
+		if (block[BLOCK_NEXT_PHASE] > 1)
+			return SPHINX_ERR_MALFORMED;
 		break;
 	case SPHINX_CMD_DROP:
 	case SPHINX_CMD_FINAL:
-		if (!sodium_is_zero(block + BLOCK_DELAY,
+		if (block[BLOCK_NEXT_PHASE] != 0 ||
+		    !sodium_is_zero(block + BLOCK_DELAY,
 		    SPHINX_ROUTING_BLOCK_BYTES - BLOCK_DELAY))
 			return SPHINX_ERR_MALFORMED;
 		break;
@@ -304,6 +324,7 @@ sphinx_process(const uint8_t node_priv[SPHINX_KEY_BYTES],
 	uint8_t mac[SPHINX_MAC_BYTES];
 	uint8_t hs[HS_ALLOC_BYTES];
 	uint8_t alpha_next[SPHINX_KEY_BYTES];
+	uint8_t alpha_in[SPHINX_KEY_BYTES];
 	uint8_t *ext = hs + HS_HEADER;
 	struct replay_probe probe;
 	struct sphinx_hop_result r;
@@ -341,9 +362,10 @@ sphinx_process(const uint8_t node_priv[SPHINX_KEY_BYTES],
 	for (size_t i = 0; i < SPHINX_BETA_BYTES; i++)
 		ext[i] ^= in[BETA_OFF + i];
 	rc = block_parse(ext, &r);
+	alpha_element(alpha_in, in + ALPHA_OFF);
 	if (rc == SPHINX_OK && (r.command == SPHINX_CMD_RELAY ||
 	    r.command == SPHINX_CMD_DELIVER) &&
-	    crypto_scalarmult(alpha_next, hs + HS_BLINDING, in + ALPHA_OFF) != 0)
+	    crypto_scalarmult(alpha_next, hs + HS_BLINDING, alpha_in) != 0)
 		blind_rc = SPHINX_ERR_MALFORMED;
 
 	if (replay_check_and_insert_prepared(replay, &probe) != 0) {
@@ -367,6 +389,8 @@ sphinx_process(const uint8_t node_priv[SPHINX_KEY_BYTES],
 	/* in may be out: the header below is built from copies, and the
 	 * payload is read before it is written (lioness_decrypt()). */
 	memcpy(out + ALPHA_OFF, alpha_next, SPHINX_KEY_BYTES);
+	if (ext[BLOCK_NEXT_PHASE])
+		out[ALPHA_OFF + ALPHA_PHASE_BYTE] |= ALPHA_PHASE_BIT;
 	memcpy(out + BETA_OFF, ext + SPHINX_ROUTING_BLOCK_BYTES,
 	    SPHINX_BETA_BYTES);
 	memcpy(out + GAMMA_OFF, ext + BLOCK_NEXT_MAC, SPHINX_MAC_BYTES);
@@ -602,6 +626,9 @@ create_hops(struct create_state *st, const struct sphinx_hop *hops,
 		if (crypto_scalarmult(st->secret, st->t, hops[i].node_pub) != 0)
 			return SPHINX_ERR_KEY;
 		hop_stream(st->hs[i], HS_ALLOC_BYTES, st->secret);
+		/* What hop i receives: the element with its key phase. */
+		if (hops[i].key_phase)
+			st->alpha[i][ALPHA_PHASE_BYTE] |= ALPHA_PHASE_BIT;
 	}
 	return SPHINX_OK;
 }
@@ -618,12 +645,16 @@ sphinx_key_usable(const uint8_t pub[SPHINX_KEY_BYTES])
 	return crypto_scalarmult(out, probe, pub) == 0;
 }
 
+/* next is the following hop, or NULL for the last. */
 static void
 block_encode(uint8_t block[SPHINX_ROUTING_BLOCK_BYTES],
-    const struct sphinx_hop *hop, const uint8_t next_mac[SPHINX_MAC_BYTES])
+    const struct sphinx_hop *hop, const struct sphinx_hop *next,
+    const uint8_t next_mac[SPHINX_MAC_BYTES])
 {
 	memset(block, 0, SPHINX_ROUTING_BLOCK_BYTES);
 	block[BLOCK_COMMAND] = hop->command;
+	if (next != NULL)
+		block[BLOCK_NEXT_PHASE] = next->key_phase;
 	put_be32(block + BLOCK_DELAY, hop->delay_ms);
 	memcpy(block + BLOCK_NEXT_ID, hop->next_id, SPHINX_NODE_ID_BYTES);
 	if (next_mac != NULL)
@@ -662,7 +693,7 @@ create_header(struct create_state *st, uint8_t out[SPHINX_PACKET_BYTES],
 	int rc;
 
 	/* beta_(n-1): (block || random padding) ^ S_(n-1), then the filler */
-	block_encode(beta, &hops[last], NULL);
+	block_encode(beta, &hops[last], NULL, NULL);
 	rc = rng_fill(rng, beta + SPHINX_ROUTING_BLOCK_BYTES,
 	    head_len - SPHINX_ROUTING_BLOCK_BYTES);
 	if (rc != SPHINX_OK)
@@ -675,7 +706,7 @@ create_header(struct create_state *st, uint8_t out[SPHINX_PACKET_BYTES],
 
 	/* beta_i = (block_i || beta_(i+1) without its last block) ^ S_i */
 	for (size_t i = last; i-- > 0;) {
-		block_encode(st->block, &hops[i], st->mac);
+		block_encode(st->block, &hops[i], &hops[i + 1], st->mac);
 		memmove(beta + SPHINX_ROUTING_BLOCK_BYTES, beta,
 		    SPHINX_BETA_BYTES - SPHINX_ROUTING_BLOCK_BYTES);
 		memcpy(beta, st->block, SPHINX_ROUTING_BLOCK_BYTES);
@@ -710,6 +741,8 @@ path_valid(const struct sphinx_hop *hops, size_t nhops)
 		return 0;
 	for (size_t i = 0; i < nhops; i++) {
 		uint8_t command = hops[i].command;
+		if (hops[i].key_phase > 1)
+			return 0;
 		if (i + 1 < nhops) {
 			if (command != SPHINX_CMD_RELAY &&
 			    command != SPHINX_CMD_DELIVER)

@@ -71,7 +71,25 @@ struct sphinx_hop {
 	uint8_t		command;
 	uint8_t		next_id[SPHINX_NODE_ID_BYTES];
 	uint32_t	delay_ms;
+	/*
+	 * The key phase of node_pub, 0 or 1: the parity of the key epoch
+	 * it belongs to (docs/sphinx.md, section 4).  The hop reads it
+	 * from the packet to pick which of its keys to use.  0 for a
+	 * recipient, whose key does not rotate.
+	 */
+	uint8_t		key_phase;
 };
+
+/*
+ * The key phase a packet was built for at the hop that receives it: the
+ * top bit of alpha (docs/sphinx.md, section 3).  Read before processing,
+ * to choose the key; the header MAC covers it.
+ */
+static inline unsigned int
+sphinx_key_phase(const uint8_t in[SPHINX_PACKET_BYTES])
+{
+	return in[SPHINX_KEY_BYTES - 1] >> 7;
+}
 
 /* What sphinx_process() tells a hop to do. */
 struct sphinx_hop_result {
@@ -102,7 +120,8 @@ int	sphinx_key_usable(const uint8_t pub[SPHINX_KEY_BYTES]);
 /*
  * Builds a packet for a path of 1 to SPHINX_MAX_HOPS hops.  Every hop but
  * the last has command RELAY or DELIVER; the last has FINAL (a message for
- * the recipient whose key is its node_pub) or DROP (drop cover).  msg may
+ * the recipient whose key is its node_pub) or DROP (drop cover).  Every
+ * key_phase is 0 or 1.  msg may
  * be NULL when msg_len is 0; msg_len is at most SPHINX_MAX_MESSAGE_BYTES.
  * On error out is zeroed.
  */

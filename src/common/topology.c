@@ -6,6 +6,8 @@
 
 #include <jansson.h>
 
+#include "common/epoch.h"
+#include "common/sphinx.h"
 #include "common/topology.h"
 
 int
@@ -65,6 +67,40 @@ topology_key(json_t *obj, uint8_t pub[32], char id[B64_KEY_CHARS + 1])
 		return -1;
 	b64_encode(id, pub, 32, B64_URLSAFE);
 	return 0;
+}
+
+/*
+ * sphinxKeys: entries with a bad epoch or key, or a repeated epoch, are
+ * skipped (counted); the node stays, without them.
+ */
+static void
+topology_keys_parse(json_t *arr, struct topology_node *n, size_t *skipped)
+{
+	if (!json_is_array(arr))
+		return;
+	for (size_t i = 0; i < json_array_size(arr); i++) {
+		json_t *e = json_array_get(arr, i);
+		json_t *epoch = json_object_get(e, "epoch");
+		const char *key = json_string_value(json_object_get(e, "key"));
+		struct topology_epoch_key *k = &n->keys[n->n_keys];
+		int dup = 0;
+
+		if (n->n_keys == TOPOLOGY_EPOCH_KEYS || !json_is_integer(epoch) ||
+		    json_integer_value(epoch) < 0 || key == NULL ||
+		    b64_decode_key(k->key, key, B64_URLSAFE) == -1 ||
+		    !sphinx_key_usable(k->key)) {
+			(*skipped)++;
+			continue;
+		}
+		k->epoch = (uint64_t)json_integer_value(epoch);
+		for (size_t j = 0; j < n->n_keys; j++)
+			dup |= n->keys[j].epoch == k->epoch;
+		if (dup) {
+			(*skipped)++;
+			continue;
+		}
+		n->n_keys++;
+	}
 }
 
 static int
@@ -144,6 +180,8 @@ topology_list_parse(json_t *arr, struct topology_node **out, size_t *n_out,
 			(*skipped)++;
 			continue;
 		}
+		topology_keys_parse(json_object_get(obj, "sphinxKeys"), n,
+		    skipped);
 		(*n_out)++;
 		if (provider && topology_clients_parse(json_object_get(obj,
 		    "registeredClients"), n, skipped) == -1)
@@ -211,6 +249,10 @@ topology_parse(const char *json, size_t len, struct topology **out,
 		snprintf(err, errlen, "topology: MixProviderNodes is not a list of providers");
 		goto fail;
 	}
+	json_t *es = json_object_get(root, "epochSeconds");
+	if (json_is_integer(es) && json_integer_value(es) >= 0 &&
+	    epoch_seconds_valid((uint64_t)json_integer_value(es)))
+		t->epoch_seconds = (uint32_t)json_integer_value(es);
 	json_decref(root);
 	*out = t;
 	return 0;
@@ -250,6 +292,37 @@ topology_covers(const struct topology *new_topology, const struct topology *old)
 		    old->providers[i].pub))
 			return 0;
 	return 1;
+}
+
+int
+topology_node_usable(const struct topology *t, const struct topology_node *n)
+{
+	return t->epoch_seconds != 0 && n->n_keys > 0;
+}
+
+int
+topology_hop_key(const struct topology *t, const struct topology_node *n,
+    uint64_t unix_ms, uint8_t key[32], uint8_t *phase)
+{
+	const struct topology_epoch_key *best = NULL;
+	uint64_t e, dist = UINT64_MAX;
+
+	if (!topology_node_usable(t, n))
+		return -1;
+	e = epoch_at(unix_ms, t->epoch_seconds);
+	for (size_t i = 0; i < n->n_keys; i++) {
+		uint64_t k = n->keys[i].epoch;
+		uint64_t d = k > e ? k - e : e - k;
+		if (d < dist) {
+			dist = d;
+			best = &n->keys[i];
+		}
+	}
+	if (best == NULL)
+		return -1;
+	memcpy(key, best->key, 32);
+	*phase = (uint8_t)epoch_phase(best->epoch);
+	return 0;
 }
 
 size_t

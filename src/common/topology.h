@@ -18,6 +18,14 @@
 /* The seed gave providers this layer in MixConfig. */
 #define TOPOLOGY_PROVIDER_LAYER	1000000u
 #define TOPOLOGY_MIX_LAYERS	3
+/* sphinxKeys read per node: the current and next epoch's, and a spare. */
+#define TOPOLOGY_EPOCH_KEYS	3
+
+/* A node's Sphinx key for one key epoch (docs/epochs.md). */
+struct topology_epoch_key {
+	uint64_t	 epoch;
+	uint8_t		 key[32];
+};
 
 struct topology_node {
 	uint8_t		 pub[32];
@@ -28,6 +36,8 @@ struct topology_node {
 	int64_t		 last_seen_ns;
 	uint8_t		(*clients)[32];	/* providers: registered client keys */
 	size_t		 n_clients;
+	struct topology_epoch_key keys[TOPOLOGY_EPOCH_KEYS];	/* sphinxKeys */
+	size_t		 n_keys;
 };
 
 struct topology {
@@ -36,6 +46,7 @@ struct topology {
 	struct topology_node	*providers;
 	size_t			 n_providers;
 	size_t			 n_skipped;	/* malformed entries ignored */
+	uint32_t		 epoch_seconds;	/* 0: the directory announces none */
 };
 
 /* Call once before a sandbox forbids opening files. */
@@ -60,6 +71,18 @@ size_t	topology_layer(const struct topology *, uint32_t layer,
  * keep the last one for a while instead of forgetting nodes at once.
  */
 int	topology_covers(const struct topology *new_topology, const struct topology *old);
+/*
+ * Packets are built for a node's epoch keys, never its long-term key.
+ * topology_hop_key() gives the key of node n for a packet that reaches it
+ * at unix_ms, and that key's phase (docs/sphinx.md, section 3): the key
+ * of the epoch containing unix_ms, or if the node did not publish one,
+ * its key of the nearest epoch.  0, or -1 if the node has no key (or the
+ * topology announces no epochs): such a node cannot be on a path.
+ */
+int	topology_hop_key(const struct topology *, const struct topology_node *n,
+	    uint64_t unix_ms, uint8_t key[32], uint8_t *phase);
+/* 1 if topology_hop_key() can give a key for n. */
+int	topology_node_usable(const struct topology *, const struct topology_node *n);
 /* Splits "host:port" or "[v6]:port"; 0 or -1. */
 int	topology_split_host(const char *hostport, char *host, size_t hostlen,
 	    char *port, size_t portlen);

@@ -10,6 +10,7 @@
 
 #include "common/b64.h"
 #include "common/topology.h"
+#include "common/sphinx.h"
 #include "directory/body.h"
 
 /* A DNS name: at most 253 characters in labels of 1..63. */
@@ -178,6 +179,55 @@ body_count(json_t *v, const char *field, int64_t *out, char *err,
 	return BODY_OK;
 }
 
+/*
+ * sphinxKeys: [{"epoch": N, "key": KEY}, ...], optional (the seed's nodes
+ * had none): at most BODY_MAX_EPOCH_KEYS, distinct epochs, usable keys.
+ */
+static int
+body_epoch_keys(json_t *arr, struct body_epoch_key *keys, size_t *n_keys,
+    char *err, size_t errlen)
+{
+	size_t count;
+
+	*n_keys = 0;
+	if (arr == NULL || json_is_null(arr))
+		return BODY_OK;
+	if (!json_is_array(arr))
+		return body_fail(err, errlen, BODY_ERR_FIELD,
+		    "sphinxKeys is not a list");
+	count = json_array_size(arr);
+	if (count > BODY_MAX_EPOCH_KEYS)
+		return body_fail(err, errlen, BODY_ERR_TOO_MANY,
+		    "sphinxKeys has more than %d entries", BODY_MAX_EPOCH_KEYS);
+	for (size_t i = 0; i < count; i++) {
+		json_t *e = json_array_get(arr, i), *epoch;
+		int rc;
+
+		if (!json_is_object(e))
+			return body_fail(err, errlen, BODY_ERR_FIELD,
+			    "sphinxKeys[%zu] is not an object", i);
+		epoch = json_object_get(e, "epoch");
+		if (!json_is_integer(epoch) || json_integer_value(epoch) < 0)
+			return body_fail(err, errlen, BODY_ERR_FIELD,
+			    "sphinxKeys[%zu].epoch is not a non-negative integer",
+			    i);
+		rc = body_key(e, "key", "sphinxKeys[].", keys[i].key, err,
+		    errlen);
+		if (rc != BODY_OK)
+			return rc;
+		if (!sphinx_key_usable(keys[i].key))
+			return body_fail(err, errlen, BODY_ERR_KEY,
+			    "sphinxKeys[%zu].key is a point of small order", i);
+		keys[i].epoch = (uint64_t)json_integer_value(epoch);
+		for (size_t j = 0; j < i; j++)
+			if (keys[j].epoch == keys[i].epoch)
+				return body_fail(err, errlen, BODY_ERR_DUPLICATE,
+				    "sphinxKeys[%zu] repeats an epoch", i);
+		(*n_keys)++;
+	}
+	return BODY_OK;
+}
+
 int
 body_parse_mixnode(const char *buf, size_t len, struct body_mixnode *out,
     char *err, size_t errlen)
@@ -203,6 +253,8 @@ body_parse_mixnode(const char *buf, size_t len, struct body_mixnode *out,
 		    "layer is not 1, 2 or 3");
 	} else {
 		out->layer = (uint32_t)json_integer_value(layer);
+		rc = body_epoch_keys(json_object_get(root, "sphinxKeys"),
+		    out->keys, &out->n_keys, err, errlen);
 	}
 done:
 	json_decref(root);
@@ -263,7 +315,9 @@ body_parse_provider(const char *buf, size_t len, struct body_provider *out,
 	if ((root = body_load(buf, len, err, errlen, &rc)) == NULL)
 		return rc;
 	if ((rc = body_host(root, out->host, err, errlen)) == BODY_OK &&
-	    (rc = body_key(root, "pubKey", "", out->pub, err, errlen)) == BODY_OK)
+	    (rc = body_key(root, "pubKey", "", out->pub, err, errlen)) == BODY_OK &&
+	    (rc = body_epoch_keys(json_object_get(root, "sphinxKeys"),
+	    out->keys, &out->n_keys, err, errlen)) == BODY_OK)
 		rc = body_clients(json_object_get(root, "registeredClients"), out,
 		    err, errlen);
 	json_decref(root);

@@ -20,6 +20,8 @@
 #define BODY_MAX_SENT_PEERS	1024	/* entries of one report's "sent" */
 #define BODY_MAX_COUNT		INT64_MAX	/* a packet count */
 #define BODY_ERR_BYTES		160
+/* sphinxKeys of one node: its current and next epoch's (and one spare). */
+#define BODY_MAX_EPOCH_KEYS	3
 
 enum body_error {
 	BODY_OK = 0,
@@ -34,15 +36,25 @@ enum body_error {
 	BODY_ERR_NOMEM = -9,
 };
 
+/* One entry of sphinxKeys: a node's Sphinx key for one epoch. */
+struct body_epoch_key {
+	uint64_t	 epoch;
+	uint8_t		 key[32];
+};
+
 struct body_mixnode {
 	char		 host[BODY_HOSTPORT_MAX_CHARS + 1];
 	uint8_t		 pub[32];
 	uint32_t	 layer;
+	struct body_epoch_key keys[BODY_MAX_EPOCH_KEYS];	/* sphinxKeys */
+	size_t		 n_keys;
 };
 
 struct body_provider {
 	char		 host[BODY_HOSTPORT_MAX_CHARS + 1];
 	uint8_t		 pub[32];
+	struct body_epoch_key keys[BODY_MAX_EPOCH_KEYS];	/* sphinxKeys */
+	size_t		 n_keys;
 	uint8_t		(*clients)[32];
 	size_t		 n_clients;
 };

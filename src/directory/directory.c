@@ -15,6 +15,7 @@
 #include <event2/event.h>
 
 #include "common/b64.h"
+#include "common/epoch.h"
 #include "common/log.h"
 #include "common/topology.h"
 #include "directory/registry.h"
@@ -41,6 +42,7 @@ struct directory_options {
 	char		 host[TOPOLOGY_HOST_BYTES];
 	uint16_t	 port;
 	long		 stale_seconds;
+	long		 epoch_seconds;
 	enum log_level	 level;
 };
 
@@ -48,7 +50,8 @@ static void
 usage(FILE *f, const char *prog)
 {
 	fprintf(f,
-	    "Usage: %s [--listen ADDR:PORT] [--stale-seconds N] [--log-level LEVEL]\n"
+	    "Usage: %s [--listen ADDR:PORT] [--stale-seconds N] [--epoch-seconds N]\n"
+	    "       [--log-level LEVEL]\n"
 	    "       %s --help | --version\n\n"
 	    "The directory server of a local Loopix mixnet.\n\n"
 	    "Options:\n"
@@ -56,12 +59,15 @@ usage(FILE *f, const char *prog)
 	    "                         [v6]:port for IPv6, port 0 for any)\n"
 	    "    --stale-seconds N    forget a node not renewed for N seconds\n"
 	    "                         (1 to %d, default %d)\n"
+	    "    --epoch-seconds N    length of a key epoch, announced in the\n"
+	    "                         topology (%u to %u, default %u)\n"
 	    "    --log-level LEVEL    trace, debug, info, warning, error, panic, fatal\n"
 	    "                         (default info)\n"
 	    "    --help               print this help\n"
 	    "    --version            print the version\n",
 	    prog, prog, DIRECTORY_DEFAULT_LISTEN, DIRECTORY_MAX_STALE_SECONDS,
-	    DIRECTORY_DEFAULT_STALE_SECONDS);
+	    DIRECTORY_DEFAULT_STALE_SECONDS, EPOCH_MIN_SECONDS, EPOCH_MAX_SECONDS,
+	    EPOCH_DEFAULT_SECONDS);
 }
 
 /* "ADDR:PORT" or "[V6]:PORT", port 0..65535. */
@@ -96,21 +102,21 @@ parse_listen(const char *s, struct directory_options *o)
 }
 
 static int
-parse_stale(const char *s, long *out)
+parse_seconds(const char *s, long min, long max, long *out)
 {
 	char *end;
 	long v;
 
 	errno = 0;
 	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < 1 ||
-	    v > DIRECTORY_MAX_STALE_SECONDS)
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
 		return -1;
 	*out = v;
 	return 0;
 }
 
-enum { OPT_LISTEN = 1, OPT_STALE, OPT_LOG_LEVEL, OPT_HELP, OPT_VERSION };
+enum { OPT_LISTEN = 1, OPT_STALE, OPT_EPOCH, OPT_LOG_LEVEL, OPT_HELP,
+    OPT_VERSION };
 
 /* Returns 0 to run, 1 after --help/--version, -1 on a usage error. */
 static int
@@ -119,6 +125,7 @@ parse_options(int argc, char **argv, struct directory_options *o)
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, OPT_LISTEN },
 		{ "stale-seconds", required_argument, NULL, OPT_STALE },
+		{ "epoch-seconds", required_argument, NULL, OPT_EPOCH },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ "version", no_argument, NULL, OPT_VERSION },
@@ -137,9 +144,19 @@ parse_options(int argc, char **argv, struct directory_options *o)
 			}
 			break;
 		case OPT_STALE:
-			if (parse_stale(optarg, &o->stale_seconds) == -1) {
+			if (parse_seconds(optarg, 1, DIRECTORY_MAX_STALE_SECONDS,
+			    &o->stale_seconds) == -1) {
 				fprintf(stderr, "%s: --stale-seconds must be a number "
 				    "from 1 to %d\n", o->prog, DIRECTORY_MAX_STALE_SECONDS);
+				return -1;
+			}
+			break;
+		case OPT_EPOCH:
+			if (parse_seconds(optarg, EPOCH_MIN_SECONDS,
+			    EPOCH_MAX_SECONDS, &o->epoch_seconds) == -1) {
+				fprintf(stderr, "%s: --epoch-seconds must be a number "
+				    "from %u to %u\n", o->prog, EPOCH_MIN_SECONDS,
+				    EPOCH_MAX_SECONDS);
 				return -1;
 			}
 			break;
@@ -243,7 +260,8 @@ directory_run(const struct directory_options *o)
 		log_warnx("cannot create the event loop");
 		goto out;
 	}
-	d.registry = registry_new((int64_t)o->stale_seconds * 1000000000);
+	d.registry = registry_new((int64_t)o->stale_seconds * 1000000000,
+	    (uint32_t)o->epoch_seconds);
 	if (d.registry == NULL) {
 		log_warnx("out of memory");
 		goto out;
@@ -263,10 +281,10 @@ directory_run(const struct directory_options *o)
 		log_warnx("cannot set up timers and signals");
 		goto out;
 	}
-	log_info("listening on %s%s%s:%u, stale after %ld s",
+	log_info("listening on %s%s%s:%u, stale after %ld s, %ld s key epochs",
 	    strchr(o->host, ':') ? "[" : "", o->host,
 	    strchr(o->host, ':') ? "]" : "", (unsigned)server_port(d.server),
-	    o->stale_seconds);
+	    o->stale_seconds, o->epoch_seconds);
 	if (event_base_dispatch(d.base) == -1) {
 		log_warnx("event loop failed");
 		goto out;
@@ -290,6 +308,7 @@ main(int argc, char **argv)
 	if (strncmp(o.prog, "lt-", 3) == 0)
 		o.prog += 3;
 	o.stale_seconds = DIRECTORY_DEFAULT_STALE_SECONDS;
+	o.epoch_seconds = EPOCH_DEFAULT_SECONDS;
 	o.level = LOG_LEVEL_INFO;
 	if (parse_listen(DIRECTORY_DEFAULT_LISTEN, &o) == -1)
 		return DIRECTORY_EXIT_FAILURE;

@@ -6,6 +6,7 @@
 #include <jansson.h>
 
 #include "common/b64.h"
+#include "common/epoch.h"
 #include "directory/registry.h"
 
 struct registry_mixnode {
@@ -28,6 +29,7 @@ struct registry_metric {
 
 struct registry {
 	int64_t			 stale_ns;
+	uint32_t		 epoch_seconds;
 	/* Fixed arrays: the limits are small and nothing reallocates. */
 	struct registry_mixnode	 mixnodes[REGISTRY_MAX_MIXNODES];
 	size_t			 n_mixnodes;
@@ -38,13 +40,14 @@ struct registry {
 };
 
 struct registry *
-registry_new(int64_t stale_ns)
+registry_new(int64_t stale_ns, uint32_t epoch_seconds)
 {
 	struct registry *r = calloc(1, sizeof(*r));
 
 	if (r == NULL)
 		return NULL;
 	r->stale_ns = stale_ns;
+	r->epoch_seconds = epoch_seconds;
 	return r;
 }
 
@@ -82,6 +85,22 @@ registry_find(const void *base, size_t n, size_t size, size_t off,
 	return n;
 }
 
+/* 1 if every key is for an epoch near the current one. */
+static int
+registry_keys_current(const struct registry *r,
+    const struct body_epoch_key *keys, size_t n, const struct registry_now *now)
+{
+	uint64_t cur;
+
+	if (now->real_ns < 0)
+		return 0;
+	cur = epoch_at((uint64_t)now->real_ns / 1000000, r->epoch_seconds);
+	for (size_t i = 0; i < n; i++)
+		if (keys[i].epoch + 1 < cur || keys[i].epoch > cur + 2)
+			return 0;
+	return 1;
+}
+
 int
 registry_put_mixnode(struct registry *r, const struct body_mixnode *b,
     const struct registry_now *now)
@@ -91,6 +110,8 @@ registry_put_mixnode(struct registry *r, const struct body_mixnode *b,
 	    b->pub);
 	int rc = REGISTRY_RENEWED;
 
+	if (!registry_keys_current(r, b->keys, b->n_keys, now))
+		return REGISTRY_ERR_EPOCH;
 	if (i == r->n_mixnodes) {
 		if (r->n_mixnodes == REGISTRY_MAX_MIXNODES)
 			return REGISTRY_ERR_FULL;
@@ -112,6 +133,8 @@ registry_put_provider(struct registry *r, struct body_provider *b,
 	    b->pub);
 	int rc = REGISTRY_RENEWED;
 
+	if (!registry_keys_current(r, b->keys, b->n_keys, now))
+		return REGISTRY_ERR_EPOCH;
 	if (i == r->n_providers) {
 		if (r->n_providers == REGISTRY_MAX_PROVIDERS)
 			return REGISTRY_ERR_FULL;
@@ -234,14 +257,40 @@ registry_key_json(const uint8_t pub[32])
 	return json_string(id);
 }
 
+/* Adds sphinxKeys to a node's entry (o) if it has any; o or NULL. */
+static json_t *
+registry_add_keys(json_t *o, const struct body_epoch_key *keys, size_t n)
+{
+	json_t *arr;
+
+	if (o == NULL || n == 0)
+		return o;
+	if ((arr = json_array()) == NULL)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		if (registry_append(arr, json_pack("{s:I, s:o}", "epoch",
+		    (json_int_t)keys[i].epoch, "key",
+		    registry_key_json(keys[i].key))) == -1) {
+			json_decref(arr);
+			goto fail;
+		}
+	}
+	if (json_object_set_new(o, "sphinxKeys", arr) == 0)
+		return o;
+fail:
+	json_decref(o);
+	return NULL;
+}
+
 static json_t *
 registry_mixnode_json(const struct registry_mixnode *m)
 {
-	return json_pack("{s:s, s:o, s:I, s:I}",
+	return registry_add_keys(json_pack("{s:s, s:o, s:I, s:I}",
 	    "host", m->body.host,
 	    "pubKey", registry_key_json(m->body.pub),
 	    "layer", (json_int_t)m->body.layer,
-	    "lastSeen", (json_int_t)m->seen_real_ns);
+	    "lastSeen", (json_int_t)m->seen_real_ns), m->body.keys,
+	    m->body.n_keys);
 }
 
 static json_t *
@@ -258,11 +307,12 @@ registry_provider_json(const struct registry_provider *p)
 			return NULL;
 		}
 	}
-	return json_pack("{s:s, s:o, s:o, s:I}",
+	return registry_add_keys(json_pack("{s:s, s:o, s:o, s:I}",
 	    "host", p->body.host,
 	    "pubKey", registry_key_json(p->body.pub),
 	    "registeredClients", clients,
-	    "lastSeen", (json_int_t)p->seen_real_ns);
+	    "lastSeen", (json_int_t)p->seen_real_ns), p->body.keys,
+	    p->body.n_keys);
 }
 
 static json_t *
@@ -324,8 +374,9 @@ registry_topology_json(const struct registry *r, int64_t mono_ns, size_t *len)
 			goto fail;
 	}
 	/* "o" steals both references, even when json_pack fails. */
-	return registry_dump(json_pack("{s:o, s:o}", "MixNodes", mixes,
-	    "MixProviderNodes", providers), len);
+	return registry_dump(json_pack("{s:o, s:o, s:I}", "MixNodes", mixes,
+	    "MixProviderNodes", providers, "epochSeconds",
+	    (json_int_t)r->epoch_seconds), len);
 fail:
 	json_decref(mixes);
 	json_decref(providers);

@@ -20,6 +20,7 @@
 enum registry_error {
 	REGISTRY_ERR_FULL = -1,		/* a new node over the limit */
 	REGISTRY_ERR_NOMEM = -2,
+	REGISTRY_ERR_EPOCH = -3,	/* a key for an epoch far from now */
 };
 
 /* A put returns one of these, or a negative registry_error. */
@@ -41,7 +42,12 @@ struct registry_now {
 
 struct registry;
 
-struct registry	*registry_new(int64_t stale_ns);
+/*
+ * epoch_seconds: the key epoch length the topology announces
+ * (docs/epochs.md); a node's sphinxKeys must be for epochs from the one
+ * before the current (by now->real_ns) to two after it.
+ */
+struct registry	*registry_new(int64_t stale_ns, uint32_t epoch_seconds);
 void		 registry_free(struct registry *);
 
 int	registry_put_mixnode(struct registry *, const struct body_mixnode *,

@@ -118,6 +118,13 @@ server_put_result(struct evhttp_request *req, int rc, const char *what,
 			log_debug("%s %s %s", what, id,
 			    rc == REGISTRY_ADDED ? "added" : "renewed");
 		break;
+	case REGISTRY_ERR_EPOCH:
+		log_info("refused %s %s: sphinxKeys for epochs far from now", what,
+		    id);
+		server_error(req, HTTP_BADREQUEST, "Bad Request",
+		    "sphinxKeys must be for epochs from the previous to the "
+		    "one after next (is the node's clock right?)");
+		return -1;
 	case REGISTRY_ERR_FULL:
 		log_warnx("refused %s %s: the directory is full", what, id);
 		server_error(req, HTTP_SERVUNAVAIL, "Service Unavailable",

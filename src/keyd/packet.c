@@ -5,6 +5,7 @@
 
 #include <sodium.h>
 
+#include "common/epoch.h"
 #include "common/rand.h"
 #include "common/topology.h"
 #include "keyd/packet.h"
@@ -16,7 +17,7 @@ const char *
 packet_strerror(int err)
 {
 	switch (err) {
-	case PACKET_ERR_TOPOLOGY:	return "the topology lacks a mixnode layer or the provider";
+	case PACKET_ERR_TOPOLOGY:	return "the topology lacks a mixnode layer or a provider, or their epoch keys";
 	case PACKET_ERR_TOO_LARGE:	return "message too large for one packet";
 	case PACKET_ERR_FOREIGN:	return "loop cover with a foreign MAC";
 	case PACKET_ERR_TYPE:		return "unknown payload type";
@@ -40,13 +41,40 @@ packet_delay(double mean_ms)
 	return d >= PACKET_MAX_DELAY_MS ? PACKET_MAX_DELAY_MS : (uint32_t)lround(d);
 }
 
+/* A random mixnode of layer that has epoch keys, or NULL. */
 static const struct topology_node *
 packet_random_mix(const struct topology *t, uint32_t layer)
 {
 	const struct topology_node *nodes[TOPOLOGY_MAX_NODES];
-	size_t n = topology_layer(t, layer, nodes, TOPOLOGY_MAX_NODES);
+	size_t n = topology_layer(t, layer, nodes, TOPOLOGY_MAX_NODES), usable = 0;
 
-	return n == 0 ? NULL : nodes[rand_index((uint32_t)n)];
+	for (size_t i = 0; i < n; i++)
+		if (topology_node_usable(t, nodes[i]))
+			nodes[usable++] = nodes[i];
+	return usable == 0 ? NULL : nodes[rand_index((uint32_t)usable)];
+}
+
+static const struct topology_node *
+packet_provider(const struct topology *t, const uint8_t pub[32])
+{
+	for (size_t i = 0; i < t->n_providers; i++)
+		if (memcmp(t->providers[i].pub, pub, 32) == 0)
+			return &t->providers[i];
+	return NULL;
+}
+
+/*
+ * Hop i of the path goes to node: its epoch key for when the packet will
+ * get there (at_ms, the sum of the delays before it), docs/epochs.md.
+ */
+static int
+packet_hop_to(struct sphinx_hop *h, const struct topology *t,
+    const struct topology_node *node, uint64_t at_ms)
+{
+	if (node == NULL ||
+	    topology_hop_key(t, node, at_ms, h->node_pub, &h->key_phase) == -1)
+		return PACKET_ERR_TOPOLOGY;
+	return PACKET_OK;
 }
 
 /*
@@ -55,27 +83,31 @@ packet_random_mix(const struct topology *t, uint32_t layer)
  */
 static int
 packet_path(struct sphinx_hop hops[SPHINX_MAX_HOPS], const struct packet_route *r,
-    const uint8_t egress[32])
+    const struct topology_node *egress)
 {
-	const struct topology_node *mix[TOPOLOGY_MIX_LAYERS];
+	const struct topology_node *node[TOPOLOGY_MIX_LAYERS + 2];
+	const struct topology *t = r->topology;
+	uint64_t at_ms = epoch_now_ms();
+	int rc;
 
-	if (r->topology == NULL)
+	if (t == NULL || egress == NULL)
 		return PACKET_ERR_TOPOLOGY;
+	node[0] = packet_provider(t, r->own_provider);
 	for (uint32_t l = 0; l < TOPOLOGY_MIX_LAYERS; l++)
-		if ((mix[l] = packet_random_mix(r->topology, l + 1)) == NULL)
+		if ((node[l + 1] = packet_random_mix(t, l + 1)) == NULL)
 			return PACKET_ERR_TOPOLOGY;
+	node[TOPOLOGY_MIX_LAYERS + 1] = egress;
 	memset(hops, 0, sizeof(struct sphinx_hop) * SPHINX_MAX_HOPS);
-	memcpy(hops[0].node_pub, r->own_provider, 32);
-	for (int i = 0; i < TOPOLOGY_MIX_LAYERS; i++) {
+	for (int i = 0; i <= TOPOLOGY_MIX_LAYERS + 1; i++) {
+		if ((rc = packet_hop_to(&hops[i], t, node[i], at_ms)) != PACKET_OK)
+			return rc;
+		if (i == TOPOLOGY_MIX_LAYERS + 1)
+			break;
 		hops[i].command = SPHINX_CMD_RELAY;
-		memcpy(hops[i].next_id, mix[i]->pub, 32);
+		memcpy(hops[i].next_id, node[i + 1]->pub, 32);
 		hops[i].delay_ms = packet_delay(r->mean_delay_ms);
-		memcpy(hops[i + 1].node_pub, mix[i]->pub, 32);
+		at_ms += hops[i].delay_ms;
 	}
-	hops[3].command = SPHINX_CMD_RELAY;
-	memcpy(hops[3].next_id, egress, 32);
-	hops[3].delay_ms = packet_delay(r->mean_delay_ms);
-	memcpy(hops[4].node_pub, egress, 32);
 	return PACKET_OK;
 }
 
@@ -86,13 +118,17 @@ packet_build_delivered(uint8_t out[SPHINX_PACKET_BYTES], const struct packet_rou
     const uint8_t *payload, size_t len)
 {
 	struct sphinx_hop hops[SPHINX_MAX_HOPS];
-	int rc = packet_path(hops, r, provider);
+	int rc;
 
+	if (r->topology == NULL)
+		return PACKET_ERR_TOPOLOGY;
+	rc = packet_path(hops, r, packet_provider(r->topology, provider));
 	if (rc != PACKET_OK)
 		return rc;
 	hops[4].command = SPHINX_CMD_DELIVER;
 	memcpy(hops[4].next_id, recipient, 32);
 	hops[4].delay_ms = packet_delay(r->mean_delay_ms);
+	/* A client's key does not rotate: phase 0. */
 	memcpy(hops[5].node_pub, recipient, 32);
 	hops[5].command = SPHINX_CMD_FINAL;
 	return sphinx_create(out, hops, SPHINX_MAX_HOPS, payload, len, NULL);
@@ -144,11 +180,17 @@ packet_build_drop(uint8_t out[SPHINX_PACKET_BYTES], const struct packet_route *r
 {
 	struct sphinx_hop hops[SPHINX_MAX_HOPS];
 	const struct topology *t = r->topology;
+	const struct topology_node *usable[TOPOLOGY_MAX_NODES];
+	size_t n = 0;
 
-	if (t == NULL || t->n_providers == 0)
+	if (t == NULL)
 		return PACKET_ERR_TOPOLOGY;
-	const uint8_t *egress = t->providers[rand_index((uint32_t)t->n_providers)].pub;
-	int rc = packet_path(hops, r, egress);
+	for (size_t i = 0; i < t->n_providers && n < TOPOLOGY_MAX_NODES; i++)
+		if (topology_node_usable(t, &t->providers[i]))
+			usable[n++] = &t->providers[i];
+	if (n == 0)
+		return PACKET_ERR_TOPOLOGY;
+	int rc = packet_path(hops, r, usable[rand_index((uint32_t)n)]);
 	if (rc != PACKET_OK)
 		return rc;
 	hops[4].command = SPHINX_CMD_DROP;

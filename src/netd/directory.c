@@ -66,6 +66,23 @@ directory_failed(struct directory *d, const char *why)
 		d->backoff_ms = DIRECTORY_BACKOFF_MAX_MS;
 }
 
+/*
+ * Nodes announce each new epoch key at the epoch's start, and packets are
+ * built for it from the middle of that epoch on (docs/epochs.md): so the
+ * topology is fetched at least four times an epoch, whatever the
+ * configured refresh.
+ */
+static unsigned
+directory_refresh_ms(const struct directory *d)
+{
+	unsigned ms = d->refresh_seconds * 1000u;
+
+	if (d->topology != NULL && d->topology->epoch_seconds != 0 &&
+	    d->topology->epoch_seconds * 250u < ms)
+		ms = d->topology->epoch_seconds * 250u;
+	return ms;
+}
+
 static void
 directory_succeeded(struct directory *d, const char *body, size_t len)
 {
@@ -112,7 +129,7 @@ directory_succeeded(struct directory *d, const char *body, size_t len)
 	d->topology = t;
 	d->json = json;
 	d->json_len = len;
-	directory_schedule(d, d->refresh_seconds * 1000u);
+	directory_schedule(d, directory_refresh_ms(d));
 	if (d->cb != NULL)
 		d->cb(d->topology, d->json, d->json_len, d->cb_arg);
 }

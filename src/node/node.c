@@ -39,7 +39,9 @@
 /* How long nodes may be missing before a smaller topology is believed. */
 #define NODE_TOPOLOGY_SHRINK_GRACE_MS	15000
 #include "node/pool.h"
+#include "node/epochkeys.h"
 #include "node/replaydb.h"
+#include "common/epoch.h"
 
 /* A packet held in the delay queue; data first so that pool can free it. */
 struct node_pkt {
@@ -77,7 +79,10 @@ struct node {
 	struct node_in		*in_links;
 	size_t			 n_in;
 
-	struct replaydb		*rdb;
+	struct epochkeys	*ek;		/* Sphinx keys, one per epoch */
+	struct event		*epoch_timer;
+	int			 epoch_failing;
+	int			 no_epochs_warned;
 	struct delayq		*dq;
 	struct event		*dq_timer;
 	uint64_t		 dq_armed_ms;	/* 0: not armed */
@@ -92,7 +97,7 @@ struct node {
 	uint64_t		 topo_shrink_since_ms;	/* 0: not shrinking */
 	int			 presence_failing;
 	int			 metrics_failing;
-	int			 replay_warned;
+	uint64_t		 replay_warned_epoch;	/* +1; 0: none */
 
 	struct event		*topo_timer;
 	struct event		*presence_timer;
@@ -105,7 +110,6 @@ struct node {
 
 	struct node_counters	 c;
 	uint64_t		 interval_received;
-	uint64_t		 snapshot_count;	/* replay_count() at the last */
 };
 
 static void	node_start_accepting(struct node *);
@@ -171,6 +175,51 @@ node_topology_lists(const struct node *n, const uint8_t key[32])
 	return 0;
 }
 
+/* ---- key epochs (docs/epochs.md) ---- */
+
+/*
+ * Brings the epoch keys up to date: the length the directory announces
+ * (or, before a topology, the one the keys on disk were made for), a key
+ * for the current and the next epoch, expired keys deleted.  Announces a
+ * change at once, and comes back at the next boundary or expiry.
+ */
+static void
+node_epoch_update(struct node *n)
+{
+	char err[EPOCHKEYS_ERR_BYTES];
+	uint32_t seconds = epochkeys_seconds(n->ek);
+	uint64_t now, next;
+	int changed = 0;
+
+	if (n->topo != NULL && n->topo->epoch_seconds != 0)
+		seconds = n->topo->epoch_seconds;
+	if (seconds == 0 || n->stopping)
+		return;
+	now = epoch_now_ms();
+	if (epochkeys_update(n->ek, seconds, now, &changed, err,
+	    sizeof(err)) == -1) {
+		if (!n->epoch_failing)
+			log_warnx("epoch keys: %s; trying again every second",
+			    err);
+		n->epoch_failing = 1;
+		node_timer_ms(n->epoch_timer, 1000);
+	} else {
+		if (n->epoch_failing)
+			log_info("epoch keys: up to date again");
+		n->epoch_failing = 0;
+		next = epochkeys_next_event_ms(n->ek, now);
+		node_timer_ms(n->epoch_timer, next > now ? next - now + 1 : 1);
+	}
+	if (changed)
+		node_presence_now(n);
+}
+
+static void
+node_epoch_timer(evutil_socket_t fd, short what, void *arg)
+{
+	node_epoch_update(arg);
+}
+
 /* ---- topology ---- */
 
 static void node_fetch_topology(struct node *);
@@ -215,6 +264,11 @@ node_topology_done(void *arg, long status, const char *body, size_t len,
 		topology_free(n->topo);
 		n->topo = t;
 		pool_set_topology(n->pool, t);
+		if (t->epoch_seconds == 0 && !n->no_epochs_warned++)
+			log_warnx("directory %s announces no key epochs "
+			    "(epochSeconds): packets need epoch keys",
+			    n->cfg.directory);
+		node_epoch_update(n);
 	}
 	node_start_accepting(n);
 	if (n->topo_again) {
@@ -323,19 +377,38 @@ node_metrics_done(void *arg, long status, const char *body, size_t len,
 	    "metrics");
 }
 
-static char *
+static json_t *
 node_mixnode_presence(struct node *n, const char **path)
 {
-	json_t *o = json_pack("{s:s, s:s, s:I}", "host", n->hostport,
-	    "pubKey", n->pub_b64, "layer", (json_int_t)n->cfg.layer);
-	char *s;
-
-	if (o == NULL)
-		return NULL;
-	s = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
 	*path = "/api/presence/mixnodes";
-	return s;
+	return json_pack("{s:s, s:s, s:I}", "host", n->hostport,
+	    "pubKey", n->pub_b64, "layer", (json_int_t)n->cfg.layer);
+}
+
+/* sphinxKeys: the epoch keys the node holds for now and later. */
+static int
+node_presence_keys(struct node *n, json_t *o)
+{
+	uint64_t cur = epoch_at(epoch_now_ms(), epochkeys_seconds(n->ek));
+	char id[B64_KEY_CHARS + 1];
+	struct epochkey *k;
+	json_t *arr;
+	size_t nk;
+
+	if ((arr = json_array()) == NULL)
+		return -1;
+	k = epochkeys_all(n->ek, &nk);
+	for (size_t i = 0; i < nk; i++) {
+		if (k[i].epoch < cur)
+			continue;	/* still accepted, but built for no more */
+		b64_encode(id, k[i].pub, 32, B64_URLSAFE);
+		if (json_array_append_new(arr, json_pack("{s:I, s:s}", "epoch",
+		    (json_int_t)k[i].epoch, "key", id)) == -1) {
+			json_decref(arr);
+			return -1;
+		}
+	}
+	return json_object_set_new(o, "sphinxKeys", arr);
 }
 
 static void
@@ -352,13 +425,18 @@ void
 node_presence_now(struct node *n)
 {
 	const char *path = NULL;
-	char *body;
+	char *body = NULL;
+	json_t *o;
 
-	if (n->stopping)
+	/* Until it has keys, the node has nothing to announce. */
+	if (n->stopping || epochkeys_seconds(n->ek) == 0)
 		return;
-	body = n->ops->presence != NULL ?
+	o = n->ops->presence != NULL ?
 	    n->ops->presence(n->role, n->hostport, n->pub_b64, &path) :
 	    node_mixnode_presence(n, &path);
+	if (o != NULL && node_presence_keys(n, o) == 0)
+		body = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
 	if (body == NULL) {
 		log_warnx("presence: cannot build the request");
 		return;
@@ -388,18 +466,28 @@ node_metrics_sent(void *arg, const uint8_t peer[32], uint64_t count)
 static void
 node_log_stats(struct node *n, const char *when)
 {
+	size_t nk;
 	const struct pool_counters *pc = pool_counters(n->pool);
 	const struct node_counters *c = &n->c;
+	uint64_t tags = 0, capacity = 0;
+	struct epochkey *k = epochkeys_all(n->ek, &nk);
+
+	for (size_t i = 0; i < nk; i++) {
+		tags += replay_count(replaydb_store(k[i].rdb));
+		capacity += replay_capacity(replaydb_store(k[i].rdb));
+	}
 
 	log_info("stats%s: received=%llu relayed=%llu delivered=%llu "
-	    "cover=%llu replay=%llu bad_mac=%llu malformed=%llu "
+	    "cover=%llu replay=%llu bad_mac=%llu no_key=%llu malformed=%llu "
 	    "bad_command=%llu not_allowed=%llu delay_too_long=%llu "
 	    "queue_full=%llu deliver_failed=%llu persist_failed=%llu "
 	    "sent=%llu link_full=%llu no_route=%llu in_flight=%zu "
-	    "links_out=%zu/%zu links_in=%zu replay_tags=%llu/%llu", when,
+	    "links_out=%zu/%zu links_in=%zu replay_tags=%llu/%llu "
+	    "epoch_keys=%zu", when,
 	    (unsigned long long)c->received, (unsigned long long)c->relayed,
 	    (unsigned long long)c->delivered, (unsigned long long)c->cover,
 	    (unsigned long long)c->replay, (unsigned long long)c->bad_mac,
+	    (unsigned long long)c->no_key,
 	    (unsigned long long)c->malformed,
 	    (unsigned long long)c->bad_command,
 	    (unsigned long long)c->not_allowed,
@@ -410,8 +498,7 @@ node_log_stats(struct node *n, const char *when)
 	    (unsigned long long)pc->sent, (unsigned long long)pc->dropped_full,
 	    (unsigned long long)pc->dropped_no_route, delayq_len(n->dq),
 	    pool_open_links(n->pool), pool_peers(n->pool), n->n_in,
-	    (unsigned long long)replay_count(replaydb_store(n->rdb)),
-	    (unsigned long long)replay_capacity(replaydb_store(n->rdb)));
+	    (unsigned long long)tags, (unsigned long long)capacity, nk);
 }
 
 static void
@@ -445,36 +532,52 @@ static void
 node_sync_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct node *n = arg;
+	size_t nk;
+	struct epochkey *k = epochkeys_all(n->ek, &nk);
 
-	if (replaydb_sync(n->rdb) == -1)
-		log_warn("replay log: fdatasync");
+	for (size_t i = 0; i < nk; i++)
+		if (replaydb_sync(k[i].rdb) == -1)
+			log_warn("replay log of epoch %llu: fdatasync",
+			    (unsigned long long)k[i].epoch);
 	node_timer_ms(n->sync_timer, NODE_REPLAY_SYNC_MS);
+}
+
+static void
+node_snapshot_key(struct node *n, struct epochkey *k)
+{
+	struct replay_store *rs = replaydb_store(k->rdb);
+	uint64_t count = replay_count(rs);
+
+	if (count == k->snapshot_count && replaydb_log_records(k->rdb) == 0)
+		return;
+	if (replaydb_snapshot(k->rdb) == -1) {
+		log_warn("replay store of epoch %llu: cannot write the "
+		    "snapshot; the log keeps the tags meanwhile",
+		    (unsigned long long)k->epoch);
+		return;
+	}
+	k->snapshot_count = count;
+	log_debug("replay store of epoch %llu: snapshot of %llu tags written",
+	    (unsigned long long)k->epoch, (unsigned long long)count);
+	if (n->replay_warned_epoch != k->epoch + 1 &&
+	    count >= replay_capacity(rs) / 10 * 9) {
+		log_warnx("replay store of epoch %llu: %llu of %llu tags used; "
+		    "its false positive rate grows past the capacity: raise "
+		    "replay_capacity or shorten the directory's epochs",
+		    (unsigned long long)k->epoch, (unsigned long long)count,
+		    (unsigned long long)replay_capacity(rs));
+		n->replay_warned_epoch = k->epoch + 1;
+	}
 }
 
 static void
 node_snapshot(struct node *n)
 {
-	struct replay_store *rs = replaydb_store(n->rdb);
-	uint64_t count = replay_count(rs);
+	size_t nk;
+	struct epochkey *k = epochkeys_all(n->ek, &nk);
 
-	if (count == n->snapshot_count && replaydb_log_records(n->rdb) == 0)
-		return;
-	if (replaydb_snapshot(n->rdb) == -1) {
-		log_warn("replay store: cannot write the snapshot; the log "
-		    "keeps the tags meanwhile");
-		return;
-	}
-	n->snapshot_count = count;
-	log_debug("replay store: snapshot of %llu tags written",
-	    (unsigned long long)count);
-	if (!n->replay_warned && count >= replay_capacity(rs) / 10 * 9) {
-		log_warnx("replay store: %llu of %llu tags used; its false "
-		    "positive rate grows past the capacity: rotate the node's "
-		    "key (init --force) or raise replay_capacity",
-		    (unsigned long long)count,
-		    (unsigned long long)replay_capacity(rs));
-		n->replay_warned = 1;
-	}
+	for (size_t i = 0; i < nk; i++)
+		node_snapshot_key(n, &k[i]);
 }
 
 static void
@@ -589,7 +692,15 @@ node_in_packet(struct link *l, void *arg, const uint8_t *in, size_t len)
 		node_drop(n, ni, &n->c.queue_full, "out of memory");
 		return;
 	}
-	rc = sphinx_process(n->priv, replaydb_store(n->rdb), in, p->data, &res);
+	/* The key the packet's phase names now (docs/epochs.md). */
+	struct epochkey *k = epochkeys_for_phase(n->ek, sphinx_key_phase(in),
+	    epoch_now_ms());
+	if (k == NULL) {
+		free(p);
+		node_drop(n, ni, &n->c.no_key, "no key of that phase now");
+		return;
+	}
+	rc = sphinx_process(k->priv, replaydb_store(k->rdb), in, p->data, &res);
 	if (rc != SPHINX_OK) {
 		free(p);
 		node_drop(n, ni, rc == SPHINX_ERR_MAC ? &n->c.bad_mac :
@@ -599,7 +710,7 @@ node_in_packet(struct link *l, void *arg, const uint8_t *in, size_t len)
 		return;
 	}
 	/* Persist the tag's source before the packet can leave. */
-	if (replaydb_append(n->rdb, in) == -1) {
+	if (replaydb_append(k->rdb, in) == -1) {
 		free(p);
 		if (n->c.persist_failed++ == 0)
 			log_warn("replay log: write failed; dropping packets "
@@ -861,7 +972,7 @@ node_free_pkt(void *p)
 static void
 node_cleanup(struct node *n)
 {
-	struct event **evs[] = { &n->dq_timer, &n->topo_timer,
+	struct event **evs[] = { &n->dq_timer, &n->topo_timer, &n->epoch_timer,
 	    &n->presence_timer, &n->metrics_timer, &n->sync_timer,
 	    &n->snapshot_timer, &n->grace_timer, &n->accept_timer,
 	    &n->sig_term, &n->sig_int };
@@ -877,7 +988,7 @@ node_cleanup(struct node *n)
 	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
 		if (*evs[i] != NULL)
 			event_free(*evs[i]);
-	replaydb_close(n->rdb);
+	epochkeys_close(n->ek);
 	if (n->base != NULL)
 		event_base_free(n->base);
 	sodium_free(n->priv);
@@ -901,32 +1012,31 @@ static int
 node_open_replay(struct node *n)
 {
 	struct replay_params rp;
-	struct replaydb_info info;
-	char err[REPLAYDB_ERR_BYTES];
+	char err[EPOCHKEYS_ERR_BYTES];
+	struct epochkey *k;
+	size_t nk;
 
 	memset(&rp, 0, sizeof(rp));
-	/* Sized by count: capacity tags over one "second". */
+	/* Sized by count: capacity tags over one "second", per epoch key. */
 	rp.packets_per_second = (double)n->cfg.replay_capacity;
 	rp.epoch_seconds = 1;
 	rp.false_positive_rate = REPLAY_DEFAULT_FALSE_POSITIVE_RATE;
-	if (replaydb_open(&n->rdb, n->cfg.data_dir, n->priv, n->pub, &rp, &info,
-	    err, sizeof(err)) != REPLAYDB_OK) {
-		log_warnx("replay store: %s", err);
+	if (epochkeys_open(&n->ek, n->cfg.data_dir, &rp, epoch_now_ms(), err,
+	    sizeof(err)) == -1) {
+		log_warnx("epoch keys: %s", err);
 		return -1;
 	}
-	if (info.discarded)
-		log_warnx("replay store: files of another key were discarded");
-	if (info.torn_bytes)
-		log_warnx("replay store: an incomplete log record (%llu bytes) "
-		    "was ignored", (unsigned long long)info.torn_bytes);
-	n->snapshot_count = replay_count(replaydb_store(n->rdb));
-	log_info("replay store: %llu tags (%s, %llu from the log), capacity "
-	    "%llu, %llu KiB", (unsigned long long)n->snapshot_count,
-	    info.loaded ? "snapshot loaded" : "new",
-	    (unsigned long long)info.recovered,
-	    (unsigned long long)replay_capacity(replaydb_store(n->rdb)),
-	    (unsigned long long)(replay_filter_bits(replaydb_store(n->rdb)) /
-	    8 / 1024));
+	k = epochkeys_all(n->ek, &nk);
+	for (size_t i = 0; i < nk; i++)
+		log_info("epoch key %llu: replay store of %llu tags, capacity "
+		    "%llu, %llu KiB", (unsigned long long)k[i].epoch,
+		    (unsigned long long)replay_count(replaydb_store(k[i].rdb)),
+		    (unsigned long long)replay_capacity(replaydb_store(k[i].rdb)),
+		    (unsigned long long)(replay_filter_bits(
+		    replaydb_store(k[i].rdb)) / 8 / 1024));
+	if (nk == 0)
+		log_info("epoch keys: none yet; made when the directory "
+		    "announces the epoch length");
 	return 0;
 }
 
@@ -960,6 +1070,7 @@ node_setup(struct node *n)
 	    (n->http = http_new(n->base)) == NULL ||
 	    (n->dq_timer = evtimer_new(n->base, node_dq_timer, n)) == NULL ||
 	    (n->topo_timer = evtimer_new(n->base, node_topology_timer, n)) == NULL ||
+	    (n->epoch_timer = evtimer_new(n->base, node_epoch_timer, n)) == NULL ||
 	    (n->presence_timer = evtimer_new(n->base, node_presence_timer, n)) == NULL ||
 	    (n->metrics_timer = evtimer_new(n->base, node_metrics_timer, n)) == NULL ||
 	    (n->sync_timer = evtimer_new(n->base, node_sync_timer, n)) == NULL ||
@@ -1004,6 +1115,7 @@ node_run(const struct node_config *cfg, const uint8_t priv[32],
 	    node_role_program(cfg->role), cfg->id, n.hostport, cfg->directory);
 
 	node_timer_ms(n.accept_timer, NODE_FIRST_TOPOLOGY_WAIT_MS);
+	node_epoch_update(&n);
 	node_fetch_topology(&n);
 	node_timer_ms(n.topo_timer, cfg->topology_interval_s * 1000ull);
 	node_presence_now(&n);

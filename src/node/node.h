@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "common/link.h"
 #include "node/config.h"
 
@@ -32,6 +34,7 @@ struct node_counters {
 	uint64_t	delivered;	/* DELIVER packets stored (provider) */
 	uint64_t	cover;		/* DROP packets discarded */
 	uint64_t	bad_mac;
+	uint64_t	no_key;		/* no live epoch key of the packet's phase */
 	uint64_t	replay;
 	uint64_t	malformed;
 	uint64_t	bad_command;	/* FINAL, or DELIVER at a mixnode */
@@ -58,10 +61,11 @@ struct node_ops {
 	void	(*control)(void *role, struct link *, const uint8_t peer[32],
 		    const Link__Control *);
 	/*
-	 * The presence POST: sets *path ("/api/presence/...") and returns a
-	 * malloc'd JSON body, or NULL.  NULL hook: a mixnode's presence.
+	 * The presence POST: sets *path ("/api/presence/...") and returns
+	 * the JSON object to send (the node adds its sphinxKeys), or NULL.
+	 * NULL hook: a mixnode's presence.
 	 */
-	char	*(*presence)(void *role, const char *hostport, const char *pub,
+	json_t	*(*presence)(void *role, const char *hostport, const char *pub,
 		    const char **path);
 };
 

@@ -327,14 +327,13 @@ provider_control(void *role, struct link *l, const uint8_t peer[32],
 	}
 }
 
-static char *
+static json_t *
 provider_presence(void *role, const char *hostport, const char *pub,
     const char **path)
 {
 	struct provider *p = role;
-	json_t *o, *clients;
+	json_t *clients;
 	char id[B64_KEY_CHARS + 1];
-	char *s;
 
 	if ((clients = json_array()) == NULL)
 		return NULL;
@@ -346,14 +345,9 @@ provider_presence(void *role, const char *hostport, const char *pub,
 			return NULL;
 		}
 	}
-	o = json_pack("{s:s, s:s, s:o}", "host", hostport, "pubKey", pub,
-	    "registeredClients", clients);
-	if (o == NULL)
-		return NULL;
-	s = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
 	*path = "/api/presence/mixproviders";
-	return s;
+	return json_pack("{s:s, s:s, s:o}", "host", hostport, "pubKey", pub,
+	    "registeredClients", clients);
 }
 
 const struct node_ops provider_ops = {

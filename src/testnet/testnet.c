@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/epoch.h"
 #include "common/fsutil.h"
 #include "common/http.h"
 #include "testnet/testnet.h"
@@ -27,7 +28,7 @@ usage(FILE *f, const char *prog)
 	    "Usage: %s up --dir DIR [--mixes-per-layer K] [--providers P]\n"
 	    "           [--clients NAME,...] [--delay-ms MS] [--rate R]\n"
 	    "           [--loop-rate R] [--fetch-rate R] [--send-rate R]\n"
-	    "           [--timeout SECONDS]\n"
+	    "           [--timeout SECONDS] [--epoch-seconds N]\n"
 	    "       %s status --dir DIR\n"
 	    "       %s down --dir DIR [--grace SECONDS]\n"
 	    "       %s --help | --version\n\n"
@@ -52,6 +53,8 @@ usage(FILE *f, const char *prog)
 	    "                         one of those rates (overrides --rate)\n"
 	    "    --timeout SECONDS    how long up waits for the topology and for\n"
 	    "                         each client (default %d)\n"
+	    "    --epoch-seconds N    the directory's key epoch length (default:\n"
+	    "                         the directory's, one hour)\n"
 	    "    --grace SECONDS      time between SIGTERM and SIGKILL (default %d)\n\n"
 	    "The servers and nymd are found in NYM_BIN_DIR, else beside %s.\n",
 	    prog, prog, prog, prog, TESTNET_MAX_MIXES_PER_LAYER,
@@ -63,7 +66,7 @@ usage(FILE *f, const char *prog)
 enum {
 	OPT_DIR = 1, OPT_MIXES, OPT_PROVIDERS, OPT_CLIENTS, OPT_DELAY, OPT_RATE,
 	OPT_LOOP_RATE, OPT_FETCH_RATE, OPT_SEND_RATE, OPT_TIMEOUT, OPT_GRACE,
-	OPT_HELP, OPT_VERSION,
+	OPT_EPOCH, OPT_HELP, OPT_VERSION,
 };
 
 struct testnet_cli {
@@ -194,6 +197,9 @@ cli_option(struct testnet_cli *c, int opt, const char *arg, double *rate,
 	case OPT_TIMEOUT:
 		return cli_uint(arg, 1, TESTNET_MAX_TIMEOUT_SECONDS,
 		    &o->timeout_seconds) == 0 ? 0 : cli_bad(c, "--timeout", arg);
+	case OPT_EPOCH:
+		return cli_uint(arg, EPOCH_MIN_SECONDS, EPOCH_MAX_SECONDS,
+		    &o->epoch_seconds) == 0 ? 0 : cli_bad(c, "--epoch-seconds", arg);
 	}
 	/* A negative rate disables that stream, as in nymd.conf(5). */
 	double *target = opt == OPT_RATE ? rate : opt == OPT_LOOP_RATE ? loop :
@@ -219,6 +225,7 @@ cli_parse(int argc, char **argv, struct testnet_cli *c)
 		{ "send-rate", required_argument, NULL, OPT_SEND_RATE },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "grace", required_argument, NULL, OPT_GRACE },
+		{ "epoch-seconds", required_argument, NULL, OPT_EPOCH },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },

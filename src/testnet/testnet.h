@@ -87,6 +87,7 @@ struct testnet {
 	unsigned int		 mixes_per_layer;
 	unsigned int		 providers;
 	double			 delay_ms;
+	unsigned int		 epoch_seconds;	/* 0: the directory's default */
 	double			 loop_rate;
 	double			 fetch_rate;
 	double			 send_rate;
@@ -100,6 +101,7 @@ struct testnet_up_options {
 	const char	*clients[TESTNET_MAX_CLIENTS];
 	size_t		 nclients;
 	double		 delay_ms;
+	unsigned int	 epoch_seconds;
 	double		 loop_rate;
 	double		 fetch_rate;
 	double		 send_rate;

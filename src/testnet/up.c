@@ -232,8 +232,12 @@ up_directory(struct testnet *t, struct testnet_proc *p, long long deadline)
 	size_t len;
 	long status;
 
+	char epoch[16];
+
 	snprintf(listen, sizeof(listen), "%s:%u", TESTNET_HOST, (unsigned int)p->port);
-	char *argv[] = { p->exe, "--listen", listen, NULL };
+	snprintf(epoch, sizeof(epoch), "%u", t->epoch_seconds);
+	char *argv[] = { p->exe, "--listen", listen,
+	    t->epoch_seconds ? "--epoch-seconds" : NULL, epoch, NULL };
 	if (up_spawn(t, p, argv) == -1)
 		return -1;
 	snprintf(health, sizeof(health), "%s%s", t->url, TESTNET_HEALTH_PATH);
@@ -298,6 +302,9 @@ testnet_listed(const struct topology *topo, const struct testnet_proc *p)
 		    strcmp(nodes[i].host, TESTNET_HOST) != 0)
 			continue;
 		if (p->kind == TESTNET_MIXNODE && nodes[i].layer != p->layer)
+			continue;
+		/* Listed, but of no use to clients until it has epoch keys. */
+		if (!topology_node_usable(topo, &nodes[i]))
 			continue;
 		return &nodes[i];
 	}
@@ -669,6 +676,7 @@ testnet_up(struct testnet *t, const struct testnet_up_options *o)
 	t->mixes_per_layer = o->mixes_per_layer;
 	t->providers = o->providers;
 	t->delay_ms = o->delay_ms;
+	t->epoch_seconds = o->epoch_seconds;
 	t->loop_rate = o->loop_rate;
 	t->fetch_rate = o->fetch_rate;
 	t->send_rate = o->send_rate;

@@ -216,7 +216,7 @@ sphinx_rate(void)
 	if ((pkts = calloc(MB_BASELINE_PACKETS, SPHINX_PACKET_BYTES)) == NULL)
 		mixpeer_die("out of memory");
 	for (uint32_t i = 0; i < MB_BASELINE_PACKETS; i++)
-		mixpeer_build(&mb.peer, pub, 0, &i, sizeof(i), pkts[i]);
+		mixpeer_build_key(&mb.peer, pub, 0, 0, &i, sizeof(i), pkts[i]);
 	/* Sized as the node sizes its store (replay_capacity default). */
 	memset(&rp, 0, sizeof(rp));
 	rp.packets_per_second = 2000000;
@@ -246,7 +246,7 @@ forward_rate(const struct topology_node *mix, size_t links, size_t n,
 	if (pkts == NULL)
 		mixpeer_die("out of memory");
 	for (uint32_t i = 0; i < n; i++)
-		mixpeer_build(&mb.peer, mix->pub, 0, &i, sizeof(i), pkts[i]);
+		mixpeer_build(&mb.peer, mix, 0, &i, sizeof(i), pkts[i]);
 	start = mixpeer_now_ms();
 	for (size_t i = 0; i < n; i++)
 		mixpeer_send(&mb.peer, i % links, pkts[i]);
@@ -402,13 +402,14 @@ main(int argc, char **argv)
 		usleep(50000);
 	mixpeer_announce(&mb.peer, url);
 	t = mixpeer_topology(url);
+	mb.peer.topology = t;
 	for (size_t i = 0; i < t->n_mixnodes; i++)
 		mix = &t->mixnodes[i];
 	if (mix == NULL)
 		mixpeer_die("the mixnode is not in the topology");
 	mixpeer_connect(&mb.peer, mix, MB_MAX_LINKS, 15000);
 	/* Warm up: the mixnode's link back to us. */
-	mixpeer_build(&mb.peer, mix->pub, 0, "w", 1, pkt);
+	mixpeer_build(&mb.peer, mix, 0, "w", 1, pkt);
 	mixpeer_send(&mb.peer, 0, pkt);
 	for (int i = 0; i < 100 && mb.peer.received == 0; i++)
 		mixpeer_run(&mb.peer, 50, NULL);
@@ -422,7 +423,7 @@ main(int argc, char **argv)
 	mixpeer_run(&mb.peer, 1500, NULL);
 	idle = rss_kib(mb.mix_pid);
 	for (uint32_t i = 0; i < MB_MEM_PACKETS; i++) {
-		mixpeer_build(&mb.peer, mix->pub, MB_MEM_DELAY_MS, &i, sizeof(i),
+		mixpeer_build(&mb.peer, mix, MB_MEM_DELAY_MS, &i, sizeof(i),
 		    pkt);
 		mixpeer_send(&mb.peer, i % 4, pkt);
 	}

@@ -104,7 +104,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)body_host_valid(host);
 	}
 
-	if ((r = registry_new(1000000000)) == NULL)
+	if ((r = registry_new(1000000000, 3600)) == NULL)
 		return 0;
 
 	err[0] = '\0';

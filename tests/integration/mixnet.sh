@@ -19,7 +19,7 @@ if [ ! -x "$DIRECTORY" ]; then
 	echo "1..0 # SKIP nym-directory is not built"
 	exit 0
 fi
-plan 37
+plan 38
 
 H="$WORK/home"
 DPORT=$(free_port)
@@ -142,7 +142,7 @@ kill -KILL "$MIX1_PID"; wait "$MIX1_PID" 2>/dev/null
 node "$MIXNODE" mix1; MIX1_PID=$NODE_PID
 started mix1 2
 check "L1 restarted after kill -9 recovers its tags from the log" \
-	wait_for 5 grep -q 'replay store: [0-9]* tags (new, [1-9][0-9]* from the log)' "$WORK/mix1.log"
+	wait_for 5 grep -q 'replay store of epoch [0-9]*: [0-9]* tags (new, [1-9][0-9]* from the log)' "$WORK/mix1.log"
 wait_for 5 topo_has 'len(t["MixNodes"]) == 3' || true
 sleep 0.3
 "$MIXSEND" --directory "$D" --key "$CLIENT" --entry "$L1" --link-key "$PKEY" resend "$WORK/l1.bin" 2>>"$WORK/mixsend.err"
@@ -200,7 +200,10 @@ st=0
 for p in "$MIX1_PID" "$MIX2_PID" "$MIX3_PID" "$PROV_PID"; do wait "$p" || st=$?; done
 check "SIGTERM stops every node with status 0" [ "$st" = 0 ]
 check "each node logged its stop" sh -c "[ \$(grep -l '] info: stopped' '$WORK'/mix?.log '$WORK/prov.log' | wc -l) = 4 ]"
-check "the replay snapshot is written at stop" [ -s "$H/mixnodes/mix2/data/replay.bin" ]
-check "the replay log is empty after the snapshot" [ "$(stat -c %s "$H/mixnodes/mix2/data/replay.log")" = 40 ]
+# Each epoch key has its own store (docs/epochs.md): the current one.
+EPOCH_DIR=$(ls -d "$H"/mixnodes/mix2/data/epochs/* | sort -n | head -n 1)
+check "the replay snapshot is written at stop" [ -s "$EPOCH_DIR/replay.bin" ]
+check "the replay log is empty after the snapshot" [ "$(stat -c %s "$EPOCH_DIR/replay.log")" = 40 ]
+check "no replay store of the long-term key is left" [ ! -e "$H/mixnodes/mix2/data/replay.bin" ]
 kill -TERM "$DIR_PID"; wait "$DIR_PID" 2>/dev/null
 finish

@@ -114,7 +114,7 @@ round_trip(const struct topology_node *mix, size_t n, size_t probes,
 		md.pk[i].probe = ((size_t)i + 1) * probes / n != (size_t)i * probes / n;
 		md.pk[i].delay_ms = md.pk[i].probe ? 0 : draw(mean);
 		md.pk[i].rtt_ms = -1;
-		mixpeer_build(&md.peer, mix->pub, md.pk[i].delay_ms, &i, sizeof(i),
+		mixpeer_build(&md.peer, mix, md.pk[i].delay_ms, &i, sizeof(i),
 		    pkts[i]);
 	}
 	start = mixpeer_now_ms();
@@ -185,6 +185,7 @@ main(int argc, char **argv)
 	mixpeer_open(&md.peer, evb, on_packet, NULL);
 	mixpeer_announce(&md.peer, directory);
 	t = mixpeer_topology(directory);
+	md.peer.topology = t;
 	for (size_t i = 0; i < t->n_mixnodes; i++)
 		if (mix_id == NULL || strcmp(t->mixnodes[i].id, mix_id) == 0)
 			mix = &t->mixnodes[i];

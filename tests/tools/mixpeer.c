@@ -22,6 +22,7 @@
 #include <sodium.h>
 
 #include "common/b64.h"
+#include "common/epoch.h"
 #include "common/link.h"
 #include "mixpeer.h"
 
@@ -222,11 +223,21 @@ mixpeer_topology(const char *directory)
 	size_t len;
 
 	snprintf(url, sizeof(url), "%s/api/presence/topology", directory);
-	body = http(url, NULL, &len);
-	if (topology_parse(body, len, &t, err, sizeof(err)) == -1)
-		mixpeer_die("topology: %s", err);
-	free(body);
-	return t;
+	/* A node announces its epoch keys once it knows the epoch length. */
+	for (int tries = 0;; tries++) {
+		int ready = 1;
+
+		body = http(url, NULL, &len);
+		if (topology_parse(body, len, &t, err, sizeof(err)) == -1)
+			mixpeer_die("topology: %s", err);
+		free(body);
+		for (size_t i = 0; i < t->n_mixnodes; i++)
+			ready &= topology_node_usable(t, &t->mixnodes[i]);
+		if (ready || tries == 100)
+			return t;
+		topology_free(t);
+		usleep(100000);
+	}
 }
 
 /* ---- outgoing links: we feed the mixnode ---- */
@@ -339,8 +350,21 @@ mixpeer_send(struct mixpeer *p, size_t i, const uint8_t *packet)
 }
 
 void
-mixpeer_build(const struct mixpeer *p, const uint8_t node_pub[32],
+mixpeer_build(const struct mixpeer *p, const struct topology_node *node,
     uint32_t delay_ms, const void *msg, size_t len,
+    uint8_t out[SPHINX_PACKET_BYTES])
+{
+	uint8_t key[32], phase;
+
+	if (p->topology == NULL || topology_hop_key(p->topology, node,
+	    epoch_now_ms(), key, &phase) == -1)
+		mixpeer_die("node %s has no epoch key in the topology", node->id);
+	mixpeer_build_key(p, key, phase, delay_ms, msg, len, out);
+}
+
+void
+mixpeer_build_key(const struct mixpeer *p, const uint8_t node_pub[32],
+    uint8_t phase, uint32_t delay_ms, const void *msg, size_t len,
     uint8_t out[SPHINX_PACKET_BYTES])
 {
 	struct sphinx_hop hops[2];
@@ -348,6 +372,7 @@ mixpeer_build(const struct mixpeer *p, const uint8_t node_pub[32],
 
 	memset(hops, 0, sizeof(hops));
 	memcpy(hops[0].node_pub, node_pub, 32);
+	hops[0].key_phase = phase;
 	hops[0].command = SPHINX_CMD_RELAY;
 	memcpy(hops[0].next_id, p->pub, 32);
 	hops[0].delay_ms = delay_ms;

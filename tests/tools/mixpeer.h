@@ -37,6 +37,8 @@ struct mixpeer {
 	void			*arg;
 	uint64_t		 received;
 	int			 drained;
+	/* For mixpeer_build(): set it to what mixpeer_topology() gave. */
+	const struct topology	*topology;
 };
 
 void	mixpeer_die(const char *fmt, ...)
@@ -59,9 +61,16 @@ void	mixpeer_connect(struct mixpeer *, const struct topology_node *node,
 	    size_t n, unsigned timeout_ms);
 /* Queues a packet on out link i, running the loop while it is full. */
 void	mixpeer_send(struct mixpeer *, size_t i, const uint8_t *packet);
-/* A packet [node RELAY delay_ms -> us, us FINAL] carrying msg. */
-void	mixpeer_build(const struct mixpeer *, const uint8_t node_pub[32],
+/*
+ * A packet [node RELAY delay_ms -> us, us FINAL] carrying msg, built for
+ * node's current epoch key in p->topology.
+ */
+void	mixpeer_build(const struct mixpeer *, const struct topology_node *node,
 	    uint32_t delay_ms, const void *msg, size_t len,
+	    uint8_t out[SPHINX_PACKET_BYTES]);
+/* The same for a Sphinx key and key phase of the caller's choosing. */
+void	mixpeer_build_key(const struct mixpeer *, const uint8_t key[32],
+	    uint8_t phase, uint32_t delay_ms, const void *msg, size_t len,
 	    uint8_t out[SPHINX_PACKET_BYTES]);
 /* Runs the loop for up to ms milliseconds, or until *flag (if not NULL). */
 void	mixpeer_run(struct mixpeer *, double ms, const int *flag);

@@ -43,6 +43,7 @@
 #include "common/link.h"
 #include "common/pem.h"
 #include "common/sphinx.h"
+#include "common/epoch.h"
 #include "common/topology.h"
 
 #define MS_MAX_DELIVERIES	(LINK_MAX_PULL * 64)
@@ -136,8 +137,30 @@ body_write(char *data, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+static void fetch_topology_once(void);
+
+/* Until every node has announced its epoch keys (up to 10 s). */
 static void
 fetch_topology(void)
+{
+	for (int tries = 0;; tries++) {
+		int ready = 1;
+
+		fetch_topology_once();
+		for (size_t i = 0; i < ms.topo->n_mixnodes; i++)
+			ready &= topology_node_usable(ms.topo, &ms.topo->mixnodes[i]);
+		for (size_t i = 0; i < ms.topo->n_providers; i++)
+			ready &= topology_node_usable(ms.topo, &ms.topo->providers[i]);
+		if (ready || tries == 100)
+			return;
+		topology_free(ms.topo);
+		ms.topo = NULL;
+		usleep(100000);
+	}
+}
+
+static void
+fetch_topology_once(void)
 {
 	struct body b = { NULL, 0 };
 	char url[1024], err[256];
@@ -363,17 +386,28 @@ finish_link(void)
 
 /* ---- commands ---- */
 
+/*
+ * One hop to node (its epoch key for when the packet gets there: *at_ms,
+ * which the hop's delay then advances), or to the recipient key final.
+ */
 static void
-hop(struct sphinx_hop *h, const uint8_t node[32], uint8_t cmd,
-    const uint8_t *next)
+hop(struct sphinx_hop *h, const struct topology_node *node,
+    const uint8_t *final, uint8_t cmd, const uint8_t *next, uint64_t *at_ms)
 {
 	memset(h, 0, sizeof(*h));
-	memcpy(h->node_pub, node, 32);
+	if (node != NULL) {
+		if (topology_hop_key(ms.topo, node, *at_ms, h->node_pub,
+		    &h->key_phase) == -1)
+			die("node %s has no epoch key in the topology", node->id);
+	} else {
+		memcpy(h->node_pub, final, 32);
+	}
 	h->command = cmd;
 	if (next != NULL)
 		memcpy(h->next_id, next, 32);
 	if (cmd == SPHINX_CMD_RELAY || cmd == SPHINX_CMD_DELIVER)
 		h->delay_ms = ms.delay_ms ? randombytes_uniform(ms.delay_ms + 1) : 0;
+	*at_ms += h->delay_ms;
 }
 
 static void
@@ -382,21 +416,22 @@ build(uint8_t out[SPHINX_PACKET_BYTES], const char *msg, size_t len)
 	const struct topology_node *l1 = pick_layer(1), *l2 = pick_layer(2),
 	    *l3 = pick_layer(3), *p = ms.provider;
 	struct sphinx_hop hops[SPHINX_MAX_HOPS], *h = hops;
+	uint64_t at = epoch_now_ms();
 	int rc;
 
 	/* From the provider, unless we enter at L1 directly. */
 	if (ms.entry_node == ms.provider)
-		hop(h++, p->pub, SPHINX_CMD_RELAY, l1->pub);
+		hop(h++, p, NULL, SPHINX_CMD_RELAY, l1->pub, &at);
 	else
 		l1 = ms.entry_node;
-	hop(h++, l1->pub, SPHINX_CMD_RELAY, l2->pub);
-	hop(h++, l2->pub, SPHINX_CMD_RELAY, l3->pub);
-	hop(h++, l3->pub, SPHINX_CMD_RELAY, p->pub);
+	hop(h++, l1, NULL, SPHINX_CMD_RELAY, l2->pub, &at);
+	hop(h++, l2, NULL, SPHINX_CMD_RELAY, l3->pub, &at);
+	hop(h++, l3, NULL, SPHINX_CMD_RELAY, p->pub, &at);
 	if (ms.cover)
-		hop(h++, p->pub, SPHINX_CMD_DROP, NULL);
+		hop(h++, p, NULL, SPHINX_CMD_DROP, NULL, &at);
 	else {
-		hop(h++, p->pub, SPHINX_CMD_DELIVER, ms.pub);
-		hop(h++, ms.pub, SPHINX_CMD_FINAL, NULL);
+		hop(h++, p, NULL, SPHINX_CMD_DELIVER, ms.pub, &at);
+		hop(h++, NULL, ms.pub, SPHINX_CMD_FINAL, NULL, &at);
 	}
 	rc = sphinx_create(out, hops, (size_t)(h - hops),
 	    ms.cover ? NULL : (const uint8_t *)msg, ms.cover ? 0 : len, NULL);

@@ -326,11 +326,112 @@ fill(struct registry *r, const struct registry_now *now)
 	assert_null(p.clients);
 }
 
+/*
+ * sphinxKeys (docs/epochs.md): what a presence may carry, what the
+ * registry refuses as far from its clock, and how the topology shows it
+ * and nymd reads it back to choose a hop's key by time.
+ */
+static void
+test_epoch_keys(void **state)
+{
+	/* 10 s epochs; now is in epoch 1000. */
+	struct registry_now now = { 10005 * SECOND_NS, 5 * SECOND_NS };
+	struct registry *r = registry_new(STALE_NS, 10);
+	char k[B64_KEY_CHARS + 1], k1[B64_KEY_CHARS + 1], k2[B64_KEY_CHARS + 1];
+	char body[1024], err[BODY_ERR_BYTES];
+	struct body_mixnode m;
+	struct body_provider p;
+	struct topology *t;
+	size_t len;
+	char *doc;
+
+	(void)state;
+	assert_non_null(r);
+	key_of(1, k);
+	key_of(41, k1);
+	key_of(42, k2);
+#define MIX_WITH(keys) \
+	snprintf(body, sizeof(body), "{\"host\":\"127.0.0.1:9101\",\"pubKey\":" \
+	    "\"%s\",\"layer\":1,\"sphinxKeys\":%s}", k, keys)
+	char list[512];
+	snprintf(list, sizeof(list), "[{\"epoch\":1000,\"key\":\"%s\"},"
+	    "{\"epoch\":1001,\"key\":\"%s\"}]", k1, k2);
+	MIX_WITH(list);
+	assert_int_equal(parse_mixnode_str(body, &m, err), BODY_OK);
+	assert_int_equal(m.n_keys, 2);
+	assert_int_equal(m.keys[1].epoch, 1001);
+	assert_int_equal(registry_put_mixnode(r, &m, &now), REGISTRY_ADDED);
+
+	/* Bad lists are refused whole. */
+	static const char *bad[] = {
+		"{}", "[1]", "[{\"epoch\":-1,\"key\":\"%s\"}]",
+		"[{\"epoch\":\"1\",\"key\":\"%s\"}]", "[{\"epoch\":1}]",
+		"[{\"epoch\":1,\"key\":\"%s\"},{\"epoch\":1,\"key\":\"%s\"}]",
+		"[{\"epoch\":1,\"key\":\"%s\"},{\"epoch\":2,\"key\":\"%s\"},"
+		    "{\"epoch\":3,\"key\":\"%s\"},{\"epoch\":4,\"key\":\"%s\"}]",
+		/* a point of small order: every shared secret would be 0 */
+		"[{\"epoch\":1,\"key\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"}]",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+		snprintf(list, sizeof(list), bad[i], k1, k2, k1, k2);
+#pragma GCC diagnostic pop
+		MIX_WITH(list);
+		assert_int_not_equal(parse_mixnode_str(body, &m, err), BODY_OK);
+	}
+
+	/* Keys for epochs the directory's clock rules out. */
+	snprintf(list, sizeof(list), "[{\"epoch\":998,\"key\":\"%s\"}]", k1);
+	MIX_WITH(list);
+	assert_int_equal(parse_mixnode_str(body, &m, err), BODY_OK);
+	assert_int_equal(registry_put_mixnode(r, &m, &now), REGISTRY_ERR_EPOCH);
+	snprintf(list, sizeof(list), "[{\"epoch\":1003,\"key\":\"%s\"}]", k1);
+	MIX_WITH(list);
+	assert_int_equal(parse_mixnode_str(body, &m, err), BODY_OK);
+	assert_int_equal(registry_put_mixnode(r, &m, &now), REGISTRY_ERR_EPOCH);
+	snprintf(body, sizeof(body), "{\"host\":\"127.0.0.1:9200\",\"pubKey\":"
+	    "\"%s\",\"sphinxKeys\":[{\"epoch\":5,\"key\":\"%s\"}]}",
+	    key_of(10, k), k1);
+	assert_int_equal(parse_provider_str(body, &p, err), BODY_OK);
+	assert_int_equal(registry_put_provider(r, &p, &now), REGISTRY_ERR_EPOCH);
+	body_provider_clear(&p);
+#undef MIX_WITH
+
+	/* The topology: the seed's fields, then sphinxKeys; nymd reads it. */
+	doc = registry_topology_json(r, now.mono_ns, &len);
+	assert_non_null(doc);
+	assert_non_null(strstr(doc, "\"lastSeen\":10005000000000,\"sphinxKeys\":"
+	    "[{\"epoch\":1000,"));
+	assert_int_equal(topology_parse(doc, len, &t, err, sizeof(err)), 0);
+	assert_int_equal(t->epoch_seconds, 10);
+	assert_int_equal(t->n_mixnodes, 1);
+	assert_true(topology_node_usable(t, &t->mixnodes[0]));
+	uint8_t key[32], want[32], phase;
+	/* In epoch 1000, its key; in 1001, the next; past them, the nearest. */
+	assert_int_equal(topology_hop_key(t, &t->mixnodes[0], 10009999, key,
+	    &phase), 0);
+	assert_int_equal(b64_decode_key(want, k1, B64_URLSAFE), 0);
+	assert_memory_equal(key, want, 32);
+	assert_int_equal(phase, 0);
+	assert_int_equal(topology_hop_key(t, &t->mixnodes[0], 10010000, key,
+	    &phase), 0);
+	assert_int_equal(b64_decode_key(want, k2, B64_URLSAFE), 0);
+	assert_memory_equal(key, want, 32);
+	assert_int_equal(phase, 1);
+	assert_int_equal(topology_hop_key(t, &t->mixnodes[0], 99999999, key,
+	    &phase), 0);
+	assert_memory_equal(key, want, 32);
+	topology_free(t);
+	free(doc);
+	registry_free(r);
+}
+
 static void
 test_topology_shape(void **state)
 {
 	struct registry_now now = { INT64_C(1572258570490299400), 5 * SECOND_NS };
-	struct registry *r = registry_new(STALE_NS);
+	struct registry *r = registry_new(STALE_NS, 3600);
 	char k[B64_KEY_CHARS + 1];
 	json_error_t jerr;
 	size_t len;
@@ -345,7 +446,9 @@ test_topology_shape(void **state)
 	assert_int_equal(strlen(doc), len);
 	root = json_loadb(doc, len, JSON_REJECT_DUPLICATES, &jerr);
 	assert_non_null(root);
-	assert_int_equal(json_object_size(root), 2);
+	assert_int_equal(json_object_size(root), 3);
+	assert_int_equal(json_integer_value(json_object_get(root,
+	    "epochSeconds")), 3600);
 	assert_int_equal(json_array_size(json_object_get(root, "MixNodes")), 3);
 	assert_int_equal(json_array_size(json_object_get(root, "MixProviderNodes")), 1);
 
@@ -385,7 +488,7 @@ static void
 test_topology_parse_accepts(void **state)
 {
 	struct registry_now now = { INT64_C(1572258570490299400), 0 };
-	struct registry *r = registry_new(STALE_NS);
+	struct registry *r = registry_new(STALE_NS, 3600);
 	const struct topology_node *layer[4];
 	char k[B64_KEY_CHARS + 1], err[256];
 	struct topology *t;
@@ -418,7 +521,7 @@ test_topology_parse_accepts(void **state)
 	/* An empty directory is a valid, empty topology. */
 	registry_sweep(r, now.mono_ns + STALE_NS, NULL, NULL);
 	doc = registry_topology_json(r, now.mono_ns + STALE_NS, &len);
-	assert_string_equal(doc, "{\"MixNodes\":[],\"MixProviderNodes\":[]}");
+	assert_string_equal(doc, "{\"MixNodes\":[],\"MixProviderNodes\":[],\"epochSeconds\":3600}");
 	assert_int_equal(topology_parse(doc, len, &t, err, sizeof(err)), 0);
 	assert_int_equal(t->n_mixnodes + t->n_providers, 0);
 	topology_free(t);
@@ -438,7 +541,7 @@ static void
 test_renew_and_stale(void **state)
 {
 	struct registry_now t0 = { 1000, 0 }, t1 = { 2000, 20 * SECOND_NS };
-	struct registry *r = registry_new(STALE_NS);
+	struct registry *r = registry_new(STALE_NS, 3600);
 	char k[B64_KEY_CHARS + 1], body[256], err[BODY_ERR_BYTES];
 	struct body_mixnode m;
 	size_t gone[3] = { 0, 0, 0 }, len;
@@ -478,7 +581,7 @@ static void
 test_provider_renewal_replaces_clients(void **state)
 {
 	struct registry_now now = { 1, 0 };
-	struct registry *r = registry_new(STALE_NS);
+	struct registry *r = registry_new(STALE_NS, 3600);
 	char k[B64_KEY_CHARS + 1], k1[B64_KEY_CHARS + 1], body[256];
 	char err[BODY_ERR_BYTES];
 	struct body_provider p;
@@ -503,7 +606,7 @@ static void
 test_limits(void **state)
 {
 	struct registry_now now = { 1, 0 };
-	struct registry *r = registry_new(STALE_NS);
+	struct registry *r = registry_new(STALE_NS, 3600);
 	struct body_mixnode m;
 	struct body_metric mm;
 
@@ -538,7 +641,7 @@ static void
 test_metrics_document(void **state)
 {
 	struct registry_now t0 = { 111, 0 }, t1 = { 222, SECOND_NS };
-	struct registry *r = registry_new(STALE_NS);
+	struct registry *r = registry_new(STALE_NS, 3600);
 	char k1[B64_KEY_CHARS + 1], k2[B64_KEY_CHARS + 1], body[256];
 	char err[BODY_ERR_BYTES];
 	struct body_metric m;
@@ -596,6 +699,7 @@ main(void)
 		cmocka_unit_test(test_provider_too_many_clients),
 		cmocka_unit_test(test_metric),
 		cmocka_unit_test(test_topology_shape),
+		cmocka_unit_test(test_epoch_keys),
 		cmocka_unit_test(test_topology_parse_accepts),
 		cmocka_unit_test(test_renew_and_stale),
 		cmocka_unit_test(test_provider_renewal_replaces_clients),

@@ -232,6 +232,45 @@ walk(struct fixture *f, const struct sphinx_hop *hops, const int *idx,
 /* Basics                                                            */
 /* ---------------------------------------------------------------- */
 
+/*
+ * Key phases (docs/sphinx.md, section 3): every hop receives the packet
+ * with its own phase in alpha's top bit, whatever the phases around it,
+ * and the message still arrives.  An invalid phase is refused at creation.
+ */
+static void
+test_key_phases(void **state)
+{
+	struct fixture *f = *state;
+	struct sphinx_hop hops[SPHINX_MAX_HOPS];
+	int idx[SPHINX_MAX_HOPS] = { 0, 1, 2, 3, 4, 5 };
+	uint8_t pkt[SPHINX_PACKET_BYTES], got[SPHINX_MAX_MESSAGE_BYTES];
+	struct sphinx_hop_result res;
+	size_t got_len;
+
+	for (unsigned int bits = 0; bits < 64; bits++) {
+		make_path(f, hops, idx, SPHINX_MAX_HOPS, 0);
+		for (int i = 0; i < SPHINX_MAX_HOPS; i++)
+			hops[i].key_phase = (uint8_t)((bits >> i) & 1);
+		assert_int_equal(sphinx_create(pkt, hops, SPHINX_MAX_HOPS,
+		    (const uint8_t *)"phase", 5, NULL), SPHINX_OK);
+		for (int i = 0; i + 1 < SPHINX_MAX_HOPS; i++) {
+			assert_int_equal(sphinx_key_phase(pkt), hops[i].key_phase);
+			assert_int_equal(sphinx_process(f->nodes[i].priv,
+			    f->scratch, pkt, pkt, &res), SPHINX_OK);
+			replay_reset(f->scratch, f->nodes[0].pub);
+		}
+		assert_int_equal(sphinx_key_phase(pkt), hops[5].key_phase);
+		assert_int_equal(sphinx_unwrap(f->nodes[5].priv, pkt, got,
+		    &got_len, NULL), SPHINX_OK);
+		assert_int_equal(got_len, 5);
+		assert_memory_equal(got, "phase", 5);
+	}
+	make_path(f, hops, idx, 3, 0);
+	hops[1].key_phase = 2;
+	assert_int_equal(sphinx_create(pkt, hops, 3, NULL, 0, NULL),
+	    SPHINX_ERR_INVALID);
+}
+
 static void
 test_geometry(void **state)
 {
@@ -471,8 +510,16 @@ test_unwrap_replay_tag(void **state)
 	assert_int_equal(sphinx_replay_tag(f->nodes[3].priv, alpha, t2),
 	    SPHINX_ERR_MALFORMED);
 	assert_true(sodium_is_zero(t2, 32));
+	/* The key phase bit is not part of the element: the same tag. */
 	memcpy(alpha, p1, 32);
-	alpha[31] |= 0x80;			/* non-canonical */
+	alpha[31] ^= 0x80;
+	assert_int_equal(sphinx_replay_tag(f->nodes[3].priv, alpha, t2),
+	    SPHINX_OK);
+	assert_memory_equal(t1, t2, 32);
+	/* p + 1, with or without the phase bit: non-canonical. */
+	memset(alpha, 0xff, 32);
+	alpha[0] = 0xee;
+	alpha[31] = 0xff;
 	assert_int_equal(sphinx_replay_tag(f->nodes[3].priv, alpha, t2),
 	    SPHINX_ERR_MALFORMED);
 	assert_int_equal(sphinx_replay_tag(NULL, p1, t2), SPHINX_ERR_INVALID);
@@ -736,11 +783,11 @@ test_alpha_encodings(void **state)
 	make_path(f, h, idx, 2, 0);
 	assert_int_equal(sphinx_create(pkt, h, 2, NULL, 0, NULL), SPHINX_OK);
 
-	/* Bit 255 set: the same element for X25519, so rejected. */
+	/* Bit 255, the key phase, flipped: the header MAC covers it. */
 	memcpy(bad, pkt, sizeof(bad));
-	bad[31] |= 0x80;
-	assert_int_equal(process_at(f, 0, bad), SPHINX_ERR_MALFORMED);
-	assert_int_equal(unwrap_at(f, 0, bad), SPHINX_ERR_MALFORMED);
+	bad[31] ^= 0x80;
+	assert_int_equal(process_at(f, 0, bad), SPHINX_ERR_MAC);
+	assert_int_equal(unwrap_at(f, 0, bad), SPHINX_ERR_MAC);
 
 	/* p, p + 1, ..., 2^255 - 1: non-canonical. */
 	for (int v = 0xed; v <= 0xff; v++) {
@@ -1034,6 +1081,9 @@ check_path_vector(const char *file)
 		assert_int_equal(hexfield(h, "next_id", hops[i].next_id, 32), 32);
 		hops[i].delay_ms = (uint32_t)json_integer_value(
 		    json_object_get(h, "delay_ms"));
+		json_t *phase = json_object_get(h, "key_phase");
+		assert_true(json_is_integer(phase));
+		hops[i].key_phase = (uint8_t)json_integer_value(phase);
 	}
 	size_t nrandom = hexfield(v, "randomness", random, sizeof(random));
 	size_t len = hexfield(v, "message", msg, sizeof(msg));
@@ -1169,6 +1219,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_geometry),
 		cmocka_unit_test(test_roundtrip_every_path),
+		cmocka_unit_test(test_key_phases),
 		cmocka_unit_test(test_null_message),
 		cmocka_unit_test(test_drop_every_path),
 		cmocka_unit_test(test_process_separate_and_in_place_agree),

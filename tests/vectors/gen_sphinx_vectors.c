@@ -43,7 +43,8 @@
 /* ------------------------------------------------------------------ */
 
 struct ref_hop {
-	uint8_t	alpha[32];
+	uint8_t	alpha[32];		/* the group element */
+	uint8_t	wire_alpha[32];		/* with the key phase in bit 255 */
 	uint8_t	secret[32];
 	uint8_t	k_hop[32];			/* k: keys the hop stream */
 	uint8_t	k_mac[32];
@@ -204,6 +205,8 @@ ref_build(struct ref_packet *rp, const struct sphinx_hop *hops, size_t n,
 		struct ref_hop *h = &rp->hop[i];
 		memset(h->block, 0, B_BYTES);
 		h->block[0] = hops[i].command;
+		if (i + 1 < n)
+			h->block[1] = hops[i + 1].key_phase;
 		ref_be32(h->block + 4, hops[i].delay_ms);
 		memcpy(h->block + 8, hops[i].next_id, 32);
 		if (i + 1 < n) {
@@ -223,8 +226,11 @@ ref_build(struct ref_packet *rp, const struct sphinx_hop *hops, size_t n,
 			ref_xor(h->beta, plain, S[i], head);
 			memcpy(h->beta + head, filler, flen);
 		}
+		/* On the wire, alpha's top bit is the hop's key phase. */
+		memcpy(h->wire_alpha, h->alpha, 32);
+		h->wire_alpha[31] |= (uint8_t)(hops[i].key_phase << 7);
 		uint8_t mac_in[32 + L_BYTES];
-		memcpy(mac_in, h->alpha, 32);
+		memcpy(mac_in, h->wire_alpha, 32);
 		memcpy(mac_in + 32, h->beta, L_BYTES);
 		crypto_generichash(h->gamma, 16, mac_in, sizeof(mac_in),
 		    h->k_mac, 32);
@@ -251,7 +257,7 @@ ref_build(struct ref_packet *rp, const struct sphinx_hop *hops, size_t n,
 
 	for (size_t i = 0; i < n; i++) {
 		struct ref_hop *h = &rp->hop[i];
-		memcpy(h->packet, h->alpha, 32);
+		memcpy(h->packet, h->wire_alpha, 32);
 		memcpy(h->packet + 32, h->beta, L_BYTES);
 		memcpy(h->packet + 32 + L_BYTES, h->gamma, 16);
 		memcpy(h->packet + SPHINX_HEADER_BYTES, h->payload,
@@ -356,6 +362,7 @@ struct path_spec {
 	uint32_t	 delays[R_HOPS];
 	size_t		 msg_len;
 	const char	*msg_text;	/* NULL: derived bytes of msg_len */
+	uint8_t		 phases[R_HOPS];	/* each hop's key phase */
 };
 
 static const struct path_spec paths[] = {
@@ -365,27 +372,28 @@ static const struct path_spec paths[] = {
 	  6, { SPHINX_CMD_RELAY, SPHINX_CMD_RELAY, SPHINX_CMD_RELAY,
 	       SPHINX_CMD_RELAY, SPHINX_CMD_DELIVER, SPHINX_CMD_FINAL },
 	  { 0, 1234, 56789, 4294967295u, 17, 0 }, 0,
-	  "Hello from the nymd Sphinx test vectors." },
+	  "Hello from the nymd Sphinx test vectors.", { 1, 0, 1, 1, 0, 0 } },
 	{ "drop-5-hops",
 	  "Drop cover: ingress provider, three mixnodes, and an egress "
 	  "provider told to discard the packet; empty message.",
 	  5, { SPHINX_CMD_RELAY, SPHINX_CMD_RELAY, SPHINX_CMD_RELAY,
 	       SPHINX_CMD_RELAY, SPHINX_CMD_DROP },
-	  { 10, 20, 30, 40, 0 }, 0, "" },
+	  { 10, 20, 30, 40, 0 }, 0, "", { 0, 1, 1, 0, 1 } },
 	{ "loop-6-hops-max-message",
 	  "A loop cover packet with a message of the maximum length "
 	  "(2048 bytes).",
 	  6, { SPHINX_CMD_RELAY, SPHINX_CMD_RELAY, SPHINX_CMD_RELAY,
 	       SPHINX_CMD_RELAY, SPHINX_CMD_DELIVER, SPHINX_CMD_FINAL },
-	  { 100, 200, 300, 400, 500, 0 }, SPHINX_MAX_MESSAGE_BYTES, NULL },
+	  { 100, 200, 300, 400, 500, 0 }, SPHINX_MAX_MESSAGE_BYTES, NULL,
+	  { 0, 0, 0, 0, 0, 0 } },
 	{ "short-3-hops",
 	  "A shorter path (relay, deliver, final) with a one-byte message: "
 	  "three blocks of random padding.",
 	  3, { SPHINX_CMD_RELAY, SPHINX_CMD_DELIVER, SPHINX_CMD_FINAL },
-	  { 65535, 65536, 0 }, 1, NULL },
+	  { 65535, 65536, 0 }, 1, NULL, { 1, 1, 0 } },
 	{ "direct-1-hop",
 	  "The shortest path: the recipient alone; empty message.",
-	  1, { SPHINX_CMD_FINAL }, { 0 }, 0, "" },
+	  1, { SPHINX_CMD_FINAL }, { 0 }, 0, "", { 0 } },
 };
 
 static json_t *
@@ -425,6 +433,7 @@ gen_path(const struct path_spec *ps)
 		memcpy(hops[i].node_pub, nodes[i].pub, 32);
 		hops[i].command = ps->commands[i];
 		hops[i].delay_ms = ps->delays[i];
+		hops[i].key_phase = ps->phases[i];
 		if (i + 1 < ps->n)
 			memcpy(hops[i].next_id, nodes[i + 1].pub, 32);
 	}
@@ -465,6 +474,7 @@ gen_path(const struct path_spec *ps)
 		jset(h, "command", json_string(sphinx_command_name(hops[i].command)));
 		jset(h, "next_id", jhex(hops[i].next_id, 32));
 		jset(h, "delay_ms", json_integer(hops[i].delay_ms));
+		jset(h, "key_phase", json_integer(hops[i].key_phase));
 		json_array_append_new(jhops, h);
 	}
 	jset(v, "hops", jhops);
@@ -667,10 +677,10 @@ gen_negative(void)
 	    "shared secret, so the MAC fails.", 0, pkt, SPHINX_ERR_MAC);
 
 	memcpy(pkt, good, sizeof(pkt));
-	pkt[31] |= 0x80;
-	neg_add(&nc, "alpha-top-bit-set", "Bit 255 of alpha set: X25519 would "
-	    "ignore it, so the encoding is non-canonical.", 0, pkt,
-	    SPHINX_ERR_MALFORMED);
+	pkt[31] ^= 0x80;
+	neg_add(&nc, "alpha-key-phase-flipped", "Bit 255 of alpha, the key "
+	    "phase, flipped: it is under the header MAC.", 0, pkt,
+	    SPHINX_ERR_MAC);
 
 	memcpy(pkt, good, sizeof(pkt));
 	memset(pkt, 0xff, 31);
