@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 
+#include "common/descriptor.h"
 #include "common/epoch.h"
 #include "common/sphinx.h"
 #include "common/topology.h"
@@ -70,37 +71,36 @@ topology_key(json_t *obj, uint8_t pub[32], char id[B64_KEY_CHARS + 1])
 }
 
 /*
- * sphinxKeys: entries with a bad epoch or key, or a repeated epoch, are
- * skipped (counted); the node stays, without them.
+ * The node's signed descriptor ("descriptor", "signature"): when it
+ * verifies and says what the entry says, the node is verified and takes
+ * its identity and epoch keys from it.  Otherwise the node stays listed,
+ * for what a seed reader does with it, but no packet is built through it.
  */
 static void
-topology_keys_parse(json_t *arr, struct topology_node *n, size_t *skipped)
+topology_descriptor(json_t *obj, struct topology_node *n, const char *hostport,
+    int provider, size_t *unverified)
 {
-	if (!json_is_array(arr))
-		return;
-	for (size_t i = 0; i < json_array_size(arr); i++) {
-		json_t *e = json_array_get(arr, i);
-		json_t *epoch = json_object_get(e, "epoch");
-		const char *key = json_string_value(json_object_get(e, "key"));
-		struct topology_epoch_key *k = &n->keys[n->n_keys];
-		int dup = 0;
+	json_t *text = json_object_get(obj, "descriptor");
+	json_t *sigv = json_object_get(obj, "signature");
+	uint8_t sig[DESCRIPTOR_SIG_BYTES];
+	char err[DESCRIPTOR_ERR_BYTES];
+	struct descriptor d;
 
-		if (n->n_keys == TOPOLOGY_EPOCH_KEYS || !json_is_integer(epoch) ||
-		    json_integer_value(epoch) < 0 || key == NULL ||
-		    b64_decode_key(k->key, key, B64_URLSAFE) == -1 ||
-		    !sphinx_key_usable(k->key)) {
-			(*skipped)++;
-			continue;
-		}
-		k->epoch = (uint64_t)json_integer_value(epoch);
-		for (size_t j = 0; j < n->n_keys; j++)
-			dup |= n->keys[j].epoch == k->epoch;
-		if (dup) {
-			(*skipped)++;
-			continue;
-		}
-		n->n_keys++;
+	if (!json_is_string(text) || !json_is_string(sigv) ||
+	    b64_decode(sig, sizeof(sig), json_string_value(sigv),
+	    json_string_length(sigv), B64_URLSAFE) != DESCRIPTOR_SIG_BYTES ||
+	    descriptor_verify(json_string_value(text), json_string_length(text),
+	    sig, &d, err, sizeof(err)) == -1 ||
+	    d.role != (provider ? DESCRIPTOR_PROVIDER : DESCRIPTOR_MIXNODE) ||
+	    memcmp(d.pub, n->pub, 32) != 0 || strcmp(d.host, hostport) != 0 ||
+	    (!provider && d.layer != n->layer)) {
+		(*unverified)++;
+		return;
 	}
+	n->verified = 1;
+	memcpy(n->identity, d.identity, 32);
+	memcpy(n->keys, d.keys, sizeof(n->keys));
+	n->n_keys = d.n_keys;
 }
 
 static int
@@ -154,7 +154,7 @@ topology_clients_parse(json_t *arr, struct topology_node *n, size_t *skipped)
 
 static int
 topology_list_parse(json_t *arr, struct topology_node **out, size_t *n_out,
-    size_t *skipped, int provider)
+    size_t *skipped, size_t *unverified, int provider)
 {
 	*out = NULL;
 	*n_out = 0;
@@ -180,8 +180,8 @@ topology_list_parse(json_t *arr, struct topology_node **out, size_t *n_out,
 			(*skipped)++;
 			continue;
 		}
-		topology_keys_parse(json_object_get(obj, "sphinxKeys"), n,
-		    skipped);
+		topology_descriptor(obj, n, json_string_value(json_object_get(obj,
+		    "host")), provider, unverified);
 		(*n_out)++;
 		if (provider && topology_clients_parse(json_object_get(obj,
 		    "registeredClients"), n, skipped) == -1)
@@ -240,12 +240,13 @@ topology_parse(const char *json, size_t len, struct topology **out,
 		goto fail;
 	}
 	if (topology_list_parse(json_object_get(root, "MixNodes"), &t->mixnodes,
-	    &t->n_mixnodes, &t->n_skipped, 0) == -1) {
+	    &t->n_mixnodes, &t->n_skipped, &t->n_unverified, 0) == -1) {
 		snprintf(err, errlen, "topology: MixNodes is not a list of nodes");
 		goto fail;
 	}
 	if (topology_list_parse(json_object_get(root, "MixProviderNodes"),
-	    &t->providers, &t->n_providers, &t->n_skipped, 1) == -1) {
+	    &t->providers, &t->n_providers, &t->n_skipped, &t->n_unverified,
+	    1) == -1) {
 		snprintf(err, errlen, "topology: MixProviderNodes is not a list of providers");
 		goto fail;
 	}
@@ -297,7 +298,7 @@ topology_covers(const struct topology *new_topology, const struct topology *old)
 int
 topology_node_usable(const struct topology *t, const struct topology_node *n)
 {
-	return t->epoch_seconds != 0 && n->n_keys > 0;
+	return t->epoch_seconds != 0 && n->verified && n->n_keys > 0;
 }
 
 int

@@ -36,6 +36,9 @@ struct topology_node {
 	int64_t		 last_seen_ns;
 	uint8_t		(*clients)[32];	/* providers: registered client keys */
 	size_t		 n_clients;
+	/* From the node's signed descriptor, when it verifies. */
+	int		 verified;
+	uint8_t		 identity[32];	/* Ed25519 identity key */
 	struct topology_epoch_key keys[TOPOLOGY_EPOCH_KEYS];	/* sphinxKeys */
 	size_t		 n_keys;
 };
@@ -46,6 +49,7 @@ struct topology {
 	struct topology_node	*providers;
 	size_t			 n_providers;
 	size_t			 n_skipped;	/* malformed entries ignored */
+	size_t			 n_unverified;	/* nodes without a valid descriptor */
 	uint32_t		 epoch_seconds;	/* 0: the directory announces none */
 };
 
@@ -81,7 +85,10 @@ int	topology_covers(const struct topology *new_topology, const struct topology *
  */
 int	topology_hop_key(const struct topology *, const struct topology_node *n,
 	    uint64_t unix_ms, uint8_t key[32], uint8_t *phase);
-/* 1 if topology_hop_key() can give a key for n. */
+/*
+ * 1 if topology_hop_key() can give a key for n: a node whose descriptor
+ * verified (docs/directory.md), with epoch keys.
+ */
 int	topology_node_usable(const struct topology *, const struct topology_node *n);
 /* Splits "host:port" or "[v6]:port"; 0 or -1. */
 int	topology_split_host(const char *hostport, char *host, size_t hostlen,

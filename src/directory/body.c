@@ -180,51 +180,41 @@ body_count(json_t *v, const char *field, int64_t *out, char *err,
 }
 
 /*
- * sphinxKeys: [{"epoch": N, "key": KEY}, ...], optional (the seed's nodes
- * had none): at most BODY_MAX_EPOCH_KEYS, distinct epochs, usable keys.
+ * "descriptor" (the signed text, a string) and "signature" (URL-safe
+ * base64 of 64 bytes): verified, and saying what the presence says.
  */
 static int
-body_epoch_keys(json_t *arr, struct body_epoch_key *keys, size_t *n_keys,
+body_descriptor(json_t *root, enum descriptor_role role, const char *host,
+    const uint8_t pub[32], uint32_t layer, struct body_signed *out,
     char *err, size_t errlen)
 {
-	size_t count;
+	json_t *text = json_object_get(root, "descriptor");
+	json_t *sig = json_object_get(root, "signature");
+	char why[DESCRIPTOR_ERR_BYTES];
 
-	*n_keys = 0;
-	if (arr == NULL || json_is_null(arr))
-		return BODY_OK;
-	if (!json_is_array(arr))
-		return body_fail(err, errlen, BODY_ERR_FIELD,
-		    "sphinxKeys is not a list");
-	count = json_array_size(arr);
-	if (count > BODY_MAX_EPOCH_KEYS)
-		return body_fail(err, errlen, BODY_ERR_TOO_MANY,
-		    "sphinxKeys has more than %d entries", BODY_MAX_EPOCH_KEYS);
-	for (size_t i = 0; i < count; i++) {
-		json_t *e = json_array_get(arr, i), *epoch;
-		int rc;
-
-		if (!json_is_object(e))
-			return body_fail(err, errlen, BODY_ERR_FIELD,
-			    "sphinxKeys[%zu] is not an object", i);
-		epoch = json_object_get(e, "epoch");
-		if (!json_is_integer(epoch) || json_integer_value(epoch) < 0)
-			return body_fail(err, errlen, BODY_ERR_FIELD,
-			    "sphinxKeys[%zu].epoch is not a non-negative integer",
-			    i);
-		rc = body_key(e, "key", "sphinxKeys[].", keys[i].key, err,
-		    errlen);
-		if (rc != BODY_OK)
-			return rc;
-		if (!sphinx_key_usable(keys[i].key))
-			return body_fail(err, errlen, BODY_ERR_KEY,
-			    "sphinxKeys[%zu].key is a point of small order", i);
-		keys[i].epoch = (uint64_t)json_integer_value(epoch);
-		for (size_t j = 0; j < i; j++)
-			if (keys[j].epoch == keys[i].epoch)
-				return body_fail(err, errlen, BODY_ERR_DUPLICATE,
-				    "sphinxKeys[%zu] repeats an epoch", i);
-		(*n_keys)++;
-	}
+	if (!json_is_string(text) || !json_is_string(sig))
+		return body_fail(err, errlen, BODY_ERR_SIGNATURE, "a presence "
+		    "carries its descriptor and signature, signed with the "
+		    "node's identity key");
+	if (json_string_length(text) > DESCRIPTOR_MAX_BYTES ||
+	    json_string_length(text) != strlen(json_string_value(text)))
+		return body_fail(err, errlen, BODY_ERR_SIGNATURE,
+		    "descriptor larger than %d bytes", DESCRIPTOR_MAX_BYTES);
+	if (b64_decode(out->sig, sizeof(out->sig), json_string_value(sig),
+	    json_string_length(sig), B64_URLSAFE) != DESCRIPTOR_SIG_BYTES)
+		return body_fail(err, errlen, BODY_ERR_SIGNATURE,
+		    "signature is not 64 bytes of URL-safe base64");
+	out->text_len = json_string_length(text);
+	memcpy(out->text, json_string_value(text), out->text_len + 1);
+	if (descriptor_verify(out->text, out->text_len, out->sig, &out->desc,
+	    why, sizeof(why)) == -1)
+		return body_fail(err, errlen, BODY_ERR_SIGNATURE, "descriptor: %s",
+		    why);
+	if (out->desc.role != role || strcmp(out->desc.host, host) != 0 ||
+	    memcmp(out->desc.pub, pub, 32) != 0 || out->desc.layer != layer)
+		return body_fail(err, errlen, BODY_ERR_SIGNATURE, "the "
+		    "descriptor's role, host, pubKey and layer are not the "
+		    "presence's");
 	return BODY_OK;
 }
 
@@ -253,8 +243,8 @@ body_parse_mixnode(const char *buf, size_t len, struct body_mixnode *out,
 		    "layer is not 1, 2 or 3");
 	} else {
 		out->layer = (uint32_t)json_integer_value(layer);
-		rc = body_epoch_keys(json_object_get(root, "sphinxKeys"),
-		    out->keys, &out->n_keys, err, errlen);
+		rc = body_descriptor(root, DESCRIPTOR_MIXNODE, out->host,
+		    out->pub, out->layer, &out->signed_desc, err, errlen);
 	}
 done:
 	json_decref(root);
@@ -316,10 +306,10 @@ body_parse_provider(const char *buf, size_t len, struct body_provider *out,
 		return rc;
 	if ((rc = body_host(root, out->host, err, errlen)) == BODY_OK &&
 	    (rc = body_key(root, "pubKey", "", out->pub, err, errlen)) == BODY_OK &&
-	    (rc = body_epoch_keys(json_object_get(root, "sphinxKeys"),
-	    out->keys, &out->n_keys, err, errlen)) == BODY_OK)
-		rc = body_clients(json_object_get(root, "registeredClients"), out,
-		    err, errlen);
+	    (rc = body_clients(json_object_get(root, "registeredClients"), out,
+	    err, errlen)) == BODY_OK)
+		rc = body_descriptor(root, DESCRIPTOR_PROVIDER, out->host,
+		    out->pub, 0, &out->signed_desc, err, errlen);
 	json_decref(root);
 	if (rc != BODY_OK)
 		body_provider_clear(out);

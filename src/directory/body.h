@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/descriptor.h"
 #include "common/topology.h"
 
 /* Largest request body the API reads. */
@@ -20,8 +21,6 @@
 #define BODY_MAX_SENT_PEERS	1024	/* entries of one report's "sent" */
 #define BODY_MAX_COUNT		INT64_MAX	/* a packet count */
 #define BODY_ERR_BYTES		160
-/* sphinxKeys of one node: its current and next epoch's (and one spare). */
-#define BODY_MAX_EPOCH_KEYS	3
 
 enum body_error {
 	BODY_OK = 0,
@@ -34,27 +33,32 @@ enum body_error {
 	BODY_ERR_TOO_MANY = -7,		/* over a list limit */
 	BODY_ERR_DUPLICATE = -8,	/* the same key twice in a list */
 	BODY_ERR_NOMEM = -9,
+	BODY_ERR_SIGNATURE = -10,	/* no signed descriptor, or a bad one */
 };
 
-/* One entry of sphinxKeys: a node's Sphinx key for one epoch. */
-struct body_epoch_key {
-	uint64_t	 epoch;
-	uint8_t		 key[32];
+/*
+ * The signed descriptor a presence carries (docs/directory.md): its text
+ * as signed, the signature, and what it says, checked against the
+ * presence's own fields.
+ */
+struct body_signed {
+	struct descriptor desc;
+	char		 text[DESCRIPTOR_MAX_BYTES + 1];
+	size_t		 text_len;
+	uint8_t		 sig[DESCRIPTOR_SIG_BYTES];
 };
 
 struct body_mixnode {
 	char		 host[BODY_HOSTPORT_MAX_CHARS + 1];
 	uint8_t		 pub[32];
 	uint32_t	 layer;
-	struct body_epoch_key keys[BODY_MAX_EPOCH_KEYS];	/* sphinxKeys */
-	size_t		 n_keys;
+	struct body_signed signed_desc;
 };
 
 struct body_provider {
 	char		 host[BODY_HOSTPORT_MAX_CHARS + 1];
 	uint8_t		 pub[32];
-	struct body_epoch_key keys[BODY_MAX_EPOCH_KEYS];	/* sphinxKeys */
-	size_t		 n_keys;
+	struct body_signed signed_desc;
 	uint8_t		(*clients)[32];
 	size_t		 n_clients;
 };

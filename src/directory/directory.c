@@ -43,6 +43,7 @@ struct directory_options {
 	uint16_t	 port;
 	long		 stale_seconds;
 	long		 epoch_seconds;
+	const char	*allow_file;
 	enum log_level	 level;
 };
 
@@ -51,7 +52,7 @@ usage(FILE *f, const char *prog)
 {
 	fprintf(f,
 	    "Usage: %s [--listen ADDR:PORT] [--stale-seconds N] [--epoch-seconds N]\n"
-	    "       [--log-level LEVEL]\n"
+	    "       [--allow FILE] [--log-level LEVEL]\n"
 	    "       %s --help | --version\n\n"
 	    "The directory server of a local Loopix mixnet.\n\n"
 	    "Options:\n"
@@ -61,6 +62,8 @@ usage(FILE *f, const char *prog)
 	    "                         (1 to %d, default %d)\n"
 	    "    --epoch-seconds N    length of a key epoch, announced in the\n"
 	    "                         topology (%u to %u, default %u)\n"
+	    "    --allow FILE         admit only the nodes whose identity keys\n"
+	    "                         FILE lists, one per line (a closed network)\n"
 	    "    --log-level LEVEL    trace, debug, info, warning, error, panic, fatal\n"
 	    "                         (default info)\n"
 	    "    --help               print this help\n"
@@ -115,8 +118,8 @@ parse_seconds(const char *s, long min, long max, long *out)
 	return 0;
 }
 
-enum { OPT_LISTEN = 1, OPT_STALE, OPT_EPOCH, OPT_LOG_LEVEL, OPT_HELP,
-    OPT_VERSION };
+enum { OPT_LISTEN = 1, OPT_STALE, OPT_EPOCH, OPT_ALLOW, OPT_LOG_LEVEL,
+    OPT_HELP, OPT_VERSION };
 
 /* Returns 0 to run, 1 after --help/--version, -1 on a usage error. */
 static int
@@ -126,6 +129,7 @@ parse_options(int argc, char **argv, struct directory_options *o)
 		{ "listen", required_argument, NULL, OPT_LISTEN },
 		{ "stale-seconds", required_argument, NULL, OPT_STALE },
 		{ "epoch-seconds", required_argument, NULL, OPT_EPOCH },
+		{ "allow", required_argument, NULL, OPT_ALLOW },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ "version", no_argument, NULL, OPT_VERSION },
@@ -160,6 +164,9 @@ parse_options(int argc, char **argv, struct directory_options *o)
 				return -1;
 			}
 			break;
+		case OPT_ALLOW:
+			o->allow_file = optarg;
+			break;
 		case OPT_LOG_LEVEL:
 			if (log_level_parse(optarg, &o->level) == -1) {
 				fprintf(stderr, "%s: unknown log level '%s'\n", o->prog,
@@ -186,6 +193,60 @@ parse_options(int argc, char **argv, struct directory_options *o)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * The allow-list: one identity key (URL-safe base64, as in descriptors)
+ * per line; blank lines and lines starting with '#' are ignored.
+ */
+static int
+load_allow(const char *path, struct registry *r)
+{
+	uint8_t (*ids)[32] = NULL;
+	size_t n = 0, lineno = 0;
+	char line[256];
+	FILE *f;
+	int rc = -1;
+
+	if ((f = fopen(path, "re")) == NULL) {
+		log_warn("--allow %s", path);
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		size_t len = strcspn(line, "\r\n");
+		uint8_t (*grown)[32];
+
+		lineno++;
+		line[len] = '\0';
+		if (len == 0 || line[0] == '#')
+			continue;
+		if ((grown = reallocarray(ids, n + 1, sizeof(*ids))) == NULL) {
+			log_warnx("out of memory");
+			goto out;
+		}
+		ids = grown;
+		if (len != B64_KEY_CHARS ||
+		    b64_decode_key(ids[n], line, B64_URLSAFE) == -1) {
+			log_warnx("--allow %s, line %zu: not an identity key "
+			    "(44 characters of URL-safe base64)", path, lineno);
+			goto out;
+		}
+		n++;
+	}
+	if (ferror(f)) {
+		log_warn("--allow %s", path);
+		goto out;
+	}
+	if (registry_allow(r, (const uint8_t (*)[32])ids, n) == -1) {
+		log_warnx("out of memory");
+		goto out;
+	}
+	log_info("admitting only the %zu identity keys of %s", n, path);
+	rc = 0;
+out:
+	fclose(f);
+	free(ids);
+	return rc;
 }
 
 static const char *
@@ -266,6 +327,8 @@ directory_run(const struct directory_options *o)
 		log_warnx("out of memory");
 		goto out;
 	}
+	if (o->allow_file != NULL && load_allow(o->allow_file, d.registry) == -1)
+		goto out;
 	d.server = server_new(d.base, d.registry, o->host, o->port, err,
 	    sizeof(err));
 	if (d.server == NULL) {

@@ -30,6 +30,8 @@ struct registry_metric {
 struct registry {
 	int64_t			 stale_ns;
 	uint32_t		 epoch_seconds;
+	uint8_t			(*allowed)[32];	/* NULL: any identity */
+	size_t			 n_allowed;
 	/* Fixed arrays: the limits are small and nothing reallocates. */
 	struct registry_mixnode	 mixnodes[REGISTRY_MAX_MIXNODES];
 	size_t			 n_mixnodes;
@@ -60,6 +62,7 @@ registry_free(struct registry *r)
 		body_provider_clear(&r->providers[i].body);
 	for (size_t i = 0; i < r->n_metrics; i++)
 		body_metric_clear(&r->metrics[i].body);
+	free(r->allowed);
 	free(r);
 }
 
@@ -85,20 +88,62 @@ registry_find(const void *base, size_t n, size_t size, size_t off,
 	return n;
 }
 
-/* 1 if every key is for an epoch near the current one. */
-static int
-registry_keys_current(const struct registry *r,
-    const struct body_epoch_key *keys, size_t n, const struct registry_now *now)
+int
+registry_allow(struct registry *r, const uint8_t (*ids)[32], size_t n)
 {
-	uint64_t cur;
+	free(r->allowed);
+	r->allowed = NULL;
+	r->n_allowed = 0;
+	if ((r->allowed = calloc(n ? n : 1, sizeof(*r->allowed))) == NULL)
+		return -1;
+	memcpy(r->allowed, ids, n * sizeof(*ids));
+	r->n_allowed = n;
+	return 0;
+}
 
+/*
+ * Whether a signed descriptor for node pub may replace what the registry
+ * holds (old, NULL for a new node): an allowed identity, the node's own
+ * (a known node keeps the identity it first came with, and an identity
+ * names one node), published near now and not before old, with keys for
+ * epochs near the current one.  REGISTRY_RENEWED, or an error.
+ */
+static int
+registry_check_signed(const struct registry *r, const struct body_signed *s,
+    const struct body_signed *old, const struct registry_now *now)
+{
+	const struct descriptor *d = &s->desc;
+	uint64_t now_ms, cur;
+	int allowed = r->allowed == NULL;
+
+	for (size_t i = 0; i < r->n_allowed && !allowed; i++)
+		allowed = memcmp(r->allowed[i], d->identity, 32) == 0;
+	if (!allowed)
+		return REGISTRY_ERR_NOT_ALLOWED;
+	if (old != NULL && memcmp(old->desc.identity, d->identity, 32) != 0)
+		return REGISTRY_ERR_IDENTITY;
+	for (size_t i = 0; i < r->n_mixnodes; i++)
+		if (memcmp(r->mixnodes[i].body.signed_desc.desc.identity,
+		    d->identity, 32) == 0 &&
+		    memcmp(r->mixnodes[i].body.pub, d->pub, 32) != 0)
+			return REGISTRY_ERR_IDENTITY;
+	for (size_t i = 0; i < r->n_providers; i++)
+		if (memcmp(r->providers[i].body.signed_desc.desc.identity,
+		    d->identity, 32) == 0 &&
+		    memcmp(r->providers[i].body.pub, d->pub, 32) != 0)
+			return REGISTRY_ERR_IDENTITY;
 	if (now->real_ns < 0)
-		return 0;
-	cur = epoch_at((uint64_t)now->real_ns / 1000000, r->epoch_seconds);
-	for (size_t i = 0; i < n; i++)
-		if (keys[i].epoch + 1 < cur || keys[i].epoch > cur + 2)
-			return 0;
-	return 1;
+		return REGISTRY_ERR_STALE;
+	now_ms = (uint64_t)now->real_ns / 1000000;
+	if (d->published_ms + REGISTRY_MAX_SKEW_MS < now_ms ||
+	    d->published_ms > now_ms + REGISTRY_MAX_SKEW_MS ||
+	    (old != NULL && d->published_ms < old->desc.published_ms))
+		return REGISTRY_ERR_STALE;
+	cur = epoch_at(now_ms, r->epoch_seconds);
+	for (size_t i = 0; i < d->n_keys; i++)
+		if (d->keys[i].epoch + 1 < cur || d->keys[i].epoch > cur + 2)
+			return REGISTRY_ERR_EPOCH;
+	return REGISTRY_RENEWED;
 }
 
 int
@@ -108,10 +153,11 @@ registry_put_mixnode(struct registry *r, const struct body_mixnode *b,
 	size_t i = registry_find(r->mixnodes, r->n_mixnodes,
 	    sizeof(r->mixnodes[0]), offsetof(struct registry_mixnode, body.pub),
 	    b->pub);
-	int rc = REGISTRY_RENEWED;
+	int rc = registry_check_signed(r, &b->signed_desc, i == r->n_mixnodes ?
+	    NULL : &r->mixnodes[i].body.signed_desc, now);
 
-	if (!registry_keys_current(r, b->keys, b->n_keys, now))
-		return REGISTRY_ERR_EPOCH;
+	if (rc != REGISTRY_RENEWED)
+		return rc;
 	if (i == r->n_mixnodes) {
 		if (r->n_mixnodes == REGISTRY_MAX_MIXNODES)
 			return REGISTRY_ERR_FULL;
@@ -131,10 +177,11 @@ registry_put_provider(struct registry *r, struct body_provider *b,
 	size_t i = registry_find(r->providers, r->n_providers,
 	    sizeof(r->providers[0]), offsetof(struct registry_provider, body.pub),
 	    b->pub);
-	int rc = REGISTRY_RENEWED;
+	int rc = registry_check_signed(r, &b->signed_desc, i == r->n_providers ?
+	    NULL : &r->providers[i].body.signed_desc, now);
 
-	if (!registry_keys_current(r, b->keys, b->n_keys, now))
-		return REGISTRY_ERR_EPOCH;
+	if (rc != REGISTRY_RENEWED)
+		return rc;
 	if (i == r->n_providers) {
 		if (r->n_providers == REGISTRY_MAX_PROVIDERS)
 			return REGISTRY_ERR_FULL;
@@ -257,27 +304,22 @@ registry_key_json(const uint8_t pub[32])
 	return json_string(id);
 }
 
-/* Adds sphinxKeys to a node's entry (o) if it has any; o or NULL. */
+/*
+ * Adds the signed descriptor to a node's entry (o), after the seed's
+ * fields, which seed readers keep using; o or NULL.
+ */
 static json_t *
-registry_add_keys(json_t *o, const struct body_epoch_key *keys, size_t n)
+registry_add_signed(json_t *o, const struct body_signed *s)
 {
-	json_t *arr;
+	char sig[B64_ENCODED_LEN(DESCRIPTOR_SIG_BYTES) + 1];
 
-	if (o == NULL || n == 0)
+	if (o == NULL)
+		return NULL;
+	b64_encode(sig, s->sig, sizeof(s->sig), B64_URLSAFE);
+	if (json_object_set_new(o, "descriptor", json_stringn(s->text,
+	    s->text_len)) == 0 &&
+	    json_object_set_new(o, "signature", json_string(sig)) == 0)
 		return o;
-	if ((arr = json_array()) == NULL)
-		goto fail;
-	for (size_t i = 0; i < n; i++) {
-		if (registry_append(arr, json_pack("{s:I, s:o}", "epoch",
-		    (json_int_t)keys[i].epoch, "key",
-		    registry_key_json(keys[i].key))) == -1) {
-			json_decref(arr);
-			goto fail;
-		}
-	}
-	if (json_object_set_new(o, "sphinxKeys", arr) == 0)
-		return o;
-fail:
 	json_decref(o);
 	return NULL;
 }
@@ -285,12 +327,11 @@ fail:
 static json_t *
 registry_mixnode_json(const struct registry_mixnode *m)
 {
-	return registry_add_keys(json_pack("{s:s, s:o, s:I, s:I}",
+	return registry_add_signed(json_pack("{s:s, s:o, s:I, s:I}",
 	    "host", m->body.host,
 	    "pubKey", registry_key_json(m->body.pub),
 	    "layer", (json_int_t)m->body.layer,
-	    "lastSeen", (json_int_t)m->seen_real_ns), m->body.keys,
-	    m->body.n_keys);
+	    "lastSeen", (json_int_t)m->seen_real_ns), &m->body.signed_desc);
 }
 
 static json_t *
@@ -307,12 +348,11 @@ registry_provider_json(const struct registry_provider *p)
 			return NULL;
 		}
 	}
-	return registry_add_keys(json_pack("{s:s, s:o, s:o, s:I}",
+	return registry_add_signed(json_pack("{s:s, s:o, s:o, s:I}",
 	    "host", p->body.host,
 	    "pubKey", registry_key_json(p->body.pub),
 	    "registeredClients", clients,
-	    "lastSeen", (json_int_t)p->seen_real_ns), p->body.keys,
-	    p->body.n_keys);
+	    "lastSeen", (json_int_t)p->seen_real_ns), &p->body.signed_desc);
 }
 
 static json_t *

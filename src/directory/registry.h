@@ -21,7 +21,13 @@ enum registry_error {
 	REGISTRY_ERR_FULL = -1,		/* a new node over the limit */
 	REGISTRY_ERR_NOMEM = -2,
 	REGISTRY_ERR_EPOCH = -3,	/* a key for an epoch far from now */
+	REGISTRY_ERR_NOT_ALLOWED = -4,	/* an identity not on the allow-list */
+	REGISTRY_ERR_IDENTITY = -5,	/* the node, or the identity, is another's */
+	REGISTRY_ERR_STALE = -6,	/* published far from now, or older */
 };
+
+/* How far a descriptor's published time may be from the directory's. */
+#define REGISTRY_MAX_SKEW_MS	120000
 
 /* A put returns one of these, or a negative registry_error. */
 enum registry_put {
@@ -48,6 +54,12 @@ struct registry;
  * before the current (by now->real_ns) to two after it.
  */
 struct registry	*registry_new(int64_t stale_ns, uint32_t epoch_seconds);
+/*
+ * Admits only nodes whose identity key is one of ids (a closed network);
+ * never called: any identity.  0, or -1 out of memory.
+ */
+int		 registry_allow(struct registry *, const uint8_t (*ids)[32],
+		    size_t n);
 void		 registry_free(struct registry *);
 
 int	registry_put_mixnode(struct registry *, const struct body_mixnode *,

@@ -68,6 +68,9 @@ server_reply(struct evhttp_request *req, int code, const char *reason,
 }
 
 /* {"error": msg}; msg is printable ASCII without quotes (see body.c). */
+/* libevent names no 403. */
+#define SERVER_HTTP_FORBIDDEN	403
+
 static void
 server_error(struct evhttp_request *req, int code, const char *reason,
     const char *msg)
@@ -124,6 +127,26 @@ server_put_result(struct evhttp_request *req, int rc, const char *what,
 		server_error(req, HTTP_BADREQUEST, "Bad Request",
 		    "sphinxKeys must be for epochs from the previous to the "
 		    "one after next (is the node's clock right?)");
+		return -1;
+	case REGISTRY_ERR_NOT_ALLOWED:
+		log_info("refused %s %s: its identity key is not allowed", what,
+		    id);
+		server_error(req, SERVER_HTTP_FORBIDDEN, "Forbidden", "this directory "
+		    "admits only the identity keys on its allow-list");
+		return -1;
+	case REGISTRY_ERR_IDENTITY:
+		log_info("refused %s %s: signed by another identity than the "
+		    "node's, or an identity that names another node", what, id);
+		server_error(req, SERVER_HTTP_FORBIDDEN, "Forbidden", "this node is "
+		    "bound to another identity key, or this identity key to "
+		    "another node");
+		return -1;
+	case REGISTRY_ERR_STALE:
+		log_info("refused %s %s: descriptor published too far from now "
+		    "or older than the last", what, id);
+		server_error(req, HTTP_BADREQUEST, "Bad Request", "the descriptor "
+		    "was not published within 120 s of the directory's clock, or "
+		    "is older than the node's last");
 		return -1;
 	case REGISTRY_ERR_FULL:
 		log_warnx("refused %s %s: the directory is full", what, id);

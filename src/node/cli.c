@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "common/pem.h"
 #include "node/cli.h"
+#include "node/identity.h"
 #include "common/http.h"
 
 struct node_opts {
@@ -235,6 +236,19 @@ node_init(const char *prog, enum node_role role, const struct node_opts *o)
 		return NODE_EXIT_CONFIG;
 	}
 	printf("Saved generated config to %s\n", path);
+	{
+		char err[IDENTITY_ERR_BYTES], ident[B64_KEY_CHARS + 1];
+		uint8_t ipk[32];
+
+		if (identity_create(&c, ipk, err, sizeof(err)) == -1) {
+			fprintf(stderr, "%s init: %s\n", prog, err);
+			return NODE_EXIT_CONFIG;
+		}
+		b64_encode(ident, ipk, 32, B64_URLSAFE);
+		printf("Saved generated identity key to %s/%s\n", c.home,
+		    IDENTITY_PRIVATE_FILE);
+		printf("Our identity key is: %s\n", ident);
+	}
 	b64_encode(id, pub, 32, B64_URLSAFE);
 	printf("Our Public Key is: %s\n", id);
 	return NODE_EXIT_OK;

@@ -40,6 +40,8 @@
 #define NODE_TOPOLOGY_SHRINK_GRACE_MS	15000
 #include "node/pool.h"
 #include "node/epochkeys.h"
+#include "node/identity.h"
+#include "common/descriptor.h"
 #include "node/replaydb.h"
 #include "common/epoch.h"
 
@@ -68,6 +70,8 @@ struct node {
 	struct event_base	*base;
 	uint8_t			*priv;		/* sodium_malloc'd */
 	uint8_t			 pub[32];
+	uint8_t			*identity_sk;	/* Ed25519, sodium_malloc'd */
+	uint8_t			 identity_pk[32];
 	char			 pub_b64[B64_KEY_CHARS + 1];
 	char			 hostport[NODE_HOST_BYTES + 8];
 	struct link_config	 in_cfg;
@@ -385,30 +389,48 @@ node_mixnode_presence(struct node *n, const char **path)
 	    "pubKey", n->pub_b64, "layer", (json_int_t)n->cfg.layer);
 }
 
-/* sphinxKeys: the epoch keys the node holds for now and later. */
+/*
+ * The presence's signed descriptor (docs/directory.md): address, keys,
+ * layer, and the epoch keys the node holds for now and later, signed
+ * with the identity key.
+ */
 static int
-node_presence_keys(struct node *n, json_t *o)
+node_presence_sign(struct node *n, json_t *o)
 {
-	uint64_t cur = epoch_at(epoch_now_ms(), epochkeys_seconds(n->ek));
-	char id[B64_KEY_CHARS + 1];
+	uint64_t now = epoch_now_ms();
+	uint64_t cur = epoch_at(now, epochkeys_seconds(n->ek));
+	char sigb64[B64_ENCODED_LEN(DESCRIPTOR_SIG_BYTES) + 1];
+	uint8_t sig[DESCRIPTOR_SIG_BYTES];
+	struct descriptor d;
 	struct epochkey *k;
-	json_t *arr;
+	char *text;
 	size_t nk;
+	int rc;
 
-	if ((arr = json_array()) == NULL)
-		return -1;
+	memset(&d, 0, sizeof(d));
+	d.role = n->cfg.role == NODE_ROLE_PROVIDER ? DESCRIPTOR_PROVIDER :
+	    DESCRIPTOR_MIXNODE;
+	snprintf(d.host, sizeof(d.host), "%s", n->hostport);
+	memcpy(d.pub, n->pub, 32);
+	memcpy(d.identity, n->identity_pk, 32);
+	d.layer = d.role == DESCRIPTOR_MIXNODE ? n->cfg.layer : 0;
+	d.published_ms = now;
 	k = epochkeys_all(n->ek, &nk);
-	for (size_t i = 0; i < nk; i++) {
+	for (size_t i = 0; i < nk && d.n_keys < TOPOLOGY_EPOCH_KEYS; i++) {
 		if (k[i].epoch < cur)
 			continue;	/* still accepted, but built for no more */
-		b64_encode(id, k[i].pub, 32, B64_URLSAFE);
-		if (json_array_append_new(arr, json_pack("{s:I, s:s}", "epoch",
-		    (json_int_t)k[i].epoch, "key", id)) == -1) {
-			json_decref(arr);
-			return -1;
-		}
+		d.keys[d.n_keys].epoch = k[i].epoch;
+		memcpy(d.keys[d.n_keys].key, k[i].pub, 32);
+		d.n_keys++;
 	}
-	return json_object_set_new(o, "sphinxKeys", arr);
+	if (descriptor_sign(&d, n->identity_sk, &text, sig) == -1)
+		return -1;
+	b64_encode(sigb64, sig, sizeof(sig), B64_URLSAFE);
+	rc = json_object_set_new(o, "descriptor", json_string(text)) == 0 &&
+	    json_object_set_new(o, "signature", json_string(sigb64)) == 0 ?
+	    0 : -1;
+	free(text);
+	return rc;
 }
 
 static void
@@ -434,7 +456,7 @@ node_presence_now(struct node *n)
 	o = n->ops->presence != NULL ?
 	    n->ops->presence(n->role, n->hostport, n->pub_b64, &path) :
 	    node_mixnode_presence(n, &path);
-	if (o != NULL && node_presence_keys(n, o) == 0)
+	if (o != NULL && node_presence_sign(n, o) == 0)
 		body = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	if (body == NULL) {
@@ -992,6 +1014,7 @@ node_cleanup(struct node *n)
 	if (n->base != NULL)
 		event_base_free(n->base);
 	sodium_free(n->priv);
+	sodium_free(n->identity_sk);
 }
 
 static int
@@ -1037,6 +1060,29 @@ node_open_replay(struct node *n)
 	if (nk == 0)
 		log_info("epoch keys: none yet; made when the directory "
 		    "announces the epoch length");
+	return 0;
+}
+
+static int
+node_load_identity(struct node *n)
+{
+	char err[IDENTITY_ERR_BYTES], id[B64_KEY_CHARS + 1];
+	int created;
+
+	if ((n->identity_sk = sodium_malloc(crypto_sign_SECRETKEYBYTES)) == NULL) {
+		log_warnx("out of memory");
+		return -1;
+	}
+	if (identity_load(&n->cfg, n->identity_sk, n->identity_pk, &created,
+	    err, sizeof(err)) == -1) {
+		log_warnx("identity key: %s", err);
+		return -1;
+	}
+	b64_encode(id, n->identity_pk, 32, B64_URLSAFE);
+	if (created)
+		log_info("made an identity key for this node, which had none: "
+		    "%s/%s", n->cfg.home, IDENTITY_PUBLIC_FILE);
+	log_info("identity key %s", id);
 	return 0;
 }
 
@@ -1105,7 +1151,8 @@ node_run(const struct node_config *cfg, const uint8_t priv[32],
 	}
 	memcpy(n.priv, priv, 32);
 	signal(SIGPIPE, SIG_IGN);
-	if (node_setup(&n) == -1 || node_open_replay(&n) == -1)
+	if (node_load_identity(&n) == -1 || node_setup(&n) == -1 ||
+	    node_open_replay(&n) == -1)
 		goto out;
 	if (ops->start != NULL && ops->start(&n, &n.role) == -1)
 		goto out;

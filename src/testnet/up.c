@@ -21,6 +21,7 @@
 
 #include "common/b64.h"
 #include "common/config.h"
+#include "common/descriptor.h"
 #include "common/fsutil.h"
 #include "common/pem.h"
 #include "common/topology.h"
@@ -33,6 +34,7 @@
 #define UP_TOPOLOGY_POLL_MS	200
 #define UP_LOG_TAIL_BYTES	2048
 #define UP_ERR_BYTES		512
+#define UP_ALLOW_FILE		"allow"
 
 static void
 up_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -232,11 +234,15 @@ up_directory(struct testnet *t, struct testnet_proc *p, long long deadline)
 	size_t len;
 	long status;
 
-	char epoch[16];
+	char epoch[16], allow[PATH_MAX];
 
 	snprintf(listen, sizeof(listen), "%s:%u", TESTNET_HOST, (unsigned int)p->port);
 	snprintf(epoch, sizeof(epoch), "%u", t->epoch_seconds);
-	char *argv[] = { p->exe, "--listen", listen,
+	if (up_path(allow, sizeof(allow), "the allow-list", "%s/%s", t->dir,
+	    UP_ALLOW_FILE) == -1)
+		return -1;
+	/* A closed network: only the testnet's own nodes are admitted. */
+	char *argv[] = { p->exe, "--listen", listen, "--allow", allow,
 	    t->epoch_seconds ? "--epoch-seconds" : NULL, epoch, NULL };
 	if (up_spawn(t, p, argv) == -1)
 		return -1;
@@ -260,8 +266,64 @@ up_directory(struct testnet *t, struct testnet_proc *p, long long deadline)
 	}
 }
 
+/* NODES_HOME/{mixnodes,providers}/ID/IDENTITY_PUBLIC_FILE of a node. */
 static int
-up_node(struct testnet *t, struct testnet_proc *p)
+up_identity_path(const struct testnet *t, const struct testnet_proc *p,
+    char *path, size_t len)
+{
+	return up_path(path, len, "an identity key", "%s/nodes/%s/%s/%s", t->dir,
+	    p->kind == TESTNET_MIXNODE ? "mixnodes" : "providers", p->id,
+	    IDENTITY_PUBLIC_FILE);
+}
+
+/* The directory's --allow file: every node's identity key, one a line. */
+static int
+up_allow_list(const struct testnet *t)
+{
+	char path[PATH_MAX], key[B64_KEY_CHARS + 1], *buf = NULL;
+	size_t len = 0;
+	uint8_t pub[32];
+	FILE *f = open_memstream(&buf, &len);
+	int rc;
+
+	if (f == NULL) {
+		up_err("out of memory");
+		return -1;
+	}
+	fprintf(f, "# identity keys of the testnet's nodes (nym-directory --allow)\n");
+	for (size_t i = 0; i < t->nprocs; i++) {
+		const struct testnet_proc *p = &t->procs[i];
+		if (p->kind != TESTNET_MIXNODE && p->kind != TESTNET_PROVIDER)
+			continue;
+		if (up_identity_path(t, p, path, sizeof(path)) == -1) {
+			fclose(f);
+			free(buf);
+			return -1;
+		}
+		if ((rc = pem_read_key(path, PEM_TYPE_IDENTITY_PUBLIC, 0, pub)) !=
+		    PEM_OK) {
+			up_err("%s: %s", path, pem_strerror(rc));
+			fclose(f);
+			free(buf);
+			return -1;
+		}
+		b64_encode(key, pub, 32, B64_URLSAFE);
+		fprintf(f, "%s\n", key);
+	}
+	fclose(f);
+	if (up_path(path, sizeof(path), "the allow-list", "%s/%s", t->dir,
+	    UP_ALLOW_FILE) == -1 ||
+	    fs_write_atomic(path, buf, len, 0644) == -1) {
+		up_err("%s: %s", path, strerror(errno));
+		free(buf);
+		return -1;
+	}
+	free(buf);
+	return 0;
+}
+
+static int
+up_node_init(struct testnet *t, struct testnet_proc *p)
 {
 	char home[PATH_MAX], port[8], layer[8];
 
@@ -284,6 +346,16 @@ up_node(struct testnet *t, struct testnet_proc *p)
 		if (up_init(p, init) == -1)
 			return -1;
 	}
+	return 0;
+}
+
+static int
+up_node_run(struct testnet *t, struct testnet_proc *p)
+{
+	char home[PATH_MAX];
+
+	if (up_path(home, sizeof(home), "the nodes' home", "%s/nodes", t->dir) == -1)
+		return -1;
 	char *run[] = { p->exe, "run", "--id", p->id, "--home", home, NULL };
 	return up_spawn(t, p, run);
 }
@@ -590,12 +662,20 @@ up_run(struct testnet *t, const struct testnet_up_options *o)
 
 	if (up_plan(t, o) == -1 || up_record(t) == -1)
 		return -1;
-	if (up_directory(t, &t->procs[0], deadline) == -1)
+	/* The nodes' identities first: the directory admits only them. */
+	for (size_t i = 1; i < t->nprocs; i++) {
+		struct testnet_proc *p = &t->procs[i];
+		if ((p->kind == TESTNET_MIXNODE || p->kind == TESTNET_PROVIDER) &&
+		    up_node_init(t, p) == -1)
+			return -1;
+	}
+	if (up_allow_list(t) == -1 ||
+	    up_directory(t, &t->procs[0], deadline) == -1)
 		return -1;
 	for (size_t i = 1; i < t->nprocs; i++) {
 		struct testnet_proc *p = &t->procs[i];
 		if ((p->kind == TESTNET_MIXNODE || p->kind == TESTNET_PROVIDER) &&
-		    (up_node(t, p) == -1 || up_check_children(t) == -1))
+		    (up_node_run(t, p) == -1 || up_check_children(t) == -1))
 			return -1;
 	}
 	if (up_wait_topology(t, o->timeout_seconds) == -1)

@@ -3,11 +3,27 @@
 # clients read back in exactly the seed's topology shape; each kind of bad
 # input gets 400 with a JSON error and leaves the topology as it was;
 # presences that are not renewed drop out; metrics round trip; SIGTERM
-# stops it within a second with status 0.
+# stops it within a second with status 0. Signed descriptors
+# (docs/directory.md): an unsigned or forged presence, a node moved by
+# another identity, an identity reused for a second node, an old
+# descriptor replayed and, with --allow, an identity not on the list are
+# all refused, and the honest topology stays as it was.
 . "$(dirname "$0")/lib.sh"
-plan 37
+plan 52
 
 DIRECTORY="$top_builddir/src/nym-directory"
+DESC="$top_srcdir/tests/tools/descriptor.py"
+
+# mix N KEY SEED [options]: a signed presence of mixnode N (layer N) at
+# 127.0.0.1:910N; prov KEY SEED [options]: of a provider at :9200.
+# (Options first: keys may start with '-', so the rest follows "--".)
+mix() { l=$1; k=$2; seed=$3; shift 3; python3 "$DESC" "$@" -- mixnode "127.0.0.1:910$l" "$k" "$l" "$seed"; }
+prov() { k=$1; seed=$2; shift 2; python3 "$DESC" "$@" -- provider 127.0.0.1:9200 "$k" 0 "$seed"; }
+# refused CODE PORT PATH BODY: the directory answers CODE with a JSON error
+refused() {
+	printf '%s' "$4" >"$WORK/body"
+	[ "$(req POST "$2" "$3" "$WORK/body")" = "$1" ] && is_json_error
+}
 
 # key N: the URL-safe base64 of 32 bytes derived from N (with - and _).
 key() {
@@ -84,22 +100,23 @@ check "a stray argument is a usage error (2)" test $? -eq 2
 
 # --- presence and the topology --------------------------------------------
 P=$(free_port)
-check "starts and answers the healthcheck" start_directory "$P"
+# Nothing goes stale while the slow parts run (signing is a python start-up).
+check "starts and answers the healthcheck" start_directory "$P" --stale-seconds 3600
 D=$DIR_PID
 check "GET /api/healthcheck is 200 {\"ok\":true} as JSON" sh -c \
 	"[ \"\$(curl -s -o '$WORK/hc' -w '%{http_code} %{content_type}' http://127.0.0.1:$P/api/healthcheck)\" = '200 application/json; charset=utf-8' ] && grep -qx '{\"ok\":true}' '$WORK/hc'"
 check "an empty directory serves empty lists" sh -c \
-	"curl -s http://127.0.0.1:$P/api/presence/topology | grep -qx '{\"MixNodes\":\[\],\"MixProviderNodes\":\[\]}'"
+	"curl -s http://127.0.0.1:$P/api/presence/topology | grep -qx '{\"MixNodes\":\[\],\"MixProviderNodes\":\[\],\"epochSeconds\":3600}'"
 
 M1=$(key m1); M2=$(key m2); M3=$(key m3); PR=$(key provider); C1=$(key c1); C2=$(key c2)
 ok_all=1
 for l in 1 2 3; do
 	eval "k=\$M$l"
-	post "$P" /api/presence/mixnodes "{\"host\":\"127.0.0.1:910$l\",\"pubKey\":\"$k\",\"layer\":$l}" || ok_all=0
+	post "$P" /api/presence/mixnodes "$(mix "$l" "$k" "m$l")" || ok_all=0
 done
 check "three mixnodes post their presence (201)" test "$ok_all" = 1
 check "a provider with two clients posts its presence (201)" post "$P" /api/presence/mixproviders \
-	"{\"host\":\"127.0.0.1:9200\",\"pubKey\":\"$PR\",\"registeredClients\":[{\"pubKey\":\"$C1\"},{\"pubKey\":\"$C2\"}]}"
+	"$(prov "$PR" provider --clients="$C1,$C2")"
 
 curl -s "http://127.0.0.1:$P/api/presence/topology" >"$WORK/topo1"
 check "GET answers carry Access-Control-Allow-Origin: * (as the seed's)" sh -c \
@@ -114,17 +131,18 @@ def key_ok(k):
         and base64.urlsafe_b64encode(base64.urlsafe_b64decode(k)).decode() == k
 def seen_ok(t):
     return type(t) is int and abs(now - t) < 60 * 10**9
-assert list(doc) == ["MixNodes", "MixProviderNodes"], list(doc)
+assert list(doc) == ["MixNodes", "MixProviderNodes", "epochSeconds"], list(doc)
 assert len(doc["MixNodes"]) == 3
 for i, n in enumerate(doc["MixNodes"]):
-    assert list(n) == ["host", "pubKey", "layer", "lastSeen"], list(n)
+    assert list(n) == ["host", "pubKey", "layer", "lastSeen", "descriptor", "signature"], list(n)
+    assert json.loads(n["descriptor"])["pubKey"] == m[i]
     assert n["host"] == "127.0.0.1:910%d" % (i + 1)
     assert n["pubKey"] == m[i] and key_ok(n["pubKey"])
     assert type(n["layer"]) is int and n["layer"] == i + 1
     assert seen_ok(n["lastSeen"])
 assert len(doc["MixProviderNodes"]) == 1
 p = doc["MixProviderNodes"][0]
-assert list(p) == ["host", "pubKey", "registeredClients", "lastSeen"], list(p)
+assert list(p) == ["host", "pubKey", "registeredClients", "lastSeen", "descriptor", "signature"], list(p)
 assert p["host"] == "127.0.0.1:9200" and p["pubKey"] == pr and key_ok(pr)
 assert p["registeredClients"] == [{"pubKey": c} for c in clients]
 assert seen_ok(p["lastSeen"])
@@ -161,6 +179,38 @@ check "an unknown path: 404 with a JSON error" sh -c \
 	"[ \"\$(curl -s -o '$WORK/resp' -w '%{http_code}' http://127.0.0.1:$P/api/presence/nothing)\" = 404 ] && grep -q '\"error\"' '$WORK/resp'"
 curl -s "http://127.0.0.1:$P/api/presence/topology" >"$WORK/topo2"
 check "the topology is unchanged after the bad input" cmp -s "$WORK/topo1" "$WORK/topo2"
+
+# --- who may say what (signed descriptors) ----------------------------------
+# nodes_of FILE: what the topology says of each node, descriptors read.
+nodes_of() {
+	python3 -c 'import json, sys
+t = json.load(open(sys.argv[1]))
+for n in t["MixNodes"] + t["MixProviderNodes"]:
+    d = json.loads(n["descriptor"])
+    print(n["host"], n["pubKey"], n.get("layer"), n.get("registeredClients"), d["identityKey"])' "$1"
+}
+# The bodies are made first: each signature is a python start-up.
+ATT_MOVE=$(python3 "$DESC" -- mixnode 127.0.0.9:9101 "$M1" 2 attacker)
+ATT_EMPTY=$(prov "$PR" attacker)
+ATT_SYBIL=$(mix 3 "$(key sybil)" m1)
+ATT_OLD=$(mix 1 "$M1" m1 --published $(($(date +%s) * 1000 - 600000)))
+ATT_EPOCH=$(mix 1 "$M1" m1 --keys "5:$(key e5)")
+ATT_TAMPER=$(mix 1 "$M1" m1 --tamper)
+curl -s "http://127.0.0.1:$P/api/presence/topology" >"$WORK/topo-trust1"
+check "an unsigned presence of a known node: 400" refused 400 "$P" /api/presence/mixnodes \
+	"{\"host\":\"127.0.0.1:9101\",\"pubKey\":\"$M1\",\"layer\":1}"
+check "a descriptor changed after signing: 400" refused 400 "$P" /api/presence/mixnodes "$ATT_TAMPER"
+check "moving a known mixnode, signed by another identity: 403" refused 403 "$P" /api/presence/mixnodes "$ATT_MOVE"
+check "emptying a provider's clients, signed by another identity: 403" refused 403 "$P" /api/presence/mixproviders "$ATT_EMPTY"
+check "a second node under an identity already in use: 403" refused 403 "$P" /api/presence/mixnodes "$ATT_SYBIL"
+check "an old descriptor of the node, replayed: 400" refused 400 "$P" /api/presence/mixnodes "$ATT_OLD"
+check "keys for an epoch far from now: 400" refused 400 "$P" /api/presence/mixnodes "$ATT_EPOCH"
+curl -s "http://127.0.0.1:$P/api/presence/topology" >"$WORK/topo-trust2"
+check "the honest topology is unchanged after the attempts" cmp -s "$WORK/topo-trust1" "$WORK/topo-trust2"
+nodes_of "$WORK/topo-trust2" >"$WORK/nodes-trust"
+check "every node is as its own identity signed it" sh -c \
+	"[ \$(wc -l <'$WORK/nodes-trust') = 4 ] && ! grep -q '127.0.0.9' '$WORK/nodes-trust' && grep -qF -e '$C2' '$WORK/nodes-trust'"
+check "the node itself can still renew (201)" post "$P" /api/presence/mixnodes "$(mix 1 "$M1" m1)"
 check "still alive after the bad input" kill -0 "$D"
 
 # --- metrics ----------------------------------------------------------------
@@ -186,8 +236,11 @@ check "SIGTERM stops it within a second, status 0" stop_within "$D" TERM
 S=$(free_port)
 check "starts with --stale-seconds 1" start_directory "$S" --stale-seconds 1
 D=$DIR_PID
-post "$S" /api/presence/mixnodes "{\"host\":\"127.0.0.1:9101\",\"pubKey\":\"$M1\",\"layer\":1}"
-post "$S" /api/presence/mixnodes "{\"host\":\"127.0.0.1:9102\",\"pubKey\":\"$M2\",\"layer\":2}"
+# Signed before the clock starts: signing takes a python start-up.
+B1=$(mix 1 "$M1" m1)
+B2=$(mix 2 "$M2" m2)
+post "$S" /api/presence/mixnodes "$B1"
+post "$S" /api/presence/mixnodes "$B2"
 post "$S" /api/metrics/mixes "{\"pubKey\":\"$M1\",\"received\":1,\"sent\":{}}"
 check "both nodes are listed at first" sh -c \
 	"curl -s http://127.0.0.1:$S/api/presence/topology | grep -qF -e '$M1' && curl -s http://127.0.0.1:$S/api/presence/topology | grep -qF -e '$M2'"
@@ -195,7 +248,7 @@ check "both nodes are listed at first" sh -c \
 i=0
 while [ $i -lt 8 ]; do
 	sleep 0.2
-	post "$S" /api/presence/mixnodes "{\"host\":\"127.0.0.1:9102\",\"pubKey\":\"$M2\",\"layer\":2}"
+	post "$S" /api/presence/mixnodes "$B2"
 	i=$((i + 1))
 done
 curl -s "http://127.0.0.1:$S/api/presence/topology" >"$WORK/topo3"
@@ -204,5 +257,21 @@ check "the node that renewed stays, the one that did not drops out" sh -c \
 check "its metrics expire too" sh -c "curl -s http://127.0.0.1:$S/api/metrics/mixes | grep -qx '\[\]'"
 check "the log says the node went stale" wait_for 3 grep -qF -e "mixnode $M1 went stale" "$WORK/dir-$S.log"
 check "SIGINT stops it within a second, status 0" stop_within "$D" INT
+
+# --- a closed network: --allow ------------------------------------------------
+A=$(free_port)
+{ echo "# the identities this network admits"; python3 "$DESC" --identity m1; } >"$WORK/allow"
+check "starts with --allow" start_directory "$A" --allow "$WORK/allow"
+D=$DIR_PID
+check "a listed identity is admitted (201)" post "$A" /api/presence/mixnodes "$(mix 1 "$M1" m1)"
+check "an identity not on the list is refused (403)" refused 403 "$A" /api/presence/mixnodes \
+	"$(mix 2 "$M2" sybil-2)"
+check "the topology lists only the admitted node" sh -c \
+	"curl -s http://127.0.0.1:$A/api/presence/topology | grep -qF -e '$M1' && ! curl -s http://127.0.0.1:$A/api/presence/topology | grep -qF -e '$M2'"
+stop_within "$D" TERM >/dev/null
+printf 'not a key\n' >"$WORK/allow-bad"
+"$DIRECTORY" --listen 127.0.0.1:0 --allow "$WORK/allow-bad" >"$WORK/allow-bad.out" 2>&1
+check "an allow-list with a bad line: it does not start, naming the line" sh -c \
+	"[ $? -ne 0 ] && grep -q 'allow-bad, line 1' '$WORK/allow-bad.out'"
 
 finish

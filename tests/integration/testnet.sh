@@ -66,8 +66,21 @@ ln -s "$BIN/nym-directory" "$WORK/fake/nym-directory"
 for node in nym-mixnode nym-provider; do
 	cat >"$WORK/fake/$node" <<'EOF'
 #!/bin/sh
-# A node that initialises and runs but never tells the directory.
-[ "$1" = run ] || exit 0
+# A node that initialises (writing the identity key nym-testnet puts on
+# the directory's allow-list) and runs but never tells the directory.
+if [ "$1" = init ]; then
+	while [ $# -gt 0 ]; do
+		case $1 in --id) id=$2 ;; --home) home=$2 ;; esac
+		shift
+	done
+	case $(basename "$0") in nym-mixnode) kind=mixnodes ;; *) kind=providers ;; esac
+	mkdir -p "$home/$kind/$id"
+	printf '%s\n' '-----BEGIN NYM ED25519 IDENTITY PUBLIC KEY-----' \
+		'A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=' \
+		'-----END NYM ED25519 IDENTITY PUBLIC KEY-----' \
+		>"$home/$kind/$id/identity_public_key.pem"
+	exit 0
+fi
 while :; do sleep 1; done
 EOF
 	chmod 755 "$WORK/fake/$node"

@@ -21,7 +21,10 @@
 #include <event2/listener.h>
 #include <sodium.h>
 
+#include <jansson.h>
+
 #include "common/b64.h"
+#include "common/descriptor.h"
 #include "common/epoch.h"
 #include "common/link.h"
 #include "mixpeer.h"
@@ -203,16 +206,41 @@ http(const char *url, const char *post, size_t *len)
 	return b.p != NULL ? b.p : strdup("");
 }
 
+/*
+ * Announces us as a provider, so that the mixnode accepts our links: a
+ * presence with a descriptor signed by an identity derived from our key.
+ */
 void
 mixpeer_announce(const struct mixpeer *p, const char *directory)
 {
-	char url[1024], json[256], id[B64_KEY_CHARS + 1];
+	uint8_t seed[crypto_sign_SEEDBYTES], sk[crypto_sign_SECRETKEYBYTES];
+	uint8_t sig[DESCRIPTOR_SIG_BYTES];
+	char url[1024], *text, *body, sigb64[B64_ENCODED_LEN(64) + 1];
+	char id[B64_KEY_CHARS + 1];
+	struct descriptor d;
+	json_t *o;
 
+	crypto_generichash(seed, sizeof(seed), p->priv, 32,
+	    (const uint8_t *)"mixpeer identity", 16);
+	memset(&d, 0, sizeof(d));
+	crypto_sign_seed_keypair(d.identity, sk, seed);
+	d.role = DESCRIPTOR_PROVIDER;
+	snprintf(d.host, sizeof(d.host), "127.0.0.1:%u", p->port);
+	memcpy(d.pub, p->pub, 32);
+	d.published_ms = epoch_now_ms();
+	if (descriptor_sign(&d, sk, &text, sig) == -1)
+		mixpeer_die("cannot sign our descriptor");
 	b64_encode(id, p->pub, 32, B64_URLSAFE);
+	b64_encode(sigb64, sig, sizeof(sig), B64_URLSAFE);
+	o = json_pack("{s:s, s:s, s:[], s:s, s:s}", "host", d.host, "pubKey", id,
+	    "registeredClients", "descriptor", text, "signature", sigb64);
+	free(text);
+	if (o == NULL || (body = json_dumps(o, JSON_COMPACT)) == NULL)
+		mixpeer_die("out of memory");
+	json_decref(o);
 	snprintf(url, sizeof(url), "%s/api/presence/mixproviders", directory);
-	snprintf(json, sizeof(json), "{\"host\":\"127.0.0.1:%u\",\"pubKey\":"
-	    "\"%s\",\"registeredClients\":[]}", p->port, id);
-	free(http(url, json, NULL));
+	free(http(url, body, NULL));
+	free(body);
 }
 
 struct topology *
