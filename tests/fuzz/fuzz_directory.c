@@ -83,6 +83,21 @@ check_metrics(struct registry *r, size_t n_sent)
 	free(doc);
 }
 
+/*
+ * A signed presence the parser accepted is added, or refused for one of
+ * the documented reasons (its keys' epochs, its identity, its time).
+ */
+static int
+put_ok(int rc)
+{
+	if (rc == REGISTRY_ADDED)
+		return 1;
+	if (rc != REGISTRY_ERR_EPOCH && rc != REGISTRY_ERR_IDENTITY &&
+	    rc != REGISTRY_ERR_STALE)
+		abort();
+	return 0;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -110,9 +125,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	err[0] = '\0';
 	have_m = body_parse_mixnode(buf, size, &m, err, sizeof(err)) == BODY_OK;
 	check_err(err);
-	if (have_m && (body_host_valid(m.host) != 0 || m.layer < 1 ||
-	    m.layer > 3 || registry_put_mixnode(r, &m, &now) != REGISTRY_ADDED))
-		abort();
+	if (have_m) {
+		if (body_host_valid(m.host) != 0 || m.layer < 1 || m.layer > 3 ||
+		    m.signed_desc.desc.layer != m.layer ||
+		    memcmp(m.signed_desc.desc.pub, m.pub, 32) != 0)
+			abort();
+		/* The registry's clock where the descriptor was published. */
+		now.real_ns = (int64_t)(m.signed_desc.desc.published_ms % 1000000000000ull)
+		    * 1000000;
+		have_m = put_ok(registry_put_mixnode(r, &m, &now));
+	}
 
 	err[0] = '\0';
 	have_p = body_parse_provider(buf, size, &p, err, sizeof(err)) == BODY_OK;
@@ -120,8 +142,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (have_p) {
 		clients = p.n_clients;
 		if (body_host_valid(p.host) != 0 ||
-		    registry_put_provider(r, &p, &now) != REGISTRY_ADDED)
+		    memcmp(p.signed_desc.desc.pub, p.pub, 32) != 0)
 			abort();
+		now.real_ns = (int64_t)(p.signed_desc.desc.published_ms % 1000000000000ull)
+		    * 1000000;
+		have_p = put_ok(registry_put_provider(r, &p, &now));
+		body_provider_clear(&p);	/* empty unless refused */
 	}
 	check_topology(r, &m, have_m, clients, have_p);
 
