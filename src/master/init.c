@@ -138,6 +138,7 @@ init_main(const struct nymd_options *o)
 	struct nymd_config cfg;
 	char root[PATH_MAX], home[PATH_MAX], confdir[PATH_MAX], conffile[PATH_MAX];
 	char priv[PATH_MAX], pub[PATH_MAX], why[256], random_id[INIT_RANDOM_ID_CHARS + 1];
+	char mixapps[PATH_MAX];
 	const char *id = o->id;
 
 	if (sodium_init() < 0) {
@@ -147,7 +148,7 @@ init_main(const struct nymd_options *o)
 	if (id == NULL) {
 		init_random_id(random_id);
 		id = random_id;
-		printf("No --id given: the new client's id is %s\n", id);
+		printf("No clientID provided. Random string will be used instead: %s.\n", id);
 	}
 	if (!config_id_valid(id)) {
 		fprintf(stderr, "nymd init: invalid id '%s': use 1 to 64 letters, digits, '.', '_' or '-'\n", id);
@@ -180,9 +181,13 @@ init_main(const struct nymd_options *o)
 		    "use --force to replace its keys and configuration\n", id, home);
 		return NYMD_EXIT_CONFIG;
 	}
-	if (o->local)
+	if (o->local) {
+		/* The seed's words, but on their own line (the seed wrote
+		 * no newline, running them into the next line). */
+		printf("Using the local directory server\n");
 		snprintf(cfg.directory_server_topology, sizeof(cfg.directory_server_topology),
 		    "%s", CONFIG_LOCAL_TOPOLOGY_URL);
+	}
 	if (o->directory != NULL) {
 		if (strlen(o->directory) >= sizeof(cfg.directory_server_topology)) {
 			fprintf(stderr, "nymd init: --directory URL too long\n");
@@ -205,6 +210,15 @@ init_main(const struct nymd_options *o)
 		cfg.provider_id[0] = '\0';
 		fprintf(stderr, "Could not choose a provider now (%s: %s); "
 		    "one will be chosen at first run\n", cfg.directory_server_topology, why);
+	}
+	/* Where mix applications keep their data, as the seed makes it. */
+	if (config_resolve_path(&cfg, cfg.mixapps_directory, mixapps, sizeof(mixapps)) == -1) {
+		fprintf(stderr, "nymd init: %s: path too long\n", cfg.mixapps_directory);
+		return NYMD_EXIT_CONFIG;
+	}
+	if (fs_mkdirs(mixapps, 0700) == -1) {
+		fprintf(stderr, "nymd init: %s: %s\n", mixapps, strerror(errno));
+		return NYMD_EXIT_CONFIG;
 	}
 	if (config_write(conffile, &cfg) != CONFIG_OK) {
 		fprintf(stderr, "nymd init: %s: %s\n", conffile, strerror(errno));

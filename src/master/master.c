@@ -205,7 +205,12 @@ master_print_pubkey(const uint8_t *pub, size_t len)
 	if (m.pubkey_printed)
 		return;
 	b64_encode(id, pub, len, B64_URLSAFE);
-	printf("Our Public Key is: %s\n", id);
+	/* The seed's line, in yellow, then a blank line; plain for a
+	 * script reading it from a pipe or a file. */
+	if (isatty(STDOUT_FILENO))
+		printf("\033[33mOur Public Key is: %s\033[0m\n\n", id);
+	else
+		printf("Our Public Key is: %s\n\n", id);
 	fflush(stdout);
 	m.pubkey_printed = 1;
 }
@@ -779,11 +784,20 @@ master_main(const struct nymd_options *o)
 	m.log_fd = -1;
 	if ((o->root != NULL ? snprintf(m.root, sizeof(m.root), "%s", o->root) < 0 :
 	    nymd_default_root(m.root, sizeof(m.root)) == -1) ||
-	    config_file_path(m.root, o->id, m.conffile, sizeof(m.conffile)) == -1) {
+	    (o->custom_cfg == NULL &&
+	    config_file_path(m.root, o->id, m.conffile, sizeof(m.conffile)) == -1)) {
 		master_error("cannot determine the configuration file of client '%s'", o->id);
 		return NYMD_EXIT_CONFIG;
 	}
-	if (access(m.conffile, F_OK) == -1) {
+	if (o->custom_cfg != NULL) {
+		/* Absolute: it is reread on SIGHUP and written when a
+		 * provider is chosen. The config names the client. */
+		if (realpath(o->custom_cfg, m.conffile) == NULL) {
+			master_error("The configuration file at %s does not seem to "
+			    "exist: %s", o->custom_cfg, strerror(errno));
+			return NYMD_EXIT_CONFIG;
+		}
+	} else if (access(m.conffile, F_OK) == -1) {
 		master_error("%s: %s (run '%s init --id %s' first)", m.conffile,
 		    strerror(errno), o->prog, o->id);
 		return NYMD_EXIT_CONFIG;

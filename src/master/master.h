@@ -8,7 +8,8 @@
 
 struct nymd_options {
 	const char	*prog;		/* "nymd" or "loopix-client" */
-	const char	*id;
+	const char	*id;		/* run, socket: NYMD_DEFAULT_ID if not given */
+	const char	*custom_cfg;	/* --customCfg: this config.toml instead of the id's */
 	const char	*root;		/* --home, NYMD_HOME, ~/.loopix */
 	int		 force;
 	int		 local;
@@ -18,6 +19,9 @@ struct nymd_options {
 	int		 port;
 	const char	*path;
 };
+
+/* The id of run and socket without --id, as the seed's loopix-client. */
+#define NYMD_DEFAULT_ID	"Client"
 
 /* nymd init */
 int	init_main(const struct nymd_options *);

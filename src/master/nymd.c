@@ -59,14 +59,20 @@ usage_command(FILE *f, const char *prog, const char *cmd)
 		    "    --force            overwrite an existing client\n", prog);
 	else if (strcmp(cmd, "run") == 0)
 		fprintf(f,
-		    "Usage: %s run --id ID [--home DIR]\n\n"
+		    "Usage: %s run [--id ID | --customCfg FILE] [--home DIR]\n\n"
 		    "Run a persistent Loopix client process; applications reach it on\n"
-		    "the unix socket ROOT/clients/ID/nymd.sock.\n", prog);
+		    "the unix socket ROOT/clients/ID/nymd.sock.\n\n"
+		    "Options:\n"
+		    "    --id ID            id of the client (default " NYMD_DEFAULT_ID ")\n"
+		    "    --customCfg FILE   the configuration file to use instead of the id's\n"
+		    "    --home DIR         root directory (default $NYMD_HOME or ~/.loopix)\n", prog);
 	else if (strcmp(cmd, "socket") == 0)
 		fprintf(f,
-		    "Usage: %s socket --id ID --socket tcp|websocket|unix (--port N | --path P) [--home DIR]\n\n"
+		    "Usage: %s socket [--id ID | --customCfg FILE] --socket tcp|websocket|unix (--port N | --path P) [--home DIR]\n\n"
 		    "Run a background Loopix client listening on a specified socket.\n\n"
 		    "Options:\n"
+		    "    --id ID            id of the client (default " NYMD_DEFAULT_ID ")\n"
+		    "    --customCfg FILE   the configuration file to use instead of the id's\n"
 		    "    --socket KIND      tcp, websocket or unix\n"
 		    "    --port N           port for tcp and websocket (on 127.0.0.1)\n"
 		    "    --path P           path of the unix socket\n", prog);
@@ -90,7 +96,7 @@ parse_port(const char *s, int *out)
 
 enum {
 	OPT_ID = 1, OPT_HOME, OPT_FORCE, OPT_LOCAL, OPT_DIRECTORY, OPT_PROVIDER,
-	OPT_SOCKET, OPT_PORT, OPT_PATH, OPT_HELP,
+	OPT_SOCKET, OPT_PORT, OPT_PATH, OPT_HELP, OPT_CUSTOM_CFG,
 };
 
 /* Parses a command's options; the set allowed depends on the command. */
@@ -108,6 +114,7 @@ parse_options(int argc, char **argv, const char *cmd, struct nymd_options *o)
 		{ "port", required_argument, NULL, OPT_PORT },
 		{ "path", required_argument, NULL, OPT_PATH },
 		{ "help", no_argument, NULL, OPT_HELP },
+		{ "customCfg", required_argument, NULL, OPT_CUSTOM_CFG },
 		{ NULL, 0, NULL, 0 },
 	};
 	int is_init = strcmp(cmd, "init") == 0;
@@ -148,6 +155,7 @@ parse_options(int argc, char **argv, const char *cmd, struct nymd_options *o)
 			}
 			break;
 		case OPT_PATH:		o->path = optarg; ok = is_socket; break;
+		case OPT_CUSTOM_CFG:	o->custom_cfg = optarg; ok = !is_init; break;
 		case OPT_HELP:
 			usage_command(stdout, o->prog, cmd);
 			exit(0);
@@ -166,10 +174,9 @@ parse_options(int argc, char **argv, const char *cmd, struct nymd_options *o)
 		fprintf(stderr, "%s %s: unexpected argument '%s'\n", o->prog, cmd, argv[optind]);
 		return -1;
 	}
-	if (!is_init && o->id == NULL) {
-		fprintf(stderr, "%s %s: --id is required\n", o->prog, cmd);
-		return -1;
-	}
+	/* With --customCfg, --id is not used (the file names the client). */
+	if (!is_init && o->id == NULL)
+		o->id = NYMD_DEFAULT_ID;
 	if (is_socket) {
 		if (o->socket_kind == NYMIPC__SOCKET_KIND__SOCKET_NONE) {
 			fprintf(stderr, "%s socket: --socket is required\n", o->prog);

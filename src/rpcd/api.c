@@ -106,6 +106,14 @@ api_provider_config(struct api_arena *a, const struct topology_node *n)
 	return m;
 }
 
+/*
+ * The Host and Port the seed's program gives every entry of clients: it
+ * does not know where a client is (and nymd does not either), yet wrote
+ * these, and applications may expect them there.
+ */
+#define API_CLIENT_HOST		"0.0.0.0"
+#define API_CLIENT_PORT		"42"
+
 static Config__ClientConfig *
 api_client_config(struct api_arena *a, const uint8_t pub[32],
     const struct topology_node *provider, const char *provider_id)
@@ -172,8 +180,14 @@ api_clients(const struct rpcd_state *st, uint8_t **out, size_t *out_len)
 	cl.clients = arena_alloc(&a, (total ? total : 1) * sizeof(*cl.clients));
 	for (size_t i = 0; i < t->n_providers && !a.failed; i++) {
 		const struct topology_node *p = &t->providers[i];
-		for (size_t k = 0; k < p->n_clients && !a.failed; k++)
-			cl.clients[n++] = api_client_config(&a, p->clients[k], p, NULL);
+		for (size_t k = 0; k < p->n_clients && !a.failed; k++) {
+			Config__ClientConfig *c = api_client_config(&a, p->clients[k], p, NULL);
+			if (c == NULL)
+				break;
+			c->host = (char *)API_CLIENT_HOST;
+			c->port = (char *)API_CLIENT_PORT;
+			cl.clients[n++] = c;
+		}
 	}
 	cl.n_clients = n;
 	res.value_case = TYPES__RESPONSE__VALUE_CLIENTS;
@@ -349,8 +363,8 @@ api_handle(const struct rpcd_state *st, const uint8_t *req, size_t len,
 		rc = api_fetch(st, out, out_len);
 		break;
 	default:
-		rc = api_exception("unknown request: expected one of send, fetch, "
-		    "clients, details, flush", out, out_len);
+		rc = api_exception(API_INVALID_REQUEST ": unknown request: "
+		    "expected one of send, fetch, clients, details, flush", out, out_len);
 		break;
 	}
 	types__request__free_unpacked(r, NULL);

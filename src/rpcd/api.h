@@ -11,6 +11,13 @@
 struct rpcd_state;
 
 /*
+ * The seed's answer to a request it does not know (empty, unknown, flush
+ * on the websocket). nymd's answers to those begin with it, then say what
+ * was wrong: "Invalid server request: unknown request: ...".
+ */
+#define API_INVALID_REQUEST	"Invalid server request"
+
+/*
  * Answers the packed request in req. Returns a malloc'd packed Response
  * (always: malformed input gets a ResponseException) in *out, or -1 when
  * out of memory.

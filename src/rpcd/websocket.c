@@ -233,7 +233,8 @@ ws_request(struct ws_conn *c, int text, const uint8_t *req, size_t len)
 		return;
 	}
 	if (ws_is_flush(req, len)) {
-		ws_exception(c, text, "flush does not exist on the websocket: "
+		ws_exception(c, text, API_INVALID_REQUEST ": flush does not "
+		    "exist on the websocket: "
 		    "every response is sent as soon as it is ready");
 		return;
 	}

@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "common/b64.h"
+#include "rpcd/api.h"
 #include "rpcd/wsjson.h"
 #include "types.pb-c.h"
 
@@ -291,6 +292,10 @@ parse_send(struct wsjson_in *in, json_t *obj)
 	json_t *v[SM_FIELDS];
 	int rc;
 
+	in->req.value_case = TYPES__REQUEST__VALUE_SEND;
+	in->req.send = &in->send;
+	if (json_is_null(obj))
+		return WSJSON_OK;
 	if ((rc = object_fields(in, obj, "send", send_fields, SM_FIELDS, v)) != 0 ||
 	    (rc = get_bytes(in, v[SM_MESSAGE], "send", "message",
 	    &in->send.message)) != 0)
@@ -300,8 +305,6 @@ parse_send(struct wsjson_in *in, json_t *obj)
 			return rc;
 		in->send.recipient = &in->recipient;
 	}
-	in->req.value_case = TYPES__REQUEST__VALUE_SEND;
-	in->req.send = &in->send;
 	return WSJSON_OK;
 }
 
@@ -311,6 +314,8 @@ parse_empty(struct wsjson_in *in, json_t *obj, const char *name)
 {
 	json_t *none;
 
+	if (json_is_null(obj))
+		return WSJSON_OK;
 	return object_fields(in, obj, name, NULL, 0, &none);
 }
 
@@ -326,10 +331,10 @@ parse_request(struct wsjson_in *in, json_t *root)
 	if (!json_is_object(root))
 		return fail(in, "the request must be a JSON object with one of "
 		    REQUEST_NAMES);
+	/* A member that is null still names its request: {"details":null}
+	 * is details, as jsonpb read it for the seed. */
 	json_object_keylen_foreach(root, key, key_len, v) {
 		echo(name, key, key_len);
-		if (json_is_null(v))
-			continue;
 		if (chosen != NULL)
 			return fail(in, "more than one request in one message "
 			    "(%s and %s)", chosen, name);
@@ -353,14 +358,15 @@ parse_request(struct wsjson_in *in, json_t *root)
 			in->req.value_case = TYPES__REQUEST__VALUE_FLUSH;
 			in->req.flush = &in->flush;
 		} else {
-			return fail(in, "unknown request \"%s\": expected one of "
-			    REQUEST_NAMES, name);
+			return fail(in, API_INVALID_REQUEST ": unknown request "
+			    "\"%s\": expected one of " REQUEST_NAMES, name);
 		}
 		if (rc != 0)
 			return rc;
 	}
 	if (chosen == NULL)
-		return fail(in, "empty request: expected one of " REQUEST_NAMES);
+		return fail(in, API_INVALID_REQUEST ": empty request: expected "
+		    "one of " REQUEST_NAMES);
 	return WSJSON_OK;
 }
 
@@ -386,7 +392,10 @@ wsjson_request(const char *json, size_t len, uint8_t **out, size_t *out_len,
 	config__client_config__init(&in.recipient);
 	config__mix_config__init(&in.provider);
 
-	in.root = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+	/* Only the first JSON value is read, what follows it is ignored, as
+	 * jsonpb (a json.Decoder) read a message for the seed. */
+	in.root = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY |
+	    JSON_DISABLE_EOF_CHECK, &jerr);
 	if (in.root == NULL) {
 		char text[sizeof(jerr.text)];
 		/* jansson's text may quote the input: keep it printable. */
@@ -454,170 +463,321 @@ utf8_valid(const char *s)
 	return 1;
 }
 
+/*
+ * The text is jsonpb's (golang/protobuf 1.3, Marshaler{Indent: "  "}), as
+ * the seed's program wrote it: an object is "{\n", its members each on
+ * their own line indented one level deeper than the object ("\"name\": "
+ * then the value, ",\n" between them), then "\n", the object's indent and
+ * "}"; an empty object is therefore "{\n\n  }". A list is "[", each
+ * element on a new line two levels deeper than the member holding it,
+ * then "\n" and one level deeper than that member's object, "]": an empty
+ * list is "[\n    ]". Members holding their default value are left out,
+ * except the lists of fetch and clients, which the seed always wrote.
+ * Strings are escaped as Go's encoding/json does it.
+ */
+#define INDENT_CHARS	2
+
 struct wsjson_out {
-	int	rc;	/* first failure */
+	char	*buf;
+	size_t	 len;
+	size_t	 cap;
+	int	 rc;	/* first failure */
 };
 
-static json_t *
-new_object(struct wsjson_out *o)
+static void
+out_fail(struct wsjson_out *o, int rc)
 {
-	json_t *obj = json_object();
-
-	if (obj == NULL && o->rc == WSJSON_OK)
-		o->rc = WSJSON_ERR_NOMEM;
-	return obj;
+	if (o->rc == WSJSON_OK)
+		o->rc = rc;
 }
 
-/* Adds v (stolen) to obj under key; a NULL v records a failure. */
 static void
-put(struct wsjson_out *o, json_t *obj, const char *key, json_t *v)
+out_bytes(struct wsjson_out *o, const char *s, size_t n)
 {
-	if (v == NULL || obj == NULL) {
-		if (o->rc == WSJSON_OK)
-			o->rc = WSJSON_ERR_NOMEM;
-		json_decref(v);
+	if (o->rc != WSJSON_OK)
 		return;
+	if (o->cap - o->len <= n) {
+		size_t cap = o->cap ? o->cap : 256;
+		while (cap - o->len <= n) {
+			if (cap > SIZE_MAX / 2) {
+				out_fail(o, WSJSON_ERR_NOMEM);
+				return;
+			}
+			cap *= 2;
+		}
+		char *buf = realloc(o->buf, cap);
+		if (buf == NULL) {
+			out_fail(o, WSJSON_ERR_NOMEM);
+			return;
+		}
+		o->buf = buf;
+		o->cap = cap;
 	}
-	if (json_object_set_new(obj, key, v) == -1 && o->rc == WSJSON_OK)
-		o->rc = WSJSON_ERR_NOMEM;
+	memcpy(o->buf + o->len, s, n);
+	o->len += n;
+	o->buf[o->len] = '\0';
 }
 
 static void
-put_string(struct wsjson_out *o, json_t *obj, const char *key, const char *s)
+out_str(struct wsjson_out *o, const char *s)
+{
+	out_bytes(o, s, strlen(s));
+}
+
+static void
+out_indent(struct wsjson_out *o, int depth)
+{
+	static const char spaces[] = "                                ";
+
+	for (size_t n = (size_t)depth * INDENT_CHARS; n > 0; ) {
+		size_t k = n < sizeof(spaces) - 1 ? n : sizeof(spaces) - 1;
+		out_bytes(o, spaces, k);
+		n -= k;
+	}
+}
+
+/* A JSON string as Go's encoding/json writes it (HTML-safe escapes). */
+static void
+out_quoted(struct wsjson_out *o, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t start = 0;
+
+	out_bytes(o, "\"", 1);
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = (uint8_t)s[i];
+		char esc[7];
+		size_t esc_len = 2;
+
+		if (c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' &&
+		    c != '&') {
+			/* U+2028 and U+2029 are escaped too */
+			if (c == 0xe2 && i + 2 < n && (uint8_t)s[i + 1] == 0x80 &&
+			    ((uint8_t)s[i + 2] & 0xfe) == 0xa8) {
+				out_bytes(o, s + start, i - start);
+				out_str(o, (uint8_t)s[i + 2] == 0xa8 ? "\\u2028" : "\\u2029");
+				i += 2;
+				start = i + 1;
+			}
+			continue;
+		}
+		esc[0] = '\\';
+		switch (c) {
+		case '"':	esc[1] = '"'; break;
+		case '\\':	esc[1] = '\\'; break;
+		case '\n':	esc[1] = 'n'; break;
+		case '\r':	esc[1] = 'r'; break;
+		case '\t':	esc[1] = 't'; break;
+		default:
+			memcpy(esc + 1, "u00", 3);
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 0xf];
+			esc_len = 6;
+			break;
+		}
+		out_bytes(o, s + start, i - start);
+		out_bytes(o, esc, esc_len);
+		start = i + 1;
+	}
+	out_bytes(o, s + start, n - start);
+	out_bytes(o, "\"", 1);
+}
+
+/* An object being written: its depth and how many members it has. */
+struct jobj {
+	struct wsjson_out	*o;
+	int			 depth;
+	int			 members;
+};
+
+static void
+obj_open(struct wsjson_out *o, struct jobj *j, int depth)
+{
+	j->o = o;
+	j->depth = depth;
+	j->members = 0;
+	out_str(o, "{\n");
+}
+
+static void
+obj_close(struct jobj *j)
+{
+	out_str(j->o, "\n");
+	out_indent(j->o, j->depth);
+	out_str(j->o, "}");
+}
+
+/* Starts a member: the value is to be written next. */
+static void
+obj_member(struct jobj *j, const char *name)
+{
+	if (j->members++ > 0)
+		out_str(j->o, ",\n");
+	out_indent(j->o, j->depth + 1);
+	out_str(j->o, "\"");
+	out_str(j->o, name);
+	out_str(j->o, "\": ");
+}
+
+/* A list member: list_item() before each element, list_close() after. */
+static void
+list_item(struct jobj *j, size_t i)
+{
+	out_str(j->o, i == 0 ? "\n" : ",\n");
+	out_indent(j->o, j->depth + 2);
+}
+
+static void
+list_close(struct jobj *j)
+{
+	out_str(j->o, "\n");
+	out_indent(j->o, j->depth + 1);
+	out_str(j->o, "]");
+}
+
+static void
+put_string(struct jobj *j, const char *key, const char *s)
 {
 	if (s == NULL || s[0] == '\0')
 		return;
 	if (!utf8_valid(s)) {
-		if (o->rc == WSJSON_OK)
-			o->rc = WSJSON_ERR_INVALID;
+		out_fail(j->o, WSJSON_ERR_INVALID);
 		return;
 	}
-	put(o, obj, key, json_stringn_nocheck(s, strlen(s)));
+	obj_member(j, key);
+	out_quoted(j->o, s, strlen(s));
 }
 
-static json_t *
+static void
 bytes_value(struct wsjson_out *o, const ProtobufCBinaryData *b)
 {
 	char *text = malloc(B64_ENCODED_LEN(b->len) + 1);
-	json_t *v;
 
 	if (text == NULL) {
-		if (o->rc == WSJSON_OK)
-			o->rc = WSJSON_ERR_NOMEM;
-		return NULL;
+		out_fail(o, WSJSON_ERR_NOMEM);
+		return;
 	}
 	b64_encode(text, b->data, b->len, B64_STANDARD);
-	v = json_stringn_nocheck(text, B64_ENCODED_LEN(b->len));
+	out_quoted(o, text, B64_ENCODED_LEN(b->len));
 	free(text);
-	return v;
 }
 
 static void
-put_bytes(struct wsjson_out *o, json_t *obj, const char *key,
-    const ProtobufCBinaryData *b)
+put_bytes(struct jobj *j, const char *key, const ProtobufCBinaryData *b)
 {
 	if (b->len == 0)
 		return;
-	put(o, obj, key, bytes_value(o, b));
+	obj_member(j, key);
+	bytes_value(j->o, b);
 }
 
 static void
-put_uint64(struct wsjson_out *o, json_t *obj, const char *key, uint64_t v)
+put_uint64(struct jobj *j, const char *key, uint64_t v)
 {
 	char text[24];
 
 	if (v == 0)
 		return;
-	snprintf(text, sizeof(text), "%" PRIu64, v);
-	put(o, obj, key, json_string(text));
+	snprintf(text, sizeof(text), "\"%" PRIu64 "\"", v);
+	obj_member(j, key);
+	out_str(j->o, text);
 }
 
-static json_t *
-mix_json(struct wsjson_out *o, const Config__MixConfig *m)
+static void
+mix_json(struct wsjson_out *o, int depth, const Config__MixConfig *m)
 {
-	json_t *obj = new_object(o);
+	struct jobj j;
 
-	put_string(o, obj, mix_fields[MC_ID].json, m->id);
-	put_string(o, obj, mix_fields[MC_HOST].json, m->host);
-	put_string(o, obj, mix_fields[MC_PORT].json, m->port);
-	put_bytes(o, obj, mix_fields[MC_PUBKEY].json, &m->pubkey);
-	put_uint64(o, obj, mix_fields[MC_LAYER].json, m->layer);
-	return obj;
+	obj_open(o, &j, depth);
+	put_string(&j, mix_fields[MC_ID].json, m->id);
+	put_string(&j, mix_fields[MC_HOST].json, m->host);
+	put_string(&j, mix_fields[MC_PORT].json, m->port);
+	put_bytes(&j, mix_fields[MC_PUBKEY].json, &m->pubkey);
+	put_uint64(&j, mix_fields[MC_LAYER].json, m->layer);
+	obj_close(&j);
 }
 
-static json_t *
-client_json(struct wsjson_out *o, const Config__ClientConfig *c)
+static void
+client_json(struct wsjson_out *o, int depth, const Config__ClientConfig *c)
 {
-	json_t *obj = new_object(o);
+	struct jobj j;
 
-	put_string(o, obj, client_fields[CC_ID].json, c->id);
-	put_string(o, obj, client_fields[CC_HOST].json, c->host);
-	put_string(o, obj, client_fields[CC_PORT].json, c->port);
-	put_bytes(o, obj, client_fields[CC_PUBKEY].json, &c->pubkey);
-	if (c->provider != NULL)
-		put(o, obj, client_fields[CC_PROVIDER].json, mix_json(o, c->provider));
-	return obj;
+	obj_open(o, &j, depth);
+	put_string(&j, client_fields[CC_ID].json, c->id);
+	put_string(&j, client_fields[CC_HOST].json, c->host);
+	put_string(&j, client_fields[CC_PORT].json, c->port);
+	put_bytes(&j, client_fields[CC_PUBKEY].json, &c->pubkey);
+	if (c->provider != NULL) {
+		obj_member(&j, client_fields[CC_PROVIDER].json);
+		mix_json(o, depth + 1, c->provider);
+	}
+	obj_close(&j);
 }
 
-static json_t *
-response_json(struct wsjson_out *o, const Types__Response *r)
+/* The body of one response type, an object at depth 1. */
+static void
+body_json(struct wsjson_out *o, const Types__Response *r)
 {
-	json_t *root = new_object(o);
-	json_t *body = NULL, *arr;
-	const char *name = NULL;
+	struct jobj j;
 
+	obj_open(o, &j, 1);
 	switch (r->value_case) {
 	case TYPES__RESPONSE__VALUE_EXCEPTION:
-		name = "exception";
-		body = new_object(o);
-		put_string(o, body, "error", r->exception->error);
-		break;
-	case TYPES__RESPONSE__VALUE_SEND:
-		name = "send";
-		body = new_object(o);
+		put_string(&j, "error", r->exception->error);
 		break;
 	case TYPES__RESPONSE__VALUE_FETCH:
-		name = "fetch";
-		body = new_object(o);
-		if (r->fetch->n_messages == 0)
-			break;
-		arr = json_array();
-		for (size_t i = 0; arr != NULL && i < r->fetch->n_messages; i++) {
-			json_t *v = bytes_value(o, &r->fetch->messages[i]);
-			if (v == NULL || json_array_append_new(arr, v) == -1)
-				o->rc = o->rc ? o->rc : WSJSON_ERR_NOMEM;
+		obj_member(&j, "messages");
+		out_str(o, "[");
+		for (size_t i = 0; i < r->fetch->n_messages; i++) {
+			list_item(&j, i);
+			bytes_value(o, &r->fetch->messages[i]);
 		}
-		put(o, body, "messages", arr);
+		list_close(&j);
 		break;
 	case TYPES__RESPONSE__VALUE_CLIENTS:
-		name = "clients";
-		body = new_object(o);
-		if (r->clients->n_clients == 0)
-			break;
-		arr = json_array();
-		for (size_t i = 0; arr != NULL && i < r->clients->n_clients; i++) {
-			json_t *v = client_json(o, r->clients->clients[i]);
-			if (v == NULL || json_array_append_new(arr, v) == -1)
-				o->rc = o->rc ? o->rc : WSJSON_ERR_NOMEM;
+		obj_member(&j, "clients");
+		out_str(o, "[");
+		for (size_t i = 0; i < r->clients->n_clients; i++) {
+			list_item(&j, i);
+			client_json(o, j.depth + 2, r->clients->clients[i]);
 		}
-		put(o, body, "clients", arr);
+		list_close(&j);
 		break;
 	case TYPES__RESPONSE__VALUE_DETAILS:
-		name = "details";
-		body = new_object(o);
-		if (r->details->details != NULL)
-			put(o, body, "details", client_json(o, r->details->details));
+		if (r->details->details != NULL) {
+			obj_member(&j, "details");
+			client_json(o, j.depth + 1, r->details->details);
+		}
 		break;
-	case TYPES__RESPONSE__VALUE_FLUSH:
-		name = "flush";
-		body = new_object(o);
+	default:	/* send and flush have no field */
 		break;
-	default:
-		/* No member set: the JSON mapping of an empty message. */
-		return root;
 	}
-	put(o, root, name, body);
-	return root;
+	obj_close(&j);
+}
+
+static void
+response_json(struct wsjson_out *o, const Types__Response *r)
+{
+	struct jobj root;
+	const char *name;
+
+	obj_open(o, &root, 0);
+	switch (r->value_case) {
+	case TYPES__RESPONSE__VALUE_EXCEPTION:	name = "exception"; break;
+	case TYPES__RESPONSE__VALUE_SEND:	name = "send"; break;
+	case TYPES__RESPONSE__VALUE_FETCH:	name = "fetch"; break;
+	case TYPES__RESPONSE__VALUE_CLIENTS:	name = "clients"; break;
+	case TYPES__RESPONSE__VALUE_DETAILS:	name = "details"; break;
+	case TYPES__RESPONSE__VALUE_FLUSH:	name = "flush"; break;
+	default:	/* no member set: the JSON mapping of an empty message */
+		name = NULL;
+		break;
+	}
+	if (name != NULL) {
+		obj_member(&root, name);
+		body_json(o, r);
+	}
+	obj_close(&root);
 }
 
 int
@@ -625,19 +785,16 @@ wsjson_response(const uint8_t *pb, size_t len, char **out, size_t *out_len)
 {
 	Types__Response *r = types__response__unpack(NULL, len, pb);
 	struct wsjson_out o = { .rc = WSJSON_OK };
-	json_t *root;
 
 	if (r == NULL)
 		return WSJSON_ERR_INVALID;
-	root = response_json(&o, r);
+	response_json(&o, r);
 	types__response__free_unpacked(r, NULL);
-	if (o.rc == WSJSON_OK) {
-		*out = json_dumps(root, JSON_COMPACT);
-		if (*out == NULL)
-			o.rc = WSJSON_ERR_NOMEM;
-		else
-			*out_len = strlen(*out);
+	if (o.rc != WSJSON_OK) {
+		free(o.buf);
+		return o.rc;
 	}
-	json_decref(root);
-	return o.rc;
+	*out = o.buf;
+	*out_len = o.len;
+	return WSJSON_OK;
 }

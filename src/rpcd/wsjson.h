@@ -1,11 +1,14 @@
 /*
  * The websocket's text messages: the protobuf JSON mapping of the socket
- * API's Request and Response (proto/types.proto) as Go's jsonpb writes it
- * for the seed. Names are the json_name (lowerCamelCase: id, pubKey, ...);
- * on input the original field names (Id, PubKey, ...) are accepted too.
- * bytes are standard base64 (URL-safe and unpadded are accepted on input),
- * uint64 a decimal string (a JSON number is accepted on input), and fields
- * holding their default value are omitted.
+ * API's Request and Response (proto/types.proto) in the exact text Go's
+ * jsonpb wrote for the seed (indented by two spaces). Names are the
+ * json_name (lowerCamelCase: id, pubKey, ...); on input the original field
+ * names (Id, PubKey, ...) are accepted too. bytes are standard base64
+ * (URL-safe and unpadded are accepted on input), uint64 a decimal string
+ * (a JSON number is accepted on input), and fields holding their default
+ * value are omitted, except the lists of fetch and clients. As jsonpb, a
+ * request member that is null still names its request, and only the first
+ * JSON value of a message is read.
  */
 #ifndef NYMD_RPCD_WSJSON_H
 #define NYMD_RPCD_WSJSON_H

@@ -252,16 +252,21 @@ def hexs(b):
 
 
 def load_golden(path):
-    """[(name, request, response)] of a golden file."""
-    out, name, req = [], None, None
+    """[(name, request, response)] of a golden file. A response over
+    several lines (jsonpb's indented JSON) has "< " before each line."""
+    out, name, req, prev = [], None, None, None
     for line in open(path, encoding="utf-8"):
         line = line.rstrip("\n")
         if line.startswith("# "):
             name = line[2:]
         elif line.startswith("> "):
             req = line[2:]
-        elif line.startswith("< "):
-            out.append((name, req, line[2:]))
+        elif line.startswith("< ") or line == "<":
+            if prev is not None and prev.startswith("<"):
+                out[-1] = (name, req, out[-1][2] + "\n" + line[2:])
+            else:
+                out.append((name, req, line[2:]))
+        prev = line
     return out
 
 
@@ -321,10 +326,11 @@ def run_golden(args):
             with open(path, "w", encoding="utf-8") as f:
                 f.write("# Golden frames of nymd's socket API over %s; see docs/socket-api.md.\n"
                         "# Each case: '# name', '> request', '< response' (%s).\n" %
-                        (kind, "JSON text" if kind == "ws-text" else
+                        (kind, "JSON text, '< ' before each of its lines" if kind == "ws-text" else
                          "hex of the bytes on the wire"))
                 for name, req, res in cases:
-                    f.write("\n# %s\n> %s\n< %s\n" % (name, req, res))
+                    f.write("\n# %s\n> %s\n%s\n" % (name, req, "\n".join(
+                        ("< " + x) if x else "<" for x in res.split("\n"))))
             print("# wrote " + path)
             continue
         want = load_golden(path)
@@ -410,11 +416,12 @@ def run_bad(args):
     # TCP payloads: an exception, and the connection stays usable.
     tcp_bad(args, "truncated protobuf", frame(b"\x2a\x05\x0a"),
             r"^malformed request: not a protobuf Request", False)
-    tcp_bad(args, "empty Request", frame(b""), r"^unknown request: expected one of send, "
-            "fetch, clients, details, flush", False)
-    tcp_bad(args, "unknown oneof field 7", frame(field(7, b"")), r"^unknown request", False)
+    tcp_bad(args, "empty Request", frame(b""), r"^Invalid server request: unknown request: "
+            "expected one of send, fetch, clients, details, flush$", False)
+    tcp_bad(args, "unknown oneof field 7", frame(field(7, b"")),
+            r"^Invalid server request: unknown request", False)
     tcp_bad(args, "Response's exception field 1 in a Request", frame(field(1, b"")),
-            r"^unknown request", False)
+            r"^Invalid server request: unknown request", False)
     tcp_bad(args, "wrong wire type for details (varint)", frame(field_varint(5, 1)),
             r"^malformed request", False)
     tcp_bad(args, "send without recipient", frame(send_request(b"x", None)),
@@ -461,7 +468,9 @@ def run_bad(args):
     ws_bad(args, "layer as a boolean", 1, J({"send": {"recipient": dict(
         rcpt, provider={"pubKey": rcpt["provider"]["pubKey"], "layer": True})}}),
            r"^send\.recipient\.provider\.layer must be an unsigned integer$")
-    ws_bad(args, "unknown request member", 1, b'{"bogus":{}}', r'^unknown request "bogus"')
+    ws_bad(args, "unknown request member", 1, b'{"bogus":{}}',
+           r'^Invalid server request: unknown request "bogus"')
+    ws_bad(args, "empty JSON object", 1, b'{}', r'^Invalid server request: empty request')
     ws_bad(args, "unknown field inside details", 1, b'{"details":{"x":1}}', r'^unknown field "x" in details$')
     ws_bad(args, "unknown field inside recipient", 1,
            J({"send": {"recipient": dict(rcpt, colour="blue")}}),
@@ -483,9 +492,11 @@ def run_bad(args):
     ws_bad(args, "message of 2032 bytes (JSON)", 1,
            J({"send": {"message": base64.b64encode(bytes(2032)).decode(), "recipient": rcpt}}),
            r"^send: message too large: 2032 bytes, the maximum is 2031$")
-    ws_bad(args, "flush (JSON)", 1, b'{"flush":{}}', r"^flush does not exist on the websocket")
-    ws_bad(args, "flush (binary)", 2, REQ["flush"], r"^flush does not exist on the websocket")
-    ws_bad(args, "empty binary Request", 2, b"", r"^unknown request")
+    ws_bad(args, "flush (JSON)", 1, b'{"flush":{}}',
+           r"^Invalid server request: flush does not exist on the websocket")
+    ws_bad(args, "flush (binary)", 2, REQ["flush"],
+           r"^Invalid server request: flush does not exist on the websocket")
+    ws_bad(args, "empty binary Request", 2, b"", r"^Invalid server request: unknown request")
     ws_bad(args, "truncated protobuf (binary)", 2, b"\x2a\x05\x0a", r"^malformed request")
     ws_bad(args, "a message over the 1,463,640-byte websocket limit", 2, bytes(1463641),
            r"^message too large: the limit is 1463640 bytes per websocket message$")

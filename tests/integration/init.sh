@@ -1,7 +1,7 @@
 #!/bin/sh
 # nymd init: the seed's three lines, files and modes, refusal to overwrite.
 . "$(dirname "$0")/lib.sh"
-plan 12
+plan 14
 
 H="$WORK/home"
 C="$H/clients/alice/config"
@@ -23,7 +23,15 @@ check "refusal kept the key" test "$before" = "$(md5sum "$C/private_key.pem")"
 "$NYMD" init --id alice --home "$H" --force --directory http://127.0.0.1:1/x >/dev/null 2>&1
 check "--force replaces the key" sh -c "test \$? = 0 && test '$before' != \"\$(md5sum '$C/private_key.pem')\""
 NYMD_HOME="$WORK/envhome" "$NYMD" init --directory http://127.0.0.1:1/x >"$WORK/out2" 2>&1
-check "without --id a random id is chosen and NYMD_HOME is honoured" sh -c "grep -q 'id is' '$WORK/out2' && ls '$WORK/envhome/clients' | grep -qE '^[a-z0-9]{8}\$'"
+check "without --id a random id is chosen, said in the seed's words, and NYMD_HOME is honoured" sh -c \
+	"grep -qE '^No clientID provided. Random string will be used instead: [a-z0-9]{8}\\.\$' '$WORK/out2' && ls '$WORK/envhome/clients' | grep -qE '^[a-z0-9]{8}\$'"
+check "the mixapps directory is made, mode 0700, as the seed's" \
+	test "$(stat -c %a "$H/clients/alice/mixapps")" = 700
+"$NYMD" init --id bob --home "$H" --local >"$WORK/out3" 2>"$WORK/err3"
+check "--local: the seed's line first, then the three lines" sh -c "
+	sed -n 1p '$WORK/out3' | grep -qx 'Using the local directory server' &&
+	sed -n 2p '$WORK/out3' | grep -qx 'Saved generated private key to $H/clients/bob/config/private_key.pem' &&
+	grep -q 'directory_server_topology = \"http://localhost:8080/api/presence/topology\"' '$H/clients/bob/config/config.toml'"
 "$NYMD" init --id 'bad/id' --home "$H" >/dev/null 2>&1
 check "an id with a slash is refused" test $? = 2
 finish

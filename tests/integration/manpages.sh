@@ -49,14 +49,15 @@ done
 accepted() {
 	srcs=$1 bin=$2
 	for s in $(echo "$srcs" | tr ',' ' '); do
-		# getopt tables: { "name", required_argument, ...
-		sed -n 's/.*{ *"\([a-z][a-z0-9-]*\)", *\(no\|required\|optional\)_argument.*/--\1/p' "$SRC/$s"
+		# getopt tables: { "name", required_argument, ... (names may be
+		# camelCase, as the seed's --customCfg)
+		sed -n 's/.*{ *"\([a-z][a-zA-Z0-9-]*\)", *\(no\|required\|optional\)_argument.*/--\1/p' "$SRC/$s"
 		# optstrings of getopt_long / getopt_long_only: short options
 		sed -n 's/.*getopt_long\(_only\)\{0,1\}([^,]*,[^,]*, *"\([^"]*\)".*/\2/p' "$SRC/$s" |
 		    tr -d ':+-' | fold -w1 | sed -n 's/^\([A-Za-z0-9]\)$/-\1/p'
 		# options compared by hand: strcmp(x, "--version")
-		grep -o 'strcmp([^)]*"-\{1,2\}[a-z][a-z0-9-]*")' "$SRC/$s" |
-		    sed 's/.*"\(--*[a-z][a-z0-9-]*\)")/\1/'
+		grep -o 'strcmp([^)]*"-\{1,2\}[a-z][a-zA-Z0-9-]*")' "$SRC/$s" |
+		    sed 's/.*"\(--*[a-z][a-zA-Z0-9-]*\)")/\1/'
 	done
 	# help output, of the program and of each of its commands
 	{
@@ -65,7 +66,7 @@ accepted() {
 		for c in init run socket up status down send fetch clients details watch; do
 			timeout 5 "$B/$bin" help "$c"; timeout 5 "$B/$bin" "$c" --help
 		done
-	} 2>&1 </dev/null | grep -o -- '--[a-z][a-z0-9-]*' | grep -v -- '-$'
+	} 2>&1 </dev/null | grep -o -- '--[a-z][a-zA-Z0-9-]*' | grep -v -- '-$'
 }
 
 # Options a page mentions anywhere (.Fl), and those it documents (SYNOPSIS

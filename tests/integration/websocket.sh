@@ -54,7 +54,7 @@ bad_then_details() {
 check "malformed JSON gets an exception, the connection still answers" \
 	bad_then_details '^text: {"exception":{"error":"malformed JSON: ' 'text:{"details":'
 check "an unknown request gets an exception naming it" \
-	bad_then_details '^text: {"exception":{"error":"unknown request \\"bogus\\": expected one of send, fetch' \
+	bad_then_details '^text: {"exception":{"error":"Invalid server request: unknown request \\"bogus\\": expected one of send, fetch' \
 	'text:{"bogus":{}}'
 check "invalid base64 gets an exception naming the field" \
 	bad_then_details '"invalid base64 in send.message"' 'text:{"send":{"message":"@@@"}}'
@@ -62,9 +62,9 @@ check "send with the original field names parses (and reaches the request handle
 	bad_then_details '^text: {"send":{}}\|^text: {"exception":{"error":"send: ' \
 	"text:{\"send\":{\"message\":\"aGk=\",\"recipient\":{\"Id\":\"$KEY\",\"PubKey\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"}}}"
 check "text {\"flush\":{}} gets an exception: flush does not exist on the websocket" \
-	bad_then_details '^text: {"exception":{"error":"flush does not exist on the websocket' 'text:{"flush":{}}'
+	bad_then_details '^text: {"exception":{"error":"Invalid server request: flush does not exist on the websocket' 'text:{"flush":{}}'
 check "a binary flush gets the same exception in protobuf" \
-	bad_then_details '^exception: flush does not exist on the websocket' flush
+	bad_then_details '^exception: Invalid server request: flush does not exist on the websocket' flush
 check "a binary message that is not a Request gets an exception" \
 	bad_then_details '^exception: malformed request' bin:ffffffff
 check "a binary request over 1 MiB gets an exception naming the limit" \

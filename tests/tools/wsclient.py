@@ -17,11 +17,12 @@ performs each ACTION in order and prints one line per message received:
   close           a close frame; prints the peer's close
   wait-close      read until the peer closes
 A binary response is decoded: "details: id=... pubkey=...", "exception:
-TEXT", ...; a text response is printed as "text: JSON". A refused
-handshake prints "status: CODE REASON" and "body: TEXT", exit status 2.
+TEXT", ...; a text response is printed as "text: JSON" (on one line,
+compacted). A refused handshake prints "status: CODE REASON" and "body: TEXT", exit status 2.
 """
 import argparse
 import base64
+import json
 import os
 import socket
 import struct
@@ -197,7 +198,14 @@ class Conn:
 
 def message_text(opcode, payload):
     if opcode == 1:
-        return "text: " + payload.decode()
+        # On one line: nymd writes jsonpb's indented text (its layout is
+        # checked byte for byte by socket-api.sh and seed-compat.sh).
+        text = payload.decode()
+        try:
+            return "text: " + json.dumps(json.loads(text), separators=(",", ":"),
+                                         ensure_ascii=False)
+        except ValueError:
+            return "text: " + text.replace("\n", "\\n")
     if opcode == 2:
         return response_text(payload)
     if opcode == 8:
