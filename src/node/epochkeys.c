@@ -132,6 +132,29 @@ ek_open_replay(struct epochkeys *ek, struct epochkey *k, char *err,
 	return 0;
 }
 
+/* 1 if k may receive packets by now_ms: its store must be open. */
+static int
+ek_want_store(const struct epochkeys *ek, const struct epochkey *k,
+    uint64_t now_ms)
+{
+	uint64_t cur = epoch_at(now_ms, ek->seconds);
+
+	return k->epoch <= cur || now_ms >= epoch_start_ms(cur, ek->seconds) +
+	    (uint64_t)ek->seconds * 500;
+}
+
+/* Opens the replay stores of the keys that may now receive packets. */
+static int
+ek_open_wanted(struct epochkeys *ek, uint64_t now_ms, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < ek->n; i++)
+		if (ek->keys[i].rdb == NULL &&
+		    ek_want_store(ek, &ek->keys[i], now_ms) &&
+		    ek_open_replay(ek, &ek->keys[i], err, errlen) == -1)
+			return -1;
+	return 0;
+}
+
 /* Inserts k (taking it over) in epoch order. */
 static void
 ek_insert(struct epochkeys *ek, struct epochkey *k)
@@ -230,14 +253,11 @@ ek_load(struct epochkeys *ek, uint64_t now_ms, char *err, size_t errlen)
 			continue;
 		}
 		ek->seconds = seconds;
-		if (ek_open_replay(ek, &k, err, errlen) == -1) {
-			ek_key_free(&k);
-			rc = -1;
-			break;
-		}
 		ek_insert(ek, &k);
 	}
 	closedir(d);
+	if (rc == 0 && ek->seconds != 0)
+		rc = ek_open_wanted(ek, now_ms, err, errlen);
 	return rc;
 }
 
@@ -338,11 +358,6 @@ ek_create(struct epochkeys *ek, uint64_t epoch, char *err, size_t errlen)
 		return -1;
 	}
 	sodium_memzero(file, sizeof(file));
-	if (ek_open_replay(ek, &k, err, errlen) == -1) {
-		ek_remove_dir(k.dir);
-		ek_key_free(&k);
-		return -1;
-	}
 	ek_insert(ek, &k);
 	return 0;
 }
@@ -379,8 +394,8 @@ epochkeys_update(struct epochkeys *ek, uint32_t seconds, uint64_t now_ms,
 			log_info("epoch keys: key of epoch %llu expired; deleted "
 			    "with its replay store (%llu tags)",
 			    (unsigned long long)ek->keys[i].epoch,
-			    (unsigned long long)replay_count(
-			    replaydb_store(ek->keys[i].rdb)));
+			    (unsigned long long)(ek->keys[i].rdb == NULL ? 0 :
+			    replay_count(replaydb_store(ek->keys[i].rdb))));
 			ek_drop(ek, i);
 			*changed = 1;
 		}
@@ -398,7 +413,7 @@ epochkeys_update(struct epochkeys *ek, uint32_t seconds, uint64_t now_ms,
 		    (unsigned long long)e, seconds);
 		*changed = 1;
 	}
-	return 0;
+	return ek_open_wanted(ek, now_ms, err, errlen);
 }
 
 uint32_t
@@ -421,6 +436,14 @@ epochkeys_for_phase(struct epochkeys *ek, unsigned int phase, uint64_t now_ms)
 	struct epochkey *k = ek_find(ek, e);
 	if (k != NULL && now_ms >= epoch_key_expiry_ms(k->epoch, ek->seconds))
 		return NULL;
+	/* Before the timer opened its store (a late timer): open it now. */
+	if (k != NULL && k->rdb == NULL) {
+		char err[EPOCHKEYS_ERR_BYTES];
+		if (ek_open_replay(ek, k, err, sizeof(err)) == -1) {
+			log_warnx("epoch keys: %s", err);
+			return NULL;
+		}
+	}
 	return k;
 }
 
@@ -442,6 +465,11 @@ epochkeys_next_event_ms(const struct epochkeys *ek, uint64_t now_ms)
 	for (size_t i = 0; i < ek->n; i++) {
 		uint64_t x = epoch_key_expiry_ms(ek->keys[i].epoch, ek->seconds);
 		if (x > now_ms && x < next)
+			next = x;
+		/* The middle of the epoch, when the next key's store opens. */
+		x = epoch_start_ms(epoch_at(now_ms, ek->seconds), ek->seconds) +
+		    (uint64_t)ek->seconds * 500;
+		if (ek->keys[i].rdb == NULL && x > now_ms && x < next)
 			next = x;
 	}
 	return next;

@@ -33,6 +33,11 @@ struct epochkey {
 	uint64_t		 epoch;
 	uint8_t			*priv;		/* sodium_malloc'd */
 	uint8_t			 pub[32];
+	/*
+	 * Opened when the key can first be used: at once for the current
+	 * epoch, from the middle of the epoch before for the next one (so a
+	 * node holds two replay stores, not three); NULL until then.
+	 */
 	struct replaydb		*rdb;
 	uint64_t		 snapshot_count;	/* tags at the last snapshot */
 	char			 dir[4096];

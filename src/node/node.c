@@ -495,6 +495,8 @@ node_log_stats(struct node *n, const char *when)
 	struct epochkey *k = epochkeys_all(n->ek, &nk);
 
 	for (size_t i = 0; i < nk; i++) {
+		if (k[i].rdb == NULL)
+			continue;
 		tags += replay_count(replaydb_store(k[i].rdb));
 		capacity += replay_capacity(replaydb_store(k[i].rdb));
 	}
@@ -558,7 +560,7 @@ node_sync_timer(evutil_socket_t fd, short what, void *arg)
 	struct epochkey *k = epochkeys_all(n->ek, &nk);
 
 	for (size_t i = 0; i < nk; i++)
-		if (replaydb_sync(k[i].rdb) == -1)
+		if (k[i].rdb != NULL && replaydb_sync(k[i].rdb) == -1)
 			log_warn("replay log of epoch %llu: fdatasync",
 			    (unsigned long long)k[i].epoch);
 	node_timer_ms(n->sync_timer, NODE_REPLAY_SYNC_MS);
@@ -599,7 +601,8 @@ node_snapshot(struct node *n)
 	struct epochkey *k = epochkeys_all(n->ek, &nk);
 
 	for (size_t i = 0; i < nk; i++)
-		node_snapshot_key(n, &k[i]);
+		if (k[i].rdb != NULL)
+			node_snapshot_key(n, &k[i]);
 }
 
 static void
@@ -1051,12 +1054,14 @@ node_open_replay(struct node *n)
 	}
 	k = epochkeys_all(n->ek, &nk);
 	for (size_t i = 0; i < nk; i++)
-		log_info("epoch key %llu: replay store of %llu tags, capacity "
-		    "%llu, %llu KiB", (unsigned long long)k[i].epoch,
-		    (unsigned long long)replay_count(replaydb_store(k[i].rdb)),
-		    (unsigned long long)replay_capacity(replaydb_store(k[i].rdb)),
-		    (unsigned long long)(replay_filter_bits(
-		    replaydb_store(k[i].rdb)) / 8 / 1024));
+		if (k[i].rdb != NULL)
+			log_info("epoch key %llu: replay store of %llu tags, "
+			    "capacity %llu, %llu KiB", (unsigned long long)k[i].epoch,
+			    (unsigned long long)replay_count(replaydb_store(k[i].rdb)),
+			    (unsigned long long)replay_capacity(
+			    replaydb_store(k[i].rdb)),
+			    (unsigned long long)(replay_filter_bits(
+			    replaydb_store(k[i].rdb)) / 8 / 1024));
 	if (nk == 0)
 		log_info("epoch keys: none yet; made when the directory "
 		    "announces the epoch length");

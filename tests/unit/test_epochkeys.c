@@ -148,9 +148,18 @@ test_rotation(void **state)
 	assert_true(exists(f->dir, E0, "key"));
 	assert_int_equal(mode_of(f->dir, E0), 0600);
 	assert_true(exists(f->dir, E0 + 1, "key"));
-	assert_int_equal(epochkeys_next_event_ms(ek, MS(E0, 1)), MS(E0 + 1, 0));
+	/* The next key's replay store opens in the middle of the epoch. */
+	assert_non_null(k[0].rdb);
+	assert_null(k[1].rdb);
+	assert_int_equal(epochkeys_next_event_ms(ek, MS(E0, 1)), MS(E0, 10));
+	assert_int_equal(epochkeys_update(ek, LEN, MS(E0, 10), &changed, err,
+	    sizeof(err)), 0);
+	assert_int_equal(changed, 0);
+	assert_non_null(k[1].rdb);
+	assert_int_equal(epochkeys_next_event_ms(ek, MS(E0, 10)), MS(E0 + 1, 0));
 
 	/* Phases: the current epoch's; the other is the next (second half). */
+	assert_true(MS(E0, 1) < MS(E0, 10));
 	assert_ptr_equal(epochkeys_for_phase(ek, E0 & 1, MS(E0, 1)), &k[0]);
 	assert_null(epochkeys_for_phase(ek, !(E0 & 1), MS(E0, 1)));	/* E0-1 */
 	assert_ptr_equal(epochkeys_for_phase(ek, !(E0 & 1), MS(E0, 11)), &k[1]);
