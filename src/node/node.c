@@ -61,6 +61,8 @@ struct node_in {
 	uint8_t		 peer[32];
 	int		 is_node;	/* a mixnode or provider of the topology */
 	int		 is_client;	/* accepted by the role's accept_client() */
+	int		 handshaking;	/* counted in node.n_handshaking */
+	uint8_t		 addr[16];	/* the source address, for its budget */
 };
 
 struct node {
@@ -82,6 +84,10 @@ struct node {
 	struct event		*accept_timer;
 	struct node_in		*in_links;
 	size_t			 n_in;
+	size_t			 n_handshaking;
+	uint64_t		 refused_handshakes;	/* over a budget */
+	size_t			 out_bytes;	/* queued on incoming links, cached */
+	uint64_t		 out_bytes_ms;	/* when out_bytes was summed */
 
 	struct epochkeys	*ek;		/* Sphinx keys, one per epoch */
 	struct event		*epoch_timer;
@@ -794,6 +800,8 @@ node_in_free(struct node_in *ni)
 	if (ni->next != NULL)
 		ni->next->prev = ni->prev;
 	n->n_in--;
+	if (ni->handshaking)
+		n->n_handshaking--;
 	link_free(ni->link);
 	free(ni);
 }
@@ -812,6 +820,41 @@ node_in_closed(struct link *l, void *arg, int reason)
 	node_in_free(ni);
 }
 
+/* Established links of one key. */
+static size_t
+node_links_of(const struct node *n, const uint8_t peer[32])
+{
+	size_t count = 0;
+
+	for (const struct node_in *ni = n->in_links; ni != NULL; ni = ni->next)
+		if (!ni->handshaking && memcmp(ni->peer, peer, 32) == 0)
+			count++;
+	return count;
+}
+
+size_t
+node_output_room(struct node *n)
+{
+	uint64_t now = clock_monotonic_ms();
+
+	/* Summed at most every 50 ms: pulls come often, links are many. */
+	if (now - n->out_bytes_ms >= 50 || n->out_bytes_ms == 0) {
+		n->out_bytes = 0;
+		for (const struct node_in *ni = n->in_links; ni != NULL;
+		    ni = ni->next)
+			n->out_bytes += link_output_bytes(ni->link);
+		n->out_bytes_ms = now;
+	}
+	return n->out_bytes >= NODE_OUTPUT_BUDGET_BYTES ? 0 :
+	    NODE_OUTPUT_BUDGET_BYTES - n->out_bytes;
+}
+
+void
+node_output_spent(struct node *n, size_t len)
+{
+	n->out_bytes += len;
+}
+
 static int
 node_in_accept(struct link *l, void *arg, const uint8_t peer[LINK_KEY_BYTES])
 {
@@ -820,6 +863,13 @@ node_in_accept(struct link *l, void *arg, const uint8_t peer[LINK_KEY_BYTES])
 	char id[B64_KEY_CHARS + 1];
 
 	memcpy(ni->peer, peer, 32);
+	if (node_links_of(n, peer) >= NODE_MAX_LINKS_PER_KEY) {
+		b64_encode(id, peer, 32, B64_URLSAFE);
+		log_debug("refused a link from %s: it holds %d already", id,
+		    NODE_MAX_LINKS_PER_KEY);
+		n->refused_handshakes++;
+		return -1;
+	}
 	if (node_topology_lists(n, peer)) {
 		ni->is_node = 1;
 		return 0;
@@ -842,6 +892,10 @@ node_in_established(struct link *l, void *arg, const uint8_t peer[LINK_KEY_BYTES
 	struct node_in *ni = arg;
 	char id[B64_KEY_CHARS + 1];
 
+	if (ni->handshaking) {
+		ni->handshaking = 0;
+		ni->node->n_handshaking--;
+	}
 	b64_encode(id, peer, 32, B64_URLSAFE);
 	log_debug("link from %s (%s) is up", id, ni->is_node ? "node" : "client");
 }
@@ -854,20 +908,67 @@ static const struct link_callbacks node_in_cb = {
 	.accept_peer = node_in_accept,
 };
 
+/* The source address as 16 bytes (IPv4 mapped into IPv6). */
+static void
+node_addr_of(const struct sockaddr *sa, int salen, uint8_t addr[16])
+{
+	memset(addr, 0, 16);
+	if (sa->sa_family == AF_INET && salen >= (int)sizeof(struct sockaddr_in)) {
+		addr[10] = addr[11] = 0xff;
+		memcpy(addr + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	} else if (sa->sa_family == AF_INET6 &&
+	    salen >= (int)sizeof(struct sockaddr_in6)) {
+		memcpy(addr, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+	}
+}
+
+/*
+ * A connection that has not finished its handshake holds a slot of a small
+ * budget, and one source address only part of it: connections that never
+ * finish cannot keep honest peers from completing theirs.
+ */
+static int
+node_may_handshake(struct node *n, const uint8_t addr[16])
+{
+	size_t same = 0;
+
+	if (n->n_handshaking >= NODE_MAX_HANDSHAKING) {
+		if (n->refused_handshakes++ == 0)
+			log_warnx("refusing connections: %d handshakes in progress",
+			    NODE_MAX_HANDSHAKING);
+		return 0;
+	}
+	for (const struct node_in *ni = n->in_links; ni != NULL; ni = ni->next)
+		if (ni->handshaking && memcmp(ni->addr, addr, 16) == 0)
+			same++;
+	if (same >= NODE_MAX_HANDSHAKING_PER_ADDR) {
+		if (n->refused_handshakes++ == 0)
+			log_warnx("refusing connections: %d handshakes in progress "
+			    "from one address", NODE_MAX_HANDSHAKING_PER_ADDR);
+		return 0;
+	}
+	return 1;
+}
+
 static void
 node_accept(struct evconnlistener *lst, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
 	struct node *n = arg;
 	struct node_in *ni;
+	uint8_t addr[16];
 	int rc;
 
+	node_addr_of(sa, salen, addr);
 	if (n->stopping || n->n_in >= NODE_MAX_INCOMING_LINKS ||
+	    !node_may_handshake(n, addr) ||
 	    (ni = calloc(1, sizeof(*ni))) == NULL) {
 		close(fd);
 		return;
 	}
 	ni->node = n;
+	ni->handshaking = 1;
+	memcpy(ni->addr, addr, sizeof(addr));
 	rc = link_new_responder(&ni->link, n->base, fd, &n->in_cfg, &node_in_cb, ni);
 	if (rc != LINK_OK) {
 		log_warnx("incoming link: %s", link_strerror(rc));
@@ -880,6 +981,7 @@ node_accept(struct evconnlistener *lst, evutil_socket_t fd,
 		ni->next->prev = ni;
 	n->in_links = ni;
 	n->n_in++;
+	n->n_handshaking++;
 }
 
 /*
@@ -1107,6 +1209,7 @@ node_setup(struct node *n)
 	n->in_cfg.our_priv = n->priv;
 	/* Room for a whole pull reply (256 deliveries) on a client link. */
 	n->in_cfg.out_max_bytes = NODE_IN_LINK_OUT_MAX_BYTES;
+	n->in_cfg.handshake_timeout_ms = NODE_HANDSHAKE_TIMEOUT_MS;
 	n->out_cfg = n->in_cfg;
 	n->out_cfg.out_max_bytes = 0;
 

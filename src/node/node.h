@@ -22,6 +22,17 @@ struct node;
 
 #define NODE_MAX_INCOMING_LINKS		4096
 #define NODE_IN_LINK_OUT_MAX_BYTES	(4u * 1024 * 1024)
+/*
+ * Bounds that hold whatever peers do (docs/mixnode.md, "Bounds"): links
+ * still in their handshake have a small budget of their own, per source
+ * address too, and a short timeout; one key holds a few links at most; the
+ * output queued on all incoming links together has a ceiling.
+ */
+#define NODE_MAX_HANDSHAKING		256
+#define NODE_MAX_HANDSHAKING_PER_ADDR	64
+#define NODE_HANDSHAKE_TIMEOUT_MS	3000
+#define NODE_MAX_LINKS_PER_KEY		16
+#define NODE_OUTPUT_BUDGET_BYTES	(256u * 1024 * 1024)
 #define NODE_TOPOLOGY_MIN_GAP_MS	250	/* between on-demand fetches */
 #define NODE_STOP_GRACE_MS		2000	/* drain time at a clean stop */
 #define NODE_FIRST_TOPOLOGY_WAIT_MS	2000	/* links wait for it at start */
@@ -82,6 +93,13 @@ const struct node_config *node_config(const struct node *);
 struct event_base *node_base(const struct node *);
 const uint8_t	*node_public_key(const struct node *);
 struct node_counters *node_counters(struct node *);
+/*
+ * Bytes that may still be queued on incoming links before the node's
+ * output budget is spent (a provider sizes its pull replies by it).
+ */
+size_t	 node_output_room(struct node *);
+/* Records that len more bytes were queued (until the next sum). */
+void	 node_output_spent(struct node *, size_t len);
 /* Sends a presence POST now (e.g. a client registered). */
 void	 node_presence_now(struct node *);
 /* Sends a Control.error on a link; text for the peer's logs. */

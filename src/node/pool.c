@@ -62,6 +62,7 @@ struct pool {
 	void			(*need_topology)(void *);
 	void			*arg;
 	struct pool_peer	*peers;
+	const struct topology	*topo;	/* the caller's; NULL before the first */
 	struct pool_counters	 c;
 };
 
@@ -345,6 +346,23 @@ pool_enqueue(struct pool_peer *pp, uint8_t *packet)
 	return POOL_QUEUED;
 }
 
+/* The topology's entry of a node, or NULL. */
+static const struct topology_node *
+pool_listed(const struct pool *pool, const uint8_t pub[32])
+{
+	const struct topology *t = pool->topo;
+
+	if (t == NULL)
+		return NULL;
+	for (size_t i = 0; i < t->n_mixnodes; i++)
+		if (memcmp(t->mixnodes[i].pub, pub, 32) == 0)
+			return &t->mixnodes[i];
+	for (size_t i = 0; i < t->n_providers; i++)
+		if (memcmp(t->providers[i].pub, pub, 32) == 0)
+			return &t->providers[i];
+	return NULL;
+}
+
 int
 pool_send(struct pool *pool, const uint8_t peer[32], uint8_t *packet)
 {
@@ -352,12 +370,23 @@ pool_send(struct pool *pool, const uint8_t peer[32], uint8_t *packet)
 	int rc;
 
 	if (pp == NULL) {
+		const struct topology_node *node = pool_listed(pool, peer);
+
+		if (node == NULL) {
+			free(packet);
+			pool->c.dropped_no_route++;
+			if (pool->need_topology != NULL)
+				pool->need_topology(pool->arg);
+			return POOL_ERR_NO_ROUTE;
+		}
 		if ((pp = pool_peer_new(pool, peer)) == NULL) {
 			free(packet);
 			return POOL_ERR_NOMEM;
 		}
-		if (pool->need_topology != NULL)
-			pool->need_topology(pool->arg);
+		pp->listed = 1;
+		snprintf(pp->host, sizeof(pp->host), "%s", node->host);
+		snprintf(pp->port, sizeof(pp->port), "%s", node->port);
+		pool_connect(pp);
 	}
 	/* Keep order: only send directly when nothing waits before us. */
 	if (pp->state == POOL_S_OPEN && pp->qlen == 0) {
@@ -377,6 +406,7 @@ pool_set_topology(struct pool *pool, const struct topology *t)
 {
 	struct pool_peer *pp, *next;
 
+	pool->topo = t;
 	for (pp = pool->peers; pp != NULL; pp = pp->next)
 		pp->listed = 0;
 	for (int kind = 0; kind < 2; kind++) {

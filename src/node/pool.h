@@ -26,6 +26,7 @@ enum pool_result {
 	POOL_QUEUED = 1,	/* waits for the link */
 	POOL_ERR_FULL = -1,	/* the peer's queue is full: dropped */
 	POOL_ERR_NOMEM = -2,	/* dropped */
+	POOL_ERR_NO_ROUTE = -3,	/* the topology does not list the peer: dropped */
 };
 
 struct pool_counters {
@@ -53,14 +54,16 @@ void		 pool_free(struct pool *);
 
 /*
  * Sends packet (malloc'd, link packet size; the pool takes it and frees
- * it) to peer.  A peer the topology does not list yet is asked for with
- * need_topology(); its packets wait until the next pool_set_topology(),
- * which drops them (dropped_no_route) if it still does not list the peer.
+ * it) to peer.  A packet for a peer the current topology does not list is
+ * dropped at once (dropped_no_route, POOL_ERR_NO_ROUTE) and a topology is
+ * asked for with need_topology(): holding it would let anyone who can
+ * name keys make the node allocate a queue per key.
  */
 int		 pool_send(struct pool *, const uint8_t peer[32], uint8_t *packet);
 /*
- * A new topology: peers get their (new) addresses; peers that are no
- * longer listed are closed and their queues dropped.
+ * A new topology (kept by the caller until the next call or pool_free()):
+ * peers get their (new) addresses; peers that are no longer listed are
+ * closed and their queues dropped.
  */
 void		 pool_set_topology(struct pool *, const struct topology *);
 

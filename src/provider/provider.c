@@ -241,8 +241,11 @@ provider_pull(struct provider *p, struct link *l, const uint8_t client[32],
 		    store_strerror(rc));
 		return;
 	}
-	/* The reply goes out whole: pull no more than the link can take now. */
+	/* The reply goes out whole: pull no more than the link can take now,
+	 * nor than the node's output budget has left. */
 	room = NODE_IN_LINK_OUT_MAX_BYTES - link_output_bytes(l);
+	if (room > node_output_room(p->node))
+		room = node_output_room(p->node);
 	if (max > LINK_MAX_PULL)
 		max = LINK_MAX_PULL;
 	if (room < 1024 + max * PROVIDER_DELIVERY_WIRE_BYTES)
@@ -265,6 +268,7 @@ provider_pull(struct provider *p, struct link *l, const uint8_t client[32],
 	c.pull_reply = &reply;
 	if (link_send_control(l, &c) != LINK_OK)
 		return;
+	node_output_spent(p->node, n * PROVIDER_DELIVERY_WIRE_BYTES);
 	for (size_t i = 0; i < n; i++) {
 		rc = link_send_delivery(l, p->items[i].id, p->items[i].packet,
 		    p->items[i].len);

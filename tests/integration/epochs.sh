@@ -67,7 +67,8 @@ testnet_up "a testnet with $EPOCH s epochs and clients alice and bob starts" \
 	--epoch-seconds "$EPOCH" --clients alice,bob --delay-ms 5 --rate 10
 check "the topology announces ${EPOCH} s epochs" sh -c \
 	"curl -s -m 5 '$DIRECTORY_TOPOLOGY_URL' | grep -q '\"epochSeconds\":$EPOCH'"
-check "every node published keys for the current and the next epoch" python3 -c '
+# (Polled: right after a boundary the nodes are still announcing the new key.)
+check "every node published keys for the current and the next epoch" wait_for 5 python3 -c '
 import json, sys, urllib.request, time
 t = json.load(urllib.request.urlopen(sys.argv[1]))
 cur = int(time.time()) // int(sys.argv[2])

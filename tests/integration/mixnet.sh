@@ -19,7 +19,7 @@ if [ ! -x "$DIRECTORY" ]; then
 	echo "1..0 # SKIP nym-directory is not built"
 	exit 0
 fi
-plan 38
+plan 39
 
 H="$WORK/home"
 DPORT=$(free_port)
@@ -191,6 +191,11 @@ check "the restarted provider drops the old packets as replays" at_least 5 prov 
 check "a pull after the ack never returns the acked packets" sh -c \
 	"sleep 0.3; [ -z \"\$('$MIXSEND' --directory '$D' --key '$CLIENT' --timeout 0 pull 2>/dev/null)\" ]"
 
+# A packet whose next hop no topology lists is dropped at once: the
+# mixnode makes no peer or queue for a key anybody can name.
+seq 40 | sed 's/^/u/' | "$MIXSEND" --directory "$D" --key "$CLIENT" --entry "$L1" \
+	--link-key "$PKEY" --unknown-next send 2>>"$WORK/mixsend.err"
+
 check "metrics reach the directory" sh -c \
 	"curl -s -m 2 '$D/api/metrics/mixes' | grep -q received"
 
@@ -200,6 +205,8 @@ st=0
 for p in "$MIX1_PID" "$MIX2_PID" "$MIX3_PID" "$PROV_PID"; do wait "$p" || st=$?; done
 check "SIGTERM stops every node with status 0" [ "$st" = 0 ]
 check "each node logged its stop" sh -c "[ \$(grep -l '] info: stopped' '$WORK'/mix?.log '$WORK/prov.log' | wc -l) = 4 ]"
+check "L1 dropped the 40 packets for unknown next hops, with no peer for them" sh -c \
+	"grep 'stats at stop' '$WORK/mix1.log' | tail -n 1 | grep -q ' no_route=40 in_flight=0 links_out=[0-9]*/1 '"
 # Each epoch key has its own store (docs/epochs.md): the current one.
 EPOCH_DIR=$(ls -d "$H"/mixnodes/mix2/data/epochs/* | sort -n | head -n 1)
 check "the replay snapshot is written at stop" [ -s "$EPOCH_DIR/replay.bin" ]

@@ -5,7 +5,10 @@
 #    fed random bytes, handshakes cut short, oversized lengths, a connection
 #    flood, a byte trickle and connections that never send
 #    (tests/tools/junk.py); every message still arrives, the nodes live on,
-#    and they close the silent connections (handshake timeout, 10 s);
+#    and they close the silent connections (handshake timeout, 3 s);
+#  - a flood of connections that never finish their handshake, from
+#    another address, gets a bounded share of the provider's handshake
+#    slots: honest messages still arrive, its memory stays small;
 #  - a mixnode that stops announcing (SIGSTOP) leaves the topology of a
 #    directory with --stale-seconds 1, and returns after SIGCONT.
 . "$(dirname "$0")/lib.sh"
@@ -20,7 +23,7 @@ if [ ! -x "$DIRECTORY" ] || [ ! -x "$MIXSEND" ]; then
 	echo "1..0 # SKIP nym-directory or mixsend is not built"
 	exit 0
 fi
-plan 15
+plan 18
 
 H="$WORK/home"
 DPORT=$(free_port)
@@ -115,6 +118,29 @@ closed_silent() { grep -q '^[0-9]' "$WORK/silent-$1"; }
 check "the mixnode closed a connection that never sent" wait_for 20 closed_silent "$MPORT"
 check "the provider closed a connection that never sent" wait_for 20 closed_silent "$PPORT"
 diag "silent connections closed after $(cat "$WORK/silent-$MPORT") s (mixnode), $(cat "$WORK/silent-$PPORT") s (provider)"
+
+# A handshake flood (issue "network trust"): 1000 connections from
+# 127.0.0.2 that never finish a handshake, kept up by reconnecting, while
+# an honest client on 127.0.0.1 sends. The flood gets a bounded share of
+# the provider's handshake slots; the honest messages arrive and the
+# provider's memory stays small.
+rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
+RSS0=$(rss_kib "$PROV_PID")
+JUNK_SOURCE=127.0.0.2 python3 "$JUNK" 127.0.0.1 "$PPORT" hold 1000 8 >"$WORK/hold.out" 2>&1 &
+HOLD_PID=$!
+track "$HOLD_PID"
+sleep 2
+RSS_PEAK=$(rss_kib "$PROV_PID")
+printf 'flood1\nflood2\nflood3\n' | "$MIXSEND" --directory "$D" --key "$CLIENT" --delay 20 send 2>>"$WORK/mixsend.err"
+check "during a handshake flood from another address, messages arrive" sh -c \
+	"'$MIXSEND' --directory '$D' --key '$CLIENT' --expect 3 --timeout 10 pull --ack 2>/dev/null | cut -f2 | sort | tr '\n' ' ' | grep -qx 'flood1 flood2 flood3 '"
+r=$(rss_kib "$PROV_PID"); [ "$r" -gt "$RSS_PEAK" ] && RSS_PEAK=$r
+wait "$HOLD_PID"
+diag "the flood made $(cat "$WORK/hold.out") connections; provider RSS $RSS0 KiB before, at most $RSS_PEAK KiB during"
+check "the flood's connections beyond the per-address budget were refused" \
+	grep -q 'refusing connections: 64 handshakes in progress from one address' "$WORK/prov.log"
+check "the provider's memory grew by less than 16 MiB under the flood" \
+	[ $((RSS_PEAK - RSS0)) -lt 16384 ]
 
 # Churn: a directory that forgets a node after 1 s, and a mixnode on it.
 D2PORT=$(free_port)

@@ -10,6 +10,11 @@
                                  seconds until the node closed it (or
                                  "open" after S seconds)
   junk.py HOST PORT trickle S    one random byte every 0.5 s for S seconds
+  junk.py HOST PORT hold N S     keep N connections that never send open
+                                 for S seconds, reconnecting each one the
+                                 node closes; print how many were made
+JUNK_SOURCE, if set, is the local address to connect from (127.0.0.2: an
+attacker apart from the honest peers on 127.0.0.1).
 Exits 0 unless the node could not be reached at all.
 """
 import os
@@ -24,7 +29,9 @@ MSG1_BYTES = 100
 
 
 def conn(host, port):
-    s = socket.create_connection((host, port), timeout=5)
+    src = os.environ.get("JUNK_SOURCE")
+    s = socket.create_connection((host, port), timeout=5,
+                                 source_address=(src, 0) if src else None)
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return s
 
@@ -81,6 +88,33 @@ def main():
             print("open")
         except OSError:
             print("%.1f" % (time.monotonic() - start))
+    elif mode == "hold":
+        want, end = int(arg), time.monotonic() + float(sys.argv[5])
+        held, made = [], 0
+        while time.monotonic() < end:
+            alive = []
+            for c in held:
+                try:
+                    if c.recv(1, socket.MSG_DONTWAIT) == b"":
+                        c.close()
+                        continue
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    c.close()
+                    continue
+                alive.append(c)
+            held = alive
+            while len(held) < want and time.monotonic() < end:
+                try:
+                    held.append(conn(host, port))
+                    made += 1
+                except OSError:
+                    break
+            time.sleep(0.1)
+        for c in held:
+            c.close()
+        print(made)
     elif mode == "trickle":
         s = conn(host, port)
         end = time.monotonic() + arg

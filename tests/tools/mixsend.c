@@ -15,7 +15,8 @@
  * created if missing), --link-key FILE (authenticate the link with this
  * key instead, e.g. a provider's, to reach a mixnode directly), --entry
  * ID (connect to this node; default the provider, then hop 0 is skipped
- * accordingly), --delay MS (per hop, uniform in [0, MS]), --replay (send
+ * accordingly), --unknown-next (the entry relays to a fresh key that no
+ * topology lists), --delay MS (per hop, uniform in [0, MS]), --replay (send
  * every packet twice), --flip-header / --flip-payload (flip one bit after
  * building), --cover (drop cover: ends at the provider with DROP), --save
  * FILE, --ack (pull: ack what was pulled), --expect N and --timeout S
@@ -61,6 +62,7 @@ static struct {
 	const char	*save;
 	unsigned	 delay_ms;
 	int		 replay, flip_header, flip_payload, cover, ack;
+	int		 unknown_next;	/* the entry relays to a key nobody has */
 	unsigned	 expect, timeout_s;
 
 	uint8_t		 priv[32], pub[32];		/* the client */
@@ -419,6 +421,20 @@ build(uint8_t out[SPHINX_PACKET_BYTES], const char *msg, size_t len)
 	uint64_t at = epoch_now_ms();
 	int rc;
 
+	if (ms.unknown_next) {
+		/* [entry RELAY -> a fresh key, that key FINAL]: the entry
+		 * accepts it, and has nowhere to send it. */
+		uint8_t stranger[32], spriv[32];
+		randombytes_buf(spriv, sizeof(spriv));
+		crypto_scalarmult_base(stranger, spriv);
+		hop(h++, ms.entry_node, NULL, SPHINX_CMD_RELAY, stranger, &at);
+		hop(h++, NULL, stranger, SPHINX_CMD_FINAL, NULL, &at);
+		rc = sphinx_create(out, hops, (size_t)(h - hops),
+		    (const uint8_t *)msg, len, NULL);
+		if (rc != SPHINX_OK)
+			die("sphinx_create: %s", sphinx_strerror(rc));
+		return;
+	}
 	/* From the provider, unless we enter at L1 directly. */
 	if (ms.entry_node == ms.provider)
 		hop(h++, p, NULL, SPHINX_CMD_RELAY, l1->pub, &at);
@@ -611,6 +627,7 @@ main(int argc, char **argv)
 		{ "flip-header", no_argument, NULL, 'H' },
 		{ "flip-payload", no_argument, NULL, 'P' },
 		{ "cover", no_argument, NULL, 'c' },
+		{ "unknown-next", no_argument, NULL, 'u' },
 		{ "save", required_argument, NULL, 's' },
 		{ "ack", no_argument, NULL, 'a' },
 		{ "expect", required_argument, NULL, 'x' },
@@ -632,6 +649,7 @@ main(int argc, char **argv)
 		case 'H': ms.flip_header = 1; break;
 		case 'P': ms.flip_payload = 1; break;
 		case 'c': ms.cover = 1; break;
+		case 'u': ms.unknown_next = 1; break;
 		case 's': ms.save = optarg; break;
 		case 'a': ms.ack = 1; break;
 		case 'x': ms.expect = (unsigned)strtoul(optarg, NULL, 10); break;

@@ -1,0 +1,112 @@
+/*
+ * The outgoing link pool (src/node/pool.c): a packet for a next hop that
+ * the topology does not list is dropped at once, counted, and costs no
+ * peer or queue (anybody who can build a packet can name any key); a
+ * packet for a listed node makes its peer and waits for the link.
+ */
+#include <config.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <event2/event.h>
+#include <sodium.h>
+
+#include "common/link.h"
+#include "common/sphinx.h"
+#include "common/topology.h"
+#include "node/pool.h"
+
+static int topology_wanted;
+
+static void
+want(void *arg)
+{
+	(void)arg;
+	topology_wanted++;
+}
+
+static uint8_t *
+packet(void)
+{
+	uint8_t *p = calloc(1, SPHINX_PACKET_BYTES);
+
+	assert_non_null(p);
+	return p;
+}
+
+static void
+test_unknown_next_hop(void **state)
+{
+	struct event_base *base = event_base_new();
+	uint8_t priv[32], pub[32], listed[32], stranger[32];
+	struct topology_node node;
+	struct topology t;
+	struct link_config lc;
+	struct pool_params pp;
+	struct pool *pool;
+
+	(void)state;
+	assert_non_null(base);
+	randombytes_buf(priv, 32);
+	crypto_scalarmult_base(pub, priv);
+	memset(&lc, 0, sizeof(lc));
+	lc.packet_bytes = SPHINX_PACKET_BYTES;
+	lc.our_pub = pub;
+	lc.our_priv = priv;
+	memset(&pp, 0, sizeof(pp));
+	pp.link = &lc;
+	pp.need_topology = want;
+	assert_non_null(pool = pool_new(base, &pp));
+
+	/* Before any topology, nothing is routable. */
+	randombytes_buf(stranger, 32);
+	assert_int_equal(pool_send(pool, stranger, packet()), POOL_ERR_NO_ROUTE);
+	assert_int_equal(pool_peers(pool), 0);
+
+	memset(&node, 0, sizeof(node));
+	randombytes_buf(listed, 32);
+	memcpy(node.pub, listed, 32);
+	strcpy(node.host, "127.0.0.1");
+	strcpy(node.port, "9");		/* discard: nothing listens */
+	node.layer = 2;
+	memset(&t, 0, sizeof(t));
+	t.mixnodes = &node;
+	t.n_mixnodes = 1;
+	pool_set_topology(pool, &t);
+
+	/* A thousand keys nobody lists: each dropped, no peer made. */
+	for (int i = 0; i < 1000; i++) {
+		randombytes_buf(stranger, 32);
+		assert_int_equal(pool_send(pool, stranger, packet()),
+		    POOL_ERR_NO_ROUTE);
+	}
+	assert_int_equal(pool_peers(pool), 0);
+	assert_int_equal(pool_queued(pool), 0);
+	assert_int_equal(pool_counters(pool)->dropped_no_route, 1001);
+	assert_true(topology_wanted >= 1001);
+
+	/* The listed node: a peer, and the packet waits for its link. */
+	assert_int_equal(pool_send(pool, listed, packet()), POOL_QUEUED);
+	assert_int_equal(pool_peers(pool), 1);
+	assert_int_equal(pool_queued(pool), 1);
+	pool_free(pool);
+	event_base_free(base);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_unknown_next_hop),
+	};
+
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
