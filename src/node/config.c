@@ -5,6 +5,9 @@
  */
 #include <config.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -15,6 +18,7 @@
 #include "common/fsutil.h"
 #include "common/strbuf.h"
 #include "common/toml.h"
+#include "common/topology.h"
 #include "node/config.h"
 
 #define NODE_CONFIG_MAX_BYTES	(64 * 1024)
@@ -24,6 +28,7 @@ enum node_kind {
 	NK_ID,		/* string: node id */
 	NK_HOST,	/* string: IP literal or name */
 	NK_URL,		/* string: directory URL, normalised to its base */
+	NK_LISTEN,	/* string: "" or a loopback "ip:port" */
 	NK_PATH,	/* string: absolute path */
 	NK_LOGFILE,	/* string: absolute path or "" */
 	NK_LEVEL,	/* string: log level name */
@@ -77,6 +82,8 @@ static const struct node_key node_keys[] = {
 	    2000000000, MIX | PROV),
 	NUM("node", "replay_snapshot_interval_seconds", NK_UINT,
 	    replay_snapshot_interval_s, 1, 86400, MIX | PROV),
+	STR("node", "metrics_listen", NK_LISTEN, metrics_listen, MIX | PROV,
+	    false),
 	NUM("provider", "mailbox_packets", NK_U64, mailbox_packets, 1,
 	    100000000, PROV),
 	NUM("provider", "max_clients", NK_U64, max_clients, 1, 1024, PROV),
@@ -84,6 +91,23 @@ static const struct node_key node_keys[] = {
 	STR("logging", "level", NK_LEVEL, log_level, MIX | PROV, false),
 };
 #define NODE_NKEYS	(sizeof(node_keys) / sizeof(node_keys[0]))
+
+/* 1 if v is "IPv4:port" in 127.0.0.0/8 or "[::1]:port", port 1..65535. */
+int
+node_loopback_listen(const char *v)
+{
+	char host[TOPOLOGY_HOST_BYTES], port[TOPOLOGY_PORT_BYTES];
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (topology_split_host(v, host, sizeof(host), port, sizeof(port)) == -1)
+		return 0;
+	if (v[0] == '[')
+		return inet_pton(AF_INET6, host, &a6) == 1 &&
+		    IN6_IS_ADDR_LOOPBACK(&a6);
+	return inet_pton(AF_INET, host, &a4) == 1 &&
+	    (ntohl(a4.s_addr) >> 24) == 127;
+}
 
 const char *
 node_role_dir(enum node_role role)
@@ -271,6 +295,12 @@ node_apply(struct node_config *c, const struct node_key *nk,
 		    (strchr(v, ':') != NULL && strchr(v, ':') == strrchr(v, ':')))
 			return node_fail(err, errlen, name, kv->line, kv->key,
 			    "expected an IP address without the port");
+		break;
+	case NK_LISTEN:
+		if (v[0] != '\0' && !node_loopback_listen(v))
+			return node_fail(err, errlen, name, kv->line, kv->key,
+			    "expected \"\" or a loopback \"127.0.0.1:PORT\" or "
+			    "\"[::1]:PORT\": the metrics are for this host only");
 		break;
 	case NK_URL:
 		if (node_directory_base(v, field, nk->size) == -1)

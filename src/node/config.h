@@ -51,6 +51,8 @@ struct node_config {
 	uint64_t	 link_queue_packets;
 	uint64_t	 replay_capacity;
 	unsigned	 replay_snapshot_interval_s;
+	/* Prometheus text on http://ADDR:PORT/metrics; "" = off. */
+	char		 metrics_listen[NODE_HOST_BYTES + 16];
 	/* provider */
 	uint64_t	 mailbox_packets;
 	uint64_t	 max_clients;
@@ -62,6 +64,8 @@ struct node_config {
 	char		 data_dir[PATH_MAX];	/* home/data */
 };
 
+/* 1 if v is a loopback "ip:port" (metrics_listen). */
+int		 node_loopback_listen(const char *v);
 /* "mixnodes" or "providers"; "nym-mixnode" or "nym-provider". */
 const char	*node_role_dir(enum node_role);
 const char	*node_role_program(enum node_role);

@@ -41,6 +41,8 @@
 #include "node/pool.h"
 #include "node/epochkeys.h"
 #include "node/identity.h"
+#include "node/metrics.h"
+#include "common/strbuf.h"
 #include "common/descriptor.h"
 #include "node/replaydb.h"
 #include "common/epoch.h"
@@ -98,6 +100,7 @@ struct node {
 	uint64_t		 dq_armed_ms;	/* 0: not armed */
 	struct pool		*pool;
 	struct http		*http;
+	struct node_metrics	*metrics;	/* NULL: metrics_listen is "" */
 
 	struct topology		*topo;
 	int			 topo_inflight;
@@ -529,6 +532,85 @@ node_log_stats(struct node *n, const char *when)
 	    (unsigned long long)pc->dropped_no_route, delayq_len(n->dq),
 	    pool_open_links(n->pool), pool_peers(n->pool), n->n_in,
 	    (unsigned long long)tags, (unsigned long long)capacity, nk);
+}
+
+/* One "dropped" sample with its reason label. */
+static void
+node_metrics_drop(struct strbuf *b, const char *reason, uint64_t v)
+{
+	strbuf_printf(b, "nym_node_packets_dropped_total{reason=\"%s\"} %llu\n",
+	    reason, (unsigned long long)v);
+}
+
+/* The Prometheus exposition (docs/mixnode.md, "Metrics"). */
+static void
+node_metrics_text(void *arg, struct strbuf *b)
+{
+	struct node *n = arg;
+	const struct node_counters *c = &n->c;
+	const struct pool_counters *pc = pool_counters(n->pool);
+	uint64_t tags = 0, capacity = 0;
+	size_t nk;
+	struct epochkey *k = epochkeys_all(n->ek, &nk);
+	uint32_t seconds = epochkeys_seconds(n->ek);
+
+	for (size_t i = 0; i < nk; i++) {
+		if (k[i].rdb == NULL)
+			continue;
+		tags += replay_count(replaydb_store(k[i].rdb));
+		capacity += replay_capacity(replaydb_store(k[i].rdb));
+	}
+	metrics_counter(b, "nym_node_packets_received_total",
+	    "Sphinx packets received on incoming links.", c->received);
+	metrics_counter(b, "nym_node_packets_relayed_total",
+	    "Packets processed and handed on towards their next hop.",
+	    c->relayed);
+	metrics_counter(b, "nym_node_packets_delivered_total",
+	    "Packets stored in a client's mailbox (providers).", c->delivered);
+	metrics_counter(b, "nym_node_packets_sent_total",
+	    "Packets written to outgoing links.", pc->sent);
+	strbuf_printf(b, "# HELP nym_node_packets_dropped_total Packets "
+	    "dropped, by reason.\n# TYPE nym_node_packets_dropped_total "
+	    "counter\n");
+	node_metrics_drop(b, "drop_cover", c->cover);
+	node_metrics_drop(b, "replay", c->replay);
+	node_metrics_drop(b, "bad_mac", c->bad_mac);
+	node_metrics_drop(b, "no_key", c->no_key);
+	node_metrics_drop(b, "malformed", c->malformed);
+	node_metrics_drop(b, "bad_command", c->bad_command);
+	node_metrics_drop(b, "not_allowed", c->not_allowed);
+	node_metrics_drop(b, "delay_too_long", c->delay_too_long);
+	node_metrics_drop(b, "queue_full", c->queue_full);
+	node_metrics_drop(b, "persist_failed", c->persist_failed);
+	node_metrics_drop(b, "deliver_failed", c->deliver_failed);
+	node_metrics_drop(b, "link_full", pc->dropped_full);
+	node_metrics_drop(b, "no_route", pc->dropped_no_route);
+	node_metrics_drop(b, "peer_gone", pc->dropped_gone);
+	metrics_gauge(b, "nym_node_delay_queue_packets",
+	    "Packets waiting for their delay.", delayq_len(n->dq));
+	metrics_gauge(b, "nym_node_link_queue_packets",
+	    "Packets waiting for an outgoing link.", pool_queued(n->pool));
+	metrics_gauge(b, "nym_node_links_in", "Incoming links, handshaking "
+	    "included.", n->n_in);
+	metrics_gauge(b, "nym_node_links_handshaking",
+	    "Incoming links still in their handshake.", n->n_handshaking);
+	metrics_counter(b, "nym_node_links_refused_total",
+	    "Connections and links refused for a budget.",
+	    n->refused_handshakes);
+	metrics_gauge(b, "nym_node_links_out_open", "Outgoing links open.",
+	    pool_open_links(n->pool));
+	metrics_gauge(b, "nym_node_replay_tags",
+	    "Replay tags held, all epoch keys together.", tags);
+	metrics_gauge(b, "nym_node_replay_capacity",
+	    "Replay tags the open stores are sized for.", capacity);
+	metrics_gauge(b, "nym_node_epoch_keys", "Sphinx epoch keys held.", nk);
+	metrics_gauge(b, "nym_node_epoch",
+	    "The current key epoch (0 before the epoch length is known).",
+	    seconds ? epoch_at(epoch_now_ms(), seconds) : 0);
+	metrics_gauge(b, "nym_node_epoch_seconds", "The key epoch length.",
+	    seconds);
+	if (n->ops->metrics != NULL)
+		n->ops->metrics(n->role, b);
 }
 
 static void
@@ -1108,6 +1190,7 @@ node_cleanup(struct node *n)
 		evconnlistener_free(n->listener);
 	while (n->in_links != NULL)
 		node_in_free(n->in_links);
+	node_metrics_free(n->metrics);
 	pool_free(n->pool);
 	delayq_free(n->dq, node_free_pkt);
 	http_free(n->http);
@@ -1266,6 +1349,15 @@ node_run(const struct node_config *cfg, const uint8_t priv[32],
 		goto out;
 	if (node_listen(&n) == -1)
 		goto stop;
+	if (cfg->metrics_listen[0] != '\0') {
+		char err[256];
+		if (node_metrics_start(&n.metrics, n.base, cfg->metrics_listen,
+		    node_metrics_text, &n, err, sizeof(err)) == -1) {
+			log_warnx("%s", err);
+			goto stop;
+		}
+		log_info("metrics on http://%s/metrics", cfg->metrics_listen);
+	}
 	log_info("%s %s listening on %s (directory %s)",
 	    node_role_program(cfg->role), cfg->id, n.hostport, cfg->directory);
 

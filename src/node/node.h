@@ -17,6 +17,7 @@
 #include "node/config.h"
 
 struct event_base;
+struct strbuf;
 struct topology;
 struct node;
 
@@ -78,6 +79,8 @@ struct node_ops {
 	 */
 	json_t	*(*presence)(void *role, const char *hostport, const char *pub,
 		    const char **path);
+	/* The role's own metrics, after the node's; NULL: none. */
+	void	(*metrics)(void *role, struct strbuf *out);
 };
 
 /* What node_run() returns besides 0 (a clean stop). */

@@ -28,6 +28,7 @@
 #include "common/log.h"
 #include "common/sphinx.h"
 #include "node/cli.h"
+#include "node/metrics.h"
 #include "provider/provider.h"
 #include "provider/store.h"
 
@@ -354,6 +355,15 @@ provider_presence(void *role, const char *hostport, const char *pub,
 	    "registeredClients", clients);
 }
 
+static void
+provider_metrics(void *role, struct strbuf *out)
+{
+	struct provider *p = role;
+
+	metrics_gauge(out, "nym_provider_clients",
+	    "Clients registered with this provider.", p->n_clients);
+}
+
 const struct node_ops provider_ops = {
 	.start = provider_start,
 	.stop = provider_stop,
@@ -362,6 +372,7 @@ const struct node_ops provider_ops = {
 	.client_may_send = provider_client_may_send,
 	.control = provider_control,
 	.presence = provider_presence,
+	.metrics = provider_metrics,
 };
 
 int

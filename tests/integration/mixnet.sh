@@ -19,7 +19,7 @@ if [ ! -x "$DIRECTORY" ]; then
 	echo "1..0 # SKIP nym-directory is not built"
 	exit 0
 fi
-plan 39
+plan 42
 
 H="$WORK/home"
 DPORT=$(free_port)
@@ -78,6 +78,9 @@ for l in 1 2 3; do
 		--layer "$l" --directory "$D/api/presence/topology" >"$WORK/init-mix$l.out" 2>&1 || ok_init=0
 	fast "$H/mixnodes/mix$l/config.toml"
 done
+# L1 serves its metrics (docs/mixnode.md, "Metrics").
+MPORT1=$(free_port)
+sed -i "s/^metrics_listen = .*/metrics_listen = \"127.0.0.1:$MPORT1\"/" "$H/mixnodes/mix1/config.toml"
 "$PROVIDER" init --id prov --home "$H" --host 127.0.0.1 --port "$(free_port)" \
 	--directory "$D" >"$WORK/init-prov.out" 2>&1 || ok_init=0
 fast "$H/providers/prov/config.toml"
@@ -195,6 +198,20 @@ check "a pull after the ack never returns the acked packets" sh -c \
 # mixnode makes no peer or queue for a key anybody can name.
 seq 40 | sed 's/^/u/' | "$MIXSEND" --directory "$D" --key "$CLIENT" --entry "$L1" \
 	--link-key "$PKEY" --unknown-next send 2>>"$WORK/mixsend.err"
+
+# The scrape: well-formed, and its counters are what the test sent.
+curl -s -m 5 -o "$WORK/scrape" -w '%{content_type}' "http://127.0.0.1:$MPORT1/metrics" >"$WORK/scrape.ctype"
+check "L1's /metrics is well-formed Prometheus text" sh -c \
+	"grep -q '^text/plain; version=0.0.4' '$WORK/scrape.ctype' && python3 '$top_srcdir/tests/tools/promcheck.py' <'$WORK/scrape' >'$WORK/samples'"
+# (L1 was restarted: its counters start there, as its log's second part.)
+REPLAYS=$(awk '/listening on/ { n++ } n >= 2' "$WORK/mix1.log" | grep -c 'dropped a packet from .*: replay$')
+diag "L1 since its restart: $(grep -E 'no_route|reason="replay"|epoch_keys ' "$WORK/samples" | tr '\n' ' ')(log: $REPLAYS replays)"
+check "its counters match what was sent: 40 unknown next hops, the replays" sh -c \
+	"[ $REPLAYS -ge 2 ] && grep -qx 'nym_node_packets_dropped_total{reason=\"no_route\"} 40' '$WORK/samples' && grep -qx 'nym_node_packets_dropped_total{reason=\"replay\"} $REPLAYS' '$WORK/samples' && grep -q '^nym_node_epoch_keys [23]$' '$WORK/samples'"
+check "a metrics_listen that is not loopback is refused" sh -c "
+	mkdir -p '$WORK/bm/mixnodes' && cp -r '$H/mixnodes/mix2' '$WORK/bm/mixnodes/mix2' &&
+	sed -i 's/^metrics_listen = .*/metrics_listen = \"0.0.0.0:9\"/' '$WORK/bm/mixnodes/mix2/config.toml' &&
+	! '$MIXNODE' run --id mix2 --home '$WORK/bm' 2>'$WORK/bm.err' && grep -q 'loopback' '$WORK/bm.err'"
 
 check "metrics reach the directory" sh -c \
 	"curl -s -m 2 '$D/api/metrics/mixes' | grep -q received"
