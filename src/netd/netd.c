@@ -105,6 +105,8 @@ netd_link_provider(void)
 static void
 netd_on_topology(const struct topology *t, const char *json, size_t len, void *arg)
 {
+	if (netd.traffic != NULL)
+		traffic_set_epoch_seconds(netd.traffic, t->epoch_seconds);
 	netd_send_topology(netd_rpcd());
 	netd_send_topology(netd_keyd());
 	netd_link_provider();

@@ -33,6 +33,8 @@
 #define TRAFFIC_MAX_PENDING	LINK_MAX_PULL
 #define TRAFFIC_MAX_QUEUED	65536
 #define TRAFFIC_RETRY_MS	1000
+/* Without an announced epoch length: how long a built packet is re-sent. */
+#define TRAFFIC_RESEND_MAX_AGE_MS	(5 * 60 * 1000)
 
 enum out_state {
 	OUT_QUEUED,
@@ -48,6 +50,7 @@ struct out_msg {
 	uint8_t		*packed;	/* the Outgoing as rpcd sent it */
 	size_t		 packed_len;
 	uint8_t		*packet;	/* READY/SENT: SPHINX_PACKET_BYTES */
+	uint64_t	 built_ms;	/* when packet was built (monotonic) */
 	uint64_t	 retry_at_ms;	/* a failed build: not before then */
 	unsigned	 failures;
 };
@@ -116,6 +119,7 @@ struct traffic {
 	size_t			 n_pending;
 	int			 pull_in_flight;
 	uint64_t		 nonce;
+	uint32_t		 epoch_seconds;	/* 0: not announced */
 	Nymipc__NetStatus	 stats;
 };
 
@@ -640,16 +644,59 @@ traffic_link_up(struct traffic *t)
 }
 
 void
+traffic_set_epoch_seconds(struct traffic *t, uint32_t seconds)
+{
+	t->epoch_seconds = seconds;
+}
+
+/*
+ * How long a built packet may wait to be sent again: while the epoch keys
+ * it was built for are surely accepted (docs/epochs.md: a key lives at
+ * least half an epoch past the time it was chosen for).
+ */
+static uint64_t
+traffic_resend_max_age_ms(const struct traffic *t)
+{
+	return t->epoch_seconds != 0 ? (uint64_t)t->epoch_seconds * 250 :
+	    TRAFFIC_RESEND_MAX_AGE_MS;
+}
+
+void
 traffic_link_down(struct traffic *t)
 {
+	uint64_t now = clock_monotonic_ms();
+
 	t->up = 0;
 	t->stats.registered = 0;
 	t->pull_in_flight = 0;
-	/* Unconfirmed packets may be lost: rebuild and send them again (the
-	 * recipient drops a duplicate by its message id). */
-	for (size_t i = 0; i < t->n_out; i++)
-		if (t->out[i].state == OUT_SENT || t->out[i].state == OUT_READY)
-			traffic_out_reset(&t->out[i]);
+	/*
+	 * Unconfirmed packets may be lost: they go out again, in send-stream
+	 * slots, as the same bytes on the same path, so that whoever breaks
+	 * the link makes no new real packet (a copy that passed already is
+	 * dropped by the mixes' replay filters, and the recipient drops a
+	 * duplicate by its message id). Only a packet whose epoch keys may
+	 * be gone by now is built again.
+	 */
+	size_t again = 0, rebuilt = 0;
+	for (size_t i = 0; i < t->n_out; i++) {
+		struct out_msg *m = &t->out[i];
+		if (m->state != OUT_SENT && m->state != OUT_READY)
+			continue;
+		if (now - m->built_ms > traffic_resend_max_age_ms(t)) {
+			traffic_out_reset(m);
+			rebuilt++;
+			continue;
+		}
+		if (m->state == OUT_SENT) {
+			t->stats.real_resent++;
+			again++;
+		}
+		m->state = OUT_READY;
+	}
+	if (again + rebuilt > 0)
+		log_info("provider link lost: %zu unconfirmed packets go again "
+		    "unchanged, %zu are built again (older than their keys "
+		    "surely last)", again, rebuilt);
 	/* Deliveries not yet acknowledged come again with the next pull. */
 	t->n_pending = 0;
 	traffic_set_rates(t, &t->rates);
@@ -809,7 +856,9 @@ traffic_built(struct traffic *t, const Nymipc__Ipc *reply)
 		return;
 	}
 	memcpy(m->packet, reply->data.data, SPHINX_PACKET_BYTES);
+	m->built_ms = clock_monotonic_ms();
 	m->state = OUT_READY;
+	t->stats.real_built++;
 	traffic_build_real(t);
 }
 
@@ -932,6 +981,8 @@ traffic_status(const struct traffic *t, Nymipc__NetStatus *st)
 {
 	st->registered = t->stats.registered;
 	st->real_sent = t->stats.real_sent;
+	st->real_built = t->stats.real_built;
+	st->real_resent = t->stats.real_resent;
 	st->cover_sent = t->stats.cover_sent;
 	st->loops_returned = t->stats.loops_returned;
 	st->loop_rtt_ms_last = t->stats.loop_rtt_ms_last;

@@ -42,6 +42,12 @@ struct traffic *traffic_new(struct event_base *, struct provider_link *,
 	    const struct traffic_hooks *, void *arg);
 void	traffic_free(struct traffic *);
 void	traffic_set_rates(struct traffic *, const struct traffic_rates *);
+/*
+ * The key epoch length the topology announces (docs/epochs.md): a packet
+ * the provider link lost is sent again as the same bytes while its hops'
+ * keys still accept it, and rebuilt only after that.
+ */
+void	traffic_set_epoch_seconds(struct traffic *, uint32_t seconds);
 
 /* Events from the provider link. */
 void	traffic_link_up(struct traffic *);

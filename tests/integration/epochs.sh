@@ -73,7 +73,8 @@ import json, sys, urllib.request, time
 t = json.load(urllib.request.urlopen(sys.argv[1]))
 cur = int(time.time()) // int(sys.argv[2])
 nodes = t["MixNodes"] + t["MixProviderNodes"]
-sys.exit(not nodes or any({cur, cur + 1} - {k["epoch"] for k in n.get("sphinxKeys", [])} for n in nodes))
+keys = lambda n: {k["epoch"] for k in json.loads(n["descriptor"])["sphinxKeys"]}
+sys.exit(not nodes or any({cur, cur + 1} - keys(n) for n in nodes))
 ' "$DIRECTORY_TOPOLOGY_URL" "$EPOCH"
 
 # Two packets sent straight to the layer 1 mixnode twice each (--replay),
