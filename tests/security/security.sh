@@ -116,6 +116,6 @@ check "nor in rpcd's nor in the master's" test "$(res "$P_rpcd")$(res "$CPID_c1"
 # The positive control: without it, "clean" above could mean a scanner that
 # finds nothing. keyd keeps the key in sodium_malloc'd pages, which root
 # reads through /proc/PID/mem (memscan.py reads mappings of any protection).
-check "keyd holds the key (the scan does find it where it is: $(res "$P_keyd"))" \
+check "positive control: keyd holds the key (the scan finds it where it is: $(res "$P_keyd"))" \
 	test "$(res "$P_keyd")" = found
 finish
