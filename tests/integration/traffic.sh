@@ -83,7 +83,8 @@ check "with nothing to send, alice's loop covers keep coming back" sh -c \
 # stream is all drop cover. Her packets to her provider, from the bytes
 # her link socket has sent (ss -ti; one packet frame and its ping are
 # 2520 bytes, docs/link.md), must be far more than the loop stream's 20/s:
-# at least half the send stream's 200/s on top of it.
+# at least 60/s (without drop cover: about 20/s; with it about 220/s, and
+# well over 60/s also in the slower sanitizer build).
 # sent_bytes NETD: bytes_sent of netd's link to her provider
 sent_bytes() {
 	ss -tinpH state established "( dport = :$PROVIDER1_PORT )" 2>/dev/null |
@@ -99,7 +100,7 @@ if command -v ss >/dev/null 2>&1; then
 	rate=$(python3 -c "import sys; b0, b1, t0, t1 = map(float, sys.argv[1:]); print(int((b1 - b0) / 2520 / (t1 - t0)))" \
 		"${b0:-0}" "${b1:-0}" "$t0" "$t1")
 	check "with nothing to send, alice keeps sending drop cover ($rate packets/s, loop 20/s + send 200/s)" \
-		test "$rate" -ge 120
+		test "$rate" -ge 60
 else
 	ok "with nothing to send, alice keeps sending drop cover # SKIP ss (Debian package iproute2) is not installed"
 fi
