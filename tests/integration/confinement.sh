@@ -93,8 +93,12 @@ for mode in $MODES; do
 		done
 	fi
 	for r in netd rpcd; do
-		check "$mode mode: $r confines itself with Landlock" \
-			grep -q "$r confined by Landlock (ABI [0-9]" "$U/c.log"
+		if grep -q "this kernel has no Landlock: $r " "$U/c.log"; then
+			ok "$mode mode: $r confines itself with Landlock # SKIP this kernel has no Landlock"
+		else
+			check "$mode mode: $r confines itself with Landlock" \
+				grep -q "$r confined by Landlock (ABI [0-9]" "$U/c.log"
+		fi
 	done
 	check "$mode mode: the daemon answers details" sh -c \
 		"'$SOCKREQ' 'unix:$U/home/clients/c/nymd.sock' details | grep -q '^details: id='"
