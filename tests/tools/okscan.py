@@ -19,8 +19,9 @@ when one of these holds, and reported otherwise:
     calls a skip, judged the same way.
   - `ok` and `check` are lib.sh's own definitions.
 Also reported: `check DESC true` or `check DESC :`, a check of nothing.
-A result that names itself a positive control must come from `check` or an
-accepted `ok`; they are counted so that the caller can say how many.
+A result that names itself a positive control ("positive control: ...")
+must come from `check` or an accepted `ok`; each is listed
+("positive control, can fail: FILE:LINE: DESC").
 
 Prints one line per finding, "FILE:LINE: why", then a summary line
 "scanned F files: R results, P positive controls, N unconditional";
@@ -364,7 +365,7 @@ def main(paths):
     for p in paths:
         with open(p, encoding="utf-8", errors="replace") as f:
             parse(p, f.read(), cmds)
-    skip_funcs, findings, results, controls = set(), [], 0, 0
+    skip_funcs, findings, results, controls = set(), [], 0, []
 
     def judge(c, skip):
         """None if c may fail, else why not."""
@@ -391,7 +392,7 @@ def main(paths):
         if c.name == "check":
             results += 1
             if "positive control" in (c.args[0] if c.args else "").lower():
-                controls += 1
+                controls.append("%s:%d: %s" % (c.path, c.line, c.args[0][:100]))
             if len(c.args) >= 2 and c.args[1] in ("true", ":"):
                 findings.append("%s:%d: check of nothing (%s)" % (c.path, c.line, c.args[1]))
             continue
@@ -404,18 +405,20 @@ def main(paths):
             continue
         results += 1
         skip = "# SKIP" in text(c)
-        if "positive control" in text(c).lower():
-            controls += 1
         why = judge(c, skip)
+        if "positive control" in text(c).lower() and why is None:
+            controls.append("%s:%d: %s" % (c.path, c.line, text(c)[:100]))
         if why is None:
             continue
         if skip and f is not None and f.name in skip_funcs:
             continue  # judged at each call
         findings.append("%s:%d: %s: %s" % (c.path, c.line, why, text(c)[:100]))
+    for line in controls:
+        print("positive control, can fail: " + line)
     for line in findings:
         print(line)
     print("scanned %d files: %d results, %d positive controls, %d unconditional"
-          % (len(paths), results, controls, len(findings)))
+          % (len(paths), results, len(controls), len(findings)))
     return 1 if findings else 0
 
 
