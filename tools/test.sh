@@ -1,7 +1,8 @@
 #!/bin/sh
 # The whole test suite: make check in a normal build, then again in an
 # AddressSanitizer + UndefinedBehaviorSanitizer build, then the unit tests
-# and corpus replays under valgrind, then a short run of every fuzz target
+# and corpus replays under valgrind, then the mutation check (make
+# mutants: one result per mutation), then a short run of every fuzz target
 # (NYMD_FUZZ_SECONDS each, 10 by default), then the Debian packages and
 # systemd units (as root), then make distcheck. Ends with one line
 # "N passed, M failed, K skipped" counted over all of them.
@@ -173,9 +174,33 @@ run_valgrind() {
 	check_in valgrind default check-valgrind
 }
 
+# The standing mutation check (make mutants, tests/mutants/README.md):
+# each protected behaviour broken in a scratch copy (build/default-mutants),
+# only its tests run; each mutation killed is one pass, each survivor (or
+# one that no longer applies) one failure. NYMD_MUTANTS=0 leaves this out.
+run_mutants() {
+	[ "${NYMD_MUTANTS:-1}" = 0 ] && return 0
+	echo "== mutants: each protected behaviour broken in turn, its tests must fail"
+	cd "$top/build/default" || return 1
+	rm -f mutants.result
+	make mutants >mutants.out 2>&1
+	rc=$?
+	grep -E '^(not ok|# |Bail out)' mutants.out || true
+	if [ -f mutants.result ]; then
+		mkdir -p "$results/mutants"
+		cp mutants.result "$results/mutants/mutants.trs"
+	fi
+	if [ $rc -ne 0 ]; then
+		echo "== mutants FAILED (see build/default/mutants.out and build/default-mutants/mutants.log)"
+		return 1
+	fi
+	return 0
+}
+
 run_suite default || status=1
 run_suite sanitize --enable-sanitizers || status=1
 run_valgrind || status=1
+run_mutants || status=1
 run_fuzz || status=1
 run_package || status=1
 run_distcheck || status=1

@@ -514,6 +514,7 @@ node_log_stats(struct node *n, const char *when)
 	    "cover=%llu replay=%llu bad_mac=%llu no_key=%llu malformed=%llu "
 	    "bad_command=%llu not_allowed=%llu delay_too_long=%llu "
 	    "queue_full=%llu deliver_failed=%llu persist_failed=%llu "
+	    "refused_links=%llu "
 	    "sent=%llu link_full=%llu no_route=%llu in_flight=%zu "
 	    "links_out=%zu/%zu links_in=%zu replay_tags=%llu/%llu "
 	    "epoch_keys=%zu", when,
@@ -528,6 +529,7 @@ node_log_stats(struct node *n, const char *when)
 	    (unsigned long long)c->queue_full,
 	    (unsigned long long)c->deliver_failed,
 	    (unsigned long long)c->persist_failed,
+	    (unsigned long long)c->refused_links,
 	    (unsigned long long)pc->sent, (unsigned long long)pc->dropped_full,
 	    (unsigned long long)pc->dropped_no_route, delayq_len(n->dq),
 	    pool_open_links(n->pool), pool_peers(n->pool), n->n_in,
@@ -961,6 +963,7 @@ node_in_accept(struct link *l, void *arg, const uint8_t peer[LINK_KEY_BYTES])
 		ni->is_client = 1;
 		return 0;
 	}
+	n->c.refused_links++;
 	b64_encode(id, peer, 32, B64_URLSAFE);
 	log_debug("refused a link from %s: not in the topology", id);
 	/* It may be a node that joined since our last fetch. */

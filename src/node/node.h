@@ -51,6 +51,7 @@ struct node_counters {
 	uint64_t	malformed;
 	uint64_t	bad_command;	/* FINAL, or DELIVER at a mixnode */
 	uint64_t	not_allowed;	/* from a peer that may not send */
+	uint64_t	refused_links;	/* from a key not in the topology */
 	uint64_t	delay_too_long;
 	uint64_t	queue_full;	/* delay queue full */
 	uint64_t	persist_failed;	/* replay log write failed */

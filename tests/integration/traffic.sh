@@ -3,7 +3,7 @@
 # through her provider, three mixnodes and bob's provider. Messages arrive
 # byte-identical and exactly once, also when processes are killed.
 . "$(dirname "$0")/lib.sh"
-plan 16
+plan 17
 
 B="$top_builddir/src"
 D="$WORK/tn"
@@ -77,8 +77,33 @@ check "all 300 arrive exactly once" exactly_once b1 300 "$WORK/b1"
 check "loop covers come back to alice" wait_for 10 sh -c \
 	"grep -q 'loop cover back' '$CLIENT_alice_LOG' || \
 	 { sed -i 's/^level = .*/level = \"debug\"/' '$D/clients-home/clients/alice/config/config.toml'; kill -HUP $CLIENT_alice_PID; false; }"
-check "with nothing to send, alice keeps sending cover" sh -c \
+check "with nothing to send, alice's loop covers keep coming back" sh -c \
 	"c1=\$(grep -c 'loop cover back' '$CLIENT_alice_LOG'); sleep 2; c2=\$(grep -c 'loop cover back' '$CLIENT_alice_LOG'); test \$((c2 - c1)) -ge 5"
+# Drop cover: with her queue empty (the burst has arrived), alice's send
+# stream is all drop cover. Her packets to her provider, from the bytes
+# her link socket has sent (ss -ti; one packet frame and its ping are
+# 2520 bytes, docs/link.md), must be far more than the loop stream's 20/s:
+# at least 60/s (without drop cover: about 20/s; with it about 220/s, and
+# well over 60/s also in the slower sanitizer build).
+# sent_bytes NETD: bytes_sent of netd's link to her provider
+sent_bytes() {
+	ss -tinpH state established "( dport = :$PROVIDER1_PORT )" 2>/dev/null |
+		awk -v p="pid=$1," 'index($0, p) { f = 1; next }
+			f && match($0, /bytes_sent:[0-9]+/) { print substr($0, RSTART + 11, RLENGTH - 11); exit }
+			{ f = 0 }' | grep .
+}
+if command -v ss >/dev/null 2>&1; then
+	netd=$(role_pid "$CLIENT_alice_PID" netd)
+	b0=$(sent_bytes "$netd"); t0=$(date +%s.%N)
+	sleep 2
+	b1=$(sent_bytes "$netd"); t1=$(date +%s.%N)
+	rate=$(python3 -c "import sys; b0, b1, t0, t1 = map(float, sys.argv[1:]); print(int((b1 - b0) / 2520 / (t1 - t0)))" \
+		"${b0:-0}" "${b1:-0}" "$t0" "$t1")
+	check "with nothing to send, alice keeps sending drop cover ($rate packets/s, loop 20/s + send 200/s)" \
+		test "$rate" -ge 60
+else
+	ok "with nothing to send, alice keeps sending drop cover # SKIP ss (Debian package iproute2) is not installed"
+fi
 
 # kill -9 of each of alice's roles in the middle of a burst
 for r in netd keyd rpcd; do

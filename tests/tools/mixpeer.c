@@ -362,6 +362,26 @@ mixpeer_connect(struct mixpeer *p, const struct topology_node *node,
 	}
 }
 
+int
+mixpeer_try(struct mixpeer *p, const struct topology_node *node,
+    unsigned timeout_ms)
+{
+	double deadline = mixpeer_now_ms() + timeout_ms;
+	int rc;
+
+	p->out[0] = dial(p, node);
+	p->out_up[0] = p->out_closed[0] = 0;
+	p->n_out = 1;
+	while (!p->out_up[0] && !p->out_closed[0] &&
+	    mixpeer_now_ms() < deadline)
+		event_base_loop(p->base, EVLOOP_ONCE);
+	rc = p->out_up[0] ? 1 : p->out_closed[0] ? 0 : -1;
+	link_free(p->out[0]);
+	p->out[0] = NULL;
+	p->n_out = 0;
+	return rc;
+}
+
 void
 mixpeer_send(struct mixpeer *p, size_t i, const uint8_t *packet)
 {

@@ -59,6 +59,13 @@ struct topology *mixpeer_topology(const char *directory);
  */
 void	mixpeer_connect(struct mixpeer *, const struct topology_node *node,
 	    size_t n, unsigned timeout_ms);
+/*
+ * Opens one link to node and closes it again: 1 if the node accepted it
+ * (the handshake completed), 0 if it closed the link first, -1 if neither
+ * happened within timeout_ms. Uses out link 0.
+ */
+int	mixpeer_try(struct mixpeer *, const struct topology_node *node,
+	    unsigned timeout_ms);
 /* Queues a packet on out link i, running the loop while it is full. */
 void	mixpeer_send(struct mixpeer *, size_t i, const uint8_t *packet);
 /*
