@@ -250,6 +250,10 @@ proc_child_main(const struct proc_role *role, const char *id)
 	prctl(PR_SET_NAME, title, 0, 0, 0);
 	/* Die with master even if it is killed before it can tell us. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	/* No sibling of the same uid may read our memory (/proc/PID/mem,
+	 * ptrace) or dump it: keyd's holds the key. exec() made us dumpable. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+		_exit(1);
 	if (getppid() == 1)
 		_exit(1);
 	signal(SIGPIPE, SIG_IGN);

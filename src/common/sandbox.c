@@ -164,8 +164,10 @@ sandbox_drop_privileges(const char *chroot_dir, uid_t uid, gid_t gid)
 		return -1;
 	if (capset_sets(0, 0, 0) == -1)
 		return -1;
-	/* Credential changes clear the parent-death signal; set it again. */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1)
+	/* Credential changes clear the parent-death signal and set the
+	 * dumpable flag to fs.suid_dumpable, which may be 1: set both again. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1 ||
+	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
 		return -1;
 	/* A process that dropped everything must not be able to regain it. */
 	if (uid != 0 && (setresuid((uid_t)-1, 0, (uid_t)-1) == 0 || sandbox_privileged())) {
