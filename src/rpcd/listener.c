@@ -49,6 +49,7 @@ struct conn {
 	struct event		*frame_deadline;	/* a started frame must end */
 	uint64_t		 last_active_ms;	/* clock_monotonic_ms() */
 	int			 closing;	/* flush, then close */
+	int			 checked;	/* not an HTTP request */
 };
 
 static void
@@ -172,6 +173,55 @@ conn_frame_started(struct conn *c, size_t have)
 	evtimer_add(c->frame_deadline, &tv);
 }
 
+/*
+ * A web page cannot open a websocket here, but it can make the browser
+ * POST to this port, and a request body can hold frames that the seed's
+ * framing would find once past the headers: a cross-protocol request that
+ * sends or fetches (deletes) messages as the user. No Request starts with
+ * an HTTP method (its first frame would be a letter-sized length and then
+ * no valid field tag), so a connection that begins with one is HTTP and is
+ * answered as such and closed. Returns 1 (wait for more), 0 (not HTTP) or
+ * -1 (HTTP: refused).
+ */
+static int
+conn_check_http(struct conn *c, struct evbuffer *in)
+{
+	static const char *const methods[] = {
+		"GET ", "POST ", "PUT ", "HEAD ", "OPTIONS ", "DELETE ", "PATCH ",
+		"CONNECT ", "TRACE ",
+	};
+	static const char answer[] = "HTTP/1.1 400 Bad Request\r\n"
+	    "Content-Type: text/plain\r\nConnection: close\r\n\r\n"
+	    "nymd's TCP socket speaks the seed's framing, not HTTP; "
+	    "browsers use its websocket socket.\n";
+	uint8_t head[8];
+	ev_ssize_t have = evbuffer_copyout(in, head, sizeof(head));
+	int partial = 0;
+
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		size_t n = strlen(methods[i]);
+		size_t k = have < (ev_ssize_t)n ? (size_t)(have > 0 ? have : 0) : n;
+		if (memcmp(head, methods[i], k) != 0)
+			continue;
+		if (k < n) {
+			partial = 1;
+			continue;
+		}
+		log_info("refused an HTTP request on the TCP socket (a web page "
+		    "trying it across protocols?)");
+		evbuffer_add(bufferevent_get_output(c->bev), answer, sizeof(answer) - 1);
+		c->closing = 1;
+		struct timeval tv = { LISTENER_LINGER_SECONDS, 0 };
+		bufferevent_set_timeouts(c->bev, &tv, &tv);
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return -1;
+	}
+	if (partial && have < (ev_ssize_t)sizeof(head))
+		return 1;
+	c->checked = 1;
+	return 0;
+}
+
 static void
 conn_on_read(struct bufferevent *bev, void *arg)
 {
@@ -182,6 +232,8 @@ conn_on_read(struct bufferevent *bev, void *arg)
 		evbuffer_drain(in, evbuffer_get_length(in));
 		return;
 	}
+	if (!c->checked && !c->l->is_unix && conn_check_http(c, in) != 0)
+		return;
 	while (!c->closing) {
 		uint8_t hdr[FRAME_VARINT_MAX_BYTES];
 		ev_ssize_t have = evbuffer_copyout(in, hdr, sizeof(hdr));

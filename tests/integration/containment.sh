@@ -10,7 +10,7 @@
 #   undumpable, and a sibling cannot open /proc/<keyd>/mem.
 # The other-user checks need root (to run a client as another uid).
 . "$(dirname "$0")/lib.sh"
-plan 20
+plan 21
 
 ROOT=0
 [ "$(id -u)" = 0 ] && ROOT=1
@@ -56,6 +56,27 @@ check "tcp: the refusal is logged once, at info, with the uid" sh -c \
 	"test \$(grep -c 'refused a connection from uid $(id -u nobody)' '$WORK/alice.log') -eq $ROOT"
 check "tcp: and a served connection works after it" sh -c \
 	"'$WORK/sockreq' tcp:127.0.0.1:$PORT details | grep -q '^details:'"
+# What a browser sends when a page POSTs to the port: headers, then a body
+# of frames (here a details request, 04 2a 00). It gets an HTTP answer, no
+# protobuf, and the connection is closed.
+http_post() {
+	python3 - "$PORT" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+body = b"\x04\x2a\x00" * 4
+s.sendall(b"POST /x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\n"
+          b"Content-Length: %d\r\n\r\n" % len(body) + body)
+s.settimeout(5)
+data = b""
+while True:
+    chunk = s.recv(4096)
+    if not chunk:
+        break
+    data += chunk
+sys.exit(0 if data.startswith(b"HTTP/1.1 400 ") and b"details" not in data else 1)
+PY
+}
+check "tcp: an HTTP request (a web page, across protocols) gets HTTP 400 and is closed" http_post
 kill -TERM "$M"
 wait "$M"
 
