@@ -159,6 +159,7 @@ P=$!
 track "$P"
 wait_for 10 test -s "$WORK/run.pty.pid"
 M=$(cat "$WORK/run.pty.pid")
+track "$M"
 wait_for 10 all_roles_up "$M"
 K=$(role_pid "$M" keyd); N=$(role_pid "$M" netd); R=$(role_pid "$M" rpcd)
 diag "on a pty: master $M, keyd $K, netd $N, rpcd $R"
