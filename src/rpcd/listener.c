@@ -358,9 +358,16 @@ listener_peer_refusal(struct listener *l, int fd, const struct sockaddr *sa,
 		return "not a loopback peer";
 	if (l->any_user)
 		return NULL;
-	if (peer_tcp_uid(l->diag, fd, uid) == -1)
+	if (peer_tcp_uid(l->diag, fd, uid) == -1) {
+		static int said;
+		/* ENOENT: the peer's socket is gone (or in another network
+		 * namespace); anything else may be a kernel without sock_diag. */
+		if (errno != ENOENT && !said++)
+			log_warn("cannot learn a TCP peer's user from the kernel's "
+			    "socket table (sock_diag); such peers are refused");
 		return "the peer's user is unknown: this nymd serves only its own "
 		    "user";
+	}
 	if (*uid == 0 || *uid == geteuid())
 		return NULL;
 other_user:
@@ -555,7 +562,8 @@ listener_open(struct event_base *base, const Nymipc__ChildConfig *cfg,
 	}
 	/* The sandbox opens no socket: ask for TCP peers' uid on this one. */
 	if (!l->is_unix && !l->any_user && (l->diag = peer_diag_open()) == -1)
-		fatal("cannot open a sock_diag socket to learn peers' users");
+		fatal("cannot open a sock_diag socket to learn peers' users "
+		    "(allow_other_users = true serves every user without it)");
 	if (rc == -1 || listen(l->fd, 64) == -1)
 		fatal("listen");
 	return l;
