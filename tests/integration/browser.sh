@@ -40,7 +40,7 @@ browse() {
 	"$CHROME" --headless=new --no-sandbox --disable-gpu --no-first-run \
 		--no-default-browser-check --disable-dev-shm-usage \
 		--disable-features=LocalNetworkAccessChecks,PrivateNetworkAccessRespectPreflightResults,BlockInsecurePrivateNetworkRequests \
-		--user-data-dir="$WORK/chrome-$2" "$1" >"$WORK/chrome-$2.log" 2>&1 &
+		--user-data-dir="$WORK/chrome-$2" "$1" >"$WORK/chrome-$2.txt" 2>&1 &
 	b=$!
 	wait_for 30 test -s "$WORK/pages/$2"
 	kill "$b" 2>/dev/null
