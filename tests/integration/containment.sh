@@ -10,7 +10,7 @@
 #   undumpable, and a sibling cannot open /proc/<keyd>/mem.
 # The other-user checks need root (to run a client as another uid).
 . "$(dirname "$0")/lib.sh"
-plan 21
+plan 25
 
 ROOT=0
 [ "$(id -u)" = 0 ] && ROOT=1
@@ -131,6 +131,49 @@ children_detached() {
 	done
 }
 check "every child runs in its own session without a controlling terminal" children_detached
+# What confines a process, as /proc shows it (the uid, capabilities,
+# no_new_privs, seccomp mode, dumpable through /proc ownership, session).
+confinement() {
+	grep -E '^(Uid|Gid|CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):' /proc/"$1"/status |
+		tr -s '\t ' ' '
+	echo "owner $(stat -c %u /proc/"$1"/status) session-leader $([ "$(awk '{ print $6 }' /proc/"$1"/stat)" = "$1" ] && echo yes)"
+}
+no_caps() {
+	[ -n "$1" ] && grep -Eq '^CapPrm:\s+0+$' /proc/"$1"/status &&
+	    grep -Eq '^CapEff:\s+0+$' /proc/"$1"/status && grep -Eq '^CapAmb:\s+0+$' /proc/"$1"/status
+}
+children_confined() {
+	for p in $K $N $R; do
+		no_caps "$p" && grep -Eq '^Seccomp:\s+2$' /proc/"$p"/status &&
+		    grep -Eq '^NoNewPrivs:\s+1$' /proc/"$p"/status || { confinement "$p" | sed 's/^/# /'; return 1; }
+	done
+}
+check "every child has no capability, no_new_privs and a seccomp filter" children_confined
+# A child restarted after a crash is confined exactly like the first.
+is_restarted() {
+	p=$(role_pid "$M" "$1") && [ "$p" != "$2" ] && grep -q "$1 is ready (pid $p)" "$WORK/alice.log"
+}
+restarted_alike() {
+	role=$1; old=$(role_pid "$M" "$role") || return 1
+	confinement "$old" >"$WORK/$role-first"
+	kill -KILL "$old"
+	wait_for 15 is_restarted "$role" "$old" || return 1
+	new=$(role_pid "$M" "$role") || return 1
+	confinement "$new" >"$WORK/$role-again"
+	diff "$WORK/$role-first" "$WORK/$role-again" | sed 's/^/# /'
+	cmp -s "$WORK/$role-first" "$WORK/$role-again" &&
+	    "$WORK/sockreq" "unix:$SOCK" details | grep -q '^details: id='
+}
+check "a keyd restarted after SIGKILL is confined like the first, and the key is back" restarted_alike keyd
+check "an rpcd restarted after SIGKILL is confined like the first, and serves" restarted_alike rpcd
+# Started as root, master still holds capabilities for the children it
+# restarts: a known gap (docs/threat-model.md), a TODO until it is closed.
+if no_caps "$M"; then
+	ok "master holds no capability"
+else
+	T_NUM=$((T_NUM + 1))
+	echo "not ok $T_NUM - master holds no capability # TODO started as root, master keeps what a restarted child needs (docs/threat-model.md, Known gaps)"
+fi
 kill -TERM "$M"
 wait "$M"
 
