@@ -378,7 +378,10 @@ master_setup_relay(void)
 	m.relay[0] = m.relay[1] = -1;
 	if (!isatty(STDOUT_FILENO) && !isatty(STDERR_FILENO))
 		return 0;
-	if (pipe2(m.relay, O_CLOEXEC | O_NONBLOCK) == -1)
+	/* Non-blocking for master only: a child waits rather than lose a
+	 * line when the pipe is full. */
+	if (pipe2(m.relay, O_CLOEXEC) == -1 ||
+	    fcntl(m.relay[0], F_SETFL, O_NONBLOCK) == -1)
 		return -1;
 	m.relay_ev = event_new(m.base, m.relay[0], EV_READ | EV_PERSIST, on_relay, NULL);
 	if (m.relay_ev == NULL || event_add(m.relay_ev, NULL) == -1)

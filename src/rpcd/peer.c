@@ -91,8 +91,9 @@ peer_tcp_uid(int diag, int fd, uid_t *uid)
 	for (;;) {
 		if ((n = recv(diag, &a, sizeof(a), MSG_DONTWAIT)) == -1)
 			return -1;
-		for (struct nlmsghdr *h = &a.nlh; NLMSG_OK(h, (size_t)n);
-		    h = NLMSG_NEXT(h, n)) {
+		int len = (int)n;
+		for (struct nlmsghdr *h = &a.nlh; NLMSG_OK(h, len);
+		    h = NLMSG_NEXT(h, len)) {
 			if (h->nlmsg_seq != seq)
 				continue;
 			if (h->nlmsg_type == NLMSG_ERROR) {
