@@ -89,21 +89,37 @@ sandbox_add(scmp_filter_ctx ctx, const struct sandbox_call *calls)
 }
 
 int
-sandbox_seccomp(const struct sandbox_policy *p)
+sandbox_seccomp_lists(const struct sandbox_call *const *lists, int fail_errno)
 {
-	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+	scmp_filter_ctx ctx = seccomp_init(fail_errno != 0 ?
+	    SCMP_ACT_ERRNO((uint32_t)fail_errno) : SCMP_ACT_KILL_PROCESS);
 	int rc = -1;
 
 	if (ctx == NULL)
 		return -1;
-	if (sandbox_add(ctx, sandbox_base) == 0 &&
-	    (p->calls == NULL || sandbox_add(ctx, p->calls) == 0) &&
-	    (!p->threads || sandbox_add(ctx, sandbox_threads) == 0) &&
-	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
-	    seccomp_load(ctx) == 0)
+	for (size_t i = 0; lists[i] != NULL; i++)
+		if (sandbox_add(ctx, lists[i]) == -1)
+			goto out;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 && seccomp_load(ctx) == 0)
 		rc = 0;
+out:
 	seccomp_release(ctx);
 	return rc;
+}
+
+int
+sandbox_seccomp(const struct sandbox_policy *p)
+{
+	const struct sandbox_call *lists[4];
+	size_t n = 0;
+
+	lists[n++] = sandbox_base;
+	if (p->calls != NULL)
+		lists[n++] = p->calls;
+	if (p->threads)
+		lists[n++] = sandbox_threads;
+	lists[n] = NULL;
+	return sandbox_seccomp_lists(lists, 0);
 }
 
 int

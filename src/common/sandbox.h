@@ -67,6 +67,10 @@ int	sandbox_confine(const struct sandbox_policy *, const char *chroot_dir,
 	    uid_t uid, gid_t gid);
 /* The seccomp part alone (no_new_privs, then the filter); -1 on failure. */
 int	sandbox_seccomp(const struct sandbox_policy *);
+/* A filter from call lists (NULL-terminated) alone, without the base
+ * list: a call matching no entry kills the process, or fails with
+ * fail_errno if it is not 0. Sets no_new_privs. */
+int	sandbox_seccomp_lists(const struct sandbox_call *const *lists, int fail_errno);
 
 /*
  * For children started with the master's capabilities: chroot to dir (if

@@ -870,6 +870,12 @@ master_main(const struct nymd_options *o)
 		master_cleanup();
 		return 1;
 	}
+	/* Before the first child: each inherits it under its own. */
+	if (master_sandbox() == -1) {
+		master_error("cannot install master's seccomp filter");
+		master_cleanup();
+		return 1;
+	}
 	log_info("starting nymd %s for client %s", PACKAGE_VERSION, m.cfg.id);
 	for (size_t i = 0; i < N_CHILD_ROLES; i++) {
 		if (master_start_child(&m.children[child_roles[i]]) == -1) {

@@ -10,7 +10,7 @@
 #   undumpable, and a sibling cannot open /proc/<keyd>/mem.
 # The other-user checks need root (to run a client as another uid).
 . "$(dirname "$0")/lib.sh"
-plan 25
+plan 26
 
 ROOT=0
 [ "$(id -u)" = 0 ] && ROOT=1
@@ -166,6 +166,8 @@ restarted_alike() {
 }
 check "a keyd restarted after SIGKILL is confined like the first, and the key is back" restarted_alike keyd
 check "an rpcd restarted after SIGKILL is confined like the first, and serves" restarted_alike rpcd
+check "master runs under its own seccomp allow-list (and no_new_privs)" sh -c \
+	"grep -Eq '^Seccomp:\s+2$' /proc/$M/status && grep -Eq '^NoNewPrivs:\s+1$' /proc/$M/status"
 # Started as root, master still holds capabilities for the children it
 # restarts: a known gap (docs/threat-model.md), a TODO until it is closed.
 if no_caps "$M"; then

@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -32,6 +33,7 @@
 #include "common/sandbox.h"
 
 #include "keyd/keyd.h"
+#include "master/master.h"
 #include "netd/netd.h"
 #include "rpcd/rpcd.h"
 
@@ -48,6 +50,8 @@ enum probe {
 	PROBE_PROC_MEM,		/* read a sibling's memory */
 	PROBE_IOCTL_OTHER,	/* a request no role names */
 	PROBE_CHILD_MEM,	/* read the memory of a keyd it started */
+	PROBE_VM_READV,		/* read memory without /proc */
+	PROBE_MOUNT,
 };
 
 /* The probe's exit codes. */
@@ -59,9 +63,17 @@ enum probe {
 static char unix_path[108];
 static pid_t keyd_pid = -1;
 
+/* Stands for master's filter (master_sandbox) in run_probe. */
+static const struct sandbox_policy master_filter = { .role = "master" };
+
 static void
 confine(const struct sandbox_policy *policy)
 {
+	if (policy == &master_filter) {
+		if (master_sandbox() != 0)
+			_exit(100);
+		return;
+	}
 	if (sandbox_confine(policy, NULL, getuid(), getgid()) != 0)
 		_exit(100);
 }
@@ -173,10 +185,13 @@ run_probe(const struct sandbox_policy *policy, enum probe probe)
 		case PROBE_TIOCSTI:
 			/* fd 0 may be no terminal: the filter looks only at
 			 * the request, so reaching the kernel is the failure. */
-			syscall(SYS_ioctl, 0, TIOCSTI, &c);
+			if (syscall(SYS_ioctl, 0, TIOCSTI, &c) == -1 && errno == EPERM)
+				_exit(PROBE_REFUSED);
 			break;
 		case PROBE_IOCTL_OTHER:
-			syscall(SYS_ioctl, pipefd[1], FIOASYNC, &status);
+			if (syscall(SYS_ioctl, pipefd[1], FIOASYNC, &status) == -1 &&
+			    errno == EPERM)
+				_exit(PROBE_REFUSED);
 			break;
 		case PROBE_UNIX_CONNECT:
 			_exit(probe_unix_connect());
@@ -184,6 +199,22 @@ run_probe(const struct sandbox_policy *policy, enum probe probe)
 			_exit(probe_proc_mem());
 		case PROBE_CHILD_MEM:
 			_exit(probe_child_mem());
+		case PROBE_VM_READV: {
+			/* its own memory: only a filter can refuse that */
+			char from[16] = "secret", to[16];
+			struct iovec local = { to, sizeof(to) };
+			struct iovec remote = { from, sizeof(from) };
+			if (syscall(SYS_process_vm_readv, getpid(), &local, 1, &remote, 1, 0) == -1)
+				_exit(PROBE_REFUSED);
+			break;
+		}
+		case PROBE_MOUNT:
+			/* a target that does not exist: never mounts anything;
+			 * unfiltered, root gets ENOENT */
+			if (syscall(SYS_mount, "none", "/nonexistent/nymd-test", "tmpfs",
+			    0, NULL) == -1 && errno == EPERM)
+				_exit(PROBE_REFUSED);
+			break;
 		}
 		_exit(PROBE_ALLOWED);	/* the call was allowed */
 	}
@@ -281,6 +312,18 @@ test_keyd_mem_closed_without_landlock(void **state)
 {
 	assert_refused(run_probe(NULL, PROBE_PROC_MEM));
 	assert_refused(run_probe(NULL, PROBE_CHILD_MEM));
+}
+
+/* master's own filter, which every child inherits: what no nymd process
+ * does fails with EPERM; what master lives on still works. */
+static void
+test_master_filter(void **state)
+{
+	assert_survives(run_probe(&master_filter, PROBE_WRITE));
+	assert_refused(run_probe(&master_filter, PROBE_TIOCSTI));
+	assert_refused(run_probe(&master_filter, PROBE_VM_READV));
+	assert_refused(run_probe(&master_filter, PROBE_MOUNT));
+	assert_refused(run_probe(&master_filter, PROBE_IOCTL_OTHER));
 }
 
 static void
@@ -558,6 +601,7 @@ main(void)
 		cmocka_unit_test(test_netd_may_open_tcp),
 		cmocka_unit_test(test_rpcd_forbids_socket),
 		cmocka_unit_test(test_rpcd_forbids_connect),
+		cmocka_unit_test(test_master_filter),
 		cmocka_unit_test(test_landlock_confines_opening),
 		cmocka_unit_test(test_netd_landlock_keeps_home_out),
 		cmocka_unit_test(test_rpcd_landlock_keeps_key_out),
