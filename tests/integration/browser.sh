@@ -26,6 +26,10 @@ M=$!
 track "$M"
 check "nymd serves the websocket" wait_for 10 grep -q "^Our Public Key is: " "$WORK/socket.out"
 KEY=$(sed -n 's/^Our Public Key is: //p' "$WORK/socket.out")
+# The page sends to the client itself, which needs the provider from the
+# topology: wait for it.
+wait_for 15 sh -c "python3 '$top_srcdir/tests/tools/wsclient.py' --port $PORT details |
+	grep -q 'provider=$PROVIDER'"
 
 mkdir "$WORK/pages"
 python3 "$top_srcdir/tests/tools/browserpages.py" "$WORK/pages" "$PORT" &
