@@ -88,8 +88,10 @@ static const struct sandbox_call master_calls[] = {
 	SANDBOX_ARG("ioctl", 1, TCGETS), SANDBOX_ARG("ioctl", 1, FIONREAD),
 	SANDBOX_ARG("ioctl", 1, FIONBIO),
 #ifdef NYMD_SANITIZERS
-	/* LeakSanitizer stops the world with ptrace at master's exit */
-	SANDBOX_ANY("ptrace"),
+	/* LeakSanitizer stops the world at master's exit: a clone lists
+	 * the threads (getdents on x86-64) and ptraces them */
+	SANDBOX_ANY("ptrace"), SANDBOX_ANY("getdents"), SANDBOX_ANY("mincore"),
+	SANDBOX_ANY("rt_sigtimedwait"),
 #endif
 	SANDBOX_END,
 };
