@@ -91,9 +91,14 @@ peer_tcp_uid(int diag, int fd, uid_t *uid)
 	for (;;) {
 		if ((n = recv(diag, &a, sizeof(a), MSG_DONTWAIT)) == -1)
 			return -1;
-		int len = (int)n;
-		for (struct nlmsghdr *h = &a.nlh; NLMSG_OK(h, len);
-		    h = NLMSG_NEXT(h, len)) {
+		/* NLMSG_OK and NLMSG_NEXT, with the bounds checked in size_t */
+		size_t len = (size_t)n, step;
+		for (struct nlmsghdr *h = &a.nlh; len >= sizeof(*h) &&
+		    h->nlmsg_len >= sizeof(*h) && h->nlmsg_len <= len;
+		    len -= step, h = (struct nlmsghdr *)((uint8_t *)h + step)) {
+			step = NLMSG_ALIGN(h->nlmsg_len);
+			if (step > len)
+				step = len;
 			if (h->nlmsg_seq != seq)
 				continue;
 			if (h->nlmsg_type == NLMSG_ERROR) {
