@@ -34,6 +34,7 @@ enum config_kind {
 	CK_USER,	/* string: a user name */
 	CK_MODE,	/* string: octal permission bits */
 	CK_ADDRESS,	/* string: numeric IPv4 or IPv6 address */
+	CK_ORIGINS,	/* string: web origins a page may use the websocket from */
 	CK_BOOL,
 	CK_RATE,	/* float: events per second */
 	CK_DELAY,	/* float: milliseconds, > 0 */
@@ -74,6 +75,8 @@ static const struct config_key config_keys[] = {
 	KEY("nymd", socket_path, CK_PATH),
 	KEY("nymd", socket_mode, CK_MODE),
 	KEY("nymd", listen_address, CK_ADDRESS),
+	KEY("nymd", websocket_allowed_origins, CK_ORIGINS),
+	KEY("nymd", allow_other_users, CK_BOOL),
 	KEY("nymd", average_delay_ms, CK_DELAY),
 	KEYU("nymd", topology_refresh_seconds, 1, 86400),
 	KEYU("nymd", max_restarts, 1, 1000),
@@ -309,6 +312,10 @@ defaults_fill(struct nymd_config *cfg, const char *root)
 	cfg->socket_mode = CONFIG_DEFAULT_SOCKET_MODE;
 	set_string(cfg->listen_address, sizeof(cfg->listen_address),
 	    CONFIG_DEFAULT_LISTEN_ADDRESS);
+	set_string(cfg->websocket_allowed_origins,
+	    sizeof(cfg->websocket_allowed_origins),
+	    CONFIG_DEFAULT_WEBSOCKET_ORIGINS);
+	cfg->allow_other_users = false;
 	cfg->average_delay_ms = CONFIG_DEFAULT_DELAY_MS;
 	cfg->topology_refresh_seconds = CONFIG_DEFAULT_TOPOLOGY_REFRESH_SECONDS;
 	cfg->max_restarts = CONFIG_DEFAULT_MAX_RESTARTS;
@@ -462,6 +469,12 @@ apply_string(const struct config_key *ck, const struct toml_kv *kv,
 			    "IPv6 address, got '%s'",
 			    config_show(v, shown, sizeof(shown)));
 		break;
+	case CK_ORIGINS: {
+		const char *why = config_origins_check(v);
+		if (why != NULL)
+			return key_error(err, kv, "%s", why);
+		break;
+	}
 	default:
 		break;
 	}
@@ -779,6 +792,78 @@ format_debug(struct strbuf *sb, const struct nymd_config *cfg)
 	    cfg->rate_compliant_cover_messages_disabled ? "true" : "false");
 }
 
+/* RFC 3986 scheme: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) */
+static size_t
+origin_scheme_len(const char *p, size_t n)
+{
+	size_t i = 0;
+
+	if (n == 0 || !((p[0] >= 'a' && p[0] <= 'z') || (p[0] >= 'A' && p[0] <= 'Z')))
+		return 0;
+	while (i < n && ((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= 'A' && p[i] <= 'Z') ||
+	    (p[i] >= '0' && p[i] <= '9') || p[i] == '+' || p[i] == '-' || p[i] == '.'))
+		i++;
+	return i;
+}
+
+/* One entry: scheme "://" host [":" port], host a name, an IPv4 address
+ * or a bracketed IPv6 address; no path. */
+static const char *
+origin_entry_check(const char *p, size_t n)
+{
+	size_t i = origin_scheme_len(p, n), h;
+
+	if (n == 4 && strncasecmp(p, "null", 4) == 0)
+		return "\"null\" cannot be allowed: any web page can send that "
+		    "origin (a sandboxed frame, a data: URL, a downloaded file)";
+	if (i == 0 || n - i < 3 || memcmp(p + i, "://", 3) != 0)
+		return "expected origins such as \"http://localhost\" or "
+		    "\"https://app.example:8443\", separated by spaces";
+	i += 3;
+	h = i;
+	if (i < n && p[i] == '[') {
+		while (i < n && p[i] != ']')
+			i++;
+		if (i == n)
+			return "an IPv6 origin host lacks its closing ']'";
+		i++;
+	} else {
+		while (i < n && p[i] != ':' && p[i] != '/')
+			i++;
+	}
+	if (i == h)
+		return "an origin without a host (such as file://) cannot be "
+		    "allowed: every local file would share it";
+	if (i < n && p[i] == ':') {
+		size_t digits = 0;
+		for (i++; i < n && p[i] >= '0' && p[i] <= '9'; i++)
+			digits++;
+		if (digits == 0 || digits > 5)
+			return "an origin's port must be 1 to 5 digits";
+	}
+	if (i != n)
+		return "an origin has no path: write scheme://host or "
+		    "scheme://host:port";
+	return NULL;
+}
+
+const char *
+config_origins_check(const char *list)
+{
+	const char *p = list, *why;
+
+	for (;;) {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (*p == '\0')
+			return NULL;
+		size_t n = strcspn(p, " \t,");
+		if ((why = origin_entry_check(p, n)) != NULL)
+			return why;
+		p += n;
+	}
+}
+
 static void
 format_nymd(struct strbuf *sb, const struct nymd_config *cfg)
 {
@@ -794,9 +879,20 @@ format_nymd(struct strbuf *sb, const struct nymd_config *cfg)
 	strbuf_printf(sb, "\n# Permissions of that socket, in octal.\n");
 	strbuf_toml_string(sb, "socket_mode", mode);
 	strbuf_printf(sb, "\n# Address the tcp and websocket listeners bind to. "
-	    "Whatever it is, only\n# connections from a loopback address are "
-	    "served: the socket API has no\n# authentication.\n");
+	    "Whatever it is, only\n# connections from a loopback address, made "
+	    "by this user (or root), are\n# served: the socket API has no "
+	    "authentication.\n");
 	strbuf_toml_string(sb, "listen_address", cfg->listen_address);
+	strbuf_printf(sb, "\n# Web pages that may use the websocket, by origin "
+	    "(\"scheme://host\" for\n# any port, or \"scheme://host:port\"), "
+	    "separated by spaces. Other pages,\n# file:// and \"null\" among "
+	    "them, are refused; programs that send no\n# Origin are served.\n");
+	strbuf_toml_string(sb, "websocket_allowed_origins",
+	    cfg->websocket_allowed_origins);
+	strbuf_printf(sb, "\n# true serves local peers of every user, not only "
+	    "this one. Unsafe: any\n# local user could then read, delete and "
+	    "send this client's messages.\n"
+	    "allow_other_users = %s\n", cfg->allow_other_users ? "true" : "false");
 	strbuf_printf(sb, "\n# Mean delay a packet spends in each mix, in "
 	    "milliseconds.\n");
 	strbuf_toml_float(sb, "average_delay_ms", cfg->average_delay_ms);

@@ -28,6 +28,9 @@
 #define CONFIG_DEFAULT_SOCKET_PATH	"nymd.sock"
 #define CONFIG_DEFAULT_SOCKET_MODE	0600
 #define CONFIG_DEFAULT_LISTEN_ADDRESS	"127.0.0.1"
+/* Pages from these origins (any port) may use the websocket. */
+#define CONFIG_DEFAULT_WEBSOCKET_ORIGINS \
+	"http://localhost http://127.0.0.1 http://[::1]"
 #define CONFIG_DEFAULT_DELAY_MS		50.0
 #define CONFIG_MAX_DELAY_MS		3600000.0
 #define CONFIG_DEFAULT_TOPOLOGY_REFRESH_SECONDS	30
@@ -43,6 +46,7 @@
 #define CONFIG_PROVIDER_ID_BYTES	45	/* 44 characters of base64 */
 #define CONFIG_USER_BYTES		33
 #define CONFIG_ADDRESS_BYTES		64
+#define CONFIG_ORIGINS_BYTES		1024
 /* sizeof(((struct sockaddr_un *)0)->sun_path) on Linux */
 #define CONFIG_UNIX_PATH_BYTES		108
 
@@ -98,6 +102,11 @@ struct nymd_config {
 	char	socket_path[CONFIG_PATH_BYTES];
 	unsigned int socket_mode;
 	char	listen_address[CONFIG_ADDRESS_BYTES];
+	/* Origins separated by spaces or commas: "scheme://host" (any
+	 * port) or "scheme://host:port"; "" refuses every browser page. */
+	char	websocket_allowed_origins[CONFIG_ORIGINS_BYTES];
+	/* Serve tcp, websocket and unix socket peers of any uid (unsafe). */
+	bool	allow_other_users;
 	double	average_delay_ms;
 	unsigned int topology_refresh_seconds;
 	unsigned int max_restarts;
@@ -171,6 +180,8 @@ int	config_resolve_path(const struct nymd_config *cfg, const char *path,
 bool	config_id_valid(const char *id);
 /* 44 characters of URL-safe base64 ending in '=' (a 32-byte key). */
 bool	config_provider_id_valid(const char *provider_id);
+/* A websocket_allowed_origins value: NULL if valid, else what is wrong. */
+const char *config_origins_check(const char *list);
 
 const char *config_log_level_name(enum config_log_level level);
 /* Accepts the seed's names in any case, and "warn". */

@@ -141,8 +141,15 @@ on_config(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 		fatalx("cannot copy configuration");
 	if (proc_apply_logging(p->config, proc_role_name(p->role->role)) == -1)
 		fatal("cannot open log %s", p->config->log_file);
+	/* One order for every role: set-up, then (in sandbox_confine) the
+	 * privilege drop, Landlock and seccomp, then start. */
 	if (p->role->configure(p) == -1)
 		fatalx("%s set-up failed", proc_role_name(p->role->role));
+	if (sandbox_confine(p->role->sandbox, p->config->chroot_dir,
+	    p->config->uid, p->config->gid) == -1)
+		fatalx("%s cannot be confined", proc_role_name(p->role->role));
+	if (p->role->start != NULL && p->role->start(p) == -1)
+		fatalx("%s cannot start", proc_role_name(p->role->role));
 
 	Nymipc__Ipc ready = NYMIPC__IPC__INIT;
 	ready.type = NYMIPC__IPC_TYPE__IPC_READY;
@@ -250,6 +257,10 @@ proc_child_main(const struct proc_role *role, const char *id)
 	prctl(PR_SET_NAME, title, 0, 0, 0);
 	/* Die with master even if it is killed before it can tell us. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	/* No sibling of the same uid may read our memory (/proc/PID/mem,
+	 * ptrace) or dump it: keyd's holds the key. exec() made us dumpable. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+		_exit(1);
 	if (getppid() == 1)
 		_exit(1);
 	signal(SIGPIPE, SIG_IGN);

@@ -10,6 +10,7 @@
 #include <event2/event.h>
 
 #include "common/ipc.h"
+#include "common/sandbox.h"
 
 #define PROC_MASTER_FD		3
 #define PROC_LOG_FD		4	/* the log file, when logging to one */
@@ -20,9 +21,14 @@ struct proc;
 
 struct proc_role {
 	Nymipc__Role	 role;
-	/* Set-up with the first configuration: open what the role needs,
-	 * drop privileges and install the sandbox. Returns 0 or -1 (logged). */
+	/* What the role may do once confined (ROLE/sandbox.c). */
+	const struct sandbox_policy *sandbox;
+	/* Set-up with the first configuration: open what the role needs
+	 * while it still can. Returns 0 or -1 (logged). */
 	int		(*configure)(struct proc *);
+	/* Called once confined, before the first untrusted byte is read:
+	 * start serving. NULL if configure() did all. Returns 0 or -1. */
+	int		(*start)(struct proc *);
 	/* A new configuration arrived with SIGHUP (already stored). */
 	void		(*reload)(struct proc *);
 	/* A channel to peer `role` is (again) up. */

@@ -6,94 +6,148 @@
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <linux/capability.h>
 
+#include "common/log.h"
 #include "common/sandbox.h"
 
 /*
  * Calls every role makes after its set-up: the libevent loop (epoll),
- * IPC (sendmsg/recvmsg with descriptors), memory management, time,
- * libsodium's getrandom, and exiting.
+ * IPC (sendmsg/recvmsg with descriptors), memory management but never
+ * executable memory, time, libsodium's getrandom, and exiting.
  */
-static const char *const sandbox_base[] = {
-	"read", "write", "readv", "writev", "close", "lseek",
-	"sendmsg", "recvmsg", "fcntl", "fstat", "newfstatat", "statx",
-	"epoll_wait", "epoll_pwait", "epoll_ctl", "epoll_create1",
-	"poll", "ppoll", "select", "pselect6",
-	"brk", "mmap", "munmap", "mremap", "madvise",
-	"clock_gettime", "gettimeofday", "clock_nanosleep", "nanosleep",
-	"getpid", "gettid", "getuid", "geteuid", "getgid", "getegid",
-	"futex", "getrandom", "sched_yield",
-	"rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sigaltstack",
-	"restart_syscall", "exit", "exit_group",
+static const struct sandbox_call sandbox_base[] = {
+	SANDBOX_ANY("read"), SANDBOX_ANY("write"), SANDBOX_ANY("readv"),
+	SANDBOX_ANY("writev"), SANDBOX_ANY("close"), SANDBOX_ANY("lseek"),
+	SANDBOX_ANY("sendmsg"), SANDBOX_ANY("recvmsg"), SANDBOX_ANY("fcntl"),
+	SANDBOX_ANY("fstat"), SANDBOX_ANY("newfstatat"), SANDBOX_ANY("statx"),
+	SANDBOX_ANY("epoll_wait"), SANDBOX_ANY("epoll_pwait"),
+	SANDBOX_ANY("epoll_ctl"), SANDBOX_ANY("epoll_create1"),
+	SANDBOX_ANY("poll"), SANDBOX_ANY("ppoll"), SANDBOX_ANY("select"),
+	SANDBOX_ANY("pselect6"),
+	/* No executable memory: injected code stays data. mprotect also
+	 * serves sodium_malloc's guard pages and thread stacks. */
+	SANDBOX_ANY("brk"), SANDBOX_NOBITS("mmap", 2, PROT_EXEC),
+	SANDBOX_NOBITS("mprotect", 2, PROT_EXEC), SANDBOX_ANY("munmap"),
+	SANDBOX_ANY("mremap"), SANDBOX_ANY("madvise"),
+	SANDBOX_ANY("clock_gettime"), SANDBOX_ANY("gettimeofday"),
+	SANDBOX_ANY("clock_nanosleep"), SANDBOX_ANY("nanosleep"),
+	SANDBOX_ANY("getpid"), SANDBOX_ANY("gettid"), SANDBOX_ANY("getuid"),
+	SANDBOX_ANY("geteuid"), SANDBOX_ANY("getgid"), SANDBOX_ANY("getegid"),
+	SANDBOX_ANY("futex"), SANDBOX_ANY("getrandom"), SANDBOX_ANY("sched_yield"),
+	SANDBOX_ANY("rt_sigaction"), SANDBOX_ANY("rt_sigprocmask"),
+	SANDBOX_ANY("rt_sigreturn"), SANDBOX_ANY("sigaltstack"),
+	SANDBOX_ANY("restart_syscall"), SANDBOX_ANY("exit"),
+	SANDBOX_ANY("exit_group"),
+	/* isatty() (stdio asks it of a character device): "not a tty". */
+	SANDBOX_FAIL("ioctl", 1, TCGETS, ENOTTY),
 #ifdef NYMD_SANITIZERS
 	/* What the ASan/UBSan runtimes call while the process runs (opening
 	 * files stays forbidden, so a report may be cut short). */
-	"readlink", "prctl", "getrlimit", "prlimit64", "sched_getaffinity",
+	SANDBOX_ANY("readlink"), SANDBOX_ANY("prctl"), SANDBOX_ANY("getrlimit"),
+	SANDBOX_ANY("prlimit64"), SANDBOX_ANY("sched_getaffinity"),
 #endif
-	NULL,
+	SANDBOX_END,
 };
 
-int
-sandbox_allow(scmp_filter_ctx ctx, const char *const *names)
+/* Threads: set_robust_list and rseq at start, clone() only for a thread. */
+static const struct sandbox_call sandbox_threads[] = {
+	SANDBOX_ANY("set_robust_list"), SANDBOX_ANY("rseq"),
+	/* glibc falls back to clone() when clone3() says ENOSYS. */
+	{ "clone3", -1, SCMP_CMP_EQ, 0, 0, ENOSYS },
+	{ "clone", 0, SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD, 0 },
+	SANDBOX_END,
+};
+
+static int
+sandbox_add(scmp_filter_ctx ctx, const struct sandbox_call *calls)
 {
-	for (size_t i = 0; names[i] != NULL; i++) {
-		int nr = seccomp_syscall_resolve_name(names[i]);
+	for (const struct sandbox_call *c = calls; c->name != NULL; c++) {
+		int nr = seccomp_syscall_resolve_name(c->name);
+		uint32_t action = c->fail != 0 ? SCMP_ACT_ERRNO((uint32_t)c->fail) :
+		    SCMP_ACT_ALLOW;
+		int rc;
+
 		if (nr == __NR_SCMP_ERROR)
 			return -1;
-		if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0) != 0)
+		if (c->arg < 0)
+			rc = seccomp_rule_add(ctx, action, nr, 0);
+		else
+			rc = seccomp_rule_add(ctx, action, nr, 1, (struct scmp_arg_cmp){
+			    .arg = (unsigned int)c->arg, .op = c->op,
+			    .datum_a = c->a, .datum_b = c->b });
+		if (rc != 0)
 			return -1;
 	}
 	return 0;
 }
 
-scmp_filter_ctx
-sandbox_filter_new(void)
+int
+sandbox_seccomp_lists(const struct sandbox_call *const *lists, int fail_errno)
 {
-	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+	scmp_filter_ctx ctx = seccomp_init(fail_errno != 0 ?
+	    SCMP_ACT_ERRNO((uint32_t)fail_errno) : SCMP_ACT_KILL_PROCESS);
+	int rc = -1;
 
 	if (ctx == NULL)
-		return NULL;
-	if (sandbox_allow(ctx, sandbox_base) == -1) {
-		seccomp_release(ctx);
-		return NULL;
-	}
-	return ctx;
-}
-
-int
-sandbox_allow_threads(scmp_filter_ctx ctx)
-{
-	static const char *const thread_calls[] = {
-		"set_robust_list", "rseq", "mprotect", NULL,
-	};
-
-	if (sandbox_allow(ctx, thread_calls) == -1)
 		return -1;
-	/* glibc falls back to clone() when clone3() says ENOSYS. */
-	if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0) != 0)
-		return -1;
-	if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
-	    SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD)) != 0)
-		return -1;
-	return 0;
-}
-
-int
-sandbox_load(scmp_filter_ctx ctx)
-{
-	int rc = 0;
-
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
-		rc = -1;
-	else if (seccomp_load(ctx) != 0)
-		rc = -1;
+	for (size_t i = 0; lists[i] != NULL; i++)
+		if (sandbox_add(ctx, lists[i]) == -1)
+			goto out;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 && seccomp_load(ctx) == 0)
+		rc = 0;
+out:
 	seccomp_release(ctx);
 	return rc;
+}
+
+int
+sandbox_seccomp(const struct sandbox_policy *p)
+{
+	const struct sandbox_call *lists[4];
+	size_t n = 0;
+
+	lists[n++] = sandbox_base;
+	if (p->calls != NULL)
+		lists[n++] = p->calls;
+	if (p->threads)
+		lists[n++] = sandbox_threads;
+	lists[n] = NULL;
+	return sandbox_seccomp_lists(lists, 0);
+}
+
+int
+sandbox_confine(const struct sandbox_policy *p, const char *chroot_dir,
+    uid_t uid, gid_t gid)
+{
+	if (p->prepare != NULL && p->prepare() == -1) {
+		log_warnx("%s: cannot prepare the sandbox", p->role);
+		return -1;
+	}
+	if (sandbox_drop_privileges(p->chroot ? chroot_dir : NULL, uid, gid) == -1) {
+		log_warn("%s: cannot drop privileges", p->role);
+		return -1;
+	}
+	/* Also done at start; a credential change may have undone it. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1) {
+		log_warn("%s: cannot make the process undumpable", p->role);
+		return -1;
+	}
+	if (sandbox_landlock_role(p->role, p->paths, p->npaths) == -1) {
+		log_warn("cannot confine %s with Landlock", p->role);
+		return -1;
+	}
+	if (sandbox_seccomp(p) == -1) {
+		log_warnx("cannot install %s's seccomp filter", p->role);
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -164,8 +218,10 @@ sandbox_drop_privileges(const char *chroot_dir, uid_t uid, gid_t gid)
 		return -1;
 	if (capset_sets(0, 0, 0) == -1)
 		return -1;
-	/* Credential changes clear the parent-death signal; set it again. */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1)
+	/* Credential changes clear the parent-death signal and set the
+	 * dumpable flag to fs.suid_dumpable, which may be 1: set both again. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1 ||
+	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
 		return -1;
 	/* A process that dropped everything must not be able to regain it. */
 	if (uid != 0 && (setresuid((uid_t)-1, 0, (uid_t)-1) == 0 || sandbox_privileged())) {

@@ -2,23 +2,75 @@
  * Sandbox helpers shared by the roles: a seccomp allow-list whose default
  * action kills the process, no_new_privs, and, when nymd starts as root,
  * the privilege drop (chroot, setgroups, setresgid, setresuid, capabilities).
- * Each role builds its own list in ROLE/sandbox.c from these pieces.
+ * Each role declares its struct sandbox_policy in ROLE/sandbox.c.
  */
 #ifndef NYMD_SANDBOX_H
 #define NYMD_SANDBOX_H
 
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <seccomp.h>
 
-/* A new filter with the calls every role needs (see sandbox.c). */
-scmp_filter_ctx sandbox_filter_new(void);
-/* Allows the named calls (NULL-terminated); -1 if a name is unknown. */
-int	sandbox_allow(scmp_filter_ctx, const char *const *names);
-/* Threads only: clone() with CLONE_THREAD; clone3() fails with ENOSYS. */
-int	sandbox_allow_threads(scmp_filter_ctx);
-/* Sets no_new_privs and loads the filter; the ctx is released. */
-int	sandbox_load(scmp_filter_ctx);
+/*
+ * One system call a role may make, after OpenSSH's sandbox-seccomp-filter:
+ * with any arguments, or only when argument `arg` compares as given (one
+ * entry per allowed value). `fail` makes a matching call fail with that
+ * errno instead of being allowed (for calls a library makes and copes
+ * with failing). A call matching no entry kills the process.
+ */
+struct sandbox_call {
+	const char		*name;
+	int			 arg;	/* -1: any arguments */
+	enum scmp_compare	 op;
+	uint64_t		 a, b;	/* libseccomp's datum_a, datum_b */
+	int			 fail;	/* 0: allow; else fail with this errno */
+};
+#define SANDBOX_ANY(n)			{ (n), -1, SCMP_CMP_EQ, 0, 0, 0 }
+/* Allowed when argument i equals v. */
+#define SANDBOX_ARG(n, i, v)		{ (n), (i), SCMP_CMP_EQ, (v), 0, 0 }
+/* Allowed when argument i has none of the bits in m. */
+#define SANDBOX_NOBITS(n, i, m)		{ (n), (i), SCMP_CMP_MASKED_EQ, (m), 0, 0 }
+/* Fails with errno e when argument i equals v. */
+#define SANDBOX_FAIL(n, i, v, e)	{ (n), (i), SCMP_CMP_EQ, (v), 0, (e) }
+#define SANDBOX_END			{ NULL, -1, SCMP_CMP_EQ, 0, 0, 0 }
+
+struct sandbox_path;
+
+/*
+ * What a role may do once confined, declared once in ROLE/sandbox.c and
+ * applied by sandbox_confine() for every role in the same order.
+ */
+struct sandbox_policy {
+	const char		*role;
+	/* Started as root: chroot to the directory master names. */
+	int			 chroot;
+	/* Landlock: the only paths the role may open (none if npaths 0). */
+	const struct sandbox_path *paths;
+	size_t			 npaths;
+	/* seccomp: beyond sandbox.c's base list (time, memory without
+	 * PROT_EXEC, the event loop, IPC), SANDBOX_END-terminated. */
+	const struct sandbox_call *calls;
+	/* May start threads (clone with CLONE_THREAD). */
+	int			 threads;
+	/* Run before the filter goes in, e.g. to load what a library
+	 * would otherwise load later; NULL if nothing. */
+	int			(*prepare)(void);
+};
+
+/*
+ * Confines this process for good, in one order: prepare, privilege drop
+ * (chroot_dir when the policy chroots; uid/gid when privileged),
+ * PR_SET_DUMPABLE 0, Landlock, seccomp. Returns 0, or -1 (logged).
+ */
+int	sandbox_confine(const struct sandbox_policy *, const char *chroot_dir,
+	    uid_t uid, gid_t gid);
+/* The seccomp part alone (no_new_privs, then the filter); -1 on failure. */
+int	sandbox_seccomp(const struct sandbox_policy *);
+/* A filter from call lists (NULL-terminated) alone, without the base
+ * list: a call matching no entry kills the process, or fails with
+ * fail_errno if it is not 0. Sets no_new_privs. */
+int	sandbox_seccomp_lists(const struct sandbox_call *const *lists, int fail_errno);
 
 /*
  * For children started with the master's capabilities: chroot to dir (if

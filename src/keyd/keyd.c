@@ -95,10 +95,12 @@ keyd_configure(struct proc *p)
 	sodium_mprotect_readonly(keyd.loop_key);
 	keyd_apply_config(cfg);
 	topology_init();
-	if (sandbox_drop_privileges(cfg->chroot_dir, cfg->uid, cfg->gid) == -1)
-		fatal("cannot drop privileges");
-	if (keyd_sandbox() == -1)
-		fatalx("cannot install the seccomp filter");
+	return 0;
+}
+
+static int
+keyd_start(struct proc *p)
+{
 	log_info("key loaded and sandboxed");
 	return 0;
 }
@@ -376,7 +378,9 @@ keyd_peer_up(struct proc *p, Nymipc__Role role)
 
 const struct proc_role keyd_role = {
 	.role = NYMIPC__ROLE__ROLE_KEYD,
+	.sandbox = &keyd_policy,
 	.configure = keyd_configure,
+	.start = keyd_start,
 	.reload = keyd_reload,
 	.peer_up = keyd_peer_up,
 	.ready = keyd_ready,

@@ -81,6 +81,10 @@ static struct master {
 	gid_t			 gid;
 	int			 log_fd;	/* passed to children, or -1 */
 	int			 journal;
+	/* Children never get a terminal: what they write to fds 1 and 2,
+	 * where master's are a terminal, comes through this pipe. */
+	int			 relay[2];
+	struct event		*relay_ev;
 } m;
 
 static const Nymipc__Role child_roles[] = {
@@ -132,6 +136,8 @@ master_child_config(Nymipc__Role role, Nymipc__ChildConfig *cc)
 	cc->socket_path = m.socket_path;
 	cc->socket_mode = cfg->socket_mode;
 	cc->listen_address = (char *)cfg->listen_address;
+	cc->websocket_allowed_origins = (char *)cfg->websocket_allowed_origins;
+	cc->allow_other_users = cfg->allow_other_users;
 	cc->port = (uint32_t)m.o->port;
 	cc->average_delay_ms = cfg->average_delay_ms;
 	cc->topology_refresh_seconds = cfg->topology_refresh_seconds;
@@ -301,6 +307,30 @@ static const struct ipc_dispatch child_dispatch = {
 	.closed = on_child_chan_closed,
 };
 
+/*
+ * In the child: its own session, without the controlling terminal, and no
+ * terminal on fds 0-2, so that a compromised child cannot type into the
+ * user's shell (TIOCSTI) or reconfigure the terminal. fd 0 is /dev/null;
+ * fds 1 and 2 stay what they are unless they are a terminal, which the
+ * relay pipe replaces. Returns -1 on failure.
+ */
+static int
+master_detach_child(int relay)
+{
+	int null = open("/dev/null", O_RDWR);
+	int tty1 = isatty(STDOUT_FILENO), tty2 = isatty(STDERR_FILENO);
+
+	if (null == -1 || setsid() == -1)
+		return -1;
+	if (dup2(null, STDIN_FILENO) == -1 ||
+	    (tty1 && dup2(relay != -1 ? relay : null, STDOUT_FILENO) == -1) ||
+	    (tty2 && dup2(relay != -1 ? relay : null, STDERR_FILENO) == -1))
+		return -1;
+	if (null > STDERR_FILENO)
+		close(null);
+	return 0;
+}
+
 static void
 master_exec_child(struct child *c, int chan_fd)
 {
@@ -308,11 +338,13 @@ master_exec_child(struct child *c, int chan_fd)
 	char *argv[2];
 	sigset_t none;
 
-	/* fd 3: the channel to master; fd 4: the log file, if any. Move both
-	 * out of the way first: either may already sit on 3 or 4. */
+	/* fd 3: the channel to master; fd 4: the log file, if any. Move them
+	 * and the relay out of the way first: any may sit on 0 to 4. */
 	int chan = fcntl(chan_fd, F_DUPFD, 10);
 	int logf = m.log_fd != -1 ? fcntl(m.log_fd, F_DUPFD, 10) : -1;
+	int relay = m.relay[1] != -1 ? fcntl(m.relay[1], F_DUPFD, 10) : -1;
 	if (chan == -1 || (m.log_fd != -1 && logf == -1) ||
+	    (m.relay[1] != -1 && relay == -1) || master_detach_child(relay) == -1 ||
 	    dup2(chan, PROC_MASTER_FD) == -1 ||
 	    (logf != -1 && dup2(logf, PROC_LOG_FD) == -1))
 		_exit(127);
@@ -328,6 +360,38 @@ master_exec_child(struct child *c, int chan_fd)
 	execve("/proc/self/exe", argv, environ);
 	dprintf(STDERR_FILENO, "nymd: cannot execute %s: %s\n", title, strerror(errno));
 	_exit(127);
+}
+
+/* Copies what the children wrote to the terminal that master has. */
+static void
+on_relay(evutil_socket_t fd, short what, void *arg)
+{
+	char buf[4096];
+	ssize_t n;
+	int out = isatty(STDOUT_FILENO) ? STDOUT_FILENO : STDERR_FILENO;
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		if (write(out, buf, (size_t)n) == -1)
+			break;
+	}
+}
+
+/* The relay, when master's fd 1 or 2 is a terminal. */
+static int
+master_setup_relay(void)
+{
+	m.relay[0] = m.relay[1] = -1;
+	if (!isatty(STDOUT_FILENO) && !isatty(STDERR_FILENO))
+		return 0;
+	/* Non-blocking for master only: a child waits rather than lose a
+	 * line when the pipe is full. */
+	if (pipe2(m.relay, O_CLOEXEC) == -1 ||
+	    fcntl(m.relay[0], F_SETFL, O_NONBLOCK) == -1)
+		return -1;
+	m.relay_ev = event_new(m.base, m.relay[0], EV_READ | EV_PERSIST, on_relay, NULL);
+	if (m.relay_ev == NULL || event_add(m.relay_ev, NULL) == -1)
+		return -1;
+	return 0;
 }
 
 static int
@@ -748,7 +812,7 @@ master_setup_events(void)
 			return -1;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	return 0;
+	return master_setup_relay();
 }
 
 static void
@@ -767,6 +831,13 @@ master_cleanup(void)
 		event_free(m.stop_timer);
 	if (m.startup_timer != NULL)
 		event_free(m.startup_timer);
+	if (m.relay_ev != NULL) {
+		on_relay(m.relay[0], EV_READ, NULL);	/* the last words */
+		event_free(m.relay_ev);
+	}
+	for (size_t i = 0; i < 2; i++)
+		if (m.relay[i] != -1)
+			close(m.relay[i]);
 	if (m.base != NULL)
 		event_base_free(m.base);
 	if (m.o->socket_kind == NYMIPC__SOCKET_KIND__SOCKET_UNIX && m.socket_path[0] != '\0') {
@@ -782,6 +853,7 @@ master_main(const struct nymd_options *o)
 	memset(&m, 0, sizeof(m));
 	m.o = o;
 	m.log_fd = -1;
+	m.relay[0] = m.relay[1] = -1;
 	if ((o->root != NULL ? snprintf(m.root, sizeof(m.root), "%s", o->root) < 0 :
 	    nymd_default_root(m.root, sizeof(m.root)) == -1) ||
 	    (o->custom_cfg == NULL &&
@@ -809,6 +881,12 @@ master_main(const struct nymd_options *o)
 	(void)notify_init();	/* without it nymd runs; systemd times out */
 	if (master_setup_events() == -1) {
 		master_error("cannot set up the event loop");
+		master_cleanup();
+		return 1;
+	}
+	/* Before the first child: each inherits it under its own. */
+	if (master_sandbox() == -1) {
+		master_error("cannot install master's seccomp filter");
 		master_cleanup();
 		return 1;
 	}

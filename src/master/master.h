@@ -30,4 +30,8 @@ int	master_main(const struct nymd_options *);
 /* The root when neither --home nor NYMD_HOME is given. */
 int	nymd_default_root(char *out, size_t len);
 
+/* master's seccomp allow-list (master/sandbox.c), which the children
+ * inherit under their own; 0 or -1. */
+int	master_sandbox(void);
+
 #endif

@@ -273,13 +273,13 @@ netd_configure(struct proc *p)
 	    cfg->topology_refresh_seconds, netd_on_topology, NULL);
 	if (netd.dir == NULL)
 		fatalx("cannot set up the directory client");
-	/* netd keeps no files open but resolves names: no chroot, Landlock. */
-	if (sandbox_drop_privileges(NULL, cfg->uid, cfg->gid) == -1)
-		fatal("cannot drop privileges");
-	if (netd_landlock(cfg->home) == -1)
-		fatal("cannot confine netd with Landlock");
-	if (netd_sandbox() == -1)
-		fatalx("cannot install the seccomp filter");
+	netd_check_home(cfg->home);
+	return 0;
+}
+
+static int
+netd_start(struct proc *p)
+{
 	directory_start(netd.dir);
 	return 0;
 }
@@ -445,7 +445,9 @@ static const struct ipc_dispatch netd_peer_dispatch = {
 
 const struct proc_role netd_role = {
 	.role = NYMIPC__ROLE__ROLE_NETD,
+	.sandbox = &netd_policy,
 	.configure = netd_configure,
+	.start = netd_start,
 	.reload = netd_reload,
 	.peer_up = netd_peer_up,
 	.shutdown = netd_shutdown,

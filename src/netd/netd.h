@@ -2,12 +2,14 @@
 #define NYMD_NETD_H
 
 #include "common/proc.h"
+#include "common/sandbox.h"
 
 extern const struct proc_role netd_role;
-/* Networking and the resolver, no exec. */
-int	netd_sandbox(void);
-/* Read-only access to the resolver's, TLS's and NSS's files, nothing
- * else (Landlock, where the kernel has it); home is only checked. */
-int	netd_landlock(const char *home);
+/* Its sandbox (netd/sandbox.c): TCP/UDP over IPv4 and IPv6 and the
+ * resolver; read-only access to the resolver's, TLS's and NSS's files,
+ * nothing else (Landlock, where the kernel has it). No exec. */
+extern const struct sandbox_policy netd_policy;
+/* Warns if the client home lies where netd may read. */
+void	netd_check_home(const char *home);
 
 #endif

@@ -1,8 +1,11 @@
 #include <config.h>
 
 #include <limits.h>
+#include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 
 #include "common/log.h"
 #include "common/sandbox.h"
@@ -43,8 +46,8 @@ path_beneath(const char *path, const char *dir)
 	return strncmp(rp, rd, n) == 0 && (rp[n] == '\0' || rp[n] == '/');
 }
 
-int
-netd_landlock(const char *home)
+void
+netd_check_home(const char *home)
 {
 	for (size_t i = 0; i < NETD_N_PATHS; i++) {
 		if (home != NULL && home[0] != '\0' && path_beneath(home, netd_paths[i].path))
@@ -52,35 +55,65 @@ netd_landlock(const char *home)
 			    "may read: move it to keep the key out of netd's reach",
 			    home, netd_paths[i].path);
 	}
-	return sandbox_landlock_role("netd", netd_paths, NETD_N_PATHS);
 }
 
-int
-netd_sandbox(void)
+/*
+ * Names are resolved by glibc's getaddrinfo (the provider, in provider.c)
+ * and in libcurl's resolver thread. Resolve one now, so that the NSS
+ * modules nsswitch.conf names are loaded while mmap(PROT_EXEC) is still
+ * allowed; afterwards a module that needs a unix socket (nscd,
+ * systemd-resolved's varlink) fails with EACCES and glibc moves on to the
+ * next source, "dns" (UDP and TCP to the servers in resolv.conf).
+ */
+static int
+netd_prepare(void)
 {
-	static const char *const calls[] = {
-		/* TCP connections to the directory (and later the provider) */
-		"socket", "connect", "getsockopt", "setsockopt", "getsockname",
-		"getpeername", "sendto", "recvfrom", "shutdown", "ioctl",
-		/* the resolver: /etc/hosts, resolv.conf, nsswitch and its modules */
-		"openat", "stat", "access", "faccessat", "faccessat2", "uname",
-		"sendmmsg", "recvmmsg", "bind", "mprotect", "dup", "dup2", "dup3",
-		/* libcurl's wake-up pipe and eventfd */
-		"pipe2", "eventfd2", "socketpair",
-		/* the link keeps its keys in sodium_malloc'd, mlocked pages */
-		"mlock", "munlock",
-		/* the Poisson streams' precise clocks (traffic.c) */
-		"timerfd_create", "timerfd_settime",
-		NULL,
-	};
-	scmp_filter_ctx ctx = sandbox_filter_new();
+	struct addrinfo hints, *res = NULL;
 
-	if (ctx == NULL)
-		return -1;
-	/* libcurl resolves names in a helper thread. */
-	if (sandbox_allow(ctx, calls) == -1 || sandbox_allow_threads(ctx) == -1) {
-		seccomp_release(ctx);
-		return -1;
-	}
-	return sandbox_load(ctx);
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo("localhost", "80", &hints, &res) == 0)
+		freeaddrinfo(res);
+	return 0;
 }
+
+static const struct sandbox_call netd_calls[] = {
+	/* TCP to the directory and the provider, UDP to DNS servers: IPv4
+	 * and IPv6 only. The resolver's tries of a unix socket (nscd) and
+	 * netlink (AI_ADDRCONFIG) fail as they do without those; any other
+	 * family kills. connect() is netd's alone. */
+	SANDBOX_ARG("socket", 0, AF_INET), SANDBOX_ARG("socket", 0, AF_INET6),
+	SANDBOX_FAIL("socket", 0, AF_UNIX, EACCES),
+	SANDBOX_FAIL("socket", 0, AF_NETLINK, EACCES),
+	SANDBOX_ANY("connect"), SANDBOX_ANY("getsockopt"), SANDBOX_ANY("setsockopt"),
+	SANDBOX_ANY("getsockname"), SANDBOX_ANY("getpeername"), SANDBOX_ANY("sendto"),
+	SANDBOX_ANY("recvfrom"), SANDBOX_ANY("shutdown"), SANDBOX_ANY("bind"),
+	SANDBOX_ANY("sendmmsg"), SANDBOX_ANY("recvmmsg"),
+	/* libevent asks how much a socket has to read; curl may set
+	 * non-blocking mode this way. No other request (no TIOCSTI). */
+	SANDBOX_ARG("ioctl", 1, FIONREAD), SANDBOX_ARG("ioctl", 1, FIONBIO),
+	/* the resolver: /etc/hosts, resolv.conf, nsswitch.conf (Landlock
+	 * keeps it to the paths above) */
+	SANDBOX_ANY("openat"), SANDBOX_ANY("stat"), SANDBOX_ANY("access"),
+	SANDBOX_ANY("faccessat"), SANDBOX_ANY("faccessat2"), SANDBOX_ANY("uname"),
+	SANDBOX_ANY("dup"), SANDBOX_ANY("dup2"), SANDBOX_ANY("dup3"),
+	/* libcurl's wake-up pipe and eventfd (socketpair: AF_UNIX, but
+	 * always connected to itself) */
+	SANDBOX_ANY("pipe2"), SANDBOX_ANY("eventfd2"), SANDBOX_ANY("socketpair"),
+	/* the link keeps its keys in sodium_malloc'd, mlocked pages */
+	SANDBOX_ANY("mlock"), SANDBOX_ANY("munlock"),
+	/* the Poisson streams' precise clocks (traffic.c) */
+	SANDBOX_ANY("timerfd_create"), SANDBOX_ANY("timerfd_settime"),
+	SANDBOX_END,
+};
+
+/* No chroot: it resolves names. Threads: libcurl's resolver. */
+const struct sandbox_policy netd_policy = {
+	.role = "netd",
+	.chroot = 0,
+	.paths = netd_paths,
+	.npaths = NETD_N_PATHS,
+	.calls = netd_calls,
+	.threads = 1,
+	.prepare = netd_prepare,
+};

@@ -215,65 +215,97 @@ list_has_token(const uint8_t *p, size_t n, const char *token)
 	return 0;
 }
 
+/* An origin, RFC 6454's serialization: scheme "://" host [":" port]. */
+struct origin {
+	const uint8_t	*scheme, *host, *port;
+	size_t		 scheme_len, host_len, port_len;	/* port_len 0: none */
+};
+
 /*
- * An Origin that names this machine: a page served from localhost or a
- * loopback address, or one with no host at all ("null", file://). Any
- * other site is refused, so that a web page the user visits cannot use
- * the local socket through the browser.
+ * Splits p[0..n) into its parts; -1 unless it is exactly an origin with a
+ * host: "null", "file://" and anything with a path or user are not.
  */
 static int
-origin_is_local(const uint8_t *p, size_t n)
+origin_split(const uint8_t *p, size_t n, struct origin *o)
 {
-	size_t i = 0, host_start, host_end;
-	char host[64];
+	size_t i = 0;
 
-	if (equals_ci(p, n, "null"))
-		return 1;
-	/* scheme "://" */
-	while (i < n && (lower(p[i]) >= 'a' && lower(p[i]) <= 'z'))
+	while (i < n && ((lower(p[i]) >= 'a' && lower(p[i]) <= 'z') ||
+	    (i > 0 && ((p[i] >= '0' && p[i] <= '9') || p[i] == '+' ||
+	    p[i] == '-' || p[i] == '.'))))
 		i++;
 	if (i == 0 || n - i < 3 || memcmp(p + i, "://", 3) != 0)
-		return 0;
-	if (equals_ci(p, i, "file") && i + 3 == n)
-		return 1;
+		return -1;
+	o->scheme = p;
+	o->scheme_len = i;
 	i += 3;
-	host_start = i;
+	o->host = p + i;
 	if (i < n && p[i] == '[') {
 		while (i < n && p[i] != ']')
 			i++;
 		if (i == n)
-			return 0;
-		host_start++;
-		host_end = i++;
+			return -1;
+		i++;
 	} else {
-		while (i < n && p[i] != ':')
+		while (i < n && p[i] != ':' && p[i] != '/' && p[i] != '@' &&
+		    p[i] != '[' && p[i] != ']')
 			i++;
-		host_end = i;
 	}
-	/* an optional port, then nothing */
-	if (i < n) {
-		size_t digits = 0;
-		if (p[i++] != ':')
-			return 0;
-		for (; i < n; i++, digits++)
-			if (p[i] < '0' || p[i] > '9')
-				return 0;
-		if (digits == 0 || digits > 5)
-			return 0;
+	o->host_len = (size_t)(p + i - o->host);
+	if (o->host_len == 0)
+		return -1;
+	o->port = NULL;
+	o->port_len = 0;
+	if (i < n && p[i] == ':') {
+		o->port = p + ++i;
+		while (i < n && p[i] >= '0' && p[i] <= '9')
+			i++;
+		o->port_len = (size_t)(p + i - o->port);
+		if (o->port_len == 0 || o->port_len > 5)
+			return -1;
 	}
-	if (host_end - host_start == 0 || host_end - host_start >= sizeof(host))
+	return i == n ? 0 : -1;
+}
+
+static int
+span_equals_ci(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	if (alen != blen)
 		return 0;
-	memcpy(host, p + host_start, host_end - host_start);
-	host[host_end - host_start] = '\0';
-	if (equals_ci((const uint8_t *)host, strlen(host), "localhost"))
-		return 1;
-	struct in_addr a4;
-	struct in6_addr a6;
-	if (p[host_start - 1] != '[' && inet_pton(AF_INET, host, &a4) == 1)
-		return (ntohl(a4.s_addr) >> 24) == 127;
-	if (p[host_start - 1] == '[' && inet_pton(AF_INET6, host, &a6) == 1)
-		return IN6_IS_ADDR_LOOPBACK(&a6);
-	return 0;
+	for (size_t i = 0; i < alen; i++)
+		if (lower(a[i]) != lower(b[i]))
+			return 0;
+	return 1;
+}
+
+/*
+ * Whether the Origin p[0..n) is in the list (websocket_allowed_origins:
+ * origins separated by spaces or commas). An entry without a port allows
+ * every port of its scheme and host. Pages whose origin has no host
+ * ("null": sandboxed frames, data: URLs, local files) never match.
+ */
+static int
+origin_allowed(const char *list, const uint8_t *p, size_t n)
+{
+	struct origin o, e;
+	const uint8_t *l = (const uint8_t *)list;
+
+	if (list == NULL || origin_split(p, n, &o) == -1)
+		return 0;
+	for (;;) {
+		while (*l == ' ' || *l == '\t' || *l == ',')
+			l++;
+		if (*l == '\0')
+			return 0;
+		size_t len = strcspn((const char *)l, " \t,");
+		if (origin_split(l, len, &e) == 0 &&
+		    span_equals_ci(e.scheme, e.scheme_len, o.scheme, o.scheme_len) &&
+		    span_equals_ci(e.host, e.host_len, o.host, o.host_len) &&
+		    (e.port_len == 0 || span_equals_ci(e.port, e.port_len,
+		    o.port, o.port_len)))
+			return 1;
+		l += len;
+	}
 }
 
 static long
@@ -375,7 +407,8 @@ parse_header(const uint8_t *p, size_t n, struct http_facts *f,
 
 /* The checks that need the whole head. */
 static long
-check_facts(const struct http_facts *f, struct http_upgrade *u)
+check_facts(const struct http_facts *f, const char *origins,
+    struct http_upgrade *u)
 {
 	uint8_t nonce[16];
 
@@ -396,14 +429,16 @@ check_facts(const struct http_facts *f, struct http_upgrade *u)
 	if (f->version_len != strlen(WS_VERSION) ||
 	    memcmp(f->version, WS_VERSION, f->version_len) != 0)
 		return refuse(u, 426, "unsupported Sec-WebSocket-Version: only 13 is supported");
-	if (f->origins > 0 && !origin_is_local(f->origin, f->origin_len))
-		return refuse(u, 403, "the Origin is not a local page: only local pages may use nymd");
+	if (f->origins > 0 && !origin_allowed(origins, f->origin, f->origin_len))
+		return refuse(u, 403, "this page's Origin may not use nymd: "
+		    "add it to websocket_allowed_origins in the [nymd] section "
+		    "of the client's config.toml (null and file:// cannot be)");
 	return 0;
 }
 
 long
 http_parse_upgrade(const uint8_t *buf, size_t len, const char *path,
-    struct http_upgrade *u)
+    const char *origins, struct http_upgrade *u)
 {
 	struct http_facts f;
 	size_t pos = 0, lines = 0;
@@ -442,7 +477,7 @@ http_parse_upgrade(const uint8_t *buf, size_t len, const char *path,
 		if (lines == 0) {
 			rc = parse_request_line(buf + pos, eol - pos, path, u);
 		} else if (eol == pos) {
-			rc = check_facts(&f, u);
+			rc = check_facts(&f, origins, u);
 			if (rc != 0)
 				return rc;
 			http_ws_accept((const char *)f.key, f.key_len, u->accept);

@@ -2,7 +2,7 @@
  * The one HTTP request rpcd understands: a websocket opening handshake
  * (RFC 6455 section 4, on HTTP/1.1 as RFC 9112 frames it). The parser is
  * strict: anything that is not a well-formed GET upgrade of the expected
- * path, from a local origin, is refused with a status and a reason.
+ * path, from an allowed origin, is refused with a status and a reason.
  */
 #ifndef NYMD_RPCD_HTTP_H
 #define NYMD_RPCD_HTTP_H
@@ -30,14 +30,18 @@ struct http_upgrade {
 };
 
 /*
- * Parses the len bytes received so far. Returns the size of the complete
+ * Parses the len bytes received so far. A request with an Origin header
+ * (a browser's) is refused with 403 unless that origin is in origins
+ * (websocket_allowed_origins: "scheme://host" entries allow every port,
+ * "scheme://host:port" that port; NULL allows none); one without is not
+ * a browser's and is served. Returns the size of the complete
  * request head (> 0) when it is an acceptable upgrade to path (u->status
  * is 101; bytes after the head are websocket frames), HTTP_NEED_MORE, or
  * HTTP_REFUSED with u->status and u->why set. A refusal may come before
  * the head is complete, as soon as the bytes received cannot be right.
  */
 long	http_parse_upgrade(const uint8_t *buf, size_t len, const char *path,
-	    struct http_upgrade *u);
+	    const char *origins, struct http_upgrade *u);
 /*
  * Writes the response to u: 101 Switching Protocols with the accept key,
  * or the error status with u->why as a text body and Connection: close.

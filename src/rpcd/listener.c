@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "rpcd/api.h"
 #include "rpcd/listener.h"
+#include "rpcd/peer.h"
 #include "rpcd/rpcd.h"
 #include "rpcd/websocket.h"
 
@@ -30,6 +31,8 @@ struct listener {
 	int			 fd;
 	int			 is_unix;
 	unsigned		 unix_mode;
+	int			 any_user;	/* allow_other_users */
+	int			 diag;		/* sock_diag, for TCP peers' uid */
 	char			 path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	const struct rpcd_state	*state;
 	struct conn		*conns;		/* most recently active first */
@@ -46,6 +49,7 @@ struct conn {
 	struct event		*frame_deadline;	/* a started frame must end */
 	uint64_t		 last_active_ms;	/* clock_monotonic_ms() */
 	int			 closing;	/* flush, then close */
+	int			 checked;	/* not an HTTP request */
 };
 
 static void
@@ -169,6 +173,55 @@ conn_frame_started(struct conn *c, size_t have)
 	evtimer_add(c->frame_deadline, &tv);
 }
 
+/*
+ * A web page cannot open a websocket here, but it can make the browser
+ * POST to this port, and a request body can hold frames that the seed's
+ * framing would find once past the headers: a cross-protocol request that
+ * sends or fetches (deletes) messages as the user. No Request starts with
+ * an HTTP method (its first frame would be a letter-sized length and then
+ * no valid field tag), so a connection that begins with one is HTTP and is
+ * answered as such and closed. Returns 1 (wait for more), 0 (not HTTP) or
+ * -1 (HTTP: refused).
+ */
+static int
+conn_check_http(struct conn *c, struct evbuffer *in)
+{
+	static const char *const methods[] = {
+		"GET ", "POST ", "PUT ", "HEAD ", "OPTIONS ", "DELETE ", "PATCH ",
+		"CONNECT ", "TRACE ",
+	};
+	static const char answer[] = "HTTP/1.1 400 Bad Request\r\n"
+	    "Content-Type: text/plain\r\nConnection: close\r\n\r\n"
+	    "nymd's TCP socket speaks the seed's framing, not HTTP; "
+	    "browsers use its websocket socket.\n";
+	uint8_t head[8];
+	ev_ssize_t have = evbuffer_copyout(in, head, sizeof(head));
+	int partial = 0;
+
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		size_t n = strlen(methods[i]);
+		size_t k = have < (ev_ssize_t)n ? (size_t)(have > 0 ? have : 0) : n;
+		if (memcmp(head, methods[i], k) != 0)
+			continue;
+		if (k < n) {
+			partial = 1;
+			continue;
+		}
+		log_info("refused an HTTP request on the TCP socket (a web page "
+		    "trying it across protocols?)");
+		evbuffer_add(bufferevent_get_output(c->bev), answer, sizeof(answer) - 1);
+		c->closing = 1;
+		struct timeval tv = { LISTENER_LINGER_SECONDS, 0 };
+		bufferevent_set_timeouts(c->bev, &tv, &tv);
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return -1;
+	}
+	if (partial && have < (ev_ssize_t)sizeof(head))
+		return 1;
+	c->checked = 1;
+	return 0;
+}
+
 static void
 conn_on_read(struct bufferevent *bev, void *arg)
 {
@@ -179,6 +232,8 @@ conn_on_read(struct bufferevent *bev, void *arg)
 		evbuffer_drain(in, evbuffer_get_length(in));
 		return;
 	}
+	if (!c->checked && !c->l->is_unix && conn_check_http(c, in) != 0)
+		return;
 	while (!c->closing) {
 		uint8_t hdr[FRAME_VARINT_MAX_BYTES];
 		ev_ssize_t have = evbuffer_copyout(in, hdr, sizeof(hdr));
@@ -254,19 +309,8 @@ conn_on_event(struct bufferevent *bev, short what, void *arg)
 }
 
 static int
-listener_peer_allowed(struct listener *l, int fd, const struct sockaddr *sa)
+listener_peer_loopback(const struct sockaddr *sa)
 {
-	if (l->is_unix) {
-		struct ucred cred;
-		socklen_t len = sizeof(cred);
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1)
-			return 0;
-		/* The socket's mode says who may talk to us; check it again
-		 * here in case the file's permissions were changed. */
-		return cred.uid == 0 || cred.uid == geteuid() ||
-		    ((l->unix_mode & 0060) && cred.gid == getegid()) ||
-		    (l->unix_mode & 0006);
-	}
 	if (sa->sa_family == AF_INET) {
 		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
 		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
@@ -279,6 +323,57 @@ listener_peer_allowed(struct listener *l, int fd, const struct sockaddr *sa)
 		    in6->sin6_addr.s6_addr[12] == 127;
 	}
 	return 0;
+}
+
+/*
+ * Whose is the peer: NULL when it may be served, else why not (for the
+ * peer and, once, the log). Only this process's user and root are served,
+ * unless allow_other_users: the socket API has no authentication, and
+ * another local user could otherwise read, delete and send this client's
+ * messages. uid is set when known.
+ */
+static const char *
+listener_peer_refusal(struct listener *l, int fd, const struct sockaddr *sa,
+    uid_t *uid)
+{
+	*uid = (uid_t)-1;
+	if (l->is_unix) {
+		struct ucred cred;
+		socklen_t len = sizeof(cred);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1)
+			return "the peer's credentials are unknown";
+		*uid = cred.uid;
+		if (cred.uid == 0 || cred.uid == geteuid())
+			return NULL;
+		if (!l->any_user)
+			goto other_user;
+		/* The socket's mode says who may talk to us; check it again
+		 * here in case the file's permissions were changed. */
+		if (((l->unix_mode & 0060) && cred.gid == getegid()) ||
+		    (l->unix_mode & 0006))
+			return NULL;
+		return "the socket's mode does not let this user connect";
+	}
+	if (!listener_peer_loopback(sa))
+		return "not a loopback peer";
+	if (l->any_user)
+		return NULL;
+	if (peer_tcp_uid(l->diag, fd, uid) == -1) {
+		static int said;
+		/* ENOENT: the peer's socket is gone (or in another network
+		 * namespace); anything else may be a kernel without sock_diag. */
+		if (errno != ENOENT && !said++)
+			log_warn("cannot learn a TCP peer's user from the kernel's "
+			    "socket table (sock_diag); such peers are refused");
+		return "the peer's user is unknown: this nymd serves only its own "
+		    "user";
+	}
+	if (*uid == 0 || *uid == geteuid())
+		return NULL;
+other_user:
+	return "this nymd serves only the user it runs as (and root); set "
+	    "allow_other_users = true in [nymd] of its config.toml to serve "
+	    "every local user (unsafe)";
 }
 
 /* At the limit, the connection idle the longest makes room for a new one
@@ -308,18 +403,32 @@ listener_on_accept(struct evconnlistener *evl, evutil_socket_t fd,
 {
 	struct listener *l = arg;
 
-	if (!listener_peer_allowed(l, fd, sa)) {
+	uid_t uid;
+	const char *refusal = listener_peer_refusal(l, fd, sa, &uid);
+
+	if (refusal != NULL && !l->is_unix && !listener_peer_loopback(sa)) {
 		log_warnx("refused a connection from a non-local peer");
 		close(fd);
 		return;
 	}
+	if (refusal != NULL) {
+		if (uid != (uid_t)-1)
+			log_info("refused a connection from uid %u: %s",
+			    (unsigned)uid, refusal);
+		else
+			log_info("refused a connection: %s", refusal);
+	}
 	if (l->ws != NULL) {
-		websocket_accept(l->ws, fd);
+		websocket_accept(l->ws, fd, refusal);
 		return;
 	}
-	if (l->n_conns >= LISTENER_MAX_CONNS && listener_evict_idle(l) == -1) {
-		log_warnx("refused a connection: %d connections already open, "
-		    "none idle for %d seconds", LISTENER_MAX_CONNS, LISTENER_EVICT_IDLE_SECONDS);
+	/* A refused peer never makes room by closing another connection. */
+	if (l->n_conns >= LISTENER_MAX_CONNS &&
+	    (refusal != NULL || listener_evict_idle(l) == -1)) {
+		if (refusal == NULL)
+			log_warnx("refused a connection: %d connections already "
+			    "open, none idle for %d seconds", LISTENER_MAX_CONNS,
+			    LISTENER_EVICT_IDLE_SECONDS);
 		close(fd);
 		return;
 	}
@@ -349,6 +458,11 @@ listener_on_accept(struct evconnlistener *evl, evutil_socket_t fd,
 	bufferevent_setwatermark(c->bev, EV_READ, 0,
 	    FRAME_MAX_MESSAGE_BYTES + FRAME_VARINT_MAX_BYTES);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	if (refusal != NULL) {
+		char text[256];
+		snprintf(text, sizeof(text), "connection refused: %s", refusal);
+		conn_close_with(c, text);
+	}
 }
 
 static int
@@ -428,6 +542,8 @@ listener_open(struct event_base *base, const Nymipc__ChildConfig *cfg,
 	l->base = base;
 	l->state = state;
 	l->fd = -1;
+	l->diag = -1;
+	l->any_user = cfg->allow_other_users;
 	switch (cfg->socket_kind) {
 	case NYMIPC__SOCKET_KIND__SOCKET_UNIX:
 		rc = listener_bind_unix(l, cfg);
@@ -437,12 +553,17 @@ listener_open(struct event_base *base, const Nymipc__ChildConfig *cfg,
 		break;
 	case NYMIPC__SOCKET_KIND__SOCKET_WEBSOCKET:
 		rc = listener_bind_tcp(l, cfg);
-		if ((l->ws = websocket_server_new(base, state)) == NULL)
+		if ((l->ws = websocket_server_new(base, state,
+		    cfg->websocket_allowed_origins)) == NULL)
 			fatal("websocket");
 		break;
 	default:
 		fatalx("unknown socket kind %d", (int)cfg->socket_kind);
 	}
+	/* The sandbox opens no socket: ask for TCP peers' uid on this one. */
+	if (!l->is_unix && !l->any_user && (l->diag = peer_diag_open()) == -1)
+		fatal("cannot open a sock_diag socket to learn peers' users "
+		    "(allow_other_users = true serves every user without it)");
 	if (rc == -1 || listen(l->fd, 64) == -1)
 		fatal("listen");
 	return l;
@@ -471,6 +592,8 @@ listener_free(struct listener *l)
 		evconnlistener_free(l->evl);
 	if (l->fd != -1)
 		close(l->fd);
+	if (l->diag != -1)
+		close(l->diag);
 	/* The socket file stays: the sandbox forbids unlink, and the next
 	 * start replaces a stale socket. */
 	free(l);

@@ -86,12 +86,14 @@ rpcd_configure(struct proc *p)
 	rpcd.listener = listener_open(p->base, cfg, &rpcd.state);
 	if (rpcd.listener == NULL)
 		return -1;
-	if (sandbox_drop_privileges(cfg->chroot_dir, cfg->uid, cfg->gid) == -1)
-		fatal("cannot drop privileges");
-	if (rpcd_landlock() == -1)
-		fatal("cannot confine rpcd with Landlock");
-	if (rpcd_sandbox() == -1)
-		fatalx("cannot install the seccomp filter");
+	return 0;
+}
+
+static int
+rpcd_start(struct proc *p)
+{
+	const Nymipc__ChildConfig *cfg = p->config;
+
 	if (listener_start(rpcd.listener) == -1)
 		fatalx("cannot start accepting connections");
 	if (cfg->socket_kind == NYMIPC__SOCKET_KIND__SOCKET_UNIX)
@@ -215,7 +217,9 @@ static const struct ipc_dispatch rpcd_peer_dispatch = {
 
 const struct proc_role rpcd_role = {
 	.role = NYMIPC__ROLE__ROLE_RPCD,
+	.sandbox = &rpcd_policy,
 	.configure = rpcd_configure,
+	.start = rpcd_start,
 	.reload = rpcd_reload,
 	.peer_up = rpcd_peer_up,
 	.shutdown = rpcd_shutdown,

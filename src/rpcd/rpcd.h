@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "common/proc.h"
+#include "common/sandbox.h"
 
 struct topology;
 struct queue;
@@ -23,10 +24,9 @@ struct rpcd_state {
 	void			(*queued)(const struct queue_outgoing *);
 };
 
-/* Allow-list: accept and serve connections; no socket(), no exec. */
-int	rpcd_sandbox(void);
-/* Landlock: from now on rpcd opens files only in its working directory,
- * the data directory (the message store), read-write. 0 or -1. */
-int	rpcd_landlock(void);
+/* Its sandbox (rpcd/sandbox.c): accept and serve connections, no
+ * socket(), no connect(), no exec; files only in its working directory,
+ * the data directory (the message store), read-write. */
+extern const struct sandbox_policy rpcd_policy;
 
 #endif

@@ -1,5 +1,7 @@
 #include <config.h>
 
+#include <sys/ioctl.h>
+
 #include "common/sandbox.h"
 #include "rpcd/rpcd.h"
 
@@ -15,34 +17,33 @@ static const struct sandbox_path rpcd_paths[] = {
 	{ "/dev/urandom", 0 },
 };
 
-int
-rpcd_landlock(void)
-{
-	return sandbox_landlock_role("rpcd", rpcd_paths,
-	    sizeof(rpcd_paths) / sizeof(rpcd_paths[0]));
-}
+/*
+ * rpcd serves listeners bound before the sandbox and asks the kernel
+ * (sock_diag, a socket also opened before) who its TCP peers are: it
+ * creates no socket and connects nowhere.
+ */
+static const struct sandbox_call rpcd_calls[] = {
+	/* accepting, peer checks, the sock_diag request and answer */
+	SANDBOX_ANY("accept"), SANDBOX_ANY("accept4"), SANDBOX_ANY("getsockopt"),
+	SANDBOX_ANY("setsockopt"), SANDBOX_ANY("getsockname"),
+	SANDBOX_ANY("getpeername"), SANDBOX_ANY("shutdown"), SANDBOX_ANY("sendto"),
+	SANDBOX_ANY("recvfrom"),
+	/* libevent asks how much a socket has to read; nothing else */
+	SANDBOX_ARG("ioctl", 1, FIONREAD),
+	/* SQLite's message store, in the (chroot) data directory: its -wal
+	 * and -shm files, locks and fsync */
+	SANDBOX_ANY("openat"), SANDBOX_ANY("pread64"), SANDBOX_ANY("pwrite64"),
+	SANDBOX_ANY("fsync"), SANDBOX_ANY("fdatasync"), SANDBOX_ANY("ftruncate"),
+	SANDBOX_ANY("unlink"), SANDBOX_ANY("stat"), SANDBOX_ANY("lstat"),
+	SANDBOX_ANY("access"), SANDBOX_ANY("faccessat"), SANDBOX_ANY("fchown"),
+	SANDBOX_ANY("fchmod"), SANDBOX_ANY("getcwd"),
+	SANDBOX_END,
+};
 
-int
-rpcd_sandbox(void)
-{
-	static const char *const calls[] = {
-		/* serving already-bound listeners: accepting, peer checks */
-		"accept", "accept4", "getsockopt", "setsockopt", "getsockname",
-		"getpeername", "shutdown", "sendto", "recvfrom", "ioctl",
-		/* SQLite's message store, in the (chroot) data directory: its
-		 * -wal and -shm files, locks and fsync */
-		"openat", "pread64", "pwrite64", "fsync", "fdatasync", "ftruncate",
-		"unlink", "stat", "lstat", "access", "faccessat", "fchown", "fchmod",
-		"getcwd", "mprotect",
-		NULL,
-	};
-	scmp_filter_ctx ctx = sandbox_filter_new();
-
-	if (ctx == NULL)
-		return -1;
-	if (sandbox_allow(ctx, calls) == -1) {
-		seccomp_release(ctx);
-		return -1;
-	}
-	return sandbox_load(ctx);
-}
+const struct sandbox_policy rpcd_policy = {
+	.role = "rpcd",
+	.chroot = 1,
+	.paths = rpcd_paths,
+	.npaths = sizeof(rpcd_paths) / sizeof(rpcd_paths[0]),
+	.calls = rpcd_calls,
+};

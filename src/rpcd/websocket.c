@@ -58,6 +58,7 @@ struct ws_conn {
 struct websocket_server {
 	struct event_base	*base;
 	const struct rpcd_state	*state;
+	char			*origins;	/* websocket_allowed_origins */
 	struct ws_conn		*conns;
 	size_t			 n_conns;
 };
@@ -381,7 +382,7 @@ ws_handshake(struct ws_conn *c)
 	if (have > HTTP_MAX_HEAD_BYTES)
 		have = HTTP_MAX_HEAD_BYTES;
 	n = http_parse_upgrade(evbuffer_pullup(in, (ev_ssize_t)have), have,
-	    WEBSOCKET_PATH, &u);
+	    WEBSOCKET_PATH, c->srv->origins, &u);
 	if (n == HTTP_NEED_MORE)
 		return;
 	len = http_response(&u, res, sizeof(res));
@@ -391,7 +392,11 @@ ws_handshake(struct ws_conn *c)
 		return;
 	}
 	if (n == HTTP_REFUSED) {
-		log_warnx("websocket handshake refused (%d): %s", u.status, u.why);
+		/* A page the user opened, not a fault of nymd's. */
+		if (u.status == 403)
+			log_info("websocket handshake refused (403): %s", u.why);
+		else
+			log_warnx("websocket handshake refused (%d): %s", u.status, u.why);
 		ws_linger(c);
 		return;
 	}
@@ -513,20 +518,27 @@ ws_evict_idle(struct websocket_server *srv)
 }
 
 void
-websocket_accept(struct websocket_server *srv, int fd)
+websocket_accept(struct websocket_server *srv, int fd, const char *refusal)
 {
+	struct http_upgrade u = { .status = 403, .why = refusal };
 	struct ws_conn *c;
-	int refuse = 0;
 
-	/* Beyond the limit a few more are told why; beyond that, closed. */
-	if (srv->n_conns >= WEBSOCKET_MAX_CONNS && ws_evict_idle(srv) == -1) {
-		log_warnx("refused a websocket connection: %d connections already open",
-		    WEBSOCKET_MAX_CONNS);
+	/* Beyond the limit a few more are told why; beyond that, closed. A
+	 * refused peer never makes room by closing another connection. */
+	if (srv->n_conns >= WEBSOCKET_MAX_CONNS &&
+	    (refusal != NULL || ws_evict_idle(srv) == -1)) {
 		if (srv->n_conns >= WEBSOCKET_MAX_CONNS + WEBSOCKET_MAX_CONNS / 8) {
 			close(fd);
 			return;
 		}
-		refuse = 1;
+		if (refusal == NULL) {
+			log_warnx("refused a websocket connection: %d connections "
+			    "already open", WEBSOCKET_MAX_CONNS);
+			u.status = 503;
+			u.why = "too many websocket connections: close one and retry";
+		}
+	} else if (refusal == NULL) {
+		u.status = 0;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		close(fd);
@@ -551,11 +563,7 @@ websocket_accept(struct websocket_server *srv, int fd)
 	struct timeval tv = { WEBSOCKET_HANDSHAKE_SECONDS, 0 };
 	bufferevent_set_timeouts(c->bev, &tv, &tv);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-	if (refuse) {
-		struct http_upgrade u = {
-			.status = 503,
-			.why = "too many websocket connections: close one and retry",
-		};
+	if (u.status != 0) {
 		char res[HTTP_MAX_RESPONSE_BYTES];
 		int len = http_response(&u, res, sizeof(res));
 		if (len > 0)
@@ -565,12 +573,17 @@ websocket_accept(struct websocket_server *srv, int fd)
 }
 
 struct websocket_server *
-websocket_server_new(struct event_base *base, const struct rpcd_state *state)
+websocket_server_new(struct event_base *base, const struct rpcd_state *state,
+    const char *origins)
 {
 	struct websocket_server *srv = calloc(1, sizeof(*srv));
 
 	if (srv == NULL)
 		return NULL;
+	if ((srv->origins = strdup(origins != NULL ? origins : "")) == NULL) {
+		free(srv);
+		return NULL;
+	}
 	/* jansson seeds its hash tables from /dev/urandom on first use,
 	 * which the sandbox forbids: seed now, before it is installed. */
 	json_object_seed(0);
@@ -586,5 +599,6 @@ websocket_server_free(struct websocket_server *srv)
 		return;
 	while (srv->conns != NULL)
 		ws_free(srv->conns);
+	free(srv->origins);
 	free(srv);
 }

@@ -37,11 +37,13 @@ struct websocket_server;
 /* How long a refused or closed connection is drained before closing. */
 #define WEBSOCKET_LINGER_SECONDS	2
 
+/* origins: websocket_allowed_origins (copied). */
 struct websocket_server *websocket_server_new(struct event_base *,
-	    const struct rpcd_state *);
+	    const struct rpcd_state *, const char *origins);
 /* Closes every connection. */
 void	websocket_server_free(struct websocket_server *);
-/* Takes over fd, an accepted connection from a loopback peer. */
-void	websocket_accept(struct websocket_server *, int fd);
+/* Takes over fd, an accepted connection from a loopback peer; when
+ * refusal is not NULL, answers its handshake with 403 and that text. */
+void	websocket_accept(struct websocket_server *, int fd, const char *refusal);
 
 #endif

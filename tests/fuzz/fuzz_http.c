@@ -13,6 +13,9 @@
 
 #include "rpcd/http.c"
 
+/* The default websocket_allowed_origins and one with a port. */
+#define ORIGINS	"http://localhost http://127.0.0.1 http://[::1] https://a.example:8443"
+
 int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int
@@ -22,8 +25,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char res[HTTP_MAX_RESPONSE_BYTES];
 	long rc, half;
 
-	rc = http_parse_upgrade(data, size, "/mix", &u);
-	half = http_parse_upgrade(data, size / 2, "/mix", &up);
+	rc = http_parse_upgrade(data, size, "/mix", ORIGINS, &u);
+	half = http_parse_upgrade(data, size / 2, "/mix", ORIGINS, &up);
 	if (rc > 0) {
 		if ((size_t)rc > size || u.status != 101 ||
 		    strlen(u.accept) != HTTP_WS_ACCEPT_CHARS)

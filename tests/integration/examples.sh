@@ -83,7 +83,14 @@ fi
 # shows the message or 30 s pass. --dump-dom does not do: it prints the
 # page before the websocket's answers come.
 DPORT=$(free_port)
-URL="file://$PAGE?port=$WPORT&to=$CLIENT_bob_PUBKEY&text=hello%20bob%2C%20from%20the%20web"
+# Served from 127.0.0.1, one of the default websocket_allowed_origins: nymd
+# refuses a file:// page (Origin: null).
+HPORT=$(free_port)
+python3 -m http.server --bind 127.0.0.1 --directory "$(dirname "$PAGE")" "$HPORT" \
+	>"$WORK/pageserver.out" 2>&1 &
+track $!
+wait_for 10 python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$HPORT/index.html')"
+URL="http://127.0.0.1:$HPORT/index.html?port=$WPORT&to=$CLIENT_bob_PUBKEY&text=hello%20bob%2C%20from%20the%20web"
 "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
 	--disable-background-networking --disable-component-update --disable-sync \
 	--user-data-dir="$WORK/chromium" --remote-debugging-port="$DPORT" "$URL" \

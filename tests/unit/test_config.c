@@ -127,6 +127,9 @@ assert_config_equal(const struct nymd_config *a, const struct nymd_config *b)
 	assert_string_equal(a->socket_path, b->socket_path);
 	assert_int_equal(a->socket_mode, b->socket_mode);
 	assert_string_equal(a->listen_address, b->listen_address);
+	assert_string_equal(a->websocket_allowed_origins,
+	    b->websocket_allowed_origins);
+	assert_int_equal(a->allow_other_users, b->allow_other_users);
 	assert_true(a->average_delay_ms == b->average_delay_ms);
 	assert_int_equal(a->topology_refresh_seconds,
 	    b->topology_refresh_seconds);
@@ -162,6 +165,9 @@ test_defaults(void **state)
 	assert_string_equal(cfg.socket_path, "nymd.sock");
 	assert_int_equal(cfg.socket_mode, 0600);
 	assert_string_equal(cfg.listen_address, "127.0.0.1");
+	assert_string_equal(cfg.websocket_allowed_origins,
+	    "http://localhost http://127.0.0.1 http://[::1]");
+	assert_false(cfg.allow_other_users);
 	assert_true(cfg.average_delay_ms == 50.0);
 	assert_int_equal(cfg.topology_refresh_seconds, 30);
 	assert_int_equal(cfg.max_restarts, 5);
@@ -300,6 +306,8 @@ test_round_trip_everything(void **state)
 	SET(cfg, socket_path, "/run/nymd/bob.sock");
 	cfg.socket_mode = 0660;
 	SET(cfg, listen_address, "::1");
+	SET(cfg, websocket_allowed_origins, "https://app.example:8443, http://[::1]:80");
+	cfg.allow_other_users = true;
 	cfg.average_delay_ms = 1e-3;
 	cfg.topology_refresh_seconds = 86400;
 	cfg.max_restarts = 1;
@@ -312,6 +320,7 @@ test_round_trip_everything(void **state)
 		FAILF("%s\n%s", err, text);
 	assert_config_equal(&cfg, &back);
 	assert_non_null(strstr(text, "socket_mode = \"0660\"\n"));
+	assert_non_null(strstr(text, "allow_other_users = true\n"));
 	assert_non_null(strstr(text, "level = \"fatal\"\n"));
 	assert_non_null(strstr(text, "loop_cover_traffic_rate = -1.00\n"));
 	free(text);
@@ -564,6 +573,30 @@ static const struct bad_config bad_configs[] = {
 	{ CLIENT "[nymd]\nlisten_address = '[::1]'\n", INV,
 	    "config.toml:4: key 'listen_address': expected a numeric IPv4 or "
 	    "IPv6 address, got '[::1]'" },
+	{ CLIENT "[nymd]\nwebsocket_allowed_origins = 'http://localhost null'\n",
+	    INV, "config.toml:4: key 'websocket_allowed_origins': \"null\" "
+	    "cannot be allowed: any web page can send that origin (a sandboxed "
+	    "frame, a data: URL, a downloaded file)" },
+	{ CLIENT "[nymd]\nwebsocket_allowed_origins = 'file://'\n", INV,
+	    "config.toml:4: key 'websocket_allowed_origins': an origin without "
+	    "a host (such as file://) cannot be allowed: every local file would "
+	    "share it" },
+	{ CLIENT "[nymd]\nwebsocket_allowed_origins = 'localhost'\n", INV,
+	    "config.toml:4: key 'websocket_allowed_origins': expected origins "
+	    "such as \"http://localhost\" or \"https://app.example:8443\", "
+	    "separated by spaces" },
+	{ CLIENT "[nymd]\nwebsocket_allowed_origins = 'http://a.example/app'\n",
+	    INV, "config.toml:4: key 'websocket_allowed_origins': an origin has "
+	    "no path: write scheme://host or scheme://host:port" },
+	{ CLIENT "[nymd]\nwebsocket_allowed_origins = 'http://a:123456'\n", INV,
+	    "config.toml:4: key 'websocket_allowed_origins': an origin's port "
+	    "must be 1 to 5 digits" },
+	{ CLIENT "[nymd]\nwebsocket_allowed_origins = 'http://[::1'\n", INV,
+	    "config.toml:4: key 'websocket_allowed_origins': an IPv6 origin "
+	    "host lacks its closing ']'" },
+	{ CLIENT "[nymd]\nallow_other_users = 'yes'\n", INV,
+	    "config.toml:4: key 'allow_other_users': expected a boolean (true "
+	    "or false), got a string" },
 	{ CLIENT "[nymd]\nuser = 'no body'\n", INV,
 	    "config.toml:4: key 'user': expected a user name of 1 to 32 "
 	    "letters, digits, '.', '_' or '-'" },

@@ -35,10 +35,15 @@ build(const char *line, const char *headers)
 	"Sec-WebSocket-Key: " KEY "\r\n" \
 	"Sec-WebSocket-Version: 13\r\n" extra
 
+/* The default websocket_allowed_origins. */
+#define ORIGINS	"http://localhost http://127.0.0.1 http://[::1]"
+
+static const char *origins = ORIGINS;
+
 static long
 parse(size_t len, struct http_upgrade *u)
 {
-	return http_parse_upgrade((const uint8_t *)req, len, "/mix", u);
+	return http_parse_upgrade((const uint8_t *)req, len, "/mix", origins, u);
 }
 
 static void
@@ -96,13 +101,63 @@ test_valid_variants(void **state)
 	    "User-Agent: test\r\n"
 	    "Sec-WebSocket-Extensions: permessage-deflate\r\n"
 	    "Content-Length: 0\r\n", 101);
+	/* the default websocket_allowed_origins: any port */
 	expect_status("GET /mix HTTP/1.1", STD_HEADERS("Origin: http://localhost:3000\r\n"), 101);
 	expect_status("GET /mix HTTP/1.1", STD_HEADERS("Origin: http://LocalHost\r\n"), 101);
-	expect_status("GET /mix HTTP/1.1", STD_HEADERS("Origin: https://127.0.0.1\r\n"), 101);
-	expect_status("GET /mix HTTP/1.1", STD_HEADERS("Origin: http://127.1.2.3:80\r\n"), 101);
+	expect_status("GET /mix HTTP/1.1", STD_HEADERS("Origin: http://127.0.0.1\r\n"), 101);
+	expect_status("GET /mix HTTP/1.1", STD_HEADERS("Origin: http://127.0.0.1:80\r\n"), 101);
 	expect_status("GET /mix HTTP/1.1", STD_HEADERS("Origin: http://[::1]:8080\r\n"), 101);
-	expect_status("GET /mix HTTP/1.1", STD_HEADERS("Origin: null\r\n"), 101);
-	expect_status("GET /mix HTTP/1.1", STD_HEADERS("Origin: file://\r\n"), 101);
+}
+
+/*
+ * Pages whose origin has no host: any site can produce "null" (a
+ * sandboxed iframe, a data: URL) and so can any downloaded HTML file. They
+ * must be refused, with a body that names the key to change, whatever
+ * websocket_allowed_origins holds.
+ */
+static void
+test_origin_without_host(void **state)
+{
+	static const char *const bad[] = { "null", "NULL", "file://", "file:///tmp/x.html" };
+	static const char *const lists[] = { ORIGINS, "http://localhost null file://", "" };
+	char headers[512], res[HTTP_MAX_RESPONSE_BYTES];
+	struct http_upgrade u;
+
+	for (size_t k = 0; k < sizeof(lists) / sizeof(lists[0]); k++) {
+		origins = lists[k];
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			snprintf(headers, sizeof(headers), STD_HEADERS("Origin: %s\r\n"), bad[i]);
+			expect_status("GET /mix HTTP/1.1", headers, 403);
+		}
+	}
+	origins = ORIGINS;
+	build("GET /mix HTTP/1.1", STD_HEADERS("Origin: null\r\n"));
+	assert_int_equal(parse(strlen(req), &u), HTTP_REFUSED);
+	assert_true(http_response(&u, res, sizeof(res)) > 0);
+	assert_non_null(strstr(res, "HTTP/1.1 403 Forbidden\r\n"));
+	assert_non_null(strstr(res, "websocket_allowed_origins"));
+	/* a program, which sends no Origin, is still served */
+	expect_status("GET /mix HTTP/1.1", STD_HEADERS(""), 101);
+}
+
+/* websocket_allowed_origins other than the default: an entry with a port
+ * allows that port only; an empty list allows no page. */
+static void
+test_origin_list(void **state)
+{
+	origins = "https://app.example:8443, chrome-extension://abcdef";
+	expect_status("GET /mix HTTP/1.1", STD_HEADERS("Origin: https://app.example:8443\r\n"), 101);
+	expect_status("GET /mix HTTP/1.1", STD_HEADERS("Origin: chrome-extension://abcdef\r\n"), 101);
+	expect_status("GET /mix HTTP/1.1", STD_HEADERS("Origin: https://app.example\r\n"), 403);
+	expect_status("GET /mix HTTP/1.1", STD_HEADERS("Origin: https://app.example:443\r\n"), 403);
+	expect_status("GET /mix HTTP/1.1", STD_HEADERS("Origin: http://app.example:8443\r\n"), 403);
+	expect_status("GET /mix HTTP/1.1", STD_HEADERS("Origin: http://localhost\r\n"), 403);
+	origins = "";
+	expect_status("GET /mix HTTP/1.1", STD_HEADERS("Origin: http://localhost\r\n"), 403);
+	expect_status("GET /mix HTTP/1.1", STD_HEADERS(""), 101);
+	origins = NULL;
+	expect_status("GET /mix HTTP/1.1", STD_HEADERS("Origin: http://localhost\r\n"), 403);
+	origins = ORIGINS;
 }
 
 /* Every proper prefix of a valid request is incomplete, not wrong. */
@@ -203,7 +258,8 @@ test_origin(void **state)
 		"http://localhost:", "http://localhost:123456", "http://localhost/path",
 		"http://localhost:80x", "localhost", "", "http://", "file://host",
 		"chrome-extension://abcdef", "http://[::ffff:8.8.8.8]",
-		"http://127.0.0.1@evil.example",
+		"http://127.0.0.1@evil.example", "https://127.0.0.1", "http://127.1.2.3",
+		"http://localhost@127.0.0.1", "http://[::1]x",
 	};
 	char headers[512];
 
@@ -320,6 +376,8 @@ main(void)
 		cmocka_unit_test(test_version),
 		cmocka_unit_test(test_path),
 		cmocka_unit_test(test_origin),
+		cmocka_unit_test(test_origin_without_host),
+		cmocka_unit_test(test_origin_list),
 		cmocka_unit_test(test_too_large),
 		cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_syntax),

@@ -1,8 +1,10 @@
 /*
- * Each role's seccomp allow-list, exercised for real: a forked process
- * installs the role's filter, then makes one system call. A forbidden call
- * must kill it with SIGSYS; the calls the role lives on must still work.
- * And Landlock: a process confined to some paths can open nothing else.
+ * Each role's sandbox, exercised for real: a forked process confines
+ * itself exactly as the role does (sandbox_confine with the role's
+ * policy), then makes one attempt. A forbidden thing must be refused (an
+ * error) or kill the process with SIGSYS; the calls the role lives on must
+ * still work. And Landlock: a process confined to some paths can open
+ * nothing else.
  */
 #include <config.h>
 
@@ -16,9 +18,13 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,6 +33,7 @@
 #include "common/sandbox.h"
 
 #include "keyd/keyd.h"
+#include "master/master.h"
 #include "netd/netd.h"
 #include "rpcd/rpcd.h"
 
@@ -37,11 +44,103 @@ enum probe {
 	PROBE_OPENAT,
 	PROBE_CONNECT,
 	PROBE_MPROTECT_EXEC,
+	PROBE_MMAP_EXEC,
+	PROBE_TIOCSTI,		/* type into the terminal */
+	PROBE_UNIX_CONNECT,	/* reach a unix socket (D-Bus, ssh-agent...) */
+	PROBE_PROC_MEM,		/* read a sibling's memory */
+	PROBE_IOCTL_OTHER,	/* a request no role names */
+	PROBE_CHILD_MEM,	/* read the memory of a keyd it started */
+	PROBE_VM_READV,		/* read memory without /proc */
+	PROBE_MOUNT,
 };
 
-/* Runs probe after role_sandbox() in a child; returns its wait status. */
+/* The probe's exit codes. */
+#define PROBE_OK	0	/* the allowed call worked */
+#define PROBE_REFUSED	50	/* the forbidden call failed with an error */
+#define PROBE_ALLOWED	102	/* the forbidden call went through */
+
+/* A listening unix socket, and the undumpable keyd that probes target. */
+static char unix_path[108];
+static pid_t keyd_pid = -1;
+
+/* Stands for master's filter (master_sandbox) in run_probe. */
+static const struct sandbox_policy master_filter = { .role = "master" };
+
+static void
+confine(const struct sandbox_policy *policy)
+{
+	if (policy == &master_filter) {
+		if (master_sandbox() != 0)
+			_exit(100);
+		return;
+	}
+	if (sandbox_confine(policy, NULL, getuid(), getgid()) != 0)
+		_exit(100);
+}
+
 static int
-run_probe(int (*role_sandbox)(void), enum probe probe)
+probe_unix_connect(void)
+{
+	struct sockaddr_un sun;
+	int fd = (int)syscall(SYS_socket, AF_UNIX, SOCK_STREAM, 0);
+
+	if (fd == -1)
+		return PROBE_REFUSED;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", unix_path);
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		return PROBE_REFUSED;
+	return PROBE_ALLOWED;
+}
+
+static int
+probe_proc_mem(void)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)keyd_pid);
+	if (syscall(SYS_openat, AT_FDCWD, path, O_RDONLY) == -1)
+		return PROBE_REFUSED;
+	return PROBE_ALLOWED;
+}
+
+/*
+ * Opens /proc/<keyd>/mem of a keyd this process started: Yama's
+ * ptrace_scope 1, where it is set, lets an ancestor through, so that only
+ * keyd's undumpable flag stands in the way.
+ */
+static int
+probe_child_mem(void)
+{
+	char path[64], c;
+	int ready[2], rc;
+	pid_t pid;
+
+	if (pipe(ready) == -1 || (pid = fork()) == -1)
+		return 103;
+	if (pid == 0) {
+		close(ready[0]);
+		confine(&keyd_policy);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(ready[1]);
+	if (read(ready[0], &c, 1) != 1)
+		return 104;
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+	rc = open(path, O_RDONLY) == -1 ? PROBE_REFUSED : PROBE_ALLOWED;
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	return rc;
+}
+
+/* Runs probe in a child confined by policy (none if NULL); returns its
+ * wait status. */
+static int
+run_probe(const struct sandbox_policy *policy, enum probe probe)
 {
 	int pipefd[2];
 	pid_t pid;
@@ -52,15 +151,19 @@ run_probe(int (*role_sandbox)(void), enum probe probe)
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		close(pipefd[0]);
-		if (role_sandbox() != 0)
-			_exit(100);
+		if (policy != NULL)
+			confine(policy);
+		else if (sandbox_drop_privileges(NULL, getuid(), getgid()) != 0)
+			_exit(100);	/* root: no CAP_SYS_PTRACE either */
 		char *argv[] = { "/bin/true", NULL };
 		char *envp[] = { NULL };
+		char c = 'x';
 		switch (probe) {
 		case PROBE_WRITE:
-			_exit(write(pipefd[1], "x", 1) == 1 ? 0 : 101);
+			_exit(write(pipefd[1], "x", 1) == 1 ? PROBE_OK : 101);
 		case PROBE_SOCKET:
-			syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
+			if (syscall(SYS_socket, AF_INET, SOCK_STREAM, 0) == -1)
+				_exit(PROBE_REFUSED);
 			break;
 		case PROBE_EXECVE:
 			syscall(SYS_execve, argv[0], argv, envp);
@@ -74,8 +177,46 @@ run_probe(int (*role_sandbox)(void), enum probe probe)
 		case PROBE_MPROTECT_EXEC:
 			syscall(SYS_mprotect, (void *)0x10000, 4096, 7 /* rwx */);
 			break;
+		case PROBE_MMAP_EXEC:
+			if (syscall(SYS_mmap, NULL, 4096, PROT_READ | PROT_EXEC,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == (long)MAP_FAILED)
+				_exit(PROBE_REFUSED);
+			break;
+		case PROBE_TIOCSTI:
+			/* fd 0 may be no terminal: the filter looks only at
+			 * the request, so reaching the kernel is the failure. */
+			if (syscall(SYS_ioctl, 0, TIOCSTI, &c) == -1 && errno == EPERM)
+				_exit(PROBE_REFUSED);
+			break;
+		case PROBE_IOCTL_OTHER:
+			if (syscall(SYS_ioctl, pipefd[1], FIOASYNC, &status) == -1 &&
+			    errno == EPERM)
+				_exit(PROBE_REFUSED);
+			break;
+		case PROBE_UNIX_CONNECT:
+			_exit(probe_unix_connect());
+		case PROBE_PROC_MEM:
+			_exit(probe_proc_mem());
+		case PROBE_CHILD_MEM:
+			_exit(probe_child_mem());
+		case PROBE_VM_READV: {
+			/* its own memory: only a filter can refuse that */
+			char from[16] = "secret", to[16];
+			struct iovec local = { to, sizeof(to) };
+			struct iovec remote = { from, sizeof(from) };
+			if (syscall(SYS_process_vm_readv, getpid(), &local, 1, &remote, 1, 0) == -1)
+				_exit(PROBE_REFUSED);
+			break;
 		}
-		_exit(102);	/* the call was allowed */
+		case PROBE_MOUNT:
+			/* a target that does not exist: never mounts anything;
+			 * unfiltered, root gets ENOENT */
+			if (syscall(SYS_mount, "none", "/nonexistent/nymd-test", "tmpfs",
+			    0, NULL) == -1 && errno == EPERM)
+				_exit(PROBE_REFUSED);
+			break;
+		}
+		_exit(PROBE_ALLOWED);	/* the call was allowed */
 	}
 	close(pipefd[1]);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
@@ -94,73 +235,191 @@ static void
 assert_survives(int status)
 {
 	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(WEXITSTATUS(status), PROBE_OK);
+}
+
+/* Refused with an error, or killed: anything but going through. */
+static void
+assert_refused(int status)
+{
+	if (WIFSIGNALED(status)) {
+		assert_int_equal(WTERMSIG(status), SIGSYS);
+		return;
+	}
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), PROBE_REFUSED);
+}
+
+static const struct sandbox_policy *const policies[] = {
+	&keyd_policy, &netd_policy, &rpcd_policy,
+};
+#define N_POLICIES	(sizeof(policies) / sizeof(policies[0]))
+
+/* What no role may do, each tried from inside each role's sandbox. */
+static void
+test_every_role_forbids_execve(void **state)
+{
+	for (size_t i = 0; i < N_POLICIES; i++)
+		assert_killed_by_sigsys(run_probe(policies[i], PROBE_EXECVE));
+}
+
+static void
+test_every_role_forbids_tiocsti(void **state)
+{
+	for (size_t i = 0; i < N_POLICIES; i++)
+		assert_killed_by_sigsys(run_probe(policies[i], PROBE_TIOCSTI));
+}
+
+static void
+test_every_role_forbids_other_ioctls(void **state)
+{
+	for (size_t i = 0; i < N_POLICIES; i++)
+		assert_killed_by_sigsys(run_probe(policies[i], PROBE_IOCTL_OTHER));
+}
+
+static void
+test_every_role_forbids_mprotect_exec(void **state)
+{
+	for (size_t i = 0; i < N_POLICIES; i++)
+		assert_killed_by_sigsys(run_probe(policies[i], PROBE_MPROTECT_EXEC));
+}
+
+static void
+test_every_role_forbids_mmap_exec(void **state)
+{
+	for (size_t i = 0; i < N_POLICIES; i++)
+		assert_killed_by_sigsys(run_probe(policies[i], PROBE_MMAP_EXEC));
+}
+
+static void
+test_every_role_cannot_reach_a_unix_socket(void **state)
+{
+	for (size_t i = 0; i < N_POLICIES; i++)
+		assert_refused(run_probe(policies[i], PROBE_UNIX_CONNECT));
+}
+
+static void
+test_every_role_cannot_open_keyd_mem(void **state)
+{
+	for (size_t i = 0; i < N_POLICIES; i++)
+		assert_refused(run_probe(policies[i], PROBE_PROC_MEM));
+}
+
+/* Where Landlock and Yama are missing, keyd's undumpable flag alone keeps
+ * a process of the same uid (without CAP_SYS_PTRACE) out of its memory. */
+static void
+test_keyd_mem_closed_without_landlock(void **state)
+{
+	assert_refused(run_probe(NULL, PROBE_PROC_MEM));
+	assert_refused(run_probe(NULL, PROBE_CHILD_MEM));
+}
+
+/* master's own filter, which every child inherits: what no nymd process
+ * does fails with EPERM; what master lives on still works. */
+static void
+test_master_filter(void **state)
+{
+	assert_survives(run_probe(&master_filter, PROBE_WRITE));
+	assert_refused(run_probe(&master_filter, PROBE_TIOCSTI));
+	assert_refused(run_probe(&master_filter, PROBE_VM_READV));
+	assert_refused(run_probe(&master_filter, PROBE_MOUNT));
+	assert_refused(run_probe(&master_filter, PROBE_IOCTL_OTHER));
+}
+
+static void
+test_every_role_still_writes(void **state)
+{
+	for (size_t i = 0; i < N_POLICIES; i++)
+		assert_survives(run_probe(policies[i], PROBE_WRITE));
 }
 
 static void
 test_keyd_forbids_socket(void **state)
 {
-	assert_killed_by_sigsys(run_probe(keyd_sandbox, PROBE_SOCKET));
+	assert_killed_by_sigsys(run_probe(&keyd_policy, PROBE_SOCKET));
 }
 
 static void
 test_keyd_forbids_open(void **state)
 {
-	assert_killed_by_sigsys(run_probe(keyd_sandbox, PROBE_OPENAT));
+	assert_killed_by_sigsys(run_probe(&keyd_policy, PROBE_OPENAT));
 }
 
 static void
-test_keyd_forbids_execve(void **state)
+test_keyd_forbids_connect(void **state)
 {
-	assert_killed_by_sigsys(run_probe(keyd_sandbox, PROBE_EXECVE));
+	assert_killed_by_sigsys(run_probe(&keyd_policy, PROBE_CONNECT));
 }
 
 static void
-test_keyd_forbids_mprotect_exec(void **state)
+test_netd_may_open_tcp(void **state)
 {
-	assert_killed_by_sigsys(run_probe(keyd_sandbox, PROBE_MPROTECT_EXEC));
-}
+	int status = run_probe(&netd_policy, PROBE_SOCKET);
 
-static void
-test_keyd_still_writes(void **state)
-{
-	assert_survives(run_probe(keyd_sandbox, PROBE_WRITE));
-}
-
-static void
-test_netd_forbids_execve(void **state)
-{
-	assert_killed_by_sigsys(run_probe(netd_sandbox, PROBE_EXECVE));
-}
-
-static void
-test_netd_still_writes(void **state)
-{
-	assert_survives(run_probe(netd_sandbox, PROBE_WRITE));
-}
-
-static void
-test_rpcd_forbids_execve(void **state)
-{
-	assert_killed_by_sigsys(run_probe(rpcd_sandbox, PROBE_EXECVE));
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), PROBE_ALLOWED);
 }
 
 static void
 test_rpcd_forbids_socket(void **state)
 {
-	assert_killed_by_sigsys(run_probe(rpcd_sandbox, PROBE_SOCKET));
+	assert_killed_by_sigsys(run_probe(&rpcd_policy, PROBE_SOCKET));
 }
 
 static void
 test_rpcd_forbids_connect(void **state)
 {
-	assert_killed_by_sigsys(run_probe(rpcd_sandbox, PROBE_CONNECT));
+	assert_killed_by_sigsys(run_probe(&rpcd_policy, PROBE_CONNECT));
 }
 
-static void
-test_rpcd_still_writes(void **state)
+/* A unix socket that would accept anyone, and an undumpable process in
+ * keyd's sandbox, for the probes to try. */
+static int
+setup(void **state)
 {
-	assert_survives(run_probe(rpcd_sandbox, PROBE_WRITE));
+	struct sockaddr_un sun;
+	int fd, ready[2];
+	char c;
+
+	snprintf(unix_path, sizeof(unix_path), "/tmp/test_sandbox.%d.sock", (int)getpid());
+	unlink(unix_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", unix_path);
+	if (fd == -1 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    chmod(unix_path, 0777) == -1 || listen(fd, 16) == -1)
+		return -1;
+	if (pipe(ready) == -1)
+		return -1;
+	keyd_pid = fork();
+	if (keyd_pid == -1)
+		return -1;
+	if (keyd_pid == 0) {
+		close(ready[0]);
+		/* keyd's sandbox, which makes it undumpable */
+		confine(&keyd_policy);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(ready[1]);
+	if (read(ready[0], &c, 1) != 1)
+		return -1;
+	close(ready[0]);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	if (keyd_pid > 0) {
+		kill(keyd_pid, SIGKILL);
+		waitpid(keyd_pid, NULL, 0);
+	}
+	unlink(unix_path);
+	return 0;
 }
 
 /*
@@ -244,7 +503,8 @@ netd_steps(const char *home, const char *key)
 {
 	int fd;
 
-	if (netd_landlock(home) != 0)
+	netd_check_home(home);
+	if (sandbox_landlock(netd_policy.paths, netd_policy.npaths) != 0)
 		return 10;
 	if ((fd = open("/etc/hosts", O_RDONLY)) == -1)
 		return 11;
@@ -283,7 +543,8 @@ rpcd_steps(const char *home, const char *key)
 	int fd;
 
 	snprintf(data, sizeof(data), "%s/data", home);
-	if (chdir(data) == -1 || rpcd_landlock() != 0)
+	if (chdir(data) == -1 ||
+	    sandbox_landlock(rpcd_policy.paths, rpcd_policy.npaths) != 0)
 		return 10;
 	if ((fd = open("nymd.db-wal", O_CREAT | O_RDWR, 0600)) == -1)
 		return 11;
@@ -325,20 +586,25 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_every_role_still_writes),
+		cmocka_unit_test(test_every_role_forbids_execve),
+		cmocka_unit_test(test_every_role_forbids_tiocsti),
+		cmocka_unit_test(test_every_role_forbids_other_ioctls),
+		cmocka_unit_test(test_every_role_forbids_mprotect_exec),
+		cmocka_unit_test(test_every_role_forbids_mmap_exec),
+		cmocka_unit_test(test_every_role_cannot_reach_a_unix_socket),
+		cmocka_unit_test(test_every_role_cannot_open_keyd_mem),
+		cmocka_unit_test(test_keyd_mem_closed_without_landlock),
 		cmocka_unit_test(test_keyd_forbids_socket),
 		cmocka_unit_test(test_keyd_forbids_open),
-		cmocka_unit_test(test_keyd_forbids_execve),
-		cmocka_unit_test(test_keyd_forbids_mprotect_exec),
-		cmocka_unit_test(test_keyd_still_writes),
-		cmocka_unit_test(test_netd_forbids_execve),
-		cmocka_unit_test(test_netd_still_writes),
-		cmocka_unit_test(test_rpcd_forbids_execve),
+		cmocka_unit_test(test_keyd_forbids_connect),
+		cmocka_unit_test(test_netd_may_open_tcp),
 		cmocka_unit_test(test_rpcd_forbids_socket),
 		cmocka_unit_test(test_rpcd_forbids_connect),
-		cmocka_unit_test(test_rpcd_still_writes),
+		cmocka_unit_test(test_master_filter),
 		cmocka_unit_test(test_landlock_confines_opening),
 		cmocka_unit_test(test_netd_landlock_keeps_home_out),
 		cmocka_unit_test(test_rpcd_landlock_keeps_key_out),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, setup, teardown);
 }
