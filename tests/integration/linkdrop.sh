@@ -2,7 +2,8 @@
 # An attacker who breaks the provider link (the provider itself, or an
 # on-path RST) must not make nymd put more real packets on the wire:
 # during a burst from alice to bob, every connection to the provider is
-# killed 20 times (ss -K); every message arrives exactly once, and every
+# killed 20 times (ss -K, while the provider is stopped so that packets
+# are unconfirmed); every message arrives exactly once, and every
 # unconfirmed packet went out again unchanged, none was built again for a
 # new path (issue "network trust").
 # shellcheck disable=SC1091,SC2154
@@ -18,7 +19,7 @@ if [ "$(id -u)" != 0 ] || ! ss -K dst 127.0.0.1 dport = 1 >/dev/null 2>&1; then
 	echo "1..0 # SKIP killing sockets (ss -K) needs root and INET_DIAG_DESTROY"
 	exit 0
 fi
-plan 6
+plan 7
 
 drop_cleanup() {
 	[ -f "$D/testnet.env" ] && "$TESTNET" down --dir "$D" --grace 2 >/dev/null 2>&1
@@ -36,12 +37,17 @@ while [ "$i" -le "$MESSAGES" ]; do
 done
 check "alice queued $MESSAGES messages" [ ! -s "$WORK/send.err" ]
 
-# The burst takes about 6 s at 10 packets/s: break the link throughout.
+# The burst takes about 6 s at 10 packets/s: break the link throughout,
+# each time while the provider is stopped (SIGSTOP), so that packets are
+# on the way and not yet confirmed when the link goes.
 n=0
 while [ "$n" -lt 20 ]; do
+	kill -STOP "$PROVIDER1_PID"
+	sleep 0.3
 	ss -K dst 127.0.0.1 dport = "$PROVIDER1_PORT" >/dev/null 2>&1
+	kill -CONT "$PROVIDER1_PID"
 	n=$((n + 1))
-	sleep 0.4
+	sleep 0.2
 done
 
 : >"$WORK/got"
