@@ -190,7 +190,7 @@ api_send(const struct rpcd_state *st, const Types__RequestSendMessage *req,
 	Types__Response res = TYPES__RESPONSE__INIT;
 	Types__ResponseSendMessage sent = TYPES__RESPONSE_SEND_MESSAGE__INIT;
 	const Config__ClientConfig *to = req->recipient;
-	char text[160];
+	char text[768];
 	uint8_t msgid[QUEUE_MSGID_BYTES];
 	uint64_t id;
 
@@ -224,8 +224,12 @@ api_send(const struct rpcd_state *st, const Types__RequestSendMessage *req,
 	randombytes_buf(msgid, sizeof(msgid));
 	/* Answered only once the message is committed to disk. */
 	if (queue_enqueue(st->queue, msgid, to->pubkey.data, to->provider->pubkey.data,
-	    req->message.data, req->message.len, &id) == -1)
-		return api_exception("send: the message could not be stored", out, out_len);
+	    req->message.data, req->message.len, &id) == -1) {
+		/* Nothing of it is stored: the insert is one transaction. */
+		snprintf(text, sizeof(text), "send: the message could not be "
+		    "stored: %s", queue_error(st->queue));
+		return api_exception(text, out, out_len);
+	}
 	log_debug("message %llu queued (%zu bytes)", (unsigned long long)id, req->message.len);
 	if (st->queued != NULL) {
 		struct queue_outgoing o = {

@@ -34,6 +34,9 @@ rpcd_sandbox(void)
 		"openat", "pread64", "pwrite64", "fsync", "fdatasync", "ftruncate",
 		"unlink", "stat", "lstat", "access", "faccessat", "fchown", "fchmod",
 		"getcwd", "mprotect",
+		/* the space left, in the answer to a send that could not be
+		 * stored (statvfs) */
+		"statfs", "fstatfs",
 		NULL,
 	};
 	scmp_filter_ctx ctx = sandbox_filter_new();
