@@ -6,6 +6,7 @@
 #include <sodium.h>
 
 #include "common/b64.h"
+#include "common/frame.h"
 #include "common/log.h"
 #include "common/sphinx.h"
 #include "common/topology.h"
@@ -249,6 +250,7 @@ struct api_fetched {
 	ProtobufCBinaryData	*msgs;
 	size_t			 n;
 	size_t			 cap;
+	size_t			 bytes;		/* of the response, about */
 	uint8_t			**out;
 	size_t			*out_len;
 };
@@ -258,6 +260,13 @@ api_fetch_one(void *arg, const uint8_t *msg, size_t len)
 {
 	struct api_fetched *f = arg;
 
+	/* A response must fit in one frame (FRAME_MAX_MESSAGE_BYTES), or
+	 * no client could read it although the messages count as fetched:
+	 * the rest wait for the next fetch. 16 bytes of protobuf per
+	 * message are more than enough. */
+	if (f->n > 0 && f->bytes + len + 16 > FRAME_MAX_MESSAGE_BYTES - 64)
+		return 1;
+	f->bytes += len + 16;
 	if (f->n == f->cap) {
 		size_t cap = f->cap ? f->cap * 2 : 16;
 		ProtobufCBinaryData *m = arena_alloc(f->arena, cap * sizeof(*m));

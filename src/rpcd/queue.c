@@ -110,6 +110,15 @@ static void
 queue_cause(struct queue *q, int rc, char *out, size_t len)
 {
 	int e = sqlite3_system_errno(q->db);
+	uint8_t zero = 0;
+
+	/* SQLite does not always keep the errno (a failed fsync, a read-only
+	 * file it fell back to): a one-byte write in place into the reserve,
+	 * which needs no new space, asks the file system. */
+	if ((e == 0 || e == EBADF) && (rc & 0xff) != SQLITE_FULL &&
+	    q->reserve_fd != -1 && q->reserve_size > 0 &&
+	    pwrite(q->reserve_fd, &zero, 1, 0) == -1)
+		e = errno;
 
 	if ((rc & 0xff) == SQLITE_FULL || e == ENOSPC || e == EDQUOT)
 		snprintf(out, len, "no space left on device");
@@ -127,7 +136,7 @@ queue_cause(struct queue *q, int rc, char *out, size_t len)
 
 /*
  * A write failed: remember why (queue_error()), and say it once per
- * episode; the first write that succeeds again ends the episode.
+ * episode; the first message stored again (sent or received) ends it.
  */
 static void
 queue_failed(struct queue *q, int rc)
@@ -175,13 +184,17 @@ queue_reserve(struct queue *q)
 
 	if (q->reserve_fd == -1)
 		return -1;
+	if (q->reserve_size >= QUEUE_RESERVE_BYTES)
+		return 0;
 	while (q->reserve_size < QUEUE_RESERVE_BYTES) {
 		size_t want = sizeof(zero);
 		if (want > (size_t)(QUEUE_RESERVE_BYTES - q->reserve_size))
 			want = (size_t)(QUEUE_RESERVE_BYTES - q->reserve_size);
 		n = pwrite(q->reserve_fd, zero, want, q->reserve_size);
-		if (n <= 0)
+		if (n <= 0) {
+			(void)fdatasync(q->reserve_fd);
 			return -1;
+		}
 		q->reserve_size += n;
 	}
 	if (fdatasync(q->reserve_fd) == -1)
@@ -362,8 +375,6 @@ queue_step(struct queue *q, sqlite3_stmt *st)
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
 		queue_failed(q, rc);
-	else
-		queue_succeeded(q);
 	return rc;
 }
 
@@ -394,6 +405,7 @@ queue_enqueue(struct queue *q, const uint8_t msgid[QUEUE_MSGID_BYTES],
 	if (queue_done(q, st) == -1)
 		return -1;
 	*id = (uint64_t)sqlite3_last_insert_rowid(q->db);
+	queue_succeeded(q);
 	return 0;
 }
 
@@ -468,8 +480,10 @@ queue_sent(struct queue *q, uint64_t id)
 		queue_release_reserve(q);
 		(void)sqlite3_wal_checkpoint_v2(q->db, NULL,
 		    SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+		/* The reserve grows back once the queue has drained (or
+		 * when a send asks for it), not at once: the next deletes
+		 * need the room. */
 		rc = queue_delete(q, id);
-		(void)queue_reserve(q);
 	}
 	if (rc != SQLITE_DONE) {
 		queue_add_retired(q, id);
@@ -511,6 +525,7 @@ queue_receive(struct queue *q, const uint8_t msgid[QUEUE_MSGID_BYTES],
 	sqlite3_bind_blob(st, 2, len ? msg : (const uint8_t *)"", (int)len, SQLITE_STATIC);
 	if (queue_done(q, st) == -1)
 		return -1;
+	queue_succeeded(q);
 	return sqlite3_changes(q->db) == 0 ? 1 : 0;
 }
 
@@ -546,10 +561,15 @@ queue_fetch(struct queue *q, int (*cb)(void *, const uint8_t *msg, size_t len),
 		return -1;
 	st = queue_stmt(q, Q_FETCH);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		last = sqlite3_column_int64(st, 0);
-		if (cb(arg, sqlite3_column_blob(st, 1),
-		    (size_t)sqlite3_column_bytes(st, 1)) == -1)
+		int taken = cb(arg, sqlite3_column_blob(st, 1),
+		    (size_t)sqlite3_column_bytes(st, 1));
+		if (taken == 1) {	/* the response is full: the rest later */
+			rc = SQLITE_DONE;
 			break;
+		}
+		if (taken == -1)
+			break;
+		last = sqlite3_column_int64(st, 0);
 		n++;
 	}
 	sqlite3_reset(st);
@@ -576,7 +596,6 @@ queue_fetch(struct queue *q, int (*cb)(void *, const uint8_t *msg, size_t len),
 		    SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 		rc = queue_exec(q, "BEGIN IMMEDIATE") == -1 ? SQLITE_ERROR :
 		    queue_mark(q, last);
-		(void)queue_reserve(q);
 	}
 	if (rc != SQLITE_DONE)
 		goto fail;

@@ -60,7 +60,8 @@ const char *queue_error(const struct queue *);
 int	queue_receive(struct queue *, const uint8_t msgid[QUEUE_MSGID_BYTES],
 	    const uint8_t *msg, size_t len);
 /*
- * Hands every unfetched message to cb, oldest first, then calls done, and
+ * Hands every unfetched message to cb, oldest first (until cb returns 1:
+ * the response is full, the rest stay for the next fetch), then calls done, and
  * marks them fetched in the same transaction, committed only if cb and
  * done all returned 0: a response that could not be made loses nothing.
  * Returns the count, or -1 with nothing marked.
