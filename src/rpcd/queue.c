@@ -112,12 +112,14 @@ queue_cause(struct queue *q, int rc, char *out, size_t len)
 	int e = sqlite3_system_errno(q->db);
 	uint8_t zero = 0;
 
-	/* SQLite does not always keep the errno (a failed fsync, a read-only
-	 * file it fell back to): a one-byte write in place into the reserve,
-	 * which needs no new space, asks the file system. */
-	if ((e == 0 || e == EBADF) && (rc & 0xff) != SQLITE_FULL &&
+	/* SQLite does not always keep the errno, or keeps that of another
+	 * call (a file system turned read-only after an error fails some
+	 * calls with EIO): a one-byte write in place into the reserve, which
+	 * needs no new space, asks the file system. */
+	if ((rc & 0xff) != SQLITE_FULL && e != ENOSPC && e != EROFS &&
 	    q->reserve_fd != -1 && q->reserve_size > 0 &&
-	    pwrite(q->reserve_fd, &zero, 1, 0) == -1)
+	    pwrite(q->reserve_fd, &zero, 1, 0) == -1 &&
+	    (e == 0 || e == EBADF || errno == EROFS))
 		e = errno;
 
 	if ((rc & 0xff) == SQLITE_FULL || e == ENOSPC || e == EDQUOT)
@@ -172,24 +174,24 @@ queue_error(const struct queue *q)
 }
 
 /*
- * The reserve: a file of QUEUE_RESERVE_BYTES next to the store, written
- * (not sparse) so that its blocks are really taken. Grown back bit by bit
- * as space allows; 0 when whole, -1 when not (yet).
+ * The reserve: a file next to the store, written (not sparse) so that its
+ * blocks are really taken, grown to target bytes as space allows; 0 when
+ * it holds target, -1 when not (yet).
  */
 static int
-queue_reserve(struct queue *q)
+queue_reserve(struct queue *q, off_t target)
 {
 	static const uint8_t zero[64 * 1024];
 	ssize_t n;
 
 	if (q->reserve_fd == -1)
 		return -1;
-	if (q->reserve_size >= QUEUE_RESERVE_BYTES)
+	if (q->reserve_size >= target)
 		return 0;
-	while (q->reserve_size < QUEUE_RESERVE_BYTES) {
+	while (q->reserve_size < target) {
 		size_t want = sizeof(zero);
-		if (want > (size_t)(QUEUE_RESERVE_BYTES - q->reserve_size))
-			want = (size_t)(QUEUE_RESERVE_BYTES - q->reserve_size);
+		if (want > (size_t)(target - q->reserve_size))
+			want = (size_t)(target - q->reserve_size);
 		n = pwrite(q->reserve_fd, zero, want, q->reserve_size);
 		if (n <= 0) {
 			(void)fdatasync(q->reserve_fd);
@@ -200,6 +202,33 @@ queue_reserve(struct queue *q)
 	if (fdatasync(q->reserve_fd) == -1)
 		return -1;
 	return 0;
+}
+
+/*
+ * May a send be stored? Only while the reserve and the database's free
+ * pages (left by delivered messages) together hold QUEUE_RESERVE_BYTES:
+ * the reserve is grown to what the free pages do not cover. New messages
+ * fill free pages first, so those do not grow the file at a checkpoint,
+ * and retiring on a full disk needs only the reserve and the WAL that a
+ * TRUNCATE checkpoint frees. 0 or -1.
+ */
+static int
+queue_room(struct queue *q)
+{
+	sqlite3_stmt *st;
+	long long free_pages = 0;
+	off_t target = QUEUE_RESERVE_BYTES;
+
+	if (q->reserve_size < QUEUE_RESERVE_BYTES && sqlite3_prepare_v2(q->db,
+	    "PRAGMA freelist_count", -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			free_pages = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+		/* 4096: SQLite's default page size, which the store keeps */
+		target -= free_pages >= QUEUE_RESERVE_BYTES / 4096 ?
+		    QUEUE_RESERVE_BYTES : (off_t)free_pages * 4096;
+	}
+	return queue_reserve(q, target);
 }
 
 /* Gives the reserve's space back to the file system. */
@@ -229,7 +258,7 @@ queue_open_reserve(struct queue *q)
 	if (q->reserve_fd == -1 || fstat(q->reserve_fd, &sb) == -1)
 		return -1;
 	q->reserve_size = sb.st_size;
-	(void)queue_reserve(q);		/* whole or not: refused sends say so */
+	(void)queue_room(q);		/* or not: refused sends say so */
 	return 0;
 }
 
@@ -393,7 +422,7 @@ queue_enqueue(struct queue *q, const uint8_t msgid[QUEUE_MSGID_BYTES],
 
 	/* Without the whole reserve, a message accepted now might not be
 	 * retired once delivered: refused until there is room again. */
-	if (queue_reserve(q) == -1) {
+	if (queue_room(q) == -1) {
 		queue_failed(q, SQLITE_FULL);
 		return -1;
 	}
@@ -461,7 +490,7 @@ queue_drained(struct queue *q)
 	if (sqlite3_wal_checkpoint_v2(q->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
 	    NULL, NULL) != SQLITE_OK)
 		log_debug("message store: checkpoint: %s", sqlite3_errmsg(q->db));
-	(void)queue_reserve(q);
+	(void)queue_room(q);
 }
 
 /*
@@ -505,7 +534,7 @@ queue_retry(struct queue *q)
 			break;
 	}
 	if (q->n_retired == 0)
-		(void)queue_reserve(q);
+		(void)queue_room(q);
 	return q->n_retired;
 }
 
