@@ -30,6 +30,9 @@
 #define QUEUE_WAL_LIMIT_BYTES	(QUEUE_CHECKPOINT_PAGES * 4096 + 64 * 1024)
 #define QUEUE_RESERVE_BYTES	(1024 * 1024)
 #define QUEUE_RESERVE_SUFFIX	"-reserve"
+/* Never released: queue_cause() writes into it in place to ask the file
+ * system why a write failed. */
+#define QUEUE_PROBE_BYTES	4096
 
 enum queue_stmt {
 	Q_ENQUEUE,
@@ -227,6 +230,8 @@ queue_room(struct queue *q)
 		/* 4096: SQLite's default page size, which the store keeps */
 		target -= free_pages >= QUEUE_RESERVE_BYTES / 4096 ?
 		    QUEUE_RESERVE_BYTES : (off_t)free_pages * 4096;
+		if (target < QUEUE_PROBE_BYTES)
+			target = QUEUE_PROBE_BYTES;
 	}
 	return queue_reserve(q, target);
 }
@@ -235,14 +240,14 @@ queue_room(struct queue *q)
 static void
 queue_release_reserve(struct queue *q)
 {
-	if (q->reserve_fd == -1 || q->reserve_size == 0)
+	if (q->reserve_fd == -1 || q->reserve_size <= QUEUE_PROBE_BYTES)
 		return;
-	if (ftruncate(q->reserve_fd, 0) == -1) {
+	if (ftruncate(q->reserve_fd, QUEUE_PROBE_BYTES) == -1) {
 		log_warn("message store: cannot release %s%s", q->shown,
 		    QUEUE_RESERVE_SUFFIX);
 		return;
 	}
-	q->reserve_size = 0;
+	q->reserve_size = QUEUE_PROBE_BYTES;
 	log_info("message store: disk full; reserve released to retire "
 	    "delivered messages");
 }
