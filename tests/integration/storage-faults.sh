@@ -8,7 +8,11 @@
 # again (counted in bob's mailbox at the provider while bob is stopped).
 # Then the store turns read-only under alice (ext4, errors=remount-ro):
 # nymctl's send says so, rpcd is not restarted into a store it cannot
-# open, and after a remount alice works again. Needs root (mounts of its own); otherwise skipped.
+# open, and after a remount alice works again. Needs root (mounts of its
+# own); otherwise skipped.
+# Without the retry after releasing the reserve (and the kept-apart set),
+# the 875 delivered messages stay queued ("alice's queue drains" fails)
+# and the restart puts all 875 into bob's mailbox again.
 . "$(dirname "$0")/lib.sh"
 
 if [ "$(id -u)" != 0 ]; then
