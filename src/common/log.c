@@ -199,8 +199,8 @@ LOG_FN(log_info, LOG_LEVEL_INFO, 0)
 LOG_FN(log_warn, LOG_LEVEL_WARNING, 1)
 LOG_FN(log_warnx, LOG_LEVEL_WARNING, 0)
 
-static void __attribute__((noreturn, format(printf, 2, 0)))
-log_fatal(int with_errno, const char *fmt, va_list ap)
+static void __attribute__((noreturn, format(printf, 3, 0)))
+log_fatal(int status, int with_errno, const char *fmt, va_list ap)
 {
 	char msg[LOG_LINE_BYTES];
 	int saved = errno;
@@ -213,7 +213,7 @@ log_fatal(int with_errno, const char *fmt, va_list ap)
 	log_emit(LOG_LEVEL_FATAL, msg);
 	if (logger.fatal_hook != NULL)
 		logger.fatal_hook(msg);
-	_exit(LOG_EXIT_FATAL);
+	_exit(status);
 }
 
 void
@@ -221,7 +221,7 @@ fatal(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	log_fatal(1, fmt, ap);
+	log_fatal(LOG_EXIT_FATAL, 1, fmt, ap);
 }
 
 void
@@ -229,5 +229,13 @@ fatalx(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	log_fatal(0, fmt, ap);
+	log_fatal(LOG_EXIT_FATAL, 0, fmt, ap);
+}
+
+void
+fatalx_storage(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_fatal(LOG_EXIT_STORAGE, 0, fmt, ap);
 }

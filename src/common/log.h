@@ -28,6 +28,9 @@ enum log_dest {
 
 /* Exit status of a child that hit a fatal error; master restarts it. */
 #define LOG_EXIT_FATAL 71
+/* fatalx_storage(): the child's storage failed (full, read-only, I/O
+ * error); restarting it would fail the same way, so master does not. */
+#define LOG_EXIT_STORAGE 74
 
 int	log_level_parse(const char *name, enum log_level *out);
 const char *log_level_name(enum log_level level);
@@ -49,6 +52,7 @@ void	log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 void	fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+void	fatalx_storage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 /* Called by fatal()/fatalx() before exit, e.g. to tell master why. */
 void	log_set_fatal_hook(void (*hook)(const char *msg));
 

@@ -493,6 +493,14 @@ master_child_exited(struct child *c, int status)
 		master_stop(NYMD_EXIT_CONFIG);
 		return;
 	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == LOG_EXIT_STORAGE) {
+		/* Its storage failed: a restart would fail the same way. */
+		master_error("%s stopped because its storage failed (%s); not "
+		    "restarting it: fix the storage, then start nymd again",
+		    proc_role_name(c->role), c->fatal_text[0] ? c->fatal_text : how);
+		master_stop(1);
+		return;
+	}
 	size_t n = master_record_crash(c, time(NULL));
 	if (n > m.cfg.max_restarts) {
 		master_error("%s crashed %zu times within %u s (last: %s); stopping",

@@ -41,6 +41,8 @@ struct provider {
 	struct store_item	*items;		/* LINK_MAX_PULL of them */
 	time_t			 quota_warned;
 	uint64_t		 quota_dropped;
+	int			 store_failing;	/* puts refused: said once */
+	uint64_t		 store_refused;	/* in this episode */
 };
 
 static int
@@ -148,8 +150,14 @@ provider_deliver(void *role, const uint8_t client[32], const uint8_t *packet,
 	time_t now;
 	int rc;
 
-	if ((rc = store_put(p->store, client, packet, len)) == STORE_OK)
+	if ((rc = store_put(p->store, client, packet, len)) == STORE_OK) {
+		if (p->store_failing)
+			log_info("mailbox store writable again: %llu packets "
+			    "were refused meanwhile", (unsigned long long)
+			    p->store_refused);
+		p->store_failing = 0;
 		return 0;
+	}
 	b64_encode(id, client, 32, B64_URLSAFE);
 	if (rc == STORE_ERR_QUOTA) {
 		/* One line per second at most: a full mailbox fills again fast. */
@@ -164,9 +172,19 @@ provider_deliver(void *role, const uint8_t client[32], const uint8_t *packet,
 		p->quota_warned = now;
 	} else if (rc == STORE_ERR_NOT_REGISTERED)
 		log_debug("packet for %s dropped: not a registered client", id);
-	else
-		log_warnx("mailbox of client %s: %s: packet dropped", id,
-		    store_strerror(rc));
+	else {
+		/* Full, read-only or failing disk: every delivery is refused
+		 * (the sender's retransmission recovers them); pulls and acks
+		 * go on. Said once per episode, counted in deliver_failed. */
+		if (!p->store_failing) {
+			log_warnx("mailbox store: %s: deliveries refused until "
+			    "it can be written again; pulls and acks go on",
+			    store_strerror(rc));
+			p->store_refused = 0;
+		}
+		p->store_failing = 1;
+		p->store_refused++;
+	}
 	return -1;
 }
 

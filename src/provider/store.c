@@ -8,8 +8,10 @@
  */
 #include <config.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -84,6 +86,8 @@ struct store {
 	sqlite3			*db;
 	struct store_limits	 limits;
 	sqlite3_stmt		*st[ST_COUNT];
+	int			 reserve_fd;
+	off_t			 reserve_size;	/* STORE_RESERVE_BYTES when whole */
 };
 
 /* A client's row, as read inside a transaction. */
@@ -118,6 +122,10 @@ store_strerror(int error)
 		return "database is not a provider store (unknown schema)";
 	case STORE_ERR_NOMEM:
 		return "out of memory";
+	case STORE_ERR_NOSPACE:
+		return "no space left on device";
+	case STORE_ERR_READONLY:
+		return "read-only file system";
 	default:
 		return "unknown store error";
 	}
@@ -137,9 +145,29 @@ store_error_of(int rc)
 	case SQLITE_CORRUPT:
 	case SQLITE_NOTADB:
 		return STORE_ERR_CORRUPT;
+	case SQLITE_FULL:
+		return STORE_ERR_NOSPACE;
+	case SQLITE_READONLY:
+		return STORE_ERR_READONLY;
 	default:
 		return STORE_ERR_IO;
 	}
+}
+
+/* store_error_of(), with the errno behind an I/O error (ENOSPC, EROFS). */
+static int
+store_error_db(sqlite3 *db, int rc)
+{
+	int error = store_error_of(rc);
+
+	if (error == STORE_ERR_IO) {
+		int e = sqlite3_system_errno(db);
+		if (e == ENOSPC || e == EDQUOT)
+			return STORE_ERR_NOSPACE;
+		if (e == EROFS)
+			return STORE_ERR_READONLY;
+	}
+	return error;
 }
 
 /* Makes a statement ready for its next use and drops its bound values. */
@@ -158,7 +186,7 @@ store_run(struct store *s, enum store_stmt which)
 	int rc = sqlite3_step(st);
 
 	store_reset(st);
-	return rc == SQLITE_DONE ? STORE_OK : store_error_of(rc);
+	return rc == SQLITE_DONE ? STORE_OK : store_error_db(s->db, rc);
 }
 
 static int
@@ -391,6 +419,14 @@ store_configure(sqlite3 *db)
 	if ((rc = sqlite3_exec(db, "PRAGMA synchronous = FULL", NULL, NULL,
 	    NULL)) != SQLITE_OK)
 		return store_error_of(rc);
+	/* A bounded WAL: what the reserve must cover (store.h). */
+	char pragma[64];
+	snprintf(pragma, sizeof(pragma), "PRAGMA journal_size_limit = %d",
+	    STORE_WAL_LIMIT_BYTES);
+	if ((rc = sqlite3_wal_autocheckpoint(db, STORE_CHECKPOINT_PAGES)) !=
+	    SQLITE_OK || (rc = sqlite3_exec(db, pragma, NULL, NULL, NULL)) !=
+	    SQLITE_OK)
+		return store_error_of(rc);
 	return store_check_integrity(db);
 }
 
@@ -412,11 +448,101 @@ store_prepare(struct store *s)
 	return STORE_OK;
 }
 
+/*
+ * Grows the reserve back to target bytes (at most STORE_RESERVE_BYTES), as
+ * far as space allows (written, not sparse, so that its blocks are taken).
+ * STORE_OK when it holds target.
+ */
+static int
+store_reserve(struct store *s, off_t target)
+{
+	static const uint8_t zero[64 * 1024];
+	ssize_t n;
+
+	if (s->reserve_fd == -1)
+		return STORE_ERR_IO;
+	if (s->reserve_size >= target)
+		return STORE_OK;
+	while (s->reserve_size < target) {
+		size_t want = sizeof(zero);
+		if (want > (size_t)(target - s->reserve_size))
+			want = (size_t)(target - s->reserve_size);
+		n = pwrite(s->reserve_fd, zero, want, s->reserve_size);
+		if (n <= 0) {
+			int e = errno;
+			(void)fdatasync(s->reserve_fd);
+			return e == EROFS ? STORE_ERR_READONLY :
+			    e == ENOSPC || e == EDQUOT ? STORE_ERR_NOSPACE :
+			    STORE_ERR_IO;
+		}
+		s->reserve_size += n;
+	}
+	return fdatasync(s->reserve_fd) == 0 ? STORE_OK : STORE_ERR_IO;
+}
+
+/*
+ * May puts go on? Only while the reserve and the database's free pages
+ * (left by acks) together hold STORE_RESERVE_BYTES: the reserve is grown
+ * to what the free pages do not cover. Puts fill free pages first, so
+ * those do not grow the file at a checkpoint, and an ack on a full disk
+ * needs only the reserve and the WAL that a TRUNCATE checkpoint frees.
+ * Without counting free pages, the space of a drained episode would stay
+ * in the file and puts would be refused until an operator made room.
+ */
+static int
+store_room(struct store *s)
+{
+	sqlite3_int64 free_pages = 0;
+	off_t target = STORE_RESERVE_BYTES;
+
+	if (s->reserve_size < STORE_RESERVE_BYTES &&
+	    store_integer(s->db, "PRAGMA freelist_count", &free_pages) ==
+	    STORE_OK && free_pages > 0) {
+		/* 4096: SQLite's default page size, which the store keeps */
+		target -= free_pages >= STORE_RESERVE_BYTES / 4096 ?
+		    STORE_RESERVE_BYTES : (off_t)free_pages * 4096;
+	}
+	return store_reserve(s, target);
+}
+
+/* A full disk met an ack: the reserve's space goes back to the file
+ * system and the WAL is checkpointed and cut to nothing. */
+static void
+store_release_reserve(struct store *s)
+{
+	if (s->reserve_fd != -1 && s->reserve_size > 0 &&
+	    ftruncate(s->reserve_fd, 0) == 0)
+		s->reserve_size = 0;
+	(void)sqlite3_wal_checkpoint_v2(s->db, NULL,
+	    SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+}
+
+static int
+store_open_reserve(struct store *s, const char *path)
+{
+	char rpath[PATH_MAX];
+	struct stat sb;
+
+	if ((size_t)snprintf(rpath, sizeof(rpath), "%s%s", path,
+	    STORE_RESERVE_SUFFIX) >= sizeof(rpath))
+		return STORE_ERR_INVALID;
+	s->reserve_fd = open(rpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (s->reserve_fd == -1)
+		return errno == EROFS ? STORE_ERR_READONLY : STORE_ERR_IO;
+	if (fstat(s->reserve_fd, &sb) == -1)
+		return STORE_ERR_IO;
+	s->reserve_size = sb.st_size;
+	(void)store_room(s);	/* whole or not: puts say so */
+	return STORE_OK;
+}
+
 void
 store_close(struct store *s)
 {
 	if (s == NULL)
 		return;
+	if (s->reserve_fd != -1)
+		close(s->reserve_fd);
 	for (size_t i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(s->st[i]);
 	/* The last connection checkpoints the WAL into the file. */
@@ -446,6 +572,7 @@ store_open(struct store **out, const char *path,
 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return STORE_ERR_NOMEM;
+	s->reserve_fd = -1;
 	s->limits.max_packets_per_client = STORE_DEFAULT_MAX_PACKETS_PER_CLIENT;
 	s->limits.max_clients = STORE_DEFAULT_MAX_CLIENTS;
 	if (limits != NULL && limits->max_packets_per_client != 0)
@@ -463,7 +590,8 @@ store_open(struct store **out, const char *path,
 	}
 	if ((error = store_configure(s->db)) != STORE_OK ||
 	    (error = store_schema(s->db)) != STORE_OK ||
-	    (error = store_prepare(s)) != STORE_OK) {
+	    (error = store_prepare(s)) != STORE_OK ||
+	    (error = store_open_reserve(s, path)) != STORE_OK) {
 		store_close(s);
 		return error;
 	}
@@ -588,6 +716,9 @@ store_put_many(struct store *s, struct store_put *puts, size_t n)
 
 	if (s == NULL || (puts == NULL && n != 0))
 		return STORE_ERR_INVALID;
+	/* Without the whole reserve an ack might not find room: no puts. */
+	if ((error = store_room(s)) != STORE_OK)
+		goto fail;
 	if ((error = store_begin(s, ST_BEGIN_WRITE)) != STORE_OK)
 		goto fail;
 	for (size_t i = 0; i < n; i++) {
@@ -751,9 +882,15 @@ store_ack(struct store *s, const uint8_t client[STORE_CLIENT_BYTES],
 
 	if (s == NULL || client == NULL || (ids == NULL && n != 0))
 		return STORE_ERR_INVALID;
-	if ((error = store_begin(s, ST_BEGIN_WRITE)) != STORE_OK)
-		return error;
-	return store_finish(s, store_ack_locked(s, client, ids, n));
+	if ((error = store_begin(s, ST_BEGIN_WRITE)) == STORE_OK)
+		error = store_finish(s, store_ack_locked(s, client, ids, n));
+	if (error == STORE_ERR_NOSPACE) {
+		store_release_reserve(s);
+		if ((error = store_begin(s, ST_BEGIN_WRITE)) == STORE_OK)
+			error = store_finish(s, store_ack_locked(s, client,
+			    ids, n));
+	}
+	return error;
 }
 
 size_t

@@ -29,6 +29,18 @@
 #define STORE_DEFAULT_MAX_CLIENTS		10000
 /* How long a call waits for another connection's lock before STORE_ERR_IO. */
 #define STORE_BUSY_TIMEOUT_MS		5000
+/*
+ * A full disk (docs/provider-store.md section 8): a file of
+ * STORE_RESERVE_BYTES beside the database is given back when an ack meets
+ * a full disk, and puts are refused (STORE_ERR_NOSPACE) until it is whole
+ * again; the WAL is checkpointed every STORE_CHECKPOINT_PAGES pages and
+ * cut back to STORE_WAL_LIMIT_BYTES, which bounds what the reserve must
+ * cover.
+ */
+#define STORE_RESERVE_SUFFIX		"-reserve"
+#define STORE_RESERVE_BYTES		(2 * 1024 * 1024)
+#define STORE_CHECKPOINT_PAGES		128
+#define STORE_WAL_LIMIT_BYTES		(STORE_CHECKPOINT_PAGES * 4096 + 64 * 1024)
 /* The schema this code writes; a database with a higher one is refused. */
 #define STORE_SCHEMA_VERSION		1
 
@@ -57,6 +69,8 @@ enum store_error {
 	STORE_ERR_SCHEMA_NEWER = -8,	/* written by a newer nymd: refused */
 	STORE_ERR_SCHEMA = -9,		/* SQLite, but not a store */
 	STORE_ERR_NOMEM = -10,
+	STORE_ERR_NOSPACE = -11,	/* the disk is full: puts refused */
+	STORE_ERR_READONLY = -12,	/* read-only file system */
 };
 
 /* A constant, human-readable text for an enum store_error value. */
@@ -142,6 +156,8 @@ int	 store_pull(struct store *store,
  * Deletes the packets of client's mailbox whose ids are in ids[0 .. n-1],
  * in one transaction.  Ids that are not there (acked already, never
  * existed, another client's) are skipped: a repeated ack is harmless.
+ * On a full disk it gives the reserve back and tries once more, so acks
+ * (and the fetching they allow) go on when puts are refused.
  */
 int	 store_ack(struct store *store,
 	    const uint8_t client[STORE_CLIENT_BYTES], const uint64_t *ids,

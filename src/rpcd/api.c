@@ -6,6 +6,7 @@
 #include <sodium.h>
 
 #include "common/b64.h"
+#include "common/frame.h"
 #include "common/log.h"
 #include "common/sphinx.h"
 #include "common/topology.h"
@@ -204,7 +205,7 @@ api_send(const struct rpcd_state *st, const Types__RequestSendMessage *req,
 	Types__Response res = TYPES__RESPONSE__INIT;
 	Types__ResponseSendMessage sent = TYPES__RESPONSE_SEND_MESSAGE__INIT;
 	const Config__ClientConfig *to = req->recipient;
-	char text[160];
+	char text[768];
 	uint8_t msgid[QUEUE_MSGID_BYTES];
 	uint64_t id;
 
@@ -238,8 +239,12 @@ api_send(const struct rpcd_state *st, const Types__RequestSendMessage *req,
 	randombytes_buf(msgid, sizeof(msgid));
 	/* Answered only once the message is committed to disk. */
 	if (queue_enqueue(st->queue, msgid, to->pubkey.data, to->provider->pubkey.data,
-	    req->message.data, req->message.len, &id) == -1)
-		return api_exception("send: the message could not be stored", out, out_len);
+	    req->message.data, req->message.len, &id) == -1) {
+		/* Nothing of it is stored: the insert is one transaction. */
+		snprintf(text, sizeof(text), "send: the message could not be "
+		    "stored: %s", queue_error(st->queue));
+		return api_exception(text, out, out_len);
+	}
 	log_debug("message %llu queued (%zu bytes)", (unsigned long long)id, req->message.len);
 	if (st->queued != NULL) {
 		struct queue_outgoing o = {
@@ -259,6 +264,7 @@ struct api_fetched {
 	ProtobufCBinaryData	*msgs;
 	size_t			 n;
 	size_t			 cap;
+	size_t			 bytes;		/* of the response, about */
 	uint8_t			**out;
 	size_t			*out_len;
 };
@@ -268,6 +274,13 @@ api_fetch_one(void *arg, const uint8_t *msg, size_t len)
 {
 	struct api_fetched *f = arg;
 
+	/* A response must fit in one frame (FRAME_MAX_MESSAGE_BYTES), or
+	 * no client could read it although the messages count as fetched:
+	 * the rest wait for the next fetch. 16 bytes of protobuf per
+	 * message are more than enough. */
+	if (f->n > 0 && f->bytes + len + 16 > FRAME_MAX_MESSAGE_BYTES - 64)
+		return 1;
+	f->bytes += len + 16;
 	if (f->n == f->cap) {
 		size_t cap = f->cap ? f->cap * 2 : 16;
 		ProtobufCBinaryData *m = arena_alloc(f->arena, cap * sizeof(*m));

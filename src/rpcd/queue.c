@@ -1,8 +1,15 @@
 #include <config.h>
 
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -11,6 +18,21 @@
 
 #define QUEUE_SCHEMA_VERSION	1
 #define QUEUE_BUSY_TIMEOUT_MS	5000
+/*
+ * Space (docs/ipc.md, "A full disk"): the WAL is checkpointed every
+ * QUEUE_CHECKPOINT_PAGES pages and cut back to QUEUE_WAL_LIMIT_BYTES after
+ * a checkpoint, so it stays below about twice that; the reserve file
+ * holds QUEUE_RESERVE_BYTES, more than a checkpoint of a WAL that size
+ * can add to the database, and is given back when retiring a delivered
+ * message meets a full disk.
+ */
+#define QUEUE_CHECKPOINT_PAGES	64
+#define QUEUE_WAL_LIMIT_BYTES	(QUEUE_CHECKPOINT_PAGES * 4096 + 64 * 1024)
+#define QUEUE_RESERVE_BYTES	(1024 * 1024)
+#define QUEUE_RESERVE_SUFFIX	"-reserve"
+/* Never released: queue_cause() writes into it in place to ask the file
+ * system why a write failed. */
+#define QUEUE_PROBE_BYTES	4096
 
 enum queue_stmt {
 	Q_ENQUEUE,
@@ -38,6 +60,15 @@ static const char *const queue_sql[Q_NSTMTS] = {
 struct queue {
 	sqlite3		*db;
 	sqlite3_stmt	*stmt[Q_NSTMTS];
+	char		 path[PATH_MAX];	/* as opened */
+	char		 shown[PATH_MAX];	/* as said in errors */
+	int		 reserve_fd;
+	off_t		 reserve_size;		/* QUEUE_RESERVE_BYTES when whole */
+	uint64_t	*retired;		/* delivered, not yet deleted */
+	size_t		 n_retired;
+	size_t		 cap_retired;
+	int		 failing;		/* a write failed; said once */
+	char		 error[PATH_MAX + 256];	/* why the last write failed */
 };
 
 static const char queue_schema[] =
@@ -55,6 +86,220 @@ static int
 queue_exec(struct queue *q, const char *sql)
 {
 	return sqlite3_exec(q->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+/* The directory of the store, for the space left on its file system. */
+static long long
+queue_space_left(const struct queue *q)
+{
+	char dir[PATH_MAX];
+	struct statvfs sv;
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", q->path);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	if (statvfs(dir, &sv) == -1)
+		return -1;
+	return (long long)sv.f_bavail * (long long)sv.f_frsize;
+}
+
+/* Why the last statement failed, in words a user can act on. */
+static void
+queue_cause(struct queue *q, int rc, char *out, size_t len)
+{
+	int e = sqlite3_system_errno(q->db);
+	uint8_t zero = 0;
+
+	/* SQLite does not always keep the errno, or keeps that of another
+	 * call (a file system turned read-only after an error fails some
+	 * calls with EIO): a one-byte write in place into the reserve, which
+	 * needs no new space, asks the file system. */
+	if ((rc & 0xff) != SQLITE_FULL && e != ENOSPC && e != EROFS &&
+	    q->reserve_fd != -1 && q->reserve_size > 0 &&
+	    pwrite(q->reserve_fd, &zero, 1, 0) == -1 &&
+	    (e == 0 || e == EBADF || errno == EROFS))
+		e = errno;
+
+	if ((rc & 0xff) == SQLITE_FULL || e == ENOSPC || e == EDQUOT)
+		snprintf(out, len, "no space left on device");
+	else if (e == EROFS)
+		snprintf(out, len, "read-only file system");
+	else if ((rc & 0xff) == SQLITE_READONLY)
+		snprintf(out, len, "the store is read-only");
+	else if (e != 0 && ((rc & 0xff) == SQLITE_IOERR ||
+	    (rc & 0xff) == SQLITE_CANTOPEN)) {
+		snprintf(out, len, "%s", strerror(e));
+		out[0] = (char)tolower((unsigned char)out[0]);
+	} else
+		snprintf(out, len, "%s", sqlite3_errstr(rc));
+}
+
+/*
+ * A write failed: remember why (queue_error()), and say it once per
+ * episode; the first message stored again (sent or received) ends it.
+ */
+static void
+queue_failed(struct queue *q, int rc)
+{
+	char cause[128];
+	long long left = queue_space_left(q);
+
+	queue_cause(q, rc, cause, sizeof(cause));
+	if (left >= 0)
+		snprintf(q->error, sizeof(q->error), "%s (%s, %lld KiB left)",
+		    cause, q->shown, left / 1024);
+	else
+		snprintf(q->error, sizeof(q->error), "%s (%s)", cause, q->shown);
+	if (!q->failing)
+		log_warnx("message store: cannot write: %s; until it can, "
+		    "new messages are refused, received ones left at the "
+		    "provider", q->error);
+	q->failing = 1;
+}
+
+static void
+queue_succeeded(struct queue *q)
+{
+	if (q->failing)
+		log_info("message store %s: writable again", q->shown);
+	q->failing = 0;
+}
+
+const char *
+queue_error(const struct queue *q)
+{
+	return q->error[0] ? q->error : "unknown error";
+}
+
+/*
+ * The reserve: a file next to the store, written (not sparse) so that its
+ * blocks are really taken, grown to target bytes as space allows; 0 when
+ * it holds target, -1 when not (yet).
+ */
+static int
+queue_reserve(struct queue *q, off_t target)
+{
+	static const uint8_t zero[64 * 1024];
+	ssize_t n;
+
+	if (q->reserve_fd == -1)
+		return -1;
+	if (q->reserve_size >= target)
+		return 0;
+	while (q->reserve_size < target) {
+		size_t want = sizeof(zero);
+		if (want > (size_t)(target - q->reserve_size))
+			want = (size_t)(target - q->reserve_size);
+		n = pwrite(q->reserve_fd, zero, want, q->reserve_size);
+		if (n <= 0) {
+			(void)fdatasync(q->reserve_fd);
+			return -1;
+		}
+		q->reserve_size += n;
+	}
+	if (fdatasync(q->reserve_fd) == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * May a send be stored? Only while the reserve and the database's free
+ * pages (left by delivered messages) together hold QUEUE_RESERVE_BYTES:
+ * the reserve is grown to what the free pages do not cover. New messages
+ * fill free pages first, so those do not grow the file at a checkpoint,
+ * and retiring on a full disk needs only the reserve and the WAL that a
+ * TRUNCATE checkpoint frees. 0 or -1.
+ */
+static int
+queue_room(struct queue *q)
+{
+	sqlite3_stmt *st;
+	long long free_pages = 0;
+	off_t target = QUEUE_RESERVE_BYTES;
+
+	if (q->reserve_size < QUEUE_RESERVE_BYTES && sqlite3_prepare_v2(q->db,
+	    "PRAGMA freelist_count", -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			free_pages = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+		/* 4096: SQLite's default page size, which the store keeps */
+		target -= free_pages >= QUEUE_RESERVE_BYTES / 4096 ?
+		    QUEUE_RESERVE_BYTES : (off_t)free_pages * 4096;
+		if (target < QUEUE_PROBE_BYTES)
+			target = QUEUE_PROBE_BYTES;
+	}
+	return queue_reserve(q, target);
+}
+
+/* Gives the reserve's space back to the file system. */
+static void
+queue_release_reserve(struct queue *q)
+{
+	if (q->reserve_fd == -1 || q->reserve_size <= QUEUE_PROBE_BYTES)
+		return;
+	if (ftruncate(q->reserve_fd, QUEUE_PROBE_BYTES) == -1) {
+		log_warn("message store: cannot release %s%s", q->shown,
+		    QUEUE_RESERVE_SUFFIX);
+		return;
+	}
+	q->reserve_size = QUEUE_PROBE_BYTES;
+	log_info("message store: disk full; reserve released to retire "
+	    "delivered messages");
+}
+
+static int
+queue_open_reserve(struct queue *q)
+{
+	char rpath[PATH_MAX + 16];
+	struct stat sb;
+
+	snprintf(rpath, sizeof(rpath), "%s%s", q->path, QUEUE_RESERVE_SUFFIX);
+	q->reserve_fd = open(rpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (q->reserve_fd == -1 || fstat(q->reserve_fd, &sb) == -1)
+		return -1;
+	q->reserve_size = sb.st_size;
+	(void)queue_room(q);		/* or not: refused sends say so */
+	return 0;
+}
+
+static int
+queue_is_retired(const struct queue *q, uint64_t id)
+{
+	for (size_t i = 0; i < q->n_retired; i++)
+		if (q->retired[i] == id)
+			return 1;
+	return 0;
+}
+
+static void
+queue_forget_retired(struct queue *q, uint64_t id)
+{
+	for (size_t i = 0; i < q->n_retired; i++)
+		if (q->retired[i] == id) {
+			q->retired[i] = q->retired[--q->n_retired];
+			return;
+		}
+}
+
+static void
+queue_add_retired(struct queue *q, uint64_t id)
+{
+	if (queue_is_retired(q, id))
+		return;
+	if (q->n_retired == q->cap_retired) {
+		size_t cap = q->cap_retired ? q->cap_retired * 2 : 64;
+		uint64_t *r = reallocarray(q->retired, cap, sizeof(*r));
+		if (r == NULL)
+			fatalx("out of memory");
+		q->retired = r;
+		q->cap_retired = cap;
+	}
+	q->retired[q->n_retired++] = id;
 }
 
 static int
@@ -78,7 +323,8 @@ queue_check_schema(struct queue *q, char *err, size_t errlen)
 }
 
 int
-queue_open(struct queue **out, const char *path, char *err, size_t errlen)
+queue_open(struct queue **out, const char *path, const char *shown, char *err,
+    size_t errlen)
 {
 	struct queue *q = calloc(1, sizeof(*q));
 
@@ -87,6 +333,9 @@ queue_open(struct queue **out, const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	q->reserve_fd = -1;
+	snprintf(q->path, sizeof(q->path), "%s", path);
+	snprintf(q->shown, sizeof(q->shown), "%s", shown ? shown : path);
 	if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
 		goto fail;
@@ -95,9 +344,17 @@ queue_open(struct queue **out, const char *path, char *err, size_t errlen)
 	 * answered or a delivery acknowledged. */
 	/* temp_store=MEMORY: rpcd may open files in its data directory
 	 * only (chroot, Landlock), so no temporary files in /var/tmp. */
+	sqlite3_extended_result_codes(q->db, 1);
 	if (queue_exec(q, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
 	    "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;") == -1 ||
 	    queue_exec(q, queue_schema) == -1)
+		goto fail;
+	/* The WAL's size stays bounded (see QUEUE_RESERVE_BYTES). */
+	sqlite3_wal_autocheckpoint(q->db, QUEUE_CHECKPOINT_PAGES);
+	char pragma[64];
+	snprintf(pragma, sizeof(pragma), "PRAGMA journal_size_limit=%d",
+	    QUEUE_WAL_LIMIT_BYTES);
+	if (queue_exec(q, pragma) == -1)
 		goto fail;
 	if (queue_check_schema(q, err, errlen) == -1) {
 		queue_close(q);
@@ -107,6 +364,12 @@ queue_open(struct queue **out, const char *path, char *err, size_t errlen)
 		if (sqlite3_prepare_v3(q->db, queue_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
 		    &q->stmt[i], NULL) != SQLITE_OK)
 			goto fail;
+	if (queue_open_reserve(q) == -1) {
+		snprintf(err, errlen, "%s%s: %s", path, QUEUE_RESERVE_SUFFIX,
+		    strerror(errno));
+		queue_close(q);
+		return -1;
+	}
 	*out = q;
 	return 0;
 fail:
@@ -123,6 +386,9 @@ queue_close(struct queue *q)
 	for (int i = 0; i < Q_NSTMTS; i++)
 		sqlite3_finalize(q->stmt[i]);
 	sqlite3_close(q->db);
+	if (q->reserve_fd != -1)
+		close(q->reserve_fd);
+	free(q->retired);
 	free(q);
 }
 
@@ -134,17 +400,22 @@ queue_stmt(struct queue *q, enum queue_stmt s)
 	return q->stmt[s];
 }
 
+/* Runs a write; its result code, SQLITE_DONE when it worked. */
 static int
-queue_done(struct queue *q, sqlite3_stmt *st)
+queue_step(struct queue *q, sqlite3_stmt *st)
 {
 	int rc = sqlite3_step(st);
 
 	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		log_warnx("message store: %s", sqlite3_errmsg(q->db));
-		return -1;
-	}
-	return 0;
+	if (rc != SQLITE_DONE)
+		queue_failed(q, rc);
+	return rc;
+}
+
+static int
+queue_done(struct queue *q, sqlite3_stmt *st)
+{
+	return queue_step(q, st) == SQLITE_DONE ? 0 : -1;
 }
 
 int
@@ -152,8 +423,15 @@ queue_enqueue(struct queue *q, const uint8_t msgid[QUEUE_MSGID_BYTES],
     const uint8_t recipient[QUEUE_KEY_BYTES], const uint8_t provider[QUEUE_KEY_BYTES],
     const uint8_t *msg, size_t len, uint64_t *id)
 {
-	sqlite3_stmt *st = queue_stmt(q, Q_ENQUEUE);
+	sqlite3_stmt *st;
 
+	/* Without the whole reserve, a message accepted now might not be
+	 * retired once delivered: refused until there is room again. */
+	if (queue_room(q) == -1) {
+		queue_failed(q, SQLITE_FULL);
+		return -1;
+	}
+	st = queue_stmt(q, Q_ENQUEUE);
 	sqlite3_bind_blob(st, 1, msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 2, recipient, QUEUE_KEY_BYTES, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 3, provider, QUEUE_KEY_BYTES, SQLITE_STATIC);
@@ -161,6 +439,7 @@ queue_enqueue(struct queue *q, const uint8_t msgid[QUEUE_MSGID_BYTES],
 	if (queue_done(q, st) == -1)
 		return -1;
 	*id = (uint64_t)sqlite3_last_insert_rowid(q->db);
+	queue_succeeded(q);
 	return 0;
 }
 
@@ -181,6 +460,8 @@ queue_each_outgoing(struct queue *q, void (*cb)(void *, const struct queue_outgo
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct queue_outgoing o;
 		o.id = (uint64_t)sqlite3_column_int64(st, 0);
+		if (queue_is_retired(q, o.id))
+			continue;	/* delivered: never sent again */
 		if (queue_blob(st, 1, &o.msgid, QUEUE_MSGID_BYTES) == -1 ||
 		    queue_blob(st, 2, &o.recipient, QUEUE_KEY_BYTES) == -1 ||
 		    queue_blob(st, 3, &o.provider, QUEUE_KEY_BYTES) == -1) {
@@ -196,13 +477,76 @@ queue_each_outgoing(struct queue *q, void (*cb)(void *, const struct queue_outgo
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-int
-queue_sent(struct queue *q, uint64_t id)
+static int
+queue_delete(struct queue *q, uint64_t id)
 {
 	sqlite3_stmt *st = queue_stmt(q, Q_SENT);
 
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
-	return queue_done(q, st);
+	return queue_step(q, st);
+}
+
+/* The queue is empty: the WAL is given back to the file system. */
+static void
+queue_drained(struct queue *q)
+{
+	if (q->n_retired > 0 || queue_outgoing_count(q) > 0)
+		return;
+	if (sqlite3_wal_checkpoint_v2(q->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
+	    NULL, NULL) != SQLITE_OK)
+		log_debug("message store: checkpoint: %s", sqlite3_errmsg(q->db));
+	(void)queue_room(q);
+}
+
+/*
+ * Retires a delivered message. A delete in WAL mode needs room in the WAL
+ * (and the checkpoint before it may grow the database): on a full disk
+ * the reserve is given back, the WAL checkpointed and cut to nothing, and
+ * the delete tried again. If it still fails, the message is kept apart in
+ * memory (never handed to netd again) and queue_retry() deletes it later.
+ */
+int
+queue_sent(struct queue *q, uint64_t id)
+{
+	int rc = queue_delete(q, id);
+
+	if ((rc & 0xff) == SQLITE_FULL) {
+		queue_release_reserve(q);
+		(void)sqlite3_wal_checkpoint_v2(q->db, NULL,
+		    SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+		/* The reserve grows back once the queue has drained (or
+		 * when a send asks for it), not at once: the next deletes
+		 * need the room. */
+		rc = queue_delete(q, id);
+	}
+	if (rc != SQLITE_DONE) {
+		queue_add_retired(q, id);
+		return -1;
+	}
+	queue_forget_retired(q, id);
+	queue_drained(q);
+	return 0;
+}
+
+size_t
+queue_retry(struct queue *q)
+{
+	uint64_t id;
+
+	for (size_t i = q->n_retired; i > 0; i--) {
+		id = q->retired[i - 1];
+		if (queue_sent(q, id) == -1)
+			break;
+	}
+	if (q->n_retired == 0)
+		(void)queue_room(q);
+	return q->n_retired;
+}
+
+size_t
+queue_retired_count(const struct queue *q)
+{
+	return q->n_retired;
 }
 
 int
@@ -215,7 +559,27 @@ queue_receive(struct queue *q, const uint8_t msgid[QUEUE_MSGID_BYTES],
 	sqlite3_bind_blob(st, 2, len ? msg : (const uint8_t *)"", (int)len, SQLITE_STATIC);
 	if (queue_done(q, st) == -1)
 		return -1;
+	queue_succeeded(q);
 	return sqlite3_changes(q->db) == 0 ? 1 : 0;
+}
+
+/* Marks the messages up to seq last fetched, in the open transaction. */
+static int
+queue_mark(struct queue *q, sqlite3_int64 last)
+{
+	sqlite3_stmt *st = queue_stmt(q, Q_MARK);
+	int rc;
+
+	sqlite3_bind_int64(st, 1, last);
+	if ((rc = queue_step(q, st)) != SQLITE_DONE)
+		return rc;
+	st = queue_stmt(q, Q_PRUNE);
+	sqlite3_bind_int64(st, 1, QUEUE_SEEN_KEEP);
+	if ((rc = queue_step(q, st)) != SQLITE_DONE)
+		return rc;
+	if ((rc = sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
+		queue_failed(q, rc);
+	return rc == SQLITE_OK ? SQLITE_DONE : rc;
 }
 
 long
@@ -231,10 +595,15 @@ queue_fetch(struct queue *q, int (*cb)(void *, const uint8_t *msg, size_t len),
 		return -1;
 	st = queue_stmt(q, Q_FETCH);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		last = sqlite3_column_int64(st, 0);
-		if (cb(arg, sqlite3_column_blob(st, 1),
-		    (size_t)sqlite3_column_bytes(st, 1)) == -1)
+		int taken = cb(arg, sqlite3_column_blob(st, 1),
+		    (size_t)sqlite3_column_bytes(st, 1));
+		if (taken == 1) {	/* the response is full: the rest later */
+			rc = SQLITE_DONE;
 			break;
+		}
+		if (taken == -1)
+			break;
+		last = sqlite3_column_int64(st, 0);
 		n++;
 	}
 	sqlite3_reset(st);
@@ -245,22 +614,30 @@ queue_fetch(struct queue *q, int (*cb)(void *, const uint8_t *msg, size_t len),
 		queue_exec(q, "ROLLBACK");
 		return -1;
 	}
-	if (n > 0) {
-		st = queue_stmt(q, Q_MARK);
-		sqlite3_bind_int64(st, 1, last);
-		if (queue_done(q, st) == -1)
-			goto fail;
-		st = queue_stmt(q, Q_PRUNE);
-		sqlite3_bind_int64(st, 1, QUEUE_SEEN_KEEP);
-		if (queue_done(q, st) == -1)
-			goto fail;
+	if (n == 0) {
+		queue_exec(q, "ROLLBACK");
+		return 0;
 	}
-	if (queue_exec(q, "COMMIT") == -1)
+	/* Marking needs room in the WAL: on a full disk, once more after
+	 * giving the reserve back (the rows up to last are the same: this
+	 * connection is the only writer). */
+	rc = queue_mark(q, last);
+	if ((rc & 0xff) == SQLITE_FULL) {
+		if (!sqlite3_get_autocommit(q->db))
+			queue_exec(q, "ROLLBACK");
+		queue_release_reserve(q);
+		(void)sqlite3_wal_checkpoint_v2(q->db, NULL,
+		    SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+		rc = queue_exec(q, "BEGIN IMMEDIATE") == -1 ? SQLITE_ERROR :
+		    queue_mark(q, last);
+	}
+	if (rc != SQLITE_DONE)
 		goto fail;
 	return n;
 fail:
 	log_warnx("message store: fetch failed: %s", sqlite3_errmsg(q->db));
-	queue_exec(q, "ROLLBACK");
+	if (!sqlite3_get_autocommit(q->db))
+		queue_exec(q, "ROLLBACK");
 	return -1;
 }
 

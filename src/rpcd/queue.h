@@ -4,6 +4,12 @@
  * reports that the provider took its packet) and the received messages
  * (kept until an application fetches them; their ids stay afterwards so a
  * message delivered twice is shown once).
+ *
+ * A full disk (docs/ipc.md, "A full disk"): a reserve file next to the
+ * store is given back when retiring a delivered message or marking
+ * messages fetched meets SQLITE_FULL, and new messages are refused until
+ * it is whole again. A delivered message that still cannot be deleted is
+ * kept apart in memory: never handed out again, deleted by queue_retry().
  */
 #ifndef NYMD_RPCD_QUEUE_H
 #define NYMD_RPCD_QUEUE_H
@@ -27,22 +33,35 @@ struct queue_outgoing {
 	size_t		 len;
 };
 
-int	queue_open(struct queue **, const char *path, char *err, size_t errlen);
+/* path is opened; shown (or path if NULL) is what errors name. */
+int	queue_open(struct queue **, const char *path, const char *shown,
+	    char *err, size_t errlen);
 void	queue_close(struct queue *);
 /* Commits a message to send; *id is its queue id. 0 or -1. */
 int	queue_enqueue(struct queue *, const uint8_t msgid[QUEUE_MSGID_BYTES],
 	    const uint8_t recipient[QUEUE_KEY_BYTES], const uint8_t provider[QUEUE_KEY_BYTES],
 	    const uint8_t *msg, size_t len, uint64_t *id);
-/* Calls cb for every queued message, oldest first. */
+/* Calls cb for every queued message, oldest first, but those delivered
+ * and kept apart. */
 int	queue_each_outgoing(struct queue *, void (*cb)(void *, const struct queue_outgoing *),
 	    void *arg);
-/* The provider has the packet of message id: forget it. */
+/* The provider has the packet of message id: forget it. -1 if it could
+ * not be deleted yet: then it is kept apart until queue_retry(). */
 int	queue_sent(struct queue *, uint64_t id);
+/* Tries again to delete what queue_sent() could not; how many are left. */
+size_t	queue_retry(struct queue *);
+size_t	queue_retired_count(const struct queue *);
+/*
+ * Why the last write failed, with the store's path and the space left:
+ * "no space left on device (/home/u/.nym/data/nymd.db, 0 KiB left)".
+ */
+const char *queue_error(const struct queue *);
 /* Commits a received message; returns 0 when new, 1 for a duplicate, -1. */
 int	queue_receive(struct queue *, const uint8_t msgid[QUEUE_MSGID_BYTES],
 	    const uint8_t *msg, size_t len);
 /*
- * Hands every unfetched message to cb, oldest first, then calls done, and
+ * Hands every unfetched message to cb, oldest first (until cb returns 1:
+ * the response is full, the rest stay for the next fetch), then calls done, and
  * marks them fetched in the same transaction, committed only if cb and
  * done all returned 0: a response that could not be made loses nothing.
  * Returns the count, or -1 with nothing marked.

@@ -22,8 +22,11 @@ static struct {
 	struct proc		*proc;
 	struct rpcd_state	 state;
 	struct listener		*listener;
+	struct event		*retry;		/* deletes kept-apart messages */
 	uint64_t		 seq;
 } rpcd;
+
+#define RPCD_RETRY_MS	1000
 
 static void
 rpcd_push(void *arg, const struct queue_outgoing *q)
@@ -67,11 +70,29 @@ rpcd_open_queue(const Nymipc__ChildConfig *cfg)
 
 	if (snprintf(dir, sizeof(dir), "%s/data", cfg->home) >= (int)sizeof(dir))
 		fatalx("%s/data: path too long", cfg->home);
+	/* A store that cannot be opened is a storage failure: master does
+	 * not restart rpcd into the same failure. */
 	if (chdir(dir) == -1)
-		fatal("%s", dir);
-	if (queue_open(&rpcd.state.queue, "nymd.db", err, sizeof(err)) == -1)
-		fatalx("%s/%s", dir, err);
+		fatalx_storage("%s: %s", dir, strerror(errno));
+	char shown[PATH_MAX + 16];
+	snprintf(shown, sizeof(shown), "%s/nymd.db", dir);
+	if (queue_open(&rpcd.state.queue, "nymd.db", shown, err, sizeof(err)) == -1)
+		fatalx_storage("%s/%s", dir, err);
 	rpcd.state.queued = rpcd_queued;
+}
+
+/* Delivered messages that could not be deleted: once a second until they
+ * are (they are never handed to netd again meanwhile). */
+static void
+on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	size_t left = queue_retry(rpcd.state.queue);
+
+	if (left > 0) {
+		struct timeval tv = { RPCD_RETRY_MS / 1000, (RPCD_RETRY_MS % 1000) * 1000 };
+		evtimer_add(rpcd.retry, &tv);
+	} else
+		log_info("message store: every delivered message is deleted");
 }
 
 static int
@@ -81,6 +102,8 @@ rpcd_configure(struct proc *p)
 
 	rpcd.proc = p;
 	rpcd_open_queue(cfg);
+	if ((rpcd.retry = evtimer_new(p->base, on_retry, NULL)) == NULL)
+		fatalx("out of memory");
 	rpcd.state.provider_id = cfg->provider_id;
 	topology_init();
 	rpcd.listener = listener_open(p->base, cfg, &rpcd.state);
@@ -130,6 +153,9 @@ rpcd_shutdown(struct proc *p)
 {
 	listener_free(rpcd.listener);
 	rpcd.listener = NULL;
+	if (rpcd.retry != NULL)
+		event_free(rpcd.retry);
+	rpcd.retry = NULL;
 	topology_free(rpcd.state.topology);
 	rpcd.state.topology = NULL;
 	queue_close(rpcd.state.queue);
@@ -149,10 +175,17 @@ static void
 on_sent(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 {
 	proc_require(arg, c, msg, NYMIPC__ROLE__ROLE_NETD);
-	if (queue_sent(rpcd.state.queue, msg->id) == -1)
-		log_warnx("cannot remove sent message %llu from the queue",
-		    (unsigned long long)msg->id);
-	else
+	if (queue_sent(rpcd.state.queue, msg->id) == -1) {
+		/* Kept apart, never sent again; said once per episode by
+		 * the store, retried until it is deleted. */
+		log_debug("message %llu delivered, kept apart: %s",
+		    (unsigned long long)msg->id, queue_error(rpcd.state.queue));
+		if (!evtimer_pending(rpcd.retry, NULL)) {
+			struct timeval tv = { RPCD_RETRY_MS / 1000,
+			    (RPCD_RETRY_MS % 1000) * 1000 };
+			evtimer_add(rpcd.retry, &tv);
+		}
+	} else
 		log_debug("message %llu handed to the provider", (unsigned long long)msg->id);
 }
 

@@ -37,6 +37,9 @@ static const struct sandbox_call rpcd_calls[] = {
 	SANDBOX_ANY("unlink"), SANDBOX_ANY("stat"), SANDBOX_ANY("lstat"),
 	SANDBOX_ANY("access"), SANDBOX_ANY("faccessat"), SANDBOX_ANY("fchown"),
 	SANDBOX_ANY("fchmod"), SANDBOX_ANY("getcwd"),
+	/* the space left, in the answer to a send that could not be stored
+	 * (statvfs) */
+	SANDBOX_ANY("statfs"), SANDBOX_ANY("fstatfs"),
 	SANDBOX_END,
 };
 

@@ -9,6 +9,7 @@
  */
 #include <config.h>
 
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -60,7 +61,8 @@ setup(void **state)
 static void
 remove_db(const struct fixture *f)
 {
-	static const char *const suffix[] = { "", "-wal", "-shm", "-journal" };
+	static const char *const suffix[] = { "", "-wal", "-shm", "-journal",
+	    "-reserve" };
 	char name[320];
 
 	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
@@ -73,7 +75,12 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
+	char mnt[320];
 
+	/* test_full_disk's tmpfs, if a failed assertion left it */
+	snprintf(mnt, sizeof(mnt), "%s/small", f->dir);
+	(void)umount2(mnt, MNT_DETACH);
+	rmdir(mnt);
 	remove_db(f);
 	rmdir(f->dir);
 	free(f);
@@ -911,6 +918,76 @@ test_crash(void **state)
 	free(m.client);
 }
 
+/*
+ * A full disk (docs/provider-store.md section 7), on a 3 MiB tmpfs of
+ * its own (root only, skipped otherwise): puts until the disk is full
+ * are refused with STORE_ERR_NOSPACE, the rest of the disk is filled by
+ * another file, and every packet can still be pulled and acked (acks
+ * release the reserve); with room again, puts work without reopening.
+ */
+static void
+test_full_disk(void **state)
+{
+	struct fixture *f = *state;
+	struct store_limits limits = { .max_packets_per_client = 100000 };
+	struct store_item *items;
+	uint8_t client[STORE_CLIENT_BYTES], token[STORE_TOKEN_BYTES];
+	uint8_t packet[STORE_MAX_PACKET_BYTES];
+	uint64_t ids[256];
+	char mnt[320], path[360], filler[400];
+	struct store *s = NULL;
+	size_t n, remaining, stored = 0, acked = 0;
+	int rc, fd;
+
+	snprintf(mnt, sizeof(mnt), "%s/small", f->dir);
+	assert_int_equal(mkdir(mnt, 0700), 0);
+	if (geteuid() != 0 || mount("tmpfs", mnt, "tmpfs", 0, "size=3m") == -1) {
+		rmdir(mnt);
+		skip();
+	}
+	snprintf(path, sizeof(path), "%s/provider.db", mnt);
+	snprintf(filler, sizeof(filler), "%s/filler", mnt);
+	assert_int_equal(store_open(&s, path, &limits), STORE_OK);
+	client_key(client, 1);
+	assert_int_equal(store_register(s, client, token), STORE_OK);
+	fill_packet(packet, sizeof(packet), 7);
+	while ((rc = store_put(s, client, packet, sizeof(packet))) == STORE_OK)
+		stored++;
+	assert_int_equal(rc, STORE_ERR_NOSPACE);
+	assert_true(stored > 50);
+	/* not one byte left */
+	assert_true((fd = open(filler, O_WRONLY | O_CREAT, 0600)) != -1);
+	while (write(fd, packet, 512) > 0)
+		;
+	close(fd);
+
+	assert_non_null(items = calloc(256, sizeof(*items)));
+	do {
+		assert_int_equal(store_pull(s, client, 256, items, &n,
+		    &remaining), STORE_OK);
+		for (size_t i = 0; i < n; i++)
+			ids[i] = items[i].id;
+		assert_int_equal(store_ack(s, client, ids, n), STORE_OK);
+		acked += n;
+	} while (n > 0);
+	free(items);
+	assert_int_equal(acked, stored);
+	assert_int_equal(store_count(s, client), 0);
+
+	unlink(filler);
+	assert_int_equal(store_put(s, client, packet, sizeof(packet)), STORE_OK);
+	store_close(s);
+	snprintf(filler, sizeof(filler), "%s-wal", path);
+	unlink(filler);
+	snprintf(filler, sizeof(filler), "%s-shm", path);
+	unlink(filler);
+	snprintf(filler, sizeof(filler), "%s-reserve", path);
+	unlink(filler);
+	unlink(path);
+	assert_int_equal(umount(mnt), 0);
+	rmdir(mnt);
+}
+
 int
 main(void)
 {
@@ -928,6 +1005,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_refused_files, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_crash, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full_disk, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
