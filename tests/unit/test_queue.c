@@ -61,7 +61,7 @@ setup(void **state)
 	if (mkdtemp(f->dir) == NULL)
 		return -1;
 	snprintf(f->path, sizeof(f->path), "%s/queue.db", f->dir);
-	if (queue_open(&f->q, f->path, err, sizeof(err)) == -1) {
+	if (queue_open(&f->q, f->path, NULL, err, sizeof(err)) == -1) {
 		fprintf(stderr, "queue_open: %s\n", err);
 		return -1;
 	}
@@ -199,7 +199,7 @@ test_duplicate_survives_reopen(void **state)
 	assert_int_equal(queue_receive(f->q, a, (const uint8_t *)"x", 1), 0);
 	assert_int_equal(queue_fetch(f->q, got_one, got_done, &g), 1);
 	queue_close(f->q);
-	assert_int_equal(queue_open(&f->q, f->path, err, sizeof(err)), 0);
+	assert_int_equal(queue_open(&f->q, f->path, NULL, err, sizeof(err)), 0);
 	assert_int_equal(queue_receive(f->q, a, (const uint8_t *)"x", 1), 1);
 	memset(&g, 0, sizeof(g));
 	assert_int_equal(queue_fetch(f->q, got_one, got_done, &g), 0);
