@@ -39,6 +39,8 @@ static const struct sandbox_call master_calls[] = {
 	SANDBOX_ANY("fcntl"), SANDBOX_ANY("flock"), SANDBOX_ANY("dup"),
 	SANDBOX_ANY("dup2"), SANDBOX_ANY("dup3"), SANDBOX_ANY("pipe2"),
 	SANDBOX_ANY("getdents64"), SANDBOX_ANY("fadvise64"), SANDBOX_ANY("memfd_create"),
+	/* rpcd says how much space is left when a send cannot be stored */
+	SANDBOX_ANY("statfs"), SANDBOX_ANY("fstatfs"),
 	/* memory; executable mappings are the dynamic loader's in a
 	 * freshly executed child, before its own filter forbids them */
 	SANDBOX_ANY("brk"), SANDBOX_ANY("mmap"), SANDBOX_ANY("munmap"),
