@@ -122,17 +122,7 @@ check "every node deleted expired keys with their replay stores" sh -c \
 	"[ \$(grep -l 'expired; deleted with its replay store' '$D'/logs/mix*.log '$D'/logs/provider*.log | wc -l) = 4 ]"
 check "every send was accepted" [ ! -s "$WORK/send.err" ]
 
-# Fetch until every message is in, or nothing new came for 20 s.
-: >"$WORK/got"
-idle=0
-while [ "$idle" -lt 40 ]; do
-	before=$(wc -l <"$WORK/got")
-	"$NYMCTL" --socket "$CLIENT_bob_SOCKET" fetch >>"$WORK/got" 2>/dev/null
-	now=$(wc -l <"$WORK/got")
-	[ "$now" -ge "$MESSAGES" ] && break
-	if [ "$now" = "$before" ]; then idle=$((idle + 1)); else idle=0; fi
-	sleep 0.5
-done
+fetch_lines "$NYMCTL" "$CLIENT_bob_SOCKET" "$MESSAGES" "$WORK/got"
 check "all $MESSAGES messages of the stream arrived" \
 	[ "$(grep -c '^epoch-msg-' "$WORK/got")" = "$MESSAGES" ]
 check "none arrived twice" [ -z "$(sort "$WORK/got" | uniq -d)" ]

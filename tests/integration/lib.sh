@@ -121,6 +121,21 @@ testnet_up() {
 	. "$D/testnet.env"
 }
 
+# fetch_lines NYMCTL SOCKET N FILE: fetches into FILE (emptied first) until
+# it holds N lines, or nothing new came for 20 s.
+fetch_lines() {
+	: >"$4"
+	idle=0
+	while [ "$idle" -lt 40 ]; do
+		before=$(wc -l <"$4")
+		"$1" --socket "$2" fetch >>"$4" 2>/dev/null
+		now=$(wc -l <"$4")
+		[ "$now" -ge "$3" ] && break
+		if [ "$now" = "$before" ]; then idle=$((idle + 1)); else idle=0; fi
+		sleep 0.5
+	done
+}
+
 all_roles_up() {
 	role_pid "$1" keyd >/dev/null && role_pid "$1" netd >/dev/null && role_pid "$1" rpcd >/dev/null
 }

@@ -50,16 +50,7 @@ while [ "$n" -lt 20 ]; do
 	sleep 0.2
 done
 
-: >"$WORK/got"
-idle=0
-while [ "$idle" -lt 40 ]; do
-	before=$(wc -l <"$WORK/got")
-	"$NYMCTL" --socket "$CLIENT_bob_SOCKET" fetch >>"$WORK/got" 2>/dev/null
-	now=$(wc -l <"$WORK/got")
-	[ "$now" -ge "$MESSAGES" ] && break
-	if [ "$now" = "$before" ]; then idle=$((idle + 1)); else idle=0; fi
-	sleep 0.5
-done
+fetch_lines "$NYMCTL" "$CLIENT_bob_SOCKET" "$MESSAGES" "$WORK/got"
 check "all $MESSAGES messages arrived" [ "$(grep -c '^drop-msg-' "$WORK/got")" = "$MESSAGES" ]
 check "none arrived twice" [ -z "$(sort "$WORK/got" | uniq -d)" ]
 grep 'provider link lost' "$CLIENT_alice_LOG" >"$WORK/lost" || true
