@@ -121,6 +121,21 @@ testnet_up() {
 	. "$D/testnet.env"
 }
 
+# need_tmpfs: skips the whole test (a TAP skip plan) unless it can mount a
+# small tmpfs of its own: as root, where mounts are allowed.
+need_tmpfs() {
+	if [ "$(id -u)" != 0 ]; then
+		echo "1..0 # SKIP needs root to mount a small tmpfs"
+		exit 0
+	fi
+	mkdir "$WORK/probe"
+	if ! mount -t tmpfs -o size=64k tmpfs "$WORK/probe" 2>/dev/null; then
+		echo "1..0 # SKIP cannot mount a tmpfs here"
+		exit 0
+	fi
+	umount "$WORK/probe"
+}
+
 # fetch_lines NYMCTL SOCKET N FILE: fetches into FILE (emptied first) until
 # it holds N lines, or nothing new came for 20 s.
 fetch_lines() {

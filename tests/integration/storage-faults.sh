@@ -15,16 +15,7 @@
 # and the restart puts all 875 into bob's mailbox again.
 . "$(dirname "$0")/lib.sh"
 
-if [ "$(id -u)" != 0 ]; then
-	echo "1..0 # SKIP needs root to mount a small tmpfs"
-	exit 0
-fi
-mkdir "$WORK/probe"
-if ! mount -t tmpfs -o size=64k tmpfs "$WORK/probe" 2>/dev/null; then
-	echo "1..0 # SKIP cannot mount a tmpfs here"
-	exit 0
-fi
-umount "$WORK/probe"
+need_tmpfs
 plan 19
 
 B="$top_builddir/src"
