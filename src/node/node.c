@@ -277,6 +277,12 @@ node_topology_done(void *arg, long status, const char *body, size_t len,
 		topology_free(n->topo);
 		n->topo = t;
 		pool_set_topology(n->pool, t);
+		/* A node that linked to us before our topology listed it was
+		 * taken for a client: it is a node now. */
+		for (struct node_in *ni = n->in_links; ni != NULL; ni = ni->next)
+			if (!ni->is_node && !ni->handshaking &&
+			    node_topology_lists(n, ni->peer))
+				ni->is_node = 1;
 		if (t->epoch_seconds == 0 && !n->no_epochs_warned++)
 			log_warnx("directory %s announces no key epochs "
 			    "(epochSeconds): packets need epoch keys",
