@@ -52,6 +52,8 @@ enum probe {
 	PROBE_CHILD_MEM,	/* read the memory of a keyd it started */
 	PROBE_VM_READV,		/* read memory without /proc */
 	PROBE_MOUNT,
+	PROBE_PACKET_SOCKET,	/* a raw socket: sniff or forge frames */
+	PROBE_LISTEN,		/* serve: netd only ever connects */
 };
 
 /* The probe's exit codes. */
@@ -208,6 +210,13 @@ run_probe(const struct sandbox_policy *policy, enum probe probe)
 				_exit(PROBE_REFUSED);
 			break;
 		}
+		case PROBE_PACKET_SOCKET:
+			if (syscall(SYS_socket, AF_PACKET, SOCK_RAW, 0) == -1)
+				_exit(PROBE_REFUSED);
+			break;
+		case PROBE_LISTEN:
+			syscall(SYS_listen, 0, 1);
+			break;
 		case PROBE_MOUNT:
 			/* a target that does not exist: never mounts anything;
 			 * unfiltered, root gets ENOENT */
@@ -358,6 +367,20 @@ test_netd_may_open_tcp(void **state)
 
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), PROBE_ALLOWED);
+}
+
+/* netd may make TCP and UDP sockets, but no other family kills: not a
+ * raw socket, whatever its uid may do */
+static void
+test_netd_forbids_packet_socket(void **state)
+{
+	assert_killed_by_sigsys(run_probe(&netd_policy, PROBE_PACKET_SOCKET));
+}
+
+static void
+test_netd_forbids_listen(void **state)
+{
+	assert_killed_by_sigsys(run_probe(&netd_policy, PROBE_LISTEN));
 }
 
 static void
@@ -599,6 +622,8 @@ main(void)
 		cmocka_unit_test(test_keyd_forbids_open),
 		cmocka_unit_test(test_keyd_forbids_connect),
 		cmocka_unit_test(test_netd_may_open_tcp),
+		cmocka_unit_test(test_netd_forbids_packet_socket),
+		cmocka_unit_test(test_netd_forbids_listen),
 		cmocka_unit_test(test_rpcd_forbids_socket),
 		cmocka_unit_test(test_rpcd_forbids_connect),
 		cmocka_unit_test(test_master_filter),
