@@ -17,11 +17,12 @@
  *
  * For a provider, which takes any key's link as a client's (to
  * register): sends N random packets on a link from the unlisted key, then
- * announces the key as a provider, waits 3 s for the node's next topology
- * fetch and sends N more on a new link. The node's counters tell what it
- * did with them: the first N must be dropped as from a peer that may not
- * send (not_allowed), the second N processed as a node's (bad_mac: they
- * are random). Prints "unlisted sent=N" and "listed sent=N".
+ * announces the key as a provider, waits until the directory lists it
+ * and 3 s more for the node's next topology fetch, and sends N more on a
+ * new link. The node's counters tell what it did with them: the first N
+ * must be dropped as from a peer that may not send (not_allowed), the
+ * second N processed as a node's (bad_mac or malformed: they are random,
+ * but name the current key phase). Prints "unlisted sent=N" and "listed sent=N".
  */
 #include <config.h>
 
@@ -34,7 +35,9 @@
 #include <event2/event.h>
 #include <sodium.h>
 
+#include "common/epoch.h"
 #include "common/link.h"
+#include "common/sphinx.h"
 #include "mixpeer.h"
 
 static const struct topology_node *
@@ -49,15 +52,22 @@ find_node(const struct topology *t, const char *id)
 	return NULL;
 }
 
-/* One link, n random packets on it, closed after they have left. */
+/* One link, n random packets on it, closed after they have left. Each
+ * names the current epoch's key phase, so that the node tries its key on
+ * it (a random phase may name a key the node does not hold yet: no_key). */
 static void
-send_random(struct mixpeer *p, const struct topology_node *node, int n)
+send_random(struct mixpeer *p, const struct topology_node *node,
+    uint32_t epoch_seconds, int n)
 {
 	uint8_t pkt[SPHINX_PACKET_BYTES];
+	unsigned int phase = epoch_phase(epoch_at(epoch_now_ms(),
+	    epoch_seconds ? epoch_seconds : EPOCH_DEFAULT_SECONDS));
 
 	mixpeer_connect(p, node, 1, 5000);
 	for (int i = 0; i < n; i++) {
 		randombytes_buf(pkt, sizeof(pkt));
+		pkt[SPHINX_KEY_BYTES - 1] = (uint8_t)((pkt[SPHINX_KEY_BYTES - 1] & 0x7f) |
+		    (phase << 7));
 		mixpeer_send(p, 0, pkt);
 	}
 	mixpeer_run(p, 500, NULL);
@@ -65,16 +75,37 @@ send_random(struct mixpeer *p, const struct topology_node *node, int n)
 	p->n_out = 0;
 }
 
+/* Waits (up to 15 s) until the directory lists our key. */
+static void
+wait_listed(struct mixpeer *p, const char *directory)
+{
+	double deadline = mixpeer_now_ms() + 15000;
+
+	while (mixpeer_now_ms() < deadline) {
+		struct topology *t = mixpeer_topology(directory);
+		int found = 0;
+
+		for (size_t i = 0; i < t->n_providers; i++)
+			found |= memcmp(t->providers[i].pub, p->pub, 32) == 0;
+		topology_free(t);
+		if (found)
+			return;
+		mixpeer_run(p, 200, NULL);
+	}
+	mixpeer_die("the directory does not list our key");
+}
+
 static int
 send_packets(struct mixpeer *p, const struct topology_node *node,
-    const char *directory, int n)
+    const char *directory, uint32_t epoch_seconds, int n)
 {
-	send_random(p, node, n);
+	send_random(p, node, epoch_seconds, n);
 	printf("unlisted sent=%d\n", n);
 	fflush(stdout);
 	mixpeer_announce(p, directory);
+	wait_listed(p, directory);
 	mixpeer_run(p, 3000, NULL);
-	send_random(p, node, n);
+	send_random(p, node, epoch_seconds, n);
 	printf("listed sent=%d\n", n);
 	mixpeer_close(p);
 	return 0;
@@ -121,7 +152,7 @@ main(int argc, char **argv)
 		mixpeer_die("%s is not in the topology", id);
 	mixpeer_open(&peer, base, NULL, NULL);
 	if (packets > 0)
-		return send_packets(&peer, node, directory, packets);
+		return send_packets(&peer, node, directory, t->epoch_seconds, packets);
 
 	for (int i = 0; i < tries; i++) {
 		switch (mixpeer_try(&peer, node, 5000)) {
