@@ -33,6 +33,15 @@
 /* Never released: queue_cause() writes into it in place to ask the file
  * system why a write failed. */
 #define QUEUE_PROBE_BYTES	4096
+/*
+ * The durable record of delivered messages whose delete failed: a file
+ * of QUEUE_RETIRED_SLOTS little-endian 64-bit queue ids (0: a free slot),
+ * written whole when created so that recording an id later overwrites
+ * blocks the file already has and needs no new space. Read at open: a
+ * message it names is never handed out again, only deleted.
+ */
+#define QUEUE_RETIRED_SUFFIX	"-retired"
+#define QUEUE_RETIRED_SLOTS	512
 
 enum queue_stmt {
 	Q_ENQUEUE,
@@ -67,6 +76,9 @@ struct queue {
 	uint64_t	*retired;		/* delivered, not yet deleted */
 	size_t		 n_retired;
 	size_t		 cap_retired;
+	int		 record_fd;		/* QUEUE_RETIRED_SUFFIX, or -1 */
+	uint64_t	 record[QUEUE_RETIRED_SLOTS];	/* as on disk */
+	int		 record_full;		/* said once */
 	int		 failing;		/* a write failed; said once */
 	char		 error[PATH_MAX + 256];	/* why the last write failed */
 };
@@ -276,18 +288,75 @@ queue_is_retired(const struct queue *q, uint64_t id)
 	return 0;
 }
 
+/* Writes slot i of the record in place; with sync, durably. 0 or -1. */
+static int
+queue_record_write(struct queue *q, size_t i, uint64_t id, int sync)
+{
+	uint8_t le[8];
+
+	for (int b = 0; b < 8; b++)
+		le[b] = (uint8_t)(id >> (8 * b));
+	if (pwrite(q->record_fd, le, sizeof(le), (off_t)(i * sizeof(le))) !=
+	    (ssize_t)sizeof(le) || (sync && fdatasync(q->record_fd) == -1))
+		return -1;
+	q->record[i] = id;
+	return 0;
+}
+
+/* Records id as delivered, durably if the record can be written. */
+static void
+queue_record_add(struct queue *q, uint64_t id)
+{
+	size_t i;
+
+	if (q->record_fd == -1)
+		return;
+	for (i = 0; i < QUEUE_RETIRED_SLOTS; i++)
+		if (q->record[i] == id)
+			return;
+	for (i = 0; i < QUEUE_RETIRED_SLOTS && q->record[i] != 0; i++)
+		;
+	if (i == QUEUE_RETIRED_SLOTS) {
+		if (!q->record_full)
+			log_warnx("message store: more than %d delivered messages "
+			    "cannot be deleted; the others are kept apart in "
+			    "memory only", QUEUE_RETIRED_SLOTS);
+		q->record_full = 1;
+		return;
+	}
+	if (queue_record_write(q, i, id, 1) == -1)
+		log_warn("message store: cannot record delivered message %llu "
+		    "in %s%s", (unsigned long long)id, q->shown,
+		    QUEUE_RETIRED_SUFFIX);
+}
+
+/* The message is deleted: its slot is free again (a slot left behind
+ * names a message that no longer exists, which deleting again skips). */
+static void
+queue_record_forget(struct queue *q, uint64_t id)
+{
+	if (q->record_fd == -1)
+		return;
+	for (size_t i = 0; i < QUEUE_RETIRED_SLOTS; i++)
+		if (q->record[i] == id)
+			(void)queue_record_write(q, i, 0, 0);
+	q->record_full = 0;
+}
+
 static void
 queue_forget_retired(struct queue *q, uint64_t id)
 {
 	for (size_t i = 0; i < q->n_retired; i++)
 		if (q->retired[i] == id) {
 			q->retired[i] = q->retired[--q->n_retired];
+			queue_record_forget(q, id);
 			return;
 		}
 }
 
+/* Keeps id apart in memory: never handed out again. */
 static void
-queue_add_retired(struct queue *q, uint64_t id)
+queue_keep_apart(struct queue *q, uint64_t id)
 {
 	if (queue_is_retired(q, id))
 		return;
@@ -300,6 +369,64 @@ queue_add_retired(struct queue *q, uint64_t id)
 		q->cap_retired = cap;
 	}
 	q->retired[q->n_retired++] = id;
+}
+
+/* Delivered, but not deleted: kept apart, and recorded on disk. */
+static void
+queue_add_retired(struct queue *q, uint64_t id)
+{
+	queue_keep_apart(q, id);
+	queue_record_add(q, id);
+}
+
+/*
+ * Opens (creating it whole) the record of delivered messages and keeps
+ * apart every message it names. Without it (it cannot be created: a full
+ * disk at the first start of this version) they are kept in memory only,
+ * as said in the log. 0 or -1 (a record that exists but is unreadable).
+ */
+static int
+queue_open_record(struct queue *q)
+{
+	static const uint8_t zero[QUEUE_RETIRED_SLOTS * 8];
+	uint8_t buf[QUEUE_RETIRED_SLOTS * 8];
+	char rpath[PATH_MAX + 16];
+	ssize_t n;
+
+	snprintf(rpath, sizeof(rpath), "%s%s", q->path, QUEUE_RETIRED_SUFFIX);
+	q->record_fd = open(rpath, O_RDWR | O_CLOEXEC);
+	if (q->record_fd == -1 && errno != ENOENT)
+		return -1;
+	if (q->record_fd == -1) {
+		q->record_fd = open(rpath, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (q->record_fd == -1 || pwrite(q->record_fd, zero, sizeof(zero), 0) !=
+		    (ssize_t)sizeof(zero) || fdatasync(q->record_fd) == -1) {
+			log_warn("message store: cannot create %s%s; delivered "
+			    "messages that cannot be deleted are kept apart in "
+			    "memory only", q->shown, QUEUE_RETIRED_SUFFIX);
+			if (q->record_fd != -1) {
+				close(q->record_fd);
+				(void)unlink(rpath);
+			}
+			q->record_fd = -1;
+			return 0;
+		}
+		return 0;
+	}
+	if ((n = pread(q->record_fd, buf, sizeof(buf), 0)) == -1)
+		return -1;
+	for (size_t i = 0; (i + 1) * 8 <= (size_t)n; i++) {
+		uint64_t id = 0;
+		for (int b = 7; b >= 0; b--)
+			id = id << 8 | buf[i * 8 + (size_t)b];
+		q->record[i] = id;
+		if (id != 0)
+			queue_keep_apart(q, id);
+	}
+	if (q->n_retired > 0)
+		log_info("message store: %zu delivered messages are still to be "
+		    "deleted; they are not sent again", q->n_retired);
+	return 0;
 }
 
 static int
@@ -334,6 +461,7 @@ queue_open(struct queue **out, const char *path, const char *shown, char *err,
 		return -1;
 	}
 	q->reserve_fd = -1;
+	q->record_fd = -1;
 	snprintf(q->path, sizeof(q->path), "%s", path);
 	snprintf(q->shown, sizeof(q->shown), "%s", shown ? shown : path);
 	if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
@@ -370,6 +498,14 @@ queue_open(struct queue **out, const char *path, const char *shown, char *err,
 		queue_close(q);
 		return -1;
 	}
+	if (queue_open_record(q) == -1) {
+		snprintf(err, errlen, "%s%s: %s", path, QUEUE_RETIRED_SUFFIX,
+		    strerror(errno));
+		queue_close(q);
+		return -1;
+	}
+	/* What an earlier run could not delete, deleted now if it can be. */
+	(void)queue_retry(q);
 	*out = q;
 	return 0;
 fail:
@@ -388,6 +524,8 @@ queue_close(struct queue *q)
 	sqlite3_close(q->db);
 	if (q->reserve_fd != -1)
 		close(q->reserve_fd);
+	if (q->record_fd != -1)
+		close(q->record_fd);
 	free(q->retired);
 	free(q);
 }

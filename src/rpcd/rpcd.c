@@ -104,6 +104,12 @@ rpcd_configure(struct proc *p)
 	rpcd_open_queue(cfg);
 	if ((rpcd.retry = evtimer_new(p->base, on_retry, NULL)) == NULL)
 		fatalx("out of memory");
+	/* Delivered in an earlier run and not deleted yet (the store's
+	 * record): deleted as soon as it can be, never sent again. */
+	if (queue_retired_count(rpcd.state.queue) > 0) {
+		struct timeval tv = { RPCD_RETRY_MS / 1000, (RPCD_RETRY_MS % 1000) * 1000 };
+		evtimer_add(rpcd.retry, &tv);
+	}
 	rpcd.state.provider_id = cfg->provider_id;
 	topology_init();
 	rpcd.listener = listener_open(p->base, cfg, &rpcd.state);

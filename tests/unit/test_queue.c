@@ -7,7 +7,10 @@
  *    which synchronous=OFF or NORMAL would not do in WAL mode; and the
  *    file's journal mode, read back by a second connection, is WAL;
  *  - duplicate suppression at the recipient: a second copy of a received
- *    message id is dropped, before and after the first was fetched.
+ *    message id is dropped, before and after the first was fetched;
+ *  - a delivered message whose delete failed (another connection holds
+ *    the write lock) is never handed out again, also after a restart (the
+ *    durable record), and is deleted once it can be.
  */
 #include <config.h>
 
@@ -18,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -80,6 +84,10 @@ teardown(void **state)
 	snprintf(path, sizeof(path), "%s-wal", f->path);
 	unlink(path);
 	snprintf(path, sizeof(path), "%s-shm", f->path);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s-reserve", f->path);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s-retired", f->path);
 	unlink(path);
 	rmdir(f->dir);
 	free(f);
@@ -205,6 +213,76 @@ test_duplicate_survives_reopen(void **state)
 	assert_int_equal(queue_fetch(f->q, got_one, got_done, &g), 0);
 }
 
+static void
+count_outgoing(void *arg, const struct queue_outgoing *o)
+{
+	uint64_t *ids = arg;
+
+	ids[ids[0] < 7 ? ++ids[0] : 0] = o->id;
+}
+
+static void
+test_delivered_not_resent_after_restart(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t msgid[QUEUE_MSGID_BYTES] = { 9 }, key[QUEUE_KEY_BYTES] = { 7 };
+	uint64_t id1, id2, ids[8];
+	sqlite3 *other;
+	char err[256];
+
+	assert_int_equal(queue_enqueue(f->q, msgid, key, key, (const uint8_t *)"a", 1, &id1), 0);
+	msgid[0] = 10;
+	assert_int_equal(queue_enqueue(f->q, msgid, key, key, (const uint8_t *)"b", 1, &id2), 0);
+	/* another writer: the delete of the delivered message fails */
+	assert_int_equal(sqlite3_open(f->path, &other), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(queue_sent(f->q, id1), -1);
+	assert_int_equal(queue_retired_count(f->q), 1);
+	memset(ids, 0, sizeof(ids));
+	assert_int_equal(queue_each_outgoing(f->q, count_outgoing, ids), 0);
+	assert_int_equal(ids[0], 1);
+	assert_int_equal(ids[1], id2);
+
+	/* nymd stops (or dies) before the delete succeeded */
+	queue_close(f->q);
+	f->q = NULL;
+	assert_int_equal(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(other);
+
+	assert_int_equal(queue_open(&f->q, f->path, NULL, err, sizeof(err)), 0);
+	memset(ids, 0, sizeof(ids));
+	assert_int_equal(queue_each_outgoing(f->q, count_outgoing, ids), 0);
+	assert_int_equal(ids[0], 1);
+	assert_int_equal(ids[1], id2);
+	/* and it was deleted at the open, the record cleared */
+	assert_int_equal(queue_retired_count(f->q), 0);
+	assert_int_equal(queue_outgoing_count(f->q), 1);
+	queue_close(f->q);
+	assert_int_equal(queue_open(&f->q, f->path, NULL, err, sizeof(err)), 0);
+	assert_int_equal(queue_retired_count(f->q), 0);
+}
+
+/* A store of the release before the record (no -retired file) opens
+ * with nothing lost, and gets its record. */
+static void
+test_store_without_record_opens(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t msgid[QUEUE_MSGID_BYTES] = { 11 }, key[QUEUE_KEY_BYTES] = { 7 };
+	uint64_t id;
+	char err[256], path[128];
+	struct stat sb;
+
+	assert_int_equal(queue_enqueue(f->q, msgid, key, key, (const uint8_t *)"c", 1, &id), 0);
+	queue_close(f->q);
+	snprintf(path, sizeof(path), "%s-retired", f->path);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(queue_open(&f->q, f->path, NULL, err, sizeof(err)), 0);
+	assert_int_equal(queue_outgoing_count(f->q), 1);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_size, 512 * 8);
+}
+
 int
 main(void)
 {
@@ -214,6 +292,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_journal_mode_is_wal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicate_is_dropped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicate_survives_reopen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delivered_not_resent_after_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_without_record_opens, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
