@@ -128,37 +128,52 @@ pem_format_key(char *out, size_t cap, const char *type,
 }
 
 int
-pem_read_key(const char *path, const char *type, int check_private,
+pem_read_key_fd(int fd, const char *type, int check_private,
     uint8_t key[PEM_KEY_BYTES])
 {
 	uint8_t buf[PEM_MAX_FILE_BYTES + 1];
 	struct stat st;
+	size_t len = 0;
+	ssize_t n;
+	int rc;
+
+	if (fstat(fd, &st) == -1)
+		return PEM_ERR_IO;
+	if (!S_ISREG(st.st_mode))
+		return PEM_ERR_FORMAT;
+	if (check_private && (st.st_mode & 077) != 0)
+		return PEM_ERR_MODE;
+	while (len < sizeof(buf)) {
+		n = pread(fd, buf + len, sizeof(buf) - len, (off_t)len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			sodium_memzero(buf, sizeof(buf));
+			return PEM_ERR_IO;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len > PEM_MAX_FILE_BYTES)
+		rc = PEM_ERR_TOO_LARGE;
+	else
+		rc = pem_parse_key(buf, len, type, key);
+	sodium_memzero(buf, sizeof(buf));
+	return rc;
+}
+
+int
+pem_read_key(const char *path, const char *type, int check_private,
+    uint8_t key[PEM_KEY_BYTES])
+{
 	int fd, rc;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd == -1)
 		return PEM_ERR_IO;
-	if (fstat(fd, &st) == -1) {
-		close(fd);
-		return PEM_ERR_IO;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		close(fd);
-		return PEM_ERR_FORMAT;
-	}
-	if (check_private && (st.st_mode & 077) != 0) {
-		close(fd);
-		return PEM_ERR_MODE;
-	}
-	ssize_t len = fs_read_all(fd, buf, sizeof(buf));
+	rc = pem_read_key_fd(fd, type, check_private, key);
 	close(fd);
-	if (len < 0)
-		return PEM_ERR_IO;
-	if ((size_t)len > PEM_MAX_FILE_BYTES)
-		rc = PEM_ERR_TOO_LARGE;
-	else
-		rc = pem_parse_key(buf, (size_t)len, type, key);
-	sodium_memzero(buf, sizeof(buf));
 	return rc;
 }
 

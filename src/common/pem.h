@@ -40,6 +40,10 @@ int	pem_format_key(char *out, size_t cap, const char *type,
  */
 int	pem_read_key(const char *path, const char *type, int check_private,
 	    uint8_t key[PEM_KEY_BYTES]);
+/* The same from an open file, read from its start whatever its offset
+ * (keyd reads the one master opened, again after each restart). */
+int	pem_read_key_fd(int fd, const char *type, int check_private,
+	    uint8_t key[PEM_KEY_BYTES]);
 /* Writes atomically (temporary file, fsync, rename) with the given mode. */
 int	pem_write_key(const char *path, const char *type,
 	    const uint8_t key[PEM_KEY_BYTES], unsigned mode);

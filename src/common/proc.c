@@ -98,6 +98,19 @@ proc_fatal_hook(const char *msg)
 		ipc_flush(the_proc.master);
 }
 
+const char *
+proc_home_path(const char *home, const char *path)
+{
+	size_t n = strlen(home);
+
+	while (n > 1 && home[n - 1] == '/')
+		n--;
+	if (n > 0 && strncmp(path, home, n) == 0 && path[n] == '/' &&
+	    path[n + 1] != '\0')
+		return path + n + 1;
+	return path;
+}
+
 static Nymipc__ChildConfig *
 proc_copy_config(const Nymipc__ChildConfig *cfg)
 {
@@ -145,8 +158,7 @@ on_config(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 	 * privilege drop, Landlock and seccomp, then start. */
 	if (p->role->configure(p) == -1)
 		fatalx("%s set-up failed", proc_role_name(p->role->role));
-	if (sandbox_confine(p->role->sandbox, p->config->chroot_dir,
-	    p->config->uid, p->config->gid) == -1)
+	if (sandbox_confine(p->role->sandbox, p->config->uid, p->config->gid) == -1)
 		fatalx("%s cannot be confined", proc_role_name(p->role->role));
 	if (p->role->start != NULL && p->role->start(p) == -1)
 		fatalx("%s cannot start", proc_role_name(p->role->role));

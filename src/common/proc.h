@@ -14,10 +14,22 @@
 
 #define PROC_MASTER_FD		3
 #define PROC_LOG_FD		4	/* the log file, when logging to one */
+/* A role's own descriptor from master: keyd's private key file, rpcd's
+ * unix socket (if it serves one). */
+#define PROC_ROLE_FD		5
 #define PROC_TITLE_PREFIX	"nymd: "
 #define PROC_NROLES		4
 
 struct proc;
+
+/*
+ * Master and its children work in the client's home (master's working
+ * directory, which the children inherit): a path beneath home is opened
+ * relative to it, so that no directory above the home need be searchable
+ * by the user nymd runs as (a home in root's 0700 directories, nymd
+ * started as root). Returns path's part below home, or path itself.
+ */
+const char	*proc_home_path(const char *home, const char *path);
 
 struct proc_role {
 	Nymipc__Role	 role;

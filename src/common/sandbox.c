@@ -123,15 +123,18 @@ sandbox_seccomp(const struct sandbox_policy *p)
 }
 
 int
-sandbox_confine(const struct sandbox_policy *p, const char *chroot_dir,
-    uid_t uid, gid_t gid)
+sandbox_confine(const struct sandbox_policy *p, uid_t uid, gid_t gid)
 {
 	if (p->prepare != NULL && p->prepare() == -1) {
 		log_warnx("%s: cannot prepare the sandbox", p->role);
 		return -1;
 	}
-	if (sandbox_drop_privileges(p->chroot ? chroot_dir : NULL, uid, gid) == -1) {
+	if (sandbox_drop_privileges(uid, gid) == -1) {
 		log_warn("%s: cannot drop privileges", p->role);
+		return -1;
+	}
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1) {
+		log_warn("%s: cannot ask to die with master", p->role);
 		return -1;
 	}
 	/* Also done at start; a credential change may have undone it. */
@@ -177,51 +180,23 @@ sandbox_privileged(void)
 	return data[0].effective != 0 || data[1].effective != 0;
 }
 
-#define CAP_BIT(c)	(UINT64_C(1) << (c))
-#define MASTER_CAPS	(CAP_BIT(CAP_SETUID) | CAP_BIT(CAP_SETGID) | \
-			 CAP_BIT(CAP_SYS_CHROOT) | CAP_BIT(CAP_DAC_READ_SEARCH) | \
-			 CAP_BIT(CAP_DAC_OVERRIDE))
-
 int
-sandbox_master_become(uid_t uid, gid_t gid)
-{
-	static const int caps[] = {
-		CAP_SETUID, CAP_SETGID, CAP_SYS_CHROOT, CAP_DAC_READ_SEARCH, CAP_DAC_OVERRIDE,
-	};
-
-	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) == -1)
-		return -1;
-	if (setgroups(1, &gid) == -1 || setresgid(gid, gid, gid) == -1 ||
-	    setresuid(uid, uid, uid) == -1)
-		return -1;
-	if (capset_sets(MASTER_CAPS, MASTER_CAPS, MASTER_CAPS) == -1)
-		return -1;
-	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
-		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, caps[i], 0, 0) == -1)
-			return -1;
-	return 0;
-}
-
-int
-sandbox_drop_privileges(const char *chroot_dir, uid_t uid, gid_t gid)
+sandbox_drop_privileges(uid_t uid, gid_t gid)
 {
 	if (!sandbox_privileged())
 		return 0;
-	if (chroot_dir != NULL && chroot_dir[0] != '\0') {
-		if (chroot(chroot_dir) == -1 || chdir("/") == -1)
-			return -1;
-	}
-	if (setgroups(1, &gid) == -1 || setresgid(gid, gid, gid) == -1 ||
+	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) == -1 ||
+	    setgroups(1, &gid) == -1 || setresgid(gid, gid, gid) == -1 ||
 	    setresuid(uid, uid, uid) == -1)
 		return -1;
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == -1)
 		return -1;
 	if (capset_sets(0, 0, 0) == -1)
 		return -1;
-	/* Credential changes clear the parent-death signal and set the
-	 * dumpable flag to fs.suid_dumpable, which may be 1: set both again. */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1 ||
-	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+	/* A credential change sets the dumpable flag to fs.suid_dumpable,
+	 * which may be 1 (and clears the parent-death signal, which
+	 * sandbox_confine() sets again for a child). */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
 		return -1;
 	/* A process that dropped everything must not be able to regain it. */
 	if (uid != 0 && (setresuid((uid_t)-1, 0, (uid_t)-1) == 0 || sandbox_privileged())) {

@@ -1,7 +1,8 @@
 /*
  * Sandbox helpers shared by the roles: a seccomp allow-list whose default
- * action kills the process, no_new_privs, and, when nymd starts as root,
- * the privilege drop (chroot, setgroups, setresgid, setresuid, capabilities).
+ * action kills the process, no_new_privs, Landlock, and the privilege drop
+ * (setgroups, setresgid, setresuid, every capability) that master makes
+ * when started as root, before any child exists.
  * Each role declares its struct sandbox_policy in ROLE/sandbox.c.
  */
 #ifndef NYMD_SANDBOX_H
@@ -43,8 +44,6 @@ struct sandbox_path;
  */
 struct sandbox_policy {
 	const char		*role;
-	/* Started as root: chroot to the directory master names. */
-	int			 chroot;
 	/* Landlock: the only paths the role may open (none if npaths 0). */
 	const struct sandbox_path *paths;
 	size_t			 npaths;
@@ -60,11 +59,10 @@ struct sandbox_policy {
 
 /*
  * Confines this process for good, in one order: prepare, privilege drop
- * (chroot_dir when the policy chroots; uid/gid when privileged),
- * PR_SET_DUMPABLE 0, Landlock, seccomp. Returns 0, or -1 (logged).
+ * (to uid/gid, if it holds any capability: it should not, master has
+ * none), PR_SET_DUMPABLE 0, Landlock, seccomp. Returns 0, or -1 (logged).
  */
-int	sandbox_confine(const struct sandbox_policy *, const char *chroot_dir,
-	    uid_t uid, gid_t gid);
+int	sandbox_confine(const struct sandbox_policy *, uid_t uid, gid_t gid);
 /* The seccomp part alone (no_new_privs, then the filter); -1 on failure. */
 int	sandbox_seccomp(const struct sandbox_policy *);
 /* A filter from call lists (NULL-terminated) alone, without the base
@@ -73,18 +71,12 @@ int	sandbox_seccomp(const struct sandbox_policy *);
 int	sandbox_seccomp_lists(const struct sandbox_call *const *lists, int fail_errno);
 
 /*
- * For children started with the master's capabilities: chroot to dir (if
- * not NULL or empty), switch to uid/gid and give up every capability.
- * Without privileges (uid == getuid() and no capabilities) it does nothing.
+ * Switches to uid/gid and gives up every capability (permitted,
+ * effective, inheritable, ambient) for good, and makes the process
+ * undumpable. Without privileges (no effective capability) it does
+ * nothing. -1 with errno on failure, or if root could be regained.
  */
-int	sandbox_drop_privileges(const char *chroot_dir, uid_t uid, gid_t gid);
-/*
- * For the master started as root: become uid/gid but keep, as ambient
- * capabilities passed to re-executed children, only what they need to
- * finish their privileged set-up in a root-owned client home (read the
- * key, bind the socket, chroot, change uid).
- */
-int	sandbox_master_become(uid_t uid, gid_t gid);
+int	sandbox_drop_privileges(uid_t uid, gid_t gid);
 /* 1 if this process holds any capability in its effective set. */
 int	sandbox_privileged(void);
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -82,7 +83,9 @@ keyd_configure(struct proc *p)
 	keyd.priv = sodium_malloc(PEM_KEY_BYTES);
 	if (keyd.priv == NULL)
 		fatal("cannot allocate locked memory for the key");
-	rc = pem_read_key(cfg->priv_key_file, PEM_TYPE_PRIVATE, 1, keyd.priv);
+	/* The file master opened (PROC_ROLE_FD): keyd opens nothing. */
+	rc = pem_read_key_fd(PROC_ROLE_FD, PEM_TYPE_PRIVATE, 1, keyd.priv);
+	(void)close(PROC_ROLE_FD);
 	if (rc != PEM_OK)
 		fatalx("%s: %s", cfg->priv_key_file, pem_strerror(rc));
 	if (crypto_scalarmult_base(keyd.pub, keyd.priv) != 0)

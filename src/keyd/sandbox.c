@@ -17,7 +17,6 @@ static const struct sandbox_call keyd_calls[] = {
 
 const struct sandbox_policy keyd_policy = {
 	.role = "keyd",
-	.chroot = 1,
 	.paths = NULL,
 	.npaths = 0,
 	.calls = keyd_calls,

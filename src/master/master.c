@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <pwd.h>
 #include <signal.h>
@@ -40,7 +41,6 @@
 #define MASTER_BACKOFF_MIN_MS		100
 #define MASTER_BACKOFF_MAX_MS		10000
 #define MASTER_MAX_CRASH_HISTORY	64
-#define MASTER_CHROOT_DIR		"/run/nymd/empty"
 
 extern char **environ;
 
@@ -80,6 +80,8 @@ static struct master {
 	uid_t			 uid;
 	gid_t			 gid;
 	int			 log_fd;	/* passed to children, or -1 */
+	int			 listen_fd;	/* the unix socket, for rpcd; or -1 */
+	int			 key_fd;	/* the private key file, for keyd */
 	int			 journal;
 	/* Children never get a terminal: what they write to fds 1 and 2,
 	 * where master's are a terminal, comes through this pipe. */
@@ -141,12 +143,6 @@ master_child_config(Nymipc__Role role, Nymipc__ChildConfig *cc)
 	cc->port = (uint32_t)m.o->port;
 	cc->average_delay_ms = cfg->average_delay_ms;
 	cc->topology_refresh_seconds = cfg->topology_refresh_seconds;
-	/* netd resolves names: no chroot; rpcd keeps its store in data/. */
-	cc->chroot_dir = "";
-	if (m.privileged && role == NYMIPC__ROLE__ROLE_KEYD)
-		cc->chroot_dir = MASTER_CHROOT_DIR;
-	if (m.privileged && role == NYMIPC__ROLE__ROLE_RPCD)
-		cc->chroot_dir = m.data_dir;
 	cc->uid = (uint32_t)m.uid;
 	cc->gid = (uint32_t)m.gid;
 }
@@ -290,7 +286,7 @@ on_provider_chosen(struct ipc_chan *chan, const Nymipc__Ipc *msg, int fd, void *
 		    msg->text, m.cfg.provider_id);
 		return;
 	}
-	if (config_set_provider(m.conffile, msg->text) != CONFIG_OK)
+	if (config_set_provider(proc_home_path(m.home, m.conffile), msg->text) != CONFIG_OK)
 		log_warn("cannot record provider %s in %s", msg->text, m.conffile);
 	else
 		log_info("provider %s recorded in %s", msg->text, m.conffile);
@@ -338,17 +334,24 @@ master_exec_child(struct child *c, int chan_fd)
 	char *argv[2];
 	sigset_t none;
 
-	/* fd 3: the channel to master; fd 4: the log file, if any. Move them
-	 * and the relay out of the way first: any may sit on 0 to 4. */
+	/* fd 3: the channel to master; fd 4: the log file, if any; fd 5:
+	 * keyd's key file or rpcd's unix socket, if any. Move them and the
+	 * relay out of the way first: any may sit on 0 to 5. */
+	int own = c->role == NYMIPC__ROLE__ROLE_KEYD ? m.key_fd :
+	    c->role == NYMIPC__ROLE__ROLE_RPCD ? m.listen_fd : -1;
 	int chan = fcntl(chan_fd, F_DUPFD, 10);
 	int logf = m.log_fd != -1 ? fcntl(m.log_fd, F_DUPFD, 10) : -1;
+	int rolef = own != -1 ? fcntl(own, F_DUPFD, 10) : -1;
 	int relay = m.relay[1] != -1 ? fcntl(m.relay[1], F_DUPFD, 10) : -1;
-	if (chan == -1 || (m.log_fd != -1 && logf == -1) ||
+	if (chan == -1 || (m.log_fd != -1 && logf == -1) || (own != -1 && rolef == -1) ||
 	    (m.relay[1] != -1 && relay == -1) || master_detach_child(relay) == -1 ||
 	    dup2(chan, PROC_MASTER_FD) == -1 ||
-	    (logf != -1 && dup2(logf, PROC_LOG_FD) == -1))
+	    (logf != -1 && dup2(logf, PROC_LOG_FD) == -1) ||
+	    (rolef != -1 && dup2(rolef, PROC_ROLE_FD) == -1))
 		_exit(127);
-	closefrom(logf != -1 ? PROC_LOG_FD + 1 : PROC_LOG_FD);
+	if (logf == -1)
+		close(PROC_LOG_FD);
+	closefrom(rolef != -1 ? PROC_ROLE_FD + 1 : PROC_ROLE_FD);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	snprintf(title, sizeof(title), PROC_TITLE_PREFIX "%s [%s]",
@@ -650,7 +653,8 @@ master_load_config(struct nymd_config *cfg)
 {
 	char err[1024];
 
-	if (config_load(m.conffile, m.root, cfg, err, sizeof(err)) != CONFIG_OK) {
+	if (config_load(proc_home_path(m.home, m.conffile), m.root, cfg, err,
+	    sizeof(err)) != CONFIG_OK) {
 		master_error("%s", err);
 		return -1;
 	}
@@ -700,7 +704,10 @@ master_check_keys(void)
 	struct stat st;
 	int rc;
 
-	if (stat(m.priv_path, &st) == -1) {
+	/* Opened now, while master may (started as root, the file stays
+	 * root's), and handed to every keyd it starts. */
+	m.key_fd = open(m.priv_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (m.key_fd == -1 || fstat(m.key_fd, &st) == -1) {
 		master_error("%s: %s", m.priv_path, strerror(errno));
 		return -1;
 	}
@@ -756,14 +763,54 @@ master_open_log(void)
 	return 0;
 }
 
+/* nftw's callback: the entry becomes the run-as user's. */
+static uid_t chown_uid;
+static gid_t chown_gid;
+
+static struct stat key_st;
+
+static int
+master_chown_entry(const char *path, const struct stat *st, int type,
+    struct FTW *ftw)
+{
+	/* The private key stays root's: keyd reads the file master opened. */
+	if (st->st_dev == key_st.st_dev && st->st_ino == key_st.st_ino)
+		return 0;
+	if (st->st_uid == chown_uid && st->st_gid == chown_gid)
+		return 0;
+	if (lchown(path, chown_uid, chown_gid) == -1) {
+		master_error("%s: cannot hand it to the user nymd runs as: %s",
+		    path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Started as root, nymd hands the client's home (configuration, public
+ * key, store) to the user it runs as, but not the private key, which
+ * only the file master opened reaches (keyd's); then it becomes that user
+ * with no capability at all, before any child exists: the children, and
+ * those master restarts after a crash, are confined exactly as in a start
+ * by that user (docs/threat-model.md). Master and children work in the
+ * home (proc_home_path()), so directories above it may stay closed to
+ * that user. Started with capabilities but not as root, nymd gives them
+ * up.
+ */
 static int
 master_privileges(void)
 {
 	m.uid = getuid();
 	m.gid = getgid();
 	m.privileged = geteuid() == 0;
-	if (!m.privileged)
+	if (!m.privileged) {
+		if (sandbox_drop_privileges(m.uid, m.gid) == -1) {
+			master_error("cannot give up the capabilities nymd was "
+			    "started with: %s", strerror(errno));
+			return -1;
+		}
 		return 0;
+	}
 	struct passwd *pw = getpwnam(m.cfg.user);
 	if (pw == NULL) {
 		master_error("started as root, but the user '%s' to run as does not exist: "
@@ -777,20 +824,47 @@ master_privileges(void)
 	}
 	m.uid = pw->pw_uid;
 	m.gid = pw->pw_gid;
-	/* rpcd keeps its store here as the user it runs as. */
-	if (chown(m.data_dir, m.uid, m.gid) == -1) {
-		master_error("%s: %s", m.data_dir, strerror(errno));
+	chown_uid = m.uid;
+	chown_gid = m.gid;
+	if (fstat(m.key_fd, &key_st) == -1) {
+		master_error("%s: %s", m.priv_path, strerror(errno));
 		return -1;
 	}
-	if (fs_mkdirs(MASTER_CHROOT_DIR, 0755) == -1) {
-		master_error("%s: %s", MASTER_CHROOT_DIR, strerror(errno));
+	if (nftw(m.home, master_chown_entry, 16, FTW_PHYS) != 0)
 		return -1;
-	}
-	if (sandbox_master_become(m.uid, m.gid) == -1) {
+	if (sandbox_drop_privileges(m.uid, m.gid) == -1) {
 		master_error("cannot switch to user %s: %s", m.cfg.user, strerror(errno));
 		return -1;
 	}
-	log_info("running as user %s", m.cfg.user);
+	log_info("running as user %s, without capabilities", m.cfg.user);
+	return 0;
+}
+
+/* The unix socket, bound while master may still reach its directory. */
+static int
+master_listen(void)
+{
+	char err[256];
+
+	if (m.o->socket_kind != NYMIPC__SOCKET_KIND__SOCKET_UNIX)
+		return 0;
+	m.listen_fd = master_listen_unix(proc_home_path(m.home, m.socket_path),
+	    m.cfg.socket_mode, err, sizeof(err));
+	if (m.listen_fd == -1) {
+		master_error("%s: %s", m.socket_path, err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Where master and the children work: proc_home_path(). */
+static int
+master_enter_home(void)
+{
+	if (chdir(m.home) == -1) {
+		master_error("%s: %s", m.home, strerror(errno));
+		return -1;
+	}
 	return 0;
 }
 
@@ -850,8 +924,12 @@ master_cleanup(void)
 		event_base_free(m.base);
 	if (m.o->socket_kind == NYMIPC__SOCKET_KIND__SOCKET_UNIX && m.socket_path[0] != '\0') {
 		struct stat st;
-		if (lstat(m.socket_path, &st) == 0 && S_ISSOCK(st.st_mode))
-			unlink(m.socket_path);
+		const char *path = proc_home_path(m.home, m.socket_path);
+		/* Started as root, with a socket outside the home, the user
+		 * nymd runs as may not be allowed to remove it. */
+		if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) && unlink(path) == -1)
+			log_warn("cannot remove the socket %s; the next start "
+			    "replaces it", m.socket_path);
 	}
 }
 
@@ -861,6 +939,8 @@ master_main(const struct nymd_options *o)
 	memset(&m, 0, sizeof(m));
 	m.o = o;
 	m.log_fd = -1;
+	m.listen_fd = -1;
+	m.key_fd = -1;
 	m.relay[0] = m.relay[1] = -1;
 	if ((o->root != NULL ? snprintf(m.root, sizeof(m.root), "%s", o->root) < 0 :
 	    nymd_default_root(m.root, sizeof(m.root)) == -1) ||
@@ -884,7 +964,8 @@ master_main(const struct nymd_options *o)
 	}
 	if (master_load_config(&m.cfg) == -1 || master_resolve_paths() == -1 ||
 	    master_check_keys() == -1 || master_make_data_dir() == -1 ||
-	    master_open_log() == -1 || master_privileges() == -1)
+	    master_open_log() == -1 || master_enter_home() == -1 ||
+	    master_listen() == -1 || master_privileges() == -1)
 		return NYMD_EXIT_CONFIG;
 	(void)notify_init();	/* without it nymd runs; systemd times out */
 	if (master_setup_events() == -1) {

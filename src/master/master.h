@@ -30,6 +30,12 @@ int	master_main(const struct nymd_options *);
 /* The root when neither --home nor NYMD_HOME is given. */
 int	nymd_default_root(char *out, size_t len);
 
+/* The unix socket at path (relative to master's working directory, or
+ * absolute), with permission bits mode, listening (listen.c): its fd, or
+ * -1 with the reason in err. */
+int	master_listen_unix(const char *path, unsigned mode, char *err,
+	    size_t errlen);
+
 /* master's seccomp allow-list (master/sandbox.c), which the children
  * inherit under their own; 0 or -1. */
 int	master_sandbox(void);

@@ -3,7 +3,7 @@
  * the children, which inherit this filter across fork and execve and add
  * their own: so it allows what the children do before their filters go
  * in (loading libraries, opening the key and the store, binding sockets,
- * Landlock, seccomp, and, started as root, chroot and the switch of user),
+ * Landlock, seccomp),
  * and what master does (fork, exec, signals, IPC, the log, sd_notify,
  * reading the configuration on SIGHUP). It refuses, with EPERM, what no
  * nymd process does: tracing or reading other processes' memory
@@ -59,12 +59,11 @@ static const struct sandbox_call master_calls[] = {
 	SANDBOX_ANY("getrlimit"), SANDBOX_ANY("sched_getaffinity"),
 	SANDBOX_ANY("sched_yield"), SANDBOX_ANY("uname"), SANDBOX_ANY("sysinfo"),
 	SANDBOX_ANY("getrandom"), SANDBOX_ANY("futex"), SANDBOX_ANY("capget"),
-	/* a child's confinement: Landlock, seccomp and, started as root,
-	 * chroot and the switch to the service user */
+	/* a child's confinement: Landlock and seccomp. No chroot, no change
+	 * of user or capabilities: master, started as root, became the
+	 * service user without any capability before this filter. */
 	SANDBOX_ANY("landlock_create_ruleset"), SANDBOX_ANY("landlock_add_rule"),
 	SANDBOX_ANY("landlock_restrict_self"), SANDBOX_ANY("seccomp"),
-	SANDBOX_ANY("chroot"), SANDBOX_ANY("setgroups"), SANDBOX_ANY("setresuid"),
-	SANDBOX_ANY("setresgid"), SANDBOX_ANY("capset"),
 	/* time and signals */
 	SANDBOX_ANY("clock_gettime"), SANDBOX_ANY("clock_nanosleep"),
 	SANDBOX_ANY("nanosleep"), SANDBOX_ANY("gettimeofday"),

@@ -107,10 +107,9 @@ static const struct sandbox_call netd_calls[] = {
 	SANDBOX_END,
 };
 
-/* No chroot: it resolves names. Threads: libcurl's resolver. */
+/* Threads: libcurl's resolver. */
 const struct sandbox_policy netd_policy = {
 	.role = "netd",
-	.chroot = 0,
 	.paths = netd_paths,
 	.npaths = NETD_N_PATHS,
 	.calls = netd_calls,

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "common/clock.h"
 #include "common/frame.h"
 #include "common/log.h"
+#include "common/proc.h"
 #include "rpcd/api.h"
 #include "rpcd/listener.h"
 #include "rpcd/peer.h"
@@ -465,37 +467,28 @@ listener_on_accept(struct evconnlistener *evl, evutil_socket_t fd,
 	}
 }
 
+/* The unix socket master bound and handed over (master/listen.c). */
 static int
 listener_bind_unix(struct listener *l, const Nymipc__ChildConfig *cfg)
 {
+	int type = 0, listening = 0;
+	socklen_t len = sizeof(type);
 	struct sockaddr_un sun;
-	struct stat st;
+	socklen_t sunlen = sizeof(sun);
 
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(cfg->socket_path) >= sizeof(sun.sun_path))
-		fatalx("%s: socket path too long", cfg->socket_path);
-	strcpy(sun.sun_path, cfg->socket_path);
-	snprintf(l->path, sizeof(l->path), "%s", cfg->socket_path);
-	/* A socket left by an unclean stop is replaced; anything else is not. */
-	if (lstat(cfg->socket_path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			fatalx("%s exists and is not a socket", cfg->socket_path);
-		unlink(cfg->socket_path);
-	}
-	l->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (l->fd == -1)
-		fatal("socket");
-	/* Never reachable by others, even for a moment before chmod. */
-	mode_t old = umask(0177);
-	int rc = bind(l->fd, (struct sockaddr *)&sun, sizeof(sun));
-	umask(old);
-	if (rc == -1)
-		fatal("%s: bind", cfg->socket_path);
-	/* socket_mode: config.c keeps it within 0600..0777 */
-	if (chmod(cfg->socket_path, (mode_t)(cfg->socket_mode & 0777)) == -1 ||
-	    (geteuid() == 0 && chown(cfg->socket_path, cfg->uid, cfg->gid) == -1))
+	if (getsockopt(PROC_ROLE_FD, SOL_SOCKET, SO_TYPE, &type, &len) == -1 ||
+	    type != SOCK_STREAM ||
+	    (len = sizeof(listening), getsockopt(PROC_ROLE_FD, SOL_SOCKET,
+	    SO_ACCEPTCONN, &listening, &len)) == -1 || !listening ||
+	    getsockname(PROC_ROLE_FD, (struct sockaddr *)&sun, &sunlen) == -1 ||
+	    sun.sun_family != AF_UNIX)
+		fatalx("fd %d is not master's listening unix socket %s",
+		    PROC_ROLE_FD, cfg->socket_path);
+	if ((l->fd = fcntl(PROC_ROLE_FD, F_DUPFD_CLOEXEC, PROC_ROLE_FD + 1)) == -1 ||
+	    close(PROC_ROLE_FD) == -1 ||
+	    fcntl(l->fd, F_SETFL, fcntl(l->fd, F_GETFL) | O_NONBLOCK) == -1)
 		fatal("%s", cfg->socket_path);
+	snprintf(l->path, sizeof(l->path), "%s", cfg->socket_path);
 	l->is_unix = 1;
 	l->unix_mode = cfg->socket_mode & 0777;
 	return 0;

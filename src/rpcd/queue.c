@@ -449,6 +449,51 @@ queue_check_schema(struct queue *q, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * rpcd works in its data directory, which its user may not be able to
+ * reach from / (nymd started as root, a home in root's 0700 directories:
+ * proc_home_path()). SQLite's unix VFS makes every name absolute from
+ * getcwd() and follows symbolic links, which would lead it through those
+ * directories: this VFS is the unix one but keeps a relative name
+ * relative. It still names one file only (SQLite tells files apart by
+ * device and inode), as rpcd never changes directory afterwards.
+ */
+#define QUEUE_VFS	"nymd-relative"
+
+static sqlite3_vfs queue_vfs;
+static sqlite3_vfs *queue_unix_vfs;
+
+static int
+queue_full_pathname(sqlite3_vfs *vfs, const char *name, int n, char *out)
+{
+	size_t len = strlen(name);
+
+	if (name[0] == '/')
+		return queue_unix_vfs->xFullPathname(queue_unix_vfs, name, n, out);
+	if (n < 0 || len + 1 > (size_t)n)
+		return SQLITE_CANTOPEN;
+	memcpy(out, name, len + 1);
+	return SQLITE_OK;
+}
+
+static int
+queue_register_vfs(void)
+{
+	if (queue_unix_vfs != NULL)
+		return 0;
+	if ((queue_unix_vfs = sqlite3_vfs_find(NULL)) == NULL)
+		return -1;
+	queue_vfs = *queue_unix_vfs;
+	queue_vfs.zName = QUEUE_VFS;
+	queue_vfs.pNext = NULL;
+	queue_vfs.xFullPathname = queue_full_pathname;
+	if (sqlite3_vfs_register(&queue_vfs, 0) != SQLITE_OK) {
+		queue_unix_vfs = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 int
 queue_open(struct queue **out, const char *path, const char *shown, char *err,
     size_t errlen)
@@ -464,8 +509,9 @@ queue_open(struct queue **out, const char *path, const char *shown, char *err,
 	q->record_fd = -1;
 	snprintf(q->path, sizeof(q->path), "%s", path);
 	snprintf(q->shown, sizeof(q->shown), "%s", shown ? shown : path);
-	if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+	if (queue_register_vfs() == -1 ||
+	    sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	    SQLITE_OPEN_NOMUTEX, QUEUE_VFS) != SQLITE_OK)
 		goto fail;
 	sqlite3_busy_timeout(q->db, QUEUE_BUSY_TIMEOUT_MS);
 	/* WAL with synchronous=FULL: a commit is on disk before `send` is

@@ -61,8 +61,8 @@ rpcd_queued(const struct queue_outgoing *q)
 		rpcd_push(netd, q);
 }
 
-/* The store lives in HOME/data, opened by a relative name so that it
- * stays reachable after a chroot into that directory. */
+/* The store lives in HOME/data, entered relative to the home (rpcd's
+ * working directory, proc_home_path()), and opened by a relative name. */
 static void
 rpcd_open_queue(const Nymipc__ChildConfig *cfg)
 {
@@ -72,7 +72,7 @@ rpcd_open_queue(const Nymipc__ChildConfig *cfg)
 		fatalx("%s/data: path too long", cfg->home);
 	/* A store that cannot be opened is a storage failure: master does
 	 * not restart rpcd into the same failure. */
-	if (chdir(dir) == -1)
+	if (chdir(proc_home_path(cfg->home, dir)) == -1)
 		fatalx_storage("%s: %s", dir, strerror(errno));
 	char shown[PATH_MAX + 16];
 	snprintf(shown, sizeof(shown), "%s/nymd.db", dir);
@@ -101,6 +101,10 @@ rpcd_configure(struct proc *p)
 	const Nymipc__ChildConfig *cfg = p->config;
 
 	rpcd.proc = p;
+	/* The listener (master's unix socket, or a TCP one bound here). */
+	rpcd.listener = listener_open(p->base, cfg, &rpcd.state);
+	if (rpcd.listener == NULL)
+		return -1;
 	rpcd_open_queue(cfg);
 	if ((rpcd.retry = evtimer_new(p->base, on_retry, NULL)) == NULL)
 		fatalx("out of memory");
@@ -112,9 +116,6 @@ rpcd_configure(struct proc *p)
 	}
 	rpcd.state.provider_id = cfg->provider_id;
 	topology_init();
-	rpcd.listener = listener_open(p->base, cfg, &rpcd.state);
-	if (rpcd.listener == NULL)
-		return -1;
 	return 0;
 }
 

@@ -7,10 +7,10 @@
 
 /*
  * rpcd parses what any local application sends and runs as the key's
- * owner; without a chroot (not started as root) only this keeps the
- * client's private key file out of its reach. "." is the data directory
- * (rpcd_open_queue), also inside a chroot to it: SQLite's store, -wal and
- * -shm. /dev/urandom, where it exists, for SQLite's randomness.
+ * owner: this keeps the client's private key file out of its reach. "."
+ * is the data directory (rpcd_open_queue): SQLite's store, -wal, -shm,
+ * -reserve and -retired. /dev/urandom, where it exists, for SQLite's
+ * randomness.
  */
 static const struct sandbox_path rpcd_paths[] = {
 	{ ".", 1 },
@@ -30,7 +30,7 @@ static const struct sandbox_call rpcd_calls[] = {
 	SANDBOX_ANY("recvfrom"),
 	/* libevent asks how much a socket has to read; nothing else */
 	SANDBOX_ARG("ioctl", 1, FIONREAD),
-	/* SQLite's message store, in the (chroot) data directory: its -wal
+	/* SQLite's message store, in the data directory: its -wal
 	 * and -shm files, locks and fsync */
 	SANDBOX_ANY("openat"), SANDBOX_ANY("pread64"), SANDBOX_ANY("pwrite64"),
 	SANDBOX_ANY("fsync"), SANDBOX_ANY("fdatasync"), SANDBOX_ANY("ftruncate"),
@@ -45,7 +45,6 @@ static const struct sandbox_call rpcd_calls[] = {
 
 const struct sandbox_policy rpcd_policy = {
 	.role = "rpcd",
-	.chroot = 1,
 	.paths = rpcd_paths,
 	.npaths = sizeof(rpcd_paths) / sizeof(rpcd_paths[0]),
 	.calls = rpcd_calls,

@@ -4,9 +4,13 @@
 # and started by an ordinary user (as root, this test runs that mode as
 # the user nymd through setpriv; otherwise as the caller).
 #  - every role: Seccomp 2 (filter) and NoNewPrivs 1, no capability;
-#  - root mode: keyd's root directory (/proc/PID/root) is its empty
-#    chroot /run/nymd/empty, rpcd's is the client's data directory, netd
-#    (which resolves names) keeps /; user mode: no chroot (cannot), so /;
+#  - root mode: master too holds no capability (permitted, effective or
+#    ambient) and runs as the user nymd, having handed the client's home
+#    to it but the private key (root's, 0600: keyd reads the file master
+#    opened), and every process works in the
+#    home (rpcd in its data directory) without a chroot, as in user mode,
+#    so a child master restarts is confined exactly like the first
+#    (containment.sh restarts them); user mode: no chroot either;
 #  - netd and rpcd confine themselves with Landlock in both modes. The
 #    kernel does not show a Landlock domain in /proc, so this is the role's
 #    own report; tests/unit/test_sandbox opens files from inside the
@@ -38,6 +42,9 @@ for mode in $MODES; do
 	U="$WORK/$mode"
 	mkdir -p "$U"
 	[ "$mode" = user ] && [ "$(id -u)" = 0 ] && chown nymd:nymd "$U"
+	# root mode: a home in a directory closed to the user nymd runs as,
+	# as in root's own /root/.loopix
+	[ "$mode" = root ] && chmod 700 "$U"
 	run=""
 	[ "$mode" = user ] && run=$AS_USER
 	$run "$NYMD" init --id c --home "$U/home" --directory "$TOPOLOGY_URL" \
@@ -79,12 +86,21 @@ for mode in $MODES; do
 	check "$mode mode: keyd, netd and rpcd run as uid $uid, with seccomp, NoNewPrivs and no capability" \
 		test "$all_sandboxed" = 1
 	if [ "$mode" = root ]; then
-		check "root mode: keyd's root directory is its chroot /run/nymd/empty" \
-			test "$(readlink /proc/$P_keyd/root)" = /run/nymd/empty
-		check "root mode: which is empty" sh -c "test -z \"\$(ls -A /proc/$P_keyd/root/)\""
-		check "root mode: rpcd's root directory is the client's data directory" \
-			test "$(readlink /proc/$P_rpcd/root)" = "$U/home/clients/c/data"
-		check "root mode: netd's is / (it resolves names)" test "$(readlink /proc/$P_netd/root)" = /
+		H="$U/home/clients/c"
+		check "root mode: master runs as uid $uid with no capability (permitted, effective, ambient)" sh -c \
+			"awk -v u=$uid '/^Uid:/ { exit !(\$2 == u && \$3 == u && \$4 == u) }' /proc/$M/status &&
+			 grep -Eq '^CapPrm:[[:space:]]*0+$' /proc/$M/status &&
+			 grep -Eq '^CapEff:[[:space:]]*0+$' /proc/$M/status &&
+			 grep -Eq '^CapAmb:[[:space:]]*0+$' /proc/$M/status"
+		check "root mode: the client's home is handed to the user nymd runs as, but the private key, still root's and 0600" sh -c \
+			"[ -z \"\$(find '$H' ! -user nymd ! -path '$H/config/private_key.pem')\" ] &&
+			 [ \"\$(stat -c %U:%a '$H/config/private_key.pem')\" = root:600 ]"
+		check "root mode: no chroot; master, keyd and netd work in the home, rpcd in its data directory" sh -c \
+			"for p in $M $P_keyd $P_netd $P_rpcd; do [ \"\$(readlink /proc/\$p/root)\" = / ] || exit 1; done
+			 for p in $M $P_keyd $P_netd; do [ \"\$(readlink /proc/\$p/cwd)\" = '$H' ] || exit 1; done
+			 [ \"\$(readlink /proc/$P_rpcd/cwd)\" = '$H/data' ]"
+		check "root mode: the directory above the home stays closed to that user" sh -c \
+			"[ \"\$(stat -c %U '$U')\" = root ] && ! $AS_USER ls '$U' >/dev/null 2>&1"
 	else
 		for r in keyd rpcd netd; do
 			eval "p=\$P_$r"

@@ -168,14 +168,9 @@ check "a keyd restarted after SIGKILL is confined like the first, and the key is
 check "an rpcd restarted after SIGKILL is confined like the first, and serves" restarted_alike rpcd
 check "master runs under its own seccomp allow-list (and no_new_privs)" sh -c \
 	"grep -Eq '^Seccomp:\s+2$' /proc/$M/status && grep -Eq '^NoNewPrivs:\s+1$' /proc/$M/status"
-# Started as root, master still holds capabilities for the children it
-# restarts: a known gap (docs/threat-model.md), a TODO until it is closed.
-if no_caps "$M"; then
-	ok "master holds no capability"
-else
-	T_NUM=$((T_NUM + 1))
-	echo "not ok $T_NUM - master holds no capability # TODO started as root, master keeps what a restarted child needs (docs/threat-model.md, Known gaps)"
-fi
+# Started as root, master gave up every capability before the first child
+# (and still restarted both children above, confined alike).
+check "master holds no capability (permitted, effective, ambient)" no_caps "$M"
 kill -TERM "$M"
 wait "$M"
 

@@ -76,7 +76,7 @@ confine(const struct sandbox_policy *policy)
 			_exit(100);
 		return;
 	}
-	if (sandbox_confine(policy, NULL, getuid(), getgid()) != 0)
+	if (sandbox_confine(policy, getuid(), getgid()) != 0)
 		_exit(100);
 }
 
@@ -155,7 +155,7 @@ run_probe(const struct sandbox_policy *policy, enum probe probe)
 		close(pipefd[0]);
 		if (policy != NULL)
 			confine(policy);
-		else if (sandbox_drop_privileges(NULL, getuid(), getgid()) != 0)
+		else if (sandbox_drop_privileges(getuid(), getgid()) != 0)
 			_exit(100);	/* root: no CAP_SYS_PTRACE either */
 		char *argv[] = { "/bin/true", NULL };
 		char *envp[] = { NULL };
