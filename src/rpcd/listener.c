@@ -23,6 +23,10 @@
 #include "rpcd/rpcd.h"
 #include "rpcd/websocket.h"
 
+/* NGROUPS_MAX is 65536; a peer in more groups than this is judged by
+ * its primary group alone. */
+#define LISTENER_MAX_PEER_GROUPS	1024
+
 struct conn;
 
 struct listener {
@@ -31,6 +35,7 @@ struct listener {
 	int			 fd;
 	int			 is_unix;
 	unsigned		 unix_mode;
+	gid_t			 unix_gid;	/* the socket file's group */
 	int			 any_user;	/* allow_other_users */
 	int			 diag;		/* sock_diag, for TCP peers' uid */
 	char			 path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -326,10 +331,40 @@ listener_peer_loopback(const struct sockaddr *sa)
 }
 
 /*
+ * 1 if the peer has gid among its groups: its primary group (from
+ * SO_PEERCRED) or one of its supplementary groups (SO_PEERGROUPS, as
+ * they were when it connected).
+ */
+static int
+listener_peer_in_group(int fd, const struct ucred *cred, gid_t gid)
+{
+	gid_t groups[LISTENER_MAX_PEER_GROUPS];
+	socklen_t len = sizeof(groups);
+
+	if (cred->gid == gid)
+		return 1;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == -1) {
+		static int said;
+		/* ERANGE: more groups than we take; a kernel before 4.13
+		 * has no SO_PEERGROUPS: the primary group alone counts. */
+		if (!said++)
+			log_warn("cannot learn a peer's supplementary groups "
+			    "(SO_PEERGROUPS); only its primary group counts");
+		return 0;
+	}
+	for (size_t i = 0; i < len / sizeof(gid_t); i++)
+		if (groups[i] == gid)
+			return 1;
+	return 0;
+}
+
+/*
  * Whose is the peer: NULL when it may be served, else why not (for the
  * peer and, once, the log). Only this process's user and root are served,
- * unless allow_other_users: the socket API has no authentication, and
- * another local user could otherwise read, delete and send this client's
+ * and on the unix socket the members of its group (primary or
+ * supplementary) when socket_mode grants the group, unless
+ * allow_other_users: the socket API has no authentication, and another
+ * local user could otherwise read, delete and send this client's
  * messages. uid is set when known.
  */
 static const char *
@@ -345,13 +380,23 @@ listener_peer_refusal(struct listener *l, int fd, const struct sockaddr *sa,
 		*uid = cred.uid;
 		if (cred.uid == 0 || cred.uid == geteuid())
 			return NULL;
+		/* The socket's mode says who may talk to us; checked again
+		 * here in case the file's permissions were changed. A group
+		 * the mode grants is served without allow_other_users: its
+		 * members are whom the socket's owner chose to let in. */
+		if ((l->unix_mode & 0060) &&
+		    listener_peer_in_group(fd, &cred, l->unix_gid))
+			return NULL;
+		if (l->any_user && (l->unix_mode & 0006))
+			return NULL;
+		if (l->unix_mode & 0060)
+			return "this user is not in the socket's group, and this "
+			    "nymd serves only the user it runs as, root and the "
+			    "members of that group; set allow_other_users = true "
+			    "in [nymd] of its config.toml to serve every local "
+			    "user (unsafe)";
 		if (!l->any_user)
 			goto other_user;
-		/* The socket's mode says who may talk to us; check it again
-		 * here in case the file's permissions were changed. */
-		if (((l->unix_mode & 0060) && cred.gid == getegid()) ||
-		    (l->unix_mode & 0006))
-			return NULL;
 		return "the socket's mode does not let this user connect";
 	}
 	if (!listener_peer_loopback(sa))
@@ -496,8 +541,11 @@ listener_bind_unix(struct listener *l, const Nymipc__ChildConfig *cfg)
 	if (chmod(cfg->socket_path, (mode_t)(cfg->socket_mode & 0777)) == -1 ||
 	    (geteuid() == 0 && chown(cfg->socket_path, cfg->uid, cfg->gid) == -1))
 		fatal("%s", cfg->socket_path);
+	if (stat(cfg->socket_path, &st) == -1)
+		fatal("%s", cfg->socket_path);
 	l->is_unix = 1;
 	l->unix_mode = cfg->socket_mode & 0777;
+	l->unix_gid = st.st_gid;
 	return 0;
 }
 
