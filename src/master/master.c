@@ -855,6 +855,37 @@ master_cleanup(void)
 	}
 }
 
+/*
+ * nymd check-config, and nymd reload (systemd's ExecReload=): what start
+ * would check of the configuration, without starting; reload then signals
+ * the running master, which reloads. A broken file is never signalled, so
+ * `systemctl reload` fails with the error and the running configuration
+ * stays.
+ */
+static int
+master_check_only(void)
+{
+	if (master_load_config(&m.cfg) == -1 || master_resolve_paths() == -1 ||
+	    master_check_keys() == -1) {
+		if (m.o->reload_pid > 0)
+			fprintf(stderr, "%s: not reloading: the running "
+			    "configuration stays\n", m.o->prog);
+		return NYMD_EXIT_CONFIG;
+	}
+	if (m.o->reload_pid > 0) {
+		if (kill((pid_t)m.o->reload_pid, SIGHUP) == -1) {
+			master_error("cannot signal nymd (pid %ld) to reload: %s",
+			    m.o->reload_pid, strerror(errno));
+			return NYMD_EXIT_CONFIG;
+		}
+		printf("%s: %s is valid; nymd (pid %ld) reloads it\n", m.o->prog,
+		    m.conffile, m.o->reload_pid);
+		return 0;
+	}
+	printf("%s: %s is valid\n", m.o->prog, m.conffile);
+	return 0;
+}
+
 int
 master_main(const struct nymd_options *o)
 {
@@ -882,6 +913,8 @@ master_main(const struct nymd_options *o)
 		    strerror(errno), o->prog, o->id);
 		return NYMD_EXIT_CONFIG;
 	}
+	if (o->check_only)
+		return master_check_only();
 	if (master_load_config(&m.cfg) == -1 || master_resolve_paths() == -1 ||
 	    master_check_keys() == -1 || master_make_data_dir() == -1 ||
 	    master_open_log() == -1 || master_privileges() == -1)

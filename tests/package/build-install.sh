@@ -147,6 +147,20 @@ t "the units are installed and none is enabled" '
         test -f "$ROOT/lib/systemd/system/$u" || exit 1
     done
     ! find "$ROOT/etc/systemd/system" -name "nym*" | grep .'
+# Every program a unit runs (Exec*=, the first word after systemd's
+# prefixes) must come with the packages or their dependencies: the fresh
+# minbase root has nothing else (no procps, so no /usr/bin/kill).
+unit_programs_installed() {
+	for u in "$ROOT"/lib/systemd/system/nym*.service; do
+		sed -n 's/^Exec[A-Za-z]*=[-@:+!]*\([^ ]*\).*/\1/p' "$u" | while read -r prog; do
+			case $prog in
+			/*) in_root test -x "$prog" || { echo "$(basename "$u"): $prog is not installed"; exit 1; } ;;
+			*) echo "$(basename "$u"): $prog is not an absolute path"; exit 1 ;;
+			esac
+		done || return 1
+	done
+}
+t "every program the units run is installed" unit_programs_installed
 t "libnym: header, pkg-config file, shared library" '
     test -f "$ROOT/usr/include/nym.h" &&
     ls "$ROOT"/usr/lib/*/pkgconfig/nym.pc "$ROOT"/usr/lib/*/libnym.so.0'
