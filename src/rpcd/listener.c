@@ -55,6 +55,11 @@ struct conn {
 	uint64_t		 last_active_ms;	/* clock_monotonic_ms() */
 	int			 closing;	/* flush, then close */
 	int			 checked;	/* not an HTTP request */
+	/* A clients request with refresh: unread until a fresh topology
+	 * comes or the wait ends, then answered (refreshed set). */
+	struct event		*refresh_wait;
+	int			 waiting;
+	int			 refreshed;
 };
 
 static void
@@ -106,8 +111,69 @@ conn_free(struct conn *c)
 	c->l->n_conns--;
 	if (c->frame_deadline != NULL)
 		event_free(c->frame_deadline);
+	if (c->refresh_wait != NULL)
+		event_free(c->refresh_wait);
 	bufferevent_free(c->bev);
 	free(c);
+}
+
+static void conn_on_read(struct bufferevent *, void *);
+
+/* The wait for a fresh topology is over (it came, or time is up): the
+ * request is read again and answered with what rpcd has now. */
+static void
+conn_refresh_done(struct conn *c)
+{
+	if (!c->waiting)
+		return;
+	c->waiting = 0;
+	c->refreshed = 1;
+	evtimer_del(c->refresh_wait);
+	bufferevent_enable(c->bev, EV_READ);
+	conn_on_read(c->bev, c);
+}
+
+static void
+conn_on_refresh_wait(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	log_info("no fresh topology within %d ms; answering with the last one",
+	    LISTENER_REFRESH_WAIT_MS);
+	conn_refresh_done(c);
+}
+
+/* Asks netd for a fresh topology and leaves this connection unread (its
+ * request stays in the input) until it comes; the others go on. */
+static int
+conn_refresh_start(struct conn *c)
+{
+	struct timeval tv = { LISTENER_REFRESH_WAIT_MS / 1000,
+	    (LISTENER_REFRESH_WAIT_MS % 1000) * 1000 };
+
+	if (c->l->state->refresh_topology == NULL ||
+	    c->l->state->refresh_topology() == -1)
+		return -1;
+	if (c->refresh_wait == NULL &&
+	    (c->refresh_wait = evtimer_new(c->l->base, conn_on_refresh_wait, c)) == NULL)
+		return -1;
+	c->waiting = 1;
+	bufferevent_disable(c->bev, EV_READ);
+	evtimer_add(c->refresh_wait, &tv);
+	return 0;
+}
+
+void
+listener_topology_changed(struct listener *l)
+{
+	struct conn *c = l->conns, *next;
+
+	/* conn_refresh_done() may free c (a write error): next first. */
+	for (; c != NULL; c = next) {
+		next = c->next;
+		if (c->waiting)
+			conn_refresh_done(c);
+	}
 }
 
 static int
@@ -259,12 +325,15 @@ conn_on_read(struct bufferevent *bev, void *arg)
 		}
 		evtimer_del(c->frame_deadline);
 		conn_touch(c);
-		evbuffer_drain(in, (size_t)n);
-		uint8_t *req = evbuffer_pullup(in, (ev_ssize_t)msg_len);
+		uint8_t *req = evbuffer_pullup(in, (ev_ssize_t)(n + msg_len)) + n;
+		if (!c->refreshed && api_wants_fresh_topology(req, msg_len) &&
+		    conn_refresh_start(c) == 0)
+			return;		/* read again when the topology comes */
+		c->refreshed = 0;
 		uint8_t *res;
 		size_t res_len;
 		int rc = api_handle(c->l->state, req, msg_len, &res, &res_len);
-		evbuffer_drain(in, msg_len);
+		evbuffer_drain(in, (size_t)n + msg_len);
 		if (rc == -1) {
 			log_warnx("out of memory answering a request; closing the connection");
 			conn_free(c);
@@ -295,6 +364,8 @@ conn_on_write(struct bufferevent *bev, void *arg)
 		shutdown(bufferevent_getfd(bev), SHUT_WR);
 		return;
 	}
+	if (c->waiting)
+		return;		/* read again when the topology comes */
 	if (!(bufferevent_get_enabled(bev) & EV_READ)) {
 		bufferevent_enable(bev, EV_READ);
 		conn_on_read(bev, c);

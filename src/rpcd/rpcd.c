@@ -61,6 +61,20 @@ rpcd_queued(const struct queue_outgoing *q)
 		rpcd_push(netd, q);
 }
 
+/* An application names a recipient the topology does not list: netd
+ * fetches the topology now (or soon: it rate-limits), and sends it. */
+static int
+rpcd_refresh_topology(void)
+{
+	struct ipc_chan *netd = proc_peer(rpcd.proc, NYMIPC__ROLE__ROLE_NETD);
+
+	if (netd == NULL ||
+	    ipc_send_type(netd, NYMIPC__IPC_TYPE__IPC_TOPOLOGY_REFRESH, 0) == -1)
+		return -1;
+	log_debug("asked netd for a fresh topology");
+	return 0;
+}
+
 /* The store lives in HOME/data, opened by a relative name so that it
  * stays reachable after a chroot into that directory. */
 static void
@@ -105,6 +119,7 @@ rpcd_configure(struct proc *p)
 	if ((rpcd.retry = evtimer_new(p->base, on_retry, NULL)) == NULL)
 		fatalx("out of memory");
 	rpcd.state.provider_id = cfg->provider_id;
+	rpcd.state.refresh_topology = rpcd_refresh_topology;
 	topology_init();
 	rpcd.listener = listener_open(p->base, cfg, &rpcd.state);
 	if (rpcd.listener == NULL)
@@ -235,6 +250,7 @@ on_topology(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 	rpcd.state.topology = t;
 	log_debug("topology updated: %zu mixnodes, %zu providers",
 	    t->n_mixnodes, t->n_providers);
+	listener_topology_changed(rpcd.listener);
 }
 
 static const struct ipc_dispatch rpcd_peer_dispatch = {
