@@ -31,7 +31,7 @@ enum ipc_close_reason {
 };
 
 /* The highest Nymipc__IpcType: a new type in ipc.proto moves it. */
-#define IPC_TYPE_LAST	NYMIPC__IPC_TYPE__IPC_NOT_STORED
+#define IPC_TYPE_LAST	NYMIPC__IPC_TYPE__IPC_TOPOLOGY_REFRESH
 
 struct ipc_dispatch {
 	/* Indexed by Nymipc__IpcType; NULL means "not expected here". */

@@ -48,13 +48,23 @@ struct ll_ruleset_attr {
 			 LANDLOCK_ACCESS_FS_REMOVE_FILE | \
 			 LANDLOCK_ACCESS_FS_MAKE_REG | LL_FS_TRUNCATE)
 
+/*
+ * ENOSYS (not built in) and EOPNOTSUPP (built in, not enabled at boot)
+ * are the kernel saying it has no Landlock. Anything else, EPERM above
+ * all, is a seccomp filter around nymd (systemd's SystemCallFilter=, a
+ * container's) refusing the call on a kernel that may well have it.
+ */
 int
 sandbox_landlock_abi(void)
 {
 	long v = syscall(__NR_landlock_create_ruleset, NULL, 0,
 	    LANDLOCK_CREATE_RULESET_VERSION);
 
-	return v < 0 ? 0 : (int)v;
+	if (v >= 0)
+		return (int)v;
+	if (errno == ENOSYS || errno == EOPNOTSUPP)
+		return 0;
+	return -1;
 }
 
 /* Every filesystem right this ABI knows: all of them are denied unless a
@@ -140,13 +150,26 @@ fail:
 int
 sandbox_landlock_role(const char *role, const struct sandbox_path *paths, size_t n)
 {
-	int rc = sandbox_landlock(paths, n);
+	int abi = sandbox_landlock_abi(), rc;
 
-	if (rc == 1)
+	if (abi == 0) {
 		log_info("this kernel has no Landlock: %s may open any file its "
 		    "user can (seccomp still applies)", role);
-	else if (rc == 0)
-		log_debug("%s confined by Landlock (ABI %d)", role,
-		    sandbox_landlock_abi());
+		return 0;
+	}
+	if (abi < 0) {
+		/* Not fatal: seccomp still applies, and nymd worked so before.
+		 * But the protection nymd claims is off, so say it loudly. */
+		log_warn("Landlock is refused by a system call filter around "
+		    "nymd, not missing from the kernel: %s may open any file "
+		    "its user can. Allow landlock_create_ruleset, "
+		    "landlock_add_rule and landlock_restrict_self (systemd: "
+		    "add them to SystemCallFilter= of the unit; a container: "
+		    "to its seccomp profile, e.g. systemd-nspawn "
+		    "--system-call-filter=)", role);
+		return 0;
+	}
+	if ((rc = sandbox_landlock(paths, n)) == 0)
+		log_debug("%s confined by Landlock (ABI %d)", role, abi);
 	return rc == -1 ? -1 : 0;
 }

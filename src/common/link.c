@@ -28,6 +28,7 @@
 #include <sodium.h>
 
 #include "common/link.h"
+#include "common/secret.h"
 
 enum link_state {
 	LINK_S_START,		/* initiator: message 1 still to write */
@@ -792,7 +793,7 @@ link_new(struct link **out, struct event_base *base, int fd,
 	    LINK_HANDSHAKE_TIMEOUT_MS;
 	l->state = role == NOISE_INITIATOR ? LINK_S_START : LINK_S_READ;
 
-	if ((l->sec = sodium_malloc(sizeof(*l->sec))) == NULL ||
+	if ((l->sec = secret_alloc(sizeof(*l->sec))) == NULL ||
 	    (l->rxbuf = malloc(l->max_msg)) == NULL ||
 	    (l->ev_work = event_new(base, -1, 0, link_work_cb, l)) == NULL ||
 	    (l->ev_timeout = evtimer_new(base, link_timeout_cb, l)) == NULL)

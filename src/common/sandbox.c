@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -16,6 +17,7 @@
 
 #include "common/log.h"
 #include "common/sandbox.h"
+#include "common/secret.h"
 
 /*
  * Calls every role makes after its set-up: the libevent loop (epoll),
@@ -122,9 +124,52 @@ sandbox_seccomp(const struct sandbox_policy *p)
 	return sandbox_seccomp_lists(lists, 0);
 }
 
+/* Any capability left in the permitted, effective, inheritable or
+ * ambient set. */
+static int
+sandbox_any_capability(void)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2];
+
+	if (syscall(SYS_capget, &hdr, data) == -1)
+		return 1;
+	for (int i = 0; i < 2; i++)
+		if (data[i].permitted | data[i].effective | data[i].inheritable)
+			return 1;
+	for (int c = 0; c <= CAP_LAST_CAP; c++)
+		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, c, 0, 0) == 1)
+			return 1;
+	return 0;
+}
+
+/* What the start-up line says is in force besides seccomp: Landlock,
+ * locked memory, capabilities. */
+static void
+sandbox_describe(char *out, size_t len)
+{
+	char ll[48], ml[96];
+	int abi = sandbox_landlock_abi();
+
+	if (abi > 0)
+		snprintf(ll, sizeof(ll), "Landlock ABI %d", abi);
+	else
+		snprintf(ll, sizeof(ll), "Landlock off (%s)", abi == 0 ?
+		    "not in this kernel" : "refused by a filter");
+	if (secret_mlock_works())
+		snprintf(ml, sizeof(ml), "mlock works");
+	else
+		snprintf(ml, sizeof(ml), "mlock refused (%s: raise LimitMEMLOCK)",
+		    strerror(errno));
+	snprintf(out, len, "%s, %s, %s", ll, ml, sandbox_any_capability() ?
+	    "CAPABILITIES LEFT" : "no capabilities");
+}
+
 int
 sandbox_confine(const struct sandbox_policy *p, uid_t uid, gid_t gid)
 {
+	char desc[256];
+
 	if (p->prepare != NULL && p->prepare() == -1) {
 		log_warnx("%s: cannot prepare the sandbox", p->role);
 		return -1;
@@ -146,10 +191,14 @@ sandbox_confine(const struct sandbox_policy *p, uid_t uid, gid_t gid)
 		log_warn("cannot confine %s with Landlock", p->role);
 		return -1;
 	}
+	/* Asked before the filter, which may forbid the asking. */
+	sandbox_describe(desc, sizeof(desc));
 	if (sandbox_seccomp(p) == -1) {
 		log_warnx("cannot install %s's seccomp filter", p->role);
 		return -1;
 	}
+	/* sandbox_seccomp() set no_new_privs before loading the filter. */
+	log_info("%s sandbox: seccomp allow-list, no_new_privs, %s", p->role, desc);
 	return 0;
 }
 

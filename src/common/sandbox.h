@@ -85,18 +85,22 @@ int	sandbox_privileged(void);
  * children may open only what is beneath the paths given (read-only, or
  * also create, write and remove files if writable), and may not signal or
  * reach the abstract unix sockets of processes outside the sandbox.
- * Missing paths are skipped. Returns 0, 1 if the kernel has no Landlock
- * (nothing done), or -1 with errno.
+ * Missing paths are skipped. Returns 0, 1 if Landlock is unavailable
+ * (no kernel support, or refused by a filter: nothing done), or -1 with
+ * errno.
  */
 struct sandbox_path {
 	const char	*path;
 	int		 writable;
 };
 int	sandbox_landlock(const struct sandbox_path *, size_t);
-/* sandbox_landlock() for a role, saying in the log what it did; 0 (also
- * without Landlock) or -1 with errno. */
+/* sandbox_landlock() for a role, saying in the log what it did (a warning
+ * naming the fix when a filter refuses Landlock); 0 (also without
+ * Landlock) or -1 with errno. */
 int	sandbox_landlock_role(const char *role, const struct sandbox_path *, size_t);
-/* The kernel's Landlock ABI version, 0 without Landlock. */
+/* The kernel's Landlock ABI version; 0 when the kernel has none (ENOSYS,
+ * EOPNOTSUPP); -1 with errno (EPERM) when a seccomp filter around this
+ * process refuses the call. */
 int	sandbox_landlock_abi(void);
 
 #endif

@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "common/pem.h"
 #include "common/sandbox.h"
+#include "common/secret.h"
 #include "common/topology.h"
 #include "keyd/keyd.h"
 #include "keyd/packet.h"
@@ -80,7 +81,7 @@ keyd_configure(struct proc *p)
 
 	if (sodium_init() < 0)
 		return -1;
-	keyd.priv = sodium_malloc(PEM_KEY_BYTES);
+	keyd.priv = secret_alloc(PEM_KEY_BYTES);
 	if (keyd.priv == NULL)
 		fatal("cannot allocate locked memory for the key");
 	/* The file master opened (PROC_ROLE_FD): keyd opens nothing. */
@@ -90,7 +91,7 @@ keyd_configure(struct proc *p)
 		fatalx("%s: %s", cfg->priv_key_file, pem_strerror(rc));
 	if (crypto_scalarmult_base(keyd.pub, keyd.priv) != 0)
 		fatalx("%s: not a usable Curve25519 private key", cfg->priv_key_file);
-	keyd.loop_key = sodium_malloc(PACKET_LOOP_KEY_BYTES);
+	keyd.loop_key = secret_alloc(PACKET_LOOP_KEY_BYTES);
 	if (keyd.loop_key == NULL)
 		fatal("cannot allocate locked memory for the key");
 	packet_loop_key(keyd.loop_key, keyd.priv);

@@ -240,6 +240,30 @@ nym_send(struct nym_client *c, const struct nym_client_config *rcpt,
 	return 0;
 }
 
+/* The clients nymd's topology lists; refresh: fetched from the directory
+ * first (nymd waits a few seconds at most). */
+static int
+client_list(struct nym_client *c, int refresh, struct nym_client_config **list,
+    size_t *n)
+{
+	Types__Response *res;
+	int rc;
+
+	*list = NULL;
+	*n = 0;
+	if ((rc = client_call(c, refresh ? WIRE_CLIENTS_REFRESH : WIRE_CLIENTS,
+	    NULL, NULL, 0, &res)) != 0)
+		return rc;
+	rc = wire_clients(c->err, res->clients, list, n);
+	types__response__free_unpacked(res, NULL);
+	return rc;
+}
+
+/*
+ * A recipient the topology does not list may have registered since nymd
+ * last fetched it: nymd is asked to fetch it now, and the send goes ahead
+ * if the fresh one lists the recipient.
+ */
 int
 nym_send_id(struct nym_client *c, const char *id, const void *msg, size_t len)
 {
@@ -254,17 +278,19 @@ nym_send_id(struct nym_client *c, const char *id, const void *msg, size_t len)
 		return wire_error(c->err, NYM_ERR_INVALID,
 		    "recipient '%s' is not a client id (44 characters of URL-safe base64)",
 		    id != NULL ? id : "");
-	if ((rc = nym_clients(c, &list, &n)) != 0)
-		return rc;
-	for (size_t i = 0; i < n; i++) {
-		if (strcmp(list[i].id, id) == 0 ||
-		    (list[i].has_pubkey && memcmp(list[i].pubkey, key, sizeof(key)) == 0)) {
-			rc = nym_send(c, &list[i], msg, len);
-			free(list);
+	for (int refresh = 0; refresh < 2; refresh++) {
+		if ((rc = client_list(c, refresh, &list, &n)) != 0)
 			return rc;
+		for (size_t i = 0; i < n; i++) {
+			if (strcmp(list[i].id, id) == 0 || (list[i].has_pubkey &&
+			    memcmp(list[i].pubkey, key, sizeof(key)) == 0)) {
+				rc = nym_send(c, &list[i], msg, len);
+				free(list);
+				return rc;
+			}
 		}
+		free(list);
 	}
-	free(list);
 	return wire_error(c->err, NYM_ERR_NOT_FOUND,
 	    "recipient %s is not a registered client in nymd's topology", id);
 }

@@ -36,6 +36,8 @@ enum wire_kind {
 	WIRE_CLIENTS = TYPES__REQUEST__VALUE_CLIENTS,
 	WIRE_DETAILS = TYPES__REQUEST__VALUE_DETAILS,
 	WIRE_FLUSH = TYPES__REQUEST__VALUE_FLUSH,
+	/* clients, with refresh: nymd fetches the topology first */
+	WIRE_CLIENTS_REFRESH = 100,
 };
 
 /* Formats an error line into err (NYM_ERROR_BYTES) and returns code. */

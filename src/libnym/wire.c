@@ -54,7 +54,8 @@ wire_pack(char *err, enum wire_kind kind, const struct nym_client_config *rcpt,
 	Config__MixConfig mc = CONFIG__MIX_CONFIG__INIT;
 	uint8_t key[NYM_KEY_BYTES];
 
-	req.value_case = (Types__Request__ValueCase)kind;
+	req.value_case = kind == WIRE_CLIENTS_REFRESH ? TYPES__REQUEST__VALUE_CLIENTS :
+	    (Types__Request__ValueCase)kind;
 	switch (kind) {
 	case WIRE_SEND:
 		if (rcpt == NULL || (msg == NULL && len > 0))
@@ -96,6 +97,10 @@ wire_pack(char *err, enum wire_kind kind, const struct nym_client_config *rcpt,
 		break;
 	case WIRE_FETCH:	req.fetch = &fe; break;
 	case WIRE_CLIENTS:	req.clients = &cl; break;
+	case WIRE_CLIENTS_REFRESH:
+		cl.refresh = 1;
+		req.clients = &cl;
+		break;
 	case WIRE_DETAILS:	req.details = &de; break;
 	case WIRE_FLUSH:	req.flush = &fl; break;
 	default:
@@ -134,6 +139,8 @@ wire_unpack(char *err, enum wire_kind kind, const uint8_t *body, size_t len,
 		types__response__free_unpacked(res, NULL);
 		return NYM_ERR_REMOTE;
 	}
+	if (kind == WIRE_CLIENTS_REFRESH)
+		kind = WIRE_CLIENTS;
 	if ((int)res->value_case != (int)kind) {
 		wire_error(err, NYM_ERR_PROTOCOL,
 		    "nymd answered a %s request with a %s response",

@@ -797,20 +797,15 @@ master_chown_entry(const char *path, const struct stat *st, int type,
  * that user. Started with capabilities but not as root, nymd gives them
  * up.
  */
+/* The user to run as: the caller, or, started as root, [nymd] user. */
 static int
-master_privileges(void)
+master_find_user(void)
 {
 	m.uid = getuid();
 	m.gid = getgid();
 	m.privileged = geteuid() == 0;
-	if (!m.privileged) {
-		if (sandbox_drop_privileges(m.uid, m.gid) == -1) {
-			master_error("cannot give up the capabilities nymd was "
-			    "started with: %s", strerror(errno));
-			return -1;
-		}
+	if (!m.privileged)
 		return 0;
-	}
 	struct passwd *pw = getpwnam(m.cfg.user);
 	if (pw == NULL) {
 		master_error("started as root, but the user '%s' to run as does not exist: "
@@ -824,6 +819,20 @@ master_privileges(void)
 	}
 	m.uid = pw->pw_uid;
 	m.gid = pw->pw_gid;
+	return 0;
+}
+
+static int
+master_privileges(void)
+{
+	if (!m.privileged) {
+		if (sandbox_drop_privileges(m.uid, m.gid) == -1) {
+			master_error("cannot give up the capabilities nymd was "
+			    "started with: %s", strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
 	chown_uid = m.uid;
 	chown_gid = m.gid;
 	if (fstat(m.key_fd, &key_st) == -1) {
@@ -844,14 +853,21 @@ master_privileges(void)
 static int
 master_listen(void)
 {
+	const char *path;
 	char err[256];
 
 	if (m.o->socket_kind != NYMIPC__SOCKET_KIND__SOCKET_UNIX)
 		return 0;
-	m.listen_fd = master_listen_unix(proc_home_path(m.home, m.socket_path),
-	    m.cfg.socket_mode, err, sizeof(err));
+	path = proc_home_path(m.home, m.socket_path);
+	m.listen_fd = master_listen_unix(path, m.cfg.socket_mode, err, sizeof(err));
 	if (m.listen_fd == -1) {
 		master_error("%s: %s", m.socket_path, err);
+		return -1;
+	}
+	/* Started as root: the run-as user's, as the socket rpcd once bound
+	 * (its group is the one socket_mode's group bits let in). */
+	if (m.privileged && lchown(path, m.uid, m.gid) == -1) {
+		master_error("%s: %s", m.socket_path, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -933,6 +949,37 @@ master_cleanup(void)
 	}
 }
 
+/*
+ * nymd check-config, and nymd reload (systemd's ExecReload=): what start
+ * would check of the configuration, without starting; reload then signals
+ * the running master, which reloads. A broken file is never signalled, so
+ * `systemctl reload` fails with the error and the running configuration
+ * stays.
+ */
+static int
+master_check_only(void)
+{
+	if (master_load_config(&m.cfg) == -1 || master_resolve_paths() == -1 ||
+	    master_check_keys() == -1) {
+		if (m.o->reload_pid > 0)
+			fprintf(stderr, "%s: not reloading: the running "
+			    "configuration stays\n", m.o->prog);
+		return NYMD_EXIT_CONFIG;
+	}
+	if (m.o->reload_pid > 0) {
+		if (kill((pid_t)m.o->reload_pid, SIGHUP) == -1) {
+			master_error("cannot signal nymd (pid %ld) to reload: %s",
+			    m.o->reload_pid, strerror(errno));
+			return NYMD_EXIT_CONFIG;
+		}
+		printf("%s: %s is valid; nymd (pid %ld) reloads it\n", m.o->prog,
+		    m.conffile, m.o->reload_pid);
+		return 0;
+	}
+	printf("%s: %s is valid\n", m.o->prog, m.conffile);
+	return 0;
+}
+
 int
 master_main(const struct nymd_options *o)
 {
@@ -962,10 +1009,13 @@ master_main(const struct nymd_options *o)
 		    strerror(errno), o->prog, o->id);
 		return NYMD_EXIT_CONFIG;
 	}
+	if (o->check_only)
+		return master_check_only();
 	if (master_load_config(&m.cfg) == -1 || master_resolve_paths() == -1 ||
 	    master_check_keys() == -1 || master_make_data_dir() == -1 ||
 	    master_open_log() == -1 || master_enter_home() == -1 ||
-	    master_listen() == -1 || master_privileges() == -1)
+	    master_find_user() == -1 || master_listen() == -1 ||
+	    master_privileges() == -1)
 		return NYMD_EXIT_CONFIG;
 	(void)notify_init();	/* without it nymd runs; systemd times out */
 	if (master_setup_events() == -1) {

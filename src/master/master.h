@@ -18,6 +18,8 @@ struct nymd_options {
 	Nymipc__SocketKind socket_kind;
 	int		 port;
 	const char	*path;
+	int		 check_only;	/* check-config, reload */
+	long		 reload_pid;	/* reload --pid: master to signal */
 };
 
 /* The id of run and socket without --id, as the seed's loopix-client. */

@@ -38,6 +38,8 @@ usage(FILE *f, const char *prog)
 	    "    init        Initialise a Loopix client\n"
 	    "    run         Run a persistent Loopix client process\n"
 	    "    socket      Run a background Loopix client listening on a specified socket\n"
+	    "    check-config  Check a client's configuration as run would load it\n"
+	    "    reload      Check the configuration, then make a running nymd reload it\n"
 	    "\n"
 	    "Run \"%s help <command>\" for more info on a specific command.\n", prog);
 }
@@ -76,6 +78,19 @@ usage_command(FILE *f, const char *prog, const char *cmd)
 		    "    --socket KIND      tcp, websocket or unix\n"
 		    "    --port N           port for tcp and websocket (on 127.0.0.1)\n"
 		    "    --path P           path of the unix socket\n", prog);
+	else if (strcmp(cmd, "check-config") == 0)
+		fprintf(f,
+		    "Usage: %s check-config [--id ID | --customCfg FILE] [--home DIR]\n\n"
+		    "Check the configuration as run would load it (the file, the key\n"
+		    "files' modes, the public key); exit 0 if nymd would start on it,\n"
+		    "1 with the error otherwise.\n", prog);
+	else if (strcmp(cmd, "reload") == 0)
+		fprintf(f,
+		    "Usage: %s reload --pid PID [--id ID | --customCfg FILE] [--home DIR]\n\n"
+		    "check-config, then send SIGHUP to the nymd (master) PID, which\n"
+		    "reloads it. A configuration that fails the check is not sent:\n"
+		    "the exit status is 1 and the running configuration stays\n"
+		    "(systemd's ExecReload= of nymd@.service).\n", prog);
 	else
 		usage(f, prog);
 }
@@ -94,9 +109,23 @@ parse_port(const char *s, int *out)
 	return 0;
 }
 
+static int
+parse_pid(const char *s, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || end == s || v < 2 || v > INT_MAX)
+		return -1;
+	*out = v;
+	return 0;
+}
+
 enum {
 	OPT_ID = 1, OPT_HOME, OPT_FORCE, OPT_LOCAL, OPT_DIRECTORY, OPT_PROVIDER,
-	OPT_SOCKET, OPT_PORT, OPT_PATH, OPT_HELP, OPT_CUSTOM_CFG,
+	OPT_SOCKET, OPT_PORT, OPT_PATH, OPT_HELP, OPT_CUSTOM_CFG, OPT_PID,
 };
 
 /* Parses a command's options; the set allowed depends on the command. */
@@ -115,10 +144,12 @@ parse_options(int argc, char **argv, const char *cmd, struct nymd_options *o)
 		{ "path", required_argument, NULL, OPT_PATH },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ "customCfg", required_argument, NULL, OPT_CUSTOM_CFG },
+		{ "pid", required_argument, NULL, OPT_PID },
 		{ NULL, 0, NULL, 0 },
 	};
 	int is_init = strcmp(cmd, "init") == 0;
 	int is_socket = strcmp(cmd, "socket") == 0;
+	int is_reload = strcmp(cmd, "reload") == 0;
 	int c;
 
 	opterr = 0;
@@ -156,6 +187,13 @@ parse_options(int argc, char **argv, const char *cmd, struct nymd_options *o)
 			break;
 		case OPT_PATH:		o->path = optarg; ok = is_socket; break;
 		case OPT_CUSTOM_CFG:	o->custom_cfg = optarg; ok = !is_init; break;
+		case OPT_PID:
+			ok = is_reload;
+			if (ok && parse_pid(optarg, &o->reload_pid) == -1) {
+				fprintf(stderr, "%s: --pid must be a process id\n", o->prog);
+				return -1;
+			}
+			break;
 		case OPT_HELP:
 			usage_command(stdout, o->prog, cmd);
 			exit(0);
@@ -172,6 +210,10 @@ parse_options(int argc, char **argv, const char *cmd, struct nymd_options *o)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "%s %s: unexpected argument '%s'\n", o->prog, cmd, argv[optind]);
+		return -1;
+	}
+	if (is_reload && o->reload_pid == 0) {
+		fprintf(stderr, "%s reload: --pid is required\n", o->prog);
 		return -1;
 	}
 	/* With --customCfg, --id is not used (the file names the client). */
@@ -251,7 +293,8 @@ main(int argc, char **argv)
 			usage(stdout, o.prog);
 		return 0;
 	}
-	if (strcmp(cmd, "init") != 0 && strcmp(cmd, "run") != 0 && strcmp(cmd, "socket") != 0) {
+	if (strcmp(cmd, "init") != 0 && strcmp(cmd, "run") != 0 && strcmp(cmd, "socket") != 0 &&
+	    strcmp(cmd, "check-config") != 0 && strcmp(cmd, "reload") != 0) {
 		fprintf(stderr, "%s: unknown command '%s'\n\n", o.prog, cmd);
 		usage(stderr, o.prog);
 		return NYMD_EXIT_USAGE;
@@ -261,8 +304,11 @@ main(int argc, char **argv)
 		usage_command(stderr, o.prog, cmd);
 		return NYMD_EXIT_USAGE;
 	}
-	if (strcmp(cmd, "run") == 0)
+	if (strcmp(cmd, "run") == 0 || strcmp(cmd, "check-config") == 0 ||
+	    strcmp(cmd, "reload") == 0)
 		o.socket_kind = NYMIPC__SOCKET_KIND__SOCKET_UNIX;
+	if (strcmp(cmd, "check-config") == 0 || strcmp(cmd, "reload") == 0)
+		o.check_only = 1;
 	if (strcmp(cmd, "init") == 0)
 		return init_main(&o);
 	return master_main(&o);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/http.h"
 #include "common/log.h"
 #include "common/topology.h"
@@ -20,6 +21,7 @@ struct directory {
 	unsigned		 refresh_seconds;
 	unsigned		 backoff_ms;
 	int			 in_flight;
+	uint64_t		 last_start_ms;	/* clock_monotonic_ms() */
 	struct topology		*topology;	/* last good */
 	char			*json;
 	size_t			 json_len;
@@ -163,6 +165,7 @@ directory_fetch(struct directory *d)
 	if (d->in_flight)
 		return;
 	d->fetches++;
+	d->last_start_ms = clock_monotonic_ms();
 	if (http_get(d->http, d->url, directory_done, d) == -1) {
 		directory_failed(d, "cannot start a transfer");
 		return;
@@ -208,6 +211,28 @@ void
 directory_start(struct directory *d)
 {
 	directory_fetch(d);
+}
+
+void
+directory_refresh(struct directory *d)
+{
+	uint64_t since = clock_monotonic_ms() - d->last_start_ms;
+
+	if (d->in_flight)
+		return;
+	if (d->last_start_ms == 0 || since >= DIRECTORY_REFRESH_MIN_MS) {
+		log_info("fetching the topology now: an application named a "
+		    "recipient it does not list");
+		evtimer_del(d->next_fetch);
+		directory_fetch(d);
+		return;
+	}
+	/* Rate-limited: the next fetch comes in wait ms (a periodic one due
+	 * sooner is delayed by less than DIRECTORY_REFRESH_MIN_MS). */
+	unsigned wait = (unsigned)(DIRECTORY_REFRESH_MIN_MS - since);
+	log_debug("topology fetch asked for again within %d ms; in %u ms",
+	    DIRECTORY_REFRESH_MIN_MS, wait);
+	directory_schedule(d, wait);
 }
 
 void

@@ -29,6 +29,12 @@ void	directory_free(struct directory *);
 int	directory_set_url(struct directory *, const char *url, unsigned refresh_seconds);
 /* Starts fetching now (and then periodically). */
 void	directory_start(struct directory *);
+/* An on-demand fetch is at most this often; one asked sooner is made
+ * when the interval is over (once, however often it is asked). */
+#define DIRECTORY_REFRESH_MIN_MS	1000
+/* Fetches now, or as soon as DIRECTORY_REFRESH_MIN_MS allows; nothing
+ * if a fetch is in flight (its result is as fresh). */
+void	directory_refresh(struct directory *);
 /* The last good topology and its JSON, or NULL. */
 const struct topology *directory_topology(const struct directory *,
 	    const char **json, size_t *len);

@@ -407,6 +407,14 @@ on_not_stored(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 		traffic_not_stored(netd.traffic, msg->id);
 }
 
+/* rpcd: an application named a recipient the topology does not list. */
+static void
+on_topology_refresh(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
+{
+	proc_require(arg, c, msg, NYMIPC__ROLE__ROLE_RPCD);
+	directory_refresh(netd.dir);
+}
+
 static void
 on_status_request(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 {
@@ -439,6 +447,7 @@ static const struct ipc_dispatch netd_peer_dispatch = {
 		[NYMIPC__IPC_TYPE__IPC_OUTGOING] = on_outgoing,
 		[NYMIPC__IPC_TYPE__IPC_STORED] = on_stored,
 		[NYMIPC__IPC_TYPE__IPC_NOT_STORED] = on_not_stored,
+		[NYMIPC__IPC_TYPE__IPC_TOPOLOGY_REFRESH] = on_topology_refresh,
 	},
 	.closed = proc_peer_closed,
 };

@@ -350,6 +350,20 @@ api_flush(uint8_t **out, size_t *out_len)
 }
 
 int
+api_wants_fresh_topology(const uint8_t *req, size_t len)
+{
+	Types__Request *r = types__request__unpack(NULL, len, req);
+	int yes;
+
+	if (r == NULL)
+		return 0;
+	yes = r->value_case == TYPES__REQUEST__VALUE_CLIENTS &&
+	    r->clients != NULL && r->clients->refresh;
+	types__request__free_unpacked(r, NULL);
+	return yes;
+}
+
+int
 api_handle(const struct rpcd_state *st, const uint8_t *req, size_t len,
     uint8_t **out, size_t *out_len)
 {

@@ -24,6 +24,9 @@ struct rpcd_state;
  */
 int	api_handle(const struct rpcd_state *, const uint8_t *req, size_t len,
 	    uint8_t **out, size_t *out_len);
+/* 1 if req is a clients request that asks for a fresh topology first
+ * (refresh, nymd's addition), else 0: the listener then waits for it. */
+int	api_wants_fresh_topology(const uint8_t *req, size_t len);
 /* A packed ResponseException carrying text. */
 int	api_exception(const char *text, uint8_t **out, size_t *out_len);
 

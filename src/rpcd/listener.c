@@ -25,6 +25,10 @@
 #include "rpcd/rpcd.h"
 #include "rpcd/websocket.h"
 
+/* NGROUPS_MAX is 65536; a peer in more groups than this is judged by
+ * its primary group alone. */
+#define LISTENER_MAX_PEER_GROUPS	1024
+
 struct conn;
 
 struct listener {
@@ -33,6 +37,7 @@ struct listener {
 	int			 fd;
 	int			 is_unix;
 	unsigned		 unix_mode;
+	gid_t			 unix_gid;	/* the socket file's group */
 	int			 any_user;	/* allow_other_users */
 	int			 diag;		/* sock_diag, for TCP peers' uid */
 	char			 path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -52,6 +57,11 @@ struct conn {
 	uint64_t		 last_active_ms;	/* clock_monotonic_ms() */
 	int			 closing;	/* flush, then close */
 	int			 checked;	/* not an HTTP request */
+	/* A clients request with refresh: unread until a fresh topology
+	 * comes or the wait ends, then answered (refreshed set). */
+	struct event		*refresh_wait;
+	int			 waiting;
+	int			 refreshed;
 };
 
 static void
@@ -103,8 +113,69 @@ conn_free(struct conn *c)
 	c->l->n_conns--;
 	if (c->frame_deadline != NULL)
 		event_free(c->frame_deadline);
+	if (c->refresh_wait != NULL)
+		event_free(c->refresh_wait);
 	bufferevent_free(c->bev);
 	free(c);
+}
+
+static void conn_on_read(struct bufferevent *, void *);
+
+/* The wait for a fresh topology is over (it came, or time is up): the
+ * request is read again and answered with what rpcd has now. */
+static void
+conn_refresh_done(struct conn *c)
+{
+	if (!c->waiting)
+		return;
+	c->waiting = 0;
+	c->refreshed = 1;
+	evtimer_del(c->refresh_wait);
+	bufferevent_enable(c->bev, EV_READ);
+	conn_on_read(c->bev, c);
+}
+
+static void
+conn_on_refresh_wait(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	log_info("no fresh topology within %d ms; answering with the last one",
+	    LISTENER_REFRESH_WAIT_MS);
+	conn_refresh_done(c);
+}
+
+/* Asks netd for a fresh topology and leaves this connection unread (its
+ * request stays in the input) until it comes; the others go on. */
+static int
+conn_refresh_start(struct conn *c)
+{
+	struct timeval tv = { LISTENER_REFRESH_WAIT_MS / 1000,
+	    (LISTENER_REFRESH_WAIT_MS % 1000) * 1000 };
+
+	if (c->l->state->refresh_topology == NULL ||
+	    c->l->state->refresh_topology() == -1)
+		return -1;
+	if (c->refresh_wait == NULL &&
+	    (c->refresh_wait = evtimer_new(c->l->base, conn_on_refresh_wait, c)) == NULL)
+		return -1;
+	c->waiting = 1;
+	bufferevent_disable(c->bev, EV_READ);
+	evtimer_add(c->refresh_wait, &tv);
+	return 0;
+}
+
+void
+listener_topology_changed(struct listener *l)
+{
+	struct conn *c = l->conns, *next;
+
+	/* conn_refresh_done() may free c (a write error): next first. */
+	for (; c != NULL; c = next) {
+		next = c->next;
+		if (c->waiting)
+			conn_refresh_done(c);
+	}
 }
 
 static int
@@ -256,12 +327,15 @@ conn_on_read(struct bufferevent *bev, void *arg)
 		}
 		evtimer_del(c->frame_deadline);
 		conn_touch(c);
-		evbuffer_drain(in, (size_t)n);
-		uint8_t *req = evbuffer_pullup(in, (ev_ssize_t)msg_len);
+		uint8_t *req = evbuffer_pullup(in, (ev_ssize_t)(n + msg_len)) + n;
+		if (!c->refreshed && api_wants_fresh_topology(req, msg_len) &&
+		    conn_refresh_start(c) == 0)
+			return;		/* read again when the topology comes */
+		c->refreshed = 0;
 		uint8_t *res;
 		size_t res_len;
 		int rc = api_handle(c->l->state, req, msg_len, &res, &res_len);
-		evbuffer_drain(in, msg_len);
+		evbuffer_drain(in, (size_t)n + msg_len);
 		if (rc == -1) {
 			log_warnx("out of memory answering a request; closing the connection");
 			conn_free(c);
@@ -292,6 +366,8 @@ conn_on_write(struct bufferevent *bev, void *arg)
 		shutdown(bufferevent_getfd(bev), SHUT_WR);
 		return;
 	}
+	if (c->waiting)
+		return;		/* read again when the topology comes */
 	if (!(bufferevent_get_enabled(bev) & EV_READ)) {
 		bufferevent_enable(bev, EV_READ);
 		conn_on_read(bev, c);
@@ -328,10 +404,40 @@ listener_peer_loopback(const struct sockaddr *sa)
 }
 
 /*
+ * 1 if the peer has gid among its groups: its primary group (from
+ * SO_PEERCRED) or one of its supplementary groups (SO_PEERGROUPS, as
+ * they were when it connected).
+ */
+static int
+listener_peer_in_group(int fd, const struct ucred *cred, gid_t gid)
+{
+	gid_t groups[LISTENER_MAX_PEER_GROUPS];
+	socklen_t len = sizeof(groups);
+
+	if (cred->gid == gid)
+		return 1;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == -1) {
+		static int said;
+		/* ERANGE: more groups than we take; a kernel before 4.13
+		 * has no SO_PEERGROUPS: the primary group alone counts. */
+		if (!said++)
+			log_warn("cannot learn a peer's supplementary groups "
+			    "(SO_PEERGROUPS); only its primary group counts");
+		return 0;
+	}
+	for (size_t i = 0; i < len / sizeof(gid_t); i++)
+		if (groups[i] == gid)
+			return 1;
+	return 0;
+}
+
+/*
  * Whose is the peer: NULL when it may be served, else why not (for the
  * peer and, once, the log). Only this process's user and root are served,
- * unless allow_other_users: the socket API has no authentication, and
- * another local user could otherwise read, delete and send this client's
+ * and on the unix socket the members of its group (primary or
+ * supplementary) when socket_mode grants the group, unless
+ * allow_other_users: the socket API has no authentication, and another
+ * local user could otherwise read, delete and send this client's
  * messages. uid is set when known.
  */
 static const char *
@@ -347,13 +453,23 @@ listener_peer_refusal(struct listener *l, int fd, const struct sockaddr *sa,
 		*uid = cred.uid;
 		if (cred.uid == 0 || cred.uid == geteuid())
 			return NULL;
+		/* The socket's mode says who may talk to us; checked again
+		 * here in case the file's permissions were changed. A group
+		 * the mode grants is served without allow_other_users: its
+		 * members are whom the socket's owner chose to let in. */
+		if ((l->unix_mode & 0060) &&
+		    listener_peer_in_group(fd, &cred, l->unix_gid))
+			return NULL;
+		if (l->any_user && (l->unix_mode & 0006))
+			return NULL;
+		if (l->unix_mode & 0060)
+			return "this user is not in the socket's group, and this "
+			    "nymd serves only the user it runs as, root and the "
+			    "members of that group; set allow_other_users = true "
+			    "in [nymd] of its config.toml to serve every local "
+			    "user (unsafe)";
 		if (!l->any_user)
 			goto other_user;
-		/* The socket's mode says who may talk to us; check it again
-		 * here in case the file's permissions were changed. */
-		if (((l->unix_mode & 0060) && cred.gid == getegid()) ||
-		    (l->unix_mode & 0006))
-			return NULL;
 		return "the socket's mode does not let this user connect";
 	}
 	if (!listener_peer_loopback(sa))
@@ -474,6 +590,7 @@ listener_bind_unix(struct listener *l, const Nymipc__ChildConfig *cfg)
 	int type = 0, listening = 0;
 	socklen_t len = sizeof(type);
 	struct sockaddr_un sun;
+	struct stat st;
 	socklen_t sunlen = sizeof(sun);
 
 	if (getsockopt(PROC_ROLE_FD, SOL_SOCKET, SO_TYPE, &type, &len) == -1 ||
@@ -491,6 +608,11 @@ listener_bind_unix(struct listener *l, const Nymipc__ChildConfig *cfg)
 	snprintf(l->path, sizeof(l->path), "%s", cfg->socket_path);
 	l->is_unix = 1;
 	l->unix_mode = cfg->socket_mode & 0777;
+	/* The socket's group, for socket_mode's group bits; where rpcd may
+	 * not reach the file (started as root, outside the home), the
+	 * group master gave it: the run-as user's. */
+	l->unix_gid = stat(proc_home_path(cfg->home, cfg->socket_path), &st) == 0 ?
+	    st.st_gid : (gid_t)cfg->gid;
 	return 0;
 }
 

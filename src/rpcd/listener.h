@@ -30,5 +30,13 @@ struct listener *listener_open(struct event_base *, const Nymipc__ChildConfig *,
 void	listener_free(struct listener *);
 /* Starts accepting (after the sandbox). */
 int	listener_start(struct listener *);
+/*
+ * A clients request with refresh waits (its connection unread, the
+ * others served) for a fresh topology from netd, at most this long; then
+ * it is answered with what rpcd has.
+ */
+#define LISTENER_REFRESH_WAIT_MS	4000
+/* A new topology came from netd: answer the requests waiting for it. */
+void	listener_topology_changed(struct listener *);
 
 #endif

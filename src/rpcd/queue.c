@@ -517,7 +517,7 @@ queue_open(struct queue **out, const char *path, const char *shown, char *err,
 	/* WAL with synchronous=FULL: a commit is on disk before `send` is
 	 * answered or a delivery acknowledged. */
 	/* temp_store=MEMORY: rpcd may open files in its data directory
-	 * only (chroot, Landlock), so no temporary files in /var/tmp. */
+	 * only (Landlock), so no temporary files in /var/tmp. */
 	sqlite3_extended_result_codes(q->db, 1);
 	if (queue_exec(q, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
 	    "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;") == -1 ||

@@ -24,6 +24,8 @@ static struct {
 	struct listener		*listener;
 	struct event		*retry;		/* deletes kept-apart messages */
 	uint64_t		 seq;
+	int			 confined;	/* rpcd_start() ran */
+	int			 serving;	/* accepting connections */
 } rpcd;
 
 #define RPCD_RETRY_MS	1000
@@ -59,6 +61,20 @@ rpcd_queued(const struct queue_outgoing *q)
 
 	if (netd != NULL)
 		rpcd_push(netd, q);
+}
+
+/* An application names a recipient the topology does not list: netd
+ * fetches the topology now (or soon: it rate-limits), and sends it. */
+static int
+rpcd_refresh_topology(void)
+{
+	struct ipc_chan *netd = proc_peer(rpcd.proc, NYMIPC__ROLE__ROLE_NETD);
+
+	if (netd == NULL ||
+	    ipc_send_type(netd, NYMIPC__IPC_TYPE__IPC_TOPOLOGY_REFRESH, 0) == -1)
+		return -1;
+	log_debug("asked netd for a fresh topology");
+	return 0;
 }
 
 /* The store lives in HOME/data, entered relative to the home (rpcd's
@@ -115,21 +131,38 @@ rpcd_configure(struct proc *p)
 		evtimer_add(rpcd.retry, &tv);
 	}
 	rpcd.state.provider_id = cfg->provider_id;
+	rpcd.state.refresh_topology = rpcd_refresh_topology;
 	topology_init();
 	return 0;
+}
+
+/*
+ * Connections are accepted once rpcd is confined and knows the client's
+ * key (keyd's answer): master binds the unix socket before any child
+ * starts, so an application that connects early waits in the backlog
+ * for a daemon that can answer, rather than hearing it is starting.
+ */
+static void
+rpcd_serve(void)
+{
+	const Nymipc__ChildConfig *cfg = rpcd.proc->config;
+
+	if (rpcd.serving || !rpcd.confined || !rpcd.state.have_pubkey)
+		return;
+	if (listener_start(rpcd.listener) == -1)
+		fatalx("cannot start accepting connections");
+	rpcd.serving = 1;
+	if (cfg->socket_kind == NYMIPC__SOCKET_KIND__SOCKET_UNIX)
+		log_info("listening on %s", cfg->socket_path);
+	else
+		log_info("listening on %s port %u", cfg->listen_address, cfg->port);
 }
 
 static int
 rpcd_start(struct proc *p)
 {
-	const Nymipc__ChildConfig *cfg = p->config;
-
-	if (listener_start(rpcd.listener) == -1)
-		fatalx("cannot start accepting connections");
-	if (cfg->socket_kind == NYMIPC__SOCKET_KIND__SOCKET_UNIX)
-		log_info("listening on %s", cfg->socket_path);
-	else
-		log_info("listening on %s port %u", cfg->listen_address, cfg->port);
+	rpcd.confined = 1;
+	rpcd_serve();
 	return 0;
 }
 
@@ -226,6 +259,7 @@ on_pubkey_reply(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 		fatalx("keyd sent a public key of %zu bytes", msg->pubkey.len);
 	memcpy(rpcd.state.pubkey, msg->pubkey.data, sizeof(rpcd.state.pubkey));
 	rpcd.state.have_pubkey = 1;
+	rpcd_serve();
 }
 
 static void
@@ -242,6 +276,7 @@ on_topology(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 	rpcd.state.topology = t;
 	log_debug("topology updated: %zu mixnodes, %zu providers",
 	    t->n_mixnodes, t->n_providers);
+	listener_topology_changed(rpcd.listener);
 }
 
 static const struct ipc_dispatch rpcd_peer_dispatch = {

@@ -22,6 +22,9 @@ struct rpcd_state {
 	struct queue		*queue;		/* durable messages */
 	/* A message was queued: hand it to netd. */
 	void			(*queued)(const struct queue_outgoing *);
+	/* Ask netd for a fresh topology (it rate-limits); 0, or -1 if
+	 * netd cannot be asked now. */
+	int			(*refresh_topology)(void);
 };
 
 /* Its sandbox (rpcd/sandbox.c): accept and serve connections, no

@@ -2,7 +2,8 @@
 # Builds the Debian packages (dpkg-buildpackage -us -uc -b) in a copy of the
 # tree, runs lintian on them (no errors allowed), installs them into a fresh
 # Debian root and runs nymd there: `nymd --version`, `nymd init` as the
-# user nymd the packages created, and a purge.
+# user nymd the packages created, and a purge; then boots a copy of the
+# installed root under systemd (tests/package/systemd-boot.sh).
 #
 # The fresh root is made by `debootstrap --variant=minbase` from the first
 # Debian mirror apt is configured with (/etc/apt/sources.list*), and cached
@@ -31,7 +32,7 @@ die() { echo "FAIL: $*" >&2; exit 1; }
 : "${SUITE:=${VERSION_CODENAME:-bookworm}}"
 
 # The tools, from Debian (listed for the README too).
-TOOLS="debhelper devscripts lintian debootstrap fakeroot dpkg-dev systemd"
+TOOLS="debhelper devscripts lintian debootstrap fakeroot dpkg-dev systemd systemd-container"
 missing=""
 for p in $TOOLS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
@@ -119,6 +120,12 @@ in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recom
     $(cd "$ROOT" && ls tmp/debs/*.deb | sed 's|^|/|') >>"$WORK/root-apt.log" 2>&1 ||
     { tail -30 "$WORK/root-apt.log"; die "installing the packages in the fresh root failed"; }
 say "installed in a fresh $SUITE minbase root"
+# A copy to boot under systemd at the end (systemd-boot.sh), before the
+# checks below change it; with KEEP_WORK=1, $WORK/installed.tar lets one
+# run systemd-boot.sh again on a fresh copy.
+mkdir -p "$WORK/boot-root"
+tar -C "$ROOT" --one-file-system -cf "$WORK/installed.tar" . &&
+    tar -C "$WORK/boot-root" -xf "$WORK/installed.tar" || die "cannot copy the installed root"
 
 # 7. What a user of the packages does. Each check is a shell command line.
 n=0 failed=0
@@ -147,6 +154,20 @@ t "the units are installed and none is enabled" '
         test -f "$ROOT/lib/systemd/system/$u" || exit 1
     done
     ! find "$ROOT/etc/systemd/system" -name "nym*" | grep .'
+# Every program a unit runs (Exec*=, the first word after systemd's
+# prefixes) must come with the packages or their dependencies: the fresh
+# minbase root has nothing else (no procps, so no /usr/bin/kill).
+unit_programs_installed() {
+	for u in "$ROOT"/lib/systemd/system/nym*.service; do
+		sed -n 's/^Exec[A-Za-z]*=[-@:+!]*\([^ ]*\).*/\1/p' "$u" | while read -r prog; do
+			case $prog in
+			/*) in_root test -x "$prog" || { echo "$(basename "$u"): $prog is not installed"; exit 1; } ;;
+			*) echo "$(basename "$u"): $prog is not an absolute path"; exit 1 ;;
+			esac
+		done || return 1
+	done
+}
+t "every program the units run is installed" unit_programs_installed
 t "libnym: header, pkg-config file, shared library" '
     test -f "$ROOT/usr/include/nym.h" &&
     ls "$ROOT"/usr/lib/*/pkgconfig/nym.pc "$ROOT"/usr/lib/*/libnym.so.0'
@@ -158,3 +179,13 @@ t "purge removes the packages and /var/lib/nymd" '
 echo "1..$n"
 [ "$failed" -eq 0 ] || die "$failed of $n checks failed in the fresh root"
 say "all $n checks passed in the fresh root"
+
+# 8. The same packages booted under a real systemd.
+say "booting the installed root under systemd (systemd-boot.sh)"
+brc=0
+sh "$top_srcdir/tests/package/systemd-boot.sh" "$WORK/boot-root" || brc=$?
+case $brc in
+0) ;;
+77) say "SKIPPED: the systemd boot test (reason above)";;
+*) die "the systemd boot test failed";;
+esac

@@ -182,21 +182,45 @@ srv_details(int fd, const char *id)
 	srv_respond(fd, &res);
 }
 
+/* A clients answer listing the n ids (at most 3). */
 static void
-srv_clients(int fd)
+srv_clients_of(int fd, const char *const *ids, size_t n)
 {
 	Types__Response res = TYPES__RESPONSE__INIT;
 	Types__ResponseGetClients cl = TYPES__RESPONSE_GET_CLIENTS__INIT;
-	struct pb_client a, b;
-	Config__ClientConfig *list[] = { &a.c, &b.c };
+	struct pb_client pc[3];
+	Config__ClientConfig *list[3];
 
-	pb_client_init(&a, KEY_A);
-	pb_client_init(&b, KEY_B);
+	assert_true(n <= 3);
+	for (size_t i = 0; i < n; i++) {
+		pb_client_init(&pc[i], ids[i]);
+		list[i] = &pc[i].c;
+	}
 	cl.clients = list;
-	cl.n_clients = 2;
+	cl.n_clients = n;
 	res.value_case = TYPES__RESPONSE__VALUE_CLIENTS;
 	res.clients = &cl;
 	srv_respond(fd, &res);
+}
+
+static void
+srv_clients(int fd)
+{
+	static const char *const ab[] = { KEY_A, KEY_B };
+
+	srv_clients_of(fd, ab, 2);
+}
+
+/* The next request is clients, with refresh as given. */
+static void
+srv_expect_clients(int fd, int refresh)
+{
+	Types__Request *req = srv_request(fd);
+
+	assert_int_equal(req->value_case, TYPES__REQUEST__VALUE_CLIENTS);
+	assert_non_null(req->clients);
+	assert_int_equal(req->clients->refresh, refresh);
+	types__request__free_unpacked(req, NULL);
 }
 
 static void
@@ -394,18 +418,34 @@ test_send_id(void **state)
 	srv_clients(f->srv);
 	srv_empty(f->srv, TYPES__RESPONSE__VALUE_SEND);
 	assert_int_equal(nym_send_id(f->c, KEY_B, "m", 1), 0);
-	srv_expect(f->srv, TYPES__REQUEST__VALUE_CLIENTS);
+	srv_expect_clients(f->srv, 0);
 	Types__Request *req = srv_request(f->srv);
 	assert_int_equal(req->value_case, TYPES__REQUEST__VALUE_SEND);
 	assert_string_equal(req->send->recipient->id, KEY_B);
 	assert_string_equal(req->send->recipient->provider->host, "127.0.0.1");
 	types__request__free_unpacked(req, NULL);
 
-	/* Not registered: no send goes out. */
+	/* Not in the list, but in the one fetched afresh (it registered
+	 * since nymd last fetched the topology): sent. */
+	static const char *const abp[] = { KEY_A, KEY_B, KEY_P };
+	srv_clients(f->srv);
+	srv_clients_of(f->srv, abp, 3);
+	srv_empty(f->srv, TYPES__RESPONSE__VALUE_SEND);
+	assert_int_equal(nym_send_id(f->c, KEY_P, "m", 1), 0);
+	srv_expect_clients(f->srv, 0);
+	srv_expect_clients(f->srv, 1);
+	req = srv_request(f->srv);
+	assert_int_equal(req->value_case, TYPES__REQUEST__VALUE_SEND);
+	assert_string_equal(req->send->recipient->id, KEY_P);
+	types__request__free_unpacked(req, NULL);
+
+	/* Not registered, even afresh: no send goes out. */
+	srv_clients(f->srv);
 	srv_clients(f->srv);
 	assert_int_equal(nym_send_id(f->c, KEY_P, "m", 1), NYM_ERR_NOT_FOUND);
 	assert_non_null(strstr(nym_last_error(f->c), "not a registered client"));
-	srv_expect(f->srv, TYPES__REQUEST__VALUE_CLIENTS);
+	srv_expect_clients(f->srv, 0);
+	srv_expect_clients(f->srv, 1);
 
 	/* Not an id: nothing goes out at all. */
 	assert_int_equal(nym_send_id(f->c, "alice", "m", 1), NYM_ERR_INVALID);

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -29,8 +30,11 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sodium.h>
 
+#include "common/log.h"
 #include "common/sandbox.h"
+#include "common/secret.h"
 
 #include "keyd/keyd.h"
 #include "master/master.h"
@@ -404,6 +408,11 @@ setup(void **state)
 	int fd, ready[2];
 	char c;
 
+	/* As each role does first: the log's time zone is read now, while
+	 * files may be opened (the start-up line comes after seccomp). */
+	log_init("test", LOG_LEVEL_OFF);
+	if (sodium_init() < 0)
+		return -1;
 	snprintf(unix_path, sizeof(unix_path), "/tmp/test_sandbox.%d.sock", (int)getpid());
 	unlink(unix_path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -491,6 +500,204 @@ test_landlock_confines_opening(void **state)
 	rmdir(dir);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/*
+ * A filter around nymd (systemd's SystemCallFilter=, a container's)
+ * that refuses landlock_create_ruleset with err. Returns what
+ * sandbox_landlock_abi() and sandbox_landlock_role() made of it: exit
+ * 1 for "no Landlock in the kernel", 2 for "refused", and the log in log.
+ */
+static int
+landlock_under_filter(int err, char *log, size_t loglen)
+{
+	char path[] = "/tmp/test_landlock_log.XXXXXX";
+	int status, fd = mkstemp(path);
+	pid_t pid;
+	ssize_t n;
+
+	assert_true(fd != -1);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+		int abi;
+		if (ctx == NULL || seccomp_rule_add(ctx, SCMP_ACT_ERRNO(err),
+		    SCMP_SYS(landlock_create_ruleset), 0) != 0 ||
+		    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+		    seccomp_load(ctx) != 0)
+			_exit(100);
+		if (log_use_fd(fd) == -1)
+			_exit(101);
+		log_set_level(LOG_LEVEL_INFO);
+		abi = sandbox_landlock_abi();
+		if (abi > 0)
+			_exit(102);
+		if (abi == -1 && errno != err)
+			_exit(103);
+		if (sandbox_landlock_role("netd", NULL, 0) != 0)
+			_exit(104);
+		_exit(abi == 0 ? 1 : 2);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	n = pread(fd, log, loglen - 1, 0);
+	log[n > 0 ? n : 0] = '\0';
+	close(fd);
+	unlink(path);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+/* EPERM is a filter refusing Landlock, not a kernel without it: the log
+ * warns, names the calls and where to allow them. */
+static void
+test_landlock_refused_by_filter_warns(void **state)
+{
+	char log[4096];
+
+	assert_int_equal(landlock_under_filter(EPERM, log, sizeof(log)), 2);
+	assert_non_null(strstr(log, "refused by a system call filter"));
+	assert_non_null(strstr(log, "landlock_restrict_self"));
+	assert_non_null(strstr(log, "SystemCallFilter="));
+	assert_null(strstr(log, "this kernel has no Landlock"));
+}
+
+/* ENOSYS and EOPNOTSUPP: the kernel has no Landlock, said as such. */
+static void
+test_landlock_missing_from_kernel(void **state)
+{
+	char log[4096];
+
+	assert_int_equal(landlock_under_filter(ENOSYS, log, sizeof(log)), 1);
+	assert_non_null(strstr(log, "this kernel has no Landlock"));
+	assert_int_equal(landlock_under_filter(EOPNOTSUPP, log, sizeof(log)), 1);
+	assert_non_null(strstr(log, "this kernel has no Landlock"));
+	assert_null(strstr(log, "refused"));
+}
+
+/* Counts the lines of log that contain what. */
+static int
+count_lines(const char *log, const char *what)
+{
+	int n = 0;
+
+	for (const char *l = log; l != NULL && *l != '\0'; ) {
+		const char *nl = strchr(l, '\n'), *hit = strstr(l, what);
+		if (hit != NULL && (nl == NULL || hit < nl))
+			n++;
+		l = nl != NULL ? nl + 1 : NULL;
+	}
+	return n;
+}
+
+/*
+ * Under a filter that refuses mlock (as systemd-nspawn's does) key
+ * memory is still allocated, and the first failure of a process, only
+ * the first, is a warning naming LimitMEMLOCK. The start-up line says
+ * mlock is refused too.
+ */
+static void
+test_secret_alloc_warns_once_unlocked(void **state)
+{
+	char path[] = "/tmp/test_secret_log.XXXXXX", log[8192];
+	int status, fd = mkstemp(path);
+	pid_t pid;
+	ssize_t n;
+
+	assert_true(fd != -1);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+		if (ctx == NULL || seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM),
+		    SCMP_SYS(mlock), 0) != 0 ||
+		    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+		    seccomp_load(ctx) != 0)
+			_exit(100);
+		log_use_fd(fd);
+		log_set_level(LOG_LEVEL_INFO);
+		if (secret_alloc(32) == NULL || secret_alloc(64) == NULL)
+			_exit(101);
+		if (secret_mlock_works() || errno != EPERM)
+			_exit(102);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	n = pread(fd, log, sizeof(log) - 1, 0);
+	log[n > 0 ? n : 0] = '\0';
+	close(fd);
+	unlink(path);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(count_lines(log, "LimitMEMLOCK"), 1);
+	assert_int_equal(count_lines(log, "cannot lock secret memory"), 1);
+}
+
+/* Where mlock works, not a word. */
+static void
+test_secret_alloc_quiet_when_locked(void **state)
+{
+	char path[] = "/tmp/test_secret_log.XXXXXX", log[4096];
+	int status, fd = mkstemp(path);
+	pid_t pid;
+	ssize_t n;
+
+	assert_true(fd != -1);
+	if (!secret_mlock_works())
+		skip();		/* this test's own limit is too low */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		log_use_fd(fd);
+		log_set_level(LOG_LEVEL_DEBUG);
+		_exit(secret_alloc(32) == NULL ? 1 : 0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	n = pread(fd, log, sizeof(log) - 1, 0);
+	log[n > 0 ? n : 0] = '\0';
+	close(fd);
+	unlink(path);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(count_lines(log, "mlock"), 0);
+}
+
+/* Each role's start-up line says what is in force. */
+static void
+test_confine_says_what_is_in_force(void **state)
+{
+	char path[] = "/tmp/test_sandbox_log.XXXXXX", log[4096], want[64];
+	int status, fd = mkstemp(path), abi = sandbox_landlock_abi();
+	pid_t pid;
+	ssize_t n;
+
+	assert_true(fd != -1);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		log_use_fd(fd);
+		log_set_level(LOG_LEVEL_INFO);
+		if (sandbox_confine(&rpcd_policy, getuid(), getgid()) != 0)
+			_exit(100);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	n = pread(fd, log, sizeof(log) - 1, 0);
+	log[n > 0 ? n : 0] = '\0';
+	close(fd);
+	unlink(path);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_non_null(strstr(log, "rpcd sandbox: seccomp allow-list, no_new_privs, "));
+	if (abi > 0) {
+		snprintf(want, sizeof(want), "Landlock ABI %d,", abi);
+		assert_non_null(strstr(log, want));
+	} else
+		assert_non_null(strstr(log, "Landlock off ("));
+	assert_true(strstr(log, "mlock works") != NULL ||
+	    strstr(log, "mlock refused (") != NULL);
+	if (geteuid() != 0)
+		assert_non_null(strstr(log, ", no capabilities"));
 }
 
 /* A temporary client home in dir (a mkdtemp template) with a key file,
@@ -628,6 +835,11 @@ main(void)
 		cmocka_unit_test(test_rpcd_forbids_connect),
 		cmocka_unit_test(test_master_filter),
 		cmocka_unit_test(test_landlock_confines_opening),
+		cmocka_unit_test(test_landlock_refused_by_filter_warns),
+		cmocka_unit_test(test_landlock_missing_from_kernel),
+		cmocka_unit_test(test_secret_alloc_warns_once_unlocked),
+		cmocka_unit_test(test_secret_alloc_quiet_when_locked),
+		cmocka_unit_test(test_confine_says_what_is_in_force),
 		cmocka_unit_test(test_netd_landlock_keeps_home_out),
 		cmocka_unit_test(test_rpcd_landlock_keeps_key_out),
 	};
