@@ -38,6 +38,7 @@ static const char *const env_kind_names[] = {
 	[TESTNET_MIXNODE] = "mixnode",
 	[TESTNET_PROVIDER] = "provider",
 	[TESTNET_CLIENT] = "client",
+	[TESTNET_LINKS] = "links",
 };
 
 const char *
@@ -115,6 +116,8 @@ env_put_netns(FILE *f, const struct testnet *t)
 	env_putf(f, "", "TESTNET_LINK_DELAY_MS", "%g", t->link_delay_ms);
 	env_putf(f, "", "TESTNET_LINK_JITTER_MS", "%g", t->link_jitter_ms);
 	env_putf(f, "", "TESTNET_LINK_LOSS", "%g", t->link_loss);
+	env_put(f, "", "TESTNET_LINK_EMULATION", t->emulation);
+	env_put(f, "", "TESTNET_NETNS_LINKS", t->links);
 	fputs("TESTNET_NAMESPACES='", f);
 	for (size_t i = 0; i < t->nmade; i++)
 		fprintf(f, "%s%s", i ? " " : "", t->made[i]);
@@ -457,6 +460,13 @@ env_fill_netns(const struct env *e, struct testnet *t, char *err, size_t errlen)
 	env_double(env_get(e, "", "TESTNET_LINK_DELAY_MS"), &t->link_delay_ms);
 	env_double(env_get(e, "", "TESTNET_LINK_JITTER_MS"), &t->link_jitter_ms);
 	env_double(env_get(e, "", "TESTNET_LINK_LOSS"), &t->link_loss);
+	if ((list = env_get(e, "", "TESTNET_LINK_EMULATION")) != NULL)
+		snprintf(t->emulation, sizeof(t->emulation), "%s", list);
+	if ((list = env_get(e, "", "TESTNET_NETNS_LINKS")) != NULL &&
+	    env_copy(t->links, sizeof(t->links), list) == -1) {
+		snprintf(err, errlen, "TESTNET_NETNS_LINKS is too long");
+		return -1;
+	}
 	if ((list = env_get(e, "", "TESTNET_NAMESPACES")) == NULL)
 		list = "";
 	for (const char *p = list; *p != '\0'; ) {

@@ -35,6 +35,9 @@ static const char *const netns_sbin[] = {
 	"/usr/sbin", "/sbin", "/usr/bin", "/bin",
 };
 
+/* Set while probing: a failure is an answer, not an error. */
+static int netns_quiet;
+
 static void
 netns_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -149,6 +152,8 @@ netns_run(const struct testnet *t, const char *tool, ...)
 	}
 	if (testnet_spawn_run(exe, argv, log, TESTNET_IP_TIMEOUT_MS) == 0)
 		return 0;
+	if (netns_quiet)
+		return -1;
 	netns_last_line(log, said, sizeof(said));
 	netns_err("`%s` failed%s%s (see %s)", cmd, said[0] ? ": " : "", said, log);
 	return -1;
@@ -187,9 +192,12 @@ testnet_netns_plan(struct testnet *t)
 
 	netns_prefix(t->dir, prefix, sizeof(prefix));
 	snprintf(t->hub, sizeof(t->hub), "%s-hub", prefix);
+	snprintf(t->links, sizeof(t->links), "%s-links", prefix);
 	for (size_t i = 0; i < t->nprocs; i++) {
 		struct testnet_proc *p = &t->procs[i];
 
+		if (p->kind == TESTNET_LINKS)
+			continue;
 		snprintf(p->veth, sizeof(p->veth), "v%zu", i);
 		switch (p->kind) {
 		case TESTNET_DIRECTORY:
@@ -209,6 +217,8 @@ testnet_netns_plan(struct testnet *t)
 		case TESTNET_CLIENT:
 			snprintf(p->addr, sizeof(p->addr), "%s.%u.%u",
 			    TESTNET_NETNS_NET, TOPOLOGY_MIX_LAYERS + 2, ++clients);
+			break;
+		case TESTNET_LINKS:
 			break;
 		}
 		if (p->kind != TESTNET_CLIENT)
@@ -263,6 +273,38 @@ testnet_netns_hub(struct testnet *t)
 	return 0;
 }
 
+/* Can tc put a netem qdisc on a veth in the hub? */
+static int
+netns_has_netem(const struct testnet *t)
+{
+	int ok;
+
+	netns_quiet = 1;
+	ok = netns_run(t, "ip", "-n", t->hub, "link", "add", "netemprobe0", "type",
+	    "veth", "peer", "name", "netemprobe1", NULL) == 0 &&
+	    netns_run(t, "tc", "-n", t->hub, "qdisc", "add", "dev", "netemprobe0",
+	    "root", "netem", "delay", "1ms", NULL) == 0;
+	netns_run(t, "ip", "-n", t->hub, "link", "del", "netemprobe0", NULL);
+	netns_quiet = 0;
+	return ok;
+}
+
+int
+testnet_netns_emulation(struct testnet *t)
+{
+	t->emulation[0] = '\0';
+	if (t->link_delay_ms == 0 && t->link_jitter_ms == 0 && t->link_loss == 0)
+		return 0;
+	if (netns_has_netem(t)) {
+		snprintf(t->emulation, sizeof(t->emulation), "netem");
+		return 0;
+	}
+	/* Frames then pass through `nym-testnet links` in a namespace of
+	 * its own, which has no address that could answer them. */
+	snprintf(t->emulation, sizeof(t->emulation), "userspace");
+	return netns_make(t, t->links);
+}
+
 /* netem on the egress of p's end: every packet p sends is delayed (and
  * maybe lost) once, so a packet between two namespaces sees it once. */
 static int
@@ -272,7 +314,7 @@ netns_netem(const struct testnet *t, const struct testnet_proc *p)
 	char *args[NETNS_MAX_ARGS];
 	size_t n = 0;
 
-	if (t->link_delay_ms == 0 && t->link_jitter_ms == 0 && t->link_loss == 0)
+	if (strcmp(t->emulation, "netem") != 0)
 		return 0;
 	snprintf(delay, sizeof(delay), "%gms", t->link_delay_ms);
 	snprintf(jitter, sizeof(jitter), "%gms", t->link_jitter_ms);
@@ -297,16 +339,41 @@ netns_netem(const struct testnet *t, const struct testnet_proc *p)
 	return 0;
 }
 
+/*
+ * Under userspace emulation, p's eth0 is paired with nK in the links
+ * namespace, and hK there with vK, the bridge's port in the hub.
+ */
+static int
+netns_link_userspace(struct testnet *t, struct testnet_proc *p)
+{
+	char node[TESTNET_IFNAME_BYTES + 1], hub[TESTNET_IFNAME_BYTES + 1];
+
+	snprintf(node, sizeof(node), "n%s", p->veth + 1);
+	snprintf(hub, sizeof(hub), "h%s", p->veth + 1);
+	if (netns_run(t, "ip", "-n", t->links, "link", "add", node, "type", "veth",
+	    "peer", "name", TESTNET_NETNS_IF, "netns", p->netns, NULL) == -1 ||
+	    netns_run(t, "ip", "-n", t->links, "link", "add", hub, "type", "veth",
+	    "peer", "name", p->veth, "netns", t->hub, NULL) == -1 ||
+	    netns_run(t, "ip", "-n", t->links, "link", "set", node, "up", NULL) == -1 ||
+	    netns_run(t, "ip", "-n", t->links, "link", "set", hub, "up", NULL) == -1)
+		return -1;
+	return 0;
+}
+
 int
 testnet_netns_link(struct testnet *t, struct testnet_proc *p)
 {
 	char addr[TESTNET_HOST_BYTES + 8];
+	int userspace = strcmp(t->emulation, "userspace") == 0;
 
 	snprintf(addr, sizeof(addr), "%s/16", p->addr);
-	if (netns_make(t, p->netns) == -1 ||
+	if (netns_make(t, p->netns) == -1)
+		return -1;
+	if (userspace ? netns_link_userspace(t, p) == -1 :
 	    netns_run(t, "ip", "-n", t->hub, "link", "add", p->veth, "type", "veth",
-	    "peer", "name", TESTNET_NETNS_IF, "netns", p->netns, NULL) == -1 ||
-	    netns_run(t, "ip", "-n", t->hub, "link", "set", p->veth, "master",
+	    "peer", "name", TESTNET_NETNS_IF, "netns", p->netns, NULL) == -1)
+		return -1;
+	if (netns_run(t, "ip", "-n", t->hub, "link", "set", p->veth, "master",
 	    TESTNET_NETNS_BRIDGE, "up", NULL) == -1 ||
 	    netns_run(t, "ip", "-n", p->netns, "addr", "add", addr, "dev",
 	    TESTNET_NETNS_IF, NULL) == -1 ||

@@ -44,6 +44,8 @@ usage(FILE *f, const char *prog)
 	    "    status   each process, whether it runs, and the topology counts\n"
 	    "    partition  cut the link of process NAME (e.g. mix2_1) (--netns)\n"
 	    "    heal     bring back the link of process NAME\n"
+	    "    links    (run by up --netns where the kernel lacks netem) delay,\n"
+	    "             jitter and loss of every link, in user space\n"
 	    "    down     stop every process that up started (SIGTERM, then SIGKILL\n"
 	    "             after the grace period) and wait for them\n\n"
 	    "Options:\n"
@@ -433,6 +435,9 @@ cmd_status(const struct testnet_cli *c, struct testnet *t)
 		    p->id, (long)p->pid, state);
 		if (p->kind == TESTNET_CLIENT)
 			printf("  socket %s", p->socket);
+		else if (p->kind == TESTNET_LINKS)
+			printf("  link delay %g ms, jitter %g ms, loss %g%%",
+			    t->link_delay_ms, t->link_jitter_ms, t->link_loss);
 		else
 			printf("  %s:%u", p->host, (unsigned int)p->port);
 		if (p->kind == TESTNET_MIXNODE)
@@ -579,7 +584,7 @@ main(int argc, char **argv)
 	}
 	if (strcmp(c.command, "up") != 0 && strcmp(c.command, "status") != 0 &&
 	    strcmp(c.command, "down") != 0 && strcmp(c.command, "partition") != 0 &&
-	    strcmp(c.command, "heal") != 0) {
+	    strcmp(c.command, "heal") != 0 && strcmp(c.command, "links") != 0) {
 		if (c.command[0] == '\0')
 			fprintf(stderr, "%s: no command given\n", c.prog);
 		else
@@ -608,6 +613,9 @@ main(int argc, char **argv)
 		rc = cmd_cut(&c, t, 1);
 	else if (strcmp(c.command, "heal") == 0)
 		rc = cmd_cut(&c, t, 0);
+	else if (strcmp(c.command, "links") == 0)
+		rc = cli_dir(&c, t, 0) == -1 ? TESTNET_EXIT_FAILURE :
+		    testnet_linkemu_main(t);
 	else
 		rc = cmd_down(&c, t);
 	http_global_cleanup();

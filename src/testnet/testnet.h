@@ -32,7 +32,7 @@
 #define TESTNET_MAX_CLIENTS		16
 #define TESTNET_MAX_PROCS \
 	(1 + TOPOLOGY_MIX_LAYERS * TESTNET_MAX_MIXES_PER_LAYER + \
-	TESTNET_MAX_PROVIDERS + TESTNET_MAX_CLIENTS)
+	TESTNET_MAX_PROVIDERS + TESTNET_MAX_CLIENTS + 1)
 
 /* A demo should show a message arrive within a second or so. */
 #define TESTNET_DEFAULT_DELAY_MS	10.0
@@ -75,6 +75,7 @@ enum testnet_kind {
 	TESTNET_MIXNODE,
 	TESTNET_PROVIDER,
 	TESTNET_CLIENT,
+	TESTNET_LINKS,		/* --netns without netem: linkemu.c */
 };
 
 /* One process that `up` started, as testnet.env records it. */
@@ -124,6 +125,11 @@ struct testnet {
 	double			 link_delay_ms;
 	double			 link_jitter_ms;
 	double			 link_loss;	/* percent */
+	/* How the link options are applied: "" (none), "netem" (a qdisc on
+	 * each eth0) or "userspace" (`nym-testnet links` in the namespace
+	 * links, where the kernel lacks netem). */
+	char			 emulation[16];
+	char			 links[TESTNET_NETNS_NAME_BYTES];
 	/* Every namespace `up` made or was about to make, recorded before
 	 * it is made, so that `down` removes them even after a crash. */
 	char			 made[TESTNET_MAX_PROCS + 1][TESTNET_NETNS_NAME_BYTES];
@@ -164,6 +170,11 @@ const char *testnet_kind_name(enum testnet_kind);
  * qdisc; records each namespace in testnet.env before making it. */
 int	testnet_netns_plan(struct testnet *);
 int	testnet_netns_hub(struct testnet *);
+/* Chooses netem or, where the kernel lacks it, the userspace links
+ * (and makes their namespace); sets t->emulation. */
+int	testnet_netns_emulation(struct testnet *);
+/* linkemu.c: `nym-testnet links`, run in t->links. */
+int	testnet_linkemu_main(struct testnet *);
 int	testnet_netns_link(struct testnet *, struct testnet_proc *);
 /* Moves this process into the hub, where every address answers. */
 int	testnet_netns_enter(const struct testnet *);

@@ -671,6 +671,53 @@ up_provider_for(const struct testnet *t, size_t client_index)
 }
 
 /*
+ * Where the kernel lacks netem: `nym-testnet links` in the links
+ * namespace carries every frame, and up waits until it does.
+ */
+static int
+up_links(struct testnet *t)
+{
+	char self[PATH_MAX], dir[PATH_MAX];
+	struct testnet_proc *p;
+	long long deadline = testnet_now_ms() + TESTNET_IP_TIMEOUT_MS;
+
+	if (strcmp(t->emulation, "userspace") != 0)
+		return 0;
+	if (realpath("/proc/self/exe", self) == NULL) {
+		up_err("/proc/self/exe: %s", strerror(errno));
+		return -1;
+	}
+	if ((p = up_add(t, TESTNET_LINKS, self, "LINKS", "links")) == NULL)
+		return -1;
+	snprintf(p->netns, sizeof(p->netns), "%s", t->links);
+	snprintf(dir, sizeof(dir), "%s", t->dir);
+	char *run[] = { p->exe, "links", "--dir", dir, NULL };
+	if (up_spawn(t, p, run) == -1)
+		return -1;
+	for (;;) {
+		char line[256] = "";
+		FILE *f = fopen(p->log, "re");
+
+		if (f != NULL) {
+			while (fgets(line, sizeof(line), f) != NULL)
+				if (strstr(line, " links, delay ") != NULL) {
+					fclose(f);
+					return 0;
+				}
+			fclose(f);
+		}
+		if (up_check_children(t) == -1)
+			return -1;
+		if (testnet_now_ms() > deadline) {
+			up_err("the link emulator did not start");
+			up_log_tail(p->log);
+			return -1;
+		}
+		testnet_sleep_ms(TESTNET_POLL_MS);
+	}
+}
+
+/*
  * Under --netns: the hub and every process's link, then this process
  * moves into the hub, from where it reaches every address. A proxy from
  * the environment would be unreachable from the namespaces.
@@ -686,12 +733,12 @@ up_network(struct testnet *t)
 		return 0;
 	for (size_t i = 0; i < sizeof(proxies) / sizeof(proxies[0]); i++)
 		unsetenv(proxies[i]);
-	if (testnet_netns_hub(t) == -1)
+	if (testnet_netns_hub(t) == -1 || testnet_netns_emulation(t) == -1)
 		return -1;
 	for (size_t i = 0; i < t->nprocs; i++)
 		if (testnet_netns_link(t, &t->procs[i]) == -1)
 			return -1;
-	if (up_record(t) == -1)
+	if (up_record(t) == -1 || up_links(t) == -1)
 		return -1;
 	return testnet_netns_enter(t);
 }
@@ -786,6 +833,9 @@ up_summary(const struct testnet *t)
 		if (p->kind == TESTNET_CLIENT)
 			printf("  client     %-10s pid %-7ld socket %s", p->id,
 			    (long)p->pid, p->socket);
+		else if (p->kind == TESTNET_LINKS)
+			printf("  links      %-10s pid %-7ld user-space link delay, "
+			    "jitter and loss (no netem here)", p->id, (long)p->pid);
 		else if (p->kind == TESTNET_MIXNODE)
 			printf("  mixnode    %-10s pid %-7ld %s:%u layer %u", p->id,
 			    (long)p->pid, p->host, (unsigned int)p->port, p->layer);
@@ -851,7 +901,7 @@ testnet_stop_all(struct testnet *t, unsigned int grace_seconds, int verbose)
 	static const enum testnet_kind waves[][2] = {
 		{ TESTNET_CLIENT, TESTNET_CLIENT },
 		{ TESTNET_MIXNODE, TESTNET_PROVIDER },
-		{ TESTNET_DIRECTORY, TESTNET_DIRECTORY },
+		{ TESTNET_DIRECTORY, TESTNET_LINKS },
 	};
 	struct testnet_proc *procs[TESTNET_MAX_PROCS];
 	size_t left = 0;
