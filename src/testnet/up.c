@@ -604,7 +604,7 @@ up_plan(struct testnet *t, const struct testnet_up_options *o)
 {
 	char directory[PATH_MAX], mixnode[PATH_MAX], provider[PATH_MAX];
 	char nymd[PATH_MAX], key[TESTNET_KEY_BYTES], id[CONFIG_ID_BYTES];
-	uint16_t ports[TESTNET_MAX_PROCS];
+	uint16_t ports[TESTNET_MAX_PROCS] = { 0 };
 	size_t nports = 1 + TOPOLOGY_MIX_LAYERS * o->mixes_per_layer + o->providers;
 	struct testnet_proc *p;
 

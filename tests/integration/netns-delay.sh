@@ -7,9 +7,10 @@
 #   bob at least six (alice -> provider -> mix1 -> mix2 -> mix3 ->
 #   provider, then bob's fetch and its answer), where without link delay
 #   it takes about 0.6 s;
-# - with the README demo's --link-delay-ms 20 --link-jitter-ms 5
-#   --link-loss 2, about 2% of 2000 datagrams from one namespace to
-#   another are lost, and a message from alice still reaches bob.
+# - with --link-delay-ms 20 --link-jitter-ms 5 --link-loss 1 (issue 18's
+#   setting), about 1% of 2000 datagrams from one namespace to another
+#   are lost, and yet the README demo's message from alice reaches bob
+#   (the 200-message burst on that setting is netns-burst.sh).
 # With netem where the kernel has it, else through `nym-testnet links` in
 # user space. Skipped only where namespaces cannot be made.
 # shellcheck disable=SC1091,SC2154
@@ -36,14 +37,15 @@ delay_cleanup() {
 	t_cleanup
 }
 trap delay_cleanup EXIT
+trap 'exit 143' HUP INT TERM
 
 # Both at once: the test's time is one start, not two.
 "$TESTNET" up --dir "$D" --netns --clients alice,bob --delay-ms 1 --rate 20 \
 	--timeout 60 --link-delay-ms "$DELAY_MS" --link-jitter-ms "$JITTER_MS" \
 	>"$WORK/up-delay.out" 2>&1 &
 up_delay=$!
-"$TESTNET" up --dir "$L" --netns --clients alice,bob --delay-ms 5 --rate 10 \
-	--timeout 60 --link-delay-ms 20 --link-jitter-ms 5 --link-loss 2 \
+"$TESTNET" up --dir "$L" --netns --clients alice,bob --delay-ms 5 --rate 20 \
+	--timeout 60 --link-delay-ms 20 --link-jitter-ms 5 --link-loss 1 \
 	>"$WORK/up-loss.out" 2>&1 &
 up_loss=$!
 wait "$up_delay"; rc_delay=$?
@@ -51,7 +53,7 @@ wait "$up_loss"; rc_loss=$?
 [ "$rc_delay" = 0 ] || sed 's/^/# /' "$WORK/up-delay.out"
 [ "$rc_loss" = 0 ] || sed 's/^/# /' "$WORK/up-loss.out"
 check "up --netns --link-delay-ms $DELAY_MS --link-jitter-ms $JITTER_MS" [ "$rc_delay" = 0 ]
-check "up --netns --link-delay-ms 20 --link-jitter-ms 5 --link-loss 2" [ "$rc_loss" = 0 ]
+check "up --netns --link-delay-ms 20 --link-jitter-ms 5 --link-loss 1" [ "$rc_loss" = 0 ]
 [ "$rc_delay" = 0 ] && [ "$rc_loss" = 0 ] || exit 1
 for dir in "$D" "$L"; do
 	for p in $(. "$dir/testnet.env" && for k in $TESTNET_PROCESSES; do eval "echo \$${k}_PID"; done); do
@@ -77,7 +79,7 @@ links_applied() {
 recorded_and_applied() {
 	(. "$D/testnet.env" && [ "$TESTNET_LINK_DELAY_MS" = "$DELAY_MS" ] &&
 		[ "$TESTNET_LINK_JITTER_MS" = "$JITTER_MS" ] && [ "$TESTNET_LINK_LOSS" = 0 ]) &&
-		(. "$L/testnet.env" && [ "$TESTNET_LINK_LOSS" = 2 ]) &&
+		(. "$L/testnet.env" && [ "$TESTNET_LINK_LOSS" = 1 ]) &&
 		links_applied "$D" && links_applied "$L"
 }
 check "the link options are recorded and applied" recorded_and_applied
@@ -110,15 +112,14 @@ deliver() {
 		. "$1"
 		t0=$(now_ms)
 		"$NYMCTL" --socket "$CLIENT_alice_SOCKET" send --to "$CLIENT_bob_PUBKEY" "$2" >/dev/null || exit 1
-		i=0
-		while [ "$i" -lt 600 ]; do
+		# at most 30 s, however slow the machine
+		while [ $(($(now_ms) - t0)) -lt 30000 ]; do
 			"$NYMCTL" --socket "$CLIENT_bob_SOCKET" fetch >>"$WORK/got" 2>/dev/null
 			if grep -qx "$2" "$WORK/got"; then
 				echo $(($(now_ms) - t0))
 				exit 0
 			fi
 			sleep 0.05
-			i=$((i + 1))
 		done
 		exit 1
 	)
@@ -164,10 +165,11 @@ for i in range(int(sys.argv[2])):
 wait "$receiver"
 got=$(cat "$WORK/udp.count")
 diag "$((DATAGRAMS - ${got:-0})) of $DATAGRAMS datagrams lost (received: ${got:-none})"
-# 2% of 2000: 40 expected, sd 6.3
+# 1% of 2000: 20 expected, sd 4.5
 lost=$((DATAGRAMS - ${got:-$DATAGRAMS}))
-check "about 2% of the datagrams are lost (10 to 100 of $DATAGRAMS)" \
-	[ "$lost" -ge 10 -a "$lost" -le 100 ]
-ms=$(deliver "$L/testnet.env" "lossy hello")
-check "despite the loss, a message from alice reaches bob" [ -n "$ms" ]
+check "about 1% of the datagrams are lost (5 to 60 of $DATAGRAMS)" \
+	[ "$lost" -ge 5 -a "$lost" -le 60 ]
+ms=$(deliver "$L/testnet.env" "hello bob")
+check "despite the loss, the README demo's message reaches bob" [ -n "$ms" ]
+
 finish

@@ -23,6 +23,7 @@ partition_cleanup() {
 	t_cleanup
 }
 trap partition_cleanup EXIT
+trap 'exit 143' HUP INT TERM
 
 testnet_up "up --netns, one mixnode per layer, alice and bob" \
 	--netns --clients alice,bob --delay-ms 5 --rate 10

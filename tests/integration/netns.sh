@@ -26,6 +26,7 @@ netns_cleanup() {
 	t_cleanup
 }
 trap netns_cleanup EXIT
+trap 'exit 143' HUP INT TERM
 
 status_of() {
 	"$@" >"$WORK/out" 2>"$WORK/err"
