@@ -227,6 +227,7 @@ netem_works() {
 # netns_of_testnet DIR: the namespaces of the testnet in DIR that exist
 netns_of_testnet() {
 	(
+		# shellcheck disable=SC1091
 		. "$1/testnet.env" || exit 1
 		for ns in $TESTNET_NAMESPACES; do
 			[ -e "/run/netns/$ns" ] && echo "$ns"

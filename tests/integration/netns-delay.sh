@@ -13,7 +13,7 @@
 #   (the 200-message burst on that setting is netns-burst.sh).
 # With netem where the kernel has it, else through `nym-testnet links` in
 # user space. Skipped only where namespaces cannot be made.
-# shellcheck disable=SC1091,SC2154
+# shellcheck disable=SC1090,SC1091,SC2154
 . "$(dirname "$0")/lib.sh"
 
 BIN="$top_builddir/src"
