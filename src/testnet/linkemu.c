@@ -36,6 +36,7 @@
 /* As netem's default limit: frames waiting on one link. */
 #define LINKEMU_QUEUE_FRAMES	1000
 #define LINKEMU_MAX_LINKS	TESTNET_MAX_PROCS
+#define LINKEMU_RCVBUF_BYTES	(8 * 1024 * 1024)
 
 struct linkemu_frame {
 	long long		 due_us;
@@ -85,7 +86,7 @@ linkemu_socket(const char *name)
 {
 	struct sockaddr_ll sll;
 	unsigned int ifindex = if_nametoindex(name);
-	int fd, one = 1;
+	int fd, one = 1, rcvbuf = LINKEMU_RCVBUF_BYTES;
 
 	if (ifindex == 0) {
 		fprintf(stderr, "nym-testnet links: no interface %s: %s\n", name,
@@ -102,6 +103,10 @@ linkemu_socket(const char *name)
 	sll.sll_family = AF_PACKET;
 	sll.sll_protocol = htons(ETH_P_ALL);
 	sll.sll_ifindex = (int)ifindex;
+	/* Room for bursts while this process waits for a CPU: what overflows
+	 * would be lost on top of --link-loss. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) == -1)
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	if (setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) == -1 ||
 	    setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)) == -1 ||
 	    bind(fd, (struct sockaddr *)&sll, sizeof(sll)) == -1) {

