@@ -473,11 +473,12 @@ up_node_knows_all(const struct testnet *t, const struct testnet_proc *p)
 }
 
 /*
- * Under --netns, with link delays, a provider may fetch its first
- * topology before the last mixnode is listed, and until its next refresh
- * (10 s) it takes that mixnode's link for a client's and drops what it
- * relays: a client's first message would be lost. So `up` waits until
- * every node's own topology lists every node.
+ * A provider may fetch its first topology before the last mixnode is
+ * listed, and until its next refresh (10 s) it takes that mixnode's link
+ * for a client's and drops what it relays: a client's first message
+ * would be lost (seen under --netns with link delay, and on loopback
+ * under load). So `up` waits until every node's own topology lists every
+ * node.
  */
 static int
 up_wait_nodes_topology(struct testnet *t, unsigned int timeout_seconds)
@@ -819,7 +820,7 @@ up_run(struct testnet *t, const struct testnet_up_options *o)
 			return -1;
 	}
 	if (up_wait_topology(t, o->timeout_seconds) == -1 ||
-	    (t->netns && up_wait_nodes_topology(t, o->timeout_seconds) == -1))
+	    up_wait_nodes_topology(t, o->timeout_seconds) == -1)
 		return -1;
 	for (size_t i = 0; i < t->nprocs; i++) {
 		struct testnet_proc *p = &t->procs[i];
