@@ -38,6 +38,7 @@ static const char *const env_kind_names[] = {
 	[TESTNET_MIXNODE] = "mixnode",
 	[TESTNET_PROVIDER] = "provider",
 	[TESTNET_CLIENT] = "client",
+	[TESTNET_LINKS] = "links",
 };
 
 const char *
@@ -85,7 +86,7 @@ env_put_proc(FILE *f, const struct testnet_proc *p)
 	env_put(f, p->key, "EXE", p->exe);
 	env_put(f, p->key, "LOG", p->log);
 	if (p->port != 0) {
-		env_put(f, p->key, "HOST", TESTNET_HOST);
+		env_put(f, p->key, "HOST", p->host);
 		env_putf(f, p->key, "PORT", "%u", (unsigned int)p->port);
 	}
 	if (p->kind == TESTNET_MIXNODE)
@@ -96,6 +97,31 @@ env_put_proc(FILE *f, const struct testnet_proc *p)
 		env_put(f, p->key, "PROVIDER", p->provider);
 		env_put(f, p->key, "SOCKET", p->socket);
 	}
+	if (p->netns[0] != '\0') {
+		env_put(f, p->key, "NETNS", p->netns);
+		env_put(f, p->key, "VETH", p->veth);
+		env_put(f, p->key, "ADDR", p->addr);
+		env_putf(f, p->key, "PARTITIONED", "%d", p->partitioned);
+	}
+}
+
+/* --netns: the hub, the link options and every namespace made. */
+static void
+env_put_netns(FILE *f, const struct testnet *t)
+{
+	env_putf(f, "", "TESTNET_NETNS", "%d", t->netns);
+	if (!t->netns)
+		return;
+	env_put(f, "", "TESTNET_NETNS_HUB", t->hub);
+	env_putf(f, "", "TESTNET_LINK_DELAY_MS", "%g", t->link_delay_ms);
+	env_putf(f, "", "TESTNET_LINK_JITTER_MS", "%g", t->link_jitter_ms);
+	env_putf(f, "", "TESTNET_LINK_LOSS", "%g", t->link_loss);
+	env_put(f, "", "TESTNET_LINK_EMULATION", t->emulation);
+	env_put(f, "", "TESTNET_NETNS_LINKS", t->links);
+	fputs("TESTNET_NAMESPACES='", f);
+	for (size_t i = 0; i < t->nmade; i++)
+		fprintf(f, "%s%s", i ? " " : "", t->made[i]);
+	fputs("'\n", f);
 }
 
 int
@@ -127,6 +153,7 @@ testnet_env_write(const struct testnet *t)
 	env_putf(f, "", "TESTNET_FETCH_RATE", "%g", t->fetch_rate);
 	env_putf(f, "", "TESTNET_SEND_RATE", "%g", t->send_rate);
 	env_putf(f, "", "TESTNET_CLIENTS_HOME", "%s/clients-home", t->dir);
+	env_put_netns(f, t);
 
 	fputs("TESTNET_CLIENTS='", f);
 	for (size_t i = 0, first = 1; i < t->nprocs; i++) {
@@ -395,7 +422,71 @@ env_read_proc(const struct env *e, const char *key, struct testnet_proc *p)
 	if ((s = env_get(e, key, "SOCKET")) != NULL &&
 	    env_copy(p->socket, sizeof(p->socket), s) == -1)
 		return "SOCKET";
+	if ((s = env_get(e, key, "HOST")) != NULL &&
+	    env_copy(p->host, sizeof(p->host), s) == -1)
+		return "HOST";
+	if ((s = env_get(e, key, "NETNS")) != NULL &&
+	    env_copy(p->netns, sizeof(p->netns), s) == -1)
+		return "NETNS";
+	if ((s = env_get(e, key, "VETH")) != NULL &&
+	    env_copy(p->veth, sizeof(p->veth), s) == -1)
+		return "VETH";
+	if ((s = env_get(e, key, "ADDR")) != NULL &&
+	    env_copy(p->addr, sizeof(p->addr), s) == -1)
+		return "ADDR";
+	if ((s = env_get(e, key, "PARTITIONED")) != NULL) {
+		if (env_ull(s, 1, &v) == -1)
+			return "PARTITIONED";
+		p->partitioned = (int)v;
+	}
 	return NULL;
+}
+
+/* The names of TESTNET_NAMESPACES, each a namespace `up` made. */
+static int
+env_fill_netns(const struct env *e, struct testnet *t, char *err, size_t errlen)
+{
+	unsigned long long v;
+	const char *list;
+
+	t->netns = env_ull(env_get(e, "", "TESTNET_NETNS"), 1, &v) == 0 && v == 1;
+	t->nmade = 0;
+	if (!t->netns)
+		return 0;
+	if (env_copy(t->hub, sizeof(t->hub), env_get(e, "", "TESTNET_NETNS_HUB")) == -1) {
+		snprintf(err, errlen, "TESTNET_NETNS_HUB is missing or too long");
+		return -1;
+	}
+	env_double(env_get(e, "", "TESTNET_LINK_DELAY_MS"), &t->link_delay_ms);
+	env_double(env_get(e, "", "TESTNET_LINK_JITTER_MS"), &t->link_jitter_ms);
+	env_double(env_get(e, "", "TESTNET_LINK_LOSS"), &t->link_loss);
+	if ((list = env_get(e, "", "TESTNET_LINK_EMULATION")) != NULL)
+		snprintf(t->emulation, sizeof(t->emulation), "%s", list);
+	if ((list = env_get(e, "", "TESTNET_NETNS_LINKS")) != NULL &&
+	    env_copy(t->links, sizeof(t->links), list) == -1) {
+		snprintf(err, errlen, "TESTNET_NETNS_LINKS is too long");
+		return -1;
+	}
+	if ((list = env_get(e, "", "TESTNET_NAMESPACES")) == NULL)
+		list = "";
+	for (const char *p = list; *p != '\0'; ) {
+		size_t n = strcspn(p, " ");
+
+		if (n == 0) {
+			p++;
+			continue;
+		}
+		/* Only names `up` gives: what down removes must be ours. */
+		if (n >= sizeof(t->made[0]) || t->nmade >= sizeof(t->made) /
+		    sizeof(t->made[0]) || memchr(p, '/', n) != NULL || p[0] == '.') {
+			snprintf(err, errlen, "TESTNET_NAMESPACES: a bad name or too many");
+			return -1;
+		}
+		memcpy(t->made[t->nmade], p, n);
+		t->made[t->nmade++][n] = '\0';
+		p += n;
+	}
+	return 0;
 }
 
 static int
@@ -423,6 +514,8 @@ env_fill(const struct env *e, struct testnet *t, char *err, size_t errlen)
 	env_double(env_get(e, "", "TESTNET_LOOP_RATE"), &t->loop_rate);
 	env_double(env_get(e, "", "TESTNET_FETCH_RATE"), &t->fetch_rate);
 	env_double(env_get(e, "", "TESTNET_SEND_RATE"), &t->send_rate);
+	if (env_fill_netns(e, t, err, errlen) == -1)
+		return -1;
 	if ((list = env_get(e, "", "TESTNET_PROCESSES")) == NULL) {
 		snprintf(err, errlen, "no TESTNET_PROCESSES line");
 		return -1;

@@ -229,10 +229,17 @@ spawn_start(const char *exe, char *const argv[], const char *log,
 int
 testnet_spawn_detached(struct testnet_proc *p, char *const argv[])
 {
+	return testnet_spawn_detached_via(p, p->exe, argv);
+}
+
+int
+testnet_spawn_detached_via(struct testnet_proc *p, const char *exe,
+    char *const argv[])
+{
 	char state;
 
 	p->reaped = 0;
-	if (spawn_start(p->exe, argv, p->log, POSIX_SPAWN_SETSID, &p->pid) == -1)
+	if (spawn_start(exe, argv, p->log, POSIX_SPAWN_SETSID, &p->pid) == -1)
 		return -1;
 	/* posix_spawn returns after the exec, so the start time is the
 	 * child's; if it died already, check() will say so later. */

@@ -29,15 +29,23 @@ usage(FILE *f, const char *prog)
 	    "           [--clients NAME,...] [--delay-ms MS] [--rate R]\n"
 	    "           [--loop-rate R] [--fetch-rate R] [--send-rate R]\n"
 	    "           [--timeout SECONDS] [--epoch-seconds N]\n"
+	    "           [--netns [--link-delay-ms MS] [--link-jitter-ms MS]\n"
+	    "           [--link-loss PERCENT]]\n"
 	    "       %s status --dir DIR\n"
+	    "       %s partition|heal --dir DIR NAME\n"
 	    "       %s down --dir DIR [--grace SECONDS]\n"
 	    "       %s --help | --version\n\n"
-	    "A local Loopix mixnet on 127.0.0.1: a directory, K mixnodes in each of\n"
+	    "A local Loopix mixnet on 127.0.0.1, or each process in a network\n"
+	    "namespace of its own (--netns): a directory, K mixnodes in each of\n"
 	    "layers 1 to 3, P providers and optional nymd clients.\n\n"
 	    "Commands:\n"
 	    "    up       start the testnet; returns once the topology lists every\n"
 	    "             node, with the details in DIR/testnet.env\n"
 	    "    status   each process, whether it runs, and the topology counts\n"
+	    "    partition  cut the link of process NAME (e.g. mix2_1) (--netns)\n"
+	    "    heal     bring back the link of process NAME\n"
+	    "    links    (run by up --netns where the kernel lacks netem) delay,\n"
+	    "             jitter and loss of every link, in user space\n"
 	    "    down     stop every process that up started (SIGTERM, then SIGKILL\n"
 	    "             after the grace period) and wait for them\n\n"
 	    "Options:\n"
@@ -55,9 +63,14 @@ usage(FILE *f, const char *prog)
 	    "                         each client (default %d)\n"
 	    "    --epoch-seconds N    the directory's key epoch length (default:\n"
 	    "                         the directory's, one hour)\n"
+	    "    --netns              each process in its own network namespace, on\n"
+	    "                         a bridge, at an address of 10.77.0.0/16\n"
+	    "    --link-delay-ms MS   netem delay of every packet a namespace sends\n"
+	    "    --link-jitter-ms MS  netem jitter of that delay (at most the delay)\n"
+	    "    --link-loss PERCENT  netem loss of the packets a namespace sends\n"
 	    "    --grace SECONDS      time between SIGTERM and SIGKILL (default %d)\n\n"
 	    "The servers and nymd are found in NYM_BIN_DIR, else beside %s.\n",
-	    prog, prog, prog, prog, TESTNET_MAX_MIXES_PER_LAYER,
+	    prog, prog, prog, prog, prog, TESTNET_MAX_MIXES_PER_LAYER,
 	    TESTNET_MAX_PROVIDERS, TESTNET_MAX_CLIENTS, TESTNET_DEFAULT_DELAY_MS,
 	    TESTNET_DEFAULT_RATE_PER_SECOND, TESTNET_DEFAULT_TIMEOUT_SECONDS,
 	    TESTNET_DEFAULT_GRACE_SECONDS, prog);
@@ -66,13 +79,16 @@ usage(FILE *f, const char *prog)
 enum {
 	OPT_DIR = 1, OPT_MIXES, OPT_PROVIDERS, OPT_CLIENTS, OPT_DELAY, OPT_RATE,
 	OPT_LOOP_RATE, OPT_FETCH_RATE, OPT_SEND_RATE, OPT_TIMEOUT, OPT_GRACE,
-	OPT_EPOCH, OPT_HELP, OPT_VERSION,
+	OPT_EPOCH, OPT_NETNS, OPT_LINK_DELAY, OPT_LINK_JITTER, OPT_LINK_LOSS,
+	OPT_HELP, OPT_VERSION,
 };
 
 struct testnet_cli {
 	const char			*prog;
 	const char			*command;
 	const char			*dir;
+	const char			*name;		/* partition, heal */
+	int				 link_set;	/* a --link-* option */
 	char				*clients;	/* strdup'ed, split in place */
 	struct testnet_up_options	 up;
 	int				 help;
@@ -200,6 +216,21 @@ cli_option(struct testnet_cli *c, int opt, const char *arg, double *rate,
 	case OPT_EPOCH:
 		return cli_uint(arg, EPOCH_MIN_SECONDS, EPOCH_MAX_SECONDS,
 		    &o->epoch_seconds) == 0 ? 0 : cli_bad(c, "--epoch-seconds", arg);
+	case OPT_NETNS:
+		o->netns = 1;
+		return 0;
+	case OPT_LINK_DELAY:
+		c->link_set = 1;
+		return cli_double(arg, 0, TESTNET_MAX_LINK_DELAY_MS,
+		    &o->link_delay_ms) == 0 ? 0 : cli_bad(c, "--link-delay-ms", arg);
+	case OPT_LINK_JITTER:
+		c->link_set = 1;
+		return cli_double(arg, 0, TESTNET_MAX_LINK_DELAY_MS,
+		    &o->link_jitter_ms) == 0 ? 0 : cli_bad(c, "--link-jitter-ms", arg);
+	case OPT_LINK_LOSS:
+		c->link_set = 1;
+		return cli_double(arg, 0, 100, &o->link_loss) == 0 ?
+		    0 : cli_bad(c, "--link-loss", arg);
 	}
 	/* A negative rate disables that stream, as in nymd.conf(5). */
 	double *target = opt == OPT_RATE ? rate : opt == OPT_LOOP_RATE ? loop :
@@ -226,6 +257,10 @@ cli_parse(int argc, char **argv, struct testnet_cli *c)
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "grace", required_argument, NULL, OPT_GRACE },
 		{ "epoch-seconds", required_argument, NULL, OPT_EPOCH },
+		{ "netns", no_argument, NULL, OPT_NETNS },
+		{ "link-delay-ms", required_argument, NULL, OPT_LINK_DELAY },
+		{ "link-jitter-ms", required_argument, NULL, OPT_LINK_JITTER },
+		{ "link-loss", required_argument, NULL, OPT_LINK_LOSS },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
@@ -265,8 +300,22 @@ cli_parse(int argc, char **argv, struct testnet_cli *c)
 		if (cli_option(c, opt, optarg, &rate, &loop, &fetch, &send) == -1)
 			return -1;
 	}
+	/* partition and heal name one process. */
+	if (optind < argc && c->name == NULL && (strcmp(c->command, "partition") == 0 ||
+	    strcmp(c->command, "heal") == 0))
+		c->name = argv[optind++];
 	if (optind < argc) {
 		fprintf(stderr, "%s: unexpected argument '%s'\n", c->prog, argv[optind]);
+		return -1;
+	}
+	if (c->link_set && !c->up.netns) {
+		fprintf(stderr, "%s: --link-delay-ms, --link-jitter-ms and --link-loss "
+		    "need --netns\n", c->prog);
+		return -1;
+	}
+	if (c->up.link_jitter_ms > c->up.link_delay_ms) {
+		fprintf(stderr, "%s: --link-jitter-ms must not exceed --link-delay-ms\n",
+		    c->prog);
 		return -1;
 	}
 	c->up.loop_rate = isnan(loop) ? rate : loop;
@@ -386,11 +435,23 @@ cmd_status(const struct testnet_cli *c, struct testnet *t)
 		    p->id, (long)p->pid, state);
 		if (p->kind == TESTNET_CLIENT)
 			printf("  socket %s", p->socket);
+		else if (p->kind == TESTNET_LINKS)
+			printf("  link delay %g ms, jitter %g ms, loss %g%%",
+			    t->link_delay_ms, t->link_jitter_ms, t->link_loss);
 		else
-			printf("  %s:%u", TESTNET_HOST, (unsigned int)p->port);
+			printf("  %s:%u", p->host, (unsigned int)p->port);
 		if (p->kind == TESTNET_MIXNODE)
 			printf(" layer %u", p->layer);
+		if (p->netns[0] != '\0')
+			printf(" netns %s%s", p->netns, p->partitioned ?
+			    " PARTITIONED" : "");
 		putchar('\n');
+	}
+	/* The addresses answer only from the hub. */
+	if (t->netns && (!testnet_netns_exists(t->hub) ||
+	    testnet_netns_enter(t) == -1)) {
+		printf("topology: unavailable (no hub namespace %s)\n", t->hub);
+		return TESTNET_EXIT_FAILURE;
 	}
 	if (status_topology(t) != 0)
 		ok = 0;
@@ -412,16 +473,63 @@ cmd_down(const struct testnet_cli *c, struct testnet *t)
 		return TESTNET_EXIT_OK;
 	}
 	size_t left = testnet_stop_all(t, c->up.grace_seconds, 1);
+	/* A namespace outlives its removal while a process is in it. */
+	if (left == 0)
+		left = testnet_netns_remove(t, 1);
 	snprintf(t->state, sizeof(t->state), "%s", left == 0 ? "down" : "stopping");
 	if (testnet_env_write(t) == -1)
 		fprintf(stderr, "%s down: %s/%s: %s\n", c->prog, t->dir,
 		    TESTNET_ENV_FILE, strerror(errno));
 	if (left > 0) {
-		fprintf(stderr, "%s down: %zu process%s still running\n", c->prog,
-		    left, left == 1 ? "" : "es");
+		fprintf(stderr, "%s down: %zu process%s or namespace%s left\n",
+		    c->prog, left, left == 1 ? "" : "es", left == 1 ? "" : "s");
 		return TESTNET_EXIT_FAILURE;
 	}
 	printf("testnet in %s is down\n", t->dir);
+	return TESTNET_EXIT_OK;
+}
+
+/* partition NAME (cut = 1) and heal NAME (cut = 0). */
+static int
+cmd_cut(const struct testnet_cli *c, struct testnet *t, int cut)
+{
+	struct testnet_proc *p = NULL;
+	int missing;
+
+	if (c->name == NULL) {
+		fprintf(stderr, "%s %s: name the process, e.g. mix2_1\n", c->prog,
+		    c->command);
+		return TESTNET_EXIT_USAGE;
+	}
+	if (cli_dir(c, t, 0) == -1)
+		return TESTNET_EXIT_FAILURE;
+	if (cli_read(c, t, &missing) == -1) {
+		if (missing)
+			fprintf(stderr, "%s %s: no testnet in %s (no %s)\n", c->prog,
+			    c->command, t->dir, TESTNET_ENV_FILE);
+		return TESTNET_EXIT_FAILURE;
+	}
+	if (!t->netns) {
+		fprintf(stderr, "%s %s: the testnet in %s was not started with "
+		    "--netns\n", c->prog, c->command, t->dir);
+		return TESTNET_EXIT_FAILURE;
+	}
+	for (size_t i = 0; i < t->nprocs && p == NULL; i++)
+		if (strcmp(t->procs[i].id, c->name) == 0)
+			p = &t->procs[i];
+	if (p == NULL || p->veth[0] == '\0') {
+		fprintf(stderr, "%s %s: no process %s in the testnet in %s\n",
+		    c->prog, c->command, c->name, t->dir);
+		return TESTNET_EXIT_FAILURE;
+	}
+	if (testnet_netns_cut(t, p, cut) == -1)
+		return TESTNET_EXIT_FAILURE;
+	if (testnet_env_write(t) == -1) {
+		fprintf(stderr, "%s %s: %s/%s: %s\n", c->prog, c->command, t->dir,
+		    TESTNET_ENV_FILE, strerror(errno));
+		return TESTNET_EXIT_FAILURE;
+	}
+	printf("%s %s\n", p->id, cut ? "cut off (its link is down)" : "reconnected");
 	return TESTNET_EXIT_OK;
 }
 
@@ -475,7 +583,8 @@ main(int argc, char **argv)
 		return TESTNET_EXIT_OK;
 	}
 	if (strcmp(c.command, "up") != 0 && strcmp(c.command, "status") != 0 &&
-	    strcmp(c.command, "down") != 0) {
+	    strcmp(c.command, "down") != 0 && strcmp(c.command, "partition") != 0 &&
+	    strcmp(c.command, "heal") != 0 && strcmp(c.command, "links") != 0) {
 		if (c.command[0] == '\0')
 			fprintf(stderr, "%s: no command given\n", c.prog);
 		else
@@ -500,6 +609,13 @@ main(int argc, char **argv)
 		rc = cmd_up(&c, t);
 	else if (strcmp(c.command, "status") == 0)
 		rc = cmd_status(&c, t);
+	else if (strcmp(c.command, "partition") == 0)
+		rc = cmd_cut(&c, t, 1);
+	else if (strcmp(c.command, "heal") == 0)
+		rc = cmd_cut(&c, t, 0);
+	else if (strcmp(c.command, "links") == 0)
+		rc = cli_dir(&c, t, 0) == -1 ? TESTNET_EXIT_FAILURE :
+		    testnet_linkemu_main(t);
 	else
 		rc = cmd_down(&c, t);
 	http_global_cleanup();

@@ -32,7 +32,7 @@
 #define TESTNET_MAX_CLIENTS		16
 #define TESTNET_MAX_PROCS \
 	(1 + TOPOLOGY_MIX_LAYERS * TESTNET_MAX_MIXES_PER_LAYER + \
-	TESTNET_MAX_PROVIDERS + TESTNET_MAX_CLIENTS)
+	TESTNET_MAX_PROVIDERS + TESTNET_MAX_CLIENTS + 1)
 
 /* A demo should show a message arrive within a second or so. */
 #define TESTNET_DEFAULT_DELAY_MS	10.0
@@ -48,6 +48,24 @@
 #define TESTNET_INIT_TIMEOUT_MS		30000
 #define TESTNET_HTTP_TIMEOUT_MS		2000
 
+/*
+ * --netns: every process in a network namespace of its own, its "eth0"
+ * one end of a veth pair whose other end is a port of the bridge br0 in
+ * the testnet's hub namespace; TESTNET_NETNS_NET/16 holds every address,
+ * the bridge's is .0.1. No link or address is added to the namespace
+ * nym-testnet runs in.
+ */
+#define TESTNET_NETNS_NET		"10.77"
+#define TESTNET_NETNS_BRIDGE		"br0"
+#define TESTNET_NETNS_IF		"eth0"
+#define TESTNET_NETNS_DIRECTORY_PORT	8080
+#define TESTNET_NETNS_NODE_PORT		1789
+#define TESTNET_NETNS_NAME_BYTES	64
+#define TESTNET_IFNAME_BYTES		16
+#define TESTNET_HOST_BYTES		48
+#define TESTNET_MAX_LINK_DELAY_MS	10000.0
+#define TESTNET_IP_TIMEOUT_MS		10000
+
 /* Sizes include the terminating NUL. */
 #define TESTNET_KEY_BYTES		80	/* env prefix, e.g. CLIENT_alice */
 #define TESTNET_URL_BYTES		128
@@ -57,6 +75,7 @@ enum testnet_kind {
 	TESTNET_MIXNODE,
 	TESTNET_PROVIDER,
 	TESTNET_CLIENT,
+	TESTNET_LINKS,		/* --netns without netem: linkemu.c */
 };
 
 /* One process that `up` started, as testnet.env records it. */
@@ -71,6 +90,13 @@ struct testnet_proc {
 	 * for the life of the system, so a recycled pid never matches. */
 	unsigned long long	 start_ticks;
 	uint16_t		 port;		/* servers */
+	char			 host[TESTNET_HOST_BYTES];	/* servers */
+	/* --netns: its namespace, the hub's end of its veth pair, and
+	 * whether `partition` has cut that link. */
+	char			 netns[TESTNET_NETNS_NAME_BYTES];
+	char			 veth[TESTNET_IFNAME_BYTES];
+	char			 addr[TESTNET_HOST_BYTES];
+	int			 partitioned;
 	unsigned int		 layer;		/* mixnodes */
 	char			 pubkey[B64_KEY_CHARS + 1];
 	char			 provider[B64_KEY_CHARS + 1];	/* clients */
@@ -93,6 +119,21 @@ struct testnet {
 	double			 send_rate;
 	struct testnet_proc	 procs[TESTNET_MAX_PROCS];
 	size_t			 nprocs;
+	/* --netns */
+	int			 netns;
+	char			 hub[TESTNET_NETNS_NAME_BYTES];
+	double			 link_delay_ms;
+	double			 link_jitter_ms;
+	double			 link_loss;	/* percent */
+	/* How the link options are applied: "" (none), "netem" (a qdisc on
+	 * each eth0) or "userspace" (`nym-testnet links` in the namespace
+	 * links, where the kernel lacks netem). */
+	char			 emulation[16];
+	char			 links[TESTNET_NETNS_NAME_BYTES];
+	/* Every namespace `up` made or was about to make, recorded before
+	 * it is made, so that `down` removes them even after a crash. */
+	char			 made[TESTNET_MAX_PROCS + 1][TESTNET_NETNS_NAME_BYTES];
+	size_t			 nmade;
 };
 
 struct testnet_up_options {
@@ -107,6 +148,10 @@ struct testnet_up_options {
 	double		 send_rate;
 	unsigned int	 timeout_seconds;
 	unsigned int	 grace_seconds;
+	int		 netns;
+	double		 link_delay_ms;
+	double		 link_jitter_ms;
+	double		 link_loss;
 };
 
 /* up.c */
@@ -119,6 +164,30 @@ size_t	testnet_stop_all(struct testnet *, unsigned int grace_seconds,
 const struct topology_node *testnet_listed(const struct topology *,
 	    const struct testnet_proc *p);
 const char *testnet_kind_name(enum testnet_kind);
+
+/* netns.c */
+/* The hub and every process's namespace, veth pair, address and netem
+ * qdisc; records each namespace in testnet.env before making it. */
+int	testnet_netns_plan(struct testnet *);
+int	testnet_netns_hub(struct testnet *);
+/* Chooses netem or, where the kernel lacks it, the userspace links
+ * (and makes their namespace); sets t->emulation. */
+int	testnet_netns_emulation(struct testnet *);
+/* linkemu.c: `nym-testnet links`, run in t->links. */
+int	testnet_linkemu_main(struct testnet *);
+int	testnet_netns_link(struct testnet *, struct testnet_proc *);
+/* Moves this process into the hub, where every address answers. */
+int	testnet_netns_enter(const struct testnet *);
+/* Removes every recorded namespace that exists; returns how many
+ * could not be removed. */
+size_t	testnet_netns_remove(struct testnet *, int verbose);
+/* Cuts p's link (its veth down) or brings it back. 0 or -1. */
+int	testnet_netns_cut(struct testnet *, struct testnet_proc *, int cut);
+/* The argv that runs argv in p's namespace (ip netns exec), in out;
+ * out must have room for 4 more pointers. */
+int	testnet_netns_wrap(const struct testnet_proc *p, char *const argv[],
+	    char **out, size_t outlen, const char **exe);
+int	testnet_netns_exists(const char *name);
 
 /* env.c: D/testnet.env, shell-sourceable KEY='VALUE' lines. */
 int	testnet_env_write(const struct testnet *);
@@ -137,6 +206,10 @@ enum testnet_liveness {
  * p->start_ticks. Returns 0, or -1 with errno.
  */
 int	testnet_spawn_detached(struct testnet_proc *p, char *const argv[]);
+/* The same, executing exe (e.g. ip netns exec ...), which must exec
+ * p->exe in the same process. */
+int	testnet_spawn_detached_via(struct testnet_proc *p, const char *exe,
+	    char *const argv[]);
 /*
  * Runs exe with argv to completion (output appended to log) and returns
  * its exit status, or -1 if it could not run, was killed, or outlived

@@ -154,6 +154,8 @@ up_add(struct testnet *t, enum testnet_kind kind, const char *exe,
 	snprintf(p->key, sizeof(p->key), "%s", key);
 	snprintf(p->id, sizeof(p->id), "%s", id);
 	snprintf(p->exe, sizeof(p->exe), "%s", exe);
+	if (kind != TESTNET_CLIENT)
+		snprintf(p->host, sizeof(p->host), "%s", TESTNET_HOST);
 	if (up_path(p->log, sizeof(p->log), id, "%s/logs/%s%s.log", t->dir,
 	    kind == TESTNET_CLIENT ? "client-" : "", id) == -1)
 		return NULL;
@@ -173,10 +175,21 @@ up_record(const struct testnet *t)
 	return 0;
 }
 
+/* Starts p, in its namespace under --netns, and records it. */
 static int
 up_spawn(struct testnet *t, struct testnet_proc *p, char *const argv[])
 {
-	if (testnet_spawn_detached(p, argv) == -1) {
+	char *wrapped[32];
+	const char *exe = p->exe;
+	char *const *args = argv;
+
+	if (p->netns[0] != '\0') {
+		if (testnet_netns_wrap(p, argv, wrapped,
+		    sizeof(wrapped) / sizeof(wrapped[0]), &exe) == -1)
+			return -1;
+		args = wrapped;
+	}
+	if (testnet_spawn_detached_via(p, exe, args) == -1) {
 		up_err("cannot start %s: %s", p->exe, strerror(errno));
 		return -1;
 	}
@@ -236,7 +249,7 @@ up_directory(struct testnet *t, struct testnet_proc *p, long long deadline)
 
 	char epoch[16], allow[PATH_MAX];
 
-	snprintf(listen, sizeof(listen), "%s:%u", TESTNET_HOST, (unsigned int)p->port);
+	snprintf(listen, sizeof(listen), "%s:%u", p->host, (unsigned int)p->port);
 	snprintf(epoch, sizeof(epoch), "%u", t->epoch_seconds);
 	if (up_path(allow, sizeof(allow), "the allow-list", "%s/%s", t->dir,
 	    UP_ALLOW_FILE) == -1)
@@ -335,13 +348,13 @@ up_node_init(struct testnet *t, struct testnet_proc *p)
 	 * presence to {directory}/api/presence/... */
 	if (p->kind == TESTNET_MIXNODE) {
 		char *init[] = { p->exe, "init", "--id", p->id, "--home", home,
-		    "--host", TESTNET_HOST, "--port", port, "--layer", layer,
+		    "--host", p->host, "--port", port, "--layer", layer,
 		    "--directory", t->url, "--force", NULL };
 		if (up_init(p, init) == -1)
 			return -1;
 	} else {
 		char *init[] = { p->exe, "init", "--id", p->id, "--home", home,
-		    "--host", TESTNET_HOST, "--port", port,
+		    "--host", p->host, "--port", port,
 		    "--directory", t->url, "--force", NULL };
 		if (up_init(p, init) == -1)
 			return -1;
@@ -371,7 +384,7 @@ testnet_listed(const struct topology *topo, const struct testnet_proc *p)
 	snprintf(port, sizeof(port), "%u", (unsigned int)p->port);
 	for (size_t i = 0; i < n; i++) {
 		if (strcmp(nodes[i].port, port) != 0 ||
-		    strcmp(nodes[i].host, TESTNET_HOST) != 0)
+		    strcmp(nodes[i].host, p->host) != 0)
 			continue;
 		if (p->kind == TESTNET_MIXNODE && nodes[i].layer != p->layer)
 			continue;
@@ -439,6 +452,58 @@ up_wait_topology(struct testnet *t, unsigned int timeout_seconds)
 		}
 		testnet_sleep_ms(UP_TOPOLOGY_POLL_MS);
 	}
+}
+
+/* Has the node's log said that its own topology lists every node? */
+static int
+up_node_knows_all(const struct testnet *t, const struct testnet_proc *p)
+{
+	char want[64], line[512];
+	int found = 0;
+	FILE *f;
+
+	snprintf(want, sizeof(want), "topology: %u mixnodes, %u providers",
+	    TOPOLOGY_MIX_LAYERS * t->mixes_per_layer, t->providers);
+	if ((f = fopen(p->log, "re")) == NULL)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f) != NULL)
+		found = strstr(line, want) != NULL;
+	fclose(f);
+	return found;
+}
+
+/*
+ * A provider may fetch its first topology before the last mixnode is
+ * listed, and until its next refresh (10 s) it takes that mixnode's link
+ * for a client's and drops what it relays: a client's first message
+ * would be lost (seen under --netns with link delay, and on loopback
+ * under load). So `up` waits until every node's own topology lists every
+ * node.
+ */
+static int
+up_wait_nodes_topology(struct testnet *t, unsigned int timeout_seconds)
+{
+	long long deadline = testnet_now_ms() + (long long)timeout_seconds * 1000;
+
+	for (size_t i = 0; i < t->nprocs; i++) {
+		const struct testnet_proc *p = &t->procs[i];
+
+		if (p->kind != TESTNET_MIXNODE && p->kind != TESTNET_PROVIDER)
+			continue;
+		while (!up_node_knows_all(t, p)) {
+			if (up_check_children(t) == -1)
+				return -1;
+			if (testnet_now_ms() > deadline) {
+				up_err("%s %s: its topology does not list every node "
+				    "after %u s", testnet_kind_name(p->kind), p->id,
+				    timeout_seconds);
+				up_log_tail(p->log);
+				return -1;
+			}
+			testnet_sleep_ms(UP_TOPOLOGY_POLL_MS);
+		}
+	}
+	return 0;
 }
 
 /* Sets the client's rates and delay, and finds its socket and key. */
@@ -591,7 +656,7 @@ up_plan(struct testnet *t, const struct testnet_up_options *o)
 {
 	char directory[PATH_MAX], mixnode[PATH_MAX], provider[PATH_MAX];
 	char nymd[PATH_MAX], key[TESTNET_KEY_BYTES], id[CONFIG_ID_BYTES];
-	uint16_t ports[TESTNET_MAX_PROCS];
+	uint16_t ports[TESTNET_MAX_PROCS] = { 0 };
 	size_t nports = 1 + TOPOLOGY_MIX_LAYERS * o->mixes_per_layer + o->providers;
 	struct testnet_proc *p;
 
@@ -600,7 +665,7 @@ up_plan(struct testnet *t, const struct testnet_up_options *o)
 	    up_binary(t, UP_PROVIDER_BIN, provider) == -1 ||
 	    (o->nclients > 0 && up_binary(t, UP_NYMD_BIN, nymd) == -1))
 		return -1;
-	if (testnet_probe_ports(ports, nports) == -1) {
+	if (!t->netns && testnet_probe_ports(ports, nports) == -1) {
 		up_err("cannot find free ports on %s: %s", TESTNET_HOST, strerror(errno));
 		return -1;
 	}
@@ -630,10 +695,13 @@ up_plan(struct testnet *t, const struct testnet_up_options *o)
 		if (up_add(t, TESTNET_CLIENT, nymd, key, o->clients[i]) == NULL)
 			return -1;
 	}
-	snprintf(t->url, sizeof(t->url), "http://%s:%u", TESTNET_HOST,
+	/* Under --netns, each process has an address and ports of its own. */
+	if (t->netns && testnet_netns_plan(t) == -1)
+		return -1;
+	snprintf(t->url, sizeof(t->url), "http://%s:%u", t->procs[0].host,
 	    (unsigned int)t->procs[0].port);
 	snprintf(t->topology_url, sizeof(t->topology_url), "http://%s:%u%s",
-	    TESTNET_HOST, (unsigned int)t->procs[0].port, TESTNET_TOPOLOGY_PATH);
+	    t->procs[0].host, (unsigned int)t->procs[0].port, TESTNET_TOPOLOGY_PATH);
 	return 0;
 }
 
@@ -654,13 +722,86 @@ up_provider_for(const struct testnet *t, size_t client_index)
 	return "";
 }
 
+/*
+ * Where the kernel lacks netem: `nym-testnet links` in the links
+ * namespace carries every frame, and up waits until it does.
+ */
+static int
+up_links(struct testnet *t)
+{
+	char self[PATH_MAX], dir[PATH_MAX];
+	struct testnet_proc *p;
+	long long deadline = testnet_now_ms() + TESTNET_IP_TIMEOUT_MS;
+
+	if (strcmp(t->emulation, "userspace") != 0)
+		return 0;
+	if (realpath("/proc/self/exe", self) == NULL) {
+		up_err("/proc/self/exe: %s", strerror(errno));
+		return -1;
+	}
+	if ((p = up_add(t, TESTNET_LINKS, self, "LINKS", "links")) == NULL)
+		return -1;
+	snprintf(p->netns, sizeof(p->netns), "%s", t->links);
+	snprintf(dir, sizeof(dir), "%s", t->dir);
+	char *run[] = { p->exe, "links", "--dir", dir, NULL };
+	if (up_spawn(t, p, run) == -1)
+		return -1;
+	for (;;) {
+		char line[256] = "";
+		FILE *f = fopen(p->log, "re");
+
+		if (f != NULL) {
+			while (fgets(line, sizeof(line), f) != NULL)
+				if (strstr(line, " links, delay ") != NULL) {
+					fclose(f);
+					return 0;
+				}
+			fclose(f);
+		}
+		if (up_check_children(t) == -1)
+			return -1;
+		if (testnet_now_ms() > deadline) {
+			up_err("the link emulator did not start");
+			up_log_tail(p->log);
+			return -1;
+		}
+		testnet_sleep_ms(TESTNET_POLL_MS);
+	}
+}
+
+/*
+ * Under --netns: the hub and every process's link, then this process
+ * moves into the hub, from where it reaches every address. A proxy from
+ * the environment would be unreachable from the namespaces.
+ */
+static int
+up_network(struct testnet *t)
+{
+	static const char *const proxies[] = {
+		"http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY",
+	};
+
+	if (!t->netns)
+		return 0;
+	for (size_t i = 0; i < sizeof(proxies) / sizeof(proxies[0]); i++)
+		unsetenv(proxies[i]);
+	if (testnet_netns_hub(t) == -1 || testnet_netns_emulation(t) == -1)
+		return -1;
+	for (size_t i = 0; i < t->nprocs; i++)
+		if (testnet_netns_link(t, &t->procs[i]) == -1)
+			return -1;
+	if (up_record(t) == -1 || up_links(t) == -1)
+		return -1;
+	return testnet_netns_enter(t);
+}
+
 static int
 up_run(struct testnet *t, const struct testnet_up_options *o)
 {
 	long long deadline = testnet_now_ms() + (long long)o->timeout_seconds * 1000;
 	size_t client = 0;
 
-	if (up_plan(t, o) == -1 || up_record(t) == -1)
+	if (up_plan(t, o) == -1 || up_record(t) == -1 || up_network(t) == -1)
 		return -1;
 	/* The nodes' identities first: the directory admits only them. */
 	for (size_t i = 1; i < t->nprocs; i++) {
@@ -678,7 +819,8 @@ up_run(struct testnet *t, const struct testnet_up_options *o)
 		    (up_node_run(t, p) == -1 || up_check_children(t) == -1))
 			return -1;
 	}
-	if (up_wait_topology(t, o->timeout_seconds) == -1)
+	if (up_wait_topology(t, o->timeout_seconds) == -1 ||
+	    up_wait_nodes_topology(t, o->timeout_seconds) == -1)
 		return -1;
 	for (size_t i = 0; i < t->nprocs; i++) {
 		struct testnet_proc *p = &t->procs[i];
@@ -722,6 +864,12 @@ up_check_previous(const struct testnet *t)
 			break;
 		}
 	}
+	/* Nothing of it runs: the namespaces it recorded are left over. */
+	if (rc == 0 && testnet_netns_remove(old, 0) > 0) {
+		up_err("cannot remove the namespaces of the last testnet in %s; "
+		    "try: nym-testnet down --dir %s", t->dir, t->dir);
+		rc = -1;
+	}
 	free(old);
 	return rc;
 }
@@ -730,20 +878,30 @@ static void
 up_summary(const struct testnet *t)
 {
 	printf("testnet up in %s\n", t->dir);
-	printf("  directory  %s (pid %ld)\n", t->url, (long)t->procs[0].pid);
+	printf("  directory  %s (pid %ld)%s%s\n", t->url, (long)t->procs[0].pid,
+	    t->netns ? " netns " : "", t->procs[0].netns);
 	for (size_t i = 1; i < t->nprocs; i++) {
 		const struct testnet_proc *p = &t->procs[i];
 
 		if (p->kind == TESTNET_CLIENT)
-			printf("  client     %-10s pid %-7ld socket %s\n", p->id,
+			printf("  client     %-10s pid %-7ld socket %s", p->id,
 			    (long)p->pid, p->socket);
+		else if (p->kind == TESTNET_LINKS)
+			printf("  links      %-10s pid %-7ld user-space link delay, "
+			    "jitter and loss (no netem here)", p->id, (long)p->pid);
 		else if (p->kind == TESTNET_MIXNODE)
-			printf("  mixnode    %-10s pid %-7ld %s:%u layer %u\n", p->id,
-			    (long)p->pid, TESTNET_HOST, (unsigned int)p->port, p->layer);
+			printf("  mixnode    %-10s pid %-7ld %s:%u layer %u", p->id,
+			    (long)p->pid, p->host, (unsigned int)p->port, p->layer);
 		else
-			printf("  provider   %-10s pid %-7ld %s:%u\n", p->id,
-			    (long)p->pid, TESTNET_HOST, (unsigned int)p->port);
+			printf("  provider   %-10s pid %-7ld %s:%u", p->id,
+			    (long)p->pid, p->host, (unsigned int)p->port);
+		if (t->netns)
+			printf(" netns %s", p->netns);
+		putchar('\n');
 	}
+	if (t->netns)
+		printf("Reach the addresses from the hub: ip netns exec %s COMMAND\n",
+		    t->hub);
 	printf("Details: . %s/%s\nStop it:  nym-testnet down --dir %s\n",
 	    t->dir, TESTNET_ENV_FILE, t->dir);
 }
@@ -760,6 +918,10 @@ testnet_up(struct testnet *t, const struct testnet_up_options *o)
 	t->loop_rate = o->loop_rate;
 	t->fetch_rate = o->fetch_rate;
 	t->send_rate = o->send_rate;
+	t->netns = o->netns;
+	t->link_delay_ms = o->link_delay_ms;
+	t->link_jitter_ms = o->link_jitter_ms;
+	t->link_loss = o->link_loss;
 	snprintf(t->state, sizeof(t->state), "starting");
 	if (up_path(logs, sizeof(logs), "the log directory", "%s/logs", t->dir) == -1)
 		return TESTNET_EXIT_FAILURE;
@@ -777,7 +939,8 @@ testnet_up(struct testnet *t, const struct testnet_up_options *o)
 		}
 	}
 	fprintf(stderr, "nym-testnet up: stopping what was started\n");
-	testnet_stop_all(t, o->grace_seconds, 0);
+	if (testnet_stop_all(t, o->grace_seconds, 0) == 0)
+		testnet_netns_remove(t, 0);
 	snprintf(t->state, sizeof(t->state), "failed");
 	if (t->nprocs > 0)
 		up_record(t);
@@ -791,7 +954,7 @@ testnet_stop_all(struct testnet *t, unsigned int grace_seconds, int verbose)
 	static const enum testnet_kind waves[][2] = {
 		{ TESTNET_CLIENT, TESTNET_CLIENT },
 		{ TESTNET_MIXNODE, TESTNET_PROVIDER },
-		{ TESTNET_DIRECTORY, TESTNET_DIRECTORY },
+		{ TESTNET_DIRECTORY, TESTNET_LINKS },
 	};
 	struct testnet_proc *procs[TESTNET_MAX_PROCS];
 	size_t left = 0;

@@ -187,3 +187,50 @@ use_directory() {
 	sed -i "s|^directory_server_topology = .*|directory_server_topology = \"$2\"|" \
 		"$WORK/home/clients/$1/config/config.toml"
 }
+
+# need_netns: skips the whole test (a TAP skip plan) unless it can make a
+# network namespace of its own (root, CONFIG_NET_NS, iproute2) and a veth
+# pair in it, as nym-testnet up --netns does.
+need_netns() {
+	if [ "$(id -u)" != 0 ]; then
+		echo "1..0 # SKIP network namespaces need root"
+		exit 0
+	fi
+	if ! command -v ip >/dev/null 2>&1; then
+		echo "1..0 # SKIP no ip(8) (iproute2) to make network namespaces"
+		exit 0
+	fi
+	probe_ns="nymtest-probe-$$"
+	if ! ip netns add "$probe_ns" 2>"$WORK/netns-probe.err"; then
+		echo "1..0 # SKIP cannot make a network namespace here: $(head -n 1 "$WORK/netns-probe.err")"
+		exit 0
+	fi
+	if ! ip -n "$probe_ns" link add p0 type veth peer name p1 2>"$WORK/netns-probe.err"; then
+		ip netns del "$probe_ns"
+		echo "1..0 # SKIP cannot make a veth pair in a namespace: $(head -n 1 "$WORK/netns-probe.err")"
+		exit 0
+	fi
+	ip netns del "$probe_ns"
+}
+
+# netem_works: can tc(8) put a netem qdisc on a link (sch_netem)?
+netem_works() {
+	probe_ns="nymtest-netem-$$"
+	ip netns add "$probe_ns" 2>/dev/null || return 1
+	ip -n "$probe_ns" link add p0 type veth peer name p1 &&
+		tc -n "$probe_ns" qdisc add dev p0 root netem delay 1ms >/dev/null 2>&1
+	rc=$?
+	ip netns del "$probe_ns"
+	return $rc
+}
+
+# netns_of_testnet DIR: the namespaces of the testnet in DIR that exist
+netns_of_testnet() {
+	(
+		# shellcheck disable=SC1091
+		. "$1/testnet.env" || exit 1
+		for ns in $TESTNET_NAMESPACES; do
+			[ -e "/run/netns/$ns" ] && echo "$ns"
+		done
+	)
+}
