@@ -80,7 +80,14 @@ check "fetch --json: an empty JSON array" \
 "$NYMCTL" --socket "$SOCK" watch --interval 50 >"$WORK/out" 2>"$WORK/err" &
 W=$!
 track $W
-sleep 1
+# (A background job starts with SIGINT ignored: ^C once nymctl catches
+# it, which a loaded machine may take a while to reach.)
+catches_int() {
+	cgt=$(awk '/^SigCgt:/ { print $2 }' /proc/$W/status 2>/dev/null)
+	[ -n "$cgt" ] && [ $((0x$cgt & 2)) -ne 0 ]
+}
+wait_for 20 catches_int
+sleep 0.5
 kill -INT $W 2>/dev/null
 wait $W
 RC=$?
