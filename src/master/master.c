@@ -80,6 +80,7 @@ static struct master {
 	uid_t			 uid;
 	gid_t			 gid;
 	int			 log_fd;	/* passed to children, or -1 */
+	int			 lock_fd;	/* the client's lock, held until exit */
 	int			 journal;
 	/* Children never get a terminal: what they write to fds 1 and 2,
 	 * where master's are a terminal, comes through this pipe. */
@@ -726,6 +727,22 @@ master_make_data_dir(void)
 	return 0;
 }
 
+/* One daemon per client: a second run or socket stops here, before it
+ * opens the log, binds a socket or starts a child. */
+static int
+master_take_lock(void)
+{
+	char why[512], command[64];
+
+	snprintf(command, sizeof(command), "%s %s", m.o->prog, m.o->command);
+	m.lock_fd = master_lock(m.data_dir, m.cfg.id, command, why, sizeof(why));
+	if (m.lock_fd == -1) {
+		master_error("%s", why);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 master_open_log(void)
 {
@@ -861,6 +878,7 @@ master_main(const struct nymd_options *o)
 	memset(&m, 0, sizeof(m));
 	m.o = o;
 	m.log_fd = -1;
+	m.lock_fd = -1;
 	m.relay[0] = m.relay[1] = -1;
 	if ((o->root != NULL ? snprintf(m.root, sizeof(m.root), "%s", o->root) < 0 :
 	    nymd_default_root(m.root, sizeof(m.root)) == -1) ||
@@ -884,7 +902,7 @@ master_main(const struct nymd_options *o)
 	}
 	if (master_load_config(&m.cfg) == -1 || master_resolve_paths() == -1 ||
 	    master_check_keys() == -1 || master_make_data_dir() == -1 ||
-	    master_open_log() == -1 || master_privileges() == -1)
+	    master_take_lock() == -1 || master_open_log() == -1 || master_privileges() == -1)
 		return NYMD_EXIT_CONFIG;
 	(void)notify_init();	/* without it nymd runs; systemd times out */
 	if (master_setup_events() == -1) {

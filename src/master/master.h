@@ -18,6 +18,7 @@ struct nymd_options {
 	Nymipc__SocketKind socket_kind;
 	int		 port;
 	const char	*path;
+	const char	*command;	/* "init", "run" or "socket" */
 };
 
 /* The id of run and socket without --id, as the seed's loopix-client. */
@@ -29,6 +30,16 @@ int	init_main(const struct nymd_options *);
 int	master_main(const struct nymd_options *);
 /* The root when neither --home nor NYMD_HOME is given. */
 int	nymd_default_root(char *out, size_t len);
+
+/* The lock file in a client's data directory (master/lock.c). */
+#define NYMD_LOCK_FILE	"nymd.lock"
+/*
+ * Takes the client's lock for the life of this process: the descriptor
+ * (close-on-exec), or -1 with why set, "client 'ID' is already running
+ * (pid N, COMMAND)" when another daemon holds it.
+ */
+int	master_lock(const char *data_dir, const char *id, const char *command,
+	    char *why, size_t whylen);
 
 /* master's seccomp allow-list (master/sandbox.c), which the children
  * inherit under their own; 0 or -1. */
