@@ -517,11 +517,11 @@ static const struct bad_config bad_configs[] = {
 	    "config.toml:4: key 'level': expected one of trace, debug, info, "
 	    "warning, error, panic, fatal; got ''" },
 	{ CLIENT "directory_server_topology = 'ftp://x/y'\n", INV,
-	    "config.toml:3: key 'directory_server_topology': expected an "
-	    "http:// or https:// URL, got 'ftp://x/y'" },
+	    "config.toml:3: key 'directory_server_topology': 'ftp://x/y': "
+	    "the scheme 'ftp' is not supported; use http:// or https://" },
 	{ CLIENT "directory_server_topology = 'http:///x'\n", INV,
-	    "config.toml:3: key 'directory_server_topology': expected an "
-	    "http:// or https:// URL, got 'http:///x'" },
+	    "config.toml:3: key 'directory_server_topology': 'http:///x': "
+	    "the URL has no host" },
 	{ CLIENT "provider_id = 'R_rGKmwel'\n", INV,
 	    "config.toml:3: key 'provider_id': expected a provider id (44 "
 	    "characters of URL-safe base64) or \"\"" },
@@ -569,10 +569,12 @@ static const struct bad_config bad_configs[] = {
 	    "'4755'" },
 	{ CLIENT "[nymd]\nlisten_address = 'localhost'\n", INV,
 	    "config.toml:4: key 'listen_address': expected a numeric IPv4 or "
-	    "IPv6 address, got 'localhost'" },
-	{ CLIENT "[nymd]\nlisten_address = '[::1]'\n", INV,
+	    "IPv6 address, got 'localhost': 'localhost' is a host name, not an "
+	    "IP address (e.g. 127.0.0.1 or ::1)" },
+	{ CLIENT "[nymd]\nlisten_address = '[::1]:80'\n", INV,
 	    "config.toml:4: key 'listen_address': expected a numeric IPv4 or "
-	    "IPv6 address, got '[::1]'" },
+	    "IPv6 address, got '[::1]:80': '[::1]:80': expected an IP address "
+	    "without the port" },
 	{ CLIENT "[nymd]\nwebsocket_allowed_origins = 'http://localhost null'\n",
 	    INV, "config.toml:4: key 'websocket_allowed_origins': \"null\" "
 	    "cannot be allowed: any web page can send that origin (a sandboxed "
@@ -843,7 +845,8 @@ test_write_errors(void **state)
 	assert_int_equal(config_check(&cfg, err, sizeof(err)),
 	    CONFIG_ERR_INVALID);
 	assert_string_equal(err, "<config>:13: key 'directory_server_topology': "
-	    "expected an http:// or https:// URL, got 'ftp://example.org/'");
+	    "'ftp://example.org/': the scheme 'ftp' is not supported; use "
+	    "http:// or https://");
 	errno = 0;
 	assert_int_equal(config_write(path, &cfg), CONFIG_ERR_INVALID);
 	assert_int_equal(errno, EINVAL);
