@@ -17,6 +17,7 @@
 
 #include "common/addr.h"
 #include "common/config.h"
+#include "common/http.h"
 #include "common/fsutil.h"
 #include "common/strbuf.h"
 #include "common/toml.h"
@@ -27,6 +28,7 @@
 enum config_kind {
 	CK_ID,		/* string: the client id */
 	CK_URL,		/* string: http(s) URL; "" = default */
+	CK_PROXY,	/* string: proxy URL; "" = none */
 	CK_PATH,	/* string: a path; "" = default */
 	CK_HOMEDIR,	/* string: an absolute path; "" = default */
 	CK_PROVIDER,	/* string: "" or a provider id */
@@ -76,6 +78,7 @@ static const struct config_key config_keys[] = {
 	KEY("nymd", socket_path, CK_PATH),
 	KEY("nymd", socket_mode, CK_MODE),
 	KEY("nymd", listen_address, CK_ADDRESS),
+	KEY("nymd", directory_proxy, CK_PROXY),
 	KEY("nymd", websocket_allowed_origins, CK_ORIGINS),
 	KEY("nymd", allow_other_users, CK_BOOL),
 	KEY("nymd", average_delay_ms, CK_DELAY),
@@ -406,6 +409,12 @@ apply_string(const struct config_key *ck, const struct toml_kv *kv,
 		if (v[0] != '\0' && strlen(v) >= ck->size)
 			break;	/* "too long", below */
 		if (v[0] != '\0' && addr_check_url(v, why, sizeof(why)) == -1)
+			return key_error(err, kv, "%s", why);
+		break;
+	}
+	case CK_PROXY: {
+		char why[160];
+		if (v[0] != '\0' && http_proxy_check(v, why, sizeof(why)) == -1)
 			return key_error(err, kv, "%s", why);
 		break;
 	}
@@ -868,6 +877,11 @@ format_nymd(struct strbuf *sb, const struct nymd_config *cfg)
 	    "by this user (or root), are\n# served: the socket API has no "
 	    "authentication.\n");
 	strbuf_toml_string(sb, "listen_address", cfg->listen_address);
+	strbuf_printf(sb, "\n# Proxy for the directory requests (e.g. \"socks5h://127.0.0.1:9050\"),\n"
+	    "# or \"\" for none. The environment's http_proxy, HTTPS_PROXY, all_proxy\n"
+	    "# and their kin are never used: a proxy sees which directory this\n"
+	    "# client asks and when. See nymd.conf(5).\n");
+	strbuf_toml_string(sb, "directory_proxy", cfg->directory_proxy);
 	strbuf_printf(sb, "\n# Web pages that may use the websocket, by origin "
 	    "(\"scheme://host\" for\n# any port, or \"scheme://host:port\"), "
 	    "separated by spaces. Other pages,\n# file:// and \"null\" among "

@@ -55,7 +55,8 @@ init_random_id(char out[INIT_RANDOM_ID_CHARS + 1])
 
 /* A random provider from the directory, or -1 (and why) if none. */
 static int
-init_choose_provider(const char *url, char *out, size_t outlen, char *why, size_t whylen)
+init_choose_provider(const char *url, const char *proxy, char *out, size_t outlen,
+    char *why, size_t whylen)
 {
 	struct topology *t = NULL;
 	char *body = NULL;
@@ -63,7 +64,7 @@ init_choose_provider(const char *url, char *out, size_t outlen, char *why, size_
 	long status;
 	int rc = -1;
 
-	if (http_get_sync(url, INIT_DIRECTORY_TIMEOUT_MS, &body, &len, &status,
+	if (http_get_sync(url, proxy, INIT_DIRECTORY_TIMEOUT_MS, &body, &len, &status,
 	    why, whylen) == -1)
 		return -1;
 	if (status != 200)
@@ -279,7 +280,7 @@ init_main(const struct nymd_options *o)
 		return NYMD_EXIT_CONFIG;
 	}
 	if (o->provider == NULL && init_choose_provider(cfg.directory_server_topology,
-	    cfg.provider_id, sizeof(cfg.provider_id), why, sizeof(why)) == -1) {
+	    cfg.directory_proxy, cfg.provider_id, sizeof(cfg.provider_id), why, sizeof(why)) == -1) {
 		cfg.provider_id[0] = '\0';
 		fprintf(stderr, "Could not choose a provider now (%s: %s); "
 		    "one will be chosen at first run\n", cfg.directory_server_topology, why);

@@ -139,6 +139,7 @@ master_child_config(Nymipc__Role role, Nymipc__ChildConfig *cc)
 	cc->listen_address = (char *)cfg->listen_address;
 	cc->websocket_allowed_origins = (char *)cfg->websocket_allowed_origins;
 	cc->allow_other_users = cfg->allow_other_users;
+	cc->directory_proxy = (char *)cfg->directory_proxy;
 	cc->port = (uint32_t)m.o->port;
 	cc->average_delay_ms = cfg->average_delay_ms;
 	cc->topology_refresh_seconds = cfg->topology_refresh_seconds;
