@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -65,6 +66,92 @@ static const struct sandbox_call sandbox_threads[] = {
 	SANDBOX_END,
 };
 
+/*
+ * A role killed by its filter says which system call did it: the filter's
+ * default action is SECCOMP_RET_TRAP, whose SIGSYS carries the call's
+ * number (si_syscall), and this handler writes one line naming it to the
+ * log, with async-signal-safe calls only, then ends the process by SIGSYS
+ * as SECCOMP_RET_KILL_PROCESS would. The call itself never runs either
+ * way. The names are looked up before the filter goes in.
+ */
+#define SANDBOX_MAX_SYSCALL	512
+static char *sandbox_syscall_names[SANDBOX_MAX_SYSCALL];
+static char sandbox_sigsys_role[32];
+static int sandbox_sigsys_fd = STDERR_FILENO;
+
+static size_t
+sandbox_append(char *buf, size_t at, size_t size, const char *s)
+{
+	while (*s != '\0' && at + 1 < size)
+		buf[at++] = *s++;
+	return at;
+}
+
+static size_t
+sandbox_append_num(char *buf, size_t at, size_t size, long v)
+{
+	char digits[24];
+	size_t n = 0;
+	unsigned long u = v < 0 ? 0UL - (unsigned long)v : (unsigned long)v;
+
+	do {
+		digits[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0 && n < sizeof(digits) - 1);
+	if (v < 0 && at + 1 < size)
+		buf[at++] = '-';
+	while (n > 0 && at + 1 < size)
+		buf[at++] = digits[--n];
+	return at;
+}
+
+static void
+sandbox_on_sigsys(int sig, siginfo_t *si, void *ctx)
+{
+	char line[256];
+	size_t n = 0;
+	int nr = si->si_syscall;
+	const char *name = nr >= 0 && nr < SANDBOX_MAX_SYSCALL &&
+	    sandbox_syscall_names[nr] != NULL ? sandbox_syscall_names[nr] : "unknown";
+
+	(void)sig;
+	(void)ctx;
+	n = sandbox_append(line, n, sizeof(line), sandbox_sigsys_role);
+	n = sandbox_append(line, n, sizeof(line), "[");
+	n = sandbox_append_num(line, n, sizeof(line), (long)getpid());
+	n = sandbox_append(line, n, sizeof(line), "] fatal: killed by its sandbox: "
+	    "system call ");
+	n = sandbox_append(line, n, sizeof(line), name);
+	n = sandbox_append(line, n, sizeof(line), " (");
+	n = sandbox_append_num(line, n, sizeof(line), nr);
+	n = sandbox_append(line, n, sizeof(line), ") is not allowed\n");
+	(void)!write(sandbox_sigsys_fd, line, n);
+	/* SIGSYS is blocked in its handler: a second trapped call makes the
+	 * kernel end the process by SIGSYS. No role may reboot. */
+	syscall(SYS_reboot, 0, 0, 0, NULL);
+	_exit(128 + SIGSYS);
+}
+
+/* Before the filter: the names, where the log goes, and the handler. */
+static int
+sandbox_sigsys_install(const char *role)
+{
+	struct sigaction sa;
+
+	for (int nr = 0; nr < SANDBOX_MAX_SYSCALL; nr++)
+		if (sandbox_syscall_names[nr] == NULL)
+			sandbox_syscall_names[nr] =
+			    seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
+	snprintf(sandbox_sigsys_role, sizeof(sandbox_sigsys_role), "%s",
+	    role != NULL ? role : "nymd");
+	sandbox_sigsys_fd = log_fd() >= 0 ? log_fd() : STDERR_FILENO;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = sandbox_on_sigsys;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	return sigaction(SIGSYS, &sa, NULL);
+}
+
 static int
 sandbox_add(scmp_filter_ctx ctx, const struct sandbox_call *calls)
 {
@@ -91,8 +178,10 @@ sandbox_add(scmp_filter_ctx ctx, const struct sandbox_call *calls)
 int
 sandbox_seccomp_lists(const struct sandbox_call *const *lists, int fail_errno)
 {
+	/* TRAP, not KILL_PROCESS: sandbox_on_sigsys() names the call,
+	 * then ends the process by SIGSYS all the same. */
 	scmp_filter_ctx ctx = seccomp_init(fail_errno != 0 ?
-	    SCMP_ACT_ERRNO((uint32_t)fail_errno) : SCMP_ACT_KILL_PROCESS);
+	    SCMP_ACT_ERRNO((uint32_t)fail_errno) : SCMP_ACT_TRAP);
 	int rc = -1;
 
 	if (ctx == NULL)
@@ -113,6 +202,8 @@ sandbox_seccomp(const struct sandbox_policy *p)
 	const struct sandbox_call *lists[4];
 	size_t n = 0;
 
+	if (sandbox_sigsys_install(p->role) == -1)
+		return -1;
 	lists[n++] = sandbox_base;
 	if (p->calls != NULL)
 		lists[n++] = p->calls;
