@@ -273,22 +273,74 @@ sandbox_privileged(void)
 			 CAP_BIT(CAP_SYS_CHROOT) | CAP_BIT(CAP_DAC_READ_SEARCH) | \
 			 CAP_BIT(CAP_DAC_OVERRIDE))
 
+/* The capabilities this process may use (its permitted set). */
+static uint64_t
+sandbox_permitted(void)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2];
+
+	if (syscall(SYS_capget, &hdr, data) == -1)
+		return 0;
+	return (uint64_t)data[0].permitted | (uint64_t)data[1].permitted << 32;
+}
+
+int
+sandbox_master_check(char *why, size_t whylen)
+{
+	static const struct { int cap; const char *name; } need[] = {
+		{ CAP_SETUID, "SETUID" }, { CAP_SETGID, "SETGID" },
+		{ CAP_SYS_CHROOT, "SYS_CHROOT" }, { CAP_CHOWN, "CHOWN" },
+	};
+	uint64_t have = sandbox_permitted();
+	char missing[128] = "";
+
+	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
+		if (!(have & CAP_BIT(need[i].cap)))
+			snprintf(missing + strlen(missing), sizeof(missing) - strlen(missing),
+			    "%sCAP_%s", missing[0] ? ", " : "", need[i].name);
+	/* Either one reads a root-owned client home (Docker grants only
+	 * DAC_OVERRIDE, which covers reading and searching). */
+	if (!(have & (CAP_BIT(CAP_DAC_OVERRIDE) | CAP_BIT(CAP_DAC_READ_SEARCH))))
+		snprintf(missing + strlen(missing), sizeof(missing) - strlen(missing),
+		    "%sCAP_DAC_OVERRIDE", missing[0] ? ", " : "");
+	if (missing[0] == '\0')
+		return 0;
+	snprintf(why, whylen, "started as root without %s, which nymd needs to "
+	    "switch to its user and confine its children; grant %s (e.g. docker run "
+	    "--cap-add), or start nymd as an unprivileged user", missing,
+	    strchr(missing, ',') ? "them" : "it");
+	return -1;
+}
+
+int
+sandbox_shed_capabilities(void)
+{
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == -1)
+		return -1;
+	return capset_sets(0, 0, 0);
+}
+
 int
 sandbox_master_become(uid_t uid, gid_t gid)
 {
 	static const int caps[] = {
 		CAP_SETUID, CAP_SETGID, CAP_SYS_CHROOT, CAP_DAC_READ_SEARCH, CAP_DAC_OVERRIDE,
 	};
+	/* Only what this process has: a container may lack DAC_READ_SEARCH
+	 * (sandbox_master_check() has made sure enough is there). */
+	uint64_t keep = MASTER_CAPS & sandbox_permitted();
 
 	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) == -1)
 		return -1;
 	if (setgroups(1, &gid) == -1 || setresgid(gid, gid, gid) == -1 ||
 	    setresuid(uid, uid, uid) == -1)
 		return -1;
-	if (capset_sets(MASTER_CAPS, MASTER_CAPS, MASTER_CAPS) == -1)
+	if (capset_sets(keep, keep, keep) == -1)
 		return -1;
 	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
-		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, caps[i], 0, 0) == -1)
+		if ((keep & CAP_BIT(caps[i])) &&
+		    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, caps[i], 0, 0) == -1)
 			return -1;
 	return 0;
 }

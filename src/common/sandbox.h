@@ -85,6 +85,14 @@ int	sandbox_drop_privileges(const char *chroot_dir, uid_t uid, gid_t gid);
  * key, bind the socket, chroot, change uid).
  */
 int	sandbox_master_become(uid_t uid, gid_t gid);
+/* Started as root: 0 if this process has the capabilities that
+ * sandbox_master_become() and the children's set-up need, else -1 with
+ * why naming each one missing and what to do. */
+int	sandbox_master_check(char *why, size_t whylen);
+/* Gives up every capability (permitted, effective, inheritable, ambient)
+ * without changing user: root in a user namespace that cannot switch to
+ * the service user then runs as an unprivileged start does. 0 or -1. */
+int	sandbox_shed_capabilities(void);
 /* 1 if this process holds any capability in its effective set. */
 int	sandbox_privileged(void);
 

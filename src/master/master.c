@@ -774,9 +774,57 @@ master_open_log(void)
 	return 0;
 }
 
+/* 1 if id is mapped in this process's user namespace (map is
+ * /proc/self/uid_map or gid_map); 1 too if the map cannot be read. */
+static int
+master_id_mapped(const char *map, unsigned long id)
+{
+	unsigned long inside, outside, count;
+	FILE *f = fopen(map, "re");
+	int mapped = 0;
+
+	if (f == NULL)
+		return 1;
+	while (!mapped && fscanf(f, "%lu %lu %lu", &inside, &outside, &count) == 3)
+		mapped = id >= inside && id - inside < count;
+	fclose(f);
+	return mapped;
+}
+
+/*
+ * Root in a user namespace that does not map the service user (unshare
+ * -U -r, rootless containers) cannot become it: nymd then gives up every
+ * capability and runs as an unprivileged start does, confined by
+ * Landlock and seccomp, without the chroots and the switch of user.
+ */
+static int
+master_unmapped_user(const struct passwd *pw)
+{
+	if (master_id_mapped("/proc/self/uid_map", pw->pw_uid) &&
+	    master_id_mapped("/proc/self/gid_map", pw->pw_gid))
+		return 0;
+	log_warnx("the user %s (uid %lu) is not mapped in this user namespace: "
+	    "running as uid %lu without any capability, confined as an unprivileged "
+	    "start is (map it, or set [nymd] user to a mapped user, to switch to it)",
+	    m.cfg.user, (unsigned long)pw->pw_uid, (unsigned long)getuid());
+	if (log_fd() != STDERR_FILENO)
+		fprintf(stderr, "%s: the user %s is not mapped in this user namespace: "
+		    "running without capabilities as an unprivileged start does\n",
+		    m.o->prog, m.cfg.user);
+	if (sandbox_shed_capabilities() == -1) {
+		master_error("cannot give up the capabilities: %s", strerror(errno));
+		return -1;
+	}
+	m.privileged = 0;
+	return 1;
+}
+
 static int
 master_privileges(void)
 {
+	char why[512];
+	int rc;
+
 	m.uid = getuid();
 	m.gid = getgid();
 	m.privileged = geteuid() == 0;
@@ -791,6 +839,12 @@ master_privileges(void)
 	}
 	if (pw->pw_uid == 0) {
 		master_error("[nymd] user must not be root");
+		return -1;
+	}
+	if ((rc = master_unmapped_user(pw)) != 0)
+		return rc == 1 ? 0 : -1;
+	if (sandbox_master_check(why, sizeof(why)) == -1) {
+		master_error("%s", why);
 		return -1;
 	}
 	m.uid = pw->pw_uid;
