@@ -15,7 +15,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/addr.h"
 #include "common/config.h"
+#include "common/http.h"
 #include "common/fsutil.h"
 #include "common/strbuf.h"
 #include "common/toml.h"
@@ -26,6 +28,7 @@
 enum config_kind {
 	CK_ID,		/* string: the client id */
 	CK_URL,		/* string: http(s) URL; "" = default */
+	CK_PROXY,	/* string: proxy URL; "" = none */
 	CK_PATH,	/* string: a path; "" = default */
 	CK_HOMEDIR,	/* string: an absolute path; "" = default */
 	CK_PROVIDER,	/* string: "" or a provider id */
@@ -75,6 +78,7 @@ static const struct config_key config_keys[] = {
 	KEY("nymd", socket_path, CK_PATH),
 	KEY("nymd", socket_mode, CK_MODE),
 	KEY("nymd", listen_address, CK_ADDRESS),
+	KEY("nymd", directory_proxy, CK_PROXY),
 	KEY("nymd", websocket_allowed_origins, CK_ORIGINS),
 	KEY("nymd", allow_other_users, CK_BOOL),
 	KEY("nymd", average_delay_ms, CK_DELAY),
@@ -150,25 +154,6 @@ user_valid(const char *user)
 	return fs_name_portable(user, CONFIG_USER_BYTES - 1, 1);
 }
 
-static bool
-url_valid(const char *url)
-{
-	const char *host;
-
-	if (strncasecmp(url, "http://", 7) == 0)
-		host = url + 7;
-	else if (strncasecmp(url, "https://", 8) == 0)
-		host = url + 8;
-	else
-		return false;
-	if (*host == '\0' || *host == '/')
-		return false;
-	for (const char *c = url; *c != '\0'; c++)
-		if (*c == ' ' || *c == '\t')
-			return false;
-	return true;
-}
-
 /* "0600", "600", "0750": permission bits only, owner may read and write. */
 static int
 mode_parse(const char *s, unsigned int *out)
@@ -187,15 +172,6 @@ mode_parse(const char *s, unsigned int *out)
 		return CONFIG_ERR_INVALID;
 	*out = mode;
 	return CONFIG_OK;
-}
-
-static bool
-address_valid(const char *s)
-{
-	unsigned char buf[16];
-
-	return inet_pton(AF_INET, s, buf) == 1 ||
-	    inet_pton(AF_INET6, s, buf) == 1;
 }
 
 /* A printable excerpt of an untrusted string for an error message. */
@@ -427,12 +403,21 @@ apply_string(const struct config_key *ck, const struct toml_kv *kv,
 			    "with '.' or '-'", config_show(v, shown,
 			    sizeof(shown)));
 		break;
-	case CK_URL:
-		if (v[0] != '\0' && !url_valid(v))
-			return key_error(err, kv, "expected an http:// or "
-			    "https:// URL, got '%s'",
-			    config_show(v, shown, sizeof(shown)));
+	case CK_URL: {
+		/* Control characters are refused above: the URL may be shown. */
+		char why[160];
+		if (v[0] != '\0' && strlen(v) >= ck->size)
+			break;	/* "too long", below */
+		if (v[0] != '\0' && addr_check_url(v, why, sizeof(why)) == -1)
+			return key_error(err, kv, "%s", why);
 		break;
+	}
+	case CK_PROXY: {
+		char why[160];
+		if (v[0] != '\0' && http_proxy_check(v, why, sizeof(why)) == -1)
+			return key_error(err, kv, "%s", why);
+		break;
+	}
 	case CK_HOMEDIR:
 		if (v[0] != '\0' && v[0] != '/')
 			return key_error(err, kv,
@@ -463,12 +448,21 @@ apply_string(const struct config_key *ck, const struct toml_kv *kv,
 			    config_show(v, shown, sizeof(shown)));
 		cfg->socket_mode = mode;
 		return CONFIG_OK;
-	case CK_ADDRESS:
-		if (!address_valid(v))
+	case CK_ADDRESS: {
+		/* The one parser of IP literals (common/addr.c); the value
+		 * kept is its bare form, which the listeners bind. */
+		char ip[ADDR_IP_BYTES], why[CONFIG_SHOWN_BYTES + 128];
+		if (strlen(v) >= CONFIG_SHOWN_BYTES ||
+		    addr_parse_ip(v, ip, sizeof(ip), why, sizeof(why)) == -1)
 			return key_error(err, kv, "expected a numeric IPv4 or "
-			    "IPv6 address, got '%s'",
-			    config_show(v, shown, sizeof(shown)));
-		break;
+			    "IPv6 address, got '%s'%s%s",
+			    config_show(v, shown, sizeof(shown)),
+			    strlen(v) < CONFIG_SHOWN_BYTES ? ": " : "",
+			    strlen(v) < CONFIG_SHOWN_BYTES ? why : "");
+		if (set_string(field, ck->size, ip) != CONFIG_OK)
+			return key_error(err, kv, "value is too long");
+		return CONFIG_OK;
+	}
 	case CK_ORIGINS: {
 		const char *why = config_origins_check(v);
 		if (why != NULL)
@@ -883,6 +877,11 @@ format_nymd(struct strbuf *sb, const struct nymd_config *cfg)
 	    "by this user (or root), are\n# served: the socket API has no "
 	    "authentication.\n");
 	strbuf_toml_string(sb, "listen_address", cfg->listen_address);
+	strbuf_printf(sb, "\n# Proxy for the directory requests (e.g. \"socks5h://127.0.0.1:9050\"),\n"
+	    "# or \"\" for none. The environment's http_proxy, HTTPS_PROXY, all_proxy\n"
+	    "# and their kin are never used: a proxy sees which directory this\n"
+	    "# client asks and when. See nymd.conf(5).\n");
+	strbuf_toml_string(sb, "directory_proxy", cfg->directory_proxy);
 	strbuf_printf(sb, "\n# Web pages that may use the websocket, by origin "
 	    "(\"scheme://host\" for\n# any port, or \"scheme://host:port\"), "
 	    "separated by spaces. Other pages,\n# file:// and \"null\" among "

@@ -102,6 +102,9 @@ struct nymd_config {
 	char	socket_path[CONFIG_PATH_BYTES];
 	unsigned int socket_mode;
 	char	listen_address[CONFIG_ADDRESS_BYTES];
+	/* The proxy the directory is fetched through; "": none, whatever
+	 * http_proxy and its kin in the environment say. */
+	char	directory_proxy[CONFIG_PATH_BYTES];
 	/* Origins separated by spaces or commas: "scheme://host" (any
 	 * port) or "scheme://host:port"; "" refuses every browser page. */
 	char	websocket_allowed_origins[CONFIG_ORIGINS_BYTES];

@@ -142,6 +142,72 @@ fail:
 	return -1;
 }
 
+static int
+fs_undo_add(struct fs_undo *u, const char *path, int isdir)
+{
+	struct stat st;
+
+	if (lstat(path, &st) == 0)
+		return 0;
+	if (u->n == FS_UNDO_MAX || (u->paths[u->n] = strdup(path)) == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	u->isdir[u->n++] = isdir;
+	return 0;
+}
+
+int
+fs_undo_file(struct fs_undo *u, const char *path)
+{
+	return fs_undo_add(u, path, 0);
+}
+
+int
+fs_undo_mkdirs(struct fs_undo *u, const char *path, unsigned mode)
+{
+	char buf[PATH_MAX];
+	size_t len = strlen(path);
+
+	if (len == 0 || len >= sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(buf, path, len + 1);
+	for (char *p = buf + 1; ; p++) {
+		if (*p == '/' || *p == '\0') {
+			char saved = *p;
+			*p = '\0';
+			if (fs_undo_add(u, buf, 1) == -1)
+				return -1;
+			*p = saved;
+			if (saved == '\0')
+				break;
+		}
+	}
+	return fs_mkdirs(path, mode);
+}
+
+void
+fs_undo_rollback(struct fs_undo *u)
+{
+	while (u->n > 0) {
+		u->n--;
+		if (u->isdir[u->n])
+			(void)rmdir(u->paths[u->n]);
+		else
+			(void)unlink(u->paths[u->n]);
+		free(u->paths[u->n]);
+	}
+}
+
+void
+fs_undo_keep(struct fs_undo *u)
+{
+	while (u->n > 0)
+		free(u->paths[--u->n]);
+}
+
 int
 fs_mkdirs(const char *path, unsigned mode)
 {

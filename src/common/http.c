@@ -10,9 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <event2/event.h>
 
+#include "common/addr.h"
 #include "common/curlfn.h"
 #include "common/http.h"
 #include "common/log.h"
@@ -37,6 +39,7 @@ struct http {
 	struct event		*timer;
 	struct http_req		*reqs;
 	size_t			 pending;
+	char			*proxy;		/* NULL: none */
 };
 
 struct http_sock {
@@ -248,6 +251,7 @@ http_free(struct http *h)
 		CURLFN(multi_cleanup)(h->multi);
 	if (h->timer != NULL)
 		event_free(h->timer);
+	free(h->proxy);
 	free(h);
 }
 
@@ -277,6 +281,8 @@ http_start(struct http *h, const char *url, const char *json, size_t len,
 	CURLFN(easy_setopt)(r->easy, CURLOPT_ERRORBUFFER, r->err);
 	CURLFN(easy_setopt)(r->easy, CURLOPT_PRIVATE, r);
 	CURLFN(easy_setopt)(r->easy, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
+	/* "" is no proxy, whatever http_proxy and its kin say. */
+	CURLFN(easy_setopt)(r->easy, CURLOPT_PROXY, h->proxy != NULL ? h->proxy : "");
 	if (json != NULL) {
 		if ((r->post = malloc(len + 1)) == NULL)
 			goto fail;
@@ -296,6 +302,54 @@ http_start(struct http *h, const char *url, const char *json, size_t len,
 	return 0;
 fail:
 	http_req_free(r);
+	return -1;
+}
+
+int
+http_set_proxy(struct http *h, const char *proxy)
+{
+	char *copy = NULL;
+
+	if (proxy != NULL && proxy[0] != '\0' && (copy = strdup(proxy)) == NULL)
+		return -1;
+	free(h->proxy);
+	h->proxy = copy;
+	return 0;
+}
+
+/* The schemes libcurl takes for a proxy, each with host and port. */
+int
+http_proxy_check(const char *proxy, char *why, size_t whylen)
+{
+	static const char *schemes[] = {
+		"http://", "https://", "socks4://", "socks4a://", "socks5://", "socks5h://",
+	};
+	char url[512];
+
+	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+		size_t n = strlen(schemes[i]);
+		if (strncasecmp(proxy, schemes[i], n) != 0)
+			continue;
+		/* The authority is checked as an http URL's would be. */
+		if ((size_t)snprintf(url, sizeof(url), "http://%s", proxy + n) >= sizeof(url)) {
+			snprintf(why, whylen, "the proxy URL is too long");
+			return -1;
+		}
+		if (addr_check_url(url, why, whylen) == -1) {
+			snprintf(why, whylen, "'%s': expected SCHEME://HOST:PORT with a "
+			    "host name, an IPv4 address or an IPv6 address in brackets", proxy);
+			return -1;
+		}
+		const char *host = proxy + n;
+		const char *port = host[0] == '[' ? strstr(host, "]:") : strchr(host, ':');
+		if (port == NULL) {
+			snprintf(why, whylen, "'%s': the proxy's port is missing", proxy);
+			return -1;
+		}
+		return 0;
+	}
+	snprintf(why, whylen, "'%s': expected a proxy URL: http://, https://, socks4://, "
+	    "socks4a://, socks5:// or socks5h:// HOST:PORT", proxy);
 	return -1;
 }
 
@@ -342,8 +396,8 @@ http_sync_write(char *p, size_t size, size_t nmemb, void *arg)
 }
 
 int
-http_get_sync(const char *url, long timeout_ms, char **body, size_t *len,
-    long *status, char *err, size_t errlen)
+http_get_sync(const char *url, const char *proxy, long timeout_ms, char **body,
+    size_t *len, long *status, char *err, size_t errlen)
 {
 	struct http_sync_body b = { NULL, 0 };
 	CURLcode res;
@@ -360,8 +414,8 @@ http_get_sync(const char *url, long timeout_ms, char **body, size_t *len,
 	CURLFN(easy_setopt)(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	CURLFN(easy_setopt)(h, CURLOPT_NOSIGNAL, 1L);
 	CURLFN(easy_setopt)(h, CURLOPT_TIMEOUT_MS, timeout_ms);
-	/* A proxy from the environment is never right for loopback. */
-	CURLFN(easy_setopt)(h, CURLOPT_NOPROXY, "localhost,127.0.0.1,::1");
+	/* The configured proxy or none, never the environment's. */
+	CURLFN(easy_setopt)(h, CURLOPT_PROXY, proxy != NULL ? proxy : "");
 	CURLFN(easy_setopt)(h, CURLOPT_WRITEFUNCTION, http_sync_write);
 	CURLFN(easy_setopt)(h, CURLOPT_WRITEDATA, &b);
 	CURLFN(easy_setopt)(h, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);

@@ -31,6 +31,16 @@ struct http	*http_new(struct event_base *);
 /* Cancels requests in flight without calling their callbacks. */
 void		 http_free(struct http *);
 
+/*
+ * The proxy for this client's requests (a URL libcurl takes), or NULL or
+ * "" for none. Without one no proxy is used, whatever the environment's
+ * http_proxy, HTTPS_PROXY, all_proxy and their kin say. 0 or -1.
+ */
+int		 http_set_proxy(struct http *, const char *proxy);
+/* A proxy URL: http, https, socks4, socks4a, socks5 or socks5h with
+ * host and port. 0, or -1 with why. */
+int		 http_proxy_check(const char *proxy, char *why, size_t whylen);
+
 /* GET url; 0, or -1 if the request could not be started (cb not called). */
 int		 http_get(struct http *, const char *url, http_cb, void *arg);
 /* POST a JSON body (copied) to url. */
@@ -40,11 +50,12 @@ int		 http_post_json(struct http *, const char *url, const char *json,
 size_t		 http_pending(const struct http *);
 
 /*
- * A blocking GET for one-shot commands (nymd init, nym-testnet), not for
+ * A blocking GET, through proxy (NULL or "": none, as http_set_proxy()),
+ * for one-shot commands (nymd init, nym-testnet), not for
  * an event loop. On success *body is a malloc'd NUL-terminated copy of at
  * most HTTP_MAX_RESPONSE_BYTES; returns 0, or -1 with a message in err.
  */
-int		 http_get_sync(const char *url, long timeout_ms, char **body,
-		    size_t *len, long *status, char *err, size_t errlen);
+int		 http_get_sync(const char *url, const char *proxy, long timeout_ms,
+		    char **body, size_t *len, long *status, char *err, size_t errlen);
 
 #endif /* NYMD_COMMON_HTTP_H */

@@ -43,7 +43,9 @@ static const struct sandbox_call sandbox_base[] = {
 	SANDBOX_ANY("getpid"), SANDBOX_ANY("gettid"), SANDBOX_ANY("getuid"),
 	SANDBOX_ANY("geteuid"), SANDBOX_ANY("getgid"), SANDBOX_ANY("getegid"),
 	SANDBOX_ANY("futex"), SANDBOX_ANY("getrandom"), SANDBOX_ANY("sched_yield"),
-	SANDBOX_ANY("rt_sigaction"), SANDBOX_ANY("rt_sigprocmask"),
+	/* Any handler but SIGSYS's: the filter traps what it forbids, and
+	 * a process that replaced sandbox_on_sigsys() would live on. */
+	{ "rt_sigaction", 0, SCMP_CMP_NE, SIGSYS, 0, 0 }, SANDBOX_ANY("rt_sigprocmask"),
 	SANDBOX_ANY("rt_sigreturn"), SANDBOX_ANY("sigaltstack"),
 	SANDBOX_ANY("restart_syscall"), SANDBOX_ANY("exit"),
 	SANDBOX_ANY("exit_group"),
@@ -66,6 +68,92 @@ static const struct sandbox_call sandbox_threads[] = {
 	{ "clone", 0, SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD, 0 },
 	SANDBOX_END,
 };
+
+/*
+ * A role killed by its filter says which system call did it: the filter's
+ * default action is SECCOMP_RET_TRAP, whose SIGSYS carries the call's
+ * number (si_syscall), and this handler writes one line naming it to the
+ * log, with async-signal-safe calls only, then ends the process by SIGSYS
+ * as SECCOMP_RET_KILL_PROCESS would. The call itself never runs either
+ * way. The names are looked up before the filter goes in.
+ */
+#define SANDBOX_MAX_SYSCALL	512
+static char *sandbox_syscall_names[SANDBOX_MAX_SYSCALL];
+static char sandbox_sigsys_role[32];
+static int sandbox_sigsys_fd = STDERR_FILENO;
+
+static size_t
+sandbox_append(char *buf, size_t at, size_t size, const char *s)
+{
+	while (*s != '\0' && at + 1 < size)
+		buf[at++] = *s++;
+	return at;
+}
+
+static size_t
+sandbox_append_num(char *buf, size_t at, size_t size, long v)
+{
+	char digits[24];
+	size_t n = 0;
+	unsigned long u = v < 0 ? 0UL - (unsigned long)v : (unsigned long)v;
+
+	do {
+		digits[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0 && n < sizeof(digits) - 1);
+	if (v < 0 && at + 1 < size)
+		buf[at++] = '-';
+	while (n > 0 && at + 1 < size)
+		buf[at++] = digits[--n];
+	return at;
+}
+
+static void
+sandbox_on_sigsys(int sig, siginfo_t *si, void *ctx)
+{
+	char line[256];
+	size_t n = 0;
+	int nr = si->si_syscall;
+	const char *name = nr >= 0 && nr < SANDBOX_MAX_SYSCALL &&
+	    sandbox_syscall_names[nr] != NULL ? sandbox_syscall_names[nr] : "unknown";
+
+	(void)sig;
+	(void)ctx;
+	n = sandbox_append(line, n, sizeof(line), sandbox_sigsys_role);
+	n = sandbox_append(line, n, sizeof(line), "[");
+	n = sandbox_append_num(line, n, sizeof(line), (long)getpid());
+	n = sandbox_append(line, n, sizeof(line), "] fatal: killed by its sandbox: "
+	    "system call ");
+	n = sandbox_append(line, n, sizeof(line), name);
+	n = sandbox_append(line, n, sizeof(line), " (");
+	n = sandbox_append_num(line, n, sizeof(line), nr);
+	n = sandbox_append(line, n, sizeof(line), ") is not allowed\n");
+	(void)!write(sandbox_sigsys_fd, line, n);
+	/* SIGSYS is blocked in its handler: a second trapped call makes the
+	 * kernel end the process by SIGSYS. No role may reboot. */
+	syscall(SYS_reboot, 0, 0, 0, NULL);
+	_exit(128 + SIGSYS);
+}
+
+/* Before the filter: the names, where the log goes, and the handler. */
+static int
+sandbox_sigsys_install(const char *role)
+{
+	struct sigaction sa;
+
+	for (int nr = 0; nr < SANDBOX_MAX_SYSCALL; nr++)
+		if (sandbox_syscall_names[nr] == NULL)
+			sandbox_syscall_names[nr] =
+			    seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
+	snprintf(sandbox_sigsys_role, sizeof(sandbox_sigsys_role), "%s",
+	    role != NULL ? role : "nymd");
+	sandbox_sigsys_fd = log_fd() >= 0 ? log_fd() : STDERR_FILENO;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = sandbox_on_sigsys;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	return sigaction(SIGSYS, &sa, NULL);
+}
 
 static int
 sandbox_add(scmp_filter_ctx ctx, const struct sandbox_call *calls)
@@ -93,8 +181,10 @@ sandbox_add(scmp_filter_ctx ctx, const struct sandbox_call *calls)
 int
 sandbox_seccomp_lists(const struct sandbox_call *const *lists, int fail_errno)
 {
+	/* TRAP, not KILL_PROCESS: sandbox_on_sigsys() names the call,
+	 * then ends the process by SIGSYS all the same. */
 	scmp_filter_ctx ctx = seccomp_init(fail_errno != 0 ?
-	    SCMP_ACT_ERRNO((uint32_t)fail_errno) : SCMP_ACT_KILL_PROCESS);
+	    SCMP_ACT_ERRNO((uint32_t)fail_errno) : SCMP_ACT_TRAP);
 	int rc = -1;
 
 	if (ctx == NULL)
@@ -115,6 +205,8 @@ sandbox_seccomp(const struct sandbox_policy *p)
 	const struct sandbox_call *lists[4];
 	size_t n = 0;
 
+	if (sandbox_sigsys_install(p->role) == -1)
+		return -1;
 	lists[n++] = sandbox_base;
 	if (p->calls != NULL)
 		lists[n++] = p->calls;
@@ -227,6 +319,56 @@ sandbox_privileged(void)
 	if (syscall(SYS_capget, &hdr, data) == -1)
 		return geteuid() == 0;
 	return data[0].effective != 0 || data[1].effective != 0;
+}
+
+#define CAP_BIT(c)	(UINT64_C(1) << (c))
+
+/* The capabilities this process may use (its permitted set). */
+static uint64_t
+sandbox_permitted(void)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2];
+
+	if (syscall(SYS_capget, &hdr, data) == -1)
+		return 0;
+	return (uint64_t)data[0].permitted | (uint64_t)data[1].permitted << 32;
+}
+
+int
+sandbox_master_check(char *why, size_t whylen)
+{
+	static const struct { int cap; const char *name; } need[] = {
+		{ CAP_SETUID, "SETUID" }, { CAP_SETGID, "SETGID" },
+		{ CAP_CHOWN, "CHOWN" },
+	};
+	uint64_t have = sandbox_permitted();
+	char missing[128] = "";
+
+	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
+		if (!(have & CAP_BIT(need[i].cap)))
+			snprintf(missing + strlen(missing), sizeof(missing) - strlen(missing),
+			    "%sCAP_%s", missing[0] ? ", " : "", need[i].name);
+	/* Either one reads a root-owned client home (Docker grants only
+	 * DAC_OVERRIDE, which covers reading and searching). */
+	if (!(have & (CAP_BIT(CAP_DAC_OVERRIDE) | CAP_BIT(CAP_DAC_READ_SEARCH))))
+		snprintf(missing + strlen(missing), sizeof(missing) - strlen(missing),
+		    "%sCAP_DAC_OVERRIDE", missing[0] ? ", " : "");
+	if (missing[0] == '\0')
+		return 0;
+	snprintf(why, whylen, "started as root without %s, which nymd needs to "
+	    "hand the client's home to its user and switch to it; grant %s (e.g. docker run "
+	    "--cap-add), or start nymd as an unprivileged user", missing,
+	    strchr(missing, ',') ? "them" : "it");
+	return -1;
+}
+
+int
+sandbox_shed_capabilities(void)
+{
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == -1)
+		return -1;
+	return capset_sets(0, 0, 0);
 }
 
 int

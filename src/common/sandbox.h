@@ -77,6 +77,14 @@ int	sandbox_seccomp_lists(const struct sandbox_call *const *lists, int fail_errn
  * nothing. -1 with errno on failure, or if root could be regained.
  */
 int	sandbox_drop_privileges(uid_t uid, gid_t gid);
+/* Started as root: 0 if this process has the capabilities master needs
+ * to hand the client's home to the service user and switch to it, else
+ * -1 with why naming each one missing and what to do. */
+int	sandbox_master_check(char *why, size_t whylen);
+/* Gives up every capability (permitted, effective, inheritable, ambient)
+ * without changing user: root in a user namespace that cannot switch to
+ * the service user then runs as an unprivileged start does. 0 or -1. */
+int	sandbox_shed_capabilities(void);
 /* 1 if this process holds any capability in its effective set. */
 int	sandbox_privileged(void);
 

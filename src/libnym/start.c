@@ -201,6 +201,60 @@ start_helper(const char *nymd, char *const argv[], const struct sockaddr_un *sun
 	_exit(0);
 }
 
+/*
+ * The daemon that holds the client's lock (nymd's master/lock.c writes
+ * "PID COMMAND" into ROOT/clients/ID/data/nymd.lock): its pid if it is
+ * alive, and its command in cmd; 0 if none is running.
+ */
+static pid_t
+start_lock_holder(const char *root, const char *id, char *cmd, size_t cmdlen)
+{
+	char path[PATH_MAX], buf[128];
+	long pid;
+	int fd, n, off = 0;
+	ssize_t len;
+
+	n = snprintf(path, sizeof(path), "%s/clients/%s/data/nymd.lock", root, id);
+	if (n < 0 || (size_t)n >= sizeof(path) ||
+	    (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return 0;
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len <= 0)
+		return 0;
+	buf[len] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	if (sscanf(buf, "%ld %n", &pid, &off) != 1 || pid <= 0 || off == 0 ||
+	    (kill((pid_t)pid, 0) == -1 && errno != EPERM))
+		return 0;
+	snprintf(cmd, cmdlen, "%s", buf + off);
+	return (pid_t)pid;
+}
+
+/* Another daemon runs the client (a race won, or `nymd socket`): 0 once
+ * its socket answers, NYM_ERR_START (and why) if it does not serve it, or
+ * 1 if no daemon holds the client's lock. */
+static int
+start_use_running(struct nym_client **out, const char *root, const char *id,
+    const char *path)
+{
+	char cmd[96];
+	pid_t pid = start_lock_holder(root, id, cmd, sizeof(cmd));
+
+	if (pid == 0)
+		return 1;
+	for (long waited = 0; waited < NYM_START_TIMEOUT_MS; waited += START_POLL_MS) {
+		if (nym_connect_unix(out, path) == 0)
+			return 0;
+		if (start_lock_holder(root, id, cmd, sizeof(cmd)) != pid)
+			break;
+		start_sleep_ms(START_POLL_MS);
+	}
+	return client_fail(NYM_ERR_START,
+	    "client '%s' is already running (pid %ld, %s) but does not serve %s",
+	    id, (long)pid, cmd, path);
+}
+
 int
 nym_client_start(struct nym_client **out, const char *id, const char *home)
 {
@@ -258,6 +312,10 @@ nym_client_start(struct nym_client **out, const char *id, const char *home)
 	/* Connect whatever the report: another nymd may have won a race. */
 	if (nym_connect_unix(out, path) == 0)
 		return 0;
+	/* nymd refused to start beside a running daemon of the same client. */
+	if (n == 1 && result == START_DIED &&
+	    (rc = start_use_running(out, root, id, path)) != 1)
+		return rc;
 	if (n != 1)
 		return client_fail(NYM_ERR_START, "%s run --id %s did not come up", nymd, id);
 	switch (result) {

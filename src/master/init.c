@@ -15,6 +15,7 @@
 
 #include <sodium.h>
 
+#include "common/addr.h"
 #include "common/config.h"
 #include "common/fsutil.h"
 #include "common/http.h"
@@ -54,7 +55,8 @@ init_random_id(char out[INIT_RANDOM_ID_CHARS + 1])
 
 /* A random provider from the directory, or -1 (and why) if none. */
 static int
-init_choose_provider(const char *url, char *out, size_t outlen, char *why, size_t whylen)
+init_choose_provider(const char *url, const char *proxy, char *out, size_t outlen,
+    char *why, size_t whylen)
 {
 	struct topology *t = NULL;
 	char *body = NULL;
@@ -62,7 +64,7 @@ init_choose_provider(const char *url, char *out, size_t outlen, char *why, size_
 	long status;
 	int rc = -1;
 
-	if (http_get_sync(url, INIT_DIRECTORY_TIMEOUT_MS, &body, &len, &status,
+	if (http_get_sync(url, proxy, INIT_DIRECTORY_TIMEOUT_MS, &body, &len, &status,
 	    why, whylen) == -1)
 		return -1;
 	if (status != 200)
@@ -132,13 +134,98 @@ init_write_keys(const char *priv_path, const char *pub_path)
 	return 0;
 }
 
+/* --local and --directory: the URL, checked part by part. */
+static int
+init_directory(const struct nymd_options *o, struct nymd_config *cfg)
+{
+	char why[512];
+
+	if (o->local) {
+		/* The seed's words, but on their own line (the seed wrote
+		 * no newline, running them into the next line). */
+		printf("Using the local directory server\n");
+		snprintf(cfg->directory_server_topology,
+		    sizeof(cfg->directory_server_topology), "%s",
+		    CONFIG_LOCAL_TOPOLOGY_URL);
+	}
+	if (o->directory == NULL)
+		return 0;
+	if (addr_check_url(o->directory, why, sizeof(why)) == -1) {
+		fprintf(stderr, "nymd init: --directory %s\n", why);
+		return -1;
+	}
+	if (strlen(o->directory) >= sizeof(cfg->directory_server_topology)) {
+		fprintf(stderr, "nymd init: --directory URL too long (at most %zu bytes)\n",
+		    sizeof(cfg->directory_server_topology) - 1);
+		return -1;
+	}
+	snprintf(cfg->directory_server_topology, sizeof(cfg->directory_server_topology),
+	    "%s", o->directory);
+	return 0;
+}
+
+/* The client's unix socket must fit sun_path, or run could never bind it. */
+static int
+init_socket_fits(const struct nymd_config *cfg, const char *id)
+{
+	char path[2 * PATH_MAX];
+
+	if (config_resolve_path(cfg, cfg->socket_path, path, sizeof(path)) == -1)
+		snprintf(path, sizeof(path), "ROOT/clients/%s/%s", id, cfg->socket_path);
+	if (strlen(path) >= CONFIG_UNIX_PATH_BYTES) {
+		fprintf(stderr, "nymd init: the socket path %s would be %zu bytes, longer "
+		    "than the %d a unix socket path may have; use a shorter --id than "
+		    "'%s' or a shorter --home\n", path, strlen(path),
+		    CONFIG_UNIX_PATH_BYTES - 1, id);
+		return -1;
+	}
+	return 0;
+}
+
+/* Writes the client's files; on failure removes what it made. */
+static int
+init_write(struct nymd_config *cfg, const char *confdir, const char *priv,
+    const char *pub, const char *conffile)
+{
+	struct fs_undo undo = { .n = 0 };
+	char mixapps[PATH_MAX];
+	const char *failed = confdir;
+
+	/* Where mix applications keep their data, as the seed makes it. */
+	if (config_resolve_path(cfg, cfg->mixapps_directory, mixapps, sizeof(mixapps)) == -1) {
+		fprintf(stderr, "nymd init: %s: path too long\n", cfg->mixapps_directory);
+		return -1;
+	}
+	if (fs_undo_mkdirs(&undo, confdir, 0700) == -1 || chmod(confdir, 0700) == -1)
+		goto fail;
+	if (fs_undo_file(&undo, priv) == -1 || fs_undo_file(&undo, pub) == -1 ||
+	    init_write_keys(priv, pub) == -1) {
+		failed = NULL;
+		goto fail;
+	}
+	failed = mixapps;
+	if (fs_undo_mkdirs(&undo, mixapps, 0700) == -1)
+		goto fail;
+	failed = conffile;
+	if (fs_undo_file(&undo, conffile) == -1 ||
+	    config_write(conffile, cfg) != CONFIG_OK)
+		goto fail;
+	printf("Saved generated config to %s\n", conffile);
+	fs_undo_keep(&undo);
+	return 0;
+fail:
+	if (failed != NULL)
+		fprintf(stderr, "nymd init: %s: %s\n", failed, strerror(errno));
+	fs_undo_rollback(&undo);
+	return -1;
+}
+
 int
 init_main(const struct nymd_options *o)
 {
 	struct nymd_config cfg;
 	char root[PATH_MAX], home[PATH_MAX], confdir[PATH_MAX], conffile[PATH_MAX];
-	char priv[PATH_MAX], pub[PATH_MAX], why[256], random_id[INIT_RANDOM_ID_CHARS + 1];
-	char mixapps[PATH_MAX];
+	char priv[PATH_MAX], pub[PATH_MAX], why[1024], random_id[INIT_RANDOM_ID_CHARS + 1];
 	const char *id = o->id;
 
 	if (sodium_init() < 0) {
@@ -176,54 +263,29 @@ init_main(const struct nymd_options *o)
 		fprintf(stderr, "nymd init: %s: path too long\n", home);
 		return NYMD_EXIT_CONFIG;
 	}
+	/* Everything is checked before anything is written. */
+	if (init_directory(o, &cfg) == -1)
+		return NYMD_EXIT_USAGE;
+	if (init_socket_fits(&cfg, id) == -1)
+		return NYMD_EXIT_USAGE;
+	if (o->provider != NULL)
+		snprintf(cfg.provider_id, sizeof(cfg.provider_id), "%s", o->provider);
+	if (config_check(&cfg, why, sizeof(why)) != CONFIG_OK) {
+		fprintf(stderr, "nymd init: the configuration would not load: %s\n", why);
+		return NYMD_EXIT_CONFIG;
+	}
 	if (!o->force && (init_exists(conffile) || init_exists(priv) || init_exists(pub))) {
 		fprintf(stderr, "nymd init: client '%s' already exists in %s; "
 		    "use --force to replace its keys and configuration\n", id, home);
 		return NYMD_EXIT_CONFIG;
 	}
-	if (o->local) {
-		/* The seed's words, but on their own line (the seed wrote
-		 * no newline, running them into the next line). */
-		printf("Using the local directory server\n");
-		snprintf(cfg.directory_server_topology, sizeof(cfg.directory_server_topology),
-		    "%s", CONFIG_LOCAL_TOPOLOGY_URL);
-	}
-	if (o->directory != NULL) {
-		if (strlen(o->directory) >= sizeof(cfg.directory_server_topology)) {
-			fprintf(stderr, "nymd init: --directory URL too long\n");
-			return NYMD_EXIT_USAGE;
-		}
-		snprintf(cfg.directory_server_topology, sizeof(cfg.directory_server_topology),
-		    "%s", o->directory);
-	}
-	if (fs_mkdirs(confdir, 0700) == -1 || chmod(confdir, 0700) == -1) {
-		fprintf(stderr, "nymd init: %s: %s\n", confdir, strerror(errno));
-		return NYMD_EXIT_CONFIG;
-	}
-	if (init_write_keys(priv, pub) == -1)
-		return NYMD_EXIT_CONFIG;
-
-	if (o->provider != NULL) {
-		snprintf(cfg.provider_id, sizeof(cfg.provider_id), "%s", o->provider);
-	} else if (init_choose_provider(cfg.directory_server_topology, cfg.provider_id,
-	    sizeof(cfg.provider_id), why, sizeof(why)) == -1) {
+	if (o->provider == NULL && init_choose_provider(cfg.directory_server_topology,
+	    cfg.directory_proxy, cfg.provider_id, sizeof(cfg.provider_id), why, sizeof(why)) == -1) {
 		cfg.provider_id[0] = '\0';
 		fprintf(stderr, "Could not choose a provider now (%s: %s); "
 		    "one will be chosen at first run\n", cfg.directory_server_topology, why);
 	}
-	/* Where mix applications keep their data, as the seed makes it. */
-	if (config_resolve_path(&cfg, cfg.mixapps_directory, mixapps, sizeof(mixapps)) == -1) {
-		fprintf(stderr, "nymd init: %s: path too long\n", cfg.mixapps_directory);
+	if (init_write(&cfg, confdir, priv, pub, conffile) == -1)
 		return NYMD_EXIT_CONFIG;
-	}
-	if (fs_mkdirs(mixapps, 0700) == -1) {
-		fprintf(stderr, "nymd init: %s: %s\n", mixapps, strerror(errno));
-		return NYMD_EXIT_CONFIG;
-	}
-	if (config_write(conffile, &cfg) != CONFIG_OK) {
-		fprintf(stderr, "nymd init: %s: %s\n", conffile, strerror(errno));
-		return NYMD_EXIT_CONFIG;
-	}
-	printf("Saved generated config to %s\n", conffile);
 	return 0;
 }

@@ -82,6 +82,7 @@ static struct master {
 	int			 log_fd;	/* passed to children, or -1 */
 	int			 listen_fd;	/* the unix socket, for rpcd; or -1 */
 	int			 key_fd;	/* the private key file, for keyd */
+	int			 lock_fd;	/* the client's lock, held until exit */
 	int			 journal;
 	/* Children never get a terminal: what they write to fds 1 and 2,
 	 * where master's are a terminal, comes through this pipe. */
@@ -140,6 +141,7 @@ master_child_config(Nymipc__Role role, Nymipc__ChildConfig *cc)
 	cc->listen_address = (char *)cfg->listen_address;
 	cc->websocket_allowed_origins = (char *)cfg->websocket_allowed_origins;
 	cc->allow_other_users = cfg->allow_other_users;
+	cc->directory_proxy = (char *)cfg->directory_proxy;
 	cc->port = (uint32_t)m.o->port;
 	cc->average_delay_ms = cfg->average_delay_ms;
 	cc->topology_refresh_seconds = cfg->topology_refresh_seconds;
@@ -733,6 +735,22 @@ master_make_data_dir(void)
 	return 0;
 }
 
+/* One daemon per client: a second run or socket stops here, before it
+ * opens the log, binds a socket or starts a child. */
+static int
+master_take_lock(void)
+{
+	char why[512], command[64];
+
+	snprintf(command, sizeof(command), "%s %s", m.o->prog, m.o->command);
+	m.lock_fd = master_lock(m.data_dir, m.cfg.id, command, why, sizeof(why));
+	if (m.lock_fd == -1) {
+		master_error("%s", why);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 master_open_log(void)
 {
@@ -763,6 +781,51 @@ master_open_log(void)
 	return 0;
 }
 
+/* 1 if id is mapped in this process's user namespace (map is
+ * /proc/self/uid_map or gid_map); 1 too if the map cannot be read. */
+static int
+master_id_mapped(const char *map, unsigned long id)
+{
+	unsigned long inside, outside, count;
+	FILE *f = fopen(map, "re");
+	int mapped = 0;
+
+	if (f == NULL)
+		return 1;
+	while (!mapped && fscanf(f, "%lu %lu %lu", &inside, &outside, &count) == 3)
+		mapped = id >= inside && id - inside < count;
+	fclose(f);
+	return mapped;
+}
+
+/*
+ * Root in a user namespace that does not map the service user (unshare
+ * -U -r, rootless containers) cannot become it: nymd then gives up every
+ * capability and runs as an unprivileged start does, confined by
+ * Landlock and seccomp, without the switch of user.
+ */
+static int
+master_unmapped_user(const struct passwd *pw)
+{
+	if (master_id_mapped("/proc/self/uid_map", pw->pw_uid) &&
+	    master_id_mapped("/proc/self/gid_map", pw->pw_gid))
+		return 0;
+	log_warnx("the user %s (uid %lu) is not mapped in this user namespace: "
+	    "running as uid %lu without any capability, confined as an unprivileged "
+	    "start is (map it, or set [nymd] user to a mapped user, to switch to it)",
+	    m.cfg.user, (unsigned long)pw->pw_uid, (unsigned long)getuid());
+	if (log_fd() != STDERR_FILENO)
+		fprintf(stderr, "%s: the user %s is not mapped in this user namespace: "
+		    "running without capabilities as an unprivileged start does\n",
+		    m.o->prog, m.cfg.user);
+	if (sandbox_shed_capabilities() == -1) {
+		master_error("cannot give up the capabilities: %s", strerror(errno));
+		return -1;
+	}
+	m.privileged = 0;
+	return 1;
+}
+
 /* nftw's callback: the entry becomes the run-as user's. */
 static uid_t chown_uid;
 static gid_t chown_gid;
@@ -786,21 +849,13 @@ master_chown_entry(const char *path, const struct stat *st, int type,
 	return 0;
 }
 
-/*
- * Started as root, nymd hands the client's home (configuration, public
- * key, store) to the user it runs as, but not the private key, which
- * only the file master opened reaches (keyd's); then it becomes that user
- * with no capability at all, before any child exists: the children, and
- * those master restarts after a crash, are confined exactly as in a start
- * by that user (docs/threat-model.md). Master and children work in the
- * home (proc_home_path()), so directories above it may stay closed to
- * that user. Started with capabilities but not as root, nymd gives them
- * up.
- */
 /* The user to run as: the caller, or, started as root, [nymd] user. */
 static int
 master_find_user(void)
 {
+	char why[512];
+	int rc;
+
 	m.uid = getuid();
 	m.gid = getgid();
 	m.privileged = geteuid() == 0;
@@ -817,11 +872,28 @@ master_find_user(void)
 		master_error("[nymd] user must not be root");
 		return -1;
 	}
+	if ((rc = master_unmapped_user(pw)) != 0)
+		return rc == 1 ? 0 : -1;
+	if (sandbox_master_check(why, sizeof(why)) == -1) {
+		master_error("%s", why);
+		return -1;
+	}
 	m.uid = pw->pw_uid;
 	m.gid = pw->pw_gid;
 	return 0;
 }
 
+/*
+ * Started as root, nymd hands the client's home (configuration, public
+ * key, store) to the user it runs as, but not the private key, which
+ * only the file master opened reaches (keyd's); then it becomes that user
+ * with no capability at all, before any child exists: the children, and
+ * those master restarts after a crash, are confined exactly as in a start
+ * by that user (docs/threat-model.md). Master and children work in the
+ * home (proc_home_path()), so directories above it may stay closed to
+ * that user. Started with capabilities but not as root, nymd gives them
+ * up.
+ */
 static int
 master_privileges(void)
 {
@@ -988,6 +1060,7 @@ master_main(const struct nymd_options *o)
 	m.log_fd = -1;
 	m.listen_fd = -1;
 	m.key_fd = -1;
+	m.lock_fd = -1;
 	m.relay[0] = m.relay[1] = -1;
 	if ((o->root != NULL ? snprintf(m.root, sizeof(m.root), "%s", o->root) < 0 :
 	    nymd_default_root(m.root, sizeof(m.root)) == -1) ||
@@ -1013,9 +1086,9 @@ master_main(const struct nymd_options *o)
 		return master_check_only();
 	if (master_load_config(&m.cfg) == -1 || master_resolve_paths() == -1 ||
 	    master_check_keys() == -1 || master_make_data_dir() == -1 ||
-	    master_open_log() == -1 || master_enter_home() == -1 ||
-	    master_find_user() == -1 || master_listen() == -1 ||
-	    master_privileges() == -1)
+	    master_take_lock() == -1 || master_open_log() == -1 ||
+	    master_enter_home() == -1 || master_find_user() == -1 ||
+	    master_listen() == -1 || master_privileges() == -1)
 		return NYMD_EXIT_CONFIG;
 	(void)notify_init();	/* without it nymd runs; systemd times out */
 	if (master_setup_events() == -1) {

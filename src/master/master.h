@@ -20,6 +20,7 @@ struct nymd_options {
 	const char	*path;
 	int		 check_only;	/* check-config, reload */
 	long		 reload_pid;	/* reload --pid: master to signal */
+	const char	*command;	/* "init", "run" or "socket" */
 };
 
 /* The id of run and socket without --id, as the seed's loopix-client. */
@@ -37,6 +38,15 @@ int	nymd_default_root(char *out, size_t len);
  * -1 with the reason in err. */
 int	master_listen_unix(const char *path, unsigned mode, char *err,
 	    size_t errlen);
+/* The lock file in a client's data directory (master/lock.c). */
+#define NYMD_LOCK_FILE	"nymd.lock"
+/*
+ * Takes the client's lock for the life of this process: the descriptor
+ * (close-on-exec), or -1 with why set, "client 'ID' is already running
+ * (pid N, COMMAND)" when another daemon holds it.
+ */
+int	master_lock(const char *data_dir, const char *id, const char *command,
+	    char *why, size_t whylen);
 
 /* master's seccomp allow-list (master/sandbox.c), which the children
  * inherit under their own; 0 or -1. */

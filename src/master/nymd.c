@@ -304,6 +304,7 @@ main(int argc, char **argv)
 		usage_command(stderr, o.prog, cmd);
 		return NYMD_EXIT_USAGE;
 	}
+	o.command = cmd;
 	if (strcmp(cmd, "run") == 0 || strcmp(cmd, "check-config") == 0 ||
 	    strcmp(cmd, "reload") == 0)
 		o.socket_kind = NYMIPC__SOCKET_KIND__SOCKET_UNIX;

@@ -207,6 +207,19 @@ directory_set_url(struct directory *d, const char *url, unsigned refresh_seconds
 	return 0;
 }
 
+int
+directory_set_proxy(struct directory *d, const char *proxy)
+{
+	if (http_set_proxy(d->http, proxy) == -1)
+		return -1;
+	if (proxy != NULL && proxy[0] != '\0')
+		log_info("the directory is fetched through the proxy %s (directory_proxy)",
+		    proxy);
+	else
+		log_debug("the directory is fetched without a proxy");
+	return 0;
+}
+
 void
 directory_start(struct directory *d)
 {

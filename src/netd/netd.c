@@ -271,7 +271,7 @@ netd_configure(struct proc *p)
 		fatalx("cannot initialise libcurl");
 	netd.dir = directory_new(p->base, cfg->directory_url,
 	    cfg->topology_refresh_seconds, netd_on_topology, NULL);
-	if (netd.dir == NULL)
+	if (netd.dir == NULL || directory_set_proxy(netd.dir, cfg->directory_proxy) == -1)
 		fatalx("cannot set up the directory client");
 	netd_check_home(cfg->home);
 	return 0;
@@ -290,6 +290,8 @@ netd_reload(struct proc *p)
 	if (directory_set_url(netd.dir, p->config->directory_url,
 	    p->config->topology_refresh_seconds) == -1)
 		log_warnx("out of memory: keeping the old directory URL");
+	if (directory_set_proxy(netd.dir, p->config->directory_proxy) == -1)
+		log_warnx("out of memory: keeping the old directory proxy");
 	if (netd.traffic != NULL)
 		netd_apply_config(p->config);
 	netd_link_provider();

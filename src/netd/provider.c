@@ -9,6 +9,7 @@
 
 #include <event2/event.h>
 
+#include "common/addr.h"
 #include "common/b64.h"
 #include "common/link.h"
 #include "common/log.h"
@@ -27,7 +28,11 @@ struct provider_link {
 	char			 id[B64_KEY_CHARS + 1];
 	char			 host[256];
 	char			 port[8];
+	char			 hostport[ADDR_HOSTPORT_BYTES];	/* for the log */
 	int			 target_set;
+	struct addrinfo		*addrs;		/* what host resolved to */
+	struct addrinfo		*next_addr;	/* the next one to try */
+	int			 last_errno;	/* of the last address tried */
 	int			 fd;		/* connecting socket */
 	struct event		*connect_ev;
 	struct event		*retry_ev;
@@ -56,6 +61,10 @@ provider_drop(struct provider_link *p)
 		link_free(p->link);
 		p->link = NULL;
 	}
+	if (p->addrs != NULL) {
+		freeaddrinfo(p->addrs);
+		p->addrs = p->next_addr = NULL;
+	}
 	if (p->registered) {
 		p->registered = 0;
 		if (p->cb.down != NULL)
@@ -70,7 +79,7 @@ provider_on_established(struct link *l, void *arg, const uint8_t peer[LINK_KEY_B
 	Link__Control c = LINK__CONTROL__INIT;
 	Link__Register r = LINK__REGISTER__INIT;
 
-	log_info("link to provider %s at %s:%s up", p->id, p->host, p->port);
+	log_info("link to provider %s at %s up", p->id, p->hostport);
 	p->logged_down = 0;
 	c.msg_case = LINK__CONTROL__MSG_REGISTER;
 	c.register_ = &r;
@@ -157,6 +166,8 @@ static const struct link_callbacks provider_link_cb = {
 	.dh = provider_on_dh,
 };
 
+static void provider_try_next(struct provider_link *);
+
 static void
 provider_on_connected(evutil_socket_t fd, short what, void *arg)
 {
@@ -166,13 +177,17 @@ provider_on_connected(evutil_socket_t fd, short what, void *arg)
 
 	event_free(p->connect_ev);
 	p->connect_ev = NULL;
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1 || err != 0) {
-		if (!p->logged_down)
-			log_warnx("cannot connect to provider %s at %s:%s: %s", p->id,
-			    p->host, p->port, strerror(err ? err : errno));
-		p->logged_down = 1;
-		provider_retry(p);
+	if ((what & EV_TIMEOUT) || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1 ||
+	    err != 0) {
+		p->last_errno = (what & EV_TIMEOUT) ? ETIMEDOUT : err ? err : errno;
+		close(p->fd);
+		p->fd = -1;
+		provider_try_next(p);
 		return;
+	}
+	if (p->addrs != NULL) {
+		freeaddrinfo(p->addrs);
+		p->addrs = p->next_addr = NULL;
 	}
 	struct link_config cfg = {
 		.packet_bytes = p->packet_bytes,
@@ -189,36 +204,64 @@ provider_on_connected(evutil_socket_t fd, short what, void *arg)
 	p->fd = -1;	/* the link owns it */
 }
 
+/*
+ * Connects to the next address the provider's host resolved to, as node
+ * links do (node/pool.c): a name with an IPv6 and an IPv4 address works
+ * when only one of them answers. When none is left, waits and starts over.
+ */
+static void
+provider_try_next(struct provider_link *p)
+{
+	char addr[ADDR_IP_BYTES];
+
+	while (p->next_addr != NULL) {
+		struct addrinfo *ai = p->next_addr;
+		p->next_addr = ai->ai_next;
+		if (getnameinfo(ai->ai_addr, ai->ai_addrlen, addr, sizeof(addr), NULL, 0,
+		    NI_NUMERICHOST) == 0)
+			log_debug("provider %s: trying %s of %s", p->id, addr, p->hostport);
+		p->fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (p->fd != -1 && (connect(p->fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
+		    errno == EINPROGRESS)) {
+			struct timeval tv = { 10, 0 };
+			p->connect_ev = event_new(p->base, p->fd, EV_WRITE,
+			    provider_on_connected, p);
+			if (p->connect_ev == NULL || event_add(p->connect_ev, &tv) == -1)
+				break;
+			return;
+		}
+		p->last_errno = errno;
+		if (p->fd != -1)
+			close(p->fd);
+		p->fd = -1;
+	}
+	if (!p->logged_down)
+		log_warnx("cannot connect to provider %s at %s: %s", p->id, p->hostport,
+		    strerror(p->last_errno));
+	p->logged_down = 1;
+	provider_retry(p);
+}
+
 static void
 provider_start(struct provider_link *p)
 {
-	struct addrinfo hints, *res = NULL;
+	struct addrinfo hints;
+	int rc;
 
 	provider_drop(p);
 	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV;
-	int rc = getaddrinfo(p->host, p->port, &hints, &res);
-	if (rc != 0) {
+	if ((rc = getaddrinfo(p->host, p->port, &hints, &p->addrs)) != 0) {
 		log_warnx("provider %s: cannot resolve %s: %s", p->id, p->host, gai_strerror(rc));
+		p->addrs = NULL;
 		provider_retry(p);
 		return;
 	}
-	p->fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (p->fd == -1 || (connect(p->fd, res->ai_addr, res->ai_addrlen) == -1 &&
-	    errno != EINPROGRESS)) {
-		if (!p->logged_down)
-			log_warn("cannot connect to provider %s at %s:%s", p->id, p->host, p->port);
-		p->logged_down = 1;
-		freeaddrinfo(res);
-		provider_retry(p);
-		return;
-	}
-	freeaddrinfo(res);
-	p->connect_ev = event_new(p->base, p->fd, EV_WRITE, provider_on_connected, p);
-	struct timeval tv = { 10, 0 };
-	if (p->connect_ev == NULL || event_add(p->connect_ev, &tv) == -1)
-		provider_retry(p);
+	p->next_addr = p->addrs;
+	p->last_errno = ECONNREFUSED;
+	provider_try_next(p);
 }
 
 static void
@@ -284,6 +327,8 @@ provider_connect(struct provider_link *p, const uint8_t pub[32], const char *hos
 	b64_encode(p->id, pub, 32, B64_URLSAFE);
 	snprintf(p->host, sizeof(p->host), "%s", host);
 	snprintf(p->port, sizeof(p->port), "%s", port);
+	if (addr_format_hostport(p->hostport, sizeof(p->hostport), p->host, p->port) == -1)
+		snprintf(p->hostport, sizeof(p->hostport), "%s", p->host);
 	p->target_set = 1;
 	p->backoff_ms = PROVIDER_BACKOFF_MIN_MS;
 	evtimer_del(p->retry_ev);

@@ -17,12 +17,14 @@
 
 #include <sodium.h>
 
+#include "common/addr.h"
 #include "common/b64.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/pem.h"
 #include "node/cli.h"
 #include "node/identity.h"
+#include "common/descriptor.h"
 #include "common/http.h"
 
 struct node_opts {
@@ -155,13 +157,109 @@ node_exists(const char *path)
 	return lstat(path, &st) == 0;
 }
 
+/* --host, --port, --layer and --directory, checked before anything is
+ * written, with the parsers run uses. */
+static int
+node_init_check(const char *prog, enum node_role role, const struct node_opts *o,
+    struct node_config *c)
+{
+	char why[512];
+
+	if (o->host != NULL) {
+		/* The bare form: run listens on it and writes it in brackets. */
+		if (addr_parse_ip(o->host, c->host, sizeof(c->host), why,
+		    sizeof(why)) == -1) {
+			fprintf(stderr, "%s init: --host %s\n", prog, why);
+			return -1;
+		}
+	}
+	if (node_parse_uint(o->port, 1, 65535, &c->port) == -1) {
+		fprintf(stderr, "%s init: --port must be 1 to 65535\n", prog);
+		return -1;
+	}
+	if (role == NODE_ROLE_MIXNODE &&
+	    node_parse_uint(o->layer, 1, 3, &c->layer) == -1) {
+		fprintf(stderr, "%s init: --layer must be 1, 2 or 3\n", prog);
+		return -1;
+	}
+	if (addr_check_url(o->directory, why, sizeof(why)) == -1) {
+		fprintf(stderr, "%s init: --directory %s\n", prog, why);
+		return -1;
+	}
+	if (node_directory_base(o->directory, c->directory,
+	    sizeof(c->directory)) == -1) {
+		fprintf(stderr, "%s init: --directory must be an http:// or "
+		    "https:// URL\n", prog);
+		return -1;
+	}
+	return 0;
+}
+
+/* The keys, the configuration and the identity; on failure, what was
+ * made is removed again. 0 or -1 (said). */
+static int
+node_init_write(const char *prog, const char *path, struct node_config *c,
+    uint8_t pub[32], struct fs_undo *undo)
+{
+	char err[IDENTITY_ERR_BYTES], ident[B64_KEY_CHARS + 1], f[PATH_MAX + 64];
+	uint8_t ipk[32], *priv;
+	int rc;
+
+	if (fs_undo_mkdirs(undo, c->data_dir, 0700) == -1) {
+		fprintf(stderr, "%s init: %s: %s\n", prog, c->data_dir,
+		    strerror(errno));
+		return -1;
+	}
+	if ((priv = sodium_malloc(32)) == NULL) {
+		fprintf(stderr, "%s init: out of memory\n", prog);
+		return -1;
+	}
+	randombytes_buf(priv, 32);
+	crypto_scalarmult_base(pub, priv);
+	rc = fs_undo_file(undo, c->priv_key_file) == -1 ? PEM_ERR_IO :
+	    pem_write_key(c->priv_key_file, PEM_TYPE_PRIVATE, priv, 0600);
+	sodium_free(priv);
+	if (rc != PEM_OK) {
+		fprintf(stderr, "%s init: %s: %s\n", prog, c->priv_key_file,
+		    pem_strerror(rc));
+		return -1;
+	}
+	printf("Saved generated private key to %s\n", c->priv_key_file);
+	if (fs_undo_file(undo, c->pub_key_file) == -1 ||
+	    (rc = pem_write_key(c->pub_key_file, PEM_TYPE_PUBLIC, pub, 0644)) !=
+	    PEM_OK) {
+		fprintf(stderr, "%s init: %s: %s\n", prog, c->pub_key_file,
+		    pem_strerror(rc));
+		return -1;
+	}
+	printf("Saved generated public key to %s\n", c->pub_key_file);
+	if (fs_undo_file(undo, path) == -1 || node_config_write(path, c) == -1) {
+		fprintf(stderr, "%s init: %s: %s\n", prog, path, strerror(errno));
+		return -1;
+	}
+	printf("Saved generated config to %s\n", path);
+	snprintf(f, sizeof(f), "%s/%s", c->home, IDENTITY_PRIVATE_FILE);
+	rc = fs_undo_file(undo, f);
+	snprintf(f, sizeof(f), "%s/%s", c->home, IDENTITY_PUBLIC_FILE);
+	if (rc == -1 || fs_undo_file(undo, f) == -1 ||
+	    identity_create(c, ipk, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s init: %s\n", prog, rc == -1 ? strerror(errno) : err);
+		return -1;
+	}
+	b64_encode(ident, ipk, 32, B64_URLSAFE);
+	printf("Saved generated identity key to %s/%s\n", c->home,
+	    IDENTITY_PRIVATE_FILE);
+	printf("Our identity key is: %s\n", ident);
+	return 0;
+}
+
 static int
 node_init(const char *prog, enum node_role role, const struct node_opts *o)
 {
 	struct node_config c;
+	struct fs_undo undo = { .n = 0 };
 	char root[PATH_MAX], path[PATH_MAX], id[B64_KEY_CHARS + 1];
-	uint8_t pub[32], *priv;
-	int rc;
+	uint8_t pub[32];
 
 	if (o->port == NULL || o->directory == NULL ||
 	    (role == NODE_ROLE_MIXNODE && o->layer == NULL)) {
@@ -176,28 +274,8 @@ node_init(const char *prog, enum node_role role, const struct node_opts *o)
 		    "(or it is too long); use --home\n", prog);
 		return NODE_EXIT_CONFIG;
 	}
-	if (o->host != NULL) {
-		if (strlen(o->host) >= sizeof(c.host) || o->host[0] == '\0') {
-			fprintf(stderr, "%s init: bad --host\n", prog);
-			return NODE_EXIT_USAGE;
-		}
-		snprintf(c.host, sizeof(c.host), "%s", o->host);
-	}
-	if (node_parse_uint(o->port, 1, 65535, &c.port) == -1) {
-		fprintf(stderr, "%s init: --port must be 1 to 65535\n", prog);
+	if (node_init_check(prog, role, o, &c) == -1)
 		return NODE_EXIT_USAGE;
-	}
-	if (role == NODE_ROLE_MIXNODE &&
-	    node_parse_uint(o->layer, 1, 3, &c.layer) == -1) {
-		fprintf(stderr, "%s init: --layer must be 1, 2 or 3\n", prog);
-		return NODE_EXIT_USAGE;
-	}
-	if (node_directory_base(o->directory, c.directory,
-	    sizeof(c.directory)) == -1) {
-		fprintf(stderr, "%s init: --directory must be an http:// or "
-		    "https:// URL\n", prog);
-		return NODE_EXIT_USAGE;
-	}
 	if (!o->force && (node_exists(path) || node_exists(c.priv_key_file) ||
 	    node_exists(c.pub_key_file))) {
 		fprintf(stderr, "%s init: '%s' already exists in %s; use --force "
@@ -205,50 +283,11 @@ node_init(const char *prog, enum node_role role, const struct node_opts *o)
 		    c.home);
 		return NODE_EXIT_CONFIG;
 	}
-	if (fs_mkdirs(c.data_dir, 0700) == -1) {
-		fprintf(stderr, "%s init: %s: %s\n", prog, c.data_dir,
-		    strerror(errno));
+	if (node_init_write(prog, path, &c, pub, &undo) == -1) {
+		fs_undo_rollback(&undo);
 		return NODE_EXIT_CONFIG;
 	}
-	if ((priv = sodium_malloc(32)) == NULL) {
-		fprintf(stderr, "%s init: out of memory\n", prog);
-		return NODE_EXIT_CONFIG;
-	}
-	randombytes_buf(priv, 32);
-	crypto_scalarmult_base(pub, priv);
-	rc = pem_write_key(c.priv_key_file, PEM_TYPE_PRIVATE, priv, 0600);
-	sodium_free(priv);
-	if (rc != PEM_OK) {
-		fprintf(stderr, "%s init: %s: %s\n", prog, c.priv_key_file,
-		    pem_strerror(rc));
-		return NODE_EXIT_CONFIG;
-	}
-	printf("Saved generated private key to %s\n", c.priv_key_file);
-	if ((rc = pem_write_key(c.pub_key_file, PEM_TYPE_PUBLIC, pub, 0644)) !=
-	    PEM_OK) {
-		fprintf(stderr, "%s init: %s: %s\n", prog, c.pub_key_file,
-		    pem_strerror(rc));
-		return NODE_EXIT_CONFIG;
-	}
-	printf("Saved generated public key to %s\n", c.pub_key_file);
-	if (node_config_write(path, &c) == -1) {
-		fprintf(stderr, "%s init: %s: %s\n", prog, path, strerror(errno));
-		return NODE_EXIT_CONFIG;
-	}
-	printf("Saved generated config to %s\n", path);
-	{
-		char err[IDENTITY_ERR_BYTES], ident[B64_KEY_CHARS + 1];
-		uint8_t ipk[32];
-
-		if (identity_create(&c, ipk, err, sizeof(err)) == -1) {
-			fprintf(stderr, "%s init: %s\n", prog, err);
-			return NODE_EXIT_CONFIG;
-		}
-		b64_encode(ident, ipk, 32, B64_URLSAFE);
-		printf("Saved generated identity key to %s/%s\n", c.home,
-		    IDENTITY_PRIVATE_FILE);
-		printf("Our identity key is: %s\n", ident);
-	}
+	fs_undo_keep(&undo);
 	b64_encode(id, pub, 32, B64_URLSAFE);
 	printf("Our Public Key is: %s\n", id);
 	return NODE_EXIT_OK;

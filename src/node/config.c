@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/addr.h"
 #include "common/fsutil.h"
 #include "common/strbuf.h"
 #include "common/toml.h"
@@ -289,24 +290,35 @@ node_apply(struct node_config *c, const struct node_key *nk,
 			return node_fail(err, errlen, name, kv->line, kv->key,
 			    "use 1 to 64 letters, digits, '.', '_' or '-'");
 		break;
-	case NK_HOST:
-		/* One colon is "host:port"; IPv6 literals have two or more. */
-		if (v[0] == '\0' || strchr(v, '[') != NULL ||
-		    (strchr(v, ':') != NULL && strchr(v, ':') == strrchr(v, ':')))
+	case NK_HOST: {
+		/* The one parser of IP literals, which init uses too; the
+		 * bare form is kept ("[::1]" becomes "::1"). */
+		char ip[ADDR_IP_BYTES], why[NODE_ERR_BYTES / 2];
+		if (addr_parse_ip(v, ip, sizeof(ip), why, sizeof(why)) == -1)
 			return node_fail(err, errlen, name, kv->line, kv->key,
-			    "expected an IP address without the port");
-		break;
+			    "%s", why);
+		if (strlen(ip) >= nk->size)
+			return node_fail(err, errlen, name, kv->line, kv->key,
+			    "too long");
+		memcpy(field, ip, strlen(ip) + 1);
+		return 0;
+	}
 	case NK_LISTEN:
 		if (v[0] != '\0' && !node_loopback_listen(v))
 			return node_fail(err, errlen, name, kv->line, kv->key,
 			    "expected \"\" or a loopback \"127.0.0.1:PORT\" or "
 			    "\"[::1]:PORT\": the metrics are for this host only");
 		break;
-	case NK_URL:
+	case NK_URL: {
+		char why[NODE_ERR_BYTES / 2];
+		if (addr_check_url(v, why, sizeof(why)) == -1)
+			return node_fail(err, errlen, name, kv->line, kv->key,
+			    "%s", why);
 		if (node_directory_base(v, field, nk->size) == -1)
 			return node_fail(err, errlen, name, kv->line, kv->key,
 			    "expected an http:// or https:// URL");
 		return 0;
+	}
 	case NK_PATH:
 		if (v[0] != '/')
 			return node_fail(err, errlen, name, kv->line, kv->key,

@@ -20,6 +20,7 @@
 #include <event2/event.h>
 #include <event2/util.h>
 
+#include "common/addr.h"
 #include "common/b64.h"
 #include "common/log.h"
 #include "common/rand.h"
@@ -185,18 +186,28 @@ pool_flush(struct pool_peer *pp)
 	}
 }
 
+/* The peer's "host:port" for the log, an IPv6 host in brackets. */
+static const char *
+pool_hostport(const struct pool_peer *pp, char buf[ADDR_HOSTPORT_BYTES])
+{
+	if (addr_format_hostport(buf, ADDR_HOSTPORT_BYTES, pp->host, pp->port) == -1)
+		snprintf(buf, ADDR_HOSTPORT_BYTES, "%s", pp->host);
+	return buf;
+}
+
 static void
 pool_established(struct link *l, void *arg, const uint8_t peer[LINK_KEY_BYTES])
 {
 	struct pool_peer *pp = arg;
+	char hp[ADDR_HOSTPORT_BYTES];
 
 	pp->state = POOL_S_OPEN;
 	pp->backoff_ms = pp->pool->backoff_min_ms;
 	if (pp->warned)
-		log_info("link to %s (%s:%s) is up again", pp->id, pp->host,
-		    pp->port);
+		log_info("link to %s (%s) is up again", pp->id,
+		    pool_hostport(pp, hp));
 	else
-		log_debug("link to %s (%s:%s) is up", pp->id, pp->host, pp->port);
+		log_debug("link to %s (%s) is up", pp->id, pool_hostport(pp, hp));
 	pp->warned = 0;
 	pool_flush(pp);
 }
@@ -211,13 +222,14 @@ static void
 pool_closed(struct link *l, void *arg, int reason)
 {
 	struct pool_peer *pp = arg;
+	char hp[ADDR_HOSTPORT_BYTES];
 
 	if (pp->state == POOL_S_CONNECTING)
 		pp->pool->c.connect_failures++;
 	/* One warning per outage; the retries are logged at debug level. */
 	if (!pp->warned)
-		log_warnx("link to %s (%s:%s) closed: %s%s%s; reconnecting with "
-		    "back-off", pp->id, pp->host, pp->port, link_strerror(reason),
+		log_warnx("link to %s (%s) closed: %s%s%s; reconnecting with "
+		    "back-off", pp->id, pool_hostport(pp, hp), link_strerror(reason),
 		    reason == LINK_ERR_IO ? ": " : "",
 		    reason == LINK_ERR_IO ? strerror(link_errno(l)) : "");
 	else

@@ -235,8 +235,10 @@ print_provider(const struct nym_client_config *c)
 		return;
 	}
 	printf("%s", c->provider.id);
+	/* host:port, an IPv6 host in brackets, as nymctl(1) says */
 	if (c->provider.host[0] != '\0')
-		printf(" %s:%s", c->provider.host, c->provider.port);
+		printf(strchr(c->provider.host, ':') != NULL ? " [%s]:%s" : " %s:%s",
+		    c->provider.host, c->provider.port);
 }
 
 int

@@ -57,7 +57,7 @@ int
 testnet_probe_get(const char *url, char **body, size_t *len, long *status,
     char *err, size_t errlen)
 {
-	return http_get_sync(url, TESTNET_HTTP_TIMEOUT_MS, body, len, status, err, errlen);
+	return http_get_sync(url, NULL, TESTNET_HTTP_TIMEOUT_MS, body, len, status, err, errlen);
 }
 
 int

@@ -127,6 +127,7 @@ assert_config_equal(const struct nymd_config *a, const struct nymd_config *b)
 	assert_string_equal(a->socket_path, b->socket_path);
 	assert_int_equal(a->socket_mode, b->socket_mode);
 	assert_string_equal(a->listen_address, b->listen_address);
+	assert_string_equal(a->directory_proxy, b->directory_proxy);
 	assert_string_equal(a->websocket_allowed_origins,
 	    b->websocket_allowed_origins);
 	assert_int_equal(a->allow_other_users, b->allow_other_users);
@@ -306,6 +307,7 @@ test_round_trip_everything(void **state)
 	SET(cfg, socket_path, "/run/nymd/bob.sock");
 	cfg.socket_mode = 0660;
 	SET(cfg, listen_address, "::1");
+	SET(cfg, directory_proxy, "socks5h://[::1]:9050");
 	SET(cfg, websocket_allowed_origins, "https://app.example:8443, http://[::1]:80");
 	cfg.allow_other_users = true;
 	cfg.average_delay_ms = 1e-3;
@@ -517,11 +519,11 @@ static const struct bad_config bad_configs[] = {
 	    "config.toml:4: key 'level': expected one of trace, debug, info, "
 	    "warning, error, panic, fatal; got ''" },
 	{ CLIENT "directory_server_topology = 'ftp://x/y'\n", INV,
-	    "config.toml:3: key 'directory_server_topology': expected an "
-	    "http:// or https:// URL, got 'ftp://x/y'" },
+	    "config.toml:3: key 'directory_server_topology': 'ftp://x/y': "
+	    "the scheme 'ftp' is not supported; use http:// or https://" },
 	{ CLIENT "directory_server_topology = 'http:///x'\n", INV,
-	    "config.toml:3: key 'directory_server_topology': expected an "
-	    "http:// or https:// URL, got 'http:///x'" },
+	    "config.toml:3: key 'directory_server_topology': 'http:///x': "
+	    "the URL has no host" },
 	{ CLIENT "provider_id = 'R_rGKmwel'\n", INV,
 	    "config.toml:3: key 'provider_id': expected a provider id (44 "
 	    "characters of URL-safe base64) or \"\"" },
@@ -569,10 +571,19 @@ static const struct bad_config bad_configs[] = {
 	    "'4755'" },
 	{ CLIENT "[nymd]\nlisten_address = 'localhost'\n", INV,
 	    "config.toml:4: key 'listen_address': expected a numeric IPv4 or "
-	    "IPv6 address, got 'localhost'" },
-	{ CLIENT "[nymd]\nlisten_address = '[::1]'\n", INV,
+	    "IPv6 address, got 'localhost': 'localhost' is a host name, not an "
+	    "IP address (e.g. 127.0.0.1 or ::1)" },
+	{ CLIENT "[nymd]\ndirectory_proxy = '127.0.0.1:9050'\n", INV,
+	    "config.toml:4: key 'directory_proxy': '127.0.0.1:9050': expected a "
+	    "proxy URL: http://, https://, socks4://, socks4a://, socks5:// or "
+	    "socks5h:// HOST:PORT" },
+	{ CLIENT "[nymd]\ndirectory_proxy = 'socks5://127.0.0.1'\n", INV,
+	    "config.toml:4: key 'directory_proxy': 'socks5://127.0.0.1': the "
+	    "proxy's port is missing" },
+	{ CLIENT "[nymd]\nlisten_address = '[::1]:80'\n", INV,
 	    "config.toml:4: key 'listen_address': expected a numeric IPv4 or "
-	    "IPv6 address, got '[::1]'" },
+	    "IPv6 address, got '[::1]:80': '[::1]:80': expected an IP address "
+	    "without the port" },
 	{ CLIENT "[nymd]\nwebsocket_allowed_origins = 'http://localhost null'\n",
 	    INV, "config.toml:4: key 'websocket_allowed_origins': \"null\" "
 	    "cannot be allowed: any web page can send that origin (a sandboxed "
@@ -843,7 +854,8 @@ test_write_errors(void **state)
 	assert_int_equal(config_check(&cfg, err, sizeof(err)),
 	    CONFIG_ERR_INVALID);
 	assert_string_equal(err, "<config>:13: key 'directory_server_topology': "
-	    "expected an http:// or https:// URL, got 'ftp://example.org/'");
+	    "'ftp://example.org/': the scheme 'ftp' is not supported; use "
+	    "http:// or https://");
 	errno = 0;
 	assert_int_equal(config_write(path, &cfg), CONFIG_ERR_INVALID);
 	assert_int_equal(errno, EINVAL);

@@ -58,6 +58,7 @@ enum probe {
 	PROBE_MOUNT,
 	PROBE_PACKET_SOCKET,	/* a raw socket: sniff or forge frames */
 	PROBE_LISTEN,		/* serve: netd only ever connects */
+	PROBE_SIGSYS_HANDLER,	/* replace the handler that ends a trapped call */
 };
 
 /* The probe's exit codes. */
@@ -221,6 +222,16 @@ run_probe(const struct sandbox_policy *policy, enum probe probe)
 		case PROBE_LISTEN:
 			syscall(SYS_listen, 0, 1);
 			break;
+		case PROBE_SIGSYS_HANDLER: {
+			struct sigaction sa;
+			memset(&sa, 0, sizeof(sa));
+			sa.sa_handler = SIG_IGN;
+			if (sigaction(SIGSYS, &sa, NULL) == -1)
+				_exit(PROBE_REFUSED);
+			/* survived: a forbidden call now returns instead */
+			syscall(SYS_execve, argv[0], argv, envp);
+			break;
+		}
 		case PROBE_MOUNT:
 			/* a target that does not exist: never mounts anything;
 			 * unfiltered, root gets ENOENT */
@@ -268,12 +279,70 @@ static const struct sandbox_policy *const policies[] = {
 };
 #define N_POLICIES	(sizeof(policies) / sizeof(policies[0]))
 
+/*
+ * A role killed by its filter names the system call in its log (issue
+ * 22): the log is fd 2 here, a pipe the test reads; the process still
+ * dies of SIGSYS.
+ */
+static void
+test_sigsys_names_the_call(void **state)
+{
+	static const struct { long nr; const char *want; } calls[] = {
+		{ SYS_ptrace, "system call ptrace (101) is not allowed" },
+		{ SYS_execve, "system call execve (59) is not allowed" },
+	};
+
+	for (size_t i = 0; i < N_POLICIES; i++) {
+		for (size_t j = 0; j < sizeof(calls) / sizeof(calls[0]); j++) {
+			char buf[512], want[160];
+			int pipefd[2], status;
+			ssize_t n;
+			pid_t pid;
+
+			/* x86-64 numbers in the text; elsewhere only the name */
+			snprintf(want, sizeof(want), "%s", calls[j].want);
+#ifndef __x86_64__
+			*strchr(want, '(') = '\0';
+#endif
+			assert_int_equal(pipe(pipefd), 0);
+			pid = fork();
+			assert_true(pid >= 0);
+			if (pid == 0) {
+				close(pipefd[0]);
+				if (dup2(pipefd[1], STDERR_FILENO) == -1)
+					_exit(100);
+				confine(policies[i]);
+				syscall(calls[j].nr, 0, 0, 0, 0, 0);
+				_exit(PROBE_ALLOWED);
+			}
+			close(pipefd[1]);
+			n = read(pipefd[0], buf, sizeof(buf) - 1);
+			close(pipefd[0]);
+			assert_int_equal(waitpid(pid, &status, 0), pid);
+			assert_killed_by_sigsys(status);
+			assert_true(n > 0);
+			buf[n] = '\0';
+			if (strstr(buf, want) == NULL || strstr(buf, policies[i]->role) != buf)
+				fail_msg("%s: got '%s', want '%s: ...%s'", policies[i]->role,
+				    buf, policies[i]->role, want);
+		}
+	}
+}
+
 /* What no role may do, each tried from inside each role's sandbox. */
 static void
 test_every_role_forbids_execve(void **state)
 {
 	for (size_t i = 0; i < N_POLICIES; i++)
 		assert_killed_by_sigsys(run_probe(policies[i], PROBE_EXECVE));
+}
+
+/* A compromised role may not take over SIGSYS to outlive a forbidden call. */
+static void
+test_every_role_keeps_its_sigsys_handler(void **state)
+{
+	for (size_t i = 0; i < N_POLICIES; i++)
+		assert_killed_by_sigsys(run_probe(policies[i], PROBE_SIGSYS_HANDLER));
 }
 
 static void
@@ -817,8 +886,10 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_role_still_writes),
+		cmocka_unit_test(test_sigsys_names_the_call),
 		cmocka_unit_test(test_every_role_forbids_execve),
 		cmocka_unit_test(test_every_role_forbids_tiocsti),
+		cmocka_unit_test(test_every_role_keeps_its_sigsys_handler),
 		cmocka_unit_test(test_every_role_forbids_other_ioctls),
 		cmocka_unit_test(test_every_role_forbids_mprotect_exec),
 		cmocka_unit_test(test_every_role_forbids_mmap_exec),
