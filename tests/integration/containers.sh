@@ -50,13 +50,13 @@ check "rpcd runs as nymd" sh -c "grep -q \"^Uid:[[:space:]]*$(id -u nymd)[[:spac
 kill -TERM "$M"
 wait "$M"
 
-# without CAP_SYS_CHROOT
+# without CAP_CHOWN (it hands the client's home to its user)
 init_client nc --provider "$PROVIDER"
 use_directory nc "$TOPOLOGY_URL"
-setpriv --bounding-set "$(bounding "$(echo "$DOCKER_CAPS" | sed 's/,sys_chroot//')")" --inh-caps -all \
+setpriv --bounding-set "$(bounding "$(echo "$DOCKER_CAPS" | sed 's/^chown,//')")" --inh-caps -all \
 	timeout 10 "$NYMD" run --id nc --home "$WORK/home" >"$WORK/run-nc.out" 2>"$WORK/run-nc.err"
 rc=$?
-check "without CAP_SYS_CHROOT it exits 1" test "$rc" = 1
-check "naming the capability and the setting" grep -q "started as root without CAP_SYS_CHROOT, which nymd needs .* grant it (e.g. docker run --cap-add), or start nymd as an unprivileged user" "$WORK/run-nc.err"
+check "without CAP_CHOWN it exits 1" test "$rc" = 1
+check "naming the capability and the setting" grep -q "started as root without CAP_CHOWN, which nymd needs .* grant it (e.g. docker run --cap-add), or start nymd as an unprivileged user" "$WORK/run-nc.err"
 check "having started no child" lacks "starting nymd" "$WORK/nc.log"
 finish
