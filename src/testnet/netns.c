@@ -198,7 +198,7 @@ testnet_netns_plan(struct testnet *t)
 
 		if (p->kind == TESTNET_LINKS)
 			continue;
-		snprintf(p->veth, sizeof(p->veth), "v%zu", i);
+		snprintf(p->veth, sizeof(p->veth), "v%u", (unsigned int)i);
 		switch (p->kind) {
 		case TESTNET_DIRECTORY:
 			snprintf(p->addr, sizeof(p->addr), "%s.0.2", TESTNET_NETNS_NET);

@@ -28,8 +28,7 @@ skip() { echo "SKIP: $*" >&2; exit 77; }
 die() { echo "FAIL: $*" >&2; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || skip "needs root (systemd-nspawn)"
-command -v systemd-nspawn >/dev/null ||
-    skip "systemd-nspawn not found: apt-get install -y systemd-container"
+command -v systemd-nspawn >/dev/null || skip "systemd-nspawn not found: apt-get install -y systemd-container"
 command -v nsenter >/dev/null || skip "nsenter not found (util-linux)"
 
 in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root "$@"; }
