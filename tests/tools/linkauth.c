@@ -107,7 +107,7 @@ send_packets(struct mixpeer *p, const struct topology_node *node,
 	mixpeer_run(p, 3000, NULL);
 	send_random(p, node, epoch_seconds, n);
 	printf("listed sent=%d\n", n);
-	mixpeer_close(p);
+	fflush(stdout);
 	return 0;
 }
 
@@ -151,8 +151,14 @@ main(int argc, char **argv)
 	if ((node = find_node(t, id)) == NULL)
 		mixpeer_die("%s is not in the topology", id);
 	mixpeer_open(&peer, base, NULL, NULL);
-	if (packets > 0)
-		return send_packets(&peer, node, directory, t->epoch_seconds, packets);
+	if (packets > 0) {
+		int rc = send_packets(&peer, node, directory, t->epoch_seconds, packets);
+		mixpeer_close(&peer);
+		topology_free(t);
+		event_base_free(base);
+		curl_global_cleanup();
+		return rc;
+	}
 
 	for (int i = 0; i < tries; i++) {
 		switch (mixpeer_try(&peer, node, 5000)) {
