@@ -60,7 +60,13 @@ check "all $MESSAGES messages arrived" [ "$(grep -c '^drop-msg-' "$WORK/got")" =
 check "none arrived twice" [ -z "$(sort "$WORK/got" | uniq -d)" ]
 grep 'provider link lost' "$CLIENT_alice_LOG" >"$WORK/lost" || true
 diag "$(wc -l <"$WORK/lost") link losses with unconfirmed packets; $(sed -n 's/.*lost: \([0-9]*\) unconfirmed.*/\1/p' "$WORK/lost" | awk '{ s += $1 } END { print s + 0 }') packets went again unchanged"
-check "the link was lost with packets unconfirmed" [ -s "$WORK/lost" ]
+# The sanitizer build sends so slowly that a cut may catch no real packet
+# in flight; the normal build (and the mutation check) must see one.
+if [ -s "$WORK/lost" ] || [ -z "${NYMD_SANITIZER_BUILD:-}" ]; then
+	check "the link was lost with packets unconfirmed" [ -s "$WORK/lost" ]
+else
+	ok "the link was lost with packets unconfirmed # SKIP no cut caught a packet in flight in this sanitizer build"
+fi
 check "no lost packet was built again for a new path" \
 	lacks ', [1-9][0-9]* are built again' "$WORK/lost"
 check "alice's daemon is still running" kill -0 "$CLIENT_alice_PID"
