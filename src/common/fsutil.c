@@ -142,6 +142,33 @@ fail:
 	return -1;
 }
 
+/* Calls fn on each leading directory of path and on path itself
+ * ("/a", "/a/b", "/a/b/c"), stopping at the first that fails. */
+static int
+fs_each_prefix(const char *path, int (*fn)(const char *, void *), void *arg)
+{
+	char buf[PATH_MAX];
+	size_t len = strlen(path);
+
+	if (len == 0 || len >= sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(buf, path, len + 1);
+	for (char *p = buf + 1; ; p++) {
+		if (*p == '/' || *p == '\0') {
+			char saved = *p;
+			*p = '\0';
+			if (fn(buf, arg) == -1)
+				return -1;
+			*p = saved;
+			if (saved == '\0')
+				break;
+		}
+	}
+	return 0;
+}
+
 static int
 fs_undo_add(struct fs_undo *u, const char *path, int isdir)
 {
@@ -163,28 +190,17 @@ fs_undo_file(struct fs_undo *u, const char *path)
 	return fs_undo_add(u, path, 0);
 }
 
+static int
+fs_undo_dir(const char *dir, void *arg)
+{
+	return fs_undo_add(arg, dir, 1);
+}
+
 int
 fs_undo_mkdirs(struct fs_undo *u, const char *path, unsigned mode)
 {
-	char buf[PATH_MAX];
-	size_t len = strlen(path);
-
-	if (len == 0 || len >= sizeof(buf)) {
-		errno = ENAMETOOLONG;
+	if (fs_each_prefix(path, fs_undo_dir, u) == -1)
 		return -1;
-	}
-	memcpy(buf, path, len + 1);
-	for (char *p = buf + 1; ; p++) {
-		if (*p == '/' || *p == '\0') {
-			char saved = *p;
-			*p = '\0';
-			if (fs_undo_add(u, buf, 1) == -1)
-				return -1;
-			*p = saved;
-			if (saved == '\0')
-				break;
-		}
-	}
 	return fs_mkdirs(path, mode);
 }
 
@@ -208,28 +224,19 @@ fs_undo_keep(struct fs_undo *u)
 		free(u->paths[--u->n]);
 }
 
+static int
+fs_mkdir_one(const char *dir, void *arg)
+{
+	if (mkdir(dir, *(const unsigned *)arg) == -1 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
 int
 fs_mkdirs(const char *path, unsigned mode)
 {
-	char buf[PATH_MAX];
-	size_t len = strlen(path);
-
-	if (len == 0 || len >= sizeof(buf)) {
-		errno = ENAMETOOLONG;
+	if (fs_each_prefix(path, fs_mkdir_one, &mode) == -1)
 		return -1;
-	}
-	memcpy(buf, path, len + 1);
-	for (char *p = buf + 1; ; p++) {
-		if (*p == '/' || *p == '\0') {
-			char saved = *p;
-			*p = '\0';
-			if (mkdir(buf, mode) == -1 && errno != EEXIST)
-				return -1;
-			*p = saved;
-			if (saved == '\0')
-				break;
-		}
-	}
 	struct stat st;
 	if (stat(path, &st) == -1)
 		return -1;
