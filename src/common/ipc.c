@@ -11,6 +11,8 @@
 #include <event2/event.h>
 
 #include "common/ipc.h"
+#include "common/message.h"
+#include "common/sphinx.h"
 
 #define IPC_READ_CHUNK_BYTES	65536
 
@@ -187,6 +189,126 @@ ipc_send_type(struct ipc_chan *c, Nymipc__IpcType type, uint64_t seq)
 	msg.type = type;
 	msg.seq = seq;
 	return ipc_send(c, &msg, -1);
+}
+
+int
+ipc_send_id(struct ipc_chan *c, Nymipc__IpcType type, uint64_t id)
+{
+	Nymipc__Ipc msg = NYMIPC__IPC__INIT;
+
+	msg.type = type;
+	msg.body_case = NYMIPC__IPC__BODY_ID;
+	msg.id = id;
+	return ipc_send(c, &msg, -1);
+}
+
+/* The body each type carries (proto/ipc.proto); NOT_SET: none. */
+static const Nymipc__Ipc__BodyCase ipc_body_of[IPC_TYPE_LAST + 1] = {
+	[IPC_CONFIG] = NYMIPC__IPC__BODY_CONFIG,
+	[IPC_READY] = NYMIPC__IPC__BODY_READY,
+	[IPC_PEER] = NYMIPC__IPC__BODY_PEER,
+	[IPC_SHUTDOWN] = NYMIPC__IPC__BODY__NOT_SET,
+	[IPC_RELOAD] = NYMIPC__IPC__BODY_CONFIG,
+	[IPC_FATAL] = NYMIPC__IPC__BODY_TEXT,
+	[IPC_PROVIDER_CHOSEN] = NYMIPC__IPC__BODY_TEXT,
+	[IPC_PUBKEY_REQUEST] = NYMIPC__IPC__BODY__NOT_SET,
+	[IPC_PUBKEY_REPLY] = NYMIPC__IPC__BODY_PUBKEY,
+	[IPC_TOPOLOGY] = NYMIPC__IPC__BODY_TOPOLOGY,
+	[IPC_TOPOLOGY_REFRESH] = NYMIPC__IPC__BODY__NOT_SET,
+	[IPC_BUILD] = NYMIPC__IPC__BODY_OUTGOING,
+	[IPC_BUILD_FAILED] = NYMIPC__IPC__BODY_FAILURE,
+	[IPC_PACKET] = NYMIPC__IPC__BODY_PACKET,
+	[IPC_EXPIRED] = NYMIPC__IPC__BODY_ID,
+	[IPC_SENT] = NYMIPC__IPC__BODY_ID,
+	[IPC_NETD_UP] = NYMIPC__IPC__BODY__NOT_SET,
+	[IPC_COVER_REQUEST] = NYMIPC__IPC__BODY_KIND,
+	[IPC_COVER] = NYMIPC__IPC__BODY_COVER,
+	[IPC_UNWRAP] = NYMIPC__IPC__BODY_PACKET,
+	[IPC_UNWRAPPED] = NYMIPC__IPC__BODY_UNWRAPPED,
+	[IPC_RECEIVED] = NYMIPC__IPC__BODY_RECEIVED,
+	[IPC_STORED] = NYMIPC__IPC__BODY_ID,
+	[IPC_NOT_STORED] = NYMIPC__IPC__BODY_ID,
+	[IPC_DH_REQUEST] = NYMIPC__IPC__BODY_PUBKEY,
+	[IPC_DH_REPLY] = NYMIPC__IPC__BODY_SECRET,
+};
+
+static int
+ipc_cover_kind(Nymipc__PacketKind k)
+{
+	return k == KIND_LOOP || k == KIND_DROP;
+}
+
+/* The sizes and values inside a body of the right case. */
+static const char *
+ipc_body_problem(const Nymipc__Ipc *m)
+{
+	switch (m->body_case) {
+	case NYMIPC__IPC__BODY_READY:
+		if (m->ready->pubkey.len != 0 && m->ready->pubkey.len != 32)
+			return "a public key that is not 32 bytes";
+		return NULL;
+	case NYMIPC__IPC__BODY_PEER:
+		return m->peer == ROLE_KEYD || m->peer == ROLE_NETD ||
+		    m->peer == ROLE_RPCD ? NULL : "no such peer role";
+	case NYMIPC__IPC__BODY_PUBKEY:
+		return m->pubkey.len == 32 ? NULL : "a public key that is not 32 bytes";
+	case NYMIPC__IPC__BODY_SECRET:
+		return m->secret.len == 0 || m->secret.len == 32 ? NULL :
+		    "a shared secret that is not 32 bytes";
+	case NYMIPC__IPC__BODY_OUTGOING: {
+		const Nymipc__Outgoing *o = m->outgoing;
+		if (o->recipient.len != 32 || o->recipient_provider.len != 32)
+			return "a recipient key that is not 32 bytes";
+		if (o->msgid.len != MESSAGE_ID_BYTES)
+			return "a message id of the wrong size";
+		return o->message.len <= MESSAGE_MAX_BYTES ? NULL : "a message over the limit";
+	}
+	case NYMIPC__IPC__BODY_PACKET:
+		return m->packet->data.len == SPHINX_PACKET_BYTES ? NULL :
+		    "a packet of the wrong size";
+	case NYMIPC__IPC__BODY_KIND:
+		return ipc_cover_kind(m->kind) ? NULL : "not a cover kind";
+	case NYMIPC__IPC__BODY_COVER:
+		if (!ipc_cover_kind(m->cover->kind))
+			return "not a cover kind";
+		return m->cover->data.len == 0 || m->cover->data.len == SPHINX_PACKET_BYTES ?
+		    NULL : "a packet of the wrong size";
+	case NYMIPC__IPC__BODY_UNWRAPPED:
+		return m->unwrapped->kind == KIND_DROP ? "a delivery of kind drop" : NULL;
+	case NYMIPC__IPC__BODY_RECEIVED:
+		if (m->received->msgid.len != MESSAGE_ID_BYTES)
+			return "a message id of the wrong size";
+		return m->received->message.len <= MESSAGE_MAX_BYTES ? NULL :
+		    "a message over the limit";
+	default:
+		return NULL;
+	}
+}
+
+int
+ipc_check(const struct ipc_dispatch *d, const Nymipc__Ipc *m, char *why, size_t len)
+{
+	size_t t = (size_t)m->type;
+	const char *problem;
+
+	if (t > IPC_TYPE_LAST || d->handlers[t] == NULL) {
+		snprintf(why, len, "unexpected message %s", ipc_type_name(m->type));
+		return -1;
+	}
+	if (m->base.n_unknown_fields != 0) {
+		snprintf(why, len, "%s with unknown fields", ipc_type_name(m->type));
+		return -1;
+	}
+	if (m->body_case != ipc_body_of[t]) {
+		snprintf(why, len, "%s with the wrong body (%d)", ipc_type_name(m->type),
+		    (int)m->body_case);
+		return -1;
+	}
+	if ((problem = ipc_body_problem(m)) != NULL) {
+		snprintf(why, len, "%s with %s", ipc_type_name(m->type), problem);
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -370,19 +492,15 @@ ipc_dispatch_frames(struct ipc_chan *c)
 			ipc_fail(c, IPC_CLOSED_PROTOCOL, "message does not unpack");
 			return -1;
 		}
-		size_t t = (size_t)msg->type;
-		ipc_handler h = NULL;
-		if (t < sizeof(c->dispatch->handlers) / sizeof(c->dispatch->handlers[0]))
-			h = c->dispatch->handlers[t];
-		if (h == NULL) {
-			char why[96];
-			snprintf(why, sizeof(why), "unexpected message %s", ipc_type_name(msg->type));
+		char why[128];
+		if (ipc_check(c->dispatch, msg, why, sizeof(why)) == -1) {
 			nymipc__ipc__free_unpacked(msg, NULL);
 			ipc_fail(c, IPC_CLOSED_PROTOCOL, why);
 			return -1;
 		}
+		ipc_handler h = c->dispatch->handlers[msg->type];
 		int fd = -1;
-		if (msg->type == NYMIPC__IPC_TYPE__IPC_PEER) {
+		if (msg->type == IPC_PEER) {
 			fd = ipc_take_fd(c);
 			if (fd == -1) {
 				nymipc__ipc__free_unpacked(msg, NULL);

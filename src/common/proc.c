@@ -54,15 +54,6 @@ proc_peer_role(struct proc *p, struct ipc_chan *c)
 	return NYMIPC__ROLE__ROLE_MASTER;
 }
 
-void
-proc_require(struct proc *p, struct ipc_chan *c, const Nymipc__Ipc *msg,
-    Nymipc__Role role)
-{
-	if (proc_peer_role(p, c) != role)
-		fatalx("%s sent %s, which only %s may send", ipc_chan_name(c),
-		    ipc_type_name(msg->type), proc_role_name(role));
-}
-
 int
 proc_apply_logging(const Nymipc__ChildConfig *cfg, const char *role_name)
 {
@@ -92,7 +83,8 @@ proc_fatal_hook(const char *msg)
 
 	if (the_proc.master == NULL)
 		return;
-	m.type = NYMIPC__IPC_TYPE__IPC_FATAL;
+	m.type = IPC_FATAL;
+	m.body_case = NYMIPC__IPC__BODY_TEXT;
 	m.text = (char *)msg;
 	if (ipc_send(the_proc.master, &m, -1) == 0)
 		ipc_flush(the_proc.master);
@@ -147,8 +139,8 @@ on_config(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 {
 	struct proc *p = arg;
 
-	if (p->config != NULL || msg->config == NULL)
-		fatalx("master sent %s configuration", p->config ? "a second" : "an empty");
+	if (p->config != NULL)
+		fatalx("master sent a second configuration");
 	p->config = proc_copy_config(msg->config);
 	if (p->config == NULL)
 		fatalx("cannot copy configuration");
@@ -164,9 +156,12 @@ on_config(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 		fatalx("%s cannot start", proc_role_name(p->role->role));
 
 	Nymipc__Ipc ready = NYMIPC__IPC__INIT;
-	ready.type = NYMIPC__IPC_TYPE__IPC_READY;
+	Nymipc__Ready body = NYMIPC__READY__INIT;
+	ready.type = IPC_READY;
+	ready.body_case = NYMIPC__IPC__BODY_READY;
+	ready.ready = &body;
 	if (p->role->ready != NULL)
-		p->role->ready(p, &ready);
+		p->role->ready(p, &body);
 	if (ipc_send(p->master, &ready, -1) == -1)
 		fatal("cannot report readiness");
 	log_debug("ready");
@@ -177,8 +172,6 @@ on_reload(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 {
 	struct proc *p = arg;
 
-	if (msg->config == NULL)
-		fatalx("master sent an empty reload");
 	Nymipc__ChildConfig *cfg = proc_copy_config(msg->config);
 	if (cfg == NULL)
 		fatalx("cannot copy configuration");
@@ -202,14 +195,13 @@ on_peer(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 	struct proc *p = arg;
 	Nymipc__Role r = msg->peer;
 
-	if ((int)r <= NYMIPC__ROLE__ROLE_MASTER || r >= PROC_NROLES || r == p->role->role) {
+	if (r == p->role->role || p->role->from[r] == NULL) {
 		close(fd);
-		fatalx("master sent a channel to an invalid peer %d", (int)r);
+		fatalx("master sent a channel to %s, not a peer", proc_role_name(r));
 	}
 	if (p->peers[r] != NULL)
 		ipc_chan_free(p->peers[r]);
-	p->peers[r] = ipc_chan_new(p->base, fd, proc_role_name(r),
-	    p->role->peer_dispatch, p);
+	p->peers[r] = ipc_chan_new(p->base, fd, proc_role_name(r), p->role->from[r], p);
 	if (p->peers[r] == NULL) {
 		close(fd);
 		fatal("cannot set up channel to %s", proc_role_name(r));
@@ -245,16 +237,16 @@ proc_master_closed(struct ipc_chan *c, enum ipc_close_reason reason,
 
 static const struct ipc_dispatch master_dispatch = {
 	.handlers = {
-		[NYMIPC__IPC_TYPE__IPC_CONFIG] = on_config,
-		[NYMIPC__IPC_TYPE__IPC_PEER] = on_peer,
-		[NYMIPC__IPC_TYPE__IPC_SHUTDOWN] = on_shutdown,
-		[NYMIPC__IPC_TYPE__IPC_RELOAD] = on_reload,
+		[IPC_CONFIG] = on_config,
+		[IPC_PEER] = on_peer,
+		[IPC_SHUTDOWN] = on_shutdown,
+		[IPC_RELOAD] = on_reload,
 	},
 	.closed = proc_master_closed,
 };
 
 void
-proc_child_main(const struct proc_role *role, const char *id)
+proc_child_main(const struct proc_role *role)
 {
 	struct proc *p = &the_proc;
 	const char *name = proc_role_name(role->role);
@@ -286,7 +278,6 @@ proc_child_main(const struct proc_role *role, const char *id)
 	p->master = ipc_chan_new(p->base, PROC_MASTER_FD, "master", &master_dispatch, p);
 	if (p->master == NULL)
 		fatalx("fd %d is not a channel to master", PROC_MASTER_FD);
-	(void)id;
 	event_base_dispatch(p->base);
 
 	if (p->role->shutdown != NULL)

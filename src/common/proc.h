@@ -46,11 +46,12 @@ struct proc_role {
 	/* A channel to peer `role` is (again) up. */
 	void		(*peer_up)(struct proc *, Nymipc__Role role);
 	/* Fills the READY message (e.g. keyd adds the public key). */
-	void		(*ready)(struct proc *, Nymipc__Ipc *msg);
+	void		(*ready)(struct proc *, Nymipc__Ready *ready);
 	/* Releases what configure() acquired; called before exit. */
 	void		(*shutdown)(struct proc *);
-	/* Handlers for messages from peers. */
-	const struct ipc_dispatch *peer_dispatch;
+	/* Handlers for messages from each peer, indexed by its role: what
+	 * a table lacks, that peer may not send (ipc.c refuses it). */
+	const struct ipc_dispatch *from[PROC_NROLES];
 };
 
 struct proc {
@@ -67,14 +68,11 @@ const char *proc_role_name(Nymipc__Role role);
 /* "keyd" -> ROLE_KEYD; -1 if unknown. */
 int	proc_role_parse(const char *name, Nymipc__Role *out);
 /* Runs a child role until master says stop; never returns. */
-void	proc_child_main(const struct proc_role *role, const char *id) __attribute__((noreturn));
+void	proc_child_main(const struct proc_role *role) __attribute__((noreturn));
 /* The channel to a peer role, or NULL while it is down. */
 struct ipc_chan *proc_peer(struct proc *, Nymipc__Role role);
 /* The role of the peer behind a channel (the dispatch arg is the proc). */
 Nymipc__Role proc_peer_role(struct proc *, struct ipc_chan *);
-/* Fatal (a protocol error) unless msg came over the channel to role. */
-void	proc_require(struct proc *, struct ipc_chan *, const Nymipc__Ipc *msg,
-	    Nymipc__Role role);
 /* The `closed` callback for peer channels: a protocol error is fatal,
  * anything else waits for master to hand over a new channel. */
 void	proc_peer_closed(struct ipc_chan *, enum ipc_close_reason, const char *why,

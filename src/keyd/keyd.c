@@ -19,6 +19,7 @@
 #include "common/sandbox.h"
 #include "common/secret.h"
 #include "common/topology.h"
+#include "common/topology_ipc.h"
 #include "keyd/keyd.h"
 #include "keyd/packet.h"
 
@@ -53,7 +54,6 @@ struct keyd {
 
 struct cover_req {
 	struct ipc_chan		*chan;
-	uint64_t		 seq;
 	Nymipc__PacketKind	 kind;
 };
 
@@ -98,7 +98,7 @@ keyd_configure(struct proc *p)
 	sodium_mprotect_readonly(keyd.priv);
 	sodium_mprotect_readonly(keyd.loop_key);
 	keyd_apply_config(cfg);
-	topology_init();
+	keyd.proc = p;
 	return 0;
 }
 
@@ -110,10 +110,10 @@ keyd_start(struct proc *p)
 }
 
 static void
-keyd_ready(struct proc *p, Nymipc__Ipc *msg)
+keyd_ready(struct proc *p, Nymipc__Ready *ready)
 {
-	msg->pubkey.data = keyd.pub;
-	msg->pubkey.len = sizeof(keyd.pub);
+	ready->pubkey.data = keyd.pub;
+	ready->pubkey.len = sizeof(keyd.pub);
 }
 
 static void
@@ -135,105 +135,134 @@ keyd_shutdown(struct proc *p)
 }
 
 static void
+keyd_send(struct ipc_chan *c, Nymipc__Ipc *msg)
+{
+	if (c != NULL && ipc_send(c, msg, -1) == -1)
+		log_warn("cannot send %s to %s", ipc_type_name(msg->type), ipc_chan_name(c));
+}
+
+static void
 on_pubkey_request(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 {
 	Nymipc__Ipc reply = NYMIPC__IPC__INIT;
 
-	reply.type = NYMIPC__IPC_TYPE__IPC_PUBKEY_REPLY;
+	reply.type = IPC_PUBKEY_REPLY;
 	reply.seq = msg->seq;
+	reply.body_case = NYMIPC__IPC__BODY_PUBKEY;
 	reply.pubkey.data = keyd.pub;
 	reply.pubkey.len = sizeof(keyd.pub);
-	if (ipc_send(c, &reply, -1) == -1)
-		log_warn("cannot answer %s", ipc_chan_name(c));
+	keyd_send(c, &reply);
 }
 
+/* netd parsed and checked the directory's JSON; keyd reads the typed
+ * form only. */
 static void
 on_topology(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 {
-	proc_require(arg, c, msg, NYMIPC__ROLE__ROLE_NETD);
 	struct topology *t;
 	char err[256];
 
-	if (topology_parse((const char *)msg->data.data, msg->data.len, &t,
-	    err, sizeof(err)) == -1)
-		fatalx("netd sent a topology that does not parse: %s", err);
+	if (topology_from_ipc(msg->topology, &t, err, sizeof(err)) == -1)
+		fatalx("netd sent a topology with %s", err);
 	topology_free(keyd.topology);
 	keyd.topology = t;
 }
 
-static void
-keyd_reply_error(struct ipc_chan *c, const Nymipc__Ipc *msg, int err)
+static struct packet_route
+keyd_route(void)
 {
-	Nymipc__Ipc reply = NYMIPC__IPC__INIT;
-
-	reply.type = NYMIPC__IPC_TYPE__IPC_BUILD_REPLY;
-	reply.seq = msg->seq;
-	reply.packet_kind = msg->packet_kind;
-	reply.id = msg->outgoing ? msg->outgoing->id : 0;
-	reply.text = (char *)packet_strerror(err);
-	if (ipc_send(c, &reply, -1) == -1)
-		log_warn("cannot answer %s", ipc_chan_name(c));
-}
-
-static int
-keyd_key32(const ProtobufCBinaryData *b)
-{
-	return b->len == 32 ? 0 : -1;
-}
-
-static void
-keyd_build(struct ipc_chan *c, const Nymipc__Ipc *msg)
-{
-	uint8_t packet[SPHINX_PACKET_BYTES];
 	struct packet_route route = {
 		.topology = keyd.topology,
 		.own_pub = keyd.pub,
 		.own_provider = keyd.provider,
 		.mean_delay_ms = keyd.mean_delay_ms,
 	};
-	struct timespec ts;
+	return route;
+}
+
+static void
+keyd_build_failed(struct ipc_chan *rpcd, uint64_t id, const char *why)
+{
+	Nymipc__Ipc reply = NYMIPC__IPC__INIT;
+	Nymipc__Failure f = NYMIPC__FAILURE__INIT;
+
+	f.id = id;
+	f.text = (char *)why;
+	reply.type = IPC_BUILD_FAILED;
+	reply.body_case = NYMIPC__IPC__BODY_FAILURE;
+	reply.failure = &f;
+	keyd_send(rpcd, &reply);
+}
+
+/*
+ * rpcd's committed message: its packet goes to netd with rpcd's queue id
+ * only, so that the process facing the network never sees the message or
+ * its recipient. What cannot be built or handed over goes back to rpcd,
+ * which tries again later.
+ */
+static void
+on_build(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
+{
+	const Nymipc__Outgoing *o = msg->outgoing;
+	struct ipc_chan *netd = proc_peer(arg, ROLE_NETD);
+	uint8_t packet[SPHINX_PACKET_BYTES];
+	struct packet_route route = keyd_route();
 	int rc;
 
-	if (!keyd.have_provider) {
-		keyd_reply_error(c, msg, PACKET_ERR_TOPOLOGY);
+	if (netd == NULL) {
+		keyd_build_failed(c, o->id, "netd is not running");
 		return;
 	}
-	switch (msg->packet_kind) {
-	case NYMIPC__PACKET_KIND__PACKET_REAL: {
-		const Nymipc__Outgoing *o = msg->outgoing;
-
-		if (o == NULL || keyd_key32(&o->recipient) == -1 ||
-		    keyd_key32(&o->recipient_provider) == -1 || o->msgid.len != PACKET_MSGID_BYTES)
-			fatalx("netd sent a malformed build request");
-		rc = packet_build_real(packet, &route, o->recipient.data,
-		    o->recipient_provider.data, o->msgid.data, o->message.data, o->message.len);
-		break;
-	}
-	case NYMIPC__PACKET_KIND__PACKET_LOOP:
-		clock_gettime(CLOCK_REALTIME, &ts);
-		rc = packet_build_loop(packet, &route, keyd.loop_key,
-		    (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
-		break;
-	case NYMIPC__PACKET_KIND__PACKET_DROP:
-		rc = packet_build_drop(packet, &route);
-		break;
-	default:
-		fatalx("netd asked for a packet of kind %d", (int)msg->packet_kind);
-	}
+	rc = keyd.have_provider ? packet_build_real(packet, &route, o->recipient.data,
+	    o->recipient_provider.data, o->msgid.data, o->message.data, o->message.len) :
+	    PACKET_ERR_TOPOLOGY;
 	if (rc != PACKET_OK) {
-		keyd_reply_error(c, msg, rc);
+		keyd_build_failed(c, o->id, packet_strerror(rc));
 		return;
 	}
 	keyd.built++;
+	Nymipc__Ipc out = NYMIPC__IPC__INIT;
+	Nymipc__Packet pk = NYMIPC__PACKET__INIT;
+	pk.id = o->id;
+	pk.data.data = packet;
+	pk.data.len = sizeof(packet);
+	out.type = IPC_PACKET;
+	out.body_case = NYMIPC__IPC__BODY_PACKET;
+	out.packet = &pk;
+	if (ipc_send(netd, &out, -1) == -1)
+		keyd_build_failed(c, o->id, "cannot hand the packet to netd");
+	sodium_memzero(packet, sizeof(packet));
+}
+
+static void
+keyd_build_cover(struct ipc_chan *c, Nymipc__PacketKind kind)
+{
+	uint8_t packet[SPHINX_PACKET_BYTES];
+	struct packet_route route = keyd_route();
+	struct timespec ts;
+	int rc;
+
+	if (!keyd.have_provider)
+		rc = PACKET_ERR_TOPOLOGY;
+	else if (kind == KIND_LOOP) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		rc = packet_build_loop(packet, &route, keyd.loop_key,
+		    (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
+	} else
+		rc = packet_build_drop(packet, &route);
 	Nymipc__Ipc reply = NYMIPC__IPC__INIT;
-	reply.type = NYMIPC__IPC_TYPE__IPC_BUILD_REPLY;
-	reply.seq = msg->seq;
-	reply.packet_kind = msg->packet_kind;
-	reply.id = msg->outgoing ? msg->outgoing->id : 0;
-	reply.data.data = packet;
-	reply.data.len = sizeof(packet);
-	if (ipc_send(c, &reply, -1) == -1)
-		log_warn("cannot answer %s", ipc_chan_name(c));
+	Nymipc__Cover cover = NYMIPC__COVER__INIT;
+	cover.kind = kind;
+	if (rc == PACKET_OK) {
+		keyd.built++;
+		cover.data.data = packet;
+		cover.data.len = sizeof(packet);
+	} else
+		cover.text = (char *)packet_strerror(rc);
+	reply.type = IPC_COVER;
+	reply.body_case = NYMIPC__IPC__BODY_COVER;
+	reply.cover = &cover;
+	keyd_send(c, &reply);
 	sodium_memzero(packet, sizeof(packet));
 }
 
@@ -251,28 +280,21 @@ keyd_cover_schedule(void)
 static void
 on_cover_work(evutil_socket_t fd, short what, void *arg)
 {
-	Nymipc__Ipc msg = NYMIPC__IPC__INIT;
-
 	if (keyd.n_covers == 0)
 		return;
 	struct cover_req r = keyd.covers[keyd.covers_head];
 	keyd.covers_head = (keyd.covers_head + 1) % KEYD_MAX_COVERS;
 	keyd.n_covers--;
 	/* A request from a netd whose channel has since closed is void. */
-	if (r.chan == proc_peer(keyd.proc, NYMIPC__ROLE__ROLE_NETD)) {
-		msg.type = NYMIPC__IPC_TYPE__IPC_BUILD_REQUEST;
-		msg.seq = r.seq;
-		msg.packet_kind = r.kind;
-		keyd_build(r.chan, &msg);
-	}
+	if (r.chan == proc_peer(keyd.proc, ROLE_NETD))
+		keyd_build_cover(r.chan, r.kind);
 	keyd_cover_schedule();
 }
 
 static int
-keyd_defer_cover(struct proc *p, struct ipc_chan *c, const Nymipc__Ipc *msg)
+keyd_defer_cover(struct proc *p, struct ipc_chan *c, Nymipc__PacketKind kind)
 {
 	if (keyd.cover_ev == NULL) {
-		keyd.proc = p;
 		keyd.covers = calloc(KEYD_MAX_COVERS, sizeof(*keyd.covers));
 		keyd.cover_ev = evtimer_new(p->base, on_cover_work, NULL);
 		if (keyd.covers == NULL || keyd.cover_ev == NULL)
@@ -281,59 +303,75 @@ keyd_defer_cover(struct proc *p, struct ipc_chan *c, const Nymipc__Ipc *msg)
 	if (keyd.n_covers == KEYD_MAX_COVERS)
 		return -1;
 	keyd.covers[(keyd.covers_head + keyd.n_covers) % KEYD_MAX_COVERS] =
-	    (struct cover_req){ .chan = c, .seq = msg->seq, .kind = msg->packet_kind };
+	    (struct cover_req){ .chan = c, .kind = kind };
 	keyd.n_covers++;
 	keyd_cover_schedule();
 	return 0;
 }
 
 static void
-on_build_request(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
+on_cover_request(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 {
-	proc_require(arg, c, msg, NYMIPC__ROLE__ROLE_NETD);
-	if ((msg->packet_kind == NYMIPC__PACKET_KIND__PACKET_LOOP ||
-	    msg->packet_kind == NYMIPC__PACKET_KIND__PACKET_DROP) &&
-	    keyd_defer_cover(arg, c, msg) == 0)
-		return;
-	keyd_build(c, msg);
+	if (keyd_defer_cover(arg, c, msg->kind) == -1)
+		keyd_build_cover(c, msg->kind);
 }
 
 static void
-on_unwrap_request(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
+keyd_unwrapped(struct ipc_chan *netd, uint64_t id, Nymipc__PacketKind kind,
+    uint64_t sent_ns, const char *why)
 {
 	Nymipc__Ipc reply = NYMIPC__IPC__INIT;
-	Nymipc__Received rec = NYMIPC__RECEIVED__INIT;
+	Nymipc__Unwrapped u = NYMIPC__UNWRAPPED__INIT;
+
+	u.id = id;
+	u.kind = kind;
+	u.sent_ns = sent_ns;
+	u.text = (char *)(why ? why : "");
+	reply.type = IPC_UNWRAPPED;
+	reply.body_case = NYMIPC__IPC__BODY_UNWRAPPED;
+	reply.unwrapped = &u;
+	keyd_send(netd, &reply);
+}
+
+/*
+ * A pulled packet: a real message goes to rpcd directly, and netd learns
+ * only what kind of delivery it was, so that it can count it and, once
+ * rpcd says it is stored, acknowledge it.
+ */
+static void
+on_unwrap(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
+{
 	static struct packet_contents pc;	/* large: not on the stack */
+	uint64_t id = msg->packet->id;
 	int rc;
 
-	proc_require(arg, c, msg, NYMIPC__ROLE__ROLE_NETD);
-	reply.type = NYMIPC__IPC_TYPE__IPC_UNWRAP_REPLY;
-	reply.seq = msg->seq;
-	reply.id = msg->id;
-	if (msg->data.len != SPHINX_PACKET_BYTES)
-		rc = SPHINX_ERR_MALFORMED;
-	else
-		rc = packet_open(keyd.priv, keyd.loop_key, msg->data.data, &pc);
+	rc = packet_open(keyd.priv, keyd.loop_key, msg->packet->data.data, &pc);
 	if (rc != PACKET_OK) {
 		keyd.malformed++;
-		log_debug("delivery %llu rejected: %s", (unsigned long long)msg->id,
+		log_debug("delivery %llu rejected: %s", (unsigned long long)id,
 		    packet_strerror(rc));
-		reply.packet_kind = NYMIPC__PACKET_KIND__PACKET_MALFORMED;
-		reply.text = (char *)packet_strerror(rc);
+		keyd_unwrapped(c, id, KIND_MALFORMED, 0, packet_strerror(rc));
 	} else if (pc.type == PACKET_LOOP) {
-		reply.packet_kind = NYMIPC__PACKET_KIND__PACKET_LOOP;
-		reply.sent_ns = pc.sent_ns;
+		keyd_unwrapped(c, id, KIND_LOOP, pc.sent_ns, NULL);
 	} else {
+		struct ipc_chan *rpcd = proc_peer(arg, ROLE_RPCD);
+		Nymipc__Ipc out = NYMIPC__IPC__INIT;
+		Nymipc__Received rec = NYMIPC__RECEIVED__INIT;
 		keyd.opened++;
-		reply.packet_kind = NYMIPC__PACKET_KIND__PACKET_REAL;
+		rec.id = id;
 		rec.msgid.data = pc.msgid;
 		rec.msgid.len = sizeof(pc.msgid);
 		rec.message.data = pc.message;
 		rec.message.len = pc.message_len;
-		reply.received = &rec;
+		out.type = IPC_RECEIVED;
+		out.body_case = NYMIPC__IPC__BODY_RECEIVED;
+		out.received = &rec;
+		/* Without rpcd it stays at the provider for a later pull. */
+		if (rpcd != NULL && ipc_send(rpcd, &out, -1) == 0)
+			keyd_unwrapped(c, id, KIND_REAL, 0, NULL);
+		else
+			keyd_unwrapped(c, id, KIND_NONE, 0, "rpcd is not running");
 	}
-	if (ipc_send(c, &reply, -1) == -1)
-		log_warn("cannot answer %s", ipc_chan_name(c));
 	sodium_memzero(&pc, sizeof(pc));
 }
 
@@ -347,41 +385,54 @@ on_dh_request(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 	Nymipc__Ipc reply = NYMIPC__IPC__INIT;
 	uint8_t shared[32];
 
-	proc_require(arg, c, msg, NYMIPC__ROLE__ROLE_NETD);
-	reply.type = NYMIPC__IPC_TYPE__IPC_DH_REPLY;
+	reply.type = IPC_DH_REPLY;
 	reply.seq = msg->seq;
-	if (keyd_key32(&msg->pubkey) == 0 &&
-	    crypto_scalarmult(shared, keyd.priv, msg->pubkey.data) == 0) {
-		reply.data.data = shared;
-		reply.data.len = sizeof(shared);
+	reply.body_case = NYMIPC__IPC__BODY_SECRET;
+	if (crypto_scalarmult(shared, keyd.priv, msg->pubkey.data) == 0) {
+		reply.secret.data = shared;
+		reply.secret.len = sizeof(shared);
 	}
-	if (ipc_send(c, &reply, -1) == -1)
-		log_warn("cannot answer %s", ipc_chan_name(c));
+	keyd_send(c, &reply);
 	sodium_memzero(shared, sizeof(shared));
 }
 
-static const struct ipc_dispatch keyd_peer_dispatch = {
+static const struct ipc_dispatch keyd_from_netd = {
 	.handlers = {
-		[NYMIPC__IPC_TYPE__IPC_PUBKEY_REQUEST] = on_pubkey_request,
-		[NYMIPC__IPC_TYPE__IPC_TOPOLOGY] = on_topology,
-		[NYMIPC__IPC_TYPE__IPC_BUILD_REQUEST] = on_build_request,
-		[NYMIPC__IPC_TYPE__IPC_UNWRAP_REQUEST] = on_unwrap_request,
-		[NYMIPC__IPC_TYPE__IPC_DH_REQUEST] = on_dh_request,
+		[IPC_PUBKEY_REQUEST] = on_pubkey_request,
+		[IPC_TOPOLOGY] = on_topology,
+		[IPC_COVER_REQUEST] = on_cover_request,
+		[IPC_UNWRAP] = on_unwrap,
+		[IPC_DH_REQUEST] = on_dh_request,
 	},
 	.closed = proc_peer_closed,
 };
 
-/* A new netd: the covers its predecessor asked for are void (its channel
- * may even be at the same address as the new one's). */
+static const struct ipc_dispatch keyd_from_rpcd = {
+	.handlers = {
+		[IPC_PUBKEY_REQUEST] = on_pubkey_request,
+		[IPC_BUILD] = on_build,
+	},
+	.closed = proc_peer_closed,
+};
+
+/*
+ * A new netd: the covers its predecessor asked for are void (its channel
+ * may even be at the same address as the new one's), and the packets
+ * handed to it are gone with it, so rpcd has them built again.
+ */
 static void
 keyd_peer_up(struct proc *p, Nymipc__Role role)
 {
-	if (role == NYMIPC__ROLE__ROLE_NETD)
-		keyd.n_covers = 0;
+	if (role != ROLE_NETD)
+		return;
+	keyd.n_covers = 0;
+	struct ipc_chan *rpcd = proc_peer(p, ROLE_RPCD);
+	if (rpcd != NULL && ipc_send_type(rpcd, IPC_NETD_UP, 0) == -1)
+		log_warn("cannot tell rpcd of the new netd");
 }
 
 const struct proc_role keyd_role = {
-	.role = NYMIPC__ROLE__ROLE_KEYD,
+	.role = ROLE_KEYD,
 	.sandbox = &keyd_policy,
 	.configure = keyd_configure,
 	.start = keyd_start,
@@ -389,5 +440,8 @@ const struct proc_role keyd_role = {
 	.peer_up = keyd_peer_up,
 	.ready = keyd_ready,
 	.shutdown = keyd_shutdown,
-	.peer_dispatch = &keyd_peer_dispatch,
+	.from = {
+		[ROLE_NETD] = &keyd_from_netd,
+		[ROLE_RPCD] = &keyd_from_rpcd,
+	},
 };

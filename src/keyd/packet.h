@@ -17,15 +17,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/message.h"
 #include "common/sphinx.h"
 
 struct topology;
 
-#define PACKET_MSGID_BYTES	16
+#define PACKET_MSGID_BYTES	MESSAGE_ID_BYTES
 #define PACKET_LOOP_KEY_BYTES	32
-/* The largest application message one packet carries. */
-#define PACKET_MAX_MESSAGE_BYTES \
-	(SPHINX_MAX_MESSAGE_BYTES - 1 - PACKET_MSGID_BYTES)	/* 2031 */
+#define PACKET_MAX_MESSAGE_BYTES	MESSAGE_MAX_BYTES	/* 2031 */
 /* A per-hop delay is capped so that a draw from the tail stays sane. */
 #define PACKET_MAX_DELAY_MS	60000u
 

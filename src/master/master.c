@@ -157,6 +157,7 @@ master_send_config(struct child *c, Nymipc__IpcType type)
 
 	master_child_config(c->role, &cc);
 	msg.type = type;
+	msg.body_case = NYMIPC__IPC__BODY_CONFIG;
 	msg.config = &cc;
 	return ipc_send(c->chan, &msg, -1);
 }
@@ -175,7 +176,8 @@ master_connect(struct child *a, struct child *b)
 		    proc_role_name(b->role));
 		return;
 	}
-	msg.type = NYMIPC__IPC_TYPE__IPC_PEER;
+	msg.type = IPC_PEER;
+	msg.body_case = NYMIPC__IPC__BODY_PEER;
 	msg.peer = b->role;
 	if (ipc_send(a->chan, &msg, sv[0]) == -1)
 		close(sv[0]);
@@ -228,8 +230,8 @@ on_child_ready(struct ipc_chan *chan, const Nymipc__Ipc *msg, int fd, void *arg)
 	c->ever_ready = 1;
 	c->fatal_text[0] = '\0';
 	log_info("%s is ready (pid %ld)", proc_role_name(c->role), (long)c->pid);
-	if (c->role == NYMIPC__ROLE__ROLE_KEYD)
-		master_print_pubkey(msg->pubkey.data, msg->pubkey.len);
+	if (c->role == ROLE_KEYD)
+		master_print_pubkey(msg->ready->pubkey.data, msg->ready->pubkey.len);
 	if (m.running || m.stopping)
 		return;
 	for (size_t i = 0; i < N_CHILD_ROLES; i++)
@@ -246,7 +248,7 @@ on_child_fatal(struct ipc_chan *chan, const Nymipc__Ipc *msg, int fd, void *arg)
 {
 	struct child *c = arg;
 
-	snprintf(c->fatal_text, sizeof(c->fatal_text), "%s", msg->text ? msg->text : "");
+	snprintf(c->fatal_text, sizeof(c->fatal_text), "%s", msg->text);
 }
 
 static void
@@ -274,8 +276,7 @@ on_provider_chosen(struct ipc_chan *chan, const Nymipc__Ipc *msg, int fd, void *
 {
 	struct child *c = arg;
 
-	if (c->role != NYMIPC__ROLE__ROLE_NETD || msg->text == NULL ||
-	    !config_provider_id_valid(msg->text)) {
+	if (!config_provider_id_valid(msg->text)) {
 		log_warnx("%s sent an invalid provider choice; killing it",
 		    proc_role_name(c->role));
 		kill(c->pid, SIGKILL);
@@ -296,11 +297,20 @@ on_provider_chosen(struct ipc_chan *chan, const Nymipc__Ipc *msg, int fd, void *
 	master_broadcast_config();
 }
 
+/* What each child may tell master: only netd chooses a provider. */
 static const struct ipc_dispatch child_dispatch = {
 	.handlers = {
-		[NYMIPC__IPC_TYPE__IPC_READY] = on_child_ready,
-		[NYMIPC__IPC_TYPE__IPC_FATAL] = on_child_fatal,
-		[NYMIPC__IPC_TYPE__IPC_PROVIDER_CHOSEN] = on_provider_chosen,
+		[IPC_READY] = on_child_ready,
+		[IPC_FATAL] = on_child_fatal,
+	},
+	.closed = on_child_chan_closed,
+};
+
+static const struct ipc_dispatch netd_dispatch = {
+	.handlers = {
+		[IPC_READY] = on_child_ready,
+		[IPC_FATAL] = on_child_fatal,
+		[IPC_PROVIDER_CHOSEN] = on_provider_chosen,
 	},
 	.closed = on_child_chan_closed,
 };
@@ -360,7 +370,8 @@ master_exec_child(struct child *c, int chan_fd)
 	    proc_role_name(c->role), m.cfg.id);
 	argv[0] = title;
 	argv[1] = NULL;
-	if (setenv("NYMD_CHILD", "1", 1) == -1)
+	/* The role, said explicitly: the title is for ps, not for us. */
+	if (setenv("NYMD_CHILD", proc_role_name(c->role), 1) == -1)
 		_exit(127);
 	execve("/proc/self/exe", argv, environ);
 	dprintf(STDERR_FILENO, "nymd: cannot execute %s: %s\n", title, strerror(errno));
@@ -423,7 +434,8 @@ master_start_child(struct child *c)
 	c->pid = pid;
 	c->ready = 0;
 	c->fatal_text[0] = '\0';
-	c->chan = ipc_chan_new(m.base, sv[0], proc_role_name(c->role), &child_dispatch, c);
+	c->chan = ipc_chan_new(m.base, sv[0], proc_role_name(c->role),
+	    c->role == ROLE_NETD ? &netd_dispatch : &child_dispatch, c);
 	if (c->chan == NULL) {
 		close(sv[0]);
 		kill(pid, SIGKILL);

@@ -234,22 +234,20 @@ parse_options(int argc, char **argv, const char *cmd, struct nymd_options *o)
 	return 0;
 }
 
-/* A child role: argv[0] is "nymd: ROLE [ID]" and fd 3 leads to master. */
+/* A child: master names its role in NYMD_CHILD, and fd 3 leads to master. */
 static void
-child_dispatch(const char *title)
+child_dispatch(const char *role)
 {
-	char role[16], id[80];
 	Nymipc__Role r;
 
-	if (sscanf(title + strlen(PROC_TITLE_PREFIX), "%15s [%79[^]]]", role, id) != 2 ||
-	    proc_role_parse(role, &r) == -1) {
-		fprintf(stderr, "nymd: bad child title '%s'\n", title);
+	if (proc_role_parse(role, &r) == -1) {
+		fprintf(stderr, "nymd: NYMD_CHILD names no role: '%s'\n", role);
 		exit(NYMD_EXIT_USAGE);
 	}
 	switch (r) {
-	case NYMIPC__ROLE__ROLE_KEYD:	proc_child_main(&keyd_role, id);
-	case NYMIPC__ROLE__ROLE_NETD:	proc_child_main(&netd_role, id);
-	case NYMIPC__ROLE__ROLE_RPCD:	proc_child_main(&rpcd_role, id);
+	case ROLE_KEYD:	proc_child_main(&keyd_role);
+	case ROLE_NETD:	proc_child_main(&netd_role);
+	case ROLE_RPCD:	proc_child_main(&rpcd_role);
 	default:
 		fprintf(stderr, "nymd: '%s' is not a child role\n", role);
 		exit(NYMD_EXIT_USAGE);
@@ -266,7 +264,7 @@ main(int argc, char **argv)
 		return NYMD_EXIT_USAGE;
 	if (strncmp(argv[0], PROC_TITLE_PREFIX, strlen(PROC_TITLE_PREFIX)) == 0 &&
 	    getenv("NYMD_CHILD") != NULL)
-		child_dispatch(argv[0]);
+		child_dispatch(getenv("NYMD_CHILD"));
 
 	memset(&o, 0, sizeof(o));
 	slash = strrchr(argv[0], '/');

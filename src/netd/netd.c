@@ -14,6 +14,7 @@
 #include "common/sandbox.h"
 #include "common/sphinx.h"
 #include "common/topology.h"
+#include "common/topology_ipc.h"
 #include "netd/directory.h"
 #include "netd/netd.h"
 #include "netd/provider.h"
@@ -28,7 +29,6 @@ static struct {
 	int			 have_pub;
 	char			 provider_id[B64_KEY_CHARS + 1];
 	int			 provider_missing_logged;
-	int			 queue_wanted;	/* rpcd's queue came before traffic */
 	uint64_t		 seq;
 	uint64_t		 dh_seq;
 } netd;
@@ -36,29 +36,34 @@ static struct {
 static struct ipc_chan *
 netd_keyd(void)
 {
-	return proc_peer(netd.proc, NYMIPC__ROLE__ROLE_KEYD);
+	return proc_peer(netd.proc, ROLE_KEYD);
 }
 
 static struct ipc_chan *
 netd_rpcd(void)
 {
-	return proc_peer(netd.proc, NYMIPC__ROLE__ROLE_RPCD);
+	return proc_peer(netd.proc, ROLE_RPCD);
 }
 
+/* The topology as netd parsed and checked it, in its typed form: keyd
+ * and rpcd parse no JSON. */
 static void
 netd_send_topology(struct ipc_chan *c)
 {
 	Nymipc__Ipc msg = NYMIPC__IPC__INIT;
-	const char *json;
-	size_t len;
+	const struct topology *t = directory_topology(netd.dir, NULL, NULL);
+	struct topology_ipc *ti;
 
-	if (c == NULL || directory_topology(netd.dir, &json, &len) == NULL)
+	if (c == NULL || t == NULL)
 		return;
-	msg.type = NYMIPC__IPC_TYPE__IPC_TOPOLOGY;
-	msg.data.data = (uint8_t *)json;
-	msg.data.len = len;
+	if ((ti = topology_ipc_new(t)) == NULL)
+		fatalx("out of memory");
+	msg.type = IPC_TOPOLOGY;
+	msg.body_case = NYMIPC__IPC__BODY_TOPOLOGY;
+	msg.topology = topology_ipc_msg(ti);
 	if (ipc_send(c, &msg, -1) == -1)
 		log_warn("cannot send the topology to %s", ipc_chan_name(c));
+	topology_ipc_free(ti);
 }
 
 /* The seed picks a provider at random when none is configured, and
@@ -73,7 +78,8 @@ netd_choose_provider(const struct topology *t)
 	const struct topology_node *p = &t->providers[rand_index((uint32_t)t->n_providers)];
 	snprintf(netd.provider_id, sizeof(netd.provider_id), "%s", p->id);
 	log_info("provider %s chosen at random from the topology", p->id);
-	msg.type = NYMIPC__IPC_TYPE__IPC_PROVIDER_CHOSEN;
+	msg.type = IPC_PROVIDER_CHOSEN;
+	msg.body_case = NYMIPC__IPC__BODY_TEXT;
 	msg.text = netd.provider_id;
 	if (ipc_send(netd.proc->master, &msg, -1) == -1)
 		log_warn("cannot tell master the chosen provider");
@@ -122,8 +128,9 @@ netd_dh_request(void *arg, const uint8_t peer[32])
 
 	if (k == NULL)
 		return -1;
-	msg.type = NYMIPC__IPC_TYPE__IPC_DH_REQUEST;
+	msg.type = IPC_DH_REQUEST;
 	msg.seq = netd.dh_seq = ++netd.seq;
+	msg.body_case = NYMIPC__IPC__BODY_PUBKEY;
 	msg.pubkey.data = (uint8_t *)peer;
 	msg.pubkey.len = 32;
 	return ipc_send(k, &msg, -1);
@@ -162,17 +169,16 @@ static const struct provider_callbacks netd_provider_cb = {
 };
 
 static int
-netd_build(void *arg, Nymipc__PacketKind kind, const Nymipc__Outgoing *o)
+netd_cover(void *arg, Nymipc__PacketKind kind)
 {
 	Nymipc__Ipc msg = NYMIPC__IPC__INIT;
 	struct ipc_chan *k = netd_keyd();
 
 	if (k == NULL)
 		return -1;
-	msg.type = NYMIPC__IPC_TYPE__IPC_BUILD_REQUEST;
-	msg.seq = ++netd.seq;
-	msg.packet_kind = kind;
-	msg.outgoing = (Nymipc__Outgoing *)o;
+	msg.type = IPC_COVER_REQUEST;
+	msg.body_case = NYMIPC__IPC__BODY_KIND;
+	msg.kind = kind;
 	return ipc_send(k, &msg, -1);
 }
 
@@ -180,69 +186,41 @@ static int
 netd_unwrap(void *arg, uint64_t id, const uint8_t *packet, size_t len)
 {
 	Nymipc__Ipc msg = NYMIPC__IPC__INIT;
+	Nymipc__Packet pk = NYMIPC__PACKET__INIT;
 	struct ipc_chan *k = netd_keyd();
 
 	if (k == NULL)
 		return -1;
-	msg.type = NYMIPC__IPC_TYPE__IPC_UNWRAP_REQUEST;
-	msg.seq = ++netd.seq;
-	msg.id = id;
-	msg.data.data = (uint8_t *)packet;
-	msg.data.len = len;
+	pk.id = id;
+	pk.data.data = (uint8_t *)packet;
+	pk.data.len = len;
+	msg.type = IPC_UNWRAP;
+	msg.body_case = NYMIPC__IPC__BODY_PACKET;
+	msg.packet = &pk;
 	return ipc_send(k, &msg, -1);
 }
 
 static int
-netd_received(void *arg, uint64_t id, const Nymipc__Received *r)
+netd_sent(void *arg, uint64_t id)
 {
-	Nymipc__Ipc msg = NYMIPC__IPC__INIT;
 	struct ipc_chan *c = netd_rpcd();
 
-	if (c == NULL)
-		return -1;
-	msg.type = NYMIPC__IPC_TYPE__IPC_RECEIVED;
-	msg.id = id;
-	msg.received = (Nymipc__Received *)r;
-	return ipc_send(c, &msg, -1);
+	return c == NULL ? -1 : ipc_send_id(c, IPC_SENT, id);
 }
 
 static int
-netd_sent(void *arg, uint64_t outgoing_id)
+netd_expired(void *arg, uint64_t id)
 {
-	Nymipc__Ipc msg = NYMIPC__IPC__INIT;
 	struct ipc_chan *c = netd_rpcd();
 
-	if (c == NULL)
-		return -1;
-	msg.type = NYMIPC__IPC_TYPE__IPC_SENT;
-	msg.id = outgoing_id;
-	return ipc_send(c, &msg, -1);
-}
-
-/* rpcd pushes its queue when its channel to netd comes up, which may be
- * before netd can take it (no traffic yet: keyd has not told the public
- * key); netd asks again once it can. */
-static void
-netd_want_queue(void *arg)
-{
-	struct ipc_chan *rpcd = proc_peer(netd.proc, NYMIPC__ROLE__ROLE_RPCD);
-
-	netd.queue_wanted = 1;
-	if (rpcd == NULL || netd.traffic == NULL)
-		return;	/* rpcd's own push on its (re)start brings it */
-	if (ipc_send_type(rpcd, NYMIPC__IPC_TYPE__IPC_QUEUE_REQUEST, ++netd.seq) == -1) {
-		log_warn("cannot ask rpcd for its queue");
-		return;
-	}
-	netd.queue_wanted = 0;
+	return c == NULL ? -1 : ipc_send_id(c, IPC_EXPIRED, id);
 }
 
 static const struct traffic_hooks netd_traffic_hooks = {
-	.build = netd_build,
+	.cover = netd_cover,
 	.unwrap = netd_unwrap,
-	.received = netd_received,
 	.sent = netd_sent,
-	.want_queue = netd_want_queue,
+	.expired = netd_expired,
 };
 
 static void
@@ -300,15 +278,14 @@ netd_reload(struct proc *p)
 static void
 netd_peer_up(struct proc *p, Nymipc__Role role)
 {
-	if (role == NYMIPC__ROLE__ROLE_RPCD) {
+	if (role == ROLE_RPCD) {
 		netd_send_topology(proc_peer(p, role));
 		if (netd.traffic != NULL)
 			traffic_rpcd_up(netd.traffic);
 	}
-	if (role == NYMIPC__ROLE__ROLE_KEYD) {
+	if (role == ROLE_KEYD) {
 		netd_send_topology(proc_peer(p, role));
-		if (ipc_send_type(proc_peer(p, role), NYMIPC__IPC_TYPE__IPC_PUBKEY_REQUEST,
-		    ++netd.seq) == -1)
+		if (ipc_send_type(proc_peer(p, role), IPC_PUBKEY_REQUEST, ++netd.seq) == -1)
 			log_warn("cannot ask keyd for the public key");
 		if (netd.traffic != NULL)
 			traffic_keyd_up(netd.traffic);
@@ -330,9 +307,6 @@ netd_shutdown(struct proc *p)
 static void
 on_pubkey_reply(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 {
-	proc_require(arg, c, msg, NYMIPC__ROLE__ROLE_KEYD);
-	if (msg->pubkey.len != 32)
-		fatalx("keyd sent a public key of %zu bytes", msg->pubkey.len);
 	if (netd.have_pub) {
 		if (memcmp(netd.pub, msg->pubkey.data, 32) != 0)
 			fatalx("keyd's public key changed");
@@ -347,56 +321,48 @@ on_pubkey_reply(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 	if (netd.traffic == NULL)
 		fatalx("cannot set up the provider link");
 	netd_apply_config(netd.proc->config);
-	if (netd.queue_wanted)
-		netd_want_queue(NULL);
 	netd_link_provider();
 }
 
 static void
 on_dh_reply(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 {
-	proc_require(arg, c, msg, NYMIPC__ROLE__ROLE_KEYD);
 	if (msg->seq != netd.dh_seq || netd.provider == NULL)
 		return;	/* for a handshake that is gone */
-	provider_dh_result(netd.provider, msg->data.len == 32 ? msg->data.data : NULL);
+	provider_dh_result(netd.provider, msg->secret.len == 32 ? msg->secret.data : NULL);
 }
 
+/* keyd built a committed message's packet: netd sees the packet and
+ * rpcd's queue id, nothing of the message. */
 static void
-on_build_reply(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
+on_packet(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 {
-	proc_require(arg, c, msg, NYMIPC__ROLE__ROLE_KEYD);
-	if (netd.traffic != NULL)
-		traffic_built(netd.traffic, msg);
-}
-
-static void
-on_unwrap_reply(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
-{
-	proc_require(arg, c, msg, NYMIPC__ROLE__ROLE_KEYD);
-	if (netd.traffic != NULL)
-		traffic_unwrapped(netd.traffic, msg);
-}
-
-static void
-on_outgoing(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
-{
-	const Nymipc__Outgoing *o = msg->outgoing;
-
-	proc_require(arg, c, msg, NYMIPC__ROLE__ROLE_RPCD);
-	if (o == NULL || o->recipient.len != 32 || o->recipient_provider.len != 32 ||
-	    o->msgid.len != 16)
-		fatalx("rpcd sent a malformed outgoing message");
 	if (netd.traffic == NULL) {
-		netd.queue_wanted = 1;
+		if (netd_expired(NULL, msg->packet->id) == -1)
+			log_debug("packet of message %llu dropped before the link",
+			    (unsigned long long)msg->packet->id);
 		return;
 	}
-	traffic_outgoing(netd.traffic, o);
+	traffic_packet(netd.traffic, msg->packet->id, msg->packet->data.data);
+}
+
+static void
+on_cover(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
+{
+	if (netd.traffic != NULL)
+		traffic_cover(netd.traffic, msg->cover);
+}
+
+static void
+on_unwrapped(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
+{
+	if (netd.traffic != NULL)
+		traffic_unwrapped(netd.traffic, msg->unwrapped);
 }
 
 static void
 on_stored(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 {
-	proc_require(arg, c, msg, NYMIPC__ROLE__ROLE_RPCD);
 	if (netd.traffic != NULL)
 		traffic_stored(netd.traffic, msg->id);
 }
@@ -404,7 +370,6 @@ on_stored(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 static void
 on_not_stored(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 {
-	proc_require(arg, c, msg, NYMIPC__ROLE__ROLE_RPCD);
 	if (netd.traffic != NULL)
 		traffic_not_stored(netd.traffic, msg->id);
 }
@@ -413,54 +378,39 @@ on_not_stored(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 static void
 on_topology_refresh(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 {
-	proc_require(arg, c, msg, NYMIPC__ROLE__ROLE_RPCD);
 	directory_refresh(netd.dir);
 }
 
-static void
-on_status_request(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
-{
-	Nymipc__Ipc reply = NYMIPC__IPC__INIT;
-	Nymipc__NetStatus st = NYMIPC__NET_STATUS__INIT;
-	const struct topology *t = directory_topology(netd.dir, NULL, NULL);
-
-	proc_require(arg, c, msg, NYMIPC__ROLE__ROLE_RPCD);
-	st.topology_loaded = t != NULL;
-	st.mixnodes = t ? (uint32_t)t->n_mixnodes : 0;
-	st.providers = t ? (uint32_t)t->n_providers : 0;
-	st.topology_fetches = directory_fetches(netd.dir);
-	st.topology_failures = directory_failures(netd.dir);
-	if (netd.traffic != NULL)
-		traffic_status(netd.traffic, &st);
-	reply.type = NYMIPC__IPC_TYPE__IPC_STATUS_REPLY;
-	reply.seq = msg->seq;
-	reply.status = &st;
-	if (ipc_send(c, &reply, -1) == -1)
-		log_warn("cannot answer %s", ipc_chan_name(c));
-}
-
-static const struct ipc_dispatch netd_peer_dispatch = {
+static const struct ipc_dispatch netd_from_keyd = {
 	.handlers = {
-		[NYMIPC__IPC_TYPE__IPC_STATUS_REQUEST] = on_status_request,
-		[NYMIPC__IPC_TYPE__IPC_PUBKEY_REPLY] = on_pubkey_reply,
-		[NYMIPC__IPC_TYPE__IPC_DH_REPLY] = on_dh_reply,
-		[NYMIPC__IPC_TYPE__IPC_BUILD_REPLY] = on_build_reply,
-		[NYMIPC__IPC_TYPE__IPC_UNWRAP_REPLY] = on_unwrap_reply,
-		[NYMIPC__IPC_TYPE__IPC_OUTGOING] = on_outgoing,
-		[NYMIPC__IPC_TYPE__IPC_STORED] = on_stored,
-		[NYMIPC__IPC_TYPE__IPC_NOT_STORED] = on_not_stored,
-		[NYMIPC__IPC_TYPE__IPC_TOPOLOGY_REFRESH] = on_topology_refresh,
+		[IPC_PUBKEY_REPLY] = on_pubkey_reply,
+		[IPC_DH_REPLY] = on_dh_reply,
+		[IPC_PACKET] = on_packet,
+		[IPC_COVER] = on_cover,
+		[IPC_UNWRAPPED] = on_unwrapped,
+	},
+	.closed = proc_peer_closed,
+};
+
+static const struct ipc_dispatch netd_from_rpcd = {
+	.handlers = {
+		[IPC_STORED] = on_stored,
+		[IPC_NOT_STORED] = on_not_stored,
+		[IPC_TOPOLOGY_REFRESH] = on_topology_refresh,
 	},
 	.closed = proc_peer_closed,
 };
 
 const struct proc_role netd_role = {
-	.role = NYMIPC__ROLE__ROLE_NETD,
+	.role = ROLE_NETD,
 	.sandbox = &netd_policy,
 	.configure = netd_configure,
 	.start = netd_start,
 	.reload = netd_reload,
 	.peer_up = netd_peer_up,
 	.shutdown = netd_shutdown,
-	.peer_dispatch = &netd_peer_dispatch,
+	.from = {
+		[ROLE_KEYD] = &netd_from_keyd,
+		[ROLE_RPCD] = &netd_from_rpcd,
+	},
 };

@@ -28,41 +28,42 @@
 #define TRAFFIC_POOL_MIN	4
 #define TRAFFIC_POOL_MAX	128
 #define TRAFFIC_EMPTY_LOG_MS	10000	/* at most one warning per interval */
-#define TRAFFIC_BUILDING_REAL	2	/* real packets being built at once */
 #define TRAFFIC_PULL_MAX	32
 #define TRAFFIC_MAX_PENDING	LINK_MAX_PULL
-#define TRAFFIC_MAX_QUEUED	65536
+/* rpcd keeps a window of messages in flight (rpcd/outbox.c); this is
+ * room for a window and the one before an rpcd restart. */
+#define TRAFFIC_MAX_PACKETS	256
 #define TRAFFIC_RETRY_MS	1000
+/* A delivery keyd or rpcd never answered for (a message lost with a
+ * dying peer) stops holding up pulls after this. */
+#define TRAFFIC_PENDING_MAX_MS	30000
 /* Without an announced epoch length: how long a built packet is re-sent. */
 #define TRAFFIC_RESEND_MAX_AGE_MS	(5 * 60 * 1000)
 
 enum out_state {
-	OUT_QUEUED,
-	OUT_BUILDING,
 	OUT_READY,
 	OUT_SENT,	/* waiting for the pong of `nonce` */
+	OUT_CONFIRMED,	/* confirmed; rpcd, down, is told when it is back */
 };
 
-struct out_msg {
+/* A real message's packet: netd knows its bytes and rpcd's queue id. */
+struct out_pkt {
 	uint64_t	 id;
 	enum out_state	 state;
 	uint64_t	 nonce;
-	uint8_t		*packed;	/* the Outgoing as rpcd sent it */
-	size_t		 packed_len;
-	uint8_t		*packet;	/* READY/SENT: SPHINX_PACKET_BYTES */
-	uint64_t	 built_ms;	/* when packet was built (monotonic) */
-	uint64_t	 retry_at_ms;	/* a failed build: not before then */
-	unsigned	 failures;
+	uint64_t	 got_ms;	/* when keyd built it (monotonic) */
+	uint8_t		*packet;	/* SPHINX_PACKET_BYTES */
 };
 
 enum pending_state {
-	PENDING_UNWRAPPING,
-	PENDING_STORING,
+	PENDING_UNWRAPPING,	/* keyd has it */
+	PENDING_STORING,	/* keyd gave rpcd a real message */
 };
 
 struct pending {
 	uint64_t		id;
 	enum pending_state	state;
+	uint64_t		since_ms;
 };
 
 /* A FIFO ring, so that no cover waits longer than the pool lasts. */
@@ -108,11 +109,8 @@ struct traffic {
 	struct ptimer		 fetch_tm;
 	struct event		*retry_ev;
 	int			 up;
-	struct out_msg		*out;		/* ordered by id */
-	int			 refused;	/* rpcd holds messages netd does not */
+	struct out_pkt		 out[TRAFFIC_MAX_PACKETS];	/* in arrival order */
 	size_t			 n_out;
-	size_t			 cap_out;
-	size_t			 building_real;
 	struct cover_pool	 drop;
 	struct cover_pool	 loop;
 	struct pending		 pending[TRAFFIC_MAX_PENDING];
@@ -120,10 +118,11 @@ struct traffic {
 	int			 pull_in_flight;
 	uint64_t		 nonce;
 	uint32_t		 epoch_seconds;	/* 0: not announced */
-	Nymipc__NetStatus	 stats;
+	struct traffic_stats	 stats;
 };
 
 static void traffic_fill(struct traffic *);
+static void traffic_expire_pending(struct traffic *);
 
 static uint64_t
 now_ns(void)
@@ -249,78 +248,29 @@ traffic_send_packet(struct traffic *t, const uint8_t *packet)
 	return 0;
 }
 
-static struct out_msg *
+static struct out_pkt *
 traffic_find(struct traffic *t, uint64_t id)
 {
-	size_t lo = 0, hi = t->n_out;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (t->out[mid].id < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < t->n_out && t->out[lo].id == id ? &t->out[lo] : NULL;
+	for (size_t i = 0; i < t->n_out; i++)
+		if (t->out[i].id == id)
+			return &t->out[i];
+	return NULL;
 }
 
 static void
-traffic_out_reset(struct out_msg *m)
+traffic_remove(struct traffic *t, struct out_pkt *m)
 {
 	free(m->packet);
-	m->packet = NULL;
-	m->state = OUT_QUEUED;
-}
-
-static void
-traffic_remove(struct traffic *t, struct out_msg *m)
-{
-	free(m->packet);
-	free(m->packed);
 	size_t i = (size_t)(m - t->out);
 	memmove(&t->out[i], &t->out[i + 1], (t->n_out - i - 1) * sizeof(*m));
 	t->n_out--;
-}
-
-/* Oldest first; one whose build failed waits its turn again, so that it
- * cannot hold the build slots against the messages behind it. */
-static void
-traffic_build_real(struct traffic *t)
-{
-	uint64_t now = clock_monotonic_ms(), next_retry = 0;
-
-	for (size_t i = 0; i < t->n_out && t->building_real < TRAFFIC_BUILDING_REAL; i++) {
-		struct out_msg *m = &t->out[i];
-		if (m->state != OUT_QUEUED)
-			continue;
-		if (m->retry_at_ms > now) {
-			if (next_retry == 0 || m->retry_at_ms < next_retry)
-				next_retry = m->retry_at_ms;
-			continue;
-		}
-		Nymipc__Outgoing *o = nymipc__outgoing__unpack(NULL, m->packed_len, m->packed);
-		if (o == NULL)
-			fatalx("cannot unpack a queued message");
-		int rc = t->hooks.build(t->arg, NYMIPC__PACKET_KIND__PACKET_REAL, o);
-		nymipc__outgoing__free_unpacked(o, NULL);
-		if (rc == -1)
-			return;	/* keyd is down: traffic_keyd_up() resumes */
-		m->state = OUT_BUILDING;
-		t->building_real++;
-	}
-	/* One skipped for its retry time is built when that time comes. */
-	if (next_retry != 0 && !evtimer_pending(t->retry_ev, NULL)) {
-		uint64_t wait = next_retry - now + 1;
-		struct timeval tv = { (time_t)(wait / 1000), (suseconds_t)(wait % 1000) * 1000 };
-		evtimer_add(t->retry_ev, &tv);
-	}
 }
 
 static void
 traffic_build_covers(struct traffic *t, struct cover_pool *pool, Nymipc__PacketKind kind)
 {
 	while (pool->n + pool->building < pool->cap) {
-		if (t->hooks.build(t->arg, kind, NULL) == -1)
+		if (t->hooks.cover(t->arg, kind) == -1)
 			return;
 		pool->building++;
 	}
@@ -329,7 +279,6 @@ traffic_build_covers(struct traffic *t, struct cover_pool *pool, Nymipc__PacketK
 static void
 traffic_fill(struct traffic *t)
 {
-	traffic_build_real(t);
 	if (t->rates.send > 0 && !t->rates.cover_disabled)
 		traffic_build_covers(t, &t->drop, NYMIPC__PACKET_KIND__PACKET_DROP);
 	if (t->rates.loop > 0)
@@ -501,7 +450,7 @@ on_send_tick(evutil_socket_t fd, short what, void *arg)
 	if (traffic_link(t) == NULL)
 		return;
 	for (size_t i = 0; i < t->n_out; i++) {
-		struct out_msg *m = &t->out[i];
+		struct out_pkt *m = &t->out[i];
 		if (m->state != OUT_READY)
 			continue;
 		if (traffic_send_packet(t, m->packet) == -1)
@@ -547,6 +496,7 @@ on_fetch_tick(evutil_socket_t fd, short what, void *arg)
 	if (ptimer_fired(&t->fetch_tm) == -1)
 		return;
 	traffic_schedule(&t->fetch_tm, t->rates.fetch);
+	traffic_expire_pending(t);
 	/* Until every pulled packet is stored and acknowledged, a new pull
 	 * would only bring the same packets again. */
 	if (l == NULL || t->pull_in_flight || t->n_pending > 0)
@@ -578,7 +528,6 @@ traffic_new(struct event_base *base, struct provider_link *provider,
 	t->provider = provider;
 	t->hooks = *hooks;
 	t->arg = arg;
-	nymipc__net_status__init(&t->stats);
 	t->drop.name = "send";
 	t->loop.name = "loop cover";
 	t->send_tm.fd = t->loop_tm.fd = t->fetch_tm.fd = -1;
@@ -603,7 +552,6 @@ traffic_free(struct traffic *t)
 		return;
 	while (t->n_out > 0)
 		traffic_remove(t, &t->out[t->n_out - 1]);
-	free(t->out);
 	cover_pool_free(&t->drop);
 	cover_pool_free(&t->loop);
 	ptimer_free(&t->send_tm);
@@ -639,7 +587,6 @@ void
 traffic_link_up(struct traffic *t)
 {
 	t->up = 1;
-	t->stats.registered = 1;
 	traffic_set_rates(t, &t->rates);
 }
 
@@ -667,7 +614,6 @@ traffic_link_down(struct traffic *t)
 	uint64_t now = clock_monotonic_ms();
 
 	t->up = 0;
-	t->stats.registered = 0;
 	t->pull_in_flight = 0;
 	/*
 	 * Unconfirmed packets may be lost: they go out again, in send-stream
@@ -678,12 +624,16 @@ traffic_link_down(struct traffic *t)
 	 * be gone by now is built again.
 	 */
 	size_t again = 0, rebuilt = 0;
-	for (size_t i = 0; i < t->n_out; i++) {
-		struct out_msg *m = &t->out[i];
-		if (m->state != OUT_SENT && m->state != OUT_READY)
+	for (size_t i = 0; i < t->n_out; ) {
+		struct out_pkt *m = &t->out[i];
+		if (m->state == OUT_CONFIRMED) {
+			i++;
 			continue;
-		if (now - m->built_ms > traffic_resend_max_age_ms(t)) {
-			traffic_out_reset(m);
+		}
+		if (now - m->got_ms > traffic_resend_max_age_ms(t)) {
+			/* rpcd has it built again, if rpcd is there to ask. */
+			(void)t->hooks.expired(t->arg, m->id);
+			traffic_remove(t, m);
 			rebuilt++;
 			continue;
 		}
@@ -692,6 +642,7 @@ traffic_link_down(struct traffic *t)
 			again++;
 		}
 		m->state = OUT_READY;
+		i++;
 	}
 	if (again + rebuilt > 0)
 		log_info("provider link lost: %zu unconfirmed packets go again "
@@ -712,6 +663,28 @@ traffic_pending(struct traffic *t, uint64_t id)
 }
 
 static void
+traffic_pending_drop(struct traffic *t, struct pending *p)
+{
+	*p = t->pending[--t->n_pending];
+}
+
+/* Deliveries whose answer was lost with a peer that died: the provider
+ * still has them, and a later pull brings them again. */
+static void
+traffic_expire_pending(struct traffic *t)
+{
+	uint64_t now = clock_monotonic_ms();
+
+	for (size_t i = 0; i < t->n_pending; )
+		if (now - t->pending[i].since_ms > TRAFFIC_PENDING_MAX_MS) {
+			log_warnx("delivery %llu was never answered; it comes again",
+			    (unsigned long long)t->pending[i].id);
+			traffic_pending_drop(t, &t->pending[i]);
+		} else
+			i++;
+}
+
+static void
 traffic_ack(struct traffic *t, uint64_t id)
 {
 	struct pending *p = traffic_pending(t, id);
@@ -719,9 +692,8 @@ traffic_ack(struct traffic *t, uint64_t id)
 	Link__Control c = LINK__CONTROL__INIT;
 	Link__Ack ack = LINK__ACK__INIT;
 
-	if (p != NULL) {
-		*p = t->pending[--t->n_pending];
-	}
+	if (p != NULL)
+		traffic_pending_drop(t, p);
 	if (l == NULL)
 		return;
 	ack.n_ids = 1;
@@ -741,32 +713,44 @@ traffic_delivery(struct traffic *t, uint64_t id, const uint8_t *packet, size_t l
 		log_warnx("more deliveries than pulled; ignoring %llu", (unsigned long long)id);
 		return;
 	}
+	if (len != SPHINX_PACKET_BYTES) {
+		t->stats.dropped++;
+		log_debug("delivery %llu dropped: %zu bytes", (unsigned long long)id, len);
+		traffic_ack(t, id);
+		return;
+	}
 	if (t->hooks.unwrap(t->arg, id, packet, len) == -1)
 		return;	/* keyd is down: it comes again with a later pull */
 	t->pending[t->n_pending].id = id;
 	t->pending[t->n_pending].state = PENDING_UNWRAPPING;
+	t->pending[t->n_pending].since_ms = clock_monotonic_ms();
 	t->n_pending++;
 }
 
+/* Tells rpcd of every confirmed packet; what it cannot take now waits
+ * for its return (traffic_rpcd_up). */
 static void
-traffic_pong(struct traffic *t, uint64_t nonce)
+traffic_report_confirmed(struct traffic *t)
 {
 	for (size_t i = 0; i < t->n_out; ) {
-		struct out_msg *m = &t->out[i];
-		if (m->state == OUT_SENT && m->nonce <= nonce) {
-			if (t->hooks.sent(t->arg, m->id) == -1) {
-				i++;	/* rpcd is down: tell it when it is back */
-				continue;
-			}
+		struct out_pkt *m = &t->out[i];
+		if (m->state == OUT_CONFIRMED && t->hooks.sent(t->arg, m->id) == 0) {
 			traffic_remove(t, m);
 			continue;
 		}
 		i++;
 	}
-	if (t->refused && t->n_out <= TRAFFIC_MAX_QUEUED / 2) {
-		t->refused = 0;
-		t->hooks.want_queue(t->arg);
+}
+
+static void
+traffic_pong(struct traffic *t, uint64_t nonce)
+{
+	for (size_t i = 0; i < t->n_out; i++) {
+		struct out_pkt *m = &t->out[i];
+		if (m->state == OUT_SENT && m->nonce <= nonce)
+			m->state = OUT_CONFIRMED;
 	}
+	traffic_report_confirmed(t);
 }
 
 void
@@ -795,170 +779,104 @@ traffic_control(struct traffic *t, const Link__Control *msg)
 void
 traffic_keyd_up(struct traffic *t)
 {
-	/* What keyd was building when it went is lost with it. */
-	for (size_t i = 0; i < t->n_out; i++)
-		if (t->out[i].state == OUT_BUILDING)
-			t->out[i].state = OUT_QUEUED;
-	t->building_real = 0;
+	/* What keyd was building or unwrapping when it went is lost with it. */
 	t->drop.building = 0;
 	t->loop.building = 0;
 	for (size_t i = 0; i < t->n_pending; )
 		if (t->pending[i].state == PENDING_UNWRAPPING)
-			t->pending[i] = t->pending[--t->n_pending];
+			traffic_pending_drop(t, &t->pending[i]);
 		else
 			i++;
 	traffic_fill(t);
 }
 
-void
-traffic_built(struct traffic *t, const Nymipc__Ipc *reply)
-{
-	struct cover_pool *pool = NULL;
-
-	if (reply->packet_kind == NYMIPC__PACKET_KIND__PACKET_DROP)
-		pool = &t->drop;
-	else if (reply->packet_kind == NYMIPC__PACKET_KIND__PACKET_LOOP)
-		pool = &t->loop;
-	if (reply->data.len != SPHINX_PACKET_BYTES) {
-		/* Usually an incomplete topology: try again a bit later. */
-		log_debug("keyd could not build a packet: %s", reply->text ? reply->text : "?");
-		struct timeval tv = { 0, TRAFFIC_RETRY_MS * 1000 };
-		evtimer_add(t->retry_ev, &tv);
-	}
-	if (pool != NULL) {
-		if (pool->building > 0)
-			pool->building--;
-		if (reply->data.len == SPHINX_PACKET_BYTES)
-			cover_pool_put(pool, reply->data.data);
-		return;
-	}
-	if (reply->packet_kind != NYMIPC__PACKET_KIND__PACKET_REAL)
-		fatalx("keyd answered a build of kind %d", (int)reply->packet_kind);
-	struct out_msg *m = traffic_find(t, reply->id);
-	if (t->building_real > 0)
-		t->building_real--;
-	if (m == NULL || m->state != OUT_BUILDING)
-		return;
-	if (reply->data.len != SPHINX_PACKET_BYTES) {
-		/* e.g. the recipient's provider is not in the topology (yet) */
-		if (m->failures++ == 0)
-			log_warnx("message %llu: keyd could not build its packet: %s; "
-			    "trying again every %d ms", (unsigned long long)m->id,
-			    reply->text ? reply->text : "?", TRAFFIC_RETRY_MS);
-		m->state = OUT_QUEUED;	/* the retry timer builds it again */
-		m->retry_at_ms = clock_monotonic_ms() + TRAFFIC_RETRY_MS;
-		traffic_build_real(t);
-		return;
-	}
-	m->packet = malloc(SPHINX_PACKET_BYTES);
-	if (m->packet == NULL) {
-		m->state = OUT_QUEUED;
-		return;
-	}
-	memcpy(m->packet, reply->data.data, SPHINX_PACKET_BYTES);
-	m->built_ms = clock_monotonic_ms();
-	m->state = OUT_READY;
-	t->stats.real_built++;
-	traffic_build_real(t);
-}
-
-void
-traffic_unwrapped(struct traffic *t, const Nymipc__Ipc *reply)
-{
-	struct pending *p = traffic_pending(t, reply->id);
-
-	if (p == NULL || p->state != PENDING_UNWRAPPING)
-		return;
-	switch (reply->packet_kind) {
-	case NYMIPC__PACKET_KIND__PACKET_LOOP: {
-		uint64_t now = now_ns();
-		t->stats.loops_returned++;
-		t->stats.loop_rtt_ms_last = now > reply->sent_ns ? (now - reply->sent_ns) / 1000000u : 0;
-		log_debug("loop cover back after %llu ms",
-		    (unsigned long long)t->stats.loop_rtt_ms_last);
-		traffic_ack(t, reply->id);
-		break;
-	}
-	case NYMIPC__PACKET_KIND__PACKET_REAL:
-		if (reply->received == NULL)
-			fatalx("keyd sent a real message without content");
-		if (t->hooks.received(t->arg, reply->id, reply->received) == -1) {
-			/* rpcd is down: leave it at the provider for a later pull */
-			*p = t->pending[--t->n_pending];
-			return;
-		}
-		p->state = PENDING_STORING;
-		break;
-	default:
-		t->stats.dropped++;
-		log_debug("delivery %llu dropped: %s", (unsigned long long)reply->id,
-		    reply->text ? reply->text : "malformed");
-		traffic_ack(t, reply->id);
-		break;
-	}
-}
-
+/*
+ * A new rpcd: it rebuilds its window from its queue, and keyd hands us
+ * the packets again (one whose id we hold is ignored). Deliveries on
+ * their way to the old rpcd are gone; the provider still has them.
+ */
 void
 traffic_rpcd_up(struct traffic *t)
 {
-	/* Stores in flight died with rpcd; the provider still has them. */
-	for (size_t i = 0; i < t->n_pending; )
-		if (t->pending[i].state == PENDING_STORING)
-			t->pending[i] = t->pending[--t->n_pending];
-		else
-			i++;
+	t->n_pending = 0;
+	traffic_report_confirmed(t);
 }
 
 void
-traffic_outgoing(struct traffic *t, const Nymipc__Outgoing *o)
+traffic_packet(struct traffic *t, uint64_t id, const uint8_t *packet)
 {
-	if (traffic_find(t, o->id) != NULL)
-		return;	/* rpcd sends its whole queue again after a restart */
-	if (t->n_out == TRAFFIC_MAX_QUEUED) {
-		if (!t->refused)
-			log_warnx("outgoing queue full at %d messages; message %llu "
-			    "and later ones wait in rpcd", TRAFFIC_MAX_QUEUED,
-			    (unsigned long long)o->id);
-		t->refused = 1;
+	if (traffic_find(t, id) != NULL)
+		return;	/* built again after a restart: the first one stands */
+	if (t->n_out == TRAFFIC_MAX_PACKETS ||
+	    (t->out[t->n_out].packet = malloc(SPHINX_PACKET_BYTES)) == NULL) {
+		log_warnx("no room for the packet of message %llu; rpcd has it "
+		    "built again later", (unsigned long long)id);
+		(void)t->hooks.expired(t->arg, id);
 		return;
 	}
-	if (t->n_out == t->cap_out) {
-		size_t cap = t->cap_out ? t->cap_out * 2 : 64;
-		struct out_msg *n = realloc(t->out, cap * sizeof(*n));
-		if (n == NULL) {
-			log_warn("message %llu waits in rpcd", (unsigned long long)o->id);
-			t->refused = 1;
-			return;
-		}
-		t->out = n;
-		t->cap_out = cap;
-	}
-	struct out_msg m = { .id = o->id, .state = OUT_QUEUED };
-	m.packed_len = nymipc__outgoing__get_packed_size(o);
-	m.packed = malloc(m.packed_len ? m.packed_len : 1);
-	if (m.packed == NULL) {
-		log_warn("message %llu waits in rpcd", (unsigned long long)o->id);
-		t->refused = 1;
-		return;
-	}
-	nymipc__outgoing__pack(o, m.packed);
-	/* Keep the array ordered by id: rpcd sends in order, but a resend
-	 * after its restart may interleave. */
-	size_t i = t->n_out;
-	while (i > 0 && t->out[i - 1].id > o->id)
-		i--;
-	memmove(&t->out[i + 1], &t->out[i], (t->n_out - i) * sizeof(m));
-	t->out[i] = m;
-	t->n_out++;
-	traffic_build_real(t);
+	struct out_pkt *m = &t->out[t->n_out++];
+	m->id = id;
+	m->state = OUT_READY;
+	m->nonce = 0;
+	m->got_ms = clock_monotonic_ms();
+	memcpy(m->packet, packet, SPHINX_PACKET_BYTES);
 }
 
+void
+traffic_cover(struct traffic *t, const Nymipc__Cover *c)
+{
+	struct cover_pool *pool = c->kind == NYMIPC__PACKET_KIND__PACKET_DROP ? &t->drop : &t->loop;
+
+	if (pool->building > 0)
+		pool->building--;
+	if (c->data.len == SPHINX_PACKET_BYTES) {
+		cover_pool_put(pool, c->data.data);
+		return;
+	}
+	/* Usually an incomplete topology: try again a bit later. */
+	log_debug("keyd could not build a cover packet: %s", c->text);
+	struct timeval tv = { 0, TRAFFIC_RETRY_MS * 1000 };
+	evtimer_add(t->retry_ev, &tv);
+}
+
+void
+traffic_unwrapped(struct traffic *t, const Nymipc__Unwrapped *u)
+{
+	struct pending *p = traffic_pending(t, u->id);
+
+	if (p == NULL || p->state != PENDING_UNWRAPPING)
+		return;	/* rpcd's answer came first, or it is gone */
+	switch (u->kind) {
+	case NYMIPC__PACKET_KIND__PACKET_LOOP: {
+		uint64_t now = now_ns();
+		t->stats.loops_returned++;
+		t->stats.loop_rtt_ms_last = now > u->sent_ns ? (now - u->sent_ns) / 1000000u : 0;
+		log_debug("loop cover back after %llu ms",
+		    (unsigned long long)t->stats.loop_rtt_ms_last);
+		traffic_ack(t, u->id);
+		break;
+	}
+	case NYMIPC__PACKET_KIND__PACKET_REAL:
+		/* keyd gave it to rpcd, whose answer tells us to ack it. */
+		p->state = PENDING_STORING;
+		break;
+	case NYMIPC__PACKET_KIND__PACKET_NONE:
+		/* rpcd is down: leave it at the provider for a later pull */
+		traffic_pending_drop(t, p);
+		break;
+	default:
+		t->stats.dropped++;
+		log_debug("delivery %llu dropped: %s", (unsigned long long)u->id, u->text);
+		traffic_ack(t, u->id);
+		break;
+	}
+}
+
+/* rpcd may answer before keyd tells us what the delivery was. */
 void
 traffic_stored(struct traffic *t, uint64_t delivery_id)
 {
-	struct pending *p = traffic_pending(t, delivery_id);
-
-	if (p == NULL || p->state != PENDING_STORING)
+	if (traffic_pending(t, delivery_id) == NULL)
 		return;
 	t->stats.received++;
 	traffic_ack(t, delivery_id);
@@ -971,21 +889,12 @@ traffic_not_stored(struct traffic *t, uint64_t delivery_id)
 {
 	struct pending *p = traffic_pending(t, delivery_id);
 
-	if (p == NULL || p->state != PENDING_STORING)
-		return;
-	*p = t->pending[--t->n_pending];
+	if (p != NULL)
+		traffic_pending_drop(t, p);
 }
 
-void
-traffic_status(const struct traffic *t, Nymipc__NetStatus *st)
+const struct traffic_stats *
+traffic_stats(const struct traffic *t)
 {
-	st->registered = t->stats.registered;
-	st->real_sent = t->stats.real_sent;
-	st->real_built = t->stats.real_built;
-	st->real_resent = t->stats.real_resent;
-	st->cover_sent = t->stats.cover_sent;
-	st->loops_returned = t->stats.loops_returned;
-	st->loop_rtt_ms_last = t->stats.loop_rtt_ms_last;
-	st->received = t->stats.received;
-	st->dropped = t->stats.dropped;
+	return &t->stats;
 }

@@ -1,10 +1,11 @@
 /*
  * The Loopix streams of one client (DESIGN.md section 5): a send stream
  * that carries the next real packet or else a drop cover, a loop-cover
- * stream and a fetch stream, each a Poisson process. Also the bookkeeping
- * that makes delivery exactly-once: a queued message is forgotten only
- * when the provider confirmed its packet (a pong after it), and a pulled
- * packet is acknowledged only once rpcd has stored its message.
+ * stream and a fetch stream, each a Poisson process. Also netd's part of
+ * exactly-once delivery: netd holds finished packets and rpcd's opaque
+ * queue ids only, tells rpcd when the provider confirmed a packet (a pong
+ * after it), and acknowledges a pulled packet only once rpcd has stored
+ * its message (docs/ipc.md).
  */
 #ifndef NYMD_NETD_TRAFFIC_H
 #define NYMD_NETD_TRAFFIC_H
@@ -22,13 +23,24 @@ struct provider_link;
 
 /* How netd reaches keyd and rpcd; each returns 0 or -1 (peer down). */
 struct traffic_hooks {
-	int	(*build)(void *arg, Nymipc__PacketKind kind, const Nymipc__Outgoing *o);
+	int	(*cover)(void *arg, Nymipc__PacketKind kind);
 	int	(*unwrap)(void *arg, uint64_t id, const uint8_t *packet, size_t len);
-	int	(*received)(void *arg, uint64_t id, const Nymipc__Received *r);
-	int	(*sent)(void *arg, uint64_t outgoing_id);
-	/* Asks rpcd for its whole outgoing queue again: netd had to refuse
-	 * some of it (full, out of memory) and has room now. */
-	void	(*want_queue)(void *arg);
+	/* The provider confirmed the packet of rpcd's queue id. */
+	int	(*sent)(void *arg, uint64_t id);
+	/* A packet netd dropped unsent (too old to send, or no room):
+	 * rpcd has it built again. */
+	int	(*expired)(void *arg, uint64_t id);
+};
+
+/* What netd counts (logged at exit, and for the metrics). */
+struct traffic_stats {
+	uint64_t	real_sent;
+	uint64_t	real_resent;	/* sent again unchanged after a link loss */
+	uint64_t	cover_sent;
+	uint64_t	loops_returned;
+	uint64_t	loop_rtt_ms_last;
+	uint64_t	received;
+	uint64_t	dropped;
 };
 
 struct traffic_rates {
@@ -57,14 +69,15 @@ void	traffic_control(struct traffic *, const Link__Control *);
 
 /* Events from keyd and rpcd. */
 void	traffic_keyd_up(struct traffic *);
-void	traffic_built(struct traffic *, const Nymipc__Ipc *reply);
-void	traffic_unwrapped(struct traffic *, const Nymipc__Ipc *reply);
 void	traffic_rpcd_up(struct traffic *);
-void	traffic_outgoing(struct traffic *, const Nymipc__Outgoing *);
+/* A real message's packet, for rpcd's queue id (from keyd). */
+void	traffic_packet(struct traffic *, uint64_t id, const uint8_t *packet);
+void	traffic_cover(struct traffic *, const Nymipc__Cover *);
+void	traffic_unwrapped(struct traffic *, const Nymipc__Unwrapped *);
 void	traffic_stored(struct traffic *, uint64_t delivery_id);
 /* rpcd could not store delivery_id: leave it at the provider, pull again. */
 void	traffic_not_stored(struct traffic *, uint64_t delivery_id);
 
-void	traffic_status(const struct traffic *, Nymipc__NetStatus *);
+const struct traffic_stats *traffic_stats(const struct traffic *);
 
 #endif

@@ -10,7 +10,7 @@
 #include "common/log.h"
 #include "common/sphinx.h"
 #include "common/topology.h"
-#include "keyd/packet.h"
+#include "common/message.h"
 #include "rpcd/api.h"
 #include "rpcd/queue.h"
 #include "rpcd/rpcd.h"
@@ -229,9 +229,9 @@ api_send(const struct rpcd_state *st, const Types__RequestSendMessage *req,
 	if (!sphinx_key_usable(to->provider->pubkey.data))
 		return api_exception("send: the recipient provider's public key is "
 		    "not a usable X25519 key (a point of small order)", out, out_len);
-	if (req->message.len > PACKET_MAX_MESSAGE_BYTES) {
+	if (req->message.len > MESSAGE_MAX_BYTES) {
 		snprintf(text, sizeof(text), "send: message too large: %zu bytes, the "
-		    "maximum is %d", req->message.len, PACKET_MAX_MESSAGE_BYTES);
+		    "maximum is %d", req->message.len, MESSAGE_MAX_BYTES);
 		return api_exception(text, out, out_len);
 	}
 	if (st->queue == NULL)

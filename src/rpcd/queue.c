@@ -46,6 +46,8 @@
 enum queue_stmt {
 	Q_ENQUEUE,
 	Q_OUTGOING,
+	Q_OUTGOING_AFTER,
+	Q_OUTGOING_ONE,
 	Q_SENT,
 	Q_RECEIVE,
 	Q_FETCH,
@@ -58,6 +60,9 @@ enum queue_stmt {
 static const char *const queue_sql[Q_NSTMTS] = {
 	[Q_ENQUEUE] = "INSERT INTO outgoing (msgid, recipient, provider, message) VALUES (?, ?, ?, ?)",
 	[Q_OUTGOING] = "SELECT id, msgid, recipient, provider, message FROM outgoing ORDER BY id",
+	[Q_OUTGOING_AFTER] = "SELECT id, msgid, recipient, provider, message FROM outgoing "
+	    "WHERE id > ? ORDER BY id LIMIT ?",
+	[Q_OUTGOING_ONE] = "SELECT id, msgid, recipient, provider, message FROM outgoing WHERE id = ?",
 	[Q_SENT] = "DELETE FROM outgoing WHERE id = ?",
 	[Q_RECEIVE] = "INSERT OR IGNORE INTO received (msgid, message) VALUES (?, ?)",
 	[Q_FETCH] = "SELECT seq, message FROM received WHERE fetched = 0 ORDER BY seq",
@@ -634,11 +639,12 @@ queue_blob(sqlite3_stmt *st, int col, const uint8_t **p, size_t want)
 	return (size_t)sqlite3_column_bytes(st, col) == want ? 0 : -1;
 }
 
-int
-queue_each_outgoing(struct queue *q, void (*cb)(void *, const struct queue_outgoing *),
-    void *arg)
+/* cb for each row of st, but those delivered and kept apart; the count. */
+static long
+queue_outgoing_rows(struct queue *q, sqlite3_stmt *st,
+    void (*cb)(void *, const struct queue_outgoing *), void *arg)
 {
-	sqlite3_stmt *st = queue_stmt(q, Q_OUTGOING);
+	long n = 0;
 	int rc;
 
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -656,9 +662,38 @@ queue_each_outgoing(struct queue *q, void (*cb)(void *, const struct queue_outgo
 		o.message = sqlite3_column_blob(st, 4);
 		o.len = (size_t)sqlite3_column_bytes(st, 4);
 		cb(arg, &o);
+		n++;
 	}
 	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return rc == SQLITE_DONE ? n : -1;
+}
+
+int
+queue_each_outgoing(struct queue *q, void (*cb)(void *, const struct queue_outgoing *),
+    void *arg)
+{
+	return queue_outgoing_rows(q, queue_stmt(q, Q_OUTGOING), cb, arg) == -1 ? -1 : 0;
+}
+
+long
+queue_outgoing_after(struct queue *q, uint64_t after, size_t max,
+    void (*cb)(void *, const struct queue_outgoing *), void *arg)
+{
+	sqlite3_stmt *st = queue_stmt(q, Q_OUTGOING_AFTER);
+
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)after);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
+	return queue_outgoing_rows(q, st, cb, arg);
+}
+
+long
+queue_outgoing_one(struct queue *q, uint64_t id,
+    void (*cb)(void *, const struct queue_outgoing *), void *arg)
+{
+	sqlite3_stmt *st = queue_stmt(q, Q_OUTGOING_ONE);
+
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	return queue_outgoing_rows(q, st, cb, arg);
 }
 
 static int

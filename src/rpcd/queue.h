@@ -1,7 +1,7 @@
 /*
  * rpcd's durable message store (SQLite, WAL, synchronous=FULL) in the
- * client's data directory: the outgoing queue (a message stays until netd
- * reports that the provider took its packet) and the received messages
+ * client's data directory: the outgoing queue, nymd's only one (a message
+ * stays until netd reports that the provider took its packet) and the received messages
  * (kept until an application fetches them; their ids stay afterwards so a
  * message delivered twice is shown once).
  *
@@ -45,6 +45,12 @@ int	queue_enqueue(struct queue *, const uint8_t msgid[QUEUE_MSGID_BYTES],
  * and kept apart. */
 int	queue_each_outgoing(struct queue *, void (*cb)(void *, const struct queue_outgoing *),
 	    void *arg);
+/* Likewise for at most max messages with an id above after (ids only
+ * grow); and for message id alone. The count, or -1. */
+long	queue_outgoing_after(struct queue *, uint64_t after, size_t max,
+	    void (*cb)(void *, const struct queue_outgoing *), void *arg);
+long	queue_outgoing_one(struct queue *, uint64_t id,
+	    void (*cb)(void *, const struct queue_outgoing *), void *arg);
 /* The provider has the packet of message id: forget it. -1 if it could
  * not be deleted yet: then it is kept apart until queue_retry(). */
 int	queue_sent(struct queue *, uint64_t id);

@@ -14,7 +14,9 @@
 #include "common/log.h"
 #include "common/sandbox.h"
 #include "common/topology.h"
+#include "common/topology_ipc.h"
 #include "rpcd/listener.h"
+#include "rpcd/outbox.h"
 #include "rpcd/queue.h"
 #include "rpcd/rpcd.h"
 
@@ -22,6 +24,7 @@ static struct {
 	struct proc		*proc;
 	struct rpcd_state	 state;
 	struct listener		*listener;
+	struct outbox		*outbox;	/* the messages in flight */
 	struct event		*retry;		/* deletes kept-apart messages */
 	uint64_t		 seq;
 	int			 confined;	/* rpcd_start() ran */
@@ -30,13 +33,17 @@ static struct {
 
 #define RPCD_RETRY_MS	1000
 
-static void
-rpcd_push(void *arg, const struct queue_outgoing *q)
+/* keyd builds the packet and hands it to netd; without both, nothing
+ * is asked (the window is asked again when they are back). */
+static int
+rpcd_build(void *arg, const struct queue_outgoing *q)
 {
 	Nymipc__Ipc msg = NYMIPC__IPC__INIT;
 	Nymipc__Outgoing o = NYMIPC__OUTGOING__INIT;
-	struct ipc_chan *netd = arg;
+	struct ipc_chan *keyd = proc_peer(rpcd.proc, ROLE_KEYD);
 
+	if (keyd == NULL || proc_peer(rpcd.proc, ROLE_NETD) == NULL)
+		return -1;
 	o.id = q->id;
 	o.message.data = (uint8_t *)q->message;
 	o.message.len = q->len;
@@ -46,21 +53,21 @@ rpcd_push(void *arg, const struct queue_outgoing *q)
 	o.recipient_provider.len = QUEUE_KEY_BYTES;
 	o.msgid.data = (uint8_t *)q->msgid;
 	o.msgid.len = QUEUE_MSGID_BYTES;
-	msg.type = NYMIPC__IPC_TYPE__IPC_OUTGOING;
+	msg.type = IPC_BUILD;
+	msg.body_case = NYMIPC__IPC__BODY_OUTGOING;
 	msg.outgoing = &o;
-	if (ipc_send(netd, &msg, -1) == -1)
-		log_warn("cannot hand message %llu to netd", (unsigned long long)q->id);
+	if (ipc_send(keyd, &msg, -1) == -1) {
+		log_warn("cannot hand message %llu to keyd", (unsigned long long)q->id);
+		return -1;
+	}
+	return 0;
 }
 
-/* A message was committed: netd sends it (if netd is down, it gets the
- * whole queue when it is back). */
+/* A message was committed: it joins the window if there is room. */
 static void
 rpcd_queued(const struct queue_outgoing *q)
 {
-	struct ipc_chan *netd = proc_peer(rpcd.proc, NYMIPC__ROLE__ROLE_NETD);
-
-	if (netd != NULL)
-		rpcd_push(netd, q);
+	outbox_fill(rpcd.outbox);
 }
 
 /* An application names a recipient the topology does not list: netd
@@ -70,8 +77,7 @@ rpcd_refresh_topology(void)
 {
 	struct ipc_chan *netd = proc_peer(rpcd.proc, NYMIPC__ROLE__ROLE_NETD);
 
-	if (netd == NULL ||
-	    ipc_send_type(netd, NYMIPC__IPC_TYPE__IPC_TOPOLOGY_REFRESH, 0) == -1)
+	if (netd == NULL || ipc_send_type(netd, IPC_TOPOLOGY_REFRESH, 0) == -1)
 		return -1;
 	log_debug("asked netd for a fresh topology");
 	return 0;
@@ -122,7 +128,8 @@ rpcd_configure(struct proc *p)
 	if (rpcd.listener == NULL)
 		return -1;
 	rpcd_open_queue(cfg);
-	if ((rpcd.retry = evtimer_new(p->base, on_retry, NULL)) == NULL)
+	rpcd.outbox = outbox_new(p->base, rpcd.state.queue, rpcd_build, NULL);
+	if ((rpcd.retry = evtimer_new(p->base, on_retry, NULL)) == NULL || rpcd.outbox == NULL)
 		fatalx("out of memory");
 	/* Delivered in an earlier run and not deleted yet (the store's
 	 * record): deleted as soon as it can be, never sent again. */
@@ -132,7 +139,6 @@ rpcd_configure(struct proc *p)
 	}
 	rpcd.state.provider_id = cfg->provider_id;
 	rpcd.state.refresh_topology = rpcd_refresh_topology;
-	topology_init();
 	return 0;
 }
 
@@ -172,20 +178,15 @@ rpcd_reload(struct proc *p)
 	rpcd.state.provider_id = p->config->provider_id;
 }
 
+/* A (new) keyd or netd: what was in flight through the old one is gone,
+ * so the window is asked for again (netd ignores a packet it holds). */
 static void
 rpcd_peer_up(struct proc *p, Nymipc__Role role)
 {
-	if (role == NYMIPC__ROLE__ROLE_NETD) {
-		/* A (new) netd knows nothing of what is queued. */
-		if (queue_each_outgoing(rpcd.state.queue, rpcd_push, proc_peer(p, role)) == -1)
-			log_warnx("cannot read the outgoing queue");
-		return;
-	}
-	if (role != NYMIPC__ROLE__ROLE_KEYD)
-		return;
-	if (ipc_send_type(proc_peer(p, role), NYMIPC__IPC_TYPE__IPC_PUBKEY_REQUEST,
-	    ++rpcd.seq) == -1)
+	if (role == ROLE_KEYD &&
+	    ipc_send_type(proc_peer(p, role), IPC_PUBKEY_REQUEST, ++rpcd.seq) == -1)
 		log_warn("cannot ask keyd for the public key");
+	outbox_reset(rpcd.outbox);
 }
 
 static void
@@ -196,26 +197,18 @@ rpcd_shutdown(struct proc *p)
 	if (rpcd.retry != NULL)
 		event_free(rpcd.retry);
 	rpcd.retry = NULL;
+	outbox_free(rpcd.outbox);
+	rpcd.outbox = NULL;
 	topology_free(rpcd.state.topology);
 	rpcd.state.topology = NULL;
 	queue_close(rpcd.state.queue);
 	rpcd.state.queue = NULL;
 }
 
-/* netd could not take (all of) the queue when it came: push it again. */
-static void
-on_queue_request(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
-{
-	proc_require(arg, c, msg, NYMIPC__ROLE__ROLE_NETD);
-	if (queue_each_outgoing(rpcd.state.queue, rpcd_push, c) == -1)
-		log_warnx("cannot read the outgoing queue");
-}
-
 static void
 on_sent(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 {
-	proc_require(arg, c, msg, NYMIPC__ROLE__ROLE_NETD);
-	if (queue_sent(rpcd.state.queue, msg->id) == -1) {
+	if (outbox_sent(rpcd.outbox, msg->id) == -1) {
 		/* Kept apart, never sent again; said once per episode by
 		 * the store, retried until it is deleted. */
 		log_debug("message %llu delivered, kept apart: %s",
@@ -230,48 +223,61 @@ on_sent(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 }
 
 static void
+on_expired(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
+{
+	outbox_expired(rpcd.outbox, msg->id);
+}
+
+static void
+on_build_failed(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
+{
+	outbox_failed(rpcd.outbox, msg->failure->id, msg->failure->text);
+}
+
+static void
+on_netd_up(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
+{
+	outbox_reset(rpcd.outbox);
+}
+
+/* keyd unwrapped a real message; netd acknowledges it to the provider
+ * once told it is stored. */
+static void
 on_received(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 {
 	const Nymipc__Received *r = msg->received;
+	struct ipc_chan *netd = proc_peer(rpcd.proc, ROLE_NETD);
 
-	proc_require(arg, c, msg, NYMIPC__ROLE__ROLE_NETD);
-	if (r == NULL || r->msgid.len != QUEUE_MSGID_BYTES)
-		fatalx("netd sent a malformed received message");
 	int rc = queue_receive(rpcd.state.queue, r->msgid.data, r->message.data, r->message.len);
 	if (rc != -1)
-		log_debug("delivery %llu %s", (unsigned long long)msg->id,
+		log_debug("delivery %llu %s", (unsigned long long)r->id,
 		    rc == 1 ? "was a duplicate" : "stored");
 	/* Not stored: not acknowledged, the provider keeps it for a later
-	 * pull, and netd, told so, pulls again. */
-	Nymipc__Ipc reply = NYMIPC__IPC__INIT;
-	reply.type = rc == -1 ? NYMIPC__IPC_TYPE__IPC_NOT_STORED :
-	    NYMIPC__IPC_TYPE__IPC_STORED;
-	reply.id = msg->id;
-	if (ipc_send(c, &reply, -1) == -1)
-		log_warn("cannot confirm delivery %llu", (unsigned long long)msg->id);
+	 * pull, and netd, told so, pulls again. Without netd, the provider
+	 * delivers it again to the next one. */
+	if (netd != NULL && ipc_send_id(netd, rc == -1 ? IPC_NOT_STORED : IPC_STORED,
+	    r->id) == -1)
+		log_warn("cannot confirm delivery %llu", (unsigned long long)r->id);
 }
 
 static void
 on_pubkey_reply(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 {
-	proc_require(arg, c, msg, NYMIPC__ROLE__ROLE_KEYD);
-	if (msg->pubkey.len != sizeof(rpcd.state.pubkey))
-		fatalx("keyd sent a public key of %zu bytes", msg->pubkey.len);
 	memcpy(rpcd.state.pubkey, msg->pubkey.data, sizeof(rpcd.state.pubkey));
 	rpcd.state.have_pubkey = 1;
 	rpcd_serve();
 }
 
+/* netd parsed and checked the directory's JSON; rpcd reads the typed
+ * form only. */
 static void
 on_topology(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 {
 	struct topology *t;
 	char err[256];
 
-	proc_require(arg, c, msg, NYMIPC__ROLE__ROLE_NETD);
-	if (topology_parse((const char *)msg->data.data, msg->data.len, &t,
-	    err, sizeof(err)) == -1)
-		fatalx("netd sent a topology that does not parse: %s", err);
+	if (topology_from_ipc(msg->topology, &t, err, sizeof(err)) == -1)
+		fatalx("netd sent a topology with %s", err);
 	topology_free(rpcd.state.topology);
 	rpcd.state.topology = t;
 	log_debug("topology updated: %zu mixnodes, %zu providers",
@@ -279,24 +285,35 @@ on_topology(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 	listener_topology_changed(rpcd.listener);
 }
 
-static const struct ipc_dispatch rpcd_peer_dispatch = {
+static const struct ipc_dispatch rpcd_from_keyd = {
 	.handlers = {
-		[NYMIPC__IPC_TYPE__IPC_PUBKEY_REPLY] = on_pubkey_reply,
-		[NYMIPC__IPC_TYPE__IPC_TOPOLOGY] = on_topology,
-		[NYMIPC__IPC_TYPE__IPC_SENT] = on_sent,
-		[NYMIPC__IPC_TYPE__IPC_QUEUE_REQUEST] = on_queue_request,
-		[NYMIPC__IPC_TYPE__IPC_RECEIVED] = on_received,
+		[IPC_PUBKEY_REPLY] = on_pubkey_reply,
+		[IPC_BUILD_FAILED] = on_build_failed,
+		[IPC_NETD_UP] = on_netd_up,
+		[IPC_RECEIVED] = on_received,
+	},
+	.closed = proc_peer_closed,
+};
+
+static const struct ipc_dispatch rpcd_from_netd = {
+	.handlers = {
+		[IPC_TOPOLOGY] = on_topology,
+		[IPC_SENT] = on_sent,
+		[IPC_EXPIRED] = on_expired,
 	},
 	.closed = proc_peer_closed,
 };
 
 const struct proc_role rpcd_role = {
-	.role = NYMIPC__ROLE__ROLE_RPCD,
+	.role = ROLE_RPCD,
 	.sandbox = &rpcd_policy,
 	.configure = rpcd_configure,
 	.start = rpcd_start,
 	.reload = rpcd_reload,
 	.peer_up = rpcd_peer_up,
 	.shutdown = rpcd_shutdown,
-	.peer_dispatch = &rpcd_peer_dispatch,
+	.from = {
+		[ROLE_KEYD] = &rpcd_from_keyd,
+		[ROLE_NETD] = &rpcd_from_netd,
+	},
 };

@@ -1,7 +1,10 @@
 /*
  * Fuzz target: ipc_frame_parse() on arbitrary bytes and, as the channel
  * does, nymipc__ipc__unpack() of a complete frame's body (or of the whole
- * input); what unpacks is packed again and must unpack again.
+ * input), then the contract's check (ipc_check) against a table that
+ * takes every type, and the typed topology's reader (topology_from_ipc),
+ * which keyd and rpcd run on what netd sends; what unpacks is packed
+ * again and must unpack again.
  */
 #include <config.h>
 
@@ -10,10 +13,38 @@
 #include <string.h>
 
 #include "common/ipc.h"
+#include "common/topology_ipc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define CHECK(x)	do { if (!(x)) abort(); } while (0)
+
+static void
+fuzz_handler(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
+{
+}
+
+static void
+fuzz_contract(const Nymipc__Ipc *msg)
+{
+	static struct ipc_dispatch every;
+	char why[128];
+
+	for (size_t t = 0; t <= IPC_TYPE_LAST; t++)
+		every.handlers[t] = fuzz_handler;
+	if (ipc_check(&every, msg, why, sizeof(why)) == -1) {
+		CHECK(why[0] != '\0');
+		return;
+	}
+	CHECK(msg->type > 0 && msg->type <= IPC_TYPE_LAST);
+	if (msg->body_case == NYMIPC__IPC__BODY_TOPOLOGY) {
+		struct topology *t;
+		if (topology_from_ipc(msg->topology, &t, why, sizeof(why)) == 0) {
+			CHECK(t->n_mixnodes == msg->topology->n_mixnodes);
+			topology_free(t);
+		}
+	}
+}
 
 static void
 fuzz_unpack(const uint8_t *body, size_t len)
@@ -23,6 +54,7 @@ fuzz_unpack(const uint8_t *body, size_t len)
 	if (msg == NULL)
 		return;
 	CHECK(ipc_type_name(msg->type) != NULL);
+	fuzz_contract(msg);
 	size_t plen = nymipc__ipc__get_packed_size(msg);
 	uint8_t *buf = malloc(plen ? plen : 1);
 	CHECK(buf != NULL);

@@ -1,7 +1,9 @@
 /*
  * Unit tests of the IPC channel on libevent over a socketpair: frames
  * split across reads or packed into one, oversize, unexpected and
- * garbage frames, a descriptor passed with IPC_PEER, and end of stream.
+ * garbage frames, a descriptor passed with IPC_PEER, and end of stream;
+ * and the contract (ipc_check): a type from the wrong peer, a body that
+ * is not the type's, unknown fields and bad sizes are refused.
  */
 #include <config.h>
 
@@ -22,6 +24,8 @@
 #include <event2/event.h>
 
 #include "common/ipc.h"
+#include "common/message.h"
+#include "common/sphinx.h"
 
 #define MAX_SEEN	64
 
@@ -55,8 +59,10 @@ on_msg(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 	struct seen_msg *s = &f->seen[f->n_seen++];
 	s->type = msg->type;
 	s->seq = msg->seq;
-	snprintf(s->text, sizeof(s->text), "%s", msg->text != NULL ? msg->text : "");
-	s->data_len = msg->data.len;
+	if (msg->body_case == NYMIPC__IPC__BODY_TEXT) {
+		snprintf(s->text, sizeof(s->text), "%s", msg->text);
+		s->data_len = strlen(msg->text);
+	}
 	s->fd = fd;
 }
 
@@ -84,10 +90,10 @@ setup(void **state)
 	f->base = event_base_new();
 	if (f->base == NULL || socketpair(AF_UNIX, SOCK_STREAM, 0, f->sv) == -1)
 		return -1;
-	/* The test expects READY, STATUS_REQUEST and PEER; nothing else. */
-	f->dispatch.handlers[NYMIPC__IPC_TYPE__IPC_READY] = on_msg;
-	f->dispatch.handlers[NYMIPC__IPC_TYPE__IPC_STATUS_REQUEST] = on_msg;
-	f->dispatch.handlers[NYMIPC__IPC_TYPE__IPC_PEER] = on_msg;
+	/* The test expects FATAL, SENT and PEER; nothing else. */
+	f->dispatch.handlers[IPC_FATAL] = on_msg;
+	f->dispatch.handlers[IPC_SENT] = on_msg;
+	f->dispatch.handlers[IPC_PEER] = on_msg;
 	f->dispatch.closed = on_closed;
 	f->chan = ipc_chan_new(f->base, f->sv[0], "test", &f->dispatch, f);
 	if (f->chan == NULL)
@@ -131,21 +137,57 @@ send_all(int fd, const uint8_t *buf, size_t len)
 	}
 }
 
-/* Appends a framed message to out; returns its total size. */
+static size_t
+frame_packed(uint8_t *out, const Nymipc__Ipc *msg)
+{
+	size_t len = nymipc__ipc__get_packed_size(msg);
+
+	out[0] = (uint8_t)(len >> 24);
+	out[1] = (uint8_t)(len >> 16);
+	out[2] = (uint8_t)(len >> 8);
+	out[3] = (uint8_t)len;
+	assert_int_equal(nymipc__ipc__pack(msg, out + 4), len);
+	return len + 4;
+}
+
+/*
+ * Appends a framed message to out with the body its type carries: FATAL
+ * its text, followed by pad_len bytes of padding; SENT an id; PEER a role;
+ * READY an empty Ready. Returns its total size.
+ */
 static size_t
 frame_msg(uint8_t *out, Nymipc__IpcType type, uint64_t seq, const char *text,
-    size_t data_len)
+    size_t pad_len)
 {
 	Nymipc__Ipc msg = NYMIPC__IPC__INIT;
-	static uint8_t data[4096];
+	Nymipc__Ready ready = NYMIPC__READY__INIT;
+	static char buf[4096];
 
 	msg.type = type;
 	msg.seq = seq;
-	if (text != NULL)
-		msg.text = (char *)text;
-	memset(data, 0x42, sizeof(data));
-	msg.data.data = data;
-	msg.data.len = data_len;
+	switch (type) {
+	case IPC_FATAL:
+		snprintf(buf, sizeof(buf), "%s", text != NULL ? text : "");
+		memset(buf + strlen(buf), 'x', pad_len);
+		buf[strlen(text != NULL ? text : "") + pad_len] = '\0';
+		msg.body_case = NYMIPC__IPC__BODY_TEXT;
+		msg.text = buf;
+		break;
+	case IPC_SENT:
+		msg.body_case = NYMIPC__IPC__BODY_ID;
+		msg.id = seq;
+		break;
+	case IPC_PEER:
+		msg.body_case = NYMIPC__IPC__BODY_PEER;
+		msg.peer = ROLE_NETD;
+		break;
+	case IPC_READY:
+		msg.body_case = NYMIPC__IPC__BODY_READY;
+		msg.ready = &ready;
+		break;
+	default:
+		break;
+	}
 	size_t len = nymipc__ipc__get_packed_size(&msg);
 	out[0] = (uint8_t)(len >> 24);
 	out[1] = (uint8_t)(len >> 16);
@@ -192,9 +234,8 @@ test_split_one_byte_at_a_time(void **state)
 {
 	struct ipc_fixture *f = *state;
 	static uint8_t buf[8192];
-	size_t len1 = frame_msg(buf, NYMIPC__IPC_TYPE__IPC_READY, 7, "hello", 300);
-	size_t len2 = frame_msg(buf + len1, NYMIPC__IPC_TYPE__IPC_STATUS_REQUEST,
-	    UINT64_MAX, NULL, 0);
+	size_t len1 = frame_msg(buf, IPC_FATAL, 7, "hello", 300);
+	size_t len2 = frame_msg(buf + len1, IPC_SENT, UINT64_MAX, NULL, 0);
 
 	for (size_t i = 0; i < len1 + len2; i++) {
 		send_all(f->sv[1], buf + i, 1);
@@ -204,12 +245,12 @@ test_split_one_byte_at_a_time(void **state)
 			fail_msg("after byte %zu: %zu messages, want %zu", i, f->n_seen, want);
 	}
 	assert_int_equal(f->closed, 0);
-	assert_int_equal(f->seen[0].type, NYMIPC__IPC_TYPE__IPC_READY);
+	assert_int_equal(f->seen[0].type, IPC_FATAL);
 	assert_int_equal(f->seen[0].seq, 7);
-	assert_string_equal(f->seen[0].text, "hello");
-	assert_int_equal(f->seen[0].data_len, 300);
+	assert_memory_equal(f->seen[0].text, "hello", 5);
+	assert_int_equal(f->seen[0].data_len, 305);
 	assert_int_equal(f->seen[0].fd, -1);
-	assert_int_equal(f->seen[1].type, NYMIPC__IPC_TYPE__IPC_STATUS_REQUEST);
+	assert_int_equal(f->seen[1].type, IPC_SENT);
 	assert_true(f->seen[1].seq == UINT64_MAX);
 }
 
@@ -221,21 +262,22 @@ test_several_frames_in_one_read(void **state)
 	size_t len = 0;
 
 	for (uint64_t i = 0; i < 10; i++)
-		len += frame_msg(buf + len, i % 2 ? NYMIPC__IPC_TYPE__IPC_READY :
-		    NYMIPC__IPC_TYPE__IPC_STATUS_REQUEST, i, "x", (size_t)i * 100);
+		len += frame_msg(buf + len, i % 2 ? IPC_FATAL : IPC_SENT, i, "x",
+		    (size_t)i * 100);
 	/* And the first half of an eleventh. */
-	size_t last = frame_msg(buf + len, NYMIPC__IPC_TYPE__IPC_READY, 10, "tail", 50);
+	size_t last = frame_msg(buf + len, IPC_FATAL, 10, "tail", 50);
 	send_all(f->sv[1], buf, len + last / 2);
 	pump(f);
 	assert_int_equal(f->n_seen, 10);
 	for (size_t i = 0; i < 10; i++) {
 		assert_int_equal(f->seen[i].seq, i);
-		assert_int_equal(f->seen[i].data_len, i * 100);
+		if (i % 2)
+			assert_int_equal(f->seen[i].data_len, 1 + i * 100);
 	}
 	send_all(f->sv[1], buf + len + last / 2, last - last / 2);
 	pump(f);
 	assert_int_equal(f->n_seen, 11);
-	assert_string_equal(f->seen[10].text, "tail");
+	assert_memory_equal(f->seen[10].text, "tail", 4);
 	assert_int_equal(f->closed, 0);
 }
 
@@ -281,17 +323,136 @@ test_unexpected_type_refused(void **state)
 {
 	struct ipc_fixture *f = *state;
 	uint8_t buf[256];
-	size_t len = frame_msg(buf, NYMIPC__IPC_TYPE__IPC_READY, 1, NULL, 0);
+	size_t len = frame_msg(buf, IPC_SENT, 1, NULL, 0);
 
-	len += frame_msg(buf + len, NYMIPC__IPC_TYPE__IPC_FATAL, 2, "boom", 0);
-	len += frame_msg(buf + len, NYMIPC__IPC_TYPE__IPC_READY, 3, NULL, 0);
+	/* A valid message of a type this peer may not send. */
+	len += frame_msg(buf + len, IPC_READY, 2, NULL, 0);
+	len += frame_msg(buf + len, IPC_SENT, 3, NULL, 0);
 	send_all(f->sv[1], buf, len);
 	pump(f);
 	/* The first frame is handled, the second closes, the third is never seen. */
 	assert_int_equal(f->n_seen, 1);
 	assert_int_equal(f->closed, 1);
 	assert_int_equal(f->reason, IPC_CLOSED_PROTOCOL);
-	assert_non_null(strstr(f->why, "IPC_FATAL"));
+	assert_non_null(strstr(f->why, "unexpected message IPC_READY"));
+}
+
+/* A type this peer may send, with another type's body: refused before
+ * its handler runs. */
+static void
+test_wrong_body_refused(void **state)
+{
+	struct ipc_fixture *f = *state;
+	uint8_t buf[256];
+	Nymipc__Ipc msg = NYMIPC__IPC__INIT;
+
+	msg.type = IPC_SENT;
+	msg.body_case = NYMIPC__IPC__BODY_TEXT;
+	msg.text = "not an id";
+	size_t len = frame_packed(buf, &msg);
+	send_all(f->sv[1], buf, len);
+	pump(f);
+	assert_int_equal(f->n_seen, 0);
+	assert_int_equal(f->closed, 1);
+	assert_int_equal(f->reason, IPC_CLOSED_PROTOCOL);
+	assert_non_null(strstr(f->why, "wrong body"));
+}
+
+/* A field this build does not know (field 99, varint): refused. */
+static void
+test_unknown_field_refused(void **state)
+{
+	struct ipc_fixture *f = *state;
+	uint8_t buf[256];
+	size_t len = frame_msg(buf, IPC_SENT, 5, NULL, 0);
+	/* field 99, wire type 0: tag varint 0x98 0x06, value 1 */
+	static const uint8_t extra[] = { 0x98, 0x06, 0x01 };
+
+	memcpy(buf + len, extra, sizeof(extra));
+	len += sizeof(extra);
+	uint32_t body = (uint32_t)(len - 4);
+	buf[0] = (uint8_t)(body >> 24);
+	buf[1] = (uint8_t)(body >> 16);
+	buf[2] = (uint8_t)(body >> 8);
+	buf[3] = (uint8_t)body;
+	send_all(f->sv[1], buf, len);
+	pump(f);
+	assert_int_equal(f->n_seen, 0);
+	assert_int_equal(f->closed, 1);
+	assert_non_null(strstr(f->why, "unknown fields"));
+}
+
+/* Every body's sizes are checked in one place. */
+static void
+test_check_sizes(void **state)
+{
+	struct ipc_dispatch d = { .handlers = {
+		[IPC_DH_REQUEST] = on_msg, [IPC_PACKET] = on_msg, [IPC_BUILD] = on_msg,
+		[IPC_COVER_REQUEST] = on_msg, [IPC_PEER] = on_msg, [IPC_RECEIVED] = on_msg,
+	} };
+	Nymipc__Ipc m = NYMIPC__IPC__INIT;
+	Nymipc__Packet pk = NYMIPC__PACKET__INIT;
+	Nymipc__Outgoing o = NYMIPC__OUTGOING__INIT;
+	Nymipc__Received r = NYMIPC__RECEIVED__INIT;
+	static uint8_t bytes[8192];
+	char why[128];
+
+	m.type = IPC_DH_REQUEST;
+	m.body_case = NYMIPC__IPC__BODY_PUBKEY;
+	m.pubkey.data = bytes;
+	m.pubkey.len = 32;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), 0);
+	m.pubkey.len = 31;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+
+	m.type = IPC_PACKET;
+	m.body_case = NYMIPC__IPC__BODY_PACKET;
+	m.packet = &pk;
+	pk.data.data = bytes;
+	pk.data.len = SPHINX_PACKET_BYTES;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), 0);
+	pk.data.len = SPHINX_PACKET_BYTES - 1;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+
+	m.type = IPC_BUILD;
+	m.body_case = NYMIPC__IPC__BODY_OUTGOING;
+	m.outgoing = &o;
+	o.recipient.data = o.recipient_provider.data = o.msgid.data = o.message.data = bytes;
+	o.recipient.len = o.recipient_provider.len = 32;
+	o.msgid.len = MESSAGE_ID_BYTES;
+	o.message.len = MESSAGE_MAX_BYTES;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), 0);
+	o.message.len = MESSAGE_MAX_BYTES + 1;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+	o.message.len = 0;
+	o.msgid.len = 15;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+
+	m.type = IPC_RECEIVED;
+	m.body_case = NYMIPC__IPC__BODY_RECEIVED;
+	m.received = &r;
+	r.msgid.data = bytes;
+	r.msgid.len = MESSAGE_ID_BYTES;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), 0);
+	r.msgid.len = 0;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+
+	m.type = IPC_COVER_REQUEST;
+	m.body_case = NYMIPC__IPC__BODY_KIND;
+	m.kind = KIND_LOOP;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), 0);
+	m.kind = KIND_REAL;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+
+	m.type = IPC_PEER;
+	m.body_case = NYMIPC__IPC__BODY_PEER;
+	m.peer = ROLE_RPCD;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), 0);
+	m.peer = ROLE_MASTER;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+	/* The right body for another type, the wrong one for this. */
+	m.body_case = NYMIPC__IPC__BODY_ID;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
 }
 
 static void
@@ -352,7 +513,7 @@ test_eof(void **state)
 {
 	struct ipc_fixture *f = *state;
 	uint8_t buf[64];
-	size_t len = frame_msg(buf, NYMIPC__IPC_TYPE__IPC_READY, 5, NULL, 0);
+	size_t len = frame_msg(buf, IPC_SENT, 5, NULL, 0);
 
 	/* A complete frame right before EOF is still delivered. */
 	send_all(f->sv[1], buf, len);
@@ -369,7 +530,7 @@ test_truncated_at_eof(void **state)
 {
 	struct ipc_fixture *f = *state;
 	uint8_t buf[64];
-	size_t len = frame_msg(buf, NYMIPC__IPC_TYPE__IPC_READY, 5, "abc", 0);
+	size_t len = frame_msg(buf, IPC_FATAL, 5, "abc", 0);
 
 	send_all(f->sv[1], buf, len - 1);
 	shutdown(f->sv[1], SHUT_WR);
@@ -409,22 +570,23 @@ test_fd_passing(void **state)
 	assert_int_equal(pipe(p), 0);
 
 	Nymipc__Ipc msg = NYMIPC__IPC__INIT;
-	msg.type = NYMIPC__IPC_TYPE__IPC_PEER;
+	msg.type = IPC_PEER;
 	msg.seq = 42;
-	msg.peer = NYMIPC__ROLE__ROLE_NETD;
+	msg.body_case = NYMIPC__IPC__BODY_PEER;
+	msg.peer = ROLE_NETD;
 	/* A message before and after the one carrying the descriptor. */
-	assert_int_equal(ipc_send_type(tx, NYMIPC__IPC_TYPE__IPC_READY, 41), 0);
+	assert_int_equal(ipc_send_id(tx, IPC_SENT, 41), 0);
 	assert_int_equal(ipc_send(tx, &msg, p[1]), 0);	/* p[1] now belongs to tx */
-	assert_int_equal(ipc_send_type(tx, NYMIPC__IPC_TYPE__IPC_READY, 43), 0);
+	assert_int_equal(ipc_send_id(tx, IPC_SENT, 43), 0);
 	assert_true(ipc_pending_bytes(tx) > 0);
 	pump(f);
 	assert_int_equal(ipc_pending_bytes(tx), 0);
 	assert_int_equal(s.closed, 0);
 	assert_int_equal(f->closed, 0);
 	assert_int_equal(f->n_seen, 3);
-	assert_int_equal(f->seen[0].seq, 41);
+	assert_int_equal(f->seen[0].seq, 0);
 	assert_int_equal(f->seen[0].fd, -1);
-	assert_int_equal(f->seen[1].type, NYMIPC__IPC_TYPE__IPC_PEER);
+	assert_int_equal(f->seen[1].type, IPC_PEER);
 	assert_int_equal(f->seen[1].seq, 42);
 	assert_int_equal(f->seen[2].fd, -1);
 
@@ -454,7 +616,7 @@ test_peer_without_fd_refused(void **state)
 {
 	struct ipc_fixture *f = *state;
 	uint8_t buf[64];
-	size_t len = frame_msg(buf, NYMIPC__IPC_TYPE__IPC_PEER, 1, NULL, 0);
+	size_t len = frame_msg(buf, IPC_PEER, 1, NULL, 0);
 
 	send_all(f->sv[1], buf, len);
 	pump(f);
@@ -470,16 +632,16 @@ test_send_after_close_and_flush(void **state)
 	uint8_t buf[64];
 
 	/* ipc_flush writes synchronously; the peer reads the exact frame. */
-	assert_int_equal(ipc_send_type(f->chan, NYMIPC__IPC_TYPE__IPC_SHUTDOWN, 9), 0);
+	assert_int_equal(ipc_send_type(f->chan, IPC_SHUTDOWN, 9), 0);
 	assert_int_equal(ipc_flush(f->chan), 0);
 	assert_int_equal(ipc_pending_bytes(f->chan), 0);
-	size_t want = frame_msg(buf + 32, NYMIPC__IPC_TYPE__IPC_SHUTDOWN, 9, NULL, 0);
+	size_t want = frame_msg(buf + 32, IPC_SHUTDOWN, 9, NULL, 0);
 	assert_int_equal(recv(f->sv[1], buf, 32, 0), (ssize_t)want);
 	assert_memory_equal(buf, buf + 32, want);
 
 	assert_string_equal(ipc_chan_name(f->chan), "test");
 	assert_int_equal(ipc_chan_fd(f->chan), f->sv[0]);
-	assert_string_equal(ipc_type_name(NYMIPC__IPC_TYPE__IPC_PEER), "IPC_PEER");
+	assert_string_equal(ipc_type_name(IPC_PEER), "IPC_PEER");
 	assert_string_equal(ipc_type_name((Nymipc__IpcType)1000), "IPC_UNKNOWN");
 }
 
@@ -494,6 +656,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_max_frame_header_waits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unexpected_type_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_type_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wrong_body_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_field_refused, setup, teardown),
+		cmocka_unit_test(test_check_sizes),
 		cmocka_unit_test_setup_teardown(test_none_type_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbage_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eof, setup, teardown),

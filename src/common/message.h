@@ -1,0 +1,18 @@
+/*
+ * What one application message is, for every process that handles one:
+ * rpcd (which takes it), keyd (which puts it in a packet) and the IPC
+ * contract between them. keyd/packet.h lays it out in a Sphinx payload.
+ */
+#ifndef NYMD_MESSAGE_H
+#define NYMD_MESSAGE_H
+
+#include "common/sphinx.h"
+
+/* A message's random id, which the recipient drops duplicates by. */
+#define MESSAGE_ID_BYTES	16
+/* The largest message one packet carries: the payload less its type
+ * byte and the message id. */
+#define MESSAGE_MAX_BYTES \
+	(SPHINX_MAX_MESSAGE_BYTES - 1 - MESSAGE_ID_BYTES)	/* 2031 */
+
+#endif
