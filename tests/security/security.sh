@@ -5,13 +5,17 @@
 # - a private key readable by group or others is refused;
 # - the client's private key bytes are in no nymd process's memory but
 #   keyd's (root only: reads /proc/PID/mem); the scan must find them in
-#   keyd (positive control), or "not in netd" would prove nothing.
+#   keyd (positive control), or "not in netd" would prove nothing;
+# - the plaintext of 200 messages never enters netd, the process facing
+#   the network, on either side (issue 13): a marker in every message is
+#   searched for in netd's and rpcd's memory while they are sent and
+#   received; it must be found in the rpcds (positive control).
 # The per-role seccomp kill tests are tests/unit/test_sandbox (a
 # forbidden system call kills keyd, netd and rpcd); run here, each role's
 # cases must pass.
 . "$(dirname "$0")/../integration/lib.sh"
 . "$(dirname "$0")/../stress/stresslib.sh"
-plan 10
+plan 14
 
 # The seccomp kill tests are run here, and each role must have one that
 # passed: a missing or failing case fails this check.
@@ -100,7 +104,7 @@ check "a private key readable by others is refused (exit $rc)" sh -c \
 
 # The key in memory.
 if [ "$(id -u)" != 0 ]; then
-	for i in 1 2 3; do ok "private key memory scan # SKIP not root: /proc/PID/mem of nymd's roles is not readable"; done
+	for i in 1 2 3 4 5 6 7; do ok "memory scan # SKIP not root: /proc/PID/mem of nymd's roles is not readable"; done
 	finish
 fi
 # Some traffic first, so that every role has worked with the key.
@@ -118,4 +122,41 @@ check "nor in rpcd's nor in the master's" test "$(res "$P_rpcd")$(res "$CPID_c1"
 # reads through /proc/PID/mem (memscan.py reads mappings of any protection).
 check "positive control: keyd holds the key (the scan finds it where it is: $(res "$P_keyd"))" \
 	test "$(res "$P_keyd")" = found
+
+# The plaintext in memory: 200 messages from c1 to c2, each carrying a
+# marker no other byte string has. netd of either side must never hold
+# it; the rpcds (which store it) must, or "never" proves nothing.
+MARKER="nymd-plaintext-$(od -An -tx1 -N12 /dev/urandom | tr -d ' \n')"
+for r in keyd netd rpcd; do eval "Q_$r=$(role_pid "$CPID_c2" $r)"; done
+( i=1; while [ "$i" -le 200 ]; do
+	"$SOCKREQ" "unix:$CH/clients/c1/nymd.sock" "send:$3:$4:$MARKER message $i" >/dev/null ||
+		echo "send $i failed"
+	i=$((i + 1))
+done ) >"$WORK/marker-sends" 2>&1 &
+SENDER=$!; track $SENDER
+scans=0
+: >"$WORK/marker"
+while kill -0 "$SENDER" 2>/dev/null || [ "$scans" -lt 3 ]; do
+	python3 "$top_srcdir/tests/tools/memscan.py" --text "$MARKER" \
+		"$P_netd" "$P_rpcd" "$Q_netd" "$Q_rpcd" >>"$WORK/marker"
+	scans=$((scans + 1))
+	[ "$scans" -ge 30 ] && break
+done
+wait "$SENDER"
+# The receiving side, once everything is there (and before c2 fetches).
+wait_for 30 sh -c "python3 '$top_srcdir/tests/tools/memscan.py' --text '$MARKER' '$Q_rpcd' | grep -q found"
+python3 "$top_srcdir/tests/tools/memscan.py" --text "$MARKER" \
+	"$P_netd" "$P_rpcd" "$Q_netd" "$Q_rpcd" >>"$WORK/marker"
+scans=$((scans + 1))
+sed "s/^$P_netd /c1-netd /; s/^$P_rpcd /c1-rpcd /; s/^$Q_netd /c2-netd /; s/^$Q_rpcd /c2-rpcd /" \
+	"$WORK/marker" | sort | uniq -c | sed 's/^/# /'
+seen() { awk -v p="$1" '$1==p && $2=="found"' "$WORK/marker" | wc -l; }
+looked() { awk -v p="$1" '$1==p && ($2=="found" || $2=="clean")' "$WORK/marker" | wc -l; }
+check "the 200 marked messages were accepted" test ! -s "$WORK/marker-sends"
+check "no plaintext in the sender's netd, in $(looked "$P_netd") of $scans scans during the sends" \
+	sh -c "test $(seen "$P_netd") = 0 && test $(looked "$P_netd") = $scans"
+check "nor in the recipient's netd ($(looked "$Q_netd") scans)" \
+	sh -c "test $(seen "$Q_netd") = 0 && test $(looked "$Q_netd") = $scans"
+check "positive control: the sender's rpcd and the recipient's held it ($(seen "$P_rpcd") and $(seen "$Q_rpcd") of $scans scans)" \
+	sh -c "test $(seen "$P_rpcd") -gt 0 && test $(seen "$Q_rpcd") -gt 0"
 finish

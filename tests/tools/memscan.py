@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""Searches processes' memory for a private key (tests/security; needs root).
+"""Searches processes' memory for a private key or a marker (tests/security;
+needs root).
 
 Usage: memscan.py KEYFILE.pem PID...
-Decodes the PEM's 32 raw key bytes, then reads every readable mapping of
-each PID (/proc/PID/maps, /proc/PID/mem) and prints "PID found N" or
-"PID clean" (N: occurrences), or "PID unreadable REASON".
+       memscan.py --text MARKER PID...
+Decodes the PEM's 32 raw key bytes (or takes MARKER's UTF-8 bytes), then
+reads every readable mapping of each PID (/proc/PID/maps, /proc/PID/mem)
+and prints "PID found N" or "PID clean" (N: occurrences), or
+"PID unreadable REASON".
 """
 import base64
 import sys
@@ -47,14 +50,20 @@ def scan(pid, key):
                     tail = b""
                     continue
                 found += data.count(key)
-                # keep the last 31 bytes so a key across chunks is found once
+                # keep the last len-1 bytes so a key across chunks is found once
                 tail = data[-(len(key) - 1):]
     return "found %d" % found if found else "clean"
 
 
 def main():
-    key = key_bytes(sys.argv[1])
-    for pid in sys.argv[2:]:
+    args = sys.argv[1:]
+    if args[0] == "--text":
+        key = args[1].encode()
+        args = args[2:]
+    else:
+        key = key_bytes(args[0])
+        args = args[1:]
+    for pid in args:
         print(pid, scan(pid, key), flush=True)
     return 0
 
