@@ -11,6 +11,7 @@
 #include <event2/event.h>
 
 #include "common/ipc.h"
+#include "common/log.h"
 #include "common/message.h"
 #include "common/sphinx.h"
 
@@ -38,6 +39,10 @@ struct ipc_chan {
 	size_t			 n_in_fds;
 	int			 dead;
 };
+
+/* Frames this process sent and received, by type (ipc_log_counts). */
+static uint64_t ipc_sent_frames[IPC_TYPE_LAST + 1];
+static uint64_t ipc_received_frames[IPC_TYPE_LAST + 1];
 
 static void ipc_on_read(evutil_socket_t, short, void *);
 static void ipc_on_write(evutil_socket_t, short, void *);
@@ -178,7 +183,33 @@ ipc_send(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd)
 	}
 	if (rc == 0 && event_add(c->ev_write, NULL) == -1)
 		rc = -1;
+	if (rc == 0 && (size_t)msg->type <= IPC_TYPE_LAST)
+		ipc_sent_frames[msg->type]++;
 	return rc;
+}
+
+static size_t
+ipc_counts_text(char *out, size_t len, const uint64_t *counts)
+{
+	size_t n = 0;
+
+	out[0] = '\0';
+	for (size_t t = 1; t <= IPC_TYPE_LAST && n < len; t++)
+		if (counts[t] > 0)
+			n += (size_t)snprintf(out + n, len - n, " %s=%llu",
+			    ipc_type_name((Nymipc__IpcType)t) + 4, (unsigned long long)counts[t]);
+	return n;
+}
+
+void
+ipc_log_counts(void)
+{
+	char sent[1024], received[1024];
+
+	ipc_counts_text(sent, sizeof(sent), ipc_sent_frames);
+	ipc_counts_text(received, sizeof(received), ipc_received_frames);
+	log_info("ipc frames sent:%s; received:%s", sent[0] ? sent : " none",
+	    received[0] ? received : " none");
 }
 
 int
@@ -499,6 +530,7 @@ ipc_dispatch_frames(struct ipc_chan *c)
 			return -1;
 		}
 		ipc_handler h = c->dispatch->handlers[msg->type];
+		ipc_received_frames[msg->type]++;
 		int fd = -1;
 		if (msg->type == IPC_PEER) {
 			fd = ipc_take_fd(c);

@@ -110,5 +110,8 @@ int	ipc_frame_parse(const uint8_t *buf, size_t len, size_t *msg_len);
 int	ipc_check(const struct ipc_dispatch *, const Nymipc__Ipc *, char *why, size_t len);
 
 const char *ipc_type_name(Nymipc__IpcType type);
+/* Logs how many frames of each type this process sent and received
+ * (one line, at exit: make bench counts frames per message with it). */
+void	ipc_log_counts(void);
 
 #endif

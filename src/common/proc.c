@@ -280,6 +280,7 @@ proc_child_main(const struct proc_role *role)
 		fatalx("fd %d is not a channel to master", PROC_MASTER_FD);
 	event_base_dispatch(p->base);
 
+	ipc_log_counts();
 	if (p->role->shutdown != NULL)
 		p->role->shutdown(p);
 	for (int r = 0; r < PROC_NROLES; r++)

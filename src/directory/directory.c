@@ -17,6 +17,7 @@
 #include "common/b64.h"
 #include "common/epoch.h"
 #include "common/log.h"
+#include "common/number.h"
 #include "common/topology.h"
 #include "directory/registry.h"
 #include "directory/server.h"
@@ -77,8 +78,8 @@ usage(FILE *f, const char *prog)
 static int
 parse_listen(const char *s, struct directory_options *o)
 {
-	char port[TOPOLOGY_PORT_BYTES], *end;
-	unsigned long v;
+	char port[TOPOLOGY_PORT_BYTES];
+	uint64_t v;
 
 	/* Port 0 is ours to allow; the client-side splitter refuses it. */
 	const char *colon = strrchr(s, ':');
@@ -96,9 +97,7 @@ parse_listen(const char *s, struct directory_options *o)
 	if (topology_split_host(s, o->host, sizeof(o->host), port,
 	    sizeof(port)) == -1)
 		return -1;
-	errno = 0;
-	v = strtoul(port, &end, 10);
-	if (errno != 0 || *end != '\0' || v == 0 || v > 65535)
+	if (number_parse(port, 1, 65535, &v) == -1)
 		return -1;
 	o->port = (uint16_t)v;
 	return 0;
@@ -107,14 +106,11 @@ parse_listen(const char *s, struct directory_options *o)
 static int
 parse_seconds(const char *s, long min, long max, long *out)
 {
-	char *end;
-	long v;
+	uint64_t v;
 
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+	if (min < 0 || number_parse(s, (uint64_t)min, (uint64_t)max, &v) == -1)
 		return -1;
-	*out = v;
+	*out = (long)v;
 	return 0;
 }
 

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/number.h"
 #include "common/proc.h"
 #include "keyd/keyd.h"
 #include "master/master.h"
@@ -98,12 +99,9 @@ usage_command(FILE *f, const char *prog, const char *cmd)
 static int
 parse_port(const char *s, int *out)
 {
-	char *end;
-	long v;
+	uint64_t v;
 
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || *end != '\0' || end == s || v < 1 || v > 65535)
+	if (number_parse(s, 1, 65535, &v) == -1)
 		return -1;
 	*out = (int)v;
 	return 0;
@@ -112,14 +110,11 @@ parse_port(const char *s, int *out)
 static int
 parse_pid(const char *s, long *out)
 {
-	char *end;
-	long v;
+	uint64_t v;
 
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || *end != '\0' || end == s || v < 2 || v > INT_MAX)
+	if (number_parse(s, 2, INT_MAX, &v) == -1)
 		return -1;
-	*out = v;
+	*out = (long)v;
 	return 0;
 }
 

@@ -295,6 +295,15 @@ netd_peer_up(struct proc *p, Nymipc__Role role)
 static void
 netd_shutdown(struct proc *p)
 {
+	if (netd.traffic != NULL) {
+		const struct traffic_stats *st = traffic_stats(netd.traffic);
+		log_info("traffic: %llu real packets sent (%llu again after a link "
+		    "loss), %llu covers sent, %llu loops returned, %llu messages "
+		    "received, %llu deliveries dropped",
+		    (unsigned long long)st->real_sent, (unsigned long long)st->real_resent,
+		    (unsigned long long)st->cover_sent, (unsigned long long)st->loops_returned,
+		    (unsigned long long)st->received, (unsigned long long)st->dropped);
+	}
 	traffic_free(netd.traffic);
 	provider_free(netd.provider);
 	directory_free(netd.dir);

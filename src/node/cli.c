@@ -21,6 +21,7 @@
 #include "common/b64.h"
 #include "common/fsutil.h"
 #include "common/log.h"
+#include "common/number.h"
 #include "common/pem.h"
 #include "node/cli.h"
 #include "node/identity.h"
@@ -79,14 +80,9 @@ node_root(const char *opt, char *out, size_t len)
 static int
 node_parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
 {
-	char *end;
-	unsigned long v;
+	uint64_t v;
 
-	if (s == NULL || *s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < lo || v > hi)
+	if (number_parse(s, lo, hi, &v) == -1)
 		return -1;
 	*out = (unsigned)v;
 	return 0;

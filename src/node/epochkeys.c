@@ -19,6 +19,7 @@
 #include "common/epoch.h"
 #include "common/fsutil.h"
 #include "common/log.h"
+#include "common/number.h"
 #include "node/epochkeys.h"
 #include "node/replaydb.h"
 
@@ -201,16 +202,7 @@ ek_read_key(struct epochkey *k, uint32_t *seconds, uint64_t name)
 static int
 ek_name_epoch(const char *name, uint64_t *epoch)
 {
-	char *end;
-
-	if (name[0] < '0' || name[0] > '9' || strlen(name) > 20)
-		return -1;
-	errno = 0;
-	unsigned long long v = strtoull(name, &end, 10);
-	if (errno != 0 || *end != '\0')
-		return -1;
-	*epoch = v;
-	return 0;
+	return number_parse(name, 0, UINT64_MAX, epoch);
 }
 
 /* Loads the keys on disk; removes what is expired or not understood. */

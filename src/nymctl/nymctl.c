@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/number.h"
 #include "nymctl/nymctl.h"
 
 #define NYMCTL_DEFAULT_TIMEOUT_MS	30000
@@ -83,16 +84,11 @@ nymctl_fail(struct nymctl *ctl, const char *cmd, int rc)
 int
 nymctl_number(const char *s, unsigned long min, unsigned long max, unsigned long *out)
 {
-	char *end;
-	unsigned long v;
+	uint64_t v;
 
-	if (s == NULL || *s < '0' || *s > '9')
+	if (number_parse(s, min, max, &v) == -1)
 		return -1;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
-		return -1;
-	*out = v;
+	*out = (unsigned long)v;
 	return 0;
 }
 

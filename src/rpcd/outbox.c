@@ -17,6 +17,10 @@
 #include "rpcd/queue.h"
 
 #define OUTBOX_RETRY_MS		1000
+/* Slots in all: the window, and messages whose packet could not be built
+ * (e.g. their recipient's provider left the topology), which wait outside
+ * the window so that they cannot hold it against the messages behind. */
+#define OUTBOX_SLOTS		1024
 
 enum slot_state {
 	SLOT_WANTED,	/* to be (re)built when keyd and netd are there */
@@ -36,8 +40,8 @@ struct outbox {
 	struct event	*retry_ev;
 	int		(*build)(void *, const struct queue_outgoing *);
 	void		*arg;
-	struct slot	 slots[OUTBOX_WINDOW];
-	size_t		 n;
+	struct slot	 slots[OUTBOX_SLOTS];
+	size_t		 n;		/* slots in use */
 	uint64_t	 last_id;	/* the newest id ever in the window */
 	int		 blocked;	/* build() failed: a peer is down */
 };
@@ -78,6 +82,18 @@ outbox_slot(struct outbox *o, uint64_t id)
 	return NULL;
 }
 
+/* Slots in the window: asked for, or to be asked for. */
+static size_t
+outbox_active(const struct outbox *o)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < o->n; i++)
+		if (o->slots[i].state != SLOT_WAITING)
+			n++;
+	return n;
+}
+
 /* From the store: a new message entering the window, or a slot's again. */
 static void
 outbox_ask(void *arg, const struct queue_outgoing *q)
@@ -86,7 +102,7 @@ outbox_ask(void *arg, const struct queue_outgoing *q)
 	struct slot *s = outbox_slot(o, q->id);
 
 	if (s == NULL) {
-		if (o->n == OUTBOX_WINDOW)
+		if (o->n == OUTBOX_SLOTS)
 			return;
 		s = &o->slots[o->n++];
 		*s = (struct slot){ .id = q->id, .state = SLOT_WANTED };
@@ -128,6 +144,9 @@ outbox_fill(struct outbox *o)
 		}
 		if (s->state == SLOT_ASKED)
 			continue;
+		/* A waiting one comes back only into a window with room. */
+		if (s->state == SLOT_WAITING && outbox_active(o) >= OUTBOX_WINDOW)
+			continue;
 		long n = queue_outgoing_one(o->queue, s->id, outbox_ask, o);
 		if (n == 0) {
 			/* Gone from the store (delivered, kept apart). */
@@ -137,9 +156,11 @@ outbox_fill(struct outbox *o)
 			log_warnx("cannot read message %llu from the store",
 			    (unsigned long long)s->id);
 	}
-	if (!o->blocked && o->n < OUTBOX_WINDOW &&
-	    queue_outgoing_after(o->queue, o->last_id, OUTBOX_WINDOW - o->n,
-	    outbox_ask, o) == -1)
+	size_t active = outbox_active(o), room = OUTBOX_WINDOW - active;
+	if (room > OUTBOX_SLOTS - o->n)
+		room = OUTBOX_SLOTS - o->n;
+	if (!o->blocked && active < OUTBOX_WINDOW && room > 0 &&
+	    queue_outgoing_after(o->queue, o->last_id, room, outbox_ask, o) == -1)
 		log_warnx("cannot read the outgoing queue");
 	if (next != 0)
 		outbox_arm(o, next);
@@ -206,5 +227,5 @@ outbox_expired(struct outbox *o, uint64_t id)
 size_t
 outbox_in_flight(const struct outbox *o)
 {
-	return o->n;
+	return outbox_active(o);
 }

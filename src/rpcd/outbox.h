@@ -1,7 +1,9 @@
 /*
  * rpcd's window of committed messages in flight: asks keyd to build the
  * oldest OUTBOX_WINDOW messages of the store, deletes one when netd says
- * the provider confirmed its packet, and asks again for what was lost.
+ * the provider confirmed its packet, and asks again for what was lost. A
+ * message whose packet could not be built waits a second outside the
+ * window, so that it holds no place there.
  */
 #ifndef NYMD_RPCD_OUTBOX_H
 #define NYMD_RPCD_OUTBOX_H

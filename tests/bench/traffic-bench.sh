@@ -192,6 +192,44 @@ while [ "$i" -lt 300 ] && "$SOCKREQ" "unix:$CLIENT_bob_SOCKET" fetch 2>/dev/null
 	i=$((i + 1))
 done
 
+# ---- IPC frames per message -------------------------------------------------
+# Each nymd process logs, at exit, the IPC frames it sent and received by
+# type; one frame is one protobuf pack and one unpack. Before issue 13 a
+# message took 4 frames to send (rpcd→netd OUTGOING, netd→keyd BUILD_REQUEST,
+# keyd→netd BUILD_REPLY, netd→rpcd SENT) with its body packed and unpacked 5
+# times each (netd kept the Outgoing packed and unpacked it to build), and 4
+# to receive; those counts are from the code, since that build is not here.
+# ipc_count LOG ROLE DIR TYPE: the last count of TYPE sent (DIR=sent) or
+# received (DIR=received) that ROLE logged in LOG
+ipc_count() {
+	grep "$2\[" "$1" | grep 'ipc frames sent' | tail -1 | python3 -c '
+import re, sys
+line = sys.stdin.read()
+want, typ = sys.argv[1], sys.argv[2]
+sent, _, received = line.partition("; received:")
+part = sent if want == "sent" else received
+m = re.search(r"\b%s=(\d+)" % typ, part)
+print(m.group(1) if m else 0)' "$3" "$4"
+}
+traffic_count() {	# traffic_count LOG WHAT: netd's exit count ("loops returned")
+	grep 'traffic: ' "$1" | tail -1 | sed -n "s/.* \([0-9]*\) $2.*/\1/p"
+}
+kill -TERM "$CLIENT_alice_PID" 2>/dev/null
+i=0
+while kill -0 "$CLIENT_alice_PID" 2>/dev/null && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+AL="$CLIENT_alice_LOG"
+a_sent=$(ipc_count "$AL" netd sent SENT)
+a_frames=$(( $(ipc_count "$AL" rpcd sent BUILD) + $(ipc_count "$AL" keyd sent PACKET) +
+	$(ipc_count "$AL" keyd sent BUILD_FAILED) + $(ipc_count "$AL" netd sent SENT) +
+	$(ipc_count "$AL" netd sent EXPIRED) + $(ipc_count "$AL" keyd sent NETD_UP) ))
+if [ "${a_sent:-0}" -gt 0 ]; then
+	f=$(python3 -c "import sys; print('%.2f' % (int(sys.argv[1]) / int(sys.argv[2])))" "$a_frames" "$a_sent")
+	row "IPC frames per message sent ($a_sent messages)" "$f" frames "4 before issue 13 (from the code)" "$(ratio "$f" 4)"
+	row "protobuf packs (and unpacks) per message sent" "$f" packs "5 before issue 13 (from the code)" "$(ratio "$f" 5)"
+else
+	echo "note: IPC frames: alice's log has no counts"
+fi
+
 # ---- time to the first fetch ---------------------------------------------
 # alice is stopped, bob leaves a message in her mailbox, alice starts again:
 # the first fetch that returns it is her first successful pull.
@@ -220,6 +258,24 @@ if [ -n "${sf:-}" ]; then
 	echo "note: first fetch: runs (details ms, fetch ms): $(tr '\n' ';' <"$W/startup" | sed 's/;$//'). The topology refresh of the testnet is 1 s; nymd needs the topology and a registered provider link before its first pull."
 else
 	echo "note: first fetch: not measured (runs: $(tr '\n' ';' <"$W/startup"))"
+fi
+
+# bob's receiving side, counted when he stops
+kill -TERM "$CLIENT_bob_PID" 2>/dev/null
+i=0
+while kill -0 "$CLIENT_bob_PID" 2>/dev/null && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+BL="$CLIENT_bob_LOG"
+b_recv=$(traffic_count "$BL" "messages received")
+b_other=$(( $(traffic_count "$BL" "loops returned") + $(traffic_count "$BL" "deliveries dropped") ))
+b_frames=$(( $(ipc_count "$BL" netd sent UNWRAP) + $(ipc_count "$BL" keyd sent UNWRAPPED) +
+	$(ipc_count "$BL" keyd sent RECEIVED) + $(ipc_count "$BL" rpcd sent STORED) +
+	$(ipc_count "$BL" rpcd sent NOT_STORED) - 2 * b_other ))
+if [ "${b_recv:-0}" -gt 0 ]; then
+	f=$(python3 -c "import sys; print('%.2f' % (int(sys.argv[1]) / int(sys.argv[2])))" "$b_frames" "$b_recv")
+	row "IPC frames per message received ($b_recv messages; loop covers' frames taken out)" "$f" frames "4 before issue 13 (from the code)" "$(ratio "$f" 4)"
+	echo "note: IPC frames: a received message's plaintext now crosses one IPC channel (keyd→rpcd), a sent one one (rpcd→keyd); before, two and three, through netd."
+else
+	echo "note: IPC frames: bob's log has no counts"
 fi
 
 # ---- plot --------------------------------------------------------------------
