@@ -45,6 +45,7 @@
 #include "common/strbuf.h"
 #include "common/descriptor.h"
 #include "node/replaydb.h"
+#include "node/sandbox.h"
 #include "common/epoch.h"
 
 /* A packet held in the delay queue; data first so that pool can free it. */
@@ -1479,6 +1480,11 @@ node_run(const struct node_config *cfg, const uint8_t priv[32],
 	}
 	log_info("%s %s listening on %s (directory %s)",
 	    node_role_program(cfg->role), cfg->id, n.hostport, cfg->directory);
+	/* Keys read, stores open, ports bound: nothing more to acquire
+	 * before the first byte from a peer. */
+	if (node_sandbox(node_role_program(cfg->role), cfg->data_dir,
+	    ops->sandbox_calls) == -1)
+		goto stop;
 
 	node_timer_ms(n.accept_timer, NODE_FIRST_TOPOLOGY_WAIT_MS);
 	node_epoch_update(&n);

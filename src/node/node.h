@@ -17,6 +17,7 @@
 #include "node/config.h"
 
 struct event_base;
+struct sandbox_call;
 struct strbuf;
 struct topology;
 struct node;
@@ -90,6 +91,9 @@ struct node_ops {
 		    const char **path);
 	/* The role's own metrics, after the node's; NULL: none. */
 	void	(*metrics)(void *role, struct strbuf *out);
+	/* What the role does beyond the node core once sandboxed
+	 * (src/node/sandbox.c), SANDBOX_END-terminated; NULL: nothing. */
+	const struct sandbox_call *sandbox_calls;
 };
 
 /* What node_run() returns besides 0 (a clean stop). */
