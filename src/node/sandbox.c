@@ -63,6 +63,12 @@ static const struct sandbox_call node_calls[] = {
 	SANDBOX_ANY("mlock"), SANDBOX_ANY("munlock"),
 	/* the event base's precise timer (EVENT_BASE_FLAG_PRECISE_TIMER) */
 	SANDBOX_ANY("timerfd_create"), SANDBOX_ANY("timerfd_settime"),
+#ifdef NYMD_SANITIZERS
+	/* LeakSanitizer stops the world at exit: a clone (not a thread)
+	 * lists the threads and ptraces them (as master's list) */
+	SANDBOX_ANY("clone"), SANDBOX_ANY("ptrace"), SANDBOX_ANY("getdents"),
+	SANDBOX_ANY("mincore"), SANDBOX_ANY("rt_sigtimedwait"),
+#endif
 	SANDBOX_END,
 };
 

@@ -46,7 +46,8 @@ at_least() {
 }
 
 # node KIND ID: start one (appending to $WORK/ID.log); sets NODE_PID.
-# NODE_WRAPPER runs it under a tool, e.g. "valgrind --error-exitcode=99".
+# NODE_WRAPPER runs it under a tool, e.g. "strace -f -o FILE" (not
+# valgrind, whose own system calls the node's seccomp filter kills).
 node() {
 	${NODE_WRAPPER:-} "$1" run --id "$2" --home "$H" --log-level debug >>"$WORK/$2.log" 2>&1 &
 	NODE_PID=$!

@@ -182,7 +182,10 @@ assert_refused(int status)
 static void
 test_every_program_forbids(void **state)
 {
-	static const enum probe killing[] = { PROBE_EXECVE, PROBE_PTRACE,
+	static const enum probe killing[] = { PROBE_EXECVE,
+#ifndef NYMD_SANITIZERS
+	    PROBE_PTRACE,	/* LeakSanitizer's, in that build */
+#endif
 	    PROBE_SOCKET_PACKET, PROBE_LISTEN, PROBE_MPROTECT_EXEC,
 	    PROBE_IOCTL_OTHER };
 
@@ -225,7 +228,7 @@ test_sigsys_names_the_call(void **state)
 			if (dup2(pipefd[1], STDERR_FILENO) == -1)
 				_exit(100);
 			confine(p);
-			syscall(SYS_ptrace, 0, 0, 0, 0);
+			syscall(SYS_execve, "/bin/true", NULL, NULL);
 			_exit(PROBE_ALLOWED);
 		}
 		close(pipefd[1]);
@@ -236,7 +239,7 @@ test_sigsys_names_the_call(void **state)
 		assert_true(n > 0);
 		buf[n] = '\0';
 		if (strstr(buf, want) != buf ||
-		    strstr(buf, "system call ptrace") == NULL)
+		    strstr(buf, "system call execve") == NULL)
 			fail_msg("%s: got '%s'", program_names[p], buf);
 	}
 }
