@@ -47,6 +47,8 @@ struct ll_ruleset_attr {
 #define LL_WRITE	(LANDLOCK_ACCESS_FS_WRITE_FILE | \
 			 LANDLOCK_ACCESS_FS_REMOVE_FILE | \
 			 LANDLOCK_ACCESS_FS_MAKE_REG | LL_FS_TRUNCATE)
+#define LL_WRITE_DIRS	(LANDLOCK_ACCESS_FS_MAKE_DIR | \
+			 LANDLOCK_ACCESS_FS_REMOVE_DIR)
 
 /*
  * ENOSYS (not built in) and EOPNOTSUPP (built in, not enabled at boot)
@@ -100,7 +102,9 @@ ll_add_path(int ruleset, const struct sandbox_path *p, uint64_t handled)
 	}
 	memset(&rule, 0, sizeof(rule));
 	rule.parent_fd = fd;
-	rule.allowed_access = (p->writable ? LL_READ | LL_WRITE : LL_READ) & handled;
+	rule.allowed_access = (p->writable >= SANDBOX_WRITE_DIRS ?
+	    LL_READ | LL_WRITE | LL_WRITE_DIRS : p->writable ? LL_READ | LL_WRITE :
+	    LL_READ) & handled;
 	if (!S_ISDIR(st.st_mode))
 		rule.allowed_access &= LL_FILE_RIGHTS;
 	rc = (int)syscall(__NR_landlock_add_rule, ruleset,

@@ -35,6 +35,7 @@ enum link_state {
 	LINK_S_WRITE_DH,	/* initiator: writing message 1, DH pending */
 	LINK_S_READ,		/* waiting for the peer's handshake message */
 	LINK_S_READ_DH,		/* reading it, DH pending */
+	LINK_S_ACCEPT_WAIT,	/* responder: message 1 read, accept_peer() pending */
 	LINK_S_OPEN,		/* established */
 	LINK_S_CLOSED
 };
@@ -70,6 +71,7 @@ struct link {
 	uint8_t			 hash[NOISE_HASH_BYTES];
 	int			 dh_outstanding;
 	int			 dh_answer;	/* 0 none, 1 in sec, -1 failed */
+	int			 accept_answer;	/* 0 none, 1 accepted, -1 refused */
 	int			 blocked;	/* a send got LINK_ERR_BUSY */
 	int			 shutting_down;
 	int			 paused;
@@ -481,13 +483,36 @@ link_established(struct link *l)
 		l->cb.established(l, l->arg, l->peer);
 }
 
+/* Responder, the initiator accepted: message 2, and the link is up. */
+static void
+link_hs_respond(struct link *l)
+{
+	uint8_t hello[LINK_HELLO_BYTES];
+	size_t n;
+	int r;
+
+	link_hello_write(hello, l->packet_bytes);
+	/* Message 2 uses only our ephemeral key: it never waits. */
+	r = noise_hs_write(&l->sec->hs, hello, sizeof(hello), l->sec->msg,
+	    sizeof(l->sec->msg), &n);
+	if (r != NOISE_OK) {
+		link_fail(l, link_noise_reason(r));
+		return;
+	}
+	l->state = LINK_S_READ;
+	link_write_handshake(l, l->sec->msg, n);
+	if (link_gone(l))
+		return;
+	link_established(l);
+}
+
 /* The peer's handshake message is in sec->msg. */
 static void
 link_hs_read(struct link *l)
 {
 	uint8_t hello[LINK_HELLO_BYTES];
 	const uint8_t *rs;
-	size_t hlen, n;
+	size_t hlen;
 	int r;
 
 	r = noise_hs_read(&l->sec->hs, l->sec->msg, l->sec->msg_len, hello,
@@ -512,28 +537,38 @@ link_hs_read(struct link *l)
 		return;
 	}
 	memcpy(l->peer, rs, LINK_KEY_BYTES);
-	if (l->role == NOISE_RESPONDER) {
-		/* The initiator's key is authenticated once message 1 is read. */
-		if (l->cb.accept_peer != NULL &&
-		    l->cb.accept_peer(l, l->arg, l->peer) != 0) {
-			link_fail(l, LINK_ERR_PEER_REJECTED);
-			return;
-		}
-		if (link_gone(l))
-			return;
-		link_hello_write(hello, l->packet_bytes);
-		/* Message 2 uses only our ephemeral key: it never waits. */
-		r = noise_hs_write(&l->sec->hs, hello, sizeof(hello),
-		    l->sec->msg, sizeof(l->sec->msg), &n);
-		if (r != NOISE_OK) {
-			link_fail(l, link_noise_reason(r));
-			return;
-		}
-		link_write_handshake(l, l->sec->msg, n);
-		if (link_gone(l))
-			return;
+	if (l->role == NOISE_INITIATOR) {
+		link_established(l);
+		return;
 	}
-	link_established(l);
+	/* The initiator's key is authenticated once message 1 is read. */
+	r = l->cb.accept_peer != NULL ? l->cb.accept_peer(l, l->arg, l->peer) : 0;
+	if (link_gone(l))
+		return;
+	if (r == LINK_ACCEPT_PENDING) {
+		/* Nothing more is read until link_accept_result(); the
+		 * handshake timeout still runs. */
+		l->state = LINK_S_ACCEPT_WAIT;
+		return;
+	}
+	if (r != 0) {
+		link_fail(l, LINK_ERR_PEER_REJECTED);
+		return;
+	}
+	link_hs_respond(l);
+}
+
+/* Takes the answer to a pending accept_peer(). */
+static void
+link_take_accept(struct link *l)
+{
+	if (l->accept_answer == 0)
+		return;
+	if (l->accept_answer < 0) {
+		link_fail(l, LINK_ERR_PEER_REJECTED);
+		return;
+	}
+	link_hs_respond(l);
 }
 
 /* Takes the answer to a pending DH: 1 to continue. */
@@ -687,6 +722,9 @@ link_work_cb(evutil_socket_t fd, short what, void *arg)
 	case LINK_S_READ_DH:
 		if (link_take_dh(l))
 			link_hs_read(l);
+		break;
+	case LINK_S_ACCEPT_WAIT:
+		link_take_accept(l);
 		break;
 	default:
 		break;
@@ -880,6 +918,19 @@ link_dh_result(struct link *l, const uint8_t *shared)
 }
 
 /* Seals one frame straight into the output buffer. */
+int
+link_accept_result(struct link *l, int accept)
+{
+	if (l == NULL)
+		return LINK_ERR_ARG;
+	if (link_gone(l) || l->state != LINK_S_ACCEPT_WAIT ||
+	    l->accept_answer != 0)
+		return LINK_ERR_STATE;
+	l->accept_answer = accept ? 1 : -1;
+	event_active(l->ev_work, EV_TIMEOUT, 0);
+	return LINK_OK;
+}
+
 static int
 link_send_frame(struct link *l, enum link_frame_type type, uint64_t id,
     const uint8_t *body, size_t body_len, const Link__Control *ctl)

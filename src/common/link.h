@@ -71,6 +71,8 @@ enum link_error {
 
 /* A dh() answer when the result comes later through link_dh_result(). */
 #define LINK_DH_PENDING		NOISE_DH_PENDING
+/* An accept_peer() answer when it comes later through link_accept_result(). */
+#define LINK_ACCEPT_PENDING	1
 
 struct link_config {
 	size_t		packet_bytes;	/* Sphinx packet size, 1..MAX */
@@ -96,7 +98,12 @@ struct link_callbacks {
 	void	(*drained)(struct link *, void *arg);
 	/* once; the link stays allocated until link_free() */
 	void	(*closed)(struct link *, void *arg, int reason);
-	/* responder: 0 accepts the authenticated initiator key; NULL: all */
+	/*
+	 * responder: 0 accepts the authenticated initiator key, another
+	 * value refuses it, LINK_ACCEPT_PENDING answers later through
+	 * link_accept_result() (message 2 waits, the handshake timeout
+	 * runs); NULL: all.
+	 */
 	int	(*accept_peer)(struct link *, void *arg,
 		    const uint8_t peer[LINK_KEY_BYTES]);
 	/*
@@ -119,6 +126,8 @@ int	link_new_responder(struct link **, struct event_base *, int fd,
 	    const struct link_config *, const struct link_callbacks *, void *arg);
 /* The answer to a pending dh(); shared == NULL: keyd could not do it. */
 int	link_dh_result(struct link *, const uint8_t *shared);
+/* The answer to a pending accept_peer(): 1 accepts, 0 refuses. */
+int	link_accept_result(struct link *, int accept);
 
 /* 0, LINK_ERR_BUSY (nothing queued; wait for drained()) or an error. */
 int	link_send_packet(struct link *, const uint8_t *packet, size_t len);

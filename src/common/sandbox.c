@@ -202,7 +202,7 @@ out:
 int
 sandbox_seccomp(const struct sandbox_policy *p)
 {
-	const struct sandbox_call *lists[4];
+	const struct sandbox_call *lists[5];
 	size_t n = 0;
 
 	if (sandbox_sigsys_install(p->role) == -1)
@@ -210,6 +210,8 @@ sandbox_seccomp(const struct sandbox_policy *p)
 	lists[n++] = sandbox_base;
 	if (p->calls != NULL)
 		lists[n++] = p->calls;
+	if (p->more_calls != NULL)
+		lists[n++] = p->more_calls;
 	if (p->threads)
 		lists[n++] = sandbox_threads;
 	lists[n] = NULL;
@@ -290,6 +292,38 @@ sandbox_confine(const struct sandbox_policy *p, uid_t uid, gid_t gid)
 		return -1;
 	}
 	/* sandbox_seccomp() set no_new_privs before loading the filter. */
+	log_info("%s sandbox: seccomp allow-list, no_new_privs, %s", p->role, desc);
+	return 0;
+}
+
+int
+sandbox_confine_self(const struct sandbox_policy *p)
+{
+	char desc[256];
+
+	if (p->prepare != NULL && p->prepare() == -1) {
+		log_warnx("%s: cannot prepare the sandbox", p->role);
+		return -1;
+	}
+	/* Started as root (or given capabilities), it needs none now: its
+	 * ports are bound and its keys read. */
+	if (sandbox_privileged() && sandbox_shed_capabilities() == -1) {
+		log_warn("%s: cannot give up its capabilities", p->role);
+		return -1;
+	}
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1) {
+		log_warn("%s: cannot make the process undumpable", p->role);
+		return -1;
+	}
+	if (sandbox_landlock_role(p->role, p->paths, p->npaths) == -1) {
+		log_warn("cannot confine %s with Landlock", p->role);
+		return -1;
+	}
+	sandbox_describe(desc, sizeof(desc));
+	if (sandbox_seccomp(p) == -1) {
+		log_warnx("cannot install %s's seccomp filter", p->role);
+		return -1;
+	}
 	log_info("%s sandbox: seccomp allow-list, no_new_privs, %s", p->role, desc);
 	return 0;
 }

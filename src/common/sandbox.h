@@ -50,6 +50,9 @@ struct sandbox_policy {
 	/* seccomp: beyond sandbox.c's base list (time, memory without
 	 * PROT_EXEC, the event loop, IPC), SANDBOX_END-terminated. */
 	const struct sandbox_call *calls;
+	/* A second such list, or NULL: what one program adds to a core
+	 * it shares with another (nym-provider's to the node core's). */
+	const struct sandbox_call *more_calls;
 	/* May start threads (clone with CLONE_THREAD). */
 	int			 threads;
 	/* Run before the filter goes in, e.g. to load what a library
@@ -63,6 +66,14 @@ struct sandbox_policy {
  * none), PR_SET_DUMPABLE 0, Landlock, seccomp. Returns 0, or -1 (logged).
  */
 int	sandbox_confine(const struct sandbox_policy *, uid_t uid, gid_t gid);
+/*
+ * The same for a program that runs on its own (nym-mixnode, nym-provider,
+ * nym-directory) once it has read its keys and bound its ports: prepare,
+ * every capability given up (no change of user: it runs as the user it
+ * was started as), PR_SET_DUMPABLE 0, Landlock, seccomp. No parent-death
+ * signal: it is nobody's child. Returns 0, or -1 (logged).
+ */
+int	sandbox_confine_self(const struct sandbox_policy *);
 /* The seccomp part alone (no_new_privs, then the filter); -1 on failure. */
 int	sandbox_seccomp(const struct sandbox_policy *);
 /* A filter from call lists (NULL-terminated) alone, without the base
@@ -99,8 +110,11 @@ int	sandbox_privileged(void);
  */
 struct sandbox_path {
 	const char	*path;
-	int		 writable;
+	int		 writable;	/* SANDBOX_READ ... SANDBOX_WRITE_DIRS */
 };
+#define SANDBOX_READ		0	/* read files, list directories */
+#define SANDBOX_WRITE		1	/* also create, write and remove files */
+#define SANDBOX_WRITE_DIRS	2	/* also make and remove directories */
 int	sandbox_landlock(const struct sandbox_path *, size_t);
 /* sandbox_landlock() for a role, saying in the log what it did (a warning
  * naming the fix when a filter refuses Landlock); 0 (also without

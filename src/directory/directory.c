@@ -20,6 +20,7 @@
 #include "common/number.h"
 #include "common/topology.h"
 #include "directory/registry.h"
+#include "directory/sandbox.h"
 #include "directory/server.h"
 
 #define DIRECTORY_EXIT_FAILURE		1
@@ -344,6 +345,10 @@ directory_run(const struct directory_options *o)
 	    strchr(o->host, ':') ? "[" : "", o->host,
 	    strchr(o->host, ':') ? "]" : "", (unsigned)server_port(d.server),
 	    o->stale_seconds, o->epoch_seconds);
+	/* The allow-list is read and the port bound: the first request
+	 * comes from the loop. */
+	if (directory_sandbox() == -1)
+		goto out;
 	if (event_base_dispatch(d.base) == -1) {
 		log_warnx("event loop failed");
 		goto out;

@@ -45,6 +45,7 @@
 #include "common/strbuf.h"
 #include "common/descriptor.h"
 #include "node/replaydb.h"
+#include "node/sandbox.h"
 #include "common/epoch.h"
 
 /* A packet held in the delay queue; data first so that pool can free it. */
@@ -64,6 +65,9 @@ struct node_in {
 	int		 is_node;	/* a mixnode or provider of the topology */
 	int		 is_client;	/* accepted by the role's accept_client() */
 	int		 handshaking;	/* counted in node.n_handshaking */
+	int		 pending;	/* unknown key: waits for a topology fetch */
+	uint64_t	 pending_fetch;	/* the fetch it waits for (its number) */
+	uint64_t	 pending_since_ms;
 	uint8_t		 addr[16];	/* the source address, for its budget */
 };
 
@@ -103,6 +107,8 @@ struct node {
 	struct node_metrics	*metrics;	/* NULL: metrics_listen is "" */
 
 	struct topology		*topo;
+	uint64_t		 topo_started;	/* fetches started (numbers them) */
+	uint64_t		 topo_ended;	/* the number of the last that ended */
 	int			 topo_inflight;
 	int			 topo_again;
 	uint64_t		 topo_last_ms;
@@ -118,6 +124,8 @@ struct node {
 	struct event		*sync_timer;
 	struct event		*snapshot_timer;
 	struct event		*grace_timer;
+	struct event		*pending_timer;	/* unknown keys' links */
+	size_t			 n_pending;
 	struct event		*sig_term, *sig_int;
 	int			 stopping;
 
@@ -173,10 +181,8 @@ node_send_error(struct link *l, Link__ErrorCode code, const char *text)
 }
 
 static int
-node_topology_lists(const struct node *n, const uint8_t key[32])
+node_lists(const struct topology *t, const uint8_t key[32])
 {
-	const struct topology *t = n->topo;
-
 	if (t == NULL)
 		return 0;
 	for (size_t i = 0; i < t->n_mixnodes; i++)
@@ -186,6 +192,12 @@ node_topology_lists(const struct node *n, const uint8_t key[32])
 		if (memcmp(t->providers[i].pub, key, 32) == 0)
 			return 1;
 	return 0;
+}
+
+static int
+node_topology_lists(const struct node *n, const uint8_t key[32])
+{
+	return node_lists(n->topo, key);
 }
 
 /* ---- key epochs (docs/epochs.md) ---- */
@@ -238,16 +250,19 @@ node_epoch_timer(evutil_socket_t fd, short what, void *arg)
 static void node_fetch_topology(struct node *);
 
 static int node_topology_shrink_wait(struct node *);
+static void node_want_topology(void *);
+static void node_decide_pending(struct node *, const struct topology *);
 
 static void
 node_topology_done(void *arg, long status, const char *body, size_t len,
     const char *error)
 {
 	struct node *n = arg;
-	struct topology *t;
+	struct topology *t, *unbelieved = NULL;
 	char why[256];
 
 	n->topo_inflight = 0;
+	n->topo_ended = n->topo_started;
 	if (error != NULL || status != 200) {
 		if (error == NULL)
 			snprintf(why, sizeof(why), "HTTP status %ld", status);
@@ -264,8 +279,9 @@ node_topology_done(void *arg, long status, const char *body, size_t len,
 	} else if (n->topo != NULL && !topology_covers(t, n->topo) &&
 	    node_topology_shrink_wait(n)) {
 		/* A restarted directory fills up again as nodes re-announce:
-		 * forgetting peers now would drop the packets queued for them. */
-		topology_free(t);
+		 * forgetting peers now would drop the packets queued for them
+		 * (a waiting link's key listed in it is a node all the same). */
+		unbelieved = t;
 	} else {
 		n->topo_shrink_since_ms = 0;
 		if (n->topo_failing || n->topo == NULL ||
@@ -289,10 +305,13 @@ node_topology_done(void *arg, long status, const char *body, size_t len,
 			    n->cfg.directory);
 		node_epoch_update(n);
 	}
+	node_decide_pending(n, unbelieved);
+	topology_free(unbelieved);
 	node_start_accepting(n);
 	if (n->topo_again) {
+		/* Asked for while this one ran: again, at the on-demand rate. */
 		n->topo_again = 0;
-		node_fetch_topology(n);
+		node_want_topology(n);
 	}
 }
 
@@ -321,8 +340,16 @@ node_fetch_topology(struct node *n)
 	}
 	snprintf(url, sizeof(url), "%s/api/presence/topology", n->cfg.directory);
 	n->topo_last_ms = clock_monotonic_ms();
+	n->topo_started++;
 	if (http_get(n->http, url, node_topology_done, n) == 0)
 		n->topo_inflight = 1;
+	else {
+		/* Ended before it began: the links that wait are decided
+		 * from the loop (this may run inside their accept_peer()). */
+		n->topo_ended = n->topo_started;
+		if (n->n_pending > 0)
+			node_timer_ms(n->pending_timer, 0);
+	}
 }
 
 static void
@@ -602,6 +629,11 @@ node_metrics_text(void *arg, struct strbuf *b)
 	    "included.", n->n_in);
 	metrics_gauge(b, "nym_node_links_handshaking",
 	    "Incoming links still in their handshake.", n->n_handshaking);
+	metrics_counter(b, "nym_node_topology_fetches_total", "Topology "
+	    "fetches started, periodic and on demand.", n->topo_started);
+	metrics_gauge(b, "nym_node_links_waiting", "Incoming links from keys "
+	    "the topology does not list, waiting for a topology fetch.",
+	    n->n_pending);
 	metrics_counter(b, "nym_node_links_refused_total",
 	    "Connections and links refused for a budget.",
 	    n->refused_handshakes);
@@ -892,6 +924,8 @@ node_in_free(struct node_in *ni)
 	n->n_in--;
 	if (ni->handshaking)
 		n->n_handshaking--;
+	if (ni->pending)
+		n->n_pending--;
 	link_free(ni->link);
 	free(ni);
 }
@@ -945,6 +979,34 @@ node_output_spent(struct node *n, size_t len)
 	n->out_bytes += len;
 }
 
+/* A waiting link's answer, from the topology now (or also from also). */
+static void
+node_in_decide(struct node_in *ni, const struct topology *also)
+{
+	struct node *n = ni->node;
+	char id[B64_KEY_CHARS + 1];
+	int accept = 1;
+
+	ni->pending = 0;
+	n->n_pending--;
+	b64_encode(id, ni->peer, 32, B64_URLSAFE);
+	if (node_topology_lists(n, ni->peer) || node_lists(also, ni->peer))
+		ni->is_node = 1;
+	else if (n->ops->accept_client != NULL &&
+	    n->ops->accept_client(n->role, ni->peer))
+		ni->is_client = 1;
+	else {
+		n->c.refused_links++;
+		log_debug("refused a link from %s: not in the topology", id);
+		accept = 0;
+	}
+	if (accept)
+		log_debug("link from %s: a %s", id, ni->is_node ? "node" :
+		    "client");
+	/* Takes effect from the loop: the list stays as it is meanwhile. */
+	(void)link_accept_result(ni->link, accept);
+}
+
 static int
 node_in_accept(struct link *l, void *arg, const uint8_t peer[LINK_KEY_BYTES])
 {
@@ -964,17 +1026,64 @@ node_in_accept(struct link *l, void *arg, const uint8_t peer[LINK_KEY_BYTES])
 		ni->is_node = 1;
 		return 0;
 	}
-	if (n->ops->accept_client != NULL &&
+	/* A provider's registered client: nothing to wait for. */
+	if (n->ops->accept_client != NULL && n->ops->client_may_send != NULL &&
+	    n->ops->client_may_send(n->role, peer) &&
 	    n->ops->accept_client(n->role, peer)) {
 		ni->is_client = 1;
 		return 0;
 	}
-	n->c.refused_links++;
+	/*
+	 * It may be a node that joined since our last fetch: taken for a
+	 * client (or refused) now, everything it relays would be lost. So
+	 * the answer waits for a fetch that starts after this moment (at
+	 * the on-demand rate); until then the peer cannot send, and the link
+	 * keeps its handshake slot and timeout.
+	 */
+	ni->pending = 1;
+	ni->pending_fetch = n->topo_started + 1;
+	ni->pending_since_ms = clock_monotonic_ms();
+	if (n->n_pending++ == 0)
+		node_timer_ms(n->pending_timer, NODE_UNKNOWN_PEER_WAIT_MS);
 	b64_encode(id, peer, 32, B64_URLSAFE);
-	log_debug("refused a link from %s: not in the topology", id);
-	/* It may be a node that joined since our last fetch. */
+	log_debug("link from %s: not in the topology; fetching it before "
+	    "the answer", id);
 	node_want_topology(n);
-	return -1;
+	return LINK_ACCEPT_PENDING;
+}
+
+/*
+ * Decides the links whose fetch has ended, and those that waited
+ * NODE_UNKNOWN_PEER_WAIT_MS (a directory that does not answer costs no
+ * more than that); the timer comes back for the oldest left.
+ */
+static void
+node_decide_pending(struct node *n, const struct topology *also)
+{
+	uint64_t now = clock_monotonic_ms(), oldest = 0;
+
+	if (n->n_pending == 0)
+		return;
+	for (struct node_in *ni = n->in_links; ni != NULL; ni = ni->next) {
+		if (!ni->pending)
+			continue;
+		if (ni->pending_fetch <= n->topo_ended ||
+		    now - ni->pending_since_ms >= NODE_UNKNOWN_PEER_WAIT_MS)
+			node_in_decide(ni, also);
+		else if (oldest == 0 || ni->pending_since_ms < oldest)
+			oldest = ni->pending_since_ms;
+	}
+	if (oldest != 0)
+		node_timer_ms(n->pending_timer,
+		    oldest + NODE_UNKNOWN_PEER_WAIT_MS - now);
+	else
+		evtimer_del(n->pending_timer);
+}
+
+static void
+node_pending_timer(evutil_socket_t fd, short what, void *arg)
+{
+	node_decide_pending(arg, NULL);
 }
 
 static void
@@ -1175,6 +1284,7 @@ node_signal(evutil_socket_t sig, short what, void *arg)
 	while (n->in_links != NULL)
 		node_in_free(n->in_links);
 	evtimer_del(n->accept_timer);
+	evtimer_del(n->pending_timer);
 	evtimer_del(n->presence_timer);
 	evtimer_del(n->metrics_timer);
 	node_timer_ms(n->grace_timer, NODE_STOP_GRACE_MS);
@@ -1193,7 +1303,7 @@ node_cleanup(struct node *n)
 	struct event **evs[] = { &n->dq_timer, &n->topo_timer, &n->epoch_timer,
 	    &n->presence_timer, &n->metrics_timer, &n->sync_timer,
 	    &n->snapshot_timer, &n->grace_timer, &n->accept_timer,
-	    &n->sig_term, &n->sig_int };
+	    &n->pending_timer, &n->sig_term, &n->sig_int };
 
 	if (n->listener != NULL)
 		evconnlistener_free(n->listener);
@@ -1323,6 +1433,7 @@ node_setup(struct node *n)
 	    (n->snapshot_timer = evtimer_new(n->base, node_snapshot_timer, n)) == NULL ||
 	    (n->grace_timer = evtimer_new(n->base, node_grace_timer, n)) == NULL ||
 	    (n->accept_timer = evtimer_new(n->base, node_accept_timer, n)) == NULL ||
+	    (n->pending_timer = evtimer_new(n->base, node_pending_timer, n)) == NULL ||
 	    (n->sig_term = evsignal_new(n->base, SIGTERM, node_signal, n)) == NULL ||
 	    (n->sig_int = evsignal_new(n->base, SIGINT, node_signal, n)) == NULL) {
 		log_warnx("out of memory");
@@ -1369,6 +1480,11 @@ node_run(const struct node_config *cfg, const uint8_t priv[32],
 	}
 	log_info("%s %s listening on %s (directory %s)",
 	    node_role_program(cfg->role), cfg->id, n.hostport, cfg->directory);
+	/* Keys read, stores open, ports bound: nothing more to acquire
+	 * before the first byte from a peer. */
+	if (node_sandbox(node_role_program(cfg->role), cfg->data_dir,
+	    ops->sandbox_calls) == -1)
+		goto stop;
 
 	node_timer_ms(n.accept_timer, NODE_FIRST_TOPOLOGY_WAIT_MS);
 	node_epoch_update(&n);

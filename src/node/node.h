@@ -17,6 +17,7 @@
 #include "node/config.h"
 
 struct event_base;
+struct sandbox_call;
 struct strbuf;
 struct topology;
 struct node;
@@ -35,9 +36,17 @@ struct node;
 #define NODE_MAX_LINKS_PER_KEY		16
 #define NODE_OUTPUT_BUDGET_BYTES	(256u * 1024 * 1024)
 #define NODE_TOPOLOGY_MIN_GAP_MS	250	/* between on-demand fetches */
+/*
+ * A link from a key the topology does not list waits (its handshake
+ * unanswered) for a fetch that starts after it, at most this long; then
+ * it is decided with the topology at hand, before its handshake times out.
+ */
+#define NODE_UNKNOWN_PEER_WAIT_MS	2000
 #define NODE_STOP_GRACE_MS		2000	/* drain time at a clean stop */
 #define NODE_FIRST_TOPOLOGY_WAIT_MS	2000	/* links wait for it at start */
 #define NODE_REPLAY_SYNC_MS		1000	/* fdatasync of the replay log */
+_Static_assert(NODE_UNKNOWN_PEER_WAIT_MS + NODE_TOPOLOGY_MIN_GAP_MS <
+    NODE_HANDSHAKE_TIMEOUT_MS, "a waiting link is decided before it times out");
 
 /* Packet counters since start; docs/mixnode.md says what each means. */
 struct node_counters {
@@ -82,6 +91,9 @@ struct node_ops {
 		    const char **path);
 	/* The role's own metrics, after the node's; NULL: none. */
 	void	(*metrics)(void *role, struct strbuf *out);
+	/* What the role does beyond the node core once sandboxed
+	 * (src/node/sandbox.c), SANDBOX_END-terminated; NULL: nothing. */
+	const struct sandbox_call *sandbox_calls;
 };
 
 /* What node_run() returns besides 0 (a clean stop). */

@@ -391,6 +391,7 @@ const struct node_ops provider_ops = {
 	.control = provider_control,
 	.presence = provider_presence,
 	.metrics = provider_metrics,
+	.sandbox_calls = provider_sandbox_calls,
 };
 
 int

@@ -6,6 +6,7 @@
 #ifndef NYMD_PROVIDER_PROVIDER_H
 #define NYMD_PROVIDER_PROVIDER_H
 
+#include "common/sandbox.h"
 #include "node/node.h"
 
 #define PROVIDER_DB_FILE	"provider.db"
@@ -15,5 +16,7 @@
 	 SPHINX_PACKET_BYTES + NOISE_TAG_BYTES)
 
 extern const struct node_ops provider_ops;
+/* What the provider adds to the node core's sandbox (sandbox.c). */
+extern const struct sandbox_call provider_sandbox_calls[];
 
 #endif /* NYMD_PROVIDER_PROVIDER_H */

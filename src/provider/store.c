@@ -419,6 +419,12 @@ store_configure(sqlite3 *db)
 	if ((rc = sqlite3_exec(db, "PRAGMA synchronous = FULL", NULL, NULL,
 	    NULL)) != SQLITE_OK)
 		return store_error_of(rc);
+	/* Temporary tables and statement journals in memory, not in
+	 * /var/tmp: once sandboxed, the provider may create files only in
+	 * its data directory (src/node/sandbox.c). */
+	if ((rc = sqlite3_exec(db, "PRAGMA temp_store = MEMORY", NULL, NULL,
+	    NULL)) != SQLITE_OK)
+		return store_error_of(rc);
 	/* A bounded WAL: what the reserve must cover (store.h). */
 	char pragma[64];
 	snprintf(pragma, sizeof(pragma), "PRAGMA journal_size_limit = %d",

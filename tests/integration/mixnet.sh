@@ -7,7 +7,8 @@
 # also after a kill -9); flipped header bits are dropped, flipped payload
 # bits caught at the recipient; drop cover never reaches a mailbox; a
 # provider killed mid-run keeps un-acked packets; an acked packet never
-# comes back; SIGTERM stops every node cleanly.
+# comes back; SIGTERM stops every node cleanly. Every program runs in
+# its sandbox (seccomp filter and no_new_privs, as /proc shows).
 . "$(dirname "$0")/lib.sh"
 
 MIXNODE="$top_builddir/src/nym-mixnode"
@@ -19,7 +20,7 @@ if [ ! -x "$DIRECTORY" ]; then
 	echo "1..0 # SKIP nym-directory is not built"
 	exit 0
 fi
-plan 42
+plan 45
 
 H="$WORK/home"
 DPORT=$(free_port)
@@ -45,7 +46,8 @@ at_least() {
 }
 
 # node KIND ID: start one (appending to $WORK/ID.log); sets NODE_PID.
-# NODE_WRAPPER runs it under a tool, e.g. "valgrind --error-exitcode=99".
+# NODE_WRAPPER runs it under a tool, e.g. "strace -f -o FILE" (not
+# valgrind, whose own system calls the node's seccomp filter kills).
 node() {
 	${NODE_WRAPPER:-} "$1" run --id "$2" --home "$H" --log-level debug >>"$WORK/$2.log" 2>&1 &
 	NODE_PID=$!
@@ -98,6 +100,21 @@ node "$PROVIDER" prov; PROV_PID=$NODE_PID
 check "the topology lists 3 mixnodes and the provider" wait_for 20 topo_has \
 	'len(t["MixNodes"]) == 3 and len(t["MixProviderNodes"]) == 1 and sorted(m["layer"] for m in t["MixNodes"]) == [1, 2, 3]'
 check "run prints the public key" grep -q '^Our Public Key is: ' "$WORK/mix1.log"
+# Each program installs its sandbox once started (docs/threat-model.md):
+# the kernel shows a seccomp filter (mode 2) and no_new_privs.
+sandboxed() {
+	grep -q '^Seccomp:[[:space:]]*2$' "/proc/$1/status" &&
+		grep -q '^NoNewPrivs:[[:space:]]*1$' "/proc/$1/status"
+}
+all_sandboxed() {
+	for p in "$DIR_PID" "$MIX1_PID" "$MIX2_PID" "$MIX3_PID" "$PROV_PID"; do
+		sandboxed "$p" || { diag "pid $p: $(grep -E '^(Seccomp|NoNewPrivs):' "/proc/$p/status" | tr '\n' ' ')"; return 1; }
+	done
+}
+check "the directory, the mixnodes and the provider run sandboxed (Seccomp 2, NoNewPrivs 1)" all_sandboxed
+check "each says so in its log" sh -c "grep -q 'nym-directory sandbox: seccomp allow-list' '$WORK/directory.log' &&
+	grep -q 'nym-mixnode sandbox: seccomp allow-list' '$WORK/mix1.log' &&
+	grep -q 'nym-provider sandbox: seccomp allow-list' '$WORK/prov.log'"
 
 CID=$("$MIXSEND" --directory "$D" --key "$CLIENT" register 2>>"$WORK/mixsend.err")
 check "the client registers" [ -n "$CID" ]
@@ -233,4 +250,5 @@ check "the replay snapshot is written at stop" [ -s "$EPOCH_DIR/replay.bin" ]
 check "the replay log is empty after the snapshot" [ "$(stat -c %s "$EPOCH_DIR/replay.log")" = 40 ]
 check "no replay store of the long-term key is left" [ ! -e "$H/mixnodes/mix2/data/replay.bin" ]
 kill -TERM "$DIR_PID"; wait "$DIR_PID" 2>/dev/null
+check "no program was killed by its sandbox on the way" lacks 'killed by its sandbox' "$WORK"/*.log
 finish

@@ -5,6 +5,9 @@
 #    refused before its handshake completes, and counted (refused_links in
 #    the node's stats line); the positive control is the same key accepted
 #    once the directory lists it;
+#  - a flood of 200 links from fresh unlisted keys over 2 s: every one is
+#    refused, at a cost of at most one on-demand topology fetch per 250 ms
+#    (no fetch storm), and none is left waiting;
 #  - the provider takes any key's link as a client's (to register), but
 #    drops the packets of one that is neither a node nor registered
 #    (not_allowed); the positive control: the same key, once listed as a
@@ -20,7 +23,7 @@ if [ ! -x "$DIRECTORY" ] || [ ! -x "$LINKAUTH" ]; then
 	echo "1..0 # SKIP nym-directory or linkauth is not built"
 	exit 0
 fi
-plan 9
+plan 12
 
 H="$WORK/home"
 DPORT=$(free_port)
@@ -37,6 +40,8 @@ s/^topology_interval_seconds = .*/topology_interval_seconds = 1/
 s/^metrics_interval_seconds = .*/metrics_interval_seconds = 1/' "$1"
 }
 fast "$H/mixnodes/mix1/config.toml"
+MPORT=$(free_port)
+sed -i "s/^metrics_listen = .*/metrics_listen = \"127.0.0.1:$MPORT\"/" "$H/mixnodes/mix1/config.toml"
 "$MIXNODE" run --id mix1 --home "$H" --log-level debug >"$WORK/mix1.log" 2>&1 &
 MIX_PID=$!
 track "$MIX_PID"
@@ -64,6 +69,28 @@ refused_links() {
 }
 check "the mixnode counts the refused links (refused_links >= 3)" wait_for 5 refused_links 3
 check "the mixnode is still running" kill -0 "$MIX_PID"
+
+# metric NAME: the mixnode's sample of NAME (no labels), or nothing
+metric() {
+	curl -s -m 2 "http://127.0.0.1:$MPORT/metrics" | sed -n "s/^$1 \([0-9]*\)$/\1/p"
+}
+F0=$(metric nym_node_topology_fetches_total)
+"$LINKAUTH" --directory "$D" --node "$MIXID" --flood 200 --over 2000 >"$WORK/flood.out" 2>"$WORK/flood.err"
+F1=$(metric nym_node_topology_fetches_total)
+sed 's/^/# /' "$WORK/flood.out" "$WORK/flood.err"
+diag "topology fetches: $F0 before the flood, $F1 after"
+check "200 links from fresh unlisted keys: every one refused, none accepted or left unanswered" \
+	grep -q '^flood links=200 refused=200 accepted=0 timeout=0 ' "$WORK/flood.out"
+# At most one on-demand fetch per 250 ms over the flood, plus the periodic
+# ones (every second here) and one at each end.
+few_fetches() {
+	ms=$(sed -n 's/^flood .* ms=\([0-9]*\)$/\1/p' "$WORK/flood.out")
+	[ -n "$F0" ] && [ -n "$F1" ] && [ -n "$ms" ] &&
+		[ $((F1 - F0)) -le $((ms / 250 + ms / 1000 + 3)) ]
+}
+check "the flood made no fetch storm (at most one on-demand fetch per 250 ms)" few_fetches
+check "no link waits for a fetch after the flood" wait_for 5 sh -c "
+	curl -s -m 2 http://127.0.0.1:$MPORT/metrics | grep -qx 'nym_node_links_waiting 0'"
 
 "$PROVIDER" init --id prov --home "$H" --host 127.0.0.1 --port "$(free_port)" \
 	--directory "$D" >/dev/null 2>&1

@@ -23,11 +23,23 @@
  * must be dropped as from a peer that may not send (not_allowed), the
  * second N processed as a node's (bad_mac or malformed: they are random,
  * but name the current key phase). Prints "unlisted sent=N" and "listed sent=N".
+ *
+ *   linkauth --directory URL --node PUBKEY --flood N [--over MS]
+ *
+ * A flood: N links, each from a fresh key that no topology lists, opened
+ * evenly over MS milliseconds (default 2000), all left to the node's
+ * answer. Prints "flood links=N refused=R accepted=A timeout=T ms=M"
+ * (M: from the first link to the last answer); exits 0 if every link got
+ * an answer.
  */
 #include <config.h>
 
+#include <errno.h>
 #include <getopt.h>
+#include <netdb.h>
 #include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,6 +123,124 @@ send_packets(struct mixpeer *p, const struct topology_node *node,
 	return 0;
 }
 
+/* ---- the flood ---- */
+
+#define FLOOD_MAX	4096
+
+struct flood_link {
+	struct link	*link;
+	uint8_t		 priv[32], pub[32];
+	int		 up, closed;
+};
+
+static struct {
+	struct event_base		*base;
+	const struct topology_node	*node;
+	struct flood_link		*links;
+	int				 n, opened, answered;
+	struct event			*tick;
+} fl;
+
+static void
+flood_established(struct link *l, void *arg, const uint8_t peer[32])
+{
+	struct flood_link *f = arg;
+
+	f->up = 1;
+	fl.answered++;
+}
+
+static void
+flood_closed(struct link *l, void *arg, int reason)
+{
+	struct flood_link *f = arg;
+
+	if (!f->up && !f->closed)
+		fl.answered++;
+	f->closed = 1;
+}
+
+static const struct link_callbacks flood_cb = {
+	.established = flood_established,
+	.closed = flood_closed,
+};
+
+static void
+flood_open(struct flood_link *f)
+{
+	struct addrinfo hints, *res;
+	struct link_config cfg;
+	int fd;
+
+	randombytes_buf(f->priv, sizeof(f->priv));
+	crypto_scalarmult_base(f->pub, f->priv);
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(fl.node->host, fl.node->port, &hints, &res) != 0)
+		mixpeer_die("cannot resolve %s", fl.node->host);
+	fd = socket(res->ai_family, SOCK_STREAM, 0);
+	if (fd == -1 || connect(fd, res->ai_addr, res->ai_addrlen) == -1)
+		mixpeer_die("connect %s:%s: %s", fl.node->host, fl.node->port,
+		    strerror(errno));
+	freeaddrinfo(res);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.packet_bytes = SPHINX_PACKET_BYTES;
+	cfg.our_pub = f->pub;
+	cfg.our_priv = f->priv;
+	if (link_new_initiator(&f->link, fl.base, fd, &cfg, fl.node->pub,
+	    &flood_cb, f) != LINK_OK)
+		mixpeer_die("link_new_initiator");
+}
+
+static void
+flood_tick(evutil_socket_t fd, short what, void *arg)
+{
+	if (fl.opened < fl.n)
+		flood_open(&fl.links[fl.opened++]);
+	if (fl.opened == fl.n)
+		event_del(fl.tick);
+}
+
+static int
+flood(struct event_base *base, const struct topology_node *node, int n,
+    int over_ms)
+{
+	struct timeval tv;
+	double start, deadline;
+	int refused = 0, accepted = 0, timeout = 0;
+
+	fl.base = base;
+	fl.node = node;
+	fl.n = n;
+	if ((fl.links = calloc((size_t)n, sizeof(*fl.links))) == NULL ||
+	    (fl.tick = event_new(base, -1, EV_PERSIST, flood_tick, NULL)) == NULL)
+		mixpeer_die("out of memory");
+	tv.tv_sec = over_ms / n / 1000;
+	tv.tv_usec = (over_ms / n % 1000) * 1000;
+	start = mixpeer_now_ms();
+	event_add(fl.tick, &tv);
+	flood_tick(-1, 0, NULL);
+	/* Every link is answered within the node's handshake timeout. */
+	deadline = start + over_ms + 10000;
+	while ((fl.opened < n || fl.answered < n) && mixpeer_now_ms() < deadline)
+		event_base_loop(base, EVLOOP_ONCE);
+	for (int i = 0; i < fl.opened; i++) {
+		if (fl.links[i].up)
+			accepted++;
+		else if (fl.links[i].closed)
+			refused++;
+		else
+			timeout++;
+		link_free(fl.links[i].link);
+	}
+	printf("flood links=%d refused=%d accepted=%d timeout=%d ms=%.0f\n", n,
+	    refused, accepted, timeout + n - fl.opened, mixpeer_now_ms() - start);
+	fflush(stdout);
+	event_free(fl.tick);
+	free(fl.links);
+	return fl.answered == n ? 0 : 1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -119,6 +249,8 @@ main(int argc, char **argv)
 		{ "node", required_argument, NULL, 'n' },
 		{ "tries", required_argument, NULL, 't' },
 		{ "packets", required_argument, NULL, 'p' },
+		{ "flood", required_argument, NULL, 'f' },
+		{ "over", required_argument, NULL, 'o' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *directory = NULL, *id = NULL;
@@ -127,7 +259,7 @@ main(int argc, char **argv)
 	struct event_base *base;
 	struct mixpeer peer;
 	int c, tries = 3, refused = 0, accepted = 0, timeout = 0, listed = 0;
-	int packets = 0;
+	int packets = 0, flood_n = 0, over_ms = 2000;
 	double deadline;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -136,12 +268,15 @@ main(int argc, char **argv)
 		case 'n': id = optarg; break;
 		case 't': tries = atoi(optarg); break;
 		case 'p': packets = atoi(optarg); break;
+		case 'f': flood_n = atoi(optarg); break;
+		case 'o': over_ms = atoi(optarg); break;
 		default: return 2;
 		}
 	}
-	if (directory == NULL || id == NULL || tries < 1) {
+	if (directory == NULL || id == NULL || tries < 1 || flood_n < 0 ||
+	    flood_n > FLOOD_MAX || over_ms < 1) {
 		fprintf(stderr, "usage: linkauth --directory URL --node PUBKEY "
-		    "[--tries N | --packets N]\n");
+		    "[--tries N | --packets N | --flood N [--over MS]]\n");
 		return 2;
 	}
 	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0 ||
@@ -150,6 +285,13 @@ main(int argc, char **argv)
 	t = mixpeer_topology(directory);
 	if ((node = find_node(t, id)) == NULL)
 		mixpeer_die("%s is not in the topology", id);
+	if (flood_n > 0) {
+		int rc = flood(base, node, flood_n, over_ms);
+		topology_free(t);
+		event_base_free(base);
+		curl_global_cleanup();
+		return rc;
+	}
 	mixpeer_open(&peer, base, NULL, NULL);
 	if (packets > 0) {
 		int rc = send_packets(&peer, node, directory, t->epoch_seconds, packets);

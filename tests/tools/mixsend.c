@@ -14,8 +14,9 @@
  * Options: --directory URL (base), --key FILE (client private key PEM,
  * created if missing), --link-key FILE (authenticate the link with this
  * key instead, e.g. a provider's, to reach a mixnode directly), --entry
- * ID (connect to this node; default the provider, then hop 0 is skipped
- * accordingly), --unknown-next (the entry relays to a fresh key that no
+ * ID (connect to this node; default the provider; a mixnode's path starts
+ * at its layer), --via ID (up to 3 times: the path's mixnode in ID's layer
+ * is ID; default a random one of each layer), --unknown-next (the entry relays to a fresh key that no
  * topology lists), --delay MS (per hop, uniform in [0, MS]), --replay (send
  * every packet twice), --flip-header / --flip-payload (flip one bit after
  * building), --cover (drop cover: ends at the provider with DROP), --save
@@ -59,6 +60,8 @@ static struct {
 	const char	*key_file;
 	const char	*link_key_file;
 	const char	*entry;
+	const char	*via[3];	/* --via: these mixnodes, by layer */
+	size_t		 n_via;
 	const char	*save;
 	unsigned	 delay_ms;
 	int		 replay, flip_header, flip_payload, cover, ack;
@@ -208,6 +211,10 @@ pick_layer(uint32_t layer)
 
 	if (n == 0)
 		die("the topology has no mixnode in layer %u", layer);
+	for (size_t v = 0; v < ms.n_via; v++)
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(nodes[i]->id, ms.via[v]) == 0)
+				return nodes[i];
 	return nodes[randombytes_uniform((uint32_t)n)];
 }
 
@@ -435,14 +442,21 @@ build(uint8_t out[SPHINX_PACKET_BYTES], const char *msg, size_t len)
 			die("sphinx_create: %s", sphinx_strerror(rc));
 		return;
 	}
-	/* From the provider, unless we enter at L1 directly. */
+	const struct topology_node *mix[3] = { l1, l2, l3 };
+	size_t first = 0;
+
+	/* From the provider, unless we enter at a mixnode directly: then
+	 * the path starts at its layer. */
 	if (ms.entry_node == ms.provider)
 		hop(h++, p, NULL, SPHINX_CMD_RELAY, l1->pub, &at);
-	else
-		l1 = ms.entry_node;
-	hop(h++, l1, NULL, SPHINX_CMD_RELAY, l2->pub, &at);
-	hop(h++, l2, NULL, SPHINX_CMD_RELAY, l3->pub, &at);
-	hop(h++, l3, NULL, SPHINX_CMD_RELAY, p->pub, &at);
+	else {
+		if (ms.entry_node->layer >= 1 && ms.entry_node->layer <= 3)
+			first = ms.entry_node->layer - 1;
+		mix[first] = ms.entry_node;
+	}
+	for (size_t k = first; k < 3; k++)
+		hop(h++, mix[k], NULL, SPHINX_CMD_RELAY,
+		    k < 2 ? mix[k + 1]->pub : p->pub, &at);
 	if (ms.cover)
 		hop(h++, p, NULL, SPHINX_CMD_DROP, NULL, &at);
 	else {
@@ -628,6 +642,7 @@ main(int argc, char **argv)
 		{ "flip-payload", no_argument, NULL, 'P' },
 		{ "cover", no_argument, NULL, 'c' },
 		{ "unknown-next", no_argument, NULL, 'u' },
+		{ "via", required_argument, NULL, 'v' },
 		{ "save", required_argument, NULL, 's' },
 		{ "ack", no_argument, NULL, 'a' },
 		{ "expect", required_argument, NULL, 'x' },
@@ -650,6 +665,11 @@ main(int argc, char **argv)
 		case 'P': ms.flip_payload = 1; break;
 		case 'c': ms.cover = 1; break;
 		case 'u': ms.unknown_next = 1; break;
+		case 'v':
+			if (ms.n_via == 3)
+				die("at most 3 --via");
+			ms.via[ms.n_via++] = optarg;
+			break;
 		case 's': ms.save = optarg; break;
 		case 'a': ms.ack = 1; break;
 		case 'x': ms.expect = (unsigned)strtoul(optarg, NULL, 10); break;

@@ -556,6 +556,8 @@ struct end {
 	struct event	*dh_timer;
 	int		 dh_calls;
 	int		 reject;
+	int		 defer;		/* accept_peer() answers later */
+	int		 accept_calls;
 	int		 established;
 	uint8_t		 peer[32];
 	int		 closed;
@@ -786,7 +788,13 @@ end_closed(struct link *l, void *arg, int reason)
 static int
 end_accept(struct link *l, void *arg, const uint8_t peer[32])
 {
-	return ((struct end *)arg)->reject ? -1 : 0;
+	struct end *e = arg;
+
+	e->accept_calls++;
+	memcpy(e->peer, peer, 32);
+	if (e->defer)
+		return LINK_ACCEPT_PENDING;
+	return e->reject ? -1 : 0;
 }
 
 static const struct link_callbacks end_cb = {
@@ -1087,6 +1095,80 @@ test_rejected_and_geometry(void **state)
 	connect_ends(&i, &icfg, r.pub, &r, &rcfg);
 	pump_until(base, &r.closed, 5000);
 	assert_int_equal(r.reason, LINK_ERR_GEOMETRY);
+	pump_until(base, &i.closed, 5000);
+	end_free(&i);
+	end_free(&r);
+	event_base_free(base);
+}
+
+/*
+ * accept_peer() answers later (a node fetching its topology): message 2
+ * waits, so the initiator cannot send yet, and the answer, an acceptance
+ * or a refusal, comes through link_accept_result() and takes effect from
+ * the loop; without an answer the handshake times out.
+ */
+static void
+test_deferred_accept(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct end i, r;
+	struct link_config icfg, rcfg;
+
+	/* accepted later: then the link carries packets */
+	end_init(&i, base, "i", DH_LOCAL);
+	end_init(&r, base, "r", DH_ASYNC);
+	r.defer = 1;
+	icfg = end_config(&i);
+	rcfg = end_config(&r);
+	connect_ends(&i, &icfg, r.pub, &r, &rcfg);
+	pump_until(base, &r.accept_calls, 5000);
+	assert_memory_equal(r.peer, i.pub, 32);
+	pump_ms(base, 100);
+	assert_false(i.established || r.established || i.closed || r.closed);
+	/* No answer twice, and none to a link that asked nothing. */
+	assert_int_equal(link_accept_result(i.link, 1), LINK_ERR_STATE);
+	assert_int_equal(link_accept_result(NULL, 1), LINK_ERR_ARG);
+	assert_int_equal(link_accept_result(r.link, 1), LINK_OK);
+	assert_int_equal(link_accept_result(r.link, 1), LINK_ERR_STATE);
+	assert_false(r.established);	/* never inside the call */
+	pump_until(base, &i.established, 5000);
+	pump_until(base, &r.established, 5000);
+	assert_int_equal(r.accept_calls, 1);
+	send_packets(&i, &r, 20);
+	wait_packets(&r, 20);
+	end_free(&i);
+	end_free(&r);
+
+	/* refused later */
+	end_init(&i, base, "i", DH_LOCAL);
+	end_init(&r, base, "r", DH_LOCAL);
+	r.defer = 1;
+	icfg = end_config(&i);
+	rcfg = end_config(&r);
+	connect_ends(&i, &icfg, r.pub, &r, &rcfg);
+	pump_until(base, &r.accept_calls, 5000);
+	assert_int_equal(link_accept_result(r.link, 0), LINK_OK);
+	assert_false(r.closed);		/* never inside the call */
+	pump_until(base, &r.closed, 5000);
+	assert_int_equal(r.reason, LINK_ERR_PEER_REJECTED);
+	pump_until(base, &i.closed, 5000);
+	assert_int_equal(i.reason, LINK_ERR_EOF);
+	assert_false(i.established || r.established);
+	end_free(&i);
+	end_free(&r);
+
+	/* never answered: the handshake timeout still holds */
+	end_init(&i, base, "i", DH_LOCAL);
+	end_init(&r, base, "r", DH_LOCAL);
+	r.defer = 1;
+	icfg = end_config(&i);
+	rcfg = end_config(&r);
+	icfg.handshake_timeout_ms = 1000;
+	rcfg.handshake_timeout_ms = 100;
+	connect_ends(&i, &icfg, r.pub, &r, &rcfg);
+	pump_until(base, &r.closed, 5000);
+	assert_int_equal(r.reason, LINK_ERR_TIMEOUT);
+	assert_int_equal(link_accept_result(r.link, 1), LINK_ERR_STATE);
 	pump_until(base, &i.closed, 5000);
 	end_free(&i);
 	end_free(&r);
@@ -1598,6 +1680,7 @@ main(void)
 		cmocka_unit_test(test_rekey_mismatch),
 		cmocka_unit_test(test_wrong_responder_key),
 		cmocka_unit_test(test_rejected_and_geometry),
+		cmocka_unit_test(test_deferred_accept),
 		cmocka_unit_test(test_dh_failure_and_timeout),
 		cmocka_unit_test(test_back_pressure),
 		cmocka_unit_test(test_shutdown_and_free_in_callback),
