@@ -22,7 +22,7 @@ if [ ! -f "$MODULE" ]; then
 	echo "1..0 # SKIP the test NSS module is not built (make check builds it)"
 	exit 0
 fi
-plan 16
+plan 17
 
 B="$top_builddir/src"
 D="$WORK/tn"
@@ -95,7 +95,12 @@ check "alice registers at the provider" wait_for 30 grep -q "registered at provi
 BOBID=$(pubkey bob)
 # bob's registration reaches the directory within a presence interval
 wait_for 30 sh -c "curl -s -m 2 '$DIRECTORY_TOPOLOGY_URL' | grep -q '$BOBID'"
-"$SOCKREQ" "unix:$WORK/home/clients/alice/nymd.sock" "send:$BOBID:$PROVIDER1_PUBKEY:nss-hello" >"$WORK/send.out" 2>&1
+# send: alice queues the message (refused while her topology lacks bob)
+send() {
+	"$SOCKREQ" "unix:$WORK/home/clients/alice/nymd.sock" "send:$BOBID:$PROVIDER1_PUBKEY:nss-hello" >>"$WORK/send.out" 2>&1
+	grep -q '^send: ok' "$WORK/send.out"
+}
+check "alice queues a message to bob" wait_for 30 send
 HEX=$(printf 'nss-hello' | od -An -tx1 | tr -d ' \n')
 got() {
 	"$SOCKREQ" "unix:$WORK/home/clients/bob/nymd.sock" fetch 2>/dev/null >>"$WORK/got"
