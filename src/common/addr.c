@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -185,5 +186,34 @@ addr_check_url(const char *url, char *why, size_t whylen)
 		if ((unsigned char)*c <= ' ' || (unsigned char)*c >= 0x7f)
 			return addr_fail(why, whylen, "'%s': the path has a space, "
 			    "a control or a non-ASCII character (percent-encode it)", url);
+	return 0;
+}
+
+int
+addr_url_host(const char *url, char *host, size_t hostlen, unsigned *port)
+{
+	const char *a, *end, *h, *hend, *colon;
+	char why[256];
+
+	if (addr_check_url(url, why, sizeof(why)) == -1)
+		return -1;
+	*port = strncasecmp(url, "https://", 8) == 0 ? 443 : 80;
+	a = strstr(url, "://") + 3;
+	end = a + strcspn(a, "/?#");
+	if (a[0] == '[') {
+		h = a + 1;
+		hend = memchr(h, ']', (size_t)(end - h));
+		colon = hend + 1 < end ? hend + 1 : NULL;
+	} else {
+		h = a;
+		colon = memchr(a, ':', (size_t)(end - a));
+		hend = colon != NULL ? colon : end;
+	}
+	if ((size_t)(hend - h) >= hostlen)
+		return -1;
+	memcpy(host, h, (size_t)(hend - h));
+	host[hend - h] = '\0';
+	if (colon != NULL)
+		*port = (unsigned)strtoul(colon + 1, NULL, 10);
 	return 0;
 }

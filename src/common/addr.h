@@ -33,5 +33,10 @@ int	addr_format_hostport(char *out, size_t outlen, const char *host,
  * without spaces. 0, or -1 with why saying which part is wrong.
  */
 int	addr_check_url(const char *url, char *why, size_t whylen);
+/*
+ * The host of a URL that addr_check_url() accepts, without brackets, and
+ * its port (the scheme's, 80 or 443, if the URL gives none). 0, or -1.
+ */
+int	addr_url_host(const char *url, char *host, size_t hostlen, unsigned *port);
 
 #endif

@@ -19,16 +19,20 @@
 #include "common/http.h"
 #include "common/log.h"
 
+#define HTTP_MAX_PINS	4
+
 struct http_req {
 	struct http		*http;
 	struct http_req		*next;
 	CURL			*easy;
 	struct curl_slist	*headers;
+	struct curl_slist	*resolve;	/* the client's pins */
 	char			*post;
 	char			*body;
 	size_t			 body_len;
 	int			 overflow;
 	char			 err[CURL_ERROR_SIZE];
+	int			 v6_literal;	/* see http_on_resolver_start() */
 	http_cb			 cb;
 	void			*arg;
 };
@@ -40,6 +44,10 @@ struct http {
 	struct http_req		*reqs;
 	size_t			 pending;
 	char			*proxy;		/* NULL: none */
+	/* "host:port:addr,[addr6]" for CURLOPT_RESOLVE (http_pin) */
+	char			*pins[HTTP_MAX_PINS];
+	size_t			 npins;
+	int			 pinned_only;
 };
 
 struct http_sock {
@@ -89,6 +97,7 @@ http_req_free(struct http_req *r)
 		CURLFN(easy_cleanup)(r->easy);
 	}
 	CURLFN(slist_free_all)(r->headers);
+	CURLFN(slist_free_all)(r->resolve);
 	free(r->post);
 	free(r->body);
 	r->http->pending--;
@@ -251,8 +260,45 @@ http_free(struct http *h)
 		CURLFN(multi_cleanup)(h->multi);
 	if (h->timer != NULL)
 		event_free(h->timer);
+	for (size_t i = 0; i < h->npins; i++)
+		free(h->pins[i]);
 	free(h->proxy);
 	free(h);
+}
+
+/*
+ * libcurl is about to look a name up itself (CURLOPT_RESOLVER_START_
+ * FUNCTION; a pinned name is found in its cache and never comes here):
+ * refused, unless the request has an IPv6 literal, which CURLOPT_RESOLVE
+ * cannot pin and which libcurl then takes as it is, without a lookup.
+ */
+static int
+http_on_resolver_start(void *resolver_state, void *reserved, void *userp)
+{
+	struct http_req *r = userp;
+
+	if (r->v6_literal)
+		return 0;
+	log_warnx("libcurl was about to look up a host name itself: refused "
+	    "(only names resolved beforehand are used)");
+	return 1;
+}
+
+/* 1 if url (or the proxy) has an IPv6 literal as its host. */
+static int
+http_has_v6_literal(const struct http *h, const char *url)
+{
+	char host[256], purl[512];
+	unsigned port;
+	const char *sep;
+
+	if (addr_url_host(url, host, sizeof(host), &port) == 0 && strchr(host, ':') != NULL)
+		return 1;
+	if (h->proxy != NULL && (sep = strstr(h->proxy, "://")) != NULL &&
+	    (size_t)snprintf(purl, sizeof(purl), "http://%s", sep + 3) < sizeof(purl) &&
+	    addr_url_host(purl, host, sizeof(host), &port) == 0 && strchr(host, ':') != NULL)
+		return 1;
+	return 0;
 }
 
 static int
@@ -283,6 +329,20 @@ http_start(struct http *h, const char *url, const char *json, size_t len,
 	CURLFN(easy_setopt)(r->easy, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
 	/* "" is no proxy, whatever http_proxy and its kin say. */
 	CURLFN(easy_setopt)(r->easy, CURLOPT_PROXY, h->proxy != NULL ? h->proxy : "");
+	for (size_t i = 0; i < h->npins; i++) {
+		struct curl_slist *l = CURLFN(slist_append)(r->resolve, h->pins[i]);
+		if (l == NULL)
+			goto fail;
+		r->resolve = l;
+	}
+	if (r->resolve != NULL)
+		CURLFN(easy_setopt)(r->easy, CURLOPT_RESOLVE, r->resolve);
+	if (h->pinned_only) {
+		r->v6_literal = http_has_v6_literal(h, url);
+		CURLFN(easy_setopt)(r->easy, CURLOPT_RESOLVER_START_FUNCTION,
+		    http_on_resolver_start);
+		CURLFN(easy_setopt)(r->easy, CURLOPT_RESOLVER_START_DATA, r);
+	}
 	if (json != NULL) {
 		if ((r->post = malloc(len + 1)) == NULL)
 			goto fail;
@@ -351,6 +411,80 @@ http_proxy_check(const char *proxy, char *why, size_t whylen)
 	snprintf(why, whylen, "'%s': expected a proxy URL: http://, https://, socks4://, "
 	    "socks4a://, socks5:// or socks5h:// HOST:PORT", proxy);
 	return -1;
+}
+
+int
+http_names(const struct http *h, const char *url, struct http_name out[HTTP_MAX_NAMES])
+{
+	static const char *local_socks[] = { "socks4://", "socks5://" };
+	char purl[512];
+	const char *sep;
+	int n = 0, target = 1;
+
+	if (h->proxy != NULL) {
+		target = 0;
+		for (size_t i = 0; i < sizeof(local_socks) / sizeof(local_socks[0]); i++)
+			if (strncasecmp(h->proxy, local_socks[i], strlen(local_socks[i])) == 0)
+				target = 1;
+		if ((sep = strstr(h->proxy, "://")) == NULL ||
+		    (size_t)snprintf(purl, sizeof(purl), "http://%s", sep + 3) >= sizeof(purl) ||
+		    addr_url_host(purl, out[n].host, sizeof(out[n].host), &out[n].port) == -1)
+			return -1;
+		if (strchr(out[n].host, ':') == NULL)
+			n++;
+	}
+	if (target) {
+		if (addr_url_host(url, out[n].host, sizeof(out[n].host), &out[n].port) == -1)
+			return -1;
+		if (strchr(out[n].host, ':') == NULL)
+			n++;
+	}
+	return n;
+}
+
+int
+http_pin(struct http *h, const char *host, unsigned port, const char *const *addrs,
+    size_t naddrs)
+{
+	char entry[1024], key[300];
+	size_t at, i;
+	int k;
+
+	if (naddrs == 0 || strchr(host, ':') != NULL)
+		return -1;
+	k = snprintf(key, sizeof(key), "%s:%u:", host, port);
+	if (k < 0 || (size_t)k >= sizeof(key))
+		return -1;
+	at = (size_t)snprintf(entry, sizeof(entry), "%s", key);
+	for (i = 0; i < naddrs; i++) {
+		int six = strchr(addrs[i], ':') != NULL;
+		k = snprintf(entry + at, sizeof(entry) - at, "%s%s%s%s", i ? "," : "",
+		    six ? "[" : "", addrs[i], six ? "]" : "");
+		if (k < 0 || (size_t)k >= sizeof(entry) - at)
+			return -1;
+		at += (size_t)k;
+	}
+	/* one entry per host and port: a new one replaces the old */
+	for (i = 0; i < h->npins; i++)
+		if (strncasecmp(h->pins[i], key, strlen(key)) == 0)
+			break;
+	if (i == HTTP_MAX_PINS)
+		i = 0;	/* the oldest goes */
+	char *copy = strdup(entry);
+	if (copy == NULL)
+		return -1;
+	if (i < h->npins)
+		free(h->pins[i]);
+	else
+		h->npins++;
+	h->pins[i] = copy;
+	return 0;
+}
+
+void
+http_pinned_only(struct http *h)
+{
+	h->pinned_only = 1;
 }
 
 int

@@ -41,6 +41,29 @@ int		 http_set_proxy(struct http *, const char *proxy);
  * host and port. 0, or -1 with why. */
 int		 http_proxy_check(const char *proxy, char *why, size_t whylen);
 
+/*
+ * Names resolved by the caller (netd, whose sandbox keeps NSS out: see
+ * common/resolve.h), so that libcurl never looks one up itself:
+ * http_names() says which host names (and ports) a request for url
+ * through this client's proxy makes libcurl look up: the proxy's and,
+ * without a proxy or through socks4:// or socks5:// (which resolve
+ * locally), the URL's; an IPv6 literal is none (libcurl takes it as it
+ * is). http_pin() gives libcurl the addresses of one (CURLOPT_RESOLVE)
+ * for this client's later requests; http_pinned_only() makes every later
+ * request whose host was not pinned fail instead of being looked up
+ * (CURLOPT_RESOLVER_START_FUNCTION), with a warning.
+ */
+#define HTTP_MAX_NAMES	2
+struct http_name {
+	char		host[256];
+	unsigned	port;
+};
+int		 http_names(const struct http *, const char *url,
+		    struct http_name out[HTTP_MAX_NAMES]);
+int		 http_pin(struct http *, const char *host, unsigned port,
+		    const char *const *addrs, size_t naddrs);
+void		 http_pinned_only(struct http *);
+
 /* GET url; 0, or -1 if the request could not be started (cb not called). */
 int		 http_get(struct http *, const char *url, http_cb, void *arg);
 /* POST a JSON body (copied) to url. */

@@ -1,7 +1,6 @@
 #include <config.h>
 
 #include <errno.h>
-#include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -13,6 +12,7 @@
 #include "common/b64.h"
 #include "common/link.h"
 #include "common/log.h"
+#include "common/resolve.h"
 #include "netd/provider.h"
 
 #define PROVIDER_BACKOFF_MIN_MS	250
@@ -30,8 +30,9 @@ struct provider_link {
 	char			 port[8];
 	char			 hostport[ADDR_HOSTPORT_BYTES];	/* for the log */
 	int			 target_set;
-	struct addrinfo		*addrs;		/* what host resolved to */
-	struct addrinfo		*next_addr;	/* the next one to try */
+	struct resolve		*resolving;	/* host, without NSS */
+	struct resolve_result	 addrs;		/* what host resolved to */
+	size_t			 next_addr;	/* the next one to try */
 	int			 last_errno;	/* of the last address tried */
 	int			 fd;		/* connecting socket */
 	struct event		*connect_ev;
@@ -61,10 +62,11 @@ provider_drop(struct provider_link *p)
 		link_free(p->link);
 		p->link = NULL;
 	}
-	if (p->addrs != NULL) {
-		freeaddrinfo(p->addrs);
-		p->addrs = p->next_addr = NULL;
+	if (p->resolving != NULL) {
+		resolve_cancel(p->resolving);
+		p->resolving = NULL;
 	}
+	p->addrs.n = p->next_addr = 0;
 	if (p->registered) {
 		p->registered = 0;
 		if (p->cb.down != NULL)
@@ -185,10 +187,7 @@ provider_on_connected(evutil_socket_t fd, short what, void *arg)
 		provider_try_next(p);
 		return;
 	}
-	if (p->addrs != NULL) {
-		freeaddrinfo(p->addrs);
-		p->addrs = p->next_addr = NULL;
-	}
+	p->addrs.n = p->next_addr = 0;
 	struct link_config cfg = {
 		.packet_bytes = p->packet_bytes,
 		.our_pub = p->own_pub,
@@ -214,14 +213,14 @@ provider_try_next(struct provider_link *p)
 {
 	char addr[ADDR_IP_BYTES];
 
-	while (p->next_addr != NULL) {
-		struct addrinfo *ai = p->next_addr;
-		p->next_addr = ai->ai_next;
-		if (getnameinfo(ai->ai_addr, ai->ai_addrlen, addr, sizeof(addr), NULL, 0,
-		    NI_NUMERICHOST) == 0)
-			log_debug("provider %s: trying %s of %s", p->id, addr, p->hostport);
-		p->fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (p->fd != -1 && (connect(p->fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
+	while (p->next_addr < p->addrs.n) {
+		const struct resolve_addr *a = &p->addrs.a[p->next_addr++];
+		struct sockaddr_storage ss;
+		socklen_t sl = resolve_sockaddr(a, (uint16_t)strtoul(p->port, NULL, 10), &ss);
+		log_debug("provider %s: trying %s of %s", p->id,
+		    resolve_ntop(a, addr, sizeof(addr)), p->hostport);
+		p->fd = socket(a->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (p->fd != -1 && (connect(p->fd, (struct sockaddr *)&ss, sl) == 0 ||
 		    errno == EINPROGRESS)) {
 			struct timeval tv = { 10, 0 };
 			p->connect_ev = event_new(p->base, p->fd, EV_WRITE,
@@ -243,25 +242,33 @@ provider_try_next(struct provider_link *p)
 }
 
 static void
-provider_start(struct provider_link *p)
+provider_on_resolved(void *arg, int error, const struct resolve_result *res)
 {
-	struct addrinfo hints;
-	int rc;
+	struct provider_link *p = arg;
 
-	provider_drop(p);
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	if ((rc = getaddrinfo(p->host, p->port, &hints, &p->addrs)) != 0) {
-		log_warnx("provider %s: cannot resolve %s: %s", p->id, p->host, gai_strerror(rc));
-		p->addrs = NULL;
+	p->resolving = NULL;
+	if (error != RESOLVE_OK) {
+		log_warnx("provider %s: cannot resolve %s: %s", p->id, p->host,
+		    resolve_strerror(error));
 		provider_retry(p);
 		return;
 	}
-	p->next_addr = p->addrs;
+	p->addrs = *res;
+	p->next_addr = 0;
 	p->last_errno = ECONNREFUSED;
 	provider_try_next(p);
+}
+
+/* Resolves the host with netd's own resolver (no NSS: common/resolve.h),
+ * on the loop, then connects. */
+static void
+provider_start(struct provider_link *p)
+{
+	provider_drop(p);
+	if ((p->resolving = resolve_start(p->base, p->host, provider_on_resolved, p)) == NULL) {
+		log_warnx("provider %s: cannot resolve %s: out of memory", p->id, p->host);
+		provider_retry(p);
+	}
 }
 
 static void

@@ -9,6 +9,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <setjmp.h>
@@ -59,6 +60,8 @@ enum probe {
 	PROBE_PACKET_SOCKET,	/* a raw socket: sniff or forge frames */
 	PROBE_LISTEN,		/* serve: netd only ever connects */
 	PROBE_SIGSYS_HANDLER,	/* replace the handler that ends a trapped call */
+	PROBE_NSS_SOCKETS,	/* what NSS tries: nscd's unix socket, netlink */
+	PROBE_THREAD,		/* clone a thread */
 };
 
 /* The probe's exit codes. */
@@ -83,6 +86,12 @@ confine(const struct sandbox_policy *policy)
 	}
 	if (sandbox_confine(policy, getuid(), getgid()) != 0)
 		_exit(100);
+}
+
+static void *
+probe_thread(void *arg)
+{
+	return arg;
 }
 
 static int
@@ -229,6 +238,20 @@ run_probe(const struct sandbox_policy *policy, enum probe probe)
 		case PROBE_LISTEN:
 			syscall(SYS_listen, 0, 1);
 			break;
+		case PROBE_NSS_SOCKETS:
+			/* either one, refused with an error, is a failure:
+			 * both must kill */
+			if (syscall(SYS_socket, AF_NETLINK, SOCK_RAW, 0) == -1 &&
+			    syscall(SYS_socket, AF_UNIX, SOCK_STREAM, 0) == -1)
+				_exit(PROBE_REFUSED);
+			break;
+		case PROBE_THREAD: {
+			pthread_t t;
+			if (pthread_create(&t, NULL, probe_thread, NULL) != 0)
+				_exit(PROBE_REFUSED);
+			pthread_join(t, NULL);
+			break;
+		}
 		case PROBE_SIGSYS_HANDLER: {
 			struct sigaction sa;
 			memset(&sa, 0, sizeof(sa));
@@ -463,6 +486,16 @@ static void
 test_netd_forbids_listen(void **state)
 {
 	assert_killed_by_sigsys(run_probe(&netd_policy, PROBE_LISTEN));
+}
+
+/* netd resolves names itself (common/resolve.c), never through NSS: the
+ * unix and netlink sockets NSS modules and getaddrinfo() try kill, as
+ * does a thread (libcurl's resolver thread never starts). */
+static void
+test_netd_forbids_nss(void **state)
+{
+	assert_killed_by_sigsys(run_probe(&netd_policy, PROBE_NSS_SOCKETS));
+	assert_killed_by_sigsys(run_probe(&netd_policy, PROBE_THREAD));
 }
 
 static void
@@ -914,6 +947,7 @@ main(void)
 		cmocka_unit_test(test_netd_may_open_tcp),
 		cmocka_unit_test(test_netd_forbids_packet_socket),
 		cmocka_unit_test(test_netd_forbids_listen),
+		cmocka_unit_test(test_netd_forbids_nss),
 		cmocka_unit_test(test_rpcd_forbids_socket),
 		cmocka_unit_test(test_rpcd_forbids_connect),
 		cmocka_unit_test(test_master_filter),
