@@ -15,12 +15,13 @@ A="unix:$CLIENT_alice_SOCKET"
 BOB="$CLIENT_bob_PUBKEY:$CLIENT_bob_PROVIDER"
 
 # fetch_until N FILE [TAG]: bob's messages (length and hex) appended to FILE
-# until it holds N of them (N whose text starts with TAG-, if given)
+# until it holds N of them (N whose text starts with TAG-, if given), for
+# up to 2 minutes (1000 messages after a kill, under load or ASan)
 fetch_until() {
 	prefix=""
 	[ -n "${3:-}" ] && prefix=" $(printf '%s-' "$3" | od -An -tx1 | tr -d ' \n')"
 	i=0
-	while [ "$i" -lt 600 ]; do
+	while [ "$i" -lt 1200 ]; do
 		"$SOCKREQ" "unix:$CLIENT_bob_SOCKET" fetch 2>/dev/null | sed -n 's/^message: //p' >>"$2"
 		[ "$(grep -c -- "$prefix" "$2")" -ge "$1" ] && return 0
 		sleep 0.1
