@@ -120,12 +120,34 @@ queue_space_left(const struct queue *q)
 	return (long long)sv.f_bavail * (long long)sv.f_frsize;
 }
 
+/*
+ * The errno of the last failed call on the WAL (or on the database file):
+ * sqlite3_system_errno() is errno as it is when the statement ends, and
+ * that of a failed fsync is gone by then; the unix VFS keeps each file's.
+ */
+static int
+queue_file_errno(struct queue *q)
+{
+	sqlite3_file *f = NULL;
+	int e = 0;
+
+	if (sqlite3_file_control(q->db, "main", SQLITE_FCNTL_JOURNAL_POINTER,
+	    &f) == SQLITE_OK && f != NULL && f->pMethods != NULL)
+		(void)f->pMethods->xFileControl(f, SQLITE_FCNTL_LAST_ERRNO, &e);
+	if (e == 0)
+		(void)sqlite3_file_control(q->db, "main", SQLITE_FCNTL_LAST_ERRNO, &e);
+	return e;
+}
+
 /* Why the last statement failed, in words a user can act on. */
 static void
 queue_cause(struct queue *q, int rc, char *out, size_t len)
 {
 	int e = sqlite3_system_errno(q->db);
 	uint8_t zero = 0;
+
+	if (e == 0 && (rc & 0xff) == SQLITE_IOERR)
+		e = queue_file_errno(q);
 
 	/* SQLite does not always keep the errno, or keeps that of another
 	 * call (a file system turned read-only after an error fails some
@@ -513,6 +535,21 @@ queue_open(struct queue **out, const char *path, const char *shown, char *err,
 	    sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 	    SQLITE_OPEN_NOMUTEX, QUEUE_VFS) != SQLITE_OK)
 		goto fail;
+	/* SQLite opens the store read-only when it cannot open it for
+	 * writing (EIO, EROFS): said with the reason, not as a failed write
+	 * later. */
+	if (sqlite3_db_readonly(q->db, "main") == 1) {
+		int fd = open(path, O_RDWR | O_CLOEXEC);
+		char why[128];
+		snprintf(why, sizeof(why), "%s", fd == -1 ? strerror(errno) :
+		    "SQLite opened it read-only");
+		why[0] = (char)tolower((unsigned char)why[0]);
+		if (fd != -1)
+			close(fd);
+		snprintf(err, errlen, "%s: cannot be opened for writing: %s", path, why);
+		queue_close(q);
+		return -1;
+	}
 	sqlite3_busy_timeout(q->db, QUEUE_BUSY_TIMEOUT_MS);
 	/* WAL with synchronous=FULL: a commit is on disk before `send` is
 	 * answered or a delivery acknowledged. */
