@@ -174,6 +174,34 @@ queue_cause(struct queue *q, int rc, char *out, size_t len)
 }
 
 /*
+ * A commit whose sync failed (EIO) is not seen by this connection, but
+ * its frames may all be in the WAL, and the recovery after a crash would
+ * take it: a refused message would be sent all the same, fetched messages
+ * marked although the client was told they stay. A commit of our own,
+ * written over the first of those frames, cuts them off (a frame counts
+ * only while the checksums of every frame before it hold); recovered
+ * instead, it changes only the header's user_version, which nymd does
+ * not use. A failed write leaves no whole commit, and a cut that fails
+ * is not tried again: the next write overwrites the same frames.
+ */
+static void
+queue_cut_failed_commit(struct queue *q)
+{
+	sqlite3_stmt *st;
+	char sql[64];
+	int v = 0;
+
+	if (!sqlite3_get_autocommit(q->db) || sqlite3_prepare_v2(q->db,
+	    "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		return;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", (v + 1) & 0xffff);
+	(void)queue_exec(q, sql);
+}
+
+/*
  * A write failed: remember why (queue_error()), and say it once per
  * episode; the first message stored again (sent or received) ends it.
  */
@@ -194,6 +222,8 @@ queue_failed(struct queue *q, int rc)
 		    "new messages are refused, received ones left at the "
 		    "provider", q->error);
 	q->failing = 1;
+	if ((rc & 0xff) == SQLITE_IOERR)
+		queue_cut_failed_commit(q);
 }
 
 static void
