@@ -125,12 +125,34 @@ queue_space_left(const struct queue *q)
 	return (long long)sv.f_bavail * (long long)sv.f_frsize;
 }
 
+/*
+ * The errno of the last failed call on the WAL (or on the database file):
+ * sqlite3_system_errno() is errno as it is when the statement ends, and
+ * that of a failed fsync is gone by then; the unix VFS keeps each file's.
+ */
+static int
+queue_file_errno(struct queue *q)
+{
+	sqlite3_file *f = NULL;
+	int e = 0;
+
+	if (sqlite3_file_control(q->db, "main", SQLITE_FCNTL_JOURNAL_POINTER,
+	    &f) == SQLITE_OK && f != NULL && f->pMethods != NULL)
+		(void)f->pMethods->xFileControl(f, SQLITE_FCNTL_LAST_ERRNO, &e);
+	if (e == 0)
+		(void)sqlite3_file_control(q->db, "main", SQLITE_FCNTL_LAST_ERRNO, &e);
+	return e;
+}
+
 /* Why the last statement failed, in words a user can act on. */
 static void
 queue_cause(struct queue *q, int rc, char *out, size_t len)
 {
 	int e = sqlite3_system_errno(q->db);
 	uint8_t zero = 0;
+
+	if (e == 0 && (rc & 0xff) == SQLITE_IOERR)
+		e = queue_file_errno(q);
 
 	/* SQLite does not always keep the errno, or keeps that of another
 	 * call (a file system turned read-only after an error fails some
@@ -157,6 +179,34 @@ queue_cause(struct queue *q, int rc, char *out, size_t len)
 }
 
 /*
+ * A commit whose sync failed (EIO) is not seen by this connection, but
+ * its frames may all be in the WAL, and the recovery after a crash would
+ * take it: a refused message would be sent all the same, fetched messages
+ * marked although the client was told they stay. A commit of our own,
+ * written over the first of those frames, cuts them off (a frame counts
+ * only while the checksums of every frame before it hold); recovered
+ * instead, it changes only the header's user_version, which nymd does
+ * not use. A failed write leaves no whole commit, and a cut that fails
+ * is not tried again: the next write overwrites the same frames.
+ */
+static void
+queue_cut_failed_commit(struct queue *q)
+{
+	sqlite3_stmt *st;
+	char sql[64];
+	int v = 0;
+
+	if (!sqlite3_get_autocommit(q->db) || sqlite3_prepare_v2(q->db,
+	    "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		return;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", (v + 1) & 0xffff);
+	(void)queue_exec(q, sql);
+}
+
+/*
  * A write failed: remember why (queue_error()), and say it once per
  * episode; the first message stored again (sent or received) ends it.
  */
@@ -177,6 +227,8 @@ queue_failed(struct queue *q, int rc)
 		    "new messages are refused, received ones left at the "
 		    "provider", q->error);
 	q->failing = 1;
+	if ((rc & 0xff) == SQLITE_IOERR)
+		queue_cut_failed_commit(q);
 }
 
 static void
@@ -518,6 +570,21 @@ queue_open(struct queue **out, const char *path, const char *shown, char *err,
 	    sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 	    SQLITE_OPEN_NOMUTEX, QUEUE_VFS) != SQLITE_OK)
 		goto fail;
+	/* SQLite opens the store read-only when it cannot open it for
+	 * writing (EIO, EROFS): said with the reason, not as a failed write
+	 * later. */
+	if (sqlite3_db_readonly(q->db, "main") == 1) {
+		int fd = open(path, O_RDWR | O_CLOEXEC);
+		char why[128];
+		snprintf(why, sizeof(why), "%s", fd == -1 ? strerror(errno) :
+		    "SQLite opened it read-only");
+		why[0] = (char)tolower((unsigned char)why[0]);
+		if (fd != -1)
+			close(fd);
+		snprintf(err, errlen, "%s: cannot be opened for writing: %s", path, why);
+		queue_close(q);
+		return -1;
+	}
 	sqlite3_busy_timeout(q->db, QUEUE_BUSY_TIMEOUT_MS);
 	/* WAL with synchronous=FULL: a commit is on disk before `send` is
 	 * answered or a delivery acknowledged. */
