@@ -156,10 +156,11 @@ outbox_fill(struct outbox *o)
 			log_warnx("cannot read message %llu from the store",
 			    (unsigned long long)s->id);
 	}
-	size_t active = outbox_active(o), room = OUTBOX_WINDOW - active;
+	size_t active = outbox_active(o);
+	size_t room = active < OUTBOX_WINDOW ? OUTBOX_WINDOW - active : 0;
 	if (room > OUTBOX_SLOTS - o->n)
 		room = OUTBOX_SLOTS - o->n;
-	if (!o->blocked && active < OUTBOX_WINDOW && room > 0 &&
+	if (!o->blocked && room > 0 &&
 	    queue_outgoing_after(o->queue, o->last_id, room, outbox_ask, o) == -1)
 		log_warnx("cannot read the outgoing queue");
 	if (next != 0)
