@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -310,6 +311,7 @@ directory_run(const struct directory_options *o)
 	struct directory d;
 	char err[256];
 	int rc = DIRECTORY_EXIT_FAILURE;
+	int sandboxed = 0;
 
 	memset(&d, 0, sizeof(d));
 	/* A client that hangs up mid-reply must not kill the server. */
@@ -349,6 +351,7 @@ directory_run(const struct directory_options *o)
 	 * comes from the loop. */
 	if (directory_sandbox() == -1)
 		goto out;
+	sandboxed = 1;
 	if (event_base_dispatch(d.base) == -1) {
 		log_warnx("event loop failed");
 		goto out;
@@ -356,6 +359,13 @@ directory_run(const struct directory_options *o)
 	rc = 0;
 out:
 	directory_free(&d);
+	/* Once sandboxed, _exit: atexit handlers (LeakSanitizer's in the
+	 * sanitizer build) need files, which the sandbox forbids; it would
+	 * hang at exit instead of stopping. */
+	if (sandboxed) {
+		fflush(NULL);
+		_exit(rc);
+	}
 	return rc;
 }
 
