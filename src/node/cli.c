@@ -380,6 +380,10 @@ node_run_cmd(const char *prog, enum node_role role, const struct node_opts *o,
 	}
 	sodium_free(priv);
 	http_global_cleanup();
+	if (node_sandboxed()) {
+		fflush(NULL);
+		_exit(status);
+	}
 	return status;
 }
 

@@ -1444,6 +1444,9 @@ node_setup(struct node *n)
 	return 0;
 }
 
+/* The sandbox is installed (it stays until exit). */
+static int node_confined;
+
 int
 node_run(const struct node_config *cfg, const uint8_t priv[32],
     const uint8_t pub[32], const struct node_ops *ops)
@@ -1485,6 +1488,7 @@ node_run(const struct node_config *cfg, const uint8_t priv[32],
 	if (node_sandbox(node_role_program(cfg->role), cfg->data_dir,
 	    ops->sandbox_calls) == -1)
 		goto stop;
+	node_confined = 1;
 
 	node_timer_ms(n.accept_timer, NODE_FIRST_TOPOLOGY_WAIT_MS);
 	node_epoch_update(&n);
@@ -1511,4 +1515,10 @@ out:
 	if (status == 0)
 		log_info("stopped");
 	return status;
+}
+
+int
+node_sandboxed(void)
+{
+	return node_confined;
 }

@@ -121,4 +121,9 @@ void	 node_presence_now(struct node *);
 /* Sends a Control.error on a link; text for the peer's logs. */
 int	 node_send_error(struct link *, Link__ErrorCode, const char *text);
 
+/* 1 once node_run() installed the sandbox: the program then leaves with
+ * _exit(), since atexit handlers (LeakSanitizer's, in the sanitizer build)
+ * need what the sandbox forbids and would spin at exit. */
+int	node_sandboxed(void);
+
 #endif /* NYMD_NODE_NODE_H */
