@@ -322,7 +322,7 @@ ipc_check(const struct ipc_dispatch *d, const Nymipc__Ipc *m, char *why, size_t 
 	size_t t = (size_t)m->type;
 	const char *problem;
 
-	if (t > IPC_TYPE_LAST || d->handlers[t] == NULL) {
+	if (t == 0 || t > IPC_TYPE_LAST || d->handlers[t] == NULL) {
 		snprintf(why, len, "unexpected message %s", ipc_type_name(m->type));
 		return -1;
 	}

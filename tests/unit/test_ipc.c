@@ -453,6 +453,14 @@ test_check_sizes(void **state)
 	/* The right body for another type, the wrong one for this. */
 	m.body_case = NYMIPC__IPC__BODY_ID;
 	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+
+	/* IPC_NONE (an empty message) is never a request, whatever the table says. */
+	struct ipc_dispatch every = d;
+	every.handlers[NYMIPC__IPC_TYPE__IPC_NONE] = on_msg;
+	m.type = NYMIPC__IPC_TYPE__IPC_NONE;
+	m.body_case = NYMIPC__IPC__BODY__NOT_SET;
+	assert_int_equal(ipc_check(&every, &m, why, sizeof(why)), -1);
+	assert_true(why[0] != '\0');
 }
 
 static void
