@@ -1,6 +1,7 @@
 /*
- * A stub resolver without NSS (resolve.h): IP literals, /etc/hosts, then
- * A and AAAA queries over UDP to resolv.conf's nameservers, in parallel,
+ * A stub resolver without NSS (resolve.h): IP literals, /etc/hosts,
+ * "localhost" (RFC 6761: loopback, never asked of a nameserver), then A
+ * and AAAA queries over UDP to resolv.conf's nameservers, in parallel,
  * each from its own socket with a random ID and a random source port,
  * connected to the server so that the kernel drops datagrams from any
  * other address. Every server is tried in turn, `attempts` rounds.
@@ -774,6 +775,26 @@ read_file(const char *path, size_t *len)
 	return buf;
 }
 
+/*
+ * "localhost" and names under it are the loopback addresses, never asked
+ * of a nameserver (RFC 6761, 6.3): a root without /etc/hosts (debootstrap
+ * writes none) still reaches a local directory, as glibc with
+ * nss-myhostname would.
+ */
+static int
+is_localhost(const char *host)
+{
+	char name[DNS_MAX_NAME_BYTES + 1];
+	size_t n;
+
+	if (strip_dot(host, name, sizeof(name)) == -1)
+		return 0;
+	n = strlen(name);
+	if (strcasecmp(name, "localhost") == 0)
+		return 1;
+	return n > 10 && strcasecmp(name + n - 10, ".localhost") == 0;
+}
+
 static struct resolve *
 resolve_begin(struct event_base *base, const char *host, const struct resolve_conf *conf,
     const char *hosts_file, int read_conf, resolve_cb cb, void *arg)
@@ -812,6 +833,13 @@ resolve_begin(struct event_base *base, const char *host, const struct resolve_co
 		free(text);
 		if (r->res.n > 0)
 			goto later;
+	}
+	if (is_localhost(host)) {
+		static const uint8_t v4[4] = { 127, 0, 0, 1 };
+		static const uint8_t v6[16] = { [15] = 1 };
+		result_add(&r->res, AF_INET, v4);
+		result_add(&r->res, AF_INET6, v6);
+		goto later;
 	}
 	if (read_conf) {
 		text = read_file(RESOLVE_CONF_FILE, &len);

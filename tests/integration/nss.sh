@@ -22,7 +22,7 @@ if [ ! -f "$MODULE" ]; then
 	echo "1..0 # SKIP the test NSS module is not built (make check builds it)"
 	exit 0
 fi
-plan 17
+plan 19
 
 B="$top_builddir/src"
 D="$WORK/tn"
@@ -181,4 +181,20 @@ check "the nameserver was asked for both, A and AAAA" sh -c \
 check "dave's netd is alive" alive "$DAVE" dave
 kill -TERM "$DAVE"
 wait "$DAVE"
+
+# A root without "localhost" in /etc/hosts (debootstrap writes no hosts
+# file): netd still reaches a directory at http://localhost (RFC 6761),
+# and never asks the nameserver for it.
+printf '127.0.0.1 nymdir.test fakeprov.test\n' >"$N/hosts"
+P3=$(free_port)
+listener "$P3" "$WORK/accepted-localhost"
+PROV=$(fake_topology localhost "fakeprov.test:$P3")
+init_client erin --provider "$PROV"
+use_directory erin "http://localhost:$FPORT/localhost/api/presence/topology"
+run erin; ERIN=$M
+check "without localhost in /etc/hosts, netd loads the topology from http://localhost" \
+	wait_for 30 grep -q "topology loaded from http://localhost:$FPORT/" "$WORK/erin.log"
+check "and the nameserver was never asked for localhost" lacks "localhost" "$WORK/dns.log"
+kill -TERM "$ERIN"
+wait "$ERIN"
 finish

@@ -701,6 +701,40 @@ test_resolve_dns(void **state)
 	event_base_free(base);
 }
 
+/*
+ * Without /etc/hosts, "localhost" and names under it are loopback, and no
+ * nameserver is asked; a name that only ends in "localhost" is asked.
+ */
+static void
+test_resolve_localhost(void **state)
+{
+	static const char *const loopback[] = { "localhost", "LocalHost.", "dir.localhost" };
+	struct event_base *base = event_base_new();
+	struct resolve_conf c;
+	struct outcome o;
+	struct ns ns;
+
+	(void)state;
+	conf_init(&c, 2000, 1);
+	ns_open(&ns, base, &c, NS_ANSWER);
+	for (size_t i = 0; i < sizeof(loopback) / sizeof(loopback[0]); i++) {
+		run(base, &c, "/nonexistent/hosts", loopback[i], &o);
+		assert_int_equal(o.error, RESOLVE_OK);
+		assert_int_equal(o.res.n, 2);
+		assert_addr(&o.res.a[0], "127.0.0.1");
+		assert_addr(&o.res.a[1], "::1");
+	}
+	assert_int_equal(ns.queries, 0);
+	run(base, &c, "/nonexistent/hosts", "notlocalhost", &o);
+	assert_int_equal(o.error, RESOLVE_OK);
+	assert_addr(&o.res.a[0], "192.0.2.1");
+	run(base, &c, "/nonexistent/hosts", "localhost.test", &o);
+	assert_addr(&o.res.a[0], "192.0.2.1");
+	assert_int_equal(ns.queries, 4);
+	ns_close(&ns);
+	event_base_free(base);
+}
+
 /* Every query its own random ID and source port. */
 static void
 test_resolve_random(void **state)
@@ -846,6 +880,7 @@ main(void)
 		cmocka_unit_test(test_response_compression_loops),
 		cmocka_unit_test(test_response_many),
 		cmocka_unit_test(test_resolve_dns),
+		cmocka_unit_test(test_resolve_localhost),
 		cmocka_unit_test(test_resolve_random),
 		cmocka_unit_test(test_resolve_failover),
 		cmocka_unit_test(test_resolve_local),
