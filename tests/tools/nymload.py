@@ -25,7 +25,8 @@ never arrived: "ACCEPT_TIME SENDER SEQ RECIPIENT"), DIR/latency (one
 latency in ms a line). --excuse T1:T2 (Unix seconds) marks messages
 accepted in that window whose loss is explained (a mixnode crash): they
 are counted as "excused" instead of "lost". --excuse-file F: such
-windows, "T1 T2" a line, read when the run ends.
+windows, "T1 T2" a line, read when the run ends; "T1 T2 NAME..." excuses
+only messages to those recipients (a crashed provider's clients).
 """
 import argparse
 import os
@@ -168,17 +169,21 @@ def main():
     for t in ths:
         t.join(timeout=20)
 
-    excuses = [tuple(float(x) for x in e.split(":")) for e in a.excuse]
+    # (T1, T2, recipients or None for all)
+    excuses = [tuple(float(x) for x in e.split(":")) + (None,) for e in a.excuse]
     if a.excuse_file and os.path.exists(a.excuse_file):
-        excuses += [tuple(float(x) for x in l.split()[:2])
-                    for l in open(a.excuse_file) if l.strip()]
+        for l in open(a.excuse_file):
+            w = l.split()
+            if w:
+                excuses.append((float(w[0]), float(w[1]), set(w[2:]) or None))
     with st.lock:
         acc = {k: v for k, v in st.sent.items() if v[0] == "accepted"}
         unk = {k: v for k, v in st.sent.items() if v[0] == "unknown"}
         refused = sum(1 for v in st.sent.values() if v[0] == "refused")
         missing = [k for k in acc if k not in st.got]
         excused = [k for k in missing
-                   if any(t1 <= acc[k][1] / 1e9 <= t2 for t1, t2 in excuses)]
+                   if any(t1 <= acc[k][1] / 1e9 <= t2 and (to is None or acc[k][2] in to)
+                          for t1, t2, to in excuses)]
         lost = [k for k in missing if k not in excused]
         dups = [k for k, n in st.got.items() if n > 1]
         stray = [k for k in st.got if k not in st.sent]
