@@ -118,7 +118,7 @@ netd_on_topology(const struct topology *t, const char *json, size_t len, void *a
 	netd_link_provider();
 }
 
-/* Hooks for the provider link and the streams. */
+/* Hooks for the provider link (keyd's DH) and the streams. */
 
 static int
 netd_dh_request(void *arg, const uint8_t peer[32])
@@ -135,38 +135,6 @@ netd_dh_request(void *arg, const uint8_t peer[32])
 	msg.pubkey.len = 32;
 	return ipc_send(k, &msg, -1);
 }
-
-static void
-netd_registered(void *arg)
-{
-	traffic_link_up(netd.traffic);
-}
-
-static void
-netd_down(void *arg)
-{
-	traffic_link_down(netd.traffic);
-}
-
-static void
-netd_delivery(void *arg, uint64_t id, const uint8_t *packet, size_t len)
-{
-	traffic_delivery(netd.traffic, id, packet, len);
-}
-
-static void
-netd_control(void *arg, const Link__Control *msg)
-{
-	traffic_control(netd.traffic, msg);
-}
-
-static const struct provider_callbacks netd_provider_cb = {
-	.dh_request = netd_dh_request,
-	.registered = netd_registered,
-	.down = netd_down,
-	.delivery = netd_delivery,
-	.control = netd_control,
-};
 
 static int
 netd_cover(void *arg, Nymipc__PacketKind kind)
@@ -324,7 +292,7 @@ on_pubkey_reply(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 	memcpy(netd.pub, msg->pubkey.data, 32);
 	netd.have_pub = 1;
 	netd.provider = provider_new(netd.proc->base, netd.pub, SPHINX_PACKET_BYTES,
-	    &netd_provider_cb, NULL);
+	    netd_dh_request, NULL);
 	netd.traffic = netd.provider ? traffic_new(netd.proc->base, netd.provider,
 	    &netd_traffic_hooks, NULL) : NULL;
 	if (netd.traffic == NULL)

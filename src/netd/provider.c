@@ -20,8 +20,10 @@
 
 struct provider_link {
 	struct event_base	*base;
-	struct provider_callbacks cb;
-	void			*arg;
+	provider_dh_request	 dh_request;
+	void			*dh_arg;
+	struct provider_events	 ev;
+	void			*ev_arg;
 	uint8_t			 own_pub[32];
 	size_t			 packet_bytes;
 	uint8_t			 pub[32];
@@ -69,8 +71,8 @@ provider_drop(struct provider_link *p)
 	p->addrs.n = p->next_addr = 0;
 	if (p->registered) {
 		p->registered = 0;
-		if (p->cb.down != NULL)
-			p->cb.down(p->arg);
+		if (p->ev.down != NULL)
+			p->ev.down(p->ev_arg);
 	}
 }
 
@@ -106,8 +108,8 @@ provider_on_control(struct link *l, void *arg, const Link__Control *msg)
 		p->registered = 1;
 		p->backoff_ms = PROVIDER_BACKOFF_MIN_MS;
 		log_info("registered at provider %s", p->id);
-		if (p->cb.registered != NULL)
-			p->cb.registered(p->arg);
+		if (p->ev.registered != NULL)
+			p->ev.registered(p->ev_arg);
 		return;
 	}
 	if (msg->msg_case == LINK__CONTROL__MSG_ERROR && !p->registered) {
@@ -116,8 +118,8 @@ provider_on_control(struct link *l, void *arg, const Link__Control *msg)
 		link_shutdown(l);
 		return;
 	}
-	if (p->cb.control != NULL)
-		p->cb.control(p->arg, msg);
+	if (p->ev.control != NULL)
+		p->ev.control(p->ev_arg, msg);
 }
 
 static void
@@ -126,17 +128,8 @@ provider_on_delivery(struct link *l, void *arg, uint64_t id, const uint8_t *pack
 {
 	struct provider_link *p = arg;
 
-	if (p->registered && p->cb.delivery != NULL)
-		p->cb.delivery(p->arg, id, packet, len);
-}
-
-static void
-provider_on_drained(struct link *l, void *arg)
-{
-	struct provider_link *p = arg;
-
-	if (p->cb.drained != NULL)
-		p->cb.drained(p->arg);
+	if (p->registered && p->ev.delivery != NULL)
+		p->ev.delivery(p->ev_arg, id, packet, len);
 }
 
 static void
@@ -154,7 +147,7 @@ provider_on_dh(struct link *l, void *arg, uint8_t out[LINK_KEY_BYTES],
 {
 	struct provider_link *p = arg;
 
-	if (p->cb.dh_request(p->arg, peer_pub) == -1)
+	if (p->dh_request(p->dh_arg, peer_pub) == -1)
 		return LINK_ERR_DH;
 	return LINK_DH_PENDING;
 }
@@ -163,7 +156,6 @@ static const struct link_callbacks provider_link_cb = {
 	.established = provider_on_established,
 	.delivery = provider_on_delivery,
 	.control = provider_on_control,
-	.drained = provider_on_drained,
 	.closed = provider_on_closed,
 	.dh = provider_on_dh,
 };
@@ -291,15 +283,15 @@ provider_retry(struct provider_link *p)
 
 struct provider_link *
 provider_new(struct event_base *base, const uint8_t own_pub[32], size_t packet_bytes,
-    const struct provider_callbacks *cb, void *arg)
+    provider_dh_request dh_request, void *dh_arg)
 {
 	struct provider_link *p = calloc(1, sizeof(*p));
 
 	if (p == NULL)
 		return NULL;
 	p->base = base;
-	p->cb = *cb;
-	p->arg = arg;
+	p->dh_request = dh_request;
+	p->dh_arg = dh_arg;
 	p->fd = -1;
 	p->packet_bytes = packet_bytes;
 	p->backoff_ms = PROVIDER_BACKOFF_MIN_MS;
@@ -313,11 +305,21 @@ provider_new(struct event_base *base, const uint8_t own_pub[32], size_t packet_b
 }
 
 void
+provider_set_events(struct provider_link *p, const struct provider_events *ev, void *arg)
+{
+	if (ev != NULL)
+		p->ev = *ev;
+	else
+		memset(&p->ev, 0, sizeof(p->ev));
+	p->ev_arg = arg;
+}
+
+void
 provider_free(struct provider_link *p)
 {
 	if (p == NULL)
 		return;
-	p->cb.down = NULL;
+	p->ev.down = NULL;
 	provider_drop(p);
 	event_free(p->retry_ev);
 	free(p);

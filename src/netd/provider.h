@@ -15,18 +15,22 @@
 
 struct provider_link;
 
-struct provider_callbacks {
-	/* Asks keyd for DH(our key, peer); answer with provider_dh_result(). */
-	int	(*dh_request)(void *arg, const uint8_t peer[32]);
+/* Asks keyd for DH(our key, peer); answer with provider_dh_result(). */
+typedef int (*provider_dh_request)(void *arg, const uint8_t peer[32]);
+
+/* What the link's user (traffic.c) hears: set by provider_set_events(). */
+struct provider_events {
 	void	(*registered)(void *arg);
 	void	(*down)(void *arg);
 	void	(*delivery)(void *arg, uint64_t id, const uint8_t *packet, size_t len);
 	void	(*control)(void *arg, const Link__Control *msg);
-	void	(*drained)(void *arg);
 };
 
 struct provider_link *provider_new(struct event_base *, const uint8_t own_pub[32],
-	    size_t packet_bytes, const struct provider_callbacks *, void *arg);
+	    size_t packet_bytes, provider_dh_request, void *dh_arg);
+/* ev NULL: nobody listens any more. */
+void	provider_set_events(struct provider_link *, const struct provider_events *ev,
+	    void *arg);
 void	provider_free(struct provider_link *);
 /* (Re)targets the link: closes any current one and connects anew. */
 void	provider_connect(struct provider_link *, const uint8_t pub[32],

@@ -516,6 +516,18 @@ on_retry(evutil_socket_t fd, short what, void *arg)
 	traffic_fill(arg);
 }
 
+static void traffic_on_registered(void *);
+static void traffic_on_down(void *);
+static void traffic_on_delivery(void *, uint64_t, const uint8_t *, size_t);
+static void traffic_on_control(void *, const Link__Control *);
+
+static const struct provider_events traffic_provider_events = {
+	.registered = traffic_on_registered,
+	.down = traffic_on_down,
+	.delivery = traffic_on_delivery,
+	.control = traffic_on_control,
+};
+
 struct traffic *
 traffic_new(struct event_base *base, struct provider_link *provider,
     const struct traffic_hooks *hooks, void *arg)
@@ -542,6 +554,7 @@ traffic_new(struct event_base *base, struct provider_link *provider,
 		traffic_free(t);
 		return NULL;
 	}
+	provider_set_events(provider, &traffic_provider_events, t);
 	return t;
 }
 
@@ -550,6 +563,8 @@ traffic_free(struct traffic *t)
 {
 	if (t == NULL)
 		return;
+	if (t->provider != NULL)
+		provider_set_events(t->provider, NULL, NULL);
 	while (t->n_out > 0)
 		traffic_remove(t, &t->out[t->n_out - 1]);
 	cover_pool_free(&t->drop);
@@ -583,9 +598,11 @@ traffic_set_rates(struct traffic *t, const struct traffic_rates *r)
 	traffic_fill(t);
 }
 
-void
-traffic_link_up(struct traffic *t)
+static void
+traffic_on_registered(void *arg)
 {
+	struct traffic *t = arg;
+
 	t->up = 1;
 	traffic_set_rates(t, &t->rates);
 }
@@ -608,9 +625,10 @@ traffic_resend_max_age_ms(const struct traffic *t)
 	    TRAFFIC_RESEND_MAX_AGE_MS;
 }
 
-void
-traffic_link_down(struct traffic *t)
+static void
+traffic_on_down(void *arg)
 {
+	struct traffic *t = arg;
 	uint64_t now = clock_monotonic_ms();
 
 	t->up = 0;
@@ -704,9 +722,11 @@ traffic_ack(struct traffic *t, uint64_t id)
 		log_debug("ack of %llu not sent: link busy", (unsigned long long)id);
 }
 
-void
-traffic_delivery(struct traffic *t, uint64_t id, const uint8_t *packet, size_t len)
+static void
+traffic_on_delivery(void *arg, uint64_t id, const uint8_t *packet, size_t len)
 {
+	struct traffic *t = arg;
+
 	if (traffic_pending(t, id) != NULL)
 		return;
 	if (t->n_pending == TRAFFIC_MAX_PENDING) {
@@ -753,9 +773,11 @@ traffic_pong(struct traffic *t, uint64_t nonce)
 	traffic_report_confirmed(t);
 }
 
-void
-traffic_control(struct traffic *t, const Link__Control *msg)
+static void
+traffic_on_control(void *arg, const Link__Control *msg)
 {
+	struct traffic *t = arg;
+
 	switch (msg->msg_case) {
 	case LINK__CONTROL__MSG_PULL_REPLY:
 		t->pull_in_flight = 0;

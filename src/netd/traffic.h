@@ -50,6 +50,8 @@ struct traffic_rates {
 	int	cover_disabled;	/* no drop cover when nothing real is queued */
 };
 
+/* The streams take the provider link's events (registration, loss,
+ * deliveries, control) for themselves, until traffic_free(). */
 struct traffic *traffic_new(struct event_base *, struct provider_link *,
 	    const struct traffic_hooks *, void *arg);
 void	traffic_free(struct traffic *);
@@ -60,12 +62,6 @@ void	traffic_set_rates(struct traffic *, const struct traffic_rates *);
  * keys still accept it, and rebuilt only after that.
  */
 void	traffic_set_epoch_seconds(struct traffic *, uint32_t seconds);
-
-/* Events from the provider link. */
-void	traffic_link_up(struct traffic *);
-void	traffic_link_down(struct traffic *);
-void	traffic_delivery(struct traffic *, uint64_t id, const uint8_t *packet, size_t len);
-void	traffic_control(struct traffic *, const Link__Control *);
 
 /* Events from keyd and rpcd. */
 void	traffic_keyd_up(struct traffic *);
