@@ -18,6 +18,7 @@
 #include "common/curlfn.h"
 #include "common/http.h"
 #include "common/log.h"
+#include "common/resolve.h"
 
 #define HTTP_MAX_PINS	4
 
@@ -37,8 +38,32 @@ struct http_req {
 	void			*arg;
 };
 
+/* One name of a request, being resolved. */
+struct http_lookup_name {
+	struct http_lookup	*l;
+	struct http_name	 name;
+	struct resolve		*res;
+};
+
+/* A request waiting for its names (http_own_resolver()). */
+struct http_lookup {
+	struct http		*http;
+	struct http_lookup	*next;
+	struct http_lookup_name	 names[HTTP_MAX_NAMES];
+	size_t			 waiting;
+	char			*url;
+	char			*post;		/* NULL: a GET */
+	size_t			 post_len;
+	char			 err[400];
+	struct event		*fail_ev;	/* reports err from the loop */
+	http_cb			 cb;
+	void			*arg;
+};
+
 struct http {
 	struct event_base	*base;
+	struct http_lookup	*lookups;
+	int			 own_resolver;
 	CURLM			*multi;
 	struct event		*timer;
 	struct http_req		*reqs;
@@ -249,11 +274,15 @@ http_new(struct event_base *base)
 	return h;
 }
 
+static void http_lookup_free(struct http_lookup *);
+
 void
 http_free(struct http *h)
 {
 	if (h == NULL)
 		return;
+	while (h->lookups != NULL)
+		http_lookup_free(h->lookups);
 	while (h->reqs != NULL)
 		http_req_free(h->reqs);
 	if (h->multi != NULL)
@@ -487,9 +516,146 @@ http_pinned_only(struct http *h)
 	h->pinned_only = 1;
 }
 
+void
+http_own_resolver(struct http *h)
+{
+	h->own_resolver = 1;
+	h->pinned_only = 1;
+}
+
+static void
+http_lookup_free(struct http_lookup *l)
+{
+	struct http_lookup **pp;
+
+	for (pp = &l->http->lookups; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == l) {
+			*pp = l->next;
+			break;
+		}
+	for (size_t i = 0; i < HTTP_MAX_NAMES; i++)
+		if (l->names[i].res != NULL)
+			resolve_cancel(l->names[i].res);
+	if (l->fail_ev != NULL)
+		event_free(l->fail_ev);
+	l->http->pending--;
+	free(l->url);
+	free(l->post);
+	free(l);
+}
+
+/* The lookup is over: the request starts, or its callback hears why not. */
+static void
+http_lookup_done(struct http_lookup *l)
+{
+	struct http *h = l->http;
+	http_cb cb = l->cb;
+	void *arg = l->arg;
+	char err[sizeof(l->err)];
+	int rc = -1;
+
+	if (l->err[0] == '\0')
+		rc = http_start(h, l->url, l->post, l->post_len, cb, arg);
+	if (rc == -1 && l->err[0] == '\0')
+		snprintf(l->err, sizeof(l->err), "cannot start the transfer");
+	memcpy(err, l->err, sizeof(err));
+	http_lookup_free(l);
+	if (rc == -1)
+		cb(arg, 0, NULL, 0, err);
+}
+
+static void
+http_on_resolved(void *arg, int error, const struct resolve_result *res)
+{
+	struct http_lookup_name *n = arg;
+	struct http_lookup *l = n->l;
+	char ips[RESOLVE_MAX_ADDRS][64];
+	const char *list[RESOLVE_MAX_ADDRS];
+
+	n->res = NULL;
+	if (error != RESOLVE_OK) {
+		snprintf(l->err, sizeof(l->err), "cannot resolve %.255s: %s",
+		    n->name.host, resolve_strerror(error));
+	} else {
+		for (size_t i = 0; i < res->n; i++)
+			list[i] = resolve_ntop(&res->a[i], ips[i], sizeof(ips[i]));
+		log_debug("http: %s resolved to %s%s", n->name.host, list[0],
+		    res->n > 1 ? " and more" : "");
+		if (http_pin(l->http, n->name.host, n->name.port, list, res->n) == -1)
+			snprintf(l->err, sizeof(l->err),
+			    "cannot hand %.255s's addresses to libcurl", n->name.host);
+	}
+	if (--l->waiting == 0)
+		http_lookup_done(l);
+}
+
+static void
+http_on_lookup_failed(evutil_socket_t fd, short what, void *arg)
+{
+	http_lookup_done(arg);
+}
+
+/*
+ * Resolves the names the request connects by (the URL's host, or the
+ * proxy's) with common/resolve.c, pins their addresses, then starts it.
+ */
+static int
+http_lookup_start(struct http *h, const char *url, const char *json, size_t len,
+    http_cb cb, void *arg)
+{
+	struct http_name names[HTTP_MAX_NAMES];
+	struct http_lookup *l;
+	int n;
+
+	if ((n = http_names(h, url, names)) == -1)
+		return -1;
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return -1;
+	l->http = h;
+	l->cb = cb;
+	l->arg = arg;
+	l->next = h->lookups;
+	h->lookups = l;
+	h->pending++;
+	if ((l->url = strdup(url)) == NULL ||
+	    (json != NULL && (l->post = malloc(len + 1)) == NULL) ||
+	    (l->fail_ev = evtimer_new(h->base, http_on_lookup_failed, l)) == NULL) {
+		http_lookup_free(l);
+		return -1;
+	}
+	if (json != NULL) {
+		memcpy(l->post, json, len);
+		l->post[len] = '\0';
+		l->post_len = len;
+	}
+	for (int i = 0; i < n; i++) {
+		l->names[i].l = l;
+		l->names[i].name = names[i];
+	}
+	l->waiting = (size_t)n;
+	for (int i = 0; i < n; i++) {
+		l->names[i].res = resolve_start(h->base, names[i].host, http_on_resolved,
+		    &l->names[i]);
+		if (l->names[i].res == NULL) {
+			snprintf(l->err, sizeof(l->err), "cannot resolve %.255s: out of memory",
+			    names[i].host);
+			l->waiting--;
+		}
+	}
+	/* Nothing to wait for (IPv6 literals only, or every start failed):
+	 * the callback still runs from the loop, never from within here. */
+	if (l->waiting == 0) {
+		struct timeval zero = { 0, 0 };
+		evtimer_add(l->fail_ev, &zero);
+	}
+	return 0;
+}
+
 int
 http_get(struct http *h, const char *url, http_cb cb, void *arg)
 {
+	if (h->own_resolver)
+		return http_lookup_start(h, url, NULL, 0, cb, arg);
 	return http_start(h, url, NULL, 0, cb, arg);
 }
 
@@ -497,6 +663,8 @@ int
 http_post_json(struct http *h, const char *url, const char *json, size_t len,
     http_cb cb, void *arg)
 {
+	if (h->own_resolver)
+		return http_lookup_start(h, url, json, len, cb, arg);
 	return http_start(h, url, json, len, cb, arg);
 }
 

@@ -63,6 +63,13 @@ int		 http_names(const struct http *, const char *url,
 int		 http_pin(struct http *, const char *host, unsigned port,
 		    const char *const *addrs, size_t naddrs);
 void		 http_pinned_only(struct http *);
+/*
+ * The same, done by this client itself for every later request: its names
+ * are resolved with common/resolve.c (no NSS), pinned, then the request
+ * starts; a name that does not resolve is the request's error (cb, from
+ * the loop). For sandboxed processes: netd and the nodes.
+ */
+void		 http_own_resolver(struct http *);
 
 /* GET url; 0, or -1 if the request could not be started (cb not called). */
 int		 http_get(struct http *, const char *url, http_cb, void *arg);

@@ -6,7 +6,6 @@
 #include "common/clock.h"
 #include "common/http.h"
 #include "common/log.h"
-#include "common/resolve.h"
 #include "common/topology.h"
 #include "netd/directory.h"
 
@@ -15,20 +14,9 @@
 /* How long nodes may be missing before a smaller topology is believed. */
 #define DIRECTORY_SHRINK_GRACE_S	15
 
-/* A name the next request connects by, resolved without NSS (resolve.h). */
-struct directory_name {
-	struct directory	*d;
-	struct http_name	 name;
-	struct resolve		*res;	/* while resolving */
-};
-
 struct directory {
 	struct event_base	*base;
 	struct http		*http;
-	struct directory_name	 names[HTTP_MAX_NAMES];
-	size_t			 nnames;
-	size_t			 resolving;
-	char			 resolve_err[400];
 	struct event		*next_fetch;
 	char			*url;
 	unsigned		 refresh_seconds;
@@ -172,90 +160,22 @@ directory_on_next_fetch(evutil_socket_t fd, short what, void *arg)
 	directory_fetch(arg);
 }
 
-/* The request itself, once its names are pinned. */
-static void
-directory_get(struct directory *d)
-{
-	if (http_get(d->http, d->url, directory_done, d) == -1) {
-		d->in_flight = 0;
-		directory_failed(d, "cannot start a transfer");
-	}
-}
-
-static void
-directory_on_resolved(void *arg, int error, const struct resolve_result *res)
-{
-	struct directory_name *n = arg;
-	struct directory *d = n->d;
-	char ips[RESOLVE_MAX_ADDRS][64];
-	const char *list[RESOLVE_MAX_ADDRS];
-
-	n->res = NULL;
-	if (error != RESOLVE_OK) {
-		snprintf(d->resolve_err, sizeof(d->resolve_err), "cannot resolve %.255s: %s",
-		    n->name.host, resolve_strerror(error));
-	} else {
-		for (size_t i = 0; i < res->n; i++)
-			list[i] = resolve_ntop(&res->a[i], ips[i], sizeof(ips[i]));
-		log_debug("directory: %s resolved to %s%s", n->name.host, list[0],
-		    res->n > 1 ? " and more" : "");
-		if (http_pin(d->http, n->name.host, n->name.port, list, res->n) == -1)
-			snprintf(d->resolve_err, sizeof(d->resolve_err),
-			    "cannot hand %.255s's addresses to libcurl", n->name.host);
-	}
-	if (--d->resolving > 0)
-		return;
-	if (d->resolve_err[0] != '\0') {
-		d->in_flight = 0;
-		directory_failed(d, d->resolve_err);
-		return;
-	}
-	directory_get(d);
-}
-
 /*
- * Resolves the names the request connects by (the directory's, or the
- * proxy's) with netd's own resolver, then hands their addresses to
- * libcurl, which never looks a name up itself (http_pinned_only()).
+ * The directory's name (or the proxy's) is resolved by netd's own
+ * resolver (http_own_resolver()); libcurl never looks a name up itself.
  */
 static void
 directory_fetch(struct directory *d)
 {
-	struct http_name names[HTTP_MAX_NAMES];
-	int n;
-
 	if (d->in_flight)
 		return;
 	d->fetches++;
 	d->last_start_ms = clock_monotonic_ms();
 	d->in_flight = 1;
-	d->resolve_err[0] = '\0';
-	if ((n = http_names(d->http, d->url, names)) == -1) {
+	if (http_get(d->http, d->url, directory_done, d) == -1) {
 		d->in_flight = 0;
-		directory_failed(d, "cannot tell the directory's host from its URL");
-		return;
+		directory_failed(d, "cannot start a transfer (is the URL's host valid?)");
 	}
-	d->nnames = (size_t)n;
-	d->resolving = (size_t)n;
-	for (int i = 0; i < n; i++) {
-		d->names[i].d = d;
-		d->names[i].name = names[i];
-		d->names[i].res = resolve_start(d->base, names[i].host,
-		    directory_on_resolved, &d->names[i]);
-		if (d->names[i].res == NULL) {
-			snprintf(d->resolve_err, sizeof(d->resolve_err),
-			    "cannot resolve %.255s: out of memory", names[i].host);
-			d->resolving--;
-		}
-	}
-	if (d->resolving > 0)
-		return;
-	if (d->resolve_err[0] != '\0') {
-		d->in_flight = 0;
-		directory_failed(d, d->resolve_err);
-		return;
-	}
-	directory_get(d);
 }
 
 struct directory *
@@ -272,7 +192,7 @@ directory_new(struct event_base *base, const char *url, unsigned refresh_seconds
 	d->backoff_ms = DIRECTORY_BACKOFF_MIN_MS;
 	d->http = http_new(base);
 	if (d->http != NULL)
-		http_pinned_only(d->http);
+		http_own_resolver(d->http);
 	d->next_fetch = evtimer_new(base, directory_on_next_fetch, d);
 	if (d->http == NULL || d->next_fetch == NULL ||
 	    directory_set_url(d, url, refresh_seconds) == -1) {
@@ -341,8 +261,6 @@ directory_free(struct directory *d)
 {
 	if (d == NULL)
 		return;
-	for (size_t i = 0; i < d->nnames; i++)
-		resolve_cancel(d->names[i].res);
 	http_free(d->http);
 	if (d->next_fetch != NULL)
 		event_free(d->next_fetch);

@@ -1439,6 +1439,8 @@ node_setup(struct node *n)
 		log_warnx("out of memory");
 		return -1;
 	}
+	/* Names are resolved without NSS: the node runs in its sandbox. */
+	http_own_resolver(n->http);
 	evsignal_add(n->sig_term, NULL);
 	evsignal_add(n->sig_int, NULL);
 	return 0;

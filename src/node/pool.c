@@ -4,13 +4,15 @@
  *   UNRESOLVED --topology lists it--> IDLE --connect--> CONNECTING
  *   CONNECTING --established--> OPEN --closed--> BACKOFF --timer--> CONNECTING
  *
+ * A host name (not an IP address) is looked up first (RESOLVING), by
+ * common/resolve.c, never by NSS: the node runs in its sandbox.
+ *
  * A peer is made by the first packet for it and lives while the topology
  * lists it, so a link, once needed, stays up (and keeps being retried).
  */
 #include <config.h>
 
 #include <errno.h>
-#include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -23,13 +25,16 @@
 #include "common/addr.h"
 #include "common/b64.h"
 #include "common/log.h"
+#include "common/number.h"
 #include "common/rand.h"
+#include "common/resolve.h"
 #include "common/topology.h"
 #include "node/pool.h"
 
 enum pool_state {
 	POOL_S_UNRESOLVED,
 	POOL_S_IDLE,
+	POOL_S_RESOLVING,
 	POOL_S_CONNECTING,
 	POOL_S_OPEN,
 	POOL_S_BACKOFF,
@@ -44,6 +49,7 @@ struct pool_peer {
 	char			 port[TOPOLOGY_PORT_BYTES];
 	enum pool_state		 state;
 	struct link		*link;
+	struct resolve		*resolving;
 	struct event		*retry;
 	unsigned		 backoff_ms;
 	int			 listed;	/* seen in the last topology */
@@ -111,6 +117,7 @@ pool_peer_free(struct pool_peer *pp, uint64_t *counter)
 			break;
 		}
 	link_free(pp->link);
+	resolve_cancel(pp->resolving);
 	if (pp->retry != NULL)
 		event_free(pp->retry);
 	pool_drop_queue(pp, counter);
@@ -259,51 +266,37 @@ static const struct link_callbacks pool_link_cb = {
 	.closed = pool_closed,
 };
 
+/* A non-blocking TCP connect to the first of addrs that takes one; -1 if none. */
 static int
-pool_socket(struct pool_peer *pp)
+pool_socket(struct pool_peer *pp, const struct resolve_result *addrs)
 {
-	struct addrinfo hints, *res = NULL, *ai;
-	int fd = -1, rc;
+	uint64_t port;
 
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	/*
-	 * Blocking for a host name; nodes publish addresses, and the
-	 * topology's hosts are IP literals in every deployment we make.
-	 */
-	if ((rc = getaddrinfo(pp->host, pp->port, &hints, &res)) != 0) {
-		if (!pp->warned)
-			log_warnx("next hop %s: cannot resolve %s: %s", pp->id,
-			    pp->host, gai_strerror(rc));
-		pp->warned = 1;
+	if (number_parse(pp->port, 1, 65535, &port) == -1)
 		return -1;
-	}
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
-		    SOCK_CLOEXEC, ai->ai_protocol);
+	for (size_t i = 0; i < addrs->n; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = resolve_sockaddr(&addrs->a[i], (uint16_t)port, &ss);
+		int fd = socket(addrs->a[i].family, SOCK_STREAM | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, 0);
+
 		if (fd == -1)
 			continue;
 		/* The link's bufferevent sends once the connect completes. */
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
-		    errno == EINPROGRESS)
-			break;
+		if (connect(fd, (struct sockaddr *)&ss, len) == 0 || errno == EINPROGRESS)
+			return fd;
 		close(fd);
-		fd = -1;
 	}
-	freeaddrinfo(res);
-	return fd;
+	return -1;
 }
 
 static void
-pool_connect(struct pool_peer *pp)
+pool_connect_to(struct pool_peer *pp, const struct resolve_result *addrs)
 {
 	struct pool *pool = pp->pool;
 	int fd, rc;
 
-	pool->c.connects++;
-	if ((fd = pool_socket(pp)) == -1) {
+	if ((fd = pool_socket(pp, addrs)) == -1) {
 		pool->c.connect_failures++;
 		pool_schedule_retry(pp);
 		return;
@@ -318,6 +311,44 @@ pool_connect(struct pool_peer *pp)
 		return;
 	}
 	pp->state = POOL_S_CONNECTING;
+}
+
+static void
+pool_on_resolved(void *arg, int error, const struct resolve_result *res)
+{
+	struct pool_peer *pp = arg;
+
+	pp->resolving = NULL;
+	if (error != RESOLVE_OK) {
+		if (!pp->warned)
+			log_warnx("next hop %s: cannot resolve %s: %s", pp->id,
+			    pp->host, resolve_strerror(error));
+		pp->warned = 1;
+		pp->pool->c.connect_failures++;
+		pool_schedule_retry(pp);
+		return;
+	}
+	pool_connect_to(pp, res);
+}
+
+static void
+pool_connect(struct pool_peer *pp)
+{
+	struct resolve_result lit;
+
+	pp->pool->c.connects++;
+	memset(&lit, 0, sizeof(lit));
+	if (resolve_literal(pp->host, &lit.a[0])) {
+		lit.n = 1;
+		pool_connect_to(pp, &lit);
+		return;
+	}
+	pp->state = POOL_S_RESOLVING;
+	if ((pp->resolving = resolve_start(pp->pool->base, pp->host, pool_on_resolved,
+	    pp)) == NULL) {
+		pp->pool->c.connect_failures++;
+		pool_schedule_retry(pp);
+	}
 }
 
 static struct pool_peer *
@@ -439,6 +470,8 @@ pool_set_topology(struct pool *pool, const struct topology *t)
 				if (pp->state != POOL_S_UNRESOLVED) {
 					link_free(pp->link);
 					pp->link = NULL;
+					resolve_cancel(pp->resolving);
+					pp->resolving = NULL;
 					evtimer_del(pp->retry);
 					pp->state = POOL_S_IDLE;
 				}

@@ -5,7 +5,6 @@
 #include <config.h>
 
 #include <errno.h>
-#include <netdb.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -18,8 +17,10 @@
  * Everything the node core does once running:
  * - links: accept on the listener bound before; outgoing links to the
  *   next hops (TCP over IPv4 or IPv6 only; no listen, no other family);
- * - the directory, through libcurl on the event loop, whose resolver runs
- *   in a thread and reads /etc (hence threads, and the resolver's files);
+ * - the directory, through libcurl on the event loop; every name (the
+ *   directory's, a next hop's) is resolved by common/resolve.c, never by
+ *   NSS, so no module is ever loaded here, and libcurl starts no resolver
+ *   thread (no threads);
  * - the Prometheus endpoint, bound before;
  * - the epoch keys and replay stores under the data directory: a new
  *   epoch's directory and key file (written beside and renamed), the
@@ -27,18 +28,15 @@
  *   epoch's files and directory removed.
  */
 static const struct sandbox_call node_calls[] = {
-	/* sockets: links and the directory over IPv4 and IPv6; the
-	 * resolver's tries of a unix socket (nscd) and netlink
-	 * (AI_ADDRCONFIG) fail as they do without those; anything else kills */
+	/* sockets: links and the directory over TCP, DNS over UDP, IPv4 and
+	 * IPv6 only; any other family kills (nothing tries nscd's unix
+	 * socket or netlink: there is no NSS here) */
 	SANDBOX_ARG("socket", 0, AF_INET), SANDBOX_ARG("socket", 0, AF_INET6),
-	SANDBOX_FAIL("socket", 0, AF_UNIX, EACCES),
-	SANDBOX_FAIL("socket", 0, AF_NETLINK, EACCES),
 	SANDBOX_ANY("connect"), SANDBOX_ANY("accept"), SANDBOX_ANY("accept4"),
 	SANDBOX_ANY("getsockopt"), SANDBOX_ANY("setsockopt"),
 	SANDBOX_ANY("getsockname"), SANDBOX_ANY("getpeername"),
 	SANDBOX_ANY("sendto"), SANDBOX_ANY("recvfrom"), SANDBOX_ANY("shutdown"),
-	SANDBOX_ANY("sendmmsg"), SANDBOX_ANY("recvmmsg"),
-	/* the resolver binds its UDP socket */
+	/* a DNS query's random source port */
 	SANDBOX_ANY("bind"),
 	/* libevent asks how much a socket has to read; curl may set
 	 * non-blocking mode this way. No other request (no TIOCSTI). */
@@ -51,7 +49,7 @@ static const struct sandbox_call node_calls[] = {
 	SANDBOX_ANY("openat"), SANDBOX_ANY("stat"), SANDBOX_ANY("lstat"),
 	SANDBOX_ANY("access"), SANDBOX_ANY("faccessat"),
 	SANDBOX_ANY("faccessat2"), SANDBOX_ANY("getdents64"),
-	SANDBOX_ANY("uname"), SANDBOX_ANY("dup"), SANDBOX_ANY("dup2"),
+	SANDBOX_ANY("dup"), SANDBOX_ANY("dup2"),
 	SANDBOX_ANY("dup3"),
 	/* epoch keys and replay stores */
 	SANDBOX_ANY("fsync"), SANDBOX_ANY("fdatasync"), SANDBOX_ANY("ftruncate"),
@@ -72,21 +70,10 @@ static const struct sandbox_call node_calls[] = {
 	SANDBOX_END,
 };
 
-/*
- * Names in the topology are resolved by glibc's getaddrinfo (pool.c) and
- * in libcurl's resolver thread. Resolve one now, so that the NSS modules
- * nsswitch.conf names are loaded while mmap(PROT_EXEC) is allowed.
- */
+/* jansson's hash seed, from /dev/urandom at its first object */
 static int
 node_sandbox_prepare(void)
 {
-	struct addrinfo hints, *res = NULL;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	if (getaddrinfo("localhost", "80", &hints, &res) == 0)
-		freeaddrinfo(res);
-	/* jansson's hash seed, from /dev/urandom at its first object */
 	json_object_seed(0);
 	return 0;
 }
@@ -100,14 +87,13 @@ node_sandbox(const char *program, const char *data_dir,
 	 * mailbox store) but not the node's home above it, where its private
 	 * and identity keys are: they were read before. Read-only: what the
 	 * resolver and libcurl read (whole directories, as netd's: files
-	 * there are replaced by rename).
+	 * there are replaced by rename). No library directory: nothing is
+	 * loaded once confined.
 	 */
 	const struct sandbox_path paths[] = {
 		{ data_dir, SANDBOX_WRITE_DIRS },
 		{ "/etc", SANDBOX_READ },
 		{ "/usr", SANDBOX_READ },
-		{ "/lib", SANDBOX_READ },
-		{ "/lib64", SANDBOX_READ },
 		{ "/run/systemd/resolve", SANDBOX_READ },
 		{ "/run/resolvconf", SANDBOX_READ },
 		{ "/run/NetworkManager", SANDBOX_READ },
@@ -119,7 +105,6 @@ node_sandbox(const char *program, const char *data_dir,
 		.npaths = sizeof(paths) / sizeof(paths[0]),
 		.calls = node_calls,
 		.more_calls = role_calls,
-		.threads = 1,		/* libcurl's resolver */
 		.prepare = node_sandbox_prepare,
 	};
 

@@ -10,7 +10,8 @@
 # in its private resolv.conf): the directory's (fetched by libcurl) and
 # the provider's (netd's link). Alice's message reaches Bob through a real
 # testnet whose directory they know by a name; no NSS module is mapped in
-# netd.
+# netd. A mixnode, sandboxed too, fetches its topology by a name the same
+# way.
 . "$(dirname "$0")/lib.sh"
 
 MODULE="$top_builddir/tests/tools/libnss_nymdtest.so.2"
@@ -22,7 +23,7 @@ if [ ! -f "$MODULE" ]; then
 	echo "1..0 # SKIP the test NSS module is not built (make check builds it)"
 	exit 0
 fi
-plan 19
+plan 21
 
 B="$top_builddir/src"
 D="$WORK/tn"
@@ -118,6 +119,23 @@ check "no NSS module is mapped in netd" no_nss "$(role_pid "$ALICE" netd)"
 kill -TERM "$ALICE" "$BOB"
 wait "$ALICE"
 wait "$BOB"
+
+# A mixnode (sandboxed once started) knows the directory as nymdir.test:
+# it resolves the name itself, so the module is never loaded in it.
+NH="$WORK/nodehome"
+"$top_builddir/src/nym-mixnode" init --id mixns --home "$NH" --host 127.0.0.1 \
+	--port "$(free_port)" --layer 1 --directory "http://nymdir.test:$DPORT" \
+	>"$WORK/init-mixns.out" 2>&1
+unshare -m sh -c "$MOUNTS && exec \"\$@\"" sh "$top_builddir/src/nym-mixnode" run \
+	--id mixns --home "$NH" --log-level debug >"$WORK/mixns.log" 2>&1 &
+MIXNS=$!
+track "$MIXNS"
+check "a mixnode fetches the topology from nymdir.test, in its sandbox" \
+	wait_for 30 grep -q "topology: 3 mixnodes" "$WORK/mixns.log"
+check "the mixnode runs under seccomp, and no NSS module is mapped in it" sh -c \
+	"grep -q '^Seccomp:[[:space:]]*2' /proc/$MIXNS/status && grep -q 'libc[.-]' /proc/$MIXNS/maps && ! grep -q libnss_ /proc/$MIXNS/maps"
+kill -TERM "$MIXNS"
+wait "$MIXNS"
 
 # A provider known by a name: a topology (as ipv6.sh's) whose provider is
 # fakeprov.test (hosts file), then provdns.test (nameserver only), at a

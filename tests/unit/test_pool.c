@@ -2,7 +2,8 @@
  * The outgoing link pool (src/node/pool.c): a packet for a next hop that
  * the topology does not list is dropped at once, counted, and costs no
  * peer or queue (anybody who can build a packet can name any key); a
- * packet for a listed node makes its peer and waits for the link.
+ * packet for a listed node makes its peer and waits for the link. A next
+ * hop listed by name is resolved by common/resolve.c (no NSS) and reached.
  */
 #include <config.h>
 
@@ -12,6 +13,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <event2/event.h>
@@ -99,11 +105,89 @@ test_unknown_next_hop(void **state)
 	event_base_free(base);
 }
 
+static int accepted;
+
+static void
+on_accept(evutil_socket_t fd, short what, void *arg)
+{
+	struct event_base *base = arg;
+	int c = accept(fd, NULL, NULL);
+
+	if (c != -1) {
+		accepted++;
+		close(c);
+	}
+	event_base_loopbreak(base);
+}
+
+static void
+test_next_hop_by_name(void **state)
+{
+	struct event_base *base = event_base_new();
+	uint8_t priv[32], pub[32], listed[32];
+	struct topology_node node;
+	struct topology t;
+	struct link_config lc;
+	struct pool_params pp;
+	struct pool *pool;
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	struct timeval limit = { 10, 0 };
+	int lfd;
+
+	(void)state;
+	assert_non_null(base);
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(lfd >= 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(lfd, 4), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sin, &len), 0);
+	struct event *ev = event_new(base, lfd, EV_READ, on_accept, base);
+	event_add(ev, NULL);
+
+	randombytes_buf(priv, 32);
+	crypto_scalarmult_base(pub, priv);
+	memset(&lc, 0, sizeof(lc));
+	lc.packet_bytes = SPHINX_PACKET_BYTES;
+	lc.our_pub = pub;
+	lc.our_priv = priv;
+	memset(&pp, 0, sizeof(pp));
+	pp.link = &lc;
+	pp.need_topology = want;
+	assert_non_null(pool = pool_new(base, &pp));
+
+	memset(&node, 0, sizeof(node));
+	randombytes_buf(listed, 32);
+	memcpy(node.pub, listed, 32);
+	/* "localhost" is loopback without NSS, whatever /etc/hosts says */
+	strcpy(node.host, "localhost");
+	snprintf(node.port, sizeof(node.port), "%u", ntohs(sin.sin_port));
+	node.layer = 2;
+	memset(&t, 0, sizeof(t));
+	t.mixnodes = &node;
+	t.n_mixnodes = 1;
+	pool_set_topology(pool, &t);
+	assert_int_equal(pool_send(pool, listed, packet()), POOL_QUEUED);
+	event_base_loopexit(base, &limit);
+	event_base_dispatch(base);
+	assert_int_equal(accepted, 1);
+	assert_true(pool_counters(pool)->connects >= 1);
+
+	pool_free(pool);
+	event_free(ev);
+	close(lfd);
+	event_base_free(base);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_unknown_next_hop),
+		cmocka_unit_test(test_next_hop_by_name),
 	};
 
 	if (sodium_init() < 0)
