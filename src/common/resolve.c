@@ -4,7 +4,9 @@
  * and AAAA queries over UDP to resolv.conf's nameservers, in parallel,
  * each from its own socket with a random ID and a random source port,
  * connected to the server so that the kernel drops datagrams from any
- * other address. Every server is tried in turn, `attempts` rounds.
+ * other address. Every server is tried in turn, `attempts` rounds. An
+ * answer truncated to fit UDP (TC) is asked again of the same server over
+ * TCP (RFC 7766), with a new ID, on the same deadline rules.
  *
  * resolve_response_parse() is the one parser of what a nameserver sends;
  * every read in it is bounds-checked against the datagram's length, and
@@ -46,6 +48,8 @@
 #define RESOLVE_BIND_TRIES	8
 /* What one recv() takes: more than any UDP answer we could be sent. */
 #define RESOLVE_RECV_BYTES	4096
+/* A DNS message over TCP: a 2-byte length, then at most this much. */
+#define RESOLVE_TCP_MAX_BYTES	65535
 
 const char *
 resolve_strerror(int e)
@@ -55,8 +59,8 @@ resolve_strerror(int e)
 	case RESOLVE_ERR_NONAME:	return "no address for this name";
 	case RESOLVE_ERR_BADNAME:	return "not a valid host name";
 	case RESOLVE_ERR_SERVER:	return "the nameserver failed or refused";
-	case RESOLVE_ERR_TRUNCATED:	return "the answer does not fit in UDP "
-					    "(TCP is not supported)";
+	case RESOLVE_ERR_TRUNCATED:	return "the answer does not fit in UDP, "
+					    "and the nameserver failed over TCP";
 	case RESOLVE_ERR_MALFORMED:	return "malformed answer from the nameserver";
 	case RESOLVE_ERR_MISMATCH:	return "an answer to another query";
 	case RESOLVE_ERR_TIMEOUT:	return "no nameserver answered";
@@ -525,7 +529,13 @@ struct resolve_query {
 	int			 fd;
 	struct event		*ev;
 	unsigned		 tries;		/* (server, round) pairs started */
+	size_t			 server;	/* of the current try */
 	uint64_t		 deadline_ms;	/* of the current try */
+	/* TCP after a truncated answer: the query sent, then the answer */
+	enum { QUERY_UDP, QUERY_TCP_SEND, QUERY_TCP_RECV } via;
+	uint8_t			*tcp_buf;	/* 2 + RESOLVE_TCP_MAX_BYTES */
+	size_t			 tcp_off;	/* bytes sent, or received */
+	size_t			 tcp_need;	/* bytes to send, or to receive */
 	int			 done;
 	int			 error;
 	struct resolve_result	 res;
@@ -547,6 +557,9 @@ struct resolve {
 static void
 query_close(struct resolve_query *q)
 {
+	free(q->tcp_buf);
+	q->tcp_buf = NULL;
+	q->via = QUERY_UDP;
 	if (q->ev != NULL) {
 		event_free(q->ev);
 		q->ev = NULL;
@@ -624,6 +637,131 @@ query_wait(struct resolve_query *q)
 	return event_add(q->ev, &tv);
 }
 
+/* Parses an answer to q; RESOLVE_OK keeps its addresses in q->res. */
+static int
+query_answer(struct resolve_query *q, const uint8_t *msg, size_t len)
+{
+	struct resolve_result res;
+	int rc;
+
+	memset(&res, 0, sizeof(res));
+	rc = resolve_response_parse(msg, len, q->id, q->r->host, q->qtype, &res);
+	if (rc == RESOLVE_OK)
+		q->res = res;
+	return rc;
+}
+
+/* What an answer (or its failure) means: done, or the next server. */
+static void
+query_answered(struct resolve_query *q, int rc)
+{
+	if (rc == RESOLVE_OK || rc == RESOLVE_ERR_NONAME) {
+		query_done(q, rc);
+		return;
+	}
+	q->error = rc;	/* this server failed: the next one */
+	query_next(q);
+}
+
+static void query_on_tcp(evutil_socket_t, short, void *);
+
+/*
+ * The same question of the same server over TCP, after a truncated
+ * answer: 0, or -1 if it cannot start (the truncation is then the
+ * server's error).
+ */
+static int
+query_tcp_start(struct resolve_query *q)
+{
+	const struct resolve_conf *c = &q->r->conf;
+	size_t s = q->server;
+	int len;
+
+	query_close(q);
+	q->error = RESOLVE_ERR_TRUNCATED;
+	if ((q->tcp_buf = malloc(2 + RESOLVE_TCP_MAX_BYTES)) == NULL)
+		return -1;
+	randombytes_buf(&q->id, sizeof(q->id));
+	len = resolve_query_build(q->tcp_buf + 2, RESOLVE_MAX_QUERY_BYTES, q->id,
+	    q->r->host, q->qtype);
+	if (len < 0)
+		return -1;
+	put16(q->tcp_buf, (uint16_t)len);
+	q->via = QUERY_TCP_SEND;
+	q->tcp_off = 0;
+	q->tcp_need = 2 + (size_t)len;
+	q->fd = socket(c->server[s].ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (q->fd == -1)
+		return -1;
+	if (connect(q->fd, (const struct sockaddr *)&c->server[s], c->server_len[s]) == -1 &&
+	    errno != EINPROGRESS)
+		return -1;
+	if ((q->ev = event_new(q->r->base, q->fd, EV_WRITE, query_on_tcp, q)) == NULL)
+		return -1;
+	q->deadline_ms = clock_monotonic_ms() + c->timeout_ms;
+	return query_wait(q);
+}
+
+/* Sends the query, then reads the 2-byte length and the answer. */
+static void
+query_on_tcp(evutil_socket_t fd, short what, void *arg)
+{
+	struct resolve_query *q = arg;
+	ssize_t n;
+
+	if (what & EV_TIMEOUT) {
+		query_next(q);
+		return;
+	}
+	for (;;) {
+		if (q->via == QUERY_TCP_SEND)
+			n = send(fd, q->tcp_buf + q->tcp_off, q->tcp_need - q->tcp_off,
+			    MSG_NOSIGNAL);
+		else
+			n = recv(fd, q->tcp_buf + q->tcp_off, q->tcp_need - q->tcp_off, 0);
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (query_wait(q) == -1)
+				query_next(q);
+			return;
+		}
+		if (n <= 0) {	/* refused, reset, or closed before the end */
+			query_next(q);
+			return;
+		}
+		q->tcp_off += (size_t)n;
+		if (q->tcp_off < q->tcp_need)
+			continue;
+		if (q->via == QUERY_TCP_SEND) {
+			q->via = QUERY_TCP_RECV;
+			q->tcp_off = 0;
+			q->tcp_need = 2;
+			event_free(q->ev);
+			q->ev = event_new(q->r->base, fd, EV_READ, query_on_tcp, q);
+			if (q->ev == NULL || query_wait(q) == -1) {
+				q->error = RESOLVE_ERR_SYSTEM;
+				query_next(q);
+			}
+			return;
+		}
+		if (q->tcp_need == 2) {
+			size_t len = get16(q->tcp_buf);
+			if (len == 0) {
+				query_answered(q, RESOLVE_ERR_MALFORMED);
+				return;
+			}
+			q->tcp_need = 2 + len;
+			continue;
+		}
+		int rc = query_answer(q, q->tcp_buf + 2, q->tcp_need - 2);
+		/* The connection is ours alone: another ID, or truncation
+		 * again, is the server's fault. */
+		if (rc == RESOLVE_ERR_MISMATCH || rc == RESOLVE_ERR_TRUNCATED)
+			rc = RESOLVE_ERR_MALFORMED;
+		query_answered(q, rc);
+		return;
+	}
+}
+
 static void
 query_on_read(evutil_socket_t fd, short what, void *arg)
 {
@@ -652,23 +790,12 @@ query_on_read(evutil_socket_t fd, short what, void *arg)
 			query_next(q);
 			return;
 		}
-		struct resolve_result res;
-		memset(&res, 0, sizeof(res));
-		int rc = resolve_response_parse(buf, (size_t)n, q->id, q->r->host,
-		    q->qtype, &res);
+		int rc = query_answer(q, buf, (size_t)n);
 		if (rc == RESOLVE_ERR_MISMATCH)
 			continue;	/* not ours: keep waiting */
-		if (rc == RESOLVE_OK) {
-			q->res = res;
-			query_done(q, RESOLVE_OK);
+		if (rc == RESOLVE_ERR_TRUNCATED && query_tcp_start(q) == 0)
 			return;
-		}
-		if (rc == RESOLVE_ERR_NONAME) {
-			query_done(q, rc);
-			return;
-		}
-		q->error = rc;	/* this server failed: the next one */
-		query_next(q);
+		query_answered(q, rc);
 		return;
 	}
 }
@@ -707,6 +834,7 @@ query_send(struct resolve_query *q, size_t s)
 		q->error = len;
 		return -1;
 	}
+	q->server = s;
 	q->error = q->error != RESOLVE_OK ? q->error : RESOLVE_ERR_SYSTEM;
 	if ((q->fd = query_socket(c->server[s].ss_family)) == -1)
 		return -1;

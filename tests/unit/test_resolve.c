@@ -528,15 +528,20 @@ enum ns_mode {
 	NS_SILENT,
 	NS_NXDOMAIN,
 	NS_SERVFAIL,
-	NS_TRUNCATED,
+	NS_TRUNCATED,		/* TC over UDP; the answer over TCP */
+	NS_TRUNCATED_NO_TCP,	/* TC over UDP; TCP refused */
 	NS_NODATA_AAAA,		/* A only */
 };
 
 struct ns {
 	int		 fd;
 	struct event	*ev;
+	int		 tcp_fd;	/* listening on the same port */
+	struct event	*tcp_ev;
+	struct event_base *base;
 	enum ns_mode	 mode;
 	unsigned	 queries;
+	unsigned	 tcp_queries;
 	uint16_t	 ids[64];
 	uint16_t	 ports[64];
 };
@@ -566,7 +571,8 @@ ns_on_read(evutil_socket_t fd, short what, void *arg)
 	/* the header of the query, turned into a response, then its question */
 	memcpy(m.b, q, (size_t)n);
 	m.n = (size_t)n;
-	m.b[2] = 0x81 | (ns->mode == NS_TRUNCATED ? 0x02 : 0);
+	m.b[2] = 0x81 | (ns->mode == NS_TRUNCATED || ns->mode == NS_TRUNCATED_NO_TCP ?
+	    0x02 : 0);
 	m.b[3] = (uint8_t)(0x80 | rcode);
 	m.b[7] = has ? 1 : 0;
 	if (has)
@@ -578,6 +584,68 @@ ns_on_read(evutil_socket_t fd, short what, void *arg)
 		sendto(fd, s.b, s.n, 0, (struct sockaddr *)&from, fl);
 	}
 	sendto(fd, m.b, m.n, 0, (struct sockaddr *)&from, fl);
+}
+
+/* One TCP connection: a 2-byte length and a query in, the answer out. */
+struct ns_conn {
+	struct ns	*ns;
+	struct event	*ev;
+	uint8_t		 b[2 + 512];
+	size_t		 n;
+};
+
+static void
+ns_on_tcp_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct ns_conn *c = arg;
+	ssize_t n = recv(fd, c->b + c->n, sizeof(c->b) - c->n, 0);
+
+	if (n > 0)
+		c->n += (size_t)n;
+	if (n > 0 && (c->n < 2 || c->n < 2 + (size_t)(c->b[0] << 8 | c->b[1])))
+		return;
+	if (n > 0 && c->n >= 2 + 12 + 5) {
+		size_t qn = c->n - 2;
+		const uint8_t *q = c->b + 2;
+		unsigned qtype = (unsigned)(q[qn - 4] << 8 | q[qn - 3]);
+		struct msg m;
+		uint8_t out[2 + sizeof(m.b)];
+
+		c->ns->tcp_queries++;
+		memcpy(m.b, q, qn);
+		m.n = qn;
+		m.b[2] = 0x81;
+		m.b[3] = 0x80;
+		m.b[7] = 1;
+		answer_addr(&m, qtype, qtype == DNS_TYPE_A ? "192.0.2.5" : "2001:db8::5");
+		out[0] = (uint8_t)(m.n >> 8);
+		out[1] = (uint8_t)m.n;
+		memcpy(out + 2, m.b, m.n);
+		assert_int_equal(send(fd, out, 2 + m.n, 0), (ssize_t)(2 + m.n));
+	}
+	event_free(c->ev);
+	close(fd);
+	free(c);
+}
+
+static void
+ns_on_accept(evutil_socket_t fd, short what, void *arg)
+{
+	struct ns *ns = arg;
+	int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK);
+	struct ns_conn *c;
+
+	if (cfd == -1)
+		return;
+	if (ns->mode == NS_TRUNCATED_NO_TCP) {
+		close(cfd);
+		return;
+	}
+	assert_non_null(c = calloc(1, sizeof(*c)));
+	c->ns = ns;
+	c->ev = event_new(ns->base, cfd, EV_READ | EV_PERSIST, ns_on_tcp_read, c);
+	assert_non_null(c->ev);
+	event_add(c->ev, NULL);
 }
 
 static void
@@ -598,6 +666,15 @@ ns_open(struct ns *ns, struct event_base *base, struct resolve_conf *c, enum ns_
 	ns->ev = event_new(base, ns->fd, EV_READ | EV_PERSIST, ns_on_read, ns);
 	assert_non_null(ns->ev);
 	event_add(ns->ev, NULL);
+	/* TCP on the same address and port (a truncated answer's retry) */
+	ns->base = base;
+	ns->tcp_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	assert_true(ns->tcp_fd >= 0);
+	assert_int_equal(bind(ns->tcp_fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(ns->tcp_fd, 8), 0);
+	ns->tcp_ev = event_new(base, ns->tcp_fd, EV_READ | EV_PERSIST, ns_on_accept, ns);
+	assert_non_null(ns->tcp_ev);
+	event_add(ns->tcp_ev, NULL);
 	assert_true(c->nservers < RESOLVE_MAX_SERVERS);
 	memcpy(&c->server[c->nservers], &sin, sizeof(sin));
 	c->server_len[c->nservers] = sizeof(sin);
@@ -609,6 +686,8 @@ ns_close(struct ns *ns)
 {
 	event_free(ns->ev);
 	close(ns->fd);
+	event_free(ns->tcp_ev);
+	close(ns->tcp_fd);
 }
 
 struct outcome {
@@ -689,7 +768,18 @@ test_resolve_dns(void **state)
 	assert_int_equal(o.error, RESOLVE_ERR_NONAME);
 	assert_int_equal(o.res.n, 0);
 
+	/* truncated over UDP: asked again over TCP, of the same server */
 	ns.mode = NS_TRUNCATED;
+	ns.tcp_queries = 0;
+	run(base, &c, NULL, "prov.test", &o);
+	assert_int_equal(o.error, RESOLVE_OK);
+	assert_int_equal(o.res.n, 2);
+	assert_addr(&o.res.a[0], "192.0.2.5");
+	assert_addr(&o.res.a[1], "2001:db8::5");
+	assert_int_equal(ns.tcp_queries, 2);
+
+	/* and if TCP fails too, the truncation is the error */
+	ns.mode = NS_TRUNCATED_NO_TCP;
 	run(base, &c, NULL, "prov.test", &o);
 	assert_int_equal(o.error, RESOLVE_ERR_TRUNCATED);
 
