@@ -725,9 +725,34 @@ gen_negative(void)
 	neg_add(&nc, "command-zero", "Authentic, command byte 0.", 0, pkt,
 	    SPHINX_ERR_MALFORMED);
 
-	block_of(block, 5, 500, nc.other.pub);
+	block_of(block, 6, 500, nc.other.pub);
 	neg_forge(&nc, pkt, block, NULL);
-	neg_add(&nc, "command-unknown", "Authentic, command byte 5.", 0, pkt,
+	neg_add(&nc, "command-unknown", "Authentic, command byte 6.", 0, pkt,
+	    SPHINX_ERR_MALFORMED);
+
+	/* REPLY blocks (section 17): for a reply block's creator only. */
+	static const uint8_t surb_id[32] = {
+		0x5e, 0x1f, 0x0b, 0x1d, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+	};
+	block_of(block, SPHINX_CMD_REPLY, 0, surb_id);
+	neg_forge(&nc, pkt, block, NULL);
+	neg_add(&nc, "reply-at-node", "Authentic REPLY block processed as a "
+	    "node: the packet is for a reply block's creator.", 0, pkt,
+	    SPHINX_ERR_COMMAND);
+	neg_add(&nc, "reply-at-recipient", "Authentic REPLY block unwrapped "
+	    "as a plain message: it is a reply (surb_open).", 1, pkt,
+	    SPHINX_ERR_COMMAND);
+
+	block_of(block, SPHINX_CMD_REPLY, 1, surb_id);
+	neg_forge(&nc, pkt, block, NULL);
+	neg_add(&nc, "reply-with-delay", "Authentic REPLY block with a "
+	    "non-zero delay.", 0, pkt, SPHINX_ERR_MALFORMED);
+
+	block_of(block, SPHINX_CMD_REPLY, 0, surb_id);
+	block[8 + 16] = 1;
+	neg_forge(&nc, pkt, block, NULL);
+	neg_add(&nc, "reply-id-tail-nonzero", "Authentic REPLY block with a "
+	    "non-zero byte after the 16-byte SURB id.", 1, pkt,
 	    SPHINX_ERR_MALFORMED);
 
 	block_of(block, SPHINX_CMD_RELAY, 500, nc.other.pub);
