@@ -15,6 +15,7 @@
 
 #include "common/replay.h"
 #include "common/sphinx.h"
+#include "common/sphinx_impl.h"
 
 /* Offsets into a packet. */
 #define ALPHA_OFF		0
@@ -68,6 +69,11 @@ _Static_assert(HS_HEADER + SPHINX_ROUTING_BLOCK_BYTES <= HS_UNWRAP_BYTES,
 #define LIONESS_KEY_BYTES	32
 #define LIONESS_KEYS_BYTES	(4 * LIONESS_KEY_BYTES)
 #define LIONESS_LEFT_BYTES	32	/* = ChaCha20 key size = BLAKE2b-256 output */
+_Static_assert(LIONESS_KEYS_BYTES == SPHINX_LIONESS_KEYS_BYTES,
+    "LIONESS key size");
+
+/* A REPLY block: the SURB id at next_id[0, 16), zeros from there on. */
+#define BLOCK_SURB_ID_END	(BLOCK_NEXT_ID + SPHINX_SURB_ID_BYTES)
 
 /* Draws of x before sphinx_create() gives up (see sphinx_x25519_scalar()). */
 #define CREATE_ATTEMPTS		4
@@ -266,6 +272,15 @@ alpha_element(uint8_t u[SPHINX_KEY_BYTES], const uint8_t alpha[SPHINX_KEY_BYTES]
 	u[ALPHA_PHASE_BYTE] &= (uint8_t)~ALPHA_PHASE_BIT;
 }
 
+int
+sphinx_alpha_canonical(const uint8_t alpha[SPHINX_KEY_BYTES])
+{
+	uint8_t u[SPHINX_KEY_BYTES];
+
+	alpha_element(u, alpha);
+	return x25519_canonical(u);
+}
+
 static int
 hop_secret(uint8_t secret[SPHINX_KEY_BYTES], const uint8_t priv[SPHINX_KEY_BYTES],
     const uint8_t alpha[SPHINX_KEY_BYTES])
@@ -304,6 +319,15 @@ block_parse(const uint8_t block[SPHINX_ROUTING_BLOCK_BYTES],
 		if (block[BLOCK_NEXT_PHASE] != 0 ||
 		    !sodium_is_zero(block + BLOCK_DELAY,
 		    SPHINX_ROUTING_BLOCK_BYTES - BLOCK_DELAY))
+			return SPHINX_ERR_MALFORMED;
+		break;
+	case SPHINX_CMD_REPLY:
+		/* Like FINAL, but with the SURB id after the delay. */
+		if (block[BLOCK_NEXT_PHASE] != 0 ||
+		    !sodium_is_zero(block + BLOCK_DELAY,
+		    BLOCK_NEXT_ID - BLOCK_DELAY) ||
+		    !sodium_is_zero(block + BLOCK_SURB_ID_END,
+		    SPHINX_ROUTING_BLOCK_BYTES - BLOCK_SURB_ID_END))
 			return SPHINX_ERR_MALFORMED;
 		break;
 	default:
@@ -374,7 +398,8 @@ sphinx_process(const uint8_t node_priv[SPHINX_KEY_BYTES],
 	}
 	if (rc != SPHINX_OK)
 		goto done;
-	if (r.command == SPHINX_CMD_FINAL) {
+	/* A recipient's block, plain (FINAL) or a reply's (REPLY). */
+	if (r.command == SPHINX_CMD_FINAL || r.command == SPHINX_CMD_REPLY) {
 		rc = SPHINX_ERR_COMMAND;
 		goto done;
 	}
@@ -409,28 +434,24 @@ done:
 }
 
 int
-sphinx_unwrap(const uint8_t priv[SPHINX_KEY_BYTES],
-    const uint8_t in[SPHINX_PACKET_BYTES],
-    uint8_t msg[SPHINX_MAX_MESSAGE_BYTES], size_t *msg_len,
+sphinx_recipient_header(const uint8_t priv[SPHINX_KEY_BYTES],
+    const uint8_t in[SPHINX_PACKET_BYTES], struct sphinx_hop_result *res,
+    uint8_t payload_keys[SPHINX_LIONESS_KEYS_BYTES],
     uint8_t replay_tag[SPHINX_REPLAY_TAG_BYTES])
 {
 	uint8_t secret[SPHINX_KEY_BYTES];
 	uint8_t mac[SPHINX_MAC_BYTES];
 	uint8_t hs[HS_UNWRAP_BYTES];
 	uint8_t *block = hs + HS_HEADER;
-	uint8_t payload[SPHINX_PAYLOAD_BYTES];
-	struct sphinx_hop_result r;
-	size_t len = 0;
 	int rc;
 
-	if (msg == NULL || msg_len == NULL)
+	if (res == NULL)
 		return SPHINX_ERR_INVALID;
-	*msg_len = 0;
+	memset(res, 0, sizeof(*res));
 	if (priv == NULL || in == NULL) {
 		rc = SPHINX_ERR_INVALID;
-		goto fail;
+		goto done;
 	}
-
 	if ((rc = hop_secret(secret, priv, in + ALPHA_OFF)) != SPHINX_OK)
 		goto done;
 
@@ -444,40 +465,101 @@ sphinx_unwrap(const uint8_t priv[SPHINX_KEY_BYTES],
 	/* Only the first block of the header keystream is needed here. */
 	for (size_t i = 0; i < SPHINX_ROUTING_BLOCK_BYTES; i++)
 		block[i] ^= in[BETA_OFF + i];
-	if ((rc = block_parse(block, &r)) != SPHINX_OK)
+	if ((rc = block_parse(block, res)) != SPHINX_OK)
 		goto done;
-	if (r.command != SPHINX_CMD_FINAL) {
-		rc = SPHINX_ERR_COMMAND;
-		goto done;
-	}
-
-	lioness_decrypt(payload, in + PAYLOAD_OFF, sizeof(payload),
-	    hs + HS_LIONESS);
-	if (!sodium_is_zero(payload, SPHINX_PAYLOAD_TAG_BYTES)) {
-		rc = SPHINX_ERR_PAYLOAD;
-		goto done;
-	}
-	len = (size_t)payload[PAYLOAD_LENGTH_OFF] << 8 |
-	    payload[PAYLOAD_LENGTH_OFF + 1];
-	if (len > SPHINX_MAX_MESSAGE_BYTES ||
-	    !sodium_is_zero(payload + PAYLOAD_MESSAGE_OFF + len,
-	    SPHINX_MAX_MESSAGE_BYTES - len)) {
-		rc = SPHINX_ERR_MALFORMED;
-		goto done;
-	}
-	memcpy(msg, payload + PAYLOAD_MESSAGE_OFF, len);
-	*msg_len = len;
+	if (payload_keys != NULL)
+		memcpy(payload_keys, hs + HS_LIONESS, LIONESS_KEYS_BYTES);
 	if (replay_tag != NULL)
 		memcpy(replay_tag, hs + HS_REPLAY, SPHINX_REPLAY_TAG_BYTES);
 
 done:
+	if (rc != SPHINX_OK) {
+		memset(res, 0, sizeof(*res));
+		if (payload_keys != NULL)
+			sodium_memzero(payload_keys, LIONESS_KEYS_BYTES);
+		if (replay_tag != NULL)
+			sodium_memzero(replay_tag, SPHINX_REPLAY_TAG_BYTES);
+	}
 	sodium_memzero(secret, sizeof(secret));
 	sodium_memzero(hs, sizeof(hs));
+	return rc;
+}
+
+void
+sphinx_payload_encode(uint8_t payload[SPHINX_PAYLOAD_BYTES],
+    const uint8_t *msg, size_t msg_len)
+{
+	memset(payload, 0, SPHINX_PAYLOAD_BYTES);
+	payload[PAYLOAD_LENGTH_OFF] = (uint8_t)(msg_len >> 8);
+	payload[PAYLOAD_LENGTH_OFF + 1] = (uint8_t)msg_len;
+	if (msg_len > 0)
+		memcpy(payload + PAYLOAD_MESSAGE_OFF, msg, msg_len);
+}
+
+int
+sphinx_payload_decode(const uint8_t payload[SPHINX_PAYLOAD_BYTES],
+    uint8_t msg[SPHINX_MAX_MESSAGE_BYTES], size_t *msg_len)
+{
+	size_t len;
+
+	*msg_len = 0;
+	if (!sodium_is_zero(payload, SPHINX_PAYLOAD_TAG_BYTES))
+		return SPHINX_ERR_PAYLOAD;
+	len = (size_t)payload[PAYLOAD_LENGTH_OFF] << 8 |
+	    payload[PAYLOAD_LENGTH_OFF + 1];
+	if (len > SPHINX_MAX_MESSAGE_BYTES ||
+	    !sodium_is_zero(payload + PAYLOAD_MESSAGE_OFF + len,
+	    SPHINX_MAX_MESSAGE_BYTES - len))
+		return SPHINX_ERR_MALFORMED;
+	memcpy(msg, payload + PAYLOAD_MESSAGE_OFF, len);
+	*msg_len = len;
+	return SPHINX_OK;
+}
+
+void
+sphinx_lioness_encrypt(uint8_t block[SPHINX_PAYLOAD_BYTES],
+    const uint8_t keys[SPHINX_LIONESS_KEYS_BYTES])
+{
+	lioness_encrypt(block, SPHINX_PAYLOAD_BYTES, keys);
+}
+
+void
+sphinx_lioness_decrypt(uint8_t dst[SPHINX_PAYLOAD_BYTES],
+    const uint8_t src[SPHINX_PAYLOAD_BYTES],
+    const uint8_t keys[SPHINX_LIONESS_KEYS_BYTES])
+{
+	lioness_decrypt(dst, src, SPHINX_PAYLOAD_BYTES, keys);
+}
+
+int
+sphinx_unwrap(const uint8_t priv[SPHINX_KEY_BYTES],
+    const uint8_t in[SPHINX_PACKET_BYTES],
+    uint8_t msg[SPHINX_MAX_MESSAGE_BYTES], size_t *msg_len,
+    uint8_t replay_tag[SPHINX_REPLAY_TAG_BYTES])
+{
+	uint8_t keys[LIONESS_KEYS_BYTES];
+	uint8_t payload[SPHINX_PAYLOAD_BYTES];
+	struct sphinx_hop_result r;
+	int rc;
+
+	if (msg == NULL || msg_len == NULL)
+		return SPHINX_ERR_INVALID;
+	*msg_len = 0;
+
+	rc = sphinx_recipient_header(priv, in, &r, keys, replay_tag);
+	if (rc == SPHINX_OK && r.command != SPHINX_CMD_FINAL)
+		rc = SPHINX_ERR_COMMAND;
+	if (rc == SPHINX_OK) {
+		lioness_decrypt(payload, in + PAYLOAD_OFF, sizeof(payload),
+		    keys);
+		rc = sphinx_payload_decode(payload, msg, msg_len);
+	}
+
+	sodium_memzero(keys, sizeof(keys));
 	sodium_memzero(payload, sizeof(payload));
 	sodium_memzero(&r, sizeof(r));
 	if (rc == SPHINX_OK)
 		return rc;
-fail:
 	*msg_len = 0;
 	sodium_memzero(msg, SPHINX_MAX_MESSAGE_BYTES);
 	if (replay_tag != NULL)
@@ -681,9 +763,9 @@ create_filler(struct create_state *st, size_t nhops)
 	}
 }
 
-/* Writes alpha_0 || beta_0 || gamma_0 to out. */
+/* Writes alpha_0 || beta_0 || gamma_0 to out[0, SPHINX_HEADER_BYTES). */
 static int
-create_header(struct create_state *st, uint8_t out[SPHINX_PACKET_BYTES],
+create_header(struct create_state *st, uint8_t *out,
     const struct sphinx_hop *hops, size_t nhops, const struct sphinx_rng *rng)
 {
 	uint8_t *beta = out + BETA_OFF;
@@ -725,37 +807,68 @@ create_payload(struct create_state *st, uint8_t out[SPHINX_PACKET_BYTES],
 {
 	uint8_t *p = out + PAYLOAD_OFF;
 
-	memset(p, 0, SPHINX_PAYLOAD_BYTES);
-	p[PAYLOAD_LENGTH_OFF] = (uint8_t)(msg_len >> 8);
-	p[PAYLOAD_LENGTH_OFF + 1] = (uint8_t)msg_len;
-	if (msg_len > 0)
-		memcpy(p + PAYLOAD_MESSAGE_OFF, msg, msg_len);
+	sphinx_payload_encode(p, msg, msg_len);
 	for (size_t i = nhops; i-- > 0;)
 		lioness_encrypt(p, SPHINX_PAYLOAD_BYTES, st->hs[i] + HS_LIONESS);
 }
 
+/*
+ * The last hop's block: FINAL and DROP carry nothing else; REPLY (only in
+ * reply blocks, sphinx_header_create()) carries the SURB id.
+ */
 static int
-path_valid(const struct sphinx_hop *hops, size_t nhops)
+last_hop_valid(const struct sphinx_hop *hop, int allow_reply)
+{
+	switch (hop->command) {
+	case SPHINX_CMD_FINAL:
+	case SPHINX_CMD_DROP:
+		return hop->delay_ms == 0 &&
+		    sodium_is_zero(hop->next_id, SPHINX_NODE_ID_BYTES);
+	case SPHINX_CMD_REPLY:
+		return allow_reply && hop->delay_ms == 0 &&
+		    sodium_is_zero(hop->next_id + SPHINX_SURB_ID_BYTES,
+		    SPHINX_NODE_ID_BYTES - SPHINX_SURB_ID_BYTES);
+	default:
+		return 0;
+	}
+}
+
+static int
+path_valid(const struct sphinx_hop *hops, size_t nhops, int allow_reply)
 {
 	if (hops == NULL || nhops == 0 || nhops > SPHINX_MAX_HOPS)
 		return 0;
-	for (size_t i = 0; i < nhops; i++) {
-		uint8_t command = hops[i].command;
+	for (size_t i = 0; i + 1 < nhops; i++) {
 		if (hops[i].key_phase > 1)
 			return 0;
-		if (i + 1 < nhops) {
-			if (command != SPHINX_CMD_RELAY &&
-			    command != SPHINX_CMD_DELIVER)
-				return 0;
-			continue;
-		}
-		if (command != SPHINX_CMD_FINAL && command != SPHINX_CMD_DROP)
-			return 0;
-		if (hops[i].delay_ms != 0 ||
-		    !sodium_is_zero(hops[i].next_id, SPHINX_NODE_ID_BYTES))
+		if (hops[i].command != SPHINX_CMD_RELAY &&
+		    hops[i].command != SPHINX_CMD_DELIVER)
 			return 0;
 	}
-	return 1;
+	return hops[nhops - 1].key_phase <= 1 &&
+	    last_hop_valid(&hops[nhops - 1], allow_reply);
+}
+
+/* The header of a valid path into out[0, SPHINX_HEADER_BYTES); keys in st. */
+static int
+create_core(struct create_state *st, uint8_t *out,
+    const struct sphinx_hop *hops, size_t nhops, const struct sphinx_rng *rng)
+{
+	int rc = SPHINX_ERR_RNG;
+
+	for (int attempt = 0; attempt < CREATE_ATTEMPTS; attempt++) {
+		if ((rc = rng_fill(rng, st->x, sizeof(st->x))) != SPHINX_OK)
+			return rc;
+		rc = create_hops(st, hops, nhops);
+		if (rc != CREATE_RETRY)
+			break;
+		/* A source that keeps yielding such x is broken. */
+		rc = SPHINX_ERR_RNG;
+	}
+	if (rc != SPHINX_OK)
+		return rc;
+	create_filler(st, nhops);
+	return create_header(st, out, hops, nhops, rng);
 }
 
 int
@@ -764,36 +877,48 @@ sphinx_create(uint8_t out[SPHINX_PACKET_BYTES], const struct sphinx_hop *hops,
     const struct sphinx_rng *rng)
 {
 	struct create_state st;
-	int rc = SPHINX_ERR_RNG;
+	int rc;
 
 	if (out == NULL)
 		return SPHINX_ERR_INVALID;
-	if (!path_valid(hops, nhops) || msg_len > SPHINX_MAX_MESSAGE_BYTES ||
+	if (!path_valid(hops, nhops, 0) || msg_len > SPHINX_MAX_MESSAGE_BYTES ||
 	    (msg == NULL && msg_len > 0) || (rng != NULL && rng->fill == NULL)) {
 		sodium_memzero(out, SPHINX_PACKET_BYTES);
 		return SPHINX_ERR_INVALID;
 	}
 
-	for (int attempt = 0; attempt < CREATE_ATTEMPTS; attempt++) {
-		if ((rc = rng_fill(rng, st.x, sizeof(st.x))) != SPHINX_OK)
-			goto done;
-		rc = create_hops(&st, hops, nhops);
-		if (rc != CREATE_RETRY)
-			break;
-		/* A source that keeps yielding such x is broken. */
-		rc = SPHINX_ERR_RNG;
-	}
-	if (rc != SPHINX_OK)
-		goto done;
-
-	create_filler(&st, nhops);
-	if ((rc = create_header(&st, out, hops, nhops, rng)) != SPHINX_OK)
-		goto done;
-	create_payload(&st, out, nhops, msg, msg_len);
-
-done:
-	if (rc != SPHINX_OK)
+	if ((rc = create_core(&st, out, hops, nhops, rng)) == SPHINX_OK)
+		create_payload(&st, out, nhops, msg, msg_len);
+	else
 		sodium_memzero(out, SPHINX_PACKET_BYTES);
+	sodium_memzero(&st, sizeof(st));
+	return rc;
+}
+
+int
+sphinx_header_create(uint8_t header[SPHINX_HEADER_BYTES],
+    uint8_t payload_keys[SPHINX_MAX_HOPS][SPHINX_LIONESS_KEYS_BYTES],
+    const struct sphinx_hop *hops, size_t nhops, const struct sphinx_rng *rng)
+{
+	struct create_state st;
+	int rc;
+
+	if (header == NULL || payload_keys == NULL)
+		return SPHINX_ERR_INVALID;
+	sodium_memzero(payload_keys, SPHINX_MAX_HOPS * LIONESS_KEYS_BYTES);
+	if (!path_valid(hops, nhops, 1) || (rng != NULL && rng->fill == NULL)) {
+		sodium_memzero(header, SPHINX_HEADER_BYTES);
+		return SPHINX_ERR_INVALID;
+	}
+
+	/* create_header() writes only the header part of its packet. */
+	if ((rc = create_core(&st, header, hops, nhops, rng)) == SPHINX_OK) {
+		for (size_t i = 0; i < nhops; i++)
+			memcpy(payload_keys[i], st.hs[i] + HS_LIONESS,
+			    LIONESS_KEYS_BYTES);
+	} else {
+		sodium_memzero(header, SPHINX_HEADER_BYTES);
+	}
 	sodium_memzero(&st, sizeof(st));
 	return rc;
 }
@@ -837,6 +962,8 @@ sphinx_command_name(int command)
 		return "drop";
 	case SPHINX_CMD_FINAL:
 		return "final";
+	case SPHINX_CMD_REPLY:
+		return "reply";
 	default:
 		return NULL;
 	}

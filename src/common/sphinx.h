@@ -46,7 +46,15 @@ enum sphinx_command {
 	SPHINX_CMD_DELIVER = 2,	/* store in the mailbox of client next_id after delay_ms */
 	SPHINX_CMD_DROP = 3,	/* drop cover: discard the packet */
 	SPHINX_CMD_FINAL = 4,	/* this hop is the recipient: sphinx_unwrap() */
+	SPHINX_CMD_REPLY = 5,	/* this hop is a reply block's creator: surb.h */
 };
+
+/*
+ * A REPLY block carries, in its next_id field, the random id of the reply
+ * block (SURB) the packet was built from, then zeros (docs/sphinx.md,
+ * sections 4 and 17).
+ */
+#define SPHINX_SURB_ID_BYTES		16
 
 enum sphinx_error {
 	SPHINX_OK = 0,
@@ -93,7 +101,7 @@ sphinx_key_phase(const uint8_t in[SPHINX_PACKET_BYTES])
 
 /* What sphinx_process() tells a hop to do. */
 struct sphinx_hop_result {
-	uint8_t		command;	/* RELAY, DELIVER or DROP */
+	uint8_t		command;	/* RELAY, DELIVER or DROP (a node) */
 	uint8_t		next_id[SPHINX_NODE_ID_BYTES];	/* zero for DROP */
 	uint32_t	delay_ms;	/* zero for DROP */
 };
@@ -146,7 +154,9 @@ int	sphinx_process(const uint8_t node_priv[SPHINX_KEY_BYTES],
  * checks the header and the payload's integrity and writes the message
  * (*msg_len bytes) to msg.  If replay_tag is not NULL it receives the
  * packet's replay tag, a stable identifier the recipient can use to drop
- * duplicates.  On error *msg_len is 0 and msg is zeroed.
+ * duplicates.  On error *msg_len is 0 and msg is zeroed.  A reply through
+ * one of the recipient's reply blocks (command REPLY) is SPHINX_ERR_COMMAND
+ * here: surb_reply_id() and surb_open() take it.
  */
 int	sphinx_unwrap(const uint8_t priv[SPHINX_KEY_BYTES],
 	    const uint8_t in[SPHINX_PACKET_BYTES],
@@ -166,7 +176,7 @@ int	sphinx_replay_tag(const uint8_t priv[SPHINX_KEY_BYTES],
 	    uint8_t tag[SPHINX_REPLAY_TAG_BYTES]);
 
 const char	*sphinx_strerror(int err);
-/* "relay", "deliver", "drop", "final", or NULL for another value. */
+/* "relay", "deliver", "drop", "final", "reply", or NULL for another value. */
 const char	*sphinx_command_name(int command);
 
 #endif /* NYMD_COMMON_SPHINX_H */

@@ -1,6 +1,7 @@
 /*
  * Sphinx benchmark: prints, as a markdown table, the cost of creating a
  * 6-hop packet, processing it at a hop and unwrapping it at the recipient,
+ * and creating, using and opening a 6-hop reply block (section 17),
  * each as a ratio to one bare X25519 scalar multiplication measured in the
  * same run (DESIGN.md section 8: ratios against a baseline, never absolute
  * pass/fail times).  docs/sphinx.md section 14 discusses the figures.
@@ -25,8 +26,10 @@
 
 #include "common/replay.h"
 #include "common/sphinx.h"
+#include "common/surb.h"
 
 #define POOL_PACKETS	1024
+#define POOL_REPLIES	16
 #define MAX_ROUNDS	15
 /* A mixnode's store for one hour at 500 packets per second. */
 #define STORE_RATE	500.0
@@ -58,6 +61,10 @@ struct bench {
 	uint8_t			 scalar[32];
 	uint8_t			 point[32];
 	uint8_t			 buf[2048];
+	uint8_t			 surb[SURB_BYTES];
+	uint8_t			 surb_keys[SURB_KEYS_BYTES];
+	uint8_t			 (*replies)[SPHINX_PACKET_BYTES]; /* at the creator */
+	uint8_t			 (*reply_keys)[SURB_KEYS_BYTES];
 	uint64_t		 tag_state;
 	double			 excluded_s;	/* time spent outside the operation */
 };
@@ -157,6 +164,61 @@ op_unwrap(struct bench *b, size_t i)
 	    b->final[i % POOL_PACKETS], msg, &len, NULL);
 }
 
+static int
+op_surb_create(struct bench *b, size_t i)
+{
+	uint8_t surb[SURB_BYTES], keys[SURB_KEYS_BYTES], id[SURB_ID_BYTES];
+	return surb_create(surb, keys, id, b->hops[0].node_pub, b->hops,
+	    SPHINX_MAX_HOPS, 0, NULL);
+}
+
+static int
+op_surb_use(struct bench *b, size_t i)
+{
+	uint8_t pkt[SPHINX_PACKET_BYTES];
+	return surb_use(pkt, NULL, b->surb, sizeof(b->surb), b->msg,
+	    sizeof(b->msg));
+}
+
+static int
+op_surb_open(struct bench *b, size_t i)
+{
+	uint8_t msg[SPHINX_MAX_MESSAGE_BYTES];
+	size_t len, k = i % POOL_REPLIES;
+	return surb_open(b->priv[SPHINX_MAX_HOPS - 1], b->reply_keys[k],
+	    SURB_KEYS_BYTES, b->replies[k], msg, &len);
+}
+
+/* Replies as their creator receives them: made, then processed by hops. */
+static void
+setup_replies(struct bench *b)
+{
+	uint8_t id[SURB_ID_BYTES], surb[SURB_BYTES];
+	struct sphinx_hop_result res;
+
+	if (surb_create(b->surb, b->surb_keys, id, b->hops[0].node_pub, b->hops,
+	    SPHINX_MAX_HOPS, 0, NULL) != SPHINX_OK)
+		die("surb_create failed");
+	b->replies = malloc(POOL_REPLIES * sizeof(*b->replies));
+	b->reply_keys = malloc(POOL_REPLIES * sizeof(*b->reply_keys));
+	if (b->replies == NULL || b->reply_keys == NULL)
+		die("out of memory");
+	for (size_t k = 0; k < POOL_REPLIES; k++) {
+		if (surb_create(surb, b->reply_keys[k], id, b->hops[0].node_pub,
+		    b->hops, SPHINX_MAX_HOPS, 0, NULL) != SPHINX_OK ||
+		    surb_use(b->replies[k], NULL, surb, sizeof(surb), b->msg,
+		    sizeof(b->msg)) != SPHINX_OK)
+			die("surb_use failed");
+		for (int h = 0; h + 1 < SPHINX_MAX_HOPS; h++) {
+			replay_reset(b->store, b->hops[h].node_pub);
+			if (sphinx_process(b->priv[h], b->store, b->replies[k],
+			    b->replies[k], &res) != SPHINX_OK)
+				die("a hop refused a reply");
+		}
+	}
+	replay_reset(b->store, b->hops[0].node_pub);
+}
+
 /* Operations per second over at least `seconds`. */
 static double
 rate(struct bench *b, bench_fn fn, double seconds)
@@ -223,6 +285,7 @@ setup(struct bench *b)
 	memcpy(params.key_id, pub[0], 32);
 	if (replay_new(&b->store, &params) != REPLAY_OK)
 		die("cannot create the replay store");
+	setup_replies(b);
 }
 
 struct row {
@@ -292,6 +355,11 @@ main(int argc, char **argv)
 		{ "6-hop packet creation (2048-byte message)", op_create, 1, { 0 } },
 		{ "processing at a hop (with replay check)", op_process, 1, { 0 } },
 		{ "recipient unwrap (2048-byte message)", op_unwrap, 1, { 0 } },
+		{ "6-hop reply block creation", op_surb_create, 1, { 0 } },
+		{ "reply packet creation (2048-byte message)", op_surb_use, 1,
+		    { 0 } },
+		{ "reply opening at its creator (2048-byte message)",
+		    op_surb_open, 1, { 0 } },
 		/*
 		 * Noise IK handshakes would go here; they are measured by the
 		 * link module's own benchmark (mk/link.am), not by this one.
@@ -328,5 +396,8 @@ main(int argc, char **argv)
 	replay_free(b.store);
 	free(b.pool);
 	free(b.final);
+	sodium_memzero(b.reply_keys, POOL_REPLIES * sizeof(*b.reply_keys));
+	free(b.replies);
+	free(b.reply_keys);
 	return 0;
 }

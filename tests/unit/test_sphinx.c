@@ -830,8 +830,9 @@ test_strings(void **state)
 	assert_string_equal(sphinx_command_name(SPHINX_CMD_DELIVER), "deliver");
 	assert_string_equal(sphinx_command_name(SPHINX_CMD_DROP), "drop");
 	assert_string_equal(sphinx_command_name(SPHINX_CMD_FINAL), "final");
+	assert_string_equal(sphinx_command_name(SPHINX_CMD_REPLY), "reply");
 	assert_null(sphinx_command_name(0));
-	assert_null(sphinx_command_name(5));
+	assert_null(sphinx_command_name(6));
 }
 
 /* ---------------------------------------------------------------- */

@@ -18,6 +18,8 @@
  *   gen_sphinx_vectors -o DIR     write the vector files to DIR
  *   gen_sphinx_vectors -c DIR     write the fuzz seed corpus for
  *                                 tests/fuzz/fuzz_sphinx.c to DIR
+ *   gen_sphinx_vectors -s DIR     write the fuzz seed corpus for
+ *                                 tests/fuzz/fuzz_surb.c to DIR
  */
 #include <config.h>
 
@@ -32,6 +34,7 @@
 
 #include "common/replay.h"
 #include "common/sphinx.h"
+#include "common/surb.h"
 
 #define R_HOPS		SPHINX_MAX_HOPS
 #define B_BYTES		SPHINX_ROUTING_BLOCK_BYTES
@@ -127,6 +130,34 @@ ref_lioness_encrypt(uint8_t *block, size_t len, uint8_t k[4][32])
 	/* L = L ^ H_K4(R) */
 	crypto_generichash(h, 32, R, rlen, k[3], 32);
 	ref_xor(L, L, h, 32);
+	memcpy(block, L, 32);
+	memcpy(block + 32, R, rlen);
+	free(R);
+	free(ks);
+}
+
+/* The four rounds of ref_lioness_encrypt() in reverse order. */
+static void
+ref_lioness_decrypt(uint8_t *block, size_t len, uint8_t k[4][32])
+{
+	uint8_t L[32], key[32], h[32];
+	size_t rlen = len - 32;
+	uint8_t *R = malloc(rlen), *ks = malloc(rlen);
+
+	if (R == NULL || ks == NULL)
+		abort();
+	memcpy(L, block, 32);
+	memcpy(R, block + 32, rlen);
+	crypto_generichash(h, 32, R, rlen, k[3], 32);
+	ref_xor(L, L, h, 32);
+	ref_xor(key, L, k[2], 32);
+	ref_keystream(ks, rlen, key);
+	ref_xor(R, R, ks, rlen);
+	crypto_generichash(h, 32, R, rlen, k[1], 32);
+	ref_xor(L, L, h, 32);
+	ref_xor(key, L, k[0], 32);
+	ref_keystream(ks, rlen, key);
+	ref_xor(R, R, ks, rlen);
 	memcpy(block, L, 32);
 	memcpy(block + 32, R, rlen);
 	free(R);
@@ -541,6 +572,219 @@ gen_path(const struct path_spec *ps)
 }
 
 /* ------------------------------------------------------------------ */
+/* Reply blocks (docs/sphinx.md, section 17).                          */
+/* ------------------------------------------------------------------ */
+
+#define SURB_VECTOR_HOPS	6
+#define SURB_VECTOR_EPOCH	491521u		/* odd: the nodes' phase is 1 */
+#define SURB_RANDOM_BYTES	(16 + 32 + 32)	/* id, x, k~ (no padding) */
+
+static void
+ref_be64(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+/* K~ = S(H_32("nymd-sphinx-v3/surb-payload" || k~), 128). */
+static void
+ref_surb_layer(uint8_t k[4][32], const uint8_t payload_key[32])
+{
+	uint8_t h[32], ks[128];
+	ref_kdf(h, 32, payload_key, "nymd-sphinx-v3/surb-payload");
+	ref_keystream(ks, sizeof(ks), h);
+	for (int i = 0; i < 4; i++)
+		memcpy(k[i], ks + 32 * i, 32);
+}
+
+static json_t *
+gen_surb(void)
+{
+	static const char name[] = "surb-6-hops";
+	static const char text[] = "A reply through a single-use reply block.";
+	static const uint32_t delays[SURB_VECTOR_HOPS] = { 42, 1000, 2500,
+	    60000, 7, 0 };
+	struct node nodes[SURB_VECTOR_HOPS];
+	struct sphinx_hop hops[SURB_VECTOR_HOPS], ref_hops[SURB_VECTOR_HOPS];
+	uint8_t random[SURB_RANDOM_BYTES];
+	const size_t n = SURB_VECTOR_HOPS, msg_len = sizeof(text) - 1;
+	const uint8_t *id = random, *x = random + 16, *payload_key = random + 48;
+	struct ref_packet *rp = malloc(sizeof(*rp));
+
+	if (rp == NULL)
+		abort();
+	/* The path as the creator's caller gives it: a forward path to the
+	 * creator (hop 5), every node's key of an odd epoch. */
+	memset(hops, 0, sizeof(hops));
+	for (size_t i = 0; i < n; i++) {
+		char label[128];
+		snprintf(label, sizeof(label),
+		    "nymd sphinx test vectors: key %s %zu", name, i);
+		node_key(&nodes[i], label);
+		memcpy(hops[i].node_pub, nodes[i].pub, 32);
+		hops[i].delay_ms = delays[i];
+		if (i + 1 == n) {
+			hops[i].command = SPHINX_CMD_FINAL;
+			continue;
+		}
+		hops[i].command = i + 2 == n ? SPHINX_CMD_DELIVER :
+		    SPHINX_CMD_RELAY;
+		hops[i].key_phase = SURB_VECTOR_EPOCH & 1;
+		memcpy(hops[i].next_id, nodes[i + 1].pub, 32);
+	}
+	derive(random, sizeof(random), "randomness", name, 0);
+	/* Nodes are named by their long-term identity, not by the key of
+	 * the epoch a packet is built for. */
+	struct node first_hop;
+	node_key(&first_hop, "nymd sphinx test vectors: identity surb-6-hops 0");
+
+	/* Reference: the header of a path whose last block is REPLY. */
+	memcpy(ref_hops, hops, sizeof(ref_hops));
+	ref_hops[n - 1].command = SPHINX_CMD_REPLY;
+	memcpy(ref_hops[n - 1].next_id, id, 16);
+	/* n = 6: no padding (the pointer is not read). */
+	if (ref_build(rp, ref_hops, n, x, payload_key, NULL, 0, NULL, NULL) != 0)
+		fail(name, "reference construction failed");
+
+	uint8_t ref_surb[SURB_BYTES], ref_keys[SURB_KEYS_BYTES];
+	ref_be64(ref_surb, SURB_VECTOR_EPOCH);
+	memcpy(ref_surb + 8, first_hop.pub, 32);
+	memcpy(ref_surb + 40, rp->hop[0].packet, SPHINX_HEADER_BYTES);
+	memcpy(ref_surb + 40 + SPHINX_HEADER_BYTES, payload_key, 32);
+	memset(ref_keys, 0, sizeof(ref_keys));
+	memcpy(ref_keys, id, 16);
+	ref_be64(ref_keys + 16, SURB_VECTOR_EPOCH);
+	ref_keys[24] = (uint8_t)n;
+	memcpy(ref_keys + 32, payload_key, 32);
+	for (size_t i = 0; i + 1 < n; i++)
+		memcpy(ref_keys + 64 + 128 * i, rp->hop[i].k_payload, 128);
+
+	/* The replier's payload, then each node's layer removed. */
+	uint8_t layer[4][32];
+	uint8_t P[SURB_VECTOR_HOPS][SPHINX_PAYLOAD_BYTES];
+	ref_surb_layer(layer, payload_key);
+	memset(P[0], 0, SPHINX_PAYLOAD_BYTES);
+	P[0][16] = (uint8_t)(msg_len >> 8);
+	P[0][17] = (uint8_t)msg_len;
+	memcpy(P[0] + 18, text, msg_len);
+	ref_lioness_encrypt(P[0], SPHINX_PAYLOAD_BYTES, layer);
+	for (size_t i = 0; i + 1 < n; i++) {
+		memcpy(P[i + 1], P[i], SPHINX_PAYLOAD_BYTES);
+		ref_lioness_decrypt(P[i + 1], SPHINX_PAYLOAD_BYTES,
+		    rp->hop[i].k_payload);
+	}
+	for (size_t i = 0; i < n; i++)
+		memcpy(rp->hop[i].packet + SPHINX_HEADER_BYTES, P[i],
+		    SPHINX_PAYLOAD_BYTES);
+
+	/* The library must agree at every step. */
+	uint8_t surb[SURB_BYTES], keys[SURB_KEYS_BYTES], got_id[16];
+	uint8_t pkt[SPHINX_PACKET_BYTES];
+	struct replay_rng rr = { random, sizeof(random), 0 };
+	struct sphinx_rng rng = { replay_rng_fill, &rr };
+	if (surb_create(surb, keys, got_id, first_hop.pub, hops, n,
+	    SURB_VECTOR_EPOCH, &rng) != SPHINX_OK || rr.used != sizeof(random))
+		fail(name, "surb_create failed");
+	if (memcmp(got_id, id, 16) != 0 ||
+	    memcmp(surb, ref_surb, sizeof(surb)) != 0 ||
+	    memcmp(keys, ref_keys, sizeof(keys)) != 0)
+		fail(name, "surb_create disagrees with the reference");
+	if (surb_use(pkt, NULL, surb, sizeof(surb), (const uint8_t *)text,
+	    msg_len) != SPHINX_OK ||
+	    memcmp(pkt, rp->hop[0].packet, sizeof(pkt)) != 0)
+		fail(name, "surb_use disagrees with the reference");
+
+	json_t *v = json_object();
+	jset(v, "name", json_string(name));
+	jset(v, "description", json_string("A reply block over the longest "
+	    "path (the replier's provider, three mixnodes, the creator's "
+	    "provider, the creator), used once, with every hop's processing "
+	    "and the creator's opening."));
+	jset(v, "epoch", json_integer(SURB_VECTOR_EPOCH));
+	jset(v, "randomness", jhex(random, sizeof(random)));
+	jset(v, "first_hop", jhex(first_hop.pub, 32));
+	json_t *jhops = json_array();
+	for (size_t i = 0; i < n; i++) {
+		json_t *h = json_object();
+		jset(h, "private_key", jhex(nodes[i].priv, 32));
+		jset(h, "public_key", jhex(nodes[i].pub, 32));
+		jset(h, "command", json_string(sphinx_command_name(hops[i].command)));
+		jset(h, "next_id", jhex(hops[i].next_id, 32));
+		jset(h, "delay_ms", json_integer(hops[i].delay_ms));
+		jset(h, "key_phase", json_integer(hops[i].key_phase));
+		json_array_append_new(jhops, h);
+	}
+	jset(v, "hops", jhops);
+	jset(v, "surb_id", jhex(id, 16));
+	jset(v, "surb", jhex(ref_surb, sizeof(ref_surb)));
+	jset(v, "kept_keys", jhex(ref_keys, sizeof(ref_keys)));
+	json_t *jl = json_array();
+	for (int i = 0; i < 4; i++)
+		json_array_append_new(jl, jhex(layer[i], 32));
+	jset(v, "replier_payload_keys", jl);
+	jset(v, "message", jhex((const uint8_t *)text, msg_len));
+	jset(v, "packet", jhex(rp->hop[0].packet, SPHINX_PACKET_BYTES));
+
+	struct replay_params params = {
+		.packets_per_second = 1, .epoch_seconds = 16,
+		.false_positive_rate = 1e-9,
+	};
+	struct replay_store *store;
+	if (replay_new(&store, &params) != REPLAY_OK)
+		abort();
+	json_t *steps = json_array();
+	for (size_t i = 0; i < n; i++) {
+		const struct ref_hop *h = &rp->hop[i];
+		json_t *st = json_object();
+		int last = i + 1 == n;
+		jset(st, "hop", json_integer((json_int_t)i));
+		jset(st, "operation", json_string(last ? "open" : "process"));
+		jset(st, "alpha", jhex(h->alpha, 32));
+		jset(st, "shared_secret", jhex(h->secret, 32));
+		jset(st, "keys", hop_keys_json(h));
+		jset(st, "replay_tag", jhex(h->replay_tag, 32));
+		jset(st, "routing_block", jhex(h->block, B_BYTES));
+		jset(st, "result", json_string("ok"));
+		jset(st, "command", json_string(sphinx_command_name(
+		    ref_hops[i].command)));
+		if (last) {
+			uint8_t got[SPHINX_MAX_MESSAGE_BYTES];
+			size_t got_len;
+			if (surb_reply_id(nodes[i].priv, pkt, got_id) != SPHINX_OK ||
+			    memcmp(got_id, id, 16) != 0 ||
+			    surb_open(nodes[i].priv, keys, sizeof(keys), pkt, got,
+			    &got_len) != SPHINX_OK || got_len != msg_len ||
+			    memcmp(got, text, msg_len) != 0)
+				fail(name, "surb_open disagrees");
+			jset(st, "surb_id", jhex(id, 16));
+			jset(st, "message", jhex((const uint8_t *)text, msg_len));
+			json_array_append_new(steps, st);
+			break;
+		}
+		struct sphinx_hop_result res;
+		uint8_t out[SPHINX_PACKET_BYTES];
+		replay_reset(store, nodes[i].pub);
+		if (sphinx_process(nodes[i].priv, store, pkt, out, &res) !=
+		    SPHINX_OK || res.command != hops[i].command ||
+		    res.delay_ms != hops[i].delay_ms ||
+		    memcmp(res.next_id, hops[i].next_id, 32) != 0 ||
+		    !replay_contains(store, h->replay_tag) ||
+		    memcmp(out, rp->hop[i + 1].packet, sizeof(out)) != 0)
+			fail(name, "sphinx_process disagrees on the reply");
+		jset(st, "next_id", jhex(hops[i].next_id, 32));
+		jset(st, "delay_ms", json_integer(hops[i].delay_ms));
+		jset(st, "packet_out", jhex(out, sizeof(out)));
+		json_array_append_new(steps, st);
+		memcpy(pkt, out, sizeof(pkt));
+	}
+	jset(v, "steps", steps);
+	replay_free(store);
+	sodium_memzero(keys, sizeof(keys));
+	free(rp);
+	return v;
+}
+
+/* ------------------------------------------------------------------ */
 /* Negative vectors.                                                   */
 /* ------------------------------------------------------------------ */
 
@@ -725,9 +969,34 @@ gen_negative(void)
 	neg_add(&nc, "command-zero", "Authentic, command byte 0.", 0, pkt,
 	    SPHINX_ERR_MALFORMED);
 
-	block_of(block, 5, 500, nc.other.pub);
+	block_of(block, 6, 500, nc.other.pub);
 	neg_forge(&nc, pkt, block, NULL);
-	neg_add(&nc, "command-unknown", "Authentic, command byte 5.", 0, pkt,
+	neg_add(&nc, "command-unknown", "Authentic, command byte 6.", 0, pkt,
+	    SPHINX_ERR_MALFORMED);
+
+	/* REPLY blocks (section 17): for a reply block's creator only. */
+	static const uint8_t surb_id[32] = {
+		0x5e, 0x1f, 0x0b, 0x1d, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+	};
+	block_of(block, SPHINX_CMD_REPLY, 0, surb_id);
+	neg_forge(&nc, pkt, block, NULL);
+	neg_add(&nc, "reply-at-node", "Authentic REPLY block processed as a "
+	    "node: the packet is for a reply block's creator.", 0, pkt,
+	    SPHINX_ERR_COMMAND);
+	neg_add(&nc, "reply-at-recipient", "Authentic REPLY block unwrapped "
+	    "as a plain message: it is a reply (surb_open).", 1, pkt,
+	    SPHINX_ERR_COMMAND);
+
+	block_of(block, SPHINX_CMD_REPLY, 1, surb_id);
+	neg_forge(&nc, pkt, block, NULL);
+	neg_add(&nc, "reply-with-delay", "Authentic REPLY block with a "
+	    "non-zero delay.", 0, pkt, SPHINX_ERR_MALFORMED);
+
+	block_of(block, SPHINX_CMD_REPLY, 0, surb_id);
+	block[8 + 16] = 1;
+	neg_forge(&nc, pkt, block, NULL);
+	neg_add(&nc, "reply-id-tail-nonzero", "Authentic REPLY block with a "
+	    "non-zero byte after the 16-byte SURB id.", 1, pkt,
 	    SPHINX_ERR_MALFORMED);
 
 	block_of(block, SPHINX_CMD_RELAY, 500, nc.other.pub);
@@ -924,6 +1193,119 @@ gen_corpus(const char *dir)
 }
 
 /* ------------------------------------------------------------------ */
+/* Fuzz seeds for tests/fuzz/fuzz_surb.c.                              */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The fixed reply block of fuzz_surb.c's fuzz_init(), made the same way:
+ * node keys from their labels, delays 1000 i, epoch 0, randomness from
+ * its label.  reply is the packet as the creator receives it.
+ */
+static int
+fuzz_surb_fixed(uint8_t surb[SURB_BYTES], uint8_t keys[SURB_KEYS_BYTES],
+    uint8_t reply[SPHINX_PACKET_BYTES])
+{
+	struct node nodes[R_HOPS];
+	struct sphinx_hop hops[R_HOPS];
+	uint8_t random[SURB_RANDOM_BYTES], seed[32], id[SURB_ID_BYTES];
+	static const char label[] = "nymd fuzz_surb randomness";
+	static const uint8_t nonce[12];
+
+	memset(hops, 0, sizeof(hops));
+	for (unsigned i = 0; i < R_HOPS; i++) {
+		char l[64];
+		snprintf(l, sizeof(l), "nymd fuzz_surb node key %u", i);
+		node_key(&nodes[i], l);
+		memcpy(hops[i].node_pub, nodes[i].pub, 32);
+		if (i + 1 == R_HOPS) {
+			hops[i].command = SPHINX_CMD_FINAL;
+			continue;
+		}
+		hops[i].command = i + 2 == R_HOPS ? SPHINX_CMD_DELIVER :
+		    SPHINX_CMD_RELAY;
+		hops[i].delay_ms = 1000u * i;
+		memcpy(hops[i].next_id, nodes[i + 1].pub, 32);
+	}
+	crypto_generichash(seed, sizeof(seed), (const uint8_t *)label,
+	    sizeof(label) - 1, NULL, 0);
+	crypto_stream_chacha20_ietf(random, sizeof(random), nonce, seed);
+	struct replay_rng rr = { random, sizeof(random), 0 };
+	struct sphinx_rng rng = { replay_rng_fill, &rr };
+	if (surb_create(surb, keys, id, nodes[0].pub, hops, R_HOPS, 0,
+	    &rng) != SPHINX_OK ||
+	    surb_use(reply, NULL, surb, SURB_BYTES,
+	    (const uint8_t *)"fuzz reply", 10) != SPHINX_OK)
+		return -1;
+
+	struct replay_params params = {
+		.packets_per_second = 1, .epoch_seconds = 16,
+		.false_positive_rate = 1e-9,
+	};
+	struct replay_store *store;
+	struct sphinx_hop_result res;
+	if (replay_new(&store, &params) != REPLAY_OK)
+		return -1;
+	int rc = 0;
+	for (unsigned i = 0; i + 1 < R_HOPS && rc == 0; i++) {
+		replay_reset(store, nodes[i].pub);
+		if (sphinx_process(nodes[i].priv, store, reply, reply, &res) !=
+		    SPHINX_OK)
+			rc = -1;
+	}
+	replay_free(store);
+	return rc;
+}
+
+static int
+gen_surb_corpus(const char *dir)
+{
+	uint8_t surb[SURB_BYTES], keys[SURB_KEYS_BYTES];
+	uint8_t reply[SPHINX_PACKET_BYTES];
+	uint8_t seed[3 + SPHINX_PACKET_BYTES];
+	int rc = 0;
+
+	if (fuzz_surb_fixed(surb, keys, reply) != 0)
+		return -1;
+	/* mode 0: the block with a 10-byte message, junk, too long */
+	seed[0] = 0;
+	seed[1] = 0;
+	seed[2] = 10;
+	memcpy(seed + 3, surb, sizeof(surb));
+	rc |= write_file(dir, "use-valid", seed, 3 + sizeof(surb));
+	memset(seed + 3, 0x41, 40);
+	rc |= write_file(dir, "use-junk", seed, 3 + 40);
+	seed[1] = 0xff;
+	seed[2] = 0xff;
+	rc |= write_file(dir, "use-too-long", seed, 3);
+	/* mode 1: the reply at the creator */
+	seed[0] = 1;
+	memcpy(seed + 1, reply, sizeof(reply));
+	rc |= write_file(dir, "reply-id-valid", seed, 1 + sizeof(reply));
+	/* mode 2: the kept keys */
+	seed[0] = 2;
+	memcpy(seed + 1, keys, sizeof(keys));
+	rc |= write_file(dir, "keys-valid", seed, 1 + sizeof(keys));
+	/* mode 3: the reply, opened */
+	seed[0] = 3;
+	memcpy(seed + 1, reply, sizeof(reply));
+	rc |= write_file(dir, "open-valid", seed, 1 + sizeof(reply));
+	/* mode 4: structured round trips (format in fuzz_surb.c) */
+	static const uint8_t rt[][8] = {
+		{ 4, 4, 0x00, 0x10, 0x00, 0x00, 0x06, 0x01 },
+		{ 4, 0, 0x08, 0x00, 0x00, 0x40, 0x00, 0x00 },
+		{ 4, 2, 0x00, 0x00, 0x12, 0x34, 0x02, 0x07 },
+		{ 4, 3, 0x01, 0x00, 0x50, 0x00, 0x04, 0x02 },
+	};
+	for (size_t i = 0; i < sizeof(rt) / sizeof(rt[0]); i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "roundtrip-%zu", i);
+		rc |= write_file(dir, name, rt[i], sizeof(rt[i]));
+	}
+	sodium_memzero(keys, sizeof(keys));
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
 
 struct vector_file {
 	const char	*file;
@@ -949,14 +1331,14 @@ write_json(const char *dir, const char *file, json_t *j)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: gen_sphinx_vectors [-o DIR | -c DIR]\n");
+	fprintf(stderr, "usage: gen_sphinx_vectors [-o DIR | -c DIR | -s DIR]\n");
 	exit(2);
 }
 
 int
 main(int argc, char **argv)
 {
-	const char *outdir = NULL, *corpus = NULL;
+	const char *outdir = NULL, *corpus = NULL, *surb_corpus = NULL;
 
 	if (sodium_init() < 0)
 		return 1;
@@ -964,14 +1346,18 @@ main(int argc, char **argv)
 		outdir = argv[2];
 	else if (argc == 3 && strcmp(argv[1], "-c") == 0)
 		corpus = argv[2];
+	else if (argc == 3 && strcmp(argv[1], "-s") == 0)
+		surb_corpus = argv[2];
 	else if (argc != 1)
 		usage();
 
 	if (corpus != NULL)
 		return gen_corpus(corpus) == 0 ? 0 : 1;
+	if (surb_corpus != NULL)
+		return gen_surb_corpus(surb_corpus) == 0 ? 0 : 1;
 
 	size_t npaths = sizeof(paths) / sizeof(paths[0]);
-	struct vector_file files[sizeof(paths) / sizeof(paths[0]) + 1];
+	struct vector_file files[sizeof(paths) / sizeof(paths[0]) + 2];
 	char names[sizeof(paths) / sizeof(paths[0])][64];
 	for (size_t i = 0; i < npaths; i++) {
 		snprintf(names[i], sizeof(names[i]), "%s.json", paths[i].name);
@@ -980,7 +1366,9 @@ main(int argc, char **argv)
 	}
 	files[npaths].file = "negative.json";
 	files[npaths].json = gen_negative();
-	size_t nfiles = npaths + 1;
+	files[npaths + 1].file = "surb-6-hops.json";
+	files[npaths + 1].json = gen_surb();
+	size_t nfiles = npaths + 2;
 
 	int status = 0;
 	if (failures > 0) {
