@@ -11,6 +11,7 @@ environment, else two levels up, locates the golden frames.
 """
 import os
 import random
+import signal
 import socket
 import sys
 import threading
@@ -290,7 +291,19 @@ class FakeNymd:
         self.ours.close()
 
 
+def _hung(signum, frame):
+    raise AssertionError("the call hung: no timeout took effect")
+
+
 class ClientAgainstFake(unittest.TestCase):
+    def setUp(self):
+        # A Client that ignores its timeout would wait for ever: fail instead.
+        signal.signal(signal.SIGALRM, _hung)
+        signal.alarm(10)
+
+    def tearDown(self):
+        signal.alarm(0)
+
     def test_remote_error_keeps_the_connection(self):
         text = "send: message too large: 2032 bytes, the maximum is 2031"
         f = FakeNymd(wire.frame(field(1, 2, field(1, 2, text.encode()))))
