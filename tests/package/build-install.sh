@@ -77,7 +77,7 @@ say "dpkg-buildpackage -us -uc -b (DEB_BUILD_OPTIONS=$DEB_BUILD_OPTIONS)"
 (cd "$SRC" && dpkg-buildpackage -us -uc -b) >"$WORK/build.log" 2>&1 ||
     { tail -40 "$WORK/build.log"; die "dpkg-buildpackage failed (log: $WORK/build.log)"; }
 DEBS=$(ls "$WORK"/src/*.deb)
-for p in nymd nym-mixnet libnym0 libnym-dev; do
+for p in nymd nym-mixnet libnym0 libnym-dev python3-nym; do
 	ls "$WORK"/src/${p}_*.deb >/dev/null 2>&1 || die "package $p was not built"
 done
 for d in $DEBS; do say "built $(basename "$d") ($(du -k "$d" | cut -f1) KiB)"; done
@@ -171,11 +171,30 @@ t "every program the units run is installed" unit_programs_installed
 t "libnym: header, pkg-config file, shared library" '
     test -f "$ROOT/usr/include/nym.h" &&
     ls "$ROOT"/usr/lib/*/pkgconfig/nym.pc "$ROOT"/usr/lib/*/libnym.so.0'
+# python3-nym: the module imports with the root's python3 alone (no
+# python3-protobuf), finds a client's socket as nymctl does, and says why
+# when no nymd listens there.
+t "python3-nym: import nym from /usr/lib/python3/dist-packages" \
+    'in_root python3 -c "import nym; print(nym.__file__)" | grep -x /usr/lib/python3/dist-packages/nym/__init__.py'
+t "python3-nym: standard library only, errors as exceptions" 'in_root python3 -c "
+import sys, nym
+assert not [m for m in sys.modules if m.startswith(\"google\")]
+assert nym.default_socket_path(\"alice\", \"/var/lib/nymd\") == \"/var/lib/nymd/clients/alice/nymd.sock\"
+try:
+    nym.connect(\"alice\", home=\"/var/lib/nymd\")
+except nym.ConnectError as e:
+    print(e)
+else:
+    sys.exit(\"connected to nothing\")
+" | grep "^connect /var/lib/nymd/clients/alice/nymd.sock: "'
+t "python3-nym: its page and example are installed" '
+    ls "$ROOT"/usr/share/doc/python3-nym/python.md* "$ROOT"/usr/share/doc/python3-nym/examples/nym_hello.py*'
 t "the manual pages are installed" 'ls "$ROOT"/usr/share/man/man8/nymd.8* "$ROOT"/usr/share/man/man5/nymd.conf.5* \
     "$ROOT"/usr/share/man/man8/loopix-client.8*'
 t "purge removes the packages and /var/lib/nymd" '
-    in_root env DEBIAN_FRONTEND=noninteractive apt-get purge -y nymd nym-mixnet libnym-dev libnym0 &&
-    ! in_root test -e /var/lib/nymd && ! in_root test -e /usr/bin/nymd'
+    in_root env DEBIAN_FRONTEND=noninteractive apt-get purge -y nymd nym-mixnet libnym-dev libnym0 python3-nym &&
+    ! in_root test -e /var/lib/nymd && ! in_root test -e /usr/bin/nymd &&
+    ! in_root test -e /usr/lib/python3/dist-packages/nym'
 echo "1..$n"
 [ "$failed" -eq 0 ] || die "$failed of $n checks failed in the fresh root"
 say "all $n checks passed in the fresh root"
