@@ -17,6 +17,7 @@
 
 #include "common/addr.h"
 #include "common/config.h"
+#include "common/confkeys.h"
 #include "common/http.h"
 #include "common/fsutil.h"
 #include "common/strbuf.h"
@@ -44,22 +45,18 @@ enum config_kind {
 	CK_UINT,	/* integer in [min, max] */
 };
 
-struct config_key {
-	const char	*table;
-	const char	*name;
-	enum config_kind kind;
-	size_t		 offset;
-	size_t		 size;		/* of a string field */
-	long long	 min, max;	/* CK_UINT */
-};
-
 #define FIELD(f)	offsetof(struct nymd_config, f), \
 			sizeof(((struct nymd_config *)0)->f)
-#define KEY(t, n, k)		{ t, #n, k, FIELD(n), 0, 0 }
-#define KEYF(t, n, k, f)	{ t, n, k, FIELD(f), 0, 0 }
-#define KEYU(t, n, lo, hi)	{ t, #n, CK_UINT, FIELD(n), lo, hi }
+#define KEYT(t, n, type, k, f, expects) \
+	{ t, n, type, k, FIELD(f), 0, 0, 1, false, expects }
+#define KEY(t, n, k)		KEYT(t, #n, CONFKEY_STRING, k, n, NULL)
+#define KEYF(t, n, k, f)	KEYT(t, n, CONFKEY_STRING, k, f, NULL)
+#define KEYB(t, n, f)		KEYT(t, n, CONFKEY_BOOL, CK_BOOL, f, NULL)
+#define KEYN(t, n, k)		KEYT(t, #n, CONFKEY_NUMBER, k, n, NULL)
+#define KEYU(t, n, lo, hi) \
+	{ t, #n, CONFKEY_INT, CK_UINT, FIELD(n), lo, hi, 1, false, NULL }
 
-static const struct config_key config_keys[] = {
+static const struct confkey config_keys[] = {
 	KEY("client", id, CK_ID),
 	KEY("client", directory_server_topology, CK_URL),
 	KEY("client", priv_key_file, CK_PATH),
@@ -67,30 +64,28 @@ static const struct config_key config_keys[] = {
 	KEY("client", provider_id, CK_PROVIDER),
 	KEY("client", mixapps_directory, CK_PATH),
 	KEY("client", loopix_home_directory, CK_HOMEDIR),
-	KEYF("logging", "disable", CK_BOOL, log_disable),
+	KEYB("logging", "disable", log_disable),
 	KEYF("logging", "file", CK_LOGFILE, log_file),
 	KEYF("logging", "level", CK_LEVEL, log_level),
-	KEY("debug", loop_cover_traffic_rate, CK_RATE),
-	KEY("debug", fetch_message_rate, CK_RATE),
-	KEY("debug", message_sending_rate, CK_RATE),
-	KEY("debug", rate_compliant_cover_messages_disabled, CK_BOOL),
+	KEYN("debug", loop_cover_traffic_rate, CK_RATE),
+	KEYN("debug", fetch_message_rate, CK_RATE),
+	KEYN("debug", message_sending_rate, CK_RATE),
+	KEYB("debug", "rate_compliant_cover_messages_disabled",
+	    rate_compliant_cover_messages_disabled),
 	KEY("nymd", user, CK_USER),
 	KEY("nymd", socket_path, CK_PATH),
-	KEY("nymd", socket_mode, CK_MODE),
+	KEYT("nymd", "socket_mode", CONFKEY_STRING, CK_MODE, socket_mode,
+	    "a string holding an octal mode such as \"0600\""),
 	KEY("nymd", listen_address, CK_ADDRESS),
 	KEY("nymd", directory_proxy, CK_PROXY),
 	KEY("nymd", websocket_allowed_origins, CK_ORIGINS),
-	KEY("nymd", allow_other_users, CK_BOOL),
-	KEY("nymd", average_delay_ms, CK_DELAY),
+	KEYB("nymd", "allow_other_users", allow_other_users),
+	KEYN("nymd", average_delay_ms, CK_DELAY),
 	KEYU("nymd", topology_refresh_seconds, 1, 86400),
 	KEYU("nymd", max_restarts, 1, 1000),
 	KEYU("nymd", restart_window_seconds, 1, 86400),
 };
 #define CONFIG_NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
-
-static const char *const config_tables[] = {
-	"client", "logging", "debug", "nymd",
-};
 
 static const char *const config_level_names[] = {
 	"trace", "debug", "info", "warning", "error", "panic", "fatal",
@@ -327,78 +322,23 @@ config_defaults(struct nymd_config *cfg, const char *id, const char *root)
 	return CONFIG_OK;
 }
 
-static const char *
-kind_expects(enum config_kind kind)
-{
-	switch (kind) {
-	case CK_BOOL:
-		return "a boolean (true or false)";
-	case CK_RATE:
-	case CK_DELAY:
-		return "a number";
-	case CK_UINT:
-		return "an integer";
-	case CK_MODE:
-		return "a string holding an octal mode such as \"0600\"";
-	default:
-		return "a string";
-	}
-}
-
-static bool
-kind_accepts(enum config_kind kind, enum toml_type type)
-{
-	switch (kind) {
-	case CK_BOOL:
-		return type == TOML_BOOLEAN;
-	case CK_RATE:
-	case CK_DELAY:
-		/* "rate = 10" means 10.0 to anyone reading the file */
-		return type == TOML_FLOAT || type == TOML_INTEGER;
-	case CK_UINT:
-		return type == TOML_INTEGER;
-	default:
-		return type == TOML_STRING;
-	}
-}
-
 static int
-key_error(struct toml_error *err, const struct toml_kv *kv, const char *fmt,
-    ...) __attribute__((format(printf, 3, 4)));
-
-static int
-key_error(struct toml_error *err, const struct toml_kv *kv, const char *fmt,
-    ...)
+apply_string(const struct confkeys_ctx *ctx, const struct confkey *ck,
+    const struct toml_kv *kv)
 {
-	va_list ap;
-
-	toml_error_set(err, kv->line, kv->key, "%s", "");
-	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-	va_end(ap);
-	return CONFIG_ERR_INVALID;
-}
-
-static int
-apply_string(const struct config_key *ck, const struct toml_kv *kv,
-    struct nymd_config *cfg, struct toml_error *err)
-{
+	struct nymd_config *cfg = ctx->obj;
 	char *field = (char *)cfg + ck->offset;
 	const char *v = kv->u.s;
 	char shown[CONFIG_SHOWN_BYTES];
 	enum config_log_level level;
 	unsigned int mode;
 
-	for (const char *c = v; *c != '\0'; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			return key_error(err, kv,
-			    "control characters are not allowed here");
 	switch (ck->kind) {
 	case CK_ID:
 		if (v[0] == '\0')
-			return key_error(err, kv, "must not be empty");
+			return confkeys_fail(ctx, kv, "must not be empty");
 		if (!config_id_valid(v))
-			return key_error(err, kv, "invalid id '%s': use 1 to "
+			return confkeys_fail(ctx, kv, "invalid id '%s': use 1 to "
 			    "64 letters, digits, '.', '_' or '-', not starting "
 			    "with '.' or '-'", config_show(v, shown,
 			    sizeof(shown)));
@@ -409,40 +349,40 @@ apply_string(const struct config_key *ck, const struct toml_kv *kv,
 		if (v[0] != '\0' && strlen(v) >= ck->size)
 			break;	/* "too long", below */
 		if (v[0] != '\0' && addr_check_url(v, why, sizeof(why)) == -1)
-			return key_error(err, kv, "%s", why);
+			return confkeys_fail(ctx, kv, "%s", why);
 		break;
 	}
 	case CK_PROXY: {
 		char why[160];
 		if (v[0] != '\0' && http_proxy_check(v, why, sizeof(why)) == -1)
-			return key_error(err, kv, "%s", why);
+			return confkeys_fail(ctx, kv, "%s", why);
 		break;
 	}
 	case CK_HOMEDIR:
 		if (v[0] != '\0' && v[0] != '/')
-			return key_error(err, kv,
+			return confkeys_fail(ctx, kv,
 			    "must be an absolute path");
 		break;
 	case CK_PROVIDER:
 		if (v[0] != '\0' && !config_provider_id_valid(v))
-			return key_error(err, kv, "expected a provider id (44 "
+			return confkeys_fail(ctx, kv, "expected a provider id (44 "
 			    "characters of URL-safe base64) or \"\"");
 		break;
 	case CK_LEVEL:
 		if (config_log_level_parse(v, &level) != CONFIG_OK)
-			return key_error(err, kv, "expected one of trace, "
+			return confkeys_fail(ctx, kv, "expected one of trace, "
 			    "debug, info, warning, error, panic, fatal; got "
 			    "'%s'", config_show(v, shown, sizeof(shown)));
 		cfg->log_level = level;
 		return CONFIG_OK;
 	case CK_USER:
 		if (!user_valid(v))
-			return key_error(err, kv, "expected a user name of 1 "
+			return confkeys_fail(ctx, kv, "expected a user name of 1 "
 			    "to 32 letters, digits, '.', '_' or '-'");
 		break;
 	case CK_MODE:
 		if (mode_parse(v, &mode) != CONFIG_OK)
-			return key_error(err, kv, "expected an octal mode "
+			return confkeys_fail(ctx, kv, "expected an octal mode "
 			    "between \"0600\" and \"0777\" that lets the owner "
 			    "read and write, got '%s'",
 			    config_show(v, shown, sizeof(shown)));
@@ -454,19 +394,19 @@ apply_string(const struct config_key *ck, const struct toml_kv *kv,
 		char ip[ADDR_IP_BYTES], why[CONFIG_SHOWN_BYTES + 128];
 		if (strlen(v) >= CONFIG_SHOWN_BYTES ||
 		    addr_parse_ip(v, ip, sizeof(ip), why, sizeof(why)) == -1)
-			return key_error(err, kv, "expected a numeric IPv4 or "
+			return confkeys_fail(ctx, kv, "expected a numeric IPv4 or "
 			    "IPv6 address, got '%s'%s%s",
 			    config_show(v, shown, sizeof(shown)),
 			    strlen(v) < CONFIG_SHOWN_BYTES ? ": " : "",
 			    strlen(v) < CONFIG_SHOWN_BYTES ? why : "");
 		if (set_string(field, ck->size, ip) != CONFIG_OK)
-			return key_error(err, kv, "value is too long");
+			return confkeys_fail(ctx, kv, "value is too long");
 		return CONFIG_OK;
 	}
 	case CK_ORIGINS: {
 		const char *why = config_origins_check(v);
 		if (why != NULL)
-			return key_error(err, kv, "%s", why);
+			return confkeys_fail(ctx, kv, "%s", why);
 		break;
 	}
 	default:
@@ -477,36 +417,29 @@ apply_string(const struct config_key *ck, const struct toml_kv *kv,
 	    ck->kind == CK_HOMEDIR))
 		return CONFIG_OK;
 	if (set_string(field, ck->size, v) != CONFIG_OK)
-		return key_error(err, kv, "value is too long (at most %zu "
+		return confkeys_fail(ctx, kv, "value is too long (at most %zu "
 		    "bytes)", ck->size - 1);
 	return CONFIG_OK;
 }
 
 static int
-apply_number(const struct config_key *ck, const struct toml_kv *kv,
-    struct nymd_config *cfg, struct toml_error *err)
+apply_number(const struct confkeys_ctx *ctx, const struct confkey *ck,
+    const struct toml_kv *kv)
 {
-	void *field = (char *)cfg + ck->offset;
+	void *field = (char *)ctx->obj + ck->offset;
 	double v;
 
-	if (ck->kind == CK_UINT) {
-		if (kv->u.i < ck->min || kv->u.i > ck->max)
-			return key_error(err, kv, "must be between %lld and "
-			    "%lld", ck->min, ck->max);
-		*(unsigned int *)field = (unsigned int)kv->u.i;
-		return CONFIG_OK;
-	}
 	v = kv->type == TOML_INTEGER ? (double)kv->u.i : kv->u.f;
 	if (ck->kind == CK_DELAY) {
 		/* 0 sends without mixing delays: for measurements only. */
 		if (!(v >= 0 && v <= CONFIG_MAX_DELAY_MS))
-			return key_error(err, kv, "expected a mean delay in "
+			return confkeys_fail(ctx, kv, "expected a mean delay in "
 			    "milliseconds, from 0 to %.0f", CONFIG_MAX_DELAY_MS);
 		*(double *)field = v;
 		return CONFIG_OK;
 	}
 	if (v > CONFIG_MAX_RATE_PER_SECOND)
-		return key_error(err, kv, "rate is too high (at most %.0f "
+		return confkeys_fail(ctx, kv, "rate is too high (at most %.0f "
 		    "per second; a negative rate disables the stream)",
 		    CONFIG_MAX_RATE_PER_SECOND);
 	/* The seed's rule: 0 means "use the default". */
@@ -514,56 +447,43 @@ apply_number(const struct config_key *ck, const struct toml_kv *kv,
 	return CONFIG_OK;
 }
 
+/* A string or a number, checked for type by confkeys_apply(). */
 static int
-apply_key(const struct config_key *ck, const struct toml_kv *kv,
-    struct nymd_config *cfg, struct toml_error *err)
+config_set(const struct confkeys_ctx *ctx, const struct confkey *ck,
+    const struct toml_kv *kv)
 {
-	if (!kind_accepts(ck->kind, kv->type))
-		return key_error(err, kv, "expected %s, got %s",
-		    kind_expects(ck->kind), toml_type_name(kv->type));
-	switch (ck->kind) {
-	case CK_BOOL:
-		*(bool *)((char *)cfg + ck->offset) = kv->u.b;
-		return CONFIG_OK;
-	case CK_RATE:
-	case CK_DELAY:
-	case CK_UINT:
-		return apply_number(ck, kv, cfg, err);
-	default:
-		return apply_string(ck, kv, cfg, err);
-	}
+	if (ck->type == CONFKEY_NUMBER)
+		return apply_number(ctx, ck, kv);
+	return apply_string(ctx, ck, kv);
 }
 
-static bool
-table_known(const char *name)
+static void
+config_fail(void *arg, unsigned long line, const char *key, const char *msg)
 {
-	for (size_t i = 0; i < sizeof(config_tables) / sizeof(config_tables[0]);
-	    i++)
-		if (strcmp(config_tables[i], name) == 0)
-			return true;
-	return false;
+	toml_error_set(arg, line, key, "%s", msg);
 }
 
-static const struct config_key *
-key_lookup(const char *table, const char *name, size_t *indexp)
-{
-	for (size_t i = 0; i < CONFIG_NKEYS; i++) {
-		if (strcmp(config_keys[i].table, table) == 0 &&
-		    strcmp(config_keys[i].name, name) == 0) {
-			*indexp = i;
-			return &config_keys[i];
-		}
-	}
-	return NULL;
-}
+static const struct confkeys config_schema = {
+	.keys = config_keys,
+	.nkeys = CONFIG_NKEYS,
+	.root_msg = "keys must be inside a table: [client], [logging], "
+	    "[debug] or [nymd]",
+	.unknown_table_hint = "; nymd knows [client], [logging], [debug] and "
+	    "[nymd]",
+	.range_from = "between",
+	.range_to = "and",
+	.control_msg = "control characters are not allowed here",
+	.set = config_set,
+	.fail = config_fail,
+};
 
 static size_t
 key_index(const char *table, const char *name)
 {
-	size_t i = 0;
+	const struct confkeys_ctx ctx = { .schema = &config_schema, .role = 1 };
+	long i = confkeys_index(&ctx, table, name);
 
-	key_lookup(table, name, &i);
-	return i;
+	return i < 0 ? 0 : (size_t)i;
 }
 
 /* Checks that need the whole file: required keys and derived paths. */
@@ -621,45 +541,18 @@ config_apply(const struct toml_doc *doc, const char *root,
     struct nymd_config *cfg, struct toml_error *err)
 {
 	unsigned long lines[CONFIG_NKEYS];
-	const struct config_key *ck;
-	const struct toml_table *t;
-	const struct toml_kv *kv;
-	size_t k;
-	int rc;
+	const struct confkeys_ctx ctx = {
+		.schema = &config_schema, .role = 1, .obj = cfg,
+		.lines = lines, .fail_arg = err,
+	};
 
-	memset(lines, 0, sizeof(lines));
 	if (defaults_fill(cfg, root) != CONFIG_OK) {
 		toml_error_set(err, 0, NULL, "the root directory must be an "
 		    "absolute path");
 		return CONFIG_ERR_INVALID;
 	}
-	t = &doc->tables[0];
-	if (t->nkvs > 0) {
-		toml_error_set(err, t->kvs[0].line, t->kvs[0].key, "keys must "
-		    "be inside a table: [client], [logging], [debug] or "
-		    "[nymd]");
+	if (confkeys_apply(&ctx, doc) == -1)
 		return CONFIG_ERR_INVALID;
-	}
-	for (size_t i = 1; i < doc->ntables; i++) {
-		t = &doc->tables[i];
-		if (!table_known(t->name)) {
-			toml_error_set(err, t->line, NULL, "unknown table "
-			    "[%s]; nymd knows [client], [logging], [debug] "
-			    "and [nymd]", t->name);
-			return CONFIG_ERR_INVALID;
-		}
-		for (size_t j = 0; j < t->nkvs; j++) {
-			kv = &t->kvs[j];
-			if ((ck = key_lookup(t->name, kv->key, &k)) == NULL) {
-				toml_error_set(err, kv->line, kv->key,
-				    "unknown key in [%s]", t->name);
-				return CONFIG_ERR_INVALID;
-			}
-			if ((rc = apply_key(ck, kv, cfg, err)) != CONFIG_OK)
-				return rc;
-			lines[k] = kv->line;
-		}
-	}
 	return config_finish(doc, lines, cfg, err);
 }
 

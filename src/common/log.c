@@ -25,7 +25,8 @@ static struct {
 	enum log_dest	 dest;
 	int		 fd;
 	void		(*fatal_hook)(const char *);
-} logger = { "nymd", LOG_LEVEL_INFO, LOG_DEST_STDERR, STDERR_FILENO, NULL };
+	int		 in_fatal_hook;
+} logger = { "nymd", LOG_LEVEL_INFO, LOG_DEST_STDERR, STDERR_FILENO, NULL, 0 };
 
 int
 log_level_parse(const char *name, enum log_level *out)
@@ -211,8 +212,11 @@ log_fatal(int status, int with_errno, const char *fmt, va_list ap)
 		snprintf(msg + len, sizeof(msg) - len, ": %s", strerror(saved));
 	}
 	log_emit(LOG_LEVEL_FATAL, msg);
-	if (logger.fatal_hook != NULL)
+	/* Once: a hook that itself fails (out of memory) only exits. */
+	if (logger.fatal_hook != NULL && !logger.in_fatal_hook) {
+		logger.in_fatal_hook = 1;
 		logger.fatal_hook(msg);
+	}
 	_exit(status);
 }
 

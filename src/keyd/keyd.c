@@ -20,6 +20,7 @@
 #include "common/secret.h"
 #include "common/topology.h"
 #include "common/topology_ipc.h"
+#include "common/xalloc.h"
 #include "keyd/keyd.h"
 #include "keyd/packet.h"
 
@@ -295,10 +296,8 @@ static int
 keyd_defer_cover(struct proc *p, struct ipc_chan *c, Nymipc__PacketKind kind)
 {
 	if (keyd.cover_ev == NULL) {
-		keyd.covers = calloc(KEYD_MAX_COVERS, sizeof(*keyd.covers));
-		keyd.cover_ev = evtimer_new(p->base, on_cover_work, NULL);
-		if (keyd.covers == NULL || keyd.cover_ev == NULL)
-			fatal("cannot allocate the cover queue");
+		keyd.covers = xcalloc(KEYD_MAX_COVERS, sizeof(*keyd.covers));
+		keyd.cover_ev = xevtimer_new(p->base, on_cover_work, NULL);
 	}
 	if (keyd.n_covers == KEYD_MAX_COVERS)
 		return -1;

@@ -7,6 +7,7 @@
 #include "common/http.h"
 #include "common/log.h"
 #include "common/topology.h"
+#include "common/xalloc.h"
 #include "netd/directory.h"
 
 #define DIRECTORY_BACKOFF_MIN_MS	500
@@ -112,11 +113,7 @@ directory_succeeded(struct directory *d, const char *body, size_t len)
 		}
 	}
 	evutil_timerclear(&d->shrink_since);
-	if ((json = malloc(len + 1)) == NULL) {
-		topology_free(t);
-		directory_failed(d, "out of memory");
-		return;
-	}
+	json = xmalloc(len + 1);
 	memcpy(json, body, len);
 	json[len] = '\0';
 	if (d->unreachable || d->topology == NULL ||
@@ -182,10 +179,8 @@ struct directory *
 directory_new(struct event_base *base, const char *url, unsigned refresh_seconds,
     directory_cb cb, void *arg)
 {
-	struct directory *d = calloc(1, sizeof(*d));
+	struct directory *d = xcalloc(1, sizeof(*d));
 
-	if (d == NULL)
-		return NULL;
 	d->cb = cb;
 	d->cb_arg = arg;
 	d->base = base;
@@ -193,26 +188,23 @@ directory_new(struct event_base *base, const char *url, unsigned refresh_seconds
 	d->http = http_new(base);
 	if (d->http != NULL)
 		http_own_resolver(d->http);
-	d->next_fetch = evtimer_new(base, directory_on_next_fetch, d);
-	if (d->http == NULL || d->next_fetch == NULL ||
-	    directory_set_url(d, url, refresh_seconds) == -1) {
+	d->next_fetch = xevtimer_new(base, directory_on_next_fetch, d);
+	if (d->http == NULL) {
 		directory_free(d);
 		return NULL;
 	}
+	directory_set_url(d, url, refresh_seconds);
 	return d;
 }
 
-int
+void
 directory_set_url(struct directory *d, const char *url, unsigned refresh_seconds)
 {
-	char *copy = strdup(url);
+	char *copy = xstrdup(url);
 
-	if (copy == NULL)
-		return -1;
 	free(d->url);
 	d->url = copy;
 	d->refresh_seconds = refresh_seconds ? refresh_seconds : 30;
-	return 0;
 }
 
 int

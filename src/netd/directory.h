@@ -26,7 +26,7 @@ void	directory_global_cleanup(void);
 struct directory *directory_new(struct event_base *, const char *url,
 	    unsigned refresh_seconds, directory_cb cb, void *arg);
 void	directory_free(struct directory *);
-int	directory_set_url(struct directory *, const char *url, unsigned refresh_seconds);
+void	directory_set_url(struct directory *, const char *url, unsigned refresh_seconds);
 /* The configured directory_proxy, or "" for none: the environment's proxy
  * variables are never used. 0 or -1. */
 int	directory_set_proxy(struct directory *, const char *proxy);

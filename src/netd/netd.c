@@ -233,9 +233,8 @@ netd_start(struct proc *p)
 static void
 netd_reload(struct proc *p)
 {
-	if (directory_set_url(netd.dir, p->config->directory_url,
-	    p->config->topology_refresh_seconds) == -1)
-		log_warnx("out of memory: keeping the old directory URL");
+	directory_set_url(netd.dir, p->config->directory_url,
+	    p->config->topology_refresh_seconds);
 	if (directory_set_proxy(netd.dir, p->config->directory_proxy) == -1)
 		log_warnx("out of memory: keeping the old directory proxy");
 	if (netd.traffic != NULL)
@@ -293,8 +292,8 @@ on_pubkey_reply(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 	netd.have_pub = 1;
 	netd.provider = provider_new(netd.proc->base, netd.pub, SPHINX_PACKET_BYTES,
 	    netd_dh_request, NULL);
-	netd.traffic = netd.provider ? traffic_new(netd.proc->base, netd.provider,
-	    &netd_traffic_hooks, NULL) : NULL;
+	netd.traffic = traffic_new(netd.proc->base, netd.provider,
+	    &netd_traffic_hooks, NULL);
 	if (netd.traffic == NULL)
 		fatalx("cannot set up the provider link");
 	netd_apply_config(netd.proc->config);

@@ -13,6 +13,7 @@
 #include "common/link.h"
 #include "common/log.h"
 #include "common/resolve.h"
+#include "common/xalloc.h"
 #include "netd/provider.h"
 
 #define PROVIDER_BACKOFF_MIN_MS	250
@@ -285,10 +286,8 @@ struct provider_link *
 provider_new(struct event_base *base, const uint8_t own_pub[32], size_t packet_bytes,
     provider_dh_request dh_request, void *dh_arg)
 {
-	struct provider_link *p = calloc(1, sizeof(*p));
+	struct provider_link *p = xcalloc(1, sizeof(*p));
 
-	if (p == NULL)
-		return NULL;
 	p->base = base;
 	p->dh_request = dh_request;
 	p->dh_arg = dh_arg;
@@ -296,11 +295,7 @@ provider_new(struct event_base *base, const uint8_t own_pub[32], size_t packet_b
 	p->packet_bytes = packet_bytes;
 	p->backoff_ms = PROVIDER_BACKOFF_MIN_MS;
 	memcpy(p->own_pub, own_pub, 32);
-	p->retry_ev = evtimer_new(base, provider_on_retry, p);
-	if (p->retry_ev == NULL) {
-		free(p);
-		return NULL;
-	}
+	p->retry_ev = xevtimer_new(base, provider_on_retry, p);
 	return p;
 }
 

@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/rand.h"
 #include "common/sphinx.h"
+#include "common/xalloc.h"
 #include "netd/provider.h"
 #include "netd/traffic.h"
 
@@ -298,16 +299,15 @@ cover_pool_depth(double rate)
 }
 
 /* Sizes the pool for a stream of `rate`; keeps what fits. */
-static int
+static void
 cover_pool_resize(struct cover_pool *pool, double rate)
 {
 	size_t cap = cover_pool_depth(rate);
 	uint8_t *p;
 
 	if (cap == pool->cap)
-		return 0;
-	if ((p = malloc(cap * SPHINX_PACKET_BYTES)) == NULL)
-		return -1;
+		return;
+	p = xmalloc(cap * SPHINX_PACKET_BYTES);
 	size_t keep = pool->n < cap ? pool->n : cap;
 	for (size_t i = 0; i < keep; i++)
 		memcpy(p + i * SPHINX_PACKET_BYTES,
@@ -318,7 +318,6 @@ cover_pool_resize(struct cover_pool *pool, double rate)
 	pool->cap = cap;
 	pool->head = 0;
 	pool->n = keep;
-	return 0;
 }
 
 static void
@@ -532,10 +531,8 @@ struct traffic *
 traffic_new(struct event_base *base, struct provider_link *provider,
     const struct traffic_hooks *hooks, void *arg)
 {
-	struct traffic *t = calloc(1, sizeof(*t));
+	struct traffic *t = xcalloc(1, sizeof(*t));
 
-	if (t == NULL)
-		return NULL;
 	t->base = base;
 	t->provider = provider;
 	t->hooks = *hooks;
@@ -543,14 +540,12 @@ traffic_new(struct event_base *base, struct provider_link *provider,
 	t->drop.name = "send";
 	t->loop.name = "loop cover";
 	t->send_tm.fd = t->loop_tm.fd = t->fetch_tm.fd = -1;
-	t->retry_ev = evtimer_new(base, on_retry, t);
-	t->drop.warn_ev = evtimer_new(base, on_cover_warn, &t->drop);
-	t->loop.warn_ev = evtimer_new(base, on_cover_warn, &t->loop);
-	if (t->drop.warn_ev == NULL || t->loop.warn_ev == NULL ||
-	    ptimer_init(&t->send_tm, base, on_send_tick, t) == -1 ||
+	t->retry_ev = xevtimer_new(base, on_retry, t);
+	t->drop.warn_ev = xevtimer_new(base, on_cover_warn, &t->drop);
+	t->loop.warn_ev = xevtimer_new(base, on_cover_warn, &t->loop);
+	if (ptimer_init(&t->send_tm, base, on_send_tick, t) == -1 ||
 	    ptimer_init(&t->loop_tm, base, on_loop_tick, t) == -1 ||
-	    ptimer_init(&t->fetch_tm, base, on_fetch_tick, t) == -1 ||
-	    t->retry_ev == NULL) {
+	    ptimer_init(&t->fetch_tm, base, on_fetch_tick, t) == -1) {
 		traffic_free(t);
 		return NULL;
 	}
@@ -582,9 +577,8 @@ void
 traffic_set_rates(struct traffic *t, const struct traffic_rates *r)
 {
 	t->rates = *r;
-	if (cover_pool_resize(&t->drop, r->send) == -1 ||
-	    cover_pool_resize(&t->loop, r->loop) == -1)
-		fatal("cover pool");
+	cover_pool_resize(&t->drop, r->send);
+	cover_pool_resize(&t->loop, r->loop);
 	ptimer_stop(&t->send_tm);
 	ptimer_stop(&t->loop_tm);
 	ptimer_stop(&t->fetch_tm);
@@ -829,14 +823,14 @@ traffic_packet(struct traffic *t, uint64_t id, const uint8_t *packet)
 {
 	if (traffic_find(t, id) != NULL)
 		return;	/* built again after a restart: the first one stands */
-	if (t->n_out == TRAFFIC_MAX_PACKETS ||
-	    (t->out[t->n_out].packet = malloc(SPHINX_PACKET_BYTES)) == NULL) {
+	if (t->n_out == TRAFFIC_MAX_PACKETS) {
 		log_warnx("no room for the packet of message %llu; rpcd has it "
 		    "built again later", (unsigned long long)id);
 		(void)t->hooks.expired(t->arg, id);
 		return;
 	}
 	struct out_pkt *m = &t->out[t->n_out++];
+	m->packet = xmalloc(SPHINX_PACKET_BYTES);
 	m->id = id;
 	m->state = OUT_READY;
 	m->nonce = 0;

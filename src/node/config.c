@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "common/addr.h"
+#include "common/confkeys.h"
 #include "common/fsutil.h"
 #include "common/strbuf.h"
 #include "common/toml.h"
@@ -40,26 +41,16 @@ enum node_kind {
 #define MIX	(1u << NODE_ROLE_MIXNODE)
 #define PROV	(1u << NODE_ROLE_PROVIDER)
 
-struct node_key {
-	const char	*table;
-	const char	*key;
-	enum node_kind	 kind;
-	size_t		 offset;
-	size_t		 size;		/* of a string field */
-	int64_t		 min, max;
-	unsigned	 roles;
-	bool		 required;
-};
-
+#define FIELD(f)	offsetof(struct node_config, f), \
+			sizeof(((struct node_config *)0)->f)
 #define STR(t, k, kind, f, r, req) \
-	{ t, k, kind, offsetof(struct node_config, f), \
-	  sizeof(((struct node_config *)0)->f), 0, 0, r, req }
+	{ t, k, CONFKEY_STRING, kind, FIELD(f), 0, 0, r, req, NULL }
 #define NUM(t, k, kind, f, lo, hi, r) \
-	{ t, k, kind, offsetof(struct node_config, f), 0, lo, hi, r, false }
+	{ t, k, CONFKEY_INT, kind, FIELD(f), lo, hi, r, false, NULL }
 #define NUMR(t, k, kind, f, lo, hi, r) \
-	{ t, k, kind, offsetof(struct node_config, f), 0, lo, hi, r, true }
+	{ t, k, CONFKEY_INT, kind, FIELD(f), lo, hi, r, true, NULL }
 
-static const struct node_key node_keys[] = {
+static const struct confkey node_keys[] = {
 	STR("node", "id", NK_ID, id, MIX | PROV, true),
 	STR("node", "host", NK_HOST, host, MIX | PROV, true),
 	NUMR("node", "port", NK_UINT, port, 1, 65535, MIX | PROV),
@@ -233,61 +224,19 @@ node_fail(char *err, size_t errlen, const char *name, unsigned long line,
 	return -1;
 }
 
-static const struct node_key *
-node_key_find(const char *table, const char *key, enum node_role role)
-{
-	for (size_t i = 0; i < NODE_NKEYS; i++)
-		if (strcmp(node_keys[i].table, table) == 0 &&
-		    strcmp(node_keys[i].key, key) == 0 &&
-		    (node_keys[i].roles & (1u << role)))
-			return &node_keys[i];
-	return NULL;
-}
-
+/* A string key's value, checked for type and control characters. */
 static int
-node_table_known(const char *table, enum node_role role)
+node_set(const struct confkeys_ctx *ctx, const struct confkey *nk,
+    const struct toml_kv *kv)
 {
-	for (size_t i = 0; i < NODE_NKEYS; i++)
-		if (strcmp(node_keys[i].table, table) == 0 &&
-		    (node_keys[i].roles & (1u << role)))
-			return 1;
-	return 0;
-}
-
-static int
-node_apply(struct node_config *c, const struct node_key *nk,
-    const struct toml_kv *kv, const char *name, char *err, size_t errlen)
-{
+	struct node_config *c = ctx->obj;
 	char *field = (char *)c + nk->offset;
-	const char *v;
+	const char *v = kv->u.s;
 
-	if (nk->kind == NK_UINT || nk->kind == NK_U64) {
-		if (kv->type != TOML_INTEGER)
-			return node_fail(err, errlen, name, kv->line, kv->key,
-			    "expected an integer, got %s",
-			    toml_type_name(kv->type));
-		if (kv->u.i < nk->min || kv->u.i > nk->max)
-			return node_fail(err, errlen, name, kv->line, kv->key,
-			    "must be from %lld to %lld", (long long)nk->min,
-			    (long long)nk->max);
-		if (nk->kind == NK_UINT)
-			*(unsigned *)(void *)field = (unsigned)kv->u.i;
-		else
-			*(uint64_t *)(void *)field = (uint64_t)kv->u.i;
-		return 0;
-	}
-	if (kv->type != TOML_STRING)
-		return node_fail(err, errlen, name, kv->line, kv->key,
-		    "expected a string, got %s", toml_type_name(kv->type));
-	v = kv->u.s;
-	for (const char *p = v; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			return node_fail(err, errlen, name, kv->line, kv->key,
-			    "control characters are not allowed");
 	switch (nk->kind) {
 	case NK_ID:
 		if (!node_id_valid(v))
-			return node_fail(err, errlen, name, kv->line, kv->key,
+			return confkeys_fail(ctx, kv,
 			    "use 1 to 64 letters, digits, '.', '_' or '-'");
 		break;
 	case NK_HOST: {
@@ -295,44 +244,41 @@ node_apply(struct node_config *c, const struct node_key *nk,
 		 * bare form is kept ("[::1]" becomes "::1"). */
 		char ip[ADDR_IP_BYTES], why[NODE_ERR_BYTES / 2];
 		if (addr_parse_ip(v, ip, sizeof(ip), why, sizeof(why)) == -1)
-			return node_fail(err, errlen, name, kv->line, kv->key,
-			    "%s", why);
+			return confkeys_fail(ctx, kv, "%s", why);
 		if (strlen(ip) >= nk->size)
-			return node_fail(err, errlen, name, kv->line, kv->key,
-			    "too long");
+			return confkeys_fail(ctx, kv, "too long");
 		memcpy(field, ip, strlen(ip) + 1);
 		return 0;
 	}
 	case NK_LISTEN:
 		if (v[0] != '\0' && !node_loopback_listen(v))
-			return node_fail(err, errlen, name, kv->line, kv->key,
+			return confkeys_fail(ctx, kv,
 			    "expected \"\" or a loopback \"127.0.0.1:PORT\" or "
 			    "\"[::1]:PORT\": the metrics are for this host only");
 		break;
 	case NK_URL: {
 		char why[NODE_ERR_BYTES / 2];
 		if (addr_check_url(v, why, sizeof(why)) == -1)
-			return node_fail(err, errlen, name, kv->line, kv->key,
-			    "%s", why);
+			return confkeys_fail(ctx, kv, "%s", why);
 		if (node_directory_base(v, field, nk->size) == -1)
-			return node_fail(err, errlen, name, kv->line, kv->key,
+			return confkeys_fail(ctx, kv,
 			    "expected an http:// or https:// URL");
 		return 0;
 	}
 	case NK_PATH:
 		if (v[0] != '/')
-			return node_fail(err, errlen, name, kv->line, kv->key,
+			return confkeys_fail(ctx, kv,
 			    "must be an absolute path");
 		break;
 	case NK_LOGFILE:
 		if (v[0] != '\0' && v[0] != '/')
-			return node_fail(err, errlen, name, kv->line, kv->key,
+			return confkeys_fail(ctx, kv,
 			    "must be an absolute path, or \"\" for standard "
 			    "output");
 		break;
 	case NK_LEVEL:
 		if (log_level_parse(v, &c->log_level) == -1)
-			return node_fail(err, errlen, name, kv->line, kv->key,
+			return confkeys_fail(ctx, kv,
 			    "expected one of trace, debug, info, warning, "
 			    "error, panic, fatal");
 		return 0;
@@ -340,11 +286,36 @@ node_apply(struct node_config *c, const struct node_key *nk,
 		break;
 	}
 	if (strlen(v) >= nk->size)
-		return node_fail(err, errlen, name, kv->line, kv->key,
-		    "too long");
+		return confkeys_fail(ctx, kv, "too long");
 	memcpy(field, v, strlen(v) + 1);
 	return 0;
 }
+
+struct node_fail_to {
+	char		*err;
+	size_t		 errlen;
+	const char	*name;
+};
+
+static void
+node_fail_cb(void *arg, unsigned long line, const char *key, const char *msg)
+{
+	struct node_fail_to *to = arg;
+
+	node_fail(to->err, to->errlen, to->name, line, key, "%s", msg);
+}
+
+static const struct confkeys node_schema = {
+	.keys = node_keys,
+	.nkeys = NODE_NKEYS,
+	.root_msg = "keys must be inside a table such as [node]",
+	.unknown_table_hint = "",
+	.range_from = "from",
+	.range_to = "to",
+	.control_msg = "control characters are not allowed",
+	.set = node_set,
+	.fail = node_fail_cb,
+};
 
 int
 node_config_parse(struct node_config *c, const char *buf, size_t len,
@@ -352,50 +323,27 @@ node_config_parse(struct node_config *c, const char *buf, size_t len,
 {
 	struct toml_doc *doc;
 	struct toml_error terr;
-	bool seen[NODE_NKEYS];
+	unsigned long lines[NODE_NKEYS];
+	struct node_fail_to to = { err, errlen, name };
+	const struct confkeys_ctx ctx = {
+		.schema = &node_schema, .role = 1u << c->role, .obj = c,
+		.lines = lines, .fail_arg = &to,
+	};
 	int rc = -1;
 
-	memset(seen, 0, sizeof(seen));
 	if (toml_parse(buf, len, &doc, &terr) != TOML_OK) {
 		char msg[NODE_ERR_BYTES];
 		toml_error_format(&terr, name, msg, sizeof(msg));
 		snprintf(err, errlen, "%s", msg);
 		return -1;
 	}
-	if (doc->tables[0].nkvs > 0) {
-		node_fail(err, errlen, name, doc->tables[0].kvs[0].line,
-		    doc->tables[0].kvs[0].key, "keys must be inside a table "
-		    "such as [node]");
+	if (confkeys_apply(&ctx, doc) == -1)
 		goto out;
-	}
-	for (size_t t = 1; t < doc->ntables; t++) {
-		const struct toml_table *tab = &doc->tables[t];
-
-		if (!node_table_known(tab->name, c->role)) {
-			node_fail(err, errlen, name, tab->line, NULL,
-			    "unknown table [%s]", tab->name);
-			goto out;
-		}
-		for (size_t k = 0; k < tab->nkvs; k++) {
-			const struct node_key *nk = node_key_find(tab->name,
-			    tab->kvs[k].key, c->role);
-			if (nk == NULL) {
-				node_fail(err, errlen, name, tab->kvs[k].line,
-				    tab->kvs[k].key, "unknown key in [%s]",
-				    tab->name);
-				goto out;
-			}
-			if (node_apply(c, nk, &tab->kvs[k], name, err,
-			    errlen) == -1)
-				goto out;
-			seen[nk - node_keys] = true;
-		}
-	}
 	for (size_t i = 0; i < NODE_NKEYS; i++) {
-		const struct node_key *nk = &node_keys[i];
-		if (nk->required && (nk->roles & (1u << c->role)) && !seen[i]) {
+		const struct confkey *nk = &node_keys[i];
+		if (nk->required && (nk->roles & ctx.role) && lines[i] == 0) {
 			node_fail(err, errlen, name, 0, NULL,
-			    "key '%s' is missing from [%s]", nk->key, nk->table);
+			    "key '%s' is missing from [%s]", nk->name, nk->table);
 			goto out;
 		}
 	}
@@ -436,25 +384,25 @@ node_config_load(struct node_config *c, enum node_role role, const char *root,
 
 static void
 node_print_key(struct strbuf *b, const struct node_config *c,
-    const struct node_key *nk)
+    const struct confkey *nk)
 {
 	const char *field = (const char *)c + nk->offset;
 
 	switch (nk->kind) {
 	case NK_UINT:
-		strbuf_printf(b, "%s = %u\n", nk->key,
+		strbuf_printf(b, "%s = %u\n", nk->name,
 		    *(const unsigned *)(const void *)field);
 		return;
 	case NK_U64:
-		strbuf_printf(b, "%s = %llu\n", nk->key, (unsigned long long)
+		strbuf_printf(b, "%s = %llu\n", nk->name, (unsigned long long)
 		    *(const uint64_t *)(const void *)field);
 		return;
 	case NK_LEVEL:
-		strbuf_printf(b, "%s = \"%s\"\n", nk->key,
+		strbuf_printf(b, "%s = \"%s\"\n", nk->name,
 		    log_level_name(c->log_level));
 		return;
 	default:
-		strbuf_toml_string(b, nk->key, field);
+		strbuf_toml_string(b, nk->name, field);
 	}
 }
 
@@ -468,7 +416,7 @@ node_config_write(const char *path, const struct node_config *c)
 	strbuf_printf(&b, "# %s configuration (see %s(8)).\n",
 	    node_role_program(c->role), node_role_program(c->role));
 	for (size_t i = 0; i < NODE_NKEYS; i++) {
-		const struct node_key *nk = &node_keys[i];
+		const struct confkey *nk = &node_keys[i];
 
 		if (!(nk->roles & (1u << c->role)))
 			continue;
@@ -477,7 +425,7 @@ node_config_write(const char *path, const struct node_config *c)
 			    strcmp(table, "") != 0 ? "\n" : "", nk->table);
 			table = nk->table;
 		}
-		if (strcmp(nk->key, "file") == 0 && strcmp(nk->table, "logging") == 0)
+		if (strcmp(nk->name, "file") == 0 && strcmp(nk->table, "logging") == 0)
 			strbuf_printf(&b, "# \"\" logs to standard output\n");
 		node_print_key(&b, c, nk);
 	}

@@ -11,6 +11,7 @@
 #include "common/sphinx.h"
 #include "common/topology.h"
 #include "common/message.h"
+#include "common/xalloc.h"
 #include "rpcd/api.h"
 #include "rpcd/queue.h"
 #include "rpcd/rpcd.h"
@@ -21,27 +22,16 @@ struct api_arena {
 	void	**ptrs;
 	size_t	  n;
 	size_t	  cap;
-	int	  failed;
 };
 
 static void *
 arena_alloc(struct api_arena *a, size_t size)
 {
 	if (a->n == a->cap) {
-		size_t cap = a->cap ? a->cap * 2 : 32;
-		void **ptrs = realloc(a->ptrs, cap * sizeof(*ptrs));
-		if (ptrs == NULL) {
-			a->failed = 1;
-			return NULL;
-		}
-		a->ptrs = ptrs;
-		a->cap = cap;
+		a->cap = a->cap ? a->cap * 2 : 32;
+		a->ptrs = xreallocarray(a->ptrs, a->cap, sizeof(*a->ptrs));
 	}
-	void *p = calloc(1, size);
-	if (p == NULL) {
-		a->failed = 1;
-		return NULL;
-	}
+	void *p = xcalloc(1, size);
 	a->ptrs[a->n++] = p;
 	return p;
 }
@@ -58,27 +48,21 @@ static char *
 arena_strdup(struct api_arena *a, const char *s)
 {
 	size_t len = strlen(s);
-	char *p = arena_alloc(a, len + 1);
-	if (p != NULL)
-		memcpy(p, s, len + 1);
-	return p;
+	return memcpy(arena_alloc(a, len + 1), s, len + 1);
 }
 
-static int
+static void
 api_pack(const Types__Response *res, uint8_t **out, size_t *out_len)
 {
 	size_t len = types__response__get_packed_size(res);
-	uint8_t *buf = malloc(len ? len : 1);
+	uint8_t *buf = xmalloc(len);
 
-	if (buf == NULL)
-		return -1;
 	types__response__pack(res, buf);
 	*out = buf;
 	*out_len = len;
-	return 0;
 }
 
-int
+void
 api_exception(const char *text, uint8_t **out, size_t *out_len)
 {
 	Types__Response res = TYPES__RESPONSE__INIT;
@@ -87,7 +71,7 @@ api_exception(const char *text, uint8_t **out, size_t *out_len)
 	ex.error = (char *)text;
 	res.value_case = TYPES__RESPONSE__VALUE_EXCEPTION;
 	res.exception = &ex;
-	return api_pack(&res, out, out_len);
+	api_pack(&res, out, out_len);
 }
 
 static Config__MixConfig *
@@ -95,8 +79,6 @@ api_provider_config(struct api_arena *a, const struct topology_node *n)
 {
 	Config__MixConfig *m = arena_alloc(a, sizeof(*m));
 
-	if (m == NULL)
-		return NULL;
 	config__mix_config__init(m);
 	m->id = arena_strdup(a, n->id);
 	m->host = arena_strdup(a, n->host);
@@ -122,8 +104,6 @@ api_client_config(struct api_arena *a, const uint8_t pub[32],
 	Config__ClientConfig *c = arena_alloc(a, sizeof(*c));
 	char id[B64_KEY_CHARS + 1];
 
-	if (c == NULL)
-		return NULL;
 	config__client_config__init(c);
 	b64_encode(id, pub, 32, B64_URLSAFE);
 	c->id = arena_strdup(a, id);
@@ -134,16 +114,14 @@ api_client_config(struct api_arena *a, const uint8_t pub[32],
 	} else if (provider_id != NULL && provider_id[0] != '\0') {
 		/* Chosen but not (yet) in the topology: the id is all we know. */
 		c->provider = arena_alloc(a, sizeof(*c->provider));
-		if (c->provider != NULL) {
-			config__mix_config__init(c->provider);
-			c->provider->id = arena_strdup(a, provider_id);
-			c->provider->layer = TOPOLOGY_PROVIDER_LAYER;
-		}
+		config__mix_config__init(c->provider);
+		c->provider->id = arena_strdup(a, provider_id);
+		c->provider->layer = TOPOLOGY_PROVIDER_LAYER;
 	}
 	return c;
 }
 
-static int
+static void
 api_details(const struct rpcd_state *st, uint8_t **out, size_t *out_len)
 {
 	Types__Response res = TYPES__RESPONSE__INIT;
@@ -151,20 +129,21 @@ api_details(const struct rpcd_state *st, uint8_t **out, size_t *out_len)
 	struct api_arena a = { .n = 0 };
 	const struct topology_node *prov = NULL;
 
-	if (!st->have_pubkey)
-		return api_exception("details: nymd is starting, its key is not loaded yet",
+	if (!st->have_pubkey) {
+		api_exception("details: nymd is starting, its key is not loaded yet",
 		    out, out_len);
+		return;
+	}
 	if (st->topology != NULL && st->provider_id != NULL)
 		prov = topology_find_provider(st->topology, st->provider_id);
 	det.details = api_client_config(&a, st->pubkey, prov, st->provider_id);
 	res.value_case = TYPES__RESPONSE__VALUE_DETAILS;
 	res.details = &det;
-	int rc = a.failed ? -1 : api_pack(&res, out, out_len);
+	api_pack(&res, out, out_len);
 	arena_free(&a);
-	return rc;
 }
 
-static int
+static void
 api_clients(const struct rpcd_state *st, uint8_t **out, size_t *out_len)
 {
 	Types__Response res = TYPES__RESPONSE__INIT;
@@ -173,18 +152,18 @@ api_clients(const struct rpcd_state *st, uint8_t **out, size_t *out_len)
 	const struct topology *t = st->topology;
 	size_t total = 0, n = 0;
 
-	if (t == NULL)
-		return api_exception("clients: no topology yet: the directory has not been reached",
+	if (t == NULL) {
+		api_exception("clients: no topology yet: the directory has not been reached",
 		    out, out_len);
+		return;
+	}
 	for (size_t i = 0; i < t->n_providers; i++)
 		total += t->providers[i].n_clients;
 	cl.clients = arena_alloc(&a, (total ? total : 1) * sizeof(*cl.clients));
-	for (size_t i = 0; i < t->n_providers && !a.failed; i++) {
+	for (size_t i = 0; i < t->n_providers; i++) {
 		const struct topology_node *p = &t->providers[i];
-		for (size_t k = 0; k < p->n_clients && !a.failed; k++) {
+		for (size_t k = 0; k < p->n_clients; k++) {
 			Config__ClientConfig *c = api_client_config(&a, p->clients[k], p, NULL);
-			if (c == NULL)
-				break;
 			c->host = (char *)API_CLIENT_HOST;
 			c->port = (char *)API_CLIENT_PORT;
 			cl.clients[n++] = c;
@@ -193,12 +172,11 @@ api_clients(const struct rpcd_state *st, uint8_t **out, size_t *out_len)
 	cl.n_clients = n;
 	res.value_case = TYPES__RESPONSE__VALUE_CLIENTS;
 	res.clients = &cl;
-	int rc = a.failed ? -1 : api_pack(&res, out, out_len);
+	api_pack(&res, out, out_len);
 	arena_free(&a);
-	return rc;
 }
 
-static int
+static void
 api_send(const struct rpcd_state *st, const Types__RequestSendMessage *req,
     uint8_t **out, size_t *out_len)
 {
@@ -209,33 +187,46 @@ api_send(const struct rpcd_state *st, const Types__RequestSendMessage *req,
 	uint8_t msgid[QUEUE_MSGID_BYTES];
 	uint64_t id;
 
-	if (to == NULL)
-		return api_exception("send: missing recipient", out, out_len);
+	if (to == NULL) {
+		api_exception("send: missing recipient", out, out_len);
+		return;
+	}
 	if (to->pubkey.len != 32) {
 		snprintf(text, sizeof(text), "send: bad recipient public key length: "
 		    "%zu bytes, expected 32", to->pubkey.len);
-		return api_exception(text, out, out_len);
+		api_exception(text, out, out_len);
+		return;
 	}
-	if (to->provider == NULL)
-		return api_exception("send: the recipient has no provider", out, out_len);
+	if (to->provider == NULL) {
+		api_exception("send: the recipient has no provider", out, out_len);
+		return;
+	}
 	if (to->provider->pubkey.len != 32) {
 		snprintf(text, sizeof(text), "send: bad recipient provider public key "
 		    "length: %zu bytes, expected 32", to->provider->pubkey.len);
-		return api_exception(text, out, out_len);
+		api_exception(text, out, out_len);
+		return;
 	}
-	if (!sphinx_key_usable(to->pubkey.data))
-		return api_exception("send: the recipient's public key is not a "
+	if (!sphinx_key_usable(to->pubkey.data)) {
+		api_exception("send: the recipient's public key is not a "
 		    "usable X25519 key (a point of small order)", out, out_len);
-	if (!sphinx_key_usable(to->provider->pubkey.data))
-		return api_exception("send: the recipient provider's public key is "
+		return;
+	}
+	if (!sphinx_key_usable(to->provider->pubkey.data)) {
+		api_exception("send: the recipient provider's public key is "
 		    "not a usable X25519 key (a point of small order)", out, out_len);
+		return;
+	}
 	if (req->message.len > MESSAGE_MAX_BYTES) {
 		snprintf(text, sizeof(text), "send: message too large: %zu bytes, the "
 		    "maximum is %d", req->message.len, MESSAGE_MAX_BYTES);
-		return api_exception(text, out, out_len);
+		api_exception(text, out, out_len);
+		return;
 	}
-	if (st->queue == NULL)
-		return api_exception("send: the message store is not open", out, out_len);
+	if (st->queue == NULL) {
+		api_exception("send: the message store is not open", out, out_len);
+		return;
+	}
 	randombytes_buf(msgid, sizeof(msgid));
 	/* Answered only once the message is committed to disk. */
 	if (queue_enqueue(st->queue, msgid, to->pubkey.data, to->provider->pubkey.data,
@@ -243,7 +234,8 @@ api_send(const struct rpcd_state *st, const Types__RequestSendMessage *req,
 		/* Nothing of it is stored: the insert is one transaction. */
 		snprintf(text, sizeof(text), "send: the message could not be "
 		    "stored: %s", queue_error(st->queue));
-		return api_exception(text, out, out_len);
+		api_exception(text, out, out_len);
+		return;
 	}
 	log_debug("message %llu queued (%zu bytes)", (unsigned long long)id, req->message.len);
 	if (st->queued != NULL) {
@@ -256,7 +248,7 @@ api_send(const struct rpcd_state *st, const Types__RequestSendMessage *req,
 	}
 	res.value_case = TYPES__RESPONSE__VALUE_SEND;
 	res.send = &sent;
-	return api_pack(&res, out, out_len);
+	api_pack(&res, out, out_len);
 }
 
 struct api_fetched {
@@ -284,16 +276,12 @@ api_fetch_one(void *arg, const uint8_t *msg, size_t len)
 	if (f->n == f->cap) {
 		size_t cap = f->cap ? f->cap * 2 : 16;
 		ProtobufCBinaryData *m = arena_alloc(f->arena, cap * sizeof(*m));
-		if (m == NULL)
-			return -1;
 		if (f->n > 0)
 			memcpy(m, f->msgs, f->n * sizeof(*m));
 		f->msgs = m;
 		f->cap = cap;
 	}
 	uint8_t *copy = arena_alloc(f->arena, len ? len : 1);
-	if (copy == NULL)
-		return -1;
 	if (len > 0)
 		memcpy(copy, msg, len);
 	f->msgs[f->n].data = copy;
@@ -314,29 +302,32 @@ api_fetch_done(void *arg)
 	fe.messages = f->msgs;
 	res.value_case = TYPES__RESPONSE__VALUE_FETCH;
 	res.fetch = &fe;
-	return api_pack(&res, f->out, f->out_len);
+	api_pack(&res, f->out, f->out_len);
+	return 0;
 }
 
-static int
+static void
 api_fetch(const struct rpcd_state *st, uint8_t **out, size_t *out_len)
 {
 	struct api_arena a = { .n = 0 };
 	struct api_fetched f = { .arena = &a, .out = out, .out_len = out_len };
 
-	if (st->queue == NULL)
-		return api_exception("fetch: the message store is not open", out, out_len);
+	if (st->queue == NULL) {
+		api_exception("fetch: the message store is not open", out, out_len);
+		return;
+	}
 	*out = NULL;
 	if (queue_fetch(st->queue, api_fetch_one, api_fetch_done, &f) < 0) {
 		arena_free(&a);
 		free(*out);	/* made, but the commit failed */
-		return api_exception("fetch: the messages could not be read; they "
+		api_exception("fetch: the messages could not be read; they "
 		    "stay stored", out, out_len);
+		return;
 	}
 	arena_free(&a);
-	return 0;
 }
 
-static int
+static void
 api_flush(uint8_t **out, size_t *out_len)
 {
 	Types__Response res = TYPES__RESPONSE__INIT;
@@ -346,7 +337,7 @@ api_flush(uint8_t **out, size_t *out_len)
 	 * one is already in the connection's output. */
 	res.value_case = TYPES__RESPONSE__VALUE_FLUSH;
 	res.flush = &fl;
-	return api_pack(&res, out, out_len);
+	api_pack(&res, out, out_len);
 }
 
 int
@@ -363,37 +354,37 @@ api_wants_fresh_topology(const uint8_t *req, size_t len)
 	return yes;
 }
 
-int
+void
 api_handle(const struct rpcd_state *st, const uint8_t *req, size_t len,
     uint8_t **out, size_t *out_len)
 {
 	Types__Request *r = types__request__unpack(NULL, len, req);
-	int rc;
 
-	if (r == NULL)
-		return api_exception("malformed request: not a protobuf Request message",
+	if (r == NULL) {
+		api_exception("malformed request: not a protobuf Request message",
 		    out, out_len);
+		return;
+	}
 	switch (r->value_case) {
 	case TYPES__REQUEST__VALUE_DETAILS:
-		rc = api_details(st, out, out_len);
+		api_details(st, out, out_len);
 		break;
 	case TYPES__REQUEST__VALUE_CLIENTS:
-		rc = api_clients(st, out, out_len);
+		api_clients(st, out, out_len);
 		break;
 	case TYPES__REQUEST__VALUE_FLUSH:
-		rc = api_flush(out, out_len);
+		api_flush(out, out_len);
 		break;
 	case TYPES__REQUEST__VALUE_SEND:
-		rc = api_send(st, r->send, out, out_len);
+		api_send(st, r->send, out, out_len);
 		break;
 	case TYPES__REQUEST__VALUE_FETCH:
-		rc = api_fetch(st, out, out_len);
+		api_fetch(st, out, out_len);
 		break;
 	default:
-		rc = api_exception(API_INVALID_REQUEST ": unknown request: "
+		api_exception(API_INVALID_REQUEST ": unknown request: "
 		    "expected one of send, fetch, clients, details, flush", out, out_len);
 		break;
 	}
 	types__request__free_unpacked(r, NULL);
-	return rc;
 }

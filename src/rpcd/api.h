@@ -18,16 +18,15 @@ struct rpcd_state;
 #define API_INVALID_REQUEST	"Invalid server request"
 
 /*
- * Answers the packed request in req. Returns a malloc'd packed Response
- * (always: malformed input gets a ResponseException) in *out, or -1 when
- * out of memory.
+ * Answers the packed request in req with a malloc'd packed Response in
+ * *out (always: malformed input gets a ResponseException).
  */
-int	api_handle(const struct rpcd_state *, const uint8_t *req, size_t len,
+void	api_handle(const struct rpcd_state *, const uint8_t *req, size_t len,
 	    uint8_t **out, size_t *out_len);
 /* 1 if req is a clients request that asks for a fresh topology first
  * (refresh, nymd's addition), else 0: the listener then waits for it. */
 int	api_wants_fresh_topology(const uint8_t *req, size_t len);
 /* A packed ResponseException carrying text. */
-int	api_exception(const char *text, uint8_t **out, size_t *out_len);
+void	api_exception(const char *text, uint8_t **out, size_t *out_len);
 
 #endif

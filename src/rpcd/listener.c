@@ -19,6 +19,7 @@
 #include "common/frame.h"
 #include "common/log.h"
 #include "common/proc.h"
+#include "common/xalloc.h"
 #include "rpcd/api.h"
 #include "rpcd/listener.h"
 #include "rpcd/peer.h"
@@ -156,9 +157,8 @@ conn_refresh_start(struct conn *c)
 	if (c->l->state->refresh_topology == NULL ||
 	    c->l->state->refresh_topology() == -1)
 		return -1;
-	if (c->refresh_wait == NULL &&
-	    (c->refresh_wait = evtimer_new(c->l->base, conn_on_refresh_wait, c)) == NULL)
-		return -1;
+	if (c->refresh_wait == NULL)
+		c->refresh_wait = xevtimer_new(c->l->base, conn_on_refresh_wait, c);
 	c->waiting = 1;
 	bufferevent_disable(c->bev, EV_READ);
 	evtimer_add(c->refresh_wait, &tv);
@@ -198,10 +198,9 @@ conn_close_with(struct conn *c, const char *text)
 	size_t len;
 
 	log_debug("connection rejected: %s", text);
-	if (api_exception(text, &res, &len) == 0) {
-		conn_write(c, res, len);
-		free(res);
-	}
+	api_exception(text, &res, &len);
+	conn_write(c, res, len);
+	free(res);
 	/* Closing with unread input would reset the connection and could
 	 * destroy the explanation in flight: send it, half-close, then
 	 * discard input until the peer closes or a timeout. */
@@ -334,14 +333,9 @@ conn_on_read(struct bufferevent *bev, void *arg)
 		c->refreshed = 0;
 		uint8_t *res;
 		size_t res_len;
-		int rc = api_handle(c->l->state, req, msg_len, &res, &res_len);
+		api_handle(c->l->state, req, msg_len, &res, &res_len);
 		evbuffer_drain(in, (size_t)n + msg_len);
-		if (rc == -1) {
-			log_warnx("out of memory answering a request; closing the connection");
-			conn_free(c);
-			return;
-		}
-		rc = conn_write(c, res, res_len);
+		int rc = conn_write(c, res, res_len);
 		free(res);
 		if (rc == -1) {
 			conn_free(c);
@@ -550,24 +544,15 @@ listener_on_accept(struct evconnlistener *evl, evutil_socket_t fd,
 		close(fd);
 		return;
 	}
-	struct conn *c = calloc(1, sizeof(*c));
-	if (c == NULL) {
-		close(fd);
-		return;
-	}
+	struct conn *c = xcalloc(1, sizeof(*c));
 	c->l = l;
 	c->bev = bufferevent_socket_new(l->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	c->frame_deadline = evtimer_new(l->base, conn_on_frame_deadline, c);
-	if (c->bev == NULL || c->frame_deadline == NULL) {
-		if (c->bev != NULL)
-			bufferevent_free(c->bev);
-		else
-			close(fd);
-		if (c->frame_deadline != NULL)
-			event_free(c->frame_deadline);
+	if (c->bev == NULL) {
+		close(fd);
 		free(c);
 		return;
 	}
+	c->frame_deadline = xevtimer_new(l->base, conn_on_frame_deadline, c);
 	c->last_active_ms = clock_monotonic_ms();
 	conn_push_front(c);
 	l->n_conns++;
@@ -649,11 +634,9 @@ struct listener *
 listener_open(struct event_base *base, const Nymipc__ChildConfig *cfg,
     const struct rpcd_state *state)
 {
-	struct listener *l = calloc(1, sizeof(*l));
+	struct listener *l = xcalloc(1, sizeof(*l));
 	int rc;
 
-	if (l == NULL)
-		return NULL;
 	l->base = base;
 	l->state = state;
 	l->fd = -1;
@@ -668,9 +651,7 @@ listener_open(struct event_base *base, const Nymipc__ChildConfig *cfg,
 		break;
 	case NYMIPC__SOCKET_KIND__SOCKET_WEBSOCKET:
 		rc = listener_bind_tcp(l, cfg);
-		if ((l->ws = websocket_server_new(base, state,
-		    cfg->websocket_allowed_origins)) == NULL)
-			fatal("websocket");
+		l->ws = websocket_server_new(base, state, cfg->websocket_allowed_origins);
 		break;
 	default:
 		fatalx("unknown socket kind %d", (int)cfg->socket_kind);

@@ -13,6 +13,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "rpcd/outbox.h"
 #include "rpcd/queue.h"
 
@@ -50,17 +51,12 @@ struct outbox *
 outbox_new(struct event_base *base, struct queue *q,
     int (*build)(void *, const struct queue_outgoing *), void *arg)
 {
-	struct outbox *o = calloc(1, sizeof(*o));
+	struct outbox *o = xcalloc(1, sizeof(*o));
 
-	if (o == NULL)
-		return NULL;
 	o->queue = q;
 	o->build = build;
 	o->arg = arg;
-	if ((o->retry_ev = evtimer_new(base, outbox_on_retry, o)) == NULL) {
-		free(o);
-		return NULL;
-	}
+	o->retry_ev = xevtimer_new(base, outbox_on_retry, o);
 	return o;
 }
 

@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "rpcd/queue.h"
 
 #define QUEUE_SCHEMA_VERSION	1
@@ -419,10 +420,7 @@ queue_keep_apart(struct queue *q, uint64_t id)
 		return;
 	if (q->n_retired == q->cap_retired) {
 		size_t cap = q->cap_retired ? q->cap_retired * 2 : 64;
-		uint64_t *r = reallocarray(q->retired, cap, sizeof(*r));
-		if (r == NULL)
-			fatalx("out of memory");
-		q->retired = r;
+		q->retired = xreallocarray(q->retired, cap, sizeof(*q->retired));
 		q->cap_retired = cap;
 	}
 	q->retired[q->n_retired++] = id;
@@ -555,13 +553,9 @@ int
 queue_open(struct queue **out, const char *path, const char *shown, char *err,
     size_t errlen)
 {
-	struct queue *q = calloc(1, sizeof(*q));
+	struct queue *q = xcalloc(1, sizeof(*q));
 
 	*out = NULL;
-	if (q == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
 	q->reserve_fd = -1;
 	q->record_fd = -1;
 	snprintf(q->path, sizeof(q->path), "%s", path);

@@ -15,6 +15,7 @@
 #include "common/sandbox.h"
 #include "common/topology.h"
 #include "common/topology_ipc.h"
+#include "common/xalloc.h"
 #include "rpcd/listener.h"
 #include "rpcd/outbox.h"
 #include "rpcd/queue.h"
@@ -125,12 +126,9 @@ rpcd_configure(struct proc *p)
 	rpcd.proc = p;
 	/* The listener (master's unix socket, or a TCP one bound here). */
 	rpcd.listener = listener_open(p->base, cfg, &rpcd.state);
-	if (rpcd.listener == NULL)
-		return -1;
 	rpcd_open_queue(cfg);
 	rpcd.outbox = outbox_new(p->base, rpcd.state.queue, rpcd_build, NULL);
-	if ((rpcd.retry = evtimer_new(p->base, on_retry, NULL)) == NULL || rpcd.outbox == NULL)
-		fatalx("out of memory");
+	rpcd.retry = xevtimer_new(p->base, on_retry, NULL);
 	/* Delivered in an earlier run and not deleted yet (the store's
 	 * record): deleted as soon as it can be, never sent again. */
 	if (queue_retired_count(rpcd.state.queue) > 0) {

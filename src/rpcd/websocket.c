@@ -22,6 +22,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "rpcd/api.h"
 #include "rpcd/http.h"
 #include "rpcd/rpcd.h"
@@ -197,10 +198,7 @@ ws_exception(struct ws_conn *c, int text, const char *why)
 	size_t len;
 
 	log_debug("websocket request refused: %s", why);
-	if (api_exception(why, &res, &len) == -1) {
-		c->failed = 1;
-		return;
-	}
+	api_exception(why, &res, &len);
 	ws_reply(c, text, res, len);
 	free(res);
 }
@@ -239,10 +237,7 @@ ws_request(struct ws_conn *c, int text, const uint8_t *req, size_t len)
 		    "every response is sent as soon as it is ready");
 		return;
 	}
-	if (api_handle(c->srv->state, req, len, &res, &res_len) == -1) {
-		c->failed = 1;
-		return;
-	}
+	api_handle(c->srv->state, req, len, &res, &res_len);
 	ws_reply(c, text, res, res_len);
 	free(res);
 }
@@ -401,13 +396,10 @@ ws_handshake(struct ws_conn *c)
 		return;
 	}
 	evbuffer_drain(in, (size_t)n);
-	if (wslay_event_context_server_init(&c->ctx, &ws_callbacks, c) != 0 ||
-	    (c->msg = evbuffer_new()) == NULL ||
-	    (c->ping = event_new(c->srv->base, -1, EV_PERSIST, ws_on_ping, c)) == NULL) {
-		log_warnx("websocket connection closed: out of memory");
-		ws_free(c);
-		return;
-	}
+	if (wslay_event_context_server_init(&c->ctx, &ws_callbacks, c) != 0)
+		fatalx("out of memory: cannot set up a websocket session");
+	c->msg = xevbuffer_new();
+	c->ping = xevent_new(c->srv->base, -1, EV_PERSIST, ws_on_ping, c);
 	/* Frames are assembled in ws_on_frame_chunk, which enforces the
 	 * message limit; wslay still buffers control frames (<= 125 bytes). */
 	wslay_event_config_set_no_buffering(c->ctx, 1);
@@ -540,10 +532,7 @@ websocket_accept(struct websocket_server *srv, int fd, const char *refusal)
 	} else if (refusal == NULL) {
 		u.status = 0;
 	}
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		close(fd);
-		return;
-	}
+	c = xcalloc(1, sizeof(*c));
 	c->srv = srv;
 	c->last_active_ms = clock_monotonic_ms();
 	c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
@@ -576,14 +565,9 @@ struct websocket_server *
 websocket_server_new(struct event_base *base, const struct rpcd_state *state,
     const char *origins)
 {
-	struct websocket_server *srv = calloc(1, sizeof(*srv));
+	struct websocket_server *srv = xcalloc(1, sizeof(*srv));
 
-	if (srv == NULL)
-		return NULL;
-	if ((srv->origins = strdup(origins != NULL ? origins : "")) == NULL) {
-		free(srv);
-		return NULL;
-	}
+	srv->origins = xstrdup(origins != NULL ? origins : "");
 	/* jansson seeds its hash tables from /dev/urandom on first use,
 	 * which the sandbox forbids: seed now, before it is installed. */
 	json_object_seed(0);
