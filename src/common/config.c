@@ -84,6 +84,7 @@ static const struct confkey config_keys[] = {
 	KEYU("nymd", topology_refresh_seconds, 1, 86400),
 	KEYU("nymd", max_restarts, 1, 1000),
 	KEYU("nymd", restart_window_seconds, 1, 86400),
+	KEYU("nymd", duplicate_window_seconds, 60, CONFIG_MAX_DUPLICATE_WINDOW_SECONDS),
 };
 #define CONFIG_NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
 
@@ -291,6 +292,7 @@ defaults_fill(struct nymd_config *cfg, const char *root)
 	cfg->topology_refresh_seconds = CONFIG_DEFAULT_TOPOLOGY_REFRESH_SECONDS;
 	cfg->max_restarts = CONFIG_DEFAULT_MAX_RESTARTS;
 	cfg->restart_window_seconds = CONFIG_DEFAULT_RESTART_WINDOW_SECONDS;
+	cfg->duplicate_window_seconds = CONFIG_DEFAULT_DUPLICATE_WINDOW_SECONDS;
 	return CONFIG_OK;
 }
 
@@ -796,6 +798,10 @@ format_nymd(struct strbuf *sb, const struct nymd_config *cfg)
 	    "max_restarts = %u\n"
 	    "restart_window_seconds = %u\n",
 	    cfg->max_restarts, cfg->restart_window_seconds);
+	strbuf_printf(sb, "\n# Seconds a received message's id is remembered, so "
+	    "that a copy the\n# provider delivers again is not shown twice "
+	    "(604800: 7 days).\n"
+	    "duplicate_window_seconds = %u\n", cfg->duplicate_window_seconds);
 }
 
 int

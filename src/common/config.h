@@ -36,6 +36,9 @@
 #define CONFIG_DEFAULT_TOPOLOGY_REFRESH_SECONDS	30
 #define CONFIG_DEFAULT_MAX_RESTARTS	5
 #define CONFIG_DEFAULT_RESTART_WINDOW_SECONDS	60
+/* How long received message ids are remembered (docs/ipc.md, "Duplicates"). */
+#define CONFIG_DEFAULT_DUPLICATE_WINDOW_SECONDS	(7 * 24 * 3600)
+#define CONFIG_MAX_DUPLICATE_WINDOW_SECONDS	(366 * 24 * 3600)
 /* A configuration larger than this is not one nymd wrote or documents. */
 #define CONFIG_MAX_FILE_BYTES		(1024 * 1024)
 
@@ -114,6 +117,7 @@ struct nymd_config {
 	unsigned int topology_refresh_seconds;
 	unsigned int max_restarts;
 	unsigned int restart_window_seconds;
+	unsigned int duplicate_window_seconds;
 };
 
 /*

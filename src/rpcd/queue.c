@@ -17,7 +17,8 @@
 #include "common/xalloc.h"
 #include "rpcd/queue.h"
 
-#define QUEUE_SCHEMA_VERSION	1
+/* 2: received_marks (the duplicate window); 1 is migrated at open. */
+#define QUEUE_SCHEMA_VERSION	2
 #define QUEUE_BUSY_TIMEOUT_MS	5000
 /*
  * Space (docs/ipc.md, "A full disk"): the WAL is checkpointed every
@@ -43,6 +44,15 @@
  */
 #define QUEUE_RETIRED_SUFFIX	"-retired"
 #define QUEUE_RETIRED_SLOTS	512
+/*
+ * The duplicate window (docs/ipc.md, "Duplicates"): a row of
+ * received_marks (seq, at) says that every received message up to seq
+ * arrived at or before the Unix second at. A mark is added at a receive
+ * when the last is older than the window / QUEUE_MARKS_PER_WINDOW, so an
+ * id is kept at least its window (and, while messages keep arriving, at
+ * most 1/64 more), and no row of received carries a time of its own.
+ */
+#define QUEUE_MARKS_PER_WINDOW	64
 
 enum queue_stmt {
 	Q_ENQUEUE,
@@ -53,7 +63,10 @@ enum queue_stmt {
 	Q_RECEIVE,
 	Q_FETCH,
 	Q_MARK,
-	Q_PRUNE,
+	Q_PRUNE_OLD,
+	Q_PRUNE_MARKS,
+	Q_PRUNE_CAP,
+	Q_ADD_MARK,
 	Q_COUNT,
 	Q_NSTMTS,
 };
@@ -68,7 +81,13 @@ static const char *const queue_sql[Q_NSTMTS] = {
 	[Q_RECEIVE] = "INSERT OR IGNORE INTO received (msgid, message) VALUES (?, ?)",
 	[Q_FETCH] = "SELECT seq, message FROM received WHERE fetched = 0 ORDER BY seq",
 	[Q_MARK] = "UPDATE received SET fetched = 1, message = NULL WHERE fetched = 0 AND seq <= ?",
-	[Q_PRUNE] = "DELETE FROM received WHERE fetched = 1 AND seq <= (SELECT MAX(seq) FROM received) - ?",
+	[Q_PRUNE_OLD] = "DELETE FROM received WHERE fetched = 1 AND seq <= "
+	    "(SELECT MAX(seq) FROM received_marks WHERE at <= ?)",
+	[Q_PRUNE_MARKS] = "DELETE FROM received_marks WHERE seq < "
+	    "(SELECT MAX(seq) FROM received_marks WHERE at <= ?)",
+	[Q_PRUNE_CAP] = "DELETE FROM received WHERE fetched = 1 AND seq <= "
+	    "(SELECT MAX(seq) FROM received) - ?",
+	[Q_ADD_MARK] = "INSERT OR REPLACE INTO received_marks (seq, at) VALUES (?, ?)",
 	[Q_COUNT] = "SELECT COUNT(*) FROM outgoing",
 };
 
@@ -86,19 +105,38 @@ struct queue {
 	uint64_t	 record[QUEUE_RETIRED_SLOTS];	/* as on disk */
 	int		 record_full;		/* said once */
 	int		 failing;		/* a write failed; said once */
+	uint32_t	 window;		/* seconds an id is remembered */
+	uint32_t	 seen_max;		/* ids remembered at most */
+	time_t		 (*now)(void);
+	int64_t		 last_mark;		/* at of the newest mark */
+	int		 capped;		/* at seen_max; said once */
 	char		 error[PATH_MAX + 256];	/* why the last write failed */
 };
 
+/* A new store; the schema of version 1 is its first four statements. */
 static const char queue_schema[] =
-    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS outgoing ("
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+    "CREATE TABLE outgoing ("
     " id INTEGER PRIMARY KEY AUTOINCREMENT, msgid BLOB NOT NULL,"
     " recipient BLOB NOT NULL, provider BLOB NOT NULL, message BLOB NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS received ("
+    "CREATE TABLE received ("
     " seq INTEGER PRIMARY KEY AUTOINCREMENT, msgid BLOB NOT NULL UNIQUE,"
     " message BLOB, fetched INTEGER NOT NULL DEFAULT 0);"
-    "CREATE INDEX IF NOT EXISTS received_unfetched ON received (fetched, seq);"
-    "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', 1);";
+    "CREATE INDEX received_unfetched ON received (fetched, seq);"
+    "CREATE TABLE received_marks (seq INTEGER PRIMARY KEY, at INTEGER NOT NULL);"
+    "INSERT INTO meta (key, value) VALUES ('schema', 2);";
+
+/*
+ * Version 1 to 2: its received messages are taken to have arrived now (a
+ * mark at the newest), so that every id it remembers is kept a whole
+ * window from the upgrade. Nothing else changes.
+ */
+static const char queue_migrate_1[] =
+    "CREATE TABLE received_marks (seq INTEGER PRIMARY KEY, at INTEGER NOT NULL);"
+    "INSERT INTO received_marks (seq, at)"
+    " SELECT MAX(seq), CAST(strftime('%s', 'now') AS INTEGER)"
+    " FROM received HAVING MAX(seq) IS NOT NULL;"
+    "UPDATE meta SET value = 2 WHERE key = 'schema';";
 
 static int
 queue_exec(struct queue *q, const char *sql)
@@ -484,24 +522,72 @@ queue_open_record(struct queue *q)
 	return 0;
 }
 
+/* The schema version; 0 for a file without tables, -1 if unreadable. */
 static int
-queue_check_schema(struct queue *q, char *err, size_t errlen)
+queue_schema_version(struct queue *q)
 {
 	sqlite3_stmt *st;
 	int version = -1;
 
-	if (sqlite3_prepare_v2(q->db, "SELECT value FROM meta WHERE key = 'schema'", -1,
-	    &st, NULL) != SQLITE_OK)
-		return -1;
-	if (sqlite3_step(st) == SQLITE_ROW)
+	if (sqlite3_prepare_v2(q->db, "SELECT value FROM meta WHERE key = 'schema'",
+	    -1, &st, NULL) != SQLITE_OK) {
+		/* no meta table: a new file, or another program's */
+		if (sqlite3_prepare_v2(q->db, "SELECT COUNT(*) FROM sqlite_master",
+		    -1, &st, NULL) != SQLITE_OK)
+			return -1;
+		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 0)
+			version = 0;
+		sqlite3_finalize(st);
+		return version;
+	}
+	if (sqlite3_step(st) == SQLITE_ROW &&
+	    sqlite3_column_type(st, 0) == SQLITE_INTEGER)
 		version = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
-	if (version != QUEUE_SCHEMA_VERSION) {
-		snprintf(err, errlen, "message store has schema version %d; this nymd "
-		    "knows version %d", version, QUEUE_SCHEMA_VERSION);
+	return version;
+}
+
+/* Runs sql in one transaction: all of it, or nothing. 0 or -1. */
+static int
+queue_exec_whole(struct queue *q, const char *sql)
+{
+	if (queue_exec(q, "BEGIN IMMEDIATE") == -1)
+		return -1;
+	if (queue_exec(q, sql) == -1 || queue_exec(q, "COMMIT") == -1) {
+		queue_exec(q, "ROLLBACK");
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Creates the schema in a new file, migrates an older one in place (in
+ * one transaction: a crash leaves it as it was), and refuses a newer one
+ * or one that is not a store, which it leaves untouched.
+ */
+static int
+queue_setup_schema(struct queue *q, char *err, size_t errlen)
+{
+	int version = queue_schema_version(q);
+
+	if (version == QUEUE_SCHEMA_VERSION)
+		return 0;
+	if (version == 0)
+		return queue_exec_whole(q, queue_schema);
+	if (version == 1) {
+		if (queue_exec_whole(q, queue_migrate_1) == -1)
+			return -1;
+		log_info("message store %s: upgraded from schema version 1 to %d",
+		    q->shown, QUEUE_SCHEMA_VERSION);
+		return 0;
+	}
+	if (version > QUEUE_SCHEMA_VERSION)
+		snprintf(err, errlen, "message store has schema version %d, newer "
+		    "than this nymd's %d: left as it is", version, QUEUE_SCHEMA_VERSION);
+	else
+		snprintf(err, errlen, "not a message store of nymd (no schema "
+		    "version): left as it is");
+	return -2;
 }
 
 /*
@@ -549,6 +635,36 @@ queue_register_vfs(void)
 	return 0;
 }
 
+void
+queue_set_window(struct queue *q, uint32_t seconds, uint32_t max_ids,
+    time_t (*now)(void))
+{
+	q->window = seconds > 0 ? seconds : 1;
+	q->seen_max = max_ids > 0 ? max_ids : 1;
+	q->now = now;
+}
+
+static int64_t
+queue_now(const struct queue *q)
+{
+	return (int64_t)(q->now != NULL ? q->now() : time(NULL));
+}
+
+/* The time of the newest mark, which later marks never go below. */
+static int
+queue_load_last_mark(struct queue *q)
+{
+	sqlite3_stmt *st;
+
+	if (sqlite3_prepare_v2(q->db, "SELECT COALESCE(MAX(at), 0) FROM received_marks",
+	    -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		q->last_mark = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return 0;
+}
+
 int
 queue_open(struct queue **out, const char *path, const char *shown, char *err,
     size_t errlen)
@@ -586,8 +702,7 @@ queue_open(struct queue **out, const char *path, const char *shown, char *err,
 	 * only (Landlock), so no temporary files in /var/tmp. */
 	sqlite3_extended_result_codes(q->db, 1);
 	if (queue_exec(q, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-	    "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;") == -1 ||
-	    queue_exec(q, queue_schema) == -1)
+	    "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;") == -1)
 		goto fail;
 	/* The WAL's size stays bounded (see QUEUE_RESERVE_BYTES). */
 	sqlite3_wal_autocheckpoint(q->db, QUEUE_CHECKPOINT_PAGES);
@@ -596,10 +711,16 @@ queue_open(struct queue **out, const char *path, const char *shown, char *err,
 	    QUEUE_WAL_LIMIT_BYTES);
 	if (queue_exec(q, pragma) == -1)
 		goto fail;
-	if (queue_check_schema(q, err, errlen) == -1) {
+	switch (queue_setup_schema(q, err, errlen)) {
+	case -1:
+		goto fail;
+	case -2:
 		queue_close(q);
 		return -1;
 	}
+	queue_set_window(q, QUEUE_DEFAULT_WINDOW_SECONDS, QUEUE_SEEN_MAX, NULL);
+	if (queue_load_last_mark(q) == -1)
+		goto fail;
 	for (int i = 0; i < Q_NSTMTS; i++)
 		if (sqlite3_prepare_v3(q->db, queue_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
 		    &q->stmt[i], NULL) != SQLITE_OK)
@@ -829,6 +950,36 @@ queue_retired_count(const struct queue *q)
 	return q->n_retired;
 }
 
+/*
+ * Message seq arrived now: a mark, if the last is older than a
+ * QUEUE_MARKS_PER_WINDOW-th of the window. Its time never goes below the
+ * last mark's (a clock set back keeps ids longer, never shorter). Without
+ * it (a failed write) the next mark covers seq: kept longer, not lost.
+ */
+static void
+queue_add_mark(struct queue *q, sqlite3_int64 seq)
+{
+	int64_t now = queue_now(q), step = q->window / QUEUE_MARKS_PER_WINDOW;
+	sqlite3_stmt *st;
+
+	if (step < 1)
+		step = 1;
+	if (q->last_mark != 0 && now < q->last_mark + step)
+		return;
+	if (now < q->last_mark)
+		now = q->last_mark;
+	st = queue_stmt(q, Q_ADD_MARK);
+	sqlite3_bind_int64(st, 1, seq);
+	sqlite3_bind_int64(st, 2, now);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		log_debug("message store: cannot add a mark: %s", sqlite3_errmsg(q->db));
+		sqlite3_reset(st);
+		return;
+	}
+	sqlite3_reset(st);
+	q->last_mark = now;
+}
+
 int
 queue_receive(struct queue *q, const uint8_t msgid[QUEUE_MSGID_BYTES],
     const uint8_t *msg, size_t len)
@@ -840,7 +991,52 @@ queue_receive(struct queue *q, const uint8_t msgid[QUEUE_MSGID_BYTES],
 	if (queue_done(q, st) == -1)
 		return -1;
 	queue_succeeded(q);
-	return sqlite3_changes(q->db) == 0 ? 1 : 0;
+	if (sqlite3_changes(q->db) == 0)
+		return 1;
+	queue_add_mark(q, sqlite3_last_insert_rowid(q->db));
+	return 0;
+}
+
+/*
+ * Forgets, in the open transaction, the ids of fetched messages that
+ * arrived more than the window ago, then the oldest beyond seen_max
+ * (said once, until the window alone keeps them under it again: the
+ * window forgets ids and the cap none).
+ * Unfetched messages are never forgotten. SQLITE_DONE or the error.
+ */
+static int
+queue_prune(struct queue *q)
+{
+	int64_t cutoff = queue_now(q) - (int64_t)q->window;
+	sqlite3_stmt *st;
+	int rc, expired, capped;
+
+	st = queue_stmt(q, Q_PRUNE_OLD);
+	sqlite3_bind_int64(st, 1, cutoff);
+	if ((rc = queue_step(q, st)) != SQLITE_DONE)
+		return rc;
+	expired = sqlite3_changes(q->db) > 0;
+	st = queue_stmt(q, Q_PRUNE_MARKS);
+	sqlite3_bind_int64(st, 1, cutoff);
+	if ((rc = queue_step(q, st)) != SQLITE_DONE)
+		return rc;
+	st = queue_stmt(q, Q_PRUNE_CAP);
+	sqlite3_bind_int64(st, 1, q->seen_max);
+	if ((rc = queue_step(q, st)) != SQLITE_DONE)
+		return rc;
+	capped = sqlite3_changes(q->db) > 0;
+	if (capped && !q->capped) {
+		log_warnx("message store: %u message ids remembered, the most it "
+		    "keeps; the oldest are forgotten before their %u s window "
+		    "ends, and a provider could deliver those messages again",
+		    q->seen_max, q->window);
+		q->capped = 1;
+	} else if (!capped && expired && q->capped) {
+		log_info("message store: message ids are kept for their whole "
+		    "%u s window again", q->window);
+		q->capped = 0;
+	}
+	return SQLITE_DONE;
 }
 
 /* Marks the messages up to seq last fetched, in the open transaction. */
@@ -853,9 +1049,7 @@ queue_mark(struct queue *q, sqlite3_int64 last)
 	sqlite3_bind_int64(st, 1, last);
 	if ((rc = queue_step(q, st)) != SQLITE_DONE)
 		return rc;
-	st = queue_stmt(q, Q_PRUNE);
-	sqlite3_bind_int64(st, 1, QUEUE_SEEN_KEEP);
-	if ((rc = queue_step(q, st)) != SQLITE_DONE)
+	if ((rc = queue_prune(q)) != SQLITE_DONE)
 		return rc;
 	if ((rc = sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
 		queue_failed(q, rc);

@@ -3,7 +3,8 @@
  * client's data directory: the outgoing queue, nymd's only one (a message
  * stays until netd reports that the provider took its packet) and the received messages
  * (kept until an application fetches them; their ids stay afterwards so a
- * message delivered twice is shown once).
+ * message delivered twice is shown once: for the duplicate window, at most
+ * QUEUE_SEEN_MAX of them; docs/ipc.md, "Duplicates").
  *
  * A full disk (docs/ipc.md, "A full disk"): a reserve file next to the
  * store is given back when retiring a delivered message or marking
@@ -16,11 +17,18 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define QUEUE_MSGID_BYTES	16
 #define QUEUE_KEY_BYTES		32
-/* How many ids of fetched messages are remembered for deduplication. */
-#define QUEUE_SEEN_KEEP		100000
+/*
+ * The ids of fetched messages are remembered for duplicate_window_seconds
+ * (nymd.conf(5), QUEUE_DEFAULT_WINDOW_SECONDS) after they arrived; at most
+ * QUEUE_SEEN_MAX of them (the newest): beyond, the oldest are forgotten
+ * before their window ends, and the log says so.
+ */
+#define QUEUE_DEFAULT_WINDOW_SECONDS	(7u * 24 * 3600)
+#define QUEUE_SEEN_MAX			1000000u
 
 struct queue;
 
@@ -37,6 +45,13 @@ struct queue_outgoing {
 int	queue_open(struct queue **, const char *path, const char *shown,
 	    char *err, size_t errlen);
 void	queue_close(struct queue *);
+/*
+ * How long (seconds, at least 1) and how many (at least 1) ids of fetched
+ * messages are remembered; now, if not NULL, stands for time() (tests).
+ * queue_open() sets QUEUE_DEFAULT_WINDOW_SECONDS and QUEUE_SEEN_MAX.
+ */
+void	queue_set_window(struct queue *, uint32_t seconds, uint32_t max_ids,
+	    time_t (*now)(void));
 /* Commits a message to send; *id is its queue id. 0 or -1. */
 int	queue_enqueue(struct queue *, const uint8_t msgid[QUEUE_MSGID_BYTES],
 	    const uint8_t recipient[QUEUE_KEY_BYTES], const uint8_t provider[QUEUE_KEY_BYTES],

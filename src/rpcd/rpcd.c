@@ -84,6 +84,17 @@ rpcd_refresh_topology(void)
 	return 0;
 }
 
+/* How long received ids are remembered: duplicate_window_seconds, or
+ * the default where master sent none. */
+static void
+rpcd_set_window(const Nymipc__ChildConfig *cfg)
+{
+	uint32_t seconds = cfg->duplicate_window_seconds;
+
+	queue_set_window(rpcd.state.queue, seconds ? seconds :
+	    QUEUE_DEFAULT_WINDOW_SECONDS, QUEUE_SEEN_MAX, NULL);
+}
+
 /* The store lives in HOME/data, entered relative to the home (rpcd's
  * working directory, proc_home_path()), and opened by a relative name. */
 static void
@@ -101,6 +112,7 @@ rpcd_open_queue(const Nymipc__ChildConfig *cfg)
 	snprintf(shown, sizeof(shown), "%s/nymd.db", dir);
 	if (queue_open(&rpcd.state.queue, "nymd.db", shown, err, sizeof(err)) == -1)
 		fatalx_storage("%s/%s", dir, err);
+	rpcd_set_window(cfg);
 	rpcd.state.queued = rpcd_queued;
 }
 
@@ -174,6 +186,7 @@ static void
 rpcd_reload(struct proc *p)
 {
 	rpcd.state.provider_id = p->config->provider_id;
+	rpcd_set_window(p->config);
 }
 
 /* A (new) keyd or netd: what was in flight through the old one is gone,

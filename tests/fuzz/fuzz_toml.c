@@ -63,7 +63,8 @@ same_config(const struct nymd_config *a, const struct nymd_config *b)
 	    a->average_delay_ms == b->average_delay_ms &&
 	    a->topology_refresh_seconds == b->topology_refresh_seconds &&
 	    a->max_restarts == b->max_restarts &&
-	    a->restart_window_seconds == b->restart_window_seconds;
+	    a->restart_window_seconds == b->restart_window_seconds &&
+	    a->duplicate_window_seconds == b->duplicate_window_seconds;
 }
 
 int

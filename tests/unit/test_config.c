@@ -136,6 +136,7 @@ assert_config_equal(const struct nymd_config *a, const struct nymd_config *b)
 	    b->topology_refresh_seconds);
 	assert_int_equal(a->max_restarts, b->max_restarts);
 	assert_int_equal(a->restart_window_seconds, b->restart_window_seconds);
+	assert_int_equal(a->duplicate_window_seconds, b->duplicate_window_seconds);
 	/* the strings are zero-filled, so the whole struct compares too */
 	assert_memory_equal(a, b, sizeof(*a));
 }
@@ -173,6 +174,7 @@ test_defaults(void **state)
 	assert_int_equal(cfg.topology_refresh_seconds, 30);
 	assert_int_equal(cfg.max_restarts, 5);
 	assert_int_equal(cfg.restart_window_seconds, 60);
+	assert_int_equal(cfg.duplicate_window_seconds, 604800);
 
 	assert_int_equal(config_client_home(&cfg, path, sizeof(path)),
 	    CONFIG_OK);
@@ -314,6 +316,7 @@ test_round_trip_everything(void **state)
 	cfg.topology_refresh_seconds = 86400;
 	cfg.max_restarts = 1;
 	cfg.restart_window_seconds = 1;
+	cfg.duplicate_window_seconds = 60;
 
 	assert_int_equal(config_format(&cfg, &text, &len), CONFIG_OK);
 	assert_int_equal(len, strlen(text));
@@ -448,11 +451,13 @@ test_numbers(void **state)
 
 	assert_int_equal(load_text("[client]\nid='a'\n[nymd]\n"
 	    "topology_refresh_seconds = 1\nmax_restarts = 1000\n"
-	    "restart_window_seconds = 86_400\n", &cfg, err, sizeof(err)),
+	    "restart_window_seconds = 86_400\n"
+	    "duplicate_window_seconds = 31_622_400\n", &cfg, err, sizeof(err)),
 	    CONFIG_OK);
 	assert_int_equal(cfg.topology_refresh_seconds, 1);
 	assert_int_equal(cfg.max_restarts, 1000);
 	assert_int_equal(cfg.restart_window_seconds, 86400);
+	assert_int_equal(cfg.duplicate_window_seconds, 366 * 24 * 3600);
 }
 
 struct bad_config {
@@ -548,6 +553,12 @@ static const struct bad_config bad_configs[] = {
 	{ CLIENT "[nymd]\nrestart_window_seconds = -1\n", INV,
 	    "config.toml:4: key 'restart_window_seconds': must be between 1 "
 	    "and 86400" },
+	{ CLIENT "[nymd]\nduplicate_window_seconds = 59\n", INV,
+	    "config.toml:4: key 'duplicate_window_seconds': must be between 60 "
+	    "and 31622400" },
+	{ CLIENT "[nymd]\nduplicate_window_seconds = 31622401\n", INV,
+	    "config.toml:4: key 'duplicate_window_seconds': must be between 60 "
+	    "and 31622400" },
 	{ CLIENT "[nymd]\ntopology_refresh_seconds = 9223372036854775807\n",
 	    INV, "config.toml:4: key 'topology_refresh_seconds': must be "
 	    "between 1 and 86400" },

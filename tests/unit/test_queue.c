@@ -10,7 +10,16 @@
  *    message id is dropped, before and after the first was fetched;
  *  - a delivered message whose delete failed (another connection holds
  *    the write lock) is never handed out again, also after a restart (the
- *    durable record), and is deleted once it can be.
+ *    durable record), and is deleted once it can be;
+ *  - the duplicate window (docs/ipc.md, "Duplicates"), on a clock of the
+ *    test's: an id is remembered for its window, however many others came
+ *    after it (more than the 100 000 of the count it replaces), and then
+ *    forgotten; never sooner when the clock is set back; never while its
+ *    message is unfetched; at most max_ids of them, the oldest forgotten
+ *    first; and the bytes one id takes on disk;
+ *  - the store of the release before (tests/fixtures/rpcd-store-v1.db,
+ *    schema version 1) is migrated with nothing lost, and a store of a
+ *    newer schema is refused and left as it is.
  */
 #include <config.h>
 
@@ -23,6 +32,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -46,6 +56,18 @@ fdatasync(int fd)
 	syncs++;
 	return (int)syscall(SYS_fdatasync, fd);
 }
+
+/* The queue's clock, in the tests of the duplicate window. */
+static time_t fake_now;
+
+static time_t
+fake_clock(void)
+{
+	return fake_now;
+}
+
+#define WINDOW	3600u
+#define STEP	(WINDOW / 64)	/* the marks' spacing: an id may stay this much longer */
 
 struct fixture {
 	char		 dir[64];
@@ -283,6 +305,373 @@ test_store_without_record_opens(void **state)
 	assert_int_equal(sb.st_size, 512 * 8);
 }
 
+
+static void
+id_of(uint8_t msgid[QUEUE_MSGID_BYTES], unsigned int n)
+{
+	memset(msgid, 0, QUEUE_MSGID_BYTES);
+	for (int b = 0; b < 4; b++)
+		msgid[b] = (uint8_t)(n >> (8 * b));
+	msgid[15] = 0xee;
+}
+
+/* 1 if id n is taken for a duplicate (a receive of it stores nothing). */
+static int
+seen(struct queue *q, unsigned int n)
+{
+	uint8_t msgid[QUEUE_MSGID_BYTES];
+
+	id_of(msgid, n);
+	return queue_receive(q, msgid, (const uint8_t *)"again", 5);
+}
+
+static void
+receive_and_fetch(struct queue *q, unsigned int n)
+{
+	uint8_t msgid[QUEUE_MSGID_BYTES];
+	struct got g = { 0 };
+
+	id_of(msgid, n);
+	assert_int_equal(queue_receive(q, msgid, (const uint8_t *)"m", 1), 0);
+	assert_true(queue_fetch(q, got_one, got_done, &g) >= 1);
+}
+
+static void
+test_window_keeps_then_forgets(void **state)
+{
+	struct fixture *f = *state;
+	time_t t0 = time(NULL);
+
+	fake_now = t0;
+	queue_set_window(f->q, WINDOW, QUEUE_SEEN_MAX, fake_clock);
+	receive_and_fetch(f->q, 1);
+	/* a second short of the window, after a prune: still a duplicate */
+	fake_now = t0 + WINDOW - 1;
+	receive_and_fetch(f->q, 2);
+	assert_int_equal(seen(f->q, 1), 1);
+	/* its window (and a mark's spacing) over: forgotten at the next
+	 * prune, and a copy delivered now would be stored again */
+	fake_now = t0 + WINDOW + STEP + 1;
+	receive_and_fetch(f->q, 3);
+	assert_int_equal(seen(f->q, 1), 0);
+	assert_int_equal(seen(f->q, 2), 1);
+	assert_int_equal(seen(f->q, 3), 1);
+}
+
+/*
+ * The recipient used to remember the last 100 000 ids: one received
+ * before 100 001 others was forgotten and shown again. Now it stays for
+ * its window. (The others are written straight into the store, as the
+ * queue would have, to keep the test fast.)
+ */
+static void
+test_window_outlives_old_count(void **state)
+{
+	struct fixture *f = *state;
+	sqlite3 *db;
+
+	receive_and_fetch(f->q, 1);
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL "
+	    "SELECT x + 1 FROM c WHERE x < 100001) INSERT INTO received (msgid, fetched) "
+	    "SELECT randomblob(16), 1 FROM c", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	receive_and_fetch(f->q, 2);	/* a fetch prunes */
+	assert_int_equal(seen(f->q, 1), 1);
+}
+
+/* A clock set back keeps ids longer, never shorter. */
+static void
+test_window_clock_set_back(void **state)
+{
+	struct fixture *f = *state;
+	time_t t0 = time(NULL);
+
+	fake_now = t0;
+	queue_set_window(f->q, WINDOW, QUEUE_SEEN_MAX, fake_clock);
+	receive_and_fetch(f->q, 1);
+	fake_now = t0 - 10 * 24 * 3600;
+	receive_and_fetch(f->q, 2);
+	fake_now = t0 + WINDOW / 2;
+	receive_and_fetch(f->q, 3);
+	assert_int_equal(seen(f->q, 1), 1);
+	assert_int_equal(seen(f->q, 2), 1);
+	fake_now = t0 + WINDOW + STEP + 1;
+	receive_and_fetch(f->q, 4);
+	assert_int_equal(seen(f->q, 1), 0);
+	/* 2 arrived (by the clock) before 1, but is kept as if after it */
+	assert_int_equal(seen(f->q, 2), 1);
+}
+
+static int
+take_one(void *arg, const uint8_t *msg, size_t len)
+{
+	struct got *g = arg;
+
+	if (g->n == 1)
+		return 1;	/* the response is full */
+	return got_one(arg, msg, len);
+}
+
+/* A message not yet fetched is kept, and its id with it, however old. */
+static void
+test_window_spares_unfetched(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t msgid[QUEUE_MSGID_BYTES];
+	struct got g = { 0 };
+	time_t t0 = time(NULL);
+
+	fake_now = t0;
+	queue_set_window(f->q, WINDOW, QUEUE_SEEN_MAX, fake_clock);
+	id_of(msgid, 1);
+	assert_int_equal(queue_receive(f->q, msgid, (const uint8_t *)"one", 3), 0);
+	id_of(msgid, 2);
+	assert_int_equal(queue_receive(f->q, msgid, (const uint8_t *)"two", 3), 0);
+	fake_now = t0 + 2 * WINDOW;
+	/* one fetched (and its id forgotten by the prune), two left */
+	assert_int_equal(queue_fetch(f->q, take_one, got_done, &g), 1);
+	assert_string_equal(g.last, "one");
+	assert_int_equal(seen(f->q, 2), 1);
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(queue_fetch(f->q, got_one, got_done, &g), 1);
+	assert_string_equal(g.last, "two");
+	assert_int_equal(seen(f->q, 1), 0);
+}
+
+/* At most max_ids: the oldest go first, within their window. */
+static void
+test_window_cap(void **state)
+{
+	struct fixture *f = *state;
+
+	fake_now = time(NULL);
+	queue_set_window(f->q, WINDOW, 100, fake_clock);
+	for (unsigned int i = 1; i <= 150; i++)
+		receive_and_fetch(f->q, i);
+	assert_int_equal(seen(f->q, 50), 0);
+	assert_int_equal(seen(f->q, 51), 1);
+	assert_int_equal(seen(f->q, 150), 1);
+}
+
+/* The window's marks survive a restart: the window goes on. */
+static void
+test_window_survives_reopen(void **state)
+{
+	struct fixture *f = *state;
+	time_t t0 = time(NULL);
+	char err[256];
+
+	fake_now = t0;
+	queue_set_window(f->q, WINDOW, QUEUE_SEEN_MAX, fake_clock);
+	receive_and_fetch(f->q, 1);
+	queue_close(f->q);
+	assert_int_equal(queue_open(&f->q, f->path, NULL, err, sizeof(err)), 0);
+	queue_set_window(f->q, WINDOW, QUEUE_SEEN_MAX, fake_clock);
+	fake_now = t0 + WINDOW - 1;
+	receive_and_fetch(f->q, 2);
+	assert_int_equal(seen(f->q, 1), 1);
+	fake_now = t0 + WINDOW + STEP + 1;
+	receive_and_fetch(f->q, 3);
+	assert_int_equal(seen(f->q, 1), 0);
+}
+
+/*
+ * What one remembered id costs on disk: N fetched ids, as rpcd leaves
+ * them (a row of received without its message, its msgid in the unique
+ * index and in received_unfetched), written straight into the store.
+ */
+#define BYTES_IDS	200000
+static void
+test_window_bytes_per_id(void **state)
+{
+	struct fixture *f = *state;
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	long long pages, free_pages, page_size;
+	char sql[256];
+	double per_id;
+
+	queue_close(f->q);
+	f->q = NULL;
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	snprintf(sql, sizeof(sql), "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL "
+	    "SELECT x + 1 FROM c WHERE x < %d) INSERT INTO received (msgid, fetched) "
+	    "SELECT randomblob(16), 1 FROM c", BYTES_IDS);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
+	    NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT (SELECT page_count FROM "
+	    "pragma_page_count), (SELECT freelist_count FROM pragma_freelist_count), "
+	    "(SELECT page_size FROM pragma_page_size)", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	pages = sqlite3_column_int64(st, 0);
+	free_pages = sqlite3_column_int64(st, 1);
+	page_size = sqlite3_column_int64(st, 2);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	per_id = (double)((pages - free_pages) * page_size) / BYTES_IDS;
+	printf("# duplicate window: %.1f bytes per remembered id (%d ids in %lld "
+	    "pages of %lld bytes); 7 days at 10 messages/s (6 048 000 ids): "
+	    "%.0f MiB; the cap (%u ids): %.0f MiB\n", per_id, BYTES_IDS,
+	    pages - free_pages, page_size, per_id * 6048000 / 1048576,
+	    QUEUE_SEEN_MAX, per_id * QUEUE_SEEN_MAX / 1048576);
+	/* 16 bytes of id, the row and two index entries: what
+	 * docs/ipc.md says, within its rounding */
+	assert_true(per_id > 40 && per_id < 90);
+	assert_int_equal(queue_open(&f->q, f->path, NULL, sql, sizeof(sql)), 0);
+}
+
+static int
+copy_file(const char *from, const char *to)
+{
+	char buf[8192];
+	size_t n;
+	FILE *in = fopen(from, "rb"), *out;
+
+	if (in == NULL)
+		return -1;
+	if ((out = fopen(to, "wb")) == NULL) {
+		fclose(in);
+		return -1;
+	}
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		if (fwrite(buf, 1, n, out) != n)
+			break;
+	fclose(in);
+	return fclose(out) == 0 && n == 0 ? 0 : -1;
+}
+
+static int
+schema_of(const char *path)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int v = -1;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'schema'",
+	    -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+struct outgoing_seen {
+	int	n;
+	int	intact;
+};
+
+static void
+check_outgoing(void *arg, const struct queue_outgoing *o)
+{
+	struct outgoing_seen *s = arg;
+	uint8_t msgid[QUEUE_MSGID_BYTES], rcpt[QUEUE_KEY_BYTES], prov[QUEUE_KEY_BYTES];
+	char text[32];
+	int i = ++s->n, ok;
+
+	memset(msgid, 0x11 + i, sizeof(msgid));
+	memset(rcpt, 0xa0 + i, sizeof(rcpt));
+	memset(prov, 0xb0 + i, sizeof(prov));
+	ok = o->id == (uint64_t)i && memcmp(o->msgid, msgid, sizeof(msgid)) == 0 &&
+	    memcmp(o->recipient, rcpt, sizeof(rcpt)) == 0 &&
+	    memcmp(o->provider, prov, sizeof(prov)) == 0;
+	if (i < 3) {
+		snprintf(text, sizeof(text), "outgoing-%d", i);
+		ok = ok && o->len == strlen(text) && memcmp(o->message, text, o->len) == 0;
+	} else {
+		ok = ok && o->len == 2031;
+		for (size_t j = 0; ok && j < o->len; j++)
+			ok = o->message[j] == (uint8_t)(j * 7);
+	}
+	s->intact += ok;
+}
+
+static int
+fixture_received(struct queue *q, int i)
+{
+	uint8_t msgid[QUEUE_MSGID_BYTES];
+
+	memset(msgid, 0x20 + i, sizeof(msgid));
+	return queue_receive(q, msgid, (const uint8_t *)"copy", 4);
+}
+
+/*
+ * The previous release's store (schema 1: its README says what it
+ * holds) opens with nothing lost: the queued messages as they were, the
+ * unfetched messages fetched once, every remembered id a duplicate, for
+ * a whole window from the upgrade.
+ */
+static void
+test_store_v1_migrates(void **state)
+{
+	struct fixture *f = *state;
+	struct outgoing_seen s = { 0, 0 };
+	struct got g = { 0 };
+	const char *top = getenv("top_srcdir");
+	char from[1024], err[256];
+	time_t t0 = time(NULL);
+
+	queue_close(f->q);
+	f->q = NULL;
+	snprintf(from, sizeof(from), "%s/tests/fixtures/rpcd-store-v1.db", top ? top : ".");
+	/* the copy only: even a read-only open of the fixture, in WAL
+	 * mode, would leave files beside it */
+	assert_int_equal(copy_file(from, f->path), 0);
+	assert_int_equal(schema_of(f->path), 1);
+	assert_int_equal(queue_open(&f->q, f->path, NULL, err, sizeof(err)), 0);
+	assert_int_equal(schema_of(f->path), 2);
+
+	assert_int_equal(queue_each_outgoing(f->q, check_outgoing, &s), 0);
+	assert_int_equal(s.n, 3);
+	assert_int_equal(s.intact, 3);
+	assert_int_equal(queue_outgoing_count(f->q), 3);
+
+	assert_int_equal(queue_fetch(f->q, got_one, got_done, &g), 2);
+	assert_string_equal(g.last, "received-5");
+	for (int i = 1; i <= 5; i++)
+		assert_int_equal(fixture_received(f->q, i), 1);
+
+	/* a whole window from the upgrade (whatever the ids' age) */
+	fake_now = t0 + WINDOW - 1;
+	queue_set_window(f->q, WINDOW, QUEUE_SEEN_MAX, fake_clock);
+	receive_and_fetch(f->q, 1);
+	for (int i = 1; i <= 5; i++)
+		assert_int_equal(fixture_received(f->q, i), 1);
+
+	/* opened again: schema 2 as it is, nothing migrated twice */
+	queue_close(f->q);
+	assert_int_equal(queue_open(&f->q, f->path, NULL, err, sizeof(err)), 0);
+	assert_int_equal(schema_of(f->path), 2);
+	assert_int_equal(queue_outgoing_count(f->q), 3);
+	assert_int_equal(fixture_received(f->q, 3), 1);
+}
+
+/* A store of a newer schema is refused, and left as it is. */
+static void
+test_store_newer_refused(void **state)
+{
+	struct fixture *f = *state;
+	sqlite3 *db;
+	char err[256];
+
+	queue_close(f->q);
+	f->q = NULL;
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "UPDATE meta SET value = 3 WHERE key = 'schema';"
+	    "DROP TABLE received_marks", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(queue_open(&f->q, f->path, NULL, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "schema version 3, newer than this nymd's 2"));
+	assert_int_equal(schema_of(f->path), 3);
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_not_equal(sqlite3_exec(db, "SELECT * FROM received_marks",
+	    NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
 int
 main(void)
 {
@@ -294,6 +683,15 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_duplicate_survives_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delivered_not_resent_after_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_without_record_opens, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_window_keeps_then_forgets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_window_outlives_old_count, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_window_clock_set_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_window_spares_unfetched, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_window_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_window_survives_reopen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_window_bytes_per_id, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_v1_migrates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_newer_refused, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
