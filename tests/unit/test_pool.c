@@ -46,29 +46,42 @@ packet(void)
 	return p;
 }
 
+/* The node's own key and link settings, which the pool keeps pointers to. */
+struct pool_keys {
+	uint8_t			priv[32], pub[32];
+	struct link_config	lc;
+};
+
+static struct pool *
+pool_make(struct event_base *base, struct pool_keys *k)
+{
+	struct pool_params pp;
+
+	randombytes_buf(k->priv, 32);
+	crypto_scalarmult_base(k->pub, k->priv);
+	memset(&k->lc, 0, sizeof(k->lc));
+	k->lc.packet_bytes = SPHINX_PACKET_BYTES;
+	k->lc.our_pub = k->pub;
+	k->lc.our_priv = k->priv;
+	memset(&pp, 0, sizeof(pp));
+	pp.link = &k->lc;
+	pp.need_topology = want;
+	return pool_new(base, &pp);
+}
+
 static void
 test_unknown_next_hop(void **state)
 {
 	struct event_base *base = event_base_new();
-	uint8_t priv[32], pub[32], listed[32], stranger[32];
+	uint8_t listed[32], stranger[32];
 	struct topology_node node;
 	struct topology t;
-	struct link_config lc;
-	struct pool_params pp;
+	struct pool_keys k;
 	struct pool *pool;
 
 	(void)state;
 	assert_non_null(base);
-	randombytes_buf(priv, 32);
-	crypto_scalarmult_base(pub, priv);
-	memset(&lc, 0, sizeof(lc));
-	lc.packet_bytes = SPHINX_PACKET_BYTES;
-	lc.our_pub = pub;
-	lc.our_priv = priv;
-	memset(&pp, 0, sizeof(pp));
-	pp.link = &lc;
-	pp.need_topology = want;
-	assert_non_null(pool = pool_new(base, &pp));
+	assert_non_null(pool = pool_make(base, &k));
 
 	/* Before any topology, nothing is routable. */
 	randombytes_buf(stranger, 32);
@@ -124,11 +137,10 @@ static void
 test_next_hop_by_name(void **state)
 {
 	struct event_base *base = event_base_new();
-	uint8_t priv[32], pub[32], listed[32];
+	uint8_t listed[32];
 	struct topology_node node;
 	struct topology t;
-	struct link_config lc;
-	struct pool_params pp;
+	struct pool_keys k;
 	struct pool *pool;
 	struct sockaddr_in sin;
 	socklen_t len = sizeof(sin);
@@ -148,16 +160,7 @@ test_next_hop_by_name(void **state)
 	struct event *ev = event_new(base, lfd, EV_READ, on_accept, base);
 	event_add(ev, NULL);
 
-	randombytes_buf(priv, 32);
-	crypto_scalarmult_base(pub, priv);
-	memset(&lc, 0, sizeof(lc));
-	lc.packet_bytes = SPHINX_PACKET_BYTES;
-	lc.our_pub = pub;
-	lc.our_priv = priv;
-	memset(&pp, 0, sizeof(pp));
-	pp.link = &lc;
-	pp.need_topology = want;
-	assert_non_null(pool = pool_new(base, &pp));
+	assert_non_null(pool = pool_make(base, &k));
 
 	memset(&node, 0, sizeof(node));
 	randombytes_buf(listed, 32);
