@@ -228,22 +228,39 @@ resolve_hosts_parse(const char *text, size_t len, const char *name,
 	return found;
 }
 
+static int dns_encode_name(const char *, uint8_t *, size_t);
+
 void
 resolve_conf_parse(const char *text, size_t len, struct resolve_conf *out)
 {
 	const char *line;
 	size_t at = 0, llen;
 	char word[256];
+	uint8_t wire[DNS_MAX_NAME_BYTES];
 
 	memset(out, 0, sizeof(*out));
 	out->timeout_ms = RESOLVE_TIMEOUT_S * 1000;
 	out->attempts = RESOLVE_ATTEMPTS;
+	out->ndots = 1;
 	while (next_line(text, len, &at, "#;", &line, &llen)) {
 		size_t w = 0;
 
 		if (next_word(line, llen, &w, word, sizeof(word)) == 0)
 			continue;
-		if (strcmp(word, "nameserver") == 0) {
+		if (strcmp(word, "search") == 0 || strcmp(word, "domain") == 0) {
+			int domain = word[0] == 'd';
+			out->nsearch = 0;
+			while (out->nsearch < (domain ? 1u : RESOLVE_MAX_SEARCH) &&
+			    next_word(line, llen, &w, word, sizeof(word)) != 0) {
+				char *d = out->search[out->nsearch];
+				/* a valid name (the root "." is no suffix) */
+				if (strip_dot(word, d, sizeof(out->search[0])) == -1 ||
+				    d[strlen(d) - 1] == '.' ||
+				    dns_encode_name(d, wire, sizeof(wire)) < 0)
+					continue;
+				out->nsearch++;
+			}
+		} else if (strcmp(word, "nameserver") == 0) {
 			struct resolve_addr a;
 			if (next_word(line, llen, &w, word, sizeof(word)) == 0 ||
 			    out->nservers >= RESOLVE_MAX_SERVERS)
@@ -270,6 +287,11 @@ resolve_conf_parse(const char *text, size_t len, struct resolve_conf *out)
 					v = strtoul(word + 9, &end, 10);
 					if (*end == '\0' && v >= 1 && v <= 5)
 						out->attempts = (unsigned)v;
+				} else if (strncmp(word, "ndots:", 6) == 0) {
+					v = strtoul(word + 6, &end, 10);
+					if (*end == '\0' && end != word + 6)
+						out->ndots = v > RESOLVE_MAX_NDOTS ?
+						    RESOLVE_MAX_NDOTS : (unsigned)v;
 				}
 			}
 		}
@@ -547,12 +569,23 @@ struct resolve {
 	resolve_cb		 cb;
 	void			*arg;
 	struct resolve_conf	 conf;
+	/* the names asked, in turn, until one has an address (search, ndots) */
+	char			 cand[RESOLVE_MAX_SEARCH + 1][256];
+	size_t			 ncand;
+	size_t			 icand;
 	struct event		*done_ev;	/* a completion from resolve_begin() */
 	int			 queried;	/* the nameservers were asked */
 	int			 error;
 	struct resolve_result	 res;
 	struct resolve_query	 q[2];		/* A, AAAA */
 };
+
+/* The name q asks for now. */
+static const char *
+query_name(const struct resolve_query *q)
+{
+	return q->r->cand[q->r->icand];
+}
 
 static void
 query_close(struct resolve_query *q)
@@ -582,9 +615,11 @@ resolve_cancel(struct resolve *r)
 	free(r);
 }
 
-/* Calls back with what the queries found, and frees r. */
-static void
-resolve_finish(struct resolve *r)
+static int resolve_ask(struct resolve *);
+
+/* What the queries for the current name found, into r->res. */
+static int
+resolve_outcome(struct resolve *r)
 {
 	int error = r->error;
 
@@ -604,6 +639,26 @@ resolve_finish(struct resolve *r)
 			error = r->q[0].error != RESOLVE_OK ? r->q[0].error : r->q[1].error;
 	} else if (error == RESOLVE_OK && r->res.n == 0)
 		error = RESOLVE_ERR_NONAME;
+	return error;
+}
+
+/*
+ * Calls back with what the queries found, and frees r; or, when the name
+ * does not exist and there is another to ask (search), asks that.
+ */
+static void
+resolve_finish(struct resolve *r)
+{
+	int error;
+
+	for (;;) {
+		error = resolve_outcome(r);
+		if (!r->queried || error != RESOLVE_ERR_NONAME || r->icand + 1 >= r->ncand)
+			break;
+		r->icand++;
+		if (resolve_ask(r))
+			return;
+	}
 	r->cb(r->arg, error, &r->res);
 	resolve_cancel(r);
 }
@@ -645,7 +700,7 @@ query_answer(struct resolve_query *q, const uint8_t *msg, size_t len)
 	int rc;
 
 	memset(&res, 0, sizeof(res));
-	rc = resolve_response_parse(msg, len, q->id, q->r->host, q->qtype, &res);
+	rc = resolve_response_parse(msg, len, q->id, query_name(q), q->qtype, &res);
 	if (rc == RESOLVE_OK)
 		q->res = res;
 	return rc;
@@ -683,7 +738,7 @@ query_tcp_start(struct resolve_query *q)
 		return -1;
 	randombytes_buf(&q->id, sizeof(q->id));
 	len = resolve_query_build(q->tcp_buf + 2, RESOLVE_MAX_QUERY_BYTES, q->id,
-	    q->r->host, q->qtype);
+	    query_name(q), q->qtype);
 	if (len < 0)
 		return -1;
 	put16(q->tcp_buf, (uint16_t)len);
@@ -830,7 +885,7 @@ query_send(struct resolve_query *q, size_t s)
 	int len;
 
 	randombytes_buf(&q->id, sizeof(q->id));
-	if ((len = resolve_query_build(pkt, sizeof(pkt), q->id, q->r->host, q->qtype)) < 0) {
+	if ((len = resolve_query_build(pkt, sizeof(pkt), q->id, query_name(q), q->qtype)) < 0) {
 		q->error = len;
 		return -1;
 	}
@@ -923,6 +978,67 @@ is_localhost(const char *host)
 	return n > 10 && strcasecmp(name + n - 10, ".localhost") == 0;
 }
 
+/*
+ * The names to ask for host, in turn, as glibc's stub does: a name with
+ * a final dot as it is; one with at least ndots dots as it is, then with
+ * each search domain; one with fewer, with each domain, then as it is.
+ */
+static size_t
+resolve_candidates(const char *host, const struct resolve_conf *c,
+    char out[RESOLVE_MAX_SEARCH + 1][256])
+{
+	size_t n = 0, dots = 0, len = strlen(host);
+	int as_is_first;
+
+	for (size_t i = 0; i < len; i++)
+		dots += host[i] == '.';
+	if (len > 0 && host[len - 1] == '.') {
+		snprintf(out[n++], sizeof(out[0]), "%s", host);
+		return n;
+	}
+	as_is_first = dots >= c->ndots;
+	if (as_is_first)
+		snprintf(out[n++], sizeof(out[0]), "%s", host);
+	for (size_t i = 0; i < c->nsearch; i++) {
+		int k = snprintf(out[n], sizeof(out[0]), "%s.%s", host, c->search[i]);
+		if (k > 0 && k <= 253)	/* a name of at most 255 bytes on the wire */
+			n++;
+	}
+	if (!as_is_first)
+		snprintf(out[n++], sizeof(out[0]), "%s", host);
+	return n;
+}
+
+/*
+ * Sends both queries (A, AAAA) for the current name; a failure to start
+ * one is its result. 1 if an answer is awaited, 0 if both are done.
+ */
+static int
+resolve_ask(struct resolve *r)
+{
+	for (int i = 0; i < 2; i++) {
+		struct resolve_query *q = &r->q[i];
+
+		query_close(q);
+		q->tries = 0;
+		q->done = 0;
+		q->error = RESOLVE_OK;
+		memset(&q->res, 0, sizeof(q->res));
+		for (;;) {
+			if (q->tries >= r->conf.nservers * r->conf.attempts) {
+				q->done = 1;
+				break;
+			}
+			size_t s = q->tries % r->conf.nservers;
+			q->tries++;
+			if (query_send(q, s) == 0)
+				break;
+			query_close(q);
+		}
+	}
+	return !r->q[0].done || !r->q[1].done;
+}
+
 static struct resolve *
 resolve_begin(struct event_base *base, const char *host, const struct resolve_conf *conf,
     const char *hosts_file, int read_conf, resolve_cb cb, void *arg)
@@ -979,23 +1095,9 @@ resolve_begin(struct event_base *base, const char *host, const struct resolve_co
 		r->error = RESOLVE_ERR_TIMEOUT;
 		goto later;
 	}
-	/* Both queries go out now; a failure to start one is its result. */
-	for (int i = 0; i < 2; i++) {
-		struct resolve_query *q = &r->q[i];
-		for (;;) {
-			if (q->tries >= r->conf.nservers * r->conf.attempts) {
-				q->done = 1;
-				break;
-			}
-			size_t s = q->tries % r->conf.nservers;
-			q->tries++;
-			if (query_send(q, s) == 0)
-				break;
-			query_close(q);
-		}
-	}
+	r->ncand = resolve_candidates(host, &r->conf, r->cand);
 	r->queried = 1;
-	if (!r->q[0].done || !r->q[1].done)
+	if (resolve_ask(r))
 		return r;
 later:
 	/* Called back from the loop, as a resolution that waited would be. */

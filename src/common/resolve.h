@@ -23,6 +23,8 @@ struct event_base;
 
 #define RESOLVE_MAX_ADDRS	16
 #define RESOLVE_MAX_SERVERS	3	/* as glibc's MAXNS */
+#define RESOLVE_MAX_SEARCH	6	/* as glibc's MAXDNSRCH */
+#define RESOLVE_MAX_NDOTS	15	/* as glibc's RES_MAXNDOTS */
 #define RESOLVE_TIMEOUT_S	5	/* per server and try, as glibc */
 #define RESOLVE_ATTEMPTS	2
 /* A UDP answer without EDNS is at most 512 bytes (RFC 1035 4.2.1). */
@@ -63,6 +65,10 @@ struct resolve_conf {
 	socklen_t		 server_len[RESOLVE_MAX_SERVERS];
 	unsigned		 timeout_ms;
 	unsigned		 attempts;
+	/* "search" (or "domain"): the last such line wins, as in glibc */
+	size_t			 nsearch;
+	char			 search[RESOLVE_MAX_SEARCH][254];
+	unsigned		 ndots;		/* options ndots:N, default 1 */
 };
 
 const char	*resolve_strerror(int);

@@ -45,5 +45,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(c.nservers >= 1 && c.nservers <= RESOLVE_MAX_SERVERS);
 	CHECK(c.timeout_ms >= 1000 && c.timeout_ms <= 30000);
 	CHECK(c.attempts >= 1 && c.attempts <= 5);
+	CHECK(c.nsearch <= RESOLVE_MAX_SEARCH && c.ndots <= RESOLVE_MAX_NDOTS);
+	for (size_t i = 0; i < c.nsearch; i++) {
+		uint8_t wire[RESOLVE_MAX_QUERY_BYTES];
+		size_t len = strlen(c.search[i]);
+		CHECK(len > 0 && len < sizeof(c.search[i]) && c.search[i][len - 1] != '.');
+		CHECK(resolve_query_build(wire, sizeof(wire), 1, c.search[i], DNS_TYPE_A) > 0);
+	}
 	return 0;
 }

@@ -198,6 +198,27 @@ test_conf(void **state)
 	assert_int_equal(s1->sin6_family, AF_INET6);
 	assert_string_equal(inet_ntop(AF_INET6, &s1->sin6_addr, buf, sizeof(buf)), "2001:db8::53");
 	assert_string_equal(inet_ntop(AF_INET, &s2->sin_addr, buf, sizeof(buf)), "127.0.0.53");
+	assert_int_equal(c.nsearch, 1);
+	assert_string_equal(c.search[0], "example.org");
+	assert_int_equal(c.ndots, 1);
+
+	/* the last search or domain line wins; at most 6 domains; bad ones
+	 * skipped; ndots capped at 15 */
+	static const char conf2[] =
+	    "search a.test b.test\n"
+	    "domain only.test\n"
+	    "search c.test. bad..name d.test e.test f.test g.test h.test i.test\n"
+	    "options ndots:3 ndots:x\n";
+	resolve_conf_parse(conf2, strlen(conf2), &c);
+	assert_int_equal(c.nsearch, 6);
+	assert_string_equal(c.search[0], "c.test");
+	assert_string_equal(c.search[1], "d.test");
+	assert_string_equal(c.search[5], "h.test");
+	assert_int_equal(c.ndots, 3);
+	resolve_conf_parse("domain only.test\noptions ndots:99\n", 34, &c);
+	assert_int_equal(c.nsearch, 1);
+	assert_string_equal(c.search[0], "only.test");
+	assert_int_equal(c.ndots, 15);
 
 	/* nothing usable: 127.0.0.1, glibc's defaults; bad options ignored */
 	resolve_conf_parse("options timeout:0 attempts:99 timeout:x\n", 40, &c);
@@ -531,6 +552,7 @@ enum ns_mode {
 	NS_TRUNCATED,		/* TC over UDP; the answer over TCP */
 	NS_TRUNCATED_NO_TCP,	/* TC over UDP; TCP refused */
 	NS_NODATA_AAAA,		/* A only */
+	NS_SUFFIX,		/* names under corp.test only; NXDOMAIN else */
 };
 
 struct ns {
@@ -542,6 +564,8 @@ struct ns {
 	enum ns_mode	 mode;
 	unsigned	 queries;
 	unsigned	 tcp_queries;
+	char		 names[16][256];	/* the A queries' names, in order */
+	unsigned	 nnames;
 	uint16_t	 ids[64];
 	uint16_t	 ports[64];
 };
@@ -566,7 +590,21 @@ ns_on_read(evutil_socket_t fd, short what, void *arg)
 	if (ns->mode == NS_SILENT)
 		return;
 	unsigned qtype = (unsigned)(q[n - 4] << 8 | q[n - 3]);
-	unsigned rcode = ns->mode == NS_NXDOMAIN ? 3 : ns->mode == NS_SERVFAIL ? 2 : 0;
+	char name[256];
+	size_t at = 0;
+	for (size_t i = 12; i < (size_t)n - 4 && q[i] != 0 && at + q[i] + 1 < sizeof(name);
+	    i += (size_t)q[i] + 1) {
+		memcpy(name + at, q + i + 1, q[i]);
+		at += q[i];
+		name[at++] = '.';
+	}
+	name[at > 0 ? at - 1 : 0] = '\0';
+	if (qtype == DNS_TYPE_A && ns->nnames < 16)
+		snprintf(ns->names[ns->nnames++], sizeof(ns->names[0]), "%s", name);
+	size_t nl = strlen(name);
+	int under = nl > 10 && strcmp(name + nl - 10, ".corp.test") == 0;
+	unsigned rcode = ns->mode == NS_NXDOMAIN ? 3 : ns->mode == NS_SERVFAIL ? 2 :
+	    ns->mode == NS_SUFFIX && !under ? 3 : 0;
 	int has = rcode == 0 && !(ns->mode == NS_NODATA_AAAA && qtype == DNS_TYPE_AAAA);
 	/* the header of the query, turned into a response, then its question */
 	memcpy(m.b, q, (size_t)n);
@@ -825,6 +863,68 @@ test_resolve_localhost(void **state)
 	event_base_free(base);
 }
 
+/*
+ * search and ndots: a short name is asked with each search domain first,
+ * then as it is; a name with ndots dots as it is first; a final dot
+ * asks only the name.
+ */
+static void
+test_resolve_search(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct resolve_conf c;
+	struct outcome o;
+	struct ns ns;
+
+	(void)state;
+	conf_init(&c, 2000, 1);
+	ns_open(&ns, base, &c, NS_SUFFIX);
+	snprintf(c.search[0], sizeof(c.search[0]), "other.test");
+	snprintf(c.search[1], sizeof(c.search[1]), "corp.test");
+	c.nsearch = 2;
+	c.ndots = 1;
+
+	run(base, &c, NULL, "dir", &o);
+	assert_int_equal(o.error, RESOLVE_OK);
+	assert_addr(&o.res.a[0], "192.0.2.1");
+	assert_int_equal(ns.nnames, 2);
+	assert_string_equal(ns.names[0], "dir.other.test");
+	assert_string_equal(ns.names[1], "dir.corp.test");
+
+	/* one dot >= ndots 1: as it is first (NXDOMAIN), then the domains */
+	ns.nnames = 0;
+	run(base, &c, NULL, "nym.dir", &o);
+	assert_int_equal(o.error, RESOLVE_OK);
+	assert_int_equal(ns.nnames, 3);
+	assert_string_equal(ns.names[0], "nym.dir");
+	assert_string_equal(ns.names[2], "nym.dir.corp.test");
+
+	/* ndots 2: the same name now takes the domains first */
+	c.ndots = 2;
+	ns.nnames = 0;
+	run(base, &c, NULL, "nym.dir", &o);
+	assert_int_equal(o.error, RESOLVE_OK);
+	assert_string_equal(ns.names[0], "nym.dir.other.test");
+	assert_int_equal(ns.nnames, 2);
+
+	/* a final dot: only the name, and its NXDOMAIN is the answer */
+	ns.nnames = 0;
+	run(base, &c, NULL, "dir.", &o);
+	assert_int_equal(o.error, RESOLVE_ERR_NONAME);
+	assert_int_equal(ns.nnames, 1);
+
+	/* nothing anywhere: every name asked, NONAME at the end */
+	ns.nnames = 0;
+	c.nsearch = 1;
+	run(base, &c, NULL, "nowhere", &o);
+	assert_int_equal(o.error, RESOLVE_ERR_NONAME);
+	assert_int_equal(ns.nnames, 2);
+	assert_string_equal(ns.names[1], "nowhere");
+
+	ns_close(&ns);
+	event_base_free(base);
+}
+
 /* Every query its own random ID and source port. */
 static void
 test_resolve_random(void **state)
@@ -971,6 +1071,7 @@ main(void)
 		cmocka_unit_test(test_response_many),
 		cmocka_unit_test(test_resolve_dns),
 		cmocka_unit_test(test_resolve_localhost),
+		cmocka_unit_test(test_resolve_search),
 		cmocka_unit_test(test_resolve_random),
 		cmocka_unit_test(test_resolve_failover),
 		cmocka_unit_test(test_resolve_local),
