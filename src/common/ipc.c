@@ -13,6 +13,7 @@
 #include "common/ipc.h"
 #include "common/log.h"
 #include "common/message.h"
+#include "common/regstmt.h"
 #include "common/sphinx.h"
 
 #define IPC_READ_CHUNK_BYTES	65536
@@ -261,6 +262,8 @@ static const Nymipc__Ipc__BodyCase ipc_body_of[IPC_TYPE_LAST + 1] = {
 	[IPC_NOT_STORED] = NYMIPC__IPC__BODY_ID,
 	[IPC_DH_REQUEST] = NYMIPC__IPC__BODY_PUBKEY,
 	[IPC_DH_REPLY] = NYMIPC__IPC__BODY_SECRET,
+	[IPC_REGISTER_SIGN] = NYMIPC__IPC__BODY_PUBKEY,
+	[IPC_REGISTER_SIGNED] = NYMIPC__IPC__BODY_REGISTRATION,
 };
 
 static int
@@ -311,6 +314,14 @@ ipc_body_problem(const Nymipc__Ipc *m)
 			return "a message id of the wrong size";
 		return m->received->message.len <= MESSAGE_MAX_BYTES ? NULL :
 		    "a message over the limit";
+	case NYMIPC__IPC__BODY_REGISTRATION:
+		if (m->registration->provider.len != 32)
+			return "a provider key that is not 32 bytes";
+		if (m->registration->registered_ms > INT64_MAX)
+			return "a registration time out of range";
+		return m->registration->signature.len == 0 ||
+		    m->registration->signature.len == REGSTMT_SIG_BYTES ? NULL :
+		    "a statement signature that is not 64 bytes";
 	default:
 		return NULL;
 	}

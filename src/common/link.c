@@ -28,6 +28,7 @@
 #include <sodium.h>
 
 #include "common/link.h"
+#include "common/regstmt.h"
 #include "common/secret.h"
 
 enum link_state {
@@ -193,7 +194,10 @@ link_control_check(const Link__Control *c)
 		return LINK_ERR_CONTROL;
 	switch (c->msg_case) {
 	case LINK__CONTROL__MSG_REGISTER:
-		ok = c->register_ != NULL;
+		ok = c->register_ != NULL &&
+		    c->register_->registered_ms <= INT64_MAX &&
+		    (c->register_->signature.len == 0 ||
+		    c->register_->signature.len == REGSTMT_SIG_BYTES);
 		break;
 	case LINK__CONTROL__MSG_REGISTER_OK:
 		ok = c->register_ok != NULL && link_token_ok(&c->register_ok->token);

@@ -8,6 +8,7 @@
 
 #include "common/descriptor.h"
 #include "common/epoch.h"
+#include "common/regstmt.h"
 #include "common/sphinx.h"
 #include "common/topology.h"
 
@@ -128,6 +129,29 @@ topology_node_parse(json_t *obj, struct topology_node *n, int provider)
 	return 0;
 }
 
+/* One entry of n's registeredClients: its key in out; 0 or -1. */
+static int
+topology_client(json_t *c, const struct topology_node *n, uint8_t out[32])
+{
+	char id[B64_KEY_CHARS + 1], why[REGSTMT_ERR_BYTES];
+	struct regstmt st;
+	int missing;
+
+	if (!n->verified)
+		return json_is_object(c) && topology_key(c, out, id) == 0 ? 0 : -1;
+	if (regstmt_from_json(c, n->pub, &st, &missing, why, sizeof(why)) == -1)
+		return -1;
+	memcpy(out, st.client, 32);
+	return 0;
+}
+
+/*
+ * A provider's registeredClients.  A verified provider's client is kept
+ * only with a registration statement that verifies for this provider
+ * (docs/directory.md): no provider can list a client that did not
+ * register with it.  An unverified provider is never on a path, so no
+ * packet reaches it; its list stays as a seed reader sees it.
+ */
 static int
 topology_clients_parse(json_t *arr, struct topology_node *n, size_t *skipped)
 {
@@ -142,9 +166,8 @@ topology_clients_parse(json_t *arr, struct topology_node *n, size_t *skipped)
 	if (n->clients == NULL)
 		return -1;
 	for (size_t i = 0; i < count; i++) {
-		char id[B64_KEY_CHARS + 1];
-		json_t *c = json_array_get(arr, i);
-		if (json_is_object(c) && topology_key(c, n->clients[n->n_clients], id) == 0)
+		if (topology_client(json_array_get(arr, i), n,
+		    n->clients[n->n_clients]) == 0)
 			n->n_clients++;
 		else
 			(*skipped)++;

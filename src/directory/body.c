@@ -275,18 +275,26 @@ body_clients(json_t *arr, struct body_provider *out, char *err, size_t errlen)
 		return body_fail(err, errlen, BODY_ERR_NOMEM, "out of memory");
 	for (size_t i = 0; i < count; i++) {
 		json_t *c = json_array_get(arr, i);
-		int rc;
+		char why[REGSTMT_ERR_BYTES];
+		int rc, missing;
 
 		if (!json_is_object(c))
 			return body_fail(err, errlen, BODY_ERR_FIELD,
 			    "registeredClients[%zu] is not an object", i);
-		rc = body_key(c, "pubKey", "registeredClients[].", out->clients[i],
-		    err, errlen);
+		rc = body_key(c, "pubKey", "registeredClients[].",
+		    out->clients[i].client, err, errlen);
 		if (rc != BODY_OK)
 			return rc;
+		/* A provider lists only clients that said they registered
+		 * with it (docs/directory.md, "Registration statements"). */
+		if (regstmt_from_json(c, out->pub, &out->clients[i], &missing,
+		    why, sizeof(why)) == -1)
+			return body_fail(err, errlen, BODY_ERR_STATEMENT,
+			    "registeredClients[%zu]: %s", i, why);
 		/* Quadratic, but bounded by BODY_MAX_CLIENTS. */
 		for (size_t j = 0; j < i; j++)
-			if (memcmp(out->clients[j], out->clients[i], 32) == 0)
+			if (memcmp(out->clients[j].client, out->clients[i].client,
+			    32) == 0)
 				return body_fail(err, errlen, BODY_ERR_DUPLICATE,
 				    "registeredClients[%zu] repeats a client", i);
 		out->n_clients++;
@@ -304,12 +312,14 @@ body_parse_provider(const char *buf, size_t len, struct body_provider *out,
 	memset(out, 0, sizeof(*out));
 	if ((root = body_load(buf, len, err, errlen, &rc)) == NULL)
 		return rc;
+	/* The descriptor first: one signature, before up to
+	 * BODY_MAX_CLIENTS statements. */
 	if ((rc = body_host(root, out->host, err, errlen)) == BODY_OK &&
 	    (rc = body_key(root, "pubKey", "", out->pub, err, errlen)) == BODY_OK &&
-	    (rc = body_clients(json_object_get(root, "registeredClients"), out,
-	    err, errlen)) == BODY_OK)
-		rc = body_descriptor(root, DESCRIPTOR_PROVIDER, out->host,
-		    out->pub, 0, &out->signed_desc, err, errlen);
+	    (rc = body_descriptor(root, DESCRIPTOR_PROVIDER, out->host,
+	    out->pub, 0, &out->signed_desc, err, errlen)) == BODY_OK)
+		rc = body_clients(json_object_get(root, "registeredClients"), out,
+		    err, errlen);
 	json_decref(root);
 	if (rc != BODY_OK)
 		body_provider_clear(out);

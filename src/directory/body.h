@@ -11,13 +11,23 @@
 #include <stdint.h>
 
 #include "common/descriptor.h"
+#include "common/regstmt.h"
 #include "common/topology.h"
 
-/* Largest request body the API reads. */
-#define BODY_MAX_BYTES		(64u * 1024)
+/*
+ * Largest request body the API reads: a provider's presence with
+ * BODY_MAX_CLIENTS clients and their statements (about 200 bytes each)
+ * and a descriptor.
+ */
+#define BODY_MAX_BYTES		(256u * 1024)
 /* "[" host "]" ":" port, with a host the client's parser accepts. */
 #define BODY_HOSTPORT_MAX_CHARS	(TOPOLOGY_HOST_BYTES - 1 + 2 + 1 + 5)
-#define BODY_MAX_CLIENTS	1024	/* registeredClients of one provider */
+/*
+ * registeredClients of one provider: what a provider may hold
+ * (nym-provider's max_clients); with REGISTRY_MAX_MIXNODES and
+ * REGISTRY_MAX_PROVIDERS it bounds the topology (registry.h).
+ */
+#define BODY_MAX_CLIENTS	1024
 #define BODY_MAX_SENT_PEERS	1024	/* entries of one report's "sent" */
 #define BODY_MAX_COUNT		INT64_MAX	/* a packet count */
 #define BODY_ERR_BYTES		160
@@ -34,6 +44,7 @@ enum body_error {
 	BODY_ERR_DUPLICATE = -8,	/* the same key twice in a list */
 	BODY_ERR_NOMEM = -9,
 	BODY_ERR_SIGNATURE = -10,	/* no signed descriptor, or a bad one */
+	BODY_ERR_STATEMENT = -11,	/* a client without a valid statement */
 };
 
 /*
@@ -59,7 +70,8 @@ struct body_provider {
 	char		 host[BODY_HOSTPORT_MAX_CHARS + 1];
 	uint8_t		 pub[32];
 	struct body_signed signed_desc;
-	uint8_t		(*clients)[32];
+	/* Each verified: the client's key signed that it registered here. */
+	struct regstmt	*clients;
 	size_t		 n_clients;
 };
 

@@ -47,6 +47,7 @@ struct directory_options {
 	long		 stale_seconds;
 	long		 epoch_seconds;
 	const char	*allow_file;
+	long		 post_rate;
 	enum log_level	 level;
 };
 
@@ -55,7 +56,7 @@ usage(FILE *f, const char *prog)
 {
 	fprintf(f,
 	    "Usage: %s [--listen ADDR:PORT] [--stale-seconds N] [--epoch-seconds N]\n"
-	    "       [--allow FILE] [--log-level LEVEL]\n"
+	    "       [--allow FILE] [--post-rate N] [--log-level LEVEL]\n"
 	    "       %s --help | --version\n\n"
 	    "The directory server of a local Loopix mixnet.\n\n"
 	    "Options:\n"
@@ -67,13 +68,16 @@ usage(FILE *f, const char *prog)
 	    "                         topology (%u to %u, default %u)\n"
 	    "    --allow FILE         admit only the nodes whose identity keys\n"
 	    "                         FILE lists, one per line (a closed network)\n"
+	    "    --post-rate N        writes (POSTs) per second one address may make,\n"
+	    "                         in bursts of 3 s worth; 0 for no limit\n"
+	    "                         (0 to 100000, default %d)\n"
 	    "    --log-level LEVEL    trace, debug, info, warning, error, panic, fatal\n"
 	    "                         (default info)\n"
 	    "    --help               print this help\n"
 	    "    --version            print the version\n",
 	    prog, prog, DIRECTORY_DEFAULT_LISTEN, DIRECTORY_MAX_STALE_SECONDS,
 	    DIRECTORY_DEFAULT_STALE_SECONDS, EPOCH_MIN_SECONDS, EPOCH_MAX_SECONDS,
-	    EPOCH_DEFAULT_SECONDS);
+	    EPOCH_DEFAULT_SECONDS, SERVER_DEFAULT_POST_RATE);
 }
 
 /* "ADDR:PORT" or "[V6]:PORT", port 0..65535. */
@@ -116,7 +120,7 @@ parse_seconds(const char *s, long min, long max, long *out)
 	return 0;
 }
 
-enum { OPT_LISTEN = 1, OPT_STALE, OPT_EPOCH, OPT_ALLOW, OPT_LOG_LEVEL,
+enum { OPT_LISTEN = 1, OPT_STALE, OPT_EPOCH, OPT_ALLOW, OPT_POST_RATE, OPT_LOG_LEVEL,
     OPT_HELP, OPT_VERSION };
 
 /* Returns 0 to run, 1 after --help/--version, -1 on a usage error. */
@@ -128,6 +132,7 @@ parse_options(int argc, char **argv, struct directory_options *o)
 		{ "stale-seconds", required_argument, NULL, OPT_STALE },
 		{ "epoch-seconds", required_argument, NULL, OPT_EPOCH },
 		{ "allow", required_argument, NULL, OPT_ALLOW },
+		{ "post-rate", required_argument, NULL, OPT_POST_RATE },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ "version", no_argument, NULL, OPT_VERSION },
@@ -164,6 +169,13 @@ parse_options(int argc, char **argv, struct directory_options *o)
 			break;
 		case OPT_ALLOW:
 			o->allow_file = optarg;
+			break;
+		case OPT_POST_RATE:
+			if (parse_seconds(optarg, 0, 100000, &o->post_rate) == -1) {
+				fprintf(stderr, "%s: --post-rate must be a number "
+				    "from 0 to 100000\n", o->prog);
+				return -1;
+			}
 			break;
 		case OPT_LOG_LEVEL:
 			if (log_level_parse(optarg, &o->level) == -1) {
@@ -328,8 +340,8 @@ directory_run(const struct directory_options *o)
 	}
 	if (o->allow_file != NULL && load_allow(o->allow_file, d.registry) == -1)
 		goto out;
-	d.server = server_new(d.base, d.registry, o->host, o->port, err,
-	    sizeof(err));
+	d.server = server_new(d.base, d.registry, o->host, o->port,
+	    (uint32_t)o->post_rate, err, sizeof(err));
 	if (d.server == NULL) {
 		log_warnx("%s", err);
 		goto out;
@@ -382,6 +394,7 @@ main(int argc, char **argv)
 	if (strncmp(o.prog, "lt-", 3) == 0)
 		o.prog += 3;
 	o.stale_seconds = DIRECTORY_DEFAULT_STALE_SECONDS;
+	o.post_rate = SERVER_DEFAULT_POST_RATE;
 	o.epoch_seconds = EPOCH_DEFAULT_SECONDS;
 	o.level = LOG_LEVEL_INFO;
 	if (parse_listen(DIRECTORY_DEFAULT_LISTEN, &o) == -1)

@@ -170,6 +170,22 @@ registry_put_mixnode(struct registry *r, const struct body_mixnode *b,
 	return rc;
 }
 
+/* No client's statement dated more than REGSTMT_MAX_SKEW_MS after now. */
+static int
+registry_check_statements(const struct body_provider *b,
+    const struct registry_now *now)
+{
+	uint64_t now_ms;
+
+	if (now->real_ns < 0)
+		return REGISTRY_ERR_STATEMENT;
+	now_ms = (uint64_t)now->real_ns / 1000000;
+	for (size_t i = 0; i < b->n_clients; i++)
+		if (b->clients[i].registered_ms > now_ms + REGSTMT_MAX_SKEW_MS)
+			return REGISTRY_ERR_STATEMENT;
+	return REGISTRY_RENEWED;
+}
+
 int
 registry_put_provider(struct registry *r, struct body_provider *b,
     const struct registry_now *now)
@@ -181,6 +197,8 @@ registry_put_provider(struct registry *r, struct body_provider *b,
 	    NULL : &r->providers[i].body.signed_desc, now);
 
 	if (rc != REGISTRY_RENEWED)
+		return rc;
+	if ((rc = registry_check_statements(b, now)) != REGISTRY_RENEWED)
 		return rc;
 	if (i == r->n_providers) {
 		if (r->n_providers == REGISTRY_MAX_PROVIDERS)
@@ -342,8 +360,8 @@ registry_provider_json(const struct registry_provider *p)
 	if (clients == NULL)
 		return NULL;
 	for (size_t i = 0; i < p->body.n_clients; i++) {
-		if (registry_append(clients, json_pack("{s:o}", "pubKey",
-		    registry_key_json(p->body.clients[i]))) == -1) {
+		if (registry_append(clients,
+		    regstmt_to_json(&p->body.clients[i])) == -1) {
 			json_decref(clients);
 			return NULL;
 		}

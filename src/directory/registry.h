@@ -13,9 +13,26 @@
 
 #include "directory/body.h"
 
-#define REGISTRY_MAX_MIXNODES	512
-#define REGISTRY_MAX_PROVIDERS	128
+/*
+ * The node counts are capped so that the largest topology the directory
+ * can serve fits what every reader accepts (TOPOLOGY_MAX_JSON_BYTES,
+ * 4 MiB): at most REGISTRY_NODE_MAX_JSON_BYTES per node entry (a 2048-byte
+ * descriptor whose every byte may need escaping, a 263-character host)
+ * and REGISTRY_CLIENT_MAX_JSON_BYTES per registered client (key, time,
+ * signature).  tests/unit/test_directory.c fills a registry with the
+ * largest entries it accepts and measures the document.
+ */
+#define REGISTRY_MAX_MIXNODES	128
+#define REGISTRY_MAX_PROVIDERS	16
 #define REGISTRY_MAX_METRICS	REGISTRY_MAX_MIXNODES
+#define REGISTRY_NODE_MAX_JSON_BYTES	(2 * DESCRIPTOR_MAX_BYTES + 600)
+#define REGISTRY_CLIENT_MAX_JSON_BYTES	200
+#define REGISTRY_DOC_MAX_JSON_BYTES					\
+	((REGISTRY_MAX_MIXNODES + REGISTRY_MAX_PROVIDERS) *		\
+	REGISTRY_NODE_MAX_JSON_BYTES + REGISTRY_MAX_PROVIDERS *		\
+	BODY_MAX_CLIENTS * REGISTRY_CLIENT_MAX_JSON_BYTES + 100)
+_Static_assert(REGISTRY_DOC_MAX_JSON_BYTES <= TOPOLOGY_MAX_JSON_BYTES,
+    "the largest topology must fit what readers accept");
 
 enum registry_error {
 	REGISTRY_ERR_FULL = -1,		/* a new node over the limit */
@@ -24,6 +41,7 @@ enum registry_error {
 	REGISTRY_ERR_NOT_ALLOWED = -4,	/* an identity not on the allow-list */
 	REGISTRY_ERR_IDENTITY = -5,	/* the node, or the identity, is another's */
 	REGISTRY_ERR_STALE = -6,	/* published far from now, or older */
+	REGISTRY_ERR_STATEMENT = -7,	/* a client's statement from the future */
 };
 
 /* How far a descriptor's published time may be from the directory's. */

@@ -19,6 +19,7 @@
 #include "common/b64.h"
 #include "common/log.h"
 #include "directory/body.h"
+#include "directory/ratelimit.h"
 #include "directory/registry.h"
 #include "directory/server.h"
 
@@ -28,6 +29,8 @@ struct server {
 	struct evhttp			*http;
 	struct evhttp_bound_socket	*bound;
 	struct registry			*registry;
+	struct ratelimit		*ratelimit;	/* POSTs per address */
+	uint32_t			 post_rate;
 };
 
 typedef void (*server_handler)(struct server *, struct evhttp_request *,
@@ -147,6 +150,13 @@ server_put_result(struct evhttp_request *req, int rc, const char *what,
 		server_error(req, HTTP_BADREQUEST, "Bad Request", "the descriptor "
 		    "was not published within 120 s of the directory's clock, or "
 		    "is older than the node's last");
+		return -1;
+	case REGISTRY_ERR_STATEMENT:
+		log_info("refused %s %s: a client's registration statement is "
+		    "dated in the future", what, id);
+		server_error(req, HTTP_BADREQUEST, "Bad Request", "a client's "
+		    "registration statement is dated more than 120 s after the "
+		    "directory's clock");
 		return -1;
 	case REGISTRY_ERR_FULL:
 		log_warnx("refused %s %s: the directory is full", what, id);
@@ -303,6 +313,43 @@ server_is_json(struct evhttp_request *req)
 	return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ' || ct[n] == '\t';
 }
 
+/*
+ * Whether this POST is within its source address's rate (docs/
+ * directory.md, "Limits"); if not, answers 429.  Checked before the body
+ * is looked at: a refused write costs next to nothing.
+ */
+static int
+server_rate_ok(struct server *s, struct evhttp_request *req, const char *path)
+{
+	struct evhttp_connection *conn = evhttp_request_get_connection(req);
+	char *addr = NULL;
+	ev_uint16_t port = 0;
+	struct registry_now now;
+
+	if (conn != NULL)
+		evhttp_connection_get_peer(conn, &addr, &port);
+	server_now(&now);
+	switch (ratelimit_take(s->ratelimit, addr ? addr : "", now.mono_ns)) {
+	case RATELIMIT_PASS:
+		return 1;
+	case RATELIMIT_REFUSE_FIRST:
+		log_warnx("refused POST %s from %s: more than %u writes per "
+		    "second from one address (--post-rate); refusing its writes "
+		    "until it slows down", path, addr ? addr : "?",
+		    s->post_rate);
+		break;
+	case RATELIMIT_REFUSE:
+		log_debug("refused POST %s from %s: rate limit", path,
+		    addr ? addr : "?");
+		break;
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After",
+	    "1");
+	server_error(req, 429, "Too Many Requests", "too many writes from "
+	    "this address; slow down");
+	return 0;
+}
+
 static void
 server_dispatch(struct evhttp_request *req, void *arg)
 {
@@ -335,6 +382,8 @@ server_dispatch(struct evhttp_request *req, void *arg)
 	case EVHTTP_REQ_POST:
 		if (r->post == NULL)
 			break;
+		if (!server_rate_ok(s, req, r->path))
+			return;
 		if (!server_is_json(req)) {
 			log_info("refused %s: not application/json", r->path);
 			server_error(req, 415, "Unsupported Media Type",
@@ -366,15 +415,19 @@ server_dispatch(struct evhttp_request *req, void *arg)
 
 struct server *
 server_new(struct event_base *base, struct registry *registry,
-    const char *address, uint16_t port, char *err, size_t errlen)
+    const char *address, uint16_t port, uint32_t post_rate, char *err,
+    size_t errlen)
 {
 	struct server *s = calloc(1, sizeof(*s));
 
-	if (s == NULL) {
+	if (s == NULL || (s->ratelimit = ratelimit_new(post_rate,
+	    post_rate * SERVER_POST_BURST_SECONDS)) == NULL) {
+		free(s);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	s->registry = registry;
+	s->post_rate = post_rate;
 	if ((s->http = evhttp_new(base)) == NULL) {
 		snprintf(err, errlen, "evhttp_new failed");
 		free(s);
@@ -422,5 +475,6 @@ server_free(struct server *s)
 		return;
 	if (s->http != NULL)
 		evhttp_free(s->http);
+	ratelimit_free(s->ratelimit);
 	free(s);
 }

@@ -16,6 +16,10 @@
 #define SERVER_MAX_READ_BYTES	(4 * BODY_MAX_BYTES)
 #define SERVER_MAX_HEADER_BYTES	8192
 #define SERVER_TIMEOUT_SECONDS	10
+/* POSTs per second from one address (--post-rate), and the burst allowed
+ * (this many seconds' worth). */
+#define SERVER_DEFAULT_POST_RATE	20
+#define SERVER_POST_BURST_SECONDS	3
 
 struct event_base;
 struct server;
@@ -24,8 +28,10 @@ struct server;
  * Listens on address (an IP literal or name) and port (0: any). On error
  * returns NULL with a message in err.
  */
+/* post_rate: POSTs per second from one address; 0: no limit. */
 struct server	*server_new(struct event_base *, struct registry *,
-		    const char *address, uint16_t port, char *err, size_t errlen);
+		    const char *address, uint16_t port, uint32_t post_rate,
+		    char *err, size_t errlen);
 void		 server_free(struct server *);
 /* The port actually bound (useful with port 0); 0 if unknown. */
 uint16_t	 server_port(const struct server *);

@@ -14,8 +14,10 @@
 #include <sodium.h>
 
 #include "common/b64.h"
+#include "common/epoch.h"
 #include "common/log.h"
 #include "common/pem.h"
+#include "common/regstmt.h"
 #include "common/sandbox.h"
 #include "common/secret.h"
 #include "common/topology.h"
@@ -395,6 +397,39 @@ on_dh_request(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 	sodium_memzero(shared, sizeof(shared));
 }
 
+/*
+ * A registration statement for the provider netd is about to register
+ * with (docs/directory.md): signed here, since the key never leaves
+ * keyd.  keyd writes the whole statement itself, its own key and its
+ * own clock, so netd cannot have it sign anything else.
+ */
+static void
+on_register_sign(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
+{
+	Nymipc__Ipc reply = NYMIPC__IPC__INIT;
+	Nymipc__Registration reg = NYMIPC__REGISTRATION__INIT;
+	struct regstmt s;
+
+	memset(&s, 0, sizeof(s));
+	memcpy(s.client, keyd.pub, 32);
+	memcpy(s.provider, msg->pubkey.data, 32);
+	s.registered_ms = epoch_now_ms();
+	reply.type = IPC_REGISTER_SIGNED;
+	reply.seq = msg->seq;
+	reply.body_case = NYMIPC__IPC__BODY_REGISTRATION;
+	reply.registration = &reg;
+	reg.provider.data = s.provider;
+	reg.provider.len = 32;
+	reg.registered_ms = s.registered_ms;
+	if (regstmt_sign(&s, keyd.priv) == 0) {
+		reg.signature.data = s.sig;
+		reg.signature.len = sizeof(s.sig);
+	} else {
+		log_warnx("cannot sign the registration statement");
+	}
+	keyd_send(c, &reply);
+}
+
 static const struct ipc_dispatch keyd_from_netd = {
 	.handlers = {
 		[IPC_PUBKEY_REQUEST] = on_pubkey_request,
@@ -402,6 +437,7 @@ static const struct ipc_dispatch keyd_from_netd = {
 		[IPC_COVER_REQUEST] = on_cover_request,
 		[IPC_UNWRAP] = on_unwrap,
 		[IPC_DH_REQUEST] = on_dh_request,
+		[IPC_REGISTER_SIGN] = on_register_sign,
 	},
 	.closed = proc_peer_closed,
 };

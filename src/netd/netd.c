@@ -11,6 +11,7 @@
 #include "common/b64.h"
 #include "common/log.h"
 #include "common/rand.h"
+#include "common/regstmt.h"
 #include "common/sandbox.h"
 #include "common/sphinx.h"
 #include "common/topology.h"
@@ -31,6 +32,7 @@ static struct {
 	int			 provider_missing_logged;
 	uint64_t		 seq;
 	uint64_t		 dh_seq;
+	uint64_t		 sign_seq;
 } netd;
 
 static struct ipc_chan *
@@ -135,6 +137,27 @@ netd_dh_request(void *arg, const uint8_t peer[32])
 	msg.pubkey.len = 32;
 	return ipc_send(k, &msg, -1);
 }
+
+static int
+netd_sign_request(void *arg, const uint8_t provider[32])
+{
+	Nymipc__Ipc msg = NYMIPC__IPC__INIT;
+	struct ipc_chan *k = netd_keyd();
+
+	if (k == NULL)
+		return -1;
+	msg.type = IPC_REGISTER_SIGN;
+	msg.seq = netd.sign_seq = ++netd.seq;
+	msg.body_case = NYMIPC__IPC__BODY_PUBKEY;
+	msg.pubkey.data = (uint8_t *)provider;
+	msg.pubkey.len = 32;
+	return ipc_send(k, &msg, -1);
+}
+
+static const struct provider_keyd netd_provider_keyd = {
+	.dh_request = netd_dh_request,
+	.sign_request = netd_sign_request,
+};
 
 static int
 netd_cover(void *arg, Nymipc__PacketKind kind)
@@ -291,7 +314,7 @@ on_pubkey_reply(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 	memcpy(netd.pub, msg->pubkey.data, 32);
 	netd.have_pub = 1;
 	netd.provider = provider_new(netd.proc->base, netd.pub, SPHINX_PACKET_BYTES,
-	    netd_dh_request, NULL);
+	    &netd_provider_keyd, NULL);
 	netd.traffic = traffic_new(netd.proc->base, netd.provider,
 	    &netd_traffic_hooks, NULL);
 	if (netd.traffic == NULL)
@@ -306,6 +329,17 @@ on_dh_reply(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 	if (msg->seq != netd.dh_seq || netd.provider == NULL)
 		return;	/* for a handshake that is gone */
 	provider_dh_result(netd.provider, msg->secret.len == 32 ? msg->secret.data : NULL);
+}
+
+static void
+on_register_signed(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
+{
+	const Nymipc__Registration *r = msg->registration;
+
+	if (msg->seq != netd.sign_seq || netd.provider == NULL)
+		return;	/* for a link that is gone */
+	provider_statement_result(netd.provider, r->provider.data, r->registered_ms,
+	    r->signature.len == REGSTMT_SIG_BYTES ? r->signature.data : NULL);
 }
 
 /* keyd built a committed message's packet: netd sees the packet and
@@ -361,6 +395,7 @@ static const struct ipc_dispatch netd_from_keyd = {
 	.handlers = {
 		[IPC_PUBKEY_REPLY] = on_pubkey_reply,
 		[IPC_DH_REPLY] = on_dh_reply,
+		[IPC_REGISTER_SIGNED] = on_register_signed,
 		[IPC_PACKET] = on_packet,
 		[IPC_COVER] = on_cover,
 		[IPC_UNWRAPPED] = on_unwrapped,

@@ -12,6 +12,7 @@
 #include "common/b64.h"
 #include "common/link.h"
 #include "common/log.h"
+#include "common/regstmt.h"
 #include "common/resolve.h"
 #include "common/xalloc.h"
 #include "netd/provider.h"
@@ -21,8 +22,8 @@
 
 struct provider_link {
 	struct event_base	*base;
-	provider_dh_request	 dh_request;
-	void			*dh_arg;
+	struct provider_keyd	 keyd;
+	void			*keyd_arg;
 	struct provider_events	 ev;
 	void			*ev_arg;
 	uint8_t			 own_pub[32];
@@ -42,6 +43,7 @@ struct provider_link {
 	struct event		*retry_ev;
 	struct link		*link;
 	unsigned		 backoff_ms;
+	int			 signing;	/* link up, statement asked of keyd */
 	int			 registered;
 	uint8_t			 token[LINK_MAX_TOKEN_BYTES];
 	size_t			 token_len;
@@ -70,6 +72,7 @@ provider_drop(struct provider_link *p)
 		p->resolving = NULL;
 	}
 	p->addrs.n = p->next_addr = 0;
+	p->signing = 0;
 	if (p->registered) {
 		p->registered = 0;
 		if (p->ev.down != NULL)
@@ -77,18 +80,43 @@ provider_drop(struct provider_link *p)
 	}
 }
 
+/* The link is up: the registration waits for keyd's signed statement. */
 static void
 provider_on_established(struct link *l, void *arg, const uint8_t peer[LINK_KEY_BYTES])
 {
 	struct provider_link *p = arg;
-	Link__Control c = LINK__CONTROL__INIT;
-	Link__Register r = LINK__REGISTER__INIT;
 
 	log_info("link to provider %s at %s up", p->id, p->hostport);
 	p->logged_down = 0;
+	if (p->keyd.sign_request(p->keyd_arg, p->pub) == -1) {
+		log_warnx("cannot ask keyd for the registration statement");
+		link_shutdown(l);
+		return;
+	}
+	p->signing = 1;
+}
+
+void
+provider_statement_result(struct provider_link *p, const uint8_t provider[32],
+    uint64_t registered_ms, const uint8_t *sig)
+{
+	Link__Control c = LINK__CONTROL__INIT;
+	Link__Register r = LINK__REGISTER__INIT;
+
+	if (!p->signing || p->link == NULL || memcmp(provider, p->pub, 32) != 0)
+		return;	/* for a link that is gone */
+	p->signing = 0;
+	if (sig == NULL) {
+		log_warnx("keyd did not sign the registration statement");
+		link_shutdown(p->link);
+		return;
+	}
+	r.registered_ms = registered_ms;
+	r.signature.data = (uint8_t *)sig;
+	r.signature.len = REGSTMT_SIG_BYTES;
 	c.msg_case = LINK__CONTROL__MSG_REGISTER;
 	c.register_ = &r;
-	if (link_send_control(l, &c) != LINK_OK)
+	if (link_send_control(p->link, &c) != LINK_OK)
 		log_warnx("cannot send the registration to the provider");
 }
 
@@ -148,7 +176,7 @@ provider_on_dh(struct link *l, void *arg, uint8_t out[LINK_KEY_BYTES],
 {
 	struct provider_link *p = arg;
 
-	if (p->dh_request(p->dh_arg, peer_pub) == -1)
+	if (p->keyd.dh_request(p->keyd_arg, peer_pub) == -1)
 		return LINK_ERR_DH;
 	return LINK_DH_PENDING;
 }
@@ -284,13 +312,13 @@ provider_retry(struct provider_link *p)
 
 struct provider_link *
 provider_new(struct event_base *base, const uint8_t own_pub[32], size_t packet_bytes,
-    provider_dh_request dh_request, void *dh_arg)
+    const struct provider_keyd *keyd, void *keyd_arg)
 {
 	struct provider_link *p = xcalloc(1, sizeof(*p));
 
 	p->base = base;
-	p->dh_request = dh_request;
-	p->dh_arg = dh_arg;
+	p->keyd = *keyd;
+	p->keyd_arg = keyd_arg;
 	p->fd = -1;
 	p->packet_bytes = packet_bytes;
 	p->backoff_ms = PROVIDER_BACKOFF_MIN_MS;

@@ -15,8 +15,14 @@
 
 struct provider_link;
 
-/* Asks keyd for DH(our key, peer); answer with provider_dh_result(). */
-typedef int (*provider_dh_request)(void *arg, const uint8_t peer[32]);
+/* What the link asks of keyd, which holds our key (arg: the hooks' arg). */
+struct provider_keyd {
+	/* DH(our key, peer); answer with provider_dh_result(). */
+	int	(*dh_request)(void *arg, const uint8_t peer[32]);
+	/* A registration statement for provider; answer with
+	 * provider_statement_result(). */
+	int	(*sign_request)(void *arg, const uint8_t provider[32]);
+};
 
 /* What the link's user (traffic.c) hears: set by provider_set_events(). */
 struct provider_events {
@@ -27,7 +33,7 @@ struct provider_events {
 };
 
 struct provider_link *provider_new(struct event_base *, const uint8_t own_pub[32],
-	    size_t packet_bytes, provider_dh_request, void *dh_arg);
+	    size_t packet_bytes, const struct provider_keyd *, void *keyd_arg);
 /* ev NULL: nobody listens any more. */
 void	provider_set_events(struct provider_link *, const struct provider_events *ev,
 	    void *arg);
@@ -37,6 +43,13 @@ void	provider_connect(struct provider_link *, const uint8_t pub[32],
 	    const char *host, const char *port);
 /* keyd's answer to dh_request; NULL when it failed. */
 void	provider_dh_result(struct provider_link *, const uint8_t *shared);
+/*
+ * keyd's signed statement for registering with provider (docs/link.md):
+ * sent in the link's Register if the link is still to that provider and
+ * waiting for it; sig NULL when keyd could not sign.
+ */
+void	provider_statement_result(struct provider_link *, const uint8_t provider[32],
+	    uint64_t registered_ms, const uint8_t *sig);
 int	provider_registered(const struct provider_link *);
 const uint8_t *provider_token(const struct provider_link *, size_t *len);
 /* The link while registered, else NULL. */

@@ -5,8 +5,9 @@
  *
  * - a client is whoever opens a link with a key that is no node of the
  *   topology; its identity is that static key;
- * - register -> store_register() -> register_ok{token}; registered
- *   clients are listed in the provider's presence, and only they may send
+ * - register{statement} -> store_register() -> register_ok{token}; a
+ *   registered client is listed in the provider's presence with its
+ *   signed registration statement, and only registered clients may send
  *   packets (the provider is their first hop);
  * - DELIVER, after its delay -> store_put() in the client's mailbox,
  *   committed before the packet counts as delivered;
@@ -25,17 +26,30 @@
 #include <sodium.h>
 
 #include "common/b64.h"
+#include "common/epoch.h"
 #include "common/log.h"
+#include "common/regstmt.h"
 #include "common/sphinx.h"
 #include "node/cli.h"
 #include "node/metrics.h"
 #include "provider/provider.h"
 #include "provider/store.h"
 
+/*
+ * A registered client and its latest registration statement (docs/
+ * directory.md), kept in memory: a client loaded from the store after a
+ * restart is listed again once it registers anew (it does at every link).
+ */
+struct provider_client {
+	uint8_t			 key[32];	/* first: the sort key */
+	int			 stated;	/* stmt is a verified statement */
+	struct regstmt		 stmt;
+};
+
 struct provider {
 	struct node		*node;
 	struct store		*store;
-	uint8_t			(*clients)[32];	/* registered, sorted */
+	struct provider_client	*clients;	/* registered, sorted by key */
 	size_t			 n_clients;
 	size_t			 cap_clients;
 	struct store_item	*items;		/* LINK_MAX_PULL of them */
@@ -51,11 +65,17 @@ provider_cmp(const void *a, const void *b)
 	return memcmp(a, b, 32);
 }
 
+static struct provider_client *
+provider_find_client(const struct provider *p, const uint8_t client[32])
+{
+	return p->n_clients == 0 ? NULL : bsearch(client, p->clients,
+	    p->n_clients, sizeof(*p->clients), provider_cmp);
+}
+
 static int
 provider_is_registered(const struct provider *p, const uint8_t client[32])
 {
-	return p->n_clients > 0 && bsearch(client, p->clients, p->n_clients, 32,
-	    provider_cmp) != NULL;
+	return provider_find_client(p, client) != NULL;
 }
 
 /* Adds a client to the sorted set; 1 if new, 0 if known, -1 on error. */
@@ -68,17 +88,35 @@ provider_add_client(struct provider *p, const uint8_t client[32])
 		return 0;
 	if (p->n_clients == p->cap_clients) {
 		size_t cap = p->cap_clients ? p->cap_clients * 2 : 64;
-		void *c = realloc(p->clients, cap * 32);
+		void *c = realloc(p->clients, cap * sizeof(*p->clients));
 		if (c == NULL)
 			return -1;
 		p->clients = c;
 		p->cap_clients = cap;
 	}
-	for (i = p->n_clients; i > 0 && memcmp(p->clients[i - 1], client, 32) > 0;
-	    i--)
-		memcpy(p->clients[i], p->clients[i - 1], 32);
-	memcpy(p->clients[i], client, 32);
+	for (i = p->n_clients; i > 0 &&
+	    memcmp(p->clients[i - 1].key, client, 32) > 0; i--)
+		p->clients[i] = p->clients[i - 1];
+	memset(&p->clients[i], 0, sizeof(p->clients[i]));
+	memcpy(p->clients[i].key, client, 32);
 	p->n_clients++;
+	return 1;
+}
+
+/*
+ * Keeps s as the client's statement unless it has a newer one; 1 if the
+ * presence changes.
+ */
+static int
+provider_set_statement(struct provider *p, const struct regstmt *s)
+{
+	struct provider_client *c = provider_find_client(p, s->client);
+
+	if (c == NULL || (c->stated &&
+	    c->stmt.registered_ms >= s->registered_ms))
+		return 0;
+	c->stmt = *s;
+	c->stated = 1;
 	return 1;
 }
 
@@ -214,16 +252,56 @@ provider_error_code(int rc)
 	}
 }
 
+/*
+ * The registration statement of a Register from client (docs/link.md):
+ * signed by the client's key, naming this provider, not from the future.
+ * 0, or -1 with the reason in why.
+ */
+static int
+provider_check_statement(struct provider *p, const uint8_t client[32],
+    const Link__Register *req, struct regstmt *s, const char **why)
+{
+	memset(s, 0, sizeof(*s));
+	if (req->signature.len != REGSTMT_SIG_BYTES) {
+		*why = "a registration carries the client's signed statement "
+		    "(registered_ms, signature)";
+		return -1;
+	}
+	memcpy(s->client, client, 32);
+	memcpy(s->provider, node_public_key(p->node), 32);
+	s->registered_ms = req->registered_ms;
+	memcpy(s->sig, req->signature.data, REGSTMT_SIG_BYTES);
+	if (regstmt_verify(s) == -1) {
+		*why = "the registration statement does not verify for this "
+		    "client and this provider";
+		return -1;
+	}
+	if (s->registered_ms > epoch_now_ms() + REGSTMT_MAX_SKEW_MS) {
+		*why = "the registration statement is dated in the future (is "
+		    "the client's clock right?)";
+		return -1;
+	}
+	return 0;
+}
+
 static void
-provider_register(struct provider *p, struct link *l, const uint8_t client[32])
+provider_register(struct provider *p, struct link *l, const uint8_t client[32],
+    const Link__Register *req)
 {
 	Link__Control c = LINK__CONTROL__INIT;
 	Link__RegisterOk ok = LINK__REGISTER_OK__INIT;
 	uint8_t token[STORE_TOKEN_BYTES];
 	char id[B64_KEY_CHARS + 1];
-	int rc;
+	struct regstmt stmt;
+	const char *why;
+	int rc, changed;
 
 	b64_encode(id, client, 32, B64_URLSAFE);
+	if (provider_check_statement(p, client, req, &stmt, &why) == -1) {
+		log_info("registration of %s refused: %s", id, why);
+		(void)node_send_error(l, LINK__ERROR_CODE__ERROR_BAD_REQUEST, why);
+		return;
+	}
 	if ((rc = store_register(p->store, client, token)) != STORE_OK) {
 		log_warnx("registration of %s refused: %s", id, store_strerror(rc));
 		(void)node_send_error(l, provider_error_code(rc),
@@ -231,12 +309,14 @@ provider_register(struct provider *p, struct link *l, const uint8_t client[32])
 		    "it may have" : store_strerror(rc));
 		return;
 	}
-	if ((rc = provider_add_client(p, client)) == 1) {
+	if ((rc = provider_add_client(p, client)) == 1)
 		log_info("client %s registered", id);
-		/* So that senders find the client in the topology soon. */
-		node_presence_now(p->node);
-	} else if (rc == -1)
+	else if (rc == -1)
 		log_warnx("client %s: out of memory", id);
+	changed = provider_set_statement(p, &stmt);
+	/* So that senders find the client in the topology soon. */
+	if (rc == 1 || changed)
+		node_presence_now(p->node);
 	ok.token.data = token;
 	ok.token.len = sizeof(token);
 	c.msg_case = LINK__CONTROL__MSG_REGISTER_OK;
@@ -333,7 +413,7 @@ provider_control(void *role, struct link *l, const uint8_t peer[32],
 
 	switch (msg->msg_case) {
 	case LINK__CONTROL__MSG_REGISTER:
-		provider_register(p, l, peer);
+		provider_register(p, l, peer, msg->register_);
 		break;
 	case LINK__CONTROL__MSG_PULL:
 		provider_pull(p, l, peer, msg->pull);
@@ -356,14 +436,16 @@ provider_presence(void *role, const char *hostport, const char *pub,
 {
 	struct provider *p = role;
 	json_t *clients;
-	char id[B64_KEY_CHARS + 1];
 
 	if ((clients = json_array()) == NULL)
 		return NULL;
+	/* Only clients whose statement we hold: the directory and every
+	 * reader refuse a client without one. */
 	for (size_t i = 0; i < p->n_clients; i++) {
-		b64_encode(id, p->clients[i], 32, B64_URLSAFE);
-		if (json_array_append_new(clients, json_pack("{s:s}", "pubKey",
-		    id)) == -1) {
+		if (!p->clients[i].stated)
+			continue;
+		if (json_array_append_new(clients,
+		    regstmt_to_json(&p->clients[i].stmt)) == -1) {
 			json_decref(clients);
 			return NULL;
 		}

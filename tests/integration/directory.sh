@@ -108,7 +108,10 @@ check "GET /api/healthcheck is 200 {\"ok\":true} as JSON" sh -c \
 check "an empty directory serves empty lists" sh -c \
 	"curl -s http://127.0.0.1:$P/api/presence/topology | grep -qx '{\"MixNodes\":\[\],\"MixProviderNodes\":\[\],\"epochSeconds\":3600}'"
 
-M1=$(key m1); M2=$(key m2); M3=$(key m3); PR=$(key provider); C1=$(key c1); C2=$(key c2)
+M1=$(key m1); M2=$(key m2); M3=$(key m3); PR=$(key provider)
+# Clients with keys of their own, so that they can sign statements.
+C1=$(python3 "$top_srcdir/tests/tools/regstmt.py" keypair c1 | cut -d' ' -f2)
+C2=$(python3 "$top_srcdir/tests/tools/regstmt.py" keypair c2 | cut -d' ' -f2)
 ok_all=1
 for l in 1 2 3; do
 	eval "k=\$M$l"
@@ -116,7 +119,7 @@ for l in 1 2 3; do
 done
 check "three mixnodes post their presence (201)" test "$ok_all" = 1
 check "a provider with two clients posts its presence (201)" post "$P" /api/presence/mixproviders \
-	"$(prov "$PR" provider --clients="$C1,$C2")"
+	"$(prov "$PR" provider --clients=@c1,@c2)"
 
 curl -s "http://127.0.0.1:$P/api/presence/topology" >"$WORK/topo1"
 check "GET answers carry Access-Control-Allow-Origin: * (as the seed's)" sh -c \
@@ -144,7 +147,8 @@ assert len(doc["MixProviderNodes"]) == 1
 p = doc["MixProviderNodes"][0]
 assert list(p) == ["host", "pubKey", "registeredClients", "lastSeen", "descriptor", "signature"], list(p)
 assert p["host"] == "127.0.0.1:9200" and p["pubKey"] == pr and key_ok(pr)
-assert p["registeredClients"] == [{"pubKey": c} for c in clients]
+assert [c["pubKey"] for c in p["registeredClients"]] == clients
+assert all(list(c) == ["pubKey", "registered", "signature"] for c in p["registeredClients"])
 assert seen_ok(p["lastSeen"])
 PY
 
@@ -159,7 +163,7 @@ b host "{\"host\":\"127.0.0.1\",\"pubKey\":\"$M1\",\"layer\":1}"
 b clients "{\"host\":\"127.0.0.1:9200\",\"pubKey\":\"$PR\",\"registeredClients\":[{\"pubKey\":\"short\"}]}"
 b clienttype "{\"host\":\"127.0.0.1:9200\",\"pubKey\":\"$PR\",\"registeredClients\":\"$C1\"}"
 b notobject '[1,2,3]'
-python3 -c "import sys; sys.stdout.write('{\"host\":\"' + 'a' * 100000 + '\"}')" >"$WORK/bad-big"
+python3 -c "import sys; sys.stdout.write('{\"host\":\"' + 'a' * 300000 + '\"}')" >"$WORK/bad-big"
 
 check "invalid JSON: 400 with a JSON error" bad "$P" /api/presence/mixnodes "$WORK/bad-json"
 check "a wrong type (layer as a string): 400 with a JSON error" bad "$P" /api/presence/mixnodes "$WORK/bad-type"
@@ -170,7 +174,7 @@ check "a host without a port: 400 with a JSON error" bad "$P" /api/presence/mixn
 check "a bad client key, for a known provider: 400 with a JSON error" bad "$P" /api/presence/mixproviders "$WORK/bad-clients"
 check "registeredClients not a list: 400 with a JSON error" bad "$P" /api/presence/mixproviders "$WORK/bad-clienttype"
 check "a body that is not an object: 400 with a JSON error" bad "$P" /api/metrics/mixes "$WORK/bad-notobject"
-check "a body over 64 KiB: 400 with a JSON error" bad "$P" /api/presence/mixnodes "$WORK/bad-big"
+check "a body over 256 KiB: 400 with a JSON error" bad "$P" /api/presence/mixnodes "$WORK/bad-big"
 check "a form post (not application/json): 415 with a JSON error" sh -c \
 	"[ \"\$(curl -s -o '$WORK/resp' -w '%{http_code}' -d '{\"host\":\"127.0.0.1:9101\",\"pubKey\":\"$M1\",\"layer\":2}' http://127.0.0.1:$P/api/presence/mixnodes)\" = 415 ] && grep -q '\"error\"' '$WORK/resp'"
 check "a wrong method: 405 with a JSON error" sh -c \

@@ -68,7 +68,7 @@ node "$PROVIDER" prov; PROV_PID=$NODE_PID
 check "the topology lists 3 mixnodes and the provider" wait_for 20 topo_has "$D" \
 	'len(t["MixNodes"]) == 3 and len(t["MixProviderNodes"]) == 1'
 CID=$("$MIXSEND" --directory "$D" --key "$CLIENT" register 2>>"$WORK/mixsend.err")
-wait_for 5 topo_has "$D" "t['MixProviderNodes'][0]['registeredClients'] == [{'pubKey': '$CID'}]"
+wait_for 5 topo_has "$D" "[c['pubKey'] for c in t['MixProviderNodes'][0]['registeredClients']] == ['$CID']"
 sleep 1.2
 MPORT=$(port_of mixnodes mix1)
 PPORT=$(port_of providers prov)

@@ -8,8 +8,10 @@ for tests that talk to nym-directory without running a node.
 
 SEED is any string; the Ed25519 identity key is derived from it, so a
 test can sign as the same node twice. --tamper changes the descriptor
-after signing."""
-import argparse, base64, hashlib, json, sys, time
+after signing. A provider's --clients are keys listed without a
+registration statement, or @NAME: the client whose X25519 key NAME
+derives (tests/tools/regstmt.py), with its statement for this provider."""
+import argparse, base64, hashlib, json, os, sys, time
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives import serialization
@@ -26,6 +28,15 @@ def identity(seed):
     pk = sk.public_key().public_bytes(serialization.Encoding.Raw,
                                       serialization.PublicFormat.Raw)
     return sk, b64(pk)
+
+
+def client_entry(c, provider, published):
+    if not c.startswith("@"):
+        return {"pubKey": c}
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import regstmt
+    return regstmt.entry(regstmt.secret_of(c[1:]), base64.urlsafe_b64decode(provider),
+                         published)
 
 
 def main():
@@ -61,10 +72,12 @@ def main():
         body["layer"] = a.layer
     else:
         clients = [] if a.clients is None else list(filter(None, a.clients.split(",")))
-        body["registeredClients"] = [{"pubKey": c} for c in clients]
+        body["registeredClients"] = [client_entry(c, a.pubkey, a.published)
+                                     for c in clients]
     body["descriptor"] = text
     body["signature"] = sig
     print(json.dumps(body))
 
 
-main()
+if __name__ == "__main__":
+    main()

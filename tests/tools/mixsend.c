@@ -44,6 +44,7 @@
 #include "common/b64.h"
 #include "common/link.h"
 #include "common/pem.h"
+#include "common/regstmt.h"
 #include "common/sphinx.h"
 #include "common/epoch.h"
 #include "common/topology.h"
@@ -362,7 +363,18 @@ do_register(void)
 {
 	Link__Control c = LINK__CONTROL__INIT;
 	Link__Register r = LINK__REGISTER__INIT;
+	struct regstmt stmt;
 
+	/* The link's key is the client the provider sees: it signs. */
+	memset(&stmt, 0, sizeof(stmt));
+	memcpy(stmt.client, ms.link_pub, 32);
+	memcpy(stmt.provider, ms.entry_node->pub, 32);
+	stmt.registered_ms = epoch_now_ms();
+	if (regstmt_sign(&stmt, ms.link_priv) == -1)
+		die("cannot sign the registration statement");
+	r.registered_ms = stmt.registered_ms;
+	r.signature.data = stmt.sig;
+	r.signature.len = sizeof(stmt.sig);
 	c.msg_case = LINK__CONTROL__MSG_REGISTER;
 	c.register_ = &r;
 	control_roundtrip(&c, LINK__CONTROL__MSG_REGISTER_OK, "register");

@@ -21,6 +21,7 @@
 
 #include "common/b64.h"
 #include "common/descriptor.h"
+#include "common/regstmt.h"
 #include "common/topology.h"
 #include "directory/body.h"
 #include "directory/registry.h"
@@ -42,6 +43,55 @@ key_of(uint8_t v, char buf[B64_KEY_CHARS + 1])
 	return buf;
 }
 
+/*
+ * A client's key (URL-safe base64): the X25519 public key of the secret
+ * of 32 bytes of value v, so that signed_body() can sign its statements.
+ */
+static const char *
+client_of(uint8_t v, char buf[B64_KEY_CHARS + 1])
+{
+	uint8_t sk[32], pk[32];
+
+	memset(sk, v, sizeof(sk));
+	crypto_scalarmult_base(pk, sk);
+	b64_encode(buf, pk, sizeof(pk), B64_URLSAFE);
+	return buf;
+}
+
+/*
+ * Adds a registration statement for the provider prov (registered at
+ * ms) to each entry of clients whose key is a client_of() key.
+ */
+static void
+sign_clients(json_t *clients, const uint8_t prov[32], uint64_t ms)
+{
+	char key[B64_KEY_CHARS + 1], sig[B64_ENCODED_LEN(64) + 1];
+	struct regstmt st;
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(clients, i, e) {
+		const char *pub = json_string_value(json_object_get(e, "pubKey"));
+		int v;
+
+		for (v = 0; pub != NULL && v < 256; v++)
+			if (strcmp(client_of((uint8_t)v, key), pub) == 0)
+				break;
+		if (pub == NULL || v == 256)
+			continue;
+		memset(&st, 0, sizeof(st));
+		uint8_t sk[32];
+		memset(sk, v, sizeof(sk));
+		assert_int_equal(b64_decode_key(st.client, pub, B64_URLSAFE), 0);
+		memcpy(st.provider, prov, 32);
+		st.registered_ms = ms;
+		assert_int_equal(regstmt_sign(&st, sk), 0);
+		b64_encode(sig, st.sig, sizeof(st.sig), B64_URLSAFE);
+		json_object_set_new(e, "registered", json_integer((json_int_t)ms));
+		json_object_set_new(e, "signature", json_string(sig));
+	}
+}
+
 /* What signed_body() signs with, besides the body's own fields. */
 static uint64_t g_published_ms;
 static struct topology_epoch_key g_keys[TOPOLOGY_EPOCH_KEYS + 1];
@@ -56,7 +106,7 @@ static size_t g_nkeys;
 static const char *
 signed_body(const char *in, int provider)
 {
-	static char out[16384];
+	static char *out;
 	uint8_t seed[32], sk[64], sig[64];
 	char sigb64[B64_ENCODED_LEN(64) + 1], *text, *dump;
 	struct descriptor d;
@@ -95,12 +145,14 @@ signed_body(const char *in, int provider)
 	json_object_set_new(o, "descriptor", json_string(text));
 	json_object_set_new(o, "signature", json_string(sigb64));
 	free(text);
+	if (provider && json_is_array(json_object_get(o, "registeredClients")))
+		sign_clients(json_object_get(o, "registeredClients"), d.pub,
+		    g_published_ms);
 	dump = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	assert_non_null(dump);
-	assert_true(strlen(dump) < sizeof(out));
-	memcpy(out, dump, strlen(dump) + 1);
-	free(dump);
+	free(out);
+	out = dump;
 	return out;
 }
 
@@ -263,14 +315,57 @@ test_provider(void **state)
 	struct body_provider p;
 
 	key_of(1, k1);
-	key_of(2, k2);
-	key_of(3, k3);
+	client_of(2, k2);
+	client_of(3, k3);
 	snprintf(body, sizeof(body), "{\"host\":\"127.0.0.1:9200\",\"pubKey\":"
 	    "\"%s\",\"registeredClients\":[{\"pubKey\":\"%s\"},{\"pubKey\":\"%s\"}]}",
 	    k1, k2, k3);
 	assert_int_equal(parse_provider_str(body, &p, err), BODY_OK);
 	assert_int_equal(p.n_clients, 2);
 	body_provider_clear(&p);
+
+	/* A client without a statement, or whose statement names another
+	 * provider, cannot be listed. */
+	snprintf(body, sizeof(body), "{\"host\":\"127.0.0.1:9200\",\"pubKey\":"
+	    "\"%s\",\"registeredClients\":[{\"pubKey\":\"%s\"},{\"pubKey\":\"%s\"}]}",
+	    k1, k2, key_of(4, k3));
+	assert_int_equal(parse_provider_str(body, &p, err), BODY_ERR_STATEMENT);
+	assert_non_null(strstr(err, "registeredClients[1]"));
+	assert_null(p.clients);
+	client_of(3, k3);
+	{
+		const char *signed_text = signed_body(body, 1);
+		json_t *o = json_loads(signed_text, 0, NULL);
+		json_t *e = json_array_get(json_object_get(o,
+		    "registeredClients"), 0);
+		char other[B64_KEY_CHARS + 1], *dump;
+
+		assert_non_null(e);
+		/* The statement of k2 for provider k1, shown by provider 5. */
+		json_object_set_new(e, "x", json_true());
+		json_object_set_new(o, "pubKey", json_string(key_of(5, other)));
+		json_object_del(o, "descriptor");
+		json_object_del(o, "signature");
+		json_array_remove(json_object_get(o, "registeredClients"), 1);
+		dump = json_dumps(o, JSON_COMPACT);
+		json_decref(o);
+		/* Re-sign the descriptor for provider 5, keep the statement. */
+		o = json_loads(dump, 0, NULL);
+		free(dump);
+		json_t *clients = json_deep_copy(json_object_get(o,
+		    "registeredClients"));
+		json_object_set_new(o, "registeredClients", json_array());
+		dump = json_dumps(o, JSON_COMPACT);
+		json_decref(o);
+		o = json_loads(signed_body(dump, 1), 0, NULL);
+		free(dump);
+		json_object_set_new(o, "registeredClients", clients);
+		dump = json_dumps(o, JSON_COMPACT);
+		json_decref(o);
+		assert_int_equal(body_parse_provider(dump, strlen(dump), &p, err,
+		    sizeof(err)), BODY_ERR_STATEMENT);
+		free(dump);
+	}
 
 	/* Go writes a provider without clients as null or leaves it out. */
 	snprintf(body, sizeof(body), "{\"host\":\"127.0.0.1:9200\",\"pubKey\":"
@@ -290,7 +385,7 @@ test_provider(void **state)
 	assert_int_equal(parse_provider_str(body, &p, err), BODY_ERR_FIELD);
 	snprintf(body, sizeof(body), "{\"host\":\"127.0.0.1:9200\",\"pubKey\":"
 	    "\"%s\",\"registeredClients\":[{\"pubKey\":\"%s\"},{\"pubKey\":\"x\"}]}",
-	    k1, k2);
+	    k1, client_of(2, k2));
 	assert_int_equal(parse_provider_str(body, &p, err), BODY_ERR_KEY);
 	assert_null(p.clients);
 	snprintf(body, sizeof(body), "{\"host\":\"127.0.0.1:9200\",\"pubKey\":"
@@ -316,8 +411,7 @@ test_provider_too_many_clients(void **state)
 		    i ? "," : "", key_of(2, k));
 	off += (size_t)snprintf(body + off, cap - off, "]}");
 	assert_true(off < BODY_MAX_BYTES);
-	assert_int_equal(body_parse_provider(body, off, &p, err, sizeof(err)),
-	    BODY_ERR_TOO_MANY);
+	assert_int_equal(parse_provider_str(body, &p, err), BODY_ERR_TOO_MANY);
 	free(body);
 }
 
@@ -390,7 +484,7 @@ fill(struct registry *r, const struct registry_now *now)
 	g_published_ms = (uint64_t)now->real_ns / 1000000;
 	snprintf(body, sizeof(body), "{\"host\":\"127.0.0.1:9200\",\"pubKey\":"
 	    "\"%s\",\"registeredClients\":[{\"pubKey\":\"%s\"},{\"pubKey\":\"%s\"}]}",
-	    key_of(10, k), key_of(11, k1), key_of(12, k2));
+	    key_of(10, k), client_of(11, k1), client_of(12, k2));
 	assert_int_equal(parse_provider_str(body, &p, err), BODY_OK);
 	assert_int_equal(registry_put_provider(r, &p, now), REGISTRY_ADDED);
 	assert_null(p.clients);
@@ -618,9 +712,9 @@ test_topology_shape(void **state)
 	assert_int_equal(i, 6);
 	json_t *clients = json_object_get(prov, "registeredClients");
 	assert_int_equal(json_array_size(clients), 2);
-	assert_int_equal(json_object_size(json_array_get(clients, 0)), 1);
+	assert_int_equal(json_object_size(json_array_get(clients, 0)), 3);
 	assert_string_equal(json_string_value(json_object_get(
-	    json_array_get(clients, 1), "pubKey")), key_of(12, k));
+	    json_array_get(clients, 1), "pubKey")), client_of(12, k));
 	json_decref(root);
 	free(doc);
 	registry_free(r);
@@ -659,6 +753,35 @@ test_topology_parse_accepts(void **state)
 	assert_string_equal(p->port, "9200");
 	assert_int_equal(p->layer, TOPOLOGY_PROVIDER_LAYER);
 	topology_free(t);
+
+	/*
+	 * A client the verified provider lists without a statement, or with
+	 * another client's: nymd leaves it out (docs/directory.md).
+	 */
+	{
+		json_t *root = json_loads(doc, 0, NULL), *clients, *stolen;
+		char *bad;
+
+		assert_non_null(root);
+		clients = json_object_get(json_array_get(json_object_get(root,
+		    "MixProviderNodes"), 0), "registeredClients");
+		json_array_append_new(clients, json_pack("{s:s}", "pubKey",
+		    client_of(20, k)));
+		stolen = json_deep_copy(json_array_get(clients, 0));
+		json_object_set_new(stolen, "pubKey", json_string(client_of(21, k)));
+		json_array_append_new(clients, stolen);
+		bad = json_dumps(root, JSON_COMPACT);
+		json_decref(root);
+		assert_int_equal(topology_parse(bad, strlen(bad), &t, err,
+		    sizeof(err)), 0);
+		p = topology_find_provider(t, key_of(10, k));
+		assert_non_null(p);
+		assert_true(p->verified);
+		assert_int_equal(p->n_clients, 2);
+		assert_int_equal(t->n_skipped, 2);
+		topology_free(t);
+		free(bad);
+	}
 	free(doc);
 
 	/* An empty directory is a valid, empty topology. */
@@ -735,12 +858,155 @@ test_provider_renewal_replaces_clients(void **state)
 	fill(r, &now);
 	snprintf(body, sizeof(body), "{\"host\":\"127.0.0.1:9200\",\"pubKey\":"
 	    "\"%s\",\"registeredClients\":[{\"pubKey\":\"%s\"}]}", key_of(10, k),
-	    key_of(13, k1));
+	    client_of(13, k1));
 	assert_int_equal(parse_provider_str(body, &p, err), BODY_OK);
 	assert_int_equal(registry_put_provider(r, &p, &now), REGISTRY_RENEWED);
 	doc = registry_topology_json(r, 0, &len);
 	assert_non_null(strstr(doc, k1));
-	assert_null(strstr(doc, key_of(11, k)));
+	assert_null(strstr(doc, client_of(11, k)));
+	free(doc);
+	registry_free(r);
+}
+
+/*
+ * A descriptor text of DESCRIPTOR_MAX_BYTES for d, padded with newlines
+ * (each of which the topology escapes as two bytes: the worst case), and
+ * signed with sk into s.
+ */
+static void
+largest_signed(struct descriptor *d, const uint8_t sk[64], struct body_signed *s)
+{
+	const size_t clen = sizeof(DESCRIPTOR_SIG_CONTEXT) - 1;
+	char *text, err[DESCRIPTOR_ERR_BYTES];
+	uint8_t sig[64], *m;
+	size_t len;
+
+	assert_int_equal(descriptor_sign(d, sk, &text, sig), 0);
+	len = strlen(text);
+	assert_true(len < DESCRIPTOR_MAX_BYTES);
+	memset(s->text, '\n', DESCRIPTOR_MAX_BYTES);
+	memcpy(s->text, text, len - 1);		/* all but the final } */
+	s->text[DESCRIPTOR_MAX_BYTES - 1] = '}';
+	s->text[DESCRIPTOR_MAX_BYTES] = '\0';
+	s->text_len = DESCRIPTOR_MAX_BYTES;
+	free(text);
+	m = malloc(clen + DESCRIPTOR_MAX_BYTES);
+	assert_non_null(m);
+	memcpy(m, DESCRIPTOR_SIG_CONTEXT, clen);
+	memcpy(m + clen, s->text, DESCRIPTOR_MAX_BYTES);
+	crypto_sign_detached(s->sig, NULL, m, clen + DESCRIPTOR_MAX_BYTES, sk);
+	free(m);
+	assert_int_equal(descriptor_verify(s->text, s->text_len, s->sig, &s->desc,
+	    err, sizeof(err)), 0);
+}
+
+/*
+ * The caps: a registry filled to every limit with the largest entries it
+ * accepts (longest host, descriptors that are all escapes, every
+ * provider with BODY_MAX_CLIENTS clients dated as late as allowed)
+ * serves a topology that every reader accepts (TOPOLOGY_MAX_JSON_BYTES),
+ * and each entry stays within the sizes registry.h budgets.
+ */
+static void
+test_largest_topology(void **state)
+{
+	struct registry_now now = { INT64_C(1765000000000) * 1000000, 0 };
+	struct registry *r = registry_new(STALE_NS, 3600);
+	char host[BODY_HOSTPORT_MAX_CHARS + 1], err[256];
+	uint8_t sk[64];
+	struct descriptor d;
+	struct topology *t;
+	size_t len, n = 0;
+	char *doc;
+
+	assert_non_null(r);
+	/* A DNS name of 253 characters, and the longest port. */
+	memset(host, 'a', 253);
+	for (int i = 63; i < 253; i += 64)
+		host[i] = '.';
+	snprintf(host + 253, sizeof(host) - 253, ":65535");
+	assert_int_equal(body_host_valid(host), 0);
+	for (size_t i = 0; i < REGISTRY_MAX_MIXNODES + REGISTRY_MAX_PROVIDERS; i++) {
+		int provider = i >= REGISTRY_MAX_MIXNODES;
+		struct body_mixnode m;
+		struct body_provider p;
+
+		memset(&d, 0, sizeof(d));
+		crypto_sign_keypair(d.identity, sk);
+		randombytes_buf(d.pub, 32);
+		d.role = provider ? DESCRIPTOR_PROVIDER : DESCRIPTOR_MIXNODE;
+		d.layer = provider ? 0 : 1 + (uint32_t)(i % 3);
+		snprintf(d.host, sizeof(d.host), "%s", host);
+		d.published_ms = (uint64_t)now.real_ns / 1000000;
+		if (!provider) {
+			memset(&m, 0, sizeof(m));
+			snprintf(m.host, sizeof(m.host), "%s", host);
+			memcpy(m.pub, d.pub, 32);
+			m.layer = d.layer;
+			largest_signed(&d, sk, &m.signed_desc);
+			assert_int_equal(registry_put_mixnode(r, &m, &now),
+			    REGISTRY_ADDED);
+			continue;
+		}
+		memset(&p, 0, sizeof(p));
+		snprintf(p.host, sizeof(p.host), "%s", host);
+		memcpy(p.pub, d.pub, 32);
+		largest_signed(&d, sk, &p.signed_desc);
+		p.clients = calloc(BODY_MAX_CLIENTS, sizeof(*p.clients));
+		assert_non_null(p.clients);
+		p.n_clients = BODY_MAX_CLIENTS;
+		for (size_t c = 0; c < BODY_MAX_CLIENTS; c++) {
+			/* The registry does not verify (the parser did). */
+			randombytes_buf(p.clients[c].client, 32);
+			memcpy(p.clients[c].provider, d.pub, 32);
+			p.clients[c].registered_ms = (uint64_t)now.real_ns /
+			    1000000 + REGSTMT_MAX_SKEW_MS;
+			randombytes_buf(p.clients[c].sig, 64);
+		}
+		assert_int_equal(registry_put_provider(r, &p, &now),
+		    REGISTRY_ADDED);
+		body_provider_clear(&p);
+	}
+	doc = registry_topology_json(r, now.mono_ns, &len);
+	assert_non_null(doc);
+	print_message("largest topology: %zu bytes of %u\n", len,
+	    TOPOLOGY_MAX_JSON_BYTES);
+	assert_true(len <= REGISTRY_DOC_MAX_JSON_BYTES);
+	assert_true(len <= TOPOLOGY_MAX_JSON_BYTES);
+	/* Each entry within its budget. */
+	json_t *root = json_loads(doc, 0, NULL), *e;
+	size_t i;
+	assert_non_null(root);
+	json_array_foreach(json_object_get(root, "MixNodes"), i, e) {
+		char *one = json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		assert_true(strlen(one) <= REGISTRY_NODE_MAX_JSON_BYTES);
+		free(one);
+		n++;
+	}
+	json_array_foreach(json_object_get(root, "MixProviderNodes"), i, e) {
+		json_t *c = json_object_get(e, "registeredClients"), *ce;
+		size_t j;
+		char *one;
+
+		json_array_foreach(c, j, ce) {
+			one = json_dumps(ce, JSON_COMPACT | JSON_PRESERVE_ORDER);
+			assert_true(strlen(one) <= REGISTRY_CLIENT_MAX_JSON_BYTES);
+			free(one);
+		}
+		json_incref(c);
+		json_object_set_new(e, "registeredClients", json_array());
+		one = json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		assert_true(strlen(one) <= REGISTRY_NODE_MAX_JSON_BYTES);
+		free(one);
+		json_decref(c);
+		n++;
+	}
+	assert_int_equal(n, REGISTRY_MAX_MIXNODES + REGISTRY_MAX_PROVIDERS);
+	json_decref(root);
+	/* And nymd's parser takes it. */
+	assert_int_equal(topology_parse(doc, len, &t, err, sizeof(err)), 0);
+	assert_int_equal(t->n_mixnodes, REGISTRY_MAX_MIXNODES);
+	topology_free(t);
 	free(doc);
 	registry_free(r);
 }
@@ -851,6 +1117,7 @@ main(void)
 		cmocka_unit_test(test_renew_and_stale),
 		cmocka_unit_test(test_provider_renewal_replaces_clients),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_largest_topology),
 		cmocka_unit_test(test_metrics_document),
 	};
 
