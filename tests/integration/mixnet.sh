@@ -20,7 +20,7 @@ if [ ! -x "$DIRECTORY" ]; then
 	echo "1..0 # SKIP nym-directory is not built"
 	exit 0
 fi
-plan 45
+plan 46
 
 H="$WORK/home"
 DPORT=$(free_port)
@@ -116,6 +116,18 @@ check "each says so in its log" sh -c "grep -q 'nym-directory sandbox: seccomp a
 	grep -q 'nym-mixnode sandbox: seccomp allow-list' '$WORK/mix1.log' &&
 	grep -q 'nym-provider sandbox: seccomp allow-list' '$WORK/prov.log'"
 
+# A registration whose statement is bad in any way is refused by the
+# provider (the presence check below then lists only the good client).
+refused_all() {
+	for m in flip other-provider future none; do
+		if "$MIXSEND" --directory "$D" --key "$WORK/rogue.pem" --bad-statement "$m" \
+			register >"$WORK/bad-$m.out" 2>&1; then
+			echo "the provider took a registration with statement '$m'"; return 1
+		fi
+		grep -q "register: error" "$WORK/bad-$m.out" || { cat "$WORK/bad-$m.out"; return 1; }
+	done
+}
+check "the provider refuses a registration statement that is forged, for another provider, from the future or missing" refused_all
 CID=$("$MIXSEND" --directory "$D" --key "$CLIENT" register 2>>"$WORK/mixsend.err")
 check "the client registers" [ -n "$CID" ]
 check "the provider's presence lists the client" wait_for 5 topo_has \

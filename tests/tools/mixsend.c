@@ -21,7 +21,10 @@
  * every packet twice), --flip-header / --flip-payload (flip one bit after
  * building), --cover (drop cover: ends at the provider with DROP), --save
  * FILE, --ack (pull: ack what was pulled), --expect N and --timeout S
- * (pull: poll until N packets are in the mailbox).
+ * (pull: poll until N packets are in the mailbox), --bad-statement
+ * flip|other-provider|future|none (register with a statement the provider
+ * must refuse: a flipped signature bit, one naming another provider, one
+ * dated 10 minutes ahead, or none).
  */
 #include <config.h>
 
@@ -66,6 +69,7 @@ static struct {
 	const char	*save;
 	unsigned	 delay_ms;
 	int		 replay, flip_header, flip_payload, cover, ack;
+	const char	*bad_statement;	/* register with a statement that must fail */
 	int		 unknown_next;	/* the entry relays to a key nobody has */
 	unsigned	 expect, timeout_s;
 
@@ -370,11 +374,19 @@ do_register(void)
 	memcpy(stmt.client, ms.link_pub, 32);
 	memcpy(stmt.provider, ms.entry_node->pub, 32);
 	stmt.registered_ms = epoch_now_ms();
+	if (ms.bad_statement != NULL && strcmp(ms.bad_statement, "other-provider") == 0)
+		randombytes_buf(stmt.provider, 32);
+	if (ms.bad_statement != NULL && strcmp(ms.bad_statement, "future") == 0)
+		stmt.registered_ms += 600000;
 	if (regstmt_sign(&stmt, ms.link_priv) == -1)
 		die("cannot sign the registration statement");
+	if (ms.bad_statement != NULL && strcmp(ms.bad_statement, "flip") == 0)
+		stmt.sig[7] ^= 0x10;
 	r.registered_ms = stmt.registered_ms;
 	r.signature.data = stmt.sig;
 	r.signature.len = sizeof(stmt.sig);
+	if (ms.bad_statement != NULL && strcmp(ms.bad_statement, "none") == 0)
+		r.signature.len = 0;
 	c.msg_case = LINK__CONTROL__MSG_REGISTER;
 	c.register_ = &r;
 	control_roundtrip(&c, LINK__CONTROL__MSG_REGISTER_OK, "register");
@@ -653,6 +665,7 @@ main(int argc, char **argv)
 		{ "flip-header", no_argument, NULL, 'H' },
 		{ "flip-payload", no_argument, NULL, 'P' },
 		{ "cover", no_argument, NULL, 'c' },
+		{ "bad-statement", required_argument, NULL, 'B' },
 		{ "unknown-next", no_argument, NULL, 'u' },
 		{ "via", required_argument, NULL, 'v' },
 		{ "save", required_argument, NULL, 's' },
@@ -676,6 +689,12 @@ main(int argc, char **argv)
 		case 'H': ms.flip_header = 1; break;
 		case 'P': ms.flip_payload = 1; break;
 		case 'c': ms.cover = 1; break;
+		case 'B':
+			if (strcmp(optarg, "flip") != 0 && strcmp(optarg, "other-provider") != 0 &&
+			    strcmp(optarg, "future") != 0 && strcmp(optarg, "none") != 0)
+				die("--bad-statement: flip, other-provider, future or none");
+			ms.bad_statement = optarg;
+			break;
 		case 'u': ms.unknown_next = 1; break;
 		case 'v':
 			if (ms.n_via == 3)
