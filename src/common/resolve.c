@@ -30,6 +30,7 @@
 
 #include "common/addr.h"
 #include "common/clock.h"
+#include "common/number.h"
 #include "common/resolve.h"
 
 #define DNS_HEADER_BYTES	12
@@ -277,19 +278,16 @@ resolve_conf_parse(const char *text, size_t len, struct resolve_conf *out)
 			out->nservers++;
 		} else if (strcmp(word, "options") == 0) {
 			while (next_word(line, llen, &w, word, sizeof(word)) != 0) {
-				unsigned long v;
-				char *end;
+				uint64_t v;
 				if (strncmp(word, "timeout:", 8) == 0) {
-					v = strtoul(word + 8, &end, 10);
-					if (*end == '\0' && v >= 1 && v <= 30)
+					if (number_parse(word + 8, 1, 30, &v) == 0)
 						out->timeout_ms = (unsigned)v * 1000;
 				} else if (strncmp(word, "attempts:", 9) == 0) {
-					v = strtoul(word + 9, &end, 10);
-					if (*end == '\0' && v >= 1 && v <= 5)
+					if (number_parse(word + 9, 1, 5, &v) == 0)
 						out->attempts = (unsigned)v;
 				} else if (strncmp(word, "ndots:", 6) == 0) {
-					v = strtoul(word + 6, &end, 10);
-					if (*end == '\0' && end != word + 6)
+					/* larger values count as the maximum, as in glibc */
+					if (number_parse(word + 6, 0, UINT64_MAX, &v) == 0)
 						out->ndots = v > RESOLVE_MAX_NDOTS ?
 						    RESOLVE_MAX_NDOTS : (unsigned)v;
 				}

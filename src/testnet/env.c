@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/fsutil.h"
+#include "common/number.h"
 #include "testnet/testnet.h"
 
 #define ENV_MAX_FILE_BYTES	(1024 * 1024)
@@ -341,13 +342,12 @@ env_copy(char *out, size_t outlen, const char *value)
 static int
 env_ull(const char *value, unsigned long long max, unsigned long long *out)
 {
-	char *end;
+	uint64_t v;
 
-	if (value == NULL || !isdigit((unsigned char)value[0]))
+	if (value == NULL || number_parse(value, 0, max, &v) == -1)
 		return -1;
-	errno = 0;
-	*out = strtoull(value, &end, 10);
-	return errno != 0 || *end != '\0' || *out > max ? -1 : 0;
+	*out = v;
+	return 0;
 }
 
 static void

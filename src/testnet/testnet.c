@@ -17,6 +17,7 @@
 #include "common/epoch.h"
 #include "common/fsutil.h"
 #include "common/http.h"
+#include "common/number.h"
 #include "testnet/testnet.h"
 
 #define TESTNET_CLIENT_NAME_MAX	32
@@ -98,14 +99,9 @@ struct testnet_cli {
 static int
 cli_uint(const char *s, unsigned int min, unsigned int max, unsigned int *out)
 {
-	char *end;
-	unsigned long v;
+	uint64_t v;
 
-	if (s[0] < '0' || s[0] > '9')
-		return -1;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
+	if (number_parse(s, min, max, &v) == -1)
 		return -1;
 	*out = (unsigned int)v;
 	return 0;
