@@ -123,6 +123,7 @@ struct traffic {
 
 static void traffic_fill(struct traffic *);
 static void traffic_expire_pending(struct traffic *);
+static void traffic_release(struct traffic *, uint64_t);
 
 static uint64_t
 now_ns(void)
@@ -697,13 +698,14 @@ traffic_expire_pending(struct traffic *t)
 		if (now - t->pending[i].since_ms > TRAFFIC_PENDING_MAX_MS) {
 			log_warnx("delivery %llu was never answered; it comes again",
 			    (unsigned long long)t->pending[i].id);
-			traffic_pending_drop(t, &t->pending[i]);
+			traffic_release(t, t->pending[i].id);
 		} else
 			i++;
 }
 
+/* Acks (stored: delete it) or releases (hand it out again) a delivery. */
 static void
-traffic_ack(struct traffic *t, uint64_t id)
+traffic_answer(struct traffic *t, uint64_t id, int stored)
 {
 	struct pending *p = traffic_pending(t, id);
 	struct link *l = traffic_link(t);
@@ -714,12 +716,29 @@ traffic_ack(struct traffic *t, uint64_t id)
 		traffic_pending_drop(t, p);
 	if (l == NULL)
 		return;
-	ack.n_ids = 1;
-	ack.ids = &id;
+	if (stored) {
+		ack.n_ids = 1;
+		ack.ids = &id;
+	} else {
+		ack.n_release = 1;
+		ack.release = &id;
+	}
 	c.msg_case = LINK__CONTROL__MSG_ACK;
 	c.ack = &ack;
 	if (link_send_control(l, &c) != LINK_OK)
 		log_debug("ack of %llu not sent: link busy", (unsigned long long)id);
+}
+
+static void
+traffic_ack(struct traffic *t, uint64_t id)
+{
+	traffic_answer(t, id, 1);
+}
+
+static void
+traffic_release(struct traffic *t, uint64_t id)
+{
+	traffic_answer(t, id, 0);
 }
 
 static void
@@ -739,8 +758,11 @@ traffic_on_delivery(void *arg, uint64_t id, const uint8_t *packet, size_t len)
 		traffic_ack(t, id);
 		return;
 	}
-	if (t->hooks.unwrap(t->arg, id, packet, len) == -1)
-		return;	/* keyd is down: it comes again with a later pull */
+	if (t->hooks.unwrap(t->arg, id, packet, len) == -1) {
+		/* keyd is down: it comes again with a later pull */
+		traffic_release(t, id);
+		return;
+	}
 	t->pending[t->n_pending].id = id;
 	t->pending[t->n_pending].state = PENDING_UNWRAPPING;
 	t->pending[t->n_pending].since_ms = clock_monotonic_ms();
@@ -806,7 +828,7 @@ traffic_keyd_up(struct traffic *t)
 	t->loop.building = 0;
 	for (size_t i = 0; i < t->n_pending; )
 		if (t->pending[i].state == PENDING_UNWRAPPING)
-			traffic_pending_drop(t, &t->pending[i]);
+			traffic_release(t, t->pending[i].id);
 		else
 			i++;
 	traffic_fill(t);
@@ -820,7 +842,8 @@ traffic_keyd_up(struct traffic *t)
 void
 traffic_rpcd_up(struct traffic *t)
 {
-	t->n_pending = 0;
+	while (t->n_pending > 0)
+		traffic_release(t, t->pending[0].id);
 	traffic_report_confirmed(t);
 }
 
@@ -873,7 +896,8 @@ traffic_unwrapped(struct traffic *t, const Nymipc__Unwrapped *u)
 		uint64_t now = now_ns();
 		t->stats.loops_returned++;
 		t->stats.loop_rtt_ms_last = now > u->sent_ns ? (now - u->sent_ns) / 1000000u : 0;
-		log_debug("loop cover back after %llu ms",
+		log_debug("delivery %llu: loop cover back after %llu ms",
+		    (unsigned long long)u->id,
 		    (unsigned long long)t->stats.loop_rtt_ms_last);
 		traffic_ack(t, u->id);
 		break;
@@ -884,7 +908,7 @@ traffic_unwrapped(struct traffic *t, const Nymipc__Unwrapped *u)
 		break;
 	case NYMIPC__PACKET_KIND__PACKET_NONE:
 		/* rpcd is down: leave it at the provider for a later pull */
-		traffic_pending_drop(t, p);
+		traffic_release(t, u->id);
 		break;
 	default:
 		t->stats.dropped++;
@@ -900,6 +924,8 @@ traffic_stored(struct traffic *t, uint64_t delivery_id)
 {
 	if (traffic_pending(t, delivery_id) == NULL)
 		return;
+	log_debug("delivery %llu: a message, stored",
+	    (unsigned long long)delivery_id);
 	t->stats.received++;
 	traffic_ack(t, delivery_id);
 }
@@ -909,10 +935,8 @@ traffic_stored(struct traffic *t, uint64_t delivery_id)
 void
 traffic_not_stored(struct traffic *t, uint64_t delivery_id)
 {
-	struct pending *p = traffic_pending(t, delivery_id);
-
-	if (p != NULL)
-		traffic_pending_drop(t, p);
+	if (traffic_pending(t, delivery_id) != NULL)
+		traffic_release(t, delivery_id);
 }
 
 const struct traffic_stats *
