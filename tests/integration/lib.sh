@@ -36,7 +36,12 @@ trap t_cleanup EXIT
 
 plan() { echo "1..$1"; }
 ok() { T_NUM=$((T_NUM + 1)); echo "ok $T_NUM - $*"; }
-not_ok() { T_NUM=$((T_NUM + 1)); T_FAILED=$((T_FAILED + 1)); echo "not ok $T_NUM - $*"; }
+# NYMD_TEST_FAILFAST (set by the mutation check, where one failed check is
+# enough): the test ends at its first failed check.
+not_ok() {
+	T_NUM=$((T_NUM + 1)); T_FAILED=$((T_FAILED + 1)); echo "not ok $T_NUM - $*"
+	if [ -n "${NYMD_TEST_FAILFAST:-}" ]; then exit 1; fi
+}
 # check "description" command...: ok if the command succeeds
 check() {
 	desc=$1; shift

@@ -92,13 +92,13 @@ def apply(text, pairs, where):
     return text
 
 
-def sh(cmd, cwd, log, timeout=None):
+def sh(cmd, cwd, log, timeout=None, env=None):
     with open(log, "a") as out:
         out.write("$ %s\n" % " ".join(cmd))
         out.flush()
         try:
             return subprocess.call(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
-                                   timeout=timeout)
+                                   timeout=timeout, env=env)
         except subprocess.TimeoutExpired:
             out.write("timed out after %s s\n" % timeout)
             return 124
@@ -192,21 +192,33 @@ def make_targets(build, targets, jobs, log):
     return rc
 
 
-def run_tests(build, tests, jobs, log):
+def run_tests(build, tests, jobs, log, first_failure=False):
+    """Each test through automake's own rule for its .log (driver and
+    environment as in make check), which builds a compiled test's program
+    and nothing else (check-TESTS would relink every test program). One at
+    a time: several at once on a small machine make the timing tests
+    (rates, delays) fail for the wrong reason. With first_failure (a
+    mutation: one failed check kills it), a shell test stops at its first
+    failed check (NYMD_TEST_FAILFAST, tests/integration/lib.sh) and the
+    tests after the first that failed are not run."""
     for t in tests:
         for ext in (".log", ".trs"):
             p = stem(build, t) + ext
             if os.path.exists(p):
                 os.unlink(p)
-    # Each test through automake's own rule for its .log (driver and
-    # environment as in make check), which builds a compiled test's
-    # program and nothing else (check-TESTS would relink every test
-    # program). One at a time: several at once on a small machine make the
-    # timing tests (rates, delays) fail for the wrong reason.
+    ran = []
     for t in tests:
+        env = dict(os.environ)
+        if first_failure:
+            env["NYMD_TEST_FAILFAST"] = "1"
         sh(["make", os.path.relpath(stem(build, t) + ".log", build)], build, log,
-           timeout=900)
-    return results(build, tests)
+           timeout=900, env=env)
+        ran.append(t)
+        if first_failure:
+            r = results(build, [t])
+            if r is None or r[0] > 0:
+                break
+    return results(build, ran)
 
 
 def main():
@@ -324,7 +336,7 @@ def main():
             if rc != 0:
                 report(False, name, "%s: the mutated copy does not build (see %s)" % (name, log))
                 continue
-            r = run_tests(build, tests, a.jobs, log)
+            r = run_tests(build, tests, a.jobs, log, first_failure=True)
         finally:
             with open(path, "w") as f:
                 f.write(orig)
