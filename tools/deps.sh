@@ -7,7 +7,7 @@ libsodium-dev libprotobuf-c-dev protobuf-c-compiler libevent-dev \
 libcurl4-openssl-dev libseccomp-dev libjansson-dev libwslay-dev \
 libsqlite3-dev libcmocka-dev libsystemd-dev python3 dh-python python3-protobuf python3-cryptography mandoc clang \
 tcpdump gnuplot-nox \
-libclang-rt-14-dev valgrind procps iproute2 libfuse3-dev fuse3"
+libclang-rt-14-dev valgrind procps iproute2 curl libfuse3-dev fuse3"
 
 missing=""
 for p in $PACKAGES; do

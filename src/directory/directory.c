@@ -57,7 +57,7 @@ usage(FILE *f, const char *prog)
 	fprintf(f,
 	    "Usage: %s [--listen ADDR:PORT] [--stale-seconds N] [--epoch-seconds N]\n"
 	    "       [--allow FILE] [--post-rate N] [--log-level LEVEL]\n"
-	    "       %s --help | --version\n\n"
+	    "       %s --help | -h | --version\n\n"
 	    "The directory server of a local Loopix mixnet.\n\n"
 	    "Options:\n"
 	    "    --listen ADDR:PORT   address to listen on (default %s;\n"
@@ -73,7 +73,7 @@ usage(FILE *f, const char *prog)
 	    "                         (0 to 100000, default %d)\n"
 	    "    --log-level LEVEL    trace, debug, info, warning, error, panic, fatal\n"
 	    "                         (default info)\n"
-	    "    --help               print this help\n"
+	    "    -h, --help           print this help\n"
 	    "    --version            print the version\n",
 	    prog, prog, DIRECTORY_DEFAULT_LISTEN, DIRECTORY_MAX_STALE_SECONDS,
 	    DIRECTORY_DEFAULT_STALE_SECONDS, EPOCH_MIN_SECONDS, EPOCH_MAX_SECONDS,

@@ -42,7 +42,13 @@ usage(FILE *f, const char *prog)
 	    "    check-config  Check a client's configuration as run would load it\n"
 	    "    reload      Check the configuration, then make a running nymd reload it\n"
 	    "\n"
-	    "Run \"%s help <command>\" for more info on a specific command.\n", prog);
+	    "Options:\n\n"
+	    "    -h, --help  this help; a command's with \"%s help <command>\"\n"
+	    "                or \"%s <command> --help\"\n"
+	    "    --version   the version\n"
+	    "\n"
+	    "Run \"%s help <command>\" for more info on a specific command.\n",
+	    prog, prog, prog);
 }
 
 static void
@@ -77,7 +83,8 @@ usage_command(FILE *f, const char *prog, const char *cmd)
 		    "    --id ID            id of the client (default " NYMD_DEFAULT_ID ")\n"
 		    "    --customCfg FILE   the configuration file to use instead of the id's\n"
 		    "    --socket KIND      tcp, websocket or unix\n"
-		    "    --port N           port for tcp and websocket (on 127.0.0.1)\n"
+		    "    --port N           port for tcp and websocket (on the config's\n"
+		    "                       listen_address, default 127.0.0.1)\n"
 		    "    --path P           path of the unix socket\n", prog);
 	else if (strcmp(cmd, "check-config") == 0)
 		fprintf(f,
@@ -150,7 +157,7 @@ parse_options(int argc, char **argv, const char *cmd, struct nymd_options *o)
 	opterr = 0;
 	optind = 1;
 	/* _only: Go's flag package also takes -id as well as --id. */
-	while ((c = getopt_long_only(argc, argv, "", all, NULL)) != -1) {
+	while ((c = getopt_long_only(argc, argv, "h", all, NULL)) != -1) {
 		int ok = 1;
 		switch (c) {
 		case OPT_ID:		o->id = optarg; break;
@@ -189,6 +196,7 @@ parse_options(int argc, char **argv, const char *cmd, struct nymd_options *o)
 				return -1;
 			}
 			break;
+		case 'h':
 		case OPT_HELP:
 			usage_command(stdout, o->prog, cmd);
 			exit(0);

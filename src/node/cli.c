@@ -46,7 +46,7 @@ node_usage(FILE *f, const char *prog, enum node_role role)
 	    "usage: %s init --id NAME [--home DIR] [--host IP] --port N%s\n"
 	    "           --directory URL [--force]\n"
 	    "       %s run --id NAME [--home DIR] [--log-level LEVEL]\n"
-	    "       %s help\n", prog,
+	    "       %s help | --help | -h\n", prog,
 	    role == NODE_ROLE_MIXNODE ? " --layer 1|2|3" : "", prog, prog);
 }
 
@@ -413,8 +413,19 @@ node_main(int argc, char **argv, enum node_role role, const struct node_ops *ops
 	}
 	if (node_parse_opts(argc - 1, argv + 1, &o, prog, role) == -1)
 		return NODE_EXIT_USAGE;
-	if (strcmp(argv[1], "init") == 0)
+	if (strcmp(argv[1], "init") == 0) {
+		if (o.log_level != NULL) {
+			fprintf(stderr, "%s init: --log-level belongs to run "
+			    "(or to the configuration's [logging] level)\n", prog);
+			return NODE_EXIT_USAGE;
+		}
+		if (o.layer != NULL && role != NODE_ROLE_MIXNODE) {
+			fprintf(stderr, "%s init: --layer is for mixnodes; a "
+			    "provider has no layer\n", prog);
+			return NODE_EXIT_USAGE;
+		}
 		return node_init(prog, role, &o);
+	}
 	if (o.host || o.port || o.layer || o.directory || o.force) {
 		fprintf(stderr, "%s run: --host, --port, --layer, --directory "
 		    "and --force belong to init\n", prog);

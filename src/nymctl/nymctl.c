@@ -52,6 +52,8 @@ usage(FILE *f, const char *prog)
 	    "    --socket PATH     the nymd listening on this unix socket\n"
 	    "    --tcp HOST:PORT   the nymd listening on this TCP address\n"
 	    "    --timeout MS      wait at most MS for each answer (default %d, 0: forever)\n"
+	    "    -h, --help        this help\n"
+	    "    --version         the version\n"
 	    "\n"
 	    "Exit status: 0 success, 1 the operation failed, 2 usage error,\n"
 	    "3 cannot connect to nymd.\n", prog, NYMCTL_DEFAULT_TIMEOUT_MS);
