@@ -211,8 +211,12 @@ link_control_check(const Link__Control *c)
 		    c->pull_reply->count <= LINK_MAX_PULL;
 		break;
 	case LINK__CONTROL__MSG_ACK:
-		ok = c->ack != NULL && c->ack->n_ids >= 1 &&
-		    c->ack->n_ids <= LINK_MAX_ACK_IDS && c->ack->ids != NULL;
+		/* 1..256 ids in all, deleted or released. */
+		ok = c->ack != NULL &&
+		    c->ack->n_ids + c->ack->n_release >= 1 &&
+		    c->ack->n_ids + c->ack->n_release <= LINK_MAX_ACK_IDS &&
+		    (c->ack->n_ids == 0 || c->ack->ids != NULL) &&
+		    (c->ack->n_release == 0 || c->ack->release != NULL);
 		break;
 	case LINK__CONTROL__MSG_ACK_OK:
 		ok = c->ack_ok != NULL && c->ack_ok->count <= LINK_MAX_ACK_IDS;

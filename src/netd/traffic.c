@@ -30,13 +30,22 @@
 #define TRAFFIC_POOL_MAX	128
 #define TRAFFIC_EMPTY_LOG_MS	10000	/* at most one warning per interval */
 #define TRAFFIC_PULL_MAX	32
-#define TRAFFIC_MAX_PENDING	LINK_MAX_PULL
+#define TRAFFIC_MAX_PENDING	LINK_MAX_PULL	/* the provider's lease bound */
+#define TRAFFIC_MAX_BATCHES	16
+/*
+ * A batch is acknowledged at the first fetch tick at least this long
+ * after its pull reply (and once each delivery in it is decided): the
+ * provider then sees this hold plus the wait for a tick, whatever the
+ * batch held, unless storing it took longer (docs/ipc.md).
+ */
+#define TRAFFIC_ACK_HOLD_MS	1000
 /* rpcd keeps a window of messages in flight (rpcd/outbox.c); this is
  * room for a window and the one before an rpcd restart. */
 #define TRAFFIC_MAX_PACKETS	256
 #define TRAFFIC_RETRY_MS	1000
 /* A delivery keyd or rpcd never answered for (a message lost with a
- * dying peer) stops holding up pulls after this. */
+ * dying peer), or one a pull reply announced and that never came, stops
+ * holding up its batch after this. */
 #define TRAFFIC_PENDING_MAX_MS	30000
 /* Without an announced epoch length: how long a built packet is re-sent. */
 #define TRAFFIC_RESEND_MAX_AGE_MS	(5 * 60 * 1000)
@@ -56,15 +65,33 @@ struct out_pkt {
 	uint8_t		*packet;	/* SPHINX_PACKET_BYTES */
 };
 
+/*
+ * A delivery of the batch the last pull brought. None is answered on its
+ * own: the batch is acknowledged as a whole at the first fetch tick after
+ * every member is decided (docs/ipc.md, "One ack schedule"), so the
+ * provider sees the same schedule for real messages, loop covers and
+ * malformed packets.
+ */
 enum pending_state {
 	PENDING_UNWRAPPING,	/* keyd has it */
 	PENDING_STORING,	/* keyd gave rpcd a real message */
+	PENDING_ACK,		/* stored, or a cover or malformed: delete it */
+	PENDING_RELEASE,	/* not stored: the provider hands it out again */
 };
 
 struct pending {
 	uint64_t		id;
 	enum pending_state	state;
 	uint64_t		since_ms;
+	uint64_t		batch;		/* its pull's sequence number */
+};
+
+/* What one pull reply announced; deliveries come in order. */
+struct batch {
+	uint64_t	seq;
+	size_t		count;		/* the pull reply's count */
+	size_t		got;		/* deliveries of it so far */
+	uint64_t	reply_ms;	/* when the reply came */
 };
 
 /* A FIFO ring, so that no cover waits longer than the pool lasts. */
@@ -116,6 +143,9 @@ struct traffic {
 	struct cover_pool	 loop;
 	struct pending		 pending[TRAFFIC_MAX_PENDING];
 	size_t			 n_pending;
+	struct batch		 batches[TRAFFIC_MAX_BATCHES];	/* oldest first */
+	size_t			 n_batches;
+	uint64_t		 batch_seq;
 	int			 pull_in_flight;
 	uint64_t		 nonce;
 	uint32_t		 epoch_seconds;	/* 0: not announced */
@@ -124,6 +154,7 @@ struct traffic {
 
 static void traffic_fill(struct traffic *);
 static void traffic_expire_pending(struct traffic *);
+static int traffic_answer_batches(struct traffic *, struct link *);
 
 static uint64_t
 now_ns(void)
@@ -496,9 +527,11 @@ on_fetch_tick(evutil_socket_t fd, short what, void *arg)
 		return;
 	traffic_schedule(&t->fetch_tm, t->rates.fetch);
 	traffic_expire_pending(t);
-	/* Until every pulled packet is stored and acknowledged, a new pull
-	 * would only bring the same packets again. */
-	if (l == NULL || t->pull_in_flight || t->n_pending > 0)
+	/* Batches are answered whole, at a tick, held as long whatever they
+	 * held; a new pull while the provider may lease us more. */
+	if (l == NULL || traffic_answer_batches(t, l) == -1 || t->pull_in_flight ||
+	    t->n_batches == TRAFFIC_MAX_BATCHES ||
+	    t->n_pending + TRAFFIC_PULL_MAX > TRAFFIC_MAX_PENDING)
 		return;
 	pull.token.data = (uint8_t *)provider_token(t->provider, &token_len);
 	pull.token.len = token_len;
@@ -662,6 +695,7 @@ traffic_on_down(void *arg)
 		    "surely last)", again, rebuilt);
 	/* Deliveries not yet acknowledged come again with the next pull. */
 	t->n_pending = 0;
+	t->n_batches = 0;
 	traffic_set_rates(t, &t->rates);
 }
 
@@ -674,71 +708,154 @@ traffic_pending(struct traffic *t, uint64_t id)
 	return NULL;
 }
 
-static void
-traffic_pending_drop(struct traffic *t, struct pending *p)
+static int
+traffic_undecided(const struct pending *p)
 {
-	*p = t->pending[--t->n_pending];
+	return p->state == PENDING_UNWRAPPING || p->state == PENDING_STORING;
 }
 
-/* Deliveries whose answer was lost with a peer that died: the provider
- * still has them, and a later pull brings them again. */
+/* What a delivery of the batch comes to; a decided one stays decided. */
+static void
+traffic_decide(struct traffic *t, uint64_t id, enum pending_state state)
+{
+	struct pending *p = traffic_pending(t, id);
+
+	if (p != NULL && traffic_undecided(p))
+		p->state = state;
+}
+
+/* Deliveries whose answer was lost with a peer that died, and those a
+ * pull reply announced that never came: the provider still has them and
+ * hands them out again once released. */
 static void
 traffic_expire_pending(struct traffic *t)
 {
 	uint64_t now = clock_monotonic_ms();
 
-	for (size_t i = 0; i < t->n_pending; )
-		if (now - t->pending[i].since_ms > TRAFFIC_PENDING_MAX_MS) {
+	for (size_t i = 0; i < t->n_pending; i++)
+		if (traffic_undecided(&t->pending[i]) &&
+		    now - t->pending[i].since_ms > TRAFFIC_PENDING_MAX_MS) {
 			log_warnx("delivery %llu was never answered; it comes again",
 			    (unsigned long long)t->pending[i].id);
-			traffic_pending_drop(t, &t->pending[i]);
-		} else
-			i++;
+			t->pending[i].state = PENDING_RELEASE;
+		}
+	for (size_t i = 0; i < t->n_batches; i++) {
+		struct batch *b = &t->batches[i];
+		if (b->got < b->count &&
+		    now - b->reply_ms > TRAFFIC_PENDING_MAX_MS) {
+			log_warnx("%zu deliveries of a pull never came",
+			    b->count - b->got);
+			b->count = b->got;
+		}
+	}
 }
 
-static void
-traffic_ack(struct traffic *t, uint64_t id)
+/* A batch is answered once it is whole, decided and held long enough. */
+static int
+traffic_batch_ready(const struct traffic *t, const struct batch *b,
+    uint64_t now)
 {
-	struct pending *p = traffic_pending(t, id);
-	struct link *l = traffic_link(t);
+	if (b->got < b->count || now - b->reply_ms < TRAFFIC_ACK_HOLD_MS)
+		return 0;
+	for (size_t i = 0; i < t->n_pending; i++)
+		if (t->pending[i].batch == b->seq &&
+		    traffic_undecided(&t->pending[i]))
+			return 0;
+	return 1;
+}
+
+/*
+ * At a fetch tick: the oldest batches that are ready are answered by one
+ * ack (ids to delete, ids to release). -1 if it could not be sent (tried
+ * again at the next tick), else 0.
+ */
+static int
+traffic_answer_batches(struct traffic *t, struct link *l)
+{
 	Link__Control c = LINK__CONTROL__INIT;
 	Link__Ack ack = LINK__ACK__INIT;
+	uint64_t ids[TRAFFIC_MAX_PENDING], release[TRAFFIC_MAX_PENDING];
+	uint64_t now = clock_monotonic_ms(), last;
+	size_t done = 0;
 
-	if (p != NULL)
-		traffic_pending_drop(t, p);
-	if (l == NULL)
-		return;
-	ack.n_ids = 1;
-	ack.ids = &id;
-	c.msg_case = LINK__CONTROL__MSG_ACK;
-	c.ack = &ack;
-	if (link_send_control(l, &c) != LINK_OK)
-		log_debug("ack of %llu not sent: link busy", (unsigned long long)id);
+	while (done < t->n_batches &&
+	    traffic_batch_ready(t, &t->batches[done], now))
+		done++;
+	if (done == 0)
+		return 0;
+	last = t->batches[done - 1].seq;
+	for (size_t i = 0; i < t->n_pending; i++) {
+		const struct pending *p = &t->pending[i];
+		if (p->batch > last)
+			continue;
+		if (p->state == PENDING_ACK)
+			ids[ack.n_ids++] = p->id;
+		else
+			release[ack.n_release++] = p->id;
+	}
+	if (ack.n_ids + ack.n_release > 0) {
+		ack.ids = ids;
+		ack.release = release;
+		c.msg_case = LINK__CONTROL__MSG_ACK;
+		c.ack = &ack;
+		if (link_send_control(l, &c) != LINK_OK) {
+			log_debug("ack of %zu deliveries not sent: link busy",
+			    ack.n_ids + ack.n_release);
+			return -1;
+		}
+		log_debug("%zu pulled batches answered: %zu deliveries "
+		    "acknowledged, %zu released", done, ack.n_ids,
+		    ack.n_release);
+	}
+	for (size_t i = 0; i < t->n_pending; )
+		if (t->pending[i].batch <= last)
+			t->pending[i] = t->pending[--t->n_pending];
+		else
+			i++;
+	memmove(t->batches, t->batches + done,
+	    (t->n_batches - done) * sizeof(*t->batches));
+	t->n_batches -= done;
+	return 0;
+}
+
+/* The batch a delivery belongs to: the oldest not yet whole. */
+static struct batch *
+traffic_batch_of_next(struct traffic *t)
+{
+	for (size_t i = 0; i < t->n_batches; i++)
+		if (t->batches[i].got < t->batches[i].count)
+			return &t->batches[i];
+	return NULL;
 }
 
 static void
 traffic_on_delivery(void *arg, uint64_t id, const uint8_t *packet, size_t len)
 {
 	struct traffic *t = arg;
+	struct batch *b = traffic_batch_of_next(t);
+	struct pending *p;
 
 	if (traffic_pending(t, id) != NULL)
 		return;
-	if (t->n_pending == TRAFFIC_MAX_PENDING) {
+	if (b == NULL || t->n_pending == TRAFFIC_MAX_PENDING) {
 		log_warnx("more deliveries than pulled; ignoring %llu", (unsigned long long)id);
 		return;
 	}
+	b->got++;
+	p = &t->pending[t->n_pending++];
+	p->id = id;
+	p->batch = b->seq;
+	p->state = PENDING_UNWRAPPING;
+	p->since_ms = clock_monotonic_ms();
 	if (len != SPHINX_PACKET_BYTES) {
 		t->stats.dropped++;
 		log_debug("delivery %llu dropped: %zu bytes", (unsigned long long)id, len);
-		traffic_ack(t, id);
+		p->state = PENDING_ACK;
 		return;
 	}
+	/* keyd is down: released, it comes again with a later pull */
 	if (t->hooks.unwrap(t->arg, id, packet, len) == -1)
-		return;	/* keyd is down: it comes again with a later pull */
-	t->pending[t->n_pending].id = id;
-	t->pending[t->n_pending].state = PENDING_UNWRAPPING;
-	t->pending[t->n_pending].since_ms = clock_monotonic_ms();
-	t->n_pending++;
+		p->state = PENDING_RELEASE;
 }
 
 /* Tells rpcd of every confirmed packet; what it cannot take now waits
@@ -774,7 +891,16 @@ traffic_on_control(void *arg, const Link__Control *msg)
 
 	switch (msg->msg_case) {
 	case LINK__CONTROL__MSG_PULL_REPLY:
+		/* This many deliveries follow: a batch, answered whole. */
 		t->pull_in_flight = 0;
+		if (msg->pull_reply->count > 0 &&
+		    t->n_batches < TRAFFIC_MAX_BATCHES) {
+			struct batch *b = &t->batches[t->n_batches++];
+			b->seq = ++t->batch_seq;
+			b->count = msg->pull_reply->count;
+			b->got = 0;
+			b->reply_ms = clock_monotonic_ms();
+		}
 		break;
 	case LINK__CONTROL__MSG_PONG:
 		traffic_pong(t, msg->pong->nonce);
@@ -798,11 +924,9 @@ traffic_keyd_up(struct traffic *t)
 	/* What keyd was building or unwrapping when it went is lost with it. */
 	t->drop.building = 0;
 	t->loop.building = 0;
-	for (size_t i = 0; i < t->n_pending; )
+	for (size_t i = 0; i < t->n_pending; i++)
 		if (t->pending[i].state == PENDING_UNWRAPPING)
-			traffic_pending_drop(t, &t->pending[i]);
-		else
-			i++;
+			t->pending[i].state = PENDING_RELEASE;
 	traffic_fill(t);
 }
 
@@ -814,7 +938,9 @@ traffic_keyd_up(struct traffic *t)
 void
 traffic_rpcd_up(struct traffic *t)
 {
-	t->n_pending = 0;
+	for (size_t i = 0; i < t->n_pending; i++)
+		if (traffic_undecided(&t->pending[i]))
+			t->pending[i].state = PENDING_RELEASE;
 	traffic_report_confirmed(t);
 }
 
@@ -867,9 +993,10 @@ traffic_unwrapped(struct traffic *t, const Nymipc__Unwrapped *u)
 		uint64_t now = now_ns();
 		t->stats.loops_returned++;
 		t->stats.loop_rtt_ms_last = now > u->sent_ns ? (now - u->sent_ns) / 1000000u : 0;
-		log_debug("loop cover back after %llu ms",
+		log_debug("delivery %llu: loop cover back after %llu ms",
+		    (unsigned long long)u->id,
 		    (unsigned long long)t->stats.loop_rtt_ms_last);
-		traffic_ack(t, u->id);
+		p->state = PENDING_ACK;
 		break;
 	}
 	case NYMIPC__PACKET_KIND__PACKET_REAL:
@@ -878,12 +1005,12 @@ traffic_unwrapped(struct traffic *t, const Nymipc__Unwrapped *u)
 		break;
 	case NYMIPC__PACKET_KIND__PACKET_NONE:
 		/* rpcd is down: leave it at the provider for a later pull */
-		traffic_pending_drop(t, p);
+		p->state = PENDING_RELEASE;
 		break;
 	default:
 		t->stats.dropped++;
 		log_debug("delivery %llu dropped: %s", (unsigned long long)u->id, u->text);
-		traffic_ack(t, u->id);
+		p->state = PENDING_ACK;
 		break;
 	}
 }
@@ -892,21 +1019,22 @@ traffic_unwrapped(struct traffic *t, const Nymipc__Unwrapped *u)
 void
 traffic_stored(struct traffic *t, uint64_t delivery_id)
 {
-	if (traffic_pending(t, delivery_id) == NULL)
+	struct pending *p = traffic_pending(t, delivery_id);
+
+	if (p == NULL || !traffic_undecided(p))
 		return;
+	log_debug("delivery %llu: a message, stored",
+	    (unsigned long long)delivery_id);
 	t->stats.received++;
-	traffic_ack(t, delivery_id);
+	p->state = PENDING_ACK;
 }
 
-/* rpcd could not store it: not acknowledged, the provider delivers it
- * again at a later pull, which this pending entry no longer holds up. */
+/* rpcd could not store it: released with its batch, the provider hands
+ * it out again at a later pull. */
 void
 traffic_not_stored(struct traffic *t, uint64_t delivery_id)
 {
-	struct pending *p = traffic_pending(t, delivery_id);
-
-	if (p != NULL)
-		traffic_pending_drop(t, p);
+	traffic_decide(t, delivery_id, PENDING_RELEASE);
 }
 
 const struct traffic_stats *

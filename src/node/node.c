@@ -926,6 +926,8 @@ node_in_free(struct node_in *ni)
 		n->n_handshaking--;
 	if (ni->pending)
 		n->n_pending--;
+	if (n->role != NULL && n->ops->link_closed != NULL)
+		n->ops->link_closed(n->role, ni->link);
 	link_free(ni->link);
 	free(ni);
 }
@@ -1512,6 +1514,7 @@ node_run(const struct node_config *cfg, const uint8_t priv[32],
 stop:
 	if (ops->stop != NULL && n.role != NULL)
 		ops->stop(n.role);
+	n.role = NULL;		/* links freed from here on tell no role */
 out:
 	node_cleanup(&n);
 	if (status == 0)

@@ -82,6 +82,8 @@ struct node_ops {
 	/* A CONTROL frame on an incoming link; NULL answers BAD_REQUEST. */
 	void	(*control)(void *role, struct link *, const uint8_t peer[32],
 		    const Link__Control *);
+	/* An incoming link is about to be freed (any reason); NULL: none. */
+	void	(*link_closed)(void *role, struct link *);
 	/*
 	 * The presence POST: sets *path ("/api/presence/...") and returns
 	 * the JSON object to send (the node adds its sphinxKeys), or NULL.

@@ -12,8 +12,11 @@
  * - DELIVER, after its delay -> store_put() in the client's mailbox,
  *   committed before the packet counts as delivered;
  * - pull{token, max} -> pull_reply{count, remaining} + count DELIVERY
- *   frames; ack{ids} -> store_ack() -> ack_ok{count}: a packet is deleted
- *   only by an ack.
+ *   frames; ack{ids, release} -> store_ack(ids) -> ack_ok{count}: a
+ *   packet is deleted only by an ack;
+ * - a pull hands out each packet once per link: what a link was handed
+ *   and has neither acknowledged nor released is its lease, passed over
+ *   by its later pulls and handed out again once the link is gone.
  */
 #include <config.h>
 
@@ -26,6 +29,7 @@
 #include <sodium.h>
 
 #include "common/b64.h"
+#include "common/clock.h"
 #include "common/epoch.h"
 #include "common/log.h"
 #include "common/regstmt.h"
@@ -46,6 +50,25 @@ struct provider_client {
 	struct regstmt		 stmt;
 };
 
+/* A delivery a link was handed and has not acknowledged. */
+struct provider_out {
+	uint64_t	id;
+	uint64_t	since_ms;	/* handed out (monotonic) */
+};
+
+/*
+ * What one client link holds: its later pulls pass over these ids, which
+ * are handed out again once released or once the link is gone. Only a
+ * link with deliveries out has one; at most PROVIDER_MAX_UNACKED.
+ */
+struct provider_lease {
+	struct provider_lease	*next;
+	struct link		*link;
+	struct provider_out	*out;		/* ascending ids */
+	size_t			 n;
+	size_t			 cap;
+};
+
 struct provider {
 	struct node		*node;
 	struct store		*store;
@@ -53,6 +76,9 @@ struct provider {
 	size_t			 n_clients;
 	size_t			 cap_clients;
 	struct store_item	*items;		/* LINK_MAX_PULL of them */
+	uint64_t		 skip[PROVIDER_MAX_UNACKED];
+	struct provider_lease	*leases;
+	size_t			 n_leases;
 	time_t			 quota_warned;
 	uint64_t		 quota_dropped;
 	int			 store_failing;	/* puts refused: said once */
@@ -168,10 +194,27 @@ provider_start(struct node *node, void **rolep)
 }
 
 static void
+provider_lease_free(struct provider *p, struct provider_lease *lease)
+{
+	struct provider_lease **pp;
+
+	for (pp = &p->leases; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == lease) {
+			*pp = lease->next;
+			p->n_leases--;
+			break;
+		}
+	free(lease->out);
+	free(lease);
+}
+
+static void
 provider_stop(void *role)
 {
 	struct provider *p = role;
 
+	while (p->leases != NULL)
+		provider_lease_free(p, p->leases);
 	store_close(p->store);
 	sodium_memzero(p->items, LINK_MAX_PULL * sizeof(*p->items));
 	free(p->items);
@@ -325,13 +368,124 @@ provider_register(struct provider *p, struct link *l, const uint8_t client[32],
 	sodium_memzero(token, sizeof(token));
 }
 
+static struct provider_lease *
+provider_lease_of(struct provider *p, const struct link *l)
+{
+	for (struct provider_lease *lease = p->leases; lease != NULL;
+	    lease = lease->next)
+		if (lease->link == l)
+			return lease;
+	return NULL;
+}
+
+static int
+provider_out_cmp(const void *a, const void *b)
+{
+	uint64_t x = ((const struct provider_out *)a)->id;
+	uint64_t y = ((const struct provider_out *)b)->id;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Records that l was handed items[0 .. n-1]; -1 if out of memory. */
+static int
+provider_lease_add(struct provider *p, struct link *l, size_t n)
+{
+	struct provider_lease *lease = provider_lease_of(p, l);
+	uint64_t now = clock_monotonic_ms();
+	void *out;
+
+	if (n == 0)
+		return 0;
+	if (lease == NULL) {
+		if ((lease = calloc(1, sizeof(*lease))) == NULL)
+			return -1;
+		lease->link = l;
+		lease->next = p->leases;
+		p->leases = lease;
+		p->n_leases++;
+	}
+	if (lease->n + n > lease->cap) {
+		if ((out = reallocarray(lease->out, lease->n + n,
+		    sizeof(*lease->out))) == NULL)
+			return -1;
+		lease->out = out;
+		lease->cap = lease->n + n;
+	}
+	for (size_t i = 0; i < n; i++) {
+		lease->out[lease->n].id = p->items[i].id;
+		lease->out[lease->n++].since_ms = now;
+	}
+	qsort(lease->out, lease->n, sizeof(*lease->out), provider_out_cmp);
+	return 0;
+}
+
+/*
+ * Takes id out of a lease; how long it was out in *held_ms. 0 if it was
+ * there, -1 if not (acked already, or never handed out on this link).
+ */
+static int
+provider_lease_take(struct provider_lease *lease, uint64_t id,
+    uint64_t *held_ms)
+{
+	struct provider_out key = { .id = id }, *o;
+	size_t i;
+
+	if (lease == NULL || (o = bsearch(&key, lease->out, lease->n,
+	    sizeof(*lease->out), provider_out_cmp)) == NULL)
+		return -1;
+	*held_ms = clock_monotonic_ms() - o->since_ms;
+	i = (size_t)(o - lease->out);
+	memmove(o, o + 1, (lease->n - i - 1) * sizeof(*o));
+	lease->n--;
+	return 0;
+}
+
+/* A link goes: what it held is handed out again by the next pull. */
+static void
+provider_link_closed(void *role, struct link *l)
+{
+	struct provider *p = role;
+	struct provider_lease *lease = provider_lease_of(p, l);
+
+	if (lease == NULL)
+		return;
+	log_debug("client link closed with %zu deliveries unacknowledged: "
+	    "they are handed out again", lease->n);
+	provider_lease_free(p, lease);
+}
+
+/*
+ * How many packets a pull on l may hand out: no more than asked, than
+ * the link's lease has room for, than the link's output can take now,
+ * nor than the node's output budget has left.
+ */
+static size_t
+provider_pull_max(struct provider *p, struct link *l, size_t max,
+    size_t leased)
+{
+	size_t room;
+
+	room = NODE_IN_LINK_OUT_MAX_BYTES - link_output_bytes(l);
+	if (room > node_output_room(p->node))
+		room = node_output_room(p->node);
+	if (max > LINK_MAX_PULL)
+		max = LINK_MAX_PULL;
+	if (max > PROVIDER_MAX_UNACKED - leased)
+		max = PROVIDER_MAX_UNACKED - leased;
+	if (room < 1024 + max * PROVIDER_DELIVERY_WIRE_BYTES)
+		max = room > 1024 ? (room - 1024) / PROVIDER_DELIVERY_WIRE_BYTES : 0;
+	return max;
+}
+
 static void
 provider_pull(struct provider *p, struct link *l, const uint8_t client[32],
     const Link__Pull *req)
 {
 	Link__Control c = LINK__CONTROL__INIT;
 	Link__PullReply reply = LINK__PULL_REPLY__INIT;
-	size_t max = req->max, room, n = 0, remaining = 0;
+	struct provider_lease *lease = provider_lease_of(p, l);
+	size_t max, n = 0, remaining = 0, leased = lease ? lease->n : 0;
 	int rc;
 
 	rc = store_check_token(p->store, client, req->token.data, req->token.len);
@@ -340,21 +494,23 @@ provider_pull(struct provider *p, struct link *l, const uint8_t client[32],
 		    store_strerror(rc));
 		return;
 	}
-	/* The reply goes out whole: pull no more than the link can take now,
-	 * nor than the node's output budget has left. */
-	room = NODE_IN_LINK_OUT_MAX_BYTES - link_output_bytes(l);
-	if (room > node_output_room(p->node))
-		room = node_output_room(p->node);
-	if (max > LINK_MAX_PULL)
-		max = LINK_MAX_PULL;
-	if (room < 1024 + max * PROVIDER_DELIVERY_WIRE_BYTES)
-		max = room > 1024 ? (room - 1024) / PROVIDER_DELIVERY_WIRE_BYTES : 0;
-	if (max == 0) {
+	if (leased == PROVIDER_MAX_UNACKED) {
+		log_debug("pull refused: the link holds %zu unacknowledged "
+		    "deliveries", leased);
+		(void)node_send_error(l, LINK__ERROR_CODE__ERROR_BUSY,
+		    "acknowledge or release what you were handed first");
+		return;
+	}
+	/* The reply goes out whole. */
+	if ((max = provider_pull_max(p, l, req->max, leased)) == 0) {
 		(void)node_send_error(l, LINK__ERROR_CODE__ERROR_BUSY,
 		    "the link's output is full; pull again later");
 		return;
 	}
-	rc = store_pull(p->store, client, max, p->items, &n, &remaining);
+	for (size_t i = 0; i < leased; i++)
+		p->skip[i] = lease->out[i].id;
+	rc = store_pull_skip(p->store, client, p->skip, leased, max, p->items,
+	    &n, &remaining);
 	if (rc != STORE_OK) {
 		log_warnx("pull: %s", store_strerror(rc));
 		(void)node_send_error(l, provider_error_code(rc),
@@ -372,12 +528,48 @@ provider_pull(struct provider *p, struct link *l, const uint8_t client[32],
 		rc = link_send_delivery(l, p->items[i].id, p->items[i].packet,
 		    p->items[i].len);
 		if (rc != LINK_OK) {
-			/* The client sees a short reply and pulls again. */
+			/* The client sees a short reply; what was not sent
+			 * is not leased and comes with a later pull. */
 			log_warnx("pull: delivery %zu of %zu not sent: %s", i + 1,
 			    n, link_strerror(rc));
+			n = i;
 			break;
 		}
 	}
+	if (provider_lease_add(p, l, n) == -1) {
+		/* Without a record of what it holds, the link must go: its
+		 * deliveries come again on the next one. */
+		log_warnx("pull: out of memory; closing the client's link");
+		link_shutdown(l);
+	}
+}
+
+/*
+ * Ends the lease of what an ack names: deleted ids leave it, released
+ * ones are handed out again by the next pull. The debug line per id is
+ * what tests/integration/ack-timing.sh measures: how long after it was
+ * handed out each delivery was answered.
+ */
+static void
+provider_lease_end(struct provider *p, struct link *l, const Link__Ack *req)
+{
+	struct provider_lease *lease = provider_lease_of(p, l);
+	uint64_t held_ms;
+
+	if (lease == NULL)
+		return;
+	for (size_t i = 0; i < req->n_ids; i++)
+		if (provider_lease_take(lease, req->ids[i], &held_ms) == 0)
+			log_debug("delivery %llu acknowledged %llu ms after it "
+			    "was handed out", (unsigned long long)req->ids[i],
+			    (unsigned long long)held_ms);
+	for (size_t i = 0; i < req->n_release; i++)
+		if (provider_lease_take(lease, req->release[i], &held_ms) == 0)
+			log_debug("delivery %llu released %llu ms after it was "
+			    "handed out", (unsigned long long)req->release[i],
+			    (unsigned long long)held_ms);
+	if (lease->n == 0)
+		provider_lease_free(p, lease);
 }
 
 static void
@@ -393,7 +585,11 @@ provider_ack(struct provider *p, struct link *l, const uint8_t client[32],
 		    "register first");
 		return;
 	}
-	if ((rc = store_ack(p->store, client, req->ids, req->n_ids)) != STORE_OK) {
+	provider_lease_end(p, l, req);
+	if (req->n_ids > 0 && (rc = store_ack(p->store, client, req->ids,
+	    req->n_ids)) != STORE_OK) {
+		/* Out of the lease all the same: they come again, and the
+		 * client knows their ids. */
 		log_warnx("ack: %s", store_strerror(rc));
 		(void)node_send_error(l, provider_error_code(rc),
 		    store_strerror(rc));
@@ -462,6 +658,9 @@ provider_metrics(void *role, struct strbuf *out)
 
 	metrics_gauge(out, "nym_provider_clients",
 	    "Clients registered with this provider.", p->n_clients);
+	metrics_gauge(out, "nym_provider_leasing_links",
+	    "Client links holding deliveries they have not acknowledged.",
+	    p->n_leases);
 }
 
 const struct node_ops provider_ops = {
@@ -471,6 +670,7 @@ const struct node_ops provider_ops = {
 	.accept_client = provider_accept_client,
 	.client_may_send = provider_client_may_send,
 	.control = provider_control,
+	.link_closed = provider_link_closed,
 	.presence = provider_presence,
 	.metrics = provider_metrics,
 	.sandbox_calls = provider_sandbox_calls,

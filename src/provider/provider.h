@@ -15,6 +15,13 @@
 	(LINK_LEN_BYTES + LINK_TYPE_BYTES + LINK_ID_BYTES + \
 	 SPHINX_PACKET_BYTES + NOISE_TAG_BYTES)
 
+/*
+ * Deliveries one client link may hold unacknowledged: a pull hands out
+ * each packet once per link, so this (with NODE_MAX_LINKS_PER_KEY) bounds
+ * what a client that never acks makes the provider read and send.
+ */
+#define PROVIDER_MAX_UNACKED	LINK_MAX_PULL
+
 extern const struct node_ops provider_ops;
 /* What the provider adds to the node core's sandbox (sandbox.c). */
 extern const struct sandbox_call provider_sandbox_calls[];

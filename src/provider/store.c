@@ -778,26 +778,42 @@ store_put(struct store *s, const uint8_t client[STORE_CLIENT_BYTES],
 	return store_put_id(s, client, packet, len, NULL);
 }
 
-/* Inside a read transaction: copies up to max packets into items. */
+/* For bsearch() over a skip list: id is an sqlite3_int64 > 0. */
+static int
+store_id_cmp(const void *a, const void *b)
+{
+	uint64_t x = (uint64_t)*(const sqlite3_int64 *)a;
+	uint64_t y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Inside a read transaction: copies up to max packets whose ids are not
+ * in skip (sorted) into items. */
 static int
 store_pull_locked(struct store *s, const uint8_t client[STORE_CLIENT_BYTES],
-    size_t max, struct store_item *items, size_t *n, size_t *remaining)
+    const uint64_t *skip, size_t n_skip, size_t max, struct store_item *items,
+    size_t *n, size_t *remaining)
 {
 	sqlite3_stmt *st = s->st[ST_PACKET_SELECT];
 	struct store_client c;
 	const void *blob;
-	size_t got = 0;
+	size_t got = 0, skipped = 0;
 	sqlite3_int64 id;
 	int rc = SQLITE_DONE, len, error;
 
 	if ((error = store_client_get(s, client, &c)) != STORE_OK)
 		return error;
 	sodium_memzero(c.token, sizeof(c.token));
-	if (max > (size_t)INT64_MAX)
-		max = (size_t)INT64_MAX;
+	if (max > (size_t)INT64_MAX / 2)
+		max = (size_t)INT64_MAX / 2;
+	if (n_skip > (size_t)INT64_MAX / 2)
+		return STORE_ERR_INVALID;
+	/* The skipped ids are among the first max + n_skip rows, if there. */
 	if ((rc = sqlite3_bind_blob(st, 1, client, STORE_CLIENT_BYTES,
 	    SQLITE_STATIC)) != SQLITE_OK ||
-	    (rc = sqlite3_bind_int64(st, 2, (sqlite3_int64)max)) != SQLITE_OK) {
+	    (rc = sqlite3_bind_int64(st, 2, (sqlite3_int64)(max + n_skip))) !=
+	    SQLITE_OK) {
 		store_reset(st);
 		return store_error_of(rc);
 	}
@@ -810,6 +826,11 @@ store_pull_locked(struct store *s, const uint8_t client[STORE_CLIENT_BYTES],
 			error = STORE_ERR_CORRUPT;
 			break;
 		}
+		if (n_skip > 0 && bsearch(&id, skip, n_skip, sizeof(*skip),
+		    store_id_cmp) != NULL) {
+			skipped++;
+			continue;
+		}
 		items[got].id = (uint64_t)id;
 		memcpy(items[got].packet, blob, (size_t)len);
 		items[got].len = (size_t)len;
@@ -821,11 +842,15 @@ store_pull_locked(struct store *s, const uint8_t client[STORE_CLIENT_BYTES],
 	if (error != STORE_OK)
 		return error;
 	/* The count and the rows come from the same snapshot. */
-	if (c.packets < got)
+	if (c.packets < got + skipped)
 		return STORE_ERR_CORRUPT;
 	*n = got;
-	if (remaining != NULL)
-		*remaining = (size_t)(c.packets - got);
+	if (remaining != NULL) {
+		/* Skipped ids not met are counted as there: an upper bound. */
+		uint64_t left = (uint64_t)c.packets - got - skipped;
+		uint64_t unseen = n_skip - skipped;
+		*remaining = (size_t)(left > unseen ? left - unseen : 0);
+	}
 	return STORE_OK;
 }
 
@@ -833,17 +858,28 @@ int
 store_pull(struct store *s, const uint8_t client[STORE_CLIENT_BYTES],
     size_t max, struct store_item *items, size_t *n, size_t *remaining)
 {
+	return store_pull_skip(s, client, NULL, 0, max, items, n, remaining);
+}
+
+int
+store_pull_skip(struct store *s, const uint8_t client[STORE_CLIENT_BYTES],
+    const uint64_t *skip, size_t n_skip, size_t max, struct store_item *items,
+    size_t *n, size_t *remaining)
+{
 	int error;
 
 	if (n != NULL)
 		*n = 0;
 	if (s == NULL || client == NULL || n == NULL ||
-	    (items == NULL && max != 0))
+	    (items == NULL && max != 0) || (skip == NULL && n_skip != 0))
 		return STORE_ERR_INVALID;
+	for (size_t i = 1; i < n_skip; i++)
+		if (skip[i - 1] >= skip[i])
+			return STORE_ERR_INVALID;
 	if ((error = store_begin(s, ST_BEGIN_READ)) != STORE_OK)
 		return error;
-	error = store_finish(s, store_pull_locked(s, client, max, items, n,
-	    remaining));
+	error = store_finish(s, store_pull_locked(s, client, skip, n_skip, max,
+	    items, n, remaining));
 	if (error != STORE_OK)
 		*n = 0;
 	return error;

@@ -153,6 +153,17 @@ int	 store_put_many(struct store *store, struct store_put *puts, size_t n);
 int	 store_pull(struct store *store,
 	    const uint8_t client[STORE_CLIENT_BYTES], size_t max, struct store_item *items, size_t *n, size_t *remaining);
 /*
+ * store_pull() that passes over the packets whose ids are in
+ * skip[0 .. n_skip - 1] (strictly ascending, else STORE_ERR_INVALID):
+ * those a link was handed and has not acknowledged yet.  *remaining then
+ * counts neither the items nor the skipped ids (an upper bound, should a
+ * skipped id be gone).
+ */
+int	 store_pull_skip(struct store *store,
+	    const uint8_t client[STORE_CLIENT_BYTES], const uint64_t *skip,
+	    size_t n_skip, size_t max, struct store_item *items, size_t *n,
+	    size_t *remaining);
+/*
  * Deletes the packets of client's mailbox whose ids are in ids[0 .. n-1],
  * in one transaction.  Ids that are not there (acked already, never
  * existed, another client's) are skipped: a repeated ack is harmless.

@@ -10,6 +10,7 @@
  *   mixsend [options] resend FILE              (raw packets saved by --save)
  *   mixsend [options] pull                     (prints "ID<TAB>MESSAGE")
  *   mixsend [options] ack ID...
+ *   mixsend [options] hoard N                  (N pulls, no ack)
  *
  * Options: --directory URL (base), --key FILE (client private key PEM,
  * created if missing), --link-key FILE (authenticate the link with this
@@ -25,6 +26,11 @@
  * flip|other-provider|future|none (register with a statement the provider
  * must refuse: a flipped signature bit, one naming another provider, one
  * dated 10 minutes ahead, or none).
+ *
+ * hoard pulls N times on one link without acking anything (a client that
+ * makes its provider send what it already sent, tests/integration/
+ * pull-once.sh) and prints "pulls=N deliveries=D distinct=U busy=B":
+ * the deliveries in all, their distinct ids, and the pulls refused busy.
  */
 #include <config.h>
 
@@ -593,12 +599,16 @@ cmd_pull(void)
 	size_t len, bad = 0;
 	time_t deadline = time(NULL) + (time_t)ms.timeout_s;
 
+	/* A link is handed each packet once, later rounds bring new ones,
+	 * and it holds at most 256 unacknowledged (a provider's lease). */
+	ms.n_deliveries = 0;
 	for (;;) {
-		ms.n_deliveries = 0;
 		do
-			pull_once(LINK_MAX_PULL);
-		while (ms.reply_remaining > 0);
-		if (ms.n_deliveries >= ms.expect || time(NULL) >= deadline)
+			pull_once(LINK_MAX_PULL - ms.n_deliveries);
+		while (ms.reply_remaining > 0 && ms.reply_count > 0 &&
+		    ms.n_deliveries < LINK_MAX_PULL);
+		if (ms.n_deliveries >= ms.expect || time(NULL) >= deadline ||
+		    ms.n_deliveries >= LINK_MAX_PULL)
 			break;
 		usleep(200000);
 	}
@@ -629,6 +639,61 @@ cmd_pull(void)
 	    ms.n_deliveries, bad, ms.ack ? ", acked all" : "");
 }
 
+static int
+id_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void
+cmd_hoard(const char *arg)
+{
+	unsigned long pulls = strtoul(arg, NULL, 10), busy = 0;
+	size_t total = 0, n_ids = 0, distinct = 0;
+	uint64_t *ids = calloc(MS_MAX_DELIVERIES, sizeof(*ids));
+
+	if (ids == NULL)
+		die("out of memory");
+	for (unsigned long i = 0; i < pulls; i++) {
+		Link__Control c = LINK__CONTROL__INIT;
+		Link__Pull p = LINK__PULL__INIT;
+
+		ms.n_deliveries = 0;
+		p.token.data = ms.token;
+		p.token.len = ms.token_len;
+		p.max = LINK_MAX_PULL;
+		c.msg_case = LINK__CONTROL__MSG_PULL;
+		c.pull = &p;
+		if (link_send_control(ms.link, &c) != LINK_OK)
+			die("pull not sent");
+		ms.got_control = 0;
+		wait_for(&ms.got_control, 10000, "pull reply");
+		if (ms.ctl_case == LINK__CONTROL__MSG_ERROR) {
+			busy++;
+			continue;
+		}
+		if (ms.ctl_case != LINK__CONTROL__MSG_PULL_REPLY)
+			die("pull: unexpected answer %d", (int)ms.ctl_case);
+		ms.want_deliveries = ms.reply_count;
+		ms.have_deliveries = ms.n_deliveries >= ms.want_deliveries;
+		wait_for(&ms.have_deliveries, 10000, "deliveries");
+		total += ms.n_deliveries;
+		for (size_t k = 0; k < ms.n_deliveries && n_ids < MS_MAX_DELIVERIES;
+		    k++)
+			ids[n_ids++] = ms.deliveries[k].id;
+	}
+	qsort(ids, n_ids, sizeof(*ids), id_cmp);
+	for (size_t k = 0; k < n_ids; k++)
+		if (k == 0 || ids[k] != ids[k - 1])
+			distinct++;
+	printf("pulls=%lu deliveries=%zu distinct=%zu busy=%lu\n", pulls, total,
+	    distinct, busy);
+	free(ids);
+	finish_link();
+}
+
 static void
 cmd_ack(int argc, char **argv)
 {
@@ -648,7 +713,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: mixsend --directory URL --key FILE [options] "
-	    "register|send|resend FILE|pull|ack ID...\n");
+	    "register|send|resend FILE|pull|ack ID...|hoard N\n");
 	exit(2);
 }
 
@@ -741,6 +806,8 @@ main(int argc, char **argv)
 		cmd_pull();
 	else if (strcmp(cmd, "ack") == 0)
 		cmd_ack(argc - optind, argv + optind);
+	else if (strcmp(cmd, "hoard") == 0 && optind < argc)
+		cmd_hoard(argv[optind]);
 	else
 		usage();
 	link_free(ms.link);

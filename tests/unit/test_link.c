@@ -429,6 +429,19 @@ test_frame_parse(void **state)
 	assert_int_equal(parse_control(&c), LINK_ERR_CONTROL);
 	ack.n_ids = 0;
 	assert_int_equal(link_control_check(&c), LINK_ERR_CONTROL);
+	/* Released ids count with the deleted ones: 1 .. 256 in all. */
+	ack.release = ids;
+	ack.n_release = 1;
+	assert_int_equal(parse_control(&c), LINK_OK);
+	ack.n_ids = LINK_MAX_ACK_IDS / 2;
+	ack.n_release = LINK_MAX_ACK_IDS - ack.n_ids;
+	assert_true(link__control__get_packed_size(&c) <= LINK_MAX_CONTROL_BYTES);
+	assert_int_equal(parse_control(&c), LINK_OK);
+	ack.n_release++;
+	assert_int_equal(parse_control(&c), LINK_ERR_CONTROL);
+	ack.n_ids = 0;
+	ack.n_release = 0;
+	ack.release = NULL;
 
 	c.msg_case = LINK__CONTROL__MSG_ACK_OK;
 	c.ack_ok = &aok;

@@ -280,6 +280,67 @@ test_pull_order(void **state)
 	store_close(s);
 }
 
+/* store_pull_skip(): what a link holds unacknowledged is passed over. */
+static void
+test_pull_skip(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = open_store(f, 0, 0);
+	struct store_item *items = calloc(16, sizeof(*items));
+	uint8_t a[32], tok[32], pkt[64];
+	uint64_t ids[10], skip[4], gone = 0, bad[2];
+	size_t n, remaining;
+
+	assert_non_null(items);
+	client_key(a, 1);
+	assert_int_equal(store_register(s, a, tok), STORE_OK);
+	for (uint32_t i = 0; i < 10; i++) {
+		fill_packet(pkt, sizeof(pkt), i);
+		assert_int_equal(store_put_id(s, a, pkt, sizeof(pkt), &ids[i]),
+		    STORE_OK);
+	}
+	/* Held: 0, 1, 4 (and an id that is gone, counted as there). */
+	skip[0] = ids[0];
+	skip[1] = ids[1];
+	skip[2] = ids[4];
+	assert_int_equal(store_pull_skip(s, a, skip, 3, 3, items, &n,
+	    &remaining), STORE_OK);
+	assert_int_equal(n, 3);
+	assert_int_equal(items[0].id, ids[2]);
+	assert_int_equal(items[1].id, ids[3]);
+	assert_int_equal(items[2].id, ids[5]);
+	fill_packet(pkt, sizeof(pkt), 5);
+	assert_memory_equal(items[2].packet, pkt, sizeof(pkt));
+	assert_int_equal(remaining, 4);
+	/* Everything held: nothing handed out, nothing deleted. */
+	assert_int_equal(store_pull_skip(s, a, ids, 10, 16, items, &n,
+	    &remaining), STORE_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(remaining, 0);
+	assert_int_equal(store_count(s, a), 10);
+	/* A skipped id that was acked meanwhile is an upper bound. */
+	gone = ids[9];
+	assert_int_equal(store_ack(s, a, &gone, 1), STORE_OK);
+	skip[3] = ids[9];
+	assert_int_equal(store_pull_skip(s, a, skip, 4, 1, items, &n,
+	    &remaining), STORE_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(items[0].id, ids[2]);
+	assert_int_equal(remaining, 9 - 1 - 4);
+	/* Not ascending, or NULL with a count: refused. */
+	bad[0] = ids[3];
+	bad[1] = ids[2];
+	assert_int_equal(store_pull_skip(s, a, bad, 2, 1, items, &n, NULL),
+	    STORE_ERR_INVALID);
+	bad[1] = ids[3];
+	assert_int_equal(store_pull_skip(s, a, bad, 2, 1, items, &n, NULL),
+	    STORE_ERR_INVALID);
+	assert_int_equal(store_pull_skip(s, a, NULL, 1, 1, items, &n, NULL),
+	    STORE_ERR_INVALID);
+	free(items);
+	store_close(s);
+}
+
 static void
 test_ack_unknown(void **state)
 {
@@ -996,6 +1057,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_max_clients, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_pull_order, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_pull_skip, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_ack_unknown, setup,
 		    teardown),
