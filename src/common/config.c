@@ -18,8 +18,9 @@
 #include "common/addr.h"
 #include "common/config.h"
 #include "common/confkeys.h"
-#include "common/http.h"
 #include "common/fsutil.h"
+#include "common/http.h"
+#include "common/metrics.h"
 #include "common/strbuf.h"
 #include "common/toml.h"
 
@@ -39,6 +40,7 @@ enum config_kind {
 	CK_MODE,	/* string: octal permission bits */
 	CK_ADDRESS,	/* string: numeric IPv4 or IPv6 address */
 	CK_ORIGINS,	/* string: web origins a page may use the websocket from */
+	CK_METRICS,	/* string: "" or a loopback ip:port */
 	CK_BOOL,
 	CK_RATE,	/* float: events per second */
 	CK_DELAY,	/* float: milliseconds, > 0 */
@@ -85,6 +87,7 @@ static const struct confkey config_keys[] = {
 	KEYU("nymd", max_restarts, 1, 1000),
 	KEYU("nymd", restart_window_seconds, 1, 86400),
 	KEYU("nymd", duplicate_window_seconds, 60, CONFIG_MAX_DUPLICATE_WINDOW_SECONDS),
+	KEY("nymd", metrics_listen, CK_METRICS),
 };
 #define CONFIG_NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
 
@@ -405,6 +408,15 @@ apply_string(const struct confkeys_ctx *ctx, const struct confkey *ck,
 			return confkeys_fail(ctx, kv, "value is too long");
 		return CONFIG_OK;
 	}
+	case CK_METRICS:
+		if (v[0] != '\0' && !metrics_listen_valid(v))
+			return confkeys_fail(ctx, kv, "expected \"\" or a loopback "
+			    "\"127.0.0.1:PORT\" or \"[::1]:PORT\" (the metrics are "
+			    "for this host only), got '%s'",
+			    config_show(v, shown, sizeof(shown)));
+		if (set_string(field, ck->size, v) != CONFIG_OK)
+			return confkeys_fail(ctx, kv, "value is too long");
+		return CONFIG_OK;
 	case CK_ORIGINS: {
 		const char *why = config_origins_check(v);
 		if (why != NULL)

@@ -118,6 +118,8 @@ struct nymd_config {
 	unsigned int max_restarts;
 	unsigned int restart_window_seconds;
 	unsigned int duplicate_window_seconds;
+	/* "" or a loopback "ip:port" where rpcd serves /metrics */
+	char	metrics_listen[CONFIG_ADDRESS_BYTES];
 };
 
 /*

@@ -7,6 +7,7 @@
 #include <config.h>
 
 #include <string.h>
+#include <time.h>
 
 #include "common/b64.h"
 #include "common/log.h"
@@ -16,6 +17,7 @@
 #include "common/sphinx.h"
 #include "common/topology.h"
 #include "common/topology_ipc.h"
+#include "common/xalloc.h"
 #include "netd/directory.h"
 #include "netd/netd.h"
 #include "netd/provider.h"
@@ -33,7 +35,11 @@ static struct {
 	uint64_t		 seq;
 	uint64_t		 dh_seq;
 	uint64_t		 sign_seq;
+	struct event		*stats_ev;	/* NULL: no metrics_listen */
 } netd;
+
+/* How often netd tells rpcd its counters, with metrics_listen set. */
+#define NETD_STATS_MS	1000
 
 static struct ipc_chan *
 netd_keyd(void)
@@ -229,6 +235,46 @@ netd_apply_config(const Nymipc__ChildConfig *cfg)
 	traffic_set_rates(netd.traffic, &r);
 }
 
+/* netd's counters and state, for rpcd's metrics endpoint (nymd(8),
+ * METRICS); scrapes read the latest. */
+static void
+netd_on_stats(evutil_socket_t fd, short what, void *arg)
+{
+	Nymipc__Ipc msg = NYMIPC__IPC__INIT;
+	Nymipc__TrafficStats ts = NYMIPC__TRAFFIC_STATS__INIT;
+	const struct topology *t = directory_topology(netd.dir, NULL, NULL);
+	struct ipc_chan *c = netd_rpcd();
+	struct timeval tv = { NETD_STATS_MS / 1000, (NETD_STATS_MS % 1000) * 1000 };
+
+	evtimer_add(netd.stats_ev, &tv);
+	if (c == NULL)
+		return;
+	if (netd.traffic != NULL) {
+		const struct traffic_stats *st = traffic_stats(netd.traffic);
+		ts.real_sent = st->real_sent;
+		ts.real_resent = st->real_resent;
+		ts.cover_sent = st->cover_sent;
+		ts.loops_returned = st->loops_returned;
+		ts.loop_rtt_ms_sum = st->loop_rtt_ms_sum;
+		ts.received = st->received;
+		ts.dropped = st->dropped;
+	}
+	ts.provider_registered = netd.provider != NULL &&
+	    provider_registered(netd.provider);
+	if (t != NULL) {
+		ts.topology_mixnodes = (uint32_t)t->n_mixnodes;
+		ts.topology_providers = (uint32_t)t->n_providers;
+		struct timespec now;
+		if (t->epoch_seconds > 0 && clock_gettime(CLOCK_REALTIME, &now) == 0)
+			ts.key_epoch = (uint64_t)now.tv_sec / t->epoch_seconds;
+	}
+	msg.type = IPC_TRAFFIC_STATS;
+	msg.body_case = NYMIPC__IPC__BODY_TRAFFIC_STATS;
+	msg.traffic_stats = &ts;
+	if (ipc_send(c, &msg, -1) == -1)
+		log_warn("cannot send the traffic counters to rpcd");
+}
+
 static int
 netd_configure(struct proc *p)
 {
@@ -243,6 +289,8 @@ netd_configure(struct proc *p)
 	if (netd.dir == NULL || directory_set_proxy(netd.dir, cfg->directory_proxy) == -1)
 		fatalx("cannot set up the directory client");
 	netd_check_home(cfg->home);
+	if (cfg->metrics_listen[0] != '\0')
+		netd.stats_ev = xevtimer_new(p->base, netd_on_stats, NULL);
 	return 0;
 }
 
@@ -250,6 +298,8 @@ static int
 netd_start(struct proc *p)
 {
 	directory_start(netd.dir);
+	if (netd.stats_ev != NULL)
+		netd_on_stats(-1, 0, NULL);
 	return 0;
 }
 
@@ -294,6 +344,9 @@ netd_shutdown(struct proc *p)
 		    (unsigned long long)st->cover_sent, (unsigned long long)st->loops_returned,
 		    (unsigned long long)st->received, (unsigned long long)st->dropped);
 	}
+	if (netd.stats_ev != NULL)
+		event_free(netd.stats_ev);
+	netd.stats_ev = NULL;
 	traffic_free(netd.traffic);
 	provider_free(netd.provider);
 	directory_free(netd.dir);

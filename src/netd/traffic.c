@@ -993,6 +993,7 @@ traffic_unwrapped(struct traffic *t, const Nymipc__Unwrapped *u)
 		uint64_t now = now_ns();
 		t->stats.loops_returned++;
 		t->stats.loop_rtt_ms_last = now > u->sent_ns ? (now - u->sent_ns) / 1000000u : 0;
+		t->stats.loop_rtt_ms_sum += t->stats.loop_rtt_ms_last;
 		log_debug("delivery %llu: loop cover back after %llu ms",
 		    (unsigned long long)u->id,
 		    (unsigned long long)t->stats.loop_rtt_ms_last);

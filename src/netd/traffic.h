@@ -39,6 +39,7 @@ struct traffic_stats {
 	uint64_t	cover_sent;
 	uint64_t	loops_returned;
 	uint64_t	loop_rtt_ms_last;
+	uint64_t	loop_rtt_ms_sum;	/* over loops_returned */
 	uint64_t	received;
 	uint64_t	dropped;
 };

@@ -18,6 +18,7 @@
 #include "common/addr.h"
 #include "common/confkeys.h"
 #include "common/fsutil.h"
+#include "common/metrics.h"
 #include "common/strbuf.h"
 #include "common/toml.h"
 #include "common/topology.h"
@@ -83,23 +84,6 @@ static const struct confkey node_keys[] = {
 	STR("logging", "level", NK_LEVEL, log_level, MIX | PROV, false),
 };
 #define NODE_NKEYS	(sizeof(node_keys) / sizeof(node_keys[0]))
-
-/* 1 if v is "IPv4:port" in 127.0.0.0/8 or "[::1]:port", port 1..65535. */
-int
-node_loopback_listen(const char *v)
-{
-	char host[TOPOLOGY_HOST_BYTES], port[TOPOLOGY_PORT_BYTES];
-	struct in6_addr a6;
-	struct in_addr a4;
-
-	if (topology_split_host(v, host, sizeof(host), port, sizeof(port)) == -1)
-		return 0;
-	if (v[0] == '[')
-		return inet_pton(AF_INET6, host, &a6) == 1 &&
-		    IN6_IS_ADDR_LOOPBACK(&a6);
-	return inet_pton(AF_INET, host, &a4) == 1 &&
-	    (ntohl(a4.s_addr) >> 24) == 127;
-}
 
 const char *
 node_role_dir(enum node_role role)
@@ -251,7 +235,7 @@ node_set(const struct confkeys_ctx *ctx, const struct confkey *nk,
 		return 0;
 	}
 	case NK_LISTEN:
-		if (v[0] != '\0' && !node_loopback_listen(v))
+		if (v[0] != '\0' && !metrics_listen_valid(v))
 			return confkeys_fail(ctx, kv,
 			    "expected \"\" or a loopback \"127.0.0.1:PORT\" or "
 			    "\"[::1]:PORT\": the metrics are for this host only");

@@ -65,7 +65,6 @@ struct node_config {
 };
 
 /* 1 if v is a loopback "ip:port" (metrics_listen). */
-int		 node_loopback_listen(const char *v);
 /* "mixnodes" or "providers"; "nym-mixnode" or "nym-provider". */
 const char	*node_role_dir(enum node_role);
 const char	*node_role_program(enum node_role);

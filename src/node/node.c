@@ -41,7 +41,7 @@
 #include "node/pool.h"
 #include "node/epochkeys.h"
 #include "node/identity.h"
-#include "node/metrics.h"
+#include "common/metrics.h"
 #include "common/strbuf.h"
 #include "common/descriptor.h"
 #include "node/replaydb.h"
@@ -104,7 +104,7 @@ struct node {
 	uint64_t		 dq_armed_ms;	/* 0: not armed */
 	struct pool		*pool;
 	struct http		*http;
-	struct node_metrics	*metrics;	/* NULL: metrics_listen is "" */
+	struct metrics_endpoint	*metrics;	/* NULL: metrics_listen is "" */
 
 	struct topology		*topo;
 	uint64_t		 topo_started;	/* fetches started (numbers them) */
@@ -1311,7 +1311,7 @@ node_cleanup(struct node *n)
 		evconnlistener_free(n->listener);
 	while (n->in_links != NULL)
 		node_in_free(n->in_links);
-	node_metrics_free(n->metrics);
+	metrics_endpoint_free(n->metrics);
 	pool_free(n->pool);
 	delayq_free(n->dq, node_free_pkt);
 	http_free(n->http);
@@ -1478,7 +1478,7 @@ node_run(const struct node_config *cfg, const uint8_t priv[32],
 		goto stop;
 	if (cfg->metrics_listen[0] != '\0') {
 		char err[256];
-		if (node_metrics_start(&n.metrics, n.base, cfg->metrics_listen,
+		if (metrics_endpoint_start(&n.metrics, n.base, cfg->metrics_listen,
 		    node_metrics_text, &n, err, sizeof(err)) == -1) {
 			log_warnx("%s", err);
 			goto stop;

@@ -32,10 +32,10 @@
 #include "common/clock.h"
 #include "common/epoch.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/regstmt.h"
 #include "common/sphinx.h"
 #include "node/cli.h"
-#include "node/metrics.h"
 #include "provider/provider.h"
 #include "provider/store.h"
 

@@ -111,6 +111,7 @@ struct queue {
 	int64_t		 last_mark;		/* at of the newest mark */
 	int		 capped;		/* at seen_max; said once */
 	char		 error[PATH_MAX + 256];	/* why the last write failed */
+	struct queue_counts counts;		/* since it was opened */
 };
 
 /* A new store; the schema of version 1 is its first four statements. */
@@ -811,6 +812,7 @@ queue_enqueue(struct queue *q, const uint8_t msgid[QUEUE_MSGID_BYTES],
 		return -1;
 	*id = (uint64_t)sqlite3_last_insert_rowid(q->db);
 	queue_succeeded(q);
+	q->counts.enqueued++;
 	return 0;
 }
 
@@ -926,6 +928,7 @@ queue_sent(struct queue *q, uint64_t id)
 	}
 	queue_forget_retired(q, id);
 	queue_drained(q);
+	q->counts.sent++;
 	return 0;
 }
 
@@ -991,9 +994,12 @@ queue_receive(struct queue *q, const uint8_t msgid[QUEUE_MSGID_BYTES],
 	if (queue_done(q, st) == -1)
 		return -1;
 	queue_succeeded(q);
-	if (sqlite3_changes(q->db) == 0)
+	if (sqlite3_changes(q->db) == 0) {
+		q->counts.duplicates++;
 		return 1;
+	}
 	queue_add_mark(q, sqlite3_last_insert_rowid(q->db));
+	q->counts.received++;
 	return 0;
 }
 
@@ -1107,6 +1113,7 @@ queue_fetch(struct queue *q, int (*cb)(void *, const uint8_t *msg, size_t len),
 	}
 	if (rc != SQLITE_DONE)
 		goto fail;
+	q->counts.fetched += (uint64_t)n;
 	return n;
 fail:
 	log_warnx("message store: fetch failed: %s", sqlite3_errmsg(q->db));
@@ -1125,4 +1132,10 @@ queue_outgoing_count(struct queue *q)
 		n = (size_t)sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
 	return n;
+}
+
+const struct queue_counts *
+queue_counts(const struct queue *q)
+{
+	return &q->counts;
 }

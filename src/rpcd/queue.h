@@ -91,4 +91,14 @@ long	queue_fetch(struct queue *, int (*cb)(void *, const uint8_t *msg, size_t le
 	    int (*done)(void *), void *arg);
 size_t	queue_outgoing_count(struct queue *);
 
+/* What the store committed since it was opened (nymd's metrics). */
+struct queue_counts {
+	uint64_t	enqueued;	/* messages accepted from applications */
+	uint64_t	sent;		/* deleted: the provider confirmed them */
+	uint64_t	received;	/* new messages delivered to us */
+	uint64_t	duplicates;	/* deliveries of a message already here */
+	uint64_t	fetched;	/* handed to applications */
+};
+const struct queue_counts *queue_counts(const struct queue *);
+
 #endif

@@ -12,11 +12,13 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/sandbox.h"
 #include "common/topology.h"
 #include "common/topology_ipc.h"
 #include "common/xalloc.h"
 #include "rpcd/listener.h"
+#include "rpcd/metrics.h"
 #include "rpcd/outbox.h"
 #include "rpcd/queue.h"
 #include "rpcd/rpcd.h"
@@ -30,6 +32,9 @@ static struct {
 	uint64_t		 seq;
 	int			 confined;	/* rpcd_start() ran */
 	int			 serving;	/* accepting connections */
+	struct metrics_endpoint	*metrics;	/* NULL: no metrics_listen */
+	Nymipc__TrafficStats	 netd_stats;	/* netd's last report */
+	int			 have_netd_stats;	/* from the netd running now */
 } rpcd;
 
 #define RPCD_RETRY_MS	1000
@@ -130,6 +135,34 @@ on_retry(evutil_socket_t fd, short what, void *arg)
 		log_info("message store: every delivered message is deleted");
 }
 
+static void
+rpcd_metrics_fill(void *arg, struct strbuf *out)
+{
+	struct rpcd_metrics_view v = {
+		.store = queue_counts(rpcd.state.queue),
+		.queued = queue_outgoing_count(rpcd.state.queue),
+		.in_flight = outbox_in_flight(rpcd.outbox),
+		.netd = rpcd.have_netd_stats ? &rpcd.netd_stats : NULL,
+	};
+
+	rpcd_metrics_text(out, &v);
+}
+
+/* The endpoint is bound here, before the sandbox (which creates no
+ * socket); changing metrics_listen needs a restart of nymd. */
+static void
+rpcd_metrics_open(struct proc *p, const char *listen)
+{
+	char err[256];
+
+	if (listen[0] == '\0')
+		return;
+	if (metrics_endpoint_start(&rpcd.metrics, p->base, listen,
+	    rpcd_metrics_fill, NULL, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	log_info("metrics on http://%s/metrics", listen);
+}
+
 static int
 rpcd_configure(struct proc *p)
 {
@@ -149,6 +182,7 @@ rpcd_configure(struct proc *p)
 	}
 	rpcd.state.provider_id = cfg->provider_id;
 	rpcd.state.refresh_topology = rpcd_refresh_topology;
+	rpcd_metrics_open(p, cfg->metrics_listen);
 	return 0;
 }
 
@@ -197,12 +231,16 @@ rpcd_peer_up(struct proc *p, Nymipc__Role role)
 	if (role == ROLE_KEYD &&
 	    ipc_send_type(proc_peer(p, role), IPC_PUBKEY_REQUEST, ++rpcd.seq) == -1)
 		log_warn("cannot ask keyd for the public key");
+	if (role == ROLE_NETD)
+		rpcd.have_netd_stats = 0;	/* a new netd counts from 0 */
 	outbox_reset(rpcd.outbox);
 }
 
 static void
 rpcd_shutdown(struct proc *p)
 {
+	metrics_endpoint_free(rpcd.metrics);
+	rpcd.metrics = NULL;
 	listener_free(rpcd.listener);
 	rpcd.listener = NULL;
 	if (rpcd.retry != NULL)
@@ -237,6 +275,17 @@ static void
 on_expired(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 {
 	outbox_expired(rpcd.outbox, msg->id);
+}
+
+/* Kept by value (the message is freed after this handler); ipc_check
+ * refused unknown fields, the only pointer a copy could keep. */
+static void
+on_traffic_stats(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
+{
+	rpcd.netd_stats = *msg->traffic_stats;
+	rpcd.netd_stats.base.n_unknown_fields = 0;
+	rpcd.netd_stats.base.unknown_fields = NULL;
+	rpcd.have_netd_stats = 1;
 }
 
 static void
@@ -311,6 +360,7 @@ static const struct ipc_dispatch rpcd_from_netd = {
 		[IPC_TOPOLOGY] = on_topology,
 		[IPC_SENT] = on_sent,
 		[IPC_EXPIRED] = on_expired,
+		[IPC_TRAFFIC_STATS] = on_traffic_stats,
 	},
 	.closed = proc_peer_closed,
 };

@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
@@ -11,15 +14,15 @@
 
 #include "common/strbuf.h"
 #include "common/topology.h"
-#include "node/metrics.h"
+#include "common/metrics.h"
 
 #define METRICS_PATH		"/metrics"
 #define METRICS_CONTENT_TYPE	"text/plain; version=0.0.4; charset=utf-8"
 #define METRICS_TIMEOUT_S	5
 
-struct node_metrics {
+struct metrics_endpoint {
 	struct evhttp		*http;
-	node_metrics_fill	 fill;
+	metrics_fill	 fill;
 	void			*arg;
 };
 
@@ -42,7 +45,7 @@ metrics_gauge(struct strbuf *b, const char *name, const char *help,
 static void
 metrics_request(struct evhttp_request *req, void *arg)
 {
-	struct node_metrics *m = arg;
+	struct metrics_endpoint *m = arg;
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	struct strbuf b = STRBUF_INIT;
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
@@ -72,12 +75,12 @@ metrics_request(struct evhttp_request *req, void *arg)
 }
 
 int
-node_metrics_start(struct node_metrics **out, struct event_base *base,
-    const char *listen, node_metrics_fill fill, void *arg, char *err,
+metrics_endpoint_start(struct metrics_endpoint **out, struct event_base *base,
+    const char *listen, metrics_fill fill, void *arg, char *err,
     size_t errlen)
 {
 	char host[TOPOLOGY_HOST_BYTES], port[TOPOLOGY_PORT_BYTES];
-	struct node_metrics *m;
+	struct metrics_endpoint *m;
 
 	*out = NULL;
 	if (topology_split_host(listen, host, sizeof(host), port,
@@ -102,7 +105,7 @@ node_metrics_start(struct node_metrics **out, struct event_base *base,
 	if (evhttp_bind_socket(m->http, host, (uint16_t)atoi(port)) == -1) {
 		snprintf(err, errlen, "metrics_listen %s: cannot listen there",
 		    listen);
-		node_metrics_free(m);
+		metrics_endpoint_free(m);
 		return -1;
 	}
 	*out = m;
@@ -110,11 +113,28 @@ node_metrics_start(struct node_metrics **out, struct event_base *base,
 }
 
 void
-node_metrics_free(struct node_metrics *m)
+metrics_endpoint_free(struct metrics_endpoint *m)
 {
 	if (m == NULL)
 		return;
 	if (m->http != NULL)
 		evhttp_free(m->http);
 	free(m);
+}
+
+/* 1 if v is "IPv4:port" in 127.0.0.0/8 or "[::1]:port", port 1..65535. */
+int
+metrics_listen_valid(const char *v)
+{
+	char host[TOPOLOGY_HOST_BYTES], port[TOPOLOGY_PORT_BYTES];
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (topology_split_host(v, host, sizeof(host), port, sizeof(port)) == -1)
+		return 0;
+	if (v[0] == '[')
+		return inet_pton(AF_INET6, host, &a6) == 1 &&
+		    IN6_IS_ADDR_LOOPBACK(&a6);
+	return inet_pton(AF_INET, host, &a4) == 1 &&
+	    (ntohl(a4.s_addr) >> 24) == 127;
 }
