@@ -42,6 +42,7 @@ struct async_req {
 	void			*arg;
 	unsigned long		 id;
 	long			 deadline_ms;	/* monotonic; 0: none */
+	unsigned int		 timeout_ms;	/* what the deadline was made of */
 	int			 finished;	/* timed out or canceled: its answer is dropped */
 };
 
@@ -213,7 +214,7 @@ async_on_timer(evutil_socket_t fd, short what, void *arg)
 		if (r->finished || r->deadline_ms == 0 || r->deadline_ms > now)
 			continue;
 		wire_error(a->c->err, NYM_ERR_TIMEOUT,
-		    "request %lu: nymd did not answer within %u ms", r->id, a->timeout_ms);
+		    "request %lu: nymd did not answer within %u ms", r->id, r->timeout_ms);
 		async_call_error(a, r, NYM_ERR_TIMEOUT);
 	}
 	if (!async_release(a))
@@ -502,8 +503,10 @@ async_request(struct nym_async *a, enum wire_kind kind,
 	r->id = ++a->last_id;
 	/* A subscription is not timed: its messages may be long in coming,
 	 * and those pushed after a give-up would be lost. */
-	if (a->timeout_ms > 0 && kind != WIRE_SUBSCRIBE)
+	if (a->timeout_ms > 0 && kind != WIRE_SUBSCRIBE) {
+		r->timeout_ms = a->timeout_ms;
 		r->deadline_ms = async_now_ms() + (long)a->timeout_ms;
+	}
 	*a->tailp = r;
 	a->tailp = &r->next;
 	event_add(a->ev_write, NULL);
