@@ -742,7 +742,10 @@ listener_open(struct event_base *base, const Nymipc__ChildConfig *cfg,
 	if (!l->is_unix && !l->any_user && (l->diag = peer_diag_open()) == -1)
 		fatal("cannot open a sock_diag socket to learn peers' users "
 		    "(allow_other_users = true serves every user without it)");
-	if (rc == -1 || listen(l->fd, 64) == -1)
+	/* master listens on the unix socket already; listening again would
+	 * make rpcd the process its clients see in SO_PEERCRED, where
+	 * nym_daemon_pid() looks for the daemon (master). */
+	if (rc == -1 || (!l->is_unix && listen(l->fd, 64) == -1))
 		fatal("listen");
 	return l;
 }
