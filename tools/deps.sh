@@ -2,7 +2,7 @@
 # Installs the Debian packages nymd needs to build and test. As root it
 # runs apt-get; otherwise it prints the exact command and fails.
 set -eu
-PACKAGES="build-essential autoconf automake libtool pkg-config \
+PACKAGES="build-essential g++ binutils autoconf automake libtool pkg-config \
 libsodium-dev libprotobuf-c-dev protobuf-c-compiler libevent-dev \
 libcurl4-openssl-dev libseccomp-dev libjansson-dev libwslay-dev \
 libsqlite3-dev libcmocka-dev libsystemd-dev python3 dh-python python3-protobuf python3-cryptography mandoc clang \

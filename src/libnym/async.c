@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -21,6 +22,13 @@
 
 #define ASYNC_READ_BYTES	65536
 
+/* The subscription of a handle (nym_async_subscribe()). */
+enum async_sub {
+	SUB_NONE = 0,
+	SUB_ASKED,	/* its request is pending */
+	SUB_ACTIVE,	/* nymd pushes messages */
+};
+
 struct async_req {
 	struct async_req	*next;
 	enum wire_kind		 kind;
@@ -29,35 +37,72 @@ struct async_req {
 		nym_fetch_cb	*fetch;
 		nym_clients_cb	*clients;
 		nym_details_cb	*details;
+		nym_message_cb	*message;
 	} cb;
 	void			*arg;
+	unsigned long		 id;
+	long			 deadline_ms;	/* monotonic; 0: none */
+	unsigned int		 timeout_ms;	/* what the deadline was made of */
+	int			 finished;	/* timed out or canceled: its answer is dropped */
 };
 
 struct nym_async {
 	struct nym_client	*c;
 	struct event		*ev_read;
 	struct event		*ev_write;
+	struct event		*ev_timer;	/* the earliest deadline */
 	struct evbuffer		*in;
 	struct evbuffer		*out;
 	struct async_req	*head;
 	struct async_req	**tailp;
 	nym_done_cb		*error_cb;
 	void			*error_arg;
+	unsigned int		 timeout_ms;
+	unsigned long		 last_id;
+	enum async_sub		 sub;
+	nym_message_cb		*sub_cb;
+	void			*sub_arg;
 	int			 failed;
 	int			 dying;		/* nym_async_free() was called */
 	int			 depth;		/* user callbacks running */
 };
 
+static long
+async_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The request's callback with err and no data; it is finished. */
 static void
 async_call_error(struct nym_async *a, struct async_req *r, int err)
 {
+	r->finished = 1;
+	if (r->kind == WIRE_SUBSCRIBE)
+		a->sub = SUB_NONE;
 	a->depth++;
 	switch (r->kind) {
 	case WIRE_FETCH:	r->cb.fetch(a, err, NULL, 0, r->arg); break;
 	case WIRE_CLIENTS:	r->cb.clients(a, err, NULL, 0, r->arg); break;
 	case WIRE_DETAILS:	r->cb.details(a, err, NULL, r->arg); break;
+	case WIRE_SUBSCRIBE:	r->cb.message(a, err, NULL, r->arg); break;
 	default:		r->cb.done(a, err, r->arg); break;
 	}
+	a->depth--;
+}
+
+/* An active subscription ends: its callback's last call. */
+static void
+async_end_subscription(struct nym_async *a, int err)
+{
+	if (a->sub != SUB_ACTIVE)
+		return;
+	a->sub = SUB_NONE;
+	a->depth++;
+	a->sub_cb(a, err, NULL, a->sub_arg);
 	a->depth--;
 }
 
@@ -74,17 +119,27 @@ async_pop(struct nym_async *a)
 	return r;
 }
 
+/* Every pending request that is not finished gets err. */
 static void
-async_destroy(struct nym_async *a)
+async_drain(struct nym_async *a, int err)
 {
 	struct async_req *r;
 
 	while ((r = async_pop(a)) != NULL) {
-		async_call_error(a, r, NYM_ERR_CANCELED);
+		if (!r->finished)
+			async_call_error(a, r, err);
 		free(r);
 	}
+}
+
+static void
+async_destroy(struct nym_async *a)
+{
+	async_drain(a, NYM_ERR_CANCELED);
+	async_end_subscription(a, NYM_ERR_CANCELED);
 	event_free(a->ev_read);
 	event_free(a->ev_write);
+	event_free(a->ev_timer);
 	evbuffer_free(a->in);
 	evbuffer_free(a->out);
 	nym_close(a->c);
@@ -102,22 +157,41 @@ async_release(struct nym_async *a)
 	return 0;
 }
 
+/* The timer for the earliest deadline of the requests not finished. */
+static void
+async_schedule(struct nym_async *a)
+{
+	long first = 0, wait;
+	struct async_req *r;
+
+	for (r = a->head; r != NULL; r = r->next)
+		if (!r->finished && r->deadline_ms != 0 &&
+		    (first == 0 || r->deadline_ms < first))
+			first = r->deadline_ms;
+	if (first == 0 || a->failed || a->dying) {
+		evtimer_del(a->ev_timer);
+		return;
+	}
+	wait = first - async_now_ms();
+	if (wait < 0)
+		wait = 0;
+	struct timeval tv = { .tv_sec = wait / 1000, .tv_usec = (wait % 1000) * 1000 };
+	evtimer_add(a->ev_timer, &tv);
+}
+
 /* The connection is lost: every pending request fails with err. */
 static void
 async_fail(struct nym_async *a, int err)
 {
-	struct async_req *r;
-
 	if (a->failed)
 		return;
 	a->failed = 1;
 	a->c->broken = 1;
 	event_del(a->ev_read);
 	event_del(a->ev_write);
-	while ((r = async_pop(a)) != NULL) {
-		async_call_error(a, r, err);
-		free(r);
-	}
+	evtimer_del(a->ev_timer);
+	async_drain(a, err);
+	async_end_subscription(a, err);
 	if (a->error_cb != NULL && !a->dying) {
 		a->depth++;
 		a->error_cb(a, err, a->error_arg);
@@ -125,39 +199,87 @@ async_fail(struct nym_async *a, int err)
 	}
 }
 
-/* Hands one answer to the oldest pending request. */
+/* Requests past their deadline get NYM_ERR_TIMEOUT; they stay in the
+ * queue, finished, so that their late answers are recognised and dropped. */
 static void
-async_answer(struct nym_async *a, const uint8_t *body, size_t len)
+async_on_timer(evutil_socket_t fd, short what, void *arg)
 {
-	struct async_req *r = async_pop(a);
-	Types__Response *res = NULL;
-	struct nym_message *msgs = NULL;
-	struct nym_client_config *list = NULL, details;
-	size_t n = 0;
+	struct nym_async *a = arg;
+	long now = async_now_ms();
+	struct async_req *r;
+
+	/* Callbacks may append requests (seen here, not yet due) or
+	 * finish others; none is freed before async_release(). */
+	for (r = a->head; r != NULL && !a->failed; r = r->next) {
+		if (r->finished || r->deadline_ms == 0 || r->deadline_ms > now)
+			continue;
+		wire_error(a->c->err, NYM_ERR_TIMEOUT,
+		    "request %lu: nymd did not answer within %u ms", r->id, r->timeout_ms);
+		async_call_error(a, r, NYM_ERR_TIMEOUT);
+	}
+	if (!async_release(a))
+		async_schedule(a);
+}
+
+/* Hands each pushed message to the subscription's callback. */
+static void
+async_pushed(struct nym_async *a, const Types__Response *res)
+{
+	struct nym_message **list;
+	size_t n, i;
 	int rc;
 
-	if (r == NULL) {
-		wire_error(a->c->err, NYM_ERR_PROTOCOL, "nymd answered a request never made");
+	if (a->sub != SUB_ACTIVE) {
+		wire_error(a->c->err, NYM_ERR_PROTOCOL,
+		    "nymd pushed messages to a connection that did not subscribe");
 		async_fail(a, NYM_ERR_PROTOCOL);
 		return;
 	}
-	rc = wire_unpack(a->c->err, r->kind, body, len, &res);
+	if ((rc = wire_pushed(a->c->err, res->pushed, &list, &n)) != 0) {
+		async_fail(a, rc);
+		return;
+	}
+	/* Once the handle is freed, the rest are lost with the connection. */
+	for (i = 0; i < n && a->sub == SUB_ACTIVE && !a->dying; i++) {
+		a->depth++;
+		a->sub_cb(a, 0, list[i], a->sub_arg);
+		a->depth--;
+	}
+	for (i = 0; i < n; i++)
+		free(list[i]);
+	free(list);
+}
+
+/* Calls r's callback with the answer in res (rc 0) or the error rc. */
+static void
+async_deliver(struct nym_async *a, struct async_req *r, int rc, Types__Response *res)
+{
+	struct nym_message *msgs = NULL;
+	struct nym_client_config *list = NULL, details;
+	size_t n = 0;
+
+	if (rc != 0) {
+		async_call_error(a, r, rc);
+		return;
+	}
+	r->finished = 1;
 	a->depth++;
 	switch (r->kind) {
 	case WIRE_FETCH:
-		if (rc == 0)
-			rc = wire_messages(a->c->err, res->fetch, &msgs, &n);
+		rc = wire_messages(a->c->err, res->fetch, &msgs, &n);
 		r->cb.fetch(a, rc, msgs, n, r->arg);
 		break;
 	case WIRE_CLIENTS:
-		if (rc == 0)
-			rc = wire_clients(a->c->err, res->clients, &list, &n);
+		rc = wire_clients(a->c->err, res->clients, &list, &n);
 		r->cb.clients(a, rc, list, n, r->arg);
 		break;
 	case WIRE_DETAILS:
-		if (rc == 0)
-			rc = wire_details(a->c->err, res->details, &details);
+		rc = wire_details(a->c->err, res->details, &details);
 		r->cb.details(a, rc, rc == 0 ? &details : NULL, r->arg);
+		break;
+	case WIRE_SUBSCRIBE:
+		/* Silent: the callback hears of messages, or of the end. */
+		a->sub = SUB_ACTIVE;
 		break;
 	default:
 		r->cb.done(a, rc, r->arg);
@@ -166,6 +288,36 @@ async_answer(struct nym_async *a, const uint8_t *body, size_t len)
 	a->depth--;
 	free(msgs);
 	free(list);
+}
+
+/*
+ * One frame from nymd: a pushed message, or the answer to the oldest
+ * pending request (dropped if that one is finished already).
+ */
+static void
+async_answer(struct nym_async *a, const uint8_t *body, size_t len)
+{
+	struct async_req *r = a->head;
+	Types__Response *res = NULL;
+	int rc;
+
+	/* With nothing pending, only a push may come. */
+	rc = wire_unpack(a->c->err, r != NULL ? r->kind : WIRE_SUBSCRIBE, body, len, &res);
+	if (rc == WIRE_PUSHED) {
+		async_pushed(a, res);
+		types__response__free_unpacked(res, NULL);
+		return;
+	}
+	if (r == NULL) {
+		if (res != NULL)
+			types__response__free_unpacked(res, NULL);
+		wire_error(a->c->err, NYM_ERR_PROTOCOL, "nymd answered a request never made");
+		async_fail(a, NYM_ERR_PROTOCOL);
+		return;
+	}
+	async_pop(a);
+	if (!r->finished)
+		async_deliver(a, r, rc, res);
 	free(r);
 	if (res != NULL)
 		types__response__free_unpacked(res, NULL);
@@ -252,7 +404,9 @@ nym_async_new(struct nym_async **out, struct event_base *base, struct nym_client
 {
 	struct nym_async *a;
 
-	if (out == NULL || base == NULL || c == NULL || c->fd < 0 || c->broken)
+	/* A connection nym_wait_message() subscribed has its pushes to itself. */
+	if (out == NULL || base == NULL || c == NULL || c->fd < 0 || c->broken ||
+	    c->subscribed)
 		return NYM_ERR_INVALID;
 	if ((a = calloc(1, sizeof(*a))) == NULL)
 		return NYM_ERR_NOMEM;
@@ -261,12 +415,16 @@ nym_async_new(struct nym_async **out, struct event_base *base, struct nym_client
 	a->out = evbuffer_new();
 	a->ev_read = event_new(base, c->fd, EV_READ | EV_PERSIST, async_on_read, a);
 	a->ev_write = event_new(base, c->fd, EV_WRITE | EV_PERSIST, async_on_write, a);
+	a->ev_timer = evtimer_new(base, async_on_timer, a);
 	if (a->in == NULL || a->out == NULL || a->ev_read == NULL || a->ev_write == NULL ||
-	    evutil_make_socket_nonblocking(c->fd) == -1 || event_add(a->ev_read, NULL) == -1) {
+	    a->ev_timer == NULL || evutil_make_socket_nonblocking(c->fd) == -1 ||
+	    event_add(a->ev_read, NULL) == -1) {
 		if (a->ev_read != NULL)
 			event_free(a->ev_read);
 		if (a->ev_write != NULL)
 			event_free(a->ev_write);
+		if (a->ev_timer != NULL)
+			event_free(a->ev_timer);
 		if (a->in != NULL)
 			evbuffer_free(a->in);
 		if (a->out != NULL)
@@ -275,6 +433,7 @@ nym_async_new(struct nym_async **out, struct event_base *base, struct nym_client
 		return NYM_ERR_NOMEM;
 	}
 	a->c = c;
+	a->timeout_ms = c->timeout_ms;
 	*out = a;
 	return 0;
 }
@@ -337,12 +496,22 @@ async_request(struct nym_async *a, enum wire_kind kind,
 	case WIRE_FETCH:	r->cb.fetch = (nym_fetch_cb *)cb; break;
 	case WIRE_CLIENTS:	r->cb.clients = (nym_clients_cb *)cb; break;
 	case WIRE_DETAILS:	r->cb.details = (nym_details_cb *)cb; break;
+	case WIRE_SUBSCRIBE:	r->cb.message = (nym_message_cb *)cb; break;
 	default:		r->cb.done = (nym_done_cb *)cb; break;
 	}
 	r->arg = arg;
+	r->id = ++a->last_id;
+	/* A subscription is not timed: its messages may be long in coming,
+	 * and those pushed after a give-up would be lost. */
+	if (a->timeout_ms > 0 && kind != WIRE_SUBSCRIBE) {
+		r->timeout_ms = a->timeout_ms;
+		r->deadline_ms = async_now_ms() + (long)a->timeout_ms;
+	}
 	*a->tailp = r;
 	a->tailp = &r->next;
 	event_add(a->ev_write, NULL);
+	if (r->deadline_ms != 0)
+		async_schedule(a);
 	return 0;
 }
 
@@ -369,4 +538,61 @@ int
 nym_async_details(struct nym_async *a, nym_details_cb *cb, void *arg)
 {
 	return async_request(a, WIRE_DETAILS, NULL, NULL, 0, (void (*)(void))cb, arg);
+}
+
+int
+nym_async_subscribe(struct nym_async *a, nym_message_cb *cb, void *arg)
+{
+	int rc;
+
+	if (a == NULL || cb == NULL)
+		return NYM_ERR_INVALID;
+	if (a->sub != SUB_NONE)
+		return wire_error(a->c->err, NYM_ERR_INVALID,
+		    "this connection is subscribed already");
+	rc = async_request(a, WIRE_SUBSCRIBE, NULL, NULL, 0, (void (*)(void))cb, arg);
+	if (rc != 0)
+		return rc;
+	a->sub = SUB_ASKED;
+	a->sub_cb = cb;
+	a->sub_arg = arg;
+	return 0;
+}
+
+int
+nym_async_set_timeout(struct nym_async *a, unsigned int ms)
+{
+	if (a == NULL)
+		return NYM_ERR_INVALID;
+	a->timeout_ms = ms;
+	return 0;
+}
+
+unsigned long
+nym_async_last_request(const struct nym_async *a)
+{
+	return a != NULL ? a->last_id : 0;
+}
+
+int
+nym_cancel(struct nym_async *a, unsigned long id)
+{
+	struct async_req *r;
+
+	if (a == NULL || id == 0)
+		return NYM_ERR_INVALID;
+	for (r = a->head; r != NULL && r->id != id; r = r->next)
+		;
+	if (r == NULL || r->finished)
+		return wire_error(a->c->err, NYM_ERR_NOT_FOUND,
+		    "request %lu is not pending", id);
+	if (r->kind == WIRE_SUBSCRIBE)
+		return wire_error(a->c->err, NYM_ERR_INVALID,
+		    "a subscription ends with nym_async_free(), not nym_cancel()");
+	wire_error(a->c->err, NYM_ERR_CANCELED, "request %lu was canceled", id);
+	async_call_error(a, r, NYM_ERR_CANCELED);
+	/* Freed from that callback, outside any other: now. */
+	if (!async_release(a))
+		async_schedule(a);
+	return 0;
 }

@@ -3,12 +3,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/b64.h"
@@ -39,15 +42,44 @@ client_new(struct nym_client **out, int fd)
 	if (c == NULL)
 		return client_fail(NYM_ERR_NOMEM, "out of memory");
 	c->fd = fd;
+	c->pushed_tail = &c->pushed;
 	*out = c;
+	return 0;
+}
+
+/* A stream socket, or NYM_ERR_INVALID saying what fd is instead. */
+static int
+client_check_fd(int fd)
+{
+	struct stat st;
+	int type = 0;
+	socklen_t len = sizeof(type);
+
+	if (fstat(fd, &st) == -1)
+		return client_fail(NYM_ERR_INVALID, "descriptor %d: %s", fd, strerror(errno));
+	if (!S_ISSOCK(st.st_mode)) {
+		errno = ENOTSOCK;
+		return client_fail(NYM_ERR_INVALID, "descriptor %d is not a socket", fd);
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1)
+		return client_fail(NYM_ERR_INVALID, "descriptor %d: %s", fd, strerror(errno));
+	if (type != SOCK_STREAM) {
+		errno = EPROTOTYPE;
+		return client_fail(NYM_ERR_INVALID,
+		    "descriptor %d is not a stream socket (nymd speaks over a stream)", fd);
+	}
 	return 0;
 }
 
 int
 nym_connect_fd(struct nym_client **out, int fd)
 {
+	int rc;
+
 	if (out == NULL || fd < 0)
 		return client_fail(NYM_ERR_INVALID, "no socket to use");
+	if ((rc = client_check_fd(fd)) != 0)
+		return rc;
 	return client_new(out, fd);
 }
 
@@ -123,7 +155,25 @@ nym_close(struct nym_client *c)
 		return;
 	if (c->fd != -1)
 		close(c->fd);
+	client_pushed_free(c);
 	free(c);
+}
+
+int
+nym_daemon_pid(const struct nym_client *c, long *pid)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (c == NULL || pid == NULL)
+		return NYM_ERR_INVALID;
+	*pid = 0;
+	/* Of the process that called listen(): nymd's master (master/listen.c). */
+	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1 ||
+	    len != sizeof(cred) || cred.pid <= 0)
+		return NYM_ERR_NOT_FOUND;
+	*pid = (long)cred.pid;
+	return 0;
 }
 
 int
@@ -133,6 +183,7 @@ nym_set_timeout(struct nym_client *c, unsigned int ms)
 
 	if (c == NULL)
 		return NYM_ERR_INVALID;
+	c->timeout_ms = ms;
 	if (setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1 ||
 	    setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1)
 		return wire_error(c->err, NYM_ERR_IO, "setsockopt: %s", strerror(errno));
@@ -182,15 +233,123 @@ client_read(struct nym_client *c, uint8_t *buf, size_t len)
 	return 0;
 }
 
+/* Reads one frame's body into *body (malloc'd, to free). */
+static int
+client_read_frame(struct nym_client *c, uint8_t **body, size_t *body_len)
+{
+	uint8_t hdr[FRAME_VARINT_MAX_BYTES];
+	size_t have = 0;
+	int rc, n;
+
+	for (;;) {
+		/* Byte by byte: the prefix is at most 10 bytes, and not one more is read. */
+		if ((rc = client_read(c, hdr + have, 1)) != 0)
+			return rc;
+		have++;
+		n = frame_parse_length(hdr, have, NYM_MAX_RESPONSE_BYTES, body_len);
+		if (n > 0)
+			break;
+		if (n < 0) {
+			c->broken = 1;
+			return wire_error(c->err, NYM_ERR_PROTOCOL, "bad frame from nymd: %s",
+			    frame_strerror(n));
+		}
+	}
+	if ((*body = malloc(*body_len ? *body_len : 1)) == NULL) {
+		c->broken = 1;
+		return wire_error(c->err, NYM_ERR_NOMEM, "out of memory");
+	}
+	if ((rc = client_read(c, *body, *body_len)) != 0) {
+		free(*body);
+		*body = NULL;
+	}
+	return rc;
+}
+
+/* Keeps the messages of a push for nym_wait_message(). */
+static int
+client_stash(struct nym_client *c, const Types__Response *res)
+{
+	struct nym_message **list;
+	size_t n;
+	int rc;
+
+	if (!c->subscribed) {
+		c->broken = 1;
+		return wire_error(c->err, NYM_ERR_PROTOCOL,
+		    "nymd pushed messages to a connection that did not subscribe");
+	}
+	if ((rc = wire_pushed(c->err, res->pushed, &list, &n)) != 0) {
+		c->broken = 1;
+		return rc;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct client_pushed *p = malloc(sizeof(*p));
+		if (p == NULL) {
+			for (size_t k = i; k < n; k++)
+				free(list[k]);
+			free(list);
+			c->broken = 1;
+			return wire_error(c->err, NYM_ERR_NOMEM, "out of memory");
+		}
+		p->next = NULL;
+		p->msg = list[i];
+		*c->pushed_tail = p;
+		c->pushed_tail = &p->next;
+	}
+	free(list);
+	return 0;
+}
+
+void
+client_pushed_free(struct nym_client *c)
+{
+	struct client_pushed *p, *next;
+
+	for (p = c->pushed; p != NULL; p = next) {
+		next = p->next;
+		free(p->msg);
+		free(p);
+	}
+	c->pushed = NULL;
+	c->pushed_tail = &c->pushed;
+}
+
+/*
+ * Reads frames until the answer to kind: pushed messages met on the way
+ * are kept for nym_wait_message().
+ */
+static int
+client_answer(struct nym_client *c, enum wire_kind kind, Types__Response **res)
+{
+	uint8_t *body;
+	size_t body_len;
+	int rc;
+
+	for (;;) {
+		if ((rc = client_read_frame(c, &body, &body_len)) != 0)
+			return rc;
+		rc = wire_unpack(c->err, kind, body, body_len, res);
+		free(body);
+		if (rc != WIRE_PUSHED)
+			return rc;
+		rc = client_stash(c, *res);
+		types__response__free_unpacked(*res, NULL);
+		*res = NULL;
+		if (rc != 0)
+			return rc;
+	}
+}
+
 /* One request, one answer: the answer is checked against the request. */
 static int
 client_call(struct nym_client *c, enum wire_kind kind,
     const struct nym_client_config *rcpt, const void *msg, size_t len,
     Types__Response **res)
 {
-	uint8_t hdr[FRAME_VARINT_MAX_BYTES], *frame, *body;
-	size_t frame_len, have = 0, body_len = 0;
-	int rc, n;
+	uint8_t *frame;
+	size_t frame_len;
+	int rc;
 
 	if (c->broken)
 		return wire_error(c->err, NYM_ERR_IO,
@@ -201,28 +360,7 @@ client_call(struct nym_client *c, enum wire_kind kind,
 	free(frame);
 	if (rc != 0)
 		return rc;
-	for (;;) {
-		/* Byte by byte: the prefix is at most 10 bytes, and not one more is read. */
-		if ((rc = client_read(c, hdr + have, 1)) != 0)
-			return rc;
-		have++;
-		n = frame_parse_length(hdr, have, NYM_MAX_RESPONSE_BYTES, &body_len);
-		if (n > 0)
-			break;
-		if (n < 0) {
-			c->broken = 1;
-			return wire_error(c->err, NYM_ERR_PROTOCOL, "bad frame from nymd: %s",
-			    frame_strerror(n));
-		}
-	}
-	if ((body = malloc(body_len ? body_len : 1)) == NULL) {
-		c->broken = 1;
-		return wire_error(c->err, NYM_ERR_NOMEM, "out of memory");
-	}
-	if ((rc = client_read(c, body, body_len)) == 0)
-		rc = wire_unpack(c->err, kind, body, body_len, res);
-	free(body);
-	return rc;
+	return client_answer(c, kind, res);
 }
 
 int
@@ -370,12 +508,138 @@ nym_flush(struct nym_client *c)
 	return 0;
 }
 
+int
+nym_max_message_size(struct nym_client *c, size_t *bytes)
+{
+	Types__Response *res;
+	int rc;
+
+	if (c == NULL || bytes == NULL)
+		return NYM_ERR_INVALID;
+	*bytes = 0;
+	if ((rc = client_call(c, WIRE_LIMITS, NULL, NULL, 0, &res)) != 0)
+		return rc;
+	if (res->limits == NULL || res->limits->max_message_bytes == 0 ||
+	    res->limits->max_message_bytes > NYM_MAX_REQUEST_BYTES)
+		rc = wire_error(c->err, NYM_ERR_PROTOCOL,
+		    "nymd's limits name no usable message size");
+	else
+		*bytes = (size_t)res->limits->max_message_bytes;
+	types__response__free_unpacked(res, NULL);
+	return rc;
+}
+
+static int
+client_subscribe(struct nym_client *c)
+{
+	Types__Response *res;
+	int rc;
+
+	if (c->subscribed)
+		return 0;
+	if ((rc = client_call(c, WIRE_SUBSCRIBE, NULL, NULL, 0, &res)) != 0)
+		return rc;
+	types__response__free_unpacked(res, NULL);
+	c->subscribed = 1;
+	return 0;
+}
+
+static long
+client_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* 1 once a frame starts to arrive, 0 at the deadline, or an error. */
+static int
+client_readable(struct nym_client *c, int timeout_ms, long deadline)
+{
+	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+	int wait, n;
+
+	for (;;) {
+		wait = timeout_ms < 0 ? -1 : (int)(deadline - client_now_ms());
+		if (timeout_ms >= 0 && wait < 0)
+			wait = 0;
+		if ((n = poll(&pfd, 1, wait)) > 0)
+			return 1;
+		if (n == 0)
+			return 0;
+		if (errno != EINTR)
+			return client_io_error(c, "poll", errno);
+	}
+}
+
+/* Pushes only: nothing was asked, so an answer is a protocol error. */
+static int
+client_read_push(struct nym_client *c)
+{
+	Types__Response *res = NULL;
+	uint8_t *body;
+	size_t body_len;
+	int rc;
+
+	if ((rc = client_read_frame(c, &body, &body_len)) != 0)
+		return rc;
+	rc = wire_unpack(c->err, WIRE_SUBSCRIBE, body, body_len, &res);
+	free(body);
+	if (rc == WIRE_PUSHED) {
+		rc = client_stash(c, res);
+		types__response__free_unpacked(res, NULL);
+		return rc;
+	}
+	if (res != NULL)
+		types__response__free_unpacked(res, NULL);
+	c->broken = 1;
+	return wire_error(c->err, NYM_ERR_PROTOCOL, "nymd answered a request never made");
+}
+
+int
+nym_wait_message(struct nym_client *c, int timeout_ms, struct nym_message **msg)
+{
+	long deadline = client_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	int rc;
+
+	if (c == NULL || msg == NULL)
+		return NYM_ERR_INVALID;
+	*msg = NULL;
+	if ((rc = client_subscribe(c)) != 0)
+		return rc;
+	while (c->pushed == NULL) {
+		if (c->broken)
+			return wire_error(c->err, NYM_ERR_IO,
+			    "the connection was lost after an earlier error");
+		if ((rc = client_readable(c, timeout_ms, deadline)) < 0)
+			return rc;
+		if (rc == 0)
+			return wire_error(c->err, NYM_ERR_TIMEOUT,
+			    "no message within %d ms", timeout_ms);
+		if ((rc = client_read_push(c)) != 0)
+			return rc;
+	}
+	struct client_pushed *p = c->pushed;
+	if ((c->pushed = p->next) == NULL)
+		c->pushed_tail = &c->pushed;
+	*msg = p->msg;
+	free(p);
+	return 0;
+}
+
 const char *
 nym_last_error(const struct nym_client *c)
 {
 	const char *e = c != NULL ? c->err : client_connect_err;
 
 	return e[0] != '\0' ? e : "no error";
+}
+
+const char *
+nym_version(void)
+{
+	return PACKAGE_VERSION;
 }
 
 const char *

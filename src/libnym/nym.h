@@ -22,6 +22,21 @@
 extern "C" {
 #endif
 
+/*
+ * The version of this header; nym_version() says that of the library in
+ * use ("0.1.0"), which may be newer. The symbols are versioned (NYM_1.0).
+ */
+#define NYM_VERSION_MAJOR	0
+#define NYM_VERSION_MINOR	1
+#define NYM_VERSION_PATCH	0
+
+/* Marks what libnym exports; everything else in it is hidden. */
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define NYM_API	__attribute__((visibility("default")))
+#else
+#define NYM_API
+#endif
+
 #define NYM_KEY_BYTES		32
 /* An id is a 32-byte key in URL-safe base64 with padding: 44 characters. */
 #define NYM_ID_CHARS		44
@@ -47,7 +62,7 @@ enum nym_error {
 	NYM_ERR_NOT_FOUND = -7,	/* no such client (nym_send_id(), nym_client_start()) */
 	NYM_ERR_START = -8,	/* nymd could not be started */
 	NYM_ERR_TIMEOUT = -9,	/* no answer within nym_set_timeout()'s limit */
-	NYM_ERR_CANCELED = -10,	/* async request dropped by nym_async_free() */
+	NYM_ERR_CANCELED = -10	/* by nym_cancel() or nym_async_free() */
 };
 
 /* config.MixConfig of the seed: a mixnode or a provider. */
@@ -83,10 +98,14 @@ struct nym_client;
  * Connecting. On success *out is a new connection for nym_close(); on
  * failure (NYM_ERR_CONNECT with errno set, ...) nym_last_error(NULL) says why.
  */
-int	nym_connect_unix(struct nym_client **out, const char *path);
-int	nym_connect_tcp(struct nym_client **out, const char *host, const char *port);
-/* Wraps a connected stream socket; nym_close() will close it. */
-int	nym_connect_fd(struct nym_client **out, int fd);
+NYM_API int	nym_connect_unix(struct nym_client **out, const char *path);
+NYM_API int	nym_connect_tcp(struct nym_client **out, const char *host, const char *port);
+/*
+ * Wraps a connected stream socket; nym_close() will close it. Anything
+ * but a stream socket (a file, a pipe, a datagram socket) is refused with
+ * NYM_ERR_INVALID and left open.
+ */
+NYM_API int	nym_connect_fd(struct nym_client **out, int fd);
 /*
  * Connects to client id's nymd on its default socket, first starting
  * `nymd run --id ID --home ROOT` in the background when nothing listens
@@ -94,54 +113,92 @@ int	nym_connect_fd(struct nym_client **out, int fd);
  * NULL for $NYMD_HOME, else ~/.loopix. nymd is $NYMD_BINARY, else found
  * in $PATH.
  */
-int	nym_client_start(struct nym_client **out, const char *id, const char *home);
+NYM_API int	nym_client_start(struct nym_client **out, const char *id, const char *home);
 /* ROOT/clients/ID/nymd.sock into buf; NYM_ERR_INVALID if id is not valid. */
-int	nym_default_socket_path(char *buf, size_t size, const char *id,
+NYM_API int	nym_default_socket_path(char *buf, size_t size, const char *id,
 	    const char *home);
-void	nym_close(struct nym_client *);
+NYM_API void	nym_close(struct nym_client *);
+/*
+ * The process id of the nymd serving this connection into *pid: on a unix
+ * socket from the kernel (SO_PEERCRED: the daemon that listens there, the
+ * one nym_client_start() started or found running). NYM_ERR_NOT_FOUND on
+ * a TCP connection or a socket without credentials.
+ */
+NYM_API int	nym_daemon_pid(const struct nym_client *, long *pid);
 
-/* Limits each blocking call's wait for nymd; 0 (the default) waits forever. */
-int	nym_set_timeout(struct nym_client *, unsigned int ms);
+/*
+ * Limits each call's wait for nymd's answer; 0 (the default) waits
+ * forever. A blocking call that times out gives NYM_ERR_TIMEOUT and leaves
+ * the connection unusable (a late answer would be taken for the next
+ * one's). nym_async_new() carries the limit over to the asynchronous
+ * requests (see nym_async_set_timeout()).
+ */
+NYM_API int	nym_set_timeout(struct nym_client *, unsigned int ms);
 
-/* Blocking requests. */
-int	nym_send(struct nym_client *, const struct nym_client_config *recipient,
+/*
+ * Blocking requests. nym_send() needs recipient->pubkey (or an id that is
+ * the key); with has_provider 0 nymd completes the provider from its
+ * topology, and answers NYM_ERR_REMOTE ("send: the recipient has no
+ * provider, and the topology does not list its key") if it cannot. A
+ * message of more than nym_max_message_size() bytes is refused
+ * (NYM_ERR_REMOTE).
+ */
+NYM_API int	nym_send(struct nym_client *, const struct nym_client_config *recipient,
 	    const void *msg, size_t len);
 /* Sends to the registered client with this id, found through nym_clients(). */
-int	nym_send_id(struct nym_client *, const char *recipient_id,
+NYM_API int	nym_send_id(struct nym_client *, const char *recipient_id,
 	    const void *msg, size_t len);
 /* Takes the messages received so far, oldest first; free with nym_messages_free(). */
-int	nym_fetch(struct nym_client *, struct nym_message **msgs, size_t *n);
-void	nym_messages_free(struct nym_message *msgs);
+NYM_API int	nym_fetch(struct nym_client *, struct nym_message **msgs, size_t *n);
+NYM_API void	nym_messages_free(struct nym_message *msgs);
 /* The clients registered in the topology; free with nym_clients_free(). */
-int	nym_clients(struct nym_client *, struct nym_client_config **list, size_t *n);
-void	nym_clients_free(struct nym_client_config *list);
+NYM_API int	nym_clients(struct nym_client *, struct nym_client_config **list, size_t *n);
+NYM_API void	nym_clients_free(struct nym_client_config *list);
 /* This client's own configuration: its id, key and provider. */
-int	nym_details(struct nym_client *, struct nym_client_config *out);
+NYM_API int	nym_details(struct nym_client *, struct nym_client_config *out);
 /* Returns once nymd has written every earlier response. */
-int	nym_flush(struct nym_client *);
+NYM_API int	nym_flush(struct nym_client *);
+/* The largest message nymd takes in a send, in bytes (asked of nymd). */
+NYM_API int	nym_max_message_size(struct nym_client *, size_t *bytes);
+/*
+ * Waits for the next message pushed by nymd, up to timeout_ms (-1:
+ * forever, 0: only what has arrived); *msg is one message to free with
+ * nym_messages_free(). The first call subscribes the connection (one
+ * round trip): from then on nymd pushes each message as it arrives and
+ * removes it as a fetch does, so nym_fetch() on any connection no longer
+ * sees it. One connection per client may be subscribed: another gets
+ * NYM_ERR_REMOTE ("subscribe: another connection is subscribed ...").
+ * Messages nymd held before are pushed at once. NYM_ERR_TIMEOUT leaves the
+ * connection usable; other requests may be made between waits (messages
+ * pushed meanwhile are kept for the next wait).
+ */
+NYM_API int	nym_wait_message(struct nym_client *, int timeout_ms,
+	    struct nym_message **msg);
 
 /*
  * The line that says why the last call on this connection failed; with
  * NULL, why the last nym_connect_*() or nym_client_start() of this thread
  * failed.
  */
-const char *nym_last_error(const struct nym_client *);
-const char *nym_strerror(int err);
+NYM_API const char *nym_last_error(const struct nym_client *);
+NYM_API const char *nym_strerror(int err);
+/* The version of the library in use: "MAJOR.MINOR.PATCH". */
+NYM_API const char *nym_version(void);
 
 /*
  * Id helpers: the id of a key (out holds NYM_ID_CHARS + 1), and the key of
  * an id (0, or NYM_ERR_INVALID when id is not 44 URL-safe base64 chars).
  */
-void	nym_id_from_key(char *out, const uint8_t key[NYM_KEY_BYTES]);
-int	nym_key_from_id(uint8_t key[NYM_KEY_BYTES], const char *id);
+NYM_API void	nym_id_from_key(char *out, const uint8_t key[NYM_KEY_BYTES]);
+NYM_API int	nym_key_from_id(uint8_t key[NYM_KEY_BYTES], const char *id);
 
 /*
  * Asynchronous API on libevent. nym_async_new() takes over connection c
  * (connect it first with any nym_connect_*() or nym_client_start());
  * nym_async_free() closes it. Requests are answered in the order they
- * were made. Each callback gets 0 or a nym_error; the data it is given is
- * valid only until it returns. A callback may make new requests and may
- * call nym_async_free().
+ * were made. Each callback gets 0 or a nym_error, exactly once; the data it
+ * is given is valid only until it returns. A callback may make new
+ * requests and may call nym_async_free() and nym_cancel().
  */
 struct event_base;
 struct nym_async;
@@ -153,22 +210,56 @@ typedef void	nym_clients_cb(struct nym_async *, int err,
 		    const struct nym_client_config *list, size_t n, void *arg);
 typedef void	nym_details_cb(struct nym_async *, int err,
 		    const struct nym_client_config *details, void *arg);
+/* One pushed message (err 0), or the end of the subscription (err). */
+typedef void	nym_message_cb(struct nym_async *, int err,
+		    const struct nym_message *msg, void *arg);
 
-int	nym_async_new(struct nym_async **out, struct event_base *base,
+NYM_API int	nym_async_new(struct nym_async **out, struct event_base *base,
 	    struct nym_client *c);
 /*
  * Pending requests get NYM_ERR_CANCELED, then the connection closes. Inside
  * a callback the handle is freed once that callback returns.
  */
-void	nym_async_free(struct nym_async *);
+NYM_API void	nym_async_free(struct nym_async *);
 /* Called once when the connection fails (after pending requests get err). */
-void	nym_async_set_error_cb(struct nym_async *, nym_done_cb *cb, void *arg);
-int	nym_async_send(struct nym_async *, const struct nym_client_config *recipient,
+NYM_API void	nym_async_set_error_cb(struct nym_async *, nym_done_cb *cb, void *arg);
+NYM_API int	nym_async_send(struct nym_async *, const struct nym_client_config *recipient,
 	    const void *msg, size_t len, nym_done_cb *cb, void *arg);
-int	nym_async_fetch(struct nym_async *, nym_fetch_cb *cb, void *arg);
-int	nym_async_clients(struct nym_async *, nym_clients_cb *cb, void *arg);
-int	nym_async_details(struct nym_async *, nym_details_cb *cb, void *arg);
-const char *nym_async_last_error(const struct nym_async *);
+NYM_API int	nym_async_fetch(struct nym_async *, nym_fetch_cb *cb, void *arg);
+NYM_API int	nym_async_clients(struct nym_async *, nym_clients_cb *cb, void *arg);
+NYM_API int	nym_async_details(struct nym_async *, nym_details_cb *cb, void *arg);
+NYM_API const char *nym_async_last_error(const struct nym_async *);
+/*
+ * Each request made from now on must be answered within ms (0: no limit),
+ * or its callback gets NYM_ERR_TIMEOUT; its late answer is then dropped
+ * and the connection stays usable. nym_async_new() starts with the limit
+ * nym_set_timeout() set on the connection.
+ */
+NYM_API int	nym_async_set_timeout(struct nym_async *, unsigned int ms);
+/*
+ * The id (1, 2, ...) of the request that the last successful
+ * nym_async_send/fetch/clients/details/subscribe() call made on a, for
+ * nym_cancel(); 0 before any.
+ */
+NYM_API unsigned long nym_async_last_request(const struct nym_async *);
+/*
+ * Its callback gets NYM_ERR_CANCELED at once, and nymd's answer will be
+ * dropped. The request may already have reached nymd: a canceled send may
+ * still be sent. NYM_ERR_NOT_FOUND if the request is no longer pending,
+ * NYM_ERR_INVALID for a subscription.
+ */
+NYM_API int	nym_cancel(struct nym_async *, unsigned long request);
+/*
+ * Subscribes the connection: cb is called with each message nymd pushes
+ * as it arrives (removed from nymd's store as by a fetch; see
+ * nym_wait_message()). A refused subscription, a lost connection or
+ * nym_async_free() end it with one last call with err (NYM_ERR_REMOTE,
+ * NYM_ERR_IO, NYM_ERR_CANCELED, ...). Its request has no deadline and
+ * cannot be canceled (NYM_ERR_INVALID): messages pushed after giving up
+ * would be lost. One subscription per handle; not on a connection that
+ * nym_wait_message() subscribed.
+ */
+NYM_API int	nym_async_subscribe(struct nym_async *, nym_message_cb *cb, void *arg);
 
 #ifdef __cplusplus
 }

@@ -16,11 +16,24 @@
 
 #define NYM_ERROR_BYTES		1024
 
-struct nym_client {
-	int	fd;
-	int	broken;		/* framing lost: every later request fails */
-	char	err[NYM_ERROR_BYTES];
+/* A message pushed while the application was not waiting for one. */
+struct client_pushed {
+	struct client_pushed	*next;
+	struct nym_message	*msg;	/* for nym_messages_free() */
 };
+
+struct nym_client {
+	int			 fd;
+	int			 broken;	/* framing lost: every later request fails */
+	unsigned int		 timeout_ms;	/* nym_set_timeout() */
+	int			 subscribed;	/* nym_wait_message() subscribed */
+	struct client_pushed	*pushed;	/* oldest first */
+	struct client_pushed	**pushed_tail;
+	char			 err[NYM_ERROR_BYTES];
+};
+
+/* Frees the pushed messages nobody waited for. */
+void	client_pushed_free(struct nym_client *);
 
 /*
  * Records why a connection could not be made, for nym_last_error(NULL),
@@ -36,6 +49,8 @@ enum wire_kind {
 	WIRE_CLIENTS = TYPES__REQUEST__VALUE_CLIENTS,
 	WIRE_DETAILS = TYPES__REQUEST__VALUE_DETAILS,
 	WIRE_FLUSH = TYPES__REQUEST__VALUE_FLUSH,
+	WIRE_SUBSCRIBE = TYPES__REQUEST__VALUE_SUBSCRIBE,
+	WIRE_LIMITS = TYPES__REQUEST__VALUE_LIMITS,
 	/* clients, with refresh: nymd fetches the topology first */
 	WIRE_CLIENTS_REFRESH = 100,
 };
@@ -51,9 +66,13 @@ int	wire_error(char *err, int code, const char *fmt, ...)
 int	wire_pack(char *err, enum wire_kind kind,
 	    const struct nym_client_config *recipient, const void *msg, size_t len,
 	    uint8_t **out, size_t *out_len);
+/* wire_unpack() found a pushed message, not the answer. */
+#define WIRE_PUSHED	1
+
 /*
  * Unpacks the body of a response to kind: 0 with *res to free with
- * types__response__free_unpacked(), NYM_ERR_REMOTE with the exception's
+ * types__response__free_unpacked(), WIRE_PUSHED with *res a pushed
+ * Response (not the answer: read on), NYM_ERR_REMOTE with the exception's
  * text in err, or NYM_ERR_PROTOCOL.
  */
 int	wire_unpack(char *err, enum wire_kind kind, const uint8_t *body,
@@ -61,6 +80,9 @@ int	wire_unpack(char *err, enum wire_kind kind, const uint8_t *body,
 /* Decoded answers: arrays in one allocation each, freed with free(). */
 int	wire_messages(char *err, const Types__ResponseFetchMessages *,
 	    struct nym_message **out, size_t *n);
+/* Each pushed message as its own allocation, for nym_messages_free(). */
+int	wire_pushed(char *err, const Types__ResponsePushed *,
+	    struct nym_message ***out, size_t *n);
 int	wire_clients(char *err, const Types__ResponseGetClients *,
 	    struct nym_client_config **out, size_t *n);
 int	wire_details(char *err, const Types__ResponseOwnDetails *,

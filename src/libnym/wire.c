@@ -29,6 +29,9 @@ wire_response_name(Types__Response__ValueCase c)
 	case TYPES__RESPONSE__VALUE_CLIENTS:	return "clients";
 	case TYPES__RESPONSE__VALUE_DETAILS:	return "details";
 	case TYPES__RESPONSE__VALUE_FLUSH:	return "flush";
+	case TYPES__RESPONSE__VALUE_SUBSCRIBE:	return "subscribe";
+	case TYPES__RESPONSE__VALUE_LIMITS:	return "limits";
+	case TYPES__RESPONSE__VALUE_PUSHED:	return "pushed";
 	default:				return "empty";
 	}
 }
@@ -50,6 +53,8 @@ wire_pack(char *err, enum wire_kind kind, const struct nym_client_config *rcpt,
 	Types__RequestGetClients cl = TYPES__REQUEST_GET_CLIENTS__INIT;
 	Types__RequestOwnDetails de = TYPES__REQUEST_OWN_DETAILS__INIT;
 	Types__RequestFlush fl = TYPES__REQUEST_FLUSH__INIT;
+	Types__RequestSubscribe su = TYPES__REQUEST_SUBSCRIBE__INIT;
+	Types__RequestLimits li = TYPES__REQUEST_LIMITS__INIT;
 	Config__ClientConfig cc = CONFIG__CLIENT_CONFIG__INIT;
 	Config__MixConfig mc = CONFIG__MIX_CONFIG__INIT;
 	uint8_t key[NYM_KEY_BYTES];
@@ -103,6 +108,8 @@ wire_pack(char *err, enum wire_kind kind, const struct nym_client_config *rcpt,
 		break;
 	case WIRE_DETAILS:	req.details = &de; break;
 	case WIRE_FLUSH:	req.flush = &fl; break;
+	case WIRE_SUBSCRIBE:	req.subscribe = &su; break;
+	case WIRE_LIMITS:	req.limits = &li; break;
 	default:
 		return wire_error(err, NYM_ERR_INVALID, "unknown request %d", (int)kind);
 	}
@@ -138,6 +145,10 @@ wire_unpack(char *err, enum wire_kind kind, const uint8_t *body, size_t len,
 		    "nymd answered with an exception without text");
 		types__response__free_unpacked(res, NULL);
 		return NYM_ERR_REMOTE;
+	}
+	if (res->value_case == TYPES__RESPONSE__VALUE_PUSHED) {
+		*out = res;
+		return WIRE_PUSHED;
 	}
 	if (kind == WIRE_CLIENTS_REFRESH)
 		kind = WIRE_CLIENTS;
@@ -183,6 +194,43 @@ wire_messages(char *err, const Types__ResponseFetchMessages *fm,
 		p += m[i].len + 1;
 	}
 	*out = m;
+	*n = count;
+	return 0;
+}
+
+int
+wire_pushed(char *err, const Types__ResponsePushed *pu, struct nym_message ***out,
+    size_t *n)
+{
+	size_t count = pu != NULL ? pu->n_messages : 0;
+	struct nym_message **list;
+
+	*out = NULL;
+	*n = 0;
+	if (count == 0)
+		return 0;
+	if ((list = calloc(count, sizeof(*list))) == NULL)
+		return wire_error(err, NYM_ERR_NOMEM, "out of memory");
+	for (size_t i = 0; i < count; i++) {
+		size_t len = pu->messages[i].len;
+		struct nym_message *m;
+		if (len > NYM_MAX_RESPONSE_BYTES ||
+		    (m = malloc(sizeof(*m) + len + 1)) == NULL) {
+			for (size_t k = 0; k < i; k++)
+				free(list[k]);
+			free(list);
+			return len > NYM_MAX_RESPONSE_BYTES ?
+			    wire_error(err, NYM_ERR_PROTOCOL, "message too large") :
+			    wire_error(err, NYM_ERR_NOMEM, "out of memory");
+		}
+		m->data = (uint8_t *)(m + 1);
+		m->len = len;
+		if (len > 0)
+			memcpy(m->data, pu->messages[i].data, len);
+		m->data[len] = '\0';
+		list[i] = m;
+	}
+	*out = list;
 	*n = count;
 	return 0;
 }

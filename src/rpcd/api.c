@@ -176,6 +176,28 @@ api_clients(const struct rpcd_state *st, uint8_t **out, size_t *out_len)
 	arena_free(&a);
 }
 
+/* No provider, or one with no field set: the application left it to nymd. */
+static int
+api_provider_empty(const Config__MixConfig *m)
+{
+	return m == NULL || (m->pubkey.len == 0 && (m->id == NULL || m->id[0] == '\0') &&
+	    (m->host == NULL || m->host[0] == '\0') &&
+	    (m->port == NULL || m->port[0] == '\0') && m->layer == 0);
+}
+
+/* The key of the provider the topology lists the client key at, or NULL. */
+static const uint8_t *
+api_provider_of(const struct topology *t, const uint8_t key[32])
+{
+	if (t == NULL)
+		return NULL;
+	for (size_t i = 0; i < t->n_providers; i++)
+		for (size_t k = 0; k < t->providers[i].n_clients; k++)
+			if (memcmp(t->providers[i].clients[k], key, 32) == 0)
+				return t->providers[i].pub;
+	return NULL;
+}
+
 static void
 api_send(const struct rpcd_state *st, const Types__RequestSendMessage *req,
     uint8_t **out, size_t *out_len)
@@ -183,6 +205,7 @@ api_send(const struct rpcd_state *st, const Types__RequestSendMessage *req,
 	Types__Response res = TYPES__RESPONSE__INIT;
 	Types__ResponseSendMessage sent = TYPES__RESPONSE_SEND_MESSAGE__INIT;
 	const Config__ClientConfig *to = req->recipient;
+	const uint8_t *provider;
 	char text[768];
 	uint8_t msgid[QUEUE_MSGID_BYTES];
 	uint64_t id;
@@ -197,22 +220,27 @@ api_send(const struct rpcd_state *st, const Types__RequestSendMessage *req,
 		api_exception(text, out, out_len);
 		return;
 	}
-	if (to->provider == NULL) {
-		api_exception("send: the recipient has no provider", out, out_len);
-		return;
-	}
-	if (to->provider->pubkey.len != 32) {
+	/* nymd's addition: the provider from the topology. Seed requests
+	 * with a provider are answered exactly as before. */
+	if (api_provider_empty(to->provider)) {
+		if ((provider = api_provider_of(st->topology, to->pubkey.data)) == NULL) {
+			api_exception("send: the recipient has no provider, and the "
+			    "topology does not list its key", out, out_len);
+			return;
+		}
+	} else if (to->provider->pubkey.len != 32) {
 		snprintf(text, sizeof(text), "send: bad recipient provider public key "
 		    "length: %zu bytes, expected 32", to->provider->pubkey.len);
 		api_exception(text, out, out_len);
 		return;
-	}
+	} else
+		provider = to->provider->pubkey.data;
 	if (!sphinx_key_usable(to->pubkey.data)) {
 		api_exception("send: the recipient's public key is not a "
 		    "usable X25519 key (a point of small order)", out, out_len);
 		return;
 	}
-	if (!sphinx_key_usable(to->provider->pubkey.data)) {
+	if (!sphinx_key_usable(provider)) {
 		api_exception("send: the recipient provider's public key is "
 		    "not a usable X25519 key (a point of small order)", out, out_len);
 		return;
@@ -229,7 +257,7 @@ api_send(const struct rpcd_state *st, const Types__RequestSendMessage *req,
 	}
 	randombytes_buf(msgid, sizeof(msgid));
 	/* Answered only once the message is committed to disk. */
-	if (queue_enqueue(st->queue, msgid, to->pubkey.data, to->provider->pubkey.data,
+	if (queue_enqueue(st->queue, msgid, to->pubkey.data, provider,
 	    req->message.data, req->message.len, &id) == -1) {
 		/* Nothing of it is stored: the insert is one transaction. */
 		snprintf(text, sizeof(text), "send: the message could not be "
@@ -241,7 +269,7 @@ api_send(const struct rpcd_state *st, const Types__RequestSendMessage *req,
 	if (st->queued != NULL) {
 		struct queue_outgoing o = {
 			.id = id, .msgid = msgid, .recipient = to->pubkey.data,
-			.provider = to->provider->pubkey.data,
+			.provider = provider,
 			.message = req->message.data, .len = req->message.len,
 		};
 		st->queued(&o);
@@ -259,6 +287,7 @@ struct api_fetched {
 	size_t			 bytes;		/* of the response, about */
 	uint8_t			**out;
 	size_t			*out_len;
+	int			 pushed;	/* a push, not a fetch's answer */
 };
 
 static int
@@ -297,11 +326,21 @@ api_fetch_done(void *arg)
 	struct api_fetched *f = arg;
 	Types__Response res = TYPES__RESPONSE__INIT;
 	Types__ResponseFetchMessages fe = TYPES__RESPONSE_FETCH_MESSAGES__INIT;
+	Types__ResponsePushed pu = TYPES__RESPONSE_PUSHED__INIT;
 
-	fe.n_messages = f->n;
-	fe.messages = f->msgs;
-	res.value_case = TYPES__RESPONSE__VALUE_FETCH;
-	res.fetch = &fe;
+	if (f->pushed) {
+		if (f->n == 0)
+			return 0;	/* nothing to push */
+		pu.n_messages = f->n;
+		pu.messages = f->msgs;
+		res.value_case = TYPES__RESPONSE__VALUE_PUSHED;
+		res.pushed = &pu;
+	} else {
+		fe.n_messages = f->n;
+		fe.messages = f->msgs;
+		res.value_case = TYPES__RESPONSE__VALUE_FETCH;
+		res.fetch = &fe;
+	}
 	api_pack(&res, f->out, f->out_len);
 	return 0;
 }
@@ -325,6 +364,65 @@ api_fetch(const struct rpcd_state *st, uint8_t **out, size_t *out_len)
 		return;
 	}
 	arena_free(&a);
+}
+
+int
+api_push(const struct rpcd_state *st, uint8_t **out, size_t *out_len)
+{
+	struct api_arena a = { .n = 0 };
+	struct api_fetched f = { .arena = &a, .out = out, .out_len = out_len,
+	    .pushed = 1 };
+	long n;
+
+	*out = NULL;
+	if (st->queue == NULL)
+		return 0;
+	n = queue_fetch(st->queue, api_fetch_one, api_fetch_done, &f);
+	arena_free(&a);
+	if (n < 0) {
+		/* Made, but not marked pushed: they stay for the next push. */
+		free(*out);
+		*out = NULL;
+		return -1;
+	}
+	return *out != NULL;
+}
+
+void
+api_subscribed(uint8_t **out, size_t *out_len)
+{
+	Types__Response res = TYPES__RESPONSE__INIT;
+	Types__ResponseSubscribe su = TYPES__RESPONSE_SUBSCRIBE__INIT;
+
+	res.value_case = TYPES__RESPONSE__VALUE_SUBSCRIBE;
+	res.subscribe = &su;
+	api_pack(&res, out, out_len);
+}
+
+int
+api_is_subscribe(const uint8_t *req, size_t len)
+{
+	Types__Request *r = types__request__unpack(NULL, len, req);
+	int yes;
+
+	if (r == NULL)
+		return 0;
+	yes = r->value_case == TYPES__REQUEST__VALUE_SUBSCRIBE;
+	types__request__free_unpacked(r, NULL);
+	return yes;
+}
+
+static void
+api_limits(uint8_t **out, size_t *out_len)
+{
+	Types__Response res = TYPES__RESPONSE__INIT;
+	Types__ResponseLimits li = TYPES__RESPONSE_LIMITS__INIT;
+
+	li.max_message_bytes = MESSAGE_MAX_BYTES;
+	li.max_request_bytes = FRAME_MAX_MESSAGE_BYTES;
+	res.value_case = TYPES__RESPONSE__VALUE_LIMITS;
+	res.limits = &li;
+	api_pack(&res, out, out_len);
 }
 
 static void
@@ -380,6 +478,14 @@ api_handle(const struct rpcd_state *st, const uint8_t *req, size_t len,
 		break;
 	case TYPES__REQUEST__VALUE_FETCH:
 		api_fetch(st, out, out_len);
+		break;
+	case TYPES__REQUEST__VALUE_LIMITS:
+		api_limits(out, out_len);
+		break;
+	case TYPES__REQUEST__VALUE_SUBSCRIBE:
+		/* The unix and TCP listener answers it before api_handle(). */
+		api_exception("subscribe: not available on the websocket: poll with "
+		    "fetch", out, out_len);
 		break;
 	default:
 		api_exception(API_INVALID_REQUEST ": unknown request: "

@@ -26,6 +26,18 @@ void	api_handle(const struct rpcd_state *, const uint8_t *req, size_t len,
 /* 1 if req is a clients request that asks for a fresh topology first
  * (refresh, nymd's addition), else 0: the listener then waits for it. */
 int	api_wants_fresh_topology(const uint8_t *req, size_t len);
+/* 1 if req is a subscribe request (nymd's addition), else 0: the unix
+ * and TCP listener answers it, since it concerns the connection. */
+int	api_is_subscribe(const uint8_t *req, size_t len);
+/* The packed answer to subscribe. */
+void	api_subscribed(uint8_t **out, size_t *out_len);
+/*
+ * The received messages not fetched yet, as many as one frame holds, as a
+ * packed pushed Response in *out, marked fetched (removed) once it is
+ * made: 1, or 0 when there is none (*out NULL), or -1 if the store
+ * failed (nothing marked).
+ */
+int	api_push(const struct rpcd_state *, uint8_t **out, size_t *out_len);
 /* A packed ResponseException carrying text. */
 void	api_exception(const char *text, uint8_t **out, size_t *out_len);
 

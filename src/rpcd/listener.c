@@ -47,6 +47,7 @@ struct listener {
 	struct conn		*conns_tail;	/* least recently active */
 	size_t			 n_conns;
 	struct websocket_server	*ws;		/* --socket websocket */
+	struct conn		*subscriber;	/* pushed received messages */
 };
 
 struct conn {
@@ -63,6 +64,7 @@ struct conn {
 	struct event		*refresh_wait;
 	int			 waiting;
 	int			 refreshed;
+	int			 push_held;	/* pushing waits for the output to drain */
 };
 
 static void
@@ -110,6 +112,10 @@ conn_touch(struct conn *c)
 static void
 conn_free(struct conn *c)
 {
+	if (c->l->subscriber == c) {
+		c->l->subscriber = NULL;
+		log_debug("the subscribed connection closed");
+	}
 	conn_unlink(c);
 	c->l->n_conns--;
 	if (c->frame_deadline != NULL)
@@ -188,6 +194,74 @@ conn_write(struct conn *c, const uint8_t *msg, size_t len)
 	if (evbuffer_add(out, hdr, n) == -1 || evbuffer_add(out, msg, len) == -1)
 		return -1;
 	return 0;
+}
+
+/*
+ * The subscriber gets what was received and not fetched yet, one frame at
+ * a time, until none is left or it stops reading (then conn_on_write()
+ * comes back here). Pushed messages are removed as by a fetch. 0, or -1
+ * if c was freed.
+ */
+static int
+conn_push(struct conn *c)
+{
+	uint8_t *res;
+	size_t len;
+	int rc;
+
+	c->push_held = 0;
+	while (!c->closing) {
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) >
+		    LISTENER_MAX_PENDING_OUT_BYTES) {
+			c->push_held = 1;
+			return 0;
+		}
+		if ((rc = api_push(c->l->state, &res, &len)) <= 0) {
+			if (rc == -1)
+				log_warnx("cannot push received messages: the store "
+				    "failed; they stay stored");
+			return 0;
+		}
+		rc = conn_write(c, res, len);
+		free(res);
+		if (rc == -1) {
+			conn_free(c);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void
+listener_delivered(struct listener *l)
+{
+	if (l != NULL && l->subscriber != NULL)
+		conn_push(l->subscriber);
+}
+
+/* subscribe: this connection gets the messages as they arrive, if no
+ * other one does. 0, or -1 if c was freed. */
+static int
+conn_subscribe(struct conn *c)
+{
+	uint8_t *res;
+	size_t len;
+	int rc;
+
+	if (c->l->subscriber != NULL && c->l->subscriber != c)
+		api_exception("subscribe: another connection is subscribed to this "
+		    "client's messages; one at a time", &res, &len);
+	else {
+		c->l->subscriber = c;
+		api_subscribed(&res, &len);
+	}
+	rc = conn_write(c, res, len);
+	free(res);
+	if (rc == -1) {
+		conn_free(c);
+		return -1;
+	}
+	return c->l->subscriber == c ? conn_push(c) : 0;
 }
 
 /* Says why in an exception, then closes this one connection. */
@@ -331,6 +405,12 @@ conn_on_read(struct bufferevent *bev, void *arg)
 		    conn_refresh_start(c) == 0)
 			return;		/* read again when the topology comes */
 		c->refreshed = 0;
+		if (api_is_subscribe(req, msg_len)) {
+			evbuffer_drain(in, (size_t)n + msg_len);
+			if (conn_subscribe(c) == -1)
+				return;
+			continue;
+		}
 		uint8_t *res;
 		size_t res_len;
 		api_handle(c->l->state, req, msg_len, &res, &res_len);
@@ -360,6 +440,8 @@ conn_on_write(struct bufferevent *bev, void *arg)
 		shutdown(bufferevent_getfd(bev), SHUT_WR);
 		return;
 	}
+	if (c->push_held && conn_push(c) == -1)
+		return;
 	if (c->waiting)
 		return;		/* read again when the topology comes */
 	if (!(bufferevent_get_enabled(bev) & EV_READ)) {
@@ -660,7 +742,10 @@ listener_open(struct event_base *base, const Nymipc__ChildConfig *cfg,
 	if (!l->is_unix && !l->any_user && (l->diag = peer_diag_open()) == -1)
 		fatal("cannot open a sock_diag socket to learn peers' users "
 		    "(allow_other_users = true serves every user without it)");
-	if (rc == -1 || listen(l->fd, 64) == -1)
+	/* master listens on the unix socket already; listening again would
+	 * make rpcd the process its clients see in SO_PEERCRED, where
+	 * nym_daemon_pid() looks for the daemon (master). */
+	if (rc == -1 || (!l->is_unix && listen(l->fd, 64) == -1))
 		fatal("listen");
 	return l;
 }

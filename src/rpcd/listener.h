@@ -39,4 +39,8 @@ int	listener_start(struct listener *);
 /* A new topology came from netd: answer the requests waiting for it. */
 void	listener_topology_changed(struct listener *);
 
+/* A received message was stored: the subscribed connection, if any,
+ * gets it now. */
+void	listener_delivered(struct listener *);
+
 #endif

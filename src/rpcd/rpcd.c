@@ -318,6 +318,10 @@ on_received(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 	if (netd != NULL && ipc_send_id(netd, rc == -1 ? IPC_NOT_STORED : IPC_STORED,
 	    r->id) == -1)
 		log_warn("cannot confirm delivery %llu", (unsigned long long)r->id);
+	/* Stored first, then pushed: a push that is not read loses nothing
+	 * the provider could deliver again. */
+	if (rc == 0)
+		listener_delivered(rpcd.listener);
 }
 
 static void

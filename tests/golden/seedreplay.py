@@ -35,7 +35,8 @@ FLUSH_PB = fld(6, b"")
 # The deliberate differences: the name of each is in the first column of
 # the table in docs/socket-api.md, which gives the reason.
 KINDS = ("provider-id", "invalid-request", "exception-not-close", "frame-error",
-         "frame-timeout", "send-refused", "send-error-text", "packet-limit",
+         "frame-timeout", "send-refused", "send-error-text", "provider-from-topology",
+         "packet-limit",
          "no-flush-needed", "two-requests", "lenient-base64", "utf8", "origin",
          "close-reason", "http")
 
@@ -174,6 +175,18 @@ def expect_exception(seed, text, closes=False):
     return a
 
 
+def expect_answer(seed, pb):
+    """The answer pb (a packed Response) where the seed answered otherwise;
+    over TCP then the flush's answer."""
+    a = answer(seed)
+    if seed["transport"] == "tcp":
+        a["bytes"] = "".join(frame(x).hex() for x in (pb, FLUSH_PB))
+    else:
+        a["frames"] = [ws_server_frame(2, pb)]
+    a["end"] = "open"
+    return a
+
+
 def expect_invalid_request(seed, explanation):
     """The seed's "Invalid server request", then what was wrong."""
     return expect_exception(seed, INVALID + ": " + explanation)
@@ -216,7 +229,6 @@ NO_FLUSH = "flush does not exist on the websocket: every response is sent as soo
 MALFORMED = "malformed request: not a protobuf Request message"
 KEY_LEN = "send: bad recipient public key length: %d bytes, expected 32"
 PKEY_LEN = "send: bad recipient provider public key length: %d bytes, expected 32"
-NO_PROVIDER = "send: the recipient has no provider"
 NO_RECIPIENT = "send: missing recipient"
 SMALL = "send: the recipient's public key is not a usable X25519 key (a point of small order)"
 TOO_LARGE = "send: message too large: %d bytes, the maximum is 2031"
@@ -237,7 +249,9 @@ for t in ("tcp", "ws"):
     DIFFS[(t, b + "send-recipient-key-31")] = ("send-refused", expect_exception, KEY_LEN % 31)
     DIFFS[(t, b + "send-recipient-key-zero")] = ("send-refused", expect_exception, SMALL)
     DIFFS[(t, b + "send-empty-recipient")] = ("send-error-text", expect_exception, KEY_LEN % 0)
-    DIFFS[(t, b + "send-recipient-no-provider")] = ("send-error-text", expect_exception, NO_PROVIDER)
+    # The recipient (C1) is registered in the topology: nymd sends to its provider.
+    DIFFS[(t, b + "send-recipient-no-provider")] = ("provider-from-topology", expect_answer,
+                                                    fld(2, b""))
     DIFFS[(t, b + "empty-request")] = ("invalid-request", expect_invalid_request, UNKNOWN)
     DIFFS[(t, b + "unknown-field-7")] = ("invalid-request", expect_invalid_request, UNKNOWN)
     DIFFS[(t, b + "not-protobuf")] = ("exception-not-close", expect_exception, MALFORMED)

@@ -432,9 +432,12 @@ def run_bad(args):
     tcp_bad(args, "recipient key of 33 bytes",
             frame(send_request(b"x", client_config(RECIPIENT_KEY + b"!", mix_config(PROVIDER_KEY)))),
             r"^send: bad recipient public key length: 33 bytes, expected 32$", False)
-    tcp_bad(args, "recipient without provider",
-            frame(send_request(b"x", client_config(RECIPIENT_KEY))),
-            r"^send: the recipient has no provider$", False)
+    # nymd completes a missing provider from the topology: a key it does
+    # not list (C3; C1 and C2 are registered) is refused.
+    tcp_bad(args, "recipient without provider, not in the topology",
+            frame(send_request(b"x", client_config(K(0xC3)))),
+            r"^send: the recipient has no provider, and the topology does not list its key$",
+            False)
     tcp_bad(args, "provider key of 0 bytes",
             frame(send_request(b"x", client_config(RECIPIENT_KEY, mix_config(b"", b"h", b"1"))))
             , r"^send: bad recipient provider public key length: 0 bytes, expected 32$", False)
@@ -486,9 +489,10 @@ def run_bad(args):
            J({"send": {"message": "aGk=", "recipient": dict(
                rcpt, pubKey=base64.b64encode(RECIPIENT_KEY[:31]).decode())}}),
            r"^send: bad recipient public key length: 31 bytes, expected 32$")
-    ws_bad(args, "recipient without provider (JSON)", 1,
-           J({"send": {"message": "aGk=", "recipient": {"pubKey": rcpt["pubKey"]}}}),
-           r"^send: the recipient has no provider$")
+    ws_bad(args, "recipient without provider, not in the topology (JSON)", 1,
+           J({"send": {"message": "aGk=", "recipient": {
+               "pubKey": base64.b64encode(K(0xC3)).decode()}}}),
+           r"^send: the recipient has no provider, and the topology does not list its key$")
     ws_bad(args, "message of 2032 bytes (JSON)", 1,
            J({"send": {"message": base64.b64encode(bytes(2032)).decode(), "recipient": rcpt}}),
            r"^send: message too large: 2032 bytes, the maximum is 2031$")

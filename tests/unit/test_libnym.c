@@ -7,6 +7,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -837,6 +838,18 @@ run_until(struct event_base *base, const struct async_log *l, int calls)
 		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
 }
 
+/* Runs the loop, blocking, until calls callbacks or ms have passed. */
+static void
+run_until_ms(struct event_base *base, const struct async_log *l, int calls, int ms)
+{
+	struct timeval tv = { .tv_sec = 0, .tv_usec = 10000 };
+
+	for (int waited = 0; waited < ms && l->calls < calls; waited += 10) {
+		event_base_loopexit(base, &tv);
+		event_base_dispatch(base);
+	}
+}
+
 /* Runs the loop without blocking, so that queued requests are written. */
 static void
 pump(struct event_base *base)
@@ -994,6 +1007,336 @@ test_async_free_outside(void **state)
 	event_base_free(base);
 }
 
+/* nymd's subscribe answer, and a push of n messages. */
+static void
+srv_subscribed(int fd)
+{
+	Types__Response res = TYPES__RESPONSE__INIT;
+	Types__ResponseSubscribe su = TYPES__RESPONSE_SUBSCRIBE__INIT;
+
+	res.value_case = TYPES__RESPONSE__VALUE_SUBSCRIBE;
+	res.subscribe = &su;
+	srv_respond(fd, &res);
+}
+
+static void
+srv_push(int fd, const char *const *msgs, size_t n)
+{
+	Types__Response res = TYPES__RESPONSE__INIT;
+	Types__ResponsePushed pu = TYPES__RESPONSE_PUSHED__INIT;
+	ProtobufCBinaryData b[4];
+
+	assert_true(n <= 4);
+	for (size_t i = 0; i < n; i++) {
+		b[i].data = (uint8_t *)(uintptr_t)msgs[i];
+		b[i].len = strlen(msgs[i]);
+	}
+	pu.messages = b;
+	pu.n_messages = n;
+	res.value_case = TYPES__RESPONSE__VALUE_PUSHED;
+	res.pushed = &pu;
+	srv_respond(fd, &res);
+}
+
+static void
+srv_limits(int fd, uint64_t max_message)
+{
+	Types__Response res = TYPES__RESPONSE__INIT;
+	Types__ResponseLimits li = TYPES__RESPONSE_LIMITS__INIT;
+
+	li.max_message_bytes = max_message;
+	li.max_request_bytes = 1048576;
+	res.value_case = TYPES__RESPONSE__VALUE_LIMITS;
+	res.limits = &li;
+	srv_respond(fd, &res);
+}
+
+static void
+test_connect_fd_not_socket(void **state)
+{
+	struct nym_client *c = NULL;
+	int p[2], sv[2];
+
+	/* A pipe, a file, a datagram socket: refused, and left open. */
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(nym_connect_fd(&c, p[0]), NYM_ERR_INVALID);
+	assert_null(c);
+	assert_non_null(strstr(nym_last_error(NULL), "is not a socket"));
+	assert_int_equal(fcntl(p[0], F_GETFD), 0);
+	close(p[0]);
+	close(p[1]);
+	int fd = open("/dev/null", O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(nym_connect_fd(&c, fd), NYM_ERR_INVALID);
+	close(fd);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM, 0, sv), 0);
+	assert_int_equal(nym_connect_fd(&c, sv[0]), NYM_ERR_INVALID);
+	assert_non_null(strstr(nym_last_error(NULL), "not a stream socket"));
+	close(sv[0]);
+	close(sv[1]);
+	assert_int_equal(nym_connect_fd(&c, 999), NYM_ERR_INVALID);
+	assert_null(c);
+}
+
+static void
+test_version_and_pid(void **state)
+{
+	struct fixture *f = *state;
+	char want[32];
+	long pid = 0;
+
+	snprintf(want, sizeof(want), "%d.%d.%d", NYM_VERSION_MAJOR, NYM_VERSION_MINOR,
+	    NYM_VERSION_PATCH);
+	assert_string_equal(nym_version(), want);
+	assert_string_equal(nym_version(), PACKAGE_VERSION);
+	/* The peer of a socketpair is this process. */
+	assert_int_equal(nym_daemon_pid(f->c, &pid), 0);
+	assert_int_equal(pid, (long)getpid());
+	assert_int_equal(nym_daemon_pid(NULL, &pid), NYM_ERR_INVALID);
+}
+
+static void
+test_max_message_size(void **state)
+{
+	struct fixture *f = *state;
+	size_t max = 0;
+
+	srv_limits(f->srv, 2031);
+	assert_int_equal(nym_max_message_size(f->c, &max), 0);
+	srv_expect(f->srv, TYPES__REQUEST__VALUE_LIMITS);
+	assert_int_equal(max, 2031);
+	/* An answer naming no size is nymd's error, not a size of 0. */
+	srv_limits(f->srv, 0);
+	assert_int_equal(nym_max_message_size(f->c, &max), NYM_ERR_PROTOCOL);
+	assert_int_equal(max, 0);
+}
+
+static void
+test_wait_message(void **state)
+{
+	struct fixture *f = *state;
+	const char *first[] = { "one", "two" };
+	const char *later[] = { "three" };
+	struct nym_message *m;
+	struct nym_client_config d;
+
+	/* Subscribes once, gets what was pushed, one message per call. */
+	srv_subscribed(f->srv);
+	srv_push(f->srv, first, 2);
+	assert_int_equal(nym_wait_message(f->c, 1000, &m), 0);
+	srv_expect(f->srv, TYPES__REQUEST__VALUE_SUBSCRIBE);
+	assert_int_equal(m->len, 3);
+	assert_string_equal((const char *)m->data, "one");
+	nym_messages_free(m);
+	/* A push that comes before another request's answer is kept. */
+	srv_push(f->srv, later, 1);
+	srv_details(f->srv, KEY_A);
+	assert_int_equal(nym_details(f->c, &d), 0);
+	srv_expect(f->srv, TYPES__REQUEST__VALUE_DETAILS);
+	assert_string_equal(d.id, KEY_A);
+	assert_int_equal(nym_wait_message(f->c, 0, &m), 0);
+	assert_string_equal((const char *)m->data, "two");
+	nym_messages_free(m);
+	assert_int_equal(nym_wait_message(f->c, 0, &m), 0);
+	assert_string_equal((const char *)m->data, "three");
+	nym_messages_free(m);
+	/* Nothing more: a timeout, and the connection stays usable. */
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(nym_wait_message(f->c, 150, &m), NYM_ERR_TIMEOUT);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	assert_true(ms >= 140 && ms < 1500);
+	assert_null(m);
+	srv_details(f->srv, KEY_B);
+	assert_int_equal(nym_details(f->c, &d), 0);
+	assert_string_equal(d.id, KEY_B);
+	/* No second subscribe request was sent: the next is details. */
+	srv_expect(f->srv, TYPES__REQUEST__VALUE_DETAILS);
+}
+
+static void
+test_wait_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct nym_message *m;
+
+	srv_exception(f->srv, "subscribe: another connection is subscribed");
+	assert_int_equal(nym_wait_message(f->c, 100, &m), NYM_ERR_REMOTE);
+	assert_string_equal(nym_last_error(f->c), "subscribe: another connection is subscribed");
+	/* A push to a connection that never subscribed breaks the protocol. */
+	const char *one[] = { "x" };
+	struct nym_client_config d;
+	srv_push(f->srv, one, 1);
+	assert_int_equal(nym_details(f->c, &d), NYM_ERR_PROTOCOL);
+	assert_non_null(strstr(nym_last_error(f->c), "did not subscribe"));
+}
+
+static void
+test_async_timeout(void **state)
+{
+	struct fixture *f = *state;
+	struct event_base *base = event_base_new();
+	struct async_log l = { 0 };
+
+	/* nym_set_timeout() (2 s, setup) carries over; 100 ms from here on. */
+	struct nym_async *a = async_open(f, base, &l);
+	assert_int_equal(nym_async_set_timeout(a, 100), 0);
+	assert_int_equal(nym_async_details(a, on_details, &l), 0);
+	assert_int_equal(nym_async_set_timeout(a, 0), 0);
+	assert_int_equal(nym_async_clients(a, on_clients, &l), 0);
+	run_until_ms(base, &l, 1, 2000);
+	assert_int_equal(l.calls, 1);
+	assert_int_equal(l.order[0], 1);
+	assert_int_equal(l.errs[0], NYM_ERR_TIMEOUT);
+	assert_non_null(strstr(nym_async_last_error(a), "did not answer within 100 ms"));
+	/* The late answer is dropped; the next goes to clients; still usable. */
+	srv_expect(f->srv, TYPES__REQUEST__VALUE_DETAILS);
+	srv_expect(f->srv, TYPES__REQUEST__VALUE_CLIENTS);
+	srv_details(f->srv, KEY_A);
+	srv_clients(f->srv);
+	run_until_ms(base, &l, 2, 2000);
+	assert_int_equal(l.calls, 2);
+	assert_int_equal(l.order[1], 2);
+	assert_int_equal(l.errs[1], 0);
+	assert_string_equal(l.text[1], KEY_B);
+	assert_int_equal(l.lost, 0);
+	nym_async_free(a);
+	event_base_free(base);
+}
+
+static void
+test_async_cancel(void **state)
+{
+	struct fixture *f = *state;
+	struct event_base *base = event_base_new();
+	struct async_log l = { 0 };
+
+	struct nym_async *a = async_open(f, base, &l);
+	assert_int_equal(nym_async_last_request(a), 0);
+	assert_int_equal(nym_async_details(a, on_details, &l), 0);
+	unsigned long first = nym_async_last_request(a);
+	assert_int_equal(nym_async_fetch(a, on_fetch, &l), 0);
+	unsigned long second = nym_async_last_request(a);
+	assert_true(first != 0 && second != first);
+	/* Canceled: its callback at once, with NYM_ERR_CANCELED. */
+	assert_int_equal(nym_cancel(a, first), 0);
+	assert_int_equal(l.calls, 1);
+	assert_int_equal(l.order[0], 1);
+	assert_int_equal(l.errs[0], NYM_ERR_CANCELED);
+	assert_int_equal(nym_cancel(a, first), NYM_ERR_NOT_FOUND);
+	assert_int_equal(nym_cancel(a, 12345), NYM_ERR_NOT_FOUND);
+	/* Both answers come; the canceled one's is dropped. */
+	const char *msgs[] = { "kept" };
+	const size_t lens[] = { 4 };
+	srv_details(f->srv, KEY_A);
+	srv_fetch(f->srv, msgs, lens, 1);
+	run_until(base, &l, 2);
+	assert_int_equal(l.calls, 2);
+	assert_int_equal(l.order[1], 3);
+	assert_int_equal(l.errs[1], 0);
+	assert_string_equal(l.text[1], "kept");
+	assert_int_equal(nym_cancel(a, second), NYM_ERR_NOT_FOUND);
+	assert_int_equal(l.lost, 0);
+	nym_async_free(a);
+	event_base_free(base);
+}
+
+struct push_log {
+	int	n;
+	int	err;
+	int	ended;
+	char	text[4][16];
+};
+
+static void
+on_message(struct nym_async *a, int err, const struct nym_message *m, void *arg)
+{
+	struct push_log *p = arg;
+
+	if (err != 0) {
+		p->ended++;
+		p->err = err;
+		return;
+	}
+	assert_true(p->n < 4);
+	snprintf(p->text[p->n++], sizeof(p->text[0]), "%s", (const char *)m->data);
+}
+
+static void
+test_async_subscribe(void **state)
+{
+	struct fixture *f = *state;
+	struct event_base *base = event_base_new();
+	struct async_log l = { 0 };
+	struct push_log p = { 0 };
+	const char *two[] = { "hello", "world" };
+
+	struct nym_async *a = async_open(f, base, &l);
+	assert_int_equal(nym_async_set_timeout(a, 50), 0);
+	assert_int_equal(nym_async_subscribe(a, on_message, &p), 0);
+	assert_int_equal(nym_async_subscribe(a, on_message, &p), NYM_ERR_INVALID);
+	assert_int_equal(nym_cancel(a, nym_async_last_request(a)), NYM_ERR_INVALID);
+	assert_int_equal(nym_async_details(a, on_details, &l), 0);
+	pump(base);
+	srv_expect(f->srv, TYPES__REQUEST__VALUE_SUBSCRIBE);
+	srv_expect(f->srv, TYPES__REQUEST__VALUE_DETAILS);
+	/* Pushes between the answers, and after them; the subscription
+	 * has no deadline (50 ms pass before its answer). */
+	usleep(120 * 1000);
+	pump(base);
+	assert_int_equal(l.calls, 1);	/* details timed out */
+	assert_int_equal(l.errs[0], NYM_ERR_TIMEOUT);
+	srv_subscribed(f->srv);
+	srv_push(f->srv, two, 2);
+	srv_details(f->srv, KEY_A);
+	srv_push(f->srv, two + 1, 1);
+	for (int i = 0; i < 200 && p.n < 3; i++)
+		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	assert_int_equal(p.n, 3);
+	assert_string_equal(p.text[0], "hello");
+	assert_string_equal(p.text[1], "world");
+	assert_string_equal(p.text[2], "world");
+	assert_int_equal(p.ended, 0);
+	assert_int_equal(l.calls, 1);	/* the late details answer was dropped */
+	assert_int_equal(l.lost, 0);
+	/* Freeing the handle ends the subscription, once. */
+	nym_async_free(a);
+	assert_int_equal(p.ended, 1);
+	assert_int_equal(p.err, NYM_ERR_CANCELED);
+	event_base_free(base);
+}
+
+static void
+test_async_subscribe_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct event_base *base = event_base_new();
+	struct async_log l = { 0 };
+	struct push_log p = { 0 };
+
+	struct nym_async *a = async_open(f, base, &l);
+	assert_int_equal(nym_async_subscribe(a, on_message, &p), 0);
+	srv_exception(f->srv, "subscribe: another connection is subscribed");
+	for (int i = 0; i < 200 && p.ended == 0; i++)
+		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	assert_int_equal(p.ended, 1);
+	assert_int_equal(p.err, NYM_ERR_REMOTE);
+	/* May subscribe again; a lost connection ends it with NYM_ERR_IO. */
+	assert_int_equal(nym_async_subscribe(a, on_message, &p), 0);
+	srv_subscribed(f->srv);
+	pump(base);
+	close(f->srv);
+	f->srv = -1;
+	event_base_dispatch(base);
+	assert_int_equal(p.ended, 2);
+	assert_int_equal(p.err, NYM_ERR_IO);
+	assert_int_equal(l.lost, 1);
+	nym_async_free(a);
+	assert_int_equal(p.ended, 2);
+	event_base_free(base);
+}
+
 int
 main(void)
 {
@@ -1024,6 +1367,15 @@ main(void)
 		T(test_async_unasked),
 		T(test_async_free),
 		T(test_async_free_outside),
+		cmocka_unit_test(test_connect_fd_not_socket),
+		T(test_version_and_pid),
+		T(test_max_message_size),
+		T(test_wait_message),
+		T(test_wait_refused),
+		T(test_async_timeout),
+		T(test_async_cancel),
+		T(test_async_subscribe),
+		T(test_async_subscribe_refused),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);
