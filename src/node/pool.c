@@ -58,6 +58,7 @@ struct pool_peer {
 	size_t			 qlen;
 	uint64_t		 sent;		/* since the last pool_take_sent() */
 	int			 warned;	/* one warning per outage */
+	uint64_t		 dropped_full;	/* in this episode of a full queue */
 };
 
 struct pool {
@@ -190,6 +191,11 @@ pool_flush(struct pool_peer *pp)
 		pp->qlen--;
 		pp->sent++;
 		pool->c.sent++;
+	}
+	if (pp->qlen == 0 && pp->dropped_full > 0) {
+		log_info("link to %s: its queue drained; %llu packets were dropped "
+		    "while it was full", pp->id, (unsigned long long)pp->dropped_full);
+		pp->dropped_full = 0;
 	}
 }
 
@@ -382,6 +388,12 @@ pool_enqueue(struct pool_peer *pp, uint8_t *packet)
 	if (pp->qlen >= pool->queue_packets) {
 		free(packet);
 		pool->c.dropped_full++;
+		/* Said once an episode: the next hop reads slower than
+		 * packets come (overload), and the loss is otherwise silent. */
+		if (pp->dropped_full++ == 0)
+			log_warnx("link to %s: its queue of %zu packets is full (the "
+			    "next hop reads slower than packets arrive): packets "
+			    "dropped until it drains", pp->id, pool->queue_packets);
 		return POOL_ERR_FULL;
 	}
 	pp->queue[(pp->qhead + pp->qlen) % pool->queue_packets] = packet;
