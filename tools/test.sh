@@ -1,9 +1,10 @@
 #!/bin/sh
 # The whole test suite: each test once where it says the most
-# (mk/checksplit.am): make check-timing in a normal build (unit tests,
-# corpus replays, the tests about time and load), make check-functional in
-# an AddressSanitizer + UndefinedBehaviorSanitizer build (everything else,
-# and the unit tests again; NYMD_CHECK_ALL=1 runs make check in both);
+# (mk/checksplit.am): make check-normal in a normal build (unit tests,
+# corpus replays, the tests about time and load and the shipped library),
+# make check-functional in an AddressSanitizer + UndefinedBehaviorSanitizer
+# build (everything else, and the unit tests again; NYMD_CHECK_ALL=1 runs
+# make check in both);
 # then the unit tests and corpus replays under valgrind, then the mutation
 # check (make mutants: one result per mutation), then a short run of every
 # fuzz target (NYMD_FUZZ_SECONDS each, 10 by default), then the Debian
@@ -207,7 +208,7 @@ run_mutants() {
 	return 0
 }
 
-run_suite default check-timing || status=1
+run_suite default check-normal || status=1
 run_suite sanitize check-functional --enable-sanitizers || status=1
 run_valgrind || status=1
 run_mutants || status=1
