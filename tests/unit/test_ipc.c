@@ -593,6 +593,7 @@ test_check_reply_blocks(void **state)
 	struct ipc_dispatch none = { .handlers = { [IPC_BUILD] = on_msg } };
 	m.type = IPC_REPLY_ARRIVED;
 	m.body_case = NYMIPC__IPC__BODY_REPLY_IN;
+	m.reply_in = &ri;
 	ri.surb_id.len = SURB_ID_BYTES;
 	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), 0);
 	assert_int_equal(ipc_check(&none, &m, why, sizeof(why)), -1);
