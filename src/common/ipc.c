@@ -281,8 +281,11 @@ ipc_outgoing_problem(const Nymipc__Outgoing *o)
 		return "a sender tag that is not 16 bytes";
 	if (o->surb.len != 0 && o->surb.len != SURB_BYTES)
 		return "a reply block of the wrong size";
-	if (o->surb.len != 0 && (tagged || o->surbs != 0))
+	if (o->surb.len != 0 && tagged)
 		return "a reply that carries reply blocks";
+	if (o->surb.len != 0 && o->surbs != 0)	/* asks for more: MORE */
+		return o->surbs <= PAYLOAD_MAX_MORE && o->message.len == 0 ? NULL :
+		    "a request for more reply blocks out of range or with a message";
 	if (!tagged && (o->surbs != 0 || o->surbs_only))
 		return "reply blocks without a sender tag";
 	if (o->surbs > PAYLOAD_MAX_SURBS)
@@ -320,6 +323,8 @@ ipc_received_problem(const Nymipc__Received *r)
 		return "a sender tag that is not 16 bytes";
 	if (r->surb_id.len != 0 && r->surb_id.len != SURB_ID_BYTES)
 		return "a reply block id that is not 16 bytes";
+	if (r->more_surbs > PAYLOAD_MAX_MORE || (r->more_surbs > 0 && r->surb_id.len == 0))
+		return "a request for more reply blocks out of range or not in a reply";
 	if (r->n_surbs > PAYLOAD_MAX_SURBS ||
 	    (r->n_surbs > 0 && r->sender_tag.len == 0))
 		return "reply blocks without a sender tag, or too many";

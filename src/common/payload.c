@@ -25,6 +25,9 @@ payload_valid(const struct payload *p)
 	case PAYLOAD_SURBS:
 		return p->n_surbs >= 1 && p->n_surbs <= PAYLOAD_MAX_SURBS &&
 		    p->message_len == 0;
+	case PAYLOAD_MORE:
+		return p->n_surbs == 0 && p->message_len == 0 && p->more >= 1 &&
+		    p->more <= PAYLOAD_MAX_MORE;
 	default:
 		return 0;
 	}
@@ -43,6 +46,11 @@ payload_encode(uint8_t out[SPHINX_MAX_MESSAGE_BYTES], size_t *len,
 	out[n++] = (uint8_t)p->type;
 	memcpy(out + n, p->msgid, MESSAGE_ID_BYTES);
 	n += MESSAGE_ID_BYTES;
+	if (p->type == PAYLOAD_MORE) {
+		out[n++] = (uint8_t)p->more;
+		*len = n;
+		return 0;
+	}
 	if (p->type != PAYLOAD_PLAIN) {
 		memcpy(out + n, p->tag, PAYLOAD_TAG_BYTES);
 		n += PAYLOAD_TAG_BYTES;
@@ -101,6 +109,11 @@ payload_decode(const uint8_t *in, size_t len, struct payload *p)
 	case PAYLOAD_TAGGED:
 	case PAYLOAD_SURBS:
 		if (payload_decode_tagged(in, len, p) == 0)
+			return 0;
+		break;
+	case PAYLOAD_MORE:
+		p->more = len == 2 + MESSAGE_ID_BYTES ? in[1 + MESSAGE_ID_BYTES] : 0;
+		if (p->more >= 1 && p->more <= PAYLOAD_MAX_MORE)
 			return 0;
 		break;
 	}

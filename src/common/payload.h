@@ -8,6 +8,9 @@
  *               0 <= k <= PAYLOAD_MAX_SURBS
  *   SURBS  (4): type || message id || sender tag || k || k reply blocks,
  *               1 <= k <= PAYLOAD_MAX_SURBS, nothing after them
+ *   MORE   (5): type || message id || n (1): a replier asks the creator,
+ *               through one of its blocks, for n more (1 <= n <=
+ *               PAYLOAD_MAX_MORE); only ever inside a reply
  *
  * Type 2 is the loop cover (keyd/packet.h), which is not a message.  A
  * PLAIN payload is exactly what nymd sent before reply blocks existed.
@@ -31,10 +34,14 @@
 #define PAYLOAD_MAX_SURBS \
 	((SPHINX_MAX_MESSAGE_BYTES - PAYLOAD_TAGGED_HEAD_BYTES) / SURB_BYTES)
 
+/* Blocks one MORE payload asks for at most. */
+#define PAYLOAD_MAX_MORE	16
+
 enum payload_type {
 	PAYLOAD_PLAIN = 1,
 	PAYLOAD_TAGGED = 3,
 	PAYLOAD_SURBS = 4,
+	PAYLOAD_MORE = 5,
 };
 
 struct payload {
@@ -45,6 +52,7 @@ struct payload {
 	const uint8_t		*surbs;		/* n_surbs * SURB_BYTES */
 	const uint8_t		*message;	/* PLAIN, TAGGED; may be NULL if 0 */
 	size_t			 message_len;
+	unsigned int		 more;		/* MORE: blocks asked for */
 };
 
 /*

@@ -320,7 +320,7 @@ on_build(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 	}
 	if (o->surb.len != 0)
 		rc = packet_build_reply(packet, o->surb.data, o->msgid.data,
-		    o->message.data, o->message.len);
+		    o->message.data, o->message.len, o->surbs);
 	else
 		rc = keyd.have_provider ? packet_build_real(packet, &route,
 		    o->recipient.data, o->recipient_provider.data, o->msgid.data,
@@ -490,6 +490,7 @@ keyd_send_received(struct ipc_chan *rpcd, uint64_t id, const struct packet_conte
 	if (surb_id != NULL) {
 		rec.surb_id.data = (uint8_t *)surb_id;
 		rec.surb_id.len = SURB_ID_BYTES;
+		rec.more_surbs = pc->more;
 	}
 	out.type = IPC_RECEIVED;
 	out.body_case = NYMIPC__IPC__BODY_RECEIVED;
@@ -541,6 +542,8 @@ on_unwrap(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 	int rc;
 
 	rc = packet_open(keyd.priv, keyd.loop_key, msg->packet->data.data, &pc);
+	if (rc == PACKET_OK && pc.more > 0)
+		rc = PACKET_ERR_TYPE;	/* asking for blocks: only in a reply */
 	if (rc == SPHINX_ERR_COMMAND &&
 	    keyd_reply_arrived(c, rpcd, id, msg->packet->data.data) == 0) {
 		keyd.opened++;

@@ -244,12 +244,13 @@ packet_read_message(const uint8_t *msg, size_t len, struct packet_contents *out)
 	out->message_len = p.message_len;
 	if (p.message_len > 0)
 		memcpy(out->message, p.message, p.message_len);
-	out->tagged = p.type != PAYLOAD_PLAIN;
+	out->tagged = p.type == PAYLOAD_TAGGED || p.type == PAYLOAD_SURBS;
 	out->surbs_only = p.type == PAYLOAD_SURBS;
 	memcpy(out->tag, p.tag, sizeof(out->tag));
 	out->n_surbs = p.n_surbs;
 	if (p.n_surbs > 0)
 		memcpy(out->surbs, p.surbs, p.n_surbs * SURB_BYTES);
+	out->more = p.type == PAYLOAD_MORE ? p.more : 0;
 	return PACKET_OK;
 }
 
@@ -337,10 +338,12 @@ packet_build_surb(struct packet_surb *s, uint8_t keys[SURB_KEYS_BYTES],
 
 int
 packet_build_reply(uint8_t out[SPHINX_PACKET_BYTES], const uint8_t surb[SURB_BYTES],
-    const uint8_t msgid[PACKET_MSGID_BYTES], const uint8_t *msg, size_t len)
+    const uint8_t msgid[PACKET_MSGID_BYTES], const uint8_t *msg, size_t len,
+    unsigned int more)
 {
 	uint8_t payload[SPHINX_MAX_MESSAGE_BYTES];
-	struct payload p = { .type = PAYLOAD_PLAIN, .message = msg, .message_len = len };
+	struct payload p = { .type = more > 0 ? PAYLOAD_MORE : PAYLOAD_PLAIN,
+	    .message = msg, .message_len = len, .more = more };
 	size_t plen;
 	int rc;
 

@@ -64,6 +64,7 @@ struct packet_contents {
 	uint8_t			 tag[PAYLOAD_TAG_BYTES];
 	size_t			 n_surbs;
 	uint8_t			 surbs[PAYLOAD_MAX_SURBS][SURB_BYTES];
+	unsigned int		 more;		/* MORE: blocks asked for (replies only) */
 };
 
 /* A reply block built by packet_build_surb(). */
@@ -91,9 +92,11 @@ int	packet_build_payload(uint8_t out[SPHINX_PACKET_BYTES], const struct packet_r
  */
 int	packet_build_surb(struct packet_surb *, uint8_t keys[SURB_KEYS_BYTES],
 	    const struct packet_route *, const uint8_t replier_provider[32]);
-/* The packet of a reply through surb carrying msg with id msgid. */
+/* The packet of a reply through surb carrying msg with id msgid, or
+ * if more > 0, asking for that many more blocks (payload MORE). */
 int	packet_build_reply(uint8_t out[SPHINX_PACKET_BYTES], const uint8_t surb[SURB_BYTES],
-	    const uint8_t msgid[PACKET_MSGID_BYTES], const uint8_t *msg, size_t len);
+	    const uint8_t msgid[PACKET_MSGID_BYTES], const uint8_t *msg, size_t len,
+	    unsigned int more);
 /* The real message a reply carried, as surb_open() gave it. */
 int	packet_read_message(const uint8_t *msg, size_t len, struct packet_contents *out);
 int	packet_build_loop(uint8_t out[SPHINX_PACKET_BYTES], const struct packet_route *,

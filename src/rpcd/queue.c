@@ -85,6 +85,13 @@ enum queue_stmt {
 	Q_USE_BLOCK,
 	Q_ENQUEUE_REPLY,
 	Q_COUNT_BLOCKS,
+	Q_PUT_TAG,
+	Q_KEYS_TAG,
+	Q_GRANTED,
+	Q_ENQUEUE_MORE,
+	Q_ADD_GRANTED,
+	Q_ENQUEUE_ASK,
+	Q_EXPIRE_TAGS,
 	Q_NSTMTS,
 };
 
@@ -114,7 +121,8 @@ static const char *const queue_sql[Q_NSTMTS] = {
 	[Q_RECEIVE_TAGGED] = "INSERT OR IGNORE INTO received (msgid, message, tag, fetched) "
 	    "VALUES (?, ?, ?, ?)",
 	[Q_PUT_BLOCK] = "INSERT INTO reply_blocks (tag, surb, expires) VALUES (?, ?, ?)",
-	[Q_PUT_KEYS] = "INSERT OR REPLACE INTO surb_keys (id, sealed, expires) VALUES (?, ?, ?)",
+	[Q_PUT_KEYS] = "INSERT OR REPLACE INTO surb_keys (id, sealed, expires, tag) "
+	    "VALUES (?, ?, ?, (SELECT tag FROM outgoing WHERE id = ?))",
 	[Q_GET_KEYS] = "SELECT sealed FROM surb_keys WHERE id = ? AND expires > ?",
 	[Q_USE_KEYS] = "DELETE FROM surb_keys WHERE id = ? AND expires > ?",
 	[Q_EXPIRE_KEYS] = "DELETE FROM surb_keys WHERE expires <= ?",
@@ -125,6 +133,17 @@ static const char *const queue_sql[Q_NSTMTS] = {
 	[Q_ENQUEUE_REPLY] = "INSERT INTO outgoing (msgid, recipient, provider, message, surb) "
 	    "VALUES (?, zeroblob(32), zeroblob(32), ?, ?)",
 	[Q_COUNT_BLOCKS] = "SELECT COUNT(*) FROM reply_blocks WHERE tag = ? AND expires > ?",
+	[Q_PUT_TAG] = "INSERT OR IGNORE INTO tags (tag, recipient, provider, granted, created) "
+	    "VALUES (?, ?, ?, ?, ?)",
+	[Q_KEYS_TAG] = "SELECT tag FROM surb_keys WHERE id = ? AND expires > ?",
+	[Q_GRANTED] = "SELECT granted FROM tags WHERE tag = ?",
+	[Q_ENQUEUE_MORE] = "INSERT INTO outgoing (msgid, recipient, provider, message, surbs, "
+	    "surbs_only, tag) SELECT randomblob(16), recipient, provider, X'', ?, 1, tag "
+	    "FROM tags WHERE tag = ?",
+	[Q_ADD_GRANTED] = "UPDATE tags SET granted = granted + ? WHERE tag = ?",
+	[Q_ENQUEUE_ASK] = "INSERT INTO outgoing (msgid, recipient, provider, message, surbs, surb) "
+	    "VALUES (randomblob(16), zeroblob(32), zeroblob(32), X'', ?, ?)",
+	[Q_EXPIRE_TAGS] = "DELETE FROM tags WHERE created <= ?",
 };
 
 struct queue {
@@ -178,7 +197,8 @@ static const char queue_migrate_1[] =
  * Version 2 to 3 (docs/replies.md): queued messages gain their reply
  * blocks' count, sender tag and, for a reply, the block it goes through;
  * received messages their sender tag; the kept keys of our blocks
- * (sealed by keyd) and the blocks others gave us get tables of their
+ * (sealed by keyd, with their tag), the tags we sent (to whom, and how
+ * many blocks in all) and the blocks others gave us get tables of their
  * own. Every row of 2 stays as it was: a plain message.
  */
 static const char queue_migrate_2[] =
@@ -188,7 +208,9 @@ static const char queue_migrate_2[] =
     "ALTER TABLE outgoing ADD COLUMN surb BLOB;"
     "ALTER TABLE received ADD COLUMN tag BLOB;"
     "CREATE TABLE surb_keys (id BLOB PRIMARY KEY, sealed BLOB NOT NULL,"
-    " expires INTEGER NOT NULL);"
+    " expires INTEGER NOT NULL, tag BLOB);"
+    "CREATE TABLE tags (tag BLOB PRIMARY KEY, recipient BLOB NOT NULL,"
+    " provider BLOB NOT NULL, granted INTEGER NOT NULL, created INTEGER NOT NULL);"
     "CREATE TABLE reply_blocks (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
     " tag BLOB NOT NULL, surb BLOB NOT NULL, expires INTEGER NOT NULL);"
     "CREATE INDEX reply_blocks_tag ON reply_blocks (tag, seq);"
@@ -1274,6 +1296,19 @@ queue_enqueue_rows(struct queue *q, const uint8_t recipient[QUEUE_KEY_BYTES],
 	}
 	if (queue_begin(q) == -1)
 		return -1;
+	unsigned total = 0;
+	for (size_t i = 0; i < n; i++)
+		total += rows[i].surbs;
+	sqlite3_stmt *tst = queue_stmt(q, Q_PUT_TAG);
+	sqlite3_bind_blob(tst, 1, tag, QUEUE_TAG_BYTES, SQLITE_STATIC);
+	sqlite3_bind_blob(tst, 2, recipient, QUEUE_KEY_BYTES, SQLITE_STATIC);
+	sqlite3_bind_blob(tst, 3, provider, QUEUE_KEY_BYTES, SQLITE_STATIC);
+	sqlite3_bind_int(tst, 4, (int)total);
+	sqlite3_bind_int64(tst, 5, queue_now(q));
+	if (queue_step(q, tst) != SQLITE_DONE) {
+		queue_rollback(q);
+		return -1;
+	}
 	for (size_t i = 0; i < n; i++) {
 		sqlite3_stmt *st = queue_stmt(q, Q_ENQUEUE_ROW);
 		sqlite3_bind_blob(st, 1, rows[i].msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
@@ -1295,17 +1330,24 @@ queue_enqueue_rows(struct queue *q, const uint8_t recipient[QUEUE_KEY_BYTES],
 }
 
 int
-queue_put_keys(struct queue *q, const struct queue_keys *keys, size_t n)
+queue_put_keys(struct queue *q, uint64_t id, const struct queue_keys *keys, size_t n)
 {
+	sqlite3_stmt *st;
+
 	if (queue_begin(q) == -1)
 		return -1;
 	if (queue_expire(q, Q_EXPIRE_KEYS) == -1)
 		goto fail;
+	st = queue_stmt(q, Q_EXPIRE_TAGS);
+	sqlite3_bind_int64(st, 1, queue_now(q) - QUEUE_TAG_KEEP_SECONDS);
+	if (queue_step(q, st) != SQLITE_DONE)
+		goto fail;
 	for (size_t i = 0; i < n; i++) {
-		sqlite3_stmt *st = queue_stmt(q, Q_PUT_KEYS);
+		st = queue_stmt(q, Q_PUT_KEYS);
 		sqlite3_bind_blob(st, 1, keys[i].id, QUEUE_SURB_ID_BYTES, SQLITE_STATIC);
 		sqlite3_bind_blob(st, 2, keys[i].sealed, QUEUE_SEALED_BYTES, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 3, keys[i].expires);
+		sqlite3_bind_int64(st, 4, (sqlite3_int64)id);
 		if (queue_step(q, st) != SQLITE_DONE)
 			goto fail;
 	}
@@ -1362,6 +1404,89 @@ queue_put_blocks(struct queue *q, const struct queue_in *in)
 	return 0;
 }
 
+/*
+ * In the open transaction: the tag of our block id (which a reply came
+ * through), into tag; 0, 1 if the block is unknown, used or expired, -1.
+ */
+static int
+queue_keys_tag(struct queue *q, const uint8_t id[QUEUE_SURB_ID_BYTES],
+    uint8_t tag[QUEUE_TAG_BYTES])
+{
+	sqlite3_stmt *st = queue_stmt(q, Q_KEYS_TAG);
+	int rc, found = 1;
+
+	sqlite3_bind_blob(st, 1, id, QUEUE_SURB_ID_BYTES, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, queue_now(q));
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && (size_t)sqlite3_column_bytes(st, 0) == QUEUE_TAG_BYTES) {
+		memcpy(tag, sqlite3_column_blob(st, 0), QUEUE_TAG_BYTES);
+		found = 0;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? found : -1;
+}
+
+/*
+ * In the open transaction: queues up to more blocks for tag's recipient,
+ * in packets of blocks only, as long as the tag has had fewer than
+ * QUEUE_MAX_GRANT in all. The count queued, or -1.
+ */
+static long
+queue_grant(struct queue *q, const uint8_t tag[QUEUE_TAG_BYTES], unsigned more)
+{
+	sqlite3_stmt *st = queue_stmt(q, Q_GRANTED);
+	long granted = -1, n;
+	int rc;
+
+	sqlite3_bind_blob(st, 1, tag, QUEUE_TAG_BYTES, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		granted = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return rc == SQLITE_DONE ? 0 : -1;	/* a tag we no longer know */
+	n = granted >= QUEUE_MAX_GRANT ? 0 : QUEUE_MAX_GRANT - granted;
+	if (n > (long)more)
+		n = more;
+	for (long left = n; left > 0; left -= QUEUE_SURBS_PER_PACKET) {
+		st = queue_stmt(q, Q_ENQUEUE_MORE);
+		sqlite3_bind_int(st, 1, left > QUEUE_SURBS_PER_PACKET ?
+		    QUEUE_SURBS_PER_PACKET : (int)left);
+		sqlite3_bind_blob(st, 2, tag, QUEUE_TAG_BYTES, SQLITE_STATIC);
+		if (queue_step(q, st) != SQLITE_DONE)
+			return -1;
+	}
+	st = queue_stmt(q, Q_ADD_GRANTED);
+	sqlite3_bind_int64(st, 1, n);
+	sqlite3_bind_blob(st, 2, tag, QUEUE_TAG_BYTES, SQLITE_STATIC);
+	return queue_step(q, st) == SQLITE_DONE ? n : -1;
+}
+
+/*
+ * A replier asks, through our block in->surb_id, for more blocks (in the
+ * open transaction, which this ends): the block's keys go, and the blocks
+ * are queued to the tag's recipient, in one commit. 0, 1 (the block is
+ * unknown, used or expired: nothing is sent), -1.
+ */
+static int
+queue_answer_more(struct queue *q, const struct queue_in *in)
+{
+	uint8_t tag[QUEUE_TAG_BYTES];
+	long n = 0;
+	int rc;
+
+	if ((rc = queue_keys_tag(q, in->surb_id, tag)) == 0 &&
+	    (rc = queue_use_keys(q, in->surb_id)) == 0 &&
+	    (n = queue_grant(q, tag, in->more)) >= 0 && queue_commit(q) == 0) {
+		if (n < (long)in->more)
+			log_info("a replier asked for %u more reply blocks, %ld sent: "
+			    "the tag has had its %d", in->more, n, QUEUE_MAX_GRANT);
+		return 0;
+	}
+	queue_rollback(q);
+	return rc == 1 ? 1 : -1;
+}
+
 int
 queue_receive_in(struct queue *q, const struct queue_in *in)
 {
@@ -1373,6 +1498,8 @@ queue_receive_in(struct queue *q, const struct queue_in *in)
 		return -1;
 	if (queue_begin(q) == -1)
 		return -1;
+	if (in->surb_id != NULL && in->more > 0)
+		return queue_answer_more(q, in);
 	if (in->surb_id != NULL && (rc = queue_use_keys(q, in->surb_id)) != 0)
 		goto out;	/* 1: used or expired, or -1 */
 	st = queue_stmt(q, Q_RECEIVE_TAGGED);
@@ -1406,13 +1533,60 @@ out:
 	return rc;
 }
 
+/*
+ * In the open transaction: takes tag's oldest unexpired block into surb
+ * and deletes it. 0, 1 if there is none, -1.
+ */
+static int
+queue_take_block(struct queue *q, const uint8_t tag[QUEUE_TAG_BYTES],
+    uint8_t surb[QUEUE_SURB_BYTES])
+{
+	sqlite3_stmt *st = queue_stmt(q, Q_NEXT_BLOCK);
+	sqlite3_int64 seq;
+	int rc;
+
+	sqlite3_bind_blob(st, 1, tag, QUEUE_TAG_BYTES, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, queue_now(q));
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW || (size_t)sqlite3_column_bytes(st, 1) != QUEUE_SURB_BYTES) {
+		sqlite3_reset(st);
+		return rc == SQLITE_DONE ? 1 : -1;
+	}
+	seq = sqlite3_column_int64(st, 0);
+	memcpy(surb, sqlite3_column_blob(st, 1), QUEUE_SURB_BYTES);
+	sqlite3_reset(st);
+	st = queue_stmt(q, Q_USE_BLOCK);
+	sqlite3_bind_int64(st, 1, seq);
+	return queue_step(q, st) == SQLITE_DONE ? 0 : -1;
+}
+
+/*
+ * In the open transaction, after a reply: when it left the tag exactly
+ * QUEUE_MORE_AT blocks, one of them asks the creator for QUEUE_MORE_ASK
+ * more (docs/replies.md, "More blocks"). 0 or -1.
+ */
+static int
+queue_ask_more(struct queue *q, const uint8_t tag[QUEUE_TAG_BYTES])
+{
+	uint8_t surb[QUEUE_SURB_BYTES];
+	sqlite3_stmt *st;
+
+	if (queue_blocks_left(q, tag) != QUEUE_MORE_AT)
+		return 0;
+	if (queue_take_block(q, tag, surb) != 0)
+		return -1;
+	st = queue_stmt(q, Q_ENQUEUE_ASK);
+	sqlite3_bind_int(st, 1, QUEUE_MORE_ASK);
+	sqlite3_bind_blob(st, 2, surb, sizeof(surb), SQLITE_STATIC);
+	return queue_step(q, st) == SQLITE_DONE ? 0 : -1;
+}
+
 int
 queue_reply(struct queue *q, const uint8_t tag[QUEUE_TAG_BYTES],
     const uint8_t msgid[QUEUE_MSGID_BYTES], const uint8_t *msg, size_t len,
     uint64_t *id)
 {
 	uint8_t surb[QUEUE_SURB_BYTES];
-	sqlite3_int64 seq;
 	sqlite3_stmt *st;
 	int rc;
 
@@ -1422,28 +1596,13 @@ queue_reply(struct queue *q, const uint8_t tag[QUEUE_TAG_BYTES],
 	}
 	if (queue_begin(q) == -1)
 		return -1;
-	if (queue_expire(q, Q_EXPIRE_BLOCKS) == -1)
+	if (queue_expire(q, Q_EXPIRE_BLOCKS) == -1 ||
+	    (rc = queue_take_block(q, tag, surb)) == -1)
 		goto fail;
-	st = queue_stmt(q, Q_NEXT_BLOCK);
-	sqlite3_bind_blob(st, 1, tag, QUEUE_TAG_BYTES, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, queue_now(q));
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE) {
-		sqlite3_reset(st);
+	if (rc == 1) {
 		queue_rollback(q);
 		return 1;
 	}
-	if (rc != SQLITE_ROW || (size_t)sqlite3_column_bytes(st, 1) != QUEUE_SURB_BYTES) {
-		sqlite3_reset(st);
-		goto fail;
-	}
-	seq = sqlite3_column_int64(st, 0);
-	memcpy(surb, sqlite3_column_blob(st, 1), sizeof(surb));
-	sqlite3_reset(st);
-	st = queue_stmt(q, Q_USE_BLOCK);
-	sqlite3_bind_int64(st, 1, seq);
-	if (queue_step(q, st) != SQLITE_DONE)
-		goto fail;
 	st = queue_stmt(q, Q_ENQUEUE_REPLY);
 	sqlite3_bind_blob(st, 1, msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 2, len ? msg : (const uint8_t *)"", (int)len, SQLITE_STATIC);
@@ -1451,6 +1610,8 @@ queue_reply(struct queue *q, const uint8_t tag[QUEUE_TAG_BYTES],
 	if (queue_step(q, st) != SQLITE_DONE)
 		goto fail;
 	*id = (uint64_t)sqlite3_last_insert_rowid(q->db);
+	if (queue_ask_more(q, tag) == -1)
+		goto fail;
 	return queue_commit(q);
 fail:
 	queue_rollback(q);

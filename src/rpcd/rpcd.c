@@ -301,6 +301,7 @@ on_received(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 		.tag = r->sender_tag.len ? r->sender_tag.data : NULL,
 		.surb_id = r->surb_id.len ? r->surb_id.data : NULL,
 		.surbs = surbs, .n_surbs = r->n_surbs, .expires = expires,
+		.more = r->more_surbs,
 	};
 
 	for (size_t i = 0; i < r->n_surbs; i++) {
@@ -312,10 +313,13 @@ on_received(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 	    queue_receive_in(rpcd.state.queue, &in);
 	if (rc != -1)
 		log_debug("delivery %llu %s", (unsigned long long)r->id,
-		    rc == 0 ? "stored" : in.surb_id != NULL ?
+		    rc == 0 ? (in.more > 0 ? "asked for more reply blocks" : "stored") :
+		    in.surb_id != NULL ?
 		    "was a reply through a used or expired block: dropped" :
 		    "was a duplicate");
 	rpcd_confirm(r->id, rc != -1);
+	if (rc == 0 && in.more > 0)
+		outbox_fill(rpcd.outbox);	/* the blocks asked for */
 }
 
 /* keyd built a packet with reply blocks: their sealed keys are durable
@@ -337,7 +341,7 @@ on_built(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 		if (rpcd.surb_lifetime > 0 && keys[i].expires > cap)
 			keys[i].expires = cap;
 	}
-	if (queue_put_keys(rpcd.state.queue, keys, b->n_keys) == -1) {
+	if (queue_put_keys(rpcd.state.queue, b->id, keys, b->n_keys) == -1) {
 		outbox_failed(rpcd.outbox, b->id, "its reply blocks' keys could not be stored");
 		return;
 	}

@@ -1,13 +1,14 @@
 #!/bin/sh
 # Anonymous replies (docs/replies.md) on a real local mixnet: alice sends
 # bob a message with 5 single-use reply blocks; both daemons are killed
-# with SIGKILL and started again; bob answers 5 times with nymctl reply and
-# alice gets each reply exactly once; a 6th reply is refused (no block is
-# used twice) and alice keeps no block keys afterwards; nothing bob's nymd
+# with SIGKILL and started again; bob answers 7 times with nymctl reply
+# (his stock running low, he asks alice's nymd for more, which sends them
+# on its own) and alice gets each reply exactly once; with one block, a
+# second reply is refused (no block is used twice); nothing bob's nymd
 # stores or shows holds alice's key or her provider's. Bad input gets a
 # clear exception and stores nothing.
 . "$(dirname "$0")/lib.sh"
-plan 23
+plan 27
 
 B="$top_builddir/src"
 D="$WORK/tn"
@@ -117,24 +118,51 @@ check "both restarted after kill -9" wait_for 15 sh -c \
 check "bob still has the 5 blocks, alice their 5 keys" \
 	sh -c "test $(rows reply_blocks "$BDB") = 5 && test $(rows surb_keys "$ADB") = 5"
 
-# --- bob replies 5 times; the 6th is refused
+# --- bob replies 4 times: the third leaves him 2 blocks, and one of them
+# asks alice's nymd for 4 more, which it sends on its own
 n=0
-for i in 1 2 3 4 5; do
+for i in 1 2 3 4; do
 	"$NYMCTL" --socket "$BS" reply --tag "$TAG" "reply-$i" 2>>"$WORK/reply-err" && n=$((n + 1))
 done
-check "5 replies through the 5 blocks: queued" test "$n" = 5
-"$NYMCTL" --socket "$BS" reply --tag "$TAG" "reply-6" >/dev/null 2>"$WORK/err6"
-rc6=$?
-check "a 6th reply: exit 1, no block left ($(cat "$WORK/err6"))" \
-	sh -c "test $rc6 = 1 && grep -q 'no reply block left for this sender tag' '$WORK/err6'"
+check "4 replies through 4 of the blocks (and a request for more through the 5th): queued" \
+	test "$n" = 4
+check "alice's nymd answers the request: bob gets 4 more blocks for the tag" \
+	wait_for 30 sh -c "test \"\$(python3 -c \"
+import sqlite3; print(sqlite3.connect('file:$BDB?mode=ro', uri=True).execute('SELECT COUNT(*) FROM reply_blocks').fetchone()[0])\")\" = 4"
+n=0
+for i in 5 6 7; do
+	"$NYMCTL" --socket "$BS" reply --tag "$TAG" "reply-$i" 2>>"$WORK/reply-err" && n=$((n + 1))
+done
+check "a 5th, 6th and 7th reply through the new blocks: queued" test "$n" = 3
+sed 's/^/# reply: /' "$WORK/reply-err"
 : >"$WORK/alice-got"
-wait_for 30 sh -c "'$NYMCTL' --socket '$AS' fetch --tags >>'$WORK/alice-got' 2>/dev/null; test \$(grep -c 'reply-' '$WORK/alice-got') -ge 5"
+wait_for 30 sh -c "'$NYMCTL' --socket '$AS' fetch --tags >>'$WORK/alice-got' 2>/dev/null; test \$(grep -c 'reply-' '$WORK/alice-got') -ge 7"
 sleep 2
 "$NYMCTL" --socket "$AS" fetch --tags >>"$WORK/alice-got" 2>/dev/null
 sed 's/^/# alice got: /' "$WORK/alice-got"
-check "alice receives the 5 replies, each exactly once, without a sender tag" sh -c \
-	"printf -- '-\treply-%s\n' 1 2 3 4 5 | sort >'$WORK/want' && sort '$WORK/alice-got' | cmp -s - '$WORK/want'"
-check "alice's block keys are all used: none left" test "$(rows surb_keys "$ADB")" = 0
-check "bob's blocks are all used: none left" test "$(rows reply_blocks "$BDB")" = 0
+check "alice receives the 7 replies, each exactly once, without a sender tag" sh -c \
+	"printf -- '-\treply-%s\n' 1 2 3 4 5 6 7 | sort >'$WORK/want' && sort '$WORK/alice-got' | cmp -s - '$WORK/want'"
+# the 6th reply asked for 4 more again: every block made is used or held
+check "then bob holds 4 unused blocks and alice their 4 keys, no more" wait_for 30 sh -c \
+	"test \$(python3 -c \"import sqlite3; print(sqlite3.connect('file:$BDB?mode=ro', uri=True).execute('SELECT COUNT(*) FROM reply_blocks').fetchone()[0])\") = 4 &&
+	 test \$(python3 -c \"import sqlite3; print(sqlite3.connect('file:$ADB?mode=ro', uri=True).execute('SELECT COUNT(*) FROM surb_keys').fetchone()[0])\") = 4"
 
+# --- a block is used once: with one block, a second reply is refused
+"$NYMCTL" --socket "$AS" send --reply-surbs 1 --to "$CLIENT_bob_PUBKEY" "one block only" 2>&1
+: >"$WORK/bob-tags2"
+wait_for 20 sh -c "'$NYMCTL' --socket '$BS' fetch --tags >>'$WORK/bob-tags2' 2>/dev/null; grep -q 'one block only' '$WORK/bob-tags2'"
+TAG1=$(sed -n 's/^\([0-9a-f]\{32\}\)\tone block only$/\1/p' "$WORK/bob-tags2")
+check "a message with 1 block: a new tag" sh -c "test -n '$TAG1' && test '$TAG1' != '$TAG'"
+"$NYMCTL" --socket "$BS" reply --tag "$TAG1" "the only reply" 2>"$WORK/err1"
+check "the one reply through it: queued" test $? = 0
+"$NYMCTL" --socket "$BS" reply --tag "$TAG1" "a second reply" >/dev/null 2>"$WORK/err2"
+rc2=$?
+check "a second reply: exit 1, no block left ($(cat "$WORK/err2"))" \
+	sh -c "test $rc2 = 1 && grep -q 'no reply block left for this sender tag' '$WORK/err2'"
+: >"$WORK/alice-got2"
+wait_for 30 sh -c "'$NYMCTL' --socket '$AS' fetch >>'$WORK/alice-got2' 2>/dev/null; grep -q 'the only reply' '$WORK/alice-got2'"
+sleep 2
+"$NYMCTL" --socket "$AS" fetch >>"$WORK/alice-got2" 2>/dev/null
+check "alice receives the one reply once, and nothing else" \
+	sh -c "test \"\$(cat '$WORK/alice-got2')\" = 'the only reply'"
 finish

@@ -526,6 +526,15 @@ test_check_reply_blocks(void **state)
 	o.surb.len = SURB_BYTES;
 	o.sender_tag.len = PAYLOAD_TAG_BYTES;
 	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+	/* a request for more blocks through a block: no message, 1 to 16 */
+	o.sender_tag.len = 0;
+	o.surbs = PAYLOAD_MAX_MORE;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);	/* a message */
+	o.message.len = 0;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), 0);
+	o.surbs = PAYLOAD_MAX_MORE + 1;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+	o.surbs = 0;
 
 	m.type = IPC_BUILT;
 	m.body_case = NYMIPC__IPC__BODY_BUILT;
@@ -586,6 +595,14 @@ test_check_reply_blocks(void **state)
 	r.n_surbs = 0;
 	r.surb_id.len = SURB_ID_BYTES;
 	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), 0);
+	r.more_surbs = PAYLOAD_MAX_MORE;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), 0);
+	r.more_surbs = PAYLOAD_MAX_MORE + 1;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+	r.more_surbs = 1;
+	r.surb_id.len = 0;		/* asking for blocks outside a reply */
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+	r.more_surbs = 0;
 	r.surb_id.len = 8;
 	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
 

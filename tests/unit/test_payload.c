@@ -173,6 +173,41 @@ test_decode_refuses(void **state)
 	assert_int_equal(q.message_len, 5);
 }
 
+/* MORE: a replier asks for 1 to 16 more blocks, in 18 bytes exactly. */
+static void
+test_more(void **state)
+{
+	struct payload p = { .type = PAYLOAD_MORE, .more = PAYLOAD_MAX_MORE }, q;
+	uint8_t out[SPHINX_MAX_MESSAGE_BYTES];
+	size_t len;
+
+	memset(p.msgid, 9, sizeof(p.msgid));
+	assert_int_equal(payload_encode(out, &len, &p), 0);
+	assert_int_equal(len, 18);
+	assert_int_equal(out[0], 5);
+	assert_int_equal(out[17], 16);
+	assert_int_equal(payload_decode(out, len, &q), 0);
+	assert_int_equal(q.type, PAYLOAD_MORE);
+	assert_int_equal(q.more, 16);
+	assert_int_equal(q.message_len, 0);
+	assert_int_equal(q.n_surbs, 0);
+	assert_int_equal(payload_decode(out, len + 1, &q), -1);
+	assert_int_equal(payload_decode(out, len - 1, &q), -1);
+	out[17] = 0;
+	assert_int_equal(payload_decode(out, len, &q), -1);
+	out[17] = PAYLOAD_MAX_MORE + 1;
+	assert_int_equal(payload_decode(out, len, &q), -1);
+	assert_int_equal(q.more, 0);
+	p.more = 0;
+	assert_int_equal(payload_encode(out, &len, &p), -1);
+	p.more = PAYLOAD_MAX_MORE + 1;
+	assert_int_equal(payload_encode(out, &len, &p), -1);
+	p.more = 1;
+	p.message_len = 1;
+	p.message = out;
+	assert_int_equal(payload_encode(out, &len, &p), -1);
+}
+
 int
 main(void)
 {
@@ -182,6 +217,7 @@ main(void)
 		cmocka_unit_test(test_tagged_round_trip),
 		cmocka_unit_test(test_surbs_only),
 		cmocka_unit_test(test_decode_refuses),
+		cmocka_unit_test(test_more),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -846,7 +846,9 @@ test_reply_blocks(void **state)
 	assert_memory_equal(g.tag, tag, sizeof(tag));
 	assert_string_equal(g.last, "with blocks");
 
-	for (int i = 0; i < 5; i++) {
+	/* the third leaves QUEUE_MORE_AT: one more block asks for more */
+	static const long left[4] = { 4, 3, 1, 0 };
+	for (int i = 0; i < 4; i++) {
 		memset(msgid, 0x30 + i, sizeof(msgid));
 		assert_int_equal(queue_reply(f->q, tag, msgid, (const uint8_t *)"re", 2, &id), 0);
 		if (i == 1) {	/* a restart between replies changes nothing */
@@ -854,16 +856,20 @@ test_reply_blocks(void **state)
 			assert_int_equal(queue_open(&f->q, f->path, NULL, err, sizeof(err)), 0);
 			queue_set_window(f->q, WINDOW, QUEUE_SEEN_MAX, fake_clock);
 		}
-		assert_int_equal(queue_blocks_left(f->q, tag), 4 - i);
+		assert_int_equal(queue_blocks_left(f->q, tag), left[i]);
 	}
 	memset(msgid, 0x40, sizeof(msgid));
 	assert_int_equal(queue_reply(f->q, tag, msgid, (const uint8_t *)"re", 2, &id), 1);
 	assert_int_equal(queue_reply(f->q, other, msgid, (const uint8_t *)"re", 2, &id), 1);
-	/* five replies queued, each through another block, oldest first */
+	/* four replies and the request queued, each through another block,
+	 * oldest first; the request asks for QUEUE_MORE_ASK, with no message */
 	assert_int_equal(queue_each_outgoing(f->q, see_row, &s), 0);
 	assert_int_equal(s.n, 5);
 	for (int i = 0; i < 5; i++)
 		assert_int_equal(s.reply[i], 1);
+	assert_int_equal(s.surbs[2], 0);
+	assert_int_equal(s.surbs[3], QUEUE_MORE_ASK);
+	assert_int_equal(s.surbs[4], 0);
 	uint8_t last[QUEUE_SURB_BYTES];
 	memset(last, 2 * 8 + 3, sizeof(last));
 	assert_memory_equal(s.surb, last, sizeof(last));
@@ -903,7 +909,7 @@ test_surb_keys(void **state)
 	memset(s2, 0x22, sizeof(s2));
 	keys[0].expires = fake_now + 100;
 	keys[1].expires = fake_now + 5;
-	assert_int_equal(queue_put_keys(f->q, keys, 2), 0);
+	assert_int_equal(queue_put_keys(f->q, 0, keys, 2), 0);
 	assert_int_equal(queue_get_keys(f->q, id1, sealed), 0);
 	assert_memory_equal(sealed, s1, sizeof(s1));
 	assert_int_equal(queue_get_keys(f->q, id2, sealed), 0);
@@ -925,9 +931,73 @@ test_surb_keys(void **state)
 	memset(msgid, 0x52, sizeof(msgid));
 	assert_int_equal(queue_receive_in(f->q, &in), 1);
 	/* and the next put deletes them */
-	assert_int_equal(queue_put_keys(f->q, keys, 0), 0);
+	assert_int_equal(queue_put_keys(f->q, 0, keys, 0), 0);
 	fake_now -= 5;
 	assert_int_equal(queue_get_keys(f->q, id2, sealed), 1);
+}
+
+/*
+ * The creator's side of "more blocks": a request through one of our
+ * blocks queues packets of blocks to the tag's recipient with its tag, in
+ * the transaction that uses the block; a second request through it
+ * queues nothing; a tag gets at most QUEUE_MAX_GRANT blocks in all.
+ */
+static void
+test_more_blocks(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t rcpt[QUEUE_KEY_BYTES], prov[QUEUE_KEY_BYTES], tag[QUEUE_TAG_BYTES];
+	uint8_t ids[20][QUEUE_SURB_ID_BYTES], sealed[QUEUE_SEALED_BYTES];
+	uint8_t msgid[QUEUE_MSGID_BYTES];
+	struct queue_row row = { .msgid = msgid, .message = (const uint8_t *)"m", .len = 1,
+	    .surbs = 2 };
+	struct queue_keys keys[20];
+	struct queue_in in = { .msgid = msgid, .more = 4 };
+	uint64_t first;
+
+	fake_now = 3000000;
+	queue_set_window(f->q, WINDOW, QUEUE_SEEN_MAX, fake_clock);
+	memset(rcpt, 1, sizeof(rcpt));
+	memset(prov, 2, sizeof(prov));
+	memset(tag, 3, sizeof(tag));
+	memset(msgid, 4, sizeof(msgid));
+	memset(sealed, 5, sizeof(sealed));
+	assert_int_equal(queue_enqueue_rows(f->q, rcpt, prov, tag, &row, 1, &first), 0);
+	for (int i = 0; i < 20; i++) {
+		memset(ids[i], 0x40 + i, sizeof(ids[i]));
+		keys[i] = (struct queue_keys){ .id = ids[i], .sealed = sealed,
+		    .expires = fake_now + 100 };
+	}
+	assert_int_equal(queue_put_keys(f->q, first, keys, 20), 0);
+	assert_int_equal(queue_sent(f->q, first), 0);
+
+	in.surb_id = ids[0];
+	assert_int_equal(queue_receive_in(f->q, &in), 0);
+	assert_int_equal(queue_get_keys(f->q, ids[0], sealed), 1);
+	struct row_seen s = { 0 };
+	assert_int_equal(queue_each_outgoing(f->q, see_row, &s), 0);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.surbs[0], 4);
+	assert_int_equal(s.only[0], 1);
+	assert_int_equal(s.tagged[0], 1);
+	assert_int_equal(s.reply[0], 0);
+	/* again through the same block: nothing more */
+	assert_int_equal(queue_receive_in(f->q, &in), 1);
+	assert_int_equal(queue_outgoing_count(f->q), 1);
+	/* 2 with the message, 4 now: 58 more at most, whatever is asked */
+	in.more = 16;
+	for (int i = 1; i < 20; i++) {
+		in.surb_id = ids[i];
+		assert_int_equal(queue_receive_in(f->q, &in), 0);
+	}
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(queue_each_outgoing(f->q, see_row, &s), 0);
+	unsigned total = 0;
+	for (int i = 0; i < s.n; i++)
+		total += s.surbs[i];
+	assert_int_equal(s.n, 8);	/* see_row keeps 8 */
+	assert_int_equal(queue_outgoing_count(f->q), 1 + 58 / 4 + 1);
+	assert_true(total <= 4 + 7 * 4);
 }
 
 int
@@ -954,6 +1024,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_enqueue_rows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reply_blocks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_surb_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_more_blocks, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
