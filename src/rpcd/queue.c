@@ -11,6 +11,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <sodium.h>
 #include <sqlite3.h>
 
 #include "common/log.h"
@@ -138,11 +139,11 @@ static const char *const queue_sql[Q_NSTMTS] = {
 	[Q_KEYS_TAG] = "SELECT tag FROM surb_keys WHERE id = ? AND expires > ?",
 	[Q_GRANTED] = "SELECT granted FROM tags WHERE tag = ?",
 	[Q_ENQUEUE_MORE] = "INSERT INTO outgoing (msgid, recipient, provider, message, surbs, "
-	    "surbs_only, tag) SELECT randomblob(16), recipient, provider, X'', ?, 1, tag "
+	    "surbs_only, tag) SELECT ?, recipient, provider, X'', ?, 1, tag "
 	    "FROM tags WHERE tag = ?",
 	[Q_ADD_GRANTED] = "UPDATE tags SET granted = granted + ? WHERE tag = ?",
 	[Q_ENQUEUE_ASK] = "INSERT INTO outgoing (msgid, recipient, provider, message, surbs, surb) "
-	    "VALUES (randomblob(16), zeroblob(32), zeroblob(32), X'', ?, ?)",
+	    "VALUES (?, zeroblob(32), zeroblob(32), X'', ?, ?)",
 	[Q_EXPIRE_TAGS] = "DELETE FROM tags WHERE created <= ?",
 };
 
@@ -1449,10 +1450,13 @@ queue_grant(struct queue *q, const uint8_t tag[QUEUE_TAG_BYTES], unsigned more)
 	if (n > (long)more)
 		n = more;
 	for (long left = n; left > 0; left -= QUEUE_SURBS_PER_PACKET) {
+		uint8_t msgid[QUEUE_MSGID_BYTES];
+		randombytes_buf(msgid, sizeof(msgid));
 		st = queue_stmt(q, Q_ENQUEUE_MORE);
-		sqlite3_bind_int(st, 1, left > QUEUE_SURBS_PER_PACKET ?
+		sqlite3_bind_blob(st, 1, msgid, sizeof(msgid), SQLITE_TRANSIENT);
+		sqlite3_bind_int(st, 2, left > QUEUE_SURBS_PER_PACKET ?
 		    QUEUE_SURBS_PER_PACKET : (int)left);
-		sqlite3_bind_blob(st, 2, tag, QUEUE_TAG_BYTES, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 3, tag, QUEUE_TAG_BYTES, SQLITE_STATIC);
 		if (queue_step(q, st) != SQLITE_DONE)
 			return -1;
 	}
@@ -1568,16 +1572,18 @@ queue_take_block(struct queue *q, const uint8_t tag[QUEUE_TAG_BYTES],
 static int
 queue_ask_more(struct queue *q, const uint8_t tag[QUEUE_TAG_BYTES])
 {
-	uint8_t surb[QUEUE_SURB_BYTES];
+	uint8_t surb[QUEUE_SURB_BYTES], msgid[QUEUE_MSGID_BYTES];
 	sqlite3_stmt *st;
 
 	if (queue_blocks_left(q, tag) != QUEUE_MORE_AT)
 		return 0;
 	if (queue_take_block(q, tag, surb) != 0)
 		return -1;
+	randombytes_buf(msgid, sizeof(msgid));
 	st = queue_stmt(q, Q_ENQUEUE_ASK);
-	sqlite3_bind_int(st, 1, QUEUE_MORE_ASK);
-	sqlite3_bind_blob(st, 2, surb, sizeof(surb), SQLITE_STATIC);
+	sqlite3_bind_blob(st, 1, msgid, sizeof(msgid), SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, QUEUE_MORE_ASK);
+	sqlite3_bind_blob(st, 3, surb, sizeof(surb), SQLITE_STATIC);
 	return queue_step(q, st) == SQLITE_DONE ? 0 : -1;
 }
 
