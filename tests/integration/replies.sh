@@ -8,7 +8,7 @@
 # stores or shows holds alice's key or her provider's. Bad input gets a
 # clear exception and stores nothing.
 . "$(dirname "$0")/lib.sh"
-plan 27
+plan 30
 
 B="$top_builddir/src"
 D="$WORK/tn"
@@ -165,4 +165,17 @@ sleep 2
 "$NYMCTL" --socket "$AS" fetch >>"$WORK/alice-got2" 2>/dev/null
 check "alice receives the one reply once, and nothing else" \
 	sh -c "test \"\$(cat '$WORK/alice-got2')\" = 'the only reply'"
+
+# --- the C example on libnym (examples/c/reply.c): an answering machine
+EX="$top_builddir/examples/c/reply"
+"$EX" "$AS" send "$CLIENT_bob_PUBKEY" 2 "ring ring" >"$WORK/ex-send" 2>&1
+check "examples/c/reply sends with 2 reply blocks" grep -qx "sent with 2 reply blocks" "$WORK/ex-send"
+: >"$WORK/ex-answer"
+wait_for 20 sh -c "'$EX' '$BS' answer 'machine' >>'$WORK/ex-answer' 2>&1; grep -q '^answered' '$WORK/ex-answer'"
+check "examples/c/reply answers it through a block, showing its tag" sh -c \
+	"grep -qx 'message: ring ring' '$WORK/ex-answer' && grep -q '^tag:[0-9a-f]\{32\}$' '$WORK/ex-answer'"
+: >"$WORK/ex-got"
+wait_for 30 sh -c "'$EX' '$AS' answer x >>'$WORK/ex-got' 2>&1; grep -q 'machine: ring ring' '$WORK/ex-got'"
+check "the answer reaches alice, without a tag (nothing to answer)" sh -c \
+	"grep -qx 'message: machine: ring ring' '$WORK/ex-got' && ! grep -q '^answered' '$WORK/ex-got'"
 finish
