@@ -29,18 +29,41 @@ MSG="Hello bob, this is alice, through the mixnet"
 echo "\$ nymctl --socket alice.sock send --to $CLIENT_bob_PUBKEY \"$MSG\""
 "$B/nymctl/nymctl" --socket "$CLIENT_alice_SOCKET" send --to "$CLIENT_bob_PUBKEY" "$MSG"
 echo
+# fetch_wait SOCKET [ARGS]: fetches until something arrives (10 s at most)
+fetch_wait() {
+	sock=$1; shift
+	i=0
+	while [ $i -lt 100 ]; do
+		out=$("$B/nymctl/nymctl" --socket "$sock" fetch "$@")
+		if [ -n "$out" ]; then
+			echo "$out"
+			return 0
+		fi
+		sleep 0.1
+		i=$((i + 1))
+	done
+	echo "nothing arrived within 10 s" >&2
+	exit 1
+}
 echo "\$ nymctl --socket bob.sock fetch"
-i=0
-while [ $i -lt 100 ]; do
-	out=$("$B/nymctl/nymctl" --socket "$CLIENT_bob_SOCKET" fetch)
-	if [ -n "$out" ]; then
-		echo "$out"
-		echo
-		echo "bob received alice's message."
-		exit 0
-	fi
-	sleep 0.1
-	i=$((i + 1))
-done
-echo "the message did not arrive within 10 s" >&2
-exit 1
+fetch_wait "$CLIENT_bob_SOCKET"
+echo
+echo "bob received alice's message."
+echo
+echo "An anonymous reply (docs/replies.md): alice sends a reply block; bob sees a"
+echo "random sender tag, not who wrote, and answers through it."
+MSG="Bob, answer me without learning who I am"
+echo "\$ nymctl --socket alice.sock send --reply-surbs 1 --to $CLIENT_bob_PUBKEY \"$MSG\""
+"$B/nymctl/nymctl" --socket "$CLIENT_alice_SOCKET" send --reply-surbs 1 --to "$CLIENT_bob_PUBKEY" "$MSG"
+echo "\$ nymctl --socket bob.sock fetch --tags"
+out=$(fetch_wait "$CLIENT_bob_SOCKET" --tags)
+echo "$out"
+TAG=$(echo "$out" | cut -f1)
+REPLY="Here is my answer, whoever you are"
+echo "\$ nymctl --socket bob.sock reply --tag $TAG \"$REPLY\""
+"$B/nymctl/nymctl" --socket "$CLIENT_bob_SOCKET" reply --tag "$TAG" "$REPLY"
+echo "\$ nymctl --socket alice.sock fetch"
+fetch_wait "$CLIENT_alice_SOCKET"
+echo
+echo "alice received bob's reply."
+exit 0

@@ -58,17 +58,17 @@ from .client import (START_TIMEOUT, WATCH_INTERVAL, Client, connect, connect_soc
                      connect_tcp, connect_unix, default_socket_path, start, valid_id)
 from .errors import (ConnectError, InvalidArgument, NotFound, NymError, ProtocolError,
                      RemoteError, StartError, Timeout, TransportError)
-from .wire import (ID_CHARS, KEY_BYTES, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, ClientConfig,
-                   MixConfig, id_from_key, key_from_id)
+from .wire import (ID_CHARS, KEY_BYTES, MAX_REPLY_SURBS, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES,
+                   TAG_BYTES, ClientConfig, MixConfig, Received, id_from_key, key_from_id)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Client", "connect", "connect_unix", "connect_tcp", "connect_socket", "start",
     "default_socket_path", "valid_id", "id_from_key", "key_from_id",
-    "ClientConfig", "MixConfig",
+    "ClientConfig", "MixConfig", "Received",
     "NymError", "TransportError", "ConnectError", "ProtocolError", "RemoteError",
     "InvalidArgument", "NotFound", "StartError", "Timeout",
     "START_TIMEOUT", "WATCH_INTERVAL", "KEY_BYTES", "ID_CHARS",
-    "MAX_REQUEST_BYTES", "MAX_RESPONSE_BYTES",
+    "MAX_REQUEST_BYTES", "MAX_RESPONSE_BYTES", "MAX_REPLY_SURBS", "TAG_BYTES",
 ]

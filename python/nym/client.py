@@ -145,6 +145,10 @@ class Client:
 
     def _call(self, body: bytes, expect: str) -> object:
         """Sends one request and returns its answer's value."""
+        return self._call_response(body, expect).value
+
+    def _call_response(self, body: bytes, expect: str) -> "wire.Response":
+        """Sends one request and returns its answer."""
         with self._lock:
             if self._sock is None or self._broken is not None:
                 raise TransportError("the connection is unusable: %s" % self._broken)
@@ -164,7 +168,7 @@ class Client:
             raise RemoteError(res.value or "nymd answered with an exception without text")
         if res.kind != expect:
             raise ProtocolError("nymd answered a %s request with a %s response" % (expect, res.kind))
-        return res.value
+        return res
 
     # ---- requests ---------------------------------------------------------
 
@@ -184,18 +188,22 @@ class Client:
         assert isinstance(v, list)
         return v
 
-    def send(self, recipient: Union[ClientConfig, str], message: Message) -> None:
+    def send(self, recipient: Union[ClientConfig, str], message: Message,
+             reply_surbs: int = 0) -> None:
         """Sends message to recipient (nym_send): a ClientConfig (from
         clients(); its key and its provider's key matter), or an id, which
-        is send_id(). Returns once nymd has queued it durably."""
+        is send_id(). With reply_surbs (1 to 16, nym_send_with_replies),
+        the recipient can answer that many times with reply(), knowing
+        only a random sender tag. Returns once nymd has queued it durably."""
         if isinstance(recipient, str):
-            self.send_id(recipient, message)
+            self.send_id(recipient, message, reply_surbs)
             return
         if not isinstance(recipient, ClientConfig):
             raise InvalidArgument("send: the recipient is a ClientConfig or an id")
-        self._call(wire.encode_request("send", recipient, _bytes(message)), "send")
+        self._call(wire.encode_request("send", recipient, _bytes(message),
+                                       reply_surbs=reply_surbs), "send")
 
-    def send_id(self, recipient_id: str, message: Message) -> None:
+    def send_id(self, recipient_id: str, message: Message, reply_surbs: int = 0) -> None:
         """Sends to the registered client with this id (nym_send_id): finds
         it with clients(), then, if missing, with clients(refresh=True).
         NotFound when it is in neither."""
@@ -204,7 +212,7 @@ class Client:
         for refresh in (False, True):
             for c in self.clients(refresh=refresh):
                 if c.id == recipient_id or c.pubkey == key:
-                    self.send(c, data)
+                    self.send(c, data, reply_surbs)
                     return
         raise NotFound("recipient %s is not a registered client in nymd's topology" % recipient_id)
 
@@ -214,6 +222,21 @@ class Client:
         v = self._call(wire.encode_request("fetch"), "fetch")
         assert isinstance(v, list)
         return v
+
+    def fetch_received(self) -> List[wire.Received]:
+        """fetch(), with each message's sender tag (when it came with reply
+        blocks) and id (nym_fetch_received)."""
+        res = self._call_response(wire.encode_request("fetch"), "fetch")
+        if res.received is not None:
+            return list(res.received)
+        assert isinstance(res.value, list)
+        return [wire.Received(m) for m in res.value]  # an older nymd
+
+    def reply(self, sender_tag: bytes, message: Message) -> None:
+        """Answers the message of sender_tag through one of its reply
+        blocks, each used once (nym_reply); RemoteError when none is left."""
+        self._call(wire.encode_request("reply", message=_bytes(message),
+                                       tag=bytes(sender_tag)), "reply")
 
     def flush(self) -> None:
         """Returns once nymd has written every earlier answer (nym_flush)."""

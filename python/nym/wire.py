@@ -42,8 +42,11 @@ WT_I32 = 5
 
 # The oneof field numbers of types.Request and types.Response.
 REQ_SEND, REQ_FETCH, REQ_CLIENTS, REQ_DETAILS, REQ_FLUSH = 2, 3, 4, 5, 6
+REQ_REPLY = 10          # nymd's addition (docs/replies.md)
 RESPONSE_KINDS = {1: "exception", 2: "send", 3: "fetch", 4: "clients",
-                  5: "details", 6: "flush"}
+                  5: "details", 6: "flush", 10: "reply"}
+MAX_REPLY_SURBS = 16    # reply blocks one send may ask for
+TAG_BYTES = 16          # a sender tag
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,18 @@ class Response:
 
     kind: str
     value: object = None
+    received: Optional[List["Received"]] = None  # fetch: nymd's received list, if sent
+
+
+@dataclass(frozen=True)
+class Received:
+    """A fetched message with what nymd knows of it (docs/replies.md):
+    ``sender_tag`` (16 bytes) when it came with reply blocks, to give to
+    Client.reply(); ``message_id`` (16 bytes)."""
+
+    message: bytes
+    sender_tag: Optional[bytes] = None
+    message_id: Optional[bytes] = None
 
 
 # ---- ids -------------------------------------------------------------------
@@ -172,16 +187,26 @@ def encode_client_config(c: ClientConfig) -> bytes:
 
 
 def encode_request(kind: str, recipient: Optional[ClientConfig] = None,
-                   message: bytes = b"", refresh: bool = False) -> bytes:
-    """The body of a Request: ``send`` (to recipient), ``fetch``,
-    ``clients`` (refresh: nymd's addition, fetch the topology first),
-    ``details`` or ``flush``. InvalidArgument when it is larger than nymd
-    accepts."""
+                   message: bytes = b"", refresh: bool = False, reply_surbs: int = 0,
+                   tag: Optional[bytes] = None) -> bytes:
+    """The body of a Request: ``send`` (to recipient, with reply_surbs
+    reply blocks: nymd's addition), ``fetch``, ``clients`` (refresh:
+    nymd's addition, fetch the topology first), ``details``, ``flush`` or
+    ``reply`` (nymd's: message through a block of sender tag tag).
+    InvalidArgument when it is larger than nymd accepts."""
     if kind == "send":
         if recipient is None:
             raise InvalidArgument("send: no recipient")
+        if not 0 <= reply_surbs <= MAX_REPLY_SURBS:
+            raise InvalidArgument("send: reply_surbs must be 0 to %d" % MAX_REPLY_SURBS)
         inner = _bytes_field(1, message) + _len_field(2, encode_client_config(recipient))
+        if reply_surbs:
+            inner += bytes([3 << 3 | WT_VARINT]) + encode_varint(reply_surbs)
         body = _len_field(REQ_SEND, inner)
+    elif kind == "reply":
+        if tag is None or len(tag) != TAG_BYTES:
+            raise InvalidArgument("reply: a sender tag is %d bytes" % TAG_BYTES)
+        body = _len_field(REQ_REPLY, _bytes_field(1, bytes(tag)) + _bytes_field(2, message))
     elif kind == "fetch":
         body = _len_field(REQ_FETCH, b"")
     elif kind == "clients":
@@ -334,6 +359,16 @@ def _client_config(buf: bytes, start: int, end: int, what: str) -> ClientConfig:
     return ClientConfig(**v)
 
 
+def _received(buf: bytes, start: int, end: int, what: str) -> Received:
+    v: dict = {"message": b"", "sender_tag": None, "message_id": None}
+    names = {1: "message", 2: "sender_tag", 3: "message_id"}
+    for num, wt, val in _fields(buf, start, end, what + " received"):
+        if num in names:
+            _want(what, num, wt, WT_LEN)
+            v[names[num]] = buf[val[0]:val[1]] or (b"" if num == 1 else None)
+    return Received(**v)
+
+
 def decode_response(body: bytes) -> Response:
     """A Response from the bytes of one frame. ProtocolError when they are
     not one; unknown fields are skipped. Of several members of the oneof,
@@ -358,11 +393,15 @@ def decode_response(body: bytes) -> Response:
             result = Response(kind, text)
         elif kind == "fetch":
             msgs: List[bytes] = []
+            received: Optional[List[Received]] = None
             for n, w, v in _fields(buf, start, end, what):
                 if n == 1:
                     _want(what, n, w, WT_LEN)
                     msgs.append(buf[v[0]:v[1]])
-            result = Response(kind, msgs)
+                elif n == 2:
+                    _want(what, n, w, WT_LEN)
+                    received = (received or []) + [_received(buf, v[0], v[1], what)]
+            result = Response(kind, msgs, received)
         elif kind == "clients":
             clients: List[ClientConfig] = []
             for n, w, v in _fields(buf, start, end, what):

@@ -88,6 +88,7 @@ static const struct confkey config_keys[] = {
 	KEYU("nymd", restart_window_seconds, 1, 86400),
 	KEYU("nymd", duplicate_window_seconds, 60, CONFIG_MAX_DUPLICATE_WINDOW_SECONDS),
 	KEY("nymd", metrics_listen, CK_METRICS),
+	KEYU("nymd", reply_surb_lifetime_seconds, 0, CONFIG_MAX_REPLY_SURB_LIFETIME_SECONDS),
 };
 #define CONFIG_NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
 
@@ -296,6 +297,7 @@ defaults_fill(struct nymd_config *cfg, const char *root)
 	cfg->max_restarts = CONFIG_DEFAULT_MAX_RESTARTS;
 	cfg->restart_window_seconds = CONFIG_DEFAULT_RESTART_WINDOW_SECONDS;
 	cfg->duplicate_window_seconds = CONFIG_DEFAULT_DUPLICATE_WINDOW_SECONDS;
+	cfg->reply_surb_lifetime_seconds = 0;
 	return CONFIG_OK;
 }
 
@@ -814,6 +816,10 @@ format_nymd(struct strbuf *sb, const struct nymd_config *cfg)
 	    "that a copy the\n# provider delivers again is not shown twice "
 	    "(604800: 7 days).\n"
 	    "duplicate_window_seconds = %u\n", cfg->duplicate_window_seconds);
+	strbuf_printf(sb, "\n# Seconds the keys of our reply blocks are kept at "
+	    "most (docs/replies.md);\n# 0: until the nodes drop the keys of "
+	    "the blocks' epoch.\n"
+	    "reply_surb_lifetime_seconds = %u\n", cfg->reply_surb_lifetime_seconds);
 }
 
 int

@@ -39,6 +39,7 @@
 /* How long received message ids are remembered (docs/ipc.md, "Duplicates"). */
 #define CONFIG_DEFAULT_DUPLICATE_WINDOW_SECONDS	(7 * 24 * 3600)
 #define CONFIG_MAX_DUPLICATE_WINDOW_SECONDS	(366 * 24 * 3600)
+#define CONFIG_MAX_REPLY_SURB_LIFETIME_SECONDS	(7 * 24 * 3600)
 /* A configuration larger than this is not one nymd wrote or documents. */
 #define CONFIG_MAX_FILE_BYTES		(1024 * 1024)
 
@@ -120,6 +121,7 @@ struct nymd_config {
 	unsigned int duplicate_window_seconds;
 	/* "" or a loopback "ip:port" where rpcd serves /metrics */
 	char	metrics_listen[CONFIG_ADDRESS_BYTES];
+	unsigned int reply_surb_lifetime_seconds;	/* 0: by key epochs */
 };
 
 /*

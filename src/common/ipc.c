@@ -13,6 +13,7 @@
 #include "common/ipc.h"
 #include "common/log.h"
 #include "common/message.h"
+#include "common/payload.h"
 #include "common/regstmt.h"
 #include "common/sphinx.h"
 
@@ -265,7 +266,74 @@ static const Nymipc__Ipc__BodyCase ipc_body_of[IPC_TYPE_LAST + 1] = {
 	[IPC_REGISTER_SIGN] = NYMIPC__IPC__BODY_PUBKEY,
 	[IPC_REGISTER_SIGNED] = NYMIPC__IPC__BODY_REGISTRATION,
 	[IPC_TRAFFIC_STATS] = NYMIPC__IPC__BODY_TRAFFIC_STATS,
+	[IPC_BUILT] = NYMIPC__IPC__BODY_BUILT,
+	[IPC_REPLY_ARRIVED] = NYMIPC__IPC__BODY_REPLY_IN,
+	[IPC_REPLY_OPEN] = NYMIPC__IPC__BODY_REPLY_IN,
+	[IPC_REPLY_FAILED] = NYMIPC__IPC__BODY_FAILURE,
 };
+
+/* What a message with reply blocks, or a reply, must hold. */
+static const char *
+ipc_outgoing_problem(const Nymipc__Outgoing *o)
+{
+	int tagged = o->sender_tag.len != 0;
+
+	if (o->sender_tag.len != 0 && o->sender_tag.len != PAYLOAD_TAG_BYTES)
+		return "a sender tag that is not 16 bytes";
+	if (o->surb.len != 0 && o->surb.len != SURB_BYTES)
+		return "a reply block of the wrong size";
+	if (o->surb.len != 0 && tagged)
+		return "a reply that carries reply blocks";
+	if (o->surb.len != 0 && o->surbs != 0)	/* asks for more: MORE */
+		return o->surbs <= PAYLOAD_MAX_MORE && o->message.len == 0 ? NULL :
+		    "a request for more reply blocks out of range or with a message";
+	if (!tagged && (o->surbs != 0 || o->surbs_only))
+		return "reply blocks without a sender tag";
+	if (o->surbs > PAYLOAD_MAX_SURBS)
+		return "more reply blocks than a packet holds";
+	if (o->surbs_only)
+		return o->surbs > 0 && o->message.len == 0 ? NULL :
+		    "a packet of reply blocks only with a message or no block";
+	if (tagged && (long)o->message.len > payload_tagged_room(o->surbs))
+		return "a message over the limit with its reply blocks";
+	return o->message.len <= MESSAGE_MAX_BYTES ? NULL : "a message over the limit";
+}
+
+static const char *
+ipc_built_problem(const Nymipc__Built *b)
+{
+	if (b->data.len != SPHINX_PACKET_BYTES)
+		return "a packet of the wrong size";
+	if (b->n_keys > PAYLOAD_MAX_SURBS)
+		return "more reply blocks than a packet holds";
+	for (size_t i = 0; i < b->n_keys; i++)
+		if (b->keys[i]->surb_id.len != SURB_ID_BYTES ||
+		    b->keys[i]->sealed.len != MESSAGE_SEALED_KEYS_BYTES)
+			return "sealed keys of the wrong size";
+	return NULL;
+}
+
+static const char *
+ipc_received_problem(const Nymipc__Received *r)
+{
+	if (r->msgid.len != MESSAGE_ID_BYTES)
+		return "a message id of the wrong size";
+	if (r->message.len > MESSAGE_MAX_BYTES)
+		return "a message over the limit";
+	if (r->sender_tag.len != 0 && r->sender_tag.len != PAYLOAD_TAG_BYTES)
+		return "a sender tag that is not 16 bytes";
+	if (r->surb_id.len != 0 && r->surb_id.len != SURB_ID_BYTES)
+		return "a reply block id that is not 16 bytes";
+	if (r->more_surbs > PAYLOAD_MAX_MORE || (r->more_surbs > 0 && r->surb_id.len == 0))
+		return "a request for more reply blocks out of range or not in a reply";
+	if (r->n_surbs > PAYLOAD_MAX_SURBS ||
+	    (r->n_surbs > 0 && r->sender_tag.len == 0))
+		return "reply blocks without a sender tag, or too many";
+	for (size_t i = 0; i < r->n_surbs; i++)
+		if (r->surbs[i]->surb.len != SURB_BYTES)
+			return "a reply block of the wrong size";
+	return NULL;
+}
 
 static int
 ipc_cover_kind(Nymipc__PacketKind k)
@@ -296,8 +364,18 @@ ipc_body_problem(const Nymipc__Ipc *m)
 			return "a recipient key that is not 32 bytes";
 		if (o->msgid.len != MESSAGE_ID_BYTES)
 			return "a message id of the wrong size";
-		return o->message.len <= MESSAGE_MAX_BYTES ? NULL : "a message over the limit";
+		return ipc_outgoing_problem(o);
 	}
+	case NYMIPC__IPC__BODY_BUILT:
+		return ipc_built_problem(m->built);
+	case NYMIPC__IPC__BODY_REPLY_IN:
+		if (m->reply_in->data.len != SPHINX_PACKET_BYTES)
+			return "a packet of the wrong size";
+		if (m->reply_in->surb_id.len != SURB_ID_BYTES)
+			return "a reply block id that is not 16 bytes";
+		return m->reply_in->sealed.len == 0 ||
+		    m->reply_in->sealed.len == MESSAGE_SEALED_KEYS_BYTES ? NULL :
+		    "sealed keys of the wrong size";
 	case NYMIPC__IPC__BODY_PACKET:
 		return m->packet->data.len == SPHINX_PACKET_BYTES ? NULL :
 		    "a packet of the wrong size";
@@ -311,10 +389,7 @@ ipc_body_problem(const Nymipc__Ipc *m)
 	case NYMIPC__IPC__BODY_UNWRAPPED:
 		return m->unwrapped->kind == KIND_DROP ? "a delivery of kind drop" : NULL;
 	case NYMIPC__IPC__BODY_RECEIVED:
-		if (m->received->msgid.len != MESSAGE_ID_BYTES)
-			return "a message id of the wrong size";
-		return m->received->message.len <= MESSAGE_MAX_BYTES ? NULL :
-		    "a message over the limit";
+		return ipc_received_problem(m->received);
 	case NYMIPC__IPC__BODY_REGISTRATION:
 		if (m->registration->provider.len != 32)
 			return "a provider key that is not 32 bytes";

@@ -15,4 +15,8 @@
 #define MESSAGE_MAX_BYTES \
 	(SPHINX_MAX_MESSAGE_BYTES - 1 - MESSAGE_ID_BYTES)	/* 2031 */
 
+/* A reply block's kept keys as keyd seals them for rpcd's store
+ * (docs/replies.md): nonce || crypto_secretbox of SURB_KEYS_BYTES. */
+#define MESSAGE_SEALED_KEYS_BYTES	(24 + 16 + 704)		/* 744 */
+
 #endif

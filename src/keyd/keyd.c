@@ -25,10 +25,13 @@
 #include "common/xalloc.h"
 #include "keyd/keyd.h"
 #include "keyd/packet.h"
+#include "keyd/seal.h"
 
 struct keyd {
 	uint8_t		*priv;		/* sodium_malloc: guarded, mlocked */
 	uint8_t		*loop_key;	/* likewise */
+	uint8_t		*seal_key;	/* likewise: seals our reply blocks' keys */
+	uint8_t		*surb_keys;	/* likewise: one block's kept keys, scratch */
 	uint8_t		 pub[32];
 	uint8_t		 provider[32];
 	int		 have_provider;
@@ -98,8 +101,14 @@ keyd_configure(struct proc *p)
 	if (keyd.loop_key == NULL)
 		fatal("cannot allocate locked memory for the key");
 	packet_loop_key(keyd.loop_key, keyd.priv);
+	keyd.seal_key = secret_alloc(SEAL_KEY_BYTES);
+	keyd.surb_keys = secret_alloc(SURB_KEYS_BYTES);
+	if (keyd.seal_key == NULL || keyd.surb_keys == NULL)
+		fatal("cannot allocate locked memory for the key");
+	seal_key(keyd.seal_key, keyd.priv);
 	sodium_mprotect_readonly(keyd.priv);
 	sodium_mprotect_readonly(keyd.loop_key);
+	sodium_mprotect_readonly(keyd.seal_key);
 	keyd_apply_config(cfg);
 	keyd.proc = p;
 	return 0;
@@ -131,8 +140,12 @@ keyd_shutdown(struct proc *p)
 	/* sodium_free wipes the pages before releasing them. */
 	sodium_free(keyd.priv);
 	sodium_free(keyd.loop_key);
+	sodium_free(keyd.seal_key);
+	sodium_free(keyd.surb_keys);
 	keyd.priv = NULL;
 	keyd.loop_key = NULL;
+	keyd.seal_key = NULL;
+	keyd.surb_keys = NULL;
 	topology_free(keyd.topology);
 	keyd.topology = NULL;
 }
@@ -198,6 +211,91 @@ keyd_build_failed(struct ipc_chan *rpcd, uint64_t id, const char *why)
 }
 
 /*
+ * A message with reply blocks (docs/replies.md): the blocks are made over
+ * paths from the recipient's provider back to us, their kept keys sealed,
+ * and the packet goes back to rpcd with the sealed keys, which it stores
+ * before it hands the packet to netd: no reply can come back through a
+ * block whose keys are not durable.
+ */
+struct keyd_tagged {
+	struct packet_surb	 surbs[PAYLOAD_MAX_SURBS];
+	uint8_t			 blocks[PAYLOAD_MAX_SURBS][SURB_BYTES];
+	uint8_t			 sealed[PAYLOAD_MAX_SURBS][MESSAGE_SEALED_KEYS_BYTES];
+	Nymipc__SealedKeys	 keys[PAYLOAD_MAX_SURBS];
+	Nymipc__SealedKeys	*keyp[PAYLOAD_MAX_SURBS];
+	uint8_t			 payload[SPHINX_MAX_MESSAGE_BYTES];
+	uint8_t			 packet[SPHINX_PACKET_BYTES];
+};
+
+static int
+keyd_make_surbs(struct keyd_tagged *t, const Nymipc__Outgoing *o)
+{
+	struct packet_route route = keyd_route();
+	int rc;
+
+	for (size_t i = 0; i < o->surbs; i++) {
+		rc = packet_build_surb(&t->surbs[i], keyd.surb_keys, &route,
+		    o->recipient_provider.data);
+		if (rc == PACKET_OK)
+			seal_keys(t->sealed[i], keyd.seal_key, keyd.surb_keys);
+		sodium_memzero(keyd.surb_keys, SURB_KEYS_BYTES);
+		if (rc != PACKET_OK)
+			return rc;
+		memcpy(t->blocks[i], t->surbs[i].surb, SURB_BYTES);
+		nymipc__sealed_keys__init(&t->keys[i]);
+		t->keys[i].surb_id.data = t->surbs[i].id;
+		t->keys[i].surb_id.len = SURB_ID_BYTES;
+		t->keys[i].sealed.data = t->sealed[i];
+		t->keys[i].sealed.len = MESSAGE_SEALED_KEYS_BYTES;
+		t->keys[i].expires_ms = t->surbs[i].expires_ms;
+		t->keyp[i] = &t->keys[i];
+	}
+	return PACKET_OK;
+}
+
+static void
+keyd_build_tagged(struct ipc_chan *c, const Nymipc__Outgoing *o)
+{
+	static struct keyd_tagged t;	/* large: not on the stack */
+	struct packet_route route = keyd_route();
+	struct payload p = {
+		.type = o->surbs_only ? PAYLOAD_SURBS : PAYLOAD_TAGGED,
+		.n_surbs = o->surbs, .surbs = t.blocks[0],
+		.message = o->message.data, .message_len = o->message.len,
+	};
+	size_t len;
+	int rc = keyd.have_provider ? keyd_make_surbs(&t, o) : PACKET_ERR_TOPOLOGY;
+
+	memcpy(p.msgid, o->msgid.data, MESSAGE_ID_BYTES);
+	memcpy(p.tag, o->sender_tag.data, PAYLOAD_TAG_BYTES);
+	if (rc == PACKET_OK)
+		rc = payload_encode(t.payload, &len, &p) == 0 ? PACKET_OK :
+		    PACKET_ERR_TOO_LARGE;
+	if (rc == PACKET_OK)
+		rc = packet_build_payload(t.packet, &route, o->recipient.data,
+		    o->recipient_provider.data, t.payload, len);
+	if (rc != PACKET_OK) {
+		keyd_build_failed(c, o->id, packet_strerror(rc));
+	} else {
+		Nymipc__Ipc out = NYMIPC__IPC__INIT;
+		Nymipc__Built b = NYMIPC__BUILT__INIT;
+		b.id = o->id;
+		b.data.data = t.packet;
+		b.data.len = sizeof(t.packet);
+		b.n_keys = o->surbs;
+		b.keys = t.keyp;
+		out.type = IPC_BUILT;
+		out.body_case = NYMIPC__IPC__BODY_BUILT;
+		out.built = &b;
+		keyd.built++;
+		if (ipc_send(c, &out, -1) == -1)
+			log_warn("cannot hand message %llu's packet to rpcd",
+			    (unsigned long long)o->id);
+	}
+	sodium_memzero(&t, sizeof(t));
+}
+
+/*
  * rpcd's committed message: its packet goes to netd with rpcd's queue id
  * only, so that the process facing the network never sees the message or
  * its recipient. What cannot be built or handed over goes back to rpcd,
@@ -216,9 +314,17 @@ on_build(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 		keyd_build_failed(c, o->id, "netd is not running");
 		return;
 	}
-	rc = keyd.have_provider ? packet_build_real(packet, &route, o->recipient.data,
-	    o->recipient_provider.data, o->msgid.data, o->message.data, o->message.len) :
-	    PACKET_ERR_TOPOLOGY;
+	if (o->sender_tag.len != 0) {
+		keyd_build_tagged(c, o);
+		return;
+	}
+	if (o->surb.len != 0)
+		rc = packet_build_reply(packet, o->surb.data, o->msgid.data,
+		    o->message.data, o->message.len, o->surbs);
+	else
+		rc = keyd.have_provider ? packet_build_real(packet, &route,
+		    o->recipient.data, o->recipient_provider.data, o->msgid.data,
+		    o->message.data, o->message.len) : PACKET_ERR_TOPOLOGY;
 	if (rc != PACKET_OK) {
 		keyd_build_failed(c, o->id, packet_strerror(rc));
 		return;
@@ -335,6 +441,94 @@ keyd_unwrapped(struct ipc_chan *netd, uint64_t id, Nymipc__PacketKind kind,
 }
 
 /*
+ * When a block we received stops working: when its first hop drops its
+ * key of the block's epoch (docs/epochs.md), and never later than two
+ * epochs from now, whatever epoch a sender wrote in it.
+ */
+static uint64_t
+keyd_block_expiry(const uint8_t surb[SURB_BYTES])
+{
+	uint32_t secs = keyd.topology != NULL && keyd.topology->epoch_seconds > 0 ?
+	    keyd.topology->epoch_seconds : EPOCH_DEFAULT_SECONDS;
+	uint64_t now = epoch_now_ms(), cap = now + 2ull * secs * 1000;
+	struct surb_info info;
+
+	if (surb_parse(surb, SURB_BYTES, &info) != SPHINX_OK || info.epoch > cap / 1000)
+		return now;
+	uint64_t at = epoch_key_expiry_ms(info.epoch, secs);
+	return at > cap ? cap : at;
+}
+
+/* A real message to rpcd: 0, or -1 if rpcd is not there to take it. */
+static int
+keyd_send_received(struct ipc_chan *rpcd, uint64_t id, const struct packet_contents *pc,
+    const uint8_t *surb_id)
+{
+	Nymipc__Ipc out = NYMIPC__IPC__INIT;
+	Nymipc__Received rec = NYMIPC__RECEIVED__INIT;
+	Nymipc__ReceivedSurb rs[PAYLOAD_MAX_SURBS], *rsp[PAYLOAD_MAX_SURBS];
+
+	rec.id = id;
+	rec.msgid.data = (uint8_t *)pc->msgid;
+	rec.msgid.len = sizeof(pc->msgid);
+	rec.message.data = (uint8_t *)pc->message;
+	rec.message.len = pc->message_len;
+	if (pc->tagged) {
+		rec.sender_tag.data = (uint8_t *)pc->tag;
+		rec.sender_tag.len = sizeof(pc->tag);
+		rec.surbs_only = pc->surbs_only;
+		for (size_t i = 0; i < pc->n_surbs; i++) {
+			nymipc__received_surb__init(&rs[i]);
+			rs[i].surb.data = (uint8_t *)pc->surbs[i];
+			rs[i].surb.len = SURB_BYTES;
+			rs[i].expires_ms = keyd_block_expiry(pc->surbs[i]);
+			rsp[i] = &rs[i];
+		}
+		rec.n_surbs = pc->n_surbs;
+		rec.surbs = rsp;
+	}
+	if (surb_id != NULL) {
+		rec.surb_id.data = (uint8_t *)surb_id;
+		rec.surb_id.len = SURB_ID_BYTES;
+		rec.more_surbs = pc->more;
+	}
+	out.type = IPC_RECEIVED;
+	out.body_case = NYMIPC__IPC__BODY_RECEIVED;
+	out.received = &rec;
+	return rpcd != NULL && ipc_send(rpcd, &out, -1) == 0 ? 0 : -1;
+}
+
+/*
+ * A reply through one of our blocks: rpcd holds the block's sealed keys
+ * and sends them back with it (IPC_REPLY_OPEN). -1 if the packet is not a
+ * reply to us.
+ */
+static int
+keyd_reply_arrived(struct ipc_chan *netd, struct ipc_chan *rpcd, uint64_t id,
+    const uint8_t *packet)
+{
+	Nymipc__Ipc out = NYMIPC__IPC__INIT;
+	Nymipc__ReplyIn r = NYMIPC__REPLY_IN__INIT;
+	uint8_t sid[SURB_ID_BYTES];
+
+	if (surb_reply_id(keyd.priv, packet, sid) != SPHINX_OK)
+		return -1;
+	r.id = id;
+	r.surb_id.data = sid;
+	r.surb_id.len = sizeof(sid);
+	r.data.data = (uint8_t *)packet;
+	r.data.len = SPHINX_PACKET_BYTES;
+	out.type = IPC_REPLY_ARRIVED;
+	out.body_case = NYMIPC__IPC__BODY_REPLY_IN;
+	out.reply_in = &r;
+	if (rpcd != NULL && ipc_send(rpcd, &out, -1) == 0)
+		keyd_unwrapped(netd, id, KIND_REAL, 0, NULL);
+	else
+		keyd_unwrapped(netd, id, KIND_NONE, 0, "rpcd is not running");
+	return 0;
+}
+
+/*
  * A pulled packet: a real message goes to rpcd directly, and netd learns
  * only what kind of delivery it was, so that it can count it and, once
  * rpcd says it is stored, acknowledge it.
@@ -343,11 +537,17 @@ static void
 on_unwrap(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 {
 	static struct packet_contents pc;	/* large: not on the stack */
+	struct ipc_chan *rpcd = proc_peer(arg, ROLE_RPCD);
 	uint64_t id = msg->packet->id;
 	int rc;
 
 	rc = packet_open(keyd.priv, keyd.loop_key, msg->packet->data.data, &pc);
-	if (rc != PACKET_OK) {
+	if (rc == PACKET_OK && pc.more > 0)
+		rc = PACKET_ERR_TYPE;	/* asking for blocks: only in a reply */
+	if (rc == SPHINX_ERR_COMMAND &&
+	    keyd_reply_arrived(c, rpcd, id, msg->packet->data.data) == 0) {
+		keyd.opened++;
+	} else if (rc != PACKET_OK) {
 		keyd.malformed++;
 		log_debug("delivery %llu rejected: %s", (unsigned long long)id,
 		    packet_strerror(rc));
@@ -355,24 +555,59 @@ on_unwrap(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 	} else if (pc.type == PACKET_LOOP) {
 		keyd_unwrapped(c, id, KIND_LOOP, pc.sent_ns, NULL);
 	} else {
-		struct ipc_chan *rpcd = proc_peer(arg, ROLE_RPCD);
-		Nymipc__Ipc out = NYMIPC__IPC__INIT;
-		Nymipc__Received rec = NYMIPC__RECEIVED__INIT;
 		keyd.opened++;
-		rec.id = id;
-		rec.msgid.data = pc.msgid;
-		rec.msgid.len = sizeof(pc.msgid);
-		rec.message.data = pc.message;
-		rec.message.len = pc.message_len;
-		out.type = IPC_RECEIVED;
-		out.body_case = NYMIPC__IPC__BODY_RECEIVED;
-		out.received = &rec;
 		/* Without rpcd it stays at the provider for a later pull. */
-		if (rpcd != NULL && ipc_send(rpcd, &out, -1) == 0)
+		if (keyd_send_received(rpcd, id, &pc, NULL) == 0)
 			keyd_unwrapped(c, id, KIND_REAL, 0, NULL);
 		else
 			keyd_unwrapped(c, id, KIND_NONE, 0, "rpcd is not running");
 	}
+	sodium_memzero(&pc, sizeof(pc));
+}
+
+/* A reply that does not open: rpcd acknowledges it, and it is dropped. */
+static void
+keyd_reply_failed(struct ipc_chan *rpcd, uint64_t id, const char *why)
+{
+	Nymipc__Ipc out = NYMIPC__IPC__INIT;
+	Nymipc__Failure f = NYMIPC__FAILURE__INIT;
+
+	log_debug("reply in delivery %llu dropped: %s", (unsigned long long)id, why);
+	f.id = id;
+	f.text = (char *)why;
+	out.type = IPC_REPLY_FAILED;
+	out.body_case = NYMIPC__IPC__BODY_FAILURE;
+	out.failure = &f;
+	keyd_send(rpcd, &out);
+}
+
+/*
+ * rpcd found the sealed keys of the block a reply came through: opened
+ * here, the only place they are ever in clear, and wiped at once. The
+ * message goes back to rpcd, which deletes the keys as it stores it.
+ */
+static void
+on_reply_open(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
+{
+	static struct packet_contents pc;	/* large: not on the stack */
+	static uint8_t m[SPHINX_MAX_MESSAGE_BYTES];
+	const Nymipc__ReplyIn *r = msg->reply_in;
+	size_t len = 0;
+	int rc = -1;
+
+	if (seal_open(keyd.surb_keys, keyd.seal_key, r->sealed.data, r->sealed.len) == 0)
+		rc = surb_open(keyd.priv, keyd.surb_keys, SURB_KEYS_BYTES, r->data.data,
+		    m, &len);
+	sodium_memzero(keyd.surb_keys, SURB_KEYS_BYTES);
+	if (rc == SPHINX_OK)
+		rc = packet_read_message(m, len, &pc);
+	if (rc != PACKET_OK || pc.tagged)
+		keyd_reply_failed(c, r->id, rc == -1 ? "its block's keys do not unseal" :
+		    rc != PACKET_OK ? packet_strerror(rc) : "a reply with reply blocks");
+	else if (keyd_send_received(c, r->id, &pc, r->surb_id.data) == -1)
+		log_warn("cannot hand the reply in delivery %llu to rpcd",
+		    (unsigned long long)r->id);
+	sodium_memzero(m, sizeof(m));
 	sodium_memzero(&pc, sizeof(pc));
 }
 
@@ -446,6 +681,7 @@ static const struct ipc_dispatch keyd_from_rpcd = {
 	.handlers = {
 		[IPC_PUBKEY_REQUEST] = on_pubkey_request,
 		[IPC_BUILD] = on_build,
+		[IPC_REPLY_OPEN] = on_reply_open,
 	},
 	.closed = proc_peer_closed,
 };

@@ -21,6 +21,7 @@ packet_strerror(int err)
 	case PACKET_ERR_TOO_LARGE:	return "message too large for one packet";
 	case PACKET_ERR_FOREIGN:	return "loop cover with a foreign MAC";
 	case PACKET_ERR_TYPE:		return "unknown payload type";
+	case PACKET_ERR_EPOCH:		return "no key epoch for which every hop of a reply block has a key";
 	default:			return sphinx_strerror(err);
 	}
 }
@@ -112,8 +113,8 @@ packet_path(struct sphinx_hop hops[SPHINX_MAX_HOPS], const struct packet_route *
 }
 
 /* A delivered packet: egress DELIVERs to recipient, who unwraps it. */
-static int
-packet_build_delivered(uint8_t out[SPHINX_PACKET_BYTES], const struct packet_route *r,
+int
+packet_build_payload(uint8_t out[SPHINX_PACKET_BYTES], const struct packet_route *r,
     const uint8_t recipient[32], const uint8_t provider[32],
     const uint8_t *payload, size_t len)
 {
@@ -147,7 +148,7 @@ packet_build_real(uint8_t out[SPHINX_PACKET_BYTES], const struct packet_route *r
 	memcpy(payload + 1, msgid, PACKET_MSGID_BYTES);
 	if (len > 0)
 		memcpy(payload + 1 + PACKET_MSGID_BYTES, msg, len);
-	int rc = packet_build_delivered(out, r, recipient, recipient_provider, payload,
+	int rc = packet_build_payload(out, r, recipient, recipient_provider, payload,
 	    1 + PACKET_MSGID_BYTES + len);
 	sodium_memzero(payload, sizeof(payload));
 	return rc;
@@ -171,7 +172,7 @@ packet_build_loop(uint8_t out[SPHINX_PACKET_BYTES], const struct packet_route *r
 		payload[1 + i] = (uint8_t)(now_ns >> (56 - 8 * i));
 	randombytes_buf(payload + 9, 8);
 	packet_loop_mac(payload + 17, loop_key, payload, 17);
-	return packet_build_delivered(out, r, r->own_pub, r->own_provider, payload,
+	return packet_build_payload(out, r, r->own_pub, r->own_provider, payload,
 	    sizeof(payload));
 }
 
@@ -211,12 +212,8 @@ packet_open(const uint8_t priv[32], const uint8_t loop_key[PACKET_LOOP_KEY_BYTES
 	if (rc != SPHINX_OK)
 		goto out;
 	rc = PACKET_ERR_TYPE;
-	if (len >= 1 + PACKET_MSGID_BYTES && msg[0] == PACKET_REAL) {
-		out->type = PACKET_REAL;
-		memcpy(out->msgid, msg + 1, PACKET_MSGID_BYTES);
-		out->message_len = len - 1 - PACKET_MSGID_BYTES;
-		memcpy(out->message, msg + 1 + PACKET_MSGID_BYTES, out->message_len);
-		rc = PACKET_OK;
+	if (len >= 1 && msg[0] != PACKET_LOOP) {
+		rc = packet_read_message(msg, len, out);
 	} else if (len == 1 + LOOP_BODY_BYTES && msg[0] == PACKET_LOOP) {
 		uint8_t mac[16];
 		packet_loop_mac(mac, loop_key, msg, 17);
@@ -232,5 +229,128 @@ packet_open(const uint8_t priv[32], const uint8_t loop_key[PACKET_LOOP_KEY_BYTES
 	}
 out:
 	sodium_memzero(msg, sizeof(msg));
+	return rc;
+}
+
+int
+packet_read_message(const uint8_t *msg, size_t len, struct packet_contents *out)
+{
+	struct payload p;
+
+	if (payload_decode(msg, len, &p) != 0)
+		return PACKET_ERR_TYPE;
+	out->type = PACKET_REAL;
+	memcpy(out->msgid, p.msgid, PACKET_MSGID_BYTES);
+	out->message_len = p.message_len;
+	if (p.message_len > 0)
+		memcpy(out->message, p.message, p.message_len);
+	out->tagged = p.type == PAYLOAD_TAGGED || p.type == PAYLOAD_SURBS;
+	out->surbs_only = p.type == PAYLOAD_SURBS;
+	memcpy(out->tag, p.tag, sizeof(out->tag));
+	out->n_surbs = p.n_surbs;
+	if (p.n_surbs > 0)
+		memcpy(out->surbs, p.surbs, p.n_surbs * SURB_BYTES);
+	out->more = p.type == PAYLOAD_MORE ? p.more : 0;
+	return PACKET_OK;
+}
+
+/* node's key of epoch e exactly (a reply block is of one epoch). */
+static int
+packet_epoch_key(struct sphinx_hop *h, const struct topology *t,
+    const struct topology_node *node, uint64_t e)
+{
+	if (node == NULL || !topology_node_usable(t, node))
+		return PACKET_ERR_TOPOLOGY;
+	for (size_t i = 0; i < node->n_keys; i++)
+		if (node->keys[i].epoch == e) {
+			memcpy(h->node_pub, node->keys[i].key, 32);
+			h->key_phase = (uint8_t)epoch_phase(e);
+			return PACKET_OK;
+		}
+	return PACKET_ERR_EPOCH;
+}
+
+/* The path of a reply block of epoch e: replier's provider, 3 mixes,
+ * our provider, us. */
+static int
+packet_surb_path(struct sphinx_hop hops[SPHINX_MAX_HOPS],
+    const struct topology_node *node[SPHINX_MAX_HOPS - 1],
+    const struct packet_route *r, uint64_t e)
+{
+	int rc;
+
+	memset(hops, 0, sizeof(struct sphinx_hop) * SPHINX_MAX_HOPS);
+	for (int i = 0; i < SPHINX_MAX_HOPS - 1; i++) {
+		if ((rc = packet_epoch_key(&hops[i], r->topology, node[i], e)) != PACKET_OK)
+			return rc;
+		hops[i].command = i == SPHINX_MAX_HOPS - 2 ? SPHINX_CMD_DELIVER :
+		    SPHINX_CMD_RELAY;
+		memcpy(hops[i].next_id, i == SPHINX_MAX_HOPS - 2 ? r->own_pub :
+		    node[i + 1]->pub, 32);
+		hops[i].delay_ms = packet_delay(r->mean_delay_ms);
+	}
+	memcpy(hops[SPHINX_MAX_HOPS - 1].node_pub, r->own_pub, 32);
+	hops[SPHINX_MAX_HOPS - 1].command = SPHINX_CMD_FINAL;
+	return PACKET_OK;
+}
+
+int
+packet_build_surb(struct packet_surb *s, uint8_t keys[SURB_KEYS_BYTES],
+    const struct packet_route *r, const uint8_t replier_provider[32])
+{
+	const struct topology_node *node[SPHINX_MAX_HOPS - 1];
+	struct sphinx_hop hops[SPHINX_MAX_HOPS];
+	const struct topology *t = r->topology;
+	uint64_t now = epoch_now_ms(), e[2];
+	int rc = PACKET_ERR_TOPOLOGY;
+
+	memset(s, 0, sizeof(*s));
+	if (t == NULL || t->epoch_seconds == 0)
+		return PACKET_ERR_TOPOLOGY;
+	node[0] = packet_provider(t, replier_provider);
+	for (uint32_t l = 0; l < TOPOLOGY_MIX_LAYERS; l++)
+		if ((node[l + 1] = packet_random_mix(t, l + 1)) == NULL)
+			return PACKET_ERR_TOPOLOGY;
+	node[TOPOLOGY_MIX_LAYERS + 1] = packet_provider(t, r->own_provider);
+	/* In the second half of an epoch, the next one's keys (published by
+	 * then) give the block a longer life; otherwise the current one's. */
+	e[0] = e[1] = epoch_at(now, t->epoch_seconds);
+	if (now - epoch_start_ms(e[0], t->epoch_seconds) >= t->epoch_seconds * 500ull)
+		e[0]++;
+	else
+		e[1]++;
+	for (int i = 0; i < 2; i++) {
+		rc = packet_surb_path(hops, node, r, e[i]);
+		if (rc == PACKET_ERR_EPOCH)
+			continue;
+		if (rc != PACKET_OK)
+			return rc;
+		rc = surb_create(s->surb, keys, s->id, node[0]->pub, hops,
+		    SPHINX_MAX_HOPS, e[i], NULL);
+		if (rc != SPHINX_OK)
+			return rc;
+		s->epoch = e[i];
+		s->expires_ms = epoch_key_expiry_ms(e[i], t->epoch_seconds);
+		return PACKET_OK;
+	}
+	return rc;
+}
+
+int
+packet_build_reply(uint8_t out[SPHINX_PACKET_BYTES], const uint8_t surb[SURB_BYTES],
+    const uint8_t msgid[PACKET_MSGID_BYTES], const uint8_t *msg, size_t len,
+    unsigned int more)
+{
+	uint8_t payload[SPHINX_MAX_MESSAGE_BYTES];
+	struct payload p = { .type = more > 0 ? PAYLOAD_MORE : PAYLOAD_PLAIN,
+	    .message = msg, .message_len = len, .more = more };
+	size_t plen;
+	int rc;
+
+	memcpy(p.msgid, msgid, PACKET_MSGID_BYTES);
+	if (payload_encode(payload, &plen, &p) != 0)
+		return PACKET_ERR_TOO_LARGE;
+	rc = surb_use(out, NULL, surb, SURB_BYTES, payload, plen);
+	sodium_memzero(payload, sizeof(payload));
 	return rc;
 }

@@ -4,8 +4,8 @@
  *
  * The message a Sphinx packet carries to its recipient is
  *     type (1 byte) || body
- * REAL (1): message id (16 random bytes, for duplicate suppression at the
- *     recipient) || the application's message;
+ * REAL (1, 3, 4): a message, with or without reply blocks, laid out by
+ *     common/payload.h (docs/replies.md);
  * LOOP (2): send time (8 bytes, ns, big-endian) || nonce (8) || MAC (16),
  *     the MAC a keyed BLAKE2b under a key derived from the client's private
  *     key, so that only its sender recognises a loop cover.
@@ -18,7 +18,9 @@
 #include <stdint.h>
 
 #include "common/message.h"
+#include "common/payload.h"
 #include "common/sphinx.h"
+#include "common/surb.h"
 
 struct topology;
 
@@ -39,6 +41,7 @@ enum packet_error {
 	PACKET_ERR_TOO_LARGE = -21,	/* message over PACKET_MAX_MESSAGE_BYTES */
 	PACKET_ERR_FOREIGN = -22,	/* a loop cover that is not ours */
 	PACKET_ERR_TYPE = -23,		/* unknown payload type or bad length */
+	PACKET_ERR_EPOCH = -24,		/* no epoch whose keys every hop has */
 	/* and the sphinx_error codes */
 };
 
@@ -55,6 +58,21 @@ struct packet_contents {
 	uint8_t			 message[PACKET_MAX_MESSAGE_BYTES];	/* REAL */
 	size_t			 message_len;
 	uint64_t		 sent_ns;	/* LOOP */
+	/* REAL with reply blocks (payload TAGGED or SURBS) */
+	int			 tagged;
+	int			 surbs_only;	/* SURBS: no message */
+	uint8_t			 tag[PAYLOAD_TAG_BYTES];
+	size_t			 n_surbs;
+	uint8_t			 surbs[PAYLOAD_MAX_SURBS][SURB_BYTES];
+	unsigned int		 more;		/* MORE: blocks asked for (replies only) */
+};
+
+/* A reply block built by packet_build_surb(). */
+struct packet_surb {
+	uint8_t		 surb[SURB_BYTES];
+	uint8_t		 id[SURB_ID_BYTES];
+	uint64_t	 epoch;
+	uint64_t	 expires_ms;	/* when its first hop drops its epoch key */
 };
 
 /* The loop-cover MAC key, derived from the private key. */
@@ -62,6 +80,25 @@ void	packet_loop_key(uint8_t key[PACKET_LOOP_KEY_BYTES], const uint8_t priv[32])
 int	packet_build_real(uint8_t out[SPHINX_PACKET_BYTES], const struct packet_route *,
 	    const uint8_t recipient[32], const uint8_t recipient_provider[32],
 	    const uint8_t msgid[PACKET_MSGID_BYTES], const uint8_t *msg, size_t len);
+/* A packet to recipient carrying an encoded payload (common/payload.h). */
+int	packet_build_payload(uint8_t out[SPHINX_PACKET_BYTES], const struct packet_route *,
+	    const uint8_t recipient[32], const uint8_t recipient_provider[32],
+	    const uint8_t *payload, size_t len);
+/*
+ * A reply block to us, for a replier whose provider is replier_provider:
+ * the path is that provider, a mixnode of each layer, our provider
+ * (DELIVER to us) and us, every hop's key of one epoch (docs/replies.md).
+ * The kept keys go to keys (locked memory, the caller's).
+ */
+int	packet_build_surb(struct packet_surb *, uint8_t keys[SURB_KEYS_BYTES],
+	    const struct packet_route *, const uint8_t replier_provider[32]);
+/* The packet of a reply through surb carrying msg with id msgid, or
+ * if more > 0, asking for that many more blocks (payload MORE). */
+int	packet_build_reply(uint8_t out[SPHINX_PACKET_BYTES], const uint8_t surb[SURB_BYTES],
+	    const uint8_t msgid[PACKET_MSGID_BYTES], const uint8_t *msg, size_t len,
+	    unsigned int more);
+/* The real message a reply carried, as surb_open() gave it. */
+int	packet_read_message(const uint8_t *msg, size_t len, struct packet_contents *out);
 int	packet_build_loop(uint8_t out[SPHINX_PACKET_BYTES], const struct packet_route *,
 	    const uint8_t loop_key[PACKET_LOOP_KEY_BYTES], uint64_t now_ns);
 int	packet_build_drop(uint8_t out[SPHINX_PACKET_BYTES], const struct packet_route *);

@@ -261,6 +261,38 @@ NYM_API int	nym_cancel(struct nym_async *, unsigned long request);
  */
 NYM_API int	nym_async_subscribe(struct nym_async *, nym_message_cb *cb, void *arg);
 
+
+/*
+ * Reply blocks (docs/replies.md, libnym(3)), nymd's addition. A message
+ * sent with reply_surbs (at most NYM_MAX_REPLY_SURBS) carries that many
+ * single-use reply blocks; its recipient sees a random sender tag and may
+ * answer through them with nym_reply(), one block per reply, without
+ * learning who sent it. nym_fetch_received() returns each message with
+ * its sender tag (has_tag) and message id.
+ */
+#define NYM_MAX_REPLY_SURBS	16
+#define NYM_TAG_BYTES		16
+#define NYM_MESSAGE_ID_BYTES	16
+
+struct nym_received {
+	uint8_t	*data;
+	size_t	 len;
+	int	 has_tag;
+	uint8_t	 tag[NYM_TAG_BYTES];
+	int	 has_id;
+	uint8_t	 id[NYM_MESSAGE_ID_BYTES];
+};
+
+NYM_API int	nym_send_with_replies(struct nym_client *, const struct nym_client_config *recipient,
+	    const void *msg, size_t len, unsigned int reply_surbs);
+/* The same, to a client id looked up as nym_send_id() does. */
+NYM_API int	nym_send_id_with_replies(struct nym_client *, const char *recipient_id,
+	    const void *msg, size_t len, unsigned int reply_surbs);
+NYM_API int	nym_reply(struct nym_client *, const uint8_t tag[NYM_TAG_BYTES],
+	    const void *msg, size_t len);
+NYM_API int	nym_fetch_received(struct nym_client *, struct nym_received **msgs, size_t *n);
+NYM_API void	nym_received_free(struct nym_received *msgs);
+
 #ifdef __cplusplus
 }
 #endif

@@ -147,6 +147,7 @@ master_child_config(Nymipc__Role role, Nymipc__ChildConfig *cc)
 	cc->topology_refresh_seconds = cfg->topology_refresh_seconds;
 	cc->duplicate_window_seconds = cfg->duplicate_window_seconds;
 	cc->metrics_listen = (char *)cfg->metrics_listen;
+	cc->reply_surb_lifetime_seconds = cfg->reply_surb_lifetime_seconds;
 	cc->uid = (uint32_t)m.uid;
 	cc->gid = (uint32_t)m.gid;
 }

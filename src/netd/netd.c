@@ -395,8 +395,9 @@ on_register_signed(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg
 	    r->signature.len == REGSTMT_SIG_BYTES ? r->signature.data : NULL);
 }
 
-/* keyd built a committed message's packet: netd sees the packet and
- * rpcd's queue id, nothing of the message. */
+/* keyd built a committed message's packet (rpcd hands on those that
+ * carry reply blocks once their keys are stored): netd sees the packet
+ * and rpcd's queue id, nothing of the message. */
 static void
 on_packet(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 {
@@ -461,6 +462,7 @@ static const struct ipc_dispatch netd_from_rpcd = {
 		[IPC_STORED] = on_stored,
 		[IPC_NOT_STORED] = on_not_stored,
 		[IPC_TOPOLOGY_REFRESH] = on_topology_refresh,
+		[IPC_PACKET] = on_packet,
 	},
 	.closed = proc_peer_closed,
 };

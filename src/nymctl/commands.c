@@ -5,6 +5,7 @@
  */
 #include <config.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -21,7 +22,10 @@
 #define WATCH_DEFAULT_INTERVAL_MS	1000UL
 #define WATCH_MAX_INTERVAL_MS		86400000UL
 
-enum { OPT_TO = 1, OPT_JSON, OPT_INTERVAL };
+enum { OPT_TO = 1, OPT_JSON, OPT_INTERVAL, OPT_REPLY_SURBS, OPT_TAGS, OPT_TAG };
+
+/* A sender tag on the command line and in fetch --tags: 32 hex digits. */
+#define TAG_HEX_CHARS	(2 * NYM_TAG_BYTES)
 
 /* Parses a command's options from opts; unknown ones are usage errors. */
 static int
@@ -78,6 +82,8 @@ print_raw(const struct nym_message *m)
 
 struct send_opts {
 	const char	*to;
+	unsigned long	 reply_surbs;
+	const char	*tag;
 };
 
 static int
@@ -87,6 +93,12 @@ send_take(struct nymctl *ctl, const char *cmd, int c, const char *val, void *arg
 
 	if (c == OPT_TO)
 		o->to = val;
+	else if (c == OPT_TAG)
+		o->tag = val;
+	else if (c == OPT_REPLY_SURBS &&
+	    nymctl_number(val, 0, NYM_MAX_REPLY_SURBS, &o->reply_surbs) != 0)
+		return nymctl_usage_error(ctl, cmd, "--reply-surbs must be a number "
+		    "from 0 to %d", NYM_MAX_REPLY_SURBS);
 	return 0;
 }
 
@@ -137,9 +149,10 @@ cmd_send(struct nymctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "to", required_argument, NULL, OPT_TO },
+		{ "reply-surbs", required_argument, NULL, OPT_REPLY_SURBS },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct send_opts o = { NULL };
+	struct send_opts o = { NULL, 0, NULL };
 	uint8_t key[NYM_KEY_BYTES], *msg = NULL;
 	size_t len;
 	int rc;
@@ -162,13 +175,18 @@ cmd_send(struct nymctl *ctl, int argc, char **argv)
 		len = strlen(arg);
 
 	nymctl_connect(ctl);
-	rc = nym_send_id(ctl->c, o.to, msg != NULL ? msg : (const uint8_t *)arg, len);
+	if (o.reply_surbs > 0)
+		rc = nym_send_id_with_replies(ctl->c, o.to, msg != NULL ? msg :
+		    (const uint8_t *)arg, len, (unsigned int)o.reply_surbs);
+	else
+		rc = nym_send_id(ctl->c, o.to, msg != NULL ? msg : (const uint8_t *)arg, len);
 	free(msg);
 	return rc == 0 ? NYMCTL_EXIT_OK : nymctl_fail(ctl, "send", rc);
 }
 
 struct fetch_opts {
 	int		json;
+	int		tags;
 	unsigned long	interval_ms;
 };
 
@@ -179,6 +197,8 @@ fetch_take(struct nymctl *ctl, const char *cmd, int c, const char *val, void *ar
 
 	if (c == OPT_JSON)
 		o->json = 1;
+	else if (c == OPT_TAGS)
+		o->tags = 1;
 	else if (c == OPT_INTERVAL &&
 	    nymctl_number(val, 1, WATCH_MAX_INTERVAL_MS, &o->interval_ms) != 0)
 		return nymctl_usage_error(ctl, cmd, "--interval must be a number of "
@@ -186,14 +206,100 @@ fetch_take(struct nymctl *ctl, const char *cmd, int c, const char *val, void *ar
 	return 0;
 }
 
+/*
+ * fetch --tags: TAG<TAB>MESSAGE per message, TAG the sender tag in hex,
+ * or "-" for a message that came without reply blocks.
+ */
+static int
+fetch_tags(struct nymctl *ctl)
+{
+	struct nym_received *msgs;
+	char hex[TAG_HEX_CHARS + 1];
+	size_t n;
+	int rc;
+
+	if ((rc = nym_fetch_received(ctl->c, &msgs, &n)) != 0)
+		return nymctl_fail(ctl, "fetch", rc);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		if (msgs[i].has_tag)
+			for (size_t k = 0; k < NYM_TAG_BYTES; k++)
+				snprintf(hex + 2 * k, 3, "%02x", msgs[i].tag[k]);
+		else
+			snprintf(hex, sizeof(hex), "-");
+		if (printf("%s\t", hex) < 0 || (msgs[i].len > 0 &&
+		    fwrite(msgs[i].data, 1, msgs[i].len, stdout) != msgs[i].len) ||
+		    putchar('\n') == EOF)
+			rc = -1;
+	}
+	nym_received_free(msgs);
+	if (rc != 0) {
+		fprintf(stderr, "%s: fetch: could not print every message: %s\n", ctl->prog,
+		    strerror(errno));
+		return NYMCTL_EXIT_FAIL;
+	}
+	return NYMCTL_EXIT_OK;
+}
+
+/* 32 hex digits to a tag; 0 or -1. */
+static int
+parse_tag(const char *s, uint8_t tag[NYM_TAG_BYTES])
+{
+	if (strlen(s) != TAG_HEX_CHARS)
+		return -1;
+	for (size_t k = 0; k < NYM_TAG_BYTES; k++) {
+		unsigned int v;
+		if (!isxdigit((unsigned char)s[2 * k]) ||
+		    !isxdigit((unsigned char)s[2 * k + 1]) ||
+		    sscanf(s + 2 * k, "%2x", &v) != 1)
+			return -1;
+		tag[k] = (uint8_t)v;
+	}
+	return 0;
+}
+
+int
+cmd_reply(struct nymctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "tag", required_argument, NULL, OPT_TAG },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct send_opts o = { NULL, 0, NULL };
+	uint8_t tag[NYM_TAG_BYTES], *msg = NULL;
+	size_t len;
+	int rc;
+
+	if ((rc = cmd_options(ctl, "reply", argc, argv, opts, send_take, &o)) != 0)
+		return rc;
+	if (o.tag == NULL)
+		return nymctl_usage_error(ctl, "reply", "--tag TAG is required");
+	if (parse_tag(o.tag, tag) != 0)
+		return nymctl_usage_error(ctl, "reply", "tag '%s' is not a sender tag "
+		    "(%d hex digits, as 'nymctl fetch --tags' prints)", o.tag, TAG_HEX_CHARS);
+	if (argc - optind != 1)
+		return nymctl_usage_error(ctl, "reply", "give one MESSAGE, or - to read it "
+		    "from standard input");
+	const char *arg = argv[optind];
+	if (strcmp(arg, "-") == 0) {
+		if (read_stdin(ctl, &msg, &len) == -1)
+			return NYMCTL_EXIT_FAIL;
+	} else
+		len = strlen(arg);
+	nymctl_connect(ctl);
+	rc = nym_reply(ctl->c, tag, msg != NULL ? msg : (const uint8_t *)arg, len);
+	free(msg);
+	return rc == 0 ? NYMCTL_EXIT_OK : nymctl_fail(ctl, "reply", rc);
+}
+
 int
 cmd_fetch(struct nymctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "tags", no_argument, NULL, OPT_TAGS },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct fetch_opts o = { 0, 0 };
+	struct fetch_opts o = { 0, 0, 0 };
 	struct nym_message *msgs;
 	size_t n;
 	int rc;
@@ -202,7 +308,11 @@ cmd_fetch(struct nymctl *ctl, int argc, char **argv)
 		return rc;
 	if (optind < argc)
 		return nymctl_usage_error(ctl, "fetch", "unexpected argument '%s'", argv[optind]);
+	if (o.json && o.tags)
+		return nymctl_usage_error(ctl, "fetch", "--json and --tags do not go together");
 	nymctl_connect(ctl);
+	if (o.tags)
+		return fetch_tags(ctl);
 	if ((rc = nym_fetch(ctl->c, &msgs, &n)) != 0)
 		return nymctl_fail(ctl, "fetch", rc);
 	if (o.json)

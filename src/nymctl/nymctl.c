@@ -29,6 +29,7 @@ static const struct {
 	{ "clients",	cmd_clients },
 	{ "details",	cmd_details },
 	{ "watch",	cmd_watch },
+	{ "reply",	cmd_reply },
 };
 
 static void
@@ -39,8 +40,11 @@ usage(FILE *f, const char *prog)
 	    "              [--timeout MS] COMMAND [ARGS]\n"
 	    "\n"
 	    "Commands:\n"
-	    "    send --to RECIPIENT (MESSAGE | -)   send a message to a client id\n"
-	    "    fetch [--json]                      print and remove received messages\n"
+	    "    send [--reply-surbs N] --to RECIPIENT (MESSAGE | -)\n"
+	    "                                        send a message to a client id, with\n"
+	    "                                        N reply blocks (at most %d)\n"
+	    "    fetch [--json | --tags]             print and remove received messages\n"
+	    "    reply --tag TAG (MESSAGE | -)       answer a message through its reply blocks\n"
 	    "    clients                             list the registered clients\n"
 	    "    details                             print our id and provider\n"
 	    "    watch [--interval MS] [--json]      print messages as they arrive\n"
@@ -56,7 +60,7 @@ usage(FILE *f, const char *prog)
 	    "    --version         the version\n"
 	    "\n"
 	    "Exit status: 0 success, 1 the operation failed, 2 usage error,\n"
-	    "3 cannot connect to nymd.\n", prog, NYMCTL_DEFAULT_TIMEOUT_MS);
+	    "3 cannot connect to nymd.\n", prog, NYM_MAX_REPLY_SURBS, NYMCTL_DEFAULT_TIMEOUT_MS);
 }
 
 int

@@ -42,5 +42,6 @@ int	cmd_fetch(struct nymctl *, int argc, char **argv);
 int	cmd_clients(struct nymctl *, int argc, char **argv);
 int	cmd_details(struct nymctl *, int argc, char **argv);
 int	cmd_watch(struct nymctl *, int argc, char **argv);
+int	cmd_reply(struct nymctl *, int argc, char **argv);
 
 #endif

@@ -11,6 +11,7 @@
 #include "common/sphinx.h"
 #include "common/topology.h"
 #include "common/message.h"
+#include "common/payload.h"
 #include "common/xalloc.h"
 #include "rpcd/api.h"
 #include "rpcd/queue.h"
@@ -196,6 +197,67 @@ api_provider_of(const struct topology *t, const uint8_t key[32])
 			if (memcmp(t->providers[i].clients[k], key, 32) == 0)
 				return t->providers[i].pub;
 	return NULL;
+/*
+ * The packets of a message with n reply blocks (docs/replies.md): the
+ * message with as many as fit beside it (at most PAYLOAD_MAX_SURBS),
+ * then packets of blocks only, PAYLOAD_MAX_SURBS each but the last.
+ * The count of packets.
+ */
+static size_t
+api_split(struct queue_row rows[API_MAX_PACKETS],
+    uint8_t msgids[API_MAX_PACKETS][QUEUE_MSGID_BYTES],
+    const uint8_t *msg, size_t len, unsigned n)
+{
+	unsigned k = 0, left;
+	size_t count = 0;
+
+	while (k < PAYLOAD_MAX_SURBS && k < n && payload_tagged_room(k + 1) >= (long)len)
+		k++;
+	randombytes_buf(msgids, API_MAX_PACKETS * QUEUE_MSGID_BYTES);
+	rows[count++] = (struct queue_row){ .msgid = msgids[0], .message = msg,
+	    .len = len, .surbs = k };
+	left = n - k;
+	while (left > 0) {
+		unsigned take = left > PAYLOAD_MAX_SURBS ? PAYLOAD_MAX_SURBS : left;
+		rows[count] = (struct queue_row){ .msgid = msgids[count],
+		    .surbs = take, .surbs_only = 1 };
+		count++;
+		left -= take;
+	}
+	return count;
+}
+
+/* A send with reply_surbs (checked): one transaction for all its packets. */
+static void
+api_send_tagged(const struct rpcd_state *st, const Types__RequestSendMessage *req,
+    const uint8_t *provider, uint8_t **out, size_t *out_len)
+{
+	Types__Response res = TYPES__RESPONSE__INIT;
+	Types__ResponseSendMessage sent = TYPES__RESPONSE_SEND_MESSAGE__INIT;
+	const Config__ClientConfig *to = req->recipient;
+	struct queue_row rows[API_MAX_PACKETS];
+	uint8_t msgids[API_MAX_PACKETS][QUEUE_MSGID_BYTES], tag[QUEUE_TAG_BYTES];
+	char text[768];
+	uint64_t id;
+	size_t n;
+
+	n = api_split(rows, msgids, req->message.data, req->message.len, req->reply_surbs);
+	/* The tag is random: nothing links it to our key. */
+	randombytes_buf(tag, sizeof(tag));
+	if (queue_enqueue_rows(st->queue, to->pubkey.data, provider,
+	    tag, rows, n, &id) == -1) {
+		snprintf(text, sizeof(text), "send: the message could not be "
+		    "stored: %s", queue_error(st->queue));
+		api_exception(text, out, out_len);
+		return;
+	}
+	log_debug("message %llu queued (%zu bytes) with %u reply blocks in %zu packets",
+	    (unsigned long long)id, req->message.len, req->reply_surbs, n);
+	if (st->queued != NULL)
+		st->queued(NULL);
+	res.value_case = TYPES__RESPONSE__VALUE_SEND;
+	res.send = &sent;
+	api_pack(&res, out, out_len);
 }
 
 static void
@@ -251,8 +313,26 @@ api_send(const struct rpcd_state *st, const Types__RequestSendMessage *req,
 		api_exception(text, out, out_len);
 		return;
 	}
+	if (req->reply_surbs > API_MAX_REPLY_SURBS) {
+		snprintf(text, sizeof(text), "send: too many reply blocks: %u, the "
+		    "maximum is %d", req->reply_surbs, API_MAX_REPLY_SURBS);
+		api_exception(text, out, out_len);
+		return;
+	}
+	if (req->reply_surbs > 0 &&
+	    (long)req->message.len > payload_tagged_room(0)) {
+		snprintf(text, sizeof(text), "send: message too large to go with "
+		    "reply blocks: %zu bytes, the maximum with reply_surbs is %ld",
+		    req->message.len, payload_tagged_room(0));
+		api_exception(text, out, out_len);
+		return;
+	}
 	if (st->queue == NULL) {
 		api_exception("send: the message store is not open", out, out_len);
+		return;
+	}
+	if (req->reply_surbs > 0) {
+		api_send_tagged(st, req, provider, out, out_len);
 		return;
 	}
 	randombytes_buf(msgid, sizeof(msgid));
@@ -279,9 +359,66 @@ api_send(const struct rpcd_state *st, const Types__RequestSendMessage *req,
 	api_pack(&res, out, out_len);
 }
 
+/* A reply through one of tag's blocks, taken and queued in one
+ * transaction: a block is used once, whatever happens after. */
+static void
+api_reply(const struct rpcd_state *st, const Types__RequestReply *req,
+    uint8_t **out, size_t *out_len)
+{
+	Types__Response res = TYPES__RESPONSE__INIT;
+	Types__ResponseSendMessage sent = TYPES__RESPONSE_SEND_MESSAGE__INIT;
+	uint8_t msgid[QUEUE_MSGID_BYTES];
+	char text[768];
+	uint64_t id;
+	int rc;
+
+	if (req->sender_tag.len != QUEUE_TAG_BYTES) {
+		snprintf(text, sizeof(text), "reply: bad sender tag length: %zu bytes, "
+		    "expected %d", req->sender_tag.len, QUEUE_TAG_BYTES);
+		api_exception(text, out, out_len);
+		return;
+	}
+	if (req->message.len == 0) {
+		api_exception("reply: empty message", out, out_len);
+		return;
+	}
+	if (req->message.len > MESSAGE_MAX_BYTES) {
+		snprintf(text, sizeof(text), "reply: message too large: %zu bytes, the "
+		    "maximum is %d", req->message.len, MESSAGE_MAX_BYTES);
+		api_exception(text, out, out_len);
+		return;
+	}
+	if (st->queue == NULL) {
+		api_exception("reply: the message store is not open", out, out_len);
+		return;
+	}
+	randombytes_buf(msgid, sizeof(msgid));
+	rc = queue_reply(st->queue, req->sender_tag.data, msgid, req->message.data,
+	    req->message.len, &id);
+	if (rc == 1) {
+		api_exception("reply: no reply block left for this sender tag (an "
+		    "unknown tag, or its blocks are all used or expired)", out, out_len);
+		return;
+	}
+	if (rc == -1) {
+		snprintf(text, sizeof(text), "reply: the reply could not be stored: %s",
+		    queue_error(st->queue));
+		api_exception(text, out, out_len);
+		return;
+	}
+	log_debug("reply %llu queued (%zu bytes)", (unsigned long long)id,
+	    req->message.len);
+	if (st->queued != NULL)
+		st->queued(NULL);
+	res.value_case = TYPES__RESPONSE__VALUE_REPLY;
+	res.reply = &sent;
+	api_pack(&res, out, out_len);
+}
+
 struct api_fetched {
 	struct api_arena	*arena;
 	ProtobufCBinaryData	*msgs;
+	Types__ReceivedMessage	**received;
 	size_t			 n;
 	size_t			 cap;
 	size_t			 bytes;		/* of the response, about */
@@ -290,31 +427,67 @@ struct api_fetched {
 	int			 pushed;	/* a push, not a fetch's answer */
 };
 
+/* The received entry of a message: the same bytes, its ids. */
+static Types__ReceivedMessage *
+api_received_entry(struct api_arena *a, const struct queue_received *r,
+    uint8_t *copy)
+{
+	Types__ReceivedMessage *e = arena_alloc(a, sizeof(*e));
+
+	types__received_message__init(e);
+	e->message.data = copy;
+	e->message.len = r->len;
+	if (r->msgid != NULL) {
+		e->message_id.data = memcpy(arena_alloc(a, QUEUE_MSGID_BYTES), r->msgid,
+		    QUEUE_MSGID_BYTES);
+		e->message_id.len = QUEUE_MSGID_BYTES;
+	}
+	if (r->tag != NULL) {
+		e->sender_tag.data = memcpy(arena_alloc(a, QUEUE_TAG_BYTES), r->tag,
+		    QUEUE_TAG_BYTES);
+		e->sender_tag.len = QUEUE_TAG_BYTES;
+	}
+	return e;
+}
+
+static void
+api_fetch_grow(struct api_fetched *f)
+{
+	size_t cap = f->cap ? f->cap * 2 : 16;
+	ProtobufCBinaryData *m = arena_alloc(f->arena, cap * sizeof(*m));
+	Types__ReceivedMessage **r = arena_alloc(f->arena, cap * sizeof(*r));
+
+	if (f->n > 0) {
+		memcpy(m, f->msgs, f->n * sizeof(*m));
+		memcpy(r, f->received, f->n * sizeof(*r));
+	}
+	f->msgs = m;
+	f->received = r;
+	f->cap = cap;
+}
+
 static int
-api_fetch_one(void *arg, const uint8_t *msg, size_t len)
+api_fetch_one(void *arg, const struct queue_received *r)
 {
 	struct api_fetched *f = arg;
+	size_t len = r->len;
 
 	/* A response must fit in one frame (FRAME_MAX_MESSAGE_BYTES), or
 	 * no client could read it although the messages count as fetched:
-	 * the rest wait for the next fetch. 16 bytes of protobuf per
-	 * message are more than enough. */
-	if (f->n > 0 && f->bytes + len + 16 > FRAME_MAX_MESSAGE_BYTES - 64)
+	 * the rest wait for the next fetch. Each message is in it twice
+	 * (messages and received); 64 bytes of protobuf and ids per message
+	 * are more than enough. */
+	if (f->n > 0 && f->bytes + 2 * len + 64 > FRAME_MAX_MESSAGE_BYTES - 64)
 		return 1;
-	f->bytes += len + 16;
-	if (f->n == f->cap) {
-		size_t cap = f->cap ? f->cap * 2 : 16;
-		ProtobufCBinaryData *m = arena_alloc(f->arena, cap * sizeof(*m));
-		if (f->n > 0)
-			memcpy(m, f->msgs, f->n * sizeof(*m));
-		f->msgs = m;
-		f->cap = cap;
-	}
+	f->bytes += 2 * len + 64;
+	if (f->n == f->cap)
+		api_fetch_grow(f);
 	uint8_t *copy = arena_alloc(f->arena, len ? len : 1);
 	if (len > 0)
-		memcpy(copy, msg, len);
+		memcpy(copy, r->message, len);
 	f->msgs[f->n].data = copy;
 	f->msgs[f->n].len = len;
+	f->received[f->n] = api_received_entry(f->arena, r, copy);
 	f->n++;
 	return 0;
 }
@@ -338,6 +511,8 @@ api_fetch_done(void *arg)
 	} else {
 		fe.n_messages = f->n;
 		fe.messages = f->msgs;
+		fe.n_received = f->n;
+		fe.received = f->received;
 		res.value_case = TYPES__RESPONSE__VALUE_FETCH;
 		res.fetch = &fe;
 	}
@@ -487,9 +662,13 @@ api_handle(const struct rpcd_state *st, const uint8_t *req, size_t len,
 		api_exception("subscribe: not available on the websocket: poll with "
 		    "fetch", out, out_len);
 		break;
+	case TYPES__REQUEST__VALUE_REPLY:
+		api_reply(st, r->reply, out, out_len);
+		break;
 	default:
 		api_exception(API_INVALID_REQUEST ": unknown request: "
-		    "expected one of send, fetch, clients, details, flush", out, out_len);
+		    "expected one of send, fetch, clients, details, flush, reply",
+		    out, out_len);
 		break;
 	}
 	types__request__free_unpacked(r, NULL);

@@ -18,6 +18,13 @@ struct rpcd_state;
 #define API_INVALID_REQUEST	"Invalid server request"
 
 /*
+ * The most reply blocks one send may ask for (docs/replies.md), and the
+ * packets they take at most: the message, then blocks 4 to a packet.
+ */
+#define API_MAX_REPLY_SURBS	16
+#define API_MAX_PACKETS		(1 + API_MAX_REPLY_SURBS / 4)
+
+/*
  * Answers the packed request in req with a malloc'd packed Response in
  * *out (always: malformed input gets a ResponseException).
  */

@@ -11,14 +11,20 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <sodium.h>
 #include <sqlite3.h>
 
 #include "common/log.h"
+#include "common/message.h"
+#include "common/surb.h"
 #include "common/xalloc.h"
 #include "rpcd/queue.h"
 
-/* 2: received_marks (the duplicate window); 1 is migrated at open. */
-#define QUEUE_SCHEMA_VERSION	2
+/*
+ * 2: received_marks (the duplicate window); 3: reply blocks
+ * (docs/replies.md); 1 and 2 are migrated at open.
+ */
+#define QUEUE_SCHEMA_VERSION	3
 #define QUEUE_BUSY_TIMEOUT_MS	5000
 /*
  * Space (docs/ipc.md, "A full disk"): the WAL is checkpointed every
@@ -68,18 +74,40 @@ enum queue_stmt {
 	Q_PRUNE_CAP,
 	Q_ADD_MARK,
 	Q_COUNT,
+	Q_ENQUEUE_ROW,
+	Q_RECEIVE_TAGGED,
+	Q_PUT_BLOCK,
+	Q_PUT_KEYS,
+	Q_GET_KEYS,
+	Q_USE_KEYS,
+	Q_EXPIRE_KEYS,
+	Q_EXPIRE_BLOCKS,
+	Q_NEXT_BLOCK,
+	Q_USE_BLOCK,
+	Q_ENQUEUE_REPLY,
+	Q_COUNT_BLOCKS,
+	Q_PUT_TAG,
+	Q_KEYS_TAG,
+	Q_GRANTED,
+	Q_ENQUEUE_MORE,
+	Q_ADD_GRANTED,
+	Q_ENQUEUE_ASK,
+	Q_EXPIRE_TAGS,
 	Q_NSTMTS,
 };
 
+#define Q_OUTGOING_COLUMNS \
+	"SELECT id, msgid, recipient, provider, message, surbs, surbs_only, tag, surb FROM outgoing "
+
+
 static const char *const queue_sql[Q_NSTMTS] = {
 	[Q_ENQUEUE] = "INSERT INTO outgoing (msgid, recipient, provider, message) VALUES (?, ?, ?, ?)",
-	[Q_OUTGOING] = "SELECT id, msgid, recipient, provider, message FROM outgoing ORDER BY id",
-	[Q_OUTGOING_AFTER] = "SELECT id, msgid, recipient, provider, message FROM outgoing "
-	    "WHERE id > ? ORDER BY id LIMIT ?",
-	[Q_OUTGOING_ONE] = "SELECT id, msgid, recipient, provider, message FROM outgoing WHERE id = ?",
+	[Q_OUTGOING] = Q_OUTGOING_COLUMNS "ORDER BY id",
+	[Q_OUTGOING_AFTER] = Q_OUTGOING_COLUMNS "WHERE id > ? ORDER BY id LIMIT ?",
+	[Q_OUTGOING_ONE] = Q_OUTGOING_COLUMNS "WHERE id = ?",
 	[Q_SENT] = "DELETE FROM outgoing WHERE id = ?",
 	[Q_RECEIVE] = "INSERT OR IGNORE INTO received (msgid, message) VALUES (?, ?)",
-	[Q_FETCH] = "SELECT seq, message FROM received WHERE fetched = 0 ORDER BY seq",
+	[Q_FETCH] = "SELECT seq, message, msgid, tag FROM received WHERE fetched = 0 ORDER BY seq",
 	[Q_MARK] = "UPDATE received SET fetched = 1, message = NULL WHERE fetched = 0 AND seq <= ?",
 	[Q_PRUNE_OLD] = "DELETE FROM received WHERE fetched = 1 AND seq <= "
 	    "(SELECT MAX(seq) FROM received_marks WHERE at <= ?)",
@@ -89,6 +117,34 @@ static const char *const queue_sql[Q_NSTMTS] = {
 	    "(SELECT MAX(seq) FROM received) - ?",
 	[Q_ADD_MARK] = "INSERT OR REPLACE INTO received_marks (seq, at) VALUES (?, ?)",
 	[Q_COUNT] = "SELECT COUNT(*) FROM outgoing",
+	[Q_ENQUEUE_ROW] = "INSERT INTO outgoing (msgid, recipient, provider, message, "
+	    "surbs, surbs_only, tag) VALUES (?, ?, ?, ?, ?, ?, ?)",
+	[Q_RECEIVE_TAGGED] = "INSERT OR IGNORE INTO received (msgid, message, tag, fetched) "
+	    "VALUES (?, ?, ?, ?)",
+	[Q_PUT_BLOCK] = "INSERT INTO reply_blocks (tag, surb, expires) VALUES (?, ?, ?)",
+	[Q_PUT_KEYS] = "INSERT OR REPLACE INTO surb_keys (id, sealed, expires, tag) "
+	    "VALUES (?, ?, ?, (SELECT tag FROM outgoing WHERE id = ?))",
+	[Q_GET_KEYS] = "SELECT sealed FROM surb_keys WHERE id = ? AND expires > ?",
+	[Q_USE_KEYS] = "DELETE FROM surb_keys WHERE id = ? AND expires > ?",
+	[Q_EXPIRE_KEYS] = "DELETE FROM surb_keys WHERE expires <= ?",
+	[Q_EXPIRE_BLOCKS] = "DELETE FROM reply_blocks WHERE expires <= ?",
+	[Q_NEXT_BLOCK] = "SELECT seq, surb FROM reply_blocks WHERE tag = ? AND expires > ? "
+	    "ORDER BY seq LIMIT 1",
+	[Q_USE_BLOCK] = "DELETE FROM reply_blocks WHERE seq = ?",
+	[Q_ENQUEUE_REPLY] = "INSERT INTO outgoing (msgid, recipient, provider, message, surb) "
+	    "VALUES (?, zeroblob(32), zeroblob(32), ?, ?)",
+	[Q_COUNT_BLOCKS] = "SELECT COUNT(*) FROM reply_blocks WHERE tag = ? AND expires > ?",
+	[Q_PUT_TAG] = "INSERT OR IGNORE INTO tags (tag, recipient, provider, granted, created) "
+	    "VALUES (?, ?, ?, ?, ?)",
+	[Q_KEYS_TAG] = "SELECT tag FROM surb_keys WHERE id = ? AND expires > ?",
+	[Q_GRANTED] = "SELECT granted FROM tags WHERE tag = ?",
+	[Q_ENQUEUE_MORE] = "INSERT INTO outgoing (msgid, recipient, provider, message, surbs, "
+	    "surbs_only, tag) SELECT ?, recipient, provider, X'', ?, 1, tag "
+	    "FROM tags WHERE tag = ?",
+	[Q_ADD_GRANTED] = "UPDATE tags SET granted = granted + ? WHERE tag = ?",
+	[Q_ENQUEUE_ASK] = "INSERT INTO outgoing (msgid, recipient, provider, message, surbs, surb) "
+	    "VALUES (?, zeroblob(32), zeroblob(32), X'', ?, ?)",
+	[Q_EXPIRE_TAGS] = "DELETE FROM tags WHERE created <= ?",
 };
 
 struct queue {
@@ -114,7 +170,7 @@ struct queue {
 	struct queue_counts counts;		/* since it was opened */
 };
 
-/* A new store; the schema of version 1 is its first four statements. */
+/* A new store (then migrated to 3); version 1 is its first four statements. */
 static const char queue_schema[] =
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
     "CREATE TABLE outgoing ("
@@ -138,6 +194,29 @@ static const char queue_migrate_1[] =
     " SELECT MAX(seq), CAST(strftime('%s', 'now') AS INTEGER)"
     " FROM received HAVING MAX(seq) IS NOT NULL;"
     "UPDATE meta SET value = 2 WHERE key = 'schema';";
+
+/*
+ * Version 2 to 3 (docs/replies.md): queued messages gain their reply
+ * blocks' count, sender tag and, for a reply, the block it goes through;
+ * received messages their sender tag; the kept keys of our blocks
+ * (sealed by keyd, with their tag), the tags we sent (to whom, and how
+ * many blocks in all) and the blocks others gave us get tables of their
+ * own. Every row of 2 stays as it was: a plain message.
+ */
+static const char queue_migrate_2[] =
+    "ALTER TABLE outgoing ADD COLUMN surbs INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE outgoing ADD COLUMN surbs_only INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE outgoing ADD COLUMN tag BLOB;"
+    "ALTER TABLE outgoing ADD COLUMN surb BLOB;"
+    "ALTER TABLE received ADD COLUMN tag BLOB;"
+    "CREATE TABLE surb_keys (id BLOB PRIMARY KEY, sealed BLOB NOT NULL,"
+    " expires INTEGER NOT NULL, tag BLOB);"
+    "CREATE TABLE tags (tag BLOB PRIMARY KEY, recipient BLOB NOT NULL,"
+    " provider BLOB NOT NULL, granted INTEGER NOT NULL, created INTEGER NOT NULL);"
+    "CREATE TABLE reply_blocks (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " tag BLOB NOT NULL, surb BLOB NOT NULL, expires INTEGER NOT NULL);"
+    "CREATE INDEX reply_blocks_tag ON reply_blocks (tag, seq);"
+    "UPDATE meta SET value = 3 WHERE key = 'schema';";
 
 static int
 queue_exec(struct queue *q, const char *sql)
@@ -573,13 +652,16 @@ queue_setup_schema(struct queue *q, char *err, size_t errlen)
 
 	if (version == QUEUE_SCHEMA_VERSION)
 		return 0;
-	if (version == 0)
-		return queue_exec_whole(q, queue_schema);
-	if (version == 1) {
-		if (queue_exec_whole(q, queue_migrate_1) == -1)
+	if (version >= 0 && version < QUEUE_SCHEMA_VERSION) {
+		char sql[sizeof(queue_schema) + sizeof(queue_migrate_1) +
+		    sizeof(queue_migrate_2)];
+		snprintf(sql, sizeof(sql), "%s%s%s", version == 0 ? queue_schema : "",
+		    version == 1 ? queue_migrate_1 : "", queue_migrate_2);
+		if (queue_exec_whole(q, sql) == -1)
 			return -1;
-		log_info("message store %s: upgraded from schema version 1 to %d",
-		    q->shown, QUEUE_SCHEMA_VERSION);
+		if (version > 0)
+			log_info("message store %s: upgraded from schema version %d to %d",
+			    q->shown, version, QUEUE_SCHEMA_VERSION);
 		return 0;
 	}
 	if (version > QUEUE_SCHEMA_VERSION)
@@ -845,6 +927,18 @@ queue_outgoing_rows(struct queue *q, sqlite3_stmt *st,
 		}
 		o.message = sqlite3_column_blob(st, 4);
 		o.len = (size_t)sqlite3_column_bytes(st, 4);
+		o.surbs = (unsigned)sqlite3_column_int(st, 5);
+		o.surbs_only = sqlite3_column_int(st, 6) != 0;
+		o.tag = NULL;
+		o.surb = NULL;
+		if ((sqlite3_column_type(st, 7) != SQLITE_NULL &&
+		    queue_blob(st, 7, &o.tag, QUEUE_TAG_BYTES) == -1) ||
+		    (sqlite3_column_type(st, 8) != SQLITE_NULL &&
+		    queue_blob(st, 8, &o.surb, QUEUE_SURB_BYTES) == -1)) {
+			log_warnx("message store: queued message %llu is corrupt; skipped",
+			    (unsigned long long)o.id);
+			continue;
+		}
 		cb(arg, &o);
 		n++;
 	}
@@ -989,6 +1083,8 @@ queue_receive(struct queue *q, const uint8_t msgid[QUEUE_MSGID_BYTES],
 {
 	sqlite3_stmt *st = queue_stmt(q, Q_RECEIVE);
 
+	/* a plain message: one statement, its own transaction */
+
 	sqlite3_bind_blob(st, 1, msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 2, len ? msg : (const uint8_t *)"", (int)len, SQLITE_STATIC);
 	if (queue_done(q, st) == -1)
@@ -1063,7 +1159,7 @@ queue_mark(struct queue *q, sqlite3_int64 last)
 }
 
 long
-queue_fetch(struct queue *q, int (*cb)(void *, const uint8_t *msg, size_t len),
+queue_fetch(struct queue *q, int (*cb)(void *, const struct queue_received *),
     int (*done)(void *), void *arg)
 {
 	sqlite3_stmt *st;
@@ -1075,8 +1171,16 @@ queue_fetch(struct queue *q, int (*cb)(void *, const uint8_t *msg, size_t len),
 		return -1;
 	st = queue_stmt(q, Q_FETCH);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int taken = cb(arg, sqlite3_column_blob(st, 1),
-		    (size_t)sqlite3_column_bytes(st, 1));
+		struct queue_received r;
+		r.message = sqlite3_column_blob(st, 1);
+		r.len = (size_t)sqlite3_column_bytes(st, 1);
+		r.msgid = sqlite3_column_blob(st, 2);
+		if ((size_t)sqlite3_column_bytes(st, 2) != QUEUE_MSGID_BYTES)
+			r.msgid = NULL;
+		r.tag = sqlite3_column_blob(st, 3);
+		if ((size_t)sqlite3_column_bytes(st, 3) != QUEUE_TAG_BYTES)
+			r.tag = NULL;
+		int taken = cb(arg, &r);
 		if (taken == 1) {	/* the response is full: the rest later */
 			rc = SQLITE_DONE;
 			break;
@@ -1138,4 +1242,421 @@ const struct queue_counts *
 queue_counts(const struct queue *q)
 {
 	return &q->counts;
+}
+
+/*
+ * Reply blocks (docs/replies.md). Each change below is one transaction:
+ * a message and its packets of blocks are queued together, a received
+ * message and its blocks stored together, a block taken and its reply
+ * queued together, a reply stored and its block's keys deleted together,
+ * so that a crash at any point uses no block twice and loses none.
+ */
+_Static_assert(QUEUE_SURB_BYTES == SURB_BYTES, "a reply block's size");
+_Static_assert(QUEUE_SEALED_BYTES == MESSAGE_SEALED_KEYS_BYTES, "sealed keys' size");
+
+static int
+queue_begin(struct queue *q)
+{
+	int rc = sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+
+	if (rc != SQLITE_OK) {
+		queue_failed(q, rc);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+queue_rollback(struct queue *q)
+{
+	if (!sqlite3_get_autocommit(q->db))
+		(void)queue_exec(q, "ROLLBACK");
+}
+
+static int
+queue_commit(struct queue *q)
+{
+	int rc = sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL);
+
+	if (rc != SQLITE_OK) {
+		queue_failed(q, rc);
+		queue_rollback(q);
+		return -1;
+	}
+	queue_succeeded(q);
+	return 0;
+}
+
+/* Deletes, in the open transaction, what expired by now. */
+static int
+queue_expire(struct queue *q, enum queue_stmt which)
+{
+	sqlite3_stmt *st = queue_stmt(q, which);
+
+	sqlite3_bind_int64(st, 1, queue_now(q));
+	return queue_step(q, st) == SQLITE_DONE ? 0 : -1;
+}
+
+int
+queue_enqueue_rows(struct queue *q, const uint8_t recipient[QUEUE_KEY_BYTES],
+    const uint8_t provider[QUEUE_KEY_BYTES], const uint8_t tag[QUEUE_TAG_BYTES],
+    const struct queue_row *rows, size_t n, uint64_t *first)
+{
+	if (n == 0)
+		return -1;
+	if (queue_room(q) == -1) {
+		queue_failed(q, SQLITE_FULL);
+		return -1;
+	}
+	if (queue_begin(q) == -1)
+		return -1;
+	unsigned total = 0;
+	for (size_t i = 0; i < n; i++)
+		total += rows[i].surbs;
+	sqlite3_stmt *tst = queue_stmt(q, Q_PUT_TAG);
+	sqlite3_bind_blob(tst, 1, tag, QUEUE_TAG_BYTES, SQLITE_STATIC);
+	sqlite3_bind_blob(tst, 2, recipient, QUEUE_KEY_BYTES, SQLITE_STATIC);
+	sqlite3_bind_blob(tst, 3, provider, QUEUE_KEY_BYTES, SQLITE_STATIC);
+	sqlite3_bind_int(tst, 4, (int)total);
+	sqlite3_bind_int64(tst, 5, queue_now(q));
+	if (queue_step(q, tst) != SQLITE_DONE) {
+		queue_rollback(q);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_stmt *st = queue_stmt(q, Q_ENQUEUE_ROW);
+		sqlite3_bind_blob(st, 1, rows[i].msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 2, recipient, QUEUE_KEY_BYTES, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 3, provider, QUEUE_KEY_BYTES, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 4, rows[i].len ? rows[i].message : (const uint8_t *)"",
+		    (int)rows[i].len, SQLITE_STATIC);
+		sqlite3_bind_int(st, 5, (int)rows[i].surbs);
+		sqlite3_bind_int(st, 6, rows[i].surbs_only ? 1 : 0);
+		sqlite3_bind_blob(st, 7, tag, QUEUE_TAG_BYTES, SQLITE_STATIC);
+		if (queue_step(q, st) != SQLITE_DONE) {
+			queue_rollback(q);
+			return -1;
+		}
+		if (i == 0)
+			*first = (uint64_t)sqlite3_last_insert_rowid(q->db);
+	}
+	if (queue_commit(q) == -1)
+		return -1;
+	q->counts.enqueued++;
+	return 0;
+}
+
+int
+queue_put_keys(struct queue *q, uint64_t id, const struct queue_keys *keys, size_t n)
+{
+	sqlite3_stmt *st;
+
+	if (queue_begin(q) == -1)
+		return -1;
+	if (queue_expire(q, Q_EXPIRE_KEYS) == -1)
+		goto fail;
+	st = queue_stmt(q, Q_EXPIRE_TAGS);
+	sqlite3_bind_int64(st, 1, queue_now(q) - QUEUE_TAG_KEEP_SECONDS);
+	if (queue_step(q, st) != SQLITE_DONE)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		st = queue_stmt(q, Q_PUT_KEYS);
+		sqlite3_bind_blob(st, 1, keys[i].id, QUEUE_SURB_ID_BYTES, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 2, keys[i].sealed, QUEUE_SEALED_BYTES, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, keys[i].expires);
+		sqlite3_bind_int64(st, 4, (sqlite3_int64)id);
+		if (queue_step(q, st) != SQLITE_DONE)
+			goto fail;
+	}
+	return queue_commit(q);
+fail:
+	queue_rollback(q);
+	return -1;
+}
+
+int
+queue_get_keys(struct queue *q, const uint8_t id[QUEUE_SURB_ID_BYTES],
+    uint8_t sealed[QUEUE_SEALED_BYTES])
+{
+	sqlite3_stmt *st = queue_stmt(q, Q_GET_KEYS);
+	int rc, found = 1;
+
+	sqlite3_bind_blob(st, 1, id, QUEUE_SURB_ID_BYTES, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, queue_now(q));
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && (size_t)sqlite3_column_bytes(st, 0) == QUEUE_SEALED_BYTES) {
+		memcpy(sealed, sqlite3_column_blob(st, 0), QUEUE_SEALED_BYTES);
+		found = 0;
+	} else if (rc == SQLITE_ROW)
+		log_warnx("message store: the kept keys of a reply block are corrupt");
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? found : -1;
+}
+
+/* A reply through our block id: its keys go (1 if they were not there). */
+static int
+queue_use_keys(struct queue *q, const uint8_t id[QUEUE_SURB_ID_BYTES])
+{
+	sqlite3_stmt *st = queue_stmt(q, Q_USE_KEYS);
+
+	sqlite3_bind_blob(st, 1, id, QUEUE_SURB_ID_BYTES, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, queue_now(q));
+	if (queue_step(q, st) != SQLITE_DONE)
+		return -1;
+	return sqlite3_changes(q->db) == 0 ? 1 : 0;
+}
+
+static int
+queue_put_blocks(struct queue *q, const struct queue_in *in)
+{
+	for (size_t i = 0; i < in->n_surbs; i++) {
+		sqlite3_stmt *st = queue_stmt(q, Q_PUT_BLOCK);
+		sqlite3_bind_blob(st, 1, in->tag, QUEUE_TAG_BYTES, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 2, in->surbs + i * QUEUE_SURB_BYTES, QUEUE_SURB_BYTES,
+		    SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, in->expires[i]);
+		if (queue_step(q, st) != SQLITE_DONE)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * In the open transaction: the tag of our block id (which a reply came
+ * through), into tag; 0, 1 if the block is unknown, used or expired, -1.
+ */
+static int
+queue_keys_tag(struct queue *q, const uint8_t id[QUEUE_SURB_ID_BYTES],
+    uint8_t tag[QUEUE_TAG_BYTES])
+{
+	sqlite3_stmt *st = queue_stmt(q, Q_KEYS_TAG);
+	int rc, found = 1;
+
+	sqlite3_bind_blob(st, 1, id, QUEUE_SURB_ID_BYTES, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, queue_now(q));
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && (size_t)sqlite3_column_bytes(st, 0) == QUEUE_TAG_BYTES) {
+		memcpy(tag, sqlite3_column_blob(st, 0), QUEUE_TAG_BYTES);
+		found = 0;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? found : -1;
+}
+
+/*
+ * In the open transaction: queues up to more blocks for tag's recipient,
+ * in packets of blocks only, as long as the tag has had fewer than
+ * QUEUE_MAX_GRANT in all. The count queued, or -1.
+ */
+static long
+queue_grant(struct queue *q, const uint8_t tag[QUEUE_TAG_BYTES], unsigned more)
+{
+	sqlite3_stmt *st = queue_stmt(q, Q_GRANTED);
+	long granted = -1, n;
+	int rc;
+
+	sqlite3_bind_blob(st, 1, tag, QUEUE_TAG_BYTES, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		granted = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return rc == SQLITE_DONE ? 0 : -1;	/* a tag we no longer know */
+	n = granted >= QUEUE_MAX_GRANT ? 0 : QUEUE_MAX_GRANT - granted;
+	if (n > (long)more)
+		n = more;
+	for (long left = n; left > 0; left -= QUEUE_SURBS_PER_PACKET) {
+		uint8_t msgid[QUEUE_MSGID_BYTES];
+		randombytes_buf(msgid, sizeof(msgid));
+		st = queue_stmt(q, Q_ENQUEUE_MORE);
+		sqlite3_bind_blob(st, 1, msgid, sizeof(msgid), SQLITE_TRANSIENT);
+		sqlite3_bind_int(st, 2, left > QUEUE_SURBS_PER_PACKET ?
+		    QUEUE_SURBS_PER_PACKET : (int)left);
+		sqlite3_bind_blob(st, 3, tag, QUEUE_TAG_BYTES, SQLITE_STATIC);
+		if (queue_step(q, st) != SQLITE_DONE)
+			return -1;
+	}
+	st = queue_stmt(q, Q_ADD_GRANTED);
+	sqlite3_bind_int64(st, 1, n);
+	sqlite3_bind_blob(st, 2, tag, QUEUE_TAG_BYTES, SQLITE_STATIC);
+	return queue_step(q, st) == SQLITE_DONE ? n : -1;
+}
+
+/*
+ * A replier asks, through our block in->surb_id, for more blocks (in the
+ * open transaction, which this ends): the block's keys go, and the blocks
+ * are queued to the tag's recipient, in one commit. 0, 1 (the block is
+ * unknown, used or expired: nothing is sent), -1.
+ */
+static int
+queue_answer_more(struct queue *q, const struct queue_in *in)
+{
+	uint8_t tag[QUEUE_TAG_BYTES];
+	long n = 0;
+	int rc;
+
+	if ((rc = queue_keys_tag(q, in->surb_id, tag)) == 0 &&
+	    (rc = queue_use_keys(q, in->surb_id)) == 0 &&
+	    (n = queue_grant(q, tag, in->more)) >= 0 && queue_commit(q) == 0) {
+		if (n < (long)in->more)
+			log_info("a replier asked for %u more reply blocks, %ld sent: "
+			    "the tag has had its %d", in->more, n, QUEUE_MAX_GRANT);
+		return 0;
+	}
+	queue_rollback(q);
+	return rc == 1 ? 1 : -1;
+}
+
+int
+queue_receive_in(struct queue *q, const struct queue_in *in)
+{
+	sqlite3_stmt *st;
+	sqlite3_int64 seq;
+	int rc;
+
+	if ((in->n_surbs > 0 || in->surbs_only) && in->tag == NULL)
+		return -1;
+	if (queue_begin(q) == -1)
+		return -1;
+	if (in->surb_id != NULL && in->more > 0)
+		return queue_answer_more(q, in);
+	if (in->surb_id != NULL && (rc = queue_use_keys(q, in->surb_id)) != 0)
+		goto out;	/* 1: used or expired, or -1 */
+	st = queue_stmt(q, Q_RECEIVE_TAGGED);
+	sqlite3_bind_blob(st, 1, in->msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
+	if (in->surbs_only)
+		sqlite3_bind_null(st, 2);
+	else
+		sqlite3_bind_blob(st, 2, in->len ? in->message : (const uint8_t *)"",
+		    (int)in->len, SQLITE_STATIC);
+	if (in->tag != NULL)
+		sqlite3_bind_blob(st, 3, in->tag, QUEUE_TAG_BYTES, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 3);
+	sqlite3_bind_int(st, 4, in->surbs_only ? 1 : 0);
+	rc = -1;
+	if (queue_step(q, st) != SQLITE_DONE)
+		goto out;
+	if (sqlite3_changes(q->db) == 0) {
+		rc = 1;		/* a duplicate: its blocks are stored already */
+		goto out;
+	}
+	seq = sqlite3_last_insert_rowid(q->db);
+	if (queue_put_blocks(q, in) == -1 || queue_commit(q) == -1)
+		goto out;
+	queue_add_mark(q, seq);
+	if (!in->surbs_only)
+		q->counts.received++;
+	return 0;
+out:
+	queue_rollback(q);
+	if (rc == 1) {
+		queue_succeeded(q);
+		q->counts.duplicates++;
+	}
+	return rc;
+}
+
+/*
+ * In the open transaction: takes tag's oldest unexpired block into surb
+ * and deletes it. 0, 1 if there is none, -1.
+ */
+static int
+queue_take_block(struct queue *q, const uint8_t tag[QUEUE_TAG_BYTES],
+    uint8_t surb[QUEUE_SURB_BYTES])
+{
+	sqlite3_stmt *st = queue_stmt(q, Q_NEXT_BLOCK);
+	sqlite3_int64 seq;
+	int rc;
+
+	sqlite3_bind_blob(st, 1, tag, QUEUE_TAG_BYTES, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, queue_now(q));
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW || (size_t)sqlite3_column_bytes(st, 1) != QUEUE_SURB_BYTES) {
+		sqlite3_reset(st);
+		return rc == SQLITE_DONE ? 1 : -1;
+	}
+	seq = sqlite3_column_int64(st, 0);
+	memcpy(surb, sqlite3_column_blob(st, 1), QUEUE_SURB_BYTES);
+	sqlite3_reset(st);
+	st = queue_stmt(q, Q_USE_BLOCK);
+	sqlite3_bind_int64(st, 1, seq);
+	return queue_step(q, st) == SQLITE_DONE ? 0 : -1;
+}
+
+/*
+ * In the open transaction, after a reply: when it left the tag exactly
+ * QUEUE_MORE_AT blocks, one of them asks the creator for QUEUE_MORE_ASK
+ * more (docs/replies.md, "More blocks"). 0 or -1.
+ */
+static int
+queue_ask_more(struct queue *q, const uint8_t tag[QUEUE_TAG_BYTES])
+{
+	uint8_t surb[QUEUE_SURB_BYTES], msgid[QUEUE_MSGID_BYTES];
+	sqlite3_stmt *st;
+
+	if (queue_blocks_left(q, tag) != QUEUE_MORE_AT)
+		return 0;
+	if (queue_take_block(q, tag, surb) != 0)
+		return -1;
+	randombytes_buf(msgid, sizeof(msgid));
+	st = queue_stmt(q, Q_ENQUEUE_ASK);
+	sqlite3_bind_blob(st, 1, msgid, sizeof(msgid), SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, QUEUE_MORE_ASK);
+	sqlite3_bind_blob(st, 3, surb, sizeof(surb), SQLITE_STATIC);
+	return queue_step(q, st) == SQLITE_DONE ? 0 : -1;
+}
+
+int
+queue_reply(struct queue *q, const uint8_t tag[QUEUE_TAG_BYTES],
+    const uint8_t msgid[QUEUE_MSGID_BYTES], const uint8_t *msg, size_t len,
+    uint64_t *id)
+{
+	uint8_t surb[QUEUE_SURB_BYTES];
+	sqlite3_stmt *st;
+	int rc;
+
+	if (queue_room(q) == -1) {
+		queue_failed(q, SQLITE_FULL);
+		return -1;
+	}
+	if (queue_begin(q) == -1)
+		return -1;
+	if (queue_expire(q, Q_EXPIRE_BLOCKS) == -1 ||
+	    (rc = queue_take_block(q, tag, surb)) == -1)
+		goto fail;
+	if (rc == 1) {
+		queue_rollback(q);
+		return 1;
+	}
+	st = queue_stmt(q, Q_ENQUEUE_REPLY);
+	sqlite3_bind_blob(st, 1, msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, len ? msg : (const uint8_t *)"", (int)len, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 3, surb, sizeof(surb), SQLITE_STATIC);
+	if (queue_step(q, st) != SQLITE_DONE)
+		goto fail;
+	*id = (uint64_t)sqlite3_last_insert_rowid(q->db);
+	if (queue_ask_more(q, tag) == -1)
+		goto fail;
+	if (queue_commit(q) == -1)
+		return -1;
+	q->counts.enqueued++;
+	return 0;
+fail:
+	queue_rollback(q);
+	return -1;
+}
+
+long
+queue_blocks_left(struct queue *q, const uint8_t tag[QUEUE_TAG_BYTES])
+{
+	sqlite3_stmt *st = queue_stmt(q, Q_COUNT_BLOCKS);
+	long n = -1;
+
+	sqlite3_bind_blob(st, 1, tag, QUEUE_TAG_BYTES, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, queue_now(q));
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = (long)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return n;
 }

@@ -21,6 +21,24 @@
 
 #define QUEUE_MSGID_BYTES	16
 #define QUEUE_KEY_BYTES		32
+/* Reply blocks (docs/replies.md): a sender tag, a block (SURB_BYTES), its
+ * id, and its kept keys as keyd sealed them (MESSAGE_SEALED_KEYS_BYTES). */
+#define QUEUE_TAG_BYTES		16
+#define QUEUE_SURB_BYTES	456
+#define QUEUE_SURB_ID_BYTES	16
+#define QUEUE_SEALED_BYTES	744
+/*
+ * More blocks (docs/replies.md): a reply that leaves a tag QUEUE_MORE_AT
+ * blocks sends one of them to ask its creator for QUEUE_MORE_ASK more;
+ * the creator sends at most QUEUE_MAX_GRANT blocks for one tag in all
+ * (those sent with the message included), QUEUE_SURBS_PER_PACKET to a
+ * packet, and forgets a tag QUEUE_TAG_KEEP_SECONDS after it sent it.
+ */
+#define QUEUE_MORE_AT		2
+#define QUEUE_MORE_ASK		4
+#define QUEUE_MAX_GRANT		64
+#define QUEUE_SURBS_PER_PACKET	4
+#define QUEUE_TAG_KEEP_SECONDS	(7 * 24 * 3600)
 /*
  * The ids of fetched messages are remembered for duplicate_window_seconds
  * (nymd.conf(5), QUEUE_DEFAULT_WINDOW_SECONDS) after they arrived; at most
@@ -35,10 +53,52 @@ struct queue;
 struct queue_outgoing {
 	uint64_t	 id;
 	const uint8_t	*msgid;
-	const uint8_t	*recipient;
-	const uint8_t	*provider;
+	const uint8_t	*recipient;	/* a reply: zero */
+	const uint8_t	*provider;	/* a reply: zero */
 	const uint8_t	*message;
 	size_t		 len;
+	unsigned	 surbs;		/* reply blocks to make for it */
+	int		 surbs_only;	/* a packet of blocks, no message */
+	const uint8_t	*tag;		/* with blocks: the sender tag, else NULL */
+	const uint8_t	*surb;		/* a reply: the block it goes through */
+};
+
+/* One packet of a message sent with reply blocks (queue_enqueue_rows()). */
+struct queue_row {
+	const uint8_t	*msgid;
+	const uint8_t	*message;
+	size_t		 len;
+	unsigned	 surbs;
+	int		 surbs_only;
+};
+
+/* A reply block's sealed kept keys (ours), and when they expire (Unix s). */
+struct queue_keys {
+	const uint8_t	*id;
+	const uint8_t	*sealed;
+	int64_t		 expires;
+};
+
+/* A received message (queue_receive_in()). */
+struct queue_in {
+	const uint8_t	*msgid;
+	const uint8_t	*message;
+	size_t		 len;
+	const uint8_t	*tag;		/* it came with reply blocks, or NULL */
+	int		 surbs_only;	/* blocks only: never shown by fetch */
+	const uint8_t	*surbs;		/* n_surbs * QUEUE_SURB_BYTES */
+	size_t		 n_surbs;
+	const int64_t	*expires;	/* each block's, Unix s */
+	const uint8_t	*surb_id;	/* a reply through our block, or NULL */
+	unsigned	 more;		/* with surb_id: it asks for more blocks */
+};
+
+/* A message handed out by queue_fetch(). */
+struct queue_received {
+	const uint8_t	*message;
+	size_t		 len;
+	const uint8_t	*msgid;		/* QUEUE_MSGID_BYTES */
+	const uint8_t	*tag;		/* QUEUE_TAG_BYTES, or NULL */
 };
 
 /* path is opened; shown (or path if NULL) is what errors name. */
@@ -87,7 +147,7 @@ int	queue_receive(struct queue *, const uint8_t msgid[QUEUE_MSGID_BYTES],
  * done all returned 0: a response that could not be made loses nothing.
  * Returns the count, or -1 with nothing marked.
  */
-long	queue_fetch(struct queue *, int (*cb)(void *, const uint8_t *msg, size_t len),
+long	queue_fetch(struct queue *, int (*cb)(void *, const struct queue_received *),
 	    int (*done)(void *), void *arg);
 size_t	queue_outgoing_count(struct queue *);
 
@@ -100,5 +160,37 @@ struct queue_counts {
 	uint64_t	fetched;	/* handed to applications */
 };
 const struct queue_counts *queue_counts(const struct queue *);
+/*
+ * Reply blocks (docs/replies.md); every call is one transaction, and
+ * "now" is queue_set_window()'s clock.
+ *
+ * queue_enqueue_rows(): commits the n packets of one message sent with
+ * reply blocks, all with sender tag tag; *first is the first's queue id.
+ * queue_put_keys(): keeps our blocks' sealed keys, made for queued
+ * message id (whose tag they get), and deletes expired ones. queue_get_keys(): the unexpired sealed keys of block id: 0, 1
+ * if there are none, -1.
+ * queue_receive_in(): stores a received message with its sender tag and
+ * blocks; for a reply (surb_id), deletes the block's keys in the same
+ * transaction; for a request for more blocks (more), queues them to the
+ * tag's recipient instead, in the same transaction. 0 when new, 1 for a
+ * duplicate or a reply whose keys are gone (used or expired: it is
+ * dropped), -1.
+ * queue_reply(): takes the oldest unexpired block of tag and queues the
+ * reply through it (*id), in one transaction, with a request for more
+ * blocks through another when the stock is low: 0, 1 if tag has no block
+ * left, -1.
+ * queue_blocks_left(): the unexpired blocks of tag, or -1.
+ */
+int	queue_enqueue_rows(struct queue *, const uint8_t recipient[QUEUE_KEY_BYTES],
+	    const uint8_t provider[QUEUE_KEY_BYTES], const uint8_t tag[QUEUE_TAG_BYTES],
+	    const struct queue_row *rows, size_t n, uint64_t *first);
+int	queue_put_keys(struct queue *, uint64_t id, const struct queue_keys *, size_t n);
+int	queue_get_keys(struct queue *, const uint8_t id[QUEUE_SURB_ID_BYTES],
+	    uint8_t sealed[QUEUE_SEALED_BYTES]);
+int	queue_receive_in(struct queue *, const struct queue_in *);
+int	queue_reply(struct queue *, const uint8_t tag[QUEUE_TAG_BYTES],
+	    const uint8_t msgid[QUEUE_MSGID_BYTES], const uint8_t *msg, size_t len,
+	    uint64_t *id);
+long	queue_blocks_left(struct queue *, const uint8_t tag[QUEUE_TAG_BYTES]);
 
 #endif

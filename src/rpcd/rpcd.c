@@ -9,10 +9,12 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/payload.h"
 #include "common/sandbox.h"
 #include "common/topology.h"
 #include "common/topology_ipc.h"
@@ -30,6 +32,7 @@ static struct {
 	struct outbox		*outbox;	/* the messages in flight */
 	struct event		*retry;		/* deletes kept-apart messages */
 	uint64_t		 seq;
+	uint32_t		 surb_lifetime;	/* s, our blocks' keys at most; 0: epochs */
 	int			 confined;	/* rpcd_start() ran */
 	int			 serving;	/* accepting connections */
 	struct metrics_endpoint	*metrics;	/* NULL: no metrics_listen */
@@ -59,6 +62,16 @@ rpcd_build(void *arg, const struct queue_outgoing *q)
 	o.recipient_provider.len = QUEUE_KEY_BYTES;
 	o.msgid.data = (uint8_t *)q->msgid;
 	o.msgid.len = QUEUE_MSGID_BYTES;
+	o.surbs = q->surbs;
+	o.surbs_only = q->surbs_only;
+	if (q->tag != NULL) {
+		o.sender_tag.data = (uint8_t *)q->tag;
+		o.sender_tag.len = QUEUE_TAG_BYTES;
+	}
+	if (q->surb != NULL) {
+		o.surb.data = (uint8_t *)q->surb;
+		o.surb.len = QUEUE_SURB_BYTES;
+	}
 	msg.type = IPC_BUILD;
 	msg.body_case = NYMIPC__IPC__BODY_OUTGOING;
 	msg.outgoing = &o;
@@ -183,6 +196,7 @@ rpcd_configure(struct proc *p)
 	rpcd.state.provider_id = cfg->provider_id;
 	rpcd.state.refresh_topology = rpcd_refresh_topology;
 	rpcd_metrics_open(p, cfg->metrics_listen);
+	rpcd.surb_lifetime = cfg->reply_surb_lifetime_seconds;
 	return 0;
 }
 
@@ -220,6 +234,7 @@ static void
 rpcd_reload(struct proc *p)
 {
 	rpcd.state.provider_id = p->config->provider_id;
+	rpcd.surb_lifetime = p->config->reply_surb_lifetime_seconds;
 	rpcd_set_window(p->config);
 }
 
@@ -300,28 +315,135 @@ on_netd_up(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 	outbox_reset(rpcd.outbox);
 }
 
-/* keyd unwrapped a real message; netd acknowledges it to the provider
- * once told it is stored. */
+/* Tells netd whether a delivery is durable (or dropped for good). */
+static void
+rpcd_confirm(uint64_t id, int stored)
+{
+	struct ipc_chan *netd = proc_peer(rpcd.proc, ROLE_NETD);
+
+	/* Not stored: not acknowledged, the provider keeps it for a later
+	 * pull, and netd, told so, pulls again. Without netd, the provider
+	 * delivers it again to the next one. */
+	if (netd != NULL && ipc_send_id(netd, stored ? IPC_STORED : IPC_NOT_STORED,
+	    id) == -1)
+		log_warn("cannot confirm delivery %llu", (unsigned long long)id);
+}
+
+/* A received block's expiry in the store: Unix seconds. */
+static int64_t
+rpcd_expires_s(uint64_t ms)
+{
+	return ms / 1000 > INT64_MAX ? INT64_MAX : (int64_t)(ms / 1000);
+}
+
+/* keyd unwrapped a real message (or opened a reply through one of our
+ * blocks); netd acknowledges it to the provider once told it is stored. */
 static void
 on_received(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 {
 	const Nymipc__Received *r = msg->received;
-	struct ipc_chan *netd = proc_peer(rpcd.proc, ROLE_NETD);
+	uint8_t surbs[PAYLOAD_MAX_SURBS * QUEUE_SURB_BYTES];
+	int64_t expires[PAYLOAD_MAX_SURBS];
+	struct queue_in in = {
+		.msgid = r->msgid.data, .message = r->message.data,
+		.len = r->message.len, .surbs_only = r->surbs_only,
+		.tag = r->sender_tag.len ? r->sender_tag.data : NULL,
+		.surb_id = r->surb_id.len ? r->surb_id.data : NULL,
+		.surbs = surbs, .n_surbs = r->n_surbs, .expires = expires,
+		.more = r->more_surbs,
+	};
 
-	int rc = queue_receive(rpcd.state.queue, r->msgid.data, r->message.data, r->message.len);
+	for (size_t i = 0; i < r->n_surbs; i++) {
+		memcpy(surbs + i * QUEUE_SURB_BYTES, r->surbs[i]->surb.data, QUEUE_SURB_BYTES);
+		expires[i] = rpcd_expires_s(r->surbs[i]->expires_ms);
+	}
+	int rc = in.tag == NULL && in.surb_id == NULL ?
+	    queue_receive(rpcd.state.queue, r->msgid.data, r->message.data, r->message.len) :
+	    queue_receive_in(rpcd.state.queue, &in);
 	if (rc != -1)
 		log_debug("delivery %llu %s", (unsigned long long)r->id,
-		    rc == 1 ? "was a duplicate" : "stored");
-	/* Not stored: not acknowledged, the provider keeps it for a later
-	 * pull, and netd, told so, pulls again. Without netd, the provider
-	 * delivers it again to the next one. */
-	if (netd != NULL && ipc_send_id(netd, rc == -1 ? IPC_NOT_STORED : IPC_STORED,
-	    r->id) == -1)
-		log_warn("cannot confirm delivery %llu", (unsigned long long)r->id);
+		    rc == 0 ? (in.more > 0 ? "asked for more reply blocks" : "stored") :
+		    in.surb_id != NULL ?
+		    "was a reply through a used or expired block: dropped" :
+		    "was a duplicate");
+	rpcd_confirm(r->id, rc != -1);
+	if (rc == 0 && in.more > 0)
+		outbox_fill(rpcd.outbox);	/* the blocks asked for */
 	/* Stored first, then pushed: a push that is not read loses nothing
 	 * the provider could deliver again. */
 	if (rc == 0)
 		listener_delivered(rpcd.listener);
+}
+
+/* keyd built a packet with reply blocks: their sealed keys are durable
+ * before the packet goes to netd, so every reply finds its keys. */
+static void
+on_built(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
+{
+	const Nymipc__Built *b = msg->built;
+	struct queue_keys keys[PAYLOAD_MAX_SURBS];
+	struct ipc_chan *netd = proc_peer(rpcd.proc, ROLE_NETD);
+	Nymipc__Ipc out = NYMIPC__IPC__INIT;
+	Nymipc__Packet pk = NYMIPC__PACKET__INIT;
+	int64_t cap = (int64_t)time(NULL) + (int64_t)rpcd.surb_lifetime;
+
+	for (size_t i = 0; i < b->n_keys; i++) {
+		keys[i].id = b->keys[i]->surb_id.data;
+		keys[i].sealed = b->keys[i]->sealed.data;
+		keys[i].expires = rpcd_expires_s(b->keys[i]->expires_ms);
+		if (rpcd.surb_lifetime > 0 && keys[i].expires > cap)
+			keys[i].expires = cap;
+	}
+	if (queue_put_keys(rpcd.state.queue, b->id, keys, b->n_keys) == -1) {
+		outbox_failed(rpcd.outbox, b->id, "its reply blocks' keys could not be stored");
+		return;
+	}
+	pk.id = b->id;
+	pk.data = b->data;
+	out.type = IPC_PACKET;
+	out.body_case = NYMIPC__IPC__BODY_PACKET;
+	out.packet = &pk;
+	if (netd == NULL || ipc_send(netd, &out, -1) == -1)
+		outbox_failed(rpcd.outbox, b->id, "cannot hand the packet to netd");
+}
+
+/* A reply through one of our blocks: keyd opens it with the block's
+ * sealed keys; a block we do not know (used, expired, never ours) drops
+ * it, acknowledged so that the provider deletes it. */
+static void
+on_reply_arrived(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
+{
+	const Nymipc__ReplyIn *r = msg->reply_in;
+	uint8_t sealed[QUEUE_SEALED_BYTES];
+	Nymipc__Ipc out = NYMIPC__IPC__INIT;
+	Nymipc__ReplyIn req = NYMIPC__REPLY_IN__INIT;
+
+	switch (queue_get_keys(rpcd.state.queue, r->surb_id.data, sealed)) {
+	case 1:
+		log_debug("delivery %llu: a reply through a used, expired or "
+		    "unknown block: dropped", (unsigned long long)r->id);
+		rpcd_confirm(r->id, 1);
+		return;
+	case -1:
+		rpcd_confirm(r->id, 0);
+		return;
+	}
+	req = *r;
+	req.sealed.data = sealed;
+	req.sealed.len = sizeof(sealed);
+	out.type = IPC_REPLY_OPEN;
+	out.body_case = NYMIPC__IPC__BODY_REPLY_IN;
+	out.reply_in = &req;
+	if (ipc_send(c, &out, -1) == -1)
+		rpcd_confirm(r->id, 0);
+}
+
+static void
+on_reply_failed(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
+{
+	log_info("a reply (delivery %llu) was dropped: %s",
+	    (unsigned long long)msg->failure->id, msg->failure->text);
+	rpcd_confirm(msg->failure->id, 1);
 }
 
 static void
@@ -355,6 +477,9 @@ static const struct ipc_dispatch rpcd_from_keyd = {
 		[IPC_BUILD_FAILED] = on_build_failed,
 		[IPC_NETD_UP] = on_netd_up,
 		[IPC_RECEIVED] = on_received,
+		[IPC_BUILT] = on_built,
+		[IPC_REPLY_ARRIVED] = on_reply_arrived,
+		[IPC_REPLY_FAILED] = on_reply_failed,
 	},
 	.closed = proc_peer_closed,
 };

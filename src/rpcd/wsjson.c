@@ -18,7 +18,7 @@
 #include "rpcd/wsjson.h"
 #include "types.pb-c.h"
 
-#define REQUEST_NAMES	"send, fetch, clients, details, flush"
+#define REQUEST_NAMES	"send, fetch, clients, details, flush, reply"
 /* How much of an unknown name an error text repeats. */
 #define ECHO_MAX_CHARS	32
 
@@ -46,10 +46,25 @@ static const struct wsjson_field mix_fields[MC_FIELDS] = {
 	[MC_LAYER] = { "layer", "Layer" },
 };
 
-enum { SM_MESSAGE, SM_RECIPIENT, SM_FIELDS };
+enum { SM_MESSAGE, SM_RECIPIENT, SM_REPLY_SURBS, SM_FIELDS };
 static const struct wsjson_field send_fields[SM_FIELDS] = {
 	[SM_MESSAGE] = { "message", "message" },
 	[SM_RECIPIENT] = { "recipient", "recipient" },
+	[SM_REPLY_SURBS] = { "replySurbs", "reply_surbs" },	/* nymd's */
+};
+
+/* nymd's additions (docs/replies.md). */
+enum { RR_SENDER_TAG, RR_MESSAGE, RR_FIELDS };
+static const struct wsjson_field reply_fields[RR_FIELDS] = {
+	[RR_SENDER_TAG] = { "senderTag", "sender_tag" },
+	[RR_MESSAGE] = { "message", "message" },
+};
+
+enum { RM_MESSAGE, RM_SENDER_TAG, RM_MESSAGE_ID, RM_FIELDS };
+static const struct wsjson_field received_fields[RM_FIELDS] = {
+	[RM_MESSAGE] = { "message", "message" },
+	[RM_SENDER_TAG] = { "senderTag", "sender_tag" },
+	[RM_MESSAGE_ID] = { "messageId", "message_id" },
 };
 
 /* What one request conversion allocated, freed together. */
@@ -66,6 +81,7 @@ struct wsjson_in {
 	Types__RequestGetClients	 clients;
 	Types__RequestOwnDetails	 details;
 	Types__RequestFlush		 flush;
+	Types__RequestReply		 reply;
 	Config__ClientConfig		 recipient;
 	Config__MixConfig		 provider;
 };
@@ -296,15 +312,39 @@ parse_send(struct wsjson_in *in, json_t *obj)
 	in->req.send = &in->send;
 	if (json_is_null(obj))
 		return WSJSON_OK;
+	uint64_t surbs = 0;
 	if ((rc = object_fields(in, obj, "send", send_fields, SM_FIELDS, v)) != 0 ||
 	    (rc = get_bytes(in, v[SM_MESSAGE], "send", "message",
-	    &in->send.message)) != 0)
+	    &in->send.message)) != 0 ||
+	    (rc = get_uint64(in, v[SM_REPLY_SURBS], "send", "replySurbs", &surbs)) != 0)
 		return rc;
+	if (surbs > UINT32_MAX)
+		return fail(in, "send.replySurbs is larger than 32 bits");
+	in->send.reply_surbs = (uint32_t)surbs;
 	if (v[SM_RECIPIENT] != NULL) {
 		if ((rc = parse_recipient(in, v[SM_RECIPIENT])) != 0)
 			return rc;
 		in->send.recipient = &in->recipient;
 	}
+	return WSJSON_OK;
+}
+
+static int
+parse_reply(struct wsjson_in *in, json_t *obj)
+{
+	json_t *v[RR_FIELDS];
+	int rc;
+
+	in->req.value_case = TYPES__REQUEST__VALUE_REPLY;
+	in->req.reply = &in->reply;
+	if (json_is_null(obj))
+		return WSJSON_OK;
+	if ((rc = object_fields(in, obj, "reply", reply_fields, RR_FIELDS, v)) != 0 ||
+	    (rc = get_bytes(in, v[RR_SENDER_TAG], "reply", "senderTag",
+	    &in->reply.sender_tag)) != 0 ||
+	    (rc = get_bytes(in, v[RR_MESSAGE], "reply", "message",
+	    &in->reply.message)) != 0)
+		return rc;
 	return WSJSON_OK;
 }
 
@@ -357,6 +397,8 @@ parse_request(struct wsjson_in *in, json_t *root)
 			rc = parse_empty(in, v, "flush");
 			in->req.value_case = TYPES__REQUEST__VALUE_FLUSH;
 			in->req.flush = &in->flush;
+		} else if (strcmp(key, "reply") == 0) {
+			rc = parse_reply(in, v);
 		} else {
 			return fail(in, API_INVALID_REQUEST ": unknown request "
 			    "\"%s\": expected one of " REQUEST_NAMES, name);
@@ -389,6 +431,7 @@ wsjson_request(const char *json, size_t len, uint8_t **out, size_t *out_len,
 	types__request_get_clients__init(&in.clients);
 	types__request_own_details__init(&in.details);
 	types__request_flush__init(&in.flush);
+	types__request_reply__init(&in.reply);
 	config__client_config__init(&in.recipient);
 	config__mix_config__init(&in.provider);
 
@@ -714,6 +757,19 @@ client_json(struct wsjson_out *o, int depth, const Config__ClientConfig *c)
 	obj_close(&j);
 }
 
+/* A fetched message with what nymd knows of it (nymd's addition). */
+static void
+received_json(struct wsjson_out *o, int depth, const Types__ReceivedMessage *r)
+{
+	struct jobj j;
+
+	obj_open(o, &j, depth);
+	put_bytes(&j, received_fields[RM_MESSAGE].json, &r->message);
+	put_bytes(&j, received_fields[RM_SENDER_TAG].json, &r->sender_tag);
+	put_bytes(&j, received_fields[RM_MESSAGE_ID].json, &r->message_id);
+	obj_close(&j);
+}
+
 /* The body of one response type, an object at depth 1. */
 static void
 body_json(struct wsjson_out *o, const Types__Response *r)
@@ -733,6 +789,17 @@ body_json(struct wsjson_out *o, const Types__Response *r)
 			bytes_value(o, &r->fetch->messages[i]);
 		}
 		list_close(&j);
+		/* Left out when empty, as jsonpb does: an empty fetch is the
+		 * seed's text byte for byte. */
+		if (r->fetch->n_received == 0)
+			break;
+		obj_member(&j, "received");
+		out_str(o, "[");
+		for (size_t i = 0; i < r->fetch->n_received; i++) {
+			list_item(&j, i);
+			received_json(o, j.depth + 2, r->fetch->received[i]);
+		}
+		list_close(&j);
 		break;
 	case TYPES__RESPONSE__VALUE_CLIENTS:
 		obj_member(&j, "clients");
@@ -749,7 +816,7 @@ body_json(struct wsjson_out *o, const Types__Response *r)
 			client_json(o, j.depth + 1, r->details->details);
 		}
 		break;
-	default:	/* send and flush have no field */
+	default:	/* send, flush and reply have no field */
 		break;
 	}
 	obj_close(&j);
@@ -769,6 +836,7 @@ response_json(struct wsjson_out *o, const Types__Response *r)
 	case TYPES__RESPONSE__VALUE_CLIENTS:	name = "clients"; break;
 	case TYPES__RESPONSE__VALUE_DETAILS:	name = "details"; break;
 	case TYPES__RESPONSE__VALUE_FLUSH:	name = "flush"; break;
+	case TYPES__RESPONSE__VALUE_REPLY:	name = "reply"; break;
 	default:	/* no member set: the JSON mapping of an empty message */
 		name = NULL;
 		break;

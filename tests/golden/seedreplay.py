@@ -28,7 +28,7 @@ FAILED = 0
 PROVIDER_KEY = bytes([0x50] * 32)
 SEED_PROVIDER_ID = b"127.0.0.1:35599"
 NYMD_PROVIDER_ID = base64.urlsafe_b64encode(PROVIDER_KEY)
-REQUESTS = "send, fetch, clients, details, flush"
+REQUESTS = "send, fetch, clients, details, flush, reply"
 INVALID = "Invalid server request"
 FLUSH_PB = fld(6, b"")
 

@@ -417,7 +417,7 @@ def run_bad(args):
     tcp_bad(args, "truncated protobuf", frame(b"\x2a\x05\x0a"),
             r"^malformed request: not a protobuf Request", False)
     tcp_bad(args, "empty Request", frame(b""), r"^Invalid server request: unknown request: "
-            "expected one of send, fetch, clients, details, flush$", False)
+            "expected one of send, fetch, clients, details, flush, reply$", False)
     tcp_bad(args, "unknown oneof field 7", frame(field(7, b"")),
             r"^Invalid server request: unknown request", False)
     tcp_bad(args, "Response's exception field 1 in a Request", frame(field(1, b"")),
@@ -461,7 +461,7 @@ def run_bad(args):
     J = lambda o: json.dumps(o).encode()  # noqa: E731
     ws_bad(args, "malformed JSON", 1, b'{"fetch":', r"^malformed JSON")
     ws_bad(args, "JSON that is not an object", 1, b'[1,2]',
-           r"^the request must be a JSON object with one of send, fetch, clients, details, flush$")
+           r"^the request must be a JSON object with one of send, fetch, clients, details, flush, reply$")
     ws_bad(args, "a request member that is not an object", 1, b'{"details":[]}',
            r"^details must be a JSON object$")
     ws_bad(args, "message as a number", 1, J({"send": {"message": 5, "recipient": rcpt}}),

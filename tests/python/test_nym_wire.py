@@ -145,6 +145,33 @@ class Fetch(unittest.TestCase):
         body = field(3, 2, inner) + field(15, 5, b"\0\0\0\0") + field(16, 1, b"\0" * 8)
         self.assertEqual(wire.decode_response(body), wire.Response("fetch", [b"one", b"", b"\xff" * 3000]))
 
+    def test_received_beside_messages(self):
+        tag, mid = b"\x07" * 16, b"\x09" * 16
+        r1 = field(1, 2, b"one") + field(2, 2, tag) + field(3, 2, mid)
+        r2 = field(1, 2, b"") + field(3, 2, mid) + field(9, 0, 1)
+        inner = field(1, 2, b"one") + field(1, 2, b"") + field(2, 2, r1) + field(2, 2, r2)
+        res = wire.decode_response(field(3, 2, inner))
+        self.assertEqual(res.value, [b"one", b""])
+        self.assertEqual(res.received, [wire.Received(b"one", tag, mid),
+                                        wire.Received(b"", None, mid)])
+        # a seed-style fetch has no received list
+        self.assertIsNone(wire.decode_response(field(3, 2, field(1, 2, b"x"))).received)
+
+    def test_reply_requests(self):
+        c = wire.ClientConfig(id="", pubkey=b"\x01" * 32,
+                              provider=wire.MixConfig(pubkey=b"\x02" * 32))
+        plain = wire.encode_request("send", c, b"hi")
+        with_surbs = wire.encode_request("send", c, b"hi", reply_surbs=5)
+        # reply_surbs is field 3 of RequestSendMessage, a varint, after the rest
+        self.assertEqual(with_surbs[2:], plain[2:] + b"\x18\x05")
+        self.assertEqual(with_surbs[1], plain[1] + 2)
+        self.assertRaises(nym.InvalidArgument, wire.encode_request, "send", c, b"", reply_surbs=17)
+        tag = bytes(range(16))
+        self.assertEqual(wire.encode_request("reply", message=b"re", tag=tag),
+                         b"\x52\x16" + b"\x0a\x10" + tag + b"\x12\x02re")
+        self.assertRaises(nym.InvalidArgument, wire.encode_request, "reply", message=b"x", tag=b"\0" * 15)
+        self.assertEqual(wire.decode_response(field(10, 2, b"")).kind, "reply")
+
     def test_unknown_member_is_reported(self):
         self.assertEqual(wire.decode_response(field(20, 2, b"")).kind, "unknown:20")
         self.assertEqual(wire.decode_response(b"").kind, "empty")

@@ -3,8 +3,11 @@
  * TCP socket with the varint framing and prints the Response as text.
  * Usage: sockreq (unix:PATH | tcp:HOST:PORT) REQUEST...
  * REQUEST: details | clients | flush | fetch | none | raw:HEX |
- *          send:RECIPIENT_ID:PROVIDER_ID:TEXT | sendlen:RECIPIENT_ID:PROVIDER_ID:N
- * (sendlen sends N bytes of a fixed pattern; fetch prints each message in hex)
+ *          send:RECIPIENT_ID:PROVIDER_ID:TEXT | sendlen:RECIPIENT_ID:PROVIDER_ID:N |
+ *          sendsurbs:RECIPIENT_ID:PROVIDER_ID:N:TEXT | reply:HEXTAG:TEXT
+ * (sendlen sends N bytes of a fixed pattern; sendsurbs TEXT with reply_surbs
+ * N; reply TEXT through the blocks of a sender tag, of any length; fetch
+ * prints each message in hex, then each received entry with its tag)
  * Each argument is one request; responses are read after all are sent,
  * so ordering is checked too.
  */
@@ -66,7 +69,27 @@ send_request(int fd, const char *what)
 	uint8_t buf[65536], hdr[FRAME_VARINT_MAX_BYTES];
 	size_t len;
 
-	if (strncmp(what, "send:", 5) == 0 || strncmp(what, "sendlen:", 8) == 0) {
+	if (strncmp(what, "reply:", 6) == 0) {
+		Types__RequestReply rr = TYPES__REQUEST_REPLY__INIT;
+		uint8_t tag[64];
+		const char *text = strchr(what + 6, ':');
+		size_t tl = text != NULL ? (size_t)(text - (what + 6)) / 2 : 0;
+		if (text == NULL || tl > sizeof(tag))
+			return -1;
+		for (size_t i = 0; i < tl; i++)
+			sscanf(what + 6 + 2 * i, "%2hhx", &tag[i]);
+		rr.sender_tag.data = tag;
+		rr.sender_tag.len = tl;
+		rr.message.data = (uint8_t *)(uintptr_t)(text + 1);
+		rr.message.len = strlen(text + 1);
+		req.value_case = TYPES__REQUEST__VALUE_REPLY;
+		req.reply = &rr;
+		len = types__request__pack(&req, buf);
+		size_t hn = frame_put_varint(hdr, (int64_t)len);
+		return fs_write_all(fd, hdr, hn) == -1 || fs_write_all(fd, buf, len) == -1 ? -1 : 0;
+	}
+	if (strncmp(what, "send:", 5) == 0 || strncmp(what, "sendlen:", 8) == 0 ||
+	    strncmp(what, "sendsurbs:", 10) == 0) {
 		static uint8_t body[FRAME_MAX_MESSAGE_BYTES];
 		Types__RequestSendMessage sm = TYPES__REQUEST_SEND_MESSAGE__INIT;
 		Config__ClientConfig to = CONFIG__CLIENT_CONFIG__INIT;
@@ -81,7 +104,14 @@ send_request(int fd, const char *what)
 			fprintf(stderr, "sockreq: bad send request %s\n", what);
 			return -1;
 		}
-		if (what[4] == ':') {
+		if (what[4] == 's') {	/* sendsurbs: N:TEXT */
+			char *end;
+			sm.reply_surbs = (uint32_t)strtoul(rest + n, &end, 10);
+			if (*end != ':')
+				return -1;
+			len = strlen(end + 1);
+			memcpy(body, end + 1, len);
+		} else if (what[4] == ':') {
 			len = strlen(rest + n);
 			memcpy(body, rest + n, len);
 		} else {
@@ -206,9 +236,25 @@ read_response(int fd)
 				printf("%02x", res->fetch->messages[i].data[k]);
 			printf("\n");
 		}
+		for (size_t i = 0; i < res->fetch->n_received; i++) {
+			const Types__ReceivedMessage *r = res->fetch->received[i];
+			printf("received: %zu ", r->message.len);
+			for (size_t k = 0; k < r->message.len; k++)
+				printf("%02x", r->message.data[k]);
+			printf(" tag=");
+			for (size_t k = 0; k < r->sender_tag.len; k++)
+				printf("%02x", r->sender_tag.data[k]);
+			printf(" id=");
+			for (size_t k = 0; k < r->message_id.len; k++)
+				printf("%02x", r->message_id.data[k]);
+			printf("\n");
+		}
 		break;
 	case TYPES__RESPONSE__VALUE_SEND:
 		printf("send: ok\n");
+		break;
+	case TYPES__RESPONSE__VALUE_REPLY:
+		printf("reply: ok\n");
 		break;
 	default:
 		printf("response: %d\n", (int)res->value_case);

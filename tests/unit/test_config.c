@@ -137,6 +137,7 @@ assert_config_equal(const struct nymd_config *a, const struct nymd_config *b)
 	assert_int_equal(a->max_restarts, b->max_restarts);
 	assert_int_equal(a->restart_window_seconds, b->restart_window_seconds);
 	assert_int_equal(a->duplicate_window_seconds, b->duplicate_window_seconds);
+	assert_int_equal(a->reply_surb_lifetime_seconds, b->reply_surb_lifetime_seconds);
 	/* the strings are zero-filled, so the whole struct compares too */
 	assert_memory_equal(a, b, sizeof(*a));
 }
@@ -175,6 +176,7 @@ test_defaults(void **state)
 	assert_int_equal(cfg.max_restarts, 5);
 	assert_int_equal(cfg.restart_window_seconds, 60);
 	assert_int_equal(cfg.duplicate_window_seconds, 604800);
+	assert_int_equal(cfg.reply_surb_lifetime_seconds, 0);
 
 	assert_int_equal(config_client_home(&cfg, path, sizeof(path)),
 	    CONFIG_OK);
@@ -317,6 +319,7 @@ test_round_trip_everything(void **state)
 	cfg.max_restarts = 1;
 	cfg.restart_window_seconds = 1;
 	cfg.duplicate_window_seconds = 60;
+	cfg.reply_surb_lifetime_seconds = 604800;
 
 	assert_int_equal(config_format(&cfg, &text, &len), CONFIG_OK);
 	assert_int_equal(len, strlen(text));

@@ -25,6 +25,7 @@
 
 #include "common/ipc.h"
 #include "common/message.h"
+#include "common/payload.h"
 #include "common/sphinx.h"
 
 #define MAX_SEEN	64
@@ -463,6 +464,158 @@ test_check_sizes(void **state)
 	assert_true(why[0] != '\0');
 }
 
+/* Reply blocks (docs/replies.md): every size and count the contract says. */
+static void
+test_check_reply_blocks(void **state)
+{
+	struct ipc_dispatch d = { .handlers = {
+		[IPC_BUILD] = on_msg, [IPC_BUILT] = on_msg, [IPC_RECEIVED] = on_msg,
+		[IPC_REPLY_ARRIVED] = on_msg, [IPC_REPLY_OPEN] = on_msg,
+	} };
+	Nymipc__Ipc m = NYMIPC__IPC__INIT;
+	Nymipc__Outgoing o = NYMIPC__OUTGOING__INIT;
+	Nymipc__Built b = NYMIPC__BUILT__INIT;
+	Nymipc__SealedKeys k = NYMIPC__SEALED_KEYS__INIT;
+	Nymipc__SealedKeys *kp[PAYLOAD_MAX_SURBS + 1] = { &k, &k, &k, &k, &k };
+	Nymipc__ReplyIn ri = NYMIPC__REPLY_IN__INIT;
+	Nymipc__Received r = NYMIPC__RECEIVED__INIT;
+	Nymipc__ReceivedSurb rs = NYMIPC__RECEIVED_SURB__INIT;
+	Nymipc__ReceivedSurb *rsp[PAYLOAD_MAX_SURBS + 1] = { &rs, &rs, &rs, &rs, &rs };
+	static uint8_t bytes[8192];
+	char why[128];
+
+	/* a message with 4 blocks and the most that fits beside them */
+	m.type = IPC_BUILD;
+	m.body_case = NYMIPC__IPC__BODY_OUTGOING;
+	m.outgoing = &o;
+	o.recipient.data = o.recipient_provider.data = o.msgid.data = o.message.data = bytes;
+	o.sender_tag.data = o.surb.data = bytes;
+	o.recipient.len = o.recipient_provider.len = 32;
+	o.msgid.len = MESSAGE_ID_BYTES;
+	o.sender_tag.len = PAYLOAD_TAG_BYTES;
+	o.surbs = PAYLOAD_MAX_SURBS;
+	o.message.len = (size_t)payload_tagged_room(PAYLOAD_MAX_SURBS);
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), 0);
+	o.message.len++;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+	o.message.len = 0;
+	o.surbs = PAYLOAD_MAX_SURBS + 1;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+	o.surbs = 1;
+	o.sender_tag.len = 15;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+	o.sender_tag.len = 0;		/* blocks without a tag */
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+	/* blocks only: no message, at least one block */
+	o.sender_tag.len = PAYLOAD_TAG_BYTES;
+	o.surbs_only = 1;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), 0);
+	o.message.len = 1;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+	o.message.len = 0;
+	o.surbs = 0;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+	/* a reply: a whole block, and no blocks of its own */
+	o.surbs_only = 0;
+	o.sender_tag.len = 0;
+	o.surb.len = SURB_BYTES;
+	o.message.len = MESSAGE_MAX_BYTES;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), 0);
+	o.surb.len = SURB_BYTES - 1;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+	o.surb.len = SURB_BYTES;
+	o.sender_tag.len = PAYLOAD_TAG_BYTES;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+	/* a request for more blocks through a block: no message, 1 to 16 */
+	o.sender_tag.len = 0;
+	o.surbs = PAYLOAD_MAX_MORE;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);	/* a message */
+	o.message.len = 0;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), 0);
+	o.surbs = PAYLOAD_MAX_MORE + 1;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+	o.surbs = 0;
+
+	m.type = IPC_BUILT;
+	m.body_case = NYMIPC__IPC__BODY_BUILT;
+	m.built = &b;
+	b.data.data = bytes;
+	b.data.len = SPHINX_PACKET_BYTES;
+	b.keys = kp;
+	b.n_keys = PAYLOAD_MAX_SURBS;
+	k.surb_id.data = k.sealed.data = bytes;
+	k.surb_id.len = SURB_ID_BYTES;
+	k.sealed.len = MESSAGE_SEALED_KEYS_BYTES;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), 0);
+	b.n_keys = PAYLOAD_MAX_SURBS + 1;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+	b.n_keys = 1;
+	k.sealed.len--;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+	k.sealed.len++;
+	b.data.len--;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+
+	m.type = IPC_REPLY_OPEN;
+	m.body_case = NYMIPC__IPC__BODY_REPLY_IN;
+	m.reply_in = &ri;
+	ri.data.data = ri.surb_id.data = ri.sealed.data = bytes;
+	ri.data.len = SPHINX_PACKET_BYTES;
+	ri.surb_id.len = SURB_ID_BYTES;
+	ri.sealed.len = MESSAGE_SEALED_KEYS_BYTES;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), 0);
+	ri.sealed.len = 1;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+	ri.sealed.len = 0;
+	ri.surb_id.len = 17;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+	/* the wrong body for the type */
+	m.type = IPC_BUILT;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+
+	m.type = IPC_RECEIVED;
+	m.body_case = NYMIPC__IPC__BODY_RECEIVED;
+	m.received = &r;
+	r.msgid.data = r.sender_tag.data = r.surb_id.data = bytes;
+	r.msgid.len = MESSAGE_ID_BYTES;
+	r.sender_tag.len = PAYLOAD_TAG_BYTES;
+	r.surbs = rsp;
+	r.n_surbs = PAYLOAD_MAX_SURBS;
+	rs.surb.data = bytes;
+	rs.surb.len = SURB_BYTES;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), 0);
+	r.n_surbs = PAYLOAD_MAX_SURBS + 1;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+	r.n_surbs = 1;
+	rs.surb.len--;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+	rs.surb.len++;
+	r.sender_tag.len = 0;		/* blocks without a tag */
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+	r.n_surbs = 0;
+	r.surb_id.len = SURB_ID_BYTES;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), 0);
+	r.more_surbs = PAYLOAD_MAX_MORE;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), 0);
+	r.more_surbs = PAYLOAD_MAX_MORE + 1;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+	r.more_surbs = 1;
+	r.surb_id.len = 0;		/* asking for blocks outside a reply */
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+	r.more_surbs = 0;
+	r.surb_id.len = 8;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+
+	/* from a peer whose table lacks them: refused */
+	struct ipc_dispatch none = { .handlers = { [IPC_BUILD] = on_msg } };
+	m.type = IPC_REPLY_ARRIVED;
+	m.body_case = NYMIPC__IPC__BODY_REPLY_IN;
+	m.reply_in = &ri;
+	ri.surb_id.len = SURB_ID_BYTES;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), 0);
+	assert_int_equal(ipc_check(&none, &m, why, sizeof(why)), -1);
+}
+
 static void
 test_unknown_type_refused(void **state)
 {
@@ -667,6 +820,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_wrong_body_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_field_refused, setup, teardown),
 		cmocka_unit_test(test_check_sizes),
+		cmocka_unit_test(test_check_reply_blocks),
 		cmocka_unit_test_setup_teardown(test_none_type_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbage_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eof, setup, teardown),

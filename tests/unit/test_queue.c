@@ -17,9 +17,15 @@
  *    forgotten; never sooner when the clock is set back; never while its
  *    message is unfetched; at most max_ids of them, the oldest forgotten
  *    first; and the bytes one id takes on disk;
- *  - the store of the release before (tests/fixtures/rpcd-store-v1.db,
- *    schema version 1) is migrated with nothing lost, and a store of a
- *    newer schema is refused and left as it is.
+ *  - the stores of the releases before (tests/fixtures/rpcd-store-v1.db
+ *    and -v2.db, schema versions 1 and 2) are migrated with nothing lost,
+ *    and a store of a newer schema is refused and left as it is;
+ *  - reply blocks (docs/replies.md): a message's packets with blocks are
+ *    queued together; received blocks are kept by sender tag, used once
+ *    each, oldest first, and a reply queued in the transaction that takes
+ *    its block (also across a reopen); expired blocks and keys are not
+ *    used; a reply through our block stores its message and deletes the
+ *    block's keys together, and a second one through it is dropped.
  */
 #include <config.h>
 
@@ -172,15 +178,23 @@ test_journal_mode_is_wal(void **state)
 struct got {
 	int	n;
 	char	last[16];
+	int	tagged;			/* how many came with a sender tag */
+	uint8_t	tag[QUEUE_TAG_BYTES];	/* the last one's */
+	int	ids;			/* how many carried their message id */
 };
 
 static int
-got_one(void *arg, const uint8_t *msg, size_t len)
+got_one(void *arg, const struct queue_received *r)
 {
 	struct got *g = arg;
 
 	g->n++;
-	snprintf(g->last, sizeof(g->last), "%.*s", (int)len, (const char *)msg);
+	snprintf(g->last, sizeof(g->last), "%.*s", (int)r->len, (const char *)r->message);
+	g->ids += r->msgid != NULL;
+	if (r->tag != NULL) {
+		g->tagged++;
+		memcpy(g->tag, r->tag, sizeof(g->tag));
+	}
 	return 0;
 }
 
@@ -404,13 +418,13 @@ test_window_clock_set_back(void **state)
 }
 
 static int
-take_one(void *arg, const uint8_t *msg, size_t len)
+take_one(void *arg, const struct queue_received *r)
 {
 	struct got *g = arg;
 
 	if (g->n == 1)
 		return 1;	/* the response is full */
-	return got_one(arg, msg, len);
+	return got_one(arg, r);
 }
 
 /* A message not yet fetched is kept, and its id with it, however old. */
@@ -622,7 +636,7 @@ test_store_v1_migrates(void **state)
 	assert_int_equal(copy_file(from, f->path), 0);
 	assert_int_equal(schema_of(f->path), 1);
 	assert_int_equal(queue_open(&f->q, f->path, NULL, err, sizeof(err)), 0);
-	assert_int_equal(schema_of(f->path), 2);
+	assert_int_equal(schema_of(f->path), 3);
 
 	assert_int_equal(queue_each_outgoing(f->q, check_outgoing, &s), 0);
 	assert_int_equal(s.n, 3);
@@ -641,10 +655,10 @@ test_store_v1_migrates(void **state)
 	for (int i = 1; i <= 5; i++)
 		assert_int_equal(fixture_received(f->q, i), 1);
 
-	/* opened again: schema 2 as it is, nothing migrated twice */
+	/* opened again: schema 3 as it is, nothing migrated twice */
 	queue_close(f->q);
 	assert_int_equal(queue_open(&f->q, f->path, NULL, err, sizeof(err)), 0);
-	assert_int_equal(schema_of(f->path), 2);
+	assert_int_equal(schema_of(f->path), 3);
 	assert_int_equal(queue_outgoing_count(f->q), 3);
 	assert_int_equal(fixture_received(f->q, 3), 1);
 }
@@ -660,16 +674,330 @@ test_store_newer_refused(void **state)
 	queue_close(f->q);
 	f->q = NULL;
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "UPDATE meta SET value = 3 WHERE key = 'schema';"
+	assert_int_equal(sqlite3_exec(db, "UPDATE meta SET value = 4 WHERE key = 'schema';"
 	    "DROP TABLE received_marks", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(queue_open(&f->q, f->path, NULL, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "schema version 3, newer than this nymd's 2"));
-	assert_int_equal(schema_of(f->path), 3);
+	assert_non_null(strstr(err, "schema version 4, newer than this nymd's 3"));
+	assert_int_equal(schema_of(f->path), 4);
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
 	assert_int_not_equal(sqlite3_exec(db, "SELECT * FROM received_marks",
 	    NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
+}
+
+/*
+ * The store of the release before reply blocks (schema 2, the same
+ * contents as v1: tests/fixtures/rpcd-store-v2.c) opens as schema 3 with
+ * nothing lost: the queued messages plain as they were, the unfetched
+ * ones fetched once without a sender tag, every remembered id a
+ * duplicate; and reply blocks work in it.
+ */
+static void
+test_store_v2_migrates(void **state)
+{
+	struct fixture *f = *state;
+	struct outgoing_seen s = { 0, 0 };
+	struct got g = { 0 };
+	const char *top = getenv("top_srcdir");
+	char from[1024], err[256];
+	uint8_t tag[QUEUE_TAG_BYTES], msgid[QUEUE_MSGID_BYTES], surb[QUEUE_SURB_BYTES];
+	int64_t far = (int64_t)time(NULL) + 3600;
+	struct queue_in in = { .msgid = msgid, .message = (const uint8_t *)"m", .len = 1,
+	    .tag = tag, .surbs = surb, .n_surbs = 1, .expires = &far };
+	uint64_t id;
+
+	queue_close(f->q);
+	f->q = NULL;
+	snprintf(from, sizeof(from), "%s/tests/fixtures/rpcd-store-v2.db", top ? top : ".");
+	assert_int_equal(copy_file(from, f->path), 0);
+	assert_int_equal(schema_of(f->path), 2);
+	assert_int_equal(queue_open(&f->q, f->path, NULL, err, sizeof(err)), 0);
+	assert_int_equal(schema_of(f->path), 3);
+	assert_int_equal(queue_each_outgoing(f->q, check_outgoing, &s), 0);
+	assert_int_equal(s.n, 3);
+	assert_int_equal(s.intact, 3);
+	assert_int_equal(queue_fetch(f->q, got_one, got_done, &g), 2);
+	assert_string_equal(g.last, "received-5");
+	assert_int_equal(g.tagged, 0);
+	assert_int_equal(g.ids, 2);
+	for (int i = 1; i <= 5; i++)
+		assert_int_equal(fixture_received(f->q, i), 1);
+	memset(tag, 7, sizeof(tag));
+	memset(msgid, 0x77, sizeof(msgid));
+	memset(surb, 0x55, sizeof(surb));
+	assert_int_equal(queue_receive_in(f->q, &in), 0);
+	assert_int_equal(queue_blocks_left(f->q, tag), 1);
+	memset(msgid, 0x78, sizeof(msgid));
+	assert_int_equal(queue_reply(f->q, tag, msgid, (const uint8_t *)"r", 1, &id), 0);
+	assert_int_equal(id, 4);
+	assert_int_equal(queue_outgoing_count(f->q), 4);
+}
+
+struct row_seen {
+	int		 n;
+	unsigned	 surbs[8];
+	int		 only[8];
+	int		 tagged[8];
+	int		 reply[8];
+	uint8_t		 surb[QUEUE_SURB_BYTES];
+};
+
+static void
+see_row(void *arg, const struct queue_outgoing *o)
+{
+	struct row_seen *s = arg;
+	static const uint8_t zero[QUEUE_KEY_BYTES];
+
+	if (s->n >= 8)
+		return;
+	s->surbs[s->n] = o->surbs;
+	s->only[s->n] = o->surbs_only;
+	s->tagged[s->n] = o->tag != NULL;
+	s->reply[s->n] = o->surb != NULL && memcmp(o->recipient, zero, sizeof(zero)) == 0;
+	if (o->surb != NULL)
+		memcpy(s->surb, o->surb, sizeof(s->surb));
+	s->n++;
+}
+
+/* A message with reply blocks: its packets are queued together, with
+ * the tag, the counts and which ones carry only blocks. */
+static void
+test_enqueue_rows(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t rcpt[QUEUE_KEY_BYTES], prov[QUEUE_KEY_BYTES], tag[QUEUE_TAG_BYTES];
+	uint8_t ids[3][QUEUE_MSGID_BYTES];
+	struct queue_row rows[3] = {
+		{ .msgid = ids[0], .message = (const uint8_t *)"hello", .len = 5, .surbs = 3 },
+		{ .msgid = ids[1], .surbs = 4, .surbs_only = 1 },
+		{ .msgid = ids[2], .surbs = 1, .surbs_only = 1 },
+	};
+	struct row_seen s = { 0 };
+	uint64_t first;
+
+	memset(rcpt, 1, sizeof(rcpt));
+	memset(prov, 2, sizeof(prov));
+	memset(tag, 3, sizeof(tag));
+	memset(ids, 4, sizeof(ids));
+	ids[1][0] = 5;
+	ids[2][0] = 6;
+	assert_int_equal(queue_enqueue_rows(f->q, rcpt, prov, tag, rows, 3, &first), 0);
+	assert_int_equal(first, 1);
+	assert_int_equal(queue_outgoing_count(f->q), 3);
+	assert_int_equal(queue_each_outgoing(f->q, see_row, &s), 0);
+	assert_int_equal(s.n, 3);
+	assert_int_equal(s.surbs[0], 3);
+	assert_int_equal(s.only[0], 0);
+	assert_int_equal(s.surbs[1], 4);
+	assert_int_equal(s.only[1], 1);
+	assert_int_equal(s.surbs[2], 1);
+	assert_int_equal(s.tagged[0] + s.tagged[1] + s.tagged[2], 3);
+	assert_int_equal(s.reply[0] + s.reply[1] + s.reply[2], 0);
+	/* nothing to queue: refused */
+	assert_int_equal(queue_enqueue_rows(f->q, rcpt, prov, tag, rows, 0, &first), -1);
+	assert_int_equal(queue_outgoing_count(f->q), 3);
+}
+
+static void
+blocks_in(struct queue *q, uint8_t id, const uint8_t tag[QUEUE_TAG_BYTES],
+    size_t n, int surbs_only, int64_t expires, int want)
+{
+	uint8_t msgid[QUEUE_MSGID_BYTES], surbs[4 * QUEUE_SURB_BYTES];
+	int64_t exp[4] = { expires, expires, expires, expires };
+	struct queue_in in = { .msgid = msgid, .message = (const uint8_t *)"with blocks",
+	    .len = surbs_only ? 0 : 11, .tag = tag, .surbs_only = surbs_only,
+	    .surbs = surbs, .n_surbs = n, .expires = exp };
+
+	memset(msgid, id, sizeof(msgid));
+	for (size_t i = 0; i < n; i++)
+		memset(surbs + i * QUEUE_SURB_BYTES, id * 8 + (int)i, QUEUE_SURB_BYTES);
+	assert_int_equal(queue_receive_in(q, &in), want);
+}
+
+/*
+ * Received blocks: kept by tag, shown nowhere; a message of blocks only
+ * is not fetched; each block is used once, oldest first, by the reply
+ * queued with it, and after a reopen the count is what it was; then none
+ * is left. An expired block is never used.
+ */
+static void
+test_reply_blocks(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t tag[QUEUE_TAG_BYTES], other[QUEUE_TAG_BYTES], msgid[QUEUE_MSGID_BYTES];
+	struct got g = { 0 };
+	struct row_seen s = { 0 };
+	char err[256];
+	uint64_t id;
+
+	fake_now = 1000000;
+	queue_set_window(f->q, WINDOW, QUEUE_SEEN_MAX, fake_clock);
+	memset(tag, 0xaa, sizeof(tag));
+	memset(other, 0xbb, sizeof(other));
+	blocks_in(f->q, 1, tag, 1, 0, fake_now + 100, 0);
+	blocks_in(f->q, 2, tag, 4, 1, fake_now + 100, 0);
+	/* the same packet again: a duplicate, its blocks not stored twice */
+	blocks_in(f->q, 2, tag, 4, 1, fake_now + 100, 1);
+	assert_int_equal(queue_blocks_left(f->q, tag), 5);
+	assert_int_equal(queue_blocks_left(f->q, other), 0);
+	assert_int_equal(queue_fetch(f->q, got_one, got_done, &g), 1);
+	assert_int_equal(g.tagged, 1);
+	assert_memory_equal(g.tag, tag, sizeof(tag));
+	assert_string_equal(g.last, "with blocks");
+
+	/* the third leaves QUEUE_MORE_AT: one more block asks for more */
+	static const long left[4] = { 4, 3, 1, 0 };
+	for (int i = 0; i < 4; i++) {
+		memset(msgid, 0x30 + i, sizeof(msgid));
+		assert_int_equal(queue_reply(f->q, tag, msgid, (const uint8_t *)"re", 2, &id), 0);
+		if (i == 1) {	/* a restart between replies changes nothing */
+			queue_close(f->q);
+			assert_int_equal(queue_open(&f->q, f->path, NULL, err, sizeof(err)), 0);
+			queue_set_window(f->q, WINDOW, QUEUE_SEEN_MAX, fake_clock);
+		}
+		assert_int_equal(queue_blocks_left(f->q, tag), left[i]);
+	}
+	memset(msgid, 0x40, sizeof(msgid));
+	assert_int_equal(queue_reply(f->q, tag, msgid, (const uint8_t *)"re", 2, &id), 1);
+	assert_int_equal(queue_reply(f->q, other, msgid, (const uint8_t *)"re", 2, &id), 1);
+	/* four replies and the request queued, each through another block,
+	 * oldest first; the request asks for QUEUE_MORE_ASK, with no message */
+	assert_int_equal(queue_each_outgoing(f->q, see_row, &s), 0);
+	assert_int_equal(s.n, 5);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(s.reply[i], 1);
+	assert_int_equal(s.surbs[2], 0);
+	assert_int_equal(s.surbs[3], QUEUE_MORE_ASK);
+	assert_int_equal(s.surbs[4], 0);
+	uint8_t last[QUEUE_SURB_BYTES];
+	memset(last, 2 * 8 + 3, sizeof(last));
+	assert_memory_equal(s.surb, last, sizeof(last));
+
+	/* expired blocks are not used */
+	blocks_in(f->q, 3, other, 2, 1, fake_now + 10, 0);
+	assert_int_equal(queue_blocks_left(f->q, other), 2);
+	fake_now += 10;
+	assert_int_equal(queue_blocks_left(f->q, other), 0);
+	assert_int_equal(queue_reply(f->q, other, msgid, (const uint8_t *)"re", 2, &id), 1);
+	assert_int_equal(queue_outgoing_count(f->q), 5);
+}
+
+/*
+ * Our blocks' sealed keys: found by id until they expire; a reply through
+ * the block is stored and the keys deleted in one transaction; a second
+ * reply through it is dropped, and nothing of it stored.
+ */
+static void
+test_surb_keys(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t id1[QUEUE_SURB_ID_BYTES], id2[QUEUE_SURB_ID_BYTES], sealed[QUEUE_SEALED_BYTES];
+	uint8_t s1[QUEUE_SEALED_BYTES], s2[QUEUE_SEALED_BYTES], msgid[QUEUE_MSGID_BYTES];
+	struct queue_keys keys[2] = {
+		{ .id = id1, .sealed = s1 }, { .id = id2, .sealed = s2 },
+	};
+	struct queue_in in = { .msgid = msgid, .message = (const uint8_t *)"a reply",
+	    .len = 7, .surb_id = id1 };
+	struct got g = { 0 };
+
+	fake_now = 2000000;
+	queue_set_window(f->q, WINDOW, QUEUE_SEEN_MAX, fake_clock);
+	memset(id1, 1, sizeof(id1));
+	memset(id2, 2, sizeof(id2));
+	memset(s1, 0x11, sizeof(s1));
+	memset(s2, 0x22, sizeof(s2));
+	keys[0].expires = fake_now + 100;
+	keys[1].expires = fake_now + 5;
+	assert_int_equal(queue_put_keys(f->q, 0, keys, 2), 0);
+	assert_int_equal(queue_get_keys(f->q, id1, sealed), 0);
+	assert_memory_equal(sealed, s1, sizeof(s1));
+	assert_int_equal(queue_get_keys(f->q, id2, sealed), 0);
+	assert_memory_equal(sealed, s2, sizeof(s2));
+
+	memset(msgid, 0x50, sizeof(msgid));
+	assert_int_equal(queue_receive_in(f->q, &in), 0);
+	assert_int_equal(queue_get_keys(f->q, id1, sealed), 1);
+	/* a second reply through the same block: dropped, nothing stored */
+	memset(msgid, 0x51, sizeof(msgid));
+	assert_int_equal(queue_receive_in(f->q, &in), 1);
+	assert_int_equal(queue_fetch(f->q, got_one, got_done, &g), 1);
+	assert_string_equal(g.last, "a reply");
+	assert_int_equal(g.tagged, 0);
+	/* expired keys: not found, and a reply through them dropped */
+	fake_now += 5;
+	assert_int_equal(queue_get_keys(f->q, id2, sealed), 1);
+	in.surb_id = id2;
+	memset(msgid, 0x52, sizeof(msgid));
+	assert_int_equal(queue_receive_in(f->q, &in), 1);
+	/* and the next put deletes them */
+	assert_int_equal(queue_put_keys(f->q, 0, keys, 0), 0);
+	fake_now -= 5;
+	assert_int_equal(queue_get_keys(f->q, id2, sealed), 1);
+}
+
+/*
+ * The creator's side of "more blocks": a request through one of our
+ * blocks queues packets of blocks to the tag's recipient with its tag, in
+ * the transaction that uses the block; a second request through it
+ * queues nothing; a tag gets at most QUEUE_MAX_GRANT blocks in all.
+ */
+static void
+test_more_blocks(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t rcpt[QUEUE_KEY_BYTES], prov[QUEUE_KEY_BYTES], tag[QUEUE_TAG_BYTES];
+	uint8_t ids[20][QUEUE_SURB_ID_BYTES], sealed[QUEUE_SEALED_BYTES];
+	uint8_t msgid[QUEUE_MSGID_BYTES];
+	struct queue_row row = { .msgid = msgid, .message = (const uint8_t *)"m", .len = 1,
+	    .surbs = 2 };
+	struct queue_keys keys[20];
+	struct queue_in in = { .msgid = msgid, .more = 4 };
+	uint64_t first;
+
+	fake_now = 3000000;
+	queue_set_window(f->q, WINDOW, QUEUE_SEEN_MAX, fake_clock);
+	memset(rcpt, 1, sizeof(rcpt));
+	memset(prov, 2, sizeof(prov));
+	memset(tag, 3, sizeof(tag));
+	memset(msgid, 4, sizeof(msgid));
+	memset(sealed, 5, sizeof(sealed));
+	assert_int_equal(queue_enqueue_rows(f->q, rcpt, prov, tag, &row, 1, &first), 0);
+	for (int i = 0; i < 20; i++) {
+		memset(ids[i], 0x40 + i, sizeof(ids[i]));
+		keys[i] = (struct queue_keys){ .id = ids[i], .sealed = sealed,
+		    .expires = fake_now + 100 };
+	}
+	assert_int_equal(queue_put_keys(f->q, first, keys, 20), 0);
+	assert_int_equal(queue_sent(f->q, first), 0);
+
+	in.surb_id = ids[0];
+	assert_int_equal(queue_receive_in(f->q, &in), 0);
+	assert_int_equal(queue_get_keys(f->q, ids[0], sealed), 1);
+	struct row_seen s = { 0 };
+	assert_int_equal(queue_each_outgoing(f->q, see_row, &s), 0);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.surbs[0], 4);
+	assert_int_equal(s.only[0], 1);
+	assert_int_equal(s.tagged[0], 1);
+	assert_int_equal(s.reply[0], 0);
+	/* again through the same block: nothing more */
+	assert_int_equal(queue_receive_in(f->q, &in), 1);
+	assert_int_equal(queue_outgoing_count(f->q), 1);
+	/* 2 with the message, 4 now: 58 more at most, whatever is asked */
+	in.more = 16;
+	for (int i = 1; i < 20; i++) {
+		in.surb_id = ids[i];
+		assert_int_equal(queue_receive_in(f->q, &in), 0);
+	}
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(queue_each_outgoing(f->q, see_row, &s), 0);
+	unsigned total = 0;
+	for (int i = 0; i < s.n; i++)
+		total += s.surbs[i];
+	assert_int_equal(s.n, 8);	/* see_row keeps 8 */
+	assert_int_equal(queue_outgoing_count(f->q), 1 + 58 / 4 + 1);
+	assert_true(total <= 4 + 7 * 4);
 }
 
 int
@@ -692,6 +1020,11 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_window_bytes_per_id, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_v1_migrates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_newer_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_v2_migrates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_enqueue_rows, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reply_blocks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_surb_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_more_blocks, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

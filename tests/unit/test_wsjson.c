@@ -405,6 +405,76 @@ test_round_trip(void **state)
 	types__request__free_unpacked(req, NULL);
 }
 
+/* nymd's additions for reply blocks (docs/replies.md), in JSON. */
+static void
+test_replies(void **state)
+{
+	Types__Request *q;
+	Types__Response r = TYPES__RESPONSE__INIT;
+	Types__ResponseSendMessage sent = TYPES__RESPONSE_SEND_MESSAGE__INIT;
+	Types__ResponseFetchMessages fetch = TYPES__RESPONSE_FETCH_MESSAGES__INIT;
+	Types__ReceivedMessage a = TYPES__RECEIVED_MESSAGE__INIT;
+	Types__ReceivedMessage b = TYPES__RECEIVED_MESSAGE__INIT;
+	Types__ReceivedMessage *rec[2] = { &a, &b };
+	ProtobufCBinaryData msgs[2] = {
+		{ 5, (uint8_t *)"hello" }, { 2, (uint8_t *)"re" },
+	};
+
+	for (int i = 0; i < 32; i++)
+		key[i] = (uint8_t)i;
+	q = request_ok("{\"send\":{\"message\":\"aGk=\",\"replySurbs\":5}}");
+	assert_int_equal(q->value_case, TYPES__REQUEST__VALUE_SEND);
+	assert_int_equal(q->send->reply_surbs, 5);
+	types__request__free_unpacked(q, NULL);
+	q = request_ok("{\"send\":{\"reply_surbs\":\"16\"}}");
+	assert_int_equal(q->send->reply_surbs, 16);
+	types__request__free_unpacked(q, NULL);
+	REQ_ERR("{\"send\":{\"replySurbs\":-1}}", "send.replySurbs must not be negative");
+	REQ_ERR("{\"send\":{\"replySurbs\":4294967296}}", "larger than 32 bits");
+
+	q = request_ok("{\"reply\":{\"senderTag\":\"AAECAwQFBgcICQoLDA0ODw==\","
+	    "\"message\":\"aGk=\"}}");
+	assert_int_equal(q->value_case, TYPES__REQUEST__VALUE_REPLY);
+	assert_int_equal(q->reply->sender_tag.len, 16);
+	assert_int_equal(q->reply->sender_tag.data[15], 15);
+	assert_int_equal(q->reply->message.len, 2);
+	types__request__free_unpacked(q, NULL);
+	q = request_ok("{\"reply\":{\"sender_tag\":\"AAEC\"}}");
+	assert_int_equal(q->reply->sender_tag.len, 3);
+	types__request__free_unpacked(q, NULL);
+	REQ_ERR("{\"reply\":{\"tag\":\"AAEC\"}}", "unknown field \"tag\" in reply");
+	REQ_ERR("{\"reply\":{\"senderTag\":\"!!\"}}", "invalid base64 in reply.senderTag");
+	REQ_ERR("{\"bogus\":{}}", "expected one of send, fetch, clients, details, flush, reply");
+
+	r.value_case = TYPES__RESPONSE__VALUE_REPLY;
+	r.reply = &sent;
+	response_is(&r, "{\n  \"reply\": {\n\n  }\n}");
+	/* received beside messages, each with what is known of it */
+	r.value_case = TYPES__RESPONSE__VALUE_FETCH;
+	r.fetch = &fetch;
+	fetch.n_messages = 2;
+	fetch.messages = msgs;
+	fetch.n_received = 2;
+	fetch.received = rec;
+	a.message = msgs[0];
+	a.sender_tag.data = key;
+	a.sender_tag.len = 16;
+	a.message_id.data = key + 16;
+	a.message_id.len = 16;
+	b.message = msgs[1];
+	b.message_id.data = key;
+	b.message_id.len = 16;
+	response_is(&r, "{\n  \"fetch\": {\n    \"messages\": [\n"
+	    "      \"aGVsbG8=\",\n      \"cmU=\"\n    ],\n"
+	    "    \"received\": [\n"
+	    "      {\n        \"message\": \"aGVsbG8=\",\n"
+	    "        \"senderTag\": \"AAECAwQFBgcICQoLDA0ODw==\",\n"
+	    "        \"messageId\": \"EBESExQVFhcYGRobHB0eHw==\"\n      },\n"
+	    "      {\n        \"message\": \"cmU=\",\n"
+	    "        \"messageId\": \"AAECAwQFBgcICQoLDA0ODw==\"\n      }\n"
+	    "    ]\n  }\n}");
+}
+
 int
 main(void)
 {
@@ -418,6 +488,7 @@ main(void)
 		cmocka_unit_test(test_response_details),
 		cmocka_unit_test(test_response_errors),
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_replies),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,123 @@
+/* The end-to-end payload of a real message: common/payload.h. */
+#include <config.h>
+
+#include <string.h>
+
+#include "common/payload.h"
+
+long
+payload_tagged_room(size_t k)
+{
+	if (k > PAYLOAD_MAX_SURBS)
+		return -1;
+	return (long)(SPHINX_MAX_MESSAGE_BYTES - PAYLOAD_TAGGED_HEAD_BYTES -
+	    k * SURB_BYTES);
+}
+
+static int
+payload_valid(const struct payload *p)
+{
+	switch (p->type) {
+	case PAYLOAD_PLAIN:
+		return p->n_surbs == 0 && p->message_len <= MESSAGE_MAX_BYTES;
+	case PAYLOAD_TAGGED:
+		return payload_tagged_room(p->n_surbs) >= (long)p->message_len;
+	case PAYLOAD_SURBS:
+		return p->n_surbs >= 1 && p->n_surbs <= PAYLOAD_MAX_SURBS &&
+		    p->message_len == 0;
+	case PAYLOAD_MORE:
+		return p->n_surbs == 0 && p->message_len == 0 && p->more >= 1 &&
+		    p->more <= PAYLOAD_MAX_MORE;
+	default:
+		return 0;
+	}
+}
+
+int
+payload_encode(uint8_t out[SPHINX_MAX_MESSAGE_BYTES], size_t *len,
+    const struct payload *p)
+{
+	size_t n = 0;
+
+	*len = 0;
+	if (!payload_valid(p) || (p->n_surbs > 0 && p->surbs == NULL) ||
+	    (p->message_len > 0 && p->message == NULL))
+		return -1;
+	out[n++] = (uint8_t)p->type;
+	memcpy(out + n, p->msgid, MESSAGE_ID_BYTES);
+	n += MESSAGE_ID_BYTES;
+	if (p->type == PAYLOAD_MORE) {
+		out[n++] = (uint8_t)p->more;
+		*len = n;
+		return 0;
+	}
+	if (p->type != PAYLOAD_PLAIN) {
+		memcpy(out + n, p->tag, PAYLOAD_TAG_BYTES);
+		n += PAYLOAD_TAG_BYTES;
+		out[n++] = (uint8_t)p->n_surbs;
+		if (p->n_surbs > 0)
+			memcpy(out + n, p->surbs, p->n_surbs * SURB_BYTES);
+		n += p->n_surbs * SURB_BYTES;
+	}
+	if (p->message_len > 0)
+		memcpy(out + n, p->message, p->message_len);
+	*len = n + p->message_len;
+	return 0;
+}
+
+/* The reply blocks and what follows them, of TAGGED or SURBS. */
+static int
+payload_decode_tagged(const uint8_t *in, size_t len, struct payload *p)
+{
+	size_t n = 1 + MESSAGE_ID_BYTES, k;
+
+	if (len < PAYLOAD_TAGGED_HEAD_BYTES)
+		return -1;
+	memcpy(p->tag, in + n, PAYLOAD_TAG_BYTES);
+	n += PAYLOAD_TAG_BYTES;
+	k = in[n++];
+	if (k > PAYLOAD_MAX_SURBS || (p->type == PAYLOAD_SURBS && k == 0))
+		return -1;
+	if (len - n < k * SURB_BYTES)
+		return -1;
+	for (size_t i = 0; i < k; i++)
+		if (surb_parse(in + n + i * SURB_BYTES, SURB_BYTES, NULL) != 0)
+			return -1;
+	p->n_surbs = k;
+	p->surbs = k > 0 ? in + n : NULL;
+	n += k * SURB_BYTES;
+	if (p->type == PAYLOAD_SURBS && n != len)
+		return -1;
+	p->message = len > n ? in + n : NULL;
+	p->message_len = len - n;
+	return 0;
+}
+
+int
+payload_decode(const uint8_t *in, size_t len, struct payload *p)
+{
+	memset(p, 0, sizeof(*p));
+	if (in == NULL || len < 1 + MESSAGE_ID_BYTES || len > SPHINX_MAX_MESSAGE_BYTES)
+		goto bad;
+	p->type = (enum payload_type)in[0];
+	memcpy(p->msgid, in + 1, MESSAGE_ID_BYTES);
+	switch (in[0]) {
+	case PAYLOAD_PLAIN:
+		p->message_len = len - 1 - MESSAGE_ID_BYTES;
+		p->message = p->message_len > 0 ? in + 1 + MESSAGE_ID_BYTES : NULL;
+		return 0;
+	case PAYLOAD_TAGGED:
+	case PAYLOAD_SURBS:
+		if (payload_decode_tagged(in, len, p) == 0)
+			return 0;
+		break;
+	case PAYLOAD_MORE:
+		p->more = len == 2 + MESSAGE_ID_BYTES ? in[1 + MESSAGE_ID_BYTES] : 0;
+		if (p->more >= 1 && p->more <= PAYLOAD_MAX_MORE)
+			return 0;
+		break;
+	}
+bad:
+	memset(p, 0, sizeof(*p));
+	return -1;
+}
