@@ -197,6 +197,8 @@ api_provider_of(const struct topology *t, const uint8_t key[32])
 			if (memcmp(t->providers[i].clients[k], key, 32) == 0)
 				return t->providers[i].pub;
 	return NULL;
+}
+
 /*
  * The packets of a message with n reply blocks (docs/replies.md): the
  * message with as many as fit beside it (at most PAYLOAD_MAX_SURBS),
