@@ -20,9 +20,12 @@ in the work directory, a fresh NYMD_HOME for each page; the directory,
 mixnode and provider of nym-directory(8), nym-mixnode(8) and
 nym-provider(8) keep running for the pages after them; nymctl(1)'s
 clients alice, bob and carol exist (nymd init --local: the local
-directory) and run, carol on TCP port 9001 (the page's "watch" line);
-its example key of bob is bob's real key; nym-testnet(1)'s /tmp/tn is a
-directory of the work directory.
+directory) and run, carol on TCP port 9001 (the page's "watch" line),
+with mixnodes in layers 2 and 3 beside the page's in layer 1; its example
+key of bob is bob's real key; the /tmp/tn of nym-testnet(1) and of the
+README is a directory of the work directory. A sender tag a page shows
+stands for the one the daemon printed in its place, and a fetch whose
+output a page shows is repeated (for up to 30 s) until that output came.
 """
 import json
 import os
@@ -36,6 +39,7 @@ import urllib.request
 
 SRC, BUILD, WORK = sys.argv[1:4]
 KEY = re.compile(r"[A-Za-z0-9_-]{43}=")
+TAG = re.compile(r"[0-9a-f]{32}")	# a sender tag, as nymctl fetch --tags prints it
 n = 0
 failed = 0
 background = []
@@ -124,11 +128,13 @@ def shape(line, home):
     """A regular expression for an expected output line."""
     line = line.replace("/home/you/.loopix", "\0HOME\0")
     parts = []
-    for tok in re.split(r"(\0HOME\0|[A-Za-z0-9_-]{43}=|:[0-9]+\b)", line):
+    for tok in re.split(r"(\0HOME\0|[A-Za-z0-9_-]{43}=|\b[0-9a-f]{32}\b|:[0-9]+\b)", line):
         if tok == "\0HOME\0":
             parts.append(re.escape(home))
         elif KEY.fullmatch(tok):
             parts.append(KEY.pattern)
+        elif TAG.fullmatch(tok):
+            parts.append(TAG.pattern)
         elif re.fullmatch(r":[0-9]+", tok):
             parts.append(r":[0-9]+")
         else:
@@ -148,6 +154,21 @@ def shows(out, expect, home):
             return e
         at += 1
     return None
+
+
+def learn_tags(out, expect, subs):
+    """The sender tags the page shows stand for those the daemon printed:
+    each example tag becomes the real tag of the line it matched."""
+    lines = out.splitlines()
+    for e in expect:
+        m = TAG.search(e)
+        if not m:
+            continue
+        rx = re.compile(shape(e, ""))
+        for ln in lines:
+            if rx.match(ln):
+                subs.append((m.group(0), TAG.search(ln).group(0)))
+                break
 
 
 def keeps_running(cmd):
@@ -204,7 +225,8 @@ def sub(cmd, subs):
     return cmd
 
 
-def run_page(title, path, home, subs=(), first_block_only=False, setup=None):
+def run_page(title, path, home, subs=None, first_block_only=False, setup=None):
+    subs = [] if subs is None else subs
     os.makedirs(home, exist_ok=True)
     env = env_for(home)
     if setup:
@@ -249,13 +271,26 @@ def run_page(title, path, home, subs=(), first_block_only=False, setup=None):
                     ["log: " + x for x in open(log).read().splitlines()[-8:]]
                 tap(alive and missing is None, desc + " (keeps running)", diag)
                 continue
-            r = subprocess.run(["sh", "-c", full], env=env, capture_output=True,
-                               text=True, timeout=60)
-            missing = shows(r.stdout, expect, home) if expect else None
+            # A fetch whose output the page shows is repeated, its output
+            # gathered, until that output came: the messages take a
+            # while through the mixnet.
+            retry = expect and re.search(r"\bfetch\b", real) is not None
+            end = time.time() + 30
+            got = ""
+            while True:
+                r = subprocess.run(["sh", "-c", full], env=env, capture_output=True,
+                                   text=True, timeout=60)
+                got += r.stdout
+                missing = shows(got, expect, home) if expect else None
+                if not retry or missing is None or r.returncode != 0 or time.time() > end:
+                    break
+                time.sleep(0.5)
             ok = r.returncode == 0 and missing is None
+            if ok:
+                learn_tags(got, expect, subs)
             diag = [] if ok else (["exit status %d" % r.returncode] +
                                   (["missing: " + missing] if missing else []) +
-                                  ["out: " + x for x in r.stdout.splitlines()[-6:]] +
+                                  ["out: " + x for x in got.splitlines()[-6:]] +
                                   ["err: " + x for x in r.stderr.splitlines()[-6:]])
             tap(ok, desc, diag)
     return [q for q, _ in mine]
@@ -292,14 +327,28 @@ def main():
                    len(topology().get("MixProviderNodes", [])) == 1, 15),
         "the mixnode and the provider of the pages are in the directory's topology")
 
+    tn_readme = os.path.join(WORK, "tn-readme")
     stop(run_page("README.md", os.path.join(SRC, "README.md"),
-                  os.path.join(WORK, "h-readme")))
+                  os.path.join(WORK, "h-readme"), subs=[("/tmp/tn", tn_readme)]))
+    if os.path.exists(os.path.join(tn_readme, "testnet.env")):
+        subprocess.run(["nym-testnet", "down", "--dir", tn_readme],
+                       env=env_for(WORK), capture_output=True)
     stop(run_page("nymd(8)", os.path.join(man, "nymd.8"), os.path.join(WORK, "h-nymd")))
 
     ctl_home = os.path.join(WORK, "h-nymctl")
     premise = []
 
     def ctl_setup(env):
+        # A mixnode in layers 2 and 3 besides nym-mixnode(8)'s in layer 1,
+        # so that the page's messages and replies have paths.
+        for i in (2, 3):
+            subprocess.run(["nym-mixnode", "init", "--id", "mix%d" % i, "--port",
+                            str(1789 + i), "--layer", str(i), "--directory",
+                            "http://127.0.0.1:8080"], env=env, check=True,
+                           capture_output=True)
+            premise.append(start("nym-mixnode run --id mix%d" % i, env,
+                                 os.path.join(WORK, "premise-mix%d.log" % i)))
+        wait_until(lambda: len(topology().get("MixNodes", [])) == 3, 30)
         for c in ("alice", "bob", "carol"):
             subprocess.run(["nymd", "init", "--id", c, "--local"], env=env, check=True,
                            capture_output=True)
