@@ -7,7 +7,7 @@
 # the websocket JSON API) in headless Chromium shows carol's messages and
 # sends one to bob. Python and Chromium are skipped, saying so, when absent.
 . "$(dirname "$0")/lib.sh"
-plan 9
+plan 11
 
 B="$top_builddir/src"
 D="$WORK/tn"
@@ -73,7 +73,8 @@ for c in chromium chromium-browser; do
 done
 if [ -z "$CHROMIUM" ]; then
 	for t in "the web page shows carol's id" "the web page shows the message sent to carol" \
-		"the web page's send arrives at bob"; do
+		"the web page's send arrives at bob" "the web page shows a message with a reply block" \
+		"the web page's reply arrives at alice"; do
 		ok "$t # SKIP chromium is not installed (apt-get install chromium)"
 	done
 	finish
@@ -90,17 +91,20 @@ python3 -m http.server --bind 127.0.0.1 --directory "$(dirname "$PAGE")" "$HPORT
 	>"$WORK/pageserver.out" 2>&1 &
 track $!
 wait_for 10 python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$HPORT/index.html')"
-URL="http://127.0.0.1:$HPORT/index.html?port=$WPORT&to=$CLIENT_bob_PUBKEY&text=hello%20bob%2C%20from%20the%20web"
+# A message with a reply block for the page, which answers it (?reply=).
+"$B/nymctl/nymctl" --socket "$A" send --reply-surbs 1 --to "$CLIENT_carol_PUBKEY" \
+	"answer me, web page" >"$WORK/tagged-send" 2>&1
+URL="http://127.0.0.1:$HPORT/index.html?port=$WPORT&to=$CLIENT_bob_PUBKEY&text=hello%20bob%2C%20from%20the%20web&reply=an%20answer%20from%20the%20web"
 "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
 	--disable-background-networking --disable-component-update --disable-sync \
 	--user-data-dir="$WORK/chromium" --remote-debugging-port="$DPORT" "$URL" \
 	>"$WORK/chromium.out" 2>"$WORK/chromium.err" &
 CPID=$!
 track $CPID
-python3 - "$DPORT" "$WEB_MSG" >"$WORK/page" 2>&1 <<'PY2'
+python3 - "$DPORT" "$WEB_MSG" "answer me, web page" >"$WORK/page" 2>&1 <<'PY2'
 import base64, json, os, socket, struct, sys, time, urllib.request
-port, want = int(sys.argv[1]), sys.argv[2]
-deadline = time.time() + 30
+port, want, tagged = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+deadline = time.time() + 45
 page = None
 while page is None and time.time() < deadline:
     try:
@@ -150,7 +154,9 @@ while True:
     i += 1
     v = call(i, expr)   # None while the page is still loading
     state = json.loads(v) if v else {"id": "", "status": "", "messages": []}
-    if want in state["messages"] or time.time() > deadline:
+    done = want in state["messages"] and state["status"] == "replied" and \
+        any(m.startswith(tagged) for m in state["messages"])
+    if done or time.time() > deadline:
         break
     time.sleep(0.3)
 print("id: " + state["id"])
@@ -172,4 +178,12 @@ for l in sys.stdin:
 fi
 check "the web page's send (JSON over the websocket) arrives at bob" \
 	grep -q "hello bob, from the web" "$WORK/py-fetch2"
+check "the web page shows alice's message with a reply block, with a Reply button" \
+	grep -q "^li: answer me, web page.*Reply" "$WORK/page"
+alice_has_answer() {
+	"$B/nymctl/nymctl" --socket "$A" fetch >>"$WORK/alice-answer" 2>/dev/null
+	grep -qx "an answer from the web" "$WORK/alice-answer"
+}
+check "the page's reply (JSON over the websocket, through the block) arrives at alice" \
+	wait_for 30 alice_has_answer
 finish
