@@ -39,7 +39,7 @@ check_up() { wait_for 30 up "$PA" && wait_for 30 up "$PB"; }
 check "both restarted with metrics_listen: netd reports, the provider link is registered" check_up
 
 check "alice's scrape is well-formed Prometheus text (HELP, TYPE, samples)" sh -c \
-	"curl -s -m 5 http://127.0.0.1:$PA/metrics | $PROM"
+	"curl -s -m 5 http://127.0.0.1:$PA/metrics | $PROM >/dev/null"
 check "the scrape's content type is Prometheus text 0.0.4" sh -c \
 	"curl -s -m 5 -o /dev/null -w '%{content_type}' http://127.0.0.1:$PA/metrics | grep -q 'text/plain; version=0.0.4'"
 

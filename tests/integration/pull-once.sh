@@ -70,7 +70,11 @@ check "500 pulls on one link without an ack: each packet sent once" \
 	grep -qx 'pulls=500 deliveries=40 distinct=40 busy=0' "$WORK/hoard1"
 R2=$(rss_kb)
 diag "provider RSS ${R1} kB before, ${R2} kB after"
-check "the provider's memory stays where it was (grew < 4 MiB)" [ $((R2 - R1)) -lt 4096 ]
+# Re-sent packets would be 20 000 frames, about 40 MiB. ASan's quarantine
+# keeps freed memory for a while: the sanitizer build allows 16 MiB.
+GROW_KB=4096
+[ -n "${NYMD_SANITIZER_BUILD:-}" ] && GROW_KB=16384
+check "the provider's memory stays where it was (grew < $((GROW_KB / 1024)) MiB)" [ $((R2 - R1)) -lt $GROW_KB ]
 check "the provider took them back when the link closed" \
 	grep -q 'client link closed with 40 deliveries unacknowledged' "$WORK/prov.log"
 
