@@ -402,8 +402,9 @@ client_list(struct nym_client *c, int refresh, struct nym_client_config **list,
  * last fetched it: nymd is asked to fetch it now, and the send goes ahead
  * if the fresh one lists the recipient.
  */
-int
-nym_send_id(struct nym_client *c, const char *id, const void *msg, size_t len)
+static int
+client_send_id(struct nym_client *c, const char *id, const void *msg, size_t len,
+    unsigned int reply_surbs)
 {
 	struct nym_client_config *list;
 	uint8_t key[NYM_KEY_BYTES];
@@ -422,7 +423,8 @@ nym_send_id(struct nym_client *c, const char *id, const void *msg, size_t len)
 		for (size_t i = 0; i < n; i++) {
 			if (strcmp(list[i].id, id) == 0 || (list[i].has_pubkey &&
 			    memcmp(list[i].pubkey, key, sizeof(key)) == 0)) {
-				rc = nym_send(c, &list[i], msg, len);
+				rc = reply_surbs == 0 ? nym_send(c, &list[i], msg, len) :
+				    nym_send_with_replies(c, &list[i], msg, len, reply_surbs);
 				free(list);
 				return rc;
 			}
@@ -431,6 +433,12 @@ nym_send_id(struct nym_client *c, const char *id, const void *msg, size_t len)
 	}
 	return wire_error(c->err, NYM_ERR_NOT_FOUND,
 	    "recipient %s is not a registered client in nymd's topology", id);
+}
+
+int
+nym_send_id(struct nym_client *c, const char *id, const void *msg, size_t len)
+{
+	return client_send_id(c, id, msg, len, 0);
 }
 
 int
@@ -764,32 +772,7 @@ int
 nym_send_id_with_replies(struct nym_client *c, const char *id, const void *msg,
     size_t len, unsigned int reply_surbs)
 {
-	struct nym_client_config *list;
-	uint8_t key[NYM_KEY_BYTES];
-	size_t n;
-	int rc;
-
-	if (c == NULL)
-		return NYM_ERR_INVALID;
-	if (id == NULL || nym_key_from_id(key, id) != 0)
-		return wire_error(c->err, NYM_ERR_INVALID,
-		    "recipient '%s' is not a client id (44 characters of URL-safe base64)",
-		    id != NULL ? id : "");
-	for (int refresh = 0; refresh < 2; refresh++) {
-		if ((rc = client_list(c, refresh, &list, &n)) != 0)
-			return rc;
-		for (size_t i = 0; i < n; i++) {
-			if (strcmp(list[i].id, id) == 0 || (list[i].has_pubkey &&
-			    memcmp(list[i].pubkey, key, sizeof(key)) == 0)) {
-				rc = nym_send_with_replies(c, &list[i], msg, len, reply_surbs);
-				free(list);
-				return rc;
-			}
-		}
-		free(list);
-	}
-	return wire_error(c->err, NYM_ERR_NOT_FOUND,
-	    "recipient %s is not a registered client in nymd's topology", id);
+	return client_send_id(c, id, msg, len, reply_surbs);
 }
 
 int
