@@ -78,7 +78,11 @@ n=$(send "$CLIENT_carol_PUBKEY" before 1)
 wait_for 30 carol_has before 1
 check "the provider runs again; alice reaches carol through it" test "$n/$?" = 1/0
 
-# a flood to bob: his mailbox holds 40, carol still receives
+# a flood to bob: his mailbox holds 40, carol still receives. Loop
+# cover bob sent before he stopped may already hold a place or two in
+# his mailbox (the provider cannot tell it from a message): the flood
+# gets the rest.
+loops=$(mailbox)
 n=$(send "$CLIENT_bob_PUBKEY" flood 80)
 check "alice sends 80 messages to bob" test "$n" = 80
 capped() { [ "$(mailbox)" = 40 ] && grep -q "mailbox of client $CLIENT_bob_PUBKEY is full (quota of 40" "$PLOG"; }
@@ -120,11 +124,11 @@ bob_has_all() {
 		python3 -c 'import sys
 for l in sys.stdin:
     print(bytes.fromhex(l.strip()).decode())' >>"$WORK/bob"
-	[ "$(grep -c '^flood-' "$WORK/bob")" -ge 40 ]
+	[ "$(grep -c '^flood-' "$WORK/bob")" -ge $((40 - loops)) ]
 }
 wait_for 20 bob_has_all
-check "bob has the 40 of the flood, once each" sh -c \
-	"[ \$(grep -c '^flood-' '$WORK/bob') = 40 ] && [ \$(sort '$WORK/bob' | uniq -d | grep -c .) = 0 ]"
+check "bob has the $((40 - loops)) of the flood that his mailbox took, once each" sh -c \
+	"[ \$(grep -c '^flood-' '$WORK/bob') = $((40 - loops)) ] && [ \$(sort '$WORK/bob' | uniq -d | grep -c .) = 0 ]"
 check "no ack failed" sh -c "! grep -q 'ack: ' '$PLOG'"
 
 rm -f "$PDATA/filler"

@@ -78,13 +78,16 @@ check "examples/python/nym_hello.py details: alice's id by --id" \
 	grep -qx "id: $CLIENT_alice_PUBKEY" "$WORK/ex-details"
 python3 "$EX" --socket "$CLIENT_alice_SOCKET" send "$CLIENT_bob_PUBKEY" "hello bob, from nym_hello.py" \
 	>"$WORK/ex-send" 2>&1
-python3 "$EX" --tcp "127.0.0.1:$TPORT" fetch --wait 60 >"$WORK/ex-fetch" 2>&1
+# (a loaded machine under ASan can take a while: 120 s)
+python3 "$EX" --tcp "127.0.0.1:$TPORT" fetch --wait 120 >"$WORK/ex-fetch" 2>&1
 if grep -qx sent "$WORK/ex-send" && grep -qx "message: hello bob, from nym_hello.py" "$WORK/ex-fetch"; then
 	ok "nym_hello.py send, then fetch at bob over TCP: the message arrived"
 else
 	not_ok "nym_hello.py send, then fetch at bob over TCP: the message arrived"
 	sed 's/^/# send: /' "$WORK/ex-send"
 	sed 's/^/# fetch: /' "$WORK/ex-fetch"
+	grep -v ' debug: ' "$WORK/bob.out" | tail -n 15 | sed 's/^/# bob: /'
+	"$B/nymctl/nymctl" --socket "$CLIENT_alice_SOCKET" details 2>&1 | sed 's/^/# alice: /'
 fi
 RC=0
 python3 "$EX" --tcp "127.0.0.1:$TPORT" send "not-an-id" "x" >/dev/null 2>"$WORK/ex-err" || RC=$?
