@@ -339,10 +339,16 @@ block_parse(const uint8_t block[SPHINX_ROUTING_BLOCK_BYTES],
 	return SPHINX_OK;
 }
 
-int
-sphinx_process(const uint8_t node_priv[SPHINX_KEY_BYTES],
+/*
+ * One hop, with the replay check in the store (replay not NULL) or left
+ * to the caller (replay NULL: *authentic and tag say whether and what to
+ * check).  Both give the outcome of checking first.
+ */
+static int
+hop_process(const uint8_t node_priv[SPHINX_KEY_BYTES],
     struct replay_store *replay, const uint8_t in[SPHINX_PACKET_BYTES],
-    uint8_t out[SPHINX_PACKET_BYTES], struct sphinx_hop_result *res)
+    uint8_t out[SPHINX_PACKET_BYTES], struct sphinx_hop_result *res,
+    int *authentic, uint8_t tag[SPHINX_REPLAY_TAG_BYTES])
 {
 	uint8_t secret[SPHINX_KEY_BYTES];
 	uint8_t mac[SPHINX_MAC_BYTES];
@@ -353,13 +359,6 @@ sphinx_process(const uint8_t node_priv[SPHINX_KEY_BYTES],
 	struct replay_probe probe;
 	struct sphinx_hop_result r;
 	int rc, blind_rc = SPHINX_OK;
-
-	if (out == NULL)
-		return SPHINX_ERR_INVALID;
-	if (node_priv == NULL || replay == NULL || in == NULL || res == NULL) {
-		sodium_memzero(out, SPHINX_PACKET_BYTES);
-		return SPHINX_ERR_INVALID;
-	}
 
 	/* Copied out whole, padding included: no stale stack bytes leak. */
 	memset(&r, 0, sizeof(r));
@@ -380,7 +379,12 @@ sphinx_process(const uint8_t node_priv[SPHINX_KEY_BYTES],
 	 * checking first: replay before any other error, and every
 	 * authentic packet recorded.
 	 */
-	replay_prepare(replay, hs + HS_REPLAY, &probe);
+	if (replay != NULL)
+		replay_prepare(replay, hs + HS_REPLAY, &probe);
+	else {
+		*authentic = 1;
+		memcpy(tag, hs + HS_REPLAY, SPHINX_REPLAY_TAG_BYTES);
+	}
 
 	/* (beta || 0^56) ^ keystream: our block, then the next beta. */
 	for (size_t i = 0; i < SPHINX_BETA_BYTES; i++)
@@ -392,7 +396,7 @@ sphinx_process(const uint8_t node_priv[SPHINX_KEY_BYTES],
 	    crypto_scalarmult(alpha_next, hs + HS_BLINDING, alpha_in) != 0)
 		blind_rc = SPHINX_ERR_MALFORMED;
 
-	if (replay_check_and_insert_prepared(replay, &probe) != 0) {
+	if (replay != NULL && replay_check_and_insert_prepared(replay, &probe) != 0) {
 		rc = SPHINX_ERR_REPLAY;
 		goto done;
 	}
@@ -431,6 +435,40 @@ done:
 	sodium_memzero(&probe, sizeof(probe));
 	sodium_memzero(&r, sizeof(r));
 	return rc;
+}
+
+int
+sphinx_process(const uint8_t node_priv[SPHINX_KEY_BYTES],
+    struct replay_store *replay, const uint8_t in[SPHINX_PACKET_BYTES],
+    uint8_t out[SPHINX_PACKET_BYTES], struct sphinx_hop_result *res)
+{
+	if (out == NULL)
+		return SPHINX_ERR_INVALID;
+	if (node_priv == NULL || replay == NULL || in == NULL || res == NULL) {
+		sodium_memzero(out, SPHINX_PACKET_BYTES);
+		return SPHINX_ERR_INVALID;
+	}
+	return hop_process(node_priv, replay, in, out, res, NULL, NULL);
+}
+
+int
+sphinx_process_unchecked(const uint8_t node_priv[SPHINX_KEY_BYTES],
+    const uint8_t in[SPHINX_PACKET_BYTES], uint8_t out[SPHINX_PACKET_BYTES],
+    struct sphinx_hop_result *res, int *authentic,
+    uint8_t tag[SPHINX_REPLAY_TAG_BYTES])
+{
+	if (authentic != NULL)
+		*authentic = 0;
+	if (tag != NULL)
+		sodium_memzero(tag, SPHINX_REPLAY_TAG_BYTES);
+	if (out == NULL)
+		return SPHINX_ERR_INVALID;
+	if (node_priv == NULL || in == NULL || res == NULL ||
+	    authentic == NULL || tag == NULL) {
+		sodium_memzero(out, SPHINX_PACKET_BYTES);
+		return SPHINX_ERR_INVALID;
+	}
+	return hop_process(node_priv, NULL, in, out, res, authentic, tag);
 }
 
 int

@@ -150,6 +150,20 @@ int	sphinx_process(const uint8_t node_priv[SPHINX_KEY_BYTES],
 	    uint8_t out[SPHINX_PACKET_BYTES], struct sphinx_hop_result *res);
 
 /*
+ * sphinx_process() without the replay store, for a node that processes
+ * packets on worker threads and keeps its store on one (src/node/work.h):
+ * once the header MAC verifies, *authentic is 1 and tag holds the replay
+ * tag, which the caller must check and record before acting on res; a
+ * tag seen before makes the outcome SPHINX_ERR_REPLAY whatever this
+ * returned (and out must then be wiped), as sphinx_process() would have.
+ * A MAC failure leaves *authentic 0 and tag zeroed.
+ */
+int	sphinx_process_unchecked(const uint8_t node_priv[SPHINX_KEY_BYTES],
+	    const uint8_t in[SPHINX_PACKET_BYTES],
+	    uint8_t out[SPHINX_PACKET_BYTES], struct sphinx_hop_result *res,
+	    int *authentic, uint8_t tag[SPHINX_REPLAY_TAG_BYTES]);
+
+/*
  * Unwraps a packet at its recipient (the hop whose command is FINAL):
  * checks the header and the payload's integrity and writes the message
  * (*msg_len bytes) to msg.  If replay_tag is not NULL it receives the

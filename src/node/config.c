@@ -71,6 +71,7 @@ static const struct confkey node_keys[] = {
 	    100000000, MIX | PROV),
 	NUM("node", "link_queue_packets", NK_U64, link_queue_packets, 1,
 	    1000000, MIX | PROV),
+	NUM("node", "workers", NK_UINT, workers, 0, 64, MIX | PROV),
 	NUM("node", "replay_capacity", NK_U64, replay_capacity, 1000,
 	    2000000000, MIX | PROV),
 	NUM("node", "replay_snapshot_interval_seconds", NK_UINT,

@@ -49,6 +49,8 @@ struct node_config {
 	unsigned	 max_delay_ms;
 	uint64_t	 delay_queue_packets;
 	uint64_t	 link_queue_packets;
+	/* Sphinx worker threads; 0 = one per online core (src/node/work.h). */
+	unsigned	 workers;
 	uint64_t	 replay_capacity;
 	unsigned	 replay_snapshot_interval_s;
 	/* Prometheus text on http://ADDR:PORT/metrics; "" = off. */

@@ -1,12 +1,16 @@
 /*
- * The node core: one libevent loop does everything.
+ * The node core: one libevent loop does the I/O, worker threads the
+ * Sphinx work (work.h).
  *
- *   listener -> incoming link -> sphinx_process (replay store, replay log)
+ *   listener -> incoming link -> worker: sphinx_process_unchecked
+ *            -> loop: replay store, replay log
  *            -> delay queue (one timer) -> pool (RELAY) or role (DELIVER)
  *
  * plus timers for the topology, presence, metrics, the replay log's
  * fdatasync and the replay snapshot.  Nothing on the packet path blocks
  * except the replay log's write(2) and, at a provider, the mailbox commit.
+ * The replay store stays the loop's alone, so a packet and its replay
+ * are checked in one order whatever thread decrypted them.
  */
 #include <config.h>
 
@@ -46,6 +50,7 @@
 #include "common/descriptor.h"
 #include "node/replaydb.h"
 #include "node/sandbox.h"
+#include "node/work.h"
 #include "common/epoch.h"
 
 /* A packet held in the delay queue; data first so that pool can free it. */
@@ -56,6 +61,16 @@ struct node_pkt {
 };
 _Static_assert(offsetof(struct node_pkt, data) == 0,
     "the pool frees a packet by its data pointer");
+
+/* A packet at a worker: what the loop needs when it comes back. */
+struct node_job {
+	struct work_job	 job;		/* first: work hands it back */
+	struct node_pkt	*p;		/* job.out is p->data */
+	struct epochkey	*key;		/* valid: keys change only drained */
+	uint8_t		 peer[32];
+};
+/* Packets at the workers at once; beyond, they are dropped (queue_full). */
+#define NODE_WORK_MAX_JOBS	4096
 
 struct node_in {
 	struct node	*node;
@@ -99,6 +114,7 @@ struct node {
 	struct event		*epoch_timer;
 	int			 epoch_failing;
 	int			 no_epochs_warned;
+	struct work		*work;		/* the Sphinx workers */
 	struct delayq		*dq;
 	struct event		*dq_timer;
 	uint64_t		 dq_armed_ms;	/* 0: not armed */
@@ -221,6 +237,8 @@ node_epoch_update(struct node *n)
 	if (seconds == 0 || n->stopping)
 		return;
 	now = epoch_now_ms();
+	/* The workers read the keys that this may delete. */
+	work_drain(n->work);
 	if (epochkeys_update(n->ek, seconds, now, &changed, err,
 	    sizeof(err)) == -1) {
 		if (!n->epoch_failing)
@@ -621,6 +639,10 @@ node_metrics_text(void *arg, struct strbuf *b)
 	node_metrics_drop(b, "link_full", pc->dropped_full);
 	node_metrics_drop(b, "no_route", pc->dropped_no_route);
 	node_metrics_drop(b, "peer_gone", pc->dropped_gone);
+	metrics_gauge(b, "nym_node_sphinx_workers",
+	    "Sphinx worker threads.", work_threads(n->work));
+	metrics_gauge(b, "nym_node_sphinx_jobs",
+	    "Packets at the Sphinx workers.", work_in_flight(n->work));
 	metrics_gauge(b, "nym_node_delay_queue_packets",
 	    "Packets waiting for their delay.", delayq_len(n->dq));
 	metrics_gauge(b, "nym_node_link_queue_packets",
@@ -765,7 +787,8 @@ node_arm(struct node *n)
 static void
 node_maybe_done(struct node *n)
 {
-	if (n->stopping && delayq_len(n->dq) == 0 && pool_queued(n->pool) == 0)
+	if (n->stopping && delayq_len(n->dq) == 0 && pool_queued(n->pool) == 0 &&
+	    work_in_flight(n->work) == 0)
 		event_base_loopexit(n->base, NULL);
 }
 
@@ -815,14 +838,73 @@ node_error_reason(int rc)
 }
 
 static void
-node_drop(struct node *n, struct node_in *ni, uint64_t *counter,
+node_drop(struct node *n, const uint8_t peer[32], uint64_t *counter,
     const char *why)
 {
 	char id[B64_KEY_CHARS + 1];
 
 	(*counter)++;
-	b64_encode(id, ni->peer, 32, B64_URLSAFE);
+	b64_encode(id, peer, 32, B64_URLSAFE);
 	log_debug("dropped a packet from %s: %s", id, why);
+}
+
+/* A packet back from a worker: replay check and log, then on its way. */
+static void
+node_work_done(void *arg, struct work_job *j)
+{
+	struct node *n = arg;
+	struct node_job *nj = (struct node_job *)j;
+	struct node_pkt *p = nj->p;
+	struct epochkey *k = nj->key;
+	const struct sphinx_hop_result *res = &j->res;
+	int rc = j->rc;
+
+	if (j->authentic &&
+	    replay_check_and_insert(replaydb_store(k->rdb), j->tag) != 0)
+		rc = SPHINX_ERR_REPLAY;
+	sodium_memzero(j->tag, sizeof(j->tag));
+	if (rc != SPHINX_OK) {
+		node_drop(n, nj->peer, rc == SPHINX_ERR_MAC ? &n->c.bad_mac :
+		    rc == SPHINX_ERR_REPLAY ? &n->c.replay :
+		    rc == SPHINX_ERR_COMMAND ? &n->c.bad_command :
+		    &n->c.malformed, node_error_reason(rc));
+		goto drop;
+	}
+	/* Persist the tag's source before the packet can leave. */
+	if (replaydb_append(k->rdb, j->in) == -1) {
+		if (n->c.persist_failed++ == 0)
+			log_warn("replay log: write failed; dropping packets "
+			    "until it works again");
+		goto drop;
+	}
+	if (res->command == SPHINX_CMD_DROP) {
+		node_drop(n, nj->peer, &n->c.cover, "drop cover");
+		goto drop;
+	}
+	if (res->command == SPHINX_CMD_DELIVER && n->ops->deliver == NULL) {
+		node_drop(n, nj->peer, &n->c.bad_command, "DELIVER at a mixnode");
+		goto drop;
+	}
+	if (res->delay_ms > n->cfg.max_delay_ms) {
+		node_drop(n, nj->peer, &n->c.delay_too_long,
+		    "delay over max_delay_ms");
+		goto drop;
+	}
+	p->command = res->command;
+	memcpy(p->next, res->next_id, sizeof(p->next));
+	if (delayq_push(n->dq, clock_monotonic_ms() + res->delay_ms, p) !=
+	    DELAYQ_OK) {
+		node_drop(n, nj->peer, &n->c.queue_full, "delay queue full");
+		goto drop;
+	}
+	free(nj);
+	node_arm(n);
+	return;
+drop:
+	sodium_memzero(p, sizeof(*p));
+	free(p);
+	free(nj);
+	node_maybe_done(n);
 }
 
 static void
@@ -830,69 +912,39 @@ node_in_packet(struct link *l, void *arg, const uint8_t *in, size_t len)
 {
 	struct node_in *ni = arg;
 	struct node *n = ni->node;
-	struct sphinx_hop_result res;
-	struct node_pkt *p;
-	int rc;
+	struct node_job *nj;
+	struct epochkey *k;
 
 	n->c.received++;
 	n->interval_received++;
 	if (!ni->is_node && !(ni->is_client && n->ops->client_may_send != NULL &&
 	    n->ops->client_may_send(n->role, ni->peer))) {
-		node_drop(n, ni, &n->c.not_allowed, "peer may not send packets");
-		return;
-	}
-	if ((p = malloc(sizeof(*p))) == NULL) {
-		node_drop(n, ni, &n->c.queue_full, "out of memory");
+		node_drop(n, ni->peer, &n->c.not_allowed,
+		    "peer may not send packets");
 		return;
 	}
 	/* The key the packet's phase names now (docs/epochs.md). */
-	struct epochkey *k = epochkeys_for_phase(n->ek, sphinx_key_phase(in),
-	    epoch_now_ms());
+	k = epochkeys_for_phase(n->ek, sphinx_key_phase(in), epoch_now_ms());
 	if (k == NULL) {
-		free(p);
-		node_drop(n, ni, &n->c.no_key, "no key of that phase now");
+		node_drop(n, ni->peer, &n->c.no_key, "no key of that phase now");
 		return;
 	}
-	rc = sphinx_process(k->priv, replaydb_store(k->rdb), in, p->data, &res);
-	if (rc != SPHINX_OK) {
-		free(p);
-		node_drop(n, ni, rc == SPHINX_ERR_MAC ? &n->c.bad_mac :
-		    rc == SPHINX_ERR_REPLAY ? &n->c.replay :
-		    rc == SPHINX_ERR_COMMAND ? &n->c.bad_command :
-		    &n->c.malformed, node_error_reason(rc));
+	if ((nj = malloc(sizeof(*nj))) == NULL ||
+	    (nj->p = malloc(sizeof(*nj->p))) == NULL) {
+		free(nj);
+		node_drop(n, ni->peer, &n->c.queue_full, "out of memory");
 		return;
 	}
-	/* Persist the tag's source before the packet can leave. */
-	if (replaydb_append(k->rdb, in) == -1) {
-		free(p);
-		if (n->c.persist_failed++ == 0)
-			log_warn("replay log: write failed; dropping packets "
-			    "until it works again");
-		return;
+	memcpy(nj->job.in, in, SPHINX_PACKET_BYTES);
+	nj->job.priv = k->priv;
+	nj->job.out = nj->p->data;
+	nj->key = k;
+	memcpy(nj->peer, ni->peer, sizeof(nj->peer));
+	if (work_submit(n->work, &nj->job) == -1) {
+		free(nj->p);
+		free(nj);
+		node_drop(n, ni->peer, &n->c.queue_full, "workers busy");
 	}
-	if (res.command == SPHINX_CMD_DROP) {
-		free(p);
-		node_drop(n, ni, &n->c.cover, "drop cover");
-		return;
-	}
-	if (res.command == SPHINX_CMD_DELIVER && n->ops->deliver == NULL) {
-		free(p);
-		node_drop(n, ni, &n->c.bad_command, "DELIVER at a mixnode");
-		return;
-	}
-	if (res.delay_ms > n->cfg.max_delay_ms) {
-		free(p);
-		node_drop(n, ni, &n->c.delay_too_long, "delay over max_delay_ms");
-		return;
-	}
-	p->command = res.command;
-	memcpy(p->next, res.next_id, sizeof(p->next));
-	if (delayq_push(n->dq, clock_monotonic_ms() + res.delay_ms, p) != DELAYQ_OK) {
-		free(p);
-		node_drop(n, ni, &n->c.queue_full, "delay queue full");
-		return;
-	}
-	node_arm(n);
 }
 
 static void
@@ -1290,6 +1342,8 @@ node_signal(evutil_socket_t sig, short what, void *arg)
 	evtimer_del(n->presence_timer);
 	evtimer_del(n->metrics_timer);
 	node_timer_ms(n->grace_timer, NODE_STOP_GRACE_MS);
+	/* What the workers hold joins the delay queue, to leave in time. */
+	work_drain(n->work);
 	node_maybe_done(n);
 }
 
@@ -1307,6 +1361,9 @@ node_cleanup(struct node *n)
 	    &n->snapshot_timer, &n->grace_timer, &n->accept_timer,
 	    &n->pending_timer, &n->sig_term, &n->sig_int };
 
+	/* First: what comes back from the workers still has its queue. */
+	work_free(n->work);
+	n->work = NULL;
 	if (n->listener != NULL)
 		evconnlistener_free(n->listener);
 	while (n->in_links != NULL)
@@ -1422,7 +1479,11 @@ node_setup(struct node *n)
 	pp.queue_packets = (size_t)n->cfg.link_queue_packets;
 	pp.need_topology = node_want_topology;
 	pp.arg = n;
+	if (n->cfg.workers == 0)
+		n->cfg.workers = work_default_threads();
 	if (node_make_base(n) == -1 ||
+	    (n->work = work_new(n->base, n->cfg.workers, NODE_WORK_MAX_JOBS,
+	    node_work_done, n)) == NULL ||
 	    (n->dq = delayq_new((size_t)n->cfg.delay_queue_packets)) == NULL ||
 	    (n->pool = pool_new(n->base, &pp)) == NULL ||
 	    (n->http = http_new(n->base)) == NULL ||
@@ -1493,6 +1554,10 @@ node_run(const struct node_config *cfg, const uint8_t priv[32],
 	    ops->sandbox_calls) == -1)
 		goto stop;
 	node_confined = 1;
+	/* After the sandbox: a thread started before would escape Landlock. */
+	if (work_start(n.work) == -1)
+		goto stop;
+	log_info("Sphinx workers: %u threads", work_threads(n.work));
 
 	node_timer_ms(n.accept_timer, NODE_FIRST_TOPOLOGY_WAIT_MS);
 	node_epoch_update(&n);

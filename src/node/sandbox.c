@@ -20,7 +20,9 @@
  * - the directory, through libcurl on the event loop; every name (the
  *   directory's, a next hop's) is resolved by common/resolve.c, never by
  *   NSS, so no module is ever loaded here, and libcurl starts no resolver
- *   thread (no threads);
+ *   thread;
+ * - threads: only the Sphinx workers (work.c), started once confined,
+ *   which compute and take a lock;
  * - the Prometheus endpoint, bound before;
  * - the epoch keys and replay stores under the data directory: a new
  *   epoch's directory and key file (written beside and renamed), the
@@ -105,6 +107,8 @@ node_sandbox(const char *program, const char *data_dir,
 		.npaths = sizeof(paths) / sizeof(paths[0]),
 		.calls = node_calls,
 		.more_calls = role_calls,
+		/* the Sphinx workers (work.h), started once confined */
+		.threads = 1,
 		.prepare = node_sandbox_prepare,
 	};
 

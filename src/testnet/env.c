@@ -92,6 +92,9 @@ env_put_proc(FILE *f, const struct testnet_proc *p)
 	}
 	if (p->kind == TESTNET_MIXNODE)
 		env_putf(f, p->key, "LAYER", "%u", p->layer);
+	if (p->metrics_port != 0)
+		env_putf(f, p->key, "METRICS", "127.0.0.1:%u",
+		    (unsigned int)p->metrics_port);
 	if (p->pubkey[0] != '\0')
 		env_put(f, p->key, "PUBKEY", p->pubkey);
 	if (p->kind == TESTNET_CLIENT) {
@@ -407,6 +410,12 @@ env_read_proc(const struct env *e, const char *key, struct testnet_proc *p)
 		if (env_ull(s, 65535, &v) == -1)
 			return "PORT";
 		p->port = (uint16_t)v;
+	}
+	if ((s = env_get(e, key, "METRICS")) != NULL) {
+		if (strncmp(s, "127.0.0.1:", 10) != 0 ||
+		    env_ull(s + 10, 65535, &v) == -1 || v == 0)
+			return "METRICS";
+		p->metrics_port = (uint16_t)v;
 	}
 	if ((s = env_get(e, key, "LAYER")) != NULL) {
 		if (env_ull(s, TOPOLOGY_MIX_LAYERS, &v) == -1)

@@ -29,7 +29,7 @@ usage(FILE *f, const char *prog)
 	    "Usage: %s up --dir DIR [--mixes-per-layer K] [--providers P]\n"
 	    "           [--clients NAME,...] [--delay-ms MS] [--rate R]\n"
 	    "           [--loop-rate R] [--fetch-rate R] [--send-rate R]\n"
-	    "           [--timeout SECONDS] [--epoch-seconds N]\n"
+	    "           [--timeout SECONDS] [--epoch-seconds N] [--metrics]\n"
 	    "           [--netns [--link-delay-ms MS] [--link-jitter-ms MS]\n"
 	    "           [--link-loss PERCENT]]\n"
 	    "       %s status --dir DIR\n"
@@ -64,6 +64,8 @@ usage(FILE *f, const char *prog)
 	    "                         each client (default %d)\n"
 	    "    --epoch-seconds N    the directory's key epoch length (default:\n"
 	    "                         the directory's, one hour)\n"
+	    "    --metrics            every node serves Prometheus metrics on\n"
+	    "                         127.0.0.1 (NAME_METRICS in testnet.env)\n"
 	    "    --netns              each process in its own network namespace, on\n"
 	    "                         a bridge, at an address of 10.77.0.0/16\n"
 	    "    --link-delay-ms MS   netem delay of every packet a namespace sends\n"
@@ -81,7 +83,7 @@ enum {
 	OPT_DIR = 1, OPT_MIXES, OPT_PROVIDERS, OPT_CLIENTS, OPT_DELAY, OPT_RATE,
 	OPT_LOOP_RATE, OPT_FETCH_RATE, OPT_SEND_RATE, OPT_TIMEOUT, OPT_GRACE,
 	OPT_EPOCH, OPT_NETNS, OPT_LINK_DELAY, OPT_LINK_JITTER, OPT_LINK_LOSS,
-	OPT_HELP, OPT_VERSION,
+	OPT_METRICS, OPT_HELP, OPT_VERSION,
 };
 
 struct testnet_cli {
@@ -215,6 +217,9 @@ cli_option(struct testnet_cli *c, int opt, const char *arg, double *rate,
 	case OPT_NETNS:
 		o->netns = 1;
 		return 0;
+	case OPT_METRICS:
+		o->metrics = 1;
+		return 0;
 	case OPT_LINK_DELAY:
 		c->link_set = 1;
 		return cli_double(arg, 0, TESTNET_MAX_LINK_DELAY_MS,
@@ -254,6 +259,7 @@ cli_parse(int argc, char **argv, struct testnet_cli *c)
 		{ "grace", required_argument, NULL, OPT_GRACE },
 		{ "epoch-seconds", required_argument, NULL, OPT_EPOCH },
 		{ "netns", no_argument, NULL, OPT_NETNS },
+		{ "metrics", no_argument, NULL, OPT_METRICS },
 		{ "link-delay-ms", required_argument, NULL, OPT_LINK_DELAY },
 		{ "link-jitter-ms", required_argument, NULL, OPT_LINK_JITTER },
 		{ "link-loss", required_argument, NULL, OPT_LINK_LOSS },

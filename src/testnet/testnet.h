@@ -90,6 +90,9 @@ struct testnet_proc {
 	 * for the life of the system, so a recycled pid never matches. */
 	unsigned long long	 start_ticks;
 	uint16_t		 port;		/* servers */
+	/* --metrics: the node's Prometheus endpoint, on 127.0.0.1 (of its
+	 * namespace under --netns); 0: none. */
+	uint16_t		 metrics_port;
 	char			 host[TESTNET_HOST_BYTES];	/* servers */
 	/* --netns: its namespace, the hub's end of its veth pair, and
 	 * whether `partition` has cut that link. */
@@ -149,6 +152,7 @@ struct testnet_up_options {
 	unsigned int	 timeout_seconds;
 	unsigned int	 grace_seconds;
 	int		 netns;
+	int		 metrics;	/* every node serves /metrics */
 	double		 link_delay_ms;
 	double		 link_jitter_ms;
 	double		 link_loss;

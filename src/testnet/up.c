@@ -335,6 +335,48 @@ up_allow_list(const struct testnet *t)
 	return 0;
 }
 
+/* --metrics: the node's config.toml, as init wrote it, gets its port. */
+static int
+up_node_metrics(const char *home, const struct testnet_proc *p)
+{
+	static const char unset[] = "\nmetrics_listen = \"\"\n";
+	char file[PATH_MAX], line[64], *buf = NULL, *at, *out = NULL;
+	size_t len, n;
+	mode_t mode;
+	int rc = -1;
+
+	if (up_path(file, sizeof(file), "a node's configuration", "%s/%s/%s/config.toml",
+	    home, p->kind == TESTNET_MIXNODE ? "mixnodes" : "providers", p->id) == -1)
+		return -1;
+	if (fs_read_file(file, 1 << 20, &buf, &len, &mode) == -1) {
+		up_err("%s: %s", file, strerror(errno));
+		return -1;
+	}
+	if ((at = strstr(buf, unset)) == NULL) {
+		up_err("%s: no metrics_listen = \"\" to set", file);
+		goto out;
+	}
+	n = (size_t)snprintf(line, sizeof(line), "\nmetrics_listen = \"127.0.0.1:%u\"\n",
+	    (unsigned int)p->metrics_port);
+	if ((out = malloc(len + n)) == NULL) {
+		up_err("out of memory");
+		goto out;
+	}
+	size_t head = (size_t)(at - buf), tail = len - head - (sizeof(unset) - 1);
+	memcpy(out, buf, head);
+	memcpy(out + head, line, n);
+	memcpy(out + head + n, at + sizeof(unset) - 1, tail);
+	if (fs_write_atomic(file, out, head + n + tail, mode & 07777) == -1) {
+		up_err("%s: %s", file, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	free(out);
+	free(buf);
+	return rc;
+}
+
 static int
 up_node_init(struct testnet *t, struct testnet_proc *p)
 {
@@ -359,6 +401,8 @@ up_node_init(struct testnet *t, struct testnet_proc *p)
 		if (up_init(p, init) == -1)
 			return -1;
 	}
+	if (p->metrics_port != 0 && up_node_metrics(home, p) == -1)
+		return -1;
 	return 0;
 }
 
@@ -656,8 +700,9 @@ up_plan(struct testnet *t, const struct testnet_up_options *o)
 {
 	char directory[PATH_MAX], mixnode[PATH_MAX], provider[PATH_MAX];
 	char nymd[PATH_MAX], key[TESTNET_KEY_BYTES], id[CONFIG_ID_BYTES];
-	uint16_t ports[TESTNET_MAX_PROCS] = { 0 };
-	size_t nports = 1 + TOPOLOGY_MIX_LAYERS * o->mixes_per_layer + o->providers;
+	uint16_t ports[2 * TESTNET_MAX_PROCS] = { 0 };
+	size_t nnodes = TOPOLOGY_MIX_LAYERS * o->mixes_per_layer + o->providers;
+	size_t nports = 1 + nnodes + (o->metrics ? nnodes : 0);
 	struct testnet_proc *p;
 
 	if (up_binary(t, UP_DIRECTORY_BIN, directory) == -1 ||
@@ -698,6 +743,14 @@ up_plan(struct testnet *t, const struct testnet_up_options *o)
 	/* Under --netns, each process has an address and ports of its own. */
 	if (t->netns && testnet_netns_plan(t) == -1)
 		return -1;
+	/* The nodes' metrics: free ports of their own, or beside the node's
+	 * port on the loopback of its namespace. */
+	for (size_t i = 0; o->metrics && i < t->nprocs; i++) {
+		p = &t->procs[i];
+		if (p->kind != TESTNET_MIXNODE && p->kind != TESTNET_PROVIDER)
+			continue;
+		p->metrics_port = t->netns ? (uint16_t)(p->port + 1) : ports[next++];
+	}
 	snprintf(t->url, sizeof(t->url), "http://%s:%u", t->procs[0].host,
 	    (unsigned int)t->procs[0].port);
 	snprintf(t->topology_url, sizeof(t->topology_url), "http://%s:%u%s",

@@ -20,7 +20,7 @@ if [ ! -x "$DIRECTORY" ]; then
 	echo "1..0 # SKIP nym-directory is not built"
 	exit 0
 fi
-plan 46
+plan 47
 
 H="$WORK/home"
 DPORT=$(free_port)
@@ -112,6 +112,20 @@ all_sandboxed() {
 	done
 }
 check "the directory, the mixnodes and the provider run sandboxed (Seccomp 2, NoNewPrivs 1)" all_sandboxed
+# The nodes' Sphinx workers (src/node/work.c) are threads started once
+# the sandbox is in: each has the filter too (one started before it
+# would show Seccomp 0, and be outside Landlock as well).
+threads_sandboxed() {
+	for p in "$MIX1_PID" "$MIX2_PID" "$MIX3_PID" "$PROV_PID"; do
+		n=0
+		for t in /proc/"$p"/task/*; do
+			n=$((n + 1))
+			sandboxed "$p/task/${t##*/}" || { diag "pid $p thread ${t##*/}: $(grep -E '^(Seccomp|NoNewPrivs):' "$t/status" | tr '\n' ' ')"; return 1; }
+		done
+		[ "$n" -ge 2 ] || { diag "pid $p: $n thread(s), no Sphinx worker"; return 1; }
+	done
+}
+check "every thread of the mixnodes and the provider, their Sphinx workers too, runs sandboxed" threads_sandboxed
 check "each says so in its log" sh -c "grep -q 'nym-directory sandbox: seccomp allow-list' '$WORK/directory.log' &&
 	grep -q 'nym-mixnode sandbox: seccomp allow-list' '$WORK/mix1.log' &&
 	grep -q 'nym-provider sandbox: seccomp allow-list' '$WORK/prov.log'"

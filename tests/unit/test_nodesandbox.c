@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -59,6 +60,8 @@ enum probe {
 	PROBE_OPENAT,
 	PROBE_MPROTECT_EXEC,
 	PROBE_IOCTL_OTHER,
+	PROBE_THREAD,
+	PROBE_FORK,
 };
 
 #define PROBE_OK	0	/* the allowed call worked */
@@ -89,6 +92,12 @@ confine(enum program p)
 	}
 	if (rc != 0)
 		_exit(100);
+}
+
+static void *
+probe_thread(void *arg)
+{
+	return arg;
 }
 
 /* Runs probe in a child confined as program p; returns its wait status. */
@@ -138,6 +147,18 @@ run_probe(enum program p, enum probe probe)
 			break;
 		case PROBE_MPROTECT_EXEC:
 			syscall(SYS_mprotect, (void *)0x10000, 4096, 7 /* rwx */);
+			break;
+		case PROBE_THREAD: {
+			pthread_t t;
+			void *r = NULL;
+			if (pthread_create(&t, NULL, probe_thread, &v) != 0 ||
+			    pthread_join(t, &r) != 0 || r != &v)
+				_exit(101);
+			_exit(PROBE_OK);
+		}
+		case PROBE_FORK:
+			/* clone() as fork() makes it: no CLONE_THREAD */
+			syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
 			break;
 		case PROBE_IOCTL_OTHER:
 			if (syscall(SYS_ioctl, pipefd[1], FIOASYNC, &v) == -1 &&
@@ -207,6 +228,22 @@ test_nodes_link_directory_does_not(void **state)
 	assert_killed(run_probe(DIRECTORY, PROBE_SOCKET_INET));
 	assert_killed(run_probe(DIRECTORY, PROBE_CONNECT));
 	assert_killed(run_probe(DIRECTORY, PROBE_OPENAT));
+}
+
+/* The nodes start their Sphinx workers once confined: a thread, never a
+ * process; the directory starts neither. */
+static void
+test_nodes_start_threads_not_processes(void **state)
+{
+	assert_exit(run_probe(MIXNODE, PROBE_THREAD), PROBE_OK);
+	assert_exit(run_probe(PROVIDER, PROBE_THREAD), PROBE_OK);
+	assert_killed(run_probe(DIRECTORY, PROBE_THREAD));
+#ifndef NYMD_SANITIZERS
+	/* (LeakSanitizer's clone is allowed in that build) */
+	assert_killed(run_probe(MIXNODE, PROBE_FORK));
+	assert_killed(run_probe(PROVIDER, PROBE_FORK));
+#endif
+	assert_killed(run_probe(DIRECTORY, PROBE_FORK));
 }
 
 /* Killed by its filter, a program names the call in its log (fd 2). */
@@ -389,6 +426,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_program_forbids),
 		cmocka_unit_test(test_nodes_link_directory_does_not),
+		cmocka_unit_test(test_nodes_start_threads_not_processes),
 		cmocka_unit_test(test_sigsys_names_the_call),
 		cmocka_unit_test(test_node_rotates_keys_in_its_data_dir),
 		cmocka_unit_test(test_provider_store_in_its_sandbox),
