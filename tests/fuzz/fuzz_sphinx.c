@@ -96,7 +96,22 @@ fuzz_process(const uint8_t *data, size_t size, int in_place)
 	memset(pkt, 0, sizeof(pkt));
 	memcpy(pkt, data, size < sizeof(pkt) ? size : sizeof(pkt));
 	uint8_t *dst = in_place ? pkt : out;
+	/* The workers' half (sphinx_process_unchecked) first: with the
+	 * store's answer for its tag, the same outcome and packet. */
+	static uint8_t uout[SPHINX_PACKET_BYTES];
+	uint8_t tag[SPHINX_REPLAY_TAG_BYTES];
+	struct sphinx_hop_result ures;
+	int authentic;
+	int urc = sphinx_process_unchecked(fz.priv[0], pkt, uout, &ures,
+	    &authentic, tag);
+	int seen = authentic && replay_contains(fz.store, tag);
 	int rc = sphinx_process(fz.priv[0], fz.store, pkt, dst, &res);
+	check(rc == (seen ? SPHINX_ERR_REPLAY : urc));
+	check(authentic || rc == SPHINX_ERR_MAC || rc == SPHINX_ERR_MALFORMED);
+	if (rc == SPHINX_OK)
+		check(memcmp(uout, dst, SPHINX_PACKET_BYTES) == 0 &&
+		    ures.command == res.command && ures.delay_ms == res.delay_ms &&
+		    memcmp(ures.next_id, res.next_id, 32) == 0);
 	if (rc != SPHINX_OK) {
 		check(sodium_is_zero(dst, SPHINX_PACKET_BYTES));
 		return;
