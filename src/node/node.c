@@ -69,8 +69,15 @@ struct node_job {
 	struct epochkey	*key;		/* valid: keys change only drained */
 	uint8_t		 peer[32];
 };
-/* Packets at the workers at once; beyond, they are dropped (queue_full). */
-#define NODE_WORK_MAX_JOBS	4096
+/*
+ * Packets at the workers at once, per worker: about 10 ms of work. At
+ * the limit the node stops reading its incoming links (back-pressure:
+ * TCP makes the senders wait) until half of them are back; nothing is
+ * dropped for it. More would only add latency: a long queue here is a
+ * long pause of every link, which a busy upstream node's queue for us
+ * does not outlast.
+ */
+#define NODE_WORK_JOBS_PER_WORKER	128
 
 struct node_in {
 	struct node	*node;
@@ -115,6 +122,8 @@ struct node {
 	int			 epoch_failing;
 	int			 no_epochs_warned;
 	struct work		*work;		/* the Sphinx workers */
+	size_t			 work_max;	/* jobs in flight at most */
+	int			 work_paused;	/* incoming links not read */
 	struct delayq		*dq;
 	struct event		*dq_timer;
 	uint64_t		 dq_armed_ms;	/* 0: not armed */
@@ -643,6 +652,9 @@ node_metrics_text(void *arg, struct strbuf *b)
 	    "Sphinx worker threads.", work_threads(n->work));
 	metrics_gauge(b, "nym_node_sphinx_jobs",
 	    "Packets at the Sphinx workers.", work_in_flight(n->work));
+	metrics_counter(b, "nym_node_backpressure_total", "Times the "
+	    "incoming links stopped being read: the Sphinx workers were full.",
+	    n->c.work_paused);
 	metrics_gauge(b, "nym_node_delay_queue_packets",
 	    "Packets waiting for their delay.", delayq_len(n->dq));
 	metrics_gauge(b, "nym_node_link_queue_packets",
@@ -848,6 +860,17 @@ node_drop(struct node *n, const uint8_t peer[32], uint64_t *counter,
 	log_debug("dropped a packet from %s: %s", id, why);
 }
 
+/* Stops (1) or resumes (0) reading every incoming link. */
+static void
+node_work_pause(struct node *n, int paused)
+{
+	n->work_paused = paused;
+	for (struct node_in *ni = n->in_links; ni != NULL; ni = ni->next)
+		link_pause(ni->link, paused);
+	if (paused)
+		n->c.work_paused++;
+}
+
 /* A packet back from a worker: replay check and log, then on its way. */
 static void
 node_work_done(void *arg, struct work_job *j)
@@ -858,6 +881,9 @@ node_work_done(void *arg, struct work_job *j)
 	struct epochkey *k = nj->key;
 	const struct sphinx_hop_result *res = &j->res;
 	int rc = j->rc;
+
+	if (n->work_paused && work_in_flight(n->work) <= n->work_max / 2)
+		node_work_pause(n, 0);
 
 	if (j->authentic &&
 	    replay_check_and_insert(replaydb_store(k->rdb), j->tag) != 0)
@@ -945,6 +971,10 @@ node_in_packet(struct link *l, void *arg, const uint8_t *in, size_t len)
 		free(nj);
 		node_drop(n, ni->peer, &n->c.queue_full, "workers busy");
 	}
+	if (work_in_flight(n->work) >= n->work_max)
+		node_work_pause(n, 1);
+	else if (n->work_paused)
+		link_pause(l, 1);	/* a link made since the others paused */
 }
 
 static void
@@ -1481,8 +1511,9 @@ node_setup(struct node *n)
 	pp.arg = n;
 	if (n->cfg.workers == 0)
 		n->cfg.workers = work_default_threads();
+	n->work_max = (size_t)n->cfg.workers * NODE_WORK_JOBS_PER_WORKER;
 	if (node_make_base(n) == -1 ||
-	    (n->work = work_new(n->base, n->cfg.workers, NODE_WORK_MAX_JOBS,
+	    (n->work = work_new(n->base, n->cfg.workers, n->work_max,
 	    node_work_done, n)) == NULL ||
 	    (n->dq = delayq_new((size_t)n->cfg.delay_queue_packets)) == NULL ||
 	    (n->pool = pool_new(n->base, &pp)) == NULL ||

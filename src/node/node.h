@@ -65,6 +65,7 @@ struct node_counters {
 	uint64_t	queue_full;	/* delay queue full */
 	uint64_t	persist_failed;	/* replay log write failed */
 	uint64_t	deliver_failed;	/* mailbox refused (quota, unknown) */
+	uint64_t	work_paused;	/* links paused: the workers were full */
 };
 
 struct node_ops {

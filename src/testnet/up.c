@@ -335,37 +335,44 @@ up_allow_list(const struct testnet *t)
 	return 0;
 }
 
-/* --metrics: the node's config.toml, as init wrote it, gets its port. */
+/*
+ * Sets one key of a node's config.toml as init wrote it: the line
+ * "\nKEY = WAS\n" becomes "\nKEY = VALUE\n".
+ */
 static int
-up_node_metrics(const char *home, const struct testnet_proc *p)
+up_node_set(const char *home, const struct testnet_proc *p, const char *key,
+    const char *was, const char *value)
 {
-	static const char unset[] = "\nmetrics_listen = \"\"\n";
-	char file[PATH_MAX], line[64], *buf = NULL, *at, *out = NULL;
-	size_t len, n;
+	char file[PATH_MAX], old[128], line[128], *buf = NULL, *at, *out = NULL;
+	size_t len, n, o;
 	mode_t mode;
 	int rc = -1;
 
 	if (up_path(file, sizeof(file), "a node's configuration", "%s/%s/%s/config.toml",
 	    home, p->kind == TESTNET_MIXNODE ? "mixnodes" : "providers", p->id) == -1)
 		return -1;
+	o = (size_t)snprintf(old, sizeof(old), "\n%s = %s\n", key, was);
+	n = (size_t)snprintf(line, sizeof(line), "\n%s = %s\n", key, value);
+	if (o >= sizeof(old) || n >= sizeof(line)) {
+		up_err("%s: %s: value too long", file, key);
+		return -1;
+	}
 	if (fs_read_file(file, 1 << 20, &buf, &len, &mode) == -1) {
 		up_err("%s: %s", file, strerror(errno));
 		return -1;
 	}
-	if ((at = strstr(buf, unset)) == NULL) {
-		up_err("%s: no metrics_listen = \"\" to set", file);
+	if ((at = strstr(buf, old)) == NULL) {
+		up_err("%s: no %s = %s to set", file, key, was);
 		goto out;
 	}
-	n = (size_t)snprintf(line, sizeof(line), "\nmetrics_listen = \"127.0.0.1:%u\"\n",
-	    (unsigned int)p->metrics_port);
 	if ((out = malloc(len + n)) == NULL) {
 		up_err("out of memory");
 		goto out;
 	}
-	size_t head = (size_t)(at - buf), tail = len - head - (sizeof(unset) - 1);
+	size_t head = (size_t)(at - buf), tail = len - head - o;
 	memcpy(out, buf, head);
 	memcpy(out + head, line, n);
-	memcpy(out + head + n, at + sizeof(unset) - 1, tail);
+	memcpy(out + head + n, at + o, tail);
 	if (fs_write_atomic(file, out, head + n + tail, mode & 07777) == -1) {
 		up_err("%s: %s", file, strerror(errno));
 		goto out;
@@ -401,8 +408,17 @@ up_node_init(struct testnet *t, struct testnet_proc *p)
 		if (up_init(p, init) == -1)
 			return -1;
 	}
-	if (p->metrics_port != 0 && up_node_metrics(home, p) == -1)
+	/* Every node shares this machine's cores: one Sphinx worker each
+	 * (as many as the cores each would crowd out the clients). */
+	if (up_node_set(home, p, "workers", "0", "1") == -1)
 		return -1;
+	if (p->metrics_port != 0) {
+		char listen[32];
+		snprintf(listen, sizeof(listen), "\"127.0.0.1:%u\"",
+		    (unsigned int)p->metrics_port);
+		if (up_node_set(home, p, "metrics_listen", "\"\"", listen) == -1)
+			return -1;
+	}
 	return 0;
 }
 
