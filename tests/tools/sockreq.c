@@ -91,7 +91,8 @@ send_request(int fd, const char *what)
 	}
 	if (strncmp(what, "send:", 5) == 0 || strncmp(what, "sendlen:", 8) == 0 ||
 	    strncmp(what, "sendsurbs:", 10) == 0) {
-		static uint8_t body[FRAME_MAX_MESSAGE_BYTES];
+		/* a message of nymd's default max_message_bytes (1 MiB), and more */
+		static uint8_t body[FRAME_MAX_MESSAGE_BYTES + 4096];
 		Types__RequestSendMessage sm = TYPES__REQUEST_SEND_MESSAGE__INIT;
 		Config__ClientConfig to = CONFIG__CLIENT_CONFIG__INIT;
 		Config__MixConfig prov = CONFIG__MIX_CONFIG__INIT;
