@@ -289,6 +289,14 @@ ipc_outgoing_problem(const Nymipc__Outgoing *o)
 {
 	int tagged = o->sender_tag.len != 0;
 
+	/* A fragment is nothing else: no blocks, not a reply. */
+	if (o->fragment_count != 0)
+		return !tagged && o->surb.len == 0 && o->surbs == 0 &&
+		    !o->surbs_only && ipc_fragment_fits(o->fragment_index,
+		    o->fragment_count, o->message.len) ? NULL :
+		    "a fragment out of range, of the wrong size or with reply blocks";
+	if (o->fragment_index != 0)
+		return "a fragment index without a count";
 	if (o->sender_tag.len != 0 && o->sender_tag.len != PAYLOAD_TAG_BYTES)
 		return "a sender tag that is not 16 bytes";
 	if (o->surb.len != 0 && o->surb.len != SURB_BYTES)
@@ -305,13 +313,6 @@ ipc_outgoing_problem(const Nymipc__Outgoing *o)
 	if (o->surbs_only)
 		return o->surbs > 0 && o->message.len == 0 ? NULL :
 		    "a packet of reply blocks only with a message or no block";
-	if (o->fragment_count != 0)
-		return !tagged && o->surb.len == 0 && o->surbs == 0 &&
-		    ipc_fragment_fits(o->fragment_index, o->fragment_count,
-		    o->message.len) ? NULL :
-		    "a fragment out of range, of the wrong size or with reply blocks";
-	if (o->fragment_index != 0)
-		return "a fragment index without a count";
 	if (tagged && (long)o->message.len > payload_tagged_room(o->surbs))
 		return "a message over the limit with its reply blocks";
 	return o->message.len <= MESSAGE_MAX_BYTES ? NULL : "a message over the limit";

@@ -515,6 +515,9 @@ test_check_fragments(void **state)
 	o.surbs = 0;
 	o.surb.len = SURB_BYTES;	/* as a reply */
 	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+	o.surbs = 1;			/* as a reply asking for more blocks */
+	o.message.len = 0;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
 
 	m.type = IPC_RECEIVED;
 	m.body_case = NYMIPC__IPC__BODY_RECEIVED;
