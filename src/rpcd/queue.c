@@ -97,12 +97,15 @@ enum queue_stmt {
 	Q_EXPIRE_TAGS,
 	Q_ENQUEUE_FRAGMENT,
 	Q_EXPIRE_FRAGMENTS,
+	Q_EXPIRE_PARTIAL,
 	Q_RECEIVED_ID,
 	Q_FRAGMENT_COUNT,
 	Q_PUT_FRAGMENT,
+	Q_HOLD_FRAGMENT,
 	Q_FRAGMENTS_HELD,
 	Q_FRAGMENTS,
 	Q_DELETE_FRAGMENTS,
+	Q_DELETE_PARTIAL,
 	Q_PARTIAL,
 	Q_NSTMTS,
 };
@@ -159,17 +162,22 @@ static const char *const queue_sql[Q_NSTMTS] = {
 	[Q_EXPIRE_TAGS] = "DELETE FROM tags WHERE created <= ?",
 	[Q_ENQUEUE_FRAGMENT] = "INSERT INTO outgoing (msgid, recipient, provider, message, "
 	    "frag_index, frag_count) VALUES (?, ?, ?, ?, ?, ?)",
-	/* A partial message goes whole: by its first fragment's arrival. */
+	/* A partial message goes whole, by its first fragment's arrival;
+	 * every statement here is by index, never a scan of the parts. */
 	[Q_EXPIRE_FRAGMENTS] = "DELETE FROM fragments WHERE msgid IN (SELECT msgid "
-	    "FROM fragments GROUP BY msgid HAVING MIN(arrived) <= ?)",
+	    "FROM partial WHERE first <= ?)",
+	[Q_EXPIRE_PARTIAL] = "DELETE FROM partial WHERE first <= ?",
 	[Q_RECEIVED_ID] = "SELECT 1 FROM received WHERE msgid = ?",
-	[Q_FRAGMENT_COUNT] = "SELECT count FROM fragments WHERE msgid = ? LIMIT 1",
-	[Q_PUT_FRAGMENT] = "INSERT OR IGNORE INTO fragments (msgid, idx, count, bytes, "
-	    "arrived) VALUES (?, ?, ?, ?, ?)",
-	[Q_FRAGMENTS_HELD] = "SELECT COUNT(*) FROM fragments WHERE msgid = ?",
+	[Q_FRAGMENT_COUNT] = "SELECT count FROM partial WHERE msgid = ?",
+	[Q_PUT_FRAGMENT] = "INSERT OR IGNORE INTO fragments (msgid, idx, bytes) "
+	    "VALUES (?, ?, ?)",
+	[Q_HOLD_FRAGMENT] = "INSERT INTO partial (msgid, count, held, first) "
+	    "VALUES (?, ?, 1, ?) ON CONFLICT (msgid) DO UPDATE SET held = held + 1",
+	[Q_FRAGMENTS_HELD] = "SELECT held FROM partial WHERE msgid = ?",
 	[Q_FRAGMENTS] = "SELECT idx, bytes FROM fragments WHERE msgid = ? ORDER BY idx",
 	[Q_DELETE_FRAGMENTS] = "DELETE FROM fragments WHERE msgid = ?",
-	[Q_PARTIAL] = "SELECT COUNT(DISTINCT msgid), COUNT(*) FROM fragments",
+	[Q_DELETE_PARTIAL] = "DELETE FROM partial WHERE msgid = ?",
+	[Q_PARTIAL] = "SELECT COUNT(*), COALESCE(SUM(held), 0) FROM partial",
 };
 
 struct queue {
@@ -248,14 +256,18 @@ static const char queue_migrate_2[] =
  * Version 3 to 4 (docs/replies.md, "Fragments"): a queued row may be one
  * fragment of a larger message (frag_count parts, this one frag_index;
  * 0 parts: a whole message, as every row of 3), and the fragments of
- * received messages not yet whole are kept apart until the last arrives.
+ * received messages not yet whole are kept apart until the last arrives:
+ * their bytes in fragments, and per message (partial) its count of
+ * parts, how many are held and when the first arrived (Unix s).
  */
 static const char queue_migrate_3[] =
     "ALTER TABLE outgoing ADD COLUMN frag_index INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE outgoing ADD COLUMN frag_count INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE partial (msgid BLOB PRIMARY KEY, count INTEGER NOT NULL,"
+    " held INTEGER NOT NULL, first INTEGER NOT NULL);"
+    "CREATE INDEX partial_first ON partial (first);"
     "CREATE TABLE fragments (msgid BLOB NOT NULL, idx INTEGER NOT NULL,"
-    " count INTEGER NOT NULL, bytes BLOB NOT NULL, arrived INTEGER NOT NULL,"
-    " PRIMARY KEY (msgid, idx));"
+    " bytes BLOB NOT NULL, PRIMARY KEY (msgid, idx));"
     "UPDATE meta SET value = 4 WHERE key = 'schema';";
 
 static int
@@ -1765,13 +1777,18 @@ queue_set_max_message(struct queue *q, size_t bytes)
 static int
 queue_expire_partial(struct queue *q)
 {
+	int64_t cutoff = queue_now(q) - QUEUE_FRAGMENT_EXPIRY_SECONDS;
 	sqlite3_stmt *st = queue_stmt(q, Q_EXPIRE_FRAGMENTS);
 	int n;
 
-	sqlite3_bind_int64(st, 1, queue_now(q) - QUEUE_FRAGMENT_EXPIRY_SECONDS);
+	sqlite3_bind_int64(st, 1, cutoff);
 	if (queue_step(q, st) != SQLITE_DONE)
 		return -1;
 	n = sqlite3_changes(q->db);
+	st = queue_stmt(q, Q_EXPIRE_PARTIAL);
+	sqlite3_bind_int64(st, 1, cutoff);
+	if (queue_step(q, st) != SQLITE_DONE)
+		return -1;
 	if (n > 0)
 		log_info("message store: %d fragments of messages still partial "
 		    "after %d s dropped", n, QUEUE_FRAGMENT_EXPIRY_SECONDS);
@@ -1849,6 +1866,10 @@ queue_assemble(struct queue *q, const uint8_t msgid[QUEUE_MSGID_BYTES],
 	*seq = sqlite3_last_insert_rowid(q->db);
 	st = queue_stmt(q, Q_DELETE_FRAGMENTS);
 	sqlite3_bind_blob(st, 1, msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
+	if (queue_step(q, st) != SQLITE_DONE)
+		return -1;
+	st = queue_stmt(q, Q_DELETE_PARTIAL);
+	sqlite3_bind_blob(st, 1, msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
 	return queue_step(q, st) == SQLITE_DONE ? 0 : -1;
 }
 
@@ -1907,15 +1928,19 @@ queue_receive_fragment(struct queue *q, const struct queue_fragment *f)
 	st = queue_stmt(q, Q_PUT_FRAGMENT);
 	sqlite3_bind_blob(st, 1, f->msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
 	sqlite3_bind_int(st, 2, (int)f->index);
-	sqlite3_bind_int(st, 3, (int)f->count);
-	sqlite3_bind_blob(st, 4, f->bytes, (int)f->len, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 5, queue_now(q));
+	sqlite3_bind_blob(st, 3, f->bytes, (int)f->len, SQLITE_STATIC);
 	if (queue_step(q, st) != SQLITE_DONE)
 		goto out;
 	if (sqlite3_changes(q->db) == 0) {
 		rc = 1;		/* this part is here already */
 		goto out;
 	}
+	st = queue_stmt(q, Q_HOLD_FRAGMENT);
+	sqlite3_bind_blob(st, 1, f->msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, (int)f->count);
+	sqlite3_bind_int64(st, 3, queue_now(q));
+	if (queue_step(q, st) != SQLITE_DONE)
+		goto out;
 	st = queue_stmt(q, Q_FRAGMENTS_HELD);
 	sqlite3_bind_blob(st, 1, f->msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
 	if (queue_has_row(st, &held) != 1)

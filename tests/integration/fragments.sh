@@ -3,11 +3,12 @@
 # local mixnet: a 1 MiB message (nymctl send, from standard input) and 30
 # of random sizes from 0 to 100 KiB (the Python module) arrive at bob
 # byte-identical and each exactly once; a message of max_message_bytes + 1
-# is refused, naming the limit, with nothing stored; bob's whole daemon
-# killed with SIGKILL while a 1 MiB message is half received, and started
-# again: it arrives whole, once, and none of its fragments stay behind.
+# is refused, naming the limit, with nothing stored; bob's rpcd, then
+# bob's whole daemon, killed with SIGKILL while a 1 MiB message is half
+# received (rpcd restarted by nymd's master, the daemon by hand): each
+# arrives whole, once, and none of its fragments stay behind.
 . "$(dirname "$0")/lib.sh"
-plan 12
+plan 15
 
 B="$top_builddir/src"
 D="$WORK/tn"
@@ -63,6 +64,39 @@ with open(out, "a") as f:
 }
 scale=1
 [ -n "${NYMD_SANITIZER_BUILD:-}" ] && scale=3
+# watch_and_kill OUT PID...: one watcher (started before the message is
+# sent, ready once OUT.ready exists) polls bob's store every 20 ms and,
+# once it holds 50 fragments, kills the PIDs with SIGKILL at once; writes
+# to OUT how many bob held then (0: never, within 120 s). A python3 per
+# poll takes up to a second to start on a loaded machine: too slow.
+watch_and_kill() {
+	out=$1; shift
+	python3 - "$BDB" "$out" "$@" <<'PY' &
+import os, signal, sqlite3, sys, time
+db, out, pids = sys.argv[1], sys.argv[2], [int(p) for p in sys.argv[3:]]
+open(out + ".ready", "w").close()
+held, limit = 0, time.time() + 120
+while time.time() < limit:
+    try:
+        c = sqlite3.connect("file:" + db + "?mode=ro", uri=True)
+        n = c.execute("SELECT COUNT(*) FROM fragments").fetchone()[0]
+        c.close()
+    except sqlite3.Error:
+        n = 0
+    if n >= 50:
+        for p in pids:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        held = n
+        break
+    time.sleep(0.02)
+open(out, "w").write("%d\n" % held)
+PY
+	WATCHER=$!
+	wait_for 30 test -e "$out.ready"
+}
 
 # --- the limit: limits names it; one byte over is refused, nothing stored
 out=$("$SOCKREQ" "unix:$AS" limits 2>&1)
@@ -104,18 +138,32 @@ check "no fragment stays in bob's store" test "$(rows fragments "$BDB")" = 0
 check "alice's queue is empty: every fragment was sent" wait_for 30 sh -c "test \"\$(python3 -c \"
 import sqlite3; print(sqlite3.connect('file:$ADB?mode=ro', uri=True).execute('SELECT COUNT(*) FROM outgoing').fetchone()[0])\")\" = 0"
 
+# --- bob's rpcd killed while a 1 MiB message is half received: the
+# master starts it again, and the fragments it stored are resumed
+head -c 1048576 /dev/urandom >"$WORK/rpcd-crash"
+watch_and_kill "$WORK/held-rpcd" "$(role_pid "$CLIENT_bob_PID" rpcd)"
+"$NYMCTL" --socket "$AS" send --to "$CLIENT_bob_PUBKEY" - <"$WORK/rpcd-crash" >/dev/null 2>&1
+wait "$WATCHER"
+held=$(cat "$WORK/held-rpcd" 2>/dev/null || echo 0)
+check "bob's rpcd was killed holding part of the message ($held of its 518 fragments)" \
+	sh -c "test '$held' -ge 50 && test '$held' -lt 518"
+wait_for 20 all_roles_up "$CLIENT_bob_PID"
+: >"$WORK/got-rpcd"
+collect "$WORK/got-rpcd" 1 $((180 * scale))
+sleep 3
+collect "$WORK/got-rpcd" 2 2
+echo "$(sha256sum <"$WORK/rpcd-crash" | cut -d' ' -f1) 1048576" >"$WORK/expect-rpcd"
+check "rpcd restarted by the master: the message arrives whole, byte-identical, once" \
+	cmp -s "$WORK/expect-rpcd" "$WORK/got-rpcd"
+check "and none of its fragments stays behind" test "$(rows fragments "$BDB")" = 0
+
 # --- bob killed whole while a 1 MiB message is half received
 head -c 1048576 /dev/urandom >"$WORK/crash"
+# every process of bob's daemon at once (the count is read again with bob dead)
+# shellcheck disable=SC2046
+watch_and_kill "$WORK/held-bob" $(cat /proc/"$CLIENT_bob_PID"/task/*/children) "$CLIENT_bob_PID"
 "$NYMCTL" --socket "$AS" send --to "$CLIENT_bob_PUBKEY" - <"$WORK/crash" >/dev/null 2>&1
-# kill_bob_at_half: once bob holds 50 fragments, every process of his
-# daemon killed at once (the count is checked again with bob dead)
-kill_bob_at_half() {
-	[ "$(rows fragments "$BDB")" -ge 50 ] || return 1
-	for p in $(cat /proc/"$CLIENT_bob_PID"/task/*/children) "$CLIENT_bob_PID"; do
-		kill -KILL "$p"
-	done
-}
-wait_for 60 kill_bob_at_half
+wait "$WATCHER"
 sleep 0.3
 held=$(rows fragments "$BDB")
 check "bob was killed holding part of the message ($held of its 518 fragments)" \
