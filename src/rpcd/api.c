@@ -477,11 +477,13 @@ api_fetch_one(void *arg, const struct queue_received *r)
 	struct api_fetched *f = arg;
 	size_t len = r->len;
 
-	/* A response must fit in one frame (FRAME_MAX_MESSAGE_BYTES), or
-	 * no client could read it although the messages count as fetched:
-	 * the rest wait for the next fetch. Each message is in it twice
-	 * (messages and received); 64 bytes of protobuf and ids per message
-	 * are more than enough. */
+	/* A response holds messages while it stays within 1 MiB
+	 * (FRAME_MAX_MESSAGE_BYTES, the seed's frame limit): the rest wait
+	 * for the next fetch. Each message is in it twice (messages and
+	 * received); 64 bytes of protobuf and ids per message are more than
+	 * enough. The first one always goes: a message of max_message_bytes
+	 * makes a response of about twice that (libnym and the Python module
+	 * read responses up to 64 MiB: NYM_MAX_RESPONSE_BYTES). */
 	if (f->n > 0 && f->bytes + 2 * len + 64 > FRAME_MAX_MESSAGE_BYTES - 64)
 		return 1;
 	f->bytes += 2 * len + 64;
