@@ -89,6 +89,8 @@ static const struct confkey config_keys[] = {
 	KEYU("nymd", duplicate_window_seconds, 60, CONFIG_MAX_DUPLICATE_WINDOW_SECONDS),
 	KEY("nymd", metrics_listen, CK_METRICS),
 	KEYU("nymd", reply_surb_lifetime_seconds, 0, CONFIG_MAX_REPLY_SURB_LIFETIME_SECONDS),
+	KEYU("nymd", max_message_bytes, CONFIG_MIN_MAX_MESSAGE_BYTES,
+	    CONFIG_MAX_MAX_MESSAGE_BYTES),
 };
 #define CONFIG_NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
 
@@ -298,6 +300,7 @@ defaults_fill(struct nymd_config *cfg, const char *root)
 	cfg->restart_window_seconds = CONFIG_DEFAULT_RESTART_WINDOW_SECONDS;
 	cfg->duplicate_window_seconds = CONFIG_DEFAULT_DUPLICATE_WINDOW_SECONDS;
 	cfg->reply_surb_lifetime_seconds = 0;
+	cfg->max_message_bytes = CONFIG_DEFAULT_MAX_MESSAGE_BYTES;
 	return CONFIG_OK;
 }
 
@@ -820,6 +823,10 @@ format_nymd(struct strbuf *sb, const struct nymd_config *cfg)
 	    "most (docs/replies.md);\n# 0: until the nodes drop the keys of "
 	    "the blocks' epoch.\n"
 	    "reply_surb_lifetime_seconds = %u\n", cfg->reply_surb_lifetime_seconds);
+	strbuf_printf(sb, "\n# The largest message a send takes, in bytes (2031 to "
+	    "16605184); one over\n# 2031 bytes travels as fragments of 2027 "
+	    "bytes, one per packet.\n"
+	    "max_message_bytes = %u\n", cfg->max_message_bytes);
 }
 
 int

@@ -40,6 +40,15 @@
 #define CONFIG_DEFAULT_DUPLICATE_WINDOW_SECONDS	(7 * 24 * 3600)
 #define CONFIG_MAX_DUPLICATE_WINDOW_SECONDS	(366 * 24 * 3600)
 #define CONFIG_MAX_REPLY_SURB_LIFETIME_SECONDS	(7 * 24 * 3600)
+/*
+ * The largest message a send takes (docs/socket-api.md): at least what
+ * one packet carries (MESSAGE_MAX_BYTES), at most what
+ * PAYLOAD_MAX_FRAGMENTS fragments carry (PAYLOAD_MAX_FRAGMENTED_BYTES);
+ * common/payload.c checks both against these numbers.
+ */
+#define CONFIG_DEFAULT_MAX_MESSAGE_BYTES	(1024 * 1024)
+#define CONFIG_MIN_MAX_MESSAGE_BYTES		2031
+#define CONFIG_MAX_MAX_MESSAGE_BYTES		16605184
 /* A configuration larger than this is not one nymd wrote or documents. */
 #define CONFIG_MAX_FILE_BYTES		(1024 * 1024)
 
@@ -122,6 +131,7 @@ struct nymd_config {
 	/* "" or a loopback "ip:port" where rpcd serves /metrics */
 	char	metrics_listen[CONFIG_ADDRESS_BYTES];
 	unsigned int reply_surb_lifetime_seconds;	/* 0: by key epochs */
+	unsigned int max_message_bytes;	/* a send's message at most */
 };
 
 /*

@@ -273,11 +273,30 @@ static const Nymipc__Ipc__BodyCase ipc_body_of[IPC_TYPE_LAST + 1] = {
 };
 
 /* What a message with reply blocks, or a reply, must hold. */
+
+/* A FRAGMENT's part as common/payload.h lays it out: bounds and size. */
+static int
+ipc_fragment_fits(uint32_t index, uint32_t count, size_t len)
+{
+	if (count < 2 || count > PAYLOAD_MAX_FRAGMENTS || index >= count)
+		return 0;
+	return index + 1 < count ? len == PAYLOAD_FRAGMENT_BYTES :
+	    len >= 1 && len <= PAYLOAD_FRAGMENT_BYTES;
+}
+
 static const char *
 ipc_outgoing_problem(const Nymipc__Outgoing *o)
 {
 	int tagged = o->sender_tag.len != 0;
 
+	/* A fragment is nothing else: no blocks, not a reply. */
+	if (o->fragment_count != 0)
+		return !tagged && o->surb.len == 0 && o->surbs == 0 &&
+		    !o->surbs_only && ipc_fragment_fits(o->fragment_index,
+		    o->fragment_count, o->message.len) ? NULL :
+		    "a fragment out of range, of the wrong size or with reply blocks";
+	if (o->fragment_index != 0)
+		return "a fragment index without a count";
 	if (o->sender_tag.len != 0 && o->sender_tag.len != PAYLOAD_TAG_BYTES)
 		return "a sender tag that is not 16 bytes";
 	if (o->surb.len != 0 && o->surb.len != SURB_BYTES)
@@ -320,6 +339,14 @@ ipc_received_problem(const Nymipc__Received *r)
 		return "a message id of the wrong size";
 	if (r->message.len > MESSAGE_MAX_BYTES)
 		return "a message over the limit";
+	if (r->fragment_count != 0)
+		return r->sender_tag.len == 0 && r->surb_id.len == 0 &&
+		    r->n_surbs == 0 && !r->surbs_only &&
+		    ipc_fragment_fits(r->fragment_index, r->fragment_count,
+		    r->message.len) ? NULL :
+		    "a fragment out of range, of the wrong size or with reply blocks";
+	if (r->fragment_index != 0)
+		return "a fragment index without a count";
 	if (r->sender_tag.len != 0 && r->sender_tag.len != PAYLOAD_TAG_BYTES)
 		return "a sender tag that is not 16 bytes";
 	if (r->surb_id.len != 0 && r->surb_id.len != SURB_ID_BYTES)

@@ -3,7 +3,13 @@
 
 #include <string.h>
 
+#include "common/config.h"
 #include "common/payload.h"
+
+_Static_assert(CONFIG_MIN_MAX_MESSAGE_BYTES == MESSAGE_MAX_BYTES,
+    "max_message_bytes admits what one packet carries");
+_Static_assert(CONFIG_MAX_MAX_MESSAGE_BYTES == PAYLOAD_MAX_FRAGMENTED_BYTES,
+    "max_message_bytes is at most what fragments carry");
 
 long
 payload_tagged_room(size_t k)
@@ -12,6 +18,25 @@ payload_tagged_room(size_t k)
 		return -1;
 	return (long)(SPHINX_MAX_MESSAGE_BYTES - PAYLOAD_TAGGED_HEAD_BYTES -
 	    k * SURB_BYTES);
+}
+
+size_t
+payload_fragment_count(size_t len)
+{
+	if (len <= MESSAGE_MAX_BYTES || len > PAYLOAD_MAX_FRAGMENTED_BYTES)
+		return 0;
+	return (len + PAYLOAD_FRAGMENT_BYTES - 1) / PAYLOAD_FRAGMENT_BYTES;
+}
+
+/* Every part but the last is full; the last is not empty. */
+static int
+payload_fragment_valid(unsigned int index, unsigned int count, size_t len)
+{
+	if (count < 2 || count > PAYLOAD_MAX_FRAGMENTS || index >= count)
+		return 0;
+	if (index + 1 < count)
+		return len == PAYLOAD_FRAGMENT_BYTES;
+	return len >= 1 && len <= PAYLOAD_FRAGMENT_BYTES;
 }
 
 static int
@@ -28,6 +53,9 @@ payload_valid(const struct payload *p)
 	case PAYLOAD_MORE:
 		return p->n_surbs == 0 && p->message_len == 0 && p->more >= 1 &&
 		    p->more <= PAYLOAD_MAX_MORE;
+	case PAYLOAD_FRAGMENT:
+		return p->n_surbs == 0 &&
+		    payload_fragment_valid(p->index, p->count, p->message_len);
 	default:
 		return 0;
 	}
@@ -51,7 +79,12 @@ payload_encode(uint8_t out[SPHINX_MAX_MESSAGE_BYTES], size_t *len,
 		*len = n;
 		return 0;
 	}
-	if (p->type != PAYLOAD_PLAIN) {
+	if (p->type == PAYLOAD_FRAGMENT) {
+		out[n++] = (uint8_t)(p->index >> 8);
+		out[n++] = (uint8_t)p->index;
+		out[n++] = (uint8_t)(p->count >> 8);
+		out[n++] = (uint8_t)p->count;
+	} else if (p->type != PAYLOAD_PLAIN) {
 		memcpy(out + n, p->tag, PAYLOAD_TAG_BYTES);
 		n += PAYLOAD_TAG_BYTES;
 		out[n++] = (uint8_t)p->n_surbs;
@@ -93,6 +126,21 @@ payload_decode_tagged(const uint8_t *in, size_t len, struct payload *p)
 	return 0;
 }
 
+static int
+payload_decode_fragment(const uint8_t *in, size_t len, struct payload *p)
+{
+	size_t n = 1 + MESSAGE_ID_BYTES;
+
+	if (len < PAYLOAD_FRAGMENT_HEAD_BYTES)
+		return -1;
+	p->index = (unsigned int)in[n] << 8 | in[n + 1];
+	p->count = (unsigned int)in[n + 2] << 8 | in[n + 3];
+	n += 4;
+	p->message_len = len - n;
+	p->message = p->message_len > 0 ? in + n : NULL;
+	return payload_fragment_valid(p->index, p->count, p->message_len) ? 0 : -1;
+}
+
 int
 payload_decode(const uint8_t *in, size_t len, struct payload *p)
 {
@@ -114,6 +162,10 @@ payload_decode(const uint8_t *in, size_t len, struct payload *p)
 	case PAYLOAD_MORE:
 		p->more = len == 2 + MESSAGE_ID_BYTES ? in[1 + MESSAGE_ID_BYTES] : 0;
 		if (p->more >= 1 && p->more <= PAYLOAD_MAX_MORE)
+			return 0;
+		break;
+	case PAYLOAD_FRAGMENT:
+		if (payload_decode_fragment(in, len, p) == 0)
 			return 0;
 		break;
 	}

@@ -11,6 +11,12 @@
  *   MORE   (5): type || message id || n (1): a replier asks the creator,
  *               through one of its blocks, for n more (1 <= n <=
  *               PAYLOAD_MAX_MORE); only ever inside a reply
+ *   FRAGMENT (6): type || message id || index (2, big-endian) ||
+ *               count (2, big-endian) || bytes: part index of count of a
+ *               message too large for one PLAIN payload, 2 <= count <=
+ *               PAYLOAD_MAX_FRAGMENTS, index < count; every part but the
+ *               last carries PAYLOAD_FRAGMENT_BYTES, the last 1 to
+ *               PAYLOAD_FRAGMENT_BYTES. All parts share the message id.
  *
  * Type 2 is the loop cover (keyd/packet.h), which is not a message.  A
  * PLAIN payload is exactly what nymd sent before reply blocks existed.
@@ -37,11 +43,26 @@
 /* Blocks one MORE payload asks for at most. */
 #define PAYLOAD_MAX_MORE	16
 
+/* The bytes before a FRAGMENT's part: 21. */
+#define PAYLOAD_FRAGMENT_HEAD_BYTES	(1 + MESSAGE_ID_BYTES + 2 + 2)
+/* The message bytes one FRAGMENT carries: 2027. */
+#define PAYLOAD_FRAGMENT_BYTES \
+	(SPHINX_MAX_MESSAGE_BYTES - PAYLOAD_FRAGMENT_HEAD_BYTES)
+/*
+ * Parts of one message at most, and so the largest message fragments
+ * carry: 8192 * 2027 = 16 605 184 bytes. A bound for what a recipient
+ * keeps of a partial message, not a property of the 16-bit fields.
+ */
+#define PAYLOAD_MAX_FRAGMENTS		8192
+#define PAYLOAD_MAX_FRAGMENTED_BYTES \
+	((size_t)PAYLOAD_MAX_FRAGMENTS * PAYLOAD_FRAGMENT_BYTES)
+
 enum payload_type {
 	PAYLOAD_PLAIN = 1,
 	PAYLOAD_TAGGED = 3,
 	PAYLOAD_SURBS = 4,
 	PAYLOAD_MORE = 5,
+	PAYLOAD_FRAGMENT = 6,
 };
 
 struct payload {
@@ -50,9 +71,11 @@ struct payload {
 	uint8_t			 tag[PAYLOAD_TAG_BYTES];	/* TAGGED, SURBS */
 	size_t			 n_surbs;
 	const uint8_t		*surbs;		/* n_surbs * SURB_BYTES */
-	const uint8_t		*message;	/* PLAIN, TAGGED; may be NULL if 0 */
+	const uint8_t		*message;	/* PLAIN, TAGGED, FRAGMENT; may be NULL if 0 */
 	size_t			 message_len;
 	unsigned int		 more;		/* MORE: blocks asked for */
+	unsigned int		 index;		/* FRAGMENT: this part, from 0 */
+	unsigned int		 count;		/* FRAGMENT: parts in all */
 };
 
 /*
@@ -61,6 +84,12 @@ struct payload {
  * PAYLOAD_MAX_SURBS.
  */
 long	payload_tagged_room(size_t k);
+/*
+ * The FRAGMENT parts a message of len bytes is cut into: 0 if it fits one
+ * PLAIN payload (len <= MESSAGE_MAX_BYTES: it is sent as one), or if it
+ * needs more than PAYLOAD_MAX_FRAGMENTS parts.
+ */
+size_t	payload_fragment_count(size_t len);
 /*
  * Writes p to out (at most SPHINX_MAX_MESSAGE_BYTES) and its length to
  * *len. -1 if p does not fit or is not a valid payload (a count out of

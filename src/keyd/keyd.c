@@ -321,6 +321,11 @@ on_build(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 	if (o->surb.len != 0)
 		rc = packet_build_reply(packet, o->surb.data, o->msgid.data,
 		    o->message.data, o->message.len, o->surbs);
+	else if (o->fragment_count != 0)
+		rc = keyd.have_provider ? packet_build_fragment(packet, &route,
+		    o->recipient.data, o->recipient_provider.data, o->msgid.data,
+		    o->fragment_index, o->fragment_count, o->message.data,
+		    o->message.len) : PACKET_ERR_TOPOLOGY;
 	else
 		rc = keyd.have_provider ? packet_build_real(packet, &route,
 		    o->recipient.data, o->recipient_provider.data, o->msgid.data,
@@ -473,6 +478,8 @@ keyd_send_received(struct ipc_chan *rpcd, uint64_t id, const struct packet_conte
 	rec.msgid.len = sizeof(pc->msgid);
 	rec.message.data = (uint8_t *)pc->message;
 	rec.message.len = pc->message_len;
+	rec.fragment_index = pc->frag_index;
+	rec.fragment_count = pc->frag_count;
 	if (pc->tagged) {
 		rec.sender_tag.data = (uint8_t *)pc->tag;
 		rec.sender_tag.len = sizeof(pc->tag);
@@ -601,9 +608,10 @@ on_reply_open(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 	sodium_memzero(keyd.surb_keys, SURB_KEYS_BYTES);
 	if (rc == SPHINX_OK)
 		rc = packet_read_message(m, len, &pc);
-	if (rc != PACKET_OK || pc.tagged)
+	if (rc != PACKET_OK || pc.tagged || pc.frag_count != 0)
 		keyd_reply_failed(c, r->id, rc == -1 ? "its block's keys do not unseal" :
-		    rc != PACKET_OK ? packet_strerror(rc) : "a reply with reply blocks");
+		    rc != PACKET_OK ? packet_strerror(rc) : pc.tagged ?
+		    "a reply with reply blocks" : "a reply in fragments (not supported)");
 	else if (keyd_send_received(c, r->id, &pc, r->surb_id.data) == -1)
 		log_warn("cannot hand the reply in delivery %llu to rpcd",
 		    (unsigned long long)r->id);

@@ -154,6 +154,26 @@ packet_build_real(uint8_t out[SPHINX_PACKET_BYTES], const struct packet_route *r
 	return rc;
 }
 
+int
+packet_build_fragment(uint8_t out[SPHINX_PACKET_BYTES], const struct packet_route *r,
+    const uint8_t recipient[32], const uint8_t recipient_provider[32],
+    const uint8_t msgid[PACKET_MSGID_BYTES], unsigned int index,
+    unsigned int count, const uint8_t *part, size_t len)
+{
+	uint8_t payload[SPHINX_MAX_MESSAGE_BYTES];
+	struct payload p = { .type = PAYLOAD_FRAGMENT, .index = index,
+	    .count = count, .message = part, .message_len = len };
+	size_t plen;
+	int rc;
+
+	memcpy(p.msgid, msgid, PACKET_MSGID_BYTES);
+	if (payload_encode(payload, &plen, &p) != 0)
+		return PACKET_ERR_TOO_LARGE;
+	rc = packet_build_payload(out, r, recipient, recipient_provider, payload, plen);
+	sodium_memzero(payload, sizeof(payload));
+	return rc;
+}
+
 static void
 packet_loop_mac(uint8_t mac[16], const uint8_t key[PACKET_LOOP_KEY_BYTES],
     const uint8_t *body, size_t len)
@@ -251,6 +271,8 @@ packet_read_message(const uint8_t *msg, size_t len, struct packet_contents *out)
 	if (p.n_surbs > 0)
 		memcpy(out->surbs, p.surbs, p.n_surbs * SURB_BYTES);
 	out->more = p.type == PAYLOAD_MORE ? p.more : 0;
+	out->frag_index = p.type == PAYLOAD_FRAGMENT ? p.index : 0;
+	out->frag_count = p.type == PAYLOAD_FRAGMENT ? p.count : 0;
 	return PACKET_OK;
 }
 

@@ -4,7 +4,7 @@
  *
  * The message a Sphinx packet carries to its recipient is
  *     type (1 byte) || body
- * REAL (1, 3, 4): a message, with or without reply blocks, laid out by
+ * REAL (1, 3, 4, 6): a message or a part of one, with or without reply blocks, laid out by
  *     common/payload.h (docs/replies.md);
  * LOOP (2): send time (8 bytes, ns, big-endian) || nonce (8) || MAC (16),
  *     the MAC a keyed BLAKE2b under a key derived from the client's private
@@ -65,6 +65,8 @@ struct packet_contents {
 	size_t			 n_surbs;
 	uint8_t			 surbs[PAYLOAD_MAX_SURBS][SURB_BYTES];
 	unsigned int		 more;		/* MORE: blocks asked for (replies only) */
+	unsigned int		 frag_index;	/* FRAGMENT: this part of message msgid */
+	unsigned int		 frag_count;	/* FRAGMENT: parts in all; 0: not one */
 };
 
 /* A reply block built by packet_build_surb(). */
@@ -80,6 +82,11 @@ void	packet_loop_key(uint8_t key[PACKET_LOOP_KEY_BYTES], const uint8_t priv[32])
 int	packet_build_real(uint8_t out[SPHINX_PACKET_BYTES], const struct packet_route *,
 	    const uint8_t recipient[32], const uint8_t recipient_provider[32],
 	    const uint8_t msgid[PACKET_MSGID_BYTES], const uint8_t *msg, size_t len);
+/* Part index of count of message msgid (a FRAGMENT payload, len bytes). */
+int	packet_build_fragment(uint8_t out[SPHINX_PACKET_BYTES], const struct packet_route *,
+	    const uint8_t recipient[32], const uint8_t recipient_provider[32],
+	    const uint8_t msgid[PACKET_MSGID_BYTES], unsigned int index,
+	    unsigned int count, const uint8_t *part, size_t len);
 /* A packet to recipient carrying an encoded payload (common/payload.h). */
 int	packet_build_payload(uint8_t out[SPHINX_PACKET_BYTES], const struct packet_route *,
 	    const uint8_t recipient[32], const uint8_t recipient_provider[32],

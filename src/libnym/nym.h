@@ -44,8 +44,12 @@ extern "C" {
 #define NYM_ID_BYTES		64
 #define NYM_HOST_BYTES		256
 #define NYM_PORT_BYTES		16
-/* nymd refuses requests larger than this (the seed's 1 MiB limit). */
-#define NYM_MAX_REQUEST_BYTES	(1024 * 1024)
+/*
+ * No nymd takes a request larger than this: its largest max_message_bytes
+ * (16605184, nymd.conf(5)) and 4096 bytes for the rest of a send. A
+ * nymd's own limit follows its configuration: nym_max_message_size().
+ */
+#define NYM_MAX_REQUEST_BYTES	(16605184 + 4096)
 /* libnym refuses responses larger than this. */
 #define NYM_MAX_RESPONSE_BYTES	(64 * 1024 * 1024)
 /* How long nym_client_start() waits for a nymd it started. */

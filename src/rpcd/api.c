@@ -309,9 +309,9 @@ api_send(const struct rpcd_state *st, const Types__RequestSendMessage *req,
 		    "not a usable X25519 key (a point of small order)", out, out_len);
 		return;
 	}
-	if (req->message.len > MESSAGE_MAX_BYTES) {
+	if (req->message.len > st->max_message_bytes) {
 		snprintf(text, sizeof(text), "send: message too large: %zu bytes, the "
-		    "maximum is %d", req->message.len, MESSAGE_MAX_BYTES);
+		    "maximum is %zu", req->message.len, st->max_message_bytes);
 		api_exception(text, out, out_len);
 		return;
 	}
@@ -323,8 +323,11 @@ api_send(const struct rpcd_state *st, const Types__RequestSendMessage *req,
 	}
 	if (req->reply_surbs > 0 &&
 	    (long)req->message.len > payload_tagged_room(0)) {
+		/* docs/replies.md: reply blocks with a message in fragments
+		 * are not supported yet. */
 		snprintf(text, sizeof(text), "send: message too large to go with "
-		    "reply blocks: %zu bytes, the maximum with reply_surbs is %ld",
+		    "reply blocks: %zu bytes, the maximum with reply_surbs is %ld "
+		    "(a message in fragments cannot carry reply blocks yet)",
 		    req->message.len, payload_tagged_room(0));
 		api_exception(text, out, out_len);
 		return;
@@ -474,11 +477,13 @@ api_fetch_one(void *arg, const struct queue_received *r)
 	struct api_fetched *f = arg;
 	size_t len = r->len;
 
-	/* A response must fit in one frame (FRAME_MAX_MESSAGE_BYTES), or
-	 * no client could read it although the messages count as fetched:
-	 * the rest wait for the next fetch. Each message is in it twice
-	 * (messages and received); 64 bytes of protobuf and ids per message
-	 * are more than enough. */
+	/* A response holds messages while it stays within 1 MiB
+	 * (FRAME_MAX_MESSAGE_BYTES, the seed's frame limit): the rest wait
+	 * for the next fetch. Each message is in it twice (messages and
+	 * received); 64 bytes of protobuf and ids per message are more than
+	 * enough. The first one always goes: a message of max_message_bytes
+	 * makes a response of about twice that (libnym and the Python module
+	 * read responses up to 64 MiB: NYM_MAX_RESPONSE_BYTES). */
 	if (f->n > 0 && f->bytes + 2 * len + 64 > FRAME_MAX_MESSAGE_BYTES - 64)
 		return 1;
 	f->bytes += 2 * len + 64;
@@ -589,14 +594,28 @@ api_is_subscribe(const uint8_t *req, size_t len)
 	return yes;
 }
 
+size_t
+api_max_request_bytes(size_t max_message_bytes)
+{
+	size_t n = max_message_bytes + API_REQUEST_OVERHEAD_BYTES;
+
+	return n > FRAME_MAX_MESSAGE_BYTES ? n : FRAME_MAX_MESSAGE_BYTES;
+}
+
+size_t
+api_max_websocket_bytes(size_t max_request_bytes)
+{
+	return (max_request_bytes / 3 + 1) * 4 + 64 * 1024;
+}
+
 static void
-api_limits(uint8_t **out, size_t *out_len)
+api_limits(const struct rpcd_state *st, uint8_t **out, size_t *out_len)
 {
 	Types__Response res = TYPES__RESPONSE__INIT;
 	Types__ResponseLimits li = TYPES__RESPONSE_LIMITS__INIT;
 
-	li.max_message_bytes = MESSAGE_MAX_BYTES;
-	li.max_request_bytes = FRAME_MAX_MESSAGE_BYTES;
+	li.max_message_bytes = st->max_message_bytes;
+	li.max_request_bytes = st->max_request_bytes;
 	res.value_case = TYPES__RESPONSE__VALUE_LIMITS;
 	res.limits = &li;
 	api_pack(&res, out, out_len);
@@ -657,7 +676,7 @@ api_handle(const struct rpcd_state *st, const uint8_t *req, size_t len,
 		api_fetch(st, out, out_len);
 		break;
 	case TYPES__REQUEST__VALUE_LIMITS:
-		api_limits(out, out_len);
+		api_limits(st, out, out_len);
 		break;
 	case TYPES__REQUEST__VALUE_SUBSCRIBE:
 		/* The unix and TCP listener answers it before api_handle(). */

@@ -25,6 +25,17 @@ struct rpcd_state;
 #define API_MAX_PACKETS		(1 + API_MAX_REPLY_SURBS / 4)
 
 /*
+ * A send request carries its message and at most this much more (the
+ * recipient and its provider, field tags and lengths): a request may be
+ * max_message_bytes + API_REQUEST_OVERHEAD_BYTES long, and never less
+ * than the seed's 1 MiB (FRAME_MAX_MESSAGE_BYTES). On the websocket, as
+ * JSON, the bytes grow by a third in base64, plus 64 KiB for the names.
+ */
+#define API_REQUEST_OVERHEAD_BYTES	4096
+size_t	api_max_request_bytes(size_t max_message_bytes);
+size_t	api_max_websocket_bytes(size_t max_request_bytes);
+
+/*
  * Answers the packed request in req with a malloc'd packed Response in
  * *out (always: malformed input gets a ResponseException).
  */

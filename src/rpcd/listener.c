@@ -291,8 +291,8 @@ conn_reject(struct conn *c, const char *why)
 {
 	char text[160];
 
-	snprintf(text, sizeof(text), "bad frame: %s (limit %u bytes); closing the connection",
-	    why, FRAME_MAX_MESSAGE_BYTES);
+	snprintf(text, sizeof(text), "bad frame: %s (limit %zu bytes); closing the connection",
+	    why, c->l->state->max_request_bytes);
 	conn_close_with(c, text);
 }
 
@@ -385,7 +385,7 @@ conn_on_read(struct bufferevent *bev, void *arg)
 		ev_ssize_t have = evbuffer_copyout(in, hdr, sizeof(hdr));
 		size_t msg_len;
 		int n = frame_parse_length(hdr, have > 0 ? (size_t)have : 0,
-		    FRAME_MAX_MESSAGE_BYTES, &msg_len);
+		    c->l->state->max_request_bytes, &msg_len);
 		if (n == FRAME_NEED_MORE) {
 			conn_frame_started(c, (size_t)(have > 0 ? have : 0));
 			return;
@@ -641,7 +641,7 @@ listener_on_accept(struct evconnlistener *evl, evutil_socket_t fd,
 	bufferevent_setcb(c->bev, conn_on_read, conn_on_write, conn_on_event, c);
 	/* Never buffer more than one maximal frame plus its prefix. */
 	bufferevent_setwatermark(c->bev, EV_READ, 0,
-	    FRAME_MAX_MESSAGE_BYTES + FRAME_VARINT_MAX_BYTES);
+	    l->state->max_request_bytes + FRAME_VARINT_MAX_BYTES);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	if (refusal != NULL) {
 		char text[256];

@@ -16,15 +16,17 @@
 
 #include "common/log.h"
 #include "common/message.h"
+#include "common/payload.h"
 #include "common/surb.h"
 #include "common/xalloc.h"
 #include "rpcd/queue.h"
 
 /*
  * 2: received_marks (the duplicate window); 3: reply blocks
- * (docs/replies.md); 1 and 2 are migrated at open.
+ * (docs/replies.md); 4: fragments (docs/replies.md, "Fragments"); 1 to 3
+ * are migrated at open.
  */
-#define QUEUE_SCHEMA_VERSION	3
+#define QUEUE_SCHEMA_VERSION	4
 #define QUEUE_BUSY_TIMEOUT_MS	5000
 /*
  * Space (docs/ipc.md, "A full disk"): the WAL is checkpointed every
@@ -93,11 +95,24 @@ enum queue_stmt {
 	Q_ADD_GRANTED,
 	Q_ENQUEUE_ASK,
 	Q_EXPIRE_TAGS,
+	Q_ENQUEUE_FRAGMENT,
+	Q_EXPIRE_FRAGMENTS,
+	Q_EXPIRE_PARTIAL,
+	Q_RECEIVED_ID,
+	Q_FRAGMENT_COUNT,
+	Q_PUT_FRAGMENT,
+	Q_HOLD_FRAGMENT,
+	Q_FRAGMENTS_HELD,
+	Q_FRAGMENTS,
+	Q_DELETE_FRAGMENTS,
+	Q_DELETE_PARTIAL,
+	Q_PARTIAL,
 	Q_NSTMTS,
 };
 
 #define Q_OUTGOING_COLUMNS \
-	"SELECT id, msgid, recipient, provider, message, surbs, surbs_only, tag, surb FROM outgoing "
+	"SELECT id, msgid, recipient, provider, message, surbs, surbs_only, tag, surb, " \
+	"frag_index, frag_count FROM outgoing "
 
 
 static const char *const queue_sql[Q_NSTMTS] = {
@@ -145,6 +160,24 @@ static const char *const queue_sql[Q_NSTMTS] = {
 	[Q_ENQUEUE_ASK] = "INSERT INTO outgoing (msgid, recipient, provider, message, surbs, surb) "
 	    "VALUES (?, zeroblob(32), zeroblob(32), X'', ?, ?)",
 	[Q_EXPIRE_TAGS] = "DELETE FROM tags WHERE created <= ?",
+	[Q_ENQUEUE_FRAGMENT] = "INSERT INTO outgoing (msgid, recipient, provider, message, "
+	    "frag_index, frag_count) VALUES (?, ?, ?, ?, ?, ?)",
+	/* A partial message goes whole, by its first fragment's arrival;
+	 * every statement here is by index, never a scan of the parts. */
+	[Q_EXPIRE_FRAGMENTS] = "DELETE FROM fragments WHERE msgid IN (SELECT msgid "
+	    "FROM partial WHERE first <= ?)",
+	[Q_EXPIRE_PARTIAL] = "DELETE FROM partial WHERE first <= ?",
+	[Q_RECEIVED_ID] = "SELECT 1 FROM received WHERE msgid = ?",
+	[Q_FRAGMENT_COUNT] = "SELECT count FROM partial WHERE msgid = ?",
+	[Q_PUT_FRAGMENT] = "INSERT OR IGNORE INTO fragments (msgid, idx, bytes) "
+	    "VALUES (?, ?, ?)",
+	[Q_HOLD_FRAGMENT] = "INSERT INTO partial (msgid, count, held, first) "
+	    "VALUES (?, ?, 1, ?) ON CONFLICT (msgid) DO UPDATE SET held = held + 1",
+	[Q_FRAGMENTS_HELD] = "SELECT held FROM partial WHERE msgid = ?",
+	[Q_FRAGMENTS] = "SELECT idx, bytes FROM fragments WHERE msgid = ? ORDER BY idx",
+	[Q_DELETE_FRAGMENTS] = "DELETE FROM fragments WHERE msgid = ?",
+	[Q_DELETE_PARTIAL] = "DELETE FROM partial WHERE msgid = ?",
+	[Q_PARTIAL] = "SELECT COUNT(*), COALESCE(SUM(held), 0) FROM partial",
 };
 
 struct queue {
@@ -168,9 +201,10 @@ struct queue {
 	int		 capped;		/* at seen_max; said once */
 	char		 error[PATH_MAX + 256];	/* why the last write failed */
 	struct queue_counts counts;		/* since it was opened */
+	size_t		 max_message;		/* a whole received message at most */
 };
 
-/* A new store (then migrated to 3); version 1 is its first four statements. */
+/* A new store (then migrated to 4); version 1 is its first four statements. */
 static const char queue_schema[] =
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
     "CREATE TABLE outgoing ("
@@ -217,6 +251,24 @@ static const char queue_migrate_2[] =
     " tag BLOB NOT NULL, surb BLOB NOT NULL, expires INTEGER NOT NULL);"
     "CREATE INDEX reply_blocks_tag ON reply_blocks (tag, seq);"
     "UPDATE meta SET value = 3 WHERE key = 'schema';";
+
+/*
+ * Version 3 to 4 (docs/replies.md, "Fragments"): a queued row may be one
+ * fragment of a larger message (frag_count parts, this one frag_index;
+ * 0 parts: a whole message, as every row of 3), and the fragments of
+ * received messages not yet whole are kept apart until the last arrives:
+ * their bytes in fragments, and per message (partial) its count of
+ * parts, how many are held and when the first arrived (Unix s).
+ */
+static const char queue_migrate_3[] =
+    "ALTER TABLE outgoing ADD COLUMN frag_index INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE outgoing ADD COLUMN frag_count INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE partial (msgid BLOB PRIMARY KEY, count INTEGER NOT NULL,"
+    " held INTEGER NOT NULL, first INTEGER NOT NULL);"
+    "CREATE INDEX partial_first ON partial (first);"
+    "CREATE TABLE fragments (msgid BLOB NOT NULL, idx INTEGER NOT NULL,"
+    " bytes BLOB NOT NULL, PRIMARY KEY (msgid, idx));"
+    "UPDATE meta SET value = 4 WHERE key = 'schema';";
 
 static int
 queue_exec(struct queue *q, const char *sql)
@@ -654,9 +706,10 @@ queue_setup_schema(struct queue *q, char *err, size_t errlen)
 		return 0;
 	if (version >= 0 && version < QUEUE_SCHEMA_VERSION) {
 		char sql[sizeof(queue_schema) + sizeof(queue_migrate_1) +
-		    sizeof(queue_migrate_2)];
-		snprintf(sql, sizeof(sql), "%s%s%s", version == 0 ? queue_schema : "",
-		    version == 1 ? queue_migrate_1 : "", queue_migrate_2);
+		    sizeof(queue_migrate_2) + sizeof(queue_migrate_3)];
+		snprintf(sql, sizeof(sql), "%s%s%s%s", version == 0 ? queue_schema : "",
+		    version == 1 ? queue_migrate_1 : "",
+		    version <= 2 ? queue_migrate_2 : "", queue_migrate_3);
 		if (queue_exec_whole(q, sql) == -1)
 			return -1;
 		if (version > 0)
@@ -757,6 +810,7 @@ queue_open(struct queue **out, const char *path, const char *shown, char *err,
 	*out = NULL;
 	q->reserve_fd = -1;
 	q->record_fd = -1;
+	q->max_message = QUEUE_DEFAULT_MAX_MESSAGE_BYTES;
 	snprintf(q->path, sizeof(q->path), "%s", path);
 	snprintf(q->shown, sizeof(q->shown), "%s", shown ? shown : path);
 	if (queue_register_vfs() == -1 ||
@@ -872,19 +926,61 @@ queue_done(struct queue *q, sqlite3_stmt *st)
 	return queue_step(q, st) == SQLITE_DONE ? 0 : -1;
 }
 
+static int queue_begin(struct queue *);
+static void queue_rollback(struct queue *);
+static int queue_commit(struct queue *);
+
+/* The fragments of a message, each a row, in one transaction. */
+static int
+queue_enqueue_fragments(struct queue *q, const uint8_t msgid[QUEUE_MSGID_BYTES],
+    const uint8_t recipient[QUEUE_KEY_BYTES], const uint8_t provider[QUEUE_KEY_BYTES],
+    const uint8_t *msg, size_t len, size_t count, uint64_t *first)
+{
+	if (queue_begin(q) == -1)
+		return -1;
+	for (size_t i = 0; i < count; i++) {
+		size_t off = i * PAYLOAD_FRAGMENT_BYTES;
+		size_t n = len - off < PAYLOAD_FRAGMENT_BYTES ? len - off :
+		    PAYLOAD_FRAGMENT_BYTES;
+		sqlite3_stmt *st = queue_stmt(q, Q_ENQUEUE_FRAGMENT);
+		sqlite3_bind_blob(st, 1, msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 2, recipient, QUEUE_KEY_BYTES, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 3, provider, QUEUE_KEY_BYTES, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 4, msg + off, (int)n, SQLITE_STATIC);
+		sqlite3_bind_int(st, 5, (int)i);
+		sqlite3_bind_int(st, 6, (int)count);
+		if (queue_step(q, st) != SQLITE_DONE) {
+			queue_rollback(q);
+			return -1;
+		}
+		if (i == 0)
+			*first = (uint64_t)sqlite3_last_insert_rowid(q->db);
+	}
+	if (queue_commit(q) == -1)
+		return -1;
+	q->counts.enqueued++;
+	return 0;
+}
+
 int
 queue_enqueue(struct queue *q, const uint8_t msgid[QUEUE_MSGID_BYTES],
     const uint8_t recipient[QUEUE_KEY_BYTES], const uint8_t provider[QUEUE_KEY_BYTES],
     const uint8_t *msg, size_t len, uint64_t *id)
 {
 	sqlite3_stmt *st;
+	size_t count = payload_fragment_count(len);
 
+	if (len > MESSAGE_MAX_BYTES && count == 0)
+		return -1;	/* over PAYLOAD_MAX_FRAGMENTED_BYTES */
 	/* Without the whole reserve, a message accepted now might not be
 	 * retired once delivered: refused until there is room again. */
 	if (queue_room(q) == -1) {
 		queue_failed(q, SQLITE_FULL);
 		return -1;
 	}
+	if (count > 0)
+		return queue_enqueue_fragments(q, msgid, recipient, provider, msg,
+		    len, count, id);
 	st = queue_stmt(q, Q_ENQUEUE);
 	sqlite3_bind_blob(st, 1, msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 2, recipient, QUEUE_KEY_BYTES, SQLITE_STATIC);
@@ -929,6 +1025,8 @@ queue_outgoing_rows(struct queue *q, sqlite3_stmt *st,
 		o.len = (size_t)sqlite3_column_bytes(st, 4);
 		o.surbs = (unsigned)sqlite3_column_int(st, 5);
 		o.surbs_only = sqlite3_column_int(st, 6) != 0;
+		o.frag_index = (unsigned)sqlite3_column_int(st, 9);
+		o.frag_count = (unsigned)sqlite3_column_int(st, 10);
 		o.tag = NULL;
 		o.surb = NULL;
 		if ((sqlite3_column_type(st, 7) != SQLITE_NULL &&
@@ -1659,4 +1757,222 @@ queue_blocks_left(struct queue *q, const uint8_t tag[QUEUE_TAG_BYTES])
 		n = (long)sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
 	return n;
+}
+
+/*
+ * Fragments (docs/replies.md, "Fragments"): each arrives in its own
+ * transaction; the last one's also inserts the whole message into
+ * received and deletes its fragments, so that fetch shows a message only
+ * whole, and once (received's unique msgid keeps out a copy that arrives
+ * after it was assembled, the fragments' primary key a copy of a part).
+ */
+void
+queue_set_max_message(struct queue *q, size_t bytes)
+{
+	q->max_message = bytes;
+}
+
+/* In the open transaction: deletes partial messages older than
+ * QUEUE_FRAGMENT_EXPIRY_SECONDS; how many fragments went, or -1. */
+static int
+queue_expire_partial(struct queue *q)
+{
+	int64_t cutoff = queue_now(q) - QUEUE_FRAGMENT_EXPIRY_SECONDS;
+	sqlite3_stmt *st = queue_stmt(q, Q_EXPIRE_FRAGMENTS);
+	int n;
+
+	sqlite3_bind_int64(st, 1, cutoff);
+	if (queue_step(q, st) != SQLITE_DONE)
+		return -1;
+	n = sqlite3_changes(q->db);
+	st = queue_stmt(q, Q_EXPIRE_PARTIAL);
+	sqlite3_bind_int64(st, 1, cutoff);
+	if (queue_step(q, st) != SQLITE_DONE)
+		return -1;
+	if (n > 0)
+		log_info("message store: %d fragments of messages still partial "
+		    "after %d s dropped", n, QUEUE_FRAGMENT_EXPIRY_SECONDS);
+	return n;
+}
+
+int
+queue_expire_fragments(struct queue *q)
+{
+	if (queue_begin(q) == -1)
+		return -1;
+	if (queue_expire_partial(q) == -1) {
+		queue_rollback(q);
+		return -1;
+	}
+	return queue_commit(q);
+}
+
+/* 1 if a step of st gives a row, 0 if none, -1; st is reset after. */
+static int
+queue_has_row(sqlite3_stmt *st, sqlite3_int64 *col0)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW && col0 != NULL)
+		*col0 = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+/*
+ * In the open transaction: the fragments of msgid, all count of them,
+ * joined into a new message in received (its seq in *seq), and deleted.
+ * 0, or -1 (rolled back by the caller).
+ */
+static int
+queue_assemble(struct queue *q, const uint8_t msgid[QUEUE_MSGID_BYTES],
+    unsigned count, sqlite3_int64 *seq)
+{
+	size_t cap = (size_t)count * PAYLOAD_FRAGMENT_BYTES, len = 0;
+	uint8_t *whole = xmalloc(cap);
+	sqlite3_stmt *st = queue_stmt(q, Q_FRAGMENTS);
+	unsigned next = 0;
+	int rc, ok = 1;
+
+	sqlite3_bind_blob(st, 1, msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		size_t n = (size_t)sqlite3_column_bytes(st, 1);
+		/* payload_decode() checked each part; the store is checked
+		 * again for order and size, as any file may be damaged. */
+		if (sqlite3_column_int64(st, 0) != next || n > cap - len ||
+		    (next + 1 < count && n != PAYLOAD_FRAGMENT_BYTES)) {
+			ok = 0;
+			break;
+		}
+		memcpy(whole + len, sqlite3_column_blob(st, 1), n);
+		len += n;
+		next++;
+	}
+	sqlite3_reset(st);
+	if (!ok || next != count || (rc != SQLITE_DONE && rc != SQLITE_ROW)) {
+		log_warnx("message store: the fragments of a message are damaged");
+		free(whole);
+		return -1;
+	}
+	st = queue_stmt(q, Q_RECEIVE_TAGGED);
+	sqlite3_bind_blob(st, 1, msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, whole, (int)len, SQLITE_STATIC);
+	sqlite3_bind_null(st, 3);
+	sqlite3_bind_int(st, 4, 0);
+	rc = queue_step(q, st);
+	free(whole);
+	if (rc != SQLITE_DONE || sqlite3_changes(q->db) != 1)
+		return -1;
+	*seq = sqlite3_last_insert_rowid(q->db);
+	st = queue_stmt(q, Q_DELETE_FRAGMENTS);
+	sqlite3_bind_blob(st, 1, msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
+	if (queue_step(q, st) != SQLITE_DONE)
+		return -1;
+	st = queue_stmt(q, Q_DELETE_PARTIAL);
+	sqlite3_bind_blob(st, 1, msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
+	return queue_step(q, st) == SQLITE_DONE ? 0 : -1;
+}
+
+/*
+ * In the open transaction: whether fragment f is new and fits what is
+ * held of its message (1: drop it, as a duplicate or a mismatch), 0 to
+ * store it, -1.
+ */
+static int
+queue_fragment_unwanted(struct queue *q, const struct queue_fragment *f)
+{
+	sqlite3_stmt *st;
+	sqlite3_int64 held;
+	int rc;
+
+	st = queue_stmt(q, Q_RECEIVED_ID);
+	sqlite3_bind_blob(st, 1, f->msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
+	if ((rc = queue_has_row(st, NULL)) != 0)
+		return rc;	/* assembled already (1), or -1 */
+	st = queue_stmt(q, Q_FRAGMENT_COUNT);
+	sqlite3_bind_blob(st, 1, f->msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
+	if ((rc = queue_has_row(st, &held)) == -1)
+		return -1;
+	if (rc == 1 && held != f->count) {
+		log_warnx("message store: a fragment says its message has %u "
+		    "parts, those before it %lld: dropped", f->count, (long long)held);
+		return 1;
+	}
+	return 0;
+}
+
+int
+queue_receive_fragment(struct queue *q, const struct queue_fragment *f)
+{
+	sqlite3_stmt *st;
+	sqlite3_int64 held = 0, seq = 0;
+	int rc;
+
+	if (f->count < 2 || f->count > PAYLOAD_MAX_FRAGMENTS || f->index >= f->count ||
+	    f->len == 0 || f->len > PAYLOAD_FRAGMENT_BYTES)
+		return -1;
+	/* A message larger than ours could be is never kept (nor could a
+	 * fetch response carry it): dropped, and the sender's problem. */
+	if ((size_t)(f->count - 1) * PAYLOAD_FRAGMENT_BYTES + 1 > q->max_message) {
+		log_warnx("message store: a message of %u fragments is over "
+		    "max_message_bytes (%zu): dropped", f->count, q->max_message);
+		return 1;
+	}
+	if (queue_begin(q) == -1)
+		return -1;
+	rc = -1;
+	if (queue_expire_partial(q) == -1 ||
+	    (rc = queue_fragment_unwanted(q, f)) != 0)
+		goto out;
+	rc = -1;
+	st = queue_stmt(q, Q_PUT_FRAGMENT);
+	sqlite3_bind_blob(st, 1, f->msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, (int)f->index);
+	sqlite3_bind_blob(st, 3, f->bytes, (int)f->len, SQLITE_STATIC);
+	if (queue_step(q, st) != SQLITE_DONE)
+		goto out;
+	if (sqlite3_changes(q->db) == 0) {
+		rc = 1;		/* this part is here already */
+		goto out;
+	}
+	st = queue_stmt(q, Q_HOLD_FRAGMENT);
+	sqlite3_bind_blob(st, 1, f->msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, (int)f->count);
+	sqlite3_bind_int64(st, 3, queue_now(q));
+	if (queue_step(q, st) != SQLITE_DONE)
+		goto out;
+	st = queue_stmt(q, Q_FRAGMENTS_HELD);
+	sqlite3_bind_blob(st, 1, f->msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
+	if (queue_has_row(st, &held) != 1)
+		goto out;
+	if (held == f->count && queue_assemble(q, f->msgid, f->count, &seq) == -1)
+		goto out;
+	if (queue_commit(q) == -1)
+		return -1;
+	if (held < f->count)
+		return 2;
+	queue_add_mark(q, seq);
+	q->counts.received++;
+	return 0;
+out:
+	queue_rollback(q);
+	if (rc == 1) {
+		queue_succeeded(q);
+		q->counts.duplicates++;
+	}
+	return rc;
+}
+
+int
+queue_partial(struct queue *q, size_t *messages, size_t *fragments)
+{
+	sqlite3_stmt *st = queue_stmt(q, Q_PARTIAL);
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW) {
+		*messages = (size_t)sqlite3_column_int64(st, 0);
+		*fragments = (size_t)sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : -1;
 }

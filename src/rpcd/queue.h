@@ -47,6 +47,14 @@
  */
 #define QUEUE_DEFAULT_WINDOW_SECONDS	(7u * 24 * 3600)
 #define QUEUE_SEEN_MAX			1000000u
+/*
+ * Fragments (docs/replies.md, "Fragments"): a message received in part is
+ * dropped QUEUE_FRAGMENT_EXPIRY_SECONDS after its first fragment arrived;
+ * one over max_message_bytes (queue_set_max_message(), by default
+ * QUEUE_DEFAULT_MAX_MESSAGE_BYTES) is never kept.
+ */
+#define QUEUE_FRAGMENT_EXPIRY_SECONDS	(24 * 3600)
+#define QUEUE_DEFAULT_MAX_MESSAGE_BYTES	(1024 * 1024)
 
 struct queue;
 
@@ -61,6 +69,8 @@ struct queue_outgoing {
 	int		 surbs_only;	/* a packet of blocks, no message */
 	const uint8_t	*tag;		/* with blocks: the sender tag, else NULL */
 	const uint8_t	*surb;		/* a reply: the block it goes through */
+	unsigned	 frag_index;	/* a fragment: this part, from 0 */
+	unsigned	 frag_count;	/* a fragment: parts in all; 0: whole */
 };
 
 /* One packet of a message sent with reply blocks (queue_enqueue_rows()). */
@@ -93,6 +103,15 @@ struct queue_in {
 	unsigned	 more;		/* with surb_id: it asks for more blocks */
 };
 
+/* A received fragment of a message (queue_receive_fragment()). */
+struct queue_fragment {
+	const uint8_t	*msgid;
+	unsigned	 index;
+	unsigned	 count;
+	const uint8_t	*bytes;
+	size_t		 len;
+};
+
 /* A message handed out by queue_fetch(). */
 struct queue_received {
 	const uint8_t	*message;
@@ -112,7 +131,11 @@ void	queue_close(struct queue *);
  */
 void	queue_set_window(struct queue *, uint32_t seconds, uint32_t max_ids,
 	    time_t (*now)(void));
-/* Commits a message to send; *id is its queue id. 0 or -1. */
+/*
+ * Commits a message to send; *id is its queue id. 0 or -1. A message over
+ * MESSAGE_MAX_BYTES is cut into payload_fragment_count() rows (each its
+ * FRAGMENT), all committed in one transaction; *id is the first's.
+ */
 int	queue_enqueue(struct queue *, const uint8_t msgid[QUEUE_MSGID_BYTES],
 	    const uint8_t recipient[QUEUE_KEY_BYTES], const uint8_t provider[QUEUE_KEY_BYTES],
 	    const uint8_t *msg, size_t len, uint64_t *id);
@@ -150,6 +173,20 @@ int	queue_receive(struct queue *, const uint8_t msgid[QUEUE_MSGID_BYTES],
 long	queue_fetch(struct queue *, int (*cb)(void *, const struct queue_received *),
 	    int (*done)(void *), void *arg);
 size_t	queue_outgoing_count(struct queue *);
+/*
+ * Fragments (see QUEUE_FRAGMENT_EXPIRY_SECONDS). queue_receive_fragment():
+ * commits a fragment; 0 when it made its message whole (inserted into the
+ * received messages in the same transaction that deleted its fragments),
+ * 2 when it is stored and the message not whole yet, 1 when dropped (a
+ * copy of a part here, a message assembled already, a count that is not
+ * its message's, a message over the maximum), -1. Expired partial
+ * messages go first. queue_expire_fragments(): only that (at start).
+ * queue_partial(): partial messages and fragments held.
+ */
+void	queue_set_max_message(struct queue *, size_t bytes);
+int	queue_receive_fragment(struct queue *, const struct queue_fragment *);
+int	queue_expire_fragments(struct queue *);
+int	queue_partial(struct queue *, size_t *messages, size_t *fragments);
 
 /* What the store committed since it was opened (nymd's metrics). */
 struct queue_counts {

@@ -19,6 +19,7 @@
 #include "common/topology.h"
 #include "common/topology_ipc.h"
 #include "common/xalloc.h"
+#include "rpcd/api.h"
 #include "rpcd/listener.h"
 #include "rpcd/metrics.h"
 #include "rpcd/outbox.h"
@@ -64,6 +65,8 @@ rpcd_build(void *arg, const struct queue_outgoing *q)
 	o.msgid.len = QUEUE_MSGID_BYTES;
 	o.surbs = q->surbs;
 	o.surbs_only = q->surbs_only;
+	o.fragment_index = q->frag_index;
+	o.fragment_count = q->frag_count;
 	if (q->tag != NULL) {
 		o.sender_tag.data = (uint8_t *)q->tag;
 		o.sender_tag.len = QUEUE_TAG_BYTES;
@@ -131,7 +134,28 @@ rpcd_open_queue(const Nymipc__ChildConfig *cfg)
 	if (queue_open(&rpcd.state.queue, "nymd.db", shown, err, sizeof(err)) == -1)
 		fatalx_storage("%s/%s", dir, err);
 	rpcd_set_window(cfg);
+	queue_set_max_message(rpcd.state.queue, rpcd.state.max_message_bytes);
+	/* Partial messages whose time ran out while nymd was down. */
+	if (queue_expire_fragments(rpcd.state.queue) == -1)
+		log_warnx("message store: cannot drop expired fragments: %s",
+		    queue_error(rpcd.state.queue));
 	rpcd.state.queued = rpcd_queued;
+}
+
+/* max_message_bytes and the request limits that follow from it; master
+ * always sends it (0 only from a master older than it: the default). */
+static void
+rpcd_set_limits(const Nymipc__ChildConfig *cfg)
+{
+	size_t max = cfg->max_message_bytes ? cfg->max_message_bytes :
+	    QUEUE_DEFAULT_MAX_MESSAGE_BYTES;
+
+	rpcd.state.max_message_bytes = max;
+	rpcd.state.max_request_bytes = api_max_request_bytes(max);
+	rpcd.state.max_websocket_bytes =
+	    api_max_websocket_bytes(rpcd.state.max_request_bytes);
+	if (rpcd.state.queue != NULL)
+		queue_set_max_message(rpcd.state.queue, max);
 }
 
 /* Delivered messages that could not be deleted: once a second until they
@@ -182,6 +206,7 @@ rpcd_configure(struct proc *p)
 	const Nymipc__ChildConfig *cfg = p->config;
 
 	rpcd.proc = p;
+	rpcd_set_limits(cfg);
 	/* The listener (master's unix socket, or a TCP one bound here). */
 	rpcd.listener = listener_open(p->base, cfg, &rpcd.state);
 	rpcd_open_queue(cfg);
@@ -236,6 +261,7 @@ rpcd_reload(struct proc *p)
 	rpcd.state.provider_id = p->config->provider_id;
 	rpcd.surb_lifetime = p->config->reply_surb_lifetime_seconds;
 	rpcd_set_window(p->config);
+	rpcd_set_limits(p->config);
 }
 
 /* A (new) keyd or netd: what was in flight through the old one is gone,
@@ -336,12 +362,42 @@ rpcd_expires_s(uint64_t ms)
 	return ms / 1000 > INT64_MAX ? INT64_MAX : (int64_t)(ms / 1000);
 }
 
+/*
+ * A fragment of a larger message (docs/replies.md, "Fragments"): stored
+ * durably, then acknowledged like any delivery; the last one's commit
+ * makes the message whole, and only then is it pushed.
+ */
+static void
+rpcd_receive_fragment(const Nymipc__Received *r)
+{
+	struct queue_fragment f = {
+		.msgid = r->msgid.data, .index = r->fragment_index,
+		.count = r->fragment_count, .bytes = r->message.data,
+		.len = r->message.len,
+	};
+	int rc = queue_receive_fragment(rpcd.state.queue, &f);
+
+	if (rc != -1)
+		log_debug("delivery %llu: fragment %u of %u %s",
+		    (unsigned long long)r->id, f.index + 1, f.count,
+		    rc == 0 ? "stored, the message is whole" : rc == 2 ? "stored" :
+		    "dropped (a copy, or not its message's)");
+	rpcd_confirm(r->id, rc != -1);
+	if (rc == 0)
+		listener_delivered(rpcd.listener);
+}
+
 /* keyd unwrapped a real message (or opened a reply through one of our
  * blocks); netd acknowledges it to the provider once told it is stored. */
 static void
 on_received(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 {
 	const Nymipc__Received *r = msg->received;
+
+	if (r->fragment_count != 0) {
+		rpcd_receive_fragment(r);
+		return;
+	}
 	uint8_t surbs[PAYLOAD_MAX_SURBS * QUEUE_SURB_BYTES];
 	int64_t expires[PAYLOAD_MAX_SURBS];
 	struct queue_in in = {

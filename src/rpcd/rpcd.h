@@ -25,6 +25,11 @@ struct rpcd_state {
 	/* Ask netd for a fresh topology (it rate-limits); 0, or -1 if
 	 * netd cannot be asked now. */
 	int			(*refresh_topology)(void);
+	/* max_message_bytes (nymd.conf(5)), and the largest request and
+	 * websocket message that follow from it (api_max_request_bytes()). */
+	size_t			 max_message_bytes;
+	size_t			 max_request_bytes;
+	size_t			 max_websocket_bytes;
 };
 
 /* Its sandbox (rpcd/sandbox.c): accept and serve connections, no

@@ -225,9 +225,9 @@ ws_request(struct ws_conn *c, int text, const uint8_t *req, size_t len)
 	char why[96];
 
 	c->last_active_ms = clock_monotonic_ms();
-	if (len > FRAME_MAX_MESSAGE_BYTES) {
+	if (len > c->srv->state->max_request_bytes) {
 		snprintf(why, sizeof(why), "message too large: the request is %zu "
-		    "bytes, the limit is %u", len, FRAME_MAX_MESSAGE_BYTES);
+		    "bytes, the limit is %zu", len, c->srv->state->max_request_bytes);
 		ws_exception(c, text, why);
 		return;
 	}
@@ -278,7 +278,7 @@ ws_on_frame_start(wslay_event_context_ptr ctx,
 	c->in_ctrl = (arg->opcode & 0x8) != 0;
 	if (c->in_ctrl || c->oversize)
 		return;
-	if (arg->payload_length > WEBSOCKET_MAX_MESSAGE_BYTES -
+	if (arg->payload_length > c->srv->state->max_websocket_bytes -
 	    evbuffer_get_length(c->msg)) {
 		c->oversize = 1;
 		evbuffer_drain(c->msg, evbuffer_get_length(c->msg));
@@ -308,8 +308,8 @@ ws_on_msg(wslay_event_context_ptr ctx,
 	if (arg->opcode != WSLAY_TEXT_FRAME && arg->opcode != WSLAY_BINARY_FRAME)
 		return;		/* ping, pong and close: wslay's business */
 	if (c->oversize) {
-		snprintf(why, sizeof(why), "message too large: the limit is %u "
-		    "bytes per websocket message", (unsigned)WEBSOCKET_MAX_MESSAGE_BYTES);
+		snprintf(why, sizeof(why), "message too large: the limit is %zu "
+		    "bytes per websocket message", c->srv->state->max_websocket_bytes);
 		ws_exception(c, text, why);
 	} else {
 		size_t len = evbuffer_get_length(c->msg);

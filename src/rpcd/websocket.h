@@ -19,13 +19,12 @@ struct websocket_server;
 #define WEBSOCKET_MAX_CONNS		128
 /*
  * A message may carry a request as large as the TCP socket allows
- * (FRAME_MAX_MESSAGE_BYTES, 1 MiB). As JSON, its bytes grow by a third
- * in base64, plus room for the recipient and the field names. The seed
- * read at most 2048 bytes. A larger message, however fragmented, is
- * skipped and answered with an exception; the connection stays open.
+ * (rpcd_state's max_request_bytes). As JSON, its bytes grow by a third
+ * in base64, plus room for the recipient and the field names
+ * (max_websocket_bytes, api_max_websocket_bytes()). The seed read at
+ * most 2048 bytes. A larger message, however fragmented, is skipped and
+ * answered with an exception; the connection stays open.
  */
-#define WEBSOCKET_MAX_MESSAGE_BYTES \
-	((FRAME_MAX_MESSAGE_BYTES / 3 + 1) * 4 + 64 * 1024)
 /* Stop reading a connection whose unread responses exceed this. */
 #define WEBSOCKET_MAX_PENDING_OUT_BYTES	(8u * 1024 * 1024)
 /* A ping every interval; a peer silent for two intervals is gone. */

@@ -38,6 +38,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    !inside(p.surbs, p.n_surbs * SURB_BYTES, data, size) ||
 	    p.n_surbs > PAYLOAD_MAX_SURBS)
 		abort();
+	if (p.type == PAYLOAD_FRAGMENT && (p.count < 2 ||
+	    p.count > PAYLOAD_MAX_FRAGMENTS || p.index >= p.count ||
+	    p.message_len == 0 || p.message_len > PAYLOAD_FRAGMENT_BYTES ||
+	    (p.index + 1 < p.count && p.message_len != PAYLOAD_FRAGMENT_BYTES)))
+		abort();
 	for (size_t i = 0; i < p.n_surbs; i++)
 		if (surb_parse(p.surbs + i * SURB_BYTES, SURB_BYTES, NULL) != 0)
 			abort();

@@ -409,8 +409,9 @@ def run_bad(args):
     tcp_bad(args, "malformed varint (11 continuation bytes)", b"\xff" * 11,
             r"^bad frame: .*varint.*closing the connection", True)
     tcp_bad(args, "negative length (-1)", zigzag(-1), r"^bad frame: .*negative", True)
-    tcp_bad(args, "length over the limit (1 MiB + 1)", zigzag(1048577),
-            r"^bad frame: .*(large|limit).*1048576", True)
+    # the limit is max_request_bytes: max_message_bytes (1 MiB) + 4096
+    tcp_bad(args, "length over the limit (1 MiB + 4096 + 1)", zigzag(1052673),
+            r"^bad frame: .*(large|limit).*1052672", True)
     tcp_bad(args, "length over 64 bits", b"\xff" * 9 + b"\x7f",
             r"^bad frame: ", True)
     # TCP payloads: an exception, and the connection stays usable.
@@ -451,9 +452,9 @@ def run_bad(args):
                 bytes.fromhex("ec" + "ff" * 30 + "7f"))))),
             r"^send: the recipient provider's public key is not a usable X25519 key "
             r"\(a point of small order\)$", False)
-    tcp_bad(args, "message of 2032 bytes (the maximum is 2031)",
-            frame(send_request(bytes(2032), VALID_RECIPIENT)),
-            r"^send: message too large: 2032 bytes, the maximum is 2031$", False)
+    tcp_bad(args, "message of 1048577 bytes (the maximum is max_message_bytes, 1048576)",
+            frame(send_request(bytes(1048577), VALID_RECIPIENT)),
+            r"^send: message too large: 1048577 bytes, the maximum is 1048576$", False)
 
     # Websocket: JSON and binary; the connection always stays usable.
     rcpt = {"id": B64URL(RECIPIENT_KEY), "pubKey": base64.b64encode(RECIPIENT_KEY).decode(),
@@ -493,17 +494,17 @@ def run_bad(args):
            J({"send": {"message": "aGk=", "recipient": {
                "pubKey": base64.b64encode(K(0xC3)).decode()}}}),
            r"^send: the recipient has no provider, and the topology does not list its key$")
-    ws_bad(args, "message of 2032 bytes (JSON)", 1,
-           J({"send": {"message": base64.b64encode(bytes(2032)).decode(), "recipient": rcpt}}),
-           r"^send: message too large: 2032 bytes, the maximum is 2031$")
+    ws_bad(args, "message of 1048577 bytes (JSON)", 1,
+           J({"send": {"message": base64.b64encode(bytes(1048577)).decode(), "recipient": rcpt}}),
+           r"^send: message too large: 1048577 bytes, the maximum is 1048576$")
     ws_bad(args, "flush (JSON)", 1, b'{"flush":{}}',
            r"^Invalid server request: flush does not exist on the websocket")
     ws_bad(args, "flush (binary)", 2, REQ["flush"],
            r"^Invalid server request: flush does not exist on the websocket")
     ws_bad(args, "empty binary Request", 2, b"", r"^Invalid server request: unknown request")
     ws_bad(args, "truncated protobuf (binary)", 2, b"\x2a\x05\x0a", r"^malformed request")
-    ws_bad(args, "a message over the 1,463,640-byte websocket limit", 2, bytes(1463641),
-           r"^message too large: the limit is 1463640 bytes per websocket message$")
+    ws_bad(args, "a message over the 1,469,100-byte websocket limit", 2, bytes(1469101),
+           r"^message too large: the limit is 1469100 bytes per websocket message$")
 
     w = Ws(args.ws, origin="http://evil.example")
     report(w.code == 403 and w.closed(), "ws remote Origin http://evil.example: 403, then closed")

@@ -25,7 +25,7 @@ BOB_WAIT=$!
 track "$BOB_WAIT"
 check "the waiting connection learns bob's daemon pid ($CLIENT_bob_PID) and the maximum message size" \
 	wait_for 10 sh -c "grep -qx 'daemon pid: $CLIENT_bob_PID' '$WORK/bob.out' &&
-		grep -qx 'max message: 2031 bytes' '$WORK/bob.out'"
+		grep -qx 'max message: 1048576 bytes' '$WORK/bob.out'"
 sed 's/^/# bob: /' "$WORK/bob.out" "$WORK/bob.err" | head -3
 
 # A second subscriber is refused while bob's first one waits.

@@ -160,8 +160,8 @@ def _():
     expect(str(e) == "send: the recipient has no provider, and the topology does "
            "not list its key", str(e))
     e = raises(nym.RemoteError, alice.send,
-               nym.ClientConfig(id=E["BOB_ID"], provider=prov), b"x" * 2032)
-    expect(str(e).startswith("send: message too large: 2032 bytes"), str(e))
+               nym.ClientConfig(id=E["BOB_ID"], provider=prov), b"x" * 1048577)
+    expect(str(e) == "send: message too large: 1048577 bytes, the maximum is 1048576", str(e))
     expect(e.code == -4, "code %r" % e.code)
     expect(alice.details().id == E["ALICE_ID"], "alice's connection is not usable after")
 

@@ -38,15 +38,16 @@ fetch_until() {
 pattern() { python3 -c "import sys; n=int(sys.argv[1]); print(n, bytes((i*7+1)&255 for i in range(n)).hex())" "$1"; }
 
 : >"$WORK/got"
-for n in 0 1 2031; do "$SOCKREQ" "$A" "sendlen:$BOB:$n" >>"$WORK/sent"; done
-check "sends of 0, 1 and 2031 bytes are accepted" test "$(grep -c '^send: ok' "$WORK/sent")" = 3
-fetch_until 3 "$WORK/got"
-for n in 0 1 2031; do pattern $n; done | sed 's/ $//' >"$WORK/expect"
+# 2031 bytes: one packet; 2032: two fragments (docs/replies.md section 12)
+for n in 0 1 2031 2032; do "$SOCKREQ" "$A" "sendlen:$BOB:$n" >>"$WORK/sent"; done
+check "sends of 0, 1, 2031 and 2032 bytes are accepted" test "$(grep -c '^send: ok' "$WORK/sent")" = 4
+fetch_until 4 "$WORK/got"
+for n in 0 1 2031 2032; do pattern $n; done | sed 's/ $//' >"$WORK/expect"
 sed 's/ $//' "$WORK/got" | sort >"$WORK/got.sorted"
 sort "$WORK/expect" >"$WORK/expect.sorted"
 check "they arrive at bob byte-identical" cmp -s "$WORK/got.sorted" "$WORK/expect.sorted"
-check "2032 bytes are refused, naming the maximum" sh -c \
-	"'$SOCKREQ' '$A' 'sendlen:$BOB:2032' | grep -q 'exception: send: message too large: 2032 bytes, the maximum is 2031'"
+check "1048577 bytes are refused, naming the maximum (max_message_bytes)" sh -c \
+	"'$SOCKREQ' '$A' 'sendlen:$BOB:1048577' | grep -q 'exception: send: message too large: 1048577 bytes, the maximum is 1048576'"
 
 burst() {	# burst TAG COUNT: COUNT numbered messages from alice, one connection
 	args=""

@@ -67,9 +67,9 @@ check "a binary flush gets the same exception in protobuf" \
 	bad_then_details '^exception: Invalid server request: flush does not exist on the websocket' flush
 check "a binary message that is not a Request gets an exception" \
 	bad_then_details '^exception: malformed request' bin:ffffffff
-check "a binary request over 1 MiB gets an exception naming the limit" \
-	bad_then_details '^exception: message too large: the request is 1048577 bytes, the limit is 1048576' \
-	big:1048577
+check "a binary request over max_request_bytes (1 MiB + 4096) gets an exception naming the limit" \
+	bad_then_details '^exception: message too large: the request is 1052673 bytes, the limit is 1052672' \
+	big:1052673
 check "a message over the websocket limit is skipped with an exception" \
 	bad_then_details '^exception: message too large: the limit is [0-9]* bytes per websocket message' \
 	big:1500000

@@ -2,7 +2,7 @@
  * Test client of the seed's socket API: sends one Request over a unix or
  * TCP socket with the varint framing and prints the Response as text.
  * Usage: sockreq (unix:PATH | tcp:HOST:PORT) REQUEST...
- * REQUEST: details | clients | flush | fetch | none | raw:HEX |
+ * REQUEST: details | clients | flush | fetch | limits | none | raw:HEX |
  *          send:RECIPIENT_ID:PROVIDER_ID:TEXT | sendlen:RECIPIENT_ID:PROVIDER_ID:N |
  *          sendsurbs:RECIPIENT_ID:PROVIDER_ID:N:TEXT | reply:HEXTAG:TEXT
  * (sendlen sends N bytes of a fixed pattern; sendsurbs TEXT with reply_surbs
@@ -66,6 +66,7 @@ send_request(int fd, const char *what)
 	Types__RequestGetClients cl = TYPES__REQUEST_GET_CLIENTS__INIT;
 	Types__RequestFlush fl = TYPES__REQUEST_FLUSH__INIT;
 	Types__RequestFetchMessages fe = TYPES__REQUEST_FETCH_MESSAGES__INIT;
+	Types__RequestLimits li = TYPES__REQUEST_LIMITS__INIT;
 	uint8_t buf[65536], hdr[FRAME_VARINT_MAX_BYTES];
 	size_t len;
 
@@ -90,7 +91,8 @@ send_request(int fd, const char *what)
 	}
 	if (strncmp(what, "send:", 5) == 0 || strncmp(what, "sendlen:", 8) == 0 ||
 	    strncmp(what, "sendsurbs:", 10) == 0) {
-		static uint8_t body[FRAME_MAX_MESSAGE_BYTES];
+		/* a message of nymd's default max_message_bytes (1 MiB), and more */
+		static uint8_t body[FRAME_MAX_MESSAGE_BYTES + 4096];
 		Types__RequestSendMessage sm = TYPES__REQUEST_SEND_MESSAGE__INIT;
 		Config__ClientConfig to = CONFIG__CLIENT_CONFIG__INIT;
 		Config__MixConfig prov = CONFIG__MIX_CONFIG__INIT;
@@ -161,6 +163,9 @@ send_request(int fd, const char *what)
 	} else if (strcmp(what, "fetch") == 0) {
 		req.value_case = TYPES__REQUEST__VALUE_FETCH;
 		req.fetch = &fe;
+	} else if (strcmp(what, "limits") == 0) {
+		req.value_case = TYPES__REQUEST__VALUE_LIMITS;
+		req.limits = &li;
 	} else if (strcmp(what, "none") != 0) {
 		fprintf(stderr, "sockreq: unknown request %s\n", what);
 		return -1;
@@ -255,6 +260,11 @@ read_response(int fd)
 		break;
 	case TYPES__RESPONSE__VALUE_REPLY:
 		printf("reply: ok\n");
+		break;
+	case TYPES__RESPONSE__VALUE_LIMITS:
+		printf("limits: max_message_bytes: %llu max_request_bytes: %llu\n",
+		    (unsigned long long)res->limits->max_message_bytes,
+		    (unsigned long long)res->limits->max_request_bytes);
 		break;
 	default:
 		printf("response: %d\n", (int)res->value_case);

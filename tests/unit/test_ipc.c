@@ -464,6 +464,86 @@ test_check_sizes(void **state)
 	assert_true(why[0] != '\0');
 }
 
+/* Fragments (docs/replies.md section 12): bounds, sizes, and never with
+ * reply blocks, both ways. */
+static void
+test_check_fragments(void **state)
+{
+	struct ipc_dispatch d = { .handlers = {
+		[IPC_BUILD] = on_msg, [IPC_RECEIVED] = on_msg,
+	} };
+	Nymipc__Ipc m = NYMIPC__IPC__INIT;
+	Nymipc__Outgoing o = NYMIPC__OUTGOING__INIT;
+	Nymipc__Received r = NYMIPC__RECEIVED__INIT;
+	static uint8_t bytes[8192];
+	char why[128];
+
+	m.type = IPC_BUILD;
+	m.body_case = NYMIPC__IPC__BODY_OUTGOING;
+	m.outgoing = &o;
+	o.recipient.data = o.recipient_provider.data = o.msgid.data = o.message.data = bytes;
+	o.sender_tag.data = o.surb.data = bytes;
+	o.recipient.len = o.recipient_provider.len = 32;
+	o.msgid.len = MESSAGE_ID_BYTES;
+	o.fragment_index = 0;
+	o.fragment_count = PAYLOAD_MAX_FRAGMENTS;
+	o.message.len = PAYLOAD_FRAGMENT_BYTES;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), 0);
+	o.message.len--;		/* not the last: full */
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+	o.fragment_index = PAYLOAD_MAX_FRAGMENTS - 1;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), 0);
+	o.message.len = 0;		/* the last: not empty */
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+	o.message.len = 1;
+	o.fragment_index = o.fragment_count;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+	o.fragment_index = 0;
+	o.fragment_count = PAYLOAD_MAX_FRAGMENTS + 1;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+	o.fragment_count = 1;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+	o.fragment_count = 0;
+	o.fragment_index = 1;		/* an index without a count */
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+	o.fragment_index = 1;
+	o.fragment_count = 2;
+	o.sender_tag.len = PAYLOAD_TAG_BYTES;	/* with reply blocks */
+	o.surbs = 1;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+	o.sender_tag.len = 0;
+	o.surbs = 0;
+	o.surb.len = SURB_BYTES;	/* as a reply */
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+	o.surbs = 1;			/* as a reply asking for more blocks */
+	o.message.len = 0;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+
+	m.type = IPC_RECEIVED;
+	m.body_case = NYMIPC__IPC__BODY_RECEIVED;
+	m.received = &r;
+	r.msgid.data = r.message.data = r.sender_tag.data = r.surb_id.data = bytes;
+	r.msgid.len = MESSAGE_ID_BYTES;
+	r.fragment_index = 3;
+	r.fragment_count = 4;
+	r.message.len = PAYLOAD_FRAGMENT_BYTES;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), 0);
+	r.fragment_index = 2;
+	r.message.len = 5;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+	r.fragment_index = 4;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+	r.fragment_index = 3;
+	r.surb_id.len = SURB_ID_BYTES;	/* a reply in fragments */
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+	r.surb_id.len = 0;
+	r.sender_tag.len = PAYLOAD_TAG_BYTES;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+	r.sender_tag.len = 0;
+	r.fragment_count = 0;		/* an index without a count */
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+}
+
 /* Reply blocks (docs/replies.md): every size and count the contract says. */
 static void
 test_check_reply_blocks(void **state)
@@ -821,6 +901,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_unknown_field_refused, setup, teardown),
 		cmocka_unit_test(test_check_sizes),
 		cmocka_unit_test(test_check_reply_blocks),
+		cmocka_unit_test(test_check_fragments),
 		cmocka_unit_test_setup_teardown(test_none_type_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbage_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eof, setup, teardown),

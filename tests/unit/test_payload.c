@@ -161,7 +161,7 @@ test_decode_refuses(void **state)
 	/* unknown types, and the loop cover's, are not messages */
 	memcpy(bad, out, len);
 	for (int t = 0; t < 256; t++) {
-		if (t == 1 || t == 3)
+		if (t == 1 || t == 3 || t == 6)
 			continue;
 		bad[0] = (uint8_t)t;
 		assert_int_equal(payload_decode(bad, len, &q), -1);
@@ -208,6 +208,97 @@ test_more(void **state)
 	assert_int_equal(payload_encode(out, &len, &p), -1);
 }
 
+/* FRAGMENT: 21 bytes of head, full parts but the last, counts bounded. */
+static void
+test_fragment(void **state)
+{
+	uint8_t part[PAYLOAD_FRAGMENT_BYTES + 1], out[SPHINX_MAX_MESSAGE_BYTES];
+	struct payload p = { .type = PAYLOAD_FRAGMENT, .index = 0x0102,
+	    .count = 0x0203, .message = part, .message_len = PAYLOAD_FRAGMENT_BYTES }, q;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(PAYLOAD_FRAGMENT_BYTES, 2027);
+	assert_int_equal(payload_fragment_count(0), 0);
+	assert_int_equal(payload_fragment_count(MESSAGE_MAX_BYTES), 0);
+	assert_int_equal(payload_fragment_count(MESSAGE_MAX_BYTES + 1), 2);
+	assert_int_equal(payload_fragment_count(2 * 2027), 2);
+	assert_int_equal(payload_fragment_count(2 * 2027 + 1), 3);
+	assert_int_equal(payload_fragment_count(1048576), 518);
+	assert_int_equal(payload_fragment_count(PAYLOAD_MAX_FRAGMENTED_BYTES),
+	    PAYLOAD_MAX_FRAGMENTS);
+	assert_int_equal(payload_fragment_count(PAYLOAD_MAX_FRAGMENTED_BYTES + 1), 0);
+
+	randombytes_buf(part, sizeof(part));
+	memset(p.msgid, 7, sizeof(p.msgid));
+	assert_int_equal(payload_encode(out, &len, &p), 0);
+	assert_int_equal(len, SPHINX_MAX_MESSAGE_BYTES);
+	assert_int_equal(out[0], 6);
+	assert_int_equal(out[17], 1);
+	assert_int_equal(out[18], 2);
+	assert_int_equal(out[19], 2);
+	assert_int_equal(out[20], 3);
+	assert_memory_equal(out + 21, part, PAYLOAD_FRAGMENT_BYTES);
+	assert_int_equal(payload_decode(out, len, &q), 0);
+	assert_int_equal(q.type, PAYLOAD_FRAGMENT);
+	assert_int_equal(q.index, 0x0102);
+	assert_int_equal(q.count, 0x0203);
+	assert_memory_equal(q.msgid, p.msgid, MESSAGE_ID_BYTES);
+	assert_ptr_equal(q.message, out + 21);
+	assert_int_equal(q.message_len, PAYLOAD_FRAGMENT_BYTES);
+	/* a part before the last must be full */
+	assert_int_equal(payload_decode(out, len - 1, &q), -1);
+	p.message_len--;
+	assert_int_equal(payload_encode(out, &len, &p), -1);
+	/* the last may be short, not empty */
+	p.index = p.count - 1;
+	assert_int_equal(payload_encode(out, &len, &p), 0);
+	assert_int_equal(payload_decode(out, len, &q), 0);
+	assert_int_equal(q.message_len, PAYLOAD_FRAGMENT_BYTES - 1);
+	assert_int_equal(payload_decode(out, 21, &q), -1);
+	assert_int_equal(payload_decode(out, 20, &q), -1);
+	p.message_len = 0;
+	assert_int_equal(payload_encode(out, &len, &p), -1);
+	p.message_len = PAYLOAD_FRAGMENT_BYTES + 1;
+	assert_int_equal(payload_encode(out, &len, &p), -1);
+	/* index < count, 2 <= count <= PAYLOAD_MAX_FRAGMENTS */
+	p.message_len = 10;
+	p.index = 1;
+	p.count = 2;
+	assert_int_equal(payload_encode(out, &len, &p), 0);
+	assert_int_equal(payload_decode(out, len, &q), 0);
+	out[17] = 0;
+	out[18] = 2;
+	assert_int_equal(payload_decode(out, len, &q), -1);
+	out[18] = 0;
+	out[19] = 0;
+	out[20] = 1;
+	assert_int_equal(payload_decode(out, len, &q), -1);
+	out[19] = (PAYLOAD_MAX_FRAGMENTS + 1) >> 8;
+	out[20] = (PAYLOAD_MAX_FRAGMENTS + 1) & 0xff;
+	out[17] = PAYLOAD_MAX_FRAGMENTS >> 8;
+	out[18] = PAYLOAD_MAX_FRAGMENTS & 0xff;
+	assert_int_equal(payload_decode(out, len, &q), -1);
+	/* the last of PAYLOAD_MAX_FRAGMENTS */
+	out[17] = (PAYLOAD_MAX_FRAGMENTS - 1) >> 8;
+	out[18] = (PAYLOAD_MAX_FRAGMENTS - 1) & 0xff;
+	out[19] = PAYLOAD_MAX_FRAGMENTS >> 8;
+	out[20] = PAYLOAD_MAX_FRAGMENTS & 0xff;
+	assert_int_equal(payload_decode(out, len, &q), 0);
+	assert_int_equal(q.count, PAYLOAD_MAX_FRAGMENTS);
+	p.count = 1;
+	p.index = 0;
+	assert_int_equal(payload_encode(out, &len, &p), -1);
+	p.count = PAYLOAD_MAX_FRAGMENTS + 1;
+	assert_int_equal(payload_encode(out, &len, &p), -1);
+	p.count = 2;
+	p.index = 2;
+	assert_int_equal(payload_encode(out, &len, &p), -1);
+	p.index = 1;
+	p.n_surbs = 1;
+	assert_int_equal(payload_encode(out, &len, &p), -1);
+}
+
 int
 main(void)
 {
@@ -218,6 +309,7 @@ main(void)
 		cmocka_unit_test(test_surbs_only),
 		cmocka_unit_test(test_decode_refuses),
 		cmocka_unit_test(test_more),
+		cmocka_unit_test(test_fragment),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -17,15 +17,20 @@
  *    forgotten; never sooner when the clock is set back; never while its
  *    message is unfetched; at most max_ids of them, the oldest forgotten
  *    first; and the bytes one id takes on disk;
- *  - the stores of the releases before (tests/fixtures/rpcd-store-v1.db
- *    and -v2.db, schema versions 1 and 2) are migrated with nothing lost,
+ *  - the stores of the releases before (tests/fixtures/rpcd-store-v1.db,
+ *    -v2.db and -v3.db, schema versions 1 to 3) are migrated with nothing lost,
  *    and a store of a newer schema is refused and left as it is;
  *  - reply blocks (docs/replies.md): a message's packets with blocks are
  *    queued together; received blocks are kept by sender tag, used once
  *    each, oldest first, and a reply queued in the transaction that takes
  *    its block (also across a reopen); expired blocks and keys are not
  *    used; a reply through our block stores its message and deletes the
- *    block's keys together, and a second one through it is dropped.
+ *    block's keys together, and a second one through it is dropped;
+ *  - fragments (docs/replies.md, "Fragments"): a large message is queued
+ *    as its parts in one transaction; received parts make the message
+ *    whole once, the last one's transaction storing it and deleting them;
+ *    copies of a part or of a whole message are dropped; parts survive a
+ *    reopen; a partial message expires; a bad count is dropped.
  */
 #include <config.h>
 
@@ -44,6 +49,8 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "common/message.h"
+#include "common/payload.h"
 #include "rpcd/queue.h"
 
 static unsigned long syncs;
@@ -636,7 +643,7 @@ test_store_v1_migrates(void **state)
 	assert_int_equal(copy_file(from, f->path), 0);
 	assert_int_equal(schema_of(f->path), 1);
 	assert_int_equal(queue_open(&f->q, f->path, NULL, err, sizeof(err)), 0);
-	assert_int_equal(schema_of(f->path), 3);
+	assert_int_equal(schema_of(f->path), 4);
 
 	assert_int_equal(queue_each_outgoing(f->q, check_outgoing, &s), 0);
 	assert_int_equal(s.n, 3);
@@ -655,10 +662,10 @@ test_store_v1_migrates(void **state)
 	for (int i = 1; i <= 5; i++)
 		assert_int_equal(fixture_received(f->q, i), 1);
 
-	/* opened again: schema 3 as it is, nothing migrated twice */
+	/* opened again: schema 4 as it is, nothing migrated twice */
 	queue_close(f->q);
 	assert_int_equal(queue_open(&f->q, f->path, NULL, err, sizeof(err)), 0);
-	assert_int_equal(schema_of(f->path), 3);
+	assert_int_equal(schema_of(f->path), 4);
 	assert_int_equal(queue_outgoing_count(f->q), 3);
 	assert_int_equal(fixture_received(f->q, 3), 1);
 }
@@ -674,12 +681,12 @@ test_store_newer_refused(void **state)
 	queue_close(f->q);
 	f->q = NULL;
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "UPDATE meta SET value = 4 WHERE key = 'schema';"
+	assert_int_equal(sqlite3_exec(db, "UPDATE meta SET value = 5 WHERE key = 'schema';"
 	    "DROP TABLE received_marks", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(queue_open(&f->q, f->path, NULL, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "schema version 4, newer than this nymd's 3"));
-	assert_int_equal(schema_of(f->path), 4);
+	assert_non_null(strstr(err, "schema version 5, newer than this nymd's 4"));
+	assert_int_equal(schema_of(f->path), 5);
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
 	assert_int_not_equal(sqlite3_exec(db, "SELECT * FROM received_marks",
 	    NULL, NULL, NULL), SQLITE_OK);
@@ -713,7 +720,7 @@ test_store_v2_migrates(void **state)
 	assert_int_equal(copy_file(from, f->path), 0);
 	assert_int_equal(schema_of(f->path), 2);
 	assert_int_equal(queue_open(&f->q, f->path, NULL, err, sizeof(err)), 0);
-	assert_int_equal(schema_of(f->path), 3);
+	assert_int_equal(schema_of(f->path), 4);
 	assert_int_equal(queue_each_outgoing(f->q, check_outgoing, &s), 0);
 	assert_int_equal(s.n, 3);
 	assert_int_equal(s.intact, 3);
@@ -1000,6 +1007,363 @@ test_more_blocks(void **state)
 	assert_true(total <= 4 + 7 * 4);
 }
 
+/* Every message handed out by a fetch, whole (the fragment tests). */
+struct whole_got {
+	int	 n;
+	size_t	 len;
+	uint8_t	*copy;		/* the last one's bytes */
+	uint8_t	 msgid[QUEUE_MSGID_BYTES];
+};
+
+static int
+whole_one(void *arg, const struct queue_received *r)
+{
+	struct whole_got *g = arg;
+
+	g->n++;
+	free(g->copy);
+	g->len = r->len;
+	g->copy = malloc(r->len ? r->len : 1);
+	assert_non_null(g->copy);
+	if (r->len > 0)
+		memcpy(g->copy, r->message, r->len);
+	if (r->msgid != NULL)
+		memcpy(g->msgid, r->msgid, QUEUE_MSGID_BYTES);
+	return 0;
+}
+
+struct frag_rows {
+	int		 n;
+	size_t		 len;		/* of all rows' messages */
+	uint8_t		*joined;
+	unsigned	 index[8];
+	unsigned	 count[8];
+	size_t		 part[8];
+	int		 same_msgid;
+	uint8_t		 msgid[QUEUE_MSGID_BYTES];
+};
+
+static void
+see_fragment(void *arg, const struct queue_outgoing *o)
+{
+	struct frag_rows *s = arg;
+
+	if (s->n == 0)
+		memcpy(s->msgid, o->msgid, QUEUE_MSGID_BYTES);
+	s->same_msgid += memcmp(s->msgid, o->msgid, QUEUE_MSGID_BYTES) == 0;
+	if (s->n < 8) {
+		s->index[s->n] = o->frag_index;
+		s->count[s->n] = o->frag_count;
+		s->part[s->n] = o->len;
+	}
+	s->joined = realloc(s->joined, s->len + o->len + 1);
+	assert_non_null(s->joined);
+	memcpy(s->joined + s->len, o->message, o->len);
+	s->len += o->len;
+	s->n++;
+}
+
+static void
+fill_pattern(uint8_t *buf, size_t len, unsigned seed)
+{
+	for (size_t j = 0; j < len; j++)
+		buf[j] = (uint8_t)(j * 31 + seed + (j >> 11));
+}
+
+/*
+ * A message over one packet is queued as its fragments, in one
+ * transaction: full parts of 2027 bytes but the last, all with the
+ * message's id; one that fits a packet is one row as before; one over
+ * what fragments carry is refused.
+ */
+static void
+test_fragments_enqueued(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t msgid[QUEUE_MSGID_BYTES], rcpt[QUEUE_KEY_BYTES], prov[QUEUE_KEY_BYTES];
+	size_t len = 2 * PAYLOAD_FRAGMENT_BYTES + 946;
+	uint8_t *msg = malloc(PAYLOAD_MAX_FRAGMENTED_BYTES + 1);
+	struct frag_rows s = { 0 };
+	uint64_t id;
+
+	assert_non_null(msg);
+	memset(msgid, 0x31, sizeof(msgid));
+	memset(rcpt, 0x32, sizeof(rcpt));
+	memset(prov, 0x33, sizeof(prov));
+	fill_pattern(msg, len, 1);
+	assert_int_equal(queue_enqueue(f->q, msgid, rcpt, prov, msg, MESSAGE_MAX_BYTES, &id), 0);
+	assert_int_equal(queue_enqueue(f->q, msgid, rcpt, prov, msg, len, &id), 0);
+	assert_int_equal(id, 2);
+	assert_int_equal(queue_outgoing_count(f->q), 4);
+	assert_int_equal(queue_each_outgoing(f->q, see_fragment, &s), 0);
+	assert_int_equal(s.n, 4);
+	assert_int_equal(s.same_msgid, 4);
+	assert_int_equal(s.count[0], 0);
+	assert_int_equal(s.part[0], MESSAGE_MAX_BYTES);
+	for (unsigned i = 0; i < 3; i++) {
+		assert_int_equal(s.index[1 + i], i);
+		assert_int_equal(s.count[1 + i], 3);
+	}
+	assert_int_equal(s.part[1], PAYLOAD_FRAGMENT_BYTES);
+	assert_int_equal(s.part[2], PAYLOAD_FRAGMENT_BYTES);
+	assert_int_equal(s.part[3], 946);
+	assert_int_equal(s.len, MESSAGE_MAX_BYTES + len);
+	assert_memory_equal(s.joined + MESSAGE_MAX_BYTES, msg, len);
+	free(s.joined);
+	assert_int_equal(queue_enqueue(f->q, msgid, rcpt, prov, msg,
+	    PAYLOAD_MAX_FRAGMENTED_BYTES + 1, &id), -1);
+	assert_int_equal(queue_outgoing_count(f->q), 4);
+	free(msg);
+}
+
+/* Fragment i of a message of count parts cut from msg. */
+static int
+fragment_in(struct queue *q, const uint8_t msgid[QUEUE_MSGID_BYTES],
+    const uint8_t *msg, size_t len, unsigned i)
+{
+	unsigned count = (unsigned)payload_fragment_count(len);
+	size_t off = (size_t)i * PAYLOAD_FRAGMENT_BYTES;
+	struct queue_fragment fr = { .msgid = msgid, .index = i, .count = count,
+	    .bytes = msg + off, .len = len - off < PAYLOAD_FRAGMENT_BYTES ?
+	    len - off : PAYLOAD_FRAGMENT_BYTES };
+
+	return queue_receive_fragment(q, &fr);
+}
+
+/*
+ * Fragments in any order: nothing to fetch until the last, which makes
+ * the message whole, fetched once; a copy of a part, before or after,
+ * changes nothing; nothing of its fragments stays.
+ */
+static void
+test_fragments_assembled(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t msgid[QUEUE_MSGID_BYTES], msg[3 * PAYLOAD_FRAGMENT_BYTES];
+	size_t len = sizeof(msg) - 5, parts, frags;
+	struct whole_got g = { 0 };
+
+	memset(msgid, 0x41, sizeof(msgid));
+	fill_pattern(msg, len, 2);
+	assert_int_equal(fragment_in(f->q, msgid, msg, len, 2), 2);
+	assert_int_equal(fragment_in(f->q, msgid, msg, len, 2), 1);	/* a copy */
+	assert_int_equal(fragment_in(f->q, msgid, msg, len, 0), 2);
+	assert_int_equal(queue_fetch(f->q, whole_one, got_done, &g), 0);
+	assert_int_equal(queue_partial(f->q, &parts, &frags), 0);
+	assert_int_equal(parts, 1);
+	assert_int_equal(frags, 2);
+	assert_int_equal(fragment_in(f->q, msgid, msg, len, 1), 0);
+	assert_int_equal(queue_partial(f->q, &parts, &frags), 0);
+	assert_int_equal(parts, 0);
+	assert_int_equal(frags, 0);
+	/* every part again: the message is here, nothing is kept of them */
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(fragment_in(f->q, msgid, msg, len, i), 1);
+	assert_int_equal(queue_partial(f->q, &parts, &frags), 0);
+	assert_int_equal(frags, 0);
+	assert_int_equal(queue_fetch(f->q, whole_one, got_done, &g), 1);
+	assert_int_equal(g.len, len);
+	assert_memory_equal(g.copy, msg, len);
+	assert_memory_equal(g.msgid, msgid, sizeof(msgid));
+	/* and after it was fetched */
+	assert_int_equal(fragment_in(f->q, msgid, msg, len, 1), 1);
+	assert_int_equal(queue_fetch(f->q, whole_one, got_done, &g), 0);
+	assert_int_equal(queue_counts(f->q)->received, 1);
+	free(g.copy);
+}
+
+/* A part whose count is not its message's, or a message over the
+ * maximum, is dropped; the parts held stay as they were. */
+static void
+test_fragments_refused(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t msgid[QUEUE_MSGID_BYTES], msg[4 * PAYLOAD_FRAGMENT_BYTES];
+	size_t parts, frags;
+	struct queue_fragment fr = { .msgid = msgid, .index = 1, .count = 3,
+	    .bytes = msg, .len = PAYLOAD_FRAGMENT_BYTES };
+
+	memset(msgid, 0x42, sizeof(msgid));
+	fill_pattern(msg, sizeof(msg), 3);
+	assert_int_equal(fragment_in(f->q, msgid, msg, sizeof(msg), 0), 2);
+	assert_int_equal(queue_receive_fragment(f->q, &fr), 1);
+	fr.count = 1;
+	assert_int_equal(queue_receive_fragment(f->q, &fr), -1);
+	fr.count = 4;
+	fr.len = 0;
+	assert_int_equal(queue_receive_fragment(f->q, &fr), -1);
+	assert_int_equal(queue_partial(f->q, &parts, &frags), 0);
+	assert_int_equal(frags, 1);
+	/* our maximum: 3 parts of a 4-part message would already be over */
+	queue_set_max_message(f->q, 3 * PAYLOAD_FRAGMENT_BYTES);
+	memset(msgid, 0x43, sizeof(msgid));
+	assert_int_equal(fragment_in(f->q, msgid, msg, sizeof(msg), 0), 1);
+	assert_int_equal(fragment_in(f->q, msgid, msg, 3 * PAYLOAD_FRAGMENT_BYTES, 0), 2);
+	assert_int_equal(queue_partial(f->q, &parts, &frags), 0);
+	assert_int_equal(parts, 2);
+	assert_int_equal(frags, 2);
+}
+
+/* A store closed between fragments (rpcd killed) resumes: the parts
+ * held then and the rest make the message, once. */
+static void
+test_fragments_survive_reopen(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t msgid[QUEUE_MSGID_BYTES], msg[5 * PAYLOAD_FRAGMENT_BYTES];
+	struct whole_got g = { 0 };
+	char err[256];
+
+	memset(msgid, 0x44, sizeof(msgid));
+	fill_pattern(msg, sizeof(msg), 4);
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(fragment_in(f->q, msgid, msg, sizeof(msg), i), 2);
+	queue_close(f->q);
+	assert_int_equal(queue_open(&f->q, f->path, NULL, err, sizeof(err)), 0);
+	assert_int_equal(queue_expire_fragments(f->q), 0);
+	assert_int_equal(fragment_in(f->q, msgid, msg, sizeof(msg), 2), 1);
+	assert_int_equal(fragment_in(f->q, msgid, msg, sizeof(msg), 3), 2);
+	assert_int_equal(fragment_in(f->q, msgid, msg, sizeof(msg), 4), 0);
+	assert_int_equal(queue_fetch(f->q, whole_one, got_done, &g), 1);
+	assert_int_equal(g.len, sizeof(msg));
+	assert_memory_equal(g.copy, msg, sizeof(msg));
+	free(g.copy);
+}
+
+/*
+ * A partial message is dropped QUEUE_FRAGMENT_EXPIRY_SECONDS after its
+ * first part arrived: when a part arrives, and at start; not sooner.
+ */
+static void
+test_fragments_expire(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t a[QUEUE_MSGID_BYTES], b[QUEUE_MSGID_BYTES], msg[2 * PAYLOAD_FRAGMENT_BYTES];
+	struct whole_got g = { 0 };
+	size_t parts, frags;
+	char err[256];
+
+	fake_now = 5000000;
+	queue_set_window(f->q, WINDOW, QUEUE_SEEN_MAX, fake_clock);
+	memset(a, 0x45, sizeof(a));
+	memset(b, 0x46, sizeof(b));
+	fill_pattern(msg, sizeof(msg), 5);
+	assert_int_equal(fragment_in(f->q, a, msg, sizeof(msg), 0), 2);
+	fake_now += QUEUE_FRAGMENT_EXPIRY_SECONDS - 1;
+	assert_int_equal(fragment_in(f->q, b, msg, sizeof(msg), 0), 2);
+	assert_int_equal(queue_expire_fragments(f->q), 0);
+	assert_int_equal(queue_partial(f->q, &parts, &frags), 0);
+	assert_int_equal(parts, 2);
+	/* a's last part one second too late: a is gone, the part starts anew */
+	fake_now += 1;
+	assert_int_equal(fragment_in(f->q, a, msg, sizeof(msg), 1), 2);
+	assert_int_equal(queue_partial(f->q, &parts, &frags), 0);
+	assert_int_equal(parts, 2);
+	assert_int_equal(frags, 2);
+	assert_int_equal(queue_fetch(f->q, whole_one, got_done, &g), 0);
+	/* at start: b's time is up too, and a's new one not yet */
+	fake_now += QUEUE_FRAGMENT_EXPIRY_SECONDS - 1;
+	queue_close(f->q);
+	assert_int_equal(queue_open(&f->q, f->path, NULL, err, sizeof(err)), 0);
+	queue_set_window(f->q, WINDOW, QUEUE_SEEN_MAX, fake_clock);
+	assert_int_equal(queue_expire_fragments(f->q), 0);
+	assert_int_equal(queue_partial(f->q, &parts, &frags), 0);
+	assert_int_equal(parts, 1);
+	assert_int_equal(frags, 1);
+	assert_int_equal(fragment_in(f->q, a, msg, sizeof(msg), 0), 0);
+	assert_int_equal(queue_fetch(f->q, whole_one, got_done, &g), 1);
+	assert_memory_equal(g.copy, msg, sizeof(msg));
+	free(g.copy);
+}
+
+struct v3_seen {
+	int	n;
+	int	intact;
+};
+
+static void
+check_v3_outgoing(void *arg, const struct queue_outgoing *o)
+{
+	struct v3_seen *s = arg;
+	uint8_t id4[QUEUE_MSGID_BYTES], id5[QUEUE_MSGID_BYTES], tag[QUEUE_TAG_BYTES];
+	struct outgoing_seen plain = { s->n, 0 };
+
+	s->n++;
+	if (o->frag_count != 0)
+		return;
+	if (s->n <= 3) {
+		check_outgoing(&plain, o);
+		s->intact += plain.intact;
+		return;
+	}
+	memset(id4, 0x54, sizeof(id4));
+	memset(id5, 0x55, sizeof(id5));
+	memset(tag, 0x44, sizeof(tag));
+	if (o->tag == NULL || memcmp(o->tag, tag, sizeof(tag)) != 0 || o->surb != NULL)
+		return;
+	if (s->n == 4)
+		s->intact += o->id == 4 && memcmp(o->msgid, id4, sizeof(id4)) == 0 &&
+		    o->surbs == 2 && !o->surbs_only && o->len == 6 &&
+		    memcmp(o->message, "tagged", 6) == 0;
+	else
+		s->intact += o->id == 5 && memcmp(o->msgid, id5, sizeof(id5)) == 0 &&
+		    o->surbs == 4 && o->surbs_only && o->len == 0;
+}
+
+/*
+ * The store of the release before fragments (schema 3:
+ * tests/fixtures/rpcd-store-v3.c) opens as schema 4 with nothing lost:
+ * the queued messages (plain, and with reply blocks) as they were and
+ * none of them a fragment, the unfetched messages fetched once, every
+ * remembered id a duplicate, the received block there; and fragments work
+ * in it.
+ */
+static void
+test_store_v3_migrates(void **state)
+{
+	struct fixture *f = *state;
+	struct v3_seen s = { 0, 0 };
+	struct got g = { 0 };
+	struct whole_got w = { 0 };
+	const char *top = getenv("top_srcdir");
+	char from[1024], err[256];
+	uint8_t tag[QUEUE_TAG_BYTES], msgid[QUEUE_MSGID_BYTES], msg[3000];
+	uint8_t key[QUEUE_KEY_BYTES];
+	uint64_t id;
+
+	queue_close(f->q);
+	f->q = NULL;
+	snprintf(from, sizeof(from), "%s/tests/fixtures/rpcd-store-v3.db", top ? top : ".");
+	assert_int_equal(copy_file(from, f->path), 0);
+	assert_int_equal(schema_of(f->path), 3);
+	assert_int_equal(queue_open(&f->q, f->path, NULL, err, sizeof(err)), 0);
+	assert_int_equal(schema_of(f->path), 4);
+	assert_int_equal(queue_each_outgoing(f->q, check_v3_outgoing, &s), 0);
+	assert_int_equal(s.n, 5);
+	assert_int_equal(s.intact, 5);
+	assert_int_equal(queue_fetch(f->q, got_one, got_done, &g), 3);
+	assert_string_equal(g.last, "with a block");
+	assert_int_equal(g.tagged, 1);
+	memset(tag, 0x67, sizeof(tag));
+	assert_memory_equal(g.tag, tag, sizeof(tag));
+	for (int i = 1; i <= 5; i++)
+		assert_int_equal(fixture_received(f->q, i), 1);
+	assert_int_equal(queue_blocks_left(f->q, tag), 1);
+	/* fragments, both ways */
+	memset(msgid, 0x79, sizeof(msgid));
+	fill_pattern(msg, sizeof(msg), 6);
+	memset(key, 0x7a, sizeof(key));
+	assert_int_equal(queue_enqueue(f->q, msgid, key, key, msg, sizeof(msg), &id), 0);
+	assert_int_equal(id, 6);
+	assert_int_equal(queue_outgoing_count(f->q), 7);
+	assert_int_equal(fragment_in(f->q, msgid, msg, sizeof(msg), 1), 2);
+	assert_int_equal(fragment_in(f->q, msgid, msg, sizeof(msg), 0), 0);
+	assert_int_equal(queue_fetch(f->q, whole_one, got_done, &w), 1);
+	assert_int_equal(w.len, sizeof(msg));
+	assert_memory_equal(w.copy, msg, sizeof(msg));
+	free(w.copy);
+}
+
 int
 main(void)
 {
@@ -1023,6 +1387,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_store_v2_migrates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enqueue_rows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reply_blocks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fragments_enqueued, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fragments_assembled, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fragments_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fragments_survive_reopen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fragments_expire, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_v3_migrates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_surb_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_more_blocks, setup, teardown),
 	};
