@@ -337,11 +337,13 @@ up_allow_list(const struct testnet *t)
 
 /*
  * Sets one key of a node's config.toml as init wrote it: the line
- * "\nKEY = WAS\n" becomes "\nKEY = VALUE\n".
+ * "\nKEY = WAS\n" becomes "\nKEY = VALUE\n". Unless required, a file
+ * or line that is not there leaves things as they are (a node program
+ * of another version, or a test's stand-in).
  */
 static int
 up_node_set(const char *home, const struct testnet_proc *p, const char *key,
-    const char *was, const char *value)
+    const char *was, const char *value, int required)
 {
 	char file[PATH_MAX], old[128], line[128], *buf = NULL, *at, *out = NULL;
 	size_t len, n, o;
@@ -358,11 +360,16 @@ up_node_set(const char *home, const struct testnet_proc *p, const char *key,
 		return -1;
 	}
 	if (fs_read_file(file, 1 << 20, &buf, &len, &mode) == -1) {
+		if (!required && errno == ENOENT)
+			return 0;
 		up_err("%s: %s", file, strerror(errno));
 		return -1;
 	}
 	if ((at = strstr(buf, old)) == NULL) {
-		up_err("%s: no %s = %s to set", file, key, was);
+		if (!required)
+			rc = 0;
+		else
+			up_err("%s: no %s = %s to set", file, key, was);
 		goto out;
 	}
 	if ((out = malloc(len + n)) == NULL) {
@@ -410,13 +417,13 @@ up_node_init(struct testnet *t, struct testnet_proc *p)
 	}
 	/* Every node shares this machine's cores: one Sphinx worker each
 	 * (as many as the cores each would crowd out the clients). */
-	if (up_node_set(home, p, "workers", "0", "1") == -1)
+	if (up_node_set(home, p, "workers", "0", "1", 0) == -1)
 		return -1;
 	if (p->metrics_port != 0) {
 		char listen[32];
 		snprintf(listen, sizeof(listen), "\"127.0.0.1:%u\"",
 		    (unsigned int)p->metrics_port);
-		if (up_node_set(home, p, "metrics_listen", "\"\"", listen) == -1)
+		if (up_node_set(home, p, "metrics_listen", "\"\"", listen, 1) == -1)
 			return -1;
 	}
 	return 0;
