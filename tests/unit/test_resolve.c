@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -694,21 +695,31 @@ ns_open(struct ns *ns, struct event_base *base, struct resolve_conf *c, enum ns_
 
 	memset(ns, 0, sizeof(*ns));
 	ns->mode = mode;
-	ns->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-	assert_true(ns->fd >= 0);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(ns->fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(getsockname(ns->fd, (struct sockaddr *)&sin, &len), 0);
+	/* UDP on a free port, and TCP on the same one (a truncated answer's
+	 * retry): the kernel's UDP port may be taken for TCP by another
+	 * program, so another port is tried then. */
+	for (int tries = 0;; tries++) {
+		ns->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+		assert_true(ns->fd >= 0);
+		memset(&sin, 0, sizeof(sin));
+		sin.sin_family = AF_INET;
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		len = sizeof(sin);
+		assert_int_equal(bind(ns->fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+		assert_int_equal(getsockname(ns->fd, (struct sockaddr *)&sin, &len), 0);
+		ns->tcp_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		assert_true(ns->tcp_fd >= 0);
+		if (bind(ns->tcp_fd, (struct sockaddr *)&sin, sizeof(sin)) == 0)
+			break;
+		assert_int_equal(errno, EADDRINUSE);
+		assert_true(tries < 100);
+		close(ns->tcp_fd);
+		close(ns->fd);
+	}
 	ns->ev = event_new(base, ns->fd, EV_READ | EV_PERSIST, ns_on_read, ns);
 	assert_non_null(ns->ev);
 	event_add(ns->ev, NULL);
-	/* TCP on the same address and port (a truncated answer's retry) */
 	ns->base = base;
-	ns->tcp_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-	assert_true(ns->tcp_fd >= 0);
-	assert_int_equal(bind(ns->tcp_fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	assert_int_equal(listen(ns->tcp_fd, 8), 0);
 	ns->tcp_ev = event_new(base, ns->tcp_fd, EV_READ | EV_PERSIST, ns_on_accept, ns);
 	assert_non_null(ns->tcp_ev);
