@@ -187,6 +187,10 @@ PY
 	python3 -m http.server --bind 127.0.0.1 --directory "$WORK/dir" "$fd_port" >/dev/null 2>&1 &
 	track $!
 	TOPOLOGY_URL="http://127.0.0.1:$fd_port/api/presence/topology"
+	# python3 takes a second or more to start on a loaded machine: a
+	# client started before it listens finds no directory (proxy.sh 1)
+	wait_for 30 python3 -c "import socket; socket.create_connection(('127.0.0.1', $fd_port)).close()" ||
+		echo "# the fixed directory on port $fd_port did not start listening" >&2
 }
 
 # use_directory ID URL: points client ID's config at a topology URL
