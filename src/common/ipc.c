@@ -270,6 +270,8 @@ static const Nymipc__Ipc__BodyCase ipc_body_of[IPC_TYPE_LAST + 1] = {
 	[IPC_REPLY_ARRIVED] = NYMIPC__IPC__BODY_REPLY_IN,
 	[IPC_REPLY_OPEN] = NYMIPC__IPC__BODY_REPLY_IN,
 	[IPC_REPLY_FAILED] = NYMIPC__IPC__BODY_FAILURE,
+	[IPC_ACK_TIMER] = NYMIPC__IPC__BODY_ACK_TIMER,
+	[IPC_ACKED] = NYMIPC__IPC__BODY_ACKED,
 };
 
 /* What a message with reply blocks, or a reply, must hold. */
@@ -391,6 +393,9 @@ ipc_body_problem(const Nymipc__Ipc *m)
 			return "a recipient key that is not 32 bytes";
 		if (o->msgid.len != MESSAGE_ID_BYTES)
 			return "a message id of the wrong size";
+		/* Every forward packet is acknowledged; a reply is not. */
+		if (o->surb.len == 0 ? o->ack_id.len != ACK_ID_BYTES : o->ack_id.len != 0)
+			return "an acknowledgement id that is not 16 bytes, or one with a reply";
 		return ipc_outgoing_problem(o);
 	}
 	case NYMIPC__IPC__BODY_BUILT:
@@ -417,6 +422,9 @@ ipc_body_problem(const Nymipc__Ipc *m)
 		return m->unwrapped->kind == KIND_DROP ? "a delivery of kind drop" : NULL;
 	case NYMIPC__IPC__BODY_RECEIVED:
 		return ipc_received_problem(m->received);
+	case NYMIPC__IPC__BODY_ACKED:
+		return m->acked->ack_id.len == ACK_ID_BYTES ? NULL :
+		    "an acknowledgement id that is not 16 bytes";
 	case NYMIPC__IPC__BODY_REGISTRATION:
 		if (m->registration->provider.len != 32)
 			return "a provider key that is not 32 bytes";

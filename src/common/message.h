@@ -17,6 +17,15 @@
 
 /* A reply block's kept keys as keyd seals them for rpcd's store
  * (docs/replies.md): nonce || crypto_secretbox of SURB_KEYS_BYTES. */
+/*
+ * A forward packet carries an acknowledgement block for the recipient's
+ * provider (docs/acks.md) in SPHINX_ACK_BYTES of its payload: its message
+ * is at most MESSAGE_MAX_ACKED_BYTES. A reply carries none: up to
+ * MESSAGE_MAX_BYTES. ACK_ID_BYTES: the id an acknowledgement names.
+ */
+#define MESSAGE_MAX_ACKED_BYTES \
+	(SPHINX_MAX_ACKED_MESSAGE_BYTES - 1 - MESSAGE_ID_BYTES)	/* 1615 */
+#define ACK_ID_BYTES		SPHINX_SURB_ID_BYTES	/* 16 */
 #define MESSAGE_SEALED_KEYS_BYTES	(24 + 16 + 704)		/* 744 */
 
 #endif

@@ -39,6 +39,19 @@
 #define SPHINX_PACKET_BYTES \
 	(SPHINX_HEADER_BYTES + SPHINX_PAYLOAD_BYTES)		/* 2450 */
 #define SPHINX_REPLAY_TAG_BYTES		32
+/*
+ * Acknowledgements (docs/sphinx.md, section 18; docs/acks.md): a packet
+ * whose DELIVER and FINAL blocks carry SPHINX_FLAG_ACK holds, at the start
+ * of the payload the egress provider's layer reveals, an acknowledgement
+ * block: the first hop's identity, then a reply-block header to the
+ * sender.  The message beside it is at most SPHINX_MAX_ACKED_MESSAGE_BYTES.
+ */
+#define SPHINX_ACK_BYTES \
+	(SPHINX_NODE_ID_BYTES + SPHINX_HEADER_BYTES)		/* 416 */
+#define SPHINX_MAX_ACKED_MESSAGE_BYTES \
+	(SPHINX_MAX_MESSAGE_BYTES - SPHINX_ACK_BYTES)		/* 1632 */
+/* Routing block byte 2: flags (docs/sphinx.md, section 4). */
+#define SPHINX_FLAG_ACK			0x01
 
 /* Routing commands, one per hop (docs/sphinx.md, section 4). */
 enum sphinx_command {

@@ -188,6 +188,42 @@ int	queue_receive_fragment(struct queue *, const struct queue_fragment *);
 int	queue_expire_fragments(struct queue *);
 int	queue_partial(struct queue *, size_t *messages, size_t *fragments);
 
+/*
+ * Acknowledgements and delivery status (docs/acks.md). Every queue row
+ * of a forward message has a random ack id (ACK_ID_BYTES) that keyd puts
+ * in its packet; a row stays in the store until its acknowledgement
+ * arrives (queue_acked()), and is sent again when none came by its
+ * deadline, until the message's expiry (queue_set_expiry(), by default
+ * QUEUE_DEFAULT_EXPIRY_SECONDS), when the message is failed. The state of
+ * every message sent is kept QUEUE_STATUS_KEEP_SECONDS after it ended
+ * (delivered or failed), for queue_status().
+ */
+#define QUEUE_DEFAULT_EXPIRY_SECONDS	(24u * 3600)
+#define QUEUE_STATUS_KEEP_SECONDS	(7u * 24 * 3600)
+enum queue_state {
+	QUEUE_QUEUED = 0,	/* stored; no packet with the provider yet */
+	QUEUE_SENDING = 1,	/* packets out; acked of packets acknowledged */
+	QUEUE_DELIVERED = 2,	/* every packet acknowledged */
+	QUEUE_FAILED = 3,	/* expired unacknowledged: reason */
+	QUEUE_SENT = 4,		/* a reply: the provider has it (no ack) */
+};
+struct queue_status {
+	uint8_t		 msgid[QUEUE_MSGID_BYTES];
+	enum queue_state state;
+	uint32_t	 packets;	/* rows (fragments) in all */
+	uint32_t	 acked;		/* of them acknowledged */
+	char		 reason[160];	/* QUEUE_FAILED: why, one line */
+	int64_t		 changed;	/* Unix s of the last change */
+};
+/* 0 with *st, 1 when the store knows no message msgid (never sent, or
+ * forgotten QUEUE_STATUS_KEEP_SECONDS after it ended), -1. */
+int	queue_status(struct queue *, const uint8_t msgid[QUEUE_MSGID_BYTES],
+	    struct queue_status *st);
+/* cb is called after every committed change of a message's state or of
+ * its acked count (one hook; NULL removes it). */
+void	queue_on_status(struct queue *,
+	    void (*cb)(void *, const struct queue_status *), void *arg);
+
 /* What the store committed since it was opened (nymd's metrics). */
 struct queue_counts {
 	uint64_t	enqueued;	/* messages accepted from applications */
