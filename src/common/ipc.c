@@ -393,8 +393,8 @@ ipc_body_problem(const Nymipc__Ipc *m)
 			return "a recipient key that is not 32 bytes";
 		if (o->msgid.len != MESSAGE_ID_BYTES)
 			return "a message id of the wrong size";
-		/* Every forward packet is acknowledged; a reply is not. */
-		if (o->surb.len == 0 ? o->ack_id.len != ACK_ID_BYTES : o->ack_id.len != 0)
+		/* A reply is not acknowledged (docs/acks.md). */
+		if (o->ack_id.len != 0 && (o->ack_id.len != ACK_ID_BYTES || o->surb.len != 0))
 			return "an acknowledgement id that is not 16 bytes, or one with a reply";
 		return ipc_outgoing_problem(o);
 	}
