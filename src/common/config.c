@@ -824,7 +824,7 @@ format_nymd(struct strbuf *sb, const struct nymd_config *cfg)
 	    "the blocks' epoch.\n"
 	    "reply_surb_lifetime_seconds = %u\n", cfg->reply_surb_lifetime_seconds);
 	strbuf_printf(sb, "\n# The largest message a send takes, in bytes (2031 to "
-	    "16605184); one over\n# 2031 bytes travels as fragments of 2027 "
+	    "13197312); one over\n# 1615 bytes travels as fragments of 1611 "
 	    "bytes, one per packet.\n"
 	    "max_message_bytes = %u\n", cfg->max_message_bytes);
 }

@@ -48,7 +48,7 @@
  */
 #define CONFIG_DEFAULT_MAX_MESSAGE_BYTES	(1024 * 1024)
 #define CONFIG_MIN_MAX_MESSAGE_BYTES		2031
-#define CONFIG_MAX_MAX_MESSAGE_BYTES		16605184
+#define CONFIG_MAX_MAX_MESSAGE_BYTES		13197312
 /* A configuration larger than this is not one nymd wrote or documents. */
 #define CONFIG_MAX_FILE_BYTES		(1024 * 1024)
 

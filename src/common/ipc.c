@@ -317,7 +317,9 @@ ipc_outgoing_problem(const Nymipc__Outgoing *o)
 		    "a packet of reply blocks only with a message or no block";
 	if (tagged && (long)o->message.len > payload_tagged_room(o->surbs))
 		return "a message over the limit with its reply blocks";
-	return o->message.len <= MESSAGE_MAX_BYTES ? NULL : "a message over the limit";
+	/* A forward packet's message is beside its ack block; a reply's not. */
+	return o->message.len <= (o->surb.len != 0 ? MESSAGE_MAX_BYTES :
+	    MESSAGE_MAX_ACKED_BYTES) ? NULL : "a message over the limit";
 }
 
 static const char *

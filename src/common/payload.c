@@ -16,14 +16,14 @@ payload_tagged_room(size_t k)
 {
 	if (k > PAYLOAD_MAX_SURBS)
 		return -1;
-	return (long)(SPHINX_MAX_MESSAGE_BYTES - PAYLOAD_TAGGED_HEAD_BYTES -
+	return (long)(SPHINX_MAX_ACKED_MESSAGE_BYTES - PAYLOAD_TAGGED_HEAD_BYTES -
 	    k * SURB_BYTES);
 }
 
 size_t
 payload_fragment_count(size_t len)
 {
-	if (len <= MESSAGE_MAX_BYTES || len > PAYLOAD_MAX_FRAGMENTED_BYTES)
+	if (len <= MESSAGE_MAX_ACKED_BYTES || len > PAYLOAD_MAX_FRAGMENTED_BYTES)
 		return 0;
 	return (len + PAYLOAD_FRAGMENT_BYTES - 1) / PAYLOAD_FRAGMENT_BYTES;
 }

@@ -36,21 +36,25 @@
 /* The bytes before the reply blocks of TAGGED and SURBS: 34. */
 #define PAYLOAD_TAGGED_HEAD_BYTES \
 	(1 + MESSAGE_ID_BYTES + PAYLOAD_TAG_BYTES + 1)
-/* Reply blocks in one packet at most: 4 (1824 bytes of 2014). */
+/*
+ * A forward packet's message is beside its acknowledgement block
+ * (docs/acks.md): SPHINX_MAX_ACKED_MESSAGE_BYTES = 1632. Reply blocks in
+ * one packet at most: 3 (1368 bytes of 1598).
+ */
 #define PAYLOAD_MAX_SURBS \
-	((SPHINX_MAX_MESSAGE_BYTES - PAYLOAD_TAGGED_HEAD_BYTES) / SURB_BYTES)
+	((SPHINX_MAX_ACKED_MESSAGE_BYTES - PAYLOAD_TAGGED_HEAD_BYTES) / SURB_BYTES)
 
 /* Blocks one MORE payload asks for at most. */
 #define PAYLOAD_MAX_MORE	16
 
 /* The bytes before a FRAGMENT's part: 21. */
 #define PAYLOAD_FRAGMENT_HEAD_BYTES	(1 + MESSAGE_ID_BYTES + 2 + 2)
-/* The message bytes one FRAGMENT carries: 2027. */
+/* The message bytes one FRAGMENT carries: 1611. */
 #define PAYLOAD_FRAGMENT_BYTES \
-	(SPHINX_MAX_MESSAGE_BYTES - PAYLOAD_FRAGMENT_HEAD_BYTES)
+	(SPHINX_MAX_ACKED_MESSAGE_BYTES - PAYLOAD_FRAGMENT_HEAD_BYTES)
 /*
  * Parts of one message at most, and so the largest message fragments
- * carry: 8192 * 2027 = 16 605 184 bytes. A bound for what a recipient
+ * carry: 8192 * 1611 = 13 197 312 bytes. A bound for what a recipient
  * keeps of a partial message, not a property of the 16-bit fields.
  */
 #define PAYLOAD_MAX_FRAGMENTS		8192
@@ -80,13 +84,14 @@ struct payload {
 
 /*
  * The largest message a TAGGED payload with k reply blocks carries:
- * 2014 - 456 k (1558, 1102, 646, 190 for k = 1..4); -1 for k over
+ * 1598 - 456 k (1142, 686, 230 for k = 1..3); -1 for k over
  * PAYLOAD_MAX_SURBS.
  */
 long	payload_tagged_room(size_t k);
 /*
  * The FRAGMENT parts a message of len bytes is cut into: 0 if it fits one
- * PLAIN payload (len <= MESSAGE_MAX_BYTES: it is sent as one), or if it
+ * PLAIN payload beside an acknowledgement block (len <=
+ * MESSAGE_MAX_ACKED_BYTES: it is sent as one), or if it
  * needs more than PAYLOAD_MAX_FRAGMENTS parts.
  */
 size_t	payload_fragment_count(size_t len);

@@ -28,8 +28,9 @@
 /* Offsets into a routing block. */
 #define BLOCK_COMMAND		0
 #define BLOCK_NEXT_PHASE	1	/* key phase of the next hop: 0 or 1 */
-#define BLOCK_RESERVED		2
-#define BLOCK_RESERVED_BYTES	2
+#define BLOCK_FLAGS		2	/* SPHINX_FLAG_ACK or 0 */
+#define BLOCK_RESERVED		3
+#define BLOCK_RESERVED_BYTES	1
 #define BLOCK_DELAY		4
 #define BLOCK_NEXT_ID		8
 #define BLOCK_NEXT_MAC		(BLOCK_NEXT_ID + SPHINX_NODE_ID_BYTES)
@@ -65,6 +66,9 @@ _Static_assert(HS_HEADER + SPHINX_ROUTING_BLOCK_BYTES <= HS_UNWRAP_BYTES,
 /* Payload layout: zero tag, big-endian length, message, zero padding. */
 #define PAYLOAD_LENGTH_OFF	SPHINX_PAYLOAD_TAG_BYTES
 #define PAYLOAD_MESSAGE_OFF	(PAYLOAD_LENGTH_OFF + SPHINX_PAYLOAD_LENGTH_BYTES)
+/* With an acknowledgement block (section 18): the recipient's layer covers
+ * only what follows the block. */
+#define ACKED_PAYLOAD_BYTES	(SPHINX_PAYLOAD_BYTES - SPHINX_ACK_BYTES)	/* 1650 */
 
 #define LIONESS_KEY_BYTES	32
 #define LIONESS_KEYS_BYTES	(4 * LIONESS_KEY_BYTES)
@@ -306,7 +310,14 @@ block_parse(const uint8_t block[SPHINX_ROUTING_BLOCK_BYTES],
 {
 	uint8_t command = block[BLOCK_COMMAND];
 
+	uint8_t flags = block[BLOCK_FLAGS];
+
 	if (!sodium_is_zero(block + BLOCK_RESERVED, BLOCK_RESERVED_BYTES))
+		return SPHINX_ERR_MALFORMED;
+	/* The ack flag means something only where an ack block is. */
+	if (flags != 0 && (flags != SPHINX_FLAG_ACK ||
+	    (command != SPHINX_CMD_DELIVER && command != SPHINX_CMD_FINAL &&
+	    command != SPHINX_CMD_REPLY)))
 		return SPHINX_ERR_MALFORMED;
 	switch (command) {
 	case SPHINX_CMD_RELAY:
@@ -334,6 +345,7 @@ block_parse(const uint8_t block[SPHINX_ROUTING_BLOCK_BYTES],
 		return SPHINX_ERR_MALFORMED;
 	}
 	res->command = command;
+	res->flags = flags;
 	res->delay_ms = get_be32(block + BLOCK_DELAY);
 	memcpy(res->next_id, block + BLOCK_NEXT_ID, SPHINX_NODE_ID_BYTES);
 	return SPHINX_OK;
@@ -523,19 +535,29 @@ done:
 	return rc;
 }
 
-void
-sphinx_payload_encode(uint8_t payload[SPHINX_PAYLOAD_BYTES],
-    const uint8_t *msg, size_t msg_len)
+
+/* encode(m) in a payload of room message bytes (2048, or 1632 beside
+ * an acknowledgement block). */
+static void
+payload_encode_in(uint8_t *payload, size_t room, const uint8_t *msg,
+    size_t msg_len)
 {
-	memset(payload, 0, SPHINX_PAYLOAD_BYTES);
+	memset(payload, 0, PAYLOAD_MESSAGE_OFF + room);
 	payload[PAYLOAD_LENGTH_OFF] = (uint8_t)(msg_len >> 8);
 	payload[PAYLOAD_LENGTH_OFF + 1] = (uint8_t)msg_len;
 	if (msg_len > 0)
 		memcpy(payload + PAYLOAD_MESSAGE_OFF, msg, msg_len);
 }
 
-int
-sphinx_payload_decode(const uint8_t payload[SPHINX_PAYLOAD_BYTES],
+void
+sphinx_payload_encode(uint8_t payload[SPHINX_PAYLOAD_BYTES],
+    const uint8_t *msg, size_t msg_len)
+{
+	payload_encode_in(payload, SPHINX_MAX_MESSAGE_BYTES, msg, msg_len);
+}
+
+static int
+payload_decode_in(const uint8_t *payload, size_t room,
     uint8_t msg[SPHINX_MAX_MESSAGE_BYTES], size_t *msg_len)
 {
 	size_t len;
@@ -545,13 +567,19 @@ sphinx_payload_decode(const uint8_t payload[SPHINX_PAYLOAD_BYTES],
 		return SPHINX_ERR_PAYLOAD;
 	len = (size_t)payload[PAYLOAD_LENGTH_OFF] << 8 |
 	    payload[PAYLOAD_LENGTH_OFF + 1];
-	if (len > SPHINX_MAX_MESSAGE_BYTES ||
-	    !sodium_is_zero(payload + PAYLOAD_MESSAGE_OFF + len,
-	    SPHINX_MAX_MESSAGE_BYTES - len))
+	if (len > room ||
+	    !sodium_is_zero(payload + PAYLOAD_MESSAGE_OFF + len, room - len))
 		return SPHINX_ERR_MALFORMED;
 	memcpy(msg, payload + PAYLOAD_MESSAGE_OFF, len);
 	*msg_len = len;
 	return SPHINX_OK;
+}
+
+int
+sphinx_payload_decode(const uint8_t payload[SPHINX_PAYLOAD_BYTES],
+    uint8_t msg[SPHINX_MAX_MESSAGE_BYTES], size_t *msg_len)
+{
+	return payload_decode_in(payload, SPHINX_MAX_MESSAGE_BYTES, msg, msg_len);
 }
 
 void
@@ -587,7 +615,13 @@ sphinx_unwrap(const uint8_t priv[SPHINX_KEY_BYTES],
 	rc = sphinx_recipient_header(priv, in, &r, keys, replay_tag);
 	if (rc == SPHINX_OK && r.command != SPHINX_CMD_FINAL)
 		rc = SPHINX_ERR_COMMAND;
-	if (rc == SPHINX_OK) {
+	if (rc == SPHINX_OK && (r.flags & SPHINX_FLAG_ACK)) {
+		/* The ack block went to the provider: ours is what follows. */
+		lioness_decrypt(payload, in + PAYLOAD_OFF + SPHINX_ACK_BYTES,
+		    ACKED_PAYLOAD_BYTES, keys);
+		rc = payload_decode_in(payload, SPHINX_MAX_ACKED_MESSAGE_BYTES,
+		    msg, msg_len);
+	} else if (rc == SPHINX_OK) {
 		lioness_decrypt(payload, in + PAYLOAD_OFF, sizeof(payload),
 		    keys);
 		rc = sphinx_payload_decode(payload, msg, msg_len);
@@ -775,6 +809,7 @@ block_encode(uint8_t block[SPHINX_ROUTING_BLOCK_BYTES],
 	block[BLOCK_COMMAND] = hop->command;
 	if (next != NULL)
 		block[BLOCK_NEXT_PHASE] = next->key_phase;
+	block[BLOCK_FLAGS] = hop->flags;
 	put_be32(block + BLOCK_DELAY, hop->delay_ms);
 	memcpy(block + BLOCK_NEXT_ID, hop->next_id, SPHINX_NODE_ID_BYTES);
 	if (next_mac != NULL)
@@ -839,14 +874,29 @@ create_header(struct create_state *st, uint8_t *out,
 	return SPHINX_OK;
 }
 
+/*
+ * P_n = encode(m), under every hop's layer from the last.  With an ack
+ * block (section 18) the recipient's layer covers encode(m) in the 1650
+ * bytes after the block, and the egress provider's layer reveals the
+ * block itself.
+ */
 static void
 create_payload(struct create_state *st, uint8_t out[SPHINX_PACKET_BYTES],
-    size_t nhops, const uint8_t *msg, size_t msg_len)
+    size_t nhops, const uint8_t *msg, size_t msg_len,
+    const uint8_t *ack)
 {
 	uint8_t *p = out + PAYLOAD_OFF;
+	size_t i = nhops;
 
-	sphinx_payload_encode(p, msg, msg_len);
-	for (size_t i = nhops; i-- > 0;)
+	if (ack != NULL) {
+		payload_encode_in(p + SPHINX_ACK_BYTES,
+		    SPHINX_MAX_ACKED_MESSAGE_BYTES, msg, msg_len);
+		lioness_encrypt(p + SPHINX_ACK_BYTES, ACKED_PAYLOAD_BYTES,
+		    st->hs[--i] + HS_LIONESS);
+		memcpy(p, ack, SPHINX_ACK_BYTES);
+	} else
+		sphinx_payload_encode(p, msg, msg_len);
+	while (i-- > 0)
 		lioness_encrypt(p, SPHINX_PAYLOAD_BYTES, st->hs[i] + HS_LIONESS);
 }
 
@@ -855,15 +905,22 @@ create_payload(struct create_state *st, uint8_t out[SPHINX_PACKET_BYTES],
  * reply blocks, sphinx_header_create()) carries the SURB id.
  */
 static int
-last_hop_valid(const struct sphinx_hop *hop, int allow_reply)
+last_hop_valid(const struct sphinx_hop *hop, int allow_reply, int acked)
 {
+	/* FINAL has the flag exactly when the packet has an ack block; a
+	 * reply block's REPLY may have it (an acknowledgement's block). */
+	if (hop->flags != (acked ? SPHINX_FLAG_ACK : 0) &&
+	    !(hop->command == SPHINX_CMD_REPLY && hop->flags == SPHINX_FLAG_ACK))
+		return 0;
 	switch (hop->command) {
 	case SPHINX_CMD_FINAL:
-	case SPHINX_CMD_DROP:
 		return hop->delay_ms == 0 &&
 		    sodium_is_zero(hop->next_id, SPHINX_NODE_ID_BYTES);
+	case SPHINX_CMD_DROP:
+		return !acked && hop->delay_ms == 0 &&
+		    sodium_is_zero(hop->next_id, SPHINX_NODE_ID_BYTES);
 	case SPHINX_CMD_REPLY:
-		return allow_reply && hop->delay_ms == 0 &&
+		return allow_reply && !acked && hop->delay_ms == 0 &&
 		    sodium_is_zero(hop->next_id + SPHINX_SURB_ID_BYTES,
 		    SPHINX_NODE_ID_BYTES - SPHINX_SURB_ID_BYTES);
 	default:
@@ -871,10 +928,17 @@ last_hop_valid(const struct sphinx_hop *hop, int allow_reply)
 	}
 }
 
+/*
+ * With acked, hop n-2 DELIVERs and it alone, with FINAL after it, has the
+ * ack flag; otherwise no hop but a reply block's REPLY has it.
+ */
 static int
-path_valid(const struct sphinx_hop *hops, size_t nhops, int allow_reply)
+path_valid(const struct sphinx_hop *hops, size_t nhops, int allow_reply,
+    int acked)
 {
 	if (hops == NULL || nhops == 0 || nhops > SPHINX_MAX_HOPS)
+		return 0;
+	if (acked && (nhops < 2 || hops[nhops - 2].command != SPHINX_CMD_DELIVER))
 		return 0;
 	for (size_t i = 0; i + 1 < nhops; i++) {
 		if (hops[i].key_phase > 1)
@@ -882,9 +946,11 @@ path_valid(const struct sphinx_hop *hops, size_t nhops, int allow_reply)
 		if (hops[i].command != SPHINX_CMD_RELAY &&
 		    hops[i].command != SPHINX_CMD_DELIVER)
 			return 0;
+		if (hops[i].flags != (acked && i + 2 == nhops ? SPHINX_FLAG_ACK : 0))
+			return 0;
 	}
 	return hops[nhops - 1].key_phase <= 1 &&
-	    last_hop_valid(&hops[nhops - 1], allow_reply);
+	    last_hop_valid(&hops[nhops - 1], allow_reply, acked);
 }
 
 /* The header of a valid path into out[0, SPHINX_HEADER_BYTES); keys in st. */
@@ -909,28 +975,52 @@ create_core(struct create_state *st, uint8_t *out,
 	return create_header(st, out, hops, nhops, rng);
 }
 
-int
-sphinx_create(uint8_t out[SPHINX_PACKET_BYTES], const struct sphinx_hop *hops,
-    size_t nhops, const uint8_t *msg, size_t msg_len,
+static int
+create_packet(uint8_t out[SPHINX_PACKET_BYTES], const struct sphinx_hop *hops,
+    size_t nhops, const uint8_t *ack, const uint8_t *msg, size_t msg_len,
     const struct sphinx_rng *rng)
 {
+	size_t room = ack != NULL ? SPHINX_MAX_ACKED_MESSAGE_BYTES :
+	    SPHINX_MAX_MESSAGE_BYTES;
 	struct create_state st;
 	int rc;
 
 	if (out == NULL)
 		return SPHINX_ERR_INVALID;
-	if (!path_valid(hops, nhops, 0) || msg_len > SPHINX_MAX_MESSAGE_BYTES ||
+	if (!path_valid(hops, nhops, 0, ack != NULL) || msg_len > room ||
 	    (msg == NULL && msg_len > 0) || (rng != NULL && rng->fill == NULL)) {
 		sodium_memzero(out, SPHINX_PACKET_BYTES);
 		return SPHINX_ERR_INVALID;
 	}
 
 	if ((rc = create_core(&st, out, hops, nhops, rng)) == SPHINX_OK)
-		create_payload(&st, out, nhops, msg, msg_len);
+		create_payload(&st, out, nhops, msg, msg_len, ack);
 	else
 		sodium_memzero(out, SPHINX_PACKET_BYTES);
 	sodium_memzero(&st, sizeof(st));
 	return rc;
+}
+
+int
+sphinx_create(uint8_t out[SPHINX_PACKET_BYTES], const struct sphinx_hop *hops,
+    size_t nhops, const uint8_t *msg, size_t msg_len,
+    const struct sphinx_rng *rng)
+{
+	return create_packet(out, hops, nhops, NULL, msg, msg_len, rng);
+}
+
+int
+sphinx_create_acked(uint8_t out[SPHINX_PACKET_BYTES],
+    const struct sphinx_hop *hops, size_t nhops,
+    const uint8_t ack[SPHINX_ACK_BYTES], const uint8_t *msg, size_t msg_len,
+    const struct sphinx_rng *rng)
+{
+	if (ack == NULL) {
+		if (out != NULL)
+			sodium_memzero(out, SPHINX_PACKET_BYTES);
+		return SPHINX_ERR_INVALID;
+	}
+	return create_packet(out, hops, nhops, ack, msg, msg_len, rng);
 }
 
 int
@@ -944,7 +1034,7 @@ sphinx_header_create(uint8_t header[SPHINX_HEADER_BYTES],
 	if (header == NULL || payload_keys == NULL)
 		return SPHINX_ERR_INVALID;
 	sodium_memzero(payload_keys, SPHINX_MAX_HOPS * LIONESS_KEYS_BYTES);
-	if (!path_valid(hops, nhops, 1) || (rng != NULL && rng->fill == NULL)) {
+	if (!path_valid(hops, nhops, 1, 0) || (rng != NULL && rng->fill == NULL)) {
 		sodium_memzero(header, SPHINX_HEADER_BYTES);
 		return SPHINX_ERR_INVALID;
 	}

@@ -99,6 +99,13 @@ struct sphinx_hop {
 	 * recipient, whose key does not rotate.
 	 */
 	uint8_t		key_phase;
+	/*
+	 * SPHINX_FLAG_ACK on the egress provider's DELIVER and the
+	 * recipient's FINAL of a packet with an acknowledgement block
+	 * (sphinx_create_acked()), and on the REPLY of an acknowledgement's
+	 * reply block (surb_ack_create()); 0 everywhere else.
+	 */
+	uint8_t		flags;
 };
 
 /*
@@ -115,6 +122,9 @@ sphinx_key_phase(const uint8_t in[SPHINX_PACKET_BYTES])
 /* What sphinx_process() tells a hop to do. */
 struct sphinx_hop_result {
 	uint8_t		command;	/* RELAY, DELIVER or DROP (a node) */
+	/* SPHINX_FLAG_ACK with DELIVER: the passed-on payload starts with
+	 * an acknowledgement block (surb_ack_take()). */
+	uint8_t		flags;
 	uint8_t		next_id[SPHINX_NODE_ID_BYTES];	/* zero for DROP */
 	uint32_t	delay_ms;	/* zero for DROP */
 };
@@ -150,6 +160,18 @@ int	sphinx_create(uint8_t out[SPHINX_PACKET_BYTES],
 	    const struct sphinx_hop *hops, size_t nhops,
 	    const uint8_t *msg, size_t msg_len, const struct sphinx_rng *rng);
 
+/*
+ * sphinx_create() for a packet whose egress provider acknowledges it
+ * (docs/sphinx.md, section 18): hops[nhops - 2] is DELIVER and
+ * hops[nhops - 1] FINAL, both with flags SPHINX_FLAG_ACK (and no other hop
+ * has flags); ack is the acknowledgement block (surb_ack_create()), which
+ * the provider's layer reveals; msg_len is at most
+ * SPHINX_MAX_ACKED_MESSAGE_BYTES.  sphinx_unwrap() reads such a packet.
+ */
+int	sphinx_create_acked(uint8_t out[SPHINX_PACKET_BYTES],
+	    const struct sphinx_hop *hops, size_t nhops,
+	    const uint8_t ack[SPHINX_ACK_BYTES], const uint8_t *msg,
+	    size_t msg_len, const struct sphinx_rng *rng);
 /*
  * Processes a packet at a node holding X25519 private key node_priv.  The
  * packet's replay tag is checked against and recorded in replay (the store

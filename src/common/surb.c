@@ -229,10 +229,11 @@ surb_use(uint8_t out[SPHINX_PACKET_BYTES], struct surb_info *info,
 	return SPHINX_OK;
 }
 
-/* The reply block's header at its creator: a REPLY block, and its id. */
+/* The reply block's header at its creator: a REPLY block, its id and
+ * whether it is an acknowledgement's (*ack, if not NULL). */
 static int
 reply_header(const uint8_t priv[SPHINX_KEY_BYTES],
-    const uint8_t in[SPHINX_PACKET_BYTES], uint8_t id[SURB_ID_BYTES])
+    const uint8_t in[SPHINX_PACKET_BYTES], uint8_t id[SURB_ID_BYTES], int *ack)
 {
 	struct sphinx_hop_result r;
 	int rc;
@@ -244,6 +245,8 @@ reply_header(const uint8_t priv[SPHINX_KEY_BYTES],
 		memcpy(id, r.next_id, SURB_ID_BYTES);
 	else
 		memset(id, 0, SURB_ID_BYTES);
+	if (ack != NULL)
+		*ack = rc == SPHINX_OK && (r.flags & SPHINX_FLAG_ACK);
 	sodium_memzero(&r, sizeof(r));
 	return rc;
 }
@@ -254,7 +257,55 @@ surb_reply_id(const uint8_t priv[SPHINX_KEY_BYTES],
 {
 	if (id == NULL)
 		return SPHINX_ERR_INVALID;
-	return reply_header(priv, in, id);
+	return reply_header(priv, in, id, NULL);
+}
+
+int
+surb_reply_kind(const uint8_t priv[SPHINX_KEY_BYTES],
+    const uint8_t in[SPHINX_PACKET_BYTES], uint8_t id[SURB_ID_BYTES], int *ack)
+{
+	if (id == NULL || ack == NULL)
+		return SPHINX_ERR_INVALID;
+	return reply_header(priv, in, id, ack);
+}
+
+/* Offsets into an acknowledgement block (section 18). */
+#define ACK_FIRST_HOP_OFF	0
+#define ACK_HEADER_OFF		SPHINX_NODE_ID_BYTES
+_Static_assert(ACK_HEADER_OFF + SPHINX_HEADER_BYTES == SPHINX_ACK_BYTES,
+    "acknowledgement block layout");
+
+int
+surb_ack_create(uint8_t ack[SPHINX_ACK_BYTES], const uint8_t id[SURB_ID_BYTES],
+    const uint8_t first_hop[SPHINX_NODE_ID_BYTES],
+    const struct sphinx_hop *hops, size_t nhops, const struct sphinx_rng *rng)
+{
+	struct sphinx_hop path[SPHINX_MAX_HOPS];
+	uint8_t hop_keys[SPHINX_MAX_HOPS][SPHINX_LIONESS_KEYS_BYTES];
+	int rc = SPHINX_ERR_INVALID;
+
+	if (ack == NULL)
+		return SPHINX_ERR_INVALID;
+	if (id == NULL || first_hop == NULL || hops == NULL || nhops < SURB_MIN_HOPS ||
+	    nhops > SPHINX_MAX_HOPS || hops[nhops - 1].command != SPHINX_CMD_FINAL ||
+	    hops[nhops - 1].key_phase != 0 || hops[nhops - 1].flags != 0 ||
+	    (rng != NULL && rng->fill == NULL))
+		goto done;
+	memcpy(path, hops, nhops * sizeof(*path));
+	path[nhops - 1].command = SPHINX_CMD_REPLY;
+	path[nhops - 1].flags = SPHINX_FLAG_ACK;
+	memcpy(path[nhops - 1].next_id, id, SURB_ID_BYTES);
+	/* Nobody encrypts under these: the acknowledgement's payload is
+	 * random bytes, and its id is all it says. */
+	rc = sphinx_header_create(ack + ACK_HEADER_OFF, hop_keys, path, nhops, rng);
+	if (rc == SPHINX_OK)
+		memcpy(ack + ACK_FIRST_HOP_OFF, first_hop, SPHINX_NODE_ID_BYTES);
+done:
+	sodium_memzero(path, sizeof(path));
+	sodium_memzero(hop_keys, sizeof(hop_keys));
+	if (rc != SPHINX_OK)
+		sodium_memzero(ack, SPHINX_ACK_BYTES);
+	return rc;
 }
 
 /* The one parser of kept keys: length, hop count, zero padding. */
@@ -324,7 +375,7 @@ surb_open(const uint8_t priv[SPHINX_KEY_BYTES], const uint8_t *keys,
 	struct surb_keys k;
 	uint8_t id[SURB_ID_BYTES];
 	uint8_t payload[SPHINX_PAYLOAD_BYTES];
-	int rc;
+	int rc, ack;
 
 	if (msg == NULL || msg_len == NULL)
 		return SPHINX_ERR_INVALID;
@@ -335,8 +386,13 @@ surb_open(const uint8_t priv[SPHINX_KEY_BYTES], const uint8_t *keys,
 	}
 	if ((rc = keys_parse(keys, keys_len, &k)) != SPHINX_OK)
 		goto done;
-	if ((rc = reply_header(priv, in, id)) != SPHINX_OK)
+	if ((rc = reply_header(priv, in, id, &ack)) != SPHINX_OK)
 		goto done;
+	/* An acknowledgement carries no message to open. */
+	if (ack) {
+		rc = SPHINX_ERR_COMMAND;
+		goto done;
+	}
 	/* Ids are not secret; the keys are another block's. */
 	if (sodium_memcmp(id, k.id, SURB_ID_BYTES) != 0) {
 		rc = SPHINX_ERR_INVALID;
@@ -354,5 +410,33 @@ done:
 fail:
 	*msg_len = 0;
 	sodium_memzero(msg, SPHINX_MAX_MESSAGE_BYTES);
+	return rc;
+}
+
+int
+surb_ack_take(uint8_t packet[SPHINX_PACKET_BYTES], uint8_t ack[SPHINX_PACKET_BYTES],
+    uint8_t first_hop[SPHINX_NODE_ID_BYTES])
+{
+	uint8_t *block;
+	int rc = SPHINX_OK;
+
+	if (packet == NULL || ack == NULL || first_hop == NULL)
+		return SPHINX_ERR_INVALID;
+	block = packet + SPHINX_HEADER_BYTES;
+	/* Only its sender could have made the block: anything but a
+	 * canonical alpha is junk (a payload changed on the way). */
+	if (!sphinx_alpha_canonical(block + ACK_HEADER_OFF)) {
+		rc = SPHINX_ERR_MALFORMED;
+		sodium_memzero(ack, SPHINX_PACKET_BYTES);
+		memset(first_hop, 0, SPHINX_NODE_ID_BYTES);
+	} else {
+		memcpy(first_hop, block + ACK_FIRST_HOP_OFF, SPHINX_NODE_ID_BYTES);
+		memcpy(ack, block + ACK_HEADER_OFF, SPHINX_HEADER_BYTES);
+		/* Random, as every payload looks to a hop that cannot
+		 * decrypt it. */
+		randombytes_buf(ack + SPHINX_HEADER_BYTES, SPHINX_PAYLOAD_BYTES);
+	}
+	/* The recipient never sees the block: it is not its business. */
+	sodium_memzero(block, SPHINX_ACK_BYTES);
 	return rc;
 }

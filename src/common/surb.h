@@ -95,6 +95,39 @@ int	surb_reply_id(const uint8_t priv[SPHINX_KEY_BYTES],
 	    const uint8_t in[SPHINX_PACKET_BYTES], uint8_t id[SURB_ID_BYTES]);
 
 /*
+ * surb_reply_id(), also saying in *ack whether the reply block was an
+ * acknowledgement's (surb_ack_create()): its id is then an ack id.
+ */
+int	surb_reply_kind(const uint8_t priv[SPHINX_KEY_BYTES],
+	    const uint8_t in[SPHINX_PACKET_BYTES], uint8_t id[SURB_ID_BYTES],
+	    int *ack);
+/*
+ * Acknowledgements (docs/sphinx.md, section 18).  The sender builds an
+ * acknowledgement block: the header of a reply block to itself whose
+ * REPLY carries SPHINX_FLAG_ACK and the ack id id (16 bytes the sender
+ * keeps, secret: whoever knows it and the sender's key could forge the
+ * acknowledgement), after first_hop, the identity of hops[0]'s node.  hops
+ * is the path as for surb_create(), FINAL at the last hop (the sender).
+ * No payload key: nobody writes a message under it.  On error ack is
+ * zeroed.
+ */
+int	surb_ack_create(uint8_t ack[SPHINX_ACK_BYTES],
+	    const uint8_t id[SURB_ID_BYTES],
+	    const uint8_t first_hop[SPHINX_NODE_ID_BYTES],
+	    const struct sphinx_hop *hops, size_t nhops,
+	    const struct sphinx_rng *rng);
+/*
+ * The egress provider's side: packet is what sphinx_process() passed on
+ * for DELIVER with SPHINX_FLAG_ACK.  Writes the acknowledgement packet
+ * (the block's header and a random payload) to ack and the node to send
+ * it to to first_hop, and wipes the block from packet, which then goes to
+ * the mailbox.  SPHINX_ERR_MALFORMED if the block is junk (nothing to
+ * send; packet is wiped of it all the same).
+ */
+int	surb_ack_take(uint8_t packet[SPHINX_PACKET_BYTES],
+	    uint8_t ack[SPHINX_PACKET_BYTES],
+	    uint8_t first_hop[SPHINX_NODE_ID_BYTES]);
+/*
  * Checks keys_len bytes of kept keys (as surb_create() wrote them, read
  * back from a store) and writes their id and epoch (either may be NULL).
  * SPHINX_ERR_MALFORMED for anything else.

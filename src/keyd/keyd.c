@@ -210,6 +210,32 @@ keyd_build_failed(struct ipc_chan *rpcd, uint64_t id, const char *why)
 	keyd_send(rpcd, &reply);
 }
 
+/* The ack id rpcd chose for the row (one drawn here for an rpcd that
+ * sends none: its acknowledgement is then dropped as a stranger's). */
+static void
+keyd_ack_id(uint8_t id[ACK_ID_BYTES], const Nymipc__Outgoing *o)
+{
+	if (o->ack_id.len == ACK_ID_BYTES)
+		memcpy(id, o->ack_id.data, ACK_ID_BYTES);
+	else
+		randombytes_buf(id, ACK_ID_BYTES);
+}
+
+/* rpcd learns when the acknowledgement of queue row id is due. */
+static void
+keyd_ack_timer(struct ipc_chan *rpcd, uint64_t id, uint32_t round_trip_ms)
+{
+	Nymipc__Ipc out = NYMIPC__IPC__INIT;
+	Nymipc__AckTimer t = NYMIPC__ACK_TIMER__INIT;
+
+	t.id = id;
+	t.round_trip_ms = round_trip_ms;
+	out.type = IPC_ACK_TIMER;
+	out.body_case = NYMIPC__IPC__BODY_ACK_TIMER;
+	out.ack_timer = &t;
+	keyd_send(rpcd, &out);
+}
+
 /*
  * A message with reply blocks (docs/replies.md): the blocks are made over
  * paths from the recipient's provider back to us, their kept keys sealed,
@@ -264,16 +290,20 @@ keyd_build_tagged(struct ipc_chan *c, const Nymipc__Outgoing *o)
 		.message = o->message.data, .message_len = o->message.len,
 	};
 	size_t len;
+	uint8_t ack_id[ACK_ID_BYTES];
+	uint32_t round_trip_ms = 0;
 	int rc = keyd.have_provider ? keyd_make_surbs(&t, o) : PACKET_ERR_TOPOLOGY;
 
 	memcpy(p.msgid, o->msgid.data, MESSAGE_ID_BYTES);
 	memcpy(p.tag, o->sender_tag.data, PAYLOAD_TAG_BYTES);
+	keyd_ack_id(ack_id, o);
 	if (rc == PACKET_OK)
 		rc = payload_encode(t.payload, &len, &p) == 0 ? PACKET_OK :
 		    PACKET_ERR_TOO_LARGE;
 	if (rc == PACKET_OK)
 		rc = packet_build_payload(t.packet, &route, o->recipient.data,
-		    o->recipient_provider.data, t.payload, len);
+		    o->recipient_provider.data, t.payload, len, ack_id,
+		    &round_trip_ms);
 	if (rc != PACKET_OK) {
 		keyd_build_failed(c, o->id, packet_strerror(rc));
 	} else {
@@ -291,6 +321,8 @@ keyd_build_tagged(struct ipc_chan *c, const Nymipc__Outgoing *o)
 		if (ipc_send(c, &out, -1) == -1)
 			log_warn("cannot hand message %llu's packet to rpcd",
 			    (unsigned long long)o->id);
+		else
+			keyd_ack_timer(c, o->id, round_trip_ms);
 	}
 	sodium_memzero(&t, sizeof(t));
 }
@@ -307,7 +339,9 @@ on_build(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 	const Nymipc__Outgoing *o = msg->outgoing;
 	struct ipc_chan *netd = proc_peer(arg, ROLE_NETD);
 	uint8_t packet[SPHINX_PACKET_BYTES];
+	uint8_t ack_id[ACK_ID_BYTES];
 	struct packet_route route = keyd_route();
+	uint32_t round_trip_ms = 0;
 	int rc;
 
 	if (netd == NULL) {
@@ -318,6 +352,7 @@ on_build(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 		keyd_build_tagged(c, o);
 		return;
 	}
+	keyd_ack_id(ack_id, o);
 	if (o->surb.len != 0)
 		rc = packet_build_reply(packet, o->surb.data, o->msgid.data,
 		    o->message.data, o->message.len, o->surbs);
@@ -325,11 +360,12 @@ on_build(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 		rc = keyd.have_provider ? packet_build_fragment(packet, &route,
 		    o->recipient.data, o->recipient_provider.data, o->msgid.data,
 		    o->fragment_index, o->fragment_count, o->message.data,
-		    o->message.len) : PACKET_ERR_TOPOLOGY;
+		    o->message.len, ack_id, &round_trip_ms) : PACKET_ERR_TOPOLOGY;
 	else
 		rc = keyd.have_provider ? packet_build_real(packet, &route,
 		    o->recipient.data, o->recipient_provider.data, o->msgid.data,
-		    o->message.data, o->message.len) : PACKET_ERR_TOPOLOGY;
+		    o->message.data, o->message.len, ack_id, &round_trip_ms) :
+		    PACKET_ERR_TOPOLOGY;
 	if (rc != PACKET_OK) {
 		keyd_build_failed(c, o->id, packet_strerror(rc));
 		return;
@@ -345,6 +381,8 @@ on_build(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 	out.packet = &pk;
 	if (ipc_send(netd, &out, -1) == -1)
 		keyd_build_failed(c, o->id, "cannot hand the packet to netd");
+	else if (o->surb.len == 0)
+		keyd_ack_timer(c, o->id, round_trip_ms);
 	sodium_memzero(packet, sizeof(packet));
 }
 
@@ -506,6 +544,34 @@ keyd_send_received(struct ipc_chan *rpcd, uint64_t id, const struct packet_conte
 }
 
 /*
+ * An acknowledgement (docs/acks.md): a loop cover's is ours to recognise
+ * and ends here; any other ack id is rpcd's, which commits it before netd
+ * may acknowledge the delivery.
+ */
+static void
+keyd_ack_arrived(struct ipc_chan *netd, struct ipc_chan *rpcd, uint64_t id,
+    const uint8_t ack_id[ACK_ID_BYTES])
+{
+	Nymipc__Ipc out = NYMIPC__IPC__INIT;
+	Nymipc__Acked a = NYMIPC__ACKED__INIT;
+
+	if (packet_is_loop_ack(ack_id, keyd.loop_key)) {
+		keyd_unwrapped(netd, id, KIND_LOOP_ACK, 0, NULL);
+		return;
+	}
+	a.id = id;
+	a.ack_id.data = (uint8_t *)ack_id;
+	a.ack_id.len = ACK_ID_BYTES;
+	out.type = IPC_ACKED;
+	out.body_case = NYMIPC__IPC__BODY_ACKED;
+	out.acked = &a;
+	if (rpcd != NULL && ipc_send(rpcd, &out, -1) == 0)
+		keyd_unwrapped(netd, id, KIND_ACK, 0, NULL);
+	else
+		keyd_unwrapped(netd, id, KIND_NONE, 0, "rpcd is not running");
+}
+
+/*
  * A reply through one of our blocks: rpcd holds the block's sealed keys
  * and sends them back with it (IPC_REPLY_OPEN). -1 if the packet is not a
  * reply to us.
@@ -517,9 +583,14 @@ keyd_reply_arrived(struct ipc_chan *netd, struct ipc_chan *rpcd, uint64_t id,
 	Nymipc__Ipc out = NYMIPC__IPC__INIT;
 	Nymipc__ReplyIn r = NYMIPC__REPLY_IN__INIT;
 	uint8_t sid[SURB_ID_BYTES];
+	int ack;
 
-	if (surb_reply_id(keyd.priv, packet, sid) != SPHINX_OK)
+	if (surb_reply_kind(keyd.priv, packet, sid, &ack) != SPHINX_OK)
 		return -1;
+	if (ack) {
+		keyd_ack_arrived(netd, rpcd, id, sid);
+		return 0;
+	}
 	r.id = id;
 	r.surb_id.data = sid;
 	r.surb_id.len = sizeof(sid);

@@ -11,6 +11,8 @@
 #include "keyd/packet.h"
 
 #define LOOP_BODY_BYTES	(8 + 8 + 16)
+/* A loop cover's ack id is a nonce and a MAC under this label. */
+#define LOOP_ACK_LABEL	"nymd-loop-ack"
 #define LOOP_KEY_LABEL	"nymd loop cover key v1"
 
 const char *
@@ -80,11 +82,12 @@ packet_hop_to(struct sphinx_hop *h, const struct topology *t,
 
 /*
  * hops[0..4]: own provider, a mixnode of each layer, the egress provider.
- * The caller sets the egress hop's command and what follows.
+ * The caller sets the egress hop's command and what follows. *at_ms, if
+ * not NULL, gets when the packet reaches the egress provider.
  */
 static int
 packet_path(struct sphinx_hop hops[SPHINX_MAX_HOPS], const struct packet_route *r,
-    const struct topology_node *egress)
+    const struct topology_node *egress, uint64_t *reach_ms)
 {
 	const struct topology_node *node[TOPOLOGY_MIX_LAYERS + 2];
 	const struct topology *t = r->topology;
@@ -109,47 +112,110 @@ packet_path(struct sphinx_hop hops[SPHINX_MAX_HOPS], const struct packet_route *
 		hops[i].delay_ms = packet_delay(r->mean_delay_ms);
 		at_ms += hops[i].delay_ms;
 	}
+	if (reach_ms != NULL)
+		*reach_ms = at_ms;
 	return PACKET_OK;
 }
 
-/* A delivered packet: egress DELIVERs to recipient, who unwraps it. */
+/*
+ * The acknowledgement block of a packet the egress provider has at at_ms
+ * (docs/acks.md): a reply block's header over a mixnode of each layer, our
+ * provider (DELIVER to us) and us, naming ack_id. *delay_ms gets the sum
+ * of its delays.
+ */
+static int
+packet_ack_block(uint8_t ack[SPHINX_ACK_BYTES], const struct packet_route *r,
+    const uint8_t ack_id[ACK_ID_BYTES], uint64_t at_ms, uint32_t *delay_ms)
+{
+	const struct topology_node *node[TOPOLOGY_MIX_LAYERS + 1];
+	struct sphinx_hop hops[TOPOLOGY_MIX_LAYERS + 2];
+	const struct topology *t = r->topology;
+	const size_t own = TOPOLOGY_MIX_LAYERS;
+	int rc;
+
+	*delay_ms = 0;
+	for (uint32_t l = 0; l < TOPOLOGY_MIX_LAYERS; l++)
+		if ((node[l] = packet_random_mix(t, l + 1)) == NULL)
+			return PACKET_ERR_TOPOLOGY;
+	node[own] = packet_provider(t, r->own_provider);
+	memset(hops, 0, sizeof(hops));
+	for (size_t i = 0; i <= own; i++) {
+		if ((rc = packet_hop_to(&hops[i], t, node[i], at_ms)) != PACKET_OK)
+			return rc;
+		hops[i].command = i == own ? SPHINX_CMD_DELIVER : SPHINX_CMD_RELAY;
+		memcpy(hops[i].next_id, i == own ? r->own_pub : node[i + 1]->pub, 32);
+		hops[i].delay_ms = packet_delay(r->mean_delay_ms);
+		at_ms += hops[i].delay_ms;
+		*delay_ms += hops[i].delay_ms;
+	}
+	memcpy(hops[own + 1].node_pub, r->own_pub, 32);
+	hops[own + 1].command = SPHINX_CMD_FINAL;
+	rc = surb_ack_create(ack, ack_id, node[0]->pub, hops, own + 2, NULL);
+	sodium_memzero(hops, sizeof(hops));
+	return rc;
+}
+
+/*
+ * A delivered packet: egress DELIVERs to recipient, who unwraps it, and
+ * sends the acknowledgement block back to us (docs/acks.md).
+ */
 int
 packet_build_payload(uint8_t out[SPHINX_PACKET_BYTES], const struct packet_route *r,
     const uint8_t recipient[32], const uint8_t provider[32],
-    const uint8_t *payload, size_t len)
+    const uint8_t *payload, size_t len, const uint8_t ack_id[ACK_ID_BYTES],
+    uint32_t *round_trip_ms)
 {
 	struct sphinx_hop hops[SPHINX_MAX_HOPS];
+	uint8_t ack[SPHINX_ACK_BYTES];
+	uint64_t at_ms;
+	uint32_t back_ms, forward_ms = 0;
 	int rc;
 
 	if (r->topology == NULL)
 		return PACKET_ERR_TOPOLOGY;
-	rc = packet_path(hops, r, packet_provider(r->topology, provider));
+	if (len > SPHINX_MAX_ACKED_MESSAGE_BYTES)
+		return PACKET_ERR_TOO_LARGE;
+	rc = packet_path(hops, r, packet_provider(r->topology, provider), &at_ms);
 	if (rc != PACKET_OK)
 		return rc;
 	hops[4].command = SPHINX_CMD_DELIVER;
+	hops[4].flags = SPHINX_FLAG_ACK;
 	memcpy(hops[4].next_id, recipient, 32);
 	hops[4].delay_ms = packet_delay(r->mean_delay_ms);
+	at_ms += hops[4].delay_ms;
 	/* A client's key does not rotate: phase 0. */
 	memcpy(hops[5].node_pub, recipient, 32);
 	hops[5].command = SPHINX_CMD_FINAL;
-	return sphinx_create(out, hops, SPHINX_MAX_HOPS, payload, len, NULL);
+	hops[5].flags = SPHINX_FLAG_ACK;
+	for (int i = 0; i < 5; i++)
+		forward_ms += hops[i].delay_ms;
+	rc = packet_ack_block(ack, r, ack_id, at_ms, &back_ms);
+	if (rc == PACKET_OK)
+		rc = sphinx_create_acked(out, hops, SPHINX_MAX_HOPS, ack, payload,
+		    len, NULL);
+	if (rc == PACKET_OK && round_trip_ms != NULL)
+		*round_trip_ms = forward_ms + back_ms;
+	sodium_memzero(ack, sizeof(ack));
+	sodium_memzero(hops, sizeof(hops));
+	return rc;
 }
 
 int
 packet_build_real(uint8_t out[SPHINX_PACKET_BYTES], const struct packet_route *r,
     const uint8_t recipient[32], const uint8_t recipient_provider[32],
-    const uint8_t msgid[PACKET_MSGID_BYTES], const uint8_t *msg, size_t len)
+    const uint8_t msgid[PACKET_MSGID_BYTES], const uint8_t *msg, size_t len,
+    const uint8_t ack_id[ACK_ID_BYTES], uint32_t *round_trip_ms)
 {
 	uint8_t payload[SPHINX_MAX_MESSAGE_BYTES];
 
-	if (len > PACKET_MAX_MESSAGE_BYTES)
+	if (len > MESSAGE_MAX_ACKED_BYTES)
 		return PACKET_ERR_TOO_LARGE;
 	payload[0] = PACKET_REAL;
 	memcpy(payload + 1, msgid, PACKET_MSGID_BYTES);
 	if (len > 0)
 		memcpy(payload + 1 + PACKET_MSGID_BYTES, msg, len);
 	int rc = packet_build_payload(out, r, recipient, recipient_provider, payload,
-	    1 + PACKET_MSGID_BYTES + len);
+	    1 + PACKET_MSGID_BYTES + len, ack_id, round_trip_ms);
 	sodium_memzero(payload, sizeof(payload));
 	return rc;
 }
@@ -158,7 +224,8 @@ int
 packet_build_fragment(uint8_t out[SPHINX_PACKET_BYTES], const struct packet_route *r,
     const uint8_t recipient[32], const uint8_t recipient_provider[32],
     const uint8_t msgid[PACKET_MSGID_BYTES], unsigned int index,
-    unsigned int count, const uint8_t *part, size_t len)
+    unsigned int count, const uint8_t *part, size_t len,
+    const uint8_t ack_id[ACK_ID_BYTES], uint32_t *round_trip_ms)
 {
 	uint8_t payload[SPHINX_MAX_MESSAGE_BYTES];
 	struct payload p = { .type = PAYLOAD_FRAGMENT, .index = index,
@@ -169,7 +236,8 @@ packet_build_fragment(uint8_t out[SPHINX_PACKET_BYTES], const struct packet_rout
 	memcpy(p.msgid, msgid, PACKET_MSGID_BYTES);
 	if (payload_encode(payload, &plen, &p) != 0)
 		return PACKET_ERR_TOO_LARGE;
-	rc = packet_build_payload(out, r, recipient, recipient_provider, payload, plen);
+	rc = packet_build_payload(out, r, recipient, recipient_provider, payload,
+	    plen, ack_id, round_trip_ms);
 	sodium_memzero(payload, sizeof(payload));
 	return rc;
 }
@@ -186,14 +254,46 @@ packet_build_loop(uint8_t out[SPHINX_PACKET_BYTES], const struct packet_route *r
     const uint8_t loop_key[PACKET_LOOP_KEY_BYTES], uint64_t now_ns)
 {
 	uint8_t payload[1 + LOOP_BODY_BYTES];
+	uint8_t ack_id[ACK_ID_BYTES];
 
 	payload[0] = PACKET_LOOP;
 	for (int i = 0; i < 8; i++)
 		payload[1 + i] = (uint8_t)(now_ns >> (56 - 8 * i));
 	randombytes_buf(payload + 9, 8);
 	packet_loop_mac(payload + 17, loop_key, payload, 17);
+	packet_loop_ack_id(ack_id, loop_key);
 	return packet_build_payload(out, r, r->own_pub, r->own_provider, payload,
-	    sizeof(payload));
+	    sizeof(payload), ack_id, NULL);
+}
+
+/* nonce (8) || the first 8 bytes of a MAC of it under the loop key. */
+static void
+packet_loop_ack_mac(uint8_t mac[8], const uint8_t key[PACKET_LOOP_KEY_BYTES],
+    const uint8_t nonce[8])
+{
+	uint8_t in[sizeof(LOOP_ACK_LABEL) - 1 + 8], full[16];
+
+	memcpy(in, LOOP_ACK_LABEL, sizeof(LOOP_ACK_LABEL) - 1);
+	memcpy(in + sizeof(LOOP_ACK_LABEL) - 1, nonce, 8);
+	crypto_generichash(full, sizeof(full), in, sizeof(in), key,
+	    PACKET_LOOP_KEY_BYTES);
+	memcpy(mac, full, 8);
+}
+
+void
+packet_loop_ack_id(uint8_t id[ACK_ID_BYTES], const uint8_t key[PACKET_LOOP_KEY_BYTES])
+{
+	randombytes_buf(id, 8);
+	packet_loop_ack_mac(id + 8, key, id);
+}
+
+int
+packet_is_loop_ack(const uint8_t id[ACK_ID_BYTES], const uint8_t key[PACKET_LOOP_KEY_BYTES])
+{
+	uint8_t mac[8];
+
+	packet_loop_ack_mac(mac, key, id);
+	return sodium_memcmp(mac, id + 8, 8) == 0;
 }
 
 int
@@ -211,7 +311,7 @@ packet_build_drop(uint8_t out[SPHINX_PACKET_BYTES], const struct packet_route *r
 			usable[n++] = &t->providers[i];
 	if (n == 0)
 		return PACKET_ERR_TOPOLOGY;
-	int rc = packet_path(hops, r, usable[rand_index((uint32_t)n)]);
+	int rc = packet_path(hops, r, usable[rand_index((uint32_t)n)], NULL);
 	if (rc != PACKET_OK)
 		return rc;
 	hops[4].command = SPHINX_CMD_DROP;

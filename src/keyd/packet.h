@@ -79,18 +79,36 @@ struct packet_surb {
 
 /* The loop-cover MAC key, derived from the private key. */
 void	packet_loop_key(uint8_t key[PACKET_LOOP_KEY_BYTES], const uint8_t priv[32]);
+/*
+ * Every packet to a recipient carries an acknowledgement block naming
+ * ack_id, over a path back to us (docs/acks.md); *round_trip_ms (if not
+ * NULL) gets the sum of the delays drawn for the packet and for its
+ * acknowledgement. Its message is at most MESSAGE_MAX_ACKED_BYTES.
+ */
 int	packet_build_real(uint8_t out[SPHINX_PACKET_BYTES], const struct packet_route *,
 	    const uint8_t recipient[32], const uint8_t recipient_provider[32],
-	    const uint8_t msgid[PACKET_MSGID_BYTES], const uint8_t *msg, size_t len);
+	    const uint8_t msgid[PACKET_MSGID_BYTES], const uint8_t *msg, size_t len,
+	    const uint8_t ack_id[ACK_ID_BYTES], uint32_t *round_trip_ms);
 /* Part index of count of message msgid (a FRAGMENT payload, len bytes). */
 int	packet_build_fragment(uint8_t out[SPHINX_PACKET_BYTES], const struct packet_route *,
 	    const uint8_t recipient[32], const uint8_t recipient_provider[32],
 	    const uint8_t msgid[PACKET_MSGID_BYTES], unsigned int index,
-	    unsigned int count, const uint8_t *part, size_t len);
+	    unsigned int count, const uint8_t *part, size_t len,
+	    const uint8_t ack_id[ACK_ID_BYTES], uint32_t *round_trip_ms);
 /* A packet to recipient carrying an encoded payload (common/payload.h). */
 int	packet_build_payload(uint8_t out[SPHINX_PACKET_BYTES], const struct packet_route *,
 	    const uint8_t recipient[32], const uint8_t recipient_provider[32],
-	    const uint8_t *payload, size_t len);
+	    const uint8_t *payload, size_t len, const uint8_t ack_id[ACK_ID_BYTES],
+	    uint32_t *round_trip_ms);
+/*
+ * A loop cover is acknowledged too (its egress provider, ours, cannot
+ * tell it from a message): its ack id is a random nonce and a MAC under
+ * the loop key, which packet_is_loop_ack() recognises.
+ */
+void	packet_loop_ack_id(uint8_t id[ACK_ID_BYTES],
+	    const uint8_t key[PACKET_LOOP_KEY_BYTES]);
+int	packet_is_loop_ack(const uint8_t id[ACK_ID_BYTES],
+	    const uint8_t key[PACKET_LOOP_KEY_BYTES]);
 /*
  * A reply block to us, for a replier whose provider is replier_provider:
  * the path is that provider, a mixnode of each layer, our provider

@@ -1001,8 +1001,15 @@ traffic_unwrapped(struct traffic *t, const Nymipc__Unwrapped *u)
 		break;
 	}
 	case NYMIPC__PACKET_KIND__PACKET_REAL:
+	case NYMIPC__PACKET_KIND__PACKET_ACK:
 		/* keyd gave it to rpcd, whose answer tells us to ack it. */
 		p->state = PENDING_STORING;
+		break;
+	case NYMIPC__PACKET_KIND__PACKET_LOOP_ACK:
+		/* our provider had one of our loop covers: nothing to keep */
+		log_debug("delivery %llu: a loop cover's acknowledgement",
+		    (unsigned long long)u->id);
+		p->state = PENDING_ACK;
 		break;
 	case NYMIPC__PACKET_KIND__PACKET_NONE:
 		/* rpcd is down: leave it at the provider for a later pull */

@@ -35,6 +35,8 @@
 #include "common/log.h"
 #include "common/replay.h"
 #include "common/sphinx.h"
+#include "common/surb.h"
+#include "common/xalloc.h"
 #include "common/topology.h"
 #include "node/delayq.h"
 #include "common/http.h"
@@ -57,6 +59,7 @@
 struct node_pkt {
 	uint8_t		data[SPHINX_PACKET_BYTES];
 	uint8_t		command;
+	uint8_t		flags;		/* SPHINX_FLAG_ACK: DELIVER with an ack block */
 	uint8_t		next[SPHINX_NODE_ID_BYTES];
 };
 _Static_assert(offsetof(struct node_pkt, data) == 0,
@@ -629,6 +632,9 @@ node_metrics_text(void *arg, struct strbuf *b)
 	    c->relayed);
 	metrics_counter(b, "nym_node_packets_delivered_total",
 	    "Packets stored in a client's mailbox (providers).", c->delivered);
+	metrics_counter(b, "nym_node_acks_sent_total",
+	    "Acknowledgements sent for packets stored in a mailbox (providers).",
+	    c->acks_sent);
 	metrics_counter(b, "nym_node_packets_sent_total",
 	    "Packets written to outgoing links.", pc->sent);
 	strbuf_printf(b, "# HELP nym_node_packets_dropped_total Packets "
@@ -814,10 +820,23 @@ node_release(struct node *n, struct node_pkt *p)
 		return;
 	}
 	/* DELIVER: only a role with a deliver hook queues it. */
-	if (n->ops->deliver(n->role, p->next, p->data, sizeof(p->data)) == 0)
+	uint8_t *ack = NULL, first_hop[SPHINX_NODE_ID_BYTES];
+	if ((p->flags & SPHINX_FLAG_ACK) &&
+	    surb_ack_take(p->data, ack = xmalloc(SPHINX_PACKET_BYTES),
+	    first_hop) != SPHINX_OK) {
+		n->c.acks_bad++;
+		free(ack);
+		ack = NULL;
+	}
+	if (n->ops->deliver(n->role, p->next, p->data, sizeof(p->data)) == 0) {
 		n->c.delivered++;
-	else
+		/* Stored (committed): now the sender may know it. */
+		if (ack != NULL && pool_send(n->pool, first_hop, ack) >= 0)
+			n->c.acks_sent++;
+		ack = NULL;
+	} else
 		n->c.deliver_failed++;
+	free(ack);
 	sodium_memzero(p, sizeof(*p));
 	free(p);
 }
@@ -917,6 +936,7 @@ node_work_done(void *arg, struct work_job *j)
 		goto drop;
 	}
 	p->command = res->command;
+	p->flags = res->flags;
 	memcpy(p->next, res->next_id, sizeof(p->next));
 	if (delayq_push(n->dq, clock_monotonic_ms() + res->delay_ms, p) !=
 	    DELAYQ_OK) {

@@ -66,6 +66,8 @@ struct node_counters {
 	uint64_t	persist_failed;	/* replay log write failed */
 	uint64_t	deliver_failed;	/* mailbox refused (quota, unknown) */
 	uint64_t	work_paused;	/* links paused: the workers were full */
+	uint64_t	acks_sent;	/* acknowledgements of stored packets (provider) */
+	uint64_t	acks_bad;	/* an ack block that was junk: none sent */
 };
 
 struct node_ops {

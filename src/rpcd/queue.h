@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "common/payload.h"
+
 #define QUEUE_MSGID_BYTES	16
 #define QUEUE_KEY_BYTES		32
 /* Reply blocks (docs/replies.md): a sender tag, a block (SURB_BYTES), its
@@ -37,7 +39,7 @@
 #define QUEUE_MORE_AT		2
 #define QUEUE_MORE_ASK		4
 #define QUEUE_MAX_GRANT		64
-#define QUEUE_SURBS_PER_PACKET	4
+#define QUEUE_SURBS_PER_PACKET	PAYLOAD_MAX_SURBS
 #define QUEUE_TAG_KEEP_SECONDS	(7 * 24 * 3600)
 /*
  * The ids of fetched messages are remembered for duplicate_window_seconds

@@ -42,10 +42,10 @@ req() { "$SOCKREQ" "unix:$1" "$2" 2>&1; }
 out=$(req "$AS" "sendsurbs:$BOB:17:hello")
 check "reply_surbs 17: refused, naming the maximum ($out)" \
 	sh -c "echo '$out' | grep -qx 'exception: send: too many reply blocks: 17, the maximum is 16'"
-LONG=$(python3 -c 'print("x" * 2015)')
+LONG=$(python3 -c 'print("x" * 1599)')
 out=$(req "$AS" "sendsurbs:$BOB:1:$LONG")
-check "2015 bytes with reply blocks: refused, naming the maximum with blocks" \
-	sh -c "echo '$out' | grep -qx 'exception: send: message too large to go with reply blocks: 2015 bytes, the maximum with reply_surbs is 2014 (a message in fragments cannot carry reply blocks yet)'"
+check "1599 bytes with reply blocks: refused, naming the maximum with blocks" \
+	sh -c "echo '$out' | grep -qx 'exception: send: message too large to go with reply blocks: 1599 bytes, the maximum with reply_surbs is 1598 (a message in fragments cannot carry reply blocks yet)'"
 check "nothing of either is stored at alice" test "$(rows outgoing "$ADB")" = 0
 UNKNOWN=$(python3 -c 'import os; print(os.urandom(16).hex())')
 out=$(req "$BS" "reply:$UNKNOWN:hello")

@@ -38,11 +38,12 @@ fetch_until() {
 pattern() { python3 -c "import sys; n=int(sys.argv[1]); print(n, bytes((i*7+1)&255 for i in range(n)).hex())" "$1"; }
 
 : >"$WORK/got"
-# 2031 bytes: one packet; 2032: two fragments (docs/replies.md section 12)
-for n in 0 1 2031 2032; do "$SOCKREQ" "$A" "sendlen:$BOB:$n" >>"$WORK/sent"; done
-check "sends of 0, 1, 2031 and 2032 bytes are accepted" test "$(grep -c '^send: ok' "$WORK/sent")" = 4
+# 1615 bytes: one packet beside its acknowledgement block; 1616: two
+# fragments (docs/replies.md section 12, docs/acks.md)
+for n in 0 1 1615 1616; do "$SOCKREQ" "$A" "sendlen:$BOB:$n" >>"$WORK/sent"; done
+check "sends of 0, 1, 1615 and 1616 bytes are accepted" test "$(grep -c '^send: ok' "$WORK/sent")" = 4
 fetch_until 4 "$WORK/got"
-for n in 0 1 2031 2032; do pattern $n; done | sed 's/ $//' >"$WORK/expect"
+for n in 0 1 1615 1616; do pattern $n; done | sed 's/ $//' >"$WORK/expect"
 sed 's/ $//' "$WORK/got" | sort >"$WORK/got.sorted"
 sort "$WORK/expect" >"$WORK/expect.sorted"
 check "they arrive at bob byte-identical" cmp -s "$WORK/got.sorted" "$WORK/expect.sorted"

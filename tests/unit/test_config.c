@@ -322,7 +322,7 @@ test_round_trip_everything(void **state)
 	cfg.restart_window_seconds = 1;
 	cfg.duplicate_window_seconds = 60;
 	cfg.reply_surb_lifetime_seconds = 604800;
-	cfg.max_message_bytes = 16605184;
+	cfg.max_message_bytes = 13197312;
 
 	assert_int_equal(config_format(&cfg, &text, &len), CONFIG_OK);
 	assert_int_equal(len, strlen(text));
@@ -564,10 +564,10 @@ static const struct bad_config bad_configs[] = {
 	    "and 31622400" },
 	{ CLIENT "[nymd]\nmax_message_bytes = 2030\n", INV,
 	    "config.toml:4: key 'max_message_bytes': must be between 2031 "
-	    "and 16605184" },
-	{ CLIENT "[nymd]\nmax_message_bytes = 16605185\n", INV,
+	    "and 13197312" },
+	{ CLIENT "[nymd]\nmax_message_bytes = 13197313\n", INV,
 	    "config.toml:4: key 'max_message_bytes': must be between 2031 "
-	    "and 16605184" },
+	    "and 13197312" },
 	{ CLIENT "[nymd]\nduplicate_window_seconds = 31622401\n", INV,
 	    "config.toml:4: key 'duplicate_window_seconds': must be between 60 "
 	    "and 31622400" },

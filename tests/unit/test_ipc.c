@@ -421,9 +421,10 @@ test_check_sizes(void **state)
 	o.recipient.data = o.recipient_provider.data = o.msgid.data = o.message.data = bytes;
 	o.recipient.len = o.recipient_provider.len = 32;
 	o.msgid.len = MESSAGE_ID_BYTES;
-	o.message.len = MESSAGE_MAX_BYTES;
+	/* beside its acknowledgement block (a reply has none: MESSAGE_MAX_BYTES) */
+	o.message.len = MESSAGE_MAX_ACKED_BYTES;
 	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), 0);
-	o.message.len = MESSAGE_MAX_BYTES + 1;
+	o.message.len = MESSAGE_MAX_ACKED_BYTES + 1;
 	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
 	o.message.len = 0;
 	o.msgid.len = 15;
@@ -556,11 +557,11 @@ test_check_reply_blocks(void **state)
 	Nymipc__Outgoing o = NYMIPC__OUTGOING__INIT;
 	Nymipc__Built b = NYMIPC__BUILT__INIT;
 	Nymipc__SealedKeys k = NYMIPC__SEALED_KEYS__INIT;
-	Nymipc__SealedKeys *kp[PAYLOAD_MAX_SURBS + 1] = { &k, &k, &k, &k, &k };
+	Nymipc__SealedKeys *kp[PAYLOAD_MAX_SURBS + 1] = { &k, &k, &k, &k };
 	Nymipc__ReplyIn ri = NYMIPC__REPLY_IN__INIT;
 	Nymipc__Received r = NYMIPC__RECEIVED__INIT;
 	Nymipc__ReceivedSurb rs = NYMIPC__RECEIVED_SURB__INIT;
-	Nymipc__ReceivedSurb *rsp[PAYLOAD_MAX_SURBS + 1] = { &rs, &rs, &rs, &rs, &rs };
+	Nymipc__ReceivedSurb *rsp[PAYLOAD_MAX_SURBS + 1] = { &rs, &rs, &rs, &rs };
 	static uint8_t bytes[8192];
 	char why[128];
 

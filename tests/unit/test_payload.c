@@ -38,11 +38,12 @@ static void
 test_sizes(void **state)
 {
 	assert_int_equal(PAYLOAD_TAGGED_HEAD_BYTES, 34);
-	assert_int_equal(PAYLOAD_MAX_SURBS, 4);
-	assert_int_equal(payload_tagged_room(0), 2014);
-	assert_int_equal(payload_tagged_room(1), 1558);
-	assert_int_equal(payload_tagged_room(4), 190);
-	assert_int_equal(payload_tagged_room(5), -1);
+	/* beside the 416-byte acknowledgement block (docs/acks.md) */
+	assert_int_equal(PAYLOAD_MAX_SURBS, 3);
+	assert_int_equal(payload_tagged_room(0), 1598);
+	assert_int_equal(payload_tagged_room(1), 1142);
+	assert_int_equal(payload_tagged_room(3), 230);
+	assert_int_equal(payload_tagged_room(4), -1);
 }
 
 /* PLAIN is the format of before: type 1, the id, the message. */
@@ -91,7 +92,7 @@ test_tagged_round_trip(void **state)
 		memset(p.msgid, 0x10 + (int)k, sizeof(p.msgid));
 		memset(p.tag, 0x70 + (int)k, sizeof(p.tag));
 		assert_int_equal(payload_encode(out, &len, &p), 0);
-		assert_int_equal(len, SPHINX_MAX_MESSAGE_BYTES);
+		assert_int_equal(len, SPHINX_MAX_ACKED_MESSAGE_BYTES);
 		assert_int_equal(out[0], 3);
 		assert_int_equal(out[33], k);
 		assert_int_equal(payload_decode(out, len, &q), 0);
@@ -112,15 +113,15 @@ test_tagged_round_trip(void **state)
 static void
 test_surbs_only(void **state)
 {
-	struct payload p = { .type = PAYLOAD_SURBS, .n_surbs = 4, .surbs = surbs[0] }, q;
+	struct payload p = { .type = PAYLOAD_SURBS, .n_surbs = 3, .surbs = surbs[0] }, q;
 	uint8_t out[SPHINX_MAX_MESSAGE_BYTES];
 	size_t len;
 
 	assert_int_equal(payload_encode(out, &len, &p), 0);
-	assert_int_equal(len, 34 + 4 * SURB_BYTES);
+	assert_int_equal(len, 34 + 3 * SURB_BYTES);
 	assert_int_equal(payload_decode(out, len, &q), 0);
 	assert_int_equal(q.type, PAYLOAD_SURBS);
-	assert_int_equal(q.n_surbs, 4);
+	assert_int_equal(q.n_surbs, 3);
 	assert_int_equal(q.message_len, 0);
 	assert_null(q.message);
 	/* trailing bytes, no block, five blocks, a message: refused */
@@ -218,13 +219,13 @@ test_fragment(void **state)
 	size_t len;
 
 	(void)state;
-	assert_int_equal(PAYLOAD_FRAGMENT_BYTES, 2027);
+	assert_int_equal(PAYLOAD_FRAGMENT_BYTES, 1611);
 	assert_int_equal(payload_fragment_count(0), 0);
-	assert_int_equal(payload_fragment_count(MESSAGE_MAX_BYTES), 0);
-	assert_int_equal(payload_fragment_count(MESSAGE_MAX_BYTES + 1), 2);
-	assert_int_equal(payload_fragment_count(2 * 2027), 2);
-	assert_int_equal(payload_fragment_count(2 * 2027 + 1), 3);
-	assert_int_equal(payload_fragment_count(1048576), 518);
+	assert_int_equal(payload_fragment_count(MESSAGE_MAX_ACKED_BYTES), 0);
+	assert_int_equal(payload_fragment_count(MESSAGE_MAX_ACKED_BYTES + 1), 2);
+	assert_int_equal(payload_fragment_count(2 * 1611), 2);
+	assert_int_equal(payload_fragment_count(2 * 1611 + 1), 3);
+	assert_int_equal(payload_fragment_count(1048576), 651);
 	assert_int_equal(payload_fragment_count(PAYLOAD_MAX_FRAGMENTED_BYTES),
 	    PAYLOAD_MAX_FRAGMENTS);
 	assert_int_equal(payload_fragment_count(PAYLOAD_MAX_FRAGMENTED_BYTES + 1), 0);
@@ -232,7 +233,7 @@ test_fragment(void **state)
 	randombytes_buf(part, sizeof(part));
 	memset(p.msgid, 7, sizeof(p.msgid));
 	assert_int_equal(payload_encode(out, &len, &p), 0);
-	assert_int_equal(len, SPHINX_MAX_MESSAGE_BYTES);
+	assert_int_equal(len, SPHINX_MAX_ACKED_MESSAGE_BYTES);
 	assert_int_equal(out[0], 6);
 	assert_int_equal(out[17], 1);
 	assert_int_equal(out[18], 2);

@@ -959,7 +959,7 @@ test_more_blocks(void **state)
 	struct queue_row row = { .msgid = msgid, .message = (const uint8_t *)"m", .len = 1,
 	    .surbs = 2 };
 	struct queue_keys keys[20];
-	struct queue_in in = { .msgid = msgid, .more = 4 };
+	struct queue_in in = { .msgid = msgid, .more = QUEUE_SURBS_PER_PACKET };
 	uint64_t first;
 
 	fake_now = 3000000;
@@ -984,14 +984,14 @@ test_more_blocks(void **state)
 	struct row_seen s = { 0 };
 	assert_int_equal(queue_each_outgoing(f->q, see_row, &s), 0);
 	assert_int_equal(s.n, 1);
-	assert_int_equal(s.surbs[0], 4);
+	assert_int_equal(s.surbs[0], QUEUE_SURBS_PER_PACKET);
 	assert_int_equal(s.only[0], 1);
 	assert_int_equal(s.tagged[0], 1);
 	assert_int_equal(s.reply[0], 0);
 	/* again through the same block: nothing more */
 	assert_int_equal(queue_receive_in(f->q, &in), 1);
 	assert_int_equal(queue_outgoing_count(f->q), 1);
-	/* 2 with the message, 4 now: 58 more at most, whatever is asked */
+	/* 2 with the message, 3 now: 59 more at most, whatever is asked */
 	in.more = 16;
 	for (int i = 1; i < 20; i++) {
 		in.surb_id = ids[i];
@@ -1003,8 +1003,10 @@ test_more_blocks(void **state)
 	for (int i = 0; i < s.n; i++)
 		total += s.surbs[i];
 	assert_int_equal(s.n, 8);	/* see_row keeps 8 */
-	assert_int_equal(queue_outgoing_count(f->q), 1 + 58 / 4 + 1);
-	assert_true(total <= 4 + 7 * 4);
+	/* grants of 16, 16, 16 and 11, each in packets of
+	 * QUEUE_SURBS_PER_PACKET (3) blocks: 6, 6, 6 and 4 packets */
+	assert_int_equal(queue_outgoing_count(f->q), 1 + 3 * 6 + 4);
+	assert_true(total <= 3 + 7 * 3);
 }
 
 /* Every message handed out by a fetch, whole (the fragment tests). */
@@ -1072,7 +1074,7 @@ fill_pattern(uint8_t *buf, size_t len, unsigned seed)
 
 /*
  * A message over one packet is queued as its fragments, in one
- * transaction: full parts of 2027 bytes but the last, all with the
+ * transaction: full parts of 1611 bytes but the last, all with the
  * message's id; one that fits a packet is one row as before; one over
  * what fragments carry is refused.
  */
@@ -1091,7 +1093,7 @@ test_fragments_enqueued(void **state)
 	memset(rcpt, 0x32, sizeof(rcpt));
 	memset(prov, 0x33, sizeof(prov));
 	fill_pattern(msg, len, 1);
-	assert_int_equal(queue_enqueue(f->q, msgid, rcpt, prov, msg, MESSAGE_MAX_BYTES, &id), 0);
+	assert_int_equal(queue_enqueue(f->q, msgid, rcpt, prov, msg, MESSAGE_MAX_ACKED_BYTES, &id), 0);
 	assert_int_equal(queue_enqueue(f->q, msgid, rcpt, prov, msg, len, &id), 0);
 	assert_int_equal(id, 2);
 	assert_int_equal(queue_outgoing_count(f->q), 4);
@@ -1099,7 +1101,7 @@ test_fragments_enqueued(void **state)
 	assert_int_equal(s.n, 4);
 	assert_int_equal(s.same_msgid, 4);
 	assert_int_equal(s.count[0], 0);
-	assert_int_equal(s.part[0], MESSAGE_MAX_BYTES);
+	assert_int_equal(s.part[0], MESSAGE_MAX_ACKED_BYTES);
 	for (unsigned i = 0; i < 3; i++) {
 		assert_int_equal(s.index[1 + i], i);
 		assert_int_equal(s.count[1 + i], 3);
@@ -1107,8 +1109,8 @@ test_fragments_enqueued(void **state)
 	assert_int_equal(s.part[1], PAYLOAD_FRAGMENT_BYTES);
 	assert_int_equal(s.part[2], PAYLOAD_FRAGMENT_BYTES);
 	assert_int_equal(s.part[3], 946);
-	assert_int_equal(s.len, MESSAGE_MAX_BYTES + len);
-	assert_memory_equal(s.joined + MESSAGE_MAX_BYTES, msg, len);
+	assert_int_equal(s.len, MESSAGE_MAX_ACKED_BYTES + len);
+	assert_memory_equal(s.joined + MESSAGE_MAX_ACKED_BYTES, msg, len);
 	free(s.joined);
 	assert_int_equal(queue_enqueue(f->q, msgid, rcpt, prov, msg,
 	    PAYLOAD_MAX_FRAGMENTED_BYTES + 1, &id), -1);
