@@ -46,10 +46,10 @@ extern "C" {
 #define NYM_PORT_BYTES		16
 /*
  * No nymd takes a request larger than this: its largest max_message_bytes
- * (16605184, nymd.conf(5)) and 4096 bytes for the rest of a send. A
+ * (13197312, nymd.conf(5)) and 4096 bytes for the rest of a send. A
  * nymd's own limit follows its configuration: nym_max_message_size().
  */
-#define NYM_MAX_REQUEST_BYTES	(16605184 + 4096)
+#define NYM_MAX_REQUEST_BYTES	(13197312 + 4096)
 /* libnym refuses responses larger than this. */
 #define NYM_MAX_RESPONSE_BYTES	(64 * 1024 * 1024)
 /* How long nym_client_start() waits for a nymd it started. */
