@@ -24,6 +24,7 @@ packet_strerror(int err)
 	case PACKET_ERR_FOREIGN:	return "loop cover with a foreign MAC";
 	case PACKET_ERR_TYPE:		return "unknown payload type";
 	case PACKET_ERR_EPOCH:		return "no key epoch for which every hop of a reply block has a key";
+	case PACKET_ERR_PROVIDER:	return "the recipient's provider is not in the topology";
 	default:			return sphinx_strerror(err);
 	}
 }
@@ -175,6 +176,8 @@ packet_build_payload(uint8_t out[SPHINX_PACKET_BYTES], const struct packet_route
 		return PACKET_ERR_TOPOLOGY;
 	if (len > SPHINX_MAX_ACKED_MESSAGE_BYTES)
 		return PACKET_ERR_TOO_LARGE;
+	if (packet_provider(r->topology, provider) == NULL)
+		return PACKET_ERR_PROVIDER;
 	rc = packet_path(hops, r, packet_provider(r->topology, provider), &at_ms);
 	if (rc != PACKET_OK)
 		return rc;

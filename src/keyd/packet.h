@@ -42,6 +42,7 @@ enum packet_error {
 	PACKET_ERR_FOREIGN = -22,	/* a loop cover that is not ours */
 	PACKET_ERR_TYPE = -23,		/* unknown payload type or bad length */
 	PACKET_ERR_EPOCH = -24,		/* no epoch whose keys every hop has */
+	PACKET_ERR_PROVIDER = -25,	/* the recipient's provider is not listed */
 	/* and the sphinx_error codes */
 };
 
