@@ -110,19 +110,37 @@ enum queue_stmt {
 	Q_PARTIAL,
 	Q_MESSAGE_ADD,
 	Q_STATUS,
+	Q_PENDING_IDS,
+	Q_ROW_OF,
+	Q_HAND,
+	Q_MESSAGE_STATE,
+	Q_MESSAGE_SENDING,
+	Q_MESSAGE_SENT,
+	Q_ACK_ROW,
+	Q_MESSAGE_ACKED,
+	Q_RESEND_DUE,
+	Q_NEXT_DEADLINE,
+	Q_NEXT_EXPIRY,
+	Q_SET_DEADLINE,
+	Q_BUILD_FAILED,
+	Q_EXPIRED,
+	Q_MESSAGE_REPLIES,
+	Q_DELETE_ROWS,
+	Q_MESSAGE_FAIL,
+	Q_PRUNE_STATUS,
 	Q_NSTMTS,
 };
 
 #define Q_OUTGOING_COLUMNS \
 	"SELECT id, msgid, recipient, provider, message, surbs, surbs_only, tag, surb, " \
-	"frag_index, frag_count FROM outgoing "
+	"frag_index, frag_count, ack_id, attempts, state FROM outgoing "
 
 
 static const char *const queue_sql[Q_NSTMTS] = {
 	[Q_ENQUEUE] = "INSERT INTO outgoing (msgid, recipient, provider, message, ack_id) "
 	    "VALUES (?, ?, ?, ?, ?)",
 	[Q_OUTGOING] = Q_OUTGOING_COLUMNS "ORDER BY id",
-	[Q_OUTGOING_AFTER] = Q_OUTGOING_COLUMNS "WHERE id > ? ORDER BY id LIMIT ?",
+	[Q_OUTGOING_AFTER] = Q_OUTGOING_COLUMNS "WHERE id > ? AND state = 0 ORDER BY id LIMIT ?",
 	[Q_OUTGOING_ONE] = Q_OUTGOING_COLUMNS "WHERE id = ?",
 	[Q_SENT] = "DELETE FROM outgoing WHERE id = ?",
 	[Q_RECEIVE] = "INSERT OR IGNORE INTO received (msgid, message) VALUES (?, ?)",
@@ -189,7 +207,38 @@ static const char *const queue_sql[Q_NSTMTS] = {
 	/* An ended message is forgotten QUEUE_STATUS_KEEP_SECONDS later,
 	 * whenever the prune runs. */
 	[Q_STATUS] = "SELECT state, packets, acked, reason, changed FROM messages "
-	    "WHERE msgid = ?1 AND NOT (state >= 2 AND changed <= ?2)",
+	    "WHERE msgid = ?1 AND NOT (state >= 2 AND changed < ?2)",
+	/* Acknowledgements (docs/acks.md): a row is pending (state 0) or
+	 * with the provider (1) until deadline_ms. */
+	[Q_PENDING_IDS] = "SELECT id FROM outgoing WHERE state = 0 AND id > ? "
+	    "ORDER BY id LIMIT ?",
+	[Q_ROW_OF] = "SELECT msgid, ack_id IS NOT NULL FROM outgoing WHERE id = ?",
+	[Q_HAND] = "UPDATE outgoing SET state = 1, deadline_ms = ?2 WHERE id = ?1",
+	[Q_MESSAGE_STATE] = "SELECT state FROM messages WHERE msgid = ?",
+	[Q_MESSAGE_SENDING] = "UPDATE messages SET reason = NULL, "
+	    "changed = CASE state WHEN 0 THEN ?2 ELSE changed END, "
+	    "state = CASE state WHEN 0 THEN 1 ELSE state END "
+	    "WHERE msgid = ?1 AND state < 2",
+	[Q_MESSAGE_SENT] = "UPDATE messages SET state = 4, changed = ?2 "
+	    "WHERE msgid = ?1 AND state < 2",
+	[Q_ACK_ROW] = "SELECT id, msgid FROM outgoing WHERE ack_id = ?",
+	[Q_MESSAGE_ACKED] = "UPDATE messages SET acked = acked + 1, "
+	    "state = CASE WHEN acked + 1 >= packets THEN 2 ELSE 1 END, changed = ?2 "
+	    "WHERE msgid = ?1 AND state < 2",
+	[Q_RESEND_DUE] = "UPDATE outgoing SET state = 0, attempts = attempts + 1 "
+	    "WHERE state = 1 AND deadline_ms <= ?",
+	[Q_NEXT_DEADLINE] = "SELECT MIN(deadline_ms) FROM outgoing WHERE state = 1",
+	[Q_NEXT_EXPIRY] = "SELECT MIN(expires) FROM messages WHERE state < 2",
+	[Q_SET_DEADLINE] = "UPDATE outgoing SET deadline_ms = ?2 WHERE id = ?1 AND state = 1",
+	[Q_BUILD_FAILED] = "UPDATE messages SET reason = ?2 WHERE msgid = "
+	    "(SELECT msgid FROM outgoing WHERE id = ?1) AND state < 2 AND reason IS NOT ?2",
+	[Q_EXPIRED] = "SELECT msgid, created, expires, packets, acked, reason FROM messages "
+	    "WHERE state < 2 AND expires <= ? ORDER BY expires LIMIT ?",
+	[Q_MESSAGE_REPLIES] = "SELECT COUNT(*) FROM outgoing WHERE msgid = ? AND ack_id IS NULL",
+	[Q_DELETE_ROWS] = "DELETE FROM outgoing WHERE msgid = ?",
+	[Q_MESSAGE_FAIL] = "UPDATE messages SET state = 3, reason = ?2, changed = ?3 "
+	    "WHERE msgid = ?1",
+	[Q_PRUNE_STATUS] = "DELETE FROM messages WHERE state >= 2 AND changed < ?",
 };
 
 struct queue {
@@ -725,6 +774,9 @@ queue_sql_random(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	sqlite3_result_blob(ctx, b, n, free);
 }
 
+static sqlite3_stmt *queue_stmt(struct queue *, enum queue_stmt);
+static void queue_notify(struct queue *);
+
 /* The schema version; 0 for a file without tables, -1 if unreadable. */
 static int
 queue_schema_version(struct queue *q)
@@ -950,6 +1002,13 @@ queue_open(struct queue **out, const char *path, const char *shown, char *err,
 		queue_close(q);
 		return -1;
 	}
+	/* Statuses of messages ended long ago (and at each expiry check). */
+	sqlite3_stmt *prune = queue_stmt(q, Q_PRUNE_STATUS);
+	sqlite3_bind_int64(prune, 1, queue_now(q) - (int64_t)QUEUE_STATUS_KEEP_SECONDS);
+	if (sqlite3_step(prune) != SQLITE_DONE)
+		log_warnx("message store: cannot forget old statuses: %s",
+		    sqlite3_errmsg(q->db));
+	sqlite3_reset(prune);
 	/* What an earlier run could not delete, deleted now if it can be. */
 	(void)queue_retry(q);
 	*out = q;
@@ -1157,12 +1216,17 @@ queue_outgoing_rows(struct queue *q, sqlite3_stmt *st,
 		o.surbs_only = sqlite3_column_int(st, 6) != 0;
 		o.frag_index = (unsigned)sqlite3_column_int(st, 9);
 		o.frag_count = (unsigned)sqlite3_column_int(st, 10);
+		o.attempts = (unsigned)sqlite3_column_int(st, 12);
+		o.with_provider = sqlite3_column_int(st, 13) == 1;
 		o.tag = NULL;
 		o.surb = NULL;
+		o.ack_id = NULL;
 		if ((sqlite3_column_type(st, 7) != SQLITE_NULL &&
 		    queue_blob(st, 7, &o.tag, QUEUE_TAG_BYTES) == -1) ||
 		    (sqlite3_column_type(st, 8) != SQLITE_NULL &&
-		    queue_blob(st, 8, &o.surb, QUEUE_SURB_BYTES) == -1)) {
+		    queue_blob(st, 8, &o.surb, QUEUE_SURB_BYTES) == -1) ||
+		    (sqlite3_column_type(st, 11) != SQLITE_NULL &&
+		    queue_blob(st, 11, &o.ack_id, ACK_ID_BYTES) == -1)) {
 			log_warnx("message store: queued message %llu is corrupt; skipped",
 			    (unsigned long long)o.id);
 			continue;
@@ -1202,13 +1266,104 @@ queue_outgoing_one(struct queue *q, uint64_t id,
 	return queue_outgoing_rows(q, st, cb, arg);
 }
 
+/*
+ * Runs fn, a change, in one transaction, committed if fn returns
+ * SQLITE_DONE; the status hook hears after the commit. The result code:
+ * SQLITE_DONE, or the failure (rolled back).
+ */
 static int
-queue_delete(struct queue *q, uint64_t id)
+queue_txn(struct queue *q, int (*fn)(struct queue *, void *), void *arg)
 {
-	sqlite3_stmt *st = queue_stmt(q, Q_SENT);
+	int rc = sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+
+	if (rc != SQLITE_OK) {
+		queue_failed(q, rc);
+		return rc;
+	}
+	if ((rc = fn(q, arg)) == SQLITE_DONE) {
+		if ((rc = sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL)) == SQLITE_OK) {
+			queue_succeeded(q);
+			queue_notify(q);
+			return SQLITE_DONE;
+		}
+		queue_failed(q, rc);
+	}
+	queue_rollback(q);
+	return rc;
+}
+
+/*
+ * queue_txn() for a change that retires what was delivered (a reply
+ * sent, a row acknowledged): in WAL mode even a delete needs room in the
+ * WAL (and the checkpoint before it may grow the database), so on a full
+ * disk the reserve is given back, the WAL checkpointed and cut to
+ * nothing, and the change tried once more (docs/ipc.md, "A full disk").
+ * The reserve grows back once the queue has drained (or when a send asks
+ * for it), not at once: the next deletes need the room.
+ */
+static int
+queue_retiring(struct queue *q, int (*fn)(struct queue *, void *), void *arg)
+{
+	int rc = queue_txn(q, fn, arg);
+
+	if ((rc & 0xff) == SQLITE_FULL) {
+		queue_release_reserve(q);
+		(void)sqlite3_wal_checkpoint_v2(q->db, NULL,
+		    SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+		rc = queue_txn(q, fn, arg);
+	}
+	return rc;
+}
+
+/* In the open transaction: the message id of row id, and whether it is
+ * acknowledged (a forward row: 1) or not (a reply: 0); 1 if there is no
+ * such row, 0, or the failure. */
+static int
+queue_row_of(struct queue *q, uint64_t id, uint8_t msgid[QUEUE_MSGID_BYTES],
+    int *forward)
+{
+	sqlite3_stmt *st = queue_stmt(q, Q_ROW_OF);
+	int rc;
 
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
-	return queue_step(q, st);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && (size_t)sqlite3_column_bytes(st, 0) == QUEUE_MSGID_BYTES) {
+		memcpy(msgid, sqlite3_column_blob(st, 0), QUEUE_MSGID_BYTES);
+		*forward = sqlite3_column_int(st, 1);
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_DONE ? 1 : rc;
+}
+
+struct queue_delete_arg {
+	uint64_t	 id;
+};
+
+/* Deletes row id; a reply's message is SENT in the same transaction. */
+static int
+queue_delete_fn(struct queue *q, void *arg)
+{
+	const struct queue_delete_arg *a = arg;
+	uint8_t msgid[QUEUE_MSGID_BYTES];
+	sqlite3_stmt *st;
+	int forward = 1, rc;
+
+	if ((rc = queue_row_of(q, a->id, msgid, &forward)) == 1)
+		return SQLITE_DONE;	/* gone already */
+	if (rc != 0)
+		return rc;
+	st = queue_stmt(q, Q_SENT);
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)a->id);
+	if ((rc = queue_step(q, st)) != SQLITE_DONE || forward)
+		return rc;
+	st = queue_stmt(q, Q_MESSAGE_SENT);
+	sqlite3_bind_blob(st, 1, msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, queue_now(q));
+	if ((rc = queue_step(q, st)) == SQLITE_DONE && sqlite3_changes(q->db) > 0)
+		queue_changed(q, msgid);
+	return rc;
 }
 
 /* The queue is empty: the WAL is given back to the file system. */
@@ -1233,17 +1388,9 @@ queue_drained(struct queue *q)
 int
 queue_sent(struct queue *q, uint64_t id)
 {
-	int rc = queue_delete(q, id);
+	struct queue_delete_arg a = { id };
+	int rc = queue_retiring(q, queue_delete_fn, &a);
 
-	if ((rc & 0xff) == SQLITE_FULL) {
-		queue_release_reserve(q);
-		(void)sqlite3_wal_checkpoint_v2(q->db, NULL,
-		    SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
-		/* The reserve grows back once the queue has drained (or
-		 * when a send asks for it), not at once: the next deletes
-		 * need the room. */
-		rc = queue_delete(q, id);
-	}
 	if (rc != SQLITE_DONE) {
 		queue_add_retired(q, id);
 		return -1;
@@ -1480,6 +1627,7 @@ queue_counts(const struct queue *q)
  * so that a crash at any point uses no block twice and loses none.
  */
 _Static_assert(QUEUE_SURB_BYTES == SURB_BYTES, "a reply block's size");
+_Static_assert(QUEUE_ACK_ID_BYTES == ACK_ID_BYTES, "an ack id's size");
 _Static_assert(QUEUE_SEALED_BYTES == MESSAGE_SEALED_KEYS_BYTES, "sealed keys' size");
 
 static int
@@ -2171,4 +2319,333 @@ queue_on_status(struct queue *q, void (*cb)(void *, const struct queue_status *)
 {
 	q->status_cb = cb;
 	q->status_arg = cb != NULL ? arg : NULL;
+}
+
+int64_t
+queue_now_ms(const struct queue *q)
+{
+	struct timespec ts;
+
+	if (q->now != NULL)
+		return (int64_t)q->now() * 1000;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+long
+queue_pending_ids(struct queue *q, uint64_t after, uint64_t *ids, size_t max)
+{
+	sqlite3_stmt *st = queue_stmt(q, Q_PENDING_IDS);
+	long n = 0;
+	int rc;
+
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)after);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		ids[n++] = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? n : -1;
+}
+
+struct queue_hand_arg {
+	uint64_t	id;
+	int64_t		deadline_ms;
+	int		result;		/* queue_handed()'s 0, 1 (a reply) or 2 */
+};
+
+static int
+queue_hand_fn(struct queue *q, void *arg)
+{
+	struct queue_hand_arg *a = arg;
+	uint8_t msgid[QUEUE_MSGID_BYTES];
+	sqlite3_stmt *st;
+	int forward = 0, rc, was = -1;
+
+	if ((rc = queue_row_of(q, a->id, msgid, &forward)) == 1) {
+		a->result = 2;
+		return SQLITE_DONE;
+	}
+	if (rc != 0)
+		return rc;
+	if (!forward) {
+		a->result = 1;	/* deleted by queue_sent() */
+		return SQLITE_DONE;
+	}
+	a->result = 0;
+	st = queue_stmt(q, Q_HAND);
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)a->id);
+	sqlite3_bind_int64(st, 2, a->deadline_ms);
+	if ((rc = queue_step(q, st)) != SQLITE_DONE)
+		return rc;
+	st = queue_stmt(q, Q_MESSAGE_STATE);
+	sqlite3_bind_blob(st, 1, msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		was = sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	st = queue_stmt(q, Q_MESSAGE_SENDING);
+	sqlite3_bind_blob(st, 1, msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, queue_now(q));
+	if ((rc = queue_step(q, st)) == SQLITE_DONE && was == QUEUE_QUEUED)
+		queue_changed(q, msgid);
+	return rc;
+}
+
+int
+queue_handed(struct queue *q, uint64_t id, int64_t deadline_ms)
+{
+	struct queue_hand_arg a = { id, deadline_ms, 0 };
+
+	if (queue_is_retired(q, id))
+		return 1;
+	if (queue_txn(q, queue_hand_fn, &a) != SQLITE_DONE)
+		return -2;
+	if (a.result == 1)
+		return queue_sent(q, id) == 0 ? 1 : -1;
+	if (a.result == 0)
+		q->counts.sent++;
+	return a.result;
+}
+
+struct queue_ack_arg {
+	const uint8_t	*ack_id;
+	uint64_t	 id;
+	int		 result;	/* 0: acknowledged, 1: no such row */
+	int		 delivered;	/* the message's last row */
+};
+
+static int
+queue_ack_fn(struct queue *q, void *arg)
+{
+	struct queue_ack_arg *a = arg;
+	uint8_t msgid[QUEUE_MSGID_BYTES];
+	sqlite3_stmt *st = queue_stmt(q, Q_ACK_ROW);
+	int rc;
+
+	a->result = 1;
+	a->delivered = 0;
+	sqlite3_bind_blob(st, 1, a->ack_id, ACK_ID_BYTES, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && (size_t)sqlite3_column_bytes(st, 1) == QUEUE_MSGID_BYTES) {
+		a->id = (uint64_t)sqlite3_column_int64(st, 0);
+		memcpy(msgid, sqlite3_column_blob(st, 1), QUEUE_MSGID_BYTES);
+		a->result = 0;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return rc == SQLITE_DONE ? SQLITE_DONE : rc;
+	if (a->result == 1)
+		return SQLITE_DONE;	/* a damaged row: as unknown */
+	st = queue_stmt(q, Q_SENT);
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)a->id);
+	if ((rc = queue_step(q, st)) != SQLITE_DONE)
+		return rc;
+	st = queue_stmt(q, Q_MESSAGE_ACKED);
+	sqlite3_bind_blob(st, 1, msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, queue_now(q));
+	if ((rc = queue_step(q, st)) != SQLITE_DONE)
+		return rc;
+	if (sqlite3_changes(q->db) == 0)
+		return SQLITE_DONE;	/* its message ended already */
+	queue_changed(q, msgid);
+	st = queue_stmt(q, Q_MESSAGE_STATE);
+	sqlite3_bind_blob(st, 1, msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		a->delivered = sqlite3_column_int(st, 0) == QUEUE_DELIVERED;
+	sqlite3_reset(st);
+	return SQLITE_DONE;
+}
+
+int
+queue_acked(struct queue *q, const uint8_t ack_id[ACK_ID_BYTES], uint64_t *id)
+{
+	struct queue_ack_arg a = { ack_id, 0, 1, 0 };
+
+	if (queue_retiring(q, queue_ack_fn, &a) != SQLITE_DONE)
+		return -1;
+	if (a.result == 1) {
+		q->counts.acks_unknown++;
+		return 1;
+	}
+	q->counts.acks++;
+	if (a.delivered)
+		q->counts.delivered++;
+	if (id != NULL)
+		*id = a.id;
+	queue_drained(q);
+	return 0;
+}
+
+long
+queue_resend_due(struct queue *q, int64_t now_ms)
+{
+	sqlite3_stmt *st = queue_stmt(q, Q_RESEND_DUE);
+	long n;
+
+	sqlite3_bind_int64(st, 1, now_ms);
+	if (queue_step(q, st) != SQLITE_DONE)
+		return -1;
+	queue_succeeded(q);
+	n = (long)sqlite3_changes(q->db);
+	q->counts.retransmissions += (uint64_t)n;
+	return n;
+}
+
+/* The first column of a one-row statement st, or 0 for NULL or none. */
+static int64_t
+queue_min_of(struct queue *q, enum queue_stmt which)
+{
+	sqlite3_stmt *st = queue_stmt(q, which);
+	int64_t v = 0;
+
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return v;
+}
+
+int64_t
+queue_next_due_ms(struct queue *q)
+{
+	int64_t deadline = queue_min_of(q, Q_NEXT_DEADLINE);
+	int64_t expires = queue_min_of(q, Q_NEXT_EXPIRY);
+
+	if (expires > 0 && (deadline == 0 || expires * 1000 < deadline))
+		return expires * 1000;
+	return deadline;
+}
+
+int
+queue_set_deadline(struct queue *q, uint64_t id, int64_t deadline_ms)
+{
+	sqlite3_stmt *st = queue_stmt(q, Q_SET_DEADLINE);
+
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	sqlite3_bind_int64(st, 2, deadline_ms);
+	if (queue_step(q, st) != SQLITE_DONE)
+		return -1;
+	return sqlite3_changes(q->db) > 0 ? 0 : 1;
+}
+
+int
+queue_build_failed(struct queue *q, uint64_t id, const char *why)
+{
+	sqlite3_stmt *st = queue_stmt(q, Q_BUILD_FAILED);
+
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	sqlite3_bind_text(st, 2, why, -1, SQLITE_STATIC);
+	return queue_step(q, st) == SQLITE_DONE ? 0 : -1;
+}
+
+/* Expired messages are failed this many to a transaction. */
+#define QUEUE_EXPIRE_BATCH	64
+
+struct queue_expire_arg {
+	size_t		n;
+	struct {
+		uint8_t	msgid[QUEUE_MSGID_BYTES];
+		char	reason[sizeof(((struct queue_status *)0)->reason)];
+	}		failed[QUEUE_EXPIRE_BATCH];
+};
+
+/* In the open transaction: why message msgid failed, from its row in
+ * messages as st has it. */
+static int
+queue_fail_reason(struct queue *q, sqlite3_stmt *st, const uint8_t *msgid,
+    char *out, size_t len)
+{
+	sqlite3_stmt *rs;
+	const unsigned char *why = sqlite3_column_text(st, 5);
+	long long lifetime = sqlite3_column_int64(st, 2) - sqlite3_column_int64(st, 1);
+	long long packets = sqlite3_column_int64(st, 3);
+	long long acked = sqlite3_column_int64(st, 4);
+	int replies = 0, rc;
+
+	if (why != NULL) {
+		snprintf(out, len, "its packets could not be built: %s", why);
+		return 0;
+	}
+	rs = queue_stmt(q, Q_MESSAGE_REPLIES);
+	sqlite3_bind_blob(rs, 1, msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
+	if ((rc = sqlite3_step(rs)) == SQLITE_ROW)
+		replies = sqlite3_column_int(rs, 0);
+	sqlite3_reset(rs);
+	if (rc != SQLITE_ROW)
+		return -1;
+	if (replies > 0)
+		snprintf(out, len, "not sent within %lld s", lifetime);
+	else
+		snprintf(out, len, "not acknowledged within %lld s: %lld of %lld "
+		    "packets acknowledged", lifetime, acked, packets);
+	return 0;
+}
+
+static int
+queue_expire_fn(struct queue *q, void *arg)
+{
+	struct queue_expire_arg *a = arg;
+	int64_t now = queue_now(q);
+	sqlite3_stmt *st = queue_stmt(q, Q_EXPIRED);
+	int rc;
+
+	a->n = 0;
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int(st, 2, QUEUE_EXPIRE_BATCH);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((size_t)sqlite3_column_bytes(st, 0) != QUEUE_MSGID_BYTES)
+			continue;
+		memcpy(a->failed[a->n].msgid, sqlite3_column_blob(st, 0), QUEUE_MSGID_BYTES);
+		if (queue_fail_reason(q, st, a->failed[a->n].msgid, a->failed[a->n].reason,
+		    sizeof(a->failed[a->n].reason)) == -1) {
+			rc = SQLITE_ERROR;
+			break;
+		}
+		a->n++;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return rc;
+	for (size_t i = 0; i < a->n; i++) {
+		st = queue_stmt(q, Q_DELETE_ROWS);
+		sqlite3_bind_blob(st, 1, a->failed[i].msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
+		if ((rc = queue_step(q, st)) != SQLITE_DONE)
+			return rc;
+		st = queue_stmt(q, Q_MESSAGE_FAIL);
+		sqlite3_bind_blob(st, 1, a->failed[i].msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, a->failed[i].reason, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, now);
+		if ((rc = queue_step(q, st)) != SQLITE_DONE)
+			return rc;
+		queue_changed(q, a->failed[i].msgid);
+	}
+	st = queue_stmt(q, Q_PRUNE_STATUS);
+	sqlite3_bind_int64(st, 1, now - (int64_t)QUEUE_STATUS_KEEP_SECONDS);
+	return queue_step(q, st);
+}
+
+long
+queue_expire_messages(struct queue *q)
+{
+	struct queue_expire_arg *a = xcalloc(1, sizeof(*a));
+	long failed = 0;
+	char hex[QUEUE_MSGID_BYTES * 2 + 1];
+
+	do {
+		/* Deleting frees pages: with the reserve's help on a full
+		 * disk, as any retiring. */
+		if (queue_retiring(q, queue_expire_fn, a) != SQLITE_DONE) {
+			free(a);
+			return -1;
+		}
+		for (size_t i = 0; i < a->n; i++) {
+			sodium_bin2hex(hex, sizeof(hex), a->failed[i].msgid,
+			    QUEUE_MSGID_BYTES);
+			log_warnx("message %s failed: %s", hex, a->failed[i].reason);
+		}
+		failed += (long)a->n;
+		q->counts.failed += a->n;
+	} while (a->n == QUEUE_EXPIRE_BATCH);
+	free(a);
+	if (failed > 0)
+		queue_drained(q);
+	return failed;
 }
