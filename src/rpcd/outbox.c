@@ -48,12 +48,14 @@ struct slot {
 	uint64_t	 retry_at_ms;
 	unsigned	 failures;
 	uint32_t	 round_trip_ms;	/* keyd's IPC_ACK_TIMER; 0: not yet */
+	unsigned	 attempts;	/* sent again unacknowledged before */
 };
 
 /* A row with the provider whose deadline came from the estimate. */
 struct handed {
 	uint64_t	 id;
 	int64_t		 at_ms;		/* Unix ms the provider had it */
+	unsigned	 attempts;
 };
 
 struct outbox {
@@ -113,12 +115,15 @@ outbox_set_timing(struct outbox *o, double mean_delay_ms, double fetch_rate)
 }
 
 int64_t
-outbox_deadline_ms(const struct outbox *o, int64_t handed_ms, uint32_t round_trip_ms)
+outbox_deadline_ms(const struct outbox *o, int64_t handed_ms, uint32_t round_trip_ms,
+    unsigned attempts)
 {
 	uint32_t rt = round_trip_ms != 0 ? round_trip_ms : o->estimate_ms;
 	uint32_t slack = rt / 4 > OUTBOX_MIN_SLACK_MS ? rt / 4 : OUTBOX_MIN_SLACK_MS;
+	int64_t wait = (int64_t)rt + (int64_t)slack + 2 * (int64_t)o->fetch_ms;
 
-	return handed_ms + (int64_t)rt + (int64_t)slack + 2 * (int64_t)o->fetch_ms;
+	return handed_ms + (wait << (attempts < OUTBOX_MAX_BACKOFF ? attempts :
+	    OUTBOX_MAX_BACKOFF));
 }
 
 static struct slot *
@@ -176,6 +181,7 @@ outbox_ask(void *arg, const struct queue_outgoing *q)
 	}
 	s->state = SLOT_ASKED;
 	s->round_trip_ms = 0;	/* a new path: keyd says its round trip */
+	s->attempts = q->attempts;
 }
 
 static void
@@ -318,9 +324,9 @@ outbox_reset(struct outbox *o)
 
 /* A row handed on an estimate: a late round trip finds it here. */
 static void
-outbox_remember(struct outbox *o, uint64_t id, int64_t at_ms)
+outbox_remember(struct outbox *o, uint64_t id, int64_t at_ms, unsigned attempts)
 {
-	o->late[o->next_late] = (struct handed){ id, at_ms };
+	o->late[o->next_late] = (struct handed){ id, at_ms, attempts };
 	o->next_late = (o->next_late + 1) % OUTBOX_LATE;
 }
 
@@ -329,8 +335,9 @@ outbox_sent(struct outbox *o, uint64_t id)
 {
 	struct slot *s = outbox_slot(o, id);
 	uint32_t rt = s != NULL ? s->round_trip_ms : 0;
+	unsigned attempts = s != NULL ? s->attempts : 0;
 	int64_t now = queue_now_ms(o->queue);
-	int64_t deadline = outbox_deadline_ms(o, now, rt);
+	int64_t deadline = outbox_deadline_ms(o, now, rt, attempts);
 	int rc = queue_handed(o->queue, id, deadline);
 
 	if (rc == -2 && s != NULL) {
@@ -346,7 +353,7 @@ outbox_sent(struct outbox *o, uint64_t id)
 		outbox_drop_slot(o, s);
 	if (rc == 0) {
 		if (rt == 0)
-			outbox_remember(o, id, now);
+			outbox_remember(o, id, now, attempts);
 		outbox_arm_due(o, deadline);
 	}
 	outbox_fill(o);
@@ -370,7 +377,8 @@ outbox_round_trip(struct outbox *o, uint64_t id, uint32_t round_trip_ms)
 		struct handed *h = &o->late[i];
 		if (h->id != id || h->at_ms == 0)
 			continue;
-		int64_t deadline = outbox_deadline_ms(o, h->at_ms, round_trip_ms);
+		int64_t deadline = outbox_deadline_ms(o, h->at_ms, round_trip_ms,
+		    h->attempts);
 		h->id = 0;
 		h->at_ms = 0;
 		if (queue_set_deadline(o->queue, id, deadline) == 0)

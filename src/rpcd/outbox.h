@@ -30,9 +30,14 @@
  * round trip came, it is estimated as twice the mean of
  * OUTBOX_DELAYS_PER_ROUND_TRIP delays of average_delay_ms (a sum of 10
  * exponential delays exceeds twice its mean with probability 0.005); a
- * late IPC_ACK_TIMER sets the deadline again.
+ * late IPC_ACK_TIMER sets the deadline again. Each time a row was sent
+ * again unacknowledged doubles its wait (up to 2^OUTBOX_MAX_BACKOFF
+ * times), so that a recipient's provider that does not acknowledge (down,
+ * or too old) costs a few hundred packets a day, not a send slot every
+ * few seconds.
  */
 #define OUTBOX_MIN_SLACK_MS		2000u
+#define OUTBOX_MAX_BACKOFF		6
 #define OUTBOX_DELAYS_PER_ROUND_TRIP	10
 #define OUTBOX_MAX_ROUND_TRIP_MS	(3600u * 1000)
 #define OUTBOX_DEFAULT_DELAY_MS		50.0
@@ -55,9 +60,10 @@ void	outbox_reset(struct outbox *);
  * deadlines; outbox_new() sets the defaults. */
 void	outbox_set_timing(struct outbox *, double mean_delay_ms, double fetch_rate);
 /* The deadline (Unix ms) of a packet the provider took at handed_ms with
- * this round trip (0: not known, the estimate). */
+ * this round trip (0: not known, the estimate), sent attempts times
+ * before unacknowledged. */
 int64_t	outbox_deadline_ms(const struct outbox *, int64_t handed_ms,
-	    uint32_t round_trip_ms);
+	    uint32_t round_trip_ms, unsigned attempts);
 /* Fails expired messages, has rows whose deadline passed sent again and
  * fills the window; then again when the next is due (at start, then by
  * itself). */

@@ -217,9 +217,14 @@ test_deadline(void **state)
 	queue_set_window(f->q, 3600, QUEUE_SEEN_MAX, fake_clock);
 	now = (int64_t)fake_now * 1000;
 	outbox_set_timing(f->o, 100.0, 4.0);	/* estimate 2000 ms, fetch 250 ms */
-	assert_int_equal(outbox_deadline_ms(f->o, now, 1000), now + 1000 + 2000 + 500);
-	assert_int_equal(outbox_deadline_ms(f->o, now, 40000), now + 40000 + 10000 + 500);
-	assert_int_equal(outbox_deadline_ms(f->o, now, 0), now + 2000 + 2000 + 500);
+	assert_int_equal(outbox_deadline_ms(f->o, now, 1000, 0), now + 1000 + 2000 + 500);
+	assert_int_equal(outbox_deadline_ms(f->o, now, 40000, 0), now + 40000 + 10000 + 500);
+	assert_int_equal(outbox_deadline_ms(f->o, now, 0, 0), now + 2000 + 2000 + 500);
+	/* each attempt before doubles the wait, up to 64 times */
+	assert_int_equal(outbox_deadline_ms(f->o, now, 1000, 1), now + 2 * 3500);
+	assert_int_equal(outbox_deadline_ms(f->o, now, 1000, 3), now + 8 * 3500);
+	assert_int_equal(outbox_deadline_ms(f->o, now, 1000, 6), now + 64 * 3500);
+	assert_int_equal(outbox_deadline_ms(f->o, now, 1000, 40), now + 64 * 3500);
 
 	enqueue(f, 3);
 	outbox_fill(f->o);
@@ -276,6 +281,10 @@ test_deadline_passed_resends(void **state)
 	outbox_check(f->o);
 	assert_int_equal(f->n_asked, 4);
 	assert_int_equal(f->asked[3], 1);
+	/* sent again: its wait doubled */
+	outbox_round_trip(f->o, 1, 3000);
+	assert_int_equal(outbox_sent(f->o, 1), 0);
+	assert_int_equal(deadline_of(f, 1), (int64_t)fake_now * 1000 + 2 * 5200);
 }
 
 /* Expired undelivered: failed, saying why keyd could not build it, its
