@@ -66,7 +66,6 @@
 enum queue_stmt {
 	Q_ENQUEUE,
 	Q_OUTGOING,
-	Q_OUTGOING_AFTER,
 	Q_OUTGOING_ONE,
 	Q_SENT,
 	Q_RECEIVE,
@@ -140,7 +139,6 @@ static const char *const queue_sql[Q_NSTMTS] = {
 	[Q_ENQUEUE] = "INSERT INTO outgoing (msgid, recipient, provider, message, ack_id) "
 	    "VALUES (?, ?, ?, ?, ?)",
 	[Q_OUTGOING] = Q_OUTGOING_COLUMNS "ORDER BY id",
-	[Q_OUTGOING_AFTER] = Q_OUTGOING_COLUMNS "WHERE id > ? AND state = 0 ORDER BY id LIMIT ?",
 	[Q_OUTGOING_ONE] = Q_OUTGOING_COLUMNS "WHERE id = ?",
 	[Q_SENT] = "DELETE FROM outgoing WHERE id = ?",
 	[Q_RECEIVE] = "INSERT OR IGNORE INTO received (msgid, message) VALUES (?, ?)",
@@ -1246,17 +1244,6 @@ queue_each_outgoing(struct queue *q, void (*cb)(void *, const struct queue_outgo
 }
 
 long
-queue_outgoing_after(struct queue *q, uint64_t after, size_t max,
-    void (*cb)(void *, const struct queue_outgoing *), void *arg)
-{
-	sqlite3_stmt *st = queue_stmt(q, Q_OUTGOING_AFTER);
-
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)after);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
-	return queue_outgoing_rows(q, st, cb, arg);
-}
-
-long
 queue_outgoing_one(struct queue *q, uint64_t id,
     void (*cb)(void *, const struct queue_outgoing *), void *arg)
 {
@@ -2321,6 +2308,20 @@ queue_on_status(struct queue *q, void (*cb)(void *, const struct queue_status *)
 	q->status_arg = cb != NULL ? arg : NULL;
 }
 
+/*
+ * A row's state and deadline are written without an fsync of their own
+ * (synchronous=NORMAL for that commit; the next FULL one syncs it): a
+ * process that dies loses nothing written, and what a power cut loses is
+ * only that the row is with the provider, so it is sent once more. Acks,
+ * sends and receipts stay synchronous=FULL.
+ */
+static void
+queue_light(struct queue *q, int light)
+{
+	(void)queue_exec(q, light ? "PRAGMA synchronous=NORMAL" :
+	    "PRAGMA synchronous=FULL");
+}
+
 int64_t
 queue_now_ms(const struct queue *q)
 {
@@ -2395,9 +2396,14 @@ queue_handed(struct queue *q, uint64_t id, int64_t deadline_ms)
 {
 	struct queue_hand_arg a = { id, deadline_ms, 0 };
 
+	int rc;
+
 	if (queue_is_retired(q, id))
 		return 1;
-	if (queue_txn(q, queue_hand_fn, &a) != SQLITE_DONE)
+	queue_light(q, 1);
+	rc = queue_txn(q, queue_hand_fn, &a);
+	queue_light(q, 0);
+	if (rc != SQLITE_DONE)
 		return -2;
 	if (a.result == 1)
 		return queue_sent(q, id) == 0 ? 1 : -1;
@@ -2480,9 +2486,13 @@ queue_resend_due(struct queue *q, int64_t now_ms)
 {
 	sqlite3_stmt *st = queue_stmt(q, Q_RESEND_DUE);
 	long n;
+	int rc;
 
 	sqlite3_bind_int64(st, 1, now_ms);
-	if (queue_step(q, st) != SQLITE_DONE)
+	queue_light(q, 1);
+	rc = queue_step(q, st);
+	queue_light(q, 0);
+	if (rc != SQLITE_DONE)
 		return -1;
 	queue_succeeded(q);
 	n = (long)sqlite3_changes(q->db);
@@ -2518,10 +2528,14 @@ int
 queue_set_deadline(struct queue *q, uint64_t id, int64_t deadline_ms)
 {
 	sqlite3_stmt *st = queue_stmt(q, Q_SET_DEADLINE);
+	int rc;
 
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
 	sqlite3_bind_int64(st, 2, deadline_ms);
-	if (queue_step(q, st) != SQLITE_DONE)
+	queue_light(q, 1);
+	rc = queue_step(q, st);
+	queue_light(q, 0);
+	if (rc != SQLITE_DONE)
 		return -1;
 	return sqlite3_changes(q->db) > 0 ? 0 : 1;
 }

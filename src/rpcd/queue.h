@@ -1,7 +1,8 @@
 /*
  * rpcd's durable message store (SQLite, WAL, synchronous=FULL) in the
- * client's data directory: the outgoing queue, nymd's only one (a message
- * stays until netd reports that the provider took its packet) and the received messages
+ * client's data directory: the outgoing queue, nymd's only one (a packet
+ * stays until its acknowledgement arrives, a reply's until netd reports
+ * that the provider took it: docs/acks.md) and the received messages
  * (kept until an application fetches them; their ids stay afterwards so a
  * message delivered twice is shown once: for the duplicate window, at most
  * QUEUE_SEEN_MAX of them; docs/ipc.md, "Duplicates").
@@ -147,11 +148,7 @@ int	queue_enqueue(struct queue *, const uint8_t msgid[QUEUE_MSGID_BYTES],
  * and kept apart (also those with the provider: with_provider). */
 int	queue_each_outgoing(struct queue *, void (*cb)(void *, const struct queue_outgoing *),
 	    void *arg);
-/* Likewise for at most max pending rows (to be built and sent, not with
- * the provider) with an id above after (ids only grow); and for row id
- * alone, in any state. The count, or -1. */
-long	queue_outgoing_after(struct queue *, uint64_t after, size_t max,
-	    void (*cb)(void *, const struct queue_outgoing *), void *arg);
+/* Likewise for row id alone, in any state: the count, or -1. */
 long	queue_outgoing_one(struct queue *, uint64_t id,
 	    void (*cb)(void *, const struct queue_outgoing *), void *arg);
 /* Deletes row id (a reply whose packet the provider has: its message is
