@@ -347,32 +347,6 @@ on_ack_timer(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 	outbox_round_trip(rpcd.outbox, msg->ack_timer->id, msg->ack_timer->round_trip_ms);
 }
 
-static void	rpcd_confirm(uint64_t, int);
-
-/*
- * An acknowledgement pulled from our mailbox: committed (its row
- * deleted, its message counted) before netd is told IPC_STORED, so that
- * the provider deletes it only once it is durable; one of no row
- * (acknowledged already, expired, not ours) is dropped, acknowledged
- * all the same. A store that cannot commit it (a full disk) leaves it
- * at the provider: IPC_NOT_STORED.
- */
-static void
-on_acked(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
-{
-	const Nymipc__Acked *a = msg->acked;
-	int rc = outbox_acked(rpcd.outbox, a->ack_id.data);
-
-	if (rc == -1)
-		log_debug("delivery %llu: an acknowledgement not stored: %s",
-		    (unsigned long long)a->id, queue_error(rpcd.state.queue));
-	else
-		log_debug("delivery %llu: an acknowledgement %s",
-		    (unsigned long long)a->id, rc == 0 ? "stored" :
-		    "of no queued packet: dropped");
-	rpcd_confirm(a->id, rc != -1);
-}
-
 static void
 on_expired(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 {
@@ -414,6 +388,30 @@ rpcd_confirm(uint64_t id, int stored)
 	if (netd != NULL && ipc_send_id(netd, stored ? IPC_STORED : IPC_NOT_STORED,
 	    id) == -1)
 		log_warn("cannot confirm delivery %llu", (unsigned long long)id);
+}
+
+/*
+ * An acknowledgement pulled from our mailbox: committed (its row
+ * deleted, its message counted) before netd is told IPC_STORED, so that
+ * the provider deletes it only once it is durable; one of no row
+ * (acknowledged already, expired, not ours) is dropped, acknowledged
+ * all the same. A store that cannot commit it (a full disk) leaves it
+ * at the provider: IPC_NOT_STORED.
+ */
+static void
+on_acked(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
+{
+	const Nymipc__Acked *a = msg->acked;
+	int rc = outbox_acked(rpcd.outbox, a->ack_id.data);
+
+	if (rc == -1)
+		log_debug("delivery %llu: an acknowledgement not stored: %s",
+		    (unsigned long long)a->id, queue_error(rpcd.state.queue));
+	else
+		log_debug("delivery %llu: an acknowledgement %s",
+		    (unsigned long long)a->id, rc == 0 ? "stored" :
+		    "of no queued packet: dropped");
+	rpcd_confirm(a->id, rc != -1);
 }
 
 /* A received block's expiry in the store: Unix seconds. */
