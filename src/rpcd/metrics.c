@@ -19,8 +19,8 @@ rpcd_metrics_store(struct strbuf *b, const struct rpcd_metrics_view *v)
 	metrics_counter(b, "nymd_messages_accepted_total",
 	    "Messages applications sent that the store committed.", c->enqueued);
 	metrics_counter(b, "nymd_messages_sent_total",
-	    "Packets the provider confirmed (a reply's deleted, others then "
-	    "await their acknowledgement).", c->sent);
+	    "Packets the provider confirmed, once each (a reply's deleted, "
+	    "others then await their acknowledgement).", c->sent);
 	metrics_gauge(b, "nymd_messages_queued",
 	    "Packets in the queue: not yet confirmed by the provider, or not "
 	    "yet acknowledged.", v->queued);

@@ -210,7 +210,8 @@ static const char *const queue_sql[Q_NSTMTS] = {
 	 * with the provider (1) until deadline_ms. */
 	[Q_PENDING_IDS] = "SELECT id FROM outgoing WHERE state = 0 AND id > ? "
 	    "ORDER BY id LIMIT ?",
-	[Q_ROW_OF] = "SELECT msgid, ack_id IS NOT NULL FROM outgoing WHERE id = ?",
+	[Q_ROW_OF] = "SELECT msgid, ack_id IS NOT NULL, state = 0 AND attempts = 0 "
+	    "FROM outgoing WHERE id = ?",
 	[Q_HAND] = "UPDATE outgoing SET state = 1, deadline_ms = ?2 WHERE id = ?1",
 	[Q_MESSAGE_STATE] = "SELECT state FROM messages WHERE msgid = ?",
 	[Q_MESSAGE_SENDING] = "UPDATE messages SET reason = NULL, "
@@ -1307,7 +1308,7 @@ queue_retiring(struct queue *q, int (*fn)(struct queue *, void *), void *arg)
  * such row, 0, or the failure. */
 static int
 queue_row_of(struct queue *q, uint64_t id, uint8_t msgid[QUEUE_MSGID_BYTES],
-    int *forward)
+    int *forward, int *first)
 {
 	sqlite3_stmt *st = queue_stmt(q, Q_ROW_OF);
 	int rc;
@@ -1317,6 +1318,8 @@ queue_row_of(struct queue *q, uint64_t id, uint8_t msgid[QUEUE_MSGID_BYTES],
 	if (rc == SQLITE_ROW && (size_t)sqlite3_column_bytes(st, 0) == QUEUE_MSGID_BYTES) {
 		memcpy(msgid, sqlite3_column_blob(st, 0), QUEUE_MSGID_BYTES);
 		*forward = sqlite3_column_int(st, 1);
+		if (first != NULL)
+			*first = sqlite3_column_int(st, 2);
 	}
 	sqlite3_reset(st);
 	if (rc == SQLITE_ROW)
@@ -1337,7 +1340,7 @@ queue_delete_fn(struct queue *q, void *arg)
 	sqlite3_stmt *st;
 	int forward = 1, rc;
 
-	if ((rc = queue_row_of(q, a->id, msgid, &forward)) == 1)
+	if ((rc = queue_row_of(q, a->id, msgid, &forward, NULL)) == 1)
 		return SQLITE_DONE;	/* gone already */
 	if (rc != 0)
 		return rc;
@@ -2352,6 +2355,7 @@ struct queue_hand_arg {
 	uint64_t	id;
 	int64_t		deadline_ms;
 	int		result;		/* queue_handed()'s 0, 1 (a reply) or 2 */
+	int		first;		/* its first time with the provider */
 };
 
 static int
@@ -2362,7 +2366,7 @@ queue_hand_fn(struct queue *q, void *arg)
 	sqlite3_stmt *st;
 	int forward = 0, rc, was = -1;
 
-	if ((rc = queue_row_of(q, a->id, msgid, &forward)) == 1) {
+	if ((rc = queue_row_of(q, a->id, msgid, &forward, &a->first)) == 1) {
 		a->result = 2;
 		return SQLITE_DONE;
 	}
@@ -2394,7 +2398,7 @@ queue_hand_fn(struct queue *q, void *arg)
 int
 queue_handed(struct queue *q, uint64_t id, int64_t deadline_ms)
 {
-	struct queue_hand_arg a = { id, deadline_ms, 0 };
+	struct queue_hand_arg a = { id, deadline_ms, 0, 0 };
 
 	int rc;
 
@@ -2407,8 +2411,8 @@ queue_handed(struct queue *q, uint64_t id, int64_t deadline_ms)
 		return -2;
 	if (a.result == 1)
 		return queue_sent(q, id) == 0 ? 1 : -1;
-	if (a.result == 0)
-		q->counts.sent++;
+	if (a.result == 0 && a.first)
+		q->counts.sent++;	/* not again when sent again */
 	return a.result;
 }
 

@@ -277,7 +277,7 @@ long	queue_expire_messages(struct queue *);
 /* What the store committed since it was opened (nymd's metrics). */
 struct queue_counts {
 	uint64_t	enqueued;	/* messages accepted from applications */
-	uint64_t	sent;		/* deleted: the provider confirmed them */
+	uint64_t	sent;		/* rows the provider confirmed (once each) */
 	uint64_t	acks;		/* acknowledgements of a row of ours */
 	uint64_t	acks_unknown;	/* of no row (late copies, strangers') */
 	uint64_t	retransmissions; /* rows sent again unacknowledged */

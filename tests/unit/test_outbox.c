@@ -275,6 +275,7 @@ test_deadline_passed_resends(void **state)
 	assert_memory_equal(f->ack[2], f->ack[0], 16);
 	assert_int_equal(outbox_in_flight(f->o), 1);
 	assert_int_equal(queue_counts(f->q)->retransmissions, 1);
+	assert_int_equal(queue_counts(f->q)->sent, 2);
 	/* a new outbox (a restart) finds it pending too */
 	outbox_free(f->o);
 	f->o = outbox_new(f->base, f->q, fake_build, f);
@@ -285,6 +286,7 @@ test_deadline_passed_resends(void **state)
 	outbox_round_trip(f->o, 1, 3000);
 	assert_int_equal(outbox_sent(f->o, 1), 0);
 	assert_int_equal(deadline_of(f, 1), (int64_t)fake_now * 1000 + 2 * 5200);
+	assert_int_equal(queue_counts(f->q)->sent, 2);	/* not again */
 }
 
 /* Expired undelivered: failed, saying why keyd could not build it, its
