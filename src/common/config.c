@@ -91,6 +91,8 @@ static const struct confkey config_keys[] = {
 	KEYU("nymd", reply_surb_lifetime_seconds, 0, CONFIG_MAX_REPLY_SURB_LIFETIME_SECONDS),
 	KEYU("nymd", max_message_bytes, CONFIG_MIN_MAX_MESSAGE_BYTES,
 	    CONFIG_MAX_MAX_MESSAGE_BYTES),
+	KEYU("nymd", message_expiry_seconds, CONFIG_MIN_MESSAGE_EXPIRY_SECONDS,
+	    CONFIG_MAX_MESSAGE_EXPIRY_SECONDS),
 };
 #define CONFIG_NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
 
@@ -301,6 +303,7 @@ defaults_fill(struct nymd_config *cfg, const char *root)
 	cfg->duplicate_window_seconds = CONFIG_DEFAULT_DUPLICATE_WINDOW_SECONDS;
 	cfg->reply_surb_lifetime_seconds = 0;
 	cfg->max_message_bytes = CONFIG_DEFAULT_MAX_MESSAGE_BYTES;
+	cfg->message_expiry_seconds = CONFIG_DEFAULT_MESSAGE_EXPIRY_SECONDS;
 	return CONFIG_OK;
 }
 
@@ -827,6 +830,10 @@ format_nymd(struct strbuf *sb, const struct nymd_config *cfg)
 	    "13197312); one over\n# 1615 bytes travels as fragments of 1611 "
 	    "bytes, one per packet.\n"
 	    "max_message_bytes = %u\n", cfg->max_message_bytes);
+	strbuf_printf(sb, "\n# Seconds a message sent is tried (its packets sent "
+	    "again until each\n# is acknowledged) before it fails (10 to 2592000; "
+	    "86400: a day).\n"
+	    "message_expiry_seconds = %u\n", cfg->message_expiry_seconds);
 }
 
 int

@@ -49,6 +49,10 @@
 #define CONFIG_DEFAULT_MAX_MESSAGE_BYTES	(1024 * 1024)
 #define CONFIG_MIN_MAX_MESSAGE_BYTES		2031
 #define CONFIG_MAX_MAX_MESSAGE_BYTES		13197312
+/* How long a message sent is tried before it fails (docs/acks.md). */
+#define CONFIG_DEFAULT_MESSAGE_EXPIRY_SECONDS	(24 * 3600)
+#define CONFIG_MIN_MESSAGE_EXPIRY_SECONDS	10
+#define CONFIG_MAX_MESSAGE_EXPIRY_SECONDS	(30 * 24 * 3600)
 /* A configuration larger than this is not one nymd wrote or documents. */
 #define CONFIG_MAX_FILE_BYTES		(1024 * 1024)
 
@@ -132,6 +136,7 @@ struct nymd_config {
 	char	metrics_listen[CONFIG_ADDRESS_BYTES];
 	unsigned int reply_surb_lifetime_seconds;	/* 0: by key epochs */
 	unsigned int max_message_bytes;	/* a send's message at most */
+	unsigned int message_expiry_seconds;	/* unacknowledged: failed then */
 };
 
 /*

@@ -395,9 +395,10 @@ ipc_body_problem(const Nymipc__Ipc *m)
 			return "a recipient key that is not 32 bytes";
 		if (o->msgid.len != MESSAGE_ID_BYTES)
 			return "a message id of the wrong size";
-		/* A reply is not acknowledged (docs/acks.md). */
-		if (o->ack_id.len != 0 && (o->ack_id.len != ACK_ID_BYTES || o->surb.len != 0))
-			return "an acknowledgement id that is not 16 bytes, or one with a reply";
+		/* Every forward packet is acknowledged; a reply is not
+		 * (docs/acks.md). */
+		if (o->surb.len == 0 ? o->ack_id.len != ACK_ID_BYTES : o->ack_id.len != 0)
+			return "a forward message without a 16-byte acknowledgement id, or a reply with one";
 		return ipc_outgoing_problem(o);
 	}
 	case NYMIPC__IPC__BODY_BUILT:

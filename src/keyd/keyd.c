@@ -210,15 +210,14 @@ keyd_build_failed(struct ipc_chan *rpcd, uint64_t id, const char *why)
 	keyd_send(rpcd, &reply);
 }
 
-/* The ack id rpcd chose for the row (one drawn here for an rpcd that
- * sends none: its acknowledgement is then dropped as a stranger's). */
+/* The ack id rpcd chose for the row (ipc.c checked that a forward
+ * message has one; a reply has none and needs none). */
 static void
 keyd_ack_id(uint8_t id[ACK_ID_BYTES], const Nymipc__Outgoing *o)
 {
+	memset(id, 0, ACK_ID_BYTES);
 	if (o->ack_id.len == ACK_ID_BYTES)
 		memcpy(id, o->ack_id.data, ACK_ID_BYTES);
-	else
-		randombytes_buf(id, ACK_ID_BYTES);
 }
 
 /* rpcd learns when the acknowledgement of queue row id is due. */

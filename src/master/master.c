@@ -149,6 +149,7 @@ master_child_config(Nymipc__Role role, Nymipc__ChildConfig *cc)
 	cc->metrics_listen = (char *)cfg->metrics_listen;
 	cc->reply_surb_lifetime_seconds = cfg->reply_surb_lifetime_seconds;
 	cc->max_message_bytes = cfg->max_message_bytes;
+	cc->message_expiry_seconds = cfg->message_expiry_seconds;
 	cc->uid = (uint32_t)m.uid;
 	cc->gid = (uint32_t)m.gid;
 }

@@ -19,12 +19,26 @@ rpcd_metrics_store(struct strbuf *b, const struct rpcd_metrics_view *v)
 	metrics_counter(b, "nymd_messages_accepted_total",
 	    "Messages applications sent that the store committed.", c->enqueued);
 	metrics_counter(b, "nymd_messages_sent_total",
-	    "Messages whose packet the provider confirmed (deleted from the queue).",
-	    c->sent);
+	    "Packets the provider confirmed, once each (a reply's deleted, "
+	    "others then await their acknowledgement).", c->sent);
 	metrics_gauge(b, "nymd_messages_queued",
-	    "Messages in the queue, not yet confirmed by the provider.", v->queued);
+	    "Packets in the queue: not yet confirmed by the provider, or not "
+	    "yet acknowledged.", v->queued);
 	metrics_gauge(b, "nymd_send_window",
 	    "Queued messages whose packets are being built or sent.", v->in_flight);
+	metrics_counter(b, "nymd_acks_received_total",
+	    "Acknowledgements of a queued packet, committed (its row deleted).",
+	    c->acks);
+	metrics_counter(b, "nymd_acks_dropped_total",
+	    "Acknowledgements of no queued packet (late copies, expired), dropped.",
+	    c->acks_unknown);
+	metrics_counter(b, "nymd_retransmissions_total",
+	    "Packets sent again: unacknowledged by their deadline.",
+	    c->retransmissions);
+	metrics_counter(b, "nymd_messages_delivered_total",
+	    "Messages whose every packet was acknowledged.", c->delivered);
+	metrics_counter(b, "nymd_messages_failed_total",
+	    "Messages that expired undelivered.", c->failed);
 	metrics_counter(b, "nymd_messages_received_total",
 	    "Messages delivered to this client, stored once each.", c->received);
 	metrics_counter(b, "nymd_duplicates_dropped_total",

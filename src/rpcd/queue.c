@@ -23,10 +23,11 @@
 
 /*
  * 2: received_marks (the duplicate window); 3: reply blocks
- * (docs/replies.md); 4: fragments (docs/replies.md, "Fragments"); 1 to 3
- * are migrated at open.
+ * (docs/replies.md); 4: fragments (docs/replies.md, "Fragments"); 5:
+ * acknowledgements and delivery status (docs/acks.md); 1 to 4 are
+ * migrated at open.
  */
-#define QUEUE_SCHEMA_VERSION	4
+#define QUEUE_SCHEMA_VERSION	5
 #define QUEUE_BUSY_TIMEOUT_MS	5000
 /*
  * Space (docs/ipc.md, "A full disk"): the WAL is checkpointed every
@@ -65,7 +66,6 @@
 enum queue_stmt {
 	Q_ENQUEUE,
 	Q_OUTGOING,
-	Q_OUTGOING_AFTER,
 	Q_OUTGOING_ONE,
 	Q_SENT,
 	Q_RECEIVE,
@@ -107,18 +107,38 @@ enum queue_stmt {
 	Q_DELETE_FRAGMENTS,
 	Q_DELETE_PARTIAL,
 	Q_PARTIAL,
+	Q_MESSAGE_ADD,
+	Q_STATUS,
+	Q_PENDING_IDS,
+	Q_ROW_OF,
+	Q_HAND,
+	Q_MESSAGE_STATE,
+	Q_MESSAGE_SENDING,
+	Q_MESSAGE_SENT,
+	Q_ACK_ROW,
+	Q_MESSAGE_ACKED,
+	Q_RESEND_DUE,
+	Q_NEXT_DEADLINE,
+	Q_NEXT_EXPIRY,
+	Q_SET_DEADLINE,
+	Q_BUILD_FAILED,
+	Q_EXPIRED,
+	Q_MESSAGE_REPLIES,
+	Q_DELETE_ROWS,
+	Q_MESSAGE_FAIL,
+	Q_PRUNE_STATUS,
 	Q_NSTMTS,
 };
 
 #define Q_OUTGOING_COLUMNS \
 	"SELECT id, msgid, recipient, provider, message, surbs, surbs_only, tag, surb, " \
-	"frag_index, frag_count FROM outgoing "
+	"frag_index, frag_count, ack_id, attempts, state FROM outgoing "
 
 
 static const char *const queue_sql[Q_NSTMTS] = {
-	[Q_ENQUEUE] = "INSERT INTO outgoing (msgid, recipient, provider, message) VALUES (?, ?, ?, ?)",
+	[Q_ENQUEUE] = "INSERT INTO outgoing (msgid, recipient, provider, message, ack_id) "
+	    "VALUES (?, ?, ?, ?, ?)",
 	[Q_OUTGOING] = Q_OUTGOING_COLUMNS "ORDER BY id",
-	[Q_OUTGOING_AFTER] = Q_OUTGOING_COLUMNS "WHERE id > ? ORDER BY id LIMIT ?",
 	[Q_OUTGOING_ONE] = Q_OUTGOING_COLUMNS "WHERE id = ?",
 	[Q_SENT] = "DELETE FROM outgoing WHERE id = ?",
 	[Q_RECEIVE] = "INSERT OR IGNORE INTO received (msgid, message) VALUES (?, ?)",
@@ -133,7 +153,7 @@ static const char *const queue_sql[Q_NSTMTS] = {
 	[Q_ADD_MARK] = "INSERT OR REPLACE INTO received_marks (seq, at) VALUES (?, ?)",
 	[Q_COUNT] = "SELECT COUNT(*) FROM outgoing",
 	[Q_ENQUEUE_ROW] = "INSERT INTO outgoing (msgid, recipient, provider, message, "
-	    "surbs, surbs_only, tag) VALUES (?, ?, ?, ?, ?, ?, ?)",
+	    "surbs, surbs_only, tag, ack_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
 	[Q_RECEIVE_TAGGED] = "INSERT OR IGNORE INTO received (msgid, message, tag, fetched) "
 	    "VALUES (?, ?, ?, ?)",
 	[Q_PUT_BLOCK] = "INSERT INTO reply_blocks (tag, surb, expires) VALUES (?, ?, ?)",
@@ -154,14 +174,14 @@ static const char *const queue_sql[Q_NSTMTS] = {
 	[Q_KEYS_TAG] = "SELECT tag FROM surb_keys WHERE id = ? AND expires > ?",
 	[Q_GRANTED] = "SELECT granted FROM tags WHERE tag = ?",
 	[Q_ENQUEUE_MORE] = "INSERT INTO outgoing (msgid, recipient, provider, message, surbs, "
-	    "surbs_only, tag) SELECT ?, recipient, provider, X'', ?, 1, tag "
-	    "FROM tags WHERE tag = ?",
+	    "surbs_only, tag, ack_id) SELECT ?1, recipient, provider, X'', ?2, 1, tag, ?4 "
+	    "FROM tags WHERE tag = ?3",
 	[Q_ADD_GRANTED] = "UPDATE tags SET granted = granted + ? WHERE tag = ?",
 	[Q_ENQUEUE_ASK] = "INSERT INTO outgoing (msgid, recipient, provider, message, surbs, surb) "
 	    "VALUES (?, zeroblob(32), zeroblob(32), X'', ?, ?)",
 	[Q_EXPIRE_TAGS] = "DELETE FROM tags WHERE created <= ?",
 	[Q_ENQUEUE_FRAGMENT] = "INSERT INTO outgoing (msgid, recipient, provider, message, "
-	    "frag_index, frag_count) VALUES (?, ?, ?, ?, ?, ?)",
+	    "frag_index, frag_count, ack_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
 	/* A partial message goes whole, by its first fragment's arrival;
 	 * every statement here is by index, never a scan of the parts. */
 	[Q_EXPIRE_FRAGMENTS] = "DELETE FROM fragments WHERE msgid IN (SELECT msgid "
@@ -178,6 +198,46 @@ static const char *const queue_sql[Q_NSTMTS] = {
 	[Q_DELETE_FRAGMENTS] = "DELETE FROM fragments WHERE msgid = ?",
 	[Q_DELETE_PARTIAL] = "DELETE FROM partial WHERE msgid = ?",
 	[Q_PARTIAL] = "SELECT COUNT(*), COALESCE(SUM(held), 0) FROM partial",
+	/* One more packet of a message: new, it is QUEUED until its expiry. */
+	[Q_MESSAGE_ADD] = "INSERT INTO messages (msgid, created, expires, packets, changed) "
+	    "VALUES (?1, ?2, ?2 + ?3, 1, ?2) "
+	    "ON CONFLICT (msgid) DO UPDATE SET packets = packets + 1",
+	/* An ended message is forgotten QUEUE_STATUS_KEEP_SECONDS later,
+	 * whenever the prune runs. */
+	[Q_STATUS] = "SELECT state, packets, acked, reason, changed FROM messages "
+	    "WHERE msgid = ?1 AND NOT (state >= 2 AND changed < ?2)",
+	/* Acknowledgements (docs/acks.md): a row is pending (state 0) or
+	 * with the provider (1) until deadline_ms. */
+	[Q_PENDING_IDS] = "SELECT id FROM outgoing WHERE state = 0 AND id > ? "
+	    "ORDER BY id LIMIT ?",
+	[Q_ROW_OF] = "SELECT msgid, ack_id IS NOT NULL, state = 0 AND attempts = 0 "
+	    "FROM outgoing WHERE id = ?",
+	[Q_HAND] = "UPDATE outgoing SET state = 1, deadline_ms = ?2 WHERE id = ?1",
+	[Q_MESSAGE_STATE] = "SELECT state FROM messages WHERE msgid = ?",
+	[Q_MESSAGE_SENDING] = "UPDATE messages SET reason = NULL, "
+	    "changed = CASE state WHEN 0 THEN ?2 ELSE changed END, "
+	    "state = CASE state WHEN 0 THEN 1 ELSE state END "
+	    "WHERE msgid = ?1 AND state < 2",
+	[Q_MESSAGE_SENT] = "UPDATE messages SET state = 4, changed = ?2 "
+	    "WHERE msgid = ?1 AND state < 2",
+	[Q_ACK_ROW] = "SELECT id, msgid FROM outgoing WHERE ack_id = ?",
+	[Q_MESSAGE_ACKED] = "UPDATE messages SET acked = acked + 1, "
+	    "state = CASE WHEN acked + 1 >= packets THEN 2 ELSE 1 END, changed = ?2 "
+	    "WHERE msgid = ?1 AND state < 2",
+	[Q_RESEND_DUE] = "UPDATE outgoing SET state = 0, attempts = attempts + 1 "
+	    "WHERE state = 1 AND deadline_ms <= ?",
+	[Q_NEXT_DEADLINE] = "SELECT MIN(deadline_ms) FROM outgoing WHERE state = 1",
+	[Q_NEXT_EXPIRY] = "SELECT MIN(expires) FROM messages WHERE state < 2",
+	[Q_SET_DEADLINE] = "UPDATE outgoing SET deadline_ms = ?2 WHERE id = ?1 AND state = 1",
+	[Q_BUILD_FAILED] = "UPDATE messages SET reason = ?2 WHERE msgid = "
+	    "(SELECT msgid FROM outgoing WHERE id = ?1) AND state < 2 AND reason IS NOT ?2",
+	[Q_EXPIRED] = "SELECT msgid, created, expires, packets, acked, reason FROM messages "
+	    "WHERE state < 2 AND expires <= ? ORDER BY expires LIMIT ?",
+	[Q_MESSAGE_REPLIES] = "SELECT COUNT(*) FROM outgoing WHERE msgid = ? AND ack_id IS NULL",
+	[Q_DELETE_ROWS] = "DELETE FROM outgoing WHERE msgid = ?",
+	[Q_MESSAGE_FAIL] = "UPDATE messages SET state = 3, reason = ?2, changed = ?3 "
+	    "WHERE msgid = ?1",
+	[Q_PRUNE_STATUS] = "DELETE FROM messages WHERE state >= 2 AND changed < ?",
 };
 
 struct queue {
@@ -202,9 +262,15 @@ struct queue {
 	char		 error[PATH_MAX + 256];	/* why the last write failed */
 	struct queue_counts counts;		/* since it was opened */
 	size_t		 max_message;		/* a whole received message at most */
+	uint32_t	 expiry;		/* s a sent message is tried at most */
+	void		(*status_cb)(void *, const struct queue_status *);
+	void		*status_arg;
+	uint8_t		(*changed)[QUEUE_MSGID_BYTES];	/* by the open transaction */
+	size_t		 n_changed;
+	size_t		 cap_changed;
 };
 
-/* A new store (then migrated to 4); version 1 is its first four statements. */
+/* A new store (then migrated to 5); version 1 is its first four statements. */
 static const char queue_schema[] =
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
     "CREATE TABLE outgoing ("
@@ -269,6 +335,42 @@ static const char queue_migrate_3[] =
     "CREATE TABLE fragments (msgid BLOB NOT NULL, idx INTEGER NOT NULL,"
     " bytes BLOB NOT NULL, PRIMARY KEY (msgid, idx));"
     "UPDATE meta SET value = 4 WHERE key = 'schema';";
+
+/*
+ * Version 4 to 5 (docs/acks.md): every queued row of a forward message
+ * gets an ack id (16 random bytes from libsodium, nymd_randomblob(); a
+ * reply, sent through a block, none: it is not acknowledged), its state
+ * (0 pending: to be built and sent; 1 with_provider: the provider took
+ * its packet, the acknowledgement is awaited until deadline_ms, Unix ms)
+ * and how often it was sent again. Each message (its message id, shared
+ * by its fragments) gets a row in messages: when it was queued and
+ * expires (Unix s), its rows in all and acknowledged, its state (enum
+ * queue_state), why it failed, and when that last changed. Rows of 4 are
+ * pending, their messages queued now and expiring a default expiry
+ * (QUEUE_DEFAULT_EXPIRY_SECONDS) from now.
+ */
+static const char queue_migrate_4[] =
+    "ALTER TABLE outgoing ADD COLUMN ack_id BLOB;"
+    "ALTER TABLE outgoing ADD COLUMN state INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE outgoing ADD COLUMN deadline_ms INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE outgoing ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE outgoing SET ack_id = nymd_randomblob(16) WHERE surb IS NULL;"
+    "CREATE UNIQUE INDEX outgoing_ack ON outgoing (ack_id);"
+    "CREATE INDEX outgoing_state ON outgoing (state);"
+    "CREATE INDEX outgoing_due ON outgoing (deadline_ms) WHERE state = 1;"
+    "CREATE INDEX outgoing_msgid ON outgoing (msgid);"
+    "CREATE TABLE messages (msgid BLOB PRIMARY KEY, created INTEGER NOT NULL,"
+    " expires INTEGER NOT NULL, packets INTEGER NOT NULL,"
+    " acked INTEGER NOT NULL DEFAULT 0, state INTEGER NOT NULL DEFAULT 0,"
+    " reason TEXT, changed INTEGER NOT NULL);"
+    "CREATE INDEX messages_open ON messages (expires) WHERE state < 2;"
+    "CREATE INDEX messages_ended ON messages (changed) WHERE state >= 2;"
+    "INSERT INTO messages (msgid, created, expires, packets, changed)"
+    " SELECT msgid, CAST(strftime('%s', 'now') AS INTEGER),"
+    " CAST(strftime('%s', 'now') AS INTEGER) + 86400, COUNT(*),"
+    " CAST(strftime('%s', 'now') AS INTEGER) FROM outgoing GROUP BY msgid;"
+    "UPDATE meta SET value = 5 WHERE key = 'schema';";
+_Static_assert(QUEUE_DEFAULT_EXPIRY_SECONDS == 86400, "queue_migrate_4's expiry");
 
 static int
 queue_exec(struct queue *q, const char *sql)
@@ -654,6 +756,26 @@ queue_open_record(struct queue *q)
 	return 0;
 }
 
+/* nymd_randomblob(n): n bytes from libsodium's generator (the ack ids
+ * of rows migrated to schema 5), not SQLite's own. */
+static void
+queue_sql_random(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	int n = sqlite3_value_int(argv[0]);
+	uint8_t *b;
+
+	if (argc != 1 || n < 1 || n > 64) {
+		sqlite3_result_error(ctx, "nymd_randomblob: 1 to 64 bytes", -1);
+		return;
+	}
+	b = xmalloc((size_t)n);
+	randombytes_buf(b, (size_t)n);
+	sqlite3_result_blob(ctx, b, n, free);
+}
+
+static sqlite3_stmt *queue_stmt(struct queue *, enum queue_stmt);
+static void queue_notify(struct queue *);
+
 /* The schema version; 0 for a file without tables, -1 if unreadable. */
 static int
 queue_schema_version(struct queue *q)
@@ -706,10 +828,12 @@ queue_setup_schema(struct queue *q, char *err, size_t errlen)
 		return 0;
 	if (version >= 0 && version < QUEUE_SCHEMA_VERSION) {
 		char sql[sizeof(queue_schema) + sizeof(queue_migrate_1) +
-		    sizeof(queue_migrate_2) + sizeof(queue_migrate_3)];
-		snprintf(sql, sizeof(sql), "%s%s%s%s", version == 0 ? queue_schema : "",
+		    sizeof(queue_migrate_2) + sizeof(queue_migrate_3) +
+		    sizeof(queue_migrate_4)];
+		snprintf(sql, sizeof(sql), "%s%s%s%s%s", version == 0 ? queue_schema : "",
 		    version == 1 ? queue_migrate_1 : "",
-		    version <= 2 ? queue_migrate_2 : "", queue_migrate_3);
+		    version <= 2 ? queue_migrate_2 : "",
+		    version <= 3 ? queue_migrate_3 : "", queue_migrate_4);
 		if (queue_exec_whole(q, sql) == -1)
 			return -1;
 		if (version > 0)
@@ -811,6 +935,7 @@ queue_open(struct queue **out, const char *path, const char *shown, char *err,
 	q->reserve_fd = -1;
 	q->record_fd = -1;
 	q->max_message = QUEUE_DEFAULT_MAX_MESSAGE_BYTES;
+	q->expiry = QUEUE_DEFAULT_EXPIRY_SECONDS;
 	snprintf(q->path, sizeof(q->path), "%s", path);
 	snprintf(q->shown, sizeof(q->shown), "%s", shown ? shown : path);
 	if (queue_register_vfs() == -1 ||
@@ -846,7 +971,9 @@ queue_open(struct queue **out, const char *path, const char *shown, char *err,
 	char pragma[64];
 	snprintf(pragma, sizeof(pragma), "PRAGMA journal_size_limit=%d",
 	    QUEUE_WAL_LIMIT_BYTES);
-	if (queue_exec(q, pragma) == -1)
+	if (queue_exec(q, pragma) == -1 ||
+	    sqlite3_create_function(q->db, "nymd_randomblob", 1, SQLITE_UTF8, NULL,
+	    queue_sql_random, NULL, NULL) != SQLITE_OK)
 		goto fail;
 	switch (queue_setup_schema(q, err, errlen)) {
 	case -1:
@@ -874,6 +1001,13 @@ queue_open(struct queue **out, const char *path, const char *shown, char *err,
 		queue_close(q);
 		return -1;
 	}
+	/* Statuses of messages ended long ago (and at each expiry check). */
+	sqlite3_stmt *prune = queue_stmt(q, Q_PRUNE_STATUS);
+	sqlite3_bind_int64(prune, 1, queue_now(q) - (int64_t)QUEUE_STATUS_KEEP_SECONDS);
+	if (sqlite3_step(prune) != SQLITE_DONE)
+		log_warnx("message store: cannot forget old statuses: %s",
+		    sqlite3_errmsg(q->db));
+	sqlite3_reset(prune);
 	/* What an earlier run could not delete, deleted now if it can be. */
 	(void)queue_retry(q);
 	*out = q;
@@ -897,6 +1031,7 @@ queue_close(struct queue *q)
 	if (q->record_fd != -1)
 		close(q->record_fd);
 	free(q->retired);
+	free(q->changed);
 	free(q);
 }
 
@@ -930,6 +1065,47 @@ static int queue_begin(struct queue *);
 static void queue_rollback(struct queue *);
 static int queue_commit(struct queue *);
 
+/* A fresh ack id (docs/acks.md) for a forward row, bound at col. */
+static void
+queue_bind_ack(sqlite3_stmt *st, int col)
+{
+	uint8_t ack[ACK_ID_BYTES];
+
+	randombytes_buf(ack, sizeof(ack));
+	sqlite3_bind_blob(st, col, ack, sizeof(ack), SQLITE_TRANSIENT);
+}
+
+/* Message msgid will be told to the status hook after the commit. */
+static void
+queue_changed(struct queue *q, const uint8_t msgid[QUEUE_MSGID_BYTES])
+{
+	for (size_t i = 0; i < q->n_changed; i++)
+		if (memcmp(q->changed[i], msgid, QUEUE_MSGID_BYTES) == 0)
+			return;
+	if (q->n_changed == q->cap_changed) {
+		size_t cap = q->cap_changed ? q->cap_changed * 2 : 16;
+		q->changed = xreallocarray(q->changed, cap, sizeof(*q->changed));
+		q->cap_changed = cap;
+	}
+	memcpy(q->changed[q->n_changed++], msgid, QUEUE_MSGID_BYTES);
+}
+
+/* In the open transaction: message msgid has one more row (a new one is
+ * QUEUED, and expires q->expiry seconds from now). 0 or -1. */
+static int
+queue_message_add(struct queue *q, const uint8_t msgid[QUEUE_MSGID_BYTES])
+{
+	sqlite3_stmt *st = queue_stmt(q, Q_MESSAGE_ADD);
+
+	sqlite3_bind_blob(st, 1, msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, queue_now(q));
+	sqlite3_bind_int64(st, 3, q->expiry);
+	if (queue_step(q, st) != SQLITE_DONE)
+		return -1;
+	queue_changed(q, msgid);
+	return 0;
+}
+
 /* The fragments of a message, each a row, in one transaction. */
 static int
 queue_enqueue_fragments(struct queue *q, const uint8_t msgid[QUEUE_MSGID_BYTES],
@@ -949,7 +1125,9 @@ queue_enqueue_fragments(struct queue *q, const uint8_t msgid[QUEUE_MSGID_BYTES],
 		sqlite3_bind_blob(st, 4, msg + off, (int)n, SQLITE_STATIC);
 		sqlite3_bind_int(st, 5, (int)i);
 		sqlite3_bind_int(st, 6, (int)count);
-		if (queue_step(q, st) != SQLITE_DONE) {
+		queue_bind_ack(st, 7);
+		if (queue_step(q, st) != SQLITE_DONE ||
+		    queue_message_add(q, msgid) == -1) {
 			queue_rollback(q);
 			return -1;
 		}
@@ -981,15 +1159,25 @@ queue_enqueue(struct queue *q, const uint8_t msgid[QUEUE_MSGID_BYTES],
 	if (count > 0)
 		return queue_enqueue_fragments(q, msgid, recipient, provider, msg,
 		    len, count, id);
+	if (queue_begin(q) == -1)
+		return -1;
 	st = queue_stmt(q, Q_ENQUEUE);
 	sqlite3_bind_blob(st, 1, msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 2, recipient, QUEUE_KEY_BYTES, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 3, provider, QUEUE_KEY_BYTES, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 4, len ? msg : (const uint8_t *)"", (int)len, SQLITE_STATIC);
-	if (queue_done(q, st) == -1)
+	queue_bind_ack(st, 5);
+	if (queue_step(q, st) != SQLITE_DONE) {
+		queue_rollback(q);
 		return -1;
+	}
 	*id = (uint64_t)sqlite3_last_insert_rowid(q->db);
-	queue_succeeded(q);
+	if (queue_message_add(q, msgid) == -1) {
+		queue_rollback(q);
+		return -1;
+	}
+	if (queue_commit(q) == -1)
+		return -1;
 	q->counts.enqueued++;
 	return 0;
 }
@@ -1027,12 +1215,17 @@ queue_outgoing_rows(struct queue *q, sqlite3_stmt *st,
 		o.surbs_only = sqlite3_column_int(st, 6) != 0;
 		o.frag_index = (unsigned)sqlite3_column_int(st, 9);
 		o.frag_count = (unsigned)sqlite3_column_int(st, 10);
+		o.attempts = (unsigned)sqlite3_column_int(st, 12);
+		o.with_provider = sqlite3_column_int(st, 13) == 1;
 		o.tag = NULL;
 		o.surb = NULL;
+		o.ack_id = NULL;
 		if ((sqlite3_column_type(st, 7) != SQLITE_NULL &&
 		    queue_blob(st, 7, &o.tag, QUEUE_TAG_BYTES) == -1) ||
 		    (sqlite3_column_type(st, 8) != SQLITE_NULL &&
-		    queue_blob(st, 8, &o.surb, QUEUE_SURB_BYTES) == -1)) {
+		    queue_blob(st, 8, &o.surb, QUEUE_SURB_BYTES) == -1) ||
+		    (sqlite3_column_type(st, 11) != SQLITE_NULL &&
+		    queue_blob(st, 11, &o.ack_id, ACK_ID_BYTES) == -1)) {
 			log_warnx("message store: queued message %llu is corrupt; skipped",
 			    (unsigned long long)o.id);
 			continue;
@@ -1052,17 +1245,6 @@ queue_each_outgoing(struct queue *q, void (*cb)(void *, const struct queue_outgo
 }
 
 long
-queue_outgoing_after(struct queue *q, uint64_t after, size_t max,
-    void (*cb)(void *, const struct queue_outgoing *), void *arg)
-{
-	sqlite3_stmt *st = queue_stmt(q, Q_OUTGOING_AFTER);
-
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)after);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
-	return queue_outgoing_rows(q, st, cb, arg);
-}
-
-long
 queue_outgoing_one(struct queue *q, uint64_t id,
     void (*cb)(void *, const struct queue_outgoing *), void *arg)
 {
@@ -1072,13 +1254,106 @@ queue_outgoing_one(struct queue *q, uint64_t id,
 	return queue_outgoing_rows(q, st, cb, arg);
 }
 
+/*
+ * Runs fn, a change, in one transaction, committed if fn returns
+ * SQLITE_DONE; the status hook hears after the commit. The result code:
+ * SQLITE_DONE, or the failure (rolled back).
+ */
 static int
-queue_delete(struct queue *q, uint64_t id)
+queue_txn(struct queue *q, int (*fn)(struct queue *, void *), void *arg)
 {
-	sqlite3_stmt *st = queue_stmt(q, Q_SENT);
+	int rc = sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+
+	if (rc != SQLITE_OK) {
+		queue_failed(q, rc);
+		return rc;
+	}
+	if ((rc = fn(q, arg)) == SQLITE_DONE) {
+		if ((rc = sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL)) == SQLITE_OK) {
+			queue_succeeded(q);
+			queue_notify(q);
+			return SQLITE_DONE;
+		}
+		queue_failed(q, rc);
+	}
+	queue_rollback(q);
+	return rc;
+}
+
+/*
+ * queue_txn() for a change that retires what was delivered (a reply
+ * sent, a row acknowledged): in WAL mode even a delete needs room in the
+ * WAL (and the checkpoint before it may grow the database), so on a full
+ * disk the reserve is given back, the WAL checkpointed and cut to
+ * nothing, and the change tried once more (docs/ipc.md, "A full disk").
+ * The reserve grows back once the queue has drained (or when a send asks
+ * for it), not at once: the next deletes need the room.
+ */
+static int
+queue_retiring(struct queue *q, int (*fn)(struct queue *, void *), void *arg)
+{
+	int rc = queue_txn(q, fn, arg);
+
+	if ((rc & 0xff) == SQLITE_FULL) {
+		queue_release_reserve(q);
+		(void)sqlite3_wal_checkpoint_v2(q->db, NULL,
+		    SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+		rc = queue_txn(q, fn, arg);
+	}
+	return rc;
+}
+
+/* In the open transaction: the message id of row id, and whether it is
+ * acknowledged (a forward row: 1) or not (a reply: 0); 1 if there is no
+ * such row, 0, or the failure. */
+static int
+queue_row_of(struct queue *q, uint64_t id, uint8_t msgid[QUEUE_MSGID_BYTES],
+    int *forward, int *first)
+{
+	sqlite3_stmt *st = queue_stmt(q, Q_ROW_OF);
+	int rc;
 
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
-	return queue_step(q, st);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && (size_t)sqlite3_column_bytes(st, 0) == QUEUE_MSGID_BYTES) {
+		memcpy(msgid, sqlite3_column_blob(st, 0), QUEUE_MSGID_BYTES);
+		*forward = sqlite3_column_int(st, 1);
+		if (first != NULL)
+			*first = sqlite3_column_int(st, 2);
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_DONE ? 1 : rc;
+}
+
+struct queue_delete_arg {
+	uint64_t	 id;
+};
+
+/* Deletes row id; a reply's message is SENT in the same transaction. */
+static int
+queue_delete_fn(struct queue *q, void *arg)
+{
+	const struct queue_delete_arg *a = arg;
+	uint8_t msgid[QUEUE_MSGID_BYTES];
+	sqlite3_stmt *st;
+	int forward = 1, rc;
+
+	if ((rc = queue_row_of(q, a->id, msgid, &forward, NULL)) == 1)
+		return SQLITE_DONE;	/* gone already */
+	if (rc != 0)
+		return rc;
+	st = queue_stmt(q, Q_SENT);
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)a->id);
+	if ((rc = queue_step(q, st)) != SQLITE_DONE || forward)
+		return rc;
+	st = queue_stmt(q, Q_MESSAGE_SENT);
+	sqlite3_bind_blob(st, 1, msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, queue_now(q));
+	if ((rc = queue_step(q, st)) == SQLITE_DONE && sqlite3_changes(q->db) > 0)
+		queue_changed(q, msgid);
+	return rc;
 }
 
 /* The queue is empty: the WAL is given back to the file system. */
@@ -1103,17 +1378,9 @@ queue_drained(struct queue *q)
 int
 queue_sent(struct queue *q, uint64_t id)
 {
-	int rc = queue_delete(q, id);
+	struct queue_delete_arg a = { id };
+	int rc = queue_retiring(q, queue_delete_fn, &a);
 
-	if ((rc & 0xff) == SQLITE_FULL) {
-		queue_release_reserve(q);
-		(void)sqlite3_wal_checkpoint_v2(q->db, NULL,
-		    SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
-		/* The reserve grows back once the queue has drained (or
-		 * when a send asks for it), not at once: the next deletes
-		 * need the room. */
-		rc = queue_delete(q, id);
-	}
 	if (rc != SQLITE_DONE) {
 		queue_add_retired(q, id);
 		return -1;
@@ -1350,6 +1617,7 @@ queue_counts(const struct queue *q)
  * so that a crash at any point uses no block twice and loses none.
  */
 _Static_assert(QUEUE_SURB_BYTES == SURB_BYTES, "a reply block's size");
+_Static_assert(QUEUE_ACK_ID_BYTES == ACK_ID_BYTES, "an ack id's size");
 _Static_assert(QUEUE_SEALED_BYTES == MESSAGE_SEALED_KEYS_BYTES, "sealed keys' size");
 
 static int
@@ -1369,6 +1637,20 @@ queue_rollback(struct queue *q)
 {
 	if (!sqlite3_get_autocommit(q->db))
 		(void)queue_exec(q, "ROLLBACK");
+	q->n_changed = 0;
+}
+
+/* The status hook hears of every message the commit changed. */
+static void
+queue_notify(struct queue *q)
+{
+	struct queue_status st;
+	size_t n = q->n_changed;
+
+	q->n_changed = 0;
+	for (size_t i = 0; i < n && q->status_cb != NULL; i++)
+		if (queue_status(q, q->changed[i], &st) == 0)
+			q->status_cb(q->status_arg, &st);
 }
 
 static int
@@ -1382,6 +1664,7 @@ queue_commit(struct queue *q)
 		return -1;
 	}
 	queue_succeeded(q);
+	queue_notify(q);
 	return 0;
 }
 
@@ -1431,7 +1714,9 @@ queue_enqueue_rows(struct queue *q, const uint8_t recipient[QUEUE_KEY_BYTES],
 		sqlite3_bind_int(st, 5, (int)rows[i].surbs);
 		sqlite3_bind_int(st, 6, rows[i].surbs_only ? 1 : 0);
 		sqlite3_bind_blob(st, 7, tag, QUEUE_TAG_BYTES, SQLITE_STATIC);
-		if (queue_step(q, st) != SQLITE_DONE) {
+		queue_bind_ack(st, 8);
+		if (queue_step(q, st) != SQLITE_DONE ||
+		    queue_message_add(q, rows[i].msgid) == -1) {
 			queue_rollback(q);
 			return -1;
 		}
@@ -1571,7 +1856,9 @@ queue_grant(struct queue *q, const uint8_t tag[QUEUE_TAG_BYTES], unsigned more)
 		sqlite3_bind_int(st, 2, left > QUEUE_SURBS_PER_PACKET ?
 		    QUEUE_SURBS_PER_PACKET : (int)left);
 		sqlite3_bind_blob(st, 3, tag, QUEUE_TAG_BYTES, SQLITE_STATIC);
-		if (queue_step(q, st) != SQLITE_DONE)
+		queue_bind_ack(st, 4);
+		if (queue_step(q, st) != SQLITE_DONE ||
+		    (sqlite3_changes(q->db) > 0 && queue_message_add(q, msgid) == -1))
 			return -1;
 	}
 	st = queue_stmt(q, Q_ADD_GRANTED);
@@ -1702,7 +1989,9 @@ queue_ask_more(struct queue *q, const uint8_t tag[QUEUE_TAG_BYTES])
 	sqlite3_bind_blob(st, 1, msgid, sizeof(msgid), SQLITE_STATIC);
 	sqlite3_bind_int(st, 2, QUEUE_MORE_ASK);
 	sqlite3_bind_blob(st, 3, surb, sizeof(surb), SQLITE_STATIC);
-	return queue_step(q, st) == SQLITE_DONE ? 0 : -1;
+	if (queue_step(q, st) != SQLITE_DONE)
+		return -1;
+	return queue_message_add(q, msgid);
 }
 
 int
@@ -1734,7 +2023,7 @@ queue_reply(struct queue *q, const uint8_t tag[QUEUE_TAG_BYTES],
 	if (queue_step(q, st) != SQLITE_DONE)
 		goto fail;
 	*id = (uint64_t)sqlite3_last_insert_rowid(q->db);
-	if (queue_ask_more(q, tag) == -1)
+	if (queue_message_add(q, msgid) == -1 || queue_ask_more(q, tag) == -1)
 		goto fail;
 	if (queue_commit(q) == -1)
 		return -1;
@@ -1975,4 +2264,406 @@ queue_partial(struct queue *q, size_t *messages, size_t *fragments)
 	}
 	sqlite3_reset(st);
 	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/*
+ * Delivery status (docs/acks.md). A message's row in messages is written
+ * in the transaction that changes it; the hook hears of it after the
+ * commit (queue_commit()).
+ */
+void
+queue_set_expiry(struct queue *q, uint32_t seconds)
+{
+	q->expiry = seconds > 0 ? seconds : 1;
+}
+
+int
+queue_status(struct queue *q, const uint8_t msgid[QUEUE_MSGID_BYTES],
+    struct queue_status *out)
+{
+	sqlite3_stmt *st = queue_stmt(q, Q_STATUS);
+	const unsigned char *reason;
+	int rc;
+
+	sqlite3_bind_blob(st, 1, msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, queue_now(q) - (int64_t)QUEUE_STATUS_KEEP_SECONDS);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		memset(out, 0, sizeof(*out));
+		memcpy(out->msgid, msgid, QUEUE_MSGID_BYTES);
+		out->state = (enum queue_state)sqlite3_column_int(st, 0);
+		out->packets = (uint32_t)sqlite3_column_int64(st, 1);
+		out->acked = (uint32_t)sqlite3_column_int64(st, 2);
+		if ((reason = sqlite3_column_text(st, 3)) != NULL &&
+		    out->state == QUEUE_FAILED)
+			snprintf(out->reason, sizeof(out->reason), "%s", reason);
+		out->changed = sqlite3_column_int64(st, 4);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
+}
+
+void
+queue_on_status(struct queue *q, void (*cb)(void *, const struct queue_status *),
+    void *arg)
+{
+	q->status_cb = cb;
+	q->status_arg = cb != NULL ? arg : NULL;
+}
+
+/*
+ * A row's state and deadline are written without an fsync of their own
+ * (synchronous=NORMAL for that commit; the next FULL one syncs it): a
+ * process that dies loses nothing written, and what a power cut loses is
+ * only that the row is with the provider, so it is sent once more. Acks,
+ * sends and receipts stay synchronous=FULL.
+ */
+static void
+queue_light(struct queue *q, int light)
+{
+	(void)queue_exec(q, light ? "PRAGMA synchronous=NORMAL" :
+	    "PRAGMA synchronous=FULL");
+}
+
+int64_t
+queue_now_ms(const struct queue *q)
+{
+	struct timespec ts;
+
+	if (q->now != NULL)
+		return (int64_t)q->now() * 1000;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+long
+queue_pending_ids(struct queue *q, uint64_t after, uint64_t *ids, size_t max)
+{
+	sqlite3_stmt *st = queue_stmt(q, Q_PENDING_IDS);
+	long n = 0;
+	int rc;
+
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)after);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		ids[n++] = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? n : -1;
+}
+
+struct queue_hand_arg {
+	uint64_t	id;
+	int64_t		deadline_ms;
+	int		result;		/* queue_handed()'s 0, 1 (a reply) or 2 */
+	int		first;		/* its first time with the provider */
+};
+
+static int
+queue_hand_fn(struct queue *q, void *arg)
+{
+	struct queue_hand_arg *a = arg;
+	uint8_t msgid[QUEUE_MSGID_BYTES];
+	sqlite3_stmt *st;
+	int forward = 0, rc, was = -1;
+
+	if ((rc = queue_row_of(q, a->id, msgid, &forward, &a->first)) == 1) {
+		a->result = 2;
+		return SQLITE_DONE;
+	}
+	if (rc != 0)
+		return rc;
+	if (!forward) {
+		a->result = 1;	/* deleted by queue_sent() */
+		return SQLITE_DONE;
+	}
+	a->result = 0;
+	st = queue_stmt(q, Q_HAND);
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)a->id);
+	sqlite3_bind_int64(st, 2, a->deadline_ms);
+	if ((rc = queue_step(q, st)) != SQLITE_DONE)
+		return rc;
+	st = queue_stmt(q, Q_MESSAGE_STATE);
+	sqlite3_bind_blob(st, 1, msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		was = sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	st = queue_stmt(q, Q_MESSAGE_SENDING);
+	sqlite3_bind_blob(st, 1, msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, queue_now(q));
+	if ((rc = queue_step(q, st)) == SQLITE_DONE && was == QUEUE_QUEUED)
+		queue_changed(q, msgid);
+	return rc;
+}
+
+int
+queue_handed(struct queue *q, uint64_t id, int64_t deadline_ms)
+{
+	struct queue_hand_arg a = { id, deadline_ms, 0, 0 };
+
+	int rc;
+
+	if (queue_is_retired(q, id))
+		return 1;
+	queue_light(q, 1);
+	rc = queue_txn(q, queue_hand_fn, &a);
+	queue_light(q, 0);
+	if (rc != SQLITE_DONE)
+		return -2;
+	if (a.result == 1)
+		return queue_sent(q, id) == 0 ? 1 : -1;
+	if (a.result == 0 && a.first)
+		q->counts.sent++;	/* not again when sent again */
+	return a.result;
+}
+
+struct queue_ack_arg {
+	const uint8_t	*ack_id;
+	uint64_t	 id;
+	int		 result;	/* 0: acknowledged, 1: no such row */
+	int		 delivered;	/* the message's last row */
+};
+
+static int
+queue_ack_fn(struct queue *q, void *arg)
+{
+	struct queue_ack_arg *a = arg;
+	uint8_t msgid[QUEUE_MSGID_BYTES];
+	sqlite3_stmt *st = queue_stmt(q, Q_ACK_ROW);
+	int rc;
+
+	a->result = 1;
+	a->delivered = 0;
+	sqlite3_bind_blob(st, 1, a->ack_id, ACK_ID_BYTES, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && (size_t)sqlite3_column_bytes(st, 1) == QUEUE_MSGID_BYTES) {
+		a->id = (uint64_t)sqlite3_column_int64(st, 0);
+		memcpy(msgid, sqlite3_column_blob(st, 1), QUEUE_MSGID_BYTES);
+		a->result = 0;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return rc == SQLITE_DONE ? SQLITE_DONE : rc;
+	if (a->result == 1)
+		return SQLITE_DONE;	/* a damaged row: as unknown */
+	st = queue_stmt(q, Q_SENT);
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)a->id);
+	if ((rc = queue_step(q, st)) != SQLITE_DONE)
+		return rc;
+	st = queue_stmt(q, Q_MESSAGE_ACKED);
+	sqlite3_bind_blob(st, 1, msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, queue_now(q));
+	if ((rc = queue_step(q, st)) != SQLITE_DONE)
+		return rc;
+	if (sqlite3_changes(q->db) == 0)
+		return SQLITE_DONE;	/* its message ended already */
+	queue_changed(q, msgid);
+	st = queue_stmt(q, Q_MESSAGE_STATE);
+	sqlite3_bind_blob(st, 1, msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		a->delivered = sqlite3_column_int(st, 0) == QUEUE_DELIVERED;
+	sqlite3_reset(st);
+	return SQLITE_DONE;
+}
+
+int
+queue_acked(struct queue *q, const uint8_t ack_id[ACK_ID_BYTES], uint64_t *id)
+{
+	struct queue_ack_arg a = { ack_id, 0, 1, 0 };
+
+	if (queue_retiring(q, queue_ack_fn, &a) != SQLITE_DONE)
+		return -1;
+	if (a.result == 1) {
+		q->counts.acks_unknown++;
+		return 1;
+	}
+	q->counts.acks++;
+	if (a.delivered)
+		q->counts.delivered++;
+	if (id != NULL)
+		*id = a.id;
+	queue_drained(q);
+	return 0;
+}
+
+long
+queue_resend_due(struct queue *q, int64_t now_ms)
+{
+	sqlite3_stmt *st = queue_stmt(q, Q_RESEND_DUE);
+	long n;
+	int rc;
+
+	sqlite3_bind_int64(st, 1, now_ms);
+	queue_light(q, 1);
+	rc = queue_step(q, st);
+	queue_light(q, 0);
+	if (rc != SQLITE_DONE)
+		return -1;
+	queue_succeeded(q);
+	n = (long)sqlite3_changes(q->db);
+	q->counts.retransmissions += (uint64_t)n;
+	return n;
+}
+
+/* The first column of a one-row statement st, or 0 for NULL or none. */
+static int64_t
+queue_min_of(struct queue *q, enum queue_stmt which)
+{
+	sqlite3_stmt *st = queue_stmt(q, which);
+	int64_t v = 0;
+
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return v;
+}
+
+int64_t
+queue_next_due_ms(struct queue *q)
+{
+	int64_t deadline = queue_min_of(q, Q_NEXT_DEADLINE);
+	int64_t expires = queue_min_of(q, Q_NEXT_EXPIRY);
+
+	if (expires > 0 && (deadline == 0 || expires * 1000 < deadline))
+		return expires * 1000;
+	return deadline;
+}
+
+int
+queue_set_deadline(struct queue *q, uint64_t id, int64_t deadline_ms)
+{
+	sqlite3_stmt *st = queue_stmt(q, Q_SET_DEADLINE);
+	int rc;
+
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	sqlite3_bind_int64(st, 2, deadline_ms);
+	queue_light(q, 1);
+	rc = queue_step(q, st);
+	queue_light(q, 0);
+	if (rc != SQLITE_DONE)
+		return -1;
+	return sqlite3_changes(q->db) > 0 ? 0 : 1;
+}
+
+int
+queue_build_failed(struct queue *q, uint64_t id, const char *why)
+{
+	sqlite3_stmt *st = queue_stmt(q, Q_BUILD_FAILED);
+
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	sqlite3_bind_text(st, 2, why, -1, SQLITE_STATIC);
+	return queue_step(q, st) == SQLITE_DONE ? 0 : -1;
+}
+
+/* Expired messages are failed this many to a transaction. */
+#define QUEUE_EXPIRE_BATCH	64
+
+struct queue_expire_arg {
+	size_t		n;
+	struct {
+		uint8_t	msgid[QUEUE_MSGID_BYTES];
+		char	reason[sizeof(((struct queue_status *)0)->reason)];
+	}		failed[QUEUE_EXPIRE_BATCH];
+};
+
+/* In the open transaction: why message msgid failed, from its row in
+ * messages as st has it. */
+static int
+queue_fail_reason(struct queue *q, sqlite3_stmt *st, const uint8_t *msgid,
+    char *out, size_t len)
+{
+	sqlite3_stmt *rs;
+	const unsigned char *why = sqlite3_column_text(st, 5);
+	long long lifetime = sqlite3_column_int64(st, 2) - sqlite3_column_int64(st, 1);
+	long long packets = sqlite3_column_int64(st, 3);
+	long long acked = sqlite3_column_int64(st, 4);
+	int replies = 0, rc;
+
+	if (why != NULL) {
+		snprintf(out, len, "its packets could not be built: %s", why);
+		return 0;
+	}
+	rs = queue_stmt(q, Q_MESSAGE_REPLIES);
+	sqlite3_bind_blob(rs, 1, msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
+	if ((rc = sqlite3_step(rs)) == SQLITE_ROW)
+		replies = sqlite3_column_int(rs, 0);
+	sqlite3_reset(rs);
+	if (rc != SQLITE_ROW)
+		return -1;
+	if (replies > 0)
+		snprintf(out, len, "not sent within %lld s", lifetime);
+	else
+		snprintf(out, len, "not acknowledged within %lld s: %lld of %lld "
+		    "packets acknowledged", lifetime, acked, packets);
+	return 0;
+}
+
+static int
+queue_expire_fn(struct queue *q, void *arg)
+{
+	struct queue_expire_arg *a = arg;
+	int64_t now = queue_now(q);
+	sqlite3_stmt *st = queue_stmt(q, Q_EXPIRED);
+	int rc;
+
+	a->n = 0;
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int(st, 2, QUEUE_EXPIRE_BATCH);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((size_t)sqlite3_column_bytes(st, 0) != QUEUE_MSGID_BYTES)
+			continue;
+		memcpy(a->failed[a->n].msgid, sqlite3_column_blob(st, 0), QUEUE_MSGID_BYTES);
+		if (queue_fail_reason(q, st, a->failed[a->n].msgid, a->failed[a->n].reason,
+		    sizeof(a->failed[a->n].reason)) == -1) {
+			rc = SQLITE_ERROR;
+			break;
+		}
+		a->n++;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return rc;
+	for (size_t i = 0; i < a->n; i++) {
+		st = queue_stmt(q, Q_DELETE_ROWS);
+		sqlite3_bind_blob(st, 1, a->failed[i].msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
+		if ((rc = queue_step(q, st)) != SQLITE_DONE)
+			return rc;
+		st = queue_stmt(q, Q_MESSAGE_FAIL);
+		sqlite3_bind_blob(st, 1, a->failed[i].msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, a->failed[i].reason, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, now);
+		if ((rc = queue_step(q, st)) != SQLITE_DONE)
+			return rc;
+		queue_changed(q, a->failed[i].msgid);
+	}
+	st = queue_stmt(q, Q_PRUNE_STATUS);
+	sqlite3_bind_int64(st, 1, now - (int64_t)QUEUE_STATUS_KEEP_SECONDS);
+	return queue_step(q, st);
+}
+
+long
+queue_expire_messages(struct queue *q)
+{
+	struct queue_expire_arg *a = xcalloc(1, sizeof(*a));
+	long failed = 0;
+	char hex[QUEUE_MSGID_BYTES * 2 + 1];
+
+	do {
+		/* Deleting frees pages: with the reserve's help on a full
+		 * disk, as any retiring. */
+		if (queue_retiring(q, queue_expire_fn, a) != SQLITE_DONE) {
+			free(a);
+			return -1;
+		}
+		for (size_t i = 0; i < a->n; i++) {
+			sodium_bin2hex(hex, sizeof(hex), a->failed[i].msgid,
+			    QUEUE_MSGID_BYTES);
+			log_warnx("message %s failed: %s", hex, a->failed[i].reason);
+		}
+		failed += (long)a->n;
+		q->counts.failed += a->n;
+	} while (a->n == QUEUE_EXPIRE_BATCH);
+	free(a);
+	if (failed > 0)
+		queue_drained(q);
+	return failed;
 }

@@ -1,7 +1,8 @@
 /*
  * rpcd's durable message store (SQLite, WAL, synchronous=FULL) in the
- * client's data directory: the outgoing queue, nymd's only one (a message
- * stays until netd reports that the provider took its packet) and the received messages
+ * client's data directory: the outgoing queue, nymd's only one (a packet
+ * stays until its acknowledgement arrives, a reply's until netd reports
+ * that the provider took it: docs/acks.md) and the received messages
  * (kept until an application fetches them; their ids stay afterwards so a
  * message delivered twice is shown once: for the duplicate window, at most
  * QUEUE_SEEN_MAX of them; docs/ipc.md, "Duplicates").
@@ -22,6 +23,7 @@
 #include "common/payload.h"
 
 #define QUEUE_MSGID_BYTES	16
+#define QUEUE_ACK_ID_BYTES	16	/* ACK_ID_BYTES (docs/acks.md) */
 #define QUEUE_KEY_BYTES		32
 /* Reply blocks (docs/replies.md): a sender tag, a block (SURB_BYTES), its
  * id, and its kept keys as keyd sealed them (MESSAGE_SEALED_KEYS_BYTES). */
@@ -73,6 +75,9 @@ struct queue_outgoing {
 	const uint8_t	*surb;		/* a reply: the block it goes through */
 	unsigned	 frag_index;	/* a fragment: this part, from 0 */
 	unsigned	 frag_count;	/* a fragment: parts in all; 0: whole */
+	const uint8_t	*ack_id;	/* ACK_ID_BYTES; a reply: NULL */
+	unsigned	 attempts;	/* times sent again unacknowledged */
+	int		 with_provider;	/* awaiting its acknowledgement */
 };
 
 /* One packet of a message sent with reply blocks (queue_enqueue_rows()). */
@@ -141,18 +146,16 @@ void	queue_set_window(struct queue *, uint32_t seconds, uint32_t max_ids,
 int	queue_enqueue(struct queue *, const uint8_t msgid[QUEUE_MSGID_BYTES],
 	    const uint8_t recipient[QUEUE_KEY_BYTES], const uint8_t provider[QUEUE_KEY_BYTES],
 	    const uint8_t *msg, size_t len, uint64_t *id);
-/* Calls cb for every queued message, oldest first, but those delivered
- * and kept apart. */
+/* Calls cb for every queued row, oldest first, but those delivered
+ * and kept apart (also those with the provider: with_provider). */
 int	queue_each_outgoing(struct queue *, void (*cb)(void *, const struct queue_outgoing *),
 	    void *arg);
-/* Likewise for at most max messages with an id above after (ids only
- * grow); and for message id alone. The count, or -1. */
-long	queue_outgoing_after(struct queue *, uint64_t after, size_t max,
-	    void (*cb)(void *, const struct queue_outgoing *), void *arg);
+/* Likewise for row id alone, in any state: the count, or -1. */
 long	queue_outgoing_one(struct queue *, uint64_t id,
 	    void (*cb)(void *, const struct queue_outgoing *), void *arg);
-/* The provider has the packet of message id: forget it. -1 if it could
- * not be deleted yet: then it is kept apart until queue_retry(). */
+/* Deletes row id (a reply whose packet the provider has: its message is
+ * SENT). -1 if it could not be deleted yet: then it is kept apart until
+ * queue_retry(). */
 int	queue_sent(struct queue *, uint64_t id);
 /* Tries again to delete what queue_sent() could not; how many are left. */
 size_t	queue_retry(struct queue *);
@@ -217,6 +220,9 @@ struct queue_status {
 	char		 reason[160];	/* QUEUE_FAILED: why, one line */
 	int64_t		 changed;	/* Unix s of the last change */
 };
+/* How long (s, at least 1) a message queued from now on is tried before
+ * it fails; queue_open() sets QUEUE_DEFAULT_EXPIRY_SECONDS. */
+void	queue_set_expiry(struct queue *, uint32_t seconds);
 /* 0 with *st, 1 when the store knows no message msgid (never sent, or
  * forgotten QUEUE_STATUS_KEEP_SECONDS after it ended), -1. */
 int	queue_status(struct queue *, const uint8_t msgid[QUEUE_MSGID_BYTES],
@@ -226,10 +232,59 @@ int	queue_status(struct queue *, const uint8_t msgid[QUEUE_MSGID_BYTES],
 void	queue_on_status(struct queue *,
 	    void (*cb)(void *, const struct queue_status *), void *arg);
 
+/*
+ * The life of a queued row (docs/acks.md; every call one transaction,
+ * the status hook told after it; times are Unix ms, queue_now_ms(), which
+ * follows queue_set_window()'s clock).
+ *
+ * queue_pending_ids(): the ids of at most max pending rows above after,
+ * oldest first (kept-apart ones included): the count, or -1.
+ * queue_handed(): the provider has row id's packet. A forward row waits
+ * for its acknowledgement until deadline_ms (its message SENDING): 0; a
+ * reply is deleted (queue_sent(), its message SENT): 1; 2 if there is no
+ * such row (acknowledged or expired meanwhile); -1 if the reply could not
+ * be deleted (kept apart); -2 if the forward row's state could not be
+ * written (it stays pending).
+ * queue_acked(): the acknowledgement ack_id arrived: its row is deleted,
+ * its message's count grows (DELIVERED with the last), 0 and *id the
+ * row's; 1 if no row has it (acknowledged already, expired, not ours);
+ * -1 if it could not be committed (with the reserve's help on a full
+ * disk, as queue_sent()).
+ * queue_resend_due(): rows with the provider whose deadline passed by
+ * now_ms are pending again (attempts + 1): how many, or -1.
+ * queue_set_deadline(): a row with the provider gets another deadline
+ * (its round trip came after it was handed): 0, 1 if it is not with the
+ * provider, -1.
+ * queue_next_due_ms(): the earliest deadline or expiry (Unix ms), 0 for
+ * none.
+ * queue_build_failed(): keyd could not build row id's packet, saying why;
+ * kept as its message's reason should it expire (cleared when a packet
+ * of it reaches the provider). 0 or -1.
+ * queue_expire_messages(): messages whose expiry passed undelivered are
+ * FAILED, with a reason, and their rows deleted (one log line each);
+ * ended statuses older than QUEUE_STATUS_KEEP_SECONDS are forgotten. How
+ * many failed, or -1.
+ */
+int64_t	queue_now_ms(const struct queue *);
+long	queue_pending_ids(struct queue *, uint64_t after, uint64_t *ids, size_t max);
+int	queue_handed(struct queue *, uint64_t id, int64_t deadline_ms);
+int	queue_acked(struct queue *, const uint8_t ack_id[QUEUE_ACK_ID_BYTES],
+	    uint64_t *id);
+long	queue_resend_due(struct queue *, int64_t now_ms);
+int	queue_set_deadline(struct queue *, uint64_t id, int64_t deadline_ms);
+int64_t	queue_next_due_ms(struct queue *);
+int	queue_build_failed(struct queue *, uint64_t id, const char *why);
+long	queue_expire_messages(struct queue *);
+
 /* What the store committed since it was opened (nymd's metrics). */
 struct queue_counts {
 	uint64_t	enqueued;	/* messages accepted from applications */
-	uint64_t	sent;		/* deleted: the provider confirmed them */
+	uint64_t	sent;		/* rows the provider confirmed (once each) */
+	uint64_t	acks;		/* acknowledgements of a row of ours */
+	uint64_t	acks_unknown;	/* of no row (late copies, strangers') */
+	uint64_t	retransmissions; /* rows sent again unacknowledged */
+	uint64_t	delivered;	/* messages whose every row was acknowledged */
+	uint64_t	failed;		/* messages expired undelivered */
 	uint64_t	received;	/* new messages delivered to us */
 	uint64_t	duplicates;	/* deliveries of a message already here */
 	uint64_t	fetched;	/* handed to applications */

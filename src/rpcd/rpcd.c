@@ -75,6 +75,12 @@ rpcd_build(void *arg, const struct queue_outgoing *q)
 		o.surb.data = (uint8_t *)q->surb;
 		o.surb.len = QUEUE_SURB_BYTES;
 	}
+	/* docs/acks.md: the same id for every build of the row; a reply
+	 * has none (it is not acknowledged). */
+	if (q->ack_id != NULL) {
+		o.ack_id.data = (uint8_t *)q->ack_id;
+		o.ack_id.len = QUEUE_ACK_ID_BYTES;
+	}
 	msg.type = IPC_BUILD;
 	msg.body_case = NYMIPC__IPC__BODY_OUTGOING;
 	msg.outgoing = &o;
@@ -116,6 +122,17 @@ rpcd_set_window(const Nymipc__ChildConfig *cfg)
 	    QUEUE_DEFAULT_WINDOW_SECONDS, QUEUE_SEEN_MAX, NULL);
 }
 
+/* message_expiry_seconds (for messages queued from now on), and the
+ * timing the deadlines of packets with the provider follow. */
+static void
+rpcd_set_expiry(const Nymipc__ChildConfig *cfg)
+{
+	queue_set_expiry(rpcd.state.queue, cfg->message_expiry_seconds ?
+	    cfg->message_expiry_seconds : QUEUE_DEFAULT_EXPIRY_SECONDS);
+	if (rpcd.outbox != NULL)
+		outbox_set_timing(rpcd.outbox, cfg->average_delay_ms, cfg->fetch_rate);
+}
+
 /* The store lives in HOME/data, entered relative to the home (rpcd's
  * working directory, proc_home_path()), and opened by a relative name. */
 static void
@@ -134,6 +151,7 @@ rpcd_open_queue(const Nymipc__ChildConfig *cfg)
 	if (queue_open(&rpcd.state.queue, "nymd.db", shown, err, sizeof(err)) == -1)
 		fatalx_storage("%s/%s", dir, err);
 	rpcd_set_window(cfg);
+	rpcd_set_expiry(cfg);
 	queue_set_max_message(rpcd.state.queue, rpcd.state.max_message_bytes);
 	/* Partial messages whose time ran out while nymd was down. */
 	if (queue_expire_fragments(rpcd.state.queue) == -1)
@@ -211,6 +229,10 @@ rpcd_configure(struct proc *p)
 	rpcd.listener = listener_open(p->base, cfg, &rpcd.state);
 	rpcd_open_queue(cfg);
 	rpcd.outbox = outbox_new(p->base, rpcd.state.queue, rpcd_build, NULL);
+	outbox_set_timing(rpcd.outbox, cfg->average_delay_ms, cfg->fetch_rate);
+	/* Messages that expired and packets whose deadline passed while
+	 * nymd was down; then whenever the next is due. */
+	outbox_check(rpcd.outbox);
 	rpcd.retry = xevtimer_new(p->base, on_retry, NULL);
 	/* Delivered in an earlier run and not deleted yet (the store's
 	 * record): deleted as soon as it can be, never sent again. */
@@ -261,6 +283,7 @@ rpcd_reload(struct proc *p)
 	rpcd.state.provider_id = p->config->provider_id;
 	rpcd.surb_lifetime = p->config->reply_surb_lifetime_seconds;
 	rpcd_set_window(p->config);
+	rpcd_set_expiry(p->config);
 	rpcd_set_limits(p->config);
 }
 
@@ -295,21 +318,33 @@ rpcd_shutdown(struct proc *p)
 	rpcd.state.queue = NULL;
 }
 
+/* The provider has a packet: a forward one awaits its acknowledgement
+ * (docs/acks.md), a reply is deleted. */
 static void
 on_sent(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 {
 	if (outbox_sent(rpcd.outbox, msg->id) == -1) {
-		/* Kept apart, never sent again; said once per episode by
-		 * the store, retried until it is deleted. */
-		log_debug("message %llu delivered, kept apart: %s",
+		/* A reply kept apart, never sent again; said once per
+		 * episode by the store, retried until it is deleted (or a
+		 * forward row held until its deadline). */
+		log_debug("message %llu with the provider, not recorded: %s",
 		    (unsigned long long)msg->id, queue_error(rpcd.state.queue));
-		if (!evtimer_pending(rpcd.retry, NULL)) {
+		if (queue_retired_count(rpcd.state.queue) > 0 &&
+		    !evtimer_pending(rpcd.retry, NULL)) {
 			struct timeval tv = { RPCD_RETRY_MS / 1000,
 			    (RPCD_RETRY_MS % 1000) * 1000 };
 			evtimer_add(rpcd.retry, &tv);
 		}
 	} else
 		log_debug("message %llu handed to the provider", (unsigned long long)msg->id);
+}
+
+/* keyd handed netd a packet with an acknowledgement: the delays it drew
+ * for both ways, for the packet's deadline. */
+static void
+on_ack_timer(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
+{
+	outbox_round_trip(rpcd.outbox, msg->ack_timer->id, msg->ack_timer->round_trip_ms);
 }
 
 static void
@@ -353,6 +388,30 @@ rpcd_confirm(uint64_t id, int stored)
 	if (netd != NULL && ipc_send_id(netd, stored ? IPC_STORED : IPC_NOT_STORED,
 	    id) == -1)
 		log_warn("cannot confirm delivery %llu", (unsigned long long)id);
+}
+
+/*
+ * An acknowledgement pulled from our mailbox: committed (its row
+ * deleted, its message counted) before netd is told IPC_STORED, so that
+ * the provider deletes it only once it is durable; one of no row
+ * (acknowledged already, expired, not ours) is dropped, acknowledged
+ * all the same. A store that cannot commit it (a full disk) leaves it
+ * at the provider: IPC_NOT_STORED.
+ */
+static void
+on_acked(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
+{
+	const Nymipc__Acked *a = msg->acked;
+	int rc = outbox_acked(rpcd.outbox, a->ack_id.data);
+
+	if (rc == -1)
+		log_debug("delivery %llu: an acknowledgement not stored: %s",
+		    (unsigned long long)a->id, queue_error(rpcd.state.queue));
+	else
+		log_debug("delivery %llu: an acknowledgement %s",
+		    (unsigned long long)a->id, rc == 0 ? "stored" :
+		    "of no queued packet: dropped");
+	rpcd_confirm(a->id, rc != -1);
 }
 
 /* A received block's expiry in the store: Unix seconds. */
@@ -500,19 +559,6 @@ on_reply_failed(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
 	log_info("a reply (delivery %llu) was dropped: %s",
 	    (unsigned long long)msg->failure->id, msg->failure->text);
 	rpcd_confirm(msg->failure->id, 1);
-}
-
-/* Until the store keeps ack ids (docs/acks.md), an acknowledgement finds
- * no row: it is dropped, and the delivery released at the provider. */
-static void
-on_acked(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
-{
-	rpcd_confirm(msg->acked->id, 1);
-}
-
-static void
-on_ack_timer(struct ipc_chan *c, const Nymipc__Ipc *msg, int fd, void *arg)
-{
 }
 
 static void

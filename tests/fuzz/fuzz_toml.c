@@ -66,7 +66,8 @@ same_config(const struct nymd_config *a, const struct nymd_config *b)
 	    a->restart_window_seconds == b->restart_window_seconds &&
 	    a->duplicate_window_seconds == b->duplicate_window_seconds &&
 	    a->reply_surb_lifetime_seconds == b->reply_surb_lifetime_seconds &&
-	    a->max_message_bytes == b->max_message_bytes;
+	    a->max_message_bytes == b->max_message_bytes &&
+	    a->message_expiry_seconds == b->message_expiry_seconds;
 }
 
 int

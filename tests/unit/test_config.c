@@ -139,6 +139,7 @@ assert_config_equal(const struct nymd_config *a, const struct nymd_config *b)
 	assert_int_equal(a->duplicate_window_seconds, b->duplicate_window_seconds);
 	assert_int_equal(a->reply_surb_lifetime_seconds, b->reply_surb_lifetime_seconds);
 	assert_int_equal(a->max_message_bytes, b->max_message_bytes);
+	assert_int_equal(a->message_expiry_seconds, b->message_expiry_seconds);
 	/* the strings are zero-filled, so the whole struct compares too */
 	assert_memory_equal(a, b, sizeof(*a));
 }
@@ -179,6 +180,7 @@ test_defaults(void **state)
 	assert_int_equal(cfg.duplicate_window_seconds, 604800);
 	assert_int_equal(cfg.reply_surb_lifetime_seconds, 0);
 	assert_int_equal(cfg.max_message_bytes, 1048576);
+	assert_int_equal(cfg.message_expiry_seconds, 86400);
 
 	assert_int_equal(config_client_home(&cfg, path, sizeof(path)),
 	    CONFIG_OK);
@@ -323,6 +325,7 @@ test_round_trip_everything(void **state)
 	cfg.duplicate_window_seconds = 60;
 	cfg.reply_surb_lifetime_seconds = 604800;
 	cfg.max_message_bytes = 13197312;
+	cfg.message_expiry_seconds = 2592000;
 
 	assert_int_equal(config_format(&cfg, &text, &len), CONFIG_OK);
 	assert_int_equal(len, strlen(text));
@@ -568,6 +571,12 @@ static const struct bad_config bad_configs[] = {
 	{ CLIENT "[nymd]\nmax_message_bytes = 13197313\n", INV,
 	    "config.toml:4: key 'max_message_bytes': must be between 2031 "
 	    "and 13197312" },
+	{ CLIENT "[nymd]\nmessage_expiry_seconds = 9\n", INV,
+	    "config.toml:4: key 'message_expiry_seconds': must be between 10 "
+	    "and 2592000" },
+	{ CLIENT "[nymd]\nmessage_expiry_seconds = 2592001\n", INV,
+	    "config.toml:4: key 'message_expiry_seconds': must be between 10 "
+	    "and 2592000" },
 	{ CLIENT "[nymd]\nduplicate_window_seconds = 31622401\n", INV,
 	    "config.toml:4: key 'duplicate_window_seconds': must be between 60 "
 	    "and 31622400" },

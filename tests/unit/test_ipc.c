@@ -383,6 +383,58 @@ test_unknown_field_refused(void **state)
 	assert_non_null(strstr(f->why, "unknown fields"));
 }
 
+/*
+ * Acknowledgement ids (docs/acks.md): every forward message has one of 16
+ * bytes, a reply none; an acknowledgement names one of 16 bytes.
+ */
+static void
+test_check_ack_ids(void **state)
+{
+	struct ipc_dispatch d = { .handlers = {
+		[IPC_BUILD] = on_msg, [IPC_ACKED] = on_msg, [IPC_ACK_TIMER] = on_msg,
+	} };
+	Nymipc__Ipc m = NYMIPC__IPC__INIT;
+	Nymipc__Outgoing o = NYMIPC__OUTGOING__INIT;
+	Nymipc__Acked a = NYMIPC__ACKED__INIT;
+	Nymipc__AckTimer t = NYMIPC__ACK_TIMER__INIT;
+	static uint8_t bytes[SURB_BYTES];
+	char why[128];
+
+	m.type = IPC_BUILD;
+	m.body_case = NYMIPC__IPC__BODY_OUTGOING;
+	m.outgoing = &o;
+	o.recipient.data = o.recipient_provider.data = o.msgid.data = bytes;
+	o.ack_id.data = o.surb.data = bytes;
+	o.recipient.len = o.recipient_provider.len = 32;
+	o.msgid.len = MESSAGE_ID_BYTES;
+	o.ack_id.len = ACK_ID_BYTES;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), 0);
+	o.ack_id.len = 0;		/* a forward message without one */
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "acknowledgement id"));
+	o.ack_id.len = ACK_ID_BYTES - 1;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+	o.surb.len = SURB_BYTES;	/* a reply: none */
+	o.ack_id.len = ACK_ID_BYTES;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+	o.ack_id.len = 0;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), 0);
+
+	m.type = IPC_ACKED;
+	m.body_case = NYMIPC__IPC__BODY_ACKED;
+	m.acked = &a;
+	a.ack_id.data = bytes;
+	a.ack_id.len = ACK_ID_BYTES;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), 0);
+	a.ack_id.len = ACK_ID_BYTES + 1;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+	m.type = IPC_ACK_TIMER;		/* the wrong body for its type */
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
+	m.body_case = NYMIPC__IPC__BODY_ACK_TIMER;
+	m.ack_timer = &t;
+	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), 0);
+}
+
 /* Every body's sizes are checked in one place. */
 static void
 test_check_sizes(void **state)
@@ -419,6 +471,8 @@ test_check_sizes(void **state)
 	m.body_case = NYMIPC__IPC__BODY_OUTGOING;
 	m.outgoing = &o;
 	o.recipient.data = o.recipient_provider.data = o.msgid.data = o.message.data = bytes;
+	o.ack_id.data = bytes;
+	o.ack_id.len = ACK_ID_BYTES;
 	o.recipient.len = o.recipient_provider.len = 32;
 	o.msgid.len = MESSAGE_ID_BYTES;
 	/* beside its acknowledgement block (a reply has none: MESSAGE_MAX_BYTES) */
@@ -483,7 +537,8 @@ test_check_fragments(void **state)
 	m.body_case = NYMIPC__IPC__BODY_OUTGOING;
 	m.outgoing = &o;
 	o.recipient.data = o.recipient_provider.data = o.msgid.data = o.message.data = bytes;
-	o.sender_tag.data = o.surb.data = bytes;
+	o.sender_tag.data = o.surb.data = o.ack_id.data = bytes;
+	o.ack_id.len = ACK_ID_BYTES;
 	o.recipient.len = o.recipient_provider.len = 32;
 	o.msgid.len = MESSAGE_ID_BYTES;
 	o.fragment_index = 0;
@@ -514,6 +569,7 @@ test_check_fragments(void **state)
 	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
 	o.sender_tag.len = 0;
 	o.surbs = 0;
+	o.ack_id.len = 0;
 	o.surb.len = SURB_BYTES;	/* as a reply */
 	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), -1);
 	o.surbs = 1;			/* as a reply asking for more blocks */
@@ -570,7 +626,8 @@ test_check_reply_blocks(void **state)
 	m.body_case = NYMIPC__IPC__BODY_OUTGOING;
 	m.outgoing = &o;
 	o.recipient.data = o.recipient_provider.data = o.msgid.data = o.message.data = bytes;
-	o.sender_tag.data = o.surb.data = bytes;
+	o.sender_tag.data = o.surb.data = o.ack_id.data = bytes;
+	o.ack_id.len = ACK_ID_BYTES;
 	o.recipient.len = o.recipient_provider.len = 32;
 	o.msgid.len = MESSAGE_ID_BYTES;
 	o.sender_tag.len = PAYLOAD_TAG_BYTES;
@@ -599,6 +656,7 @@ test_check_reply_blocks(void **state)
 	/* a reply: a whole block, and no blocks of its own */
 	o.surbs_only = 0;
 	o.sender_tag.len = 0;
+	o.ack_id.len = 0;
 	o.surb.len = SURB_BYTES;
 	o.message.len = MESSAGE_MAX_BYTES;
 	assert_int_equal(ipc_check(&d, &m, why, sizeof(why)), 0);
@@ -901,6 +959,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_wrong_body_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_field_refused, setup, teardown),
 		cmocka_unit_test(test_check_sizes),
+		cmocka_unit_test(test_check_ack_ids),
 		cmocka_unit_test(test_check_reply_blocks),
 		cmocka_unit_test(test_check_fragments),
 		cmocka_unit_test_setup_teardown(test_none_type_refused, setup, teardown),

@@ -4,7 +4,12 @@
  * for, oldest first; a confirmed one is deleted and the next one asked
  * for; one whose packet could not be built waits outside the window and
  * is asked for again later; a new keyd or netd has the window asked for
- * again; nothing is asked for while a peer is down.
+ * again; nothing is asked for while a peer is down. Acknowledgements
+ * (docs/acks.md): a confirmed row leaves the window and waits for its
+ * acknowledgement until its deadline (keyd's round trip, or the
+ * estimate, plus the slack and two fetch intervals), when it is asked
+ * for again; an acknowledged one is gone; a message that expires is
+ * failed with the reason keyd gave for not building it.
  */
 #include <config.h>
 
@@ -19,6 +24,7 @@
 
 #include <cmocka.h>
 #include <event2/event.h>
+#include <sqlite3.h>
 
 #include "rpcd/outbox.h"
 #include "rpcd/queue.h"
@@ -34,7 +40,18 @@ struct fixture {
 	int			 peers_down;
 	uint64_t		 asked[MAX_ASKS];	/* ids, in the order asked */
 	size_t			 n_asked;
+	uint8_t			 ack[MAX_ASKS][16];	/* each ask's ack id */
+	unsigned		 attempts[MAX_ASKS];
 };
+
+/* The queue's clock (Unix s): deadlines and expiries follow it. */
+static time_t fake_now;
+
+static time_t
+fake_clock(void)
+{
+	return fake_now;
+}
 
 static int
 fake_build(void *arg, const struct queue_outgoing *q)
@@ -46,6 +63,9 @@ fake_build(void *arg, const struct queue_outgoing *q)
 	assert_true(f->n_asked < MAX_ASKS);
 	assert_int_equal(q->len, 5);
 	assert_memory_equal(q->message, "hello", 5);
+	assert_non_null(q->ack_id);
+	memcpy(f->ack[f->n_asked], q->ack_id, 16);
+	f->attempts[f->n_asked] = q->attempts;
 	f->asked[f->n_asked++] = q->id;
 	return 0;
 }
@@ -135,8 +155,10 @@ test_window_is_bounded_and_oldest_first(void **state)
 	assert_int_equal(f->n_asked, OUTBOX_WINDOW);
 }
 
+/* A confirmed row leaves the window (it stays in the store, awaiting its
+ * acknowledgement), and the next takes its place. */
 static void
-test_sent_deletes_and_takes_the_next(void **state)
+test_sent_leaves_the_window(void **state)
 {
 	struct fixture *f = *state;
 
@@ -145,11 +167,159 @@ test_sent_deletes_and_takes_the_next(void **state)
 	assert_int_equal(outbox_sent(f->o, 3), 0);
 	assert_int_equal(f->n_asked, OUTBOX_WINDOW + 1);
 	assert_int_equal(f->asked[OUTBOX_WINDOW], OUTBOX_WINDOW + 1);
-	assert_int_equal(queue_outgoing_count(f->q), OUTBOX_WINDOW + 1);
-	/* A second report of the same id deletes nothing else. */
+	assert_int_equal(queue_outgoing_count(f->q), OUTBOX_WINDOW + 2);
+	assert_int_equal(outbox_in_flight(f->o), OUTBOX_WINDOW);
+	/* A second report of the same id asks for nothing else. */
 	assert_int_equal(outbox_sent(f->o, 3), 0);
-	assert_int_equal(queue_outgoing_count(f->q), OUTBOX_WINDOW + 1);
+	assert_int_equal(queue_outgoing_count(f->q), OUTBOX_WINDOW + 2);
 	assert_int_equal(f->n_asked, OUTBOX_WINDOW + 1);
+	/* Nor does a refill: 3 is with the provider. */
+	outbox_reset(f->o);
+	assert_int_equal(f->n_asked, 2 * OUTBOX_WINDOW + 1);
+	for (size_t i = OUTBOX_WINDOW + 1; i < f->n_asked; i++)
+		assert_int_not_equal(f->asked[i], 3);
+	/* Its acknowledgement deletes it. */
+	assert_int_equal(outbox_acked(f->o, f->ack[2]), 0);
+	assert_int_equal(queue_outgoing_count(f->q), OUTBOX_WINDOW + 1);
+	assert_int_equal(outbox_acked(f->o, f->ack[2]), 1);
+}
+
+static int64_t
+deadline_of(struct fixture *f, uint64_t id)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int64_t v = -1;
+
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT deadline_ms FROM outgoing "
+	    "WHERE id = ? AND state = 1", -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+/*
+ * The deadline: keyd's round trip, plus max(2 s, a quarter of it), plus
+ * two mean fetch intervals; without keyd's round trip (not come yet),
+ * twice ten mean delays, set again when it comes late.
+ */
+static void
+test_deadline(void **state)
+{
+	struct fixture *f = *state;
+	int64_t now;
+
+	fake_now = 1700000000;
+	queue_set_window(f->q, 3600, QUEUE_SEEN_MAX, fake_clock);
+	now = (int64_t)fake_now * 1000;
+	outbox_set_timing(f->o, 100.0, 4.0);	/* estimate 2000 ms, fetch 250 ms */
+	assert_int_equal(outbox_deadline_ms(f->o, now, 1000, 0), now + 1000 + 2000 + 500);
+	assert_int_equal(outbox_deadline_ms(f->o, now, 40000, 0), now + 40000 + 10000 + 500);
+	assert_int_equal(outbox_deadline_ms(f->o, now, 0, 0), now + 2000 + 2000 + 500);
+	/* each attempt before doubles the wait, up to 64 times */
+	assert_int_equal(outbox_deadline_ms(f->o, now, 1000, 1), now + 2 * 3500);
+	assert_int_equal(outbox_deadline_ms(f->o, now, 1000, 3), now + 8 * 3500);
+	assert_int_equal(outbox_deadline_ms(f->o, now, 1000, 6), now + 64 * 3500);
+	assert_int_equal(outbox_deadline_ms(f->o, now, 1000, 40), now + 64 * 3500);
+
+	enqueue(f, 3);
+	outbox_fill(f->o);
+	outbox_round_trip(f->o, 1, 12000);
+	assert_int_equal(outbox_sent(f->o, 1), 0);
+	assert_int_equal(deadline_of(f, 1), now + 12000 + 3000 + 500);
+	/* a round trip for a row not with the provider changes nothing */
+	outbox_round_trip(f->o, 1, 1);
+	assert_int_equal(deadline_of(f, 1), now + 12000 + 3000 + 500);
+	/* IPC_SENT first, keyd's round trip later */
+	assert_int_equal(outbox_sent(f->o, 2), 0);
+	assert_int_equal(deadline_of(f, 2), now + 4500);
+	fake_now += 1;
+	outbox_round_trip(f->o, 2, 20000);
+	assert_int_equal(deadline_of(f, 2), now + 20000 + 5000 + 500);
+}
+
+/*
+ * Unacknowledged by its deadline, a row is asked for again (with the same
+ * ack id, one attempt more) at the check; acknowledged meanwhile, it is
+ * not; nothing is asked before the deadline.
+ */
+static void
+test_deadline_passed_resends(void **state)
+{
+	struct fixture *f = *state;
+
+	fake_now = 1700000000;
+	queue_set_window(f->q, 3600, QUEUE_SEEN_MAX, fake_clock);
+	outbox_set_timing(f->o, 50.0, 10.0);
+	enqueue(f, 2);
+	outbox_check(f->o);
+	assert_int_equal(f->n_asked, 2);
+	outbox_round_trip(f->o, 1, 3000);
+	outbox_round_trip(f->o, 2, 3000);
+	assert_int_equal(outbox_sent(f->o, 1), 0);
+	assert_int_equal(outbox_sent(f->o, 2), 0);
+	assert_int_equal(outbox_in_flight(f->o), 0);
+	assert_int_equal(outbox_acked(f->o, f->ack[1]), 0);
+	fake_now += 5;		/* 5000 ms: 3000 + 2000 + 200 not passed */
+	outbox_check(f->o);
+	assert_int_equal(f->n_asked, 2);
+	fake_now += 1;
+	outbox_check(f->o);
+	assert_int_equal(f->n_asked, 3);
+	assert_int_equal(f->asked[2], 1);
+	assert_int_equal(f->attempts[2], 1);
+	assert_memory_equal(f->ack[2], f->ack[0], 16);
+	assert_int_equal(outbox_in_flight(f->o), 1);
+	assert_int_equal(queue_counts(f->q)->retransmissions, 1);
+	assert_int_equal(queue_counts(f->q)->sent, 2);
+	/* a new outbox (a restart) finds it pending too */
+	outbox_free(f->o);
+	f->o = outbox_new(f->base, f->q, fake_build, f);
+	outbox_check(f->o);
+	assert_int_equal(f->n_asked, 4);
+	assert_int_equal(f->asked[3], 1);
+	/* sent again: its wait doubled */
+	outbox_round_trip(f->o, 1, 3000);
+	assert_int_equal(outbox_sent(f->o, 1), 0);
+	assert_int_equal(deadline_of(f, 1), (int64_t)fake_now * 1000 + 2 * 5200);
+	assert_int_equal(queue_counts(f->q)->sent, 2);	/* not again */
+}
+
+/* Expired undelivered: failed, saying why keyd could not build it, its
+ * row gone, and its slot with it. */
+static void
+test_expiry_says_why(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t msgid[QUEUE_MSGID_BYTES], key[QUEUE_KEY_BYTES];
+	struct queue_status st;
+	uint64_t id;
+
+	fake_now = 1700000000;
+	queue_set_window(f->q, 3600, QUEUE_SEEN_MAX, fake_clock);
+	queue_set_expiry(f->q, 20);
+	memset(msgid, 0x42, sizeof(msgid));
+	memset(key, 7, sizeof(key));
+	assert_int_equal(queue_enqueue(f->q, msgid, key, key, (const uint8_t *)"hello",
+	    5, &id), 0);
+	outbox_check(f->o);
+	outbox_failed(f->o, id, "the recipient's provider is not in the topology");
+	assert_int_equal(outbox_in_flight(f->o), 0);
+	fake_now += 20;
+	outbox_check(f->o);
+	assert_int_equal(queue_status(f->q, msgid, &st), 0);
+	assert_int_equal(st.state, QUEUE_FAILED);
+	assert_string_equal(st.reason, "its packets could not be built: the "
+	    "recipient's provider is not in the topology");
+	assert_int_equal(queue_outgoing_count(f->q), 0);
+	sleep(1);
+	outbox_on_retry(-1, 0, f->o);
+	assert_int_equal(f->n_asked, 1);
+	assert_int_equal(outbox_in_flight(f->o), 0);
 }
 
 static void
@@ -246,7 +416,10 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_window_is_bounded_and_oldest_first, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sent_deletes_and_takes_the_next, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sent_leaves_the_window, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deadline, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deadline_passed_resends, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expiry_says_why, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_waits_outside_the_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_asks_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nothing_asked_while_a_peer_is_down, setup, teardown),

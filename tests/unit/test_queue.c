@@ -643,7 +643,7 @@ test_store_v1_migrates(void **state)
 	assert_int_equal(copy_file(from, f->path), 0);
 	assert_int_equal(schema_of(f->path), 1);
 	assert_int_equal(queue_open(&f->q, f->path, NULL, err, sizeof(err)), 0);
-	assert_int_equal(schema_of(f->path), 4);
+	assert_int_equal(schema_of(f->path), 5);
 
 	assert_int_equal(queue_each_outgoing(f->q, check_outgoing, &s), 0);
 	assert_int_equal(s.n, 3);
@@ -662,10 +662,10 @@ test_store_v1_migrates(void **state)
 	for (int i = 1; i <= 5; i++)
 		assert_int_equal(fixture_received(f->q, i), 1);
 
-	/* opened again: schema 4 as it is, nothing migrated twice */
+	/* opened again: schema 5 as it is, nothing migrated twice */
 	queue_close(f->q);
 	assert_int_equal(queue_open(&f->q, f->path, NULL, err, sizeof(err)), 0);
-	assert_int_equal(schema_of(f->path), 4);
+	assert_int_equal(schema_of(f->path), 5);
 	assert_int_equal(queue_outgoing_count(f->q), 3);
 	assert_int_equal(fixture_received(f->q, 3), 1);
 }
@@ -681,12 +681,12 @@ test_store_newer_refused(void **state)
 	queue_close(f->q);
 	f->q = NULL;
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "UPDATE meta SET value = 5 WHERE key = 'schema';"
+	assert_int_equal(sqlite3_exec(db, "UPDATE meta SET value = 6 WHERE key = 'schema';"
 	    "DROP TABLE received_marks", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(queue_open(&f->q, f->path, NULL, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "schema version 5, newer than this nymd's 4"));
-	assert_int_equal(schema_of(f->path), 5);
+	assert_non_null(strstr(err, "schema version 6, newer than this nymd's 5"));
+	assert_int_equal(schema_of(f->path), 6);
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
 	assert_int_not_equal(sqlite3_exec(db, "SELECT * FROM received_marks",
 	    NULL, NULL, NULL), SQLITE_OK);
@@ -720,7 +720,7 @@ test_store_v2_migrates(void **state)
 	assert_int_equal(copy_file(from, f->path), 0);
 	assert_int_equal(schema_of(f->path), 2);
 	assert_int_equal(queue_open(&f->q, f->path, NULL, err, sizeof(err)), 0);
-	assert_int_equal(schema_of(f->path), 4);
+	assert_int_equal(schema_of(f->path), 5);
 	assert_int_equal(queue_each_outgoing(f->q, check_outgoing, &s), 0);
 	assert_int_equal(s.n, 3);
 	assert_int_equal(s.intact, 3);
@@ -1339,7 +1339,7 @@ test_store_v3_migrates(void **state)
 	assert_int_equal(copy_file(from, f->path), 0);
 	assert_int_equal(schema_of(f->path), 3);
 	assert_int_equal(queue_open(&f->q, f->path, NULL, err, sizeof(err)), 0);
-	assert_int_equal(schema_of(f->path), 4);
+	assert_int_equal(schema_of(f->path), 5);
 	assert_int_equal(queue_each_outgoing(f->q, check_v3_outgoing, &s), 0);
 	assert_int_equal(s.n, 5);
 	assert_int_equal(s.intact, 5);
@@ -1364,6 +1364,649 @@ test_store_v3_migrates(void **state)
 	assert_int_equal(w.len, sizeof(msg));
 	assert_memory_equal(w.copy, msg, sizeof(msg));
 	free(w.copy);
+}
+
+/* The status hook: every message it heard of, and the last status. */
+struct heard {
+	int			n;
+	struct queue_status	last;
+};
+
+static void
+hear_status(void *arg, const struct queue_status *st)
+{
+	struct heard *h = arg;
+
+	h->n++;
+	h->last = *st;
+}
+
+/* The ack ids of the rows of msgid (NULL: all), from a second connection:
+ * how many rows, and how many of them have a 16-byte id. */
+static void
+ack_ids_of(const char *path, const uint8_t *msgid, int *rows, int *with_id)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+
+	*rows = *with_id = 0;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, msgid != NULL ?
+	    "SELECT ack_id FROM outgoing WHERE msgid = ?" :
+	    "SELECT ack_id FROM outgoing", -1, &st, NULL), SQLITE_OK);
+	if (msgid != NULL)
+		sqlite3_bind_blob(st, 1, msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		(*rows)++;
+		*with_id += sqlite3_column_bytes(st, 0) == ACK_ID_BYTES;
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+/*
+ * Every message queued has a status, QUEUED with its packets (a large
+ * one: its fragments) and none acknowledged, told to the hook after the
+ * commit, kept across a reopen; an unknown id has none. Each forward row
+ * has its own ack id; a reply none.
+ */
+static void
+test_status(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t a[QUEUE_MSGID_BYTES], b[QUEUE_MSGID_BYTES], c[QUEUE_MSGID_BYTES];
+	uint8_t key[QUEUE_KEY_BYTES], tag[QUEUE_TAG_BYTES], msg[4500];
+	struct queue_status st;
+	struct heard h = { 0 };
+	char err[256];
+	uint64_t id;
+	int rows, with_id;
+
+	memset(a, 0xa1, sizeof(a));
+	memset(b, 0xb1, sizeof(b));
+	memset(c, 0xc1, sizeof(c));
+	memset(key, 9, sizeof(key));
+	fill_pattern(msg, sizeof(msg), 3);
+	fake_now = 1700000000;
+	queue_set_window(f->q, WINDOW, QUEUE_SEEN_MAX, fake_clock);
+	queue_on_status(f->q, hear_status, &h);
+
+	assert_int_equal(queue_status(f->q, a, &st), 1);
+	assert_int_equal(queue_enqueue(f->q, a, key, key, (const uint8_t *)"hi", 2, &id), 0);
+	assert_int_equal(h.n, 1);
+	assert_memory_equal(h.last.msgid, a, sizeof(a));
+	assert_int_equal(h.last.state, QUEUE_QUEUED);
+	assert_int_equal(h.last.packets, 1);
+	assert_int_equal(queue_status(f->q, a, &st), 0);
+	assert_int_equal(st.state, QUEUE_QUEUED);
+	assert_int_equal(st.packets, 1);
+	assert_int_equal(st.acked, 0);
+	assert_int_equal(st.changed, fake_now);
+	assert_string_equal(st.reason, "");
+
+	/* 4500 bytes: 3 fragments, one message, one change heard */
+	assert_int_equal(queue_enqueue(f->q, b, key, key, msg, sizeof(msg), &id), 0);
+	assert_int_equal(h.n, 2);
+	assert_int_equal(h.last.packets, 3);
+	assert_int_equal(queue_status(f->q, b, &st), 0);
+	assert_int_equal(st.packets, 3);
+	assert_int_equal(st.state, QUEUE_QUEUED);
+	ack_ids_of(f->path, b, &rows, &with_id);
+	assert_int_equal(rows, 3);
+	assert_int_equal(with_id, 3);
+
+	/* a reply: QUEUED, and no ack id */
+	memset(tag, 0x7a, sizeof(tag));
+	blocks_in(f->q, 0x33, tag, 1, 1, fake_now + 3600, 0);
+	assert_int_equal(queue_reply(f->q, tag, c, (const uint8_t *)"re", 2, &id), 0);
+	assert_int_equal(queue_status(f->q, c, &st), 0);
+	assert_int_equal(st.state, QUEUE_QUEUED);
+	assert_int_equal(st.packets, 1);
+	ack_ids_of(f->path, c, &rows, &with_id);
+	assert_int_equal(rows, 1);
+	assert_int_equal(with_id, 0);
+	ack_ids_of(f->path, NULL, &rows, &with_id);
+	assert_int_equal(rows, 5);
+	assert_int_equal(with_id, 4);
+
+	/* the hook removed: nothing heard */
+	queue_on_status(f->q, NULL, NULL);
+	c[0] ^= 1;
+	assert_int_equal(queue_enqueue(f->q, c, key, key, (const uint8_t *)"x", 1, &id), 0);
+	assert_int_equal(h.n, 3);
+
+	queue_close(f->q);
+	assert_int_equal(queue_open(&f->q, f->path, NULL, err, sizeof(err)), 0);
+	queue_set_window(f->q, WINDOW, QUEUE_SEEN_MAX, fake_clock);
+	assert_int_equal(queue_status(f->q, b, &st), 0);
+	assert_int_equal(st.packets, 3);
+	assert_int_equal(st.state, QUEUE_QUEUED);
+	memset(a, 0xee, sizeof(a));
+	assert_int_equal(queue_status(f->q, a, &st), 1);
+}
+
+/* The rows of the queue as queue_each_outgoing() gives them. */
+struct rows_got {
+	size_t		n;
+	uint64_t	id[16];
+	uint8_t		ack[16][ACK_ID_BYTES];
+	int		has_ack[16];
+	unsigned	attempts[16];
+	int		with_provider[16];
+	unsigned	frag_index[16];
+};
+
+static void
+got_row(void *arg, const struct queue_outgoing *o)
+{
+	struct rows_got *r = arg;
+
+	if (r->n >= 16)
+		return;
+	r->id[r->n] = o->id;
+	r->has_ack[r->n] = o->ack_id != NULL;
+	if (o->ack_id != NULL)
+		memcpy(r->ack[r->n], o->ack_id, ACK_ID_BYTES);
+	r->attempts[r->n] = o->attempts;
+	r->with_provider[r->n] = o->with_provider;
+	r->frag_index[r->n] = o->frag_index;
+	r->n++;
+}
+
+static void
+rows_of(struct queue *q, struct rows_got *r)
+{
+	memset(r, 0, sizeof(*r));
+	assert_int_equal(queue_each_outgoing(q, got_row, r), 0);
+}
+
+/* The store's deadline of row id, read by a second connection. */
+static int64_t
+deadline_of(const char *path, uint64_t id)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int64_t v = -1;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT deadline_ms FROM outgoing "
+	    "WHERE id = ?", -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static void
+status_is(struct queue *q, const uint8_t *msgid, enum queue_state state,
+    uint32_t packets, uint32_t acked)
+{
+	struct queue_status st;
+
+	assert_int_equal(queue_status(q, msgid, &st), 0);
+	assert_int_equal(st.state, state);
+	assert_int_equal(st.packets, packets);
+	assert_int_equal(st.acked, acked);
+}
+
+/* A queue on the test's clock, with a status hook. */
+static void
+ack_clock(struct fixture *f, struct heard *h)
+{
+	fake_now = 1700000000;
+	queue_set_window(f->q, WINDOW, QUEUE_SEEN_MAX, fake_clock);
+	if (h != NULL)
+		queue_on_status(f->q, hear_status, h);
+}
+
+/*
+ * A message of one packet: the provider's confirmation makes it SENDING
+ * and its row waits (with its deadline) instead of going; its
+ * acknowledgement deletes the row and makes it DELIVERED, counted, each
+ * change heard after its commit. A second copy of the ack is dropped.
+ */
+static void
+test_ack_deletes_row(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t msgid[QUEUE_MSGID_BYTES], key[QUEUE_KEY_BYTES];
+	struct heard h = { 0 };
+	struct rows_got r;
+	uint64_t id, acked_id = 0;
+	int64_t deadline;
+
+	ack_clock(f, &h);
+	memset(msgid, 0x31, sizeof(msgid));
+	memset(key, 3, sizeof(key));
+	assert_int_equal(queue_enqueue(f->q, msgid, key, key, (const uint8_t *)"m", 1, &id), 0);
+	rows_of(f->q, &r);
+	assert_int_equal(r.n, 1);
+	assert_true(r.has_ack[0]);
+	assert_false(r.with_provider[0]);
+
+	deadline = queue_now_ms(f->q) + 5000;
+	assert_int_equal(queue_handed(f->q, id, deadline), 0);
+	assert_int_equal(h.n, 2);
+	assert_int_equal(h.last.state, QUEUE_SENDING);
+	status_is(f->q, msgid, QUEUE_SENDING, 1, 0);
+	assert_int_equal(queue_outgoing_count(f->q), 1);
+	assert_int_equal(deadline_of(f->path, id), deadline);
+	rows_of(f->q, &r);
+	assert_true(r.with_provider[0]);
+	/* not pending: not in the window's reading */
+	uint64_t ids[4];
+	assert_int_equal(queue_pending_ids(f->q, 0, ids, 4), 0);
+	assert_int_equal(queue_counts(f->q)->sent, 1);
+
+	assert_int_equal(queue_acked(f->q, r.ack[0], &acked_id), 0);
+	assert_int_equal(acked_id, id);
+	assert_int_equal(queue_outgoing_count(f->q), 0);
+	status_is(f->q, msgid, QUEUE_DELIVERED, 1, 1);
+	assert_int_equal(h.n, 3);
+	assert_int_equal(h.last.state, QUEUE_DELIVERED);
+	assert_int_equal(h.last.acked, 1);
+	assert_int_equal(queue_counts(f->q)->acks, 1);
+	assert_int_equal(queue_counts(f->q)->delivered, 1);
+
+	/* the same acknowledgement again: no row has it */
+	assert_int_equal(queue_acked(f->q, r.ack[0], &acked_id), 1);
+	assert_int_equal(queue_counts(f->q)->acks, 1);
+	assert_int_equal(queue_counts(f->q)->acks_unknown, 1);
+	assert_int_equal(h.n, 3);
+	/* IPC_SENT after the row went: nothing there */
+	assert_int_equal(queue_handed(f->q, id, deadline), 2);
+}
+
+/* A message in fragments is DELIVERED only with its last acknowledgement,
+ * in any order, and SENDING (acked counting up) before. */
+static void
+test_all_acked_delivered(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t msgid[QUEUE_MSGID_BYTES], key[QUEUE_KEY_BYTES], msg[4500];
+	struct heard h = { 0 };
+	struct rows_got r;
+	uint64_t id;
+
+	ack_clock(f, &h);
+	memset(msgid, 0x32, sizeof(msgid));
+	memset(key, 3, sizeof(key));
+	fill_pattern(msg, sizeof(msg), 9);
+	assert_int_equal(queue_enqueue(f->q, msgid, key, key, msg, sizeof(msg), &id), 0);
+	rows_of(f->q, &r);
+	assert_int_equal(r.n, 3);
+	assert_memory_not_equal(r.ack[0], r.ack[1], ACK_ID_BYTES);
+	assert_memory_not_equal(r.ack[1], r.ack[2], ACK_ID_BYTES);
+	/* an ack before IPC_SENT (that report lost) counts all the same */
+	assert_int_equal(queue_acked(f->q, r.ack[2], NULL), 0);
+	status_is(f->q, msgid, QUEUE_SENDING, 3, 1);
+	assert_int_equal(queue_handed(f->q, r.id[0], queue_now_ms(f->q) + 1000), 0);
+	assert_int_equal(queue_acked(f->q, r.ack[0], NULL), 0);
+	status_is(f->q, msgid, QUEUE_SENDING, 3, 2);
+	assert_int_equal(queue_counts(f->q)->delivered, 0);
+	assert_int_equal(queue_acked(f->q, r.ack[1], NULL), 0);
+	status_is(f->q, msgid, QUEUE_DELIVERED, 3, 3);
+	assert_int_equal(h.last.state, QUEUE_DELIVERED);
+	assert_int_equal(queue_counts(f->q)->delivered, 1);
+	assert_int_equal(queue_outgoing_count(f->q), 0);
+}
+
+/* An ack id no row has (a stranger's, or forged) deletes nothing. */
+static void
+test_unknown_ack_dropped(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t msgid[QUEUE_MSGID_BYTES], key[QUEUE_KEY_BYTES], ack[ACK_ID_BYTES];
+	struct heard h = { 0 };
+	uint64_t id, got = 77;
+
+	ack_clock(f, &h);
+	memset(msgid, 0x33, sizeof(msgid));
+	memset(key, 3, sizeof(key));
+	memset(ack, 0, sizeof(ack));	/* what an unset id would be */
+	assert_int_equal(queue_enqueue(f->q, msgid, key, key, (const uint8_t *)"m", 1, &id), 0);
+	assert_int_equal(queue_acked(f->q, ack, &got), 1);
+	assert_int_equal(got, 77);
+	assert_int_equal(queue_outgoing_count(f->q), 1);
+	status_is(f->q, msgid, QUEUE_QUEUED, 1, 0);
+	assert_int_equal(queue_counts(f->q)->acks_unknown, 1);
+	assert_int_equal(queue_counts(f->q)->acks, 0);
+	assert_int_equal(h.n, 1);
+}
+
+/*
+ * A row with the provider whose deadline passed is pending again, one
+ * attempt more, with the same ack id; before it, nothing; and the
+ * deadlines and states are the store's, kept across a reopen.
+ */
+static void
+test_deadline_resends(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t msgid[QUEUE_MSGID_BYTES], key[QUEUE_KEY_BYTES];
+	struct rows_got r, r2;
+	uint64_t id, ids[4];
+	int64_t now, deadline;
+	char err[256];
+
+	ack_clock(f, NULL);
+	memset(msgid, 0x34, sizeof(msgid));
+	memset(key, 3, sizeof(key));
+	assert_int_equal(queue_enqueue(f->q, msgid, key, key, (const uint8_t *)"m", 1, &id), 0);
+	rows_of(f->q, &r);
+	now = queue_now_ms(f->q);
+	deadline = now + 30000;
+	assert_int_equal(queue_handed(f->q, id, deadline), 0);
+	assert_int_equal(queue_next_due_ms(f->q), deadline);
+
+	/* a restart: the row is with the provider, its deadline kept */
+	queue_close(f->q);
+	assert_int_equal(queue_open(&f->q, f->path, NULL, err, sizeof(err)), 0);
+	ack_clock(f, NULL);
+	assert_int_equal(queue_pending_ids(f->q, 0, ids, 4), 0);
+	assert_int_equal(queue_next_due_ms(f->q), deadline);
+	status_is(f->q, msgid, QUEUE_SENDING, 1, 0);
+
+	assert_int_equal(queue_resend_due(f->q, deadline - 1), 0);
+	assert_int_equal(queue_pending_ids(f->q, 0, ids, 4), 0);
+	assert_int_equal(queue_resend_due(f->q, deadline), 1);
+	assert_int_equal(queue_pending_ids(f->q, 0, ids, 4), 1);
+	assert_int_equal(ids[0], id);
+	rows_of(f->q, &r2);
+	assert_int_equal(r2.attempts[0], 1);
+	assert_false(r2.with_provider[0]);
+	assert_memory_equal(r2.ack[0], r.ack[0], ACK_ID_BYTES);
+	assert_int_equal(queue_counts(f->q)->retransmissions, 1);
+	status_is(f->q, msgid, QUEUE_SENDING, 1, 0);
+	/* none due now but the expiry */
+	assert_int_equal(queue_next_due_ms(f->q), (fake_now + QUEUE_DEFAULT_EXPIRY_SECONDS) * 1000);
+
+	/* a restart: pending, to be sent */
+	queue_close(f->q);
+	assert_int_equal(queue_open(&f->q, f->path, NULL, err, sizeof(err)), 0);
+	ack_clock(f, NULL);
+	assert_int_equal(queue_pending_ids(f->q, 0, ids, 4), 1);
+	/* handed again, and a later round trip moves the deadline */
+	assert_int_equal(queue_handed(f->q, id, now + 1000), 0);
+	assert_int_equal(queue_set_deadline(f->q, id, now + 9000), 0);
+	assert_int_equal(deadline_of(f->path, id), now + 9000);
+	assert_int_equal(queue_resend_due(f->q, now + 8999), 0);
+	assert_int_equal(queue_resend_due(f->q, now + 9000), 1);
+	rows_of(f->q, &r2);
+	assert_int_equal(r2.attempts[0], 2);
+	/* a pending row's deadline is not moved */
+	assert_int_equal(queue_set_deadline(f->q, id, now + 1), 1);
+}
+
+/*
+ * At its expiry a message not delivered is FAILED, its rows deleted in
+ * the same transaction, with a reason: how many packets were
+ * acknowledged, or why keyd could not build them. Then a late ack is
+ * dropped. Expired messages are found again after a reopen.
+ */
+static void
+test_expiry_fails(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t a[QUEUE_MSGID_BYTES], b[QUEUE_MSGID_BYTES], c[QUEUE_MSGID_BYTES];
+	uint8_t key[QUEUE_KEY_BYTES], msg[4500];
+	struct queue_status st;
+	struct heard h = { 0 };
+	struct rows_got r;
+	uint64_t id, idb, idc;
+	char err[256];
+
+	ack_clock(f, &h);
+	queue_set_expiry(f->q, 60);
+	memset(a, 0x35, sizeof(a));
+	memset(b, 0x36, sizeof(b));
+	memset(c, 0x37, sizeof(c));
+	memset(key, 3, sizeof(key));
+	fill_pattern(msg, sizeof(msg), 4);
+	assert_int_equal(queue_enqueue(f->q, a, key, key, msg, sizeof(msg), &id), 0);
+	assert_int_equal(queue_enqueue(f->q, b, key, key, (const uint8_t *)"b", 1, &idb), 0);
+	rows_of(f->q, &r);
+	assert_int_equal(r.n, 4);
+	assert_int_equal(queue_handed(f->q, r.id[1], queue_now_ms(f->q) + 1000), 0);
+	assert_int_equal(queue_acked(f->q, r.ack[1], NULL), 0);
+	/* b could not be built: why is kept */
+	assert_int_equal(queue_build_failed(f->q, idb, "no provider abc in the topology"), 0);
+	/* c is queued later: it expires later */
+	fake_now += 30;
+	assert_int_equal(queue_enqueue(f->q, c, key, key, (const uint8_t *)"c", 1, &idc), 0);
+	assert_int_equal(queue_build_failed(f->q, idc, "no path"), 0);
+	assert_int_equal(queue_handed(f->q, idc, queue_now_ms(f->q) + 1000), 0);
+	assert_int_equal(queue_next_due_ms(f->q), queue_now_ms(f->q) + 1000);
+
+	fake_now += 29;		/* 59 s after a and b */
+	assert_int_equal(queue_expire_messages(f->q), 0);
+	status_is(f->q, a, QUEUE_SENDING, 3, 1);
+	/* c's deadline (passed) comes before a's and b's expiry */
+	assert_int_equal(queue_next_due_ms(f->q), (fake_now - 29 + 1) * 1000);
+	assert_int_equal(queue_resend_due(f->q, queue_now_ms(f->q)), 1);
+	assert_int_equal(queue_next_due_ms(f->q), (fake_now + 1) * 1000);
+
+	queue_close(f->q);
+	assert_int_equal(queue_open(&f->q, f->path, NULL, err, sizeof(err)), 0);
+	ack_clock(f, &h);
+	fake_now = 1700000000 + 60;
+	h.n = 0;
+	assert_int_equal(queue_expire_messages(f->q), 2);
+	assert_int_equal(h.n, 2);
+	assert_int_equal(h.last.state, QUEUE_FAILED);
+	assert_int_equal(queue_status(f->q, a, &st), 0);
+	assert_int_equal(st.state, QUEUE_FAILED);
+	assert_int_equal(st.packets, 3);
+	assert_int_equal(st.acked, 1);
+	assert_int_equal(st.changed, fake_now);
+	assert_string_equal(st.reason, "not acknowledged within 60 s: 1 of 3 packets "
+	    "acknowledged");
+	assert_int_equal(queue_status(f->q, b, &st), 0);
+	assert_int_equal(st.state, QUEUE_FAILED);
+	assert_string_equal(st.reason, "its packets could not be built: no provider "
+	    "abc in the topology");
+	/* c's why was cleared when its packet reached the provider */
+	status_is(f->q, c, QUEUE_SENDING, 1, 0);
+	assert_int_equal(queue_outgoing_count(f->q), 1);
+	assert_int_equal(queue_counts(f->q)->failed, 2);
+	/* a's rows went with it: their acks are dropped, the state stays */
+	assert_int_equal(queue_acked(f->q, r.ack[2], NULL), 1);
+	assert_int_equal(queue_status(f->q, a, &st), 0);
+	assert_int_equal(st.state, QUEUE_FAILED);
+	assert_int_equal(st.acked, 1);
+	assert_int_equal(queue_expire_messages(f->q), 0);
+
+	fake_now += 30;
+	assert_int_equal(queue_expire_messages(f->q), 1);
+	assert_int_equal(queue_status(f->q, c, &st), 0);
+	assert_string_equal(st.reason, "not acknowledged within 60 s: 0 of 1 packets "
+	    "acknowledged");
+	assert_int_equal(queue_outgoing_count(f->q), 0);
+	assert_int_equal(queue_next_due_ms(f->q), 0);
+}
+
+/* A reply is not acknowledged: the provider's confirmation deletes it and
+ * its message is SENT; an unsent one expires as not sent. */
+static void
+test_reply_sent(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t tag[QUEUE_TAG_BYTES], m1[QUEUE_MSGID_BYTES], m2[QUEUE_MSGID_BYTES];
+	struct queue_status st;
+	struct heard h = { 0 };
+	uint64_t id1, id2;
+
+	ack_clock(f, &h);
+	queue_set_expiry(f->q, 10);
+	memset(tag, 0x38, sizeof(tag));
+	memset(m1, 0x39, sizeof(m1));
+	memset(m2, 0x3a, sizeof(m2));
+	blocks_in(f->q, 0x3b, tag, 2, 1, fake_now + 3600, 0);
+	assert_int_equal(queue_reply(f->q, tag, m1, (const uint8_t *)"r1", 2, &id1), 0);
+	assert_int_equal(queue_reply(f->q, tag, m2, (const uint8_t *)"r2", 2, &id2), 0);
+	assert_int_equal(queue_handed(f->q, id1, queue_now_ms(f->q) + 1000), 1);
+	status_is(f->q, m1, QUEUE_SENT, 1, 0);
+	assert_int_equal(h.last.state, QUEUE_SENT);
+	assert_int_equal(queue_outgoing_count(f->q), 1);
+	assert_int_equal(queue_counts(f->q)->sent, 1);
+	fake_now += 10;
+	assert_int_equal(queue_expire_messages(f->q), 1);
+	assert_int_equal(queue_status(f->q, m2, &st), 0);
+	assert_int_equal(st.state, QUEUE_FAILED);
+	assert_string_equal(st.reason, "not sent within 10 s");
+	status_is(f->q, m1, QUEUE_SENT, 1, 0);
+}
+
+/* The status of a message that ended is kept QUEUE_STATUS_KEEP_SECONDS,
+ * then forgotten (and pruned from the store). */
+static void
+test_status_kept_then_forgotten(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t msgid[QUEUE_MSGID_BYTES], other[QUEUE_MSGID_BYTES], key[QUEUE_KEY_BYTES];
+	struct queue_status st;
+	struct rows_got r;
+	uint64_t id;
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	int left = -1;
+
+	ack_clock(f, NULL);
+	queue_set_expiry(f->q, 2592000);
+	memset(msgid, 0x3c, sizeof(msgid));
+	memset(other, 0x3d, sizeof(other));
+	memset(key, 3, sizeof(key));
+	assert_int_equal(queue_enqueue(f->q, msgid, key, key, (const uint8_t *)"m", 1, &id), 0);
+	assert_int_equal(queue_enqueue(f->q, other, key, key, (const uint8_t *)"o", 1, &id), 0);
+	rows_of(f->q, &r);
+	assert_int_equal(queue_acked(f->q, r.ack[0], NULL), 0);
+	fake_now += QUEUE_STATUS_KEEP_SECONDS;
+	assert_int_equal(queue_status(f->q, msgid, &st), 0);
+	assert_int_equal(st.state, QUEUE_DELIVERED);
+	fake_now += 1;
+	assert_int_equal(queue_status(f->q, msgid, &st), 1);
+	/* a message still being sent is never forgotten */
+	status_is(f->q, other, QUEUE_QUEUED, 1, 0);
+	assert_int_equal(queue_expire_messages(f->q), 0);
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM messages", -1,
+	    &s, NULL), SQLITE_OK);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		left = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	assert_int_equal(left, 1);
+}
+
+static void
+check_v4_outgoing(void *arg, const struct queue_outgoing *o)
+{
+	struct v3_seen *s = arg;
+	uint8_t msgid[QUEUE_MSGID_BYTES], key[QUEUE_KEY_BYTES];
+	struct v3_seen v3 = { s->n, 0 };
+
+	if (o->with_provider || o->attempts != 0)
+		return;
+	if (o->id <= 5) {
+		check_v3_outgoing(&v3, o);
+		s->n++;
+		s->intact += v3.intact && o->ack_id != NULL;
+		return;
+	}
+	s->n++;
+	if (o->id == 9) {
+		memset(msgid, 0x7b, sizeof(msgid));
+		s->intact += o->ack_id == NULL && o->surb != NULL && o->len == 7 &&
+		    memcmp(o->message, "a reply", 7) == 0 &&
+		    memcmp(o->msgid, msgid, sizeof(msgid)) == 0;
+		return;
+	}
+	memset(msgid, 0x79, sizeof(msgid));
+	memset(key, 0xa9, sizeof(key));
+	size_t off = (o->id - 6) * PAYLOAD_FRAGMENT_BYTES, ok = o->ack_id != NULL &&
+	    o->frag_count == 3 && o->frag_index == o->id - 6 &&
+	    o->len == (o->id < 8 ? PAYLOAD_FRAGMENT_BYTES : 5000 - 2 * PAYLOAD_FRAGMENT_BYTES) &&
+	    memcmp(o->msgid, msgid, sizeof(msgid)) == 0 &&
+	    memcmp(o->recipient, key, sizeof(key)) == 0;
+	for (size_t j = 0; ok && j < o->len; j++)
+		ok = o->message[j] == (uint8_t)((off + j) * 13 + 1);
+	s->intact += ok ? 1 : 0;
+}
+
+/*
+ * The store of the release before acknowledgements (schema 4:
+ * tests/fixtures/rpcd-store-v4.c) opens as schema 5 with nothing lost:
+ * every queued row as it was, pending, a forward one with an ack id of
+ * its own and a reply none; each message QUEUED with its packets; the
+ * received messages, the block and the partial message there; and
+ * acknowledgements work in it.
+ */
+static void
+test_store_v4_migrates(void **state)
+{
+	struct fixture *f = *state;
+	struct v3_seen s = { 0, 0 };
+	struct got g = { 0 };
+	struct rows_got r;
+	const char *top = getenv("top_srcdir");
+	char from[1024], err[256];
+	uint8_t tag[QUEUE_TAG_BYTES], msgid[QUEUE_MSGID_BYTES];
+	uint64_t ids[16];
+	size_t partial_msgs = 0, partial_frags = 0;
+	time_t t0 = time(NULL);
+	struct queue_status st;
+
+	queue_close(f->q);
+	f->q = NULL;
+	snprintf(from, sizeof(from), "%s/tests/fixtures/rpcd-store-v4.db", top ? top : ".");
+	assert_int_equal(copy_file(from, f->path), 0);
+	assert_int_equal(schema_of(f->path), 4);
+	assert_int_equal(queue_open(&f->q, f->path, NULL, err, sizeof(err)), 0);
+	assert_int_equal(schema_of(f->path), 5);
+	assert_int_equal(queue_each_outgoing(f->q, check_v4_outgoing, &s), 0);
+	assert_int_equal(s.n, 9);
+	assert_int_equal(s.intact, 9);
+	assert_int_equal(queue_pending_ids(f->q, 0, ids, 16), 9);
+	rows_of(f->q, &r);
+	for (size_t i = 0; i < 8; i++)
+		for (size_t j = i + 1; j < 8; j++)
+			assert_memory_not_equal(r.ack[i], r.ack[j], ACK_ID_BYTES);
+	/* statuses */
+	memset(msgid, 0x79, sizeof(msgid));
+	assert_int_equal(queue_status(f->q, msgid, &st), 0);
+	assert_int_equal(st.state, QUEUE_QUEUED);
+	assert_int_equal(st.packets, 3);
+	assert_true(st.changed >= t0);
+	for (int i = 1; i <= 3; i++) {
+		memset(msgid, 0x11 + i, sizeof(msgid));
+		status_is(f->q, msgid, QUEUE_QUEUED, 1, 0);
+	}
+	memset(msgid, 0x7b, sizeof(msgid));
+	status_is(f->q, msgid, QUEUE_QUEUED, 1, 0);
+	/* a default expiry from the upgrade */
+	assert_true(queue_next_due_ms(f->q) >= ((int64_t)t0 + 86400) * 1000);
+	assert_true(queue_next_due_ms(f->q) <= ((int64_t)time(NULL) + 86400) * 1000);
+	/* received: as v3's, and the part */
+	assert_int_equal(queue_fetch(f->q, got_one, got_done, &g), 3);
+	assert_string_equal(g.last, "with a block");
+	for (int i = 1; i <= 5; i++)
+		assert_int_equal(fixture_received(f->q, i), 1);
+	memset(tag, 0x67, sizeof(tag));
+	assert_int_equal(queue_blocks_left(f->q, tag), 0);	/* the reply took it */
+	assert_int_equal(queue_partial(f->q, &partial_msgs, &partial_frags), 0);
+	assert_int_equal(partial_msgs, 1);
+	assert_int_equal(partial_frags, 1);
+	/* acknowledgements */
+	assert_int_equal(queue_handed(f->q, r.id[5], queue_now_ms(f->q) + 1000), 0);
+	assert_int_equal(queue_acked(f->q, r.ack[5], NULL), 0);
+	memset(msgid, 0x79, sizeof(msgid));
+	status_is(f->q, msgid, QUEUE_SENDING, 3, 1);
+	assert_int_equal(queue_handed(f->q, 9, queue_now_ms(f->q) + 1000), 1);
+	memset(msgid, 0x7b, sizeof(msgid));
+	status_is(f->q, msgid, QUEUE_SENT, 1, 0);
+	assert_int_equal(queue_outgoing_count(f->q), 7);
 }
 
 int
@@ -1397,6 +2040,15 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_store_v3_migrates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_surb_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_more_blocks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_status, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ack_deletes_row, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_all_acked_delivered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_ack_dropped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deadline_resends, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expiry_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reply_sent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_status_kept_then_forgotten, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_v4_migrates, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
