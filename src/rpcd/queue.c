@@ -23,10 +23,11 @@
 
 /*
  * 2: received_marks (the duplicate window); 3: reply blocks
- * (docs/replies.md); 4: fragments (docs/replies.md, "Fragments"); 1 to 3
- * are migrated at open.
+ * (docs/replies.md); 4: fragments (docs/replies.md, "Fragments"); 5:
+ * acknowledgements and delivery status (docs/acks.md); 1 to 4 are
+ * migrated at open.
  */
-#define QUEUE_SCHEMA_VERSION	4
+#define QUEUE_SCHEMA_VERSION	5
 #define QUEUE_BUSY_TIMEOUT_MS	5000
 /*
  * Space (docs/ipc.md, "A full disk"): the WAL is checkpointed every
@@ -107,6 +108,8 @@ enum queue_stmt {
 	Q_DELETE_FRAGMENTS,
 	Q_DELETE_PARTIAL,
 	Q_PARTIAL,
+	Q_MESSAGE_ADD,
+	Q_STATUS,
 	Q_NSTMTS,
 };
 
@@ -116,7 +119,8 @@ enum queue_stmt {
 
 
 static const char *const queue_sql[Q_NSTMTS] = {
-	[Q_ENQUEUE] = "INSERT INTO outgoing (msgid, recipient, provider, message) VALUES (?, ?, ?, ?)",
+	[Q_ENQUEUE] = "INSERT INTO outgoing (msgid, recipient, provider, message, ack_id) "
+	    "VALUES (?, ?, ?, ?, ?)",
 	[Q_OUTGOING] = Q_OUTGOING_COLUMNS "ORDER BY id",
 	[Q_OUTGOING_AFTER] = Q_OUTGOING_COLUMNS "WHERE id > ? ORDER BY id LIMIT ?",
 	[Q_OUTGOING_ONE] = Q_OUTGOING_COLUMNS "WHERE id = ?",
@@ -133,7 +137,7 @@ static const char *const queue_sql[Q_NSTMTS] = {
 	[Q_ADD_MARK] = "INSERT OR REPLACE INTO received_marks (seq, at) VALUES (?, ?)",
 	[Q_COUNT] = "SELECT COUNT(*) FROM outgoing",
 	[Q_ENQUEUE_ROW] = "INSERT INTO outgoing (msgid, recipient, provider, message, "
-	    "surbs, surbs_only, tag) VALUES (?, ?, ?, ?, ?, ?, ?)",
+	    "surbs, surbs_only, tag, ack_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
 	[Q_RECEIVE_TAGGED] = "INSERT OR IGNORE INTO received (msgid, message, tag, fetched) "
 	    "VALUES (?, ?, ?, ?)",
 	[Q_PUT_BLOCK] = "INSERT INTO reply_blocks (tag, surb, expires) VALUES (?, ?, ?)",
@@ -154,14 +158,14 @@ static const char *const queue_sql[Q_NSTMTS] = {
 	[Q_KEYS_TAG] = "SELECT tag FROM surb_keys WHERE id = ? AND expires > ?",
 	[Q_GRANTED] = "SELECT granted FROM tags WHERE tag = ?",
 	[Q_ENQUEUE_MORE] = "INSERT INTO outgoing (msgid, recipient, provider, message, surbs, "
-	    "surbs_only, tag) SELECT ?, recipient, provider, X'', ?, 1, tag "
-	    "FROM tags WHERE tag = ?",
+	    "surbs_only, tag, ack_id) SELECT ?1, recipient, provider, X'', ?2, 1, tag, ?4 "
+	    "FROM tags WHERE tag = ?3",
 	[Q_ADD_GRANTED] = "UPDATE tags SET granted = granted + ? WHERE tag = ?",
 	[Q_ENQUEUE_ASK] = "INSERT INTO outgoing (msgid, recipient, provider, message, surbs, surb) "
 	    "VALUES (?, zeroblob(32), zeroblob(32), X'', ?, ?)",
 	[Q_EXPIRE_TAGS] = "DELETE FROM tags WHERE created <= ?",
 	[Q_ENQUEUE_FRAGMENT] = "INSERT INTO outgoing (msgid, recipient, provider, message, "
-	    "frag_index, frag_count) VALUES (?, ?, ?, ?, ?, ?)",
+	    "frag_index, frag_count, ack_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
 	/* A partial message goes whole, by its first fragment's arrival;
 	 * every statement here is by index, never a scan of the parts. */
 	[Q_EXPIRE_FRAGMENTS] = "DELETE FROM fragments WHERE msgid IN (SELECT msgid "
@@ -178,6 +182,14 @@ static const char *const queue_sql[Q_NSTMTS] = {
 	[Q_DELETE_FRAGMENTS] = "DELETE FROM fragments WHERE msgid = ?",
 	[Q_DELETE_PARTIAL] = "DELETE FROM partial WHERE msgid = ?",
 	[Q_PARTIAL] = "SELECT COUNT(*), COALESCE(SUM(held), 0) FROM partial",
+	/* One more packet of a message: new, it is QUEUED until its expiry. */
+	[Q_MESSAGE_ADD] = "INSERT INTO messages (msgid, created, expires, packets, changed) "
+	    "VALUES (?1, ?2, ?2 + ?3, 1, ?2) "
+	    "ON CONFLICT (msgid) DO UPDATE SET packets = packets + 1",
+	/* An ended message is forgotten QUEUE_STATUS_KEEP_SECONDS later,
+	 * whenever the prune runs. */
+	[Q_STATUS] = "SELECT state, packets, acked, reason, changed FROM messages "
+	    "WHERE msgid = ?1 AND NOT (state >= 2 AND changed <= ?2)",
 };
 
 struct queue {
@@ -202,9 +214,15 @@ struct queue {
 	char		 error[PATH_MAX + 256];	/* why the last write failed */
 	struct queue_counts counts;		/* since it was opened */
 	size_t		 max_message;		/* a whole received message at most */
+	uint32_t	 expiry;		/* s a sent message is tried at most */
+	void		(*status_cb)(void *, const struct queue_status *);
+	void		*status_arg;
+	uint8_t		(*changed)[QUEUE_MSGID_BYTES];	/* by the open transaction */
+	size_t		 n_changed;
+	size_t		 cap_changed;
 };
 
-/* A new store (then migrated to 4); version 1 is its first four statements. */
+/* A new store (then migrated to 5); version 1 is its first four statements. */
 static const char queue_schema[] =
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
     "CREATE TABLE outgoing ("
@@ -269,6 +287,42 @@ static const char queue_migrate_3[] =
     "CREATE TABLE fragments (msgid BLOB NOT NULL, idx INTEGER NOT NULL,"
     " bytes BLOB NOT NULL, PRIMARY KEY (msgid, idx));"
     "UPDATE meta SET value = 4 WHERE key = 'schema';";
+
+/*
+ * Version 4 to 5 (docs/acks.md): every queued row of a forward message
+ * gets an ack id (16 random bytes from libsodium, nymd_randomblob(); a
+ * reply, sent through a block, none: it is not acknowledged), its state
+ * (0 pending: to be built and sent; 1 with_provider: the provider took
+ * its packet, the acknowledgement is awaited until deadline_ms, Unix ms)
+ * and how often it was sent again. Each message (its message id, shared
+ * by its fragments) gets a row in messages: when it was queued and
+ * expires (Unix s), its rows in all and acknowledged, its state (enum
+ * queue_state), why it failed, and when that last changed. Rows of 4 are
+ * pending, their messages queued now and expiring a default expiry
+ * (QUEUE_DEFAULT_EXPIRY_SECONDS) from now.
+ */
+static const char queue_migrate_4[] =
+    "ALTER TABLE outgoing ADD COLUMN ack_id BLOB;"
+    "ALTER TABLE outgoing ADD COLUMN state INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE outgoing ADD COLUMN deadline_ms INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE outgoing ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE outgoing SET ack_id = nymd_randomblob(16) WHERE surb IS NULL;"
+    "CREATE UNIQUE INDEX outgoing_ack ON outgoing (ack_id);"
+    "CREATE INDEX outgoing_state ON outgoing (state);"
+    "CREATE INDEX outgoing_due ON outgoing (deadline_ms) WHERE state = 1;"
+    "CREATE INDEX outgoing_msgid ON outgoing (msgid);"
+    "CREATE TABLE messages (msgid BLOB PRIMARY KEY, created INTEGER NOT NULL,"
+    " expires INTEGER NOT NULL, packets INTEGER NOT NULL,"
+    " acked INTEGER NOT NULL DEFAULT 0, state INTEGER NOT NULL DEFAULT 0,"
+    " reason TEXT, changed INTEGER NOT NULL);"
+    "CREATE INDEX messages_open ON messages (expires) WHERE state < 2;"
+    "CREATE INDEX messages_ended ON messages (changed) WHERE state >= 2;"
+    "INSERT INTO messages (msgid, created, expires, packets, changed)"
+    " SELECT msgid, CAST(strftime('%s', 'now') AS INTEGER),"
+    " CAST(strftime('%s', 'now') AS INTEGER) + 86400, COUNT(*),"
+    " CAST(strftime('%s', 'now') AS INTEGER) FROM outgoing GROUP BY msgid;"
+    "UPDATE meta SET value = 5 WHERE key = 'schema';";
+_Static_assert(QUEUE_DEFAULT_EXPIRY_SECONDS == 86400, "queue_migrate_4's expiry");
 
 static int
 queue_exec(struct queue *q, const char *sql)
@@ -654,6 +708,23 @@ queue_open_record(struct queue *q)
 	return 0;
 }
 
+/* nymd_randomblob(n): n bytes from libsodium's generator (the ack ids
+ * of rows migrated to schema 5), not SQLite's own. */
+static void
+queue_sql_random(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	int n = sqlite3_value_int(argv[0]);
+	uint8_t *b;
+
+	if (argc != 1 || n < 1 || n > 64) {
+		sqlite3_result_error(ctx, "nymd_randomblob: 1 to 64 bytes", -1);
+		return;
+	}
+	b = xmalloc((size_t)n);
+	randombytes_buf(b, (size_t)n);
+	sqlite3_result_blob(ctx, b, n, free);
+}
+
 /* The schema version; 0 for a file without tables, -1 if unreadable. */
 static int
 queue_schema_version(struct queue *q)
@@ -706,10 +777,12 @@ queue_setup_schema(struct queue *q, char *err, size_t errlen)
 		return 0;
 	if (version >= 0 && version < QUEUE_SCHEMA_VERSION) {
 		char sql[sizeof(queue_schema) + sizeof(queue_migrate_1) +
-		    sizeof(queue_migrate_2) + sizeof(queue_migrate_3)];
-		snprintf(sql, sizeof(sql), "%s%s%s%s", version == 0 ? queue_schema : "",
+		    sizeof(queue_migrate_2) + sizeof(queue_migrate_3) +
+		    sizeof(queue_migrate_4)];
+		snprintf(sql, sizeof(sql), "%s%s%s%s%s", version == 0 ? queue_schema : "",
 		    version == 1 ? queue_migrate_1 : "",
-		    version <= 2 ? queue_migrate_2 : "", queue_migrate_3);
+		    version <= 2 ? queue_migrate_2 : "",
+		    version <= 3 ? queue_migrate_3 : "", queue_migrate_4);
 		if (queue_exec_whole(q, sql) == -1)
 			return -1;
 		if (version > 0)
@@ -811,6 +884,7 @@ queue_open(struct queue **out, const char *path, const char *shown, char *err,
 	q->reserve_fd = -1;
 	q->record_fd = -1;
 	q->max_message = QUEUE_DEFAULT_MAX_MESSAGE_BYTES;
+	q->expiry = QUEUE_DEFAULT_EXPIRY_SECONDS;
 	snprintf(q->path, sizeof(q->path), "%s", path);
 	snprintf(q->shown, sizeof(q->shown), "%s", shown ? shown : path);
 	if (queue_register_vfs() == -1 ||
@@ -846,7 +920,9 @@ queue_open(struct queue **out, const char *path, const char *shown, char *err,
 	char pragma[64];
 	snprintf(pragma, sizeof(pragma), "PRAGMA journal_size_limit=%d",
 	    QUEUE_WAL_LIMIT_BYTES);
-	if (queue_exec(q, pragma) == -1)
+	if (queue_exec(q, pragma) == -1 ||
+	    sqlite3_create_function(q->db, "nymd_randomblob", 1, SQLITE_UTF8, NULL,
+	    queue_sql_random, NULL, NULL) != SQLITE_OK)
 		goto fail;
 	switch (queue_setup_schema(q, err, errlen)) {
 	case -1:
@@ -897,6 +973,7 @@ queue_close(struct queue *q)
 	if (q->record_fd != -1)
 		close(q->record_fd);
 	free(q->retired);
+	free(q->changed);
 	free(q);
 }
 
@@ -930,6 +1007,47 @@ static int queue_begin(struct queue *);
 static void queue_rollback(struct queue *);
 static int queue_commit(struct queue *);
 
+/* A fresh ack id (docs/acks.md) for a forward row, bound at col. */
+static void
+queue_bind_ack(sqlite3_stmt *st, int col)
+{
+	uint8_t ack[ACK_ID_BYTES];
+
+	randombytes_buf(ack, sizeof(ack));
+	sqlite3_bind_blob(st, col, ack, sizeof(ack), SQLITE_TRANSIENT);
+}
+
+/* Message msgid will be told to the status hook after the commit. */
+static void
+queue_changed(struct queue *q, const uint8_t msgid[QUEUE_MSGID_BYTES])
+{
+	for (size_t i = 0; i < q->n_changed; i++)
+		if (memcmp(q->changed[i], msgid, QUEUE_MSGID_BYTES) == 0)
+			return;
+	if (q->n_changed == q->cap_changed) {
+		size_t cap = q->cap_changed ? q->cap_changed * 2 : 16;
+		q->changed = xreallocarray(q->changed, cap, sizeof(*q->changed));
+		q->cap_changed = cap;
+	}
+	memcpy(q->changed[q->n_changed++], msgid, QUEUE_MSGID_BYTES);
+}
+
+/* In the open transaction: message msgid has one more row (a new one is
+ * QUEUED, and expires q->expiry seconds from now). 0 or -1. */
+static int
+queue_message_add(struct queue *q, const uint8_t msgid[QUEUE_MSGID_BYTES])
+{
+	sqlite3_stmt *st = queue_stmt(q, Q_MESSAGE_ADD);
+
+	sqlite3_bind_blob(st, 1, msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, queue_now(q));
+	sqlite3_bind_int64(st, 3, q->expiry);
+	if (queue_step(q, st) != SQLITE_DONE)
+		return -1;
+	queue_changed(q, msgid);
+	return 0;
+}
+
 /* The fragments of a message, each a row, in one transaction. */
 static int
 queue_enqueue_fragments(struct queue *q, const uint8_t msgid[QUEUE_MSGID_BYTES],
@@ -949,7 +1067,9 @@ queue_enqueue_fragments(struct queue *q, const uint8_t msgid[QUEUE_MSGID_BYTES],
 		sqlite3_bind_blob(st, 4, msg + off, (int)n, SQLITE_STATIC);
 		sqlite3_bind_int(st, 5, (int)i);
 		sqlite3_bind_int(st, 6, (int)count);
-		if (queue_step(q, st) != SQLITE_DONE) {
+		queue_bind_ack(st, 7);
+		if (queue_step(q, st) != SQLITE_DONE ||
+		    queue_message_add(q, msgid) == -1) {
 			queue_rollback(q);
 			return -1;
 		}
@@ -981,15 +1101,25 @@ queue_enqueue(struct queue *q, const uint8_t msgid[QUEUE_MSGID_BYTES],
 	if (count > 0)
 		return queue_enqueue_fragments(q, msgid, recipient, provider, msg,
 		    len, count, id);
+	if (queue_begin(q) == -1)
+		return -1;
 	st = queue_stmt(q, Q_ENQUEUE);
 	sqlite3_bind_blob(st, 1, msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 2, recipient, QUEUE_KEY_BYTES, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 3, provider, QUEUE_KEY_BYTES, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 4, len ? msg : (const uint8_t *)"", (int)len, SQLITE_STATIC);
-	if (queue_done(q, st) == -1)
+	queue_bind_ack(st, 5);
+	if (queue_step(q, st) != SQLITE_DONE) {
+		queue_rollback(q);
 		return -1;
+	}
 	*id = (uint64_t)sqlite3_last_insert_rowid(q->db);
-	queue_succeeded(q);
+	if (queue_message_add(q, msgid) == -1) {
+		queue_rollback(q);
+		return -1;
+	}
+	if (queue_commit(q) == -1)
+		return -1;
 	q->counts.enqueued++;
 	return 0;
 }
@@ -1369,6 +1499,20 @@ queue_rollback(struct queue *q)
 {
 	if (!sqlite3_get_autocommit(q->db))
 		(void)queue_exec(q, "ROLLBACK");
+	q->n_changed = 0;
+}
+
+/* The status hook hears of every message the commit changed. */
+static void
+queue_notify(struct queue *q)
+{
+	struct queue_status st;
+	size_t n = q->n_changed;
+
+	q->n_changed = 0;
+	for (size_t i = 0; i < n && q->status_cb != NULL; i++)
+		if (queue_status(q, q->changed[i], &st) == 0)
+			q->status_cb(q->status_arg, &st);
 }
 
 static int
@@ -1382,6 +1526,7 @@ queue_commit(struct queue *q)
 		return -1;
 	}
 	queue_succeeded(q);
+	queue_notify(q);
 	return 0;
 }
 
@@ -1431,7 +1576,9 @@ queue_enqueue_rows(struct queue *q, const uint8_t recipient[QUEUE_KEY_BYTES],
 		sqlite3_bind_int(st, 5, (int)rows[i].surbs);
 		sqlite3_bind_int(st, 6, rows[i].surbs_only ? 1 : 0);
 		sqlite3_bind_blob(st, 7, tag, QUEUE_TAG_BYTES, SQLITE_STATIC);
-		if (queue_step(q, st) != SQLITE_DONE) {
+		queue_bind_ack(st, 8);
+		if (queue_step(q, st) != SQLITE_DONE ||
+		    queue_message_add(q, rows[i].msgid) == -1) {
 			queue_rollback(q);
 			return -1;
 		}
@@ -1571,7 +1718,9 @@ queue_grant(struct queue *q, const uint8_t tag[QUEUE_TAG_BYTES], unsigned more)
 		sqlite3_bind_int(st, 2, left > QUEUE_SURBS_PER_PACKET ?
 		    QUEUE_SURBS_PER_PACKET : (int)left);
 		sqlite3_bind_blob(st, 3, tag, QUEUE_TAG_BYTES, SQLITE_STATIC);
-		if (queue_step(q, st) != SQLITE_DONE)
+		queue_bind_ack(st, 4);
+		if (queue_step(q, st) != SQLITE_DONE ||
+		    (sqlite3_changes(q->db) > 0 && queue_message_add(q, msgid) == -1))
 			return -1;
 	}
 	st = queue_stmt(q, Q_ADD_GRANTED);
@@ -1702,7 +1851,9 @@ queue_ask_more(struct queue *q, const uint8_t tag[QUEUE_TAG_BYTES])
 	sqlite3_bind_blob(st, 1, msgid, sizeof(msgid), SQLITE_STATIC);
 	sqlite3_bind_int(st, 2, QUEUE_MORE_ASK);
 	sqlite3_bind_blob(st, 3, surb, sizeof(surb), SQLITE_STATIC);
-	return queue_step(q, st) == SQLITE_DONE ? 0 : -1;
+	if (queue_step(q, st) != SQLITE_DONE)
+		return -1;
+	return queue_message_add(q, msgid);
 }
 
 int
@@ -1734,7 +1885,7 @@ queue_reply(struct queue *q, const uint8_t tag[QUEUE_TAG_BYTES],
 	if (queue_step(q, st) != SQLITE_DONE)
 		goto fail;
 	*id = (uint64_t)sqlite3_last_insert_rowid(q->db);
-	if (queue_ask_more(q, tag) == -1)
+	if (queue_message_add(q, msgid) == -1 || queue_ask_more(q, tag) == -1)
 		goto fail;
 	if (queue_commit(q) == -1)
 		return -1;
@@ -1975,4 +2126,49 @@ queue_partial(struct queue *q, size_t *messages, size_t *fragments)
 	}
 	sqlite3_reset(st);
 	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/*
+ * Delivery status (docs/acks.md). A message's row in messages is written
+ * in the transaction that changes it; the hook hears of it after the
+ * commit (queue_commit()).
+ */
+void
+queue_set_expiry(struct queue *q, uint32_t seconds)
+{
+	q->expiry = seconds > 0 ? seconds : 1;
+}
+
+int
+queue_status(struct queue *q, const uint8_t msgid[QUEUE_MSGID_BYTES],
+    struct queue_status *out)
+{
+	sqlite3_stmt *st = queue_stmt(q, Q_STATUS);
+	const unsigned char *reason;
+	int rc;
+
+	sqlite3_bind_blob(st, 1, msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, queue_now(q) - (int64_t)QUEUE_STATUS_KEEP_SECONDS);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		memset(out, 0, sizeof(*out));
+		memcpy(out->msgid, msgid, QUEUE_MSGID_BYTES);
+		out->state = (enum queue_state)sqlite3_column_int(st, 0);
+		out->packets = (uint32_t)sqlite3_column_int64(st, 1);
+		out->acked = (uint32_t)sqlite3_column_int64(st, 2);
+		if ((reason = sqlite3_column_text(st, 3)) != NULL &&
+		    out->state == QUEUE_FAILED)
+			snprintf(out->reason, sizeof(out->reason), "%s", reason);
+		out->changed = sqlite3_column_int64(st, 4);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
+}
+
+void
+queue_on_status(struct queue *q, void (*cb)(void *, const struct queue_status *),
+    void *arg)
+{
+	q->status_cb = cb;
+	q->status_arg = cb != NULL ? arg : NULL;
 }

@@ -215,6 +215,9 @@ struct queue_status {
 	char		 reason[160];	/* QUEUE_FAILED: why, one line */
 	int64_t		 changed;	/* Unix s of the last change */
 };
+/* How long (s, at least 1) a message queued from now on is tried before
+ * it fails; queue_open() sets QUEUE_DEFAULT_EXPIRY_SECONDS. */
+void	queue_set_expiry(struct queue *, uint32_t seconds);
 /* 0 with *st, 1 when the store knows no message msgid (never sent, or
  * forgotten QUEUE_STATUS_KEEP_SECONDS after it ended), -1. */
 int	queue_status(struct queue *, const uint8_t msgid[QUEUE_MSGID_BYTES],

@@ -643,7 +643,7 @@ test_store_v1_migrates(void **state)
 	assert_int_equal(copy_file(from, f->path), 0);
 	assert_int_equal(schema_of(f->path), 1);
 	assert_int_equal(queue_open(&f->q, f->path, NULL, err, sizeof(err)), 0);
-	assert_int_equal(schema_of(f->path), 4);
+	assert_int_equal(schema_of(f->path), 5);
 
 	assert_int_equal(queue_each_outgoing(f->q, check_outgoing, &s), 0);
 	assert_int_equal(s.n, 3);
@@ -662,10 +662,10 @@ test_store_v1_migrates(void **state)
 	for (int i = 1; i <= 5; i++)
 		assert_int_equal(fixture_received(f->q, i), 1);
 
-	/* opened again: schema 4 as it is, nothing migrated twice */
+	/* opened again: schema 5 as it is, nothing migrated twice */
 	queue_close(f->q);
 	assert_int_equal(queue_open(&f->q, f->path, NULL, err, sizeof(err)), 0);
-	assert_int_equal(schema_of(f->path), 4);
+	assert_int_equal(schema_of(f->path), 5);
 	assert_int_equal(queue_outgoing_count(f->q), 3);
 	assert_int_equal(fixture_received(f->q, 3), 1);
 }
@@ -681,12 +681,12 @@ test_store_newer_refused(void **state)
 	queue_close(f->q);
 	f->q = NULL;
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "UPDATE meta SET value = 5 WHERE key = 'schema';"
+	assert_int_equal(sqlite3_exec(db, "UPDATE meta SET value = 6 WHERE key = 'schema';"
 	    "DROP TABLE received_marks", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(queue_open(&f->q, f->path, NULL, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "schema version 5, newer than this nymd's 4"));
-	assert_int_equal(schema_of(f->path), 5);
+	assert_non_null(strstr(err, "schema version 6, newer than this nymd's 5"));
+	assert_int_equal(schema_of(f->path), 6);
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
 	assert_int_not_equal(sqlite3_exec(db, "SELECT * FROM received_marks",
 	    NULL, NULL, NULL), SQLITE_OK);
@@ -720,7 +720,7 @@ test_store_v2_migrates(void **state)
 	assert_int_equal(copy_file(from, f->path), 0);
 	assert_int_equal(schema_of(f->path), 2);
 	assert_int_equal(queue_open(&f->q, f->path, NULL, err, sizeof(err)), 0);
-	assert_int_equal(schema_of(f->path), 4);
+	assert_int_equal(schema_of(f->path), 5);
 	assert_int_equal(queue_each_outgoing(f->q, check_outgoing, &s), 0);
 	assert_int_equal(s.n, 3);
 	assert_int_equal(s.intact, 3);
@@ -1337,7 +1337,7 @@ test_store_v3_migrates(void **state)
 	assert_int_equal(copy_file(from, f->path), 0);
 	assert_int_equal(schema_of(f->path), 3);
 	assert_int_equal(queue_open(&f->q, f->path, NULL, err, sizeof(err)), 0);
-	assert_int_equal(schema_of(f->path), 4);
+	assert_int_equal(schema_of(f->path), 5);
 	assert_int_equal(queue_each_outgoing(f->q, check_v3_outgoing, &s), 0);
 	assert_int_equal(s.n, 5);
 	assert_int_equal(s.intact, 5);
@@ -1362,6 +1362,125 @@ test_store_v3_migrates(void **state)
 	assert_int_equal(w.len, sizeof(msg));
 	assert_memory_equal(w.copy, msg, sizeof(msg));
 	free(w.copy);
+}
+
+/* The status hook: every message it heard of, and the last status. */
+struct heard {
+	int			n;
+	struct queue_status	last;
+};
+
+static void
+hear_status(void *arg, const struct queue_status *st)
+{
+	struct heard *h = arg;
+
+	h->n++;
+	h->last = *st;
+}
+
+/* The ack ids of the rows of msgid (NULL: all), from a second connection:
+ * how many rows, and how many of them have a 16-byte id. */
+static void
+ack_ids_of(const char *path, const uint8_t *msgid, int *rows, int *with_id)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+
+	*rows = *with_id = 0;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, msgid != NULL ?
+	    "SELECT ack_id FROM outgoing WHERE msgid = ?" :
+	    "SELECT ack_id FROM outgoing", -1, &st, NULL), SQLITE_OK);
+	if (msgid != NULL)
+		sqlite3_bind_blob(st, 1, msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		(*rows)++;
+		*with_id += sqlite3_column_bytes(st, 0) == ACK_ID_BYTES;
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+/*
+ * Every message queued has a status, QUEUED with its packets (a large
+ * one: its fragments) and none acknowledged, told to the hook after the
+ * commit, kept across a reopen; an unknown id has none. Each forward row
+ * has its own ack id; a reply none.
+ */
+static void
+test_status(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t a[QUEUE_MSGID_BYTES], b[QUEUE_MSGID_BYTES], c[QUEUE_MSGID_BYTES];
+	uint8_t key[QUEUE_KEY_BYTES], tag[QUEUE_TAG_BYTES], msg[5000];
+	struct queue_status st;
+	struct heard h = { 0 };
+	char err[256];
+	uint64_t id;
+	int rows, with_id;
+
+	memset(a, 0xa1, sizeof(a));
+	memset(b, 0xb1, sizeof(b));
+	memset(c, 0xc1, sizeof(c));
+	memset(key, 9, sizeof(key));
+	fill_pattern(msg, sizeof(msg), 3);
+	fake_now = 1700000000;
+	queue_set_window(f->q, WINDOW, QUEUE_SEEN_MAX, fake_clock);
+	queue_on_status(f->q, hear_status, &h);
+
+	assert_int_equal(queue_status(f->q, a, &st), 1);
+	assert_int_equal(queue_enqueue(f->q, a, key, key, (const uint8_t *)"hi", 2, &id), 0);
+	assert_int_equal(h.n, 1);
+	assert_memory_equal(h.last.msgid, a, sizeof(a));
+	assert_int_equal(h.last.state, QUEUE_QUEUED);
+	assert_int_equal(h.last.packets, 1);
+	assert_int_equal(queue_status(f->q, a, &st), 0);
+	assert_int_equal(st.state, QUEUE_QUEUED);
+	assert_int_equal(st.packets, 1);
+	assert_int_equal(st.acked, 0);
+	assert_int_equal(st.changed, fake_now);
+	assert_string_equal(st.reason, "");
+
+	/* 5000 bytes: 3 fragments, one message, one change heard */
+	assert_int_equal(queue_enqueue(f->q, b, key, key, msg, sizeof(msg), &id), 0);
+	assert_int_equal(h.n, 2);
+	assert_int_equal(h.last.packets, 3);
+	assert_int_equal(queue_status(f->q, b, &st), 0);
+	assert_int_equal(st.packets, 3);
+	assert_int_equal(st.state, QUEUE_QUEUED);
+	ack_ids_of(f->path, b, &rows, &with_id);
+	assert_int_equal(rows, 3);
+	assert_int_equal(with_id, 3);
+
+	/* a reply: QUEUED, and no ack id */
+	memset(tag, 0x7a, sizeof(tag));
+	blocks_in(f->q, 0x33, tag, 1, 1, fake_now + 3600, 0);
+	assert_int_equal(queue_reply(f->q, tag, c, (const uint8_t *)"re", 2, &id), 0);
+	assert_int_equal(queue_status(f->q, c, &st), 0);
+	assert_int_equal(st.state, QUEUE_QUEUED);
+	assert_int_equal(st.packets, 1);
+	ack_ids_of(f->path, c, &rows, &with_id);
+	assert_int_equal(rows, 1);
+	assert_int_equal(with_id, 0);
+	ack_ids_of(f->path, NULL, &rows, &with_id);
+	assert_int_equal(rows, 5);
+	assert_int_equal(with_id, 4);
+
+	/* the hook removed: nothing heard */
+	queue_on_status(f->q, NULL, NULL);
+	c[0] ^= 1;
+	assert_int_equal(queue_enqueue(f->q, c, key, key, (const uint8_t *)"x", 1, &id), 0);
+	assert_int_equal(h.n, 3);
+
+	queue_close(f->q);
+	assert_int_equal(queue_open(&f->q, f->path, NULL, err, sizeof(err)), 0);
+	queue_set_window(f->q, WINDOW, QUEUE_SEEN_MAX, fake_clock);
+	assert_int_equal(queue_status(f->q, b, &st), 0);
+	assert_int_equal(st.packets, 3);
+	assert_int_equal(st.state, QUEUE_QUEUED);
+	memset(a, 0xee, sizeof(a));
+	assert_int_equal(queue_status(f->q, a, &st), 1);
 }
 
 int
@@ -1395,6 +1514,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_store_v3_migrates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_surb_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_more_blocks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_status, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
