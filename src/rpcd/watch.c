@@ -1,6 +1,6 @@
 /*
  * The watchers of delivery status: a list of connections, each with the
- * changes held for it, oldest first, one per message.
+ * changes held for it, oldest first.
  */
 #include <config.h>
 
@@ -85,22 +85,25 @@ watch_count(const struct watch_list *l)
 	return l != NULL ? l->count : 0;
 }
 
-/* Holds st for w: in place of the message's earlier change, if one is
- * still held, else last (the oldest dropped when WATCH_MAX_HELD are). */
+/*
+ * Holds st for w, last. A watcher holding WATCH_MAX_HELD changes reads
+ * too slowly: st then replaces the message's latest change held, if any,
+ * else the oldest change held is dropped for it.
+ */
 static void
 watcher_hold(struct watcher *w, const struct queue_status *st)
 {
-	for (size_t i = w->start; i < w->n; i++) {
-		if (memcmp(w->held[i].msgid, st->msgid, QUEUE_MSGID_BYTES) == 0) {
-			w->held[i] = *st;
-			return;
-		}
-	}
 	if (w->n - w->start == WATCH_MAX_HELD) {
+		for (size_t i = w->n; i-- > w->start; ) {
+			if (memcmp(w->held[i].msgid, st->msgid, QUEUE_MSGID_BYTES) == 0) {
+				w->held[i] = *st;
+				return;
+			}
+		}
 		if (w->dropped++ == 0)
 			log_warnx("a watching connection does not read its status "
-			    "changes: %d messages' are held, older ones are "
-			    "dropped", WATCH_MAX_HELD);
+			    "changes: %d are held, the oldest are dropped",
+			    WATCH_MAX_HELD);
 		w->start++;
 	}
 	if (w->start > 0 && w->n == w->cap) {
@@ -136,8 +139,8 @@ watcher_next(struct watcher *w, struct queue_status *st)
 	if (w->start == w->n) {
 		w->start = w->n = 0;
 		if (w->dropped > 0) {
-			log_info("a watching connection read again; the changes of "
-			    "%llu messages were dropped meanwhile", w->dropped);
+			log_info("a watching connection read again; %llu changes "
+			    "were dropped meanwhile", w->dropped);
 			w->dropped = 0;
 		}
 	}

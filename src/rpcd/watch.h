@@ -5,10 +5,11 @@
  * holds it for every watcher and tells the watcher's owner, a unix, TCP
  * or websocket connection, which takes the held changes with
  * watcher_next() when it may write: after its answers, while its output
- * is below its bound. A watcher holds each message's latest change only,
- * and at most WATCH_MAX_HELD messages: beyond, the oldest held change is
- * dropped (a watcher that does not read loses changes, never nymd its
- * memory; status still tells every message's state).
+ * is below its bound. A watcher is given every change, in order, while
+ * it holds fewer than WATCH_MAX_HELD; beyond, a change replaces the
+ * latest held of its message, or else the oldest held is dropped (a
+ * watcher that does not read loses changes, never nymd its memory;
+ * status still tells every message's state).
  */
 #ifndef NYMD_RPCD_WATCH_H
 #define NYMD_RPCD_WATCH_H
