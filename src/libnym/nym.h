@@ -354,8 +354,9 @@ NYM_API const char *nym_message_state_name(int state);
  * every message this nymd sends, whoever asked for it; a refused watch, a
  * lost connection or nym_async_free() end it with one last call with err.
  * Like a subscription it has no deadline and cannot be canceled; one per
- * handle. A handle that reads too slowly for nymd is given each message's
- * latest state, skipping others (nym_async_status() still has each).
+ * handle. A message's changes come in order, after its send's answer; a
+ * handle that reads too slowly for nymd (4096 changes behind) is given
+ * each message's latest where it can (nym_async_status() still has each).
  */
 typedef void	nym_sent_cb(struct nym_async *, int err, const uint8_t *id, void *arg);
 typedef void	nym_status_cb(struct nym_async *, int err,
