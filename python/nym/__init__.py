@@ -15,8 +15,9 @@ TCP socket, with the calls of libnym(3):
     default_socket_path(id, home) nym_default_socket_path()
     Client.details()              nym_details()
     Client.clients(refresh=False) nym_clients()
-    Client.send(recipient, msg)   nym_send()
-    Client.send_id(id, msg)       nym_send_id()
+    Client.send(recipient, msg)   nym_send_message(): the message id
+    Client.send_id(id, msg)       nym_send_message() with an id
+    Client.status(message_id)     nym_status()
     Client.fetch()                nym_fetch()
     Client.flush()                nym_flush()
     Client.watch(interval=1.0)    (nymctl watch)
@@ -47,9 +48,9 @@ Example::
     except nym.InvalidArgument as e:
         print(e)
 
-watch() polls: nymd has no push subscription on its socket yet. The
-reply and delivery-status calls of libnym will come here as they land in
-nymd. See docs/python.md (/usr/share/doc/python3-nym/python.md).
+watch() polls: nymd has no push subscription on its socket yet.
+send() returns the message's id, and status(id) its delivery status
+(MessageStatus: queued, sending, delivered, failed, or sent for a reply). See docs/python.md (/usr/share/doc/python3-nym/python.md).
 """
 
 from __future__ import annotations
@@ -59,16 +60,18 @@ from .client import (START_TIMEOUT, WATCH_INTERVAL, Client, connect, connect_soc
 from .errors import (ConnectError, InvalidArgument, NotFound, NymError, ProtocolError,
                      RemoteError, StartError, Timeout, TransportError)
 from .wire import (ID_CHARS, KEY_BYTES, MAX_REPLY_SURBS, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES,
-                   TAG_BYTES, ClientConfig, MixConfig, Received, id_from_key, key_from_id)
+                   MESSAGE_ID_BYTES, TAG_BYTES, ClientConfig, MessageStatus, MixConfig, Received,
+                   id_from_key, key_from_id)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Client", "connect", "connect_unix", "connect_tcp", "connect_socket", "start",
     "default_socket_path", "valid_id", "id_from_key", "key_from_id",
-    "ClientConfig", "MixConfig", "Received",
+    "ClientConfig", "MixConfig", "Received", "MessageStatus",
     "NymError", "TransportError", "ConnectError", "ProtocolError", "RemoteError",
     "InvalidArgument", "NotFound", "StartError", "Timeout",
     "START_TIMEOUT", "WATCH_INTERVAL", "KEY_BYTES", "ID_CHARS",
     "MAX_REQUEST_BYTES", "MAX_RESPONSE_BYTES", "MAX_REPLY_SURBS", "TAG_BYTES",
+    "MESSAGE_ID_BYTES",
 ]

@@ -189,32 +189,43 @@ class Client:
         return v
 
     def send(self, recipient: Union[ClientConfig, str], message: Message,
-             reply_surbs: int = 0) -> None:
-        """Sends message to recipient (nym_send): a ClientConfig (from
-        clients(); its key and its provider's key matter), or an id, which
-        is send_id(). With reply_surbs (1 to 16, nym_send_with_replies),
-        the recipient can answer that many times with reply(), knowing
-        only a random sender tag. Returns once nymd has queued it durably."""
+             reply_surbs: int = 0) -> Optional[bytes]:
+        """Sends message to recipient (nym_send_message): a ClientConfig
+        (from clients(); its key and its provider's key matter), or an id,
+        which is send_id(). With reply_surbs (1 to 16), the recipient can
+        answer that many times with reply(), knowing only a random sender
+        tag. Returns once nymd has queued it durably, with its message id
+        (16 bytes, for status(); None from a nymd older than delivery
+        status)."""
         if isinstance(recipient, str):
-            self.send_id(recipient, message, reply_surbs)
-            return
+            return self.send_id(recipient, message, reply_surbs)
         if not isinstance(recipient, ClientConfig):
             raise InvalidArgument("send: the recipient is a ClientConfig or an id")
-        self._call(wire.encode_request("send", recipient, _bytes(message),
-                                       reply_surbs=reply_surbs), "send")
+        mid = self._call(wire.encode_request("send", recipient, _bytes(message),
+                                             reply_surbs=reply_surbs), "send")
+        assert mid is None or isinstance(mid, bytes)
+        return mid
 
-    def send_id(self, recipient_id: str, message: Message, reply_surbs: int = 0) -> None:
+    def send_id(self, recipient_id: str, message: Message,
+                reply_surbs: int = 0) -> Optional[bytes]:
         """Sends to the registered client with this id (nym_send_id): finds
         it with clients(), then, if missing, with clients(refresh=True).
-        NotFound when it is in neither."""
+        NotFound when it is in neither. Returns the message id, as send()."""
         key = wire.key_from_id(recipient_id)
         data = _bytes(message)
         for refresh in (False, True):
             for c in self.clients(refresh=refresh):
                 if c.id == recipient_id or c.pubkey == key:
-                    self.send(c, data, reply_surbs)
-                    return
+                    return self.send(c, data, reply_surbs)
         raise NotFound("recipient %s is not a registered client in nymd's topology" % recipient_id)
+
+    def status(self, message_id: bytes) -> wire.MessageStatus:
+        """The delivery status of the message send() gave this id
+        (nym_status); RemoteError when nymd does not know it (never sent
+        here, or forgotten 7 days after it ended)."""
+        st = self._call(wire.encode_request("status", message_id=message_id), "status")
+        assert isinstance(st, wire.MessageStatus)
+        return st
 
     def fetch(self) -> List[bytes]:
         """Takes the messages received so far, oldest first (nym_fetch);
@@ -232,11 +243,14 @@ class Client:
         assert isinstance(res.value, list)
         return [wire.Received(m) for m in res.value]  # an older nymd
 
-    def reply(self, sender_tag: bytes, message: Message) -> None:
+    def reply(self, sender_tag: bytes, message: Message) -> Optional[bytes]:
         """Answers the message of sender_tag through one of its reply
-        blocks, each used once (nym_reply); RemoteError when none is left."""
-        self._call(wire.encode_request("reply", message=_bytes(message),
-                                       tag=bytes(sender_tag)), "reply")
+        blocks, each used once (nym_reply_message); RemoteError when none
+        is left. Returns the reply's message id, as send()."""
+        mid = self._call(wire.encode_request("reply", message=_bytes(message),
+                                             tag=bytes(sender_tag)), "reply")
+        assert mid is None or isinstance(mid, bytes)
+        return mid
 
     def flush(self) -> None:
         """Returns once nymd has written every earlier answer (nym_flush)."""

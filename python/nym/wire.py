@@ -45,10 +45,15 @@ WT_I32 = 5
 # The oneof field numbers of types.Request and types.Response.
 REQ_SEND, REQ_FETCH, REQ_CLIENTS, REQ_DETAILS, REQ_FLUSH = 2, 3, 4, 5, 6
 REQ_REPLY = 10          # nymd's addition (docs/replies.md)
+REQ_STATUS = 7          # nymd's addition (docs/acks.md)
 RESPONSE_KINDS = {1: "exception", 2: "send", 3: "fetch", 4: "clients",
-                  5: "details", 6: "flush", 10: "reply"}
+                  5: "details", 6: "flush", 7: "status", 10: "reply"}
 MAX_REPLY_SURBS = 16    # reply blocks one send may ask for
 TAG_BYTES = 16          # a sender tag
+MESSAGE_ID_BYTES = 16   # a message id (send's answer, status)
+#: MessageStatus.State of proto/types.proto, by number, as libnym's
+#: nym_message_state_name() names them.
+STATES = {0: "queued", 1: "sending", 2: "delivered", 3: "failed", 4: "sent"}
 
 
 @dataclass(frozen=True)
@@ -83,11 +88,12 @@ class ClientConfig:
 @dataclass(frozen=True)
 class Response:
     """A decoded Response: ``kind`` is ``exception``, ``send``, ``fetch``,
-    ``clients``, ``details``, ``flush``, ``empty`` (no known member) or
-    ``unknown:N`` (a member this module does not know, field N).
-    ``value`` is the exception's text (str), the fetched messages
-    (list of bytes), the clients (list of ClientConfig), our details
-    (ClientConfig or None), or None."""
+    ``clients``, ``details``, ``flush``, ``reply``, ``status``, ``empty``
+    (no known member) or ``unknown:N`` (a member this module does not
+    know, field N). ``value`` is the exception's text (str), the fetched
+    messages (list of bytes), the clients (list of ClientConfig), our
+    details (ClientConfig or None), the message id of a send or reply
+    (16 bytes, or None from an older nymd), a MessageStatus, or None."""
 
     kind: str
     value: object = None
@@ -103,6 +109,22 @@ class Received:
     message: bytes
     sender_tag: Optional[bytes] = None
     message_id: Optional[bytes] = None
+
+
+@dataclass(frozen=True)
+class MessageStatus:
+    """A sent message's delivery status (docs/acks.md): ``state`` is
+    ``queued`` (stored, no packet with the provider yet), ``sending``
+    (``acknowledged`` of its ``packets`` acknowledged so far),
+    ``delivered`` (all of them), ``failed`` (given up at its expiry:
+    ``reason`` says why), ``sent`` (a reply: our provider has it; replies
+    are not acknowledged), or ``state-N`` for a state of a later nymd."""
+
+    message_id: bytes
+    state: str = "queued"
+    packets: int = 0
+    acknowledged: int = 0
+    reason: str = ""
 
 
 # ---- ids -------------------------------------------------------------------
@@ -190,11 +212,12 @@ def encode_client_config(c: ClientConfig) -> bytes:
 
 def encode_request(kind: str, recipient: Optional[ClientConfig] = None,
                    message: bytes = b"", refresh: bool = False, reply_surbs: int = 0,
-                   tag: Optional[bytes] = None) -> bytes:
+                   tag: Optional[bytes] = None, message_id: Optional[bytes] = None) -> bytes:
     """The body of a Request: ``send`` (to recipient, with reply_surbs
     reply blocks: nymd's addition), ``fetch``, ``clients`` (refresh:
-    nymd's addition, fetch the topology first), ``details``, ``flush`` or
-    ``reply`` (nymd's: message through a block of sender tag tag).
+    nymd's addition, fetch the topology first), ``details``, ``flush``,
+    ``reply`` (nymd's: message through a block of sender tag tag) or
+    ``status`` (nymd's: the state of the message of message_id).
     InvalidArgument when it is larger than nymd accepts."""
     if kind == "send":
         if recipient is None:
@@ -209,6 +232,11 @@ def encode_request(kind: str, recipient: Optional[ClientConfig] = None,
         if tag is None or len(tag) != TAG_BYTES:
             raise InvalidArgument("reply: a sender tag is %d bytes" % TAG_BYTES)
         body = _len_field(REQ_REPLY, _bytes_field(1, bytes(tag)) + _bytes_field(2, message))
+    elif kind == "status":
+        if not isinstance(message_id, (bytes, bytearray, memoryview)) or \
+                len(message_id) != MESSAGE_ID_BYTES:
+            raise InvalidArgument("status: a message id is %d bytes" % MESSAGE_ID_BYTES)
+        body = _len_field(REQ_STATUS, _bytes_field(1, bytes(message_id)))
     elif kind == "fetch":
         body = _len_field(REQ_FETCH, b"")
     elif kind == "clients":
@@ -371,6 +399,36 @@ def _received(buf: bytes, start: int, end: int, what: str) -> Received:
     return Received(**v)
 
 
+def _message_id(buf: bytes, span: Tuple[int, int], what: str) -> Optional[bytes]:
+    mid = bytes(buf[span[0]:span[1]])
+    if not mid:
+        return None
+    if len(mid) != MESSAGE_ID_BYTES:
+        raise ProtocolError("%s is %d bytes, not %d" % (what, len(mid), MESSAGE_ID_BYTES))
+    return mid
+
+
+def _status(buf: bytes, start: int, end: int, what: str) -> MessageStatus:
+    v: dict = {"message_id": None, "state": "queued", "packets": 0, "acknowledged": 0,
+               "reason": ""}
+    for num, wt, val in _fields(buf, start, end, what):
+        if num == 1:
+            _want(what, num, wt, WT_LEN)
+            v["message_id"] = _message_id(buf, val, what + " message id")
+        elif num == 2:
+            _want(what, num, wt, WT_VARINT)
+            v["state"] = STATES.get(val, "state-%d" % val)
+        elif num in (3, 4):
+            _want(what, num, wt, WT_VARINT)
+            v["packets" if num == 3 else "acknowledged"] = val & 0xFFFFFFFF
+        elif num == 5:
+            _want(what, num, wt, WT_LEN)
+            v["reason"] = _string(buf, val, what + " reason")
+    if v["message_id"] is None:
+        raise ProtocolError("%s without a message id" % what)
+    return MessageStatus(**v)
+
+
 def decode_response(body: bytes) -> Response:
     """A Response from the bytes of one frame. ProtocolError when they are
     not one; unknown fields are skipped. Of several members of the oneof,
@@ -418,7 +476,16 @@ def decode_response(body: bytes) -> Response:
                     _want(what, n, w, WT_LEN)
                     details = _client_config(buf, v[0], v[1], "details")
             result = Response(kind, details)
-        else:  # send, flush: empty messages; check their fields are well formed
+        elif kind == "status":
+            result = Response(kind, _status(buf, start, end, what))
+        elif kind in ("send", "reply"):
+            mid = None  # nymd's addition: the message id (docs/acks.md)
+            for n, w, v in _fields(buf, start, end, what):
+                if n == 1:
+                    _want(what, n, w, WT_LEN)
+                    mid = _message_id(buf, v, what + " message id")
+            result = Response(kind, mid)
+        else:  # flush: an empty message; check its fields are well formed
             for _ in _fields(buf, start, end, what):
                 pass
             result = Response(kind)

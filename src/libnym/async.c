@@ -38,6 +38,8 @@ struct async_req {
 		nym_clients_cb	*clients;
 		nym_details_cb	*details;
 		nym_message_cb	*message;
+		nym_sent_cb	*sent;
+		nym_status_cb	*status;
 	} cb;
 	void			*arg;
 	unsigned long		 id;
@@ -62,6 +64,9 @@ struct nym_async {
 	enum async_sub		 sub;
 	nym_message_cb		*sub_cb;
 	void			*sub_arg;
+	enum async_sub		 watch;		/* nym_async_watch(), as sub */
+	nym_status_cb		*watch_cb;
+	void			*watch_arg;
 	int			 failed;
 	int			 dying;		/* nym_async_free() was called */
 	int			 depth;		/* user callbacks running */
@@ -83,27 +88,38 @@ async_call_error(struct nym_async *a, struct async_req *r, int err)
 	r->finished = 1;
 	if (r->kind == WIRE_SUBSCRIBE)
 		a->sub = SUB_NONE;
+	if (r->kind == WIRE_WATCH)
+		a->watch = SUB_NONE;
 	a->depth++;
 	switch (r->kind) {
 	case WIRE_FETCH:	r->cb.fetch(a, err, NULL, 0, r->arg); break;
 	case WIRE_CLIENTS:	r->cb.clients(a, err, NULL, 0, r->arg); break;
 	case WIRE_DETAILS:	r->cb.details(a, err, NULL, r->arg); break;
 	case WIRE_SUBSCRIBE:	r->cb.message(a, err, NULL, r->arg); break;
+	case WIRE_SEND_ID:	r->cb.sent(a, err, NULL, r->arg); break;
+	case WIRE_STATUS:
+	case WIRE_WATCH:	r->cb.status(a, err, NULL, r->arg); break;
 	default:		r->cb.done(a, err, r->arg); break;
 	}
 	a->depth--;
 }
 
-/* An active subscription ends: its callback's last call. */
+/* An active subscription and watch end: their callbacks' last calls. */
 static void
 async_end_subscription(struct nym_async *a, int err)
 {
-	if (a->sub != SUB_ACTIVE)
-		return;
-	a->sub = SUB_NONE;
-	a->depth++;
-	a->sub_cb(a, err, NULL, a->sub_arg);
-	a->depth--;
+	if (a->sub == SUB_ACTIVE) {
+		a->sub = SUB_NONE;
+		a->depth++;
+		a->sub_cb(a, err, NULL, a->sub_arg);
+		a->depth--;
+	}
+	if (a->watch == SUB_ACTIVE) {
+		a->watch = SUB_NONE;
+		a->depth++;
+		a->watch_cb(a, err, NULL, a->watch_arg);
+		a->depth--;
+	}
 }
 
 static struct async_req *
@@ -250,12 +266,40 @@ async_pushed(struct nym_async *a, const Types__Response *res)
 	free(list);
 }
 
+/* Hands a pushed status change to the watch's callback. */
+static void
+async_changed(struct nym_async *a, const Types__Response *res)
+{
+	struct nym_message_status st;
+	int rc;
+
+	if (a->watch != SUB_ACTIVE) {
+		wire_error(a->c->err, NYM_ERR_PROTOCOL,
+		    "nymd pushed a status change to a connection that did not watch");
+		async_fail(a, NYM_ERR_PROTOCOL);
+		return;
+	}
+	if ((rc = wire_status(a->c->err, res->changed, &st)) != 0) {
+		async_fail(a, rc);
+		return;
+	}
+	if (a->dying)
+		return;
+	a->depth++;
+	a->watch_cb(a, 0, &st, a->watch_arg);
+	a->depth--;
+}
+
+static const uint8_t no_id[NYM_MESSAGE_ID_BYTES];
+
 /* Calls r's callback with the answer in res (rc 0) or the error rc. */
 static void
 async_deliver(struct nym_async *a, struct async_req *r, int rc, Types__Response *res)
 {
 	struct nym_message *msgs = NULL;
 	struct nym_client_config *list = NULL, details;
+	struct nym_message_status st;
+	uint8_t id[NYM_MESSAGE_ID_BYTES];
 	size_t n = 0;
 
 	if (rc != 0) {
@@ -281,6 +325,20 @@ async_deliver(struct nym_async *a, struct async_req *r, int rc, Types__Response 
 		/* Silent: the callback hears of messages, or of the end. */
 		a->sub = SUB_ACTIVE;
 		break;
+	case WIRE_SEND_ID:
+		/* An older nymd gives no id: NULL, as on an error. */
+		rc = wire_message_id(a->c->err, res->send, id);
+		r->cb.sent(a, rc, rc == 0 && memcmp(id, no_id, sizeof(id)) != 0 ?
+		    id : NULL, r->arg);
+		break;
+	case WIRE_STATUS:
+		rc = wire_status(a->c->err, res->status, &st);
+		r->cb.status(a, rc, rc == 0 ? &st : NULL, r->arg);
+		break;
+	case WIRE_WATCH:
+		/* Silent: the callback hears of changes, or of the end. */
+		a->watch = SUB_ACTIVE;
+		break;
 	default:
 		r->cb.done(a, rc, r->arg);
 		break;
@@ -303,8 +361,11 @@ async_answer(struct nym_async *a, const uint8_t *body, size_t len)
 
 	/* With nothing pending, only a push may come. */
 	rc = wire_unpack(a->c->err, r != NULL ? r->kind : WIRE_SUBSCRIBE, body, len, &res);
-	if (rc == WIRE_PUSHED) {
-		async_pushed(a, res);
+	if (rc == WIRE_PUSHED || rc == WIRE_CHANGED) {
+		if (rc == WIRE_PUSHED)
+			async_pushed(a, res);
+		else
+			async_changed(a, res);
 		types__response__free_unpacked(res, NULL);
 		return;
 	}
@@ -497,13 +558,16 @@ async_request(struct nym_async *a, enum wire_kind kind,
 	case WIRE_CLIENTS:	r->cb.clients = (nym_clients_cb *)cb; break;
 	case WIRE_DETAILS:	r->cb.details = (nym_details_cb *)cb; break;
 	case WIRE_SUBSCRIBE:	r->cb.message = (nym_message_cb *)cb; break;
+	case WIRE_SEND_ID:	r->cb.sent = (nym_sent_cb *)cb; break;
+	case WIRE_STATUS:
+	case WIRE_WATCH:	r->cb.status = (nym_status_cb *)cb; break;
 	default:		r->cb.done = (nym_done_cb *)cb; break;
 	}
 	r->arg = arg;
 	r->id = ++a->last_id;
-	/* A subscription is not timed: its messages may be long in coming,
-	 * and those pushed after a give-up would be lost. */
-	if (a->timeout_ms > 0 && kind != WIRE_SUBSCRIBE) {
+	/* A subscription or a watch is not timed: its pushes may be long in
+	 * coming, and those pushed after a give-up would be lost. */
+	if (a->timeout_ms > 0 && kind != WIRE_SUBSCRIBE && kind != WIRE_WATCH) {
 		r->timeout_ms = a->timeout_ms;
 		r->deadline_ms = async_now_ms() + (long)a->timeout_ms;
 	}
@@ -560,6 +624,42 @@ nym_async_subscribe(struct nym_async *a, nym_message_cb *cb, void *arg)
 }
 
 int
+nym_async_send_message(struct nym_async *a, const struct nym_client_config *rcpt,
+    const void *msg, size_t len, nym_sent_cb *cb, void *arg)
+{
+	return async_request(a, WIRE_SEND_ID, rcpt, msg, len, (void (*)(void))cb, arg);
+}
+
+int
+nym_async_status(struct nym_async *a, const uint8_t id[NYM_MESSAGE_ID_BYTES],
+    nym_status_cb *cb, void *arg)
+{
+	if (id == NULL)
+		return NYM_ERR_INVALID;
+	return async_request(a, WIRE_STATUS, NULL, id, NYM_MESSAGE_ID_BYTES,
+	    (void (*)(void))cb, arg);
+}
+
+int
+nym_async_watch(struct nym_async *a, nym_status_cb *cb, void *arg)
+{
+	int rc;
+
+	if (a == NULL || cb == NULL)
+		return NYM_ERR_INVALID;
+	if (a->watch != SUB_NONE)
+		return wire_error(a->c->err, NYM_ERR_INVALID,
+		    "this connection watches already");
+	rc = async_request(a, WIRE_WATCH, NULL, NULL, 0, (void (*)(void))cb, arg);
+	if (rc != 0)
+		return rc;
+	a->watch = SUB_ASKED;
+	a->watch_cb = cb;
+	a->watch_arg = arg;
+	return 0;
+}
+
+int
 nym_async_set_timeout(struct nym_async *a, unsigned int ms)
 {
 	if (a == NULL)
@@ -586,9 +686,10 @@ nym_cancel(struct nym_async *a, unsigned long id)
 	if (r == NULL || r->finished)
 		return wire_error(a->c->err, NYM_ERR_NOT_FOUND,
 		    "request %lu is not pending", id);
-	if (r->kind == WIRE_SUBSCRIBE)
+	if (r->kind == WIRE_SUBSCRIBE || r->kind == WIRE_WATCH)
 		return wire_error(a->c->err, NYM_ERR_INVALID,
-		    "a subscription ends with nym_async_free(), not nym_cancel()");
+		    "a subscription or a watch ends with nym_async_free(), not "
+		    "nym_cancel()");
 	wire_error(a->c->err, NYM_ERR_CANCELED, "request %lu was canceled", id);
 	async_call_error(a, r, NYM_ERR_CANCELED);
 	/* Freed from that callback, outside any other: now. */

@@ -331,6 +331,14 @@ client_answer(struct nym_client *c, enum wire_kind kind, Types__Response **res)
 			return rc;
 		rc = wire_unpack(c->err, kind, body, body_len, res);
 		free(body);
+		if (rc == WIRE_CHANGED) {
+			/* Blocking connections never ask to watch. */
+			types__response__free_unpacked(*res, NULL);
+			*res = NULL;
+			c->broken = 1;
+			return wire_error(c->err, NYM_ERR_PROTOCOL, "nymd pushed a "
+			    "status change to a connection that did not watch");
+		}
 		if (rc != WIRE_PUSHED)
 			return rc;
 		rc = client_stash(c, *res);
@@ -363,19 +371,63 @@ client_call(struct nym_client *c, enum wire_kind kind,
 	return client_answer(c, kind, res);
 }
 
-int
-nym_send(struct nym_client *c, const struct nym_client_config *rcpt,
-    const void *msg, size_t len)
+static int client_call_request(struct nym_client *, const Types__Request *, int,
+    Types__Response **);
+
+/*
+ * A send to rcpt, with reply_surbs reply blocks; the message id nymd gave
+ * it into id (all zero if none), unless id is NULL.
+ */
+static int
+client_send(struct nym_client *c, const struct nym_client_config *rcpt,
+    const void *msg, size_t len, unsigned int reply_surbs,
+    uint8_t id[NYM_MESSAGE_ID_BYTES])
 {
+	Types__Request *req;
 	Types__Response *res;
+	uint8_t *frame;
+	size_t frame_len, n;
+	int64_t body;
 	int rc;
 
 	if (c == NULL)
 		return NYM_ERR_INVALID;
-	if ((rc = client_call(c, WIRE_SEND, rcpt, msg, len, &res)) != 0)
+	if (reply_surbs > NYM_MAX_REPLY_SURBS)
+		return wire_error(c->err, NYM_ERR_INVALID, "send: too many reply blocks: "
+		    "%u, the maximum is %d", reply_surbs, NYM_MAX_REPLY_SURBS);
+	if (reply_surbs == 0) {
+		rc = client_call(c, WIRE_SEND, rcpt, msg, len, &res);
+	} else {
+		/* The send request as nym_send() makes it, with reply_surbs. */
+		if ((rc = wire_pack(c->err, WIRE_SEND, rcpt, msg, len, &frame,
+		    &frame_len)) != 0)
+			return rc;
+		rc = frame_get_varint(frame, frame_len, &body);
+		n = rc > 0 ? (size_t)rc : frame_len;
+		req = types__request__unpack(NULL, frame_len - n, frame + n);
+		free(frame);
+		if (req == NULL || req->send == NULL) {
+			if (req != NULL)
+				types__request__free_unpacked(req, NULL);
+			return wire_error(c->err, NYM_ERR_NOMEM, "out of memory");
+		}
+		req->send->reply_surbs = reply_surbs;
+		rc = client_call_request(c, req, WIRE_SEND, &res);
+		types__request__free_unpacked(req, NULL);
+	}
+	if (rc != 0)
 		return rc;
+	if (id != NULL)
+		rc = wire_message_id(c->err, res->send, id);
 	types__response__free_unpacked(res, NULL);
-	return 0;
+	return rc;
+}
+
+int
+nym_send(struct nym_client *c, const struct nym_client_config *rcpt,
+    const void *msg, size_t len)
+{
+	return client_send(c, rcpt, msg, len, 0, NULL);
 }
 
 /* The clients nymd's topology lists; refresh: fetched from the directory
@@ -404,7 +456,7 @@ client_list(struct nym_client *c, int refresh, struct nym_client_config **list,
  */
 static int
 client_send_id(struct nym_client *c, const char *id, const void *msg, size_t len,
-    unsigned int reply_surbs)
+    unsigned int reply_surbs, uint8_t msgid[NYM_MESSAGE_ID_BYTES])
 {
 	struct nym_client_config *list;
 	uint8_t key[NYM_KEY_BYTES];
@@ -423,8 +475,7 @@ client_send_id(struct nym_client *c, const char *id, const void *msg, size_t len
 		for (size_t i = 0; i < n; i++) {
 			if (strcmp(list[i].id, id) == 0 || (list[i].has_pubkey &&
 			    memcmp(list[i].pubkey, key, sizeof(key)) == 0)) {
-				rc = reply_surbs == 0 ? nym_send(c, &list[i], msg, len) :
-				    nym_send_with_replies(c, &list[i], msg, len, reply_surbs);
+				rc = client_send(c, &list[i], msg, len, reply_surbs, msgid);
 				free(list);
 				return rc;
 			}
@@ -438,7 +489,7 @@ client_send_id(struct nym_client *c, const char *id, const void *msg, size_t len
 int
 nym_send_id(struct nym_client *c, const char *id, const void *msg, size_t len)
 {
-	return client_send_id(c, id, msg, len, 0);
+	return client_send_id(c, id, msg, len, 0, NULL);
 }
 
 int
@@ -692,8 +743,8 @@ static int
 client_call_request(struct nym_client *c, const Types__Request *req, int kind,
     Types__Response **res)
 {
-	uint8_t hdr[FRAME_VARINT_MAX_BYTES], *frame, *body;
-	size_t len = types__request__get_packed_size(req), have = 0, body_len = 0;
+	uint8_t *frame;
+	size_t len = types__request__get_packed_size(req);
 	int rc, n;
 
 	if (c->broken)
@@ -711,73 +762,27 @@ client_call_request(struct nym_client *c, const Types__Request *req, int kind,
 	free(frame);
 	if (rc != 0)
 		return rc;
-	do {
-		if ((rc = client_read(c, hdr + have, 1)) != 0)
-			return rc;
-		have++;
-		n = frame_parse_length(hdr, have, NYM_MAX_RESPONSE_BYTES, &body_len);
-	} while (n == 0);
-	if (n < 0) {
-		c->broken = 1;
-		return wire_error(c->err, NYM_ERR_PROTOCOL, "bad frame from nymd: %s",
-		    frame_strerror(n));
-	}
-	if ((body = malloc(body_len ? body_len : 1)) == NULL) {
-		c->broken = 1;
-		return wire_error(c->err, NYM_ERR_NOMEM, "out of memory");
-	}
-	if ((rc = client_read(c, body, body_len)) == 0)
-		rc = wire_unpack(c->err, (enum wire_kind)kind, body, body_len, res);
-	free(body);
-	return rc;
+	/* Pushed messages met on the way are kept, as for every request. */
+	return client_answer(c, (enum wire_kind)kind, res);
 }
 
 int
 nym_send_with_replies(struct nym_client *c, const struct nym_client_config *rcpt,
     const void *msg, size_t len, unsigned int reply_surbs)
 {
-	Types__Request *req;
-	Types__Response *res;
-	uint8_t *frame;
-	size_t frame_len, n;
-	int64_t body;
-	int rc;
-
-	if (c == NULL)
-		return NYM_ERR_INVALID;
-	if (reply_surbs > NYM_MAX_REPLY_SURBS)
-		return wire_error(c->err, NYM_ERR_INVALID, "send: too many reply blocks: "
-		    "%u, the maximum is %d", reply_surbs, NYM_MAX_REPLY_SURBS);
-	/* The send request as nym_send() makes it, with reply_surbs added. */
-	if ((rc = wire_pack(c->err, WIRE_SEND, rcpt, msg, len, &frame, &frame_len)) != 0)
-		return rc;
-	rc = frame_get_varint(frame, frame_len, &body);
-	n = rc > 0 ? (size_t)rc : frame_len;
-	req = types__request__unpack(NULL, frame_len - n, frame + n);
-	free(frame);
-	if (req == NULL || req->send == NULL) {
-		if (req != NULL)
-			types__request__free_unpacked(req, NULL);
-		return wire_error(c->err, NYM_ERR_NOMEM, "out of memory");
-	}
-	req->send->reply_surbs = reply_surbs;
-	rc = client_call_request(c, req, WIRE_SEND, &res);
-	types__request__free_unpacked(req, NULL);
-	if (rc == 0)
-		types__response__free_unpacked(res, NULL);
-	return rc;
+	return client_send(c, rcpt, msg, len, reply_surbs, NULL);
 }
 
 int
 nym_send_id_with_replies(struct nym_client *c, const char *id, const void *msg,
     size_t len, unsigned int reply_surbs)
 {
-	return client_send_id(c, id, msg, len, reply_surbs);
+	return client_send_id(c, id, msg, len, reply_surbs, NULL);
 }
 
 int
-nym_reply(struct nym_client *c, const uint8_t tag[NYM_TAG_BYTES], const void *msg,
-    size_t len)
+nym_reply_message(struct nym_client *c, const uint8_t tag[NYM_TAG_BYTES],
+    const void *msg, size_t len, uint8_t id[NYM_MESSAGE_ID_BYTES])
 {
 	Types__Request req = TYPES__REQUEST__INIT;
 	Types__RequestReply rr = TYPES__REQUEST_REPLY__INIT;
@@ -792,10 +797,19 @@ nym_reply(struct nym_client *c, const uint8_t tag[NYM_TAG_BYTES], const void *ms
 	rr.message.len = len;
 	req.value_case = TYPES__REQUEST__VALUE_REPLY;
 	req.reply = &rr;
-	if ((rc = client_call_request(c, &req, TYPES__REQUEST__VALUE_REPLY, &res)) != 0)
+	if ((rc = client_call_request(c, &req, WIRE_REPLY, &res)) != 0)
 		return rc;
+	if (id != NULL)
+		rc = wire_message_id(c->err, res->reply, id);
 	types__response__free_unpacked(res, NULL);
-	return 0;
+	return rc;
+}
+
+int
+nym_reply(struct nym_client *c, const uint8_t tag[NYM_TAG_BYTES], const void *msg,
+    size_t len)
+{
+	return nym_reply_message(c, tag, msg, len, NULL);
 }
 
 /* The received list, or the messages list of an older nymd. */
@@ -861,4 +875,50 @@ void
 nym_received_free(struct nym_received *msgs)
 {
 	free(msgs);
+}
+
+int
+nym_send_message(struct nym_client *c, const struct nym_client_config *rcpt,
+    const char *rcpt_id, const void *msg, size_t len, unsigned int reply_surbs,
+    uint8_t id[NYM_MESSAGE_ID_BYTES])
+{
+	if (c == NULL)
+		return NYM_ERR_INVALID;
+	if (id != NULL)
+		memset(id, 0, NYM_MESSAGE_ID_BYTES);
+	if (rcpt != NULL)
+		return client_send(c, rcpt, msg, len, reply_surbs, id);
+	if (rcpt_id == NULL)
+		return wire_error(c->err, NYM_ERR_INVALID, "send: no recipient");
+	return client_send_id(c, rcpt_id, msg, len, reply_surbs, id);
+}
+
+int
+nym_status(struct nym_client *c, const uint8_t id[NYM_MESSAGE_ID_BYTES],
+    struct nym_message_status *out)
+{
+	Types__Response *res;
+	int rc;
+
+	if (c == NULL || id == NULL || out == NULL)
+		return NYM_ERR_INVALID;
+	memset(out, 0, sizeof(*out));
+	if ((rc = client_call(c, WIRE_STATUS, NULL, id, NYM_MESSAGE_ID_BYTES, &res)) != 0)
+		return rc;
+	rc = wire_status(c->err, res->status, out);
+	types__response__free_unpacked(res, NULL);
+	return rc;
+}
+
+const char *
+nym_message_state_name(int state)
+{
+	switch (state) {
+	case NYM_MESSAGE_QUEUED:	return "queued";
+	case NYM_MESSAGE_SENDING:	return "sending";
+	case NYM_MESSAGE_DELIVERED:	return "delivered";
+	case NYM_MESSAGE_FAILED:	return "failed";
+	case NYM_MESSAGE_SENT:		return "sent";
+	default:			return "unknown";
+	}
 }

@@ -24,7 +24,8 @@ extern "C" {
 
 /*
  * The version of this header; nym_version() says that of the library in
- * use ("0.1.0"), which may be newer. The symbols are versioned (NYM_1.0).
+ * use ("0.1.0"), which may be newer. The symbols are versioned (NYM_1.0;
+ * delivery status NYM_1.1).
  */
 #define NYM_VERSION_MAJOR	0
 #define NYM_VERSION_MINOR	1
@@ -296,6 +297,77 @@ NYM_API int	nym_reply(struct nym_client *, const uint8_t tag[NYM_TAG_BYTES],
 	    const void *msg, size_t len);
 NYM_API int	nym_fetch_received(struct nym_client *, struct nym_received **msgs, size_t *n);
 NYM_API void	nym_received_free(struct nym_received *msgs);
+
+/*
+ * Delivery status (docs/acks.md, libnym(3)), nymd's addition. nymd gives
+ * every message sent (and every reply) a message id of
+ * NYM_MESSAGE_ID_BYTES; the recipient's provider acknowledges each of its
+ * packets, and nymd sends again what is not acknowledged, until the
+ * message is delivered or it expires (failed). Symbols of NYM_1.1.
+ *
+ * nym_send_message() is the send that gives the id: to recipient as
+ * nym_send() does or, when recipient is NULL, to the client recipient_id
+ * as nym_send_id() does; with reply_surbs reply blocks (0: none) as
+ * nym_send_with_replies(). The id is written to id unless it is NULL; it
+ * is all zero when nymd gave none (a nymd older than delivery status).
+ * nym_reply_message() is nym_reply() giving the reply's id.
+ *
+ * nym_status() asks the state of the message with that id: NYM_ERR_REMOTE
+ * when nymd does not know it ("status: no message with id ...": never
+ * sent by this nymd, or forgotten 7 days after it ended).
+ * nym_message_state_name() is "queued", "sending", "delivered", "failed",
+ * "sent" (a reply: replies are not acknowledged), or "unknown".
+ */
+enum nym_message_state {
+	NYM_MESSAGE_QUEUED = 0,		/* stored; no packet of it with the provider yet */
+	NYM_MESSAGE_SENDING = 1,	/* packets out; acknowledged of packets acknowledged */
+	NYM_MESSAGE_DELIVERED = 2,	/* every packet is in the recipient's mailbox */
+	NYM_MESSAGE_FAILED = 3,		/* given up at its expiry: reason says why */
+	NYM_MESSAGE_SENT = 4		/* a reply: our provider has it */
+};
+
+#define NYM_REASON_BYTES	256
+
+struct nym_message_status {
+	uint8_t		id[NYM_MESSAGE_ID_BYTES];
+	int		state;		/* an enum nym_message_state (a later nymd may add some) */
+	unsigned int	packets;	/* its packets (fragments) in all */
+	unsigned int	acknowledged;	/* of them acknowledged */
+	char		reason[NYM_REASON_BYTES];	/* NYM_MESSAGE_FAILED: why; else "" */
+};
+
+NYM_API int	nym_send_message(struct nym_client *, const struct nym_client_config *recipient,
+	    const char *recipient_id, const void *msg, size_t len, unsigned int reply_surbs,
+	    uint8_t id[NYM_MESSAGE_ID_BYTES]);
+NYM_API int	nym_reply_message(struct nym_client *, const uint8_t tag[NYM_TAG_BYTES],
+	    const void *msg, size_t len, uint8_t id[NYM_MESSAGE_ID_BYTES]);
+NYM_API int	nym_status(struct nym_client *, const uint8_t id[NYM_MESSAGE_ID_BYTES],
+	    struct nym_message_status *out);
+NYM_API const char *nym_message_state_name(int state);
+
+/*
+ * The same on the asynchronous API. nym_async_send_message() is
+ * nym_async_send() whose callback gets the message's id (NULL on error,
+ * or from an older nymd). nym_async_status() asks one message's state.
+ * nym_async_watch() makes nymd push every change of a sent message's
+ * state to this handle from now on: cb is called with each (err 0), of
+ * every message this nymd sends, whoever asked for it; a refused watch, a
+ * lost connection or nym_async_free() end it with one last call with err.
+ * Like a subscription it has no deadline and cannot be canceled; one per
+ * handle. A message's changes come in order, after its send's answer; a
+ * handle that reads too slowly for nymd (4096 changes behind) is given
+ * each message's latest where it can (nym_async_status() still has each).
+ */
+typedef void	nym_sent_cb(struct nym_async *, int err, const uint8_t *id, void *arg);
+typedef void	nym_status_cb(struct nym_async *, int err,
+		    const struct nym_message_status *status, void *arg);
+
+NYM_API int	nym_async_send_message(struct nym_async *,
+	    const struct nym_client_config *recipient, const void *msg, size_t len,
+	    nym_sent_cb *cb, void *arg);
+NYM_API int	nym_async_status(struct nym_async *, const uint8_t id[NYM_MESSAGE_ID_BYTES],
+	    nym_status_cb *cb, void *arg);
+NYM_API int	nym_async_watch(struct nym_async *, nym_status_cb *cb, void *arg);
 
 #ifdef __cplusplus
 }

@@ -32,7 +32,21 @@ wire_response_name(Types__Response__ValueCase c)
 	case TYPES__RESPONSE__VALUE_SUBSCRIBE:	return "subscribe";
 	case TYPES__RESPONSE__VALUE_LIMITS:	return "limits";
 	case TYPES__RESPONSE__VALUE_PUSHED:	return "pushed";
+	case TYPES__RESPONSE__VALUE_REPLY:	return "reply";
+	case TYPES__RESPONSE__VALUE_STATUS:	return "status";
+	case TYPES__RESPONSE__VALUE_WATCH:	return "watch";
+	case TYPES__RESPONSE__VALUE_CHANGED:	return "changed";
 	default:				return "empty";
+	}
+}
+
+int
+wire_case(enum wire_kind kind)
+{
+	switch (kind) {
+	case WIRE_CLIENTS_REFRESH:	return TYPES__REQUEST__VALUE_CLIENTS;
+	case WIRE_SEND_ID:		return TYPES__REQUEST__VALUE_SEND;
+	default:			return (int)kind;
 	}
 }
 
@@ -55,14 +69,16 @@ wire_pack(char *err, enum wire_kind kind, const struct nym_client_config *rcpt,
 	Types__RequestFlush fl = TYPES__REQUEST_FLUSH__INIT;
 	Types__RequestSubscribe su = TYPES__REQUEST_SUBSCRIBE__INIT;
 	Types__RequestLimits li = TYPES__REQUEST_LIMITS__INIT;
+	Types__RequestStatus rs = TYPES__REQUEST_STATUS__INIT;
+	Types__RequestWatch wa = TYPES__REQUEST_WATCH__INIT;
 	Config__ClientConfig cc = CONFIG__CLIENT_CONFIG__INIT;
 	Config__MixConfig mc = CONFIG__MIX_CONFIG__INIT;
 	uint8_t key[NYM_KEY_BYTES];
 
-	req.value_case = kind == WIRE_CLIENTS_REFRESH ? TYPES__REQUEST__VALUE_CLIENTS :
-	    (Types__Request__ValueCase)kind;
+	req.value_case = (Types__Request__ValueCase)wire_case(kind);
 	switch (kind) {
 	case WIRE_SEND:
+	case WIRE_SEND_ID:
 		if (rcpt == NULL || (msg == NULL && len > 0))
 			return wire_error(err, NYM_ERR_INVALID, "send: no recipient or no message");
 		if (memchr(rcpt->id, '\0', sizeof(rcpt->id)) == NULL ||
@@ -110,6 +126,14 @@ wire_pack(char *err, enum wire_kind kind, const struct nym_client_config *rcpt,
 	case WIRE_FLUSH:	req.flush = &fl; break;
 	case WIRE_SUBSCRIBE:	req.subscribe = &su; break;
 	case WIRE_LIMITS:	req.limits = &li; break;
+	case WIRE_STATUS:
+		if (msg == NULL || len != NYM_MESSAGE_ID_BYTES)
+			return wire_error(err, NYM_ERR_INVALID, "status: no message id");
+		rs.message_id.data = (uint8_t *)(uintptr_t)msg;
+		rs.message_id.len = len;
+		req.status = &rs;
+		break;
+	case WIRE_WATCH:	req.watch = &wa; break;
 	default:
 		return wire_error(err, NYM_ERR_INVALID, "unknown request %d", (int)kind);
 	}
@@ -150,12 +174,14 @@ wire_unpack(char *err, enum wire_kind kind, const uint8_t *body, size_t len,
 		*out = res;
 		return WIRE_PUSHED;
 	}
-	if (kind == WIRE_CLIENTS_REFRESH)
-		kind = WIRE_CLIENTS;
-	if ((int)res->value_case != (int)kind) {
+	if (res->value_case == TYPES__RESPONSE__VALUE_CHANGED) {
+		*out = res;
+		return WIRE_CHANGED;
+	}
+	if ((int)res->value_case != wire_case(kind)) {
 		wire_error(err, NYM_ERR_PROTOCOL,
 		    "nymd answered a %s request with a %s response",
-		    wire_response_name((Types__Response__ValueCase)kind),
+		    wire_response_name((Types__Response__ValueCase)wire_case(kind)),
 		    wire_response_name(res->value_case));
 		types__response__free_unpacked(res, NULL);
 		return NYM_ERR_PROTOCOL;
@@ -324,4 +350,41 @@ wire_details(char *err, const Types__ResponseOwnDetails *od,
     struct nym_client_config *out)
 {
 	return wire_client_config(err, od != NULL ? od->details : NULL, out);
+}
+
+int
+wire_status(char *err, const Types__MessageStatus *m, struct nym_message_status *out)
+{
+	size_t len;
+
+	memset(out, 0, sizeof(*out));
+	if (m == NULL || m->message_id.len != NYM_MESSAGE_ID_BYTES)
+		return wire_error(err, NYM_ERR_PROTOCOL,
+		    "a message status without a %d-byte message id", NYM_MESSAGE_ID_BYTES);
+	memcpy(out->id, m->message_id.data, NYM_MESSAGE_ID_BYTES);
+	out->state = (int)m->state;
+	out->packets = m->packets;
+	out->acknowledged = m->acknowledged;
+	/* A longer reason from a later nymd is cut, not refused. */
+	len = m->reason != NULL ? strlen(m->reason) : 0;
+	if (len >= sizeof(out->reason))
+		len = sizeof(out->reason) - 1;
+	if (len > 0)
+		memcpy(out->reason, m->reason, len);
+	out->reason[len] = '\0';
+	return 0;
+}
+
+int
+wire_message_id(char *err, const Types__ResponseSendMessage *sm,
+    uint8_t id[NYM_MESSAGE_ID_BYTES])
+{
+	memset(id, 0, NYM_MESSAGE_ID_BYTES);
+	if (sm == NULL || sm->message_id.len == 0)
+		return 0;
+	if (sm->message_id.len != NYM_MESSAGE_ID_BYTES)
+		return wire_error(err, NYM_ERR_PROTOCOL, "a message id of %zu bytes, not %d",
+		    sm->message_id.len, NYM_MESSAGE_ID_BYTES);
+	memcpy(id, sm->message_id.data, NYM_MESSAGE_ID_BYTES);
+	return 0;
 }

@@ -22,7 +22,7 @@
 #define WATCH_DEFAULT_INTERVAL_MS	1000UL
 #define WATCH_MAX_INTERVAL_MS		86400000UL
 
-enum { OPT_TO = 1, OPT_JSON, OPT_INTERVAL, OPT_REPLY_SURBS, OPT_TAGS, OPT_TAG };
+enum { OPT_TO = 1, OPT_JSON, OPT_INTERVAL, OPT_REPLY_SURBS, OPT_TAGS, OPT_TAG, OPT_WATCH };
 
 /* A sender tag on the command line and in fetch --tags: 32 hex digits. */
 #define TAG_HEX_CHARS	(2 * NYM_TAG_BYTES)
@@ -144,6 +144,20 @@ read_stdin(struct nymctl *ctl, uint8_t **out, size_t *out_len)
 	return 0;
 }
 
+/* The id nymd gave a message (for status), on a line of its own; nothing
+ * from a nymd that gives none. */
+static void
+print_message_id(const uint8_t id[NYM_MESSAGE_ID_BYTES])
+{
+	static const uint8_t none[NYM_MESSAGE_ID_BYTES];
+	char hex[NYMCTL_ID_HEX_CHARS + 1];
+
+	if (memcmp(id, none, sizeof(none)) == 0)
+		return;
+	nymctl_hex(hex, id, NYM_MESSAGE_ID_BYTES);
+	printf("%s\n", hex);
+}
+
 int
 cmd_send(struct nymctl *ctl, int argc, char **argv)
 {
@@ -153,7 +167,7 @@ cmd_send(struct nymctl *ctl, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct send_opts o = { NULL, 0, NULL };
-	uint8_t key[NYM_KEY_BYTES], *msg = NULL;
+	uint8_t key[NYM_KEY_BYTES], id[NYM_MESSAGE_ID_BYTES], *msg = NULL;
 	size_t len;
 	int rc;
 
@@ -175,13 +189,13 @@ cmd_send(struct nymctl *ctl, int argc, char **argv)
 		len = strlen(arg);
 
 	nymctl_connect(ctl);
-	if (o.reply_surbs > 0)
-		rc = nym_send_id_with_replies(ctl->c, o.to, msg != NULL ? msg :
-		    (const uint8_t *)arg, len, (unsigned int)o.reply_surbs);
-	else
-		rc = nym_send_id(ctl->c, o.to, msg != NULL ? msg : (const uint8_t *)arg, len);
+	rc = nym_send_message(ctl->c, NULL, o.to, msg != NULL ? msg : (const uint8_t *)arg,
+	    len, (unsigned int)o.reply_surbs, id);
 	free(msg);
-	return rc == 0 ? NYMCTL_EXIT_OK : nymctl_fail(ctl, "send", rc);
+	if (rc != 0)
+		return nymctl_fail(ctl, "send", rc);
+	print_message_id(id);
+	return NYMCTL_EXIT_OK;
 }
 
 struct fetch_opts {
@@ -265,7 +279,7 @@ cmd_reply(struct nymctl *ctl, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct send_opts o = { NULL, 0, NULL };
-	uint8_t tag[NYM_TAG_BYTES], *msg = NULL;
+	uint8_t tag[NYM_TAG_BYTES], id[NYM_MESSAGE_ID_BYTES], *msg = NULL;
 	size_t len;
 	int rc;
 
@@ -286,9 +300,12 @@ cmd_reply(struct nymctl *ctl, int argc, char **argv)
 	} else
 		len = strlen(arg);
 	nymctl_connect(ctl);
-	rc = nym_reply(ctl->c, tag, msg != NULL ? msg : (const uint8_t *)arg, len);
+	rc = nym_reply_message(ctl->c, tag, msg != NULL ? msg : (const uint8_t *)arg, len, id);
 	free(msg);
-	return rc == 0 ? NYMCTL_EXIT_OK : nymctl_fail(ctl, "reply", rc);
+	if (rc != 0)
+		return nymctl_fail(ctl, "reply", rc);
+	print_message_id(id);
+	return NYMCTL_EXIT_OK;
 }
 
 int
@@ -523,4 +540,180 @@ cmd_watch(struct nymctl *ctl, int argc, char **argv)
 		event_free(sigterm);
 	event_base_free(w.base);
 	return w.rc;
+}
+
+/*
+ * status --watch: the asynchronous API, a watch and, for one message, its
+ * status; with one message, until it ends.
+ */
+struct swatch {
+	struct nymctl			*ctl;
+	struct event_base		*base;
+	int				 rc;
+	int				 one;		/* one message: id */
+	uint8_t				 id[NYM_MESSAGE_ID_BYTES];
+	int				 have_last;
+	struct nym_message_status	 last;		/* printed last, of id */
+};
+
+/* How far along a message is: a change that is not further than the last
+ * one printed is old news (pushes held while the status was asked). */
+static int
+swatch_rank(const struct nym_message_status *st)
+{
+	switch (st->state) {
+	case NYM_MESSAGE_QUEUED:	return 0;
+	case NYM_MESSAGE_SENDING:	return 1;
+	default:			return 2;	/* it ended */
+	}
+}
+
+static void
+swatch_stop(struct swatch *w, int rc)
+{
+	w->rc = rc;
+	event_base_loopbreak(w->base);
+}
+
+static void
+swatch_print(struct swatch *w, const struct nym_message_status *st)
+{
+	char line[NYMCTL_STATUS_LINE_BYTES];
+
+	if (w->one) {
+		if (memcmp(st->id, w->id, NYM_MESSAGE_ID_BYTES) != 0)
+			return;
+		if (w->have_last && (swatch_rank(st) < swatch_rank(&w->last) ||
+		    (swatch_rank(st) == swatch_rank(&w->last) &&
+		    st->acknowledged <= w->last.acknowledged)))
+			return;
+		w->last = *st;
+		w->have_last = 1;
+	}
+	nymctl_status_line(line, sizeof(line), st);
+	if (printf("%s\n", line) < 0 || fflush(stdout) == EOF) {
+		fprintf(stderr, "%s: status: standard output: %s\n", w->ctl->prog,
+		    strerror(errno));
+		swatch_stop(w, NYMCTL_EXIT_FAIL);
+		return;
+	}
+	if (w->one && swatch_rank(st) == 2)
+		swatch_stop(w, st->state == NYM_MESSAGE_FAILED ? NYMCTL_EXIT_FAIL :
+		    NYMCTL_EXIT_OK);
+}
+
+/* A change pushed (err 0), or the end of the watch (err). */
+static void
+swatch_got(struct nym_async *a, int err, const struct nym_message_status *st,
+    void *arg)
+{
+	struct swatch *w = arg;
+
+	/* Canceled: the loop is over and the handle is being freed. */
+	if (err == NYM_ERR_CANCELED)
+		return;
+	if (err != 0) {
+		if (w->rc != NYMCTL_EXIT_OK)
+			return;		/* said already */
+		fprintf(stderr, "%s: status: %s%s\n", w->ctl->prog,
+		    err == NYM_ERR_REMOTE ? "error from nymd: " : "",
+		    nym_async_last_error(a));
+		swatch_stop(w, NYMCTL_EXIT_FAIL);
+		return;
+	}
+	swatch_print(w, st);
+}
+
+static void
+swatch_signal(evutil_socket_t sig, short what, void *arg)
+{
+	swatch_stop(arg, NYMCTL_EXIT_OK);
+}
+
+static void
+swatch_lost(struct nym_async *a, int err, void *arg)
+{
+	struct swatch *w = arg;
+
+	if (w->rc != NYMCTL_EXIT_OK)
+		return;
+	fprintf(stderr, "%s: status: %s\n", w->ctl->prog, nym_async_last_error(a));
+	swatch_stop(w, NYMCTL_EXIT_FAIL);
+}
+
+static int
+status_watch(struct nymctl *ctl, const uint8_t *id)
+{
+	struct swatch w = { .ctl = ctl, .rc = NYMCTL_EXIT_OK, .one = id != NULL };
+	struct event *sigint = NULL, *sigterm = NULL;
+	struct nym_async *a = NULL;
+
+	if (id != NULL)
+		memcpy(w.id, id, NYM_MESSAGE_ID_BYTES);
+	nymctl_connect(ctl);
+	if ((w.base = event_base_new()) == NULL ||
+	    nym_async_new(&a, w.base, ctl->c) != 0) {
+		fprintf(stderr, "%s: status: cannot set up the event loop\n", ctl->prog);
+		if (w.base != NULL)
+			event_base_free(w.base);
+		return NYMCTL_EXIT_FAIL;
+	}
+	ctl->c = NULL;	/* a owns the connection now */
+	nym_async_set_error_cb(a, swatch_lost, &w);
+	sigint = evsignal_new(w.base, SIGINT, swatch_signal, &w);
+	sigterm = evsignal_new(w.base, SIGTERM, swatch_signal, &w);
+	if (sigint == NULL || sigterm == NULL ||
+	    evsignal_add(sigint, NULL) == -1 || evsignal_add(sigterm, NULL) == -1) {
+		fprintf(stderr, "%s: status: cannot set up the event loop\n", ctl->prog);
+		w.rc = NYMCTL_EXIT_FAIL;
+	} else if (nym_async_watch(a, swatch_got, &w) != 0 ||
+	    (id != NULL && nym_async_status(a, id, swatch_got, &w) != 0)) {
+		/* Watch first: no change after the status is missed. */
+		fprintf(stderr, "%s: status: %s\n", ctl->prog, nym_async_last_error(a));
+		w.rc = NYMCTL_EXIT_FAIL;
+	} else
+		event_base_dispatch(w.base);
+	nym_async_free(a);
+	if (sigint != NULL)
+		event_free(sigint);
+	if (sigterm != NULL)
+		event_free(sigterm);
+	event_base_free(w.base);
+	return w.rc;
+}
+
+int
+cmd_status(struct nymctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "watch", no_argument, NULL, OPT_WATCH },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct nym_message_status st;
+	char line[NYMCTL_STATUS_LINE_BYTES];
+	uint8_t id[NYM_MESSAGE_ID_BYTES];
+	int watch = 0, c, rc;
+
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		if (c != OPT_WATCH)
+			return nymctl_usage_error(ctl, "status", "unknown or incomplete "
+			    "option '%s'", argv[optind - 1]);
+		watch = 1;
+	}
+	if (argc - optind > 1 || (!watch && argc - optind != 1))
+		return nymctl_usage_error(ctl, "status", "give one message ID (as send "
+		    "printed it), or --watch");
+	if (argc - optind == 1 && nymctl_parse_message_id(argv[optind], id) != 0)
+		return nymctl_usage_error(ctl, "status", "'%s' is not a message id (%d hex "
+		    "digits, as send prints it)", argv[optind], NYMCTL_ID_HEX_CHARS);
+	if (watch)
+		return status_watch(ctl, argc - optind == 1 ? id : NULL);
+	nymctl_connect(ctl);
+	if ((rc = nym_status(ctl->c, id, &st)) != 0)
+		return nymctl_fail(ctl, "status", rc);
+	nymctl_status_line(line, sizeof(line), &st);
+	printf("%s\n", line);
+	return NYMCTL_EXIT_OK;
 }

@@ -30,6 +30,7 @@ static const struct {
 	{ "details",	cmd_details },
 	{ "watch",	cmd_watch },
 	{ "reply",	cmd_reply },
+	{ "status",	cmd_status },
 };
 
 static void
@@ -42,12 +43,17 @@ usage(FILE *f, const char *prog)
 	    "Commands:\n"
 	    "    send [--reply-surbs N] --to RECIPIENT (MESSAGE | -)\n"
 	    "                                        send a message to a client id, with\n"
-	    "                                        N reply blocks (at most %d)\n"
+	    "                                        N reply blocks (at most %d); print\n"
+	    "                                        its message id\n"
 	    "    fetch [--json | --tags]             print and remove received messages\n"
 	    "    reply --tag TAG (MESSAGE | -)       answer a message through its reply blocks\n"
 	    "    clients                             list the registered clients\n"
 	    "    details                             print our id and provider\n"
 	    "    watch [--interval MS] [--json]      print messages as they arrive\n"
+	    "    status ID                           print the delivery state of a message\n"
+	    "                                        sent (ID as send printed it)\n"
+	    "    status --watch [ID]                 print each change of state, until\n"
+	    "                                        interrupted, or until message ID ends\n"
 	    "\n"
 	    "Options:\n"
 	    "    --id ID           the nymd of client ID, on ROOT/clients/ID/nymd.sock\n"

@@ -37,11 +37,28 @@ int	nymctl_fail(struct nymctl *, const char *cmd, int rc);
 int	nymctl_number(const char *s, unsigned long min, unsigned long max,
 	    unsigned long *out);
 
+/*
+ * Message ids (format.c): 32 hex digits on the command line and in the
+ * output, as sender tags; status also reads the 24 characters of base64
+ * the websocket's JSON writes. nymctl_parse_message_id(): 0 or -1.
+ */
+#define NYMCTL_ID_HEX_CHARS	(2 * NYM_MESSAGE_ID_BYTES)
+void	nymctl_hex(char *out, const uint8_t *bytes, size_t n);
+int	nymctl_parse_message_id(const char *s, uint8_t id[NYM_MESSAGE_ID_BYTES]);
+/*
+ * The line of a message's delivery status, without a newline, into buf
+ * (as snprintf()): "ID queued", "ID sending 1/3 acknowledged", "ID
+ * delivered 3/3", "ID failed: REASON", "ID sent" (a reply).
+ */
+#define NYMCTL_STATUS_LINE_BYTES	(NYMCTL_ID_HEX_CHARS + NYM_REASON_BYTES + 64)
+int	nymctl_status_line(char *buf, size_t size, const struct nym_message_status *);
+
 int	cmd_send(struct nymctl *, int argc, char **argv);
 int	cmd_fetch(struct nymctl *, int argc, char **argv);
 int	cmd_clients(struct nymctl *, int argc, char **argv);
 int	cmd_details(struct nymctl *, int argc, char **argv);
 int	cmd_watch(struct nymctl *, int argc, char **argv);
 int	cmd_reply(struct nymctl *, int argc, char **argv);
+int	cmd_status(struct nymctl *, int argc, char **argv);
 
 #endif

@@ -257,6 +257,9 @@ api_send_tagged(const struct rpcd_state *st, const Types__RequestSendMessage *re
 	    (unsigned long long)id, req->message.len, req->reply_surbs, n);
 	if (st->queued != NULL)
 		st->queued(NULL);
+	/* The message's id is its first packet's (docs/acks.md). */
+	sent.message_id.data = msgids[0];
+	sent.message_id.len = QUEUE_MSGID_BYTES;
 	res.value_case = TYPES__RESPONSE__VALUE_SEND;
 	res.send = &sent;
 	api_pack(&res, out, out_len);
@@ -359,6 +362,9 @@ api_send(const struct rpcd_state *st, const Types__RequestSendMessage *req,
 		};
 		st->queued(&o);
 	}
+	/* nymd's addition: the id status asks by (docs/acks.md). */
+	sent.message_id.data = msgid;
+	sent.message_id.len = QUEUE_MSGID_BYTES;
 	res.value_case = TYPES__RESPONSE__VALUE_SEND;
 	res.send = &sent;
 	api_pack(&res, out, out_len);
@@ -415,6 +421,8 @@ api_reply(const struct rpcd_state *st, const Types__RequestReply *req,
 	    req->message.len);
 	if (st->queued != NULL)
 		st->queued(NULL);
+	sent.message_id.data = msgid;
+	sent.message_id.len = QUEUE_MSGID_BYTES;
 	res.value_case = TYPES__RESPONSE__VALUE_REPLY;
 	res.reply = &sent;
 	api_pack(&res, out, out_len);
@@ -581,19 +589,6 @@ api_subscribed(uint8_t **out, size_t *out_len)
 	api_pack(&res, out, out_len);
 }
 
-int
-api_is_subscribe(const uint8_t *req, size_t len)
-{
-	Types__Request *r = types__request__unpack(NULL, len, req);
-	int yes;
-
-	if (r == NULL)
-		return 0;
-	yes = r->value_case == TYPES__REQUEST__VALUE_SUBSCRIBE;
-	types__request__free_unpacked(r, NULL);
-	return yes;
-}
-
 size_t
 api_max_request_bytes(size_t max_message_bytes)
 {
@@ -634,18 +629,132 @@ api_flush(uint8_t **out, size_t *out_len)
 	api_pack(&res, out, out_len);
 }
 
-int
-api_wants_fresh_topology(const uint8_t *req, size_t len)
+enum api_peek
+api_peek(const uint8_t *req, size_t len)
 {
 	Types__Request *r = types__request__unpack(NULL, len, req);
-	int yes;
+	enum api_peek kind = API_PEEK_OTHER;
 
 	if (r == NULL)
-		return 0;
-	yes = r->value_case == TYPES__REQUEST__VALUE_CLIENTS &&
-	    r->clients != NULL && r->clients->refresh;
+		return API_PEEK_OTHER;	/* api_handle() says what is wrong */
+	switch (r->value_case) {
+	case TYPES__REQUEST__VALUE_CLIENTS:
+		if (r->clients != NULL && r->clients->refresh)
+			kind = API_PEEK_REFRESH;
+		break;
+	case TYPES__REQUEST__VALUE_SUBSCRIBE:
+		kind = API_PEEK_SUBSCRIBE;
+		break;
+	case TYPES__REQUEST__VALUE_WATCH:
+		kind = API_PEEK_WATCH;
+		break;
+	case TYPES__REQUEST__VALUE_FLUSH:
+		kind = API_PEEK_FLUSH;
+		break;
+	default:
+		break;
+	}
 	types__request__free_unpacked(r, NULL);
-	return yes;
+	return kind;
+}
+
+/* A message id as the exceptions and nymctl(1) write it: hex. */
+static void
+api_hex(char out[2 * QUEUE_MSGID_BYTES + 1], const uint8_t *id)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < QUEUE_MSGID_BYTES; i++) {
+		out[2 * i] = digits[id[i] >> 4];
+		out[2 * i + 1] = digits[id[i] & 0xf];
+	}
+	out[2 * QUEUE_MSGID_BYTES] = '\0';
+}
+
+/* The store's status as the socket API's MessageStatus (its reason and
+ * id stay the store's: packed before st goes). */
+static void
+api_message_status(Types__MessageStatus *m, const struct queue_status *st)
+{
+	types__message_status__init(m);
+	m->message_id.data = (uint8_t *)st->msgid;
+	m->message_id.len = QUEUE_MSGID_BYTES;
+	switch (st->state) {
+	case QUEUE_QUEUED:	m->state = TYPES__MESSAGE_STATUS__STATE__QUEUED; break;
+	case QUEUE_SENDING:	m->state = TYPES__MESSAGE_STATUS__STATE__SENDING; break;
+	case QUEUE_DELIVERED:	m->state = TYPES__MESSAGE_STATUS__STATE__DELIVERED; break;
+	case QUEUE_FAILED:	m->state = TYPES__MESSAGE_STATUS__STATE__FAILED; break;
+	case QUEUE_SENT:	m->state = TYPES__MESSAGE_STATUS__STATE__SENT; break;
+	}
+	m->packets = st->packets;
+	m->acknowledged = st->acked;
+	if (st->state == QUEUE_FAILED && st->reason[0] != '\0')
+		m->reason = (char *)st->reason;
+}
+
+/* nymd's addition (docs/acks.md): a sent message's state, by its id. */
+static void
+api_status(const struct rpcd_state *st, const Types__RequestStatus *req,
+    uint8_t **out, size_t *out_len)
+{
+	Types__Response res = TYPES__RESPONSE__INIT;
+	Types__MessageStatus ms;
+	struct queue_status qs;
+	char text[512], hex[2 * QUEUE_MSGID_BYTES + 1];
+
+	if (req->message_id.len != QUEUE_MSGID_BYTES) {
+		snprintf(text, sizeof(text), "status: bad message id length: %zu "
+		    "bytes, expected %d", req->message_id.len, QUEUE_MSGID_BYTES);
+		api_exception(text, out, out_len);
+		return;
+	}
+	if (st->queue == NULL) {
+		api_exception("status: the message store is not open", out, out_len);
+		return;
+	}
+	switch (queue_status(st->queue, req->message_id.data, &qs)) {
+	case 0:
+		break;
+	case 1:
+		api_hex(hex, req->message_id.data);
+		snprintf(text, sizeof(text), "status: no message with id %s (never "
+		    "sent here, or its status was forgotten %u days after it ended)",
+		    hex, QUEUE_STATUS_KEEP_SECONDS / (24 * 3600));
+		api_exception(text, out, out_len);
+		return;
+	default:
+		snprintf(text, sizeof(text), "status: the message store could not "
+		    "be read: %s", queue_error(st->queue));
+		api_exception(text, out, out_len);
+		return;
+	}
+	api_message_status(&ms, &qs);
+	res.value_case = TYPES__RESPONSE__VALUE_STATUS;
+	res.status = &ms;
+	api_pack(&res, out, out_len);
+}
+
+void
+api_watching(uint8_t **out, size_t *out_len)
+{
+	Types__Response res = TYPES__RESPONSE__INIT;
+	Types__ResponseWatch wa = TYPES__RESPONSE_WATCH__INIT;
+
+	res.value_case = TYPES__RESPONSE__VALUE_WATCH;
+	res.watch = &wa;
+	api_pack(&res, out, out_len);
+}
+
+void
+api_changed(const struct queue_status *st, uint8_t **out, size_t *out_len)
+{
+	Types__Response res = TYPES__RESPONSE__INIT;
+	Types__MessageStatus ms;
+
+	api_message_status(&ms, st);
+	res.value_case = TYPES__RESPONSE__VALUE_CHANGED;
+	res.changed = &ms;
+	api_pack(&res, out, out_len);
 }
 
 void
@@ -685,6 +794,13 @@ api_handle(const struct rpcd_state *st, const uint8_t *req, size_t len,
 		break;
 	case TYPES__REQUEST__VALUE_REPLY:
 		api_reply(st, r->reply, out, out_len);
+		break;
+	case TYPES__REQUEST__VALUE_STATUS:
+		api_status(st, r->status, out, out_len);
+		break;
+	case TYPES__REQUEST__VALUE_WATCH:
+		/* Every transport answers it before api_handle(). */
+		api_exception("watch: not available on this socket", out, out_len);
 		break;
 	default:
 		api_exception(API_INVALID_REQUEST ": unknown request: "

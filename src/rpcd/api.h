@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct queue_status;
 struct rpcd_state;
 
 /*
@@ -41,14 +42,26 @@ size_t	api_max_websocket_bytes(size_t max_request_bytes);
  */
 void	api_handle(const struct rpcd_state *, const uint8_t *req, size_t len,
 	    uint8_t **out, size_t *out_len);
-/* 1 if req is a clients request that asks for a fresh topology first
- * (refresh, nymd's addition), else 0: the listener then waits for it. */
-int	api_wants_fresh_topology(const uint8_t *req, size_t len);
-/* 1 if req is a subscribe request (nymd's addition), else 0: the unix
- * and TCP listener answers it, since it concerns the connection. */
-int	api_is_subscribe(const uint8_t *req, size_t len);
-/* The packed answer to subscribe. */
+/*
+ * What the transport must know of a request before api_handle(), from
+ * one look at it: a clients request with refresh (nymd's addition: the
+ * listener first waits for a fresh topology), and the requests that
+ * concern the connection, which the transport answers itself: subscribe
+ * and watch (nymd's), flush (on the websocket, an exception).
+ */
+enum api_peek {
+	API_PEEK_OTHER = 0,	/* for api_handle(), malformed ones too */
+	API_PEEK_REFRESH,
+	API_PEEK_SUBSCRIBE,
+	API_PEEK_WATCH,
+	API_PEEK_FLUSH,
+};
+enum api_peek api_peek(const uint8_t *req, size_t len);
+/* The packed answers to subscribe and to watch. */
 void	api_subscribed(uint8_t **out, size_t *out_len);
+void	api_watching(uint8_t **out, size_t *out_len);
+/* A packed changed Response (pushed to a watching connection). */
+void	api_changed(const struct queue_status *, uint8_t **out, size_t *out_len);
 /*
  * The received messages not fetched yet, as many as one frame holds, as a
  * packed pushed Response in *out, marked fetched (removed) once it is

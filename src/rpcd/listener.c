@@ -23,7 +23,9 @@
 #include "rpcd/api.h"
 #include "rpcd/listener.h"
 #include "rpcd/peer.h"
+#include "rpcd/queue.h"
 #include "rpcd/rpcd.h"
+#include "rpcd/watch.h"
 #include "rpcd/websocket.h"
 
 /* NGROUPS_MAX is 65536; a peer in more groups than this is judged by
@@ -65,6 +67,11 @@ struct conn {
 	int			 waiting;
 	int			 refreshed;
 	int			 push_held;	/* pushing waits for the output to drain */
+	/* watch: status changes are pushed, after the answers being
+	 * written (from watch_ev), while the output is below its bound. */
+	struct watcher		*watcher;
+	struct event		*watch_ev;
+	int			 changes_held;	/* until the output drains */
 };
 
 static void
@@ -118,6 +125,9 @@ conn_free(struct conn *c)
 	}
 	conn_unlink(c);
 	c->l->n_conns--;
+	watcher_remove(c->watcher);
+	if (c->watch_ev != NULL)
+		event_free(c->watch_ev);
 	if (c->frame_deadline != NULL)
 		event_free(c->frame_deadline);
 	if (c->refresh_wait != NULL)
@@ -264,6 +274,78 @@ conn_subscribe(struct conn *c)
 	return c->l->subscriber == c ? conn_push(c) : 0;
 }
 
+/*
+ * A watching connection gets the status changes held for it, until none
+ * is left or its output is over the bound (then conn_on_write() comes
+ * back here once it drained). 0, or -1 if c was freed.
+ */
+static int
+conn_push_changes(struct conn *c)
+{
+	struct queue_status st;
+	uint8_t *res;
+	size_t len;
+	int rc;
+
+	c->changes_held = 0;
+	while (!c->closing) {
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) >
+		    LISTENER_MAX_PENDING_OUT_BYTES) {
+			c->changes_held = 1;
+			return 0;
+		}
+		if (!watcher_next(c->watcher, &st))
+			return 0;
+		api_changed(&st, &res, &len);
+		rc = conn_write(c, res, len);
+		free(res);
+		if (rc == -1) {
+			conn_free(c);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void
+conn_on_watch_ev(evutil_socket_t fd, short what, void *arg)
+{
+	conn_push_changes(arg);
+}
+
+/* Changes are held for c: written from the event loop, so never before
+ * the answer being made when they happened (a send's queued state comes
+ * after the send's answer). */
+static void
+conn_watch_ready(void *arg)
+{
+	struct conn *c = arg;
+
+	event_active(c->watch_ev, EV_TIMEOUT, 0);
+}
+
+/* watch: from now on, every status change is pushed to this connection. */
+static int
+conn_watch(struct conn *c)
+{
+	uint8_t *res;
+	size_t len;
+	int rc;
+
+	if (c->watcher == NULL) {
+		c->watch_ev = xevtimer_new(c->l->base, conn_on_watch_ev, c);
+		c->watcher = watcher_add(c->l->state->watchers, conn_watch_ready, c);
+	}
+	api_watching(&res, &len);
+	rc = conn_write(c, res, len);
+	free(res);
+	if (rc == -1) {
+		conn_free(c);
+		return -1;
+	}
+	return 0;
+}
+
 /* Says why in an exception, then closes this one connection. */
 static void
 conn_close_with(struct conn *c, const char *text)
@@ -401,13 +483,15 @@ conn_on_read(struct bufferevent *bev, void *arg)
 		evtimer_del(c->frame_deadline);
 		conn_touch(c);
 		uint8_t *req = evbuffer_pullup(in, (ev_ssize_t)(n + msg_len)) + n;
-		if (!c->refreshed && api_wants_fresh_topology(req, msg_len) &&
+		enum api_peek kind = api_peek(req, msg_len);
+		if (!c->refreshed && kind == API_PEEK_REFRESH &&
 		    conn_refresh_start(c) == 0)
 			return;		/* read again when the topology comes */
 		c->refreshed = 0;
-		if (api_is_subscribe(req, msg_len)) {
+		if (kind == API_PEEK_SUBSCRIBE || kind == API_PEEK_WATCH) {
 			evbuffer_drain(in, (size_t)n + msg_len);
-			if (conn_subscribe(c) == -1)
+			if ((kind == API_PEEK_SUBSCRIBE ? conn_subscribe(c) :
+			    conn_watch(c)) == -1)
 				return;
 			continue;
 		}
@@ -441,6 +525,8 @@ conn_on_write(struct bufferevent *bev, void *arg)
 		return;
 	}
 	if (c->push_held && conn_push(c) == -1)
+		return;
+	if (c->changes_held && conn_push_changes(c) == -1)
 		return;
 	if (c->waiting)
 		return;		/* read again when the topology comes */

@@ -25,6 +25,7 @@
 #include "rpcd/outbox.h"
 #include "rpcd/queue.h"
 #include "rpcd/rpcd.h"
+#include "rpcd/watch.h"
 
 static struct {
 	struct proc		*proc;
@@ -111,6 +112,14 @@ rpcd_refresh_topology(void)
 	return 0;
 }
 
+/* A sent message's state changed (committed): every watching
+ * connection hears of it. */
+static void
+rpcd_status_changed(void *arg, const struct queue_status *st)
+{
+	watch_changed(rpcd.state.watchers, st);
+}
+
 /* How long received ids are remembered: duplicate_window_seconds, or
  * the default where master sent none. */
 static void
@@ -158,6 +167,7 @@ rpcd_open_queue(const Nymipc__ChildConfig *cfg)
 		log_warnx("message store: cannot drop expired fragments: %s",
 		    queue_error(rpcd.state.queue));
 	rpcd.state.queued = rpcd_queued;
+	queue_on_status(rpcd.state.queue, rpcd_status_changed, NULL);
 }
 
 /* max_message_bytes and the request limits that follow from it; master
@@ -225,6 +235,7 @@ rpcd_configure(struct proc *p)
 
 	rpcd.proc = p;
 	rpcd_set_limits(cfg);
+	rpcd.state.watchers = watch_list_new();
 	/* The listener (master's unix socket, or a TCP one bound here). */
 	rpcd.listener = listener_open(p->base, cfg, &rpcd.state);
 	rpcd_open_queue(cfg);
@@ -307,6 +318,8 @@ rpcd_shutdown(struct proc *p)
 	rpcd.metrics = NULL;
 	listener_free(rpcd.listener);
 	rpcd.listener = NULL;
+	watch_list_free(rpcd.state.watchers);
+	rpcd.state.watchers = NULL;
 	if (rpcd.retry != NULL)
 		event_free(rpcd.retry);
 	rpcd.retry = NULL;

@@ -10,6 +10,7 @@
 struct topology;
 struct queue;
 struct queue_outgoing;
+struct watch_list;
 
 extern const struct proc_role rpcd_role;
 
@@ -20,6 +21,9 @@ struct rpcd_state {
 	struct topology		*topology;	/* latest from netd, or NULL */
 	const char		*provider_id;	/* from the configuration */
 	struct queue		*queue;		/* durable messages */
+	/* The connections watching delivery status (rpcd/watch.h); the
+	 * store's status hook feeds it. */
+	struct watch_list	*watchers;
 	/* A message was queued: hand it to netd. */
 	void			(*queued)(const struct queue_outgoing *);
 	/* Ask netd for a fresh topology (it rate-limits); 0, or -1 if

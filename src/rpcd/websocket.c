@@ -25,7 +25,9 @@
 #include "common/xalloc.h"
 #include "rpcd/api.h"
 #include "rpcd/http.h"
+#include "rpcd/queue.h"
 #include "rpcd/rpcd.h"
+#include "rpcd/watch.h"
 #include "rpcd/websocket.h"
 #include "rpcd/wsjson.h"
 #include "types.pb-c.h"
@@ -54,6 +56,13 @@ struct ws_conn {
 	int			 in_ctrl;	/* the frame being read is a control frame */
 	int			 oversize;	/* the message being read is skipped */
 	struct evbuffer		*msg;		/* the message being read */
+	/* watch: status changes are pushed (from watch_ev, so after the
+	 * answers being made), in the kind of the watch request: JSON or
+	 * binary, while the output is below its bound. */
+	struct watcher		*watcher;
+	struct event		*watch_ev;
+	int			 watch_text;
+	int			 changes_held;	/* until the output drains */
 };
 
 struct websocket_server {
@@ -78,6 +87,9 @@ ws_free(struct ws_conn *c)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	srv->n_conns--;
+	watcher_remove(c->watcher);
+	if (c->watch_ev != NULL)
+		event_free(c->watch_ev);
 	if (c->ping != NULL)
 		event_free(c->ping);
 	if (c->ctx != NULL)
@@ -203,17 +215,75 @@ ws_exception(struct ws_conn *c, int text, const char *why)
 	free(res);
 }
 
-static int
-ws_is_flush(const uint8_t *req, size_t len)
-{
-	Types__Request *r = types__request__unpack(NULL, len, req);
-	int flush;
+static int ws_flush_out(struct ws_conn *);
 
-	if (r == NULL)
-		return 0;	/* api_handle says what is wrong with it */
-	flush = r->value_case == TYPES__REQUEST__VALUE_FLUSH;
-	types__request__free_unpacked(r, NULL);
-	return flush;
+/* Bytes said and not yet written: wslay's queue and the output. */
+static size_t
+ws_pending_out(const struct ws_conn *c)
+{
+	return wslay_event_get_queued_msg_length(c->ctx) +
+	    evbuffer_get_length(bufferevent_get_output(c->bev));
+}
+
+/* The status changes held for c, until none is left or its output is over
+ * the bound (then ws_on_write() comes back once it drained). 0, or -1 if
+ * c was freed. */
+static int
+ws_push_changes(struct ws_conn *c)
+{
+	struct queue_status st;
+	uint8_t *res;
+	size_t len;
+
+	c->changes_held = 0;
+	if (c->state != WS_OPEN)
+		return 0;
+	for (;;) {
+		if (ws_pending_out(c) > WEBSOCKET_MAX_PENDING_OUT_BYTES) {
+			c->changes_held = 1;
+			break;
+		}
+		if (!watcher_next(c->watcher, &st))
+			break;
+		api_changed(&st, &res, &len);
+		ws_reply(c, c->watch_text, res, len);
+		free(res);
+	}
+	return ws_flush_out(c);
+}
+
+static void
+ws_on_watch_ev(evutil_socket_t fd, short what, void *arg)
+{
+	ws_push_changes(arg);
+}
+
+/* Changes are held for c: written from the event loop, never before the
+ * answer being made when they happened. */
+static void
+ws_watch_ready(void *arg)
+{
+	struct ws_conn *c = arg;
+
+	event_active(c->watch_ev, EV_TIMEOUT, 0);
+}
+
+/* watch: from now on, every status change is pushed here, as JSON when
+ * the (latest) watch request was. */
+static void
+ws_watch(struct ws_conn *c, int text)
+{
+	uint8_t *res;
+	size_t len;
+
+	if (c->watcher == NULL) {
+		c->watch_ev = xevtimer_new(c->srv->base, ws_on_watch_ev, c);
+		c->watcher = watcher_add(c->srv->state->watchers, ws_watch_ready, c);
+	}
+	c->watch_text = text;
+	api_watching(&res, &len);
+	ws_reply(c, text, res, len);
+	free(res);
 }
 
 /* One packed request, from either kind of message. */
@@ -231,11 +301,17 @@ ws_request(struct ws_conn *c, int text, const uint8_t *req, size_t len)
 		ws_exception(c, text, why);
 		return;
 	}
-	if (ws_is_flush(req, len)) {
+	switch (api_peek(req, len)) {
+	case API_PEEK_FLUSH:
 		ws_exception(c, text, API_INVALID_REQUEST ": flush does not "
 		    "exist on the websocket: "
 		    "every response is sent as soon as it is ready");
 		return;
+	case API_PEEK_WATCH:
+		ws_watch(c, text);
+		return;
+	default:
+		break;
 	}
 	api_handle(c->srv->state, req, len, &res, &res_len);
 	ws_reply(c, text, res, res_len);
@@ -331,20 +407,22 @@ static const struct wslay_event_callbacks ws_callbacks = {
 	.on_msg_recv_callback = ws_on_msg,
 };
 
-/* Lets wslay write what it queued; closes when the session has ended. */
-static void
+/* Lets wslay write what it queued; closes when the session has ended.
+ * 0, or -1 if c was freed. */
+static int
 ws_flush_out(struct ws_conn *c)
 {
 	if (wslay_event_send(c->ctx) != 0 || c->failed) {
 		log_warnx("websocket connection closed: out of memory");
 		ws_free(c);
-		return;
+		return -1;
 	}
 	if (wslay_event_get_close_sent(c->ctx)) {
 		log_debug("websocket connection closing (status %u)",
 		    wslay_event_get_status_code_sent(c->ctx));
 		ws_linger(c);
 	}
+	return 0;
 }
 
 static void
@@ -455,6 +533,8 @@ ws_on_write(struct bufferevent *bev, void *arg)
 			shutdown(bufferevent_getfd(bev), SHUT_WR);
 		return;
 	}
+	if (c->state == WS_OPEN && c->changes_held && ws_push_changes(c) == -1)
+		return;
 	if (c->state == WS_OPEN && !(bufferevent_get_enabled(bev) & EV_READ)) {
 		bufferevent_enable(bev, EV_READ);
 		ws_on_read(bev, c);

@@ -60,6 +60,21 @@ static const struct wsjson_field reply_fields[RR_FIELDS] = {
 	[RR_MESSAGE] = { "message", "message" },
 };
 
+/* nymd's additions (docs/acks.md): a sent message's id and state. */
+enum { RS_MESSAGE_ID, RS_FIELDS };
+static const struct wsjson_field status_fields[RS_FIELDS] = {
+	[RS_MESSAGE_ID] = { "messageId", "message_id" },
+};
+
+enum { MS_MESSAGE_ID, MS_STATE, MS_PACKETS, MS_ACKNOWLEDGED, MS_REASON, MS_FIELDS };
+static const struct wsjson_field message_status_fields[MS_FIELDS] = {
+	[MS_MESSAGE_ID] = { "messageId", "message_id" },
+	[MS_STATE] = { "state", "state" },
+	[MS_PACKETS] = { "packets", "packets" },
+	[MS_ACKNOWLEDGED] = { "acknowledged", "acknowledged" },
+	[MS_REASON] = { "reason", "reason" },
+};
+
 enum { RM_MESSAGE, RM_SENDER_TAG, RM_MESSAGE_ID, RM_FIELDS };
 static const struct wsjson_field received_fields[RM_FIELDS] = {
 	[RM_MESSAGE] = { "message", "message" },
@@ -82,6 +97,8 @@ struct wsjson_in {
 	Types__RequestOwnDetails	 details;
 	Types__RequestFlush		 flush;
 	Types__RequestReply		 reply;
+	Types__RequestStatus		 status;
+	Types__RequestWatch		 watch;
 	Config__ClientConfig		 recipient;
 	Config__MixConfig		 provider;
 };
@@ -348,7 +365,24 @@ parse_reply(struct wsjson_in *in, json_t *obj)
 	return WSJSON_OK;
 }
 
-/* fetch, clients, details and flush carry no field. */
+static int
+parse_status(struct wsjson_in *in, json_t *obj)
+{
+	json_t *v[RS_FIELDS];
+	int rc;
+
+	in->req.value_case = TYPES__REQUEST__VALUE_STATUS;
+	in->req.status = &in->status;
+	if (json_is_null(obj))
+		return WSJSON_OK;
+	if ((rc = object_fields(in, obj, "status", status_fields, RS_FIELDS, v)) != 0 ||
+	    (rc = get_bytes(in, v[RS_MESSAGE_ID], "status", "messageId",
+	    &in->status.message_id)) != 0)
+		return rc;
+	return WSJSON_OK;
+}
+
+/* fetch, clients, details, flush and watch carry no field. */
 static int
 parse_empty(struct wsjson_in *in, json_t *obj, const char *name)
 {
@@ -399,6 +433,12 @@ parse_request(struct wsjson_in *in, json_t *root)
 			in->req.flush = &in->flush;
 		} else if (strcmp(key, "reply") == 0) {
 			rc = parse_reply(in, v);
+		} else if (strcmp(key, "status") == 0) {
+			rc = parse_status(in, v);
+		} else if (strcmp(key, "watch") == 0) {
+			rc = parse_empty(in, v, "watch");
+			in->req.value_case = TYPES__REQUEST__VALUE_WATCH;
+			in->req.watch = &in->watch;
 		} else {
 			return fail(in, API_INVALID_REQUEST ": unknown request "
 			    "\"%s\": expected one of " REQUEST_NAMES, name);
@@ -432,6 +472,8 @@ wsjson_request(const char *json, size_t len, uint8_t **out, size_t *out_len,
 	types__request_own_details__init(&in.details);
 	types__request_flush__init(&in.flush);
 	types__request_reply__init(&in.reply);
+	types__request_status__init(&in.status);
+	types__request_watch__init(&in.watch);
 	config__client_config__init(&in.recipient);
 	config__mix_config__init(&in.provider);
 
@@ -726,6 +768,61 @@ put_uint64(struct jobj *j, const char *key, uint64_t v)
 	out_str(j->o, text);
 }
 
+/* uint32: a JSON number (only 64-bit integers are strings in jsonpb). */
+static void
+put_uint32(struct jobj *j, const char *key, uint32_t v)
+{
+	char text[12];
+
+	if (v == 0)
+		return;
+	snprintf(text, sizeof(text), "%" PRIu32, v);
+	obj_member(j, key);
+	out_str(j->o, text);
+}
+
+/* An enum: its value's name, as jsonpb writes it; the default (0) is
+ * left out like any other. A value this nymd does not name (none of its
+ * own) is written as a number, as jsonpb does. */
+static void
+put_enum(struct jobj *j, const char *key, int v, const char *const *names,
+    size_t n_names)
+{
+	char text[16];
+
+	if (v == 0)
+		return;
+	obj_member(j, key);
+	if (v > 0 && (size_t)v < n_names && names[v] != NULL) {
+		out_str(j->o, "\"");
+		out_str(j->o, names[v]);
+		out_str(j->o, "\"");
+		return;
+	}
+	snprintf(text, sizeof(text), "%d", v);
+	out_str(j->o, text);
+}
+
+static const char *const state_names[] = {
+	[TYPES__MESSAGE_STATUS__STATE__QUEUED] = "QUEUED",
+	[TYPES__MESSAGE_STATUS__STATE__SENDING] = "SENDING",
+	[TYPES__MESSAGE_STATUS__STATE__DELIVERED] = "DELIVERED",
+	[TYPES__MESSAGE_STATUS__STATE__FAILED] = "FAILED",
+	[TYPES__MESSAGE_STATUS__STATE__SENT] = "SENT",
+};
+
+/* The members of a MessageStatus (status, changed), in field order. */
+static void
+message_status_json(struct jobj *j, const Types__MessageStatus *m)
+{
+	put_bytes(j, message_status_fields[MS_MESSAGE_ID].json, &m->message_id);
+	put_enum(j, message_status_fields[MS_STATE].json, (int)m->state, state_names,
+	    sizeof(state_names) / sizeof(state_names[0]));
+	put_uint32(j, message_status_fields[MS_PACKETS].json, m->packets);
+	put_uint32(j, message_status_fields[MS_ACKNOWLEDGED].json, m->acknowledged);
+	put_string(j, message_status_fields[MS_REASON].json, m->reason);
+}
+
 static void
 mix_json(struct wsjson_out *o, int depth, const Config__MixConfig *m)
 {
@@ -816,7 +913,19 @@ body_json(struct wsjson_out *o, const Types__Response *r)
 			client_json(o, j.depth + 1, r->details->details);
 		}
 		break;
-	default:	/* send, flush and reply have no field */
+	case TYPES__RESPONSE__VALUE_SEND:	/* nymd's addition: the id */
+		put_bytes(&j, "messageId", &r->send->message_id);
+		break;
+	case TYPES__RESPONSE__VALUE_REPLY:
+		put_bytes(&j, "messageId", &r->reply->message_id);
+		break;
+	case TYPES__RESPONSE__VALUE_STATUS:
+		message_status_json(&j, r->status);
+		break;
+	case TYPES__RESPONSE__VALUE_CHANGED:
+		message_status_json(&j, r->changed);
+		break;
+	default:	/* flush and watch have no field */
 		break;
 	}
 	obj_close(&j);
@@ -837,6 +946,9 @@ response_json(struct wsjson_out *o, const Types__Response *r)
 	case TYPES__RESPONSE__VALUE_DETAILS:	name = "details"; break;
 	case TYPES__RESPONSE__VALUE_FLUSH:	name = "flush"; break;
 	case TYPES__RESPONSE__VALUE_REPLY:	name = "reply"; break;
+	case TYPES__RESPONSE__VALUE_STATUS:	name = "status"; break;
+	case TYPES__RESPONSE__VALUE_WATCH:	name = "watch"; break;
+	case TYPES__RESPONSE__VALUE_CHANGED:	name = "changed"; break;
 	default:	/* no member set: the JSON mapping of an empty message */
 		name = NULL;
 		break;

@@ -108,6 +108,8 @@ REQ = {
     "clients": field(4, b""),
     "details": field(5, b""),
     "flush": field(6, b""),
+    # nymd's: the state of a message it never sent (an exception)
+    "status": field(7, field(1, bytes([0x5A]) * 16)),
 }
 
 
@@ -251,6 +253,43 @@ def hexs(b):
     return b.hex()
 
 
+# nymd's send (and reply) answers carry the message's id (docs/acks.md):
+# 16 random bytes, the only part of an answer that is not deterministic.
+# The golden files show it as zeros (AAAAAAAAAAAAAAAAAAAAAA== in JSON);
+# the answers are compared with the id they carry put to zeros, once it is
+# found where the golden bytes have it.
+ZERO_ID = bytes(16)
+ID_JSON = re.compile(r'(\{\n  "(?:send|reply)": \{\n    "messageId": ")[A-Za-z0-9+/]{22}=="')
+
+
+def mask_pb(pb):
+    """A packed send or reply answer with its message id zeroed."""
+    if len(pb) == 20 and pb[0] in (0x12, 0x52) and pb[1:4] == b"\x12\x0a\x10":
+        return pb[:4] + ZERO_ID
+    return pb
+
+
+def mask_tcp(raw):
+    """A TCP frame (prefix 0x28: 20 bytes) of a send or reply answer."""
+    return raw[:1] + mask_pb(raw[1:]) if raw[:1] == b"\x28" else raw
+
+
+def mask_ws(raw):
+    """A websocket binary frame (82 14) of a send or reply answer."""
+    return raw[:2] + mask_pb(raw[2:]) if raw[:2] == b"\x82\x14" else raw
+
+
+def mask_json(text):
+    return ID_JSON.sub(r'\1AAAAAAAAAAAAAAAAAAAAAA=="', text)
+
+
+def message_id(raw_tcp):
+    """The message id of a TCP frame of a send answer, or None."""
+    if mask_tcp(raw_tcp) == raw_tcp or len(raw_tcp) != 21:
+        return None
+    return raw_tcp[5:]
+
+
 def load_golden(path):
     """[(name, request, response)] of a golden file. A response over
     several lines (jsonpb's indented JSON) has "< " before each line."""
@@ -281,12 +320,15 @@ def golden_cases():
         ("exception: empty Request", frame(b"")),
         ("exception: send without recipient", frame(send_request(b"x", None))),
         ("exception: not a protobuf", frame(b"\xff\xff\xff\xff")),
+        ("exception: status of an id nymd does not know", frame(REQ["status"])),
     ]
     wsbin = [(n, Ws.client_frame(2, REQ[k])) for n, k in
              (("details", "details"), ("clients", "clients"),
               ("fetch (nothing received)", "fetch"), ("send", "send"),
               ("exception: flush does not exist", "flush"))]
     wsbin.append(("exception: empty Request", Ws.client_frame(2, b"")))
+    wsbin.append(("exception: status of an id nymd does not know",
+                  Ws.client_frame(2, REQ["status"])))
     send_json = json.dumps({"send": {"message": "aGVsbG8=", "recipient": {
         "id": B64URL(RECIPIENT_KEY), "pubKey": base64.b64encode(RECIPIENT_KEY).decode(),
         "provider": {"id": B64URL(PROVIDER_KEY),
@@ -299,6 +341,8 @@ def golden_cases():
         ("send", send_json),
         ("exception: flush does not exist", '{"flush":{}}'),
         ("exception: malformed JSON", '{"details":'),
+        ("exception: status of an id nymd does not know",
+         '{"status":{"messageId":"WlpaWlpaWlpaWlpaWlpaWg=="}}'),
     ]
     return tcp, wsbin, wstext
 
@@ -307,25 +351,35 @@ def run_golden(args):
     tcp, wsbin, wstext = golden_cases()
     got = {"tcp": [], "ws-binary": [], "ws-text": []}
     c = Tcp(args.tcp)
+    ids = []
     for name, req in tcp:
         c.s.sendall(req)
-        got["tcp"].append((name, hexs(req), hexs(c.read_frame())))
+        raw = c.read_frame()
+        if name == "send":
+            ids.append(message_id(raw))
+            c.s.sendall(req)	# again: another message, another id
+            ids.append(message_id(c.read_frame()))
+        got["tcp"].append((name, hexs(req), hexs(mask_tcp(raw))))
     c.close()
+    report(len(ids) == 2 and None not in ids and ZERO_ID not in ids and ids[0] != ids[1],
+           "two sends are answered with two different message ids of 16 bytes")
     w = Ws(args.ws)
     for name, req in wsbin:
         w.s.sendall(req)
-        got["ws-binary"].append((name, hexs(req), hexs(w.read_message()[2])))
+        got["ws-binary"].append((name, hexs(req), hexs(mask_ws(w.read_message()[2]))))
     for name, req in wstext:
         w.s.sendall(Ws.client_frame(1, req.encode()))
         op, payload, _ = w.read_message()
-        got["ws-text"].append((name, req, payload.decode() if op == 1 else "opcode %d" % op))
+        got["ws-text"].append((name, req, mask_json(payload.decode()) if op == 1 else
+                               "opcode %d" % op))
     w.close()
     for kind, cases in got.items():
         path = os.path.join(args.golden, kind + ".golden")
         if args.update:
             with open(path, "w", encoding="utf-8") as f:
                 f.write("# Golden frames of nymd's socket API over %s; see docs/socket-api.md.\n"
-                        "# Each case: '# name', '> request', '< response' (%s).\n" %
+                        "# Each case: '# name', '> request', '< response' (%s).\n"
+                        "# A send's message id, 16 random bytes, is shown as zeros.\n" %
                         (kind, "JSON text, '< ' before each of its lines" if kind == "ws-text" else
                          "hex of the bytes on the wire"))
                 for name, req, res in cases:
@@ -419,8 +473,13 @@ def run_bad(args):
             r"^malformed request: not a protobuf Request", False)
     tcp_bad(args, "empty Request", frame(b""), r"^Invalid server request: unknown request: "
             "expected one of send, fetch, clients, details, flush, reply$", False)
-    tcp_bad(args, "unknown oneof field 7", frame(field(7, b"")),
+    tcp_bad(args, "unknown oneof field 15", frame(field(15, b"")),
             r"^Invalid server request: unknown request", False)
+    # field 7 is nymd's status (the seed did not know it: seed-compat.sh)
+    tcp_bad(args, "status without a message id", frame(field(7, b"")),
+            r"^status: bad message id length: 0 bytes, expected 16$", False)
+    tcp_bad(args, "status with a 15-byte message id", frame(field(7, field(1, bytes(15)))),
+            r"^status: bad message id length: 15 bytes, expected 16$", False)
     tcp_bad(args, "Response's exception field 1 in a Request", frame(field(1, b"")),
             r"^Invalid server request: unknown request", False)
     tcp_bad(args, "wrong wire type for details (varint)", frame(field_varint(5, 1)),
@@ -556,7 +615,7 @@ def run_concurrent(args):
             for r in range(rounds):
                 c.s.sendall(wire)	# pipelined: one round at a time
                 for name, _, want in cases:
-                    got = c.read_frame().hex()
+                    got = mask_tcp(c.read_frame()).hex()
                     if got != want:
                         fail("tcp conn %d round %d %s: %s" % (k, r, name, got[:80]))
                         return
@@ -573,12 +632,12 @@ def run_concurrent(args):
                 for name, q, want in golden["ws-text"]:
                     w.send(1, q.encode())
                 for name, _, want in golden["ws-binary"]:
-                    got = w.read_message()[2].hex()
+                    got = mask_ws(w.read_message()[2]).hex()
                     if got != want:
                         fail("ws conn %d round %d %s: %s" % (k, r, name, got[:80]))
                         return
                 for name, _, want in golden["ws-text"]:
-                    got = w.read_message()[1].decode()
+                    got = mask_json(w.read_message()[1].decode())
                     if got != want:
                         fail("ws text conn %d round %d %s: %s" % (k, r, name, got[:80]))
                         return

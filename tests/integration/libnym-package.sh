@@ -1,7 +1,8 @@
 #!/bin/sh
 # libnym as an application's build meets it (libnym(3), PACKAGING): the
 # shared library and the static archive export only nym_* (the archive's
-# helpers are local, the .so's symbols are at version NYM_1.0), nym.h is
+# helpers are local, the .so's symbols are at version NYM_1.0, those of
+# delivery status at NYM_1.1), nym.h is
 # clean under -pedantic -Werror in every C and C++ standard, and an
 # example links against libnym.a with nothing but `pkg-config --static`.
 # The library as it is shipped: not the sanitizer build's, whose objects
@@ -37,13 +38,18 @@ check "libnym.a keeps its helpers, made local (b64_encode, wire_pack)" sh -c \
 
 # Every function nym.h declares is exported, at NYM_1.0, and nothing else.
 grep -o 'nym_[a-z_]*(' "$HDR" | tr -d '(' |
-	grep -v '^nym_\(done\|fetch\|clients\|details\|message\)_cb$' | sort -u >"$WORK/declared"
+	grep -v '^nym_\(done\|fetch\|clients\|details\|message\|sent\|status\)_cb$' | sort -u >"$WORK/declared"
 objdump -T "$SO" | awk '$NF ~ /^nym_/ { print $(NF-1), $NF }' | sort -u >"$WORK/versioned"
-awk '{ print $2 }' "$WORK/versioned" >"$WORK/exported"
+awk '{ print $2 }' "$WORK/versioned" | sort >"$WORK/exported"
 check "every function nym.h declares is exported ($(wc -l <"$WORK/declared"))" \
 	cmp -s "$WORK/declared" "$WORK/exported"
 diff "$WORK/declared" "$WORK/exported" | sed 's/^/# /' | head -5
-check "each at symbol version NYM_1.0" sh -c "! grep -qv '^NYM_1.0 ' '$WORK/versioned'"
+# NYM_1.1: the functions of delivery status, as libnym.map's node lists them.
+sed -n '/^NYM_1\.1 {/,/^}/p' "$top_srcdir/src/libnym/libnym.map" | sed -n 's/^\t\(nym_[a-z_]*\);$/\1/p' |
+	sort >"$WORK/v11"
+check "each at symbol version NYM_1.0, but the $(wc -l <"$WORK/v11") of delivery status at NYM_1.1" sh -c \
+	"[ -s '$WORK/v11' ] && ! grep -qv '^NYM_1\.[01] ' '$WORK/versioned' &&
+	 awk '\$1 == \"NYM_1.1\" { print \$2 }' '$WORK/versioned' | sort | cmp -s - '$WORK/v11'"
 
 # nym.h under each standard, -pedantic -Werror, with what it declares used.
 cat >"$WORK/h.c" <<'C'

@@ -112,9 +112,24 @@ def _():
 MSG1 = b"hello bob, from python \x00\xff\xfe" + os.urandom(8).hex().encode()
 
 
+SENT = {}
+
+
 @check("send from alice (unix) to bob by id")
 def _():
-    alice.send_id(E["BOB_ID"], MSG1)
+    SENT["id"] = alice.send_id(E["BOB_ID"], MSG1)
+
+
+@check("send returns the message id (16 bytes), and status() its state")
+def _():
+    mid = SENT.get("id")
+    expect(isinstance(mid, bytes) and len(mid) == nym.MESSAGE_ID_BYTES, repr(mid))
+    st = alice.status(mid)
+    expect(isinstance(st, nym.MessageStatus) and st.message_id == mid, repr(st))
+    expect(st.state in ("queued", "sending", "delivered") and st.packets == 1, repr(st))
+    e = raises(nym.RemoteError, alice.status, bytes(16))
+    expect(str(e).startswith("status: no message with id 000000"), str(e))
+    raises(nym.InvalidArgument, alice.status, b"short")
 
 
 @check("fetch on bob's side (TCP): exactly alice's message arrives, once")

@@ -9,7 +9,7 @@
 # start() running carol's nymd. The checks themselves are in
 # tests/integration/python-module.py; each prints PASS or FAIL.
 . "$(dirname "$0")/lib.sh"
-plan 19
+plan 20
 
 B="$top_builddir/src"
 D="$WORK/tn"

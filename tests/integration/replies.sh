@@ -122,7 +122,7 @@ check "bob still has the 5 blocks, alice their 5 keys" \
 # asks alice's nymd for 4 more, which it sends on its own
 n=0
 for i in 1 2 3 4; do
-	"$NYMCTL" --socket "$BS" reply --tag "$TAG" "reply-$i" 2>>"$WORK/reply-err" && n=$((n + 1))
+	"$NYMCTL" --socket "$BS" reply --tag "$TAG" "reply-$i" >/dev/null 2>>"$WORK/reply-err" && n=$((n + 1))
 done
 check "4 replies through 4 of the blocks (and a request for more through the 5th): queued" \
 	test "$n" = 4
@@ -131,7 +131,7 @@ check "alice's nymd answers the request: bob gets 4 more blocks for the tag" \
 import sqlite3; print(sqlite3.connect('file:$BDB?mode=ro', uri=True).execute('SELECT COUNT(*) FROM reply_blocks').fetchone()[0])\")\" = 4"
 n=0
 for i in 5 6 7; do
-	"$NYMCTL" --socket "$BS" reply --tag "$TAG" "reply-$i" 2>>"$WORK/reply-err" && n=$((n + 1))
+	"$NYMCTL" --socket "$BS" reply --tag "$TAG" "reply-$i" >/dev/null 2>>"$WORK/reply-err" && n=$((n + 1))
 done
 check "a 5th, 6th and 7th reply through the new blocks: queued" test "$n" = 3
 sed 's/^/# reply: /' "$WORK/reply-err"
@@ -148,13 +148,14 @@ check "then bob holds 4 unused blocks and alice their 4 keys, no more" wait_for 
 	 test \$(python3 -c \"import sqlite3; print(sqlite3.connect('file:$ADB?mode=ro', uri=True).execute('SELECT COUNT(*) FROM surb_keys').fetchone()[0])\") = 4"
 
 # --- a block is used once: with one block, a second reply is refused
-"$NYMCTL" --socket "$AS" send --reply-surbs 1 --to "$CLIENT_bob_PUBKEY" "one block only" 2>&1
+"$NYMCTL" --socket "$AS" send --reply-surbs 1 --to "$CLIENT_bob_PUBKEY" "one block only" >/dev/null 2>&1
 : >"$WORK/bob-tags2"
 wait_for 20 sh -c "'$NYMCTL' --socket '$BS' fetch --tags >>'$WORK/bob-tags2' 2>/dev/null; grep -q 'one block only' '$WORK/bob-tags2'"
 TAG1=$(sed -n 's/^\([0-9a-f]\{32\}\)\tone block only$/\1/p' "$WORK/bob-tags2")
 check "a message with 1 block: a new tag" sh -c "test -n '$TAG1' && test '$TAG1' != '$TAG'"
-"$NYMCTL" --socket "$BS" reply --tag "$TAG1" "the only reply" 2>"$WORK/err1"
-check "the one reply through it: queued" test $? = 0
+"$NYMCTL" --socket "$BS" reply --tag "$TAG1" "the only reply" >"$WORK/out1" 2>"$WORK/err1"
+check "the one reply through it: queued, its message id printed" sh -c \
+	"test $? = 0 && grep -qx '[0-9a-f]\{32\}' '$WORK/out1'"
 "$NYMCTL" --socket "$BS" reply --tag "$TAG1" "a second reply" >/dev/null 2>"$WORK/err2"
 rc2=$?
 check "a second reply: exit 1, no block left ($(cat "$WORK/err2"))" \

@@ -177,6 +177,65 @@ class Fetch(unittest.TestCase):
         self.assertEqual(wire.decode_response(b"").kind, "empty")
 
 
+class Status(unittest.TestCase):
+    """Delivery status (docs/acks.md): send's message id and status."""
+    MID = bytes(range(16))
+
+    def test_send_and_reply_answers_carry_the_message_id(self):
+        mid = self.MID
+        self.assertEqual(wire.decode_response(field(2, 2, field(1, 2, mid))),
+                         wire.Response("send", mid))
+        self.assertEqual(wire.decode_response(field(10, 2, field(1, 2, mid))),
+                         wire.Response("reply", mid))
+        # an older nymd's (and the seed's) empty answer: no id
+        self.assertEqual(wire.decode_response(field(2, 2, b"")), wire.Response("send", None))
+        with self.assertRaises(nym.ProtocolError):
+            wire.decode_response(field(2, 2, field(1, 2, mid[:15])))
+
+    def test_status_request(self):
+        self.assertEqual(wire.encode_request("status", message_id=self.MID),
+                         b"\x3a\x12\x0a\x10" + self.MID)
+        for bad in (None, self.MID[:15], self.MID + b"!", "0" * 16):
+            self.assertRaises(nym.InvalidArgument, wire.encode_request, "status",
+                              message_id=bad)
+
+    def test_status_decodes(self):
+        mid = self.MID
+        sending = field(1, 2, mid) + field(2, 0, 1) + field(3, 0, 3) + field(4, 0, 1)
+        self.assertEqual(wire.decode_response(field(7, 2, sending)),
+                         wire.Response("status", wire.MessageStatus(mid, "sending", 3, 1, "")))
+        # defaults left out: QUEUED with nothing acknowledged
+        self.assertEqual(wire.decode_response(field(7, 2, field(1, 2, mid) + field(3, 0, 2))).value,
+                         wire.MessageStatus(mid, "queued", 2, 0, ""))
+        failed = field(1, 2, mid) + field(2, 0, 3) + field(5, 2, "expired".encode())
+        self.assertEqual(wire.decode_response(field(7, 2, failed)).value,
+                         wire.MessageStatus(mid, "failed", 0, 0, "expired"))
+        later = field(1, 2, mid) + field(2, 0, 9) + field(6, 0, 1)
+        self.assertEqual(wire.decode_response(field(7, 2, later)).value.state, "state-9")
+        for bad in (field(3, 0, 1), field(1, 2, mid[:8]), field(1, 2, mid) + field(2, 2, b"x"),
+                    field(1, 2, mid) + field(5, 2, b"\xff")):
+            with self.assertRaises(nym.ProtocolError):
+                wire.decode_response(field(7, 2, bad))
+
+    def test_client_send_and_status(self):
+        mid = self.MID
+        f = FakeNymd(wire.frame(field(2, 2, field(1, 2, mid))))
+        c = wire.ClientConfig(pubkey=KEY_A, provider=wire.MixConfig(pubkey=KEY_P))
+        self.assertEqual(f.client.send(c, b"hi"), mid)
+        f.close()
+        f = FakeNymd(wire.frame(field(7, 2, field(1, 2, mid) + field(2, 0, 2) +
+                                      field(3, 0, 1) + field(4, 0, 1))))
+        self.assertEqual(f.client.status(mid), wire.MessageStatus(mid, "delivered", 1, 1, ""))
+        self.assertEqual(f.requests, [b"\x3a\x12\x0a\x10" + mid])
+        f.close()
+        text = "status: no message with id " + mid.hex()
+        f = FakeNymd(wire.frame(field(1, 2, field(1, 2, text.encode()))))
+        with self.assertRaises(nym.RemoteError) as cm:
+            f.client.status(mid)
+        self.assertEqual(str(cm.exception), text)
+        f.close()
+
+
 class Malformed(unittest.TestCase):
     def bad(self, body, text=None):
         with self.assertRaises(nym.ProtocolError) as cm:

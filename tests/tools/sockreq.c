@@ -4,10 +4,12 @@
  * Usage: sockreq (unix:PATH | tcp:HOST:PORT) REQUEST...
  * REQUEST: details | clients | flush | fetch | limits | none | raw:HEX |
  *          send:RECIPIENT_ID:PROVIDER_ID:TEXT | sendlen:RECIPIENT_ID:PROVIDER_ID:N |
- *          sendsurbs:RECIPIENT_ID:PROVIDER_ID:N:TEXT | reply:HEXTAG:TEXT
+ *          sendsurbs:RECIPIENT_ID:PROVIDER_ID:N:TEXT | reply:HEXTAG:TEXT |
+ *          status:HEXID
  * (sendlen sends N bytes of a fixed pattern; sendsurbs TEXT with reply_surbs
  * N; reply TEXT through the blocks of a sender tag, of any length; fetch
- * prints each message in hex, then each received entry with its tag)
+ * prints each message in hex, then each received entry with its tag;
+ * status asks the state of a message id, of any length)
  * Each argument is one request; responses are read after all are sent,
  * so ordering is checked too.
  */
@@ -70,6 +72,22 @@ send_request(int fd, const char *what)
 	uint8_t buf[65536], hdr[FRAME_VARINT_MAX_BYTES];
 	size_t len;
 
+	if (strncmp(what, "status:", 7) == 0) {
+		Types__RequestStatus rs = TYPES__REQUEST_STATUS__INIT;
+		uint8_t id[64];
+		size_t il = strlen(what + 7) / 2;
+		if (il > sizeof(id))
+			return -1;
+		for (size_t i = 0; i < il; i++)
+			sscanf(what + 7 + 2 * i, "%2hhx", &id[i]);
+		rs.message_id.data = id;
+		rs.message_id.len = il;
+		req.value_case = TYPES__REQUEST__VALUE_STATUS;
+		req.status = &rs;
+		len = types__request__pack(&req, buf);
+		size_t hn = frame_put_varint(hdr, (int64_t)len);
+		return fs_write_all(fd, hdr, hn) == -1 || fs_write_all(fd, buf, len) == -1 ? -1 : 0;
+	}
 	if (strncmp(what, "reply:", 6) == 0) {
 		Types__RequestReply rr = TYPES__REQUEST_REPLY__INIT;
 		uint8_t tag[64];
@@ -260,6 +278,14 @@ read_response(int fd)
 		break;
 	case TYPES__RESPONSE__VALUE_REPLY:
 		printf("reply: ok\n");
+		break;
+	case TYPES__RESPONSE__VALUE_STATUS:
+		printf("status: id=");
+		for (size_t k = 0; k < res->status->message_id.len; k++)
+			printf("%02x", res->status->message_id.data[k]);
+		printf(" state=%d packets=%u acknowledged=%u reason=%s\n",
+		    (int)res->status->state, res->status->packets,
+		    res->status->acknowledged, res->status->reason);
 		break;
 	case TYPES__RESPONSE__VALUE_LIMITS:
 		printf("limits: max_message_bytes: %llu max_request_bytes: %llu\n",

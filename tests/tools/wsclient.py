@@ -16,6 +16,7 @@ performs each ACTION in order and prints one line per message received:
   raw:HEX         these bytes on the socket, unframed
   close           a close frame; prints the peer's close
   wait-close      read until the peer closes
+  read            read one more message (one pushed unasked: changed)
 A binary response is decoded: "details: id=... pubkey=...", "exception:
 TEXT", ...; a text response is printed as "text: JSON" (on one line,
 compacted). A refused handshake prints "status: CODE REASON" and "body: TEXT", exit status 2.
@@ -95,7 +96,8 @@ def response_text(buf):
     if field == 1:
         return "exception: " + dict(inner).get(1, b"").decode()
     if field == 2:
-        return "send"
+        mid = dict(inner).get(1, b"")
+        return "send: id=" + mid.hex() if mid else "send"
     if field == 3:
         return "fetch: %d" % len(inner)
     if field == 4:
@@ -104,6 +106,13 @@ def response_text(buf):
         return "details: " + client_text(dict(inner).get(1, b""))
     if field == 6:
         return "flush"
+    if field == 8:
+        return "watch"
+    if field in (7, 23):
+        d = dict(inner)
+        return "%s: id=%s state=%d packets=%d acknowledged=%d" % (
+            "status" if field == 7 else "changed", d.get(1, b"").hex(), d.get(2, 0),
+            d.get(3, 0), d.get(4, 0))
     return "binary: field %d" % field
 
 
@@ -242,6 +251,8 @@ def act(c, a):
         return
     elif a == "close":
         c.send_frame(8, struct.pack(">H", 1000))
+    elif a == "read":
+        pass
     elif a == "wait-close":
         while True:
             opcode, payload = c.read_message()

@@ -1337,6 +1337,293 @@ test_async_subscribe_refused(void **state)
 	event_base_free(base);
 }
 
+/* Delivery status (docs/acks.md): send's message id, status, watch. */
+
+static const uint8_t MID[NYM_MESSAGE_ID_BYTES] = {
+	1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+};
+
+/* A send (or reply) answer carrying id, of len bytes (0: none). */
+static void
+srv_sent(int fd, Types__Response__ValueCase what, const uint8_t *id, size_t len)
+{
+	Types__Response res = TYPES__RESPONSE__INIT;
+	Types__ResponseSendMessage s = TYPES__RESPONSE_SEND_MESSAGE__INIT;
+
+	s.message_id.data = (uint8_t *)(uintptr_t)id;
+	s.message_id.len = len;
+	res.value_case = what;
+	if (what == TYPES__RESPONSE__VALUE_SEND)
+		res.send = &s;
+	else
+		res.reply = &s;
+	srv_respond(fd, &res);
+}
+
+/* A status answer, or a changed push. */
+static void
+srv_status(int fd, Types__Response__ValueCase what, const uint8_t *id,
+    Types__MessageStatus__State state, uint32_t packets, uint32_t acked,
+    const char *reason)
+{
+	Types__Response res = TYPES__RESPONSE__INIT;
+	Types__MessageStatus ms = TYPES__MESSAGE_STATUS__INIT;
+
+	ms.message_id.data = (uint8_t *)(uintptr_t)id;
+	ms.message_id.len = NYM_MESSAGE_ID_BYTES;
+	ms.state = state;
+	ms.packets = packets;
+	ms.acknowledged = acked;
+	if (reason != NULL)
+		ms.reason = (char *)(uintptr_t)reason;
+	res.value_case = what;
+	if (what == TYPES__RESPONSE__VALUE_STATUS)
+		res.status = &ms;
+	else
+		res.changed = &ms;
+	srv_respond(fd, &res);
+}
+
+static void
+test_send_message(void **state)
+{
+	struct fixture *f = *state;
+	struct nym_client_config to = { .id = KEY_B };
+	static const uint8_t zero[NYM_MESSAGE_ID_BYTES];
+	uint8_t id[NYM_MESSAGE_ID_BYTES], tag[NYM_TAG_BYTES] = { 7 };
+	Types__Request *req;
+
+	/* To a recipient: the id nymd gave. */
+	srv_sent(f->srv, TYPES__RESPONSE__VALUE_SEND, MID, sizeof(MID));
+	assert_int_equal(nym_send_message(f->c, &to, NULL, "hi", 2, 0, id), 0);
+	assert_memory_equal(id, MID, sizeof(MID));
+	req = srv_request(f->srv);
+	assert_int_equal(req->value_case, TYPES__REQUEST__VALUE_SEND);
+	assert_int_equal(req->send->reply_surbs, 0);
+	types__request__free_unpacked(req, NULL);
+	/* With reply blocks, the id too. */
+	memset(id, 0xff, sizeof(id));
+	srv_sent(f->srv, TYPES__RESPONSE__VALUE_SEND, MID, sizeof(MID));
+	assert_int_equal(nym_send_message(f->c, &to, NULL, "hi", 2, 3, id), 0);
+	assert_memory_equal(id, MID, sizeof(MID));
+	req = srv_request(f->srv);
+	assert_int_equal(req->send->reply_surbs, 3);
+	types__request__free_unpacked(req, NULL);
+	/* To a client id, looked up as nym_send_id() does. */
+	srv_clients(f->srv);
+	srv_sent(f->srv, TYPES__RESPONSE__VALUE_SEND, MID, sizeof(MID));
+	assert_int_equal(nym_send_message(f->c, NULL, KEY_A, "m", 1, 0, id), 0);
+	assert_memory_equal(id, MID, sizeof(MID));
+	srv_expect_clients(f->srv, 0);
+	req = srv_request(f->srv);
+	assert_string_equal(req->send->recipient->id, KEY_A);
+	types__request__free_unpacked(req, NULL);
+	/* An older nymd gives no id: all zero. NULL takes none. */
+	srv_sent(f->srv, TYPES__RESPONSE__VALUE_SEND, NULL, 0);
+	assert_int_equal(nym_send_message(f->c, &to, NULL, "m", 1, 0, id), 0);
+	assert_memory_equal(id, zero, sizeof(zero));
+	srv_expect(f->srv, TYPES__REQUEST__VALUE_SEND);
+	srv_sent(f->srv, TYPES__RESPONSE__VALUE_SEND, MID, sizeof(MID));
+	assert_int_equal(nym_send_message(f->c, &to, NULL, "m", 1, 0, NULL), 0);
+	srv_expect(f->srv, TYPES__REQUEST__VALUE_SEND);
+	/* An id that is not 16 bytes breaks the protocol. */
+	srv_sent(f->srv, TYPES__RESPONSE__VALUE_SEND, MID, 15);
+	assert_int_equal(nym_send_message(f->c, &to, NULL, "m", 1, 0, id),
+	    NYM_ERR_PROTOCOL);
+	srv_expect(f->srv, TYPES__REQUEST__VALUE_SEND);
+	/* No recipient at all, too many blocks: nothing goes out. */
+	assert_int_equal(nym_send_message(f->c, NULL, NULL, "m", 1, 0, id),
+	    NYM_ERR_INVALID);
+	assert_int_equal(nym_send_message(f->c, &to, NULL, "m", 1, 17, id),
+	    NYM_ERR_INVALID);
+	/* A reply's id. */
+	srv_sent(f->srv, TYPES__RESPONSE__VALUE_REPLY, MID, sizeof(MID));
+	assert_int_equal(nym_reply_message(f->c, tag, "re", 2, id), 0);
+	assert_memory_equal(id, MID, sizeof(MID));
+	req = srv_request(f->srv);
+	assert_int_equal(req->value_case, TYPES__REQUEST__VALUE_REPLY);
+	assert_int_equal(req->reply->sender_tag.data[0], 7);
+	types__request__free_unpacked(req, NULL);
+}
+
+static void
+test_status(void **state)
+{
+	struct fixture *f = *state;
+	struct nym_message_status st;
+	Types__Request *req;
+
+	srv_status(f->srv, TYPES__RESPONSE__VALUE_STATUS, MID,
+	    TYPES__MESSAGE_STATUS__STATE__SENDING, 3, 1, NULL);
+	assert_int_equal(nym_status(f->c, MID, &st), 0);
+	req = srv_request(f->srv);
+	assert_int_equal(req->value_case, TYPES__REQUEST__VALUE_STATUS);
+	assert_int_equal(req->status->message_id.len, NYM_MESSAGE_ID_BYTES);
+	assert_memory_equal(req->status->message_id.data, MID, sizeof(MID));
+	types__request__free_unpacked(req, NULL);
+	assert_memory_equal(st.id, MID, sizeof(MID));
+	assert_int_equal(st.state, NYM_MESSAGE_SENDING);
+	assert_int_equal(st.packets, 3);
+	assert_int_equal(st.acknowledged, 1);
+	assert_string_equal(st.reason, "");
+	assert_string_equal(nym_message_state_name(st.state), "sending");
+
+	srv_status(f->srv, TYPES__RESPONSE__VALUE_STATUS, MID,
+	    TYPES__MESSAGE_STATUS__STATE__FAILED, 2, 1, "expired unacknowledged");
+	assert_int_equal(nym_status(f->c, MID, &st), 0);
+	srv_expect(f->srv, TYPES__REQUEST__VALUE_STATUS);
+	assert_int_equal(st.state, NYM_MESSAGE_FAILED);
+	assert_string_equal(st.reason, "expired unacknowledged");
+
+	srv_exception(f->srv, "status: no message with id 0102");
+	assert_int_equal(nym_status(f->c, MID, &st), NYM_ERR_REMOTE);
+	assert_string_equal(nym_last_error(f->c), "status: no message with id 0102");
+	srv_expect(f->srv, TYPES__REQUEST__VALUE_STATUS);
+	assert_int_equal(nym_status(f->c, NULL, &st), NYM_ERR_INVALID);
+
+	assert_string_equal(nym_message_state_name(NYM_MESSAGE_QUEUED), "queued");
+	assert_string_equal(nym_message_state_name(NYM_MESSAGE_DELIVERED), "delivered");
+	assert_string_equal(nym_message_state_name(NYM_MESSAGE_SENT), "sent");
+	assert_string_equal(nym_message_state_name(9), "unknown");
+
+	/* A blocking connection never watches: a change pushed to it is a
+	 * protocol error. */
+	srv_status(f->srv, TYPES__RESPONSE__VALUE_CHANGED, MID,
+	    TYPES__MESSAGE_STATUS__STATE__QUEUED, 1, 0, NULL);
+	srv_status(f->srv, TYPES__RESPONSE__VALUE_STATUS, MID,
+	    TYPES__MESSAGE_STATUS__STATE__QUEUED, 1, 0, NULL);
+	assert_int_equal(nym_status(f->c, MID, &st), NYM_ERR_PROTOCOL);
+	assert_non_null(strstr(nym_last_error(f->c), "did not watch"));
+}
+
+struct watch_log {
+	int			 changes;
+	int			 ended;
+	int			 end_err;
+	struct nym_message_status last;
+	int			 sent;
+	uint8_t			 sent_id[NYM_MESSAGE_ID_BYTES];
+	int			 statuses;
+	int			 status_state;
+	int			 order[8];	/* 1 change, 2 sent, 3 status */
+	int			 n;
+};
+
+static void
+on_changed(struct nym_async *a, int err, const struct nym_message_status *st, void *arg)
+{
+	struct watch_log *w = arg;
+
+	if (err != 0) {
+		w->ended++;
+		w->end_err = err;
+		return;
+	}
+	w->changes++;
+	w->last = *st;
+	if (w->n < 8)
+		w->order[w->n++] = 1;
+}
+
+static void
+on_sent_id(struct nym_async *a, int err, const uint8_t *id, void *arg)
+{
+	struct watch_log *w = arg;
+
+	assert_int_equal(err, 0);
+	assert_non_null(id);
+	memcpy(w->sent_id, id, NYM_MESSAGE_ID_BYTES);
+	w->sent++;
+	if (w->n < 8)
+		w->order[w->n++] = 2;
+}
+
+static void
+on_status(struct nym_async *a, int err, const struct nym_message_status *st, void *arg)
+{
+	struct watch_log *w = arg;
+
+	assert_int_equal(err, 0);
+	w->statuses++;
+	w->status_state = st->state;
+	if (w->n < 8)
+		w->order[w->n++] = 3;
+}
+
+static void
+test_async_watch(void **state)
+{
+	struct fixture *f = *state;
+	struct event_base *base = event_base_new();
+	struct async_log l = { 0 };
+	struct watch_log w = { 0 };
+	struct nym_client_config to = { .id = KEY_B };
+
+	struct nym_async *a = async_open(f, base, &l);
+	assert_int_equal(nym_async_watch(a, on_changed, &w), 0);
+	assert_int_equal(nym_async_watch(a, on_changed, &w), NYM_ERR_INVALID);
+	/* A watch is not canceled: its changes would be lost. */
+	assert_int_equal(nym_cancel(a, nym_async_last_request(a)), NYM_ERR_INVALID);
+	assert_int_equal(nym_async_send_message(a, &to, "x", 1, on_sent_id, &w), 0);
+	assert_int_equal(nym_async_status(a, MID, on_status, &w), 0);
+	pump(base);
+	srv_expect(f->srv, TYPES__REQUEST__VALUE_WATCH);
+	srv_expect(f->srv, TYPES__REQUEST__VALUE_SEND);
+	srv_expect(f->srv, TYPES__REQUEST__VALUE_STATUS);
+	/* watch answered; the send's answer; its change pushed; status. */
+	Types__Response res = TYPES__RESPONSE__INIT;
+	Types__ResponseWatch rw = TYPES__RESPONSE_WATCH__INIT;
+	res.value_case = TYPES__RESPONSE__VALUE_WATCH;
+	res.watch = &rw;
+	srv_respond(f->srv, &res);
+	srv_sent(f->srv, TYPES__RESPONSE__VALUE_SEND, MID, sizeof(MID));
+	srv_status(f->srv, TYPES__RESPONSE__VALUE_CHANGED, MID,
+	    TYPES__MESSAGE_STATUS__STATE__QUEUED, 1, 0, NULL);
+	srv_status(f->srv, TYPES__RESPONSE__VALUE_STATUS, MID,
+	    TYPES__MESSAGE_STATUS__STATE__QUEUED, 1, 0, NULL);
+	srv_status(f->srv, TYPES__RESPONSE__VALUE_CHANGED, MID,
+	    TYPES__MESSAGE_STATUS__STATE__DELIVERED, 1, 1, NULL);
+	for (int i = 0; i < 200 && w.changes < 2; i++)
+		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	assert_int_equal(w.sent, 1);
+	assert_memory_equal(w.sent_id, MID, sizeof(MID));
+	assert_int_equal(w.statuses, 1);
+	assert_int_equal(w.status_state, NYM_MESSAGE_QUEUED);
+	assert_int_equal(w.changes, 2);
+	assert_int_equal(w.n, 4);
+	assert_int_equal(w.order[0], 2);
+	assert_int_equal(w.order[1], 1);
+	assert_int_equal(w.order[2], 3);
+	assert_int_equal(w.order[3], 1);
+	assert_int_equal(w.last.state, NYM_MESSAGE_DELIVERED);
+	assert_int_equal(w.last.acknowledged, 1);
+	assert_int_equal(w.ended, 0);
+	assert_int_equal(l.lost, 0);
+	/* Freeing the handle ends the watch, once. */
+	nym_async_free(a);
+	assert_int_equal(w.ended, 1);
+	assert_int_equal(w.end_err, NYM_ERR_CANCELED);
+	event_base_free(base);
+}
+
+static void
+test_async_changed_unasked(void **state)
+{
+	struct fixture *f = *state;
+	struct event_base *base = event_base_new();
+	struct async_log l = { 0 };
+
+	/* A change pushed to a handle that did not watch breaks it. */
+	struct nym_async *a = async_open(f, base, &l);
+	srv_status(f->srv, TYPES__RESPONSE__VALUE_CHANGED, MID,
+	    TYPES__MESSAGE_STATUS__STATE__QUEUED, 1, 0, NULL);
+	event_base_dispatch(base);
+	assert_int_equal(l.lost, 1);
+	assert_non_null(strstr(nym_async_last_error(a), "did not watch"));
+	nym_async_free(a);
+	event_base_free(base);
+}
+
 int
 main(void)
 {
@@ -1376,6 +1663,10 @@ main(void)
 		T(test_async_cancel),
 		T(test_async_subscribe),
 		T(test_async_subscribe_refused),
+		T(test_send_message),
+		T(test_status),
+		T(test_async_watch),
+		T(test_async_changed_unasked),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -475,6 +475,117 @@ test_replies(void **state)
 	    "    ]\n  }\n}");
 }
 
+/* nymd's additions for delivery status (docs/acks.md), in JSON. */
+static void
+test_status(void **state)
+{
+	Types__Request *q;
+	Types__Response r = TYPES__RESPONSE__INIT;
+	Types__ResponseSendMessage sent = TYPES__RESPONSE_SEND_MESSAGE__INIT;
+	Types__ResponseWatch watch = TYPES__RESPONSE_WATCH__INIT;
+	Types__MessageStatus ms = TYPES__MESSAGE_STATUS__INIT;
+
+	for (int i = 0; i < 32; i++)
+		key[i] = (uint8_t)i;
+	q = request_ok("{\"status\":{\"messageId\":\"AAECAwQFBgcICQoLDA0ODw==\"}}");
+	assert_int_equal(q->value_case, TYPES__REQUEST__VALUE_STATUS);
+	assert_int_equal(q->status->message_id.len, 16);
+	assert_memory_equal(q->status->message_id.data, key, 16);
+	types__request__free_unpacked(q, NULL);
+	/* the original name, URL-safe unpadded base64; any length (rpcd
+	 * checks it) */
+	q = request_ok("{\"status\":{\"message_id\":\"_-8\"}}");
+	assert_int_equal(q->status->message_id.len, 2);
+	assert_int_equal(q->status->message_id.data[0], 0xff);
+	types__request__free_unpacked(q, NULL);
+	q = request_ok("{\"status\":{}}");
+	assert_int_equal(q->value_case, TYPES__REQUEST__VALUE_STATUS);
+	assert_int_equal(q->status->message_id.len, 0);
+	types__request__free_unpacked(q, NULL);
+	q = request_ok("{\"status\":null}");
+	assert_int_equal(q->value_case, TYPES__REQUEST__VALUE_STATUS);
+	types__request__free_unpacked(q, NULL);
+	q = request_ok("{\"watch\":{}}");
+	assert_int_equal(q->value_case, TYPES__REQUEST__VALUE_WATCH);
+	types__request__free_unpacked(q, NULL);
+	REQ_ERR("{\"status\":{\"id\":\"AAEC\"}}", "unknown field \"id\" in status");
+	REQ_ERR("{\"status\":{\"messageId\":\"!!\"}}", "invalid base64 in status.messageId");
+	REQ_ERR("{\"status\":{\"messageId\":7}}", "status.messageId must be a base64 string");
+	REQ_ERR("{\"status\":{\"messageId\":\"AAEC\",\"message_id\":\"AAEC\"}}",
+	    "field messageId is given twice in status");
+	REQ_ERR("{\"watch\":{\"all\":true}}", "unknown field \"all\" in watch");
+	REQ_ERR("{\"watch\":{},\"status\":{}}", "more than one request in one message");
+
+	/* send's and reply's answers carry the message id */
+	r.value_case = TYPES__RESPONSE__VALUE_SEND;
+	r.send = &sent;
+	sent.message_id.data = key;
+	sent.message_id.len = 16;
+	response_is(&r, "{\n  \"send\": {\n"
+	    "    \"messageId\": \"AAECAwQFBgcICQoLDA0ODw==\"\n  }\n}");
+	r.value_case = TYPES__RESPONSE__VALUE_REPLY;
+	r.reply = &sent;
+	response_is(&r, "{\n  \"reply\": {\n"
+	    "    \"messageId\": \"AAECAwQFBgcICQoLDA0ODw==\"\n  }\n}");
+	r.value_case = TYPES__RESPONSE__VALUE_WATCH;
+	r.watch = &watch;
+	response_is(&r, "{\n  \"watch\": {\n\n  }\n}");
+
+	/* a status: the state by its name, counts as JSON numbers (uint32) */
+	r.value_case = TYPES__RESPONSE__VALUE_STATUS;
+	r.status = &ms;
+	ms.message_id.data = key + 16;
+	ms.message_id.len = 16;
+	ms.state = TYPES__MESSAGE_STATUS__STATE__SENDING;
+	ms.packets = 3;
+	ms.acknowledged = 1;
+	response_is(&r, "{\n  \"status\": {\n"
+	    "    \"messageId\": \"EBESExQVFhcYGRobHB0eHw==\",\n"
+	    "    \"state\": \"SENDING\",\n"
+	    "    \"packets\": 3,\n"
+	    "    \"acknowledged\": 1\n  }\n}");
+	/* defaults are left out, as jsonpb does: QUEUED (0), 0 acknowledged */
+	ms.state = TYPES__MESSAGE_STATUS__STATE__QUEUED;
+	ms.acknowledged = 0;
+	response_is(&r, "{\n  \"status\": {\n"
+	    "    \"messageId\": \"EBESExQVFhcYGRobHB0eHw==\",\n"
+	    "    \"packets\": 3\n  }\n}");
+	/* pushed unasked as changed, the same body; a failure says why */
+	r.value_case = TYPES__RESPONSE__VALUE_CHANGED;
+	r.changed = &ms;
+	ms.state = TYPES__MESSAGE_STATUS__STATE__FAILED;
+	ms.packets = 4294967295u;
+	ms.acknowledged = 2;
+	ms.reason = "expired after 86400 s: 2 of 4294967295 packets \"acked\"";
+	response_is(&r, "{\n  \"changed\": {\n"
+	    "    \"messageId\": \"EBESExQVFhcYGRobHB0eHw==\",\n"
+	    "    \"state\": \"FAILED\",\n"
+	    "    \"packets\": 4294967295,\n"
+	    "    \"acknowledged\": 2,\n"
+	    "    \"reason\": \"expired after 86400 s: 2 of 4294967295 packets "
+	    "\\\"acked\\\"\"\n  }\n}");
+	ms.state = TYPES__MESSAGE_STATUS__STATE__DELIVERED;
+	ms.packets = ms.acknowledged = 1;
+	ms.reason = "";
+	response_is(&r, "{\n  \"changed\": {\n"
+	    "    \"messageId\": \"EBESExQVFhcYGRobHB0eHw==\",\n"
+	    "    \"state\": \"DELIVERED\",\n"
+	    "    \"packets\": 1,\n"
+	    "    \"acknowledged\": 1\n  }\n}");
+	ms.state = TYPES__MESSAGE_STATUS__STATE__SENT;
+	ms.acknowledged = 0;
+	response_is(&r, "{\n  \"changed\": {\n"
+	    "    \"messageId\": \"EBESExQVFhcYGRobHB0eHw==\",\n"
+	    "    \"state\": \"SENT\",\n"
+	    "    \"packets\": 1\n  }\n}");
+	/* a state a later nymd may add: its number, as jsonpb writes it */
+	ms.state = (Types__MessageStatus__State)9;
+	response_is(&r, "{\n  \"changed\": {\n"
+	    "    \"messageId\": \"EBESExQVFhcYGRobHB0eHw==\",\n"
+	    "    \"state\": 9,\n"
+	    "    \"packets\": 1\n  }\n}");
+}
+
 int
 main(void)
 {
@@ -489,6 +600,7 @@ main(void)
 		cmocka_unit_test(test_response_errors),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_replies),
+		cmocka_unit_test(test_status),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
