@@ -1594,6 +1594,12 @@ gen_corpus(const char *dir)
 		{ 3, 0, 0x01, 0x08, 0x00, 0x40, 0x00, 0x00, 9, 9, 9, 9 },
 		{ 3, 2, 0x02, 0x00, 0x12, 0x34, 0x02, 0x00, 7, 7 },
 		{ 3, 4, 0x00, 0x00, 0x50, 0x00, 0x05, 0x01, 1 },
+		/* with an acknowledgement block (b1 bit 6; bit 7: kept at
+		 * the recipient): no flip; 1632 bytes and a flip inside the
+		 * block at the recipient; a payload flip at hop 0 */
+		{ 3, 5, 0x40, 0x02, 0x00, 0x12, 0x34, 0x06 },
+		{ 3, 5, 0xc0, 0x06, 0x60, 0x0c, 0x80, 0x05 },
+		{ 3, 1, 0x40, 0x00, 0x05, 0x10, 0x00, 0x00 },
 	};
 	for (size_t i = 0; i < sizeof(rt) / sizeof(rt[0]); i++) {
 		char name[32];
@@ -1676,6 +1682,72 @@ fuzz_surb_fixed(uint8_t surb[SURB_BYTES], uint8_t keys[SURB_KEYS_BYTES],
 	return rc;
 }
 
+/*
+ * An acknowledgement block to fuzz_surb.c's creator (node 5) over fuzz
+ * nodes 0-3, into block, and the acknowledgement
+ * made from it as the creator receives it, into ack.
+ */
+static int
+fuzz_surb_ack(uint8_t block[SPHINX_ACK_BYTES],
+    uint8_t ack[SPHINX_PACKET_BYTES])
+{
+	struct node nodes[R_HOPS];
+	struct sphinx_hop hops[5];
+	uint8_t random[32 + B_BYTES + 16 + SPHINX_PAYLOAD_BYTES];
+	static const char label[] = "nymd fuzz_surb ack randomness";
+	static const uint8_t nonce[12];
+	uint8_t seed[32];
+
+	memset(hops, 0, sizeof(hops));
+	for (unsigned i = 0; i < R_HOPS; i++) {
+		char l[64];
+		snprintf(l, sizeof(l), "nymd fuzz_surb node key %u", i);
+		node_key(&nodes[i], l);
+	}
+	for (unsigned i = 0; i < 5; i++) {
+		unsigned node = i < 4 ? i : R_HOPS - 1;
+		memcpy(hops[i].node_pub, nodes[node].pub, 32);
+		if (i == 4) {
+			hops[i].command = SPHINX_CMD_FINAL;
+			continue;
+		}
+		hops[i].command = i == 3 ? SPHINX_CMD_DELIVER : SPHINX_CMD_RELAY;
+		hops[i].delay_ms = 100u * i;
+		memcpy(hops[i].next_id, nodes[i == 3 ? R_HOPS - 1 : i + 1].pub,
+		    32);
+	}
+	crypto_generichash(seed, sizeof(seed), (const uint8_t *)label,
+	    sizeof(label) - 1, NULL, 0);
+	crypto_stream_chacha20_ietf(random, sizeof(random), nonce, seed);
+	/* x and padding, then the id, then the acknowledgement's payload */
+	struct replay_rng rr = { random, 32 + B_BYTES, 0 };
+	struct sphinx_rng rng = { replay_rng_fill, &rr };
+	if (surb_ack_create(block, random + 32 + B_BYTES, nodes[0].pub, hops, 5,
+	    &rng) != SPHINX_OK)
+		return -1;
+	memcpy(ack, block + SPHINX_NODE_ID_BYTES, SPHINX_HEADER_BYTES);
+	memcpy(ack + SPHINX_HEADER_BYTES, random + 32 + B_BYTES + 16,
+	    SPHINX_PAYLOAD_BYTES);
+
+	struct replay_params params = {
+		.packets_per_second = 1, .epoch_seconds = 16,
+		.false_positive_rate = 1e-9,
+	};
+	struct replay_store *store;
+	struct sphinx_hop_result res;
+	if (replay_new(&store, &params) != REPLAY_OK)
+		return -1;
+	int rc = 0;
+	for (unsigned i = 0; i < 4 && rc == 0; i++) {
+		replay_reset(store, nodes[i].pub);
+		if (sphinx_process(nodes[i].priv, store, ack, ack, &res) !=
+		    SPHINX_OK)
+			rc = -1;
+	}
+	replay_free(store);
+	return rc;
+}
+
 static int
 gen_surb_corpus(const char *dir)
 {
@@ -1709,12 +1781,38 @@ gen_surb_corpus(const char *dir)
 	seed[0] = 3;
 	memcpy(seed + 1, reply, sizeof(reply));
 	rc |= write_file(dir, "open-valid", seed, 1 + sizeof(reply));
-	/* mode 4: structured round trips (format in fuzz_surb.c) */
+	/* mode 5: an acknowledgement block as the egress provider finds
+	 * it, one whose alpha is p (junk), and an acknowledgement as the
+	 * creator receives it */
+	uint8_t block[SPHINX_ACK_BYTES], ack[SPHINX_PACKET_BYTES];
+	if (fuzz_surb_ack(block, ack) != 0)
+		return -1;
+	seed[0] = 5;
+	memset(seed + 1, 0, SPHINX_HEADER_BYTES);
+	memcpy(seed + 1 + SPHINX_HEADER_BYTES, block, sizeof(block));
+	rc |= write_file(dir, "ack-take-valid", seed,
+	    1 + SPHINX_HEADER_BYTES + SPHINX_ACK_BYTES);
+	uint8_t *alpha = seed + 1 + SPHINX_HEADER_BYTES + SPHINX_NODE_ID_BYTES;
+	memset(alpha, 0xff, 32);
+	alpha[0] = 0xed;
+	alpha[31] = 0x7f;
+	rc |= write_file(dir, "ack-take-junk", seed,
+	    1 + SPHINX_HEADER_BYTES + SPHINX_ACK_BYTES);
+	memcpy(seed + 1, ack, sizeof(ack));
+	rc |= write_file(dir, "ack-kind-valid", seed, 1 + sizeof(ack));
+	/* modes 4 and 6: structured round trips (format in fuzz_surb.c) */
 	static const uint8_t rt[][8] = {
 		{ 4, 4, 0x00, 0x10, 0x00, 0x00, 0x06, 0x01 },
 		{ 4, 0, 0x08, 0x00, 0x00, 0x40, 0x00, 0x00 },
 		{ 4, 2, 0x00, 0x00, 0x12, 0x34, 0x02, 0x07 },
 		{ 4, 3, 0x01, 0x00, 0x50, 0x00, 0x04, 0x02 },
+		/* acknowledgements: no flip; 1632 bytes and a flip inside
+		 * the block at the recipient; a payload flip before the
+		 * egress provider; a header flip on the way back */
+		{ 6, 4, 3, 0x00, 0x10, 0x00, 0x00, 0x0b },
+		{ 6, 0, 0, 0x06, 0x60, 0x0c, 0x80, 0x01 },
+		{ 6, 2, 1, 0x00, 0x40, 0x20, 0x00, 0x01 },
+		{ 6, 4, 4, 0x00, 0x08, 0x00, 0x10, 0x08 },
 	};
 	for (size_t i = 0; i < sizeof(rt) / sizeof(rt[0]); i++) {
 		char name[32];
