@@ -13,7 +13,10 @@
  *           seeds every other choice, and the target checks that the
  *           packet arrives intact, or that the flip is caught where
  *           docs/sphinx.md says (header: at that hop; payload: at the
- *           recipient).  A violated property aborts.
+ *           recipient).  Optionally the packet carries an acknowledgement
+ *           block (section 18; arbitrary bytes here, fuzz_surb.c makes
+ *           real ones): the egress provider must find it and the
+ *           recipient ignore it.  A violated property aborts.
  *
  * Modes 0 and 1 are the untrusted-input parsers; mode 3 reaches every
  * successful path with random geometry, which arbitrary bytes cannot
@@ -185,16 +188,19 @@ stream_fill(void *ctx, uint8_t *buf, size_t len)
 
 /*
  * Mode 3 input: n (1 + b0 % 6), flags b1 (bit 0: drop cover; bits 1..5:
- * DELIVER instead of RELAY at hops 0..4), message length b2 b3 (big-endian,
- * mod 2049), flipped bit b4 b5 (big-endian, mod the packet's bits), hop of
- * the flip b6 (mod n + 1; n: no flip).  Missing bytes read as zero.
+ * DELIVER instead of RELAY at hops 0..4; bit 6: an acknowledgement block,
+ * when n >= 2 and not drop cover, hop n-2 then DELIVERing with the ACK
+ * flag; bit 7: the egress provider leaves the block in place instead of
+ * wiping it), message length b2 b3 (big-endian, mod 2049, or mod 1633
+ * beside a block), flipped bit b4 b5 (big-endian, mod the packet's bits),
+ * hop of the flip b6 (mod n + 1; n: no flip).  Missing bytes read as zero.
  */
 static void
 fuzz_roundtrip(const uint8_t *data, size_t size)
 {
 	static uint8_t pkt[SPHINX_PACKET_BYTES];
 	uint8_t b[7] = { 0 }, msg[SPHINX_MAX_MESSAGE_BYTES];
-	uint8_t got[SPHINX_MAX_MESSAGE_BYTES];
+	uint8_t got[SPHINX_MAX_MESSAGE_BYTES], ack[SPHINX_ACK_BYTES];
 	struct sphinx_hop hops[SPHINX_MAX_HOPS];
 	struct sphinx_hop_result res;
 	struct stream st = { { 0 }, 0 };
@@ -205,7 +211,14 @@ fuzz_roundtrip(const uint8_t *data, size_t size)
 
 	size_t n = 1 + b[0] % SPHINX_MAX_HOPS;
 	int drop = b[1] & 1;
-	size_t len = ((size_t)b[2] << 8 | b[3]) % (SPHINX_MAX_MESSAGE_BYTES + 1);
+	int acked = (b[1] & 0x40) && n >= 2 && !drop;
+	int keep_block = b[1] & 0x80;
+	size_t room = acked ? SPHINX_MAX_ACKED_MESSAGE_BYTES :
+	    SPHINX_MAX_MESSAGE_BYTES;
+	size_t len = ((size_t)b[2] << 8 | b[3]) % (room + 1);
+	/* Where the block travels: the payload's first bytes. */
+	size_t block_lo = SPHINX_HEADER_BYTES * 8;
+	size_t block_hi = block_lo + SPHINX_ACK_BYTES * 8;
 	size_t bit = ((size_t)b[4] << 8 | b[5]) % (SPHINX_PACKET_BYTES * 8);
 	size_t flip_at = b[6] % (n + 1);
 	int header_flip = bit < SPHINX_HEADER_BYTES * 8;
@@ -219,6 +232,10 @@ fuzz_roundtrip(const uint8_t *data, size_t size)
 		}
 		hops[i].command = (b[1] >> (1 + i)) & 1 ? SPHINX_CMD_DELIVER :
 		    SPHINX_CMD_RELAY;
+		if (acked && i + 2 == n) {
+			hops[i].command = SPHINX_CMD_DELIVER;
+			hops[i].flags = SPHINX_FLAG_ACK;
+		}
 		memcpy(hops[i].next_id, fz.pub[i + 1], 32);
 		uint8_t d[4];
 		stream_fill(&st, d, sizeof(d));
@@ -226,7 +243,15 @@ fuzz_roundtrip(const uint8_t *data, size_t size)
 		    (uint32_t)d[2] << 8 | d[3];
 	}
 	stream_fill(&st, msg, len);
-	check(sphinx_create(pkt, hops, n, msg, len, &rng) == SPHINX_OK);
+	if (acked) {
+		hops[n - 1].flags = SPHINX_FLAG_ACK;
+		stream_fill(&st, ack, sizeof(ack));
+		check(sphinx_create(pkt, hops, n, msg, len, &rng) ==
+		    SPHINX_ERR_INVALID);
+		check(sphinx_create_acked(pkt, hops, n, ack, msg, len, &rng) ==
+		    SPHINX_OK);
+	} else
+		check(sphinx_create(pkt, hops, n, msg, len, &rng) == SPHINX_OK);
 
 	for (size_t i = 0; i < n; i++) {
 		int flipped_here = i == flip_at;
@@ -241,6 +266,11 @@ fuzz_roundtrip(const uint8_t *data, size_t size)
 			if (header_bad)
 				check(rc == SPHINX_ERR_MAC ||
 				    rc == SPHINX_ERR_MALFORMED);
+			else if (acked && flip_at == i && bit >= block_lo &&
+			    bit < block_hi)
+				/* The block's bytes are not the recipient's. */
+				check(rc == SPHINX_OK && got_len == len &&
+				    memcmp(got, msg, len) == 0);
 			else if (flip_at < n)
 				check(rc == SPHINX_ERR_PAYLOAD);
 			else
@@ -254,8 +284,20 @@ fuzz_roundtrip(const uint8_t *data, size_t size)
 			return;
 		}
 		check(rc == SPHINX_OK && res.command == hops[i].command &&
+		    res.flags == hops[i].flags &&
 		    res.delay_ms == hops[i].delay_ms &&
 		    memcmp(res.next_id, hops[i].next_id, 32) == 0);
+		if (res.flags & SPHINX_FLAG_ACK) {
+			/* The egress provider: the block, intact unless the
+			 * payload changed on the way, then (as nymd's
+			 * surb_ack_take() does) wiped. */
+			if (flip_at > i)
+				check(memcmp(pkt + SPHINX_HEADER_BYTES, ack,
+				    sizeof(ack)) == 0);
+			if (!keep_block)
+				memset(pkt + SPHINX_HEADER_BYTES, 0,
+				    sizeof(ack));
+		}
 	}
 }
 

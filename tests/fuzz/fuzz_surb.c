@@ -16,7 +16,25 @@
  *           intact, or that the flip is caught where docs/sphinx.md says
  *           (header: at that hop; payload: at the creator), and that
  *           every node's result is the one a forward packet over the same
- *           path gets.  A violated property aborts.
+ *           path gets;
+ *   mode 5  acknowledgements (section 18) from outside: the rest, zero-
+ *           padded or truncated to SPHINX_PACKET_BYTES, as the packet an
+ *           egress provider passes on for DELIVER with the ACK flag
+ *           (surb_ack_take()), and, as is and as the acknowledgement
+ *           taken from it, at the creator (surb_reply_kind(), which must
+ *           agree with surb_reply_id());
+ *   mode 6  a structured acknowledgement round trip: the rest chooses the
+ *           lengths of the message's path (to the creator, as loop cover
+ *           goes) and of the acknowledgement's, a message and one bit to
+ *           flip at one hop of either (or none), and the target checks
+ *           that the egress provider finds the block, the creator reads
+ *           the message and the ack id, or that the flip is caught where
+ *           docs/sphinx.md says (header: at that hop; the message's
+ *           payload before the egress provider: the acknowledgement is
+ *           lost and the message fails its check; the block's bytes at
+ *           the recipient, or the acknowledgement's payload: nothing).
+ *
+ * A violated property aborts.
  *
  * Fuzz node i has the X25519 private key BLAKE2b-256("nymd fuzz_surb node
  * key i"); node 5 is the creator.  The fixed reply of modes 2 and 3 is
@@ -336,6 +354,207 @@ fuzz_roundtrip(const uint8_t *data, size_t size)
 	}
 }
 
+/* An alpha below p once bit 255 is cleared (docs/sphinx.md, section 10). */
+static int
+alpha_canonical(const uint8_t a[SPHINX_KEY_BYTES])
+{
+	if ((a[31] & 0x7f) != 0x7f)
+		return 1;
+	for (int i = 30; i >= 1; i--)
+		if (a[i] != 0xff)
+			return 1;
+	return a[0] < 0xed;
+}
+
+/* surb_reply_kind() at the creator, checked against surb_reply_id(). */
+static int
+reply_kind(const uint8_t pkt[SPHINX_PACKET_BYTES], uint8_t id[SURB_ID_BYTES],
+    int *is_ack)
+{
+	uint8_t id2[SURB_ID_BYTES];
+
+	*is_ack = -1;
+	int rc = surb_reply_kind(fz.priv[CREATOR], pkt, id, is_ack);
+	check(surb_reply_id(fz.priv[CREATOR], pkt, id2) == rc);
+	check(memcmp(id, id2, sizeof(id2)) == 0);
+	if (rc != SPHINX_OK)
+		check(*is_ack == 0 && sodium_is_zero(id, SURB_ID_BYTES));
+	else
+		check(*is_ack == 0 || *is_ack == 1);
+	return rc;
+}
+
+static void
+fuzz_ack_bytes(const uint8_t *data, size_t size)
+{
+	static uint8_t in[SPHINX_PACKET_BYTES], pkt[SPHINX_PACKET_BYTES];
+	static uint8_t ack[SPHINX_PACKET_BYTES];
+	const uint8_t *block = in + SPHINX_HEADER_BYTES;
+	const size_t rest = SPHINX_PACKET_BYTES - SPHINX_HEADER_BYTES -
+	    SPHINX_ACK_BYTES;
+	uint8_t first[SPHINX_NODE_ID_BYTES], id[SURB_ID_BYTES];
+	int is_ack;
+
+	pad_packet(in, data, size);
+	memcpy(pkt, in, sizeof(pkt));
+	memset(ack, 0xaa, sizeof(ack));
+	memset(first, 0xaa, sizeof(first));
+	int rc = surb_ack_take(pkt, ack, first);
+	/* The block is wiped whatever it held; nothing else changes. */
+	check(memcmp(pkt, in, SPHINX_HEADER_BYTES) == 0);
+	check(sodium_is_zero(pkt + SPHINX_HEADER_BYTES, SPHINX_ACK_BYTES));
+	check(memcmp(pkt + SPHINX_HEADER_BYTES + SPHINX_ACK_BYTES,
+	    block + SPHINX_ACK_BYTES, rest) == 0);
+	if (!alpha_canonical(block + SPHINX_NODE_ID_BYTES)) {
+		check(rc == SPHINX_ERR_MALFORMED);
+		check(sodium_is_zero(ack, sizeof(ack)));
+		check(sodium_is_zero(first, sizeof(first)));
+	} else {
+		check(rc == SPHINX_OK);
+		check(memcmp(first, block, SPHINX_NODE_ID_BYTES) == 0);
+		check(memcmp(ack, block + SPHINX_NODE_ID_BYTES,
+		    SPHINX_HEADER_BYTES) == 0);
+	}
+
+	reply_kind(in, id, &is_ack);
+	if (rc == SPHINX_OK)
+		reply_kind(ack, id, &is_ack);
+}
+
+/*
+ * Mode 6 input: the message's path length nf (2 + b0 % 5), the
+ * acknowledgement's nb (2 + b1 % 5), message length b2 b3 (big-endian, mod
+ * 1633), flipped bit b4 b5 (big-endian, mod the packet's bits), where the
+ * flip is b6 (mod nf + nb + 1: hop b6 of the message, hop b6 - nf of the
+ * acknowledgement, or none).  Missing bytes read as zero.
+ */
+static void
+fuzz_ack_roundtrip(const uint8_t *data, size_t size)
+{
+	static uint8_t pkt[SPHINX_PACKET_BYTES], ack[SPHINX_PACKET_BYTES];
+	uint8_t b[7] = { 0 }, msg[SPHINX_MAX_ACKED_MESSAGE_BYTES];
+	uint8_t got[SPHINX_MAX_MESSAGE_BYTES], block[SPHINX_ACK_BYTES];
+	uint8_t id[SURB_ID_BYTES], gid[SURB_ID_BYTES], first[32];
+	uint8_t keys[SURB_KEYS_BYTES] = { 0 };
+	struct sphinx_hop hops[SPHINX_MAX_HOPS], back[SPHINX_MAX_HOPS];
+	struct sphinx_hop_result res;
+	struct stream st = { { 0 }, 0 };
+	struct sphinx_rng rng = { stream_fill, &st };
+	size_t got_len;
+	int is_ack;
+
+	memcpy(b, data, size < sizeof(b) ? size : sizeof(b));
+	crypto_generichash(st.key, sizeof(st.key), data, size, NULL, 0);
+
+	size_t nf = SURB_MIN_HOPS + b[0] % (SPHINX_MAX_HOPS - 1);
+	size_t nb = SURB_MIN_HOPS + b[1] % (SPHINX_MAX_HOPS - 1);
+	size_t len = ((size_t)b[2] << 8 | b[3]) %
+	    (SPHINX_MAX_ACKED_MESSAGE_BYTES + 1);
+	size_t bit = ((size_t)b[4] << 8 | b[5]) % (SPHINX_PACKET_BYTES * 8);
+	size_t flip_at = b[6] % (nf + nb + 1);
+	int header_flip = bit < SPHINX_HEADER_BYTES * 8;
+	int in_block = bit >= SPHINX_HEADER_BYTES * 8 &&
+	    bit < (SPHINX_HEADER_BYTES + SPHINX_ACK_BYTES) * 8;
+
+	fuzz_path(back, nb, &st);
+	fuzz_path(hops, nf, &st);
+	hops[nf - 2].flags = SPHINX_FLAG_ACK;
+	hops[nf - 1].flags = SPHINX_FLAG_ACK;
+	stream_fill(&st, id, sizeof(id));
+	stream_fill(&st, msg, len);
+	check(surb_ack_create(block, id, fz.pub[0], back, nb, &rng) ==
+	    SPHINX_OK);
+	check(sphinx_create_acked(pkt, hops, nf, block, msg, len, &rng) ==
+	    SPHINX_OK);
+
+	/* The message. */
+	int took = 0;
+	for (size_t i = 0; i < nf; i++) {
+		int flipped_here = i == flip_at;
+		if (flipped_here)
+			pkt[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+		int header_bad = flipped_here && header_flip;
+
+		if (i + 1 == nf) {
+			int rc = sphinx_unwrap(fz.priv[CREATOR], pkt, got,
+			    &got_len, NULL);
+			if (header_bad)
+				check(rc == SPHINX_ERR_MAC ||
+				    rc == SPHINX_ERR_MALFORMED);
+			else if (flip_at < i || (flipped_here && !in_block))
+				check(rc == SPHINX_ERR_PAYLOAD);
+			else
+				check(rc == SPHINX_OK && got_len == len &&
+				    memcmp(got, msg, len) == 0);
+			break;
+		}
+		replay_reset(fz.store, fz.pub[i]);
+		int rc = sphinx_process(fz.priv[i], fz.store, pkt, pkt, &res);
+		if (header_bad) {
+			check(rc == SPHINX_ERR_MAC || rc == SPHINX_ERR_MALFORMED);
+			return;
+		}
+		check(rc == SPHINX_OK && res.command == hops[i].command &&
+		    res.flags == hops[i].flags &&
+		    res.delay_ms == hops[i].delay_ms &&
+		    memcmp(res.next_id, hops[i].next_id, 32) == 0);
+		if (!(res.flags & SPHINX_FLAG_ACK))
+			continue;
+		/* The egress provider. */
+		rc = surb_ack_take(pkt, ack, first);
+		check(sodium_is_zero(pkt + SPHINX_HEADER_BYTES,
+		    SPHINX_ACK_BYTES));
+		if (flip_at > i) {
+			check(rc == SPHINX_OK);
+			check(memcmp(first, fz.pub[0], 32) == 0);
+			check(memcmp(ack, block + SPHINX_NODE_ID_BYTES,
+			    SPHINX_HEADER_BYTES) == 0);
+		}
+		took = rc == SPHINX_OK;
+	}
+	if (!took)
+		return;
+
+	/* The acknowledgement, to the creator. */
+	for (size_t j = 0; j < nb; j++) {
+		int flipped_here = nf + j == flip_at;
+		if (flipped_here)
+			ack[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+		int header_bad = flipped_here && header_flip;
+		/* A payload changed before the egress provider: the block
+		 * was junk, and its header is refused at once. */
+		int junk = flip_at < nf - 1;
+
+		if (j + 1 == nb) {
+			int rc = reply_kind(ack, gid, &is_ack);
+			if (header_bad) {
+				check(rc == SPHINX_ERR_MAC ||
+				    rc == SPHINX_ERR_MALFORMED);
+				return;
+			}
+			check(!junk && rc == SPHINX_OK && is_ack == 1 &&
+			    memcmp(gid, id, sizeof(id)) == 0);
+			/* Nothing to open, and not a message. */
+			memcpy(keys, id, sizeof(id));
+			keys[SURB_ID_BYTES + SURB_EPOCH_BYTES] = (uint8_t)nb;
+			check(surb_open(fz.priv[CREATOR], keys, sizeof(keys),
+			    ack, got, &got_len) == SPHINX_ERR_COMMAND);
+			check(sphinx_unwrap(fz.priv[CREATOR], ack, got,
+			    &got_len, NULL) == SPHINX_ERR_COMMAND);
+			return;
+		}
+		replay_reset(fz.store, fz.pub[j]);
+		int rc = sphinx_process(fz.priv[j], fz.store, ack, ack, &res);
+		if (header_bad || (junk && j == 0)) {
+			check(rc == SPHINX_ERR_MAC || rc == SPHINX_ERR_MALFORMED);
+			return;
+		}
+		check(rc == SPHINX_OK && res.command == back[j].command &&
+		    res.flags == 0 && res.delay_ms == back[j].delay_ms &&
+		    memcmp(res.next_id, back[j].next_id, 32) == 0);
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -343,7 +562,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	replay_reset(fz.store, fz.pub[0]);
 	if (size == 0)
 		return 0;
-	switch (data[0] % 5) {
+	switch (data[0] % 7) {
 	case 0:
 		fuzz_use(data + 1, size - 1);
 		break;
@@ -358,6 +577,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 4:
 		fuzz_roundtrip(data + 1, size - 1);
+		break;
+	case 5:
+		fuzz_ack_bytes(data + 1, size - 1);
+		break;
+	case 6:
+		fuzz_ack_roundtrip(data + 1, size - 1);
 		break;
 	}
 	return 0;

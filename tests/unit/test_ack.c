@@ -7,7 +7,8 @@
  * alice, who reads its id (surb_reply_kind()). Every hop runs the
  * unchanged sphinx_process(). Also: the block never reaches bob, a
  * tampered payload destroys both, the flag is refused where it means
- * nothing, and the sizes.
+ * nothing, and the sizes; and the committed vector
+ * tests/vectors/sphinx/ack-6-hops.json, byte for byte.
  */
 #include <config.h>
 
@@ -20,6 +21,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 #include <sodium.h>
 
 #include "common/replay.h"
@@ -326,6 +328,253 @@ test_take_junk(void **state)
 	assert_memory_equal(pkt + SPHINX_HEADER_BYTES, zero, sizeof(zero));
 }
 
+/* ---------------------------------------------------------------- */
+/* The committed vector                                              */
+/* ---------------------------------------------------------------- */
+
+static json_t *
+load_vector(const char *file)
+{
+	char path[4096];
+	const char *top = getenv("top_srcdir");
+	json_error_t err;
+
+	snprintf(path, sizeof(path), "%s/tests/vectors/sphinx/%s",
+	    top ? top : ".", file);
+	json_t *j = json_load_file(path, 0, &err);
+	if (j == NULL)
+		fail_msg("%s: %s (line %d)", path, err.text, err.line);
+	return j;
+}
+
+static size_t
+hexfield(json_t *obj, const char *key, uint8_t *out, size_t max)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+	size_t len;
+
+	if (s == NULL)
+		fail_msg("missing field %s", key);
+	assert_int_equal(sodium_hex2bin(out, max, s, strlen(s), NULL, &len,
+	    NULL), 0);
+	assert_int_equal(strlen(s), 2 * len);
+	return len;
+}
+
+static uint32_t
+intfield(json_t *obj, const char *key)
+{
+	json_t *j = json_object_get(obj, key);
+
+	if (!json_is_integer(j))
+		fail_msg("missing field %s", key);
+	return (uint32_t)json_integer_value(j);
+}
+
+static int
+command_of(json_t *obj)
+{
+	const char *name = json_string_value(json_object_get(obj, "command"));
+
+	for (int c = SPHINX_CMD_RELAY; c <= SPHINX_CMD_REPLY; c++)
+		if (name != NULL && strcmp(sphinx_command_name(c), name) == 0)
+			return c;
+	fail_msg("unknown command %s", name ? name : "(none)");
+	return -1;
+}
+
+/* A path from the vector: its hops (with their flags) and private keys. */
+static size_t
+vector_path(json_t *v, const char *key, struct sphinx_hop *hops,
+    uint8_t priv[][32])
+{
+	json_t *jh = json_object_get(v, key);
+	size_t n = json_array_size(jh);
+
+	assert_true(n >= 2 && n <= SPHINX_MAX_HOPS);
+	memset(hops, 0, n * sizeof(*hops));
+	for (size_t i = 0; i < n; i++) {
+		json_t *h = json_array_get(jh, i);
+		uint8_t pub[32];
+		assert_int_equal(hexfield(h, "private_key", priv[i], 32), 32);
+		assert_int_equal(hexfield(h, "public_key", hops[i].node_pub, 32),
+		    32);
+		assert_int_equal(crypto_scalarmult_base(pub, priv[i]), 0);
+		assert_memory_equal(pub, hops[i].node_pub, 32);
+		hops[i].command = (uint8_t)command_of(h);
+		assert_int_equal(hexfield(h, "next_id", hops[i].next_id, 32), 32);
+		hops[i].delay_ms = intfield(h, "delay_ms");
+		hops[i].key_phase = (uint8_t)intfield(h, "key_phase");
+		hops[i].flags = (uint8_t)intfield(h, "flags");
+	}
+	return n;
+}
+
+struct fixed_rng {
+	const uint8_t	*buf;
+	size_t		 len;
+	size_t		 used;
+};
+
+static int
+fixed_fill(void *ctx, uint8_t *out, size_t len)
+{
+	struct fixed_rng *r = ctx;
+
+	if (len > r->len - r->used)
+		return -1;
+	memcpy(out, r->buf + r->used, len);
+	r->used += len;
+	return 0;
+}
+
+/* sphinx_process() of pkt (in place) as the vector's step st says. */
+static void
+vector_process(json_t *st, const uint8_t priv[32], uint8_t *pkt)
+{
+	struct replay_params params = { .packets_per_second = 1,
+	    .epoch_seconds = 16, .false_positive_rate = 1e-9 };
+	struct replay_store *store;
+	struct sphinx_hop_result res;
+	uint8_t tag[32], next_id[32], want[SPHINX_PACKET_BYTES];
+
+	assert_string_equal(json_string_value(json_object_get(st, "result")),
+	    "ok");
+	assert_int_equal(replay_new(&store, &params), REPLAY_OK);
+	assert_int_equal(sphinx_process(priv, store, pkt, pkt, &res),
+	    SPHINX_OK);
+	assert_int_equal(hexfield(st, "replay_tag", tag, 32), 32);
+	assert_true(replay_contains(store, tag));
+	replay_free(store);
+	assert_int_equal(res.command, command_of(st));
+	assert_int_equal(res.flags, intfield(st, "flags"));
+	assert_int_equal(hexfield(st, "next_id", next_id, 32), 32);
+	assert_memory_equal(res.next_id, next_id, 32);
+	assert_int_equal(res.delay_ms, intfield(st, "delay_ms"));
+	assert_int_equal(hexfield(st, "packet_out", want, sizeof(want)),
+	    SPHINX_PACKET_BYTES);
+	assert_memory_equal(pkt, want, SPHINX_PACKET_BYTES);
+}
+
+static void
+test_vector(void **state)
+{
+	struct sphinx_hop hops[SPHINX_MAX_HOPS], back[SPHINX_MAX_HOPS];
+	uint8_t priv[SPHINX_MAX_HOPS][32], back_priv[SPHINX_MAX_HOPS][32];
+	uint8_t id[SURB_ID_BYTES], first_hop[32], got_first[32];
+	uint8_t random[32 + SPHINX_MAX_HOPS * SPHINX_ROUTING_BLOCK_BYTES];
+	uint8_t block[SPHINX_ACK_BYTES], w[SPHINX_PACKET_BYTES];
+	uint8_t pkt[SPHINX_PACKET_BYTES], ack[SPHINX_PACKET_BYTES];
+	uint8_t msg[SPHINX_MAX_MESSAGE_BYTES], got[SPHINX_MAX_MESSAGE_BYTES];
+	size_t msg_len, got_len, nrandom;
+	int taken = 0;
+
+	(void)state;
+	json_t *v = load_vector("ack-6-hops.json");
+	size_t nb = vector_path(v, "ack_hops", back, back_priv);
+	size_t n = vector_path(v, "hops", hops, priv);
+
+	/* The sender: the block, then the packet around it. */
+	assert_int_equal(hexfield(v, "ack_id", id, sizeof(id)), SURB_ID_BYTES);
+	assert_int_equal(hexfield(v, "ack_first_hop", first_hop, 32), 32);
+	nrandom = hexfield(v, "ack_randomness", random, sizeof(random));
+	struct fixed_rng fr = { random, nrandom, 0 };
+	struct sphinx_rng rng = { fixed_fill, &fr };
+	assert_int_equal(surb_ack_create(block, id, first_hop, back, nb, &rng),
+	    SPHINX_OK);
+	assert_int_equal(fr.used, nrandom);
+	assert_int_equal(hexfield(v, "ack_block", w, sizeof(w)),
+	    SPHINX_ACK_BYTES);
+	assert_memory_equal(block, w, SPHINX_ACK_BYTES);
+
+	nrandom = hexfield(v, "randomness", random, sizeof(random));
+	msg_len = hexfield(v, "message", msg, sizeof(msg));
+	fr = (struct fixed_rng){ random, nrandom, 0 };
+	assert_int_equal(sphinx_create_acked(pkt, hops, n, block, msg, msg_len,
+	    &rng), SPHINX_OK);
+	assert_int_equal(fr.used, nrandom);
+	assert_int_equal(hexfield(v, "packet", w, sizeof(w)),
+	    SPHINX_PACKET_BYTES);
+	assert_memory_equal(pkt, w, SPHINX_PACKET_BYTES);
+
+	/* The message's hops; the egress provider takes the block out. */
+	json_t *steps = json_object_get(v, "steps");
+	assert_int_equal(json_array_size(steps), n);
+	for (size_t i = 0; i < n; i++) {
+		json_t *st = json_array_get(steps, i);
+		const char *op = json_string_value(json_object_get(st,
+		    "operation"));
+		assert_int_equal(intfield(st, "hop"), i);
+		if (strcmp(op, "unwrap") == 0) {
+			uint8_t tag[32], gtag[32];
+			assert_int_equal(i + 1, n);
+			assert_int_equal(sphinx_unwrap(priv[i], pkt, got,
+			    &got_len, gtag), SPHINX_OK);
+			assert_int_equal(hexfield(st, "message", w, sizeof(w)),
+			    msg_len);
+			assert_int_equal(got_len, msg_len);
+			assert_memory_equal(got, w, msg_len);
+			assert_int_equal(hexfield(st, "replay_tag", tag, 32), 32);
+			assert_memory_equal(gtag, tag, 32);
+			break;
+		}
+		assert_string_equal(op, "process");
+		vector_process(st, priv[i], pkt);
+		if (json_object_get(st, "stored_packet") == NULL)
+			continue;
+		assert_int_equal(surb_ack_take(pkt, ack, got_first), SPHINX_OK);
+		taken = 1;
+		assert_int_equal(hexfield(st, "ack_first_hop", w, 32), 32);
+		assert_memory_equal(got_first, w, 32);
+		assert_memory_equal(got_first, first_hop, 32);
+		assert_int_equal(hexfield(st, "stored_packet", w, sizeof(w)),
+		    SPHINX_PACKET_BYTES);
+		assert_memory_equal(pkt, w, SPHINX_PACKET_BYTES);
+	}
+	assert_true(taken);
+
+	/* The acknowledgement: the block's header, the vector's payload in
+	 * place of surb_ack_take()'s random one. */
+	assert_int_equal(hexfield(v, "ack_packet", w, sizeof(w)),
+	    SPHINX_PACKET_BYTES);
+	assert_memory_equal(ack, w, SPHINX_HEADER_BYTES);
+	assert_memory_equal(ack, block + SPHINX_NODE_ID_BYTES,
+	    SPHINX_HEADER_BYTES);
+	assert_int_equal(hexfield(v, "ack_payload", ack + SPHINX_HEADER_BYTES,
+	    SPHINX_PAYLOAD_BYTES), SPHINX_PAYLOAD_BYTES);
+	assert_memory_equal(ack, w, SPHINX_PACKET_BYTES);
+
+	steps = json_object_get(v, "ack_steps");
+	assert_int_equal(json_array_size(steps), nb);
+	for (size_t i = 0; i < nb; i++) {
+		json_t *st = json_array_get(steps, i);
+		const char *op = json_string_value(json_object_get(st,
+		    "operation"));
+		assert_int_equal(intfield(st, "hop"), i);
+		if (strcmp(op, "ack") == 0) {
+			uint8_t got_id[SURB_ID_BYTES];
+			int is_ack = 0;
+			assert_int_equal(i + 1, nb);
+			assert_int_equal(command_of(st), SPHINX_CMD_REPLY);
+			assert_int_equal(intfield(st, "flags"), SPHINX_FLAG_ACK);
+			assert_int_equal(surb_reply_kind(back_priv[i], ack,
+			    got_id, &is_ack), SPHINX_OK);
+			assert_int_equal(is_ack, 1);
+			assert_int_equal(hexfield(st, "ack_id", w, sizeof(w)),
+			    SURB_ID_BYTES);
+			assert_memory_equal(got_id, w, SURB_ID_BYTES);
+			assert_memory_equal(got_id, id, SURB_ID_BYTES);
+			assert_int_equal(sphinx_unwrap(back_priv[i], ack, got,
+			    &got_len, NULL), SPHINX_ERR_COMMAND);
+			json_decref(v);
+			return;
+		}
+		assert_string_equal(op, "process");
+		vector_process(st, back_priv[i], ack);
+	}
+	fail_msg("ack_steps: no \"ack\" step");
+}
+
 int
 main(void)
 {
@@ -336,6 +585,7 @@ main(void)
 		cmocka_unit_test(test_tampered),
 		cmocka_unit_test(test_flag_placement),
 		cmocka_unit_test(test_take_junk),
+		cmocka_unit_test(test_vector),
 	};
 
 	if (sodium_init() < 0)

@@ -6,9 +6,10 @@
  * specification in this file (the "reference": one X25519 at a time, the
  * filler and every layer built exactly as docs/sphinx.md words them), and
  * the generator refuses to produce vectors unless src/common/sphinx.c
- * agrees with the reference byte for byte: the packet it creates from the
- * same randomness, the packet every hop passes on, every hop's result and
- * the message at the recipient.  The reference also supplies the
+ * (and surb.c, for reply and acknowledgement blocks) agrees with the
+ * reference byte for byte: the packet it creates from the same
+ * randomness, the packet every hop passes on, every hop's result and the
+ * message at the recipient.  The reference also supplies the
  * intermediate values (shared secrets, derived keys, routing blocks) that
  * the vectors carry for other implementers, and forges authentic but
  * malformed packets for the negative vectors.
@@ -174,15 +175,20 @@ ref_be32(uint8_t *p, uint32_t v)
 }
 
 /*
- * Builds a packet the plain way.  raw_last_block, if not NULL, replaces the
- * encoded routing block of the last hop; raw_plain, if not NULL, replaces
- * the encoded payload plaintext (both only to forge negative vectors).
- * Returns 0, or -1 if an X25519 result is zero.
+ * Builds a packet the plain way.  ack, if not NULL, is an acknowledgement
+ * block (section 18.3): the last hop's layer then covers encode'(m), the
+ * 1650 bytes after the block, and the block is what the other layers
+ * cover with it.  raw_last_block, if not NULL, replaces the encoded
+ * routing block of the last hop; raw_plain, if not NULL, replaces the
+ * encoded payload plaintext (SPHINX_PAYLOAD_BYTES, or the 1650 bytes of
+ * encode'(m) with ack) (both only to forge negative vectors).  Returns 0,
+ * or -1 if an X25519 result is zero.
  */
 static int
 ref_build(struct ref_packet *rp, const struct sphinx_hop *hops, size_t n,
     const uint8_t x[32], const uint8_t *padding, const uint8_t *msg,
-    size_t msg_len, const uint8_t *raw_last_block, const uint8_t *raw_plain)
+    size_t msg_len, const uint8_t *ack, const uint8_t *raw_last_block,
+    const uint8_t *raw_plain)
 {
 	uint8_t S[R_HOPS][L_BYTES + B_BYTES];
 	uint8_t filler[(R_HOPS - 1) * B_BYTES];
@@ -238,6 +244,7 @@ ref_build(struct ref_packet *rp, const struct sphinx_hop *hops, size_t n,
 		h->block[0] = hops[i].command;
 		if (i + 1 < n)
 			h->block[1] = hops[i + 1].key_phase;
+		h->block[2] = hops[i].flags;
 		ref_be32(h->block + 4, hops[i].delay_ms);
 		memcpy(h->block + 8, hops[i].next_id, 32);
 		if (i + 1 < n) {
@@ -268,21 +275,32 @@ ref_build(struct ref_packet *rp, const struct sphinx_hop *hops, size_t n,
 	}
 
 	/* Payload: 0^16 || len (2, big-endian) || msg || 0-padding, then one
-	 * LIONESS layer per hop, the last hop's innermost. */
+	 * LIONESS layer per hop, the last hop's innermost.  With an ack
+	 * block: ack || Q, Q the last hop's layer over encode'(m) (1650
+	 * bytes), then the other hops' layers over the whole. */
 	uint8_t *P = rp->payload_plain;
+	size_t off = ack != NULL ? SPHINX_ACK_BYTES : 0;
+	size_t plen = SPHINX_PAYLOAD_BYTES - off;
+	memset(P, 0, SPHINX_PAYLOAD_BYTES);
+	if (ack != NULL)
+		memcpy(P, ack, SPHINX_ACK_BYTES);
 	if (raw_plain != NULL) {
-		memcpy(P, raw_plain, SPHINX_PAYLOAD_BYTES);
+		memcpy(P + off, raw_plain, plen);
 	} else {
-		memset(P, 0, SPHINX_PAYLOAD_BYTES);
-		P[16] = (uint8_t)(msg_len >> 8);
-		P[17] = (uint8_t)msg_len;
+		P[off + 16] = (uint8_t)(msg_len >> 8);
+		P[off + 17] = (uint8_t)msg_len;
 		if (msg_len > 0)
-			memcpy(P + 18, msg, msg_len);
+			memcpy(P + off + 18, msg, msg_len);
 	}
 	uint8_t layer[SPHINX_PAYLOAD_BYTES];
 	memcpy(layer, P, sizeof(layer));
 	for (size_t i = n; i-- > 0;) {
-		ref_lioness_encrypt(layer, sizeof(layer), rp->hop[i].k_payload);
+		if (ack != NULL && i + 1 == n)
+			ref_lioness_encrypt(layer + off, plen,
+			    rp->hop[i].k_payload);
+		else
+			ref_lioness_encrypt(layer, sizeof(layer),
+			    rp->hop[i].k_payload);
 		memcpy(rp->hop[i].payload, layer, sizeof(layer));
 	}
 
@@ -478,7 +496,7 @@ gen_path(const struct path_spec *ps)
 	derive(random, nrandom, "randomness", ps->name, 0);
 
 	if (ref_build(rp, hops, ps->n, random, random + 32, msg, msg_len,
-	    NULL, NULL) != 0)
+	    NULL, NULL, NULL) != 0)
 		fail(ps->name, "reference construction failed");
 
 	/* The library must produce the same packet from the same bytes. */
@@ -643,7 +661,8 @@ gen_surb(void)
 	ref_hops[n - 1].command = SPHINX_CMD_REPLY;
 	memcpy(ref_hops[n - 1].next_id, id, 16);
 	/* n = 6: no padding (the pointer is not read). */
-	if (ref_build(rp, ref_hops, n, x, payload_key, NULL, 0, NULL, NULL) != 0)
+	if (ref_build(rp, ref_hops, n, x, payload_key, NULL, 0, NULL, NULL,
+	    NULL) != 0)
 		fail(name, "reference construction failed");
 
 	uint8_t ref_surb[SURB_BYTES], ref_keys[SURB_KEYS_BYTES];
@@ -785,6 +804,340 @@ gen_surb(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* Acknowledgement blocks (docs/sphinx.md, section 18).                */
+/* ------------------------------------------------------------------ */
+
+#define ACK_VECTOR_HOPS		6	/* the message's path */
+#define ACK_BACK_HOPS		5	/* the acknowledgement's path */
+/* What surb_ack_create() draws: x, then the padding of a 5-hop path. */
+#define ACK_BLOCK_RANDOM_BYTES	(32 + (R_HOPS - ACK_BACK_HOPS) * B_BYTES)
+
+static json_t *
+ack_hop_json(const struct node *nd, const struct sphinx_hop *h)
+{
+	json_t *j = json_object();
+	jset(j, "private_key", jhex(nd->priv, 32));
+	jset(j, "public_key", jhex(nd->pub, 32));
+	jset(j, "command", json_string(sphinx_command_name(h->command)));
+	jset(j, "next_id", jhex(h->next_id, 32));
+	jset(j, "delay_ms", json_integer(h->delay_ms));
+	jset(j, "key_phase", json_integer(h->key_phase));
+	jset(j, "flags", json_integer(h->flags));
+	return j;
+}
+
+/* The fields every step of ack-6-hops.json has, as in the path vectors. */
+static json_t *
+ack_step_json(const struct ref_hop *h, size_t i, const char *operation,
+    uint8_t command)
+{
+	json_t *st = json_object();
+	jset(st, "hop", json_integer((json_int_t)i));
+	jset(st, "operation", json_string(operation));
+	jset(st, "alpha", jhex(h->alpha, 32));
+	jset(st, "shared_secret", jhex(h->secret, 32));
+	jset(st, "keys", hop_keys_json(h));
+	jset(st, "replay_tag", jhex(h->replay_tag, 32));
+	jset(st, "routing_block", jhex(h->block, B_BYTES));
+	jset(st, "result", json_string("ok"));
+	jset(st, "command", json_string(sphinx_command_name(command)));
+	jset(st, "flags", json_integer(h->block[2]));
+	return st;
+}
+
+/*
+ * sphinx_process() of pkt at node nd must give hop i's result of hops and
+ * pass on want (NULL: nothing to compare); out gets what it passes on.
+ */
+static void
+ack_process(const char *name, const char *what, struct replay_store *store,
+    const struct node *nd, const struct sphinx_hop *hop,
+    const struct ref_hop *h, const uint8_t pkt[SPHINX_PACKET_BYTES],
+    uint8_t out[SPHINX_PACKET_BYTES], const uint8_t *want)
+{
+	struct sphinx_hop_result res;
+
+	replay_reset(store, nd->pub);
+	if (sphinx_process(nd->priv, store, pkt, out, &res) != SPHINX_OK ||
+	    res.command != hop->command || res.flags != hop->flags ||
+	    res.delay_ms != hop->delay_ms ||
+	    memcmp(res.next_id, hop->next_id, 32) != 0 ||
+	    !replay_contains(store, h->replay_tag) ||
+	    (want != NULL && memcmp(out, want, SPHINX_PACKET_BYTES) != 0))
+		fail(name, what);
+}
+
+static json_t *
+gen_ack(void)
+{
+	static const char name[] = "ack-6-hops";
+	static const char text[] = "An acknowledged message: its egress "
+	    "provider tells the sender once it has stored it.";
+	/* The message: the sender's provider, three mixnodes, the
+	 * recipient's provider (DELIVER + ACK), the recipient (FINAL + ACK). */
+	static const uint32_t delays[ACK_VECTOR_HOPS] = { 15, 250, 3000,
+	    45000, 9, 0 };
+	static const uint8_t phases[ACK_VECTOR_HOPS] = { 1, 0, 1, 1, 0, 0 };
+	/* The acknowledgement: three mixnodes, the sender's provider (the
+	 * message's hop 0, the same key), the sender. */
+	static const uint32_t back_delays[ACK_BACK_HOPS] = { 700, 80, 12345,
+	    5, 0 };
+	static const uint8_t back_phases[ACK_BACK_HOPS] = { 0, 1, 0, 1, 0 };
+	const size_t n = ACK_VECTOR_HOPS, nb = ACK_BACK_HOPS;
+	const size_t msg_len = sizeof(text) - 1;
+	struct node fwd[ACK_VECTOR_HOPS], back[ACK_BACK_HOPS], first_hop;
+	struct sphinx_hop hops[ACK_VECTOR_HOPS], bhops[ACK_BACK_HOPS];
+	struct sphinx_hop ref_bhops[ACK_BACK_HOPS];
+	uint8_t ack_id[SURB_ID_BYTES], block_random[ACK_BLOCK_RANDOM_BYTES];
+	uint8_t random[32], ack_payload[SPHINX_PAYLOAD_BYTES];
+	struct ref_packet *rb = malloc(sizeof(*rb)), *rf = malloc(sizeof(*rf));
+
+	if (rb == NULL || rf == NULL)
+		abort();
+	for (size_t i = 0; i < n; i++) {
+		char label[128];
+		snprintf(label, sizeof(label),
+		    "nymd sphinx test vectors: key %s %zu", name, i);
+		node_key(&fwd[i], label);
+	}
+	for (size_t i = 0; i < 3; i++) {
+		char label[128];
+		snprintf(label, sizeof(label),
+		    "nymd sphinx test vectors: key %s ack %zu", name, i);
+		node_key(&back[i], label);
+	}
+	back[3] = fwd[0];
+	node_key(&back[4], "nymd sphinx test vectors: key ack-6-hops sender");
+	/* Where the egress provider sends the acknowledgement: the
+	 * identity of the first mixnode, not its key of the epoch. */
+	node_key(&first_hop, "nymd sphinx test vectors: identity ack-6-hops "
+	    "ack 0");
+
+	memset(hops, 0, sizeof(hops));
+	for (size_t i = 0; i < n; i++) {
+		memcpy(hops[i].node_pub, fwd[i].pub, 32);
+		hops[i].delay_ms = delays[i];
+		hops[i].key_phase = phases[i];
+		if (i + 1 == n) {
+			hops[i].command = SPHINX_CMD_FINAL;
+			hops[i].flags = SPHINX_FLAG_ACK;
+			continue;
+		}
+		hops[i].command = i + 2 == n ? SPHINX_CMD_DELIVER :
+		    SPHINX_CMD_RELAY;
+		hops[i].flags = i + 2 == n ? SPHINX_FLAG_ACK : 0;
+		memcpy(hops[i].next_id, fwd[i + 1].pub, 32);
+	}
+	memset(bhops, 0, sizeof(bhops));
+	for (size_t i = 0; i < nb; i++) {
+		memcpy(bhops[i].node_pub, back[i].pub, 32);
+		bhops[i].delay_ms = back_delays[i];
+		bhops[i].key_phase = back_phases[i];
+		if (i + 1 == nb) {
+			bhops[i].command = SPHINX_CMD_FINAL;
+			continue;
+		}
+		bhops[i].command = i + 2 == nb ? SPHINX_CMD_DELIVER :
+		    SPHINX_CMD_RELAY;
+		memcpy(bhops[i].next_id, back[i + 1].pub, 32);
+	}
+	derive(ack_id, sizeof(ack_id), "ack id", name, 0);
+	derive(block_random, sizeof(block_random), "ack randomness", name, 0);
+	derive(random, sizeof(random), "randomness", name, 0);
+	derive(ack_payload, sizeof(ack_payload), "ack payload", name, 0);
+
+	/* Reference: the block is first hop || the header of a path whose
+	 * last block is REPLY || 0 || ACK || 0^5 || id || 0^32. */
+	memcpy(ref_bhops, bhops, sizeof(ref_bhops));
+	ref_bhops[nb - 1].command = SPHINX_CMD_REPLY;
+	ref_bhops[nb - 1].flags = SPHINX_FLAG_ACK;
+	memcpy(ref_bhops[nb - 1].next_id, ack_id, SURB_ID_BYTES);
+	if (ref_build(rb, ref_bhops, nb, block_random, block_random + 32, NULL,
+	    0, NULL, NULL, NULL) != 0)
+		fail(name, "reference construction of the block failed");
+	uint8_t ref_block[SPHINX_ACK_BYTES];
+	memcpy(ref_block, first_hop.pub, 32);
+	memcpy(ref_block + 32, rb->hop[0].packet, SPHINX_HEADER_BYTES);
+	/* The message beside it; n = 6: no padding (the pointer is not
+	 * read). */
+	if (ref_build(rf, hops, n, random, random, (const uint8_t *)text,
+	    msg_len, ref_block, NULL, NULL) != 0)
+		fail(name, "reference construction of the packet failed");
+	/* What the egress provider stores: the packet it passes on, the
+	 * block overwritten with zeros. */
+	uint8_t ref_stored[SPHINX_PACKET_BYTES];
+	memcpy(ref_stored, rf->hop[n - 1].packet, sizeof(ref_stored));
+	memset(ref_stored + SPHINX_HEADER_BYTES, 0, SPHINX_ACK_BYTES);
+	/* The acknowledgement: the block's header and the provider's random
+	 * payload, which every hop decrypts like any other. */
+	for (size_t i = 0; i < nb; i++) {
+		uint8_t *p = rb->hop[i].packet + SPHINX_HEADER_BYTES;
+		if (i == 0)
+			memcpy(p, ack_payload, SPHINX_PAYLOAD_BYTES);
+		else {
+			memcpy(p, rb->hop[i - 1].packet + SPHINX_HEADER_BYTES,
+			    SPHINX_PAYLOAD_BYTES);
+			ref_lioness_decrypt(p, SPHINX_PAYLOAD_BYTES,
+			    rb->hop[i - 1].k_payload);
+		}
+	}
+
+	/* The library must agree at every step. */
+	uint8_t block[SPHINX_ACK_BYTES], pkt[SPHINX_PACKET_BYTES];
+	uint8_t out[SPHINX_PACKET_BYTES];
+	struct replay_rng rr = { block_random, sizeof(block_random), 0 };
+	struct sphinx_rng rng = { replay_rng_fill, &rr };
+	if (surb_ack_create(block, ack_id, first_hop.pub, bhops, nb, &rng) !=
+	    SPHINX_OK || rr.used != sizeof(block_random))
+		fail(name, "surb_ack_create failed");
+	if (memcmp(block, ref_block, sizeof(block)) != 0)
+		fail(name, "surb_ack_create disagrees with the reference");
+	struct replay_rng fr = { random, sizeof(random), 0 };
+	struct sphinx_rng frng = { replay_rng_fill, &fr };
+	if (sphinx_create_acked(pkt, hops, n, block, (const uint8_t *)text,
+	    msg_len, &frng) != SPHINX_OK || fr.used != sizeof(random))
+		fail(name, "sphinx_create_acked failed");
+	if (memcmp(pkt, rf->hop[0].packet, sizeof(pkt)) != 0)
+		fail(name, "sphinx_create_acked disagrees with the reference");
+
+	json_t *v = json_object();
+	jset(v, "name", json_string(name));
+	jset(v, "description", json_string("A message over the longest path "
+	    "with an acknowledgement block (section 18): the sender builds "
+	    "the block over three mixnodes, its provider and itself, and the "
+	    "packet around it; the recipient's provider takes the block out, "
+	    "stores the packet and sends the acknowledgement, which the "
+	    "sender recognises by its id."));
+	jset(v, "ack_id", jhex(ack_id, sizeof(ack_id)));
+	jset(v, "ack_randomness", jhex(block_random, sizeof(block_random)));
+	jset(v, "ack_first_hop", jhex(first_hop.pub, 32));
+	json_t *jb = json_array();
+	for (size_t i = 0; i < nb; i++)
+		json_array_append_new(jb, ack_hop_json(&back[i], &bhops[i]));
+	jset(v, "ack_hops", jb);
+	jset(v, "ack_block", jhex(ref_block, sizeof(ref_block)));
+	jset(v, "randomness", jhex(random, sizeof(random)));
+	jset(v, "message", jhex((const uint8_t *)text, msg_len));
+	json_t *jh = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(jh, ack_hop_json(&fwd[i], &hops[i]));
+	jset(v, "hops", jh);
+	jset(v, "packet", jhex(rf->hop[0].packet, SPHINX_PACKET_BYTES));
+
+	struct replay_params params = {
+		.packets_per_second = 1, .epoch_seconds = 16,
+		.false_positive_rate = 1e-9,
+	};
+	struct replay_store *store;
+	if (replay_new(&store, &params) != REPLAY_OK)
+		abort();
+
+	/* The message, hop by hop. */
+	uint8_t ack_pkt[SPHINX_PACKET_BYTES];
+	json_t *steps = json_array();
+	for (size_t i = 0; i < n; i++) {
+		const struct ref_hop *h = &rf->hop[i];
+		int last = i + 1 == n;
+		json_t *st = ack_step_json(h, i, last ? "unwrap" : "process",
+		    hops[i].command);
+		if (last) {
+			uint8_t got[SPHINX_MAX_MESSAGE_BYTES], tag[32];
+			size_t got_len;
+			if (sphinx_unwrap(fwd[i].priv, pkt, got, &got_len,
+			    tag) != SPHINX_OK || got_len != msg_len ||
+			    memcmp(got, text, msg_len) != 0 ||
+			    memcmp(tag, h->replay_tag, 32) != 0)
+				fail(name, "sphinx_unwrap disagrees");
+			/* The block's bytes are not the recipient's: with
+			 * them still there, the same message. */
+			if (sphinx_unwrap(fwd[i].priv, h->packet, got,
+			    &got_len, NULL) != SPHINX_OK ||
+			    got_len != msg_len ||
+			    memcmp(got, text, msg_len) != 0)
+				fail(name, "sphinx_unwrap reads the block");
+			jset(st, "message", jhex((const uint8_t *)text,
+			    msg_len));
+			json_array_append_new(steps, st);
+			break;
+		}
+		ack_process(name, "sphinx_process disagrees on the message",
+		    store, &fwd[i], &hops[i], h, pkt, out, rf->hop[i + 1].packet);
+		jset(st, "next_id", jhex(hops[i].next_id, 32));
+		jset(st, "delay_ms", json_integer(hops[i].delay_ms));
+		jset(st, "packet_out", jhex(out, sizeof(out)));
+		if (hops[i].flags & SPHINX_FLAG_ACK) {
+			/* The egress provider: block out, packet stored,
+			 * acknowledgement sent to the block's first hop. */
+			uint8_t got_first[32];
+			if (surb_ack_take(out, ack_pkt, got_first) !=
+			    SPHINX_OK ||
+			    memcmp(got_first, first_hop.pub, 32) != 0 ||
+			    memcmp(ack_pkt, rb->hop[0].packet,
+			    SPHINX_HEADER_BYTES) != 0 ||
+			    memcmp(out, ref_stored, sizeof(out)) != 0)
+				fail(name, "surb_ack_take disagrees");
+			jset(st, "ack_first_hop", jhex(got_first, 32));
+			jset(st, "stored_packet", jhex(out, sizeof(out)));
+		}
+		json_array_append_new(steps, st);
+		memcpy(pkt, out, sizeof(pkt));
+	}
+	jset(v, "steps", steps);
+
+	/* surb_ack_take() draws its payload from randombytes_buf(): the
+	 * vector's is fixed, the header the one surb_ack_take() gave. */
+	memcpy(ack_pkt + SPHINX_HEADER_BYTES, ack_payload, sizeof(ack_payload));
+	if (memcmp(ack_pkt, rb->hop[0].packet, sizeof(ack_pkt)) != 0)
+		fail(name, "the acknowledgement disagrees with the reference");
+	jset(v, "ack_payload", jhex(ack_payload, sizeof(ack_payload)));
+	jset(v, "ack_packet", jhex(ack_pkt, sizeof(ack_pkt)));
+
+	/* The acknowledgement, hop by hop, to the sender. */
+	memcpy(pkt, ack_pkt, sizeof(pkt));
+	steps = json_array();
+	for (size_t i = 0; i < nb; i++) {
+		const struct ref_hop *h = &rb->hop[i];
+		int last = i + 1 == nb;
+		json_t *st = ack_step_json(h, i, last ? "ack" : "process",
+		    ref_bhops[i].command);
+		if (last) {
+			uint8_t got_id[SURB_ID_BYTES];
+			uint8_t got[SPHINX_MAX_MESSAGE_BYTES];
+			size_t got_len;
+			int is_ack = 0;
+			if (surb_reply_kind(back[i].priv, pkt, got_id,
+			    &is_ack) != SPHINX_OK || is_ack != 1 ||
+			    memcmp(got_id, ack_id, sizeof(got_id)) != 0)
+				fail(name, "surb_reply_kind disagrees");
+			if (surb_reply_id(back[i].priv, pkt, got_id) !=
+			    SPHINX_OK ||
+			    memcmp(got_id, ack_id, sizeof(got_id)) != 0)
+				fail(name, "surb_reply_id disagrees");
+			if (sphinx_unwrap(back[i].priv, pkt, got, &got_len,
+			    NULL) != SPHINX_ERR_COMMAND)
+				fail(name, "sphinx_unwrap takes an "
+				    "acknowledgement");
+			jset(st, "ack_id", jhex(ack_id, sizeof(ack_id)));
+			json_array_append_new(steps, st);
+			break;
+		}
+		ack_process(name, "sphinx_process disagrees on the "
+		    "acknowledgement", store, &back[i], &bhops[i], h, pkt, out,
+		    rb->hop[i + 1].packet);
+		jset(st, "next_id", jhex(bhops[i].next_id, 32));
+		jset(st, "delay_ms", json_integer(bhops[i].delay_ms));
+		jset(st, "packet_out", jhex(out, sizeof(out)));
+		json_array_append_new(steps, st);
+		memcpy(pkt, out, sizeof(pkt));
+	}
+	jset(v, "ack_steps", steps);
+	replay_free(store);
+	free(rb);
+	free(rf);
+	return v;
+}
+
+/* ------------------------------------------------------------------ */
 /* Negative vectors.                                                   */
 /* ------------------------------------------------------------------ */
 
@@ -848,10 +1201,15 @@ neg_add(struct neg_ctx *nc, const char *name, const char *description,
 	json_array_append_new(nc->cases, c);
 }
 
-/* A one-hop packet for nc->node with a raw routing block and payload. */
+/*
+ * A one-hop packet for nc->node with a raw routing block and payload; with
+ * ack (an acknowledgement block, or the zeros the egress provider leaves
+ * of it), laid out as section 18.3 says, plain then being the 1650 bytes
+ * of encode'(m).
+ */
 static void
-neg_forge(struct neg_ctx *nc, uint8_t pkt[SPHINX_PACKET_BYTES],
-    const uint8_t block[B_BYTES], const uint8_t *plain)
+neg_forge_acked(struct neg_ctx *nc, uint8_t pkt[SPHINX_PACKET_BYTES],
+    const uint8_t block[B_BYTES], const uint8_t *plain, const uint8_t *ack)
 {
 	struct sphinx_hop hop;
 	struct ref_packet *rp = malloc(sizeof(*rp));
@@ -862,10 +1220,17 @@ neg_forge(struct neg_ctx *nc, uint8_t pkt[SPHINX_PACKET_BYTES],
 	memcpy(hop.node_pub, nc->node.pub, 32);
 	hop.command = SPHINX_CMD_FINAL;
 	if (ref_build(rp, &hop, 1, nc->random, nc->random + 32,
-	    (const uint8_t *)"negative", 8, block, plain) != 0)
+	    (const uint8_t *)"negative", 8, ack, block, plain) != 0)
 		abort();
 	memcpy(pkt, rp->hop[0].packet, SPHINX_PACKET_BYTES);
 	free(rp);
+}
+
+static void
+neg_forge(struct neg_ctx *nc, uint8_t pkt[SPHINX_PACKET_BYTES],
+    const uint8_t block[B_BYTES], const uint8_t *plain)
+{
+	neg_forge_acked(nc, pkt, block, plain, NULL);
 }
 
 static void
@@ -999,11 +1364,37 @@ gen_negative(void)
 	    "non-zero byte after the 16-byte SURB id.", 1, pkt,
 	    SPHINX_ERR_MALFORMED);
 
+	/* Byte 2 is the flags (section 4): ACK (1) only on DELIVER, FINAL
+	 * and REPLY, no other value anywhere. */
 	block_of(block, SPHINX_CMD_RELAY, 500, nc.other.pub);
-	block[2] = 1;
+	block[2] = SPHINX_FLAG_ACK;
+	neg_forge(&nc, pkt, block, NULL);
+	neg_add(&nc, "ack-on-relay", "Authentic RELAY block with the ACK "
+	    "flag (byte 2 = 1).", 0, pkt, SPHINX_ERR_MALFORMED);
+
+	block_of(block, SPHINX_CMD_RELAY, 500, nc.other.pub);
+	block[3] = 1;
 	neg_forge(&nc, pkt, block, NULL);
 	neg_add(&nc, "reserved-nonzero", "Authentic RELAY block with a "
-	    "non-zero reserved byte.", 0, pkt, SPHINX_ERR_MALFORMED);
+	    "non-zero reserved byte (byte 3).", 0, pkt, SPHINX_ERR_MALFORMED);
+
+	block_of(block, SPHINX_CMD_DROP, 0, NULL);
+	block[2] = SPHINX_FLAG_ACK;
+	neg_forge(&nc, pkt, block, NULL);
+	neg_add(&nc, "ack-on-drop", "Authentic DROP block with the ACK flag.",
+	    0, pkt, SPHINX_ERR_MALFORMED);
+
+	block_of(block, SPHINX_CMD_DELIVER, 500, nc.other.pub);
+	block[2] = 2;
+	neg_forge(&nc, pkt, block, NULL);
+	neg_add(&nc, "flags-two", "Authentic DELIVER block with flags 2, "
+	    "not a defined flag.", 0, pkt, SPHINX_ERR_MALFORMED);
+
+	block_of(block, SPHINX_CMD_FINAL, 0, NULL);
+	block[2] = 2;
+	neg_forge(&nc, pkt, block, NULL);
+	neg_add(&nc, "final-flags-two", "Authentic FINAL block with flags 2, "
+	    "unwrapped.", 1, pkt, SPHINX_ERR_MALFORMED);
 
 	block_of(block, SPHINX_CMD_DROP, 1, NULL);
 	neg_forge(&nc, pkt, block, NULL);
@@ -1071,6 +1462,35 @@ gen_negative(void)
 	neg_forge(&nc, pkt, block, plain);
 	neg_add(&nc, "integrity-tag-nonzero", "Payload encrypted with a "
 	    "non-zero integrity tag.", 1, pkt, SPHINX_ERR_PAYLOAD);
+
+	/* FINAL with the ACK flag: the recipient's layer covers the 1650
+	 * bytes after the acknowledgement block (section 18.4), here the
+	 * zeros the egress provider leaves of it. */
+	static const uint8_t wiped[SPHINX_ACK_BYTES];
+	block_of(block, SPHINX_CMD_FINAL, 0, NULL);
+	block[2] = SPHINX_FLAG_ACK;
+	plain_of(plain, SPHINX_MAX_ACKED_MESSAGE_BYTES + 1, "x");
+	neg_forge_acked(&nc, pkt, block, plain, wiped);
+	neg_add(&nc, "acked-length-too-large", "Authentic FINAL block with "
+	    "the ACK flag whose payload's length field is 1633: more than "
+	    "fits beside an acknowledgement block.", 1, pkt,
+	    SPHINX_ERR_MALFORMED);
+
+	plain_of(plain, 5, "hello");
+	plain[SPHINX_PAYLOAD_BYTES - SPHINX_ACK_BYTES - 1] = 1;
+	neg_forge_acked(&nc, pkt, block, plain, wiped);
+	neg_add(&nc, "acked-padding-nonzero", "Authentic FINAL block with "
+	    "the ACK flag whose payload has a non-zero last byte (the "
+	    "1650th after the acknowledgement block).", 1, pkt,
+	    SPHINX_ERR_MALFORMED);
+
+	block_of(block, SPHINX_CMD_FINAL, 0, NULL);
+	plain_of(plain, 5, "hello");
+	neg_forge_acked(&nc, pkt, block, plain, wiped);
+	neg_add(&nc, "acked-layout-without-flag", "A payload laid out with an "
+	    "acknowledgement block, under a FINAL block without the ACK "
+	    "flag: the recipient decrypts all 2066 bytes, and the integrity "
+	    "check fails.", 1, pkt, SPHINX_ERR_PAYLOAD);
 
 	json_t *v = json_object();
 	jset(v, "name", json_string("negative"));
@@ -1174,6 +1594,12 @@ gen_corpus(const char *dir)
 		{ 3, 0, 0x01, 0x08, 0x00, 0x40, 0x00, 0x00, 9, 9, 9, 9 },
 		{ 3, 2, 0x02, 0x00, 0x12, 0x34, 0x02, 0x00, 7, 7 },
 		{ 3, 4, 0x00, 0x00, 0x50, 0x00, 0x05, 0x01, 1 },
+		/* with an acknowledgement block (b1 bit 6; bit 7: kept at
+		 * the recipient): no flip; 1632 bytes and a flip inside the
+		 * block at the recipient; a payload flip at hop 0 */
+		{ 3, 5, 0x40, 0x02, 0x00, 0x12, 0x34, 0x06 },
+		{ 3, 5, 0xc0, 0x06, 0x60, 0x0c, 0x80, 0x05 },
+		{ 3, 1, 0x40, 0x00, 0x05, 0x10, 0x00, 0x00 },
 	};
 	for (size_t i = 0; i < sizeof(rt) / sizeof(rt[0]); i++) {
 		char name[32];
@@ -1256,6 +1682,72 @@ fuzz_surb_fixed(uint8_t surb[SURB_BYTES], uint8_t keys[SURB_KEYS_BYTES],
 	return rc;
 }
 
+/*
+ * An acknowledgement block to fuzz_surb.c's creator (node 5) over fuzz
+ * nodes 0-3, into block, and the acknowledgement
+ * made from it as the creator receives it, into ack.
+ */
+static int
+fuzz_surb_ack(uint8_t block[SPHINX_ACK_BYTES],
+    uint8_t ack[SPHINX_PACKET_BYTES])
+{
+	struct node nodes[R_HOPS];
+	struct sphinx_hop hops[5];
+	uint8_t random[32 + B_BYTES + 16 + SPHINX_PAYLOAD_BYTES];
+	static const char label[] = "nymd fuzz_surb ack randomness";
+	static const uint8_t nonce[12];
+	uint8_t seed[32];
+
+	memset(hops, 0, sizeof(hops));
+	for (unsigned i = 0; i < R_HOPS; i++) {
+		char l[64];
+		snprintf(l, sizeof(l), "nymd fuzz_surb node key %u", i);
+		node_key(&nodes[i], l);
+	}
+	for (unsigned i = 0; i < 5; i++) {
+		unsigned node = i < 4 ? i : R_HOPS - 1;
+		memcpy(hops[i].node_pub, nodes[node].pub, 32);
+		if (i == 4) {
+			hops[i].command = SPHINX_CMD_FINAL;
+			continue;
+		}
+		hops[i].command = i == 3 ? SPHINX_CMD_DELIVER : SPHINX_CMD_RELAY;
+		hops[i].delay_ms = 100u * i;
+		memcpy(hops[i].next_id, nodes[i == 3 ? R_HOPS - 1 : i + 1].pub,
+		    32);
+	}
+	crypto_generichash(seed, sizeof(seed), (const uint8_t *)label,
+	    sizeof(label) - 1, NULL, 0);
+	crypto_stream_chacha20_ietf(random, sizeof(random), nonce, seed);
+	/* x and padding, then the id, then the acknowledgement's payload */
+	struct replay_rng rr = { random, 32 + B_BYTES, 0 };
+	struct sphinx_rng rng = { replay_rng_fill, &rr };
+	if (surb_ack_create(block, random + 32 + B_BYTES, nodes[0].pub, hops, 5,
+	    &rng) != SPHINX_OK)
+		return -1;
+	memcpy(ack, block + SPHINX_NODE_ID_BYTES, SPHINX_HEADER_BYTES);
+	memcpy(ack + SPHINX_HEADER_BYTES, random + 32 + B_BYTES + 16,
+	    SPHINX_PAYLOAD_BYTES);
+
+	struct replay_params params = {
+		.packets_per_second = 1, .epoch_seconds = 16,
+		.false_positive_rate = 1e-9,
+	};
+	struct replay_store *store;
+	struct sphinx_hop_result res;
+	if (replay_new(&store, &params) != REPLAY_OK)
+		return -1;
+	int rc = 0;
+	for (unsigned i = 0; i < 4 && rc == 0; i++) {
+		replay_reset(store, nodes[i].pub);
+		if (sphinx_process(nodes[i].priv, store, ack, ack, &res) !=
+		    SPHINX_OK)
+			rc = -1;
+	}
+	replay_free(store);
+	return rc;
+}
+
 static int
 gen_surb_corpus(const char *dir)
 {
@@ -1289,12 +1781,38 @@ gen_surb_corpus(const char *dir)
 	seed[0] = 3;
 	memcpy(seed + 1, reply, sizeof(reply));
 	rc |= write_file(dir, "open-valid", seed, 1 + sizeof(reply));
-	/* mode 4: structured round trips (format in fuzz_surb.c) */
+	/* mode 5: an acknowledgement block as the egress provider finds
+	 * it, one whose alpha is p (junk), and an acknowledgement as the
+	 * creator receives it */
+	uint8_t block[SPHINX_ACK_BYTES], ack[SPHINX_PACKET_BYTES];
+	if (fuzz_surb_ack(block, ack) != 0)
+		return -1;
+	seed[0] = 5;
+	memset(seed + 1, 0, SPHINX_HEADER_BYTES);
+	memcpy(seed + 1 + SPHINX_HEADER_BYTES, block, sizeof(block));
+	rc |= write_file(dir, "ack-take-valid", seed,
+	    1 + SPHINX_HEADER_BYTES + SPHINX_ACK_BYTES);
+	uint8_t *alpha = seed + 1 + SPHINX_HEADER_BYTES + SPHINX_NODE_ID_BYTES;
+	memset(alpha, 0xff, 32);
+	alpha[0] = 0xed;
+	alpha[31] = 0x7f;
+	rc |= write_file(dir, "ack-take-junk", seed,
+	    1 + SPHINX_HEADER_BYTES + SPHINX_ACK_BYTES);
+	memcpy(seed + 1, ack, sizeof(ack));
+	rc |= write_file(dir, "ack-kind-valid", seed, 1 + sizeof(ack));
+	/* modes 4 and 6: structured round trips (format in fuzz_surb.c) */
 	static const uint8_t rt[][8] = {
 		{ 4, 4, 0x00, 0x10, 0x00, 0x00, 0x06, 0x01 },
 		{ 4, 0, 0x08, 0x00, 0x00, 0x40, 0x00, 0x00 },
 		{ 4, 2, 0x00, 0x00, 0x12, 0x34, 0x02, 0x07 },
 		{ 4, 3, 0x01, 0x00, 0x50, 0x00, 0x04, 0x02 },
+		/* acknowledgements: no flip; 1632 bytes and a flip inside
+		 * the block at the recipient; a payload flip before the
+		 * egress provider; a header flip on the way back */
+		{ 6, 4, 3, 0x00, 0x10, 0x00, 0x00, 0x0b },
+		{ 6, 0, 0, 0x06, 0x60, 0x0c, 0x80, 0x01 },
+		{ 6, 2, 1, 0x00, 0x40, 0x20, 0x00, 0x01 },
+		{ 6, 4, 4, 0x00, 0x08, 0x00, 0x10, 0x08 },
 	};
 	for (size_t i = 0; i < sizeof(rt) / sizeof(rt[0]); i++) {
 		char name[32];
@@ -1357,7 +1875,7 @@ main(int argc, char **argv)
 		return gen_surb_corpus(surb_corpus) == 0 ? 0 : 1;
 
 	size_t npaths = sizeof(paths) / sizeof(paths[0]);
-	struct vector_file files[sizeof(paths) / sizeof(paths[0]) + 2];
+	struct vector_file files[sizeof(paths) / sizeof(paths[0]) + 3];
 	char names[sizeof(paths) / sizeof(paths[0])][64];
 	for (size_t i = 0; i < npaths; i++) {
 		snprintf(names[i], sizeof(names[i]), "%s.json", paths[i].name);
@@ -1368,7 +1886,9 @@ main(int argc, char **argv)
 	files[npaths].json = gen_negative();
 	files[npaths + 1].file = "surb-6-hops.json";
 	files[npaths + 1].json = gen_surb();
-	size_t nfiles = npaths + 2;
+	files[npaths + 2].file = "ack-6-hops.json";
+	files[npaths + 2].json = gen_ack();
+	size_t nfiles = npaths + 3;
 
 	int status = 0;
 	if (failures > 0) {
