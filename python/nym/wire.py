@@ -25,9 +25,9 @@ from typing import Iterator, List, Optional, Tuple, Union
 from .errors import InvalidArgument, ProtocolError
 
 #: No nymd takes a request larger than this: its largest max_message_bytes
-#: (16605184, nymd.conf(5)) and 4096 bytes for the rest of a send. A
+#: (13197312, nymd.conf(5)) and 4096 bytes for the rest of a send. A
 #: nymd's own limit follows its configuration (its `limits` request).
-MAX_REQUEST_BYTES = 16605184 + 4096
+MAX_REQUEST_BYTES = 13197312 + 4096
 #: This module refuses responses larger than this (as libnym does).
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 #: A public key: X25519, 32 bytes.

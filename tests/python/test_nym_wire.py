@@ -317,7 +317,7 @@ class Lengths(unittest.TestCase):
         wire.encode_request("send", to, b"x" * (wire.MAX_REQUEST_BYTES - 200))
         with self.assertRaises(nym.InvalidArgument) as cm:
             wire.encode_request("send", to, b"x" * wire.MAX_REQUEST_BYTES)
-        self.assertIn("larger than nymd's limit of 16609280 bytes", str(cm.exception))
+        self.assertIn("larger than nymd's limit of 13201408 bytes", str(cm.exception))
 
 
 class Ids(unittest.TestCase):
