@@ -1126,13 +1126,17 @@ queue_enqueue_fragments(struct queue *q, const uint8_t msgid[QUEUE_MSGID_BYTES],
 		sqlite3_bind_int(st, 5, (int)i);
 		sqlite3_bind_int(st, 6, (int)count);
 		queue_bind_ack(st, 7);
-		if (queue_step(q, st) != SQLITE_DONE ||
-		    queue_message_add(q, msgid) == -1) {
+		if (queue_step(q, st) != SQLITE_DONE) {
 			queue_rollback(q);
 			return -1;
 		}
+		/* the row's id, before the upsert into messages */
 		if (i == 0)
 			*first = (uint64_t)sqlite3_last_insert_rowid(q->db);
+		if (queue_message_add(q, msgid) == -1) {
+			queue_rollback(q);
+			return -1;
+		}
 	}
 	if (queue_commit(q) == -1)
 		return -1;
@@ -1715,13 +1719,17 @@ queue_enqueue_rows(struct queue *q, const uint8_t recipient[QUEUE_KEY_BYTES],
 		sqlite3_bind_int(st, 6, rows[i].surbs_only ? 1 : 0);
 		sqlite3_bind_blob(st, 7, tag, QUEUE_TAG_BYTES, SQLITE_STATIC);
 		queue_bind_ack(st, 8);
-		if (queue_step(q, st) != SQLITE_DONE ||
-		    queue_message_add(q, rows[i].msgid) == -1) {
+		if (queue_step(q, st) != SQLITE_DONE) {
 			queue_rollback(q);
 			return -1;
 		}
+		/* the row's id, before the upsert into messages */
 		if (i == 0)
 			*first = (uint64_t)sqlite3_last_insert_rowid(q->db);
+		if (queue_message_add(q, rows[i].msgid) == -1) {
+			queue_rollback(q);
+			return -1;
+		}
 	}
 	if (queue_commit(q) == -1)
 		return -1;

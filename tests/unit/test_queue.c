@@ -804,6 +804,14 @@ test_enqueue_rows(void **state)
 	/* nothing to queue: refused */
 	assert_int_equal(queue_enqueue_rows(f->q, rcpt, prov, tag, rows, 0, &first), -1);
 	assert_int_equal(queue_outgoing_count(f->q), 3);
+	/* after a message in 2 fragments (rows 4 and 5): its first row's id */
+	uint8_t big[MESSAGE_MAX_ACKED_BYTES + 1] = { 0 };
+	assert_int_equal(queue_enqueue(f->q, ids[0], rcpt, prov, big, sizeof(big),
+	    &first), 0);
+	assert_int_equal(first, 4);
+	ids[0][1] = ids[1][1] = ids[2][1] = 7;
+	assert_int_equal(queue_enqueue_rows(f->q, rcpt, prov, tag, rows, 3, &first), 0);
+	assert_int_equal(first, 6);
 }
 
 static void
@@ -1115,6 +1123,10 @@ test_fragments_enqueued(void **state)
 	assert_int_equal(queue_enqueue(f->q, msgid, rcpt, prov, msg,
 	    PAYLOAD_MAX_FRAGMENTED_BYTES + 1, &id), -1);
 	assert_int_equal(queue_outgoing_count(f->q), 4);
+	/* another message: its first row's id (the second message) */
+	msgid[0] ^= 1;
+	assert_int_equal(queue_enqueue(f->q, msgid, rcpt, prov, msg, len, &id), 0);
+	assert_int_equal(id, 5);
 	free(msg);
 }
 
