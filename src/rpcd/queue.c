@@ -24,10 +24,18 @@
 /*
  * 2: received_marks (the duplicate window); 3: reply blocks
  * (docs/replies.md); 4: fragments (docs/replies.md, "Fragments"); 5:
- * acknowledgements and delivery status (docs/acks.md); 1 to 4 are
- * migrated at open.
+ * acknowledgements and delivery status (docs/acks.md), and partial
+ * messages held per cut; 1 to 4 are migrated at open.
  */
 #define QUEUE_SCHEMA_VERSION	5
+/*
+ * The fragments of schema 4 and before, without an acknowledgement block
+ * beside them: what the parts of a message queued or held by an earlier
+ * nymd carry (every one but the last). docs/acks.md, "Upgrading".
+ */
+#define QUEUE_V4_FRAGMENT_BYTES	2027
+#define QUEUE_STR(x)		QUEUE_STR_(x)
+#define QUEUE_STR_(x)		#x
 #define QUEUE_BUSY_TIMEOUT_MS	5000
 /*
  * Space (docs/ipc.md, "A full disk"): the WAL is checkpointed every
@@ -99,10 +107,10 @@ enum queue_stmt {
 	Q_EXPIRE_FRAGMENTS,
 	Q_EXPIRE_PARTIAL,
 	Q_RECEIVED_ID,
-	Q_FRAGMENT_COUNT,
+	Q_PARTIAL_ADD,
+	Q_PARTIAL_OF,
 	Q_PUT_FRAGMENT,
 	Q_HOLD_FRAGMENT,
-	Q_FRAGMENTS_HELD,
 	Q_FRAGMENTS,
 	Q_DELETE_FRAGMENTS,
 	Q_DELETE_PARTIAL,
@@ -183,19 +191,24 @@ static const char *const queue_sql[Q_NSTMTS] = {
 	[Q_ENQUEUE_FRAGMENT] = "INSERT INTO outgoing (msgid, recipient, provider, message, "
 	    "frag_index, frag_count, ack_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
 	/* A partial message goes whole, by its first fragment's arrival;
-	 * every statement here is by index, never a scan of the parts. */
-	[Q_EXPIRE_FRAGMENTS] = "DELETE FROM fragments WHERE msgid IN (SELECT msgid "
+	 * every statement here is by index, never a scan of the parts. A
+	 * message is held per cut (its count of parts and their size): the
+	 * parts of one cut never make up another's. */
+	[Q_EXPIRE_FRAGMENTS] = "DELETE FROM fragments WHERE partial_id IN (SELECT id "
 	    "FROM partial WHERE first <= ?)",
 	[Q_EXPIRE_PARTIAL] = "DELETE FROM partial WHERE first <= ?",
 	[Q_RECEIVED_ID] = "SELECT 1 FROM received WHERE msgid = ?",
-	[Q_FRAGMENT_COUNT] = "SELECT count FROM partial WHERE msgid = ?",
-	[Q_PUT_FRAGMENT] = "INSERT OR IGNORE INTO fragments (msgid, idx, bytes) "
+	[Q_PARTIAL_ADD] = "INSERT INTO partial (msgid, count, part_bytes, held, first) "
+	    "VALUES (?, ?, ?, 0, ?) ON CONFLICT (msgid, count, part_bytes) DO NOTHING",
+	[Q_PARTIAL_OF] = "SELECT id, held FROM partial WHERE msgid = ? AND count = ? "
+	    "AND part_bytes = ?",
+	[Q_PUT_FRAGMENT] = "INSERT OR IGNORE INTO fragments (partial_id, idx, bytes) "
 	    "VALUES (?, ?, ?)",
-	[Q_HOLD_FRAGMENT] = "INSERT INTO partial (msgid, count, held, first) "
-	    "VALUES (?, ?, 1, ?) ON CONFLICT (msgid) DO UPDATE SET held = held + 1",
-	[Q_FRAGMENTS_HELD] = "SELECT held FROM partial WHERE msgid = ?",
-	[Q_FRAGMENTS] = "SELECT idx, bytes FROM fragments WHERE msgid = ? ORDER BY idx",
-	[Q_DELETE_FRAGMENTS] = "DELETE FROM fragments WHERE msgid = ?",
+	[Q_HOLD_FRAGMENT] = "UPDATE partial SET held = held + 1 WHERE id = ?",
+	[Q_FRAGMENTS] = "SELECT idx, bytes FROM fragments WHERE partial_id = ? ORDER BY idx",
+	/* Every cut of the message: the one made whole, and any other. */
+	[Q_DELETE_FRAGMENTS] = "DELETE FROM fragments WHERE partial_id IN (SELECT id "
+	    "FROM partial WHERE msgid = ?)",
 	[Q_DELETE_PARTIAL] = "DELETE FROM partial WHERE msgid = ?",
 	[Q_PARTIAL] = "SELECT COUNT(*), COALESCE(SUM(held), 0) FROM partial",
 	/* One more packet of a message: new, it is QUEUED until its expiry. */
@@ -345,9 +358,17 @@ static const char queue_migrate_3[] =
  * and how often it was sent again. Each message (its message id, shared
  * by its fragments) gets a row in messages: when it was queued and
  * expires (Unix s), its rows in all and acknowledged, its state (enum
- * queue_state), why it failed, and when that last changed. Rows of 4 are
- * pending, their messages queued now and expiring a default expiry
- * (QUEUE_DEFAULT_EXPIRY_SECONDS) from now.
+ * queue_state), why it failed, and when that last changed.
+ *
+ * A partial message received is held per cut (docs/replies.md,
+ * "Fragments"): a row of partial per message id, count of parts and size
+ * of every part but the last (part_bytes), and its parts in fragments by
+ * that row's id; what 4 held was cut at QUEUE_V4_FRAGMENT_BYTES.
+ *
+ * In between (queue_migrate_rows(), the same transaction): what a packet
+ * beside an acknowledgement block can no longer carry is cut again, or
+ * failed. Then the rows left are pending, their messages queued now and
+ * expiring a default expiry (QUEUE_DEFAULT_EXPIRY_SECONDS) from now.
  */
 static const char queue_migrate_4[] =
     "ALTER TABLE outgoing ADD COLUMN ack_id BLOB;"
@@ -365,6 +386,24 @@ static const char queue_migrate_4[] =
     " reason TEXT, changed INTEGER NOT NULL);"
     "CREATE INDEX messages_open ON messages (expires) WHERE state < 2;"
     "CREATE INDEX messages_ended ON messages (changed) WHERE state >= 2;"
+    "CREATE TABLE partial5 (id INTEGER PRIMARY KEY, msgid BLOB NOT NULL,"
+    " count INTEGER NOT NULL, part_bytes INTEGER NOT NULL,"
+    " held INTEGER NOT NULL, first INTEGER NOT NULL);"
+    "INSERT INTO partial5 (msgid, count, part_bytes, held, first)"
+    " SELECT msgid, count, " QUEUE_STR(QUEUE_V4_FRAGMENT_BYTES) ", held, first"
+    " FROM partial ORDER BY first;"
+    "CREATE TABLE fragments5 (partial_id INTEGER NOT NULL, idx INTEGER NOT NULL,"
+    " bytes BLOB NOT NULL, PRIMARY KEY (partial_id, idx));"
+    "INSERT INTO fragments5 (partial_id, idx, bytes)"
+    " SELECT p.id, f.idx, f.bytes FROM fragments f JOIN partial5 p"
+    " ON p.msgid = f.msgid;"
+    "DROP TABLE fragments;"
+    "DROP TABLE partial;"
+    "ALTER TABLE partial5 RENAME TO partial;"
+    "ALTER TABLE fragments5 RENAME TO fragments;"
+    "CREATE UNIQUE INDEX partial_cut ON partial (msgid, count, part_bytes);"
+    "CREATE INDEX partial_first ON partial (first);";
+static const char queue_migrate_4_end[] =
     "INSERT INTO messages (msgid, created, expires, packets, changed)"
     " SELECT msgid, CAST(strftime('%s', 'now') AS INTEGER),"
     " CAST(strftime('%s', 'now') AS INTEGER) + 86400, COUNT(*),"
@@ -775,6 +814,7 @@ queue_sql_random(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 
 static sqlite3_stmt *queue_stmt(struct queue *, enum queue_stmt);
 static void queue_notify(struct queue *);
+static int64_t queue_now(const struct queue *);
 
 /* The schema version; 0 for a file without tables, -1 if unreadable. */
 static int
@@ -801,23 +841,431 @@ queue_schema_version(struct queue *q)
 	return version;
 }
 
-/* Runs sql in one transaction: all of it, or nothing. 0 or -1. */
-static int
-queue_exec_whole(struct queue *q, const char *sql)
+/*
+ * Rows of schema 4 and before that a packet beside an acknowledgement
+ * block (docs/acks.md) cannot carry. The IPC contract's sizes refuse
+ * them, and keyd takes an IPC_BUILD it refuses for a protocol error of
+ * rpcd's: it would exit at each, until master gave up. So the
+ * migration's transaction makes them fit (docs/acks.md, "Upgrading"):
+ *  - a whole message over MESSAGE_MAX_ACKED_BYTES is cut into fragments
+ *    of PAYLOAD_FRAGMENT_BYTES, as queue_enqueue() cuts one now (the same
+ *    message id, each part a row with a fresh ack id);
+ *  - a message in fragments of QUEUE_V4_FRAGMENT_BYTES whose rows are
+ *    all still here is joined and cut again the same way; one with rows
+ *    missing (sent before the upgrade: the recipient holds them in the
+ *    old cut, and no upgraded nymd sends or reads that cut) cannot be
+ *    completed: its rows go, and it fails with QUEUE_MIG_PARTLY_SENT;
+ *  - a packet of blocks only with more than PAYLOAD_MAX_SURBS, or a
+ *    message whose blocks no longer fit beside it, keeps what fits, and
+ *    the rest go in packets of blocks only to the same tag (as
+ *    api_split() sends them); a message too large for a sender tag
+ *    beside an acknowledgement block fails, and its tag's packets of
+ *    blocks go with it.
+ * Replies go through a reply block, without an acknowledgement block:
+ * they are left as they are.
+ *
+ * Order: new rows take new ids, after every existing one, as any insert
+ * (AUTOINCREMENT); the rows kept keep theirs. Renumbering the queue to
+ * put the new rows where the old ones were is not an option: an id also
+ * names a row outside the store (nymd.db-retired, a delivered row whose
+ * delete failed), so ids are never changed nor used twice. The outbox
+ * sends the oldest id first, so a message cut again goes after those
+ * queued after it: the mixnet keeps no order between messages anyway
+ * (every packet's delays are its own), and the wait is at most the
+ * queue of the upgrade. Messages cut again keep their order among
+ * themselves (by their first row), and each one's parts are in order.
+ */
+#define QUEUE_MIG_PARTLY_SENT	"queued in fragments of " \
+	QUEUE_STR(QUEUE_V4_FRAGMENT_BYTES) " bytes by an earlier nymd, and partly " \
+	"sent: it cannot be completed; send it again"
+
+enum queue_mig_stmt {
+	M_LIST,
+	M_ROWS,
+	M_DELETE,
+	M_WHOLE,
+	M_PART,
+	M_BLOCKS,
+	M_SET_SURBS,
+	M_DROP_BLOCKS,
+	M_FAIL,
+	M_NSTMTS,
+};
+
+static const char *const queue_mig_sql[M_NSTMTS] = {
+	/* Each message to look at, by its first row: every forward one in
+	 * fragments, and every one over what its packet carries now. */
+	[M_LIST] = "SELECT MIN(id), msgid FROM outgoing WHERE surb IS NULL AND "
+	    "(frag_count > 0 OR surbs > ?1 OR (tag IS NULL AND length(message) > ?2) "
+	    "OR (tag IS NOT NULL AND surbs_only = 0 AND "
+	    "length(message) + ?3 * surbs > ?4)) GROUP BY msgid ORDER BY MIN(id)",
+	[M_ROWS] = "SELECT id, recipient, provider, message, frag_index, frag_count, "
+	    "tag, surbs, surbs_only FROM outgoing WHERE msgid = ? AND surb IS NULL "
+	    "ORDER BY frag_index, id",
+	[M_DELETE] = "DELETE FROM outgoing WHERE msgid = ? AND surb IS NULL",
+	[M_WHOLE] = "INSERT INTO outgoing (msgid, recipient, provider, message, ack_id) "
+	    "VALUES (?, ?, ?, ?, ?)",
+	[M_PART] = "INSERT INTO outgoing (msgid, recipient, provider, message, "
+	    "frag_index, frag_count, ack_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+	[M_BLOCKS] = "INSERT INTO outgoing (msgid, recipient, provider, message, surbs, "
+	    "surbs_only, tag, ack_id) VALUES (?, ?, ?, X'', ?, 1, ?, ?)",
+	[M_SET_SURBS] = "UPDATE outgoing SET surbs = ? WHERE id = ?",
+	[M_DROP_BLOCKS] = "DELETE FROM outgoing WHERE tag = ? AND surbs_only = 1 "
+	    "AND surb IS NULL",
+	[M_FAIL] = "INSERT INTO messages (msgid, created, expires, packets, state, "
+	    "reason, changed) VALUES (?1, ?2, ?2, ?3, 3, ?4, ?2)",
+};
+
+/* What the migration did, said in the log once it is committed. */
+struct queue_mig {
+	sqlite3_stmt	*st[M_NSTMTS];
+	size_t		 recut;		/* messages cut again */
+	size_t		 split;		/* packets whose blocks were split */
+	size_t		 n_failed;
+	size_t		 cap_failed;
+	struct queue_mig_failed {
+		uint8_t	 msgid[QUEUE_MSGID_BYTES];
+		char	 reason[sizeof(((struct queue_status *)0)->reason)];
+	}		*failed;
+};
+
+static sqlite3_stmt *
+queue_mig_stmt(struct queue_mig *m, enum queue_mig_stmt s)
 {
-	if (queue_exec(q, "BEGIN IMMEDIATE") == -1)
-		return -1;
-	if (queue_exec(q, sql) == -1 || queue_exec(q, "COMMIT") == -1) {
-		queue_exec(q, "ROLLBACK");
-		return -1;
+	sqlite3_reset(m->st[s]);
+	sqlite3_clear_bindings(m->st[s]);
+	return m->st[s];
+}
+
+/* Runs a write of the migration: 0 or -1. */
+static int
+queue_mig_step(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static void
+queue_mig_bind_random(sqlite3_stmt *st, int col, size_t n)
+{
+	uint8_t b[QUEUE_MSGID_BYTES];
+
+	randombytes_buf(b, n);
+	sqlite3_bind_blob(st, col, b, (int)n, SQLITE_TRANSIENT);
+}
+
+/* Queues msg anew as message msgid, cut as queue_enqueue() cuts it
+ * (len at most PAYLOAD_MAX_FRAGMENTED_BYTES). 0 or -1. */
+static int
+queue_mig_cut(struct queue_mig *m, const uint8_t msgid[QUEUE_MSGID_BYTES],
+    const uint8_t *rcpt, const uint8_t *prov, const uint8_t *msg, size_t len)
+{
+	size_t count = payload_fragment_count(len);
+	sqlite3_stmt *st;
+
+	_Static_assert(ACK_ID_BYTES <= QUEUE_MSGID_BYTES, "queue_mig_bind_random()");
+	if (count == 0) {	/* it fits one packet */
+		st = queue_mig_stmt(m, M_WHOLE);
+		sqlite3_bind_blob(st, 1, msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 2, rcpt, QUEUE_KEY_BYTES, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 3, prov, QUEUE_KEY_BYTES, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 4, len ? msg : (const uint8_t *)"", (int)len,
+		    SQLITE_STATIC);
+		queue_mig_bind_random(st, 5, ACK_ID_BYTES);
+		return queue_mig_step(st);
+	}
+	for (size_t i = 0; i < count; i++) {
+		size_t off = i * PAYLOAD_FRAGMENT_BYTES;
+		size_t n = len - off < PAYLOAD_FRAGMENT_BYTES ? len - off :
+		    PAYLOAD_FRAGMENT_BYTES;
+		st = queue_mig_stmt(m, M_PART);
+		sqlite3_bind_blob(st, 1, msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 2, rcpt, QUEUE_KEY_BYTES, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 3, prov, QUEUE_KEY_BYTES, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 4, msg + off, (int)n, SQLITE_STATIC);
+		sqlite3_bind_int(st, 5, (int)i);
+		sqlite3_bind_int(st, 6, (int)count);
+		queue_mig_bind_random(st, 7, ACK_ID_BYTES);
+		if (queue_mig_step(st) == -1)
+			return -1;
 	}
 	return 0;
+}
+
+/* n reply blocks of tag in new packets of blocks only, each its own
+ * message (a fresh id, as api_split() gives them). 0 or -1. */
+static int
+queue_mig_blocks(struct queue_mig *m, const uint8_t *rcpt, const uint8_t *prov,
+    const uint8_t tag[QUEUE_TAG_BYTES], unsigned n)
+{
+	while (n > 0) {
+		unsigned take = n > PAYLOAD_MAX_SURBS ? PAYLOAD_MAX_SURBS : n;
+		sqlite3_stmt *st = queue_mig_stmt(m, M_BLOCKS);
+		queue_mig_bind_random(st, 1, QUEUE_MSGID_BYTES);
+		sqlite3_bind_blob(st, 2, rcpt, QUEUE_KEY_BYTES, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 3, prov, QUEUE_KEY_BYTES, SQLITE_STATIC);
+		sqlite3_bind_int(st, 4, (int)take);
+		sqlite3_bind_blob(st, 5, tag, QUEUE_TAG_BYTES, SQLITE_STATIC);
+		queue_mig_bind_random(st, 6, ACK_ID_BYTES);
+		if (queue_mig_step(st) == -1)
+			return -1;
+		n -= take;
+	}
+	return 0;
+}
+
+static int
+queue_mig_set_surbs(struct queue_mig *m, sqlite3_int64 id, unsigned surbs)
+{
+	sqlite3_stmt *st = queue_mig_stmt(m, M_SET_SURBS);
+
+	sqlite3_bind_int(st, 1, (int)surbs);
+	sqlite3_bind_int64(st, 2, id);
+	return queue_mig_step(st);
+}
+
+/* Message msgid (its rows deleted) is FAILED, of packets, saying why. */
+static int
+queue_mig_fail(struct queue *q, struct queue_mig *m,
+    const uint8_t msgid[QUEUE_MSGID_BYTES], unsigned packets, const char *why)
+{
+	sqlite3_stmt *st = queue_mig_stmt(m, M_FAIL);
+	struct queue_mig_failed *f;
+
+	sqlite3_bind_blob(st, 1, msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, queue_now(q));
+	sqlite3_bind_int(st, 3, (int)packets);
+	sqlite3_bind_text(st, 4, why, -1, SQLITE_STATIC);
+	if (queue_mig_step(st) == -1)
+		return -1;
+	if (m->n_failed == m->cap_failed) {
+		m->cap_failed = m->cap_failed ? m->cap_failed * 2 : 8;
+		m->failed = xreallocarray(m->failed, m->cap_failed, sizeof(*m->failed));
+	}
+	f = &m->failed[m->n_failed++];
+	memcpy(f->msgid, msgid, QUEUE_MSGID_BYTES);
+	snprintf(f->reason, sizeof(f->reason), "%s", why);
+	return 0;
+}
+
+static int
+queue_mig_delete(struct queue_mig *m, const uint8_t msgid[QUEUE_MSGID_BYTES])
+{
+	sqlite3_stmt *st = queue_mig_stmt(m, M_DELETE);
+
+	sqlite3_bind_blob(st, 1, msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
+	return queue_mig_step(st);
+}
+
+/* One queued message as it was (its forward rows, in index order). */
+struct queue_mig_msg {
+	sqlite3_int64	 id;		/* its first row */
+	uint8_t		 rcpt[QUEUE_KEY_BYTES];
+	uint8_t		 prov[QUEUE_KEY_BYTES];
+	uint8_t		 tag[QUEUE_TAG_BYTES];
+	int		 tagged;
+	unsigned	 surbs;
+	int		 surbs_only;
+	unsigned	 count;		/* frag_count: 0 for a whole one */
+	unsigned	 rows;
+	int		 complete;	/* fragments: every index, once */
+	uint8_t		*bytes;		/* its rows' messages joined */
+	size_t		 len;
+};
+
+/* Reads message msgid: 1 with *g, 0 if it has no row (or a damaged one,
+ * which the outbox skips too), -1. */
+static int
+queue_mig_read(struct queue_mig *m, const uint8_t msgid[QUEUE_MSGID_BYTES],
+    struct queue_mig_msg *g)
+{
+	sqlite3_stmt *st = queue_mig_stmt(m, M_ROWS);
+	size_t cap = 0;
+	int rc, ok = 1;
+
+	memset(g, 0, sizeof(*g));
+	g->complete = 1;
+	sqlite3_bind_blob(st, 1, msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		size_t n = (size_t)sqlite3_column_bytes(st, 3);
+		if (g->rows == 0) {
+			g->id = sqlite3_column_int64(st, 0);
+			g->count = (unsigned)sqlite3_column_int(st, 5);
+			g->surbs = (unsigned)sqlite3_column_int(st, 7);
+			g->surbs_only = sqlite3_column_int(st, 8) != 0;
+			g->tagged = sqlite3_column_type(st, 6) != SQLITE_NULL;
+			if ((size_t)sqlite3_column_bytes(st, 1) != QUEUE_KEY_BYTES ||
+			    (size_t)sqlite3_column_bytes(st, 2) != QUEUE_KEY_BYTES ||
+			    (g->tagged && (size_t)sqlite3_column_bytes(st, 6) !=
+			    QUEUE_TAG_BYTES))
+				ok = 0;
+			else {
+				memcpy(g->rcpt, sqlite3_column_blob(st, 1), QUEUE_KEY_BYTES);
+				memcpy(g->prov, sqlite3_column_blob(st, 2), QUEUE_KEY_BYTES);
+				if (g->tagged)
+					memcpy(g->tag, sqlite3_column_blob(st, 6),
+					    QUEUE_TAG_BYTES);
+			}
+		}
+		if ((unsigned)sqlite3_column_int(st, 5) != g->count ||
+		    (unsigned)sqlite3_column_int(st, 4) != g->rows)
+			g->complete = 0;
+		if (n > cap - g->len) {
+			cap = (g->len + n) * 2;
+			g->bytes = xrealloc(g->bytes, cap);
+		}
+		if (n > 0)
+			memcpy(g->bytes + g->len, sqlite3_column_blob(st, 3), n);
+		g->len += n;
+		g->rows++;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return -1;
+	if (g->rows != (g->count > 0 ? g->count : 1))
+		g->complete = 0;
+	return ok && g->rows > 0 ? 1 : 0;
+}
+
+/* Makes message msgid (a row of M_LIST) fit, or fails it. 0 or -1. */
+static int
+queue_mig_message(struct queue *q, struct queue_mig *m,
+    const uint8_t msgid[QUEUE_MSGID_BYTES])
+{
+	struct queue_mig_msg g;
+	char why[sizeof(((struct queue_status *)0)->reason)];
+	int rc;
+
+	if ((rc = queue_mig_read(m, msgid, &g)) != 1) {
+		free(g.bytes);
+		return rc;
+	}
+	rc = -1;
+	if (g.count > 0 || !g.tagged) {
+		/* in fragments, or whole and too large: cut again */
+		if (queue_mig_delete(m, msgid) == -1)
+			goto out;
+		if (g.count > 0 && !g.complete)
+			rc = queue_mig_fail(q, m, msgid, g.count, QUEUE_MIG_PARTLY_SENT);
+		else if (!g.complete)	/* rows of one id that no nymd wrote */
+			rc = queue_mig_fail(q, m, msgid, g.rows, "queued by an earlier "
+			    "nymd in rows that do not make one message; send it again");
+		else if (g.len > PAYLOAD_MAX_FRAGMENTED_BYTES) {
+			snprintf(why, sizeof(why), "queued by an earlier nymd: %zu "
+			    "bytes, more than the %zu that fragments carry now; send "
+			    "it again in parts", g.len, PAYLOAD_MAX_FRAGMENTED_BYTES);
+			rc = queue_mig_fail(q, m, msgid, g.count > 0 ? g.count : 1, why);
+		} else if ((rc = queue_mig_cut(m, msgid, g.rcpt, g.prov, g.bytes,
+		    g.len)) == 0)
+			m->recut++;
+	} else if (g.surbs_only) {
+		/* blocks only: PAYLOAD_MAX_SURBS here, the rest in new packets */
+		if (g.surbs <= PAYLOAD_MAX_SURBS)
+			rc = 0;
+		else if ((rc = queue_mig_set_surbs(m, g.id, PAYLOAD_MAX_SURBS)) == 0 &&
+		    (rc = queue_mig_blocks(m, g.rcpt, g.prov, g.tag,
+		    g.surbs - PAYLOAD_MAX_SURBS)) == 0)
+			m->split++;
+	} else if ((long)g.len > payload_tagged_room(0)) {
+		/* no room for its tag: its blocks would be for nothing */
+		sqlite3_stmt *st = queue_mig_stmt(m, M_DROP_BLOCKS);
+		sqlite3_bind_blob(st, 1, g.tag, QUEUE_TAG_BYTES, SQLITE_STATIC);
+		snprintf(why, sizeof(why), "queued with reply blocks by an earlier "
+		    "nymd: %zu bytes, more than the %ld a message with reply "
+		    "blocks may have now; send it again", g.len,
+		    payload_tagged_room(0));
+		if (queue_mig_delete(m, msgid) == 0 && queue_mig_step(st) == 0)
+			rc = queue_mig_fail(q, m, msgid, 1, why);
+	} else {
+		/* with blocks: as many as fit beside it, the rest apart */
+		unsigned k = g.surbs < PAYLOAD_MAX_SURBS ? g.surbs : PAYLOAD_MAX_SURBS;
+		while (k > 0 && payload_tagged_room(k) < (long)g.len)
+			k--;
+		if (k == g.surbs)
+			rc = 0;
+		else if ((rc = queue_mig_set_surbs(m, g.id, k)) == 0 &&
+		    (rc = queue_mig_blocks(m, g.rcpt, g.prov, g.tag, g.surbs - k)) == 0)
+			m->split++;
+	}
+out:
+	free(g.bytes);
+	return rc;
+}
+
+/* In the migration's transaction, after queue_migrate_4: every message
+ * of M_LIST made to fit (or failed). 0 or -1. */
+static int
+queue_migrate_rows(struct queue *q, struct queue_mig *m)
+{
+	uint8_t (*ids)[QUEUE_MSGID_BYTES] = NULL;
+	size_t n = 0, cap = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	for (int i = 0; i < M_NSTMTS; i++)
+		if (sqlite3_prepare_v2(q->db, queue_mig_sql[i], -1, &m->st[i],
+		    NULL) != SQLITE_OK)
+			return -1;
+	/* The list first: the table changes under it. */
+	st = queue_mig_stmt(m, M_LIST);
+	sqlite3_bind_int(st, 1, PAYLOAD_MAX_SURBS);
+	sqlite3_bind_int(st, 2, MESSAGE_MAX_ACKED_BYTES);
+	sqlite3_bind_int(st, 3, SURB_BYTES);
+	sqlite3_bind_int64(st, 4, payload_tagged_room(0));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((size_t)sqlite3_column_bytes(st, 1) != QUEUE_MSGID_BYTES)
+			continue;	/* damaged: the outbox skips it too */
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			ids = xreallocarray(ids, cap, sizeof(*ids));
+		}
+		memcpy(ids[n++], sqlite3_column_blob(st, 1), QUEUE_MSGID_BYTES);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		free(ids);
+		return -1;
+	}
+	rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = queue_mig_message(q, m, ids[i]);
+	free(ids);
+	return rc;
+}
+
+/* After the commit: each message failed, once; what was cut again. */
+static void
+queue_migrated(struct queue *q, const struct queue_mig *m)
+{
+	char hex[QUEUE_MSGID_BYTES * 2 + 1];
+
+	for (size_t i = 0; i < m->n_failed; i++) {
+		sodium_bin2hex(hex, sizeof(hex), m->failed[i].msgid, QUEUE_MSGID_BYTES);
+		log_warnx("message %s failed: %s", hex, m->failed[i].reason);
+	}
+	q->counts.failed += m->n_failed;
+	if (m->recut > 0 || m->split > 0)
+		log_info("message store %s: to fit beside acknowledgement blocks, "
+		    "queued messages cut again into fragments of %d bytes: %zu; "
+		    "packets of reply blocks split: %zu", q->shown,
+		    PAYLOAD_FRAGMENT_BYTES, m->recut, m->split);
+}
+
+static void
+queue_mig_free(struct queue_mig *m)
+{
+	for (int i = 0; i < M_NSTMTS; i++)
+		sqlite3_finalize(m->st[i]);
+	free(m->failed);
 }
 
 /*
  * Creates the schema in a new file, migrates an older one in place (in
  * one transaction: a crash leaves it as it was), and refuses a newer one
- * or one that is not a store, which it leaves untouched.
+ * or one that is not a store, which it leaves untouched: -2 with err, as
+ * for a migration that failed (rolled back: left as it was).
  */
 static int
 queue_setup_schema(struct queue *q, char *err, size_t errlen)
@@ -830,16 +1278,33 @@ queue_setup_schema(struct queue *q, char *err, size_t errlen)
 		char sql[sizeof(queue_schema) + sizeof(queue_migrate_1) +
 		    sizeof(queue_migrate_2) + sizeof(queue_migrate_3) +
 		    sizeof(queue_migrate_4)];
+		struct queue_mig m = { 0 };
+		int rc = -1;
 		snprintf(sql, sizeof(sql), "%s%s%s%s%s", version == 0 ? queue_schema : "",
 		    version == 1 ? queue_migrate_1 : "",
 		    version <= 2 ? queue_migrate_2 : "",
 		    version <= 3 ? queue_migrate_3 : "", queue_migrate_4);
-		if (queue_exec_whole(q, sql) == -1)
+		if (queue_exec(q, "BEGIN IMMEDIATE") == -1)
 			return -1;
-		if (version > 0)
+		if (queue_exec(q, sql) == 0 && queue_migrate_rows(q, &m) == 0 &&
+		    queue_exec(q, queue_migrate_4_end) == 0 &&
+		    queue_exec(q, "COMMIT") == 0)
+			rc = 0;
+		else {
+			/* why, before the rollback says "not an error" */
+			snprintf(err, errlen, "%s: cannot upgrade the message store "
+			    "from schema version %d (left as it is): %s", q->path,
+			    version, sqlite3_errmsg(q->db));
+			queue_exec(q, "ROLLBACK");
+			rc = -2;
+		}
+		if (rc == 0 && version > 0)
 			log_info("message store %s: upgraded from schema version %d to %d",
 			    q->shown, version, QUEUE_SCHEMA_VERSION);
-		return 0;
+		if (rc == 0)
+			queue_migrated(q, &m);
+		queue_mig_free(&m);
+		return rc;
 	}
 	if (version > QUEUE_SCHEMA_VERSION)
 		snprintf(err, errlen, "message store has schema version %d, newer "
@@ -1126,13 +1591,17 @@ queue_enqueue_fragments(struct queue *q, const uint8_t msgid[QUEUE_MSGID_BYTES],
 		sqlite3_bind_int(st, 5, (int)i);
 		sqlite3_bind_int(st, 6, (int)count);
 		queue_bind_ack(st, 7);
-		if (queue_step(q, st) != SQLITE_DONE ||
-		    queue_message_add(q, msgid) == -1) {
+		if (queue_step(q, st) != SQLITE_DONE) {
 			queue_rollback(q);
 			return -1;
 		}
+		/* the row's id, before the upsert into messages */
 		if (i == 0)
 			*first = (uint64_t)sqlite3_last_insert_rowid(q->db);
+		if (queue_message_add(q, msgid) == -1) {
+			queue_rollback(q);
+			return -1;
+		}
 	}
 	if (queue_commit(q) == -1)
 		return -1;
@@ -1715,13 +2184,17 @@ queue_enqueue_rows(struct queue *q, const uint8_t recipient[QUEUE_KEY_BYTES],
 		sqlite3_bind_int(st, 6, rows[i].surbs_only ? 1 : 0);
 		sqlite3_bind_blob(st, 7, tag, QUEUE_TAG_BYTES, SQLITE_STATIC);
 		queue_bind_ack(st, 8);
-		if (queue_step(q, st) != SQLITE_DONE ||
-		    queue_message_add(q, rows[i].msgid) == -1) {
+		if (queue_step(q, st) != SQLITE_DONE) {
 			queue_rollback(q);
 			return -1;
 		}
+		/* the row's id, before the upsert into messages */
 		if (i == 0)
 			*first = (uint64_t)sqlite3_last_insert_rowid(q->db);
+		if (queue_message_add(q, rows[i].msgid) == -1) {
+			queue_rollback(q);
+			return -1;
+		}
 	}
 	if (queue_commit(q) == -1)
 		return -1;
@@ -2109,27 +2582,31 @@ queue_has_row(sqlite3_stmt *st, sqlite3_int64 *col0)
 }
 
 /*
- * In the open transaction: the fragments of msgid, all count of them,
- * joined into a new message in received (its seq in *seq), and deleted.
- * 0, or -1 (rolled back by the caller).
+ * In the open transaction: the parts of partial message pid (msgid, all
+ * count of them, every one but the last part_bytes long) joined into a
+ * new message in received (its seq in *seq); then the parts of every cut
+ * of msgid are deleted: the one made whole, and any other (a sender that
+ * cut the message again after its upgrade: docs/replies.md, "Fragments"),
+ * whose parts would now be duplicates. 0, or -1 (rolled back by the
+ * caller).
  */
 static int
 queue_assemble(struct queue *q, const uint8_t msgid[QUEUE_MSGID_BYTES],
-    unsigned count, sqlite3_int64 *seq)
+    sqlite3_int64 pid, unsigned count, size_t part_bytes, sqlite3_int64 *seq)
 {
-	size_t cap = (size_t)count * PAYLOAD_FRAGMENT_BYTES, len = 0;
+	size_t cap = (size_t)count * part_bytes, len = 0;
 	uint8_t *whole = xmalloc(cap);
 	sqlite3_stmt *st = queue_stmt(q, Q_FRAGMENTS);
 	unsigned next = 0;
-	int rc, ok = 1;
+	int rc, ok = 1, others;
 
-	sqlite3_bind_blob(st, 1, msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 1, pid);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		size_t n = (size_t)sqlite3_column_bytes(st, 1);
 		/* payload_decode() checked each part; the store is checked
 		 * again for order and size, as any file may be damaged. */
 		if (sqlite3_column_int64(st, 0) != next || n > cap - len ||
-		    (next + 1 < count && n != PAYLOAD_FRAGMENT_BYTES)) {
+		    (next + 1 < count && n != part_bytes)) {
 			ok = 0;
 			break;
 		}
@@ -2157,36 +2634,15 @@ queue_assemble(struct queue *q, const uint8_t msgid[QUEUE_MSGID_BYTES],
 	sqlite3_bind_blob(st, 1, msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
 	if (queue_step(q, st) != SQLITE_DONE)
 		return -1;
+	others = sqlite3_changes(q->db) - (int)count;
 	st = queue_stmt(q, Q_DELETE_PARTIAL);
 	sqlite3_bind_blob(st, 1, msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
-	return queue_step(q, st) == SQLITE_DONE ? 0 : -1;
-}
-
-/*
- * In the open transaction: whether fragment f is new and fits what is
- * held of its message (1: drop it, as a duplicate or a mismatch), 0 to
- * store it, -1.
- */
-static int
-queue_fragment_unwanted(struct queue *q, const struct queue_fragment *f)
-{
-	sqlite3_stmt *st;
-	sqlite3_int64 held;
-	int rc;
-
-	st = queue_stmt(q, Q_RECEIVED_ID);
-	sqlite3_bind_blob(st, 1, f->msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
-	if ((rc = queue_has_row(st, NULL)) != 0)
-		return rc;	/* assembled already (1), or -1 */
-	st = queue_stmt(q, Q_FRAGMENT_COUNT);
-	sqlite3_bind_blob(st, 1, f->msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
-	if ((rc = queue_has_row(st, &held)) == -1)
+	if (queue_step(q, st) != SQLITE_DONE)
 		return -1;
-	if (rc == 1 && held != f->count) {
-		log_warnx("message store: a fragment says its message has %u "
-		    "parts, those before it %lld: dropped", f->count, (long long)held);
-		return 1;
-	}
+	if (others > 0)
+		log_info("message store: a message made whole in %u parts; the %d "
+		    "parts held of it cut otherwise (by an earlier nymd) dropped",
+		    count, others);
 	return 0;
 }
 
@@ -2194,7 +2650,7 @@ int
 queue_receive_fragment(struct queue *q, const struct queue_fragment *f)
 {
 	sqlite3_stmt *st;
-	sqlite3_int64 held = 0, seq = 0;
+	sqlite3_int64 pid = 0, held = 0, seq = 0;
 	int rc;
 
 	if (f->count < 2 || f->count > PAYLOAD_MAX_FRAGMENTS || f->index >= f->count ||
@@ -2210,12 +2666,36 @@ queue_receive_fragment(struct queue *q, const struct queue_fragment *f)
 	if (queue_begin(q) == -1)
 		return -1;
 	rc = -1;
-	if (queue_expire_partial(q) == -1 ||
-	    (rc = queue_fragment_unwanted(q, f)) != 0)
+	if (queue_expire_partial(q) == -1)
+		goto out;
+	/* assembled already (1), or -1 */
+	st = queue_stmt(q, Q_RECEIVED_ID);
+	sqlite3_bind_blob(st, 1, f->msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
+	if ((rc = queue_has_row(st, NULL)) != 0)
 		goto out;
 	rc = -1;
-	st = queue_stmt(q, Q_PUT_FRAGMENT);
+	/* Its cut: this count of parts of PAYLOAD_FRAGMENT_BYTES (what
+	 * payload_decode() lets through), held apart from any other. */
+	st = queue_stmt(q, Q_PARTIAL_ADD);
 	sqlite3_bind_blob(st, 1, f->msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, (int)f->count);
+	sqlite3_bind_int(st, 3, PAYLOAD_FRAGMENT_BYTES);
+	sqlite3_bind_int64(st, 4, queue_now(q));
+	if (queue_step(q, st) != SQLITE_DONE)
+		goto out;
+	st = queue_stmt(q, Q_PARTIAL_OF);
+	sqlite3_bind_blob(st, 1, f->msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, (int)f->count);
+	sqlite3_bind_int(st, 3, PAYLOAD_FRAGMENT_BYTES);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		pid = sqlite3_column_int64(st, 0);
+		held = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+	if (pid == 0)
+		goto out;
+	st = queue_stmt(q, Q_PUT_FRAGMENT);
+	sqlite3_bind_int64(st, 1, pid);
 	sqlite3_bind_int(st, 2, (int)f->index);
 	sqlite3_bind_blob(st, 3, f->bytes, (int)f->len, SQLITE_STATIC);
 	if (queue_step(q, st) != SQLITE_DONE)
@@ -2225,16 +2705,12 @@ queue_receive_fragment(struct queue *q, const struct queue_fragment *f)
 		goto out;
 	}
 	st = queue_stmt(q, Q_HOLD_FRAGMENT);
-	sqlite3_bind_blob(st, 1, f->msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
-	sqlite3_bind_int(st, 2, (int)f->count);
-	sqlite3_bind_int64(st, 3, queue_now(q));
+	sqlite3_bind_int64(st, 1, pid);
 	if (queue_step(q, st) != SQLITE_DONE)
 		goto out;
-	st = queue_stmt(q, Q_FRAGMENTS_HELD);
-	sqlite3_bind_blob(st, 1, f->msgid, QUEUE_MSGID_BYTES, SQLITE_STATIC);
-	if (queue_has_row(st, &held) != 1)
-		goto out;
-	if (held == f->count && queue_assemble(q, f->msgid, f->count, &seq) == -1)
+	held++;
+	if (held == f->count && queue_assemble(q, f->msgid, pid, f->count,
+	    PAYLOAD_FRAGMENT_BYTES, &seq) == -1)
 		goto out;
 	if (queue_commit(q) == -1)
 		return -1;

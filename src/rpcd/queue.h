@@ -127,7 +127,12 @@ struct queue_received {
 	const uint8_t	*tag;		/* QUEUE_TAG_BYTES, or NULL */
 };
 
-/* path is opened; shown (or path if NULL) is what errors name. */
+/*
+ * path is opened; shown (or path if NULL) is what errors name. A store of
+ * an earlier schema is migrated in one transaction; a queued message
+ * that no longer fits its packets beside an acknowledgement block is cut
+ * again, or failed if it cannot be (docs/acks.md, "Upgrading").
+ */
 int	queue_open(struct queue **, const char *path, const char *shown,
 	    char *err, size_t errlen);
 void	queue_close(struct queue *);
@@ -181,12 +186,15 @@ size_t	queue_outgoing_count(struct queue *);
 /*
  * Fragments (see QUEUE_FRAGMENT_EXPIRY_SECONDS). queue_receive_fragment():
  * commits a fragment; 0 when it made its message whole (inserted into the
- * received messages in the same transaction that deleted its fragments),
- * 2 when it is stored and the message not whole yet, 1 when dropped (a
- * copy of a part here, a message assembled already, a count that is not
- * its message's, a message over the maximum), -1. Expired partial
- * messages go first. queue_expire_fragments(): only that (at start).
- * queue_partial(): partial messages and fragments held.
+ * received messages in the same transaction that deleted its fragments,
+ * and those of any other cut of it: a partial message is held per
+ * message id, count of parts and their size, so that parts of a message
+ * its sender cut again, e.g. after an upgrade, are never taken for
+ * another cut's), 2 when it is stored and the message not whole yet, 1
+ * when dropped (a copy of a part here, a message assembled already, a
+ * message over the maximum), -1. Expired partial messages go first.
+ * queue_expire_fragments(): only that (at start). queue_partial():
+ * partial messages (one per cut) and fragments held.
  */
 void	queue_set_max_message(struct queue *, size_t bytes);
 int	queue_receive_fragment(struct queue *, const struct queue_fragment *);

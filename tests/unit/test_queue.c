@@ -17,9 +17,18 @@
  *    forgotten; never sooner when the clock is set back; never while its
  *    message is unfetched; at most max_ids of them, the oldest forgotten
  *    first; and the bytes one id takes on disk;
- *  - the stores of the releases before (tests/fixtures/rpcd-store-v1.db,
- *    -v2.db and -v3.db, schema versions 1 to 3) are migrated with nothing lost,
- *    and a store of a newer schema is refused and left as it is;
+ *  - the stores of the releases before (tests/fixtures/rpcd-store-v1.db
+ *    to -v4.db, schema versions 1 to 4) are migrated with nothing lost,
+ *    and a store of a newer schema is refused and left as it is, as is
+ *    one whose migration fails; what a packet beside an acknowledgement
+ *    block no longer carries is cut again (a whole message of 2031
+ *    bytes, a message in fragments of 2027, a packet of 4 reply blocks,
+ *    a message whose blocks no longer fit beside it), each row of it
+ *    what keyd takes (the IPC contract's check), each message made whole
+ *    by a recipient into its own bytes; a message partly sent in the old
+ *    cut, or too large for its sender tag, fails with its reason; a
+ *    recipient's parts held in the old cut neither block nor mix with
+ *    the new cut's (also of the same count), and still expire;
  *  - reply blocks (docs/replies.md): a message's packets with blocks are
  *    queued together; received blocks are kept by sender tag, used once
  *    each, oldest first, and a reply queued in the transaction that takes
@@ -30,7 +39,9 @@
  *    as its parts in one transaction; received parts make the message
  *    whole once, the last one's transaction storing it and deleting them;
  *    copies of a part or of a whole message are dropped; parts survive a
- *    reopen; a partial message expires; a bad count is dropped.
+ *    reopen; a partial message expires; a part out of bounds is refused;
+ *    parts of one message id with different counts are held apart, and
+ *    the first made whole is delivered and drops the others.
  */
 #include <config.h>
 
@@ -49,6 +60,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "common/ipc.h"
 #include "common/message.h"
 #include "common/payload.h"
 #include "rpcd/queue.h"
@@ -80,6 +92,8 @@ fake_clock(void)
 }
 
 #define WINDOW	3600u
+/* A part of a fragment as the release before (schema 4) cut them. */
+#define QUEUE_V4_PART	2027
 #define STEP	(WINDOW / 64)	/* the marks' spacing: an id may stay this much longer */
 
 struct fixture {
@@ -580,34 +594,299 @@ schema_of(const char *path)
 	return v;
 }
 
-struct outgoing_seen {
-	int	n;
-	int	intact;
+/* A copy of every queued row (queue_each_outgoing()), for the tests of
+ * the stores of earlier releases. */
+struct row {
+	uint64_t	 id;
+	uint8_t		 msgid[QUEUE_MSGID_BYTES];
+	uint8_t		 rcpt[QUEUE_KEY_BYTES];
+	uint8_t		 prov[QUEUE_KEY_BYTES];
+	uint8_t		 tag[QUEUE_TAG_BYTES];
+	int		 tagged;
+	uint8_t		 surb[QUEUE_SURB_BYTES];
+	int		 reply;
+	uint8_t		 ack[ACK_ID_BYTES];
+	int		 has_ack;
+	unsigned	 surbs;
+	int		 surbs_only;
+	unsigned	 frag_index;
+	unsigned	 frag_count;
+	uint8_t		*message;
+	size_t		 len;
+};
+
+struct snap {
+	size_t		 n;
+	struct row	 r[32];
 };
 
 static void
-check_outgoing(void *arg, const struct queue_outgoing *o)
+take_row(void *arg, const struct queue_outgoing *o)
 {
-	struct outgoing_seen *s = arg;
-	uint8_t msgid[QUEUE_MSGID_BYTES], rcpt[QUEUE_KEY_BYTES], prov[QUEUE_KEY_BYTES];
-	char text[32];
-	int i = ++s->n, ok;
+	struct snap *s = arg;
+	struct row *r;
 
-	memset(msgid, 0x11 + i, sizeof(msgid));
-	memset(rcpt, 0xa0 + i, sizeof(rcpt));
-	memset(prov, 0xb0 + i, sizeof(prov));
-	ok = o->id == (uint64_t)i && memcmp(o->msgid, msgid, sizeof(msgid)) == 0 &&
-	    memcmp(o->recipient, rcpt, sizeof(rcpt)) == 0 &&
-	    memcmp(o->provider, prov, sizeof(prov)) == 0;
-	if (i < 3) {
-		snprintf(text, sizeof(text), "outgoing-%d", i);
-		ok = ok && o->len == strlen(text) && memcmp(o->message, text, o->len) == 0;
-	} else {
-		ok = ok && o->len == 2031;
-		for (size_t j = 0; ok && j < o->len; j++)
-			ok = o->message[j] == (uint8_t)(j * 7);
+	assert_true(s->n < sizeof(s->r) / sizeof(s->r[0]));
+	r = &s->r[s->n++];
+	memset(r, 0, sizeof(*r));
+	r->id = o->id;
+	memcpy(r->msgid, o->msgid, QUEUE_MSGID_BYTES);
+	memcpy(r->rcpt, o->recipient, QUEUE_KEY_BYTES);
+	memcpy(r->prov, o->provider, QUEUE_KEY_BYTES);
+	if ((r->tagged = o->tag != NULL))
+		memcpy(r->tag, o->tag, QUEUE_TAG_BYTES);
+	if ((r->reply = o->surb != NULL))
+		memcpy(r->surb, o->surb, QUEUE_SURB_BYTES);
+	if ((r->has_ack = o->ack_id != NULL))
+		memcpy(r->ack, o->ack_id, ACK_ID_BYTES);
+	r->surbs = o->surbs;
+	r->surbs_only = o->surbs_only;
+	r->frag_index = o->frag_index;
+	r->frag_count = o->frag_count;
+	r->len = o->len;
+	r->message = malloc(o->len + 1);
+	assert_non_null(r->message);
+	if (o->len > 0)
+		memcpy(r->message, o->message, o->len);
+}
+
+static void
+snap_take(struct queue *q, struct snap *s)
+{
+	s->n = 0;
+	assert_int_equal(queue_each_outgoing(q, take_row, s), 0);
+}
+
+static void
+snap_free(struct snap *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->r[i].message);
+	s->n = 0;
+}
+
+static const struct row *
+snap_id(const struct snap *s, uint64_t id)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->r[i].id == id)
+			return &s->r[i];
+	return NULL;
+}
+
+/* How many rows have message id byte b (16 of it), and where the first is. */
+static size_t
+snap_msgid(const struct snap *s, uint8_t b, size_t *first)
+{
+	uint8_t msgid[QUEUE_MSGID_BYTES];
+	size_t n = 0;
+
+	memset(msgid, b, sizeof(msgid));
+	for (size_t i = 0; i < s->n; i++)
+		if (memcmp(s->r[i].msgid, msgid, sizeof(msgid)) == 0 && n++ == 0 &&
+		    first != NULL)
+			*first = i;
+	return n;
+}
+
+static void
+ipc_nothing(struct ipc_chan *c, const Nymipc__Ipc *m, int fd, void *arg)
+{
+}
+
+/*
+ * Whether keyd would take row r to build (the IPC contract's check, which
+ * keyd applies to every IPC_BUILD before its handler: a row it refuses is
+ * a protocol error): the body rpcd_build() makes of it.
+ */
+static int
+row_builds(const struct row *r)
+{
+	static const struct ipc_dispatch keyd_from_rpcd = {
+		.handlers = { [IPC_BUILD] = ipc_nothing },
+	};
+	Nymipc__Ipc msg = NYMIPC__IPC__INIT;
+	Nymipc__Outgoing o = NYMIPC__OUTGOING__INIT;
+	char why[128];
+
+	o.id = r->id;
+	o.message.data = r->message;
+	o.message.len = r->len;
+	o.recipient.data = (uint8_t *)r->rcpt;
+	o.recipient.len = QUEUE_KEY_BYTES;
+	o.recipient_provider.data = (uint8_t *)r->prov;
+	o.recipient_provider.len = QUEUE_KEY_BYTES;
+	o.msgid.data = (uint8_t *)r->msgid;
+	o.msgid.len = QUEUE_MSGID_BYTES;
+	o.surbs = r->surbs;
+	o.surbs_only = r->surbs_only;
+	o.fragment_index = r->frag_index;
+	o.fragment_count = r->frag_count;
+	if (r->tagged) {
+		o.sender_tag.data = (uint8_t *)r->tag;
+		o.sender_tag.len = QUEUE_TAG_BYTES;
 	}
-	s->intact += ok;
+	if (r->reply) {
+		o.surb.data = (uint8_t *)r->surb;
+		o.surb.len = QUEUE_SURB_BYTES;
+	}
+	if (r->has_ack) {
+		o.ack_id.data = (uint8_t *)r->ack;
+		o.ack_id.len = ACK_ID_BYTES;
+	}
+	msg.type = IPC_BUILD;
+	msg.body_case = NYMIPC__IPC__BODY_OUTGOING;
+	msg.outgoing = &o;
+	if (ipc_check(&keyd_from_rpcd, &msg, why, sizeof(why)) == -1) {
+		print_message("row %llu: %s\n", (unsigned long long)r->id, why);
+		return 0;
+	}
+	return 1;
+}
+
+/* Every row keyd takes, and no two rows with one ack id. */
+static void
+snap_all_build(const struct snap *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		assert_true(row_builds(&s->r[i]));
+		for (size_t j = i + 1; j < s->n && s->r[i].has_ack; j++)
+			assert_false(s->r[j].has_ack &&
+			    memcmp(s->r[i].ack, s->r[j].ack, ACK_ID_BYTES) == 0);
+	}
+}
+
+static void
+store_remove(const char *path)
+{
+	static const char *const suffix[] = { "", "-wal", "-shm", "-reserve", "-retired" };
+	char p[160];
+
+	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		snprintf(p, sizeof(p), "%s%s", path, suffix[i]);
+		unlink(p);
+	}
+}
+
+struct fetched {
+	int	 n;
+	size_t	 len;
+	uint8_t	*copy;
+};
+
+static int
+fetched_one(void *arg, const struct queue_received *r)
+{
+	struct fetched *g = arg;
+
+	g->n++;
+	free(g->copy);
+	g->len = r->len;
+	g->copy = malloc(r->len + 1);
+	assert_non_null(g->copy);
+	if (r->len > 0)
+		memcpy(g->copy, r->message, r->len);
+	return 0;
+}
+
+static int
+fetched_done(void *arg)
+{
+	return 0;
+}
+
+/*
+ * The rows of message id b, in their order, received as their packets
+ * bring them by a recipient's new store: every fragment stored, the last
+ * one making it whole, fetched once. Its bytes (free them), in *len.
+ */
+static uint8_t *
+snap_deliver(struct fixture *f, const struct snap *s, uint8_t b, size_t *len)
+{
+	struct queue *bob;
+	struct fetched g = { 0 };
+	char path[128], err[256];
+	size_t n = 0, parts = 0, held = 0;
+
+	snprintf(path, sizeof(path), "%s/bob.db", f->dir);
+	assert_int_equal(queue_open(&bob, path, NULL, err, sizeof(err)), 0);
+	for (size_t i = 0; i < s->n; i++) {
+		const struct row *r = &s->r[i];
+		uint8_t msgid[QUEUE_MSGID_BYTES];
+		memset(msgid, b, sizeof(msgid));
+		if (memcmp(r->msgid, msgid, sizeof(msgid)) != 0)
+			continue;
+		struct queue_fragment fr = { .msgid = r->msgid, .index = r->frag_index,
+		    .count = r->frag_count, .bytes = r->message, .len = r->len };
+		assert_true(r->frag_count >= 2);
+		assert_int_equal(r->frag_index, n);
+		n++;
+		assert_int_equal(queue_receive_fragment(bob, &fr),
+		    n < r->frag_count ? 2 : 0);
+	}
+	assert_true(n >= 2);
+	assert_int_equal(queue_fetch(bob, fetched_one, fetched_done, &g), 1);
+	assert_int_equal(queue_partial(bob, &parts, &held), 0);
+	assert_int_equal(parts, 0);
+	queue_close(bob);
+	store_remove(path);
+	*len = g.len;
+	return g.copy;
+}
+
+/*
+ * rpcd-store-v1.c's queued messages in a store migrated to schema 5
+ * (from 1, 2, 3 or 4): rows 1 and 2 as they were; row 3, a whole message
+ * of 2031 bytes, more than a packet carries beside an acknowledgement
+ * block, cut again into 2 fragments (1611 and 420 bytes) of its message
+ * id, with ids after every row of the old store (at most last_old), that
+ * a recipient makes whole into the same bytes.
+ */
+static void
+check_v1_queued(struct fixture *f, const struct snap *s, uint64_t last_old)
+{
+	uint8_t msgid[QUEUE_MSGID_BYTES], rcpt[QUEUE_KEY_BYTES], prov[QUEUE_KEY_BYTES];
+	uint8_t *whole;
+	char text[32];
+	size_t first = 0, len;
+	const struct row *r;
+
+	for (int i = 1; i <= 2; i++) {
+		memset(msgid, 0x11 + i, sizeof(msgid));
+		memset(rcpt, 0xa0 + i, sizeof(rcpt));
+		memset(prov, 0xb0 + i, sizeof(prov));
+		snprintf(text, sizeof(text), "outgoing-%d", i);
+		assert_non_null(r = snap_id(s, (uint64_t)i));
+		assert_memory_equal(r->msgid, msgid, sizeof(msgid));
+		assert_memory_equal(r->rcpt, rcpt, sizeof(rcpt));
+		assert_memory_equal(r->prov, prov, sizeof(prov));
+		assert_int_equal(r->len, strlen(text));
+		assert_memory_equal(r->message, text, r->len);
+		assert_int_equal(r->frag_count, 0);
+		assert_true(r->has_ack);
+	}
+	assert_null(snap_id(s, 3));
+	memset(rcpt, 0xa3, sizeof(rcpt));
+	memset(prov, 0xb3, sizeof(prov));
+	assert_int_equal(snap_msgid(s, 0x14, &first), 2);
+	for (size_t i = 0; i < 2; i++) {
+		r = &s->r[first + i];
+		assert_true(r->id > last_old);
+		assert_int_equal(r->frag_index, i);
+		assert_int_equal(r->frag_count, 2);
+		assert_int_equal(r->len, i == 0 ? PAYLOAD_FRAGMENT_BYTES :
+		    2031 - PAYLOAD_FRAGMENT_BYTES);
+		assert_memory_equal(r->rcpt, rcpt, sizeof(rcpt));
+		assert_memory_equal(r->prov, prov, sizeof(prov));
+		assert_true(r->has_ack);
+		assert_false(r->tagged || r->reply || r->surbs != 0);
+	}
+	whole = snap_deliver(f, s, 0x14, &len);
+	assert_int_equal(len, 2031);
+	for (size_t j = 0; j < len; j++)
+		assert_int_equal(whole[j], (uint8_t)(j * 7));
+	free(whole);
+	snap_all_build(s);
 }
 
 static int
@@ -621,15 +900,16 @@ fixture_received(struct queue *q, int i)
 
 /*
  * The previous release's store (schema 1: its README says what it
- * holds) opens with nothing lost: the queued messages as they were, the
- * unfetched messages fetched once, every remembered id a duplicate, for
- * a whole window from the upgrade.
+ * holds) opens with nothing lost: the queued messages as they were (the
+ * one too large for a packet beside its acknowledgement block in
+ * fragments), the unfetched messages fetched once, every remembered id a
+ * duplicate, for a whole window from the upgrade.
  */
 static void
 test_store_v1_migrates(void **state)
 {
 	struct fixture *f = *state;
-	struct outgoing_seen s = { 0, 0 };
+	struct snap s;
 	struct got g = { 0 };
 	const char *top = getenv("top_srcdir");
 	char from[1024], err[256];
@@ -645,10 +925,11 @@ test_store_v1_migrates(void **state)
 	assert_int_equal(queue_open(&f->q, f->path, NULL, err, sizeof(err)), 0);
 	assert_int_equal(schema_of(f->path), 5);
 
-	assert_int_equal(queue_each_outgoing(f->q, check_outgoing, &s), 0);
-	assert_int_equal(s.n, 3);
-	assert_int_equal(s.intact, 3);
-	assert_int_equal(queue_outgoing_count(f->q), 3);
+	snap_take(f->q, &s);
+	assert_int_equal(s.n, 4);
+	check_v1_queued(f, &s, 3);
+	snap_free(&s);
+	assert_int_equal(queue_outgoing_count(f->q), 4);
 
 	assert_int_equal(queue_fetch(f->q, got_one, got_done, &g), 2);
 	assert_string_equal(g.last, "received-5");
@@ -666,7 +947,7 @@ test_store_v1_migrates(void **state)
 	queue_close(f->q);
 	assert_int_equal(queue_open(&f->q, f->path, NULL, err, sizeof(err)), 0);
 	assert_int_equal(schema_of(f->path), 5);
-	assert_int_equal(queue_outgoing_count(f->q), 3);
+	assert_int_equal(queue_outgoing_count(f->q), 4);
 	assert_int_equal(fixture_received(f->q, 3), 1);
 }
 
@@ -695,8 +976,8 @@ test_store_newer_refused(void **state)
 
 /*
  * The store of the release before reply blocks (schema 2, the same
- * contents as v1: tests/fixtures/rpcd-store-v2.c) opens as schema 3 with
- * nothing lost: the queued messages plain as they were, the unfetched
+ * contents as v1: tests/fixtures/rpcd-store-v2.c) opens as schema 5 with
+ * nothing lost: the queued messages plain as v1's are, the unfetched
  * ones fetched once without a sender tag, every remembered id a
  * duplicate; and reply blocks work in it.
  */
@@ -704,7 +985,7 @@ static void
 test_store_v2_migrates(void **state)
 {
 	struct fixture *f = *state;
-	struct outgoing_seen s = { 0, 0 };
+	struct snap s;
 	struct got g = { 0 };
 	const char *top = getenv("top_srcdir");
 	char from[1024], err[256];
@@ -721,9 +1002,10 @@ test_store_v2_migrates(void **state)
 	assert_int_equal(schema_of(f->path), 2);
 	assert_int_equal(queue_open(&f->q, f->path, NULL, err, sizeof(err)), 0);
 	assert_int_equal(schema_of(f->path), 5);
-	assert_int_equal(queue_each_outgoing(f->q, check_outgoing, &s), 0);
-	assert_int_equal(s.n, 3);
-	assert_int_equal(s.intact, 3);
+	snap_take(f->q, &s);
+	assert_int_equal(s.n, 4);
+	check_v1_queued(f, &s, 3);
+	snap_free(&s);
 	assert_int_equal(queue_fetch(f->q, got_one, got_done, &g), 2);
 	assert_string_equal(g.last, "received-5");
 	assert_int_equal(g.tagged, 0);
@@ -737,8 +1019,8 @@ test_store_v2_migrates(void **state)
 	assert_int_equal(queue_blocks_left(f->q, tag), 1);
 	memset(msgid, 0x78, sizeof(msgid));
 	assert_int_equal(queue_reply(f->q, tag, msgid, (const uint8_t *)"r", 1, &id), 0);
-	assert_int_equal(id, 4);
-	assert_int_equal(queue_outgoing_count(f->q), 4);
+	assert_int_equal(id, 6);	/* after the 2 fragments, 4 and 5 */
+	assert_int_equal(queue_outgoing_count(f->q), 5);
 }
 
 struct row_seen {
@@ -804,6 +1086,14 @@ test_enqueue_rows(void **state)
 	/* nothing to queue: refused */
 	assert_int_equal(queue_enqueue_rows(f->q, rcpt, prov, tag, rows, 0, &first), -1);
 	assert_int_equal(queue_outgoing_count(f->q), 3);
+	/* after a message in 2 fragments (rows 4 and 5): its first row's id */
+	uint8_t big[MESSAGE_MAX_ACKED_BYTES + 1] = { 0 };
+	assert_int_equal(queue_enqueue(f->q, ids[0], rcpt, prov, big, sizeof(big),
+	    &first), 0);
+	assert_int_equal(first, 4);
+	ids[0][1] = ids[1][1] = ids[2][1] = 7;
+	assert_int_equal(queue_enqueue_rows(f->q, rcpt, prov, tag, rows, 3, &first), 0);
+	assert_int_equal(first, 6);
 }
 
 static void
@@ -1115,6 +1405,10 @@ test_fragments_enqueued(void **state)
 	assert_int_equal(queue_enqueue(f->q, msgid, rcpt, prov, msg,
 	    PAYLOAD_MAX_FRAGMENTED_BYTES + 1, &id), -1);
 	assert_int_equal(queue_outgoing_count(f->q), 4);
+	/* another message: its first row's id (the second message) */
+	msgid[0] ^= 1;
+	assert_int_equal(queue_enqueue(f->q, msgid, rcpt, prov, msg, len, &id), 0);
+	assert_int_equal(id, 5);
 	free(msg);
 }
 
@@ -1174,25 +1468,28 @@ test_fragments_assembled(void **state)
 	free(g.copy);
 }
 
-/* A part whose count is not its message's, or a message over the
- * maximum, is dropped; the parts held stay as they were. */
+/* A part out of bounds, or of a message over the maximum, is dropped;
+ * the parts held stay as they were. */
 static void
 test_fragments_refused(void **state)
 {
 	struct fixture *f = *state;
 	uint8_t msgid[QUEUE_MSGID_BYTES], msg[4 * PAYLOAD_FRAGMENT_BYTES];
 	size_t parts, frags;
-	struct queue_fragment fr = { .msgid = msgid, .index = 1, .count = 3,
+	struct queue_fragment fr = { .msgid = msgid, .index = 1, .count = 1,
 	    .bytes = msg, .len = PAYLOAD_FRAGMENT_BYTES };
 
 	memset(msgid, 0x42, sizeof(msgid));
 	fill_pattern(msg, sizeof(msg), 3);
 	assert_int_equal(fragment_in(f->q, msgid, msg, sizeof(msg), 0), 2);
-	assert_int_equal(queue_receive_fragment(f->q, &fr), 1);
-	fr.count = 1;
 	assert_int_equal(queue_receive_fragment(f->q, &fr), -1);
 	fr.count = 4;
 	fr.len = 0;
+	assert_int_equal(queue_receive_fragment(f->q, &fr), -1);
+	fr.len = PAYLOAD_FRAGMENT_BYTES + 1;
+	assert_int_equal(queue_receive_fragment(f->q, &fr), -1);
+	fr.index = 4;
+	fr.len = 1;
 	assert_int_equal(queue_receive_fragment(f->q, &fr), -1);
 	assert_int_equal(queue_partial(f->q, &parts, &frags), 0);
 	assert_int_equal(frags, 1);
@@ -1204,6 +1501,47 @@ test_fragments_refused(void **state)
 	assert_int_equal(queue_partial(f->q, &parts, &frags), 0);
 	assert_int_equal(parts, 2);
 	assert_int_equal(frags, 2);
+}
+
+/*
+ * Parts of one message id with different counts (a sender that cut it
+ * again: docs/replies.md, "Fragments") are held apart, each count its
+ * own partial message: none is taken for another's. The first made
+ * whole is delivered, the other's parts go with it, and any part after
+ * that, of either count, is a copy.
+ */
+static void
+test_fragments_other_count(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t msgid[QUEUE_MSGID_BYTES], msg[4 * PAYLOAD_FRAGMENT_BYTES];
+	size_t three = 3 * PAYLOAD_FRAGMENT_BYTES, parts, frags;
+	struct whole_got g = { 0 };
+
+	memset(msgid, 0x47, sizeof(msgid));
+	fill_pattern(msg, sizeof(msg), 7);
+	assert_int_equal(fragment_in(f->q, msgid, msg, sizeof(msg), 0), 2);
+	assert_int_equal(fragment_in(f->q, msgid, msg, sizeof(msg), 1), 2);
+	/* 3 parts: index 0 and 1 are held again, apart */
+	assert_int_equal(fragment_in(f->q, msgid, msg, three, 0), 2);
+	assert_int_equal(fragment_in(f->q, msgid, msg, three, 1), 2);
+	assert_int_equal(fragment_in(f->q, msgid, msg, three, 1), 1);	/* a copy */
+	assert_int_equal(queue_partial(f->q, &parts, &frags), 0);
+	assert_int_equal(parts, 2);
+	assert_int_equal(frags, 4);
+	assert_int_equal(fragment_in(f->q, msgid, msg, three, 2), 0);
+	assert_int_equal(queue_fetch(f->q, whole_one, got_done, &g), 1);
+	assert_int_equal(g.len, three);
+	assert_memory_equal(g.copy, msg, three);
+	assert_int_equal(queue_partial(f->q, &parts, &frags), 0);
+	assert_int_equal(parts, 0);
+	assert_int_equal(frags, 0);
+	assert_int_equal(fragment_in(f->q, msgid, msg, sizeof(msg), 2), 1);
+	assert_int_equal(fragment_in(f->q, msgid, msg, three, 0), 1);
+	assert_int_equal(queue_partial(f->q, &parts, &frags), 0);
+	assert_int_equal(frags, 0);
+	assert_int_equal(queue_counts(f->q)->received, 1);
+	free(g.copy);
 }
 
 /* A store closed between fragments (rpcd killed) resumes: the parts
@@ -1278,53 +1616,83 @@ test_fragments_expire(void **state)
 	free(g.copy);
 }
 
-struct v3_seen {
-	int	n;
-	int	intact;
-};
-
-static void
-check_v3_outgoing(void *arg, const struct queue_outgoing *o)
+/*
+ * rpcd-store-v3.c's queued messages in a store migrated to schema 5 (from
+ * 3 or 4): v1's (check_v1_queued()); row 4, "tagged" with 2 reply blocks
+ * (tag 16 bytes of 0x44), as it was; row 5, a packet of 4 blocks only,
+ * more than one carries beside an acknowledgement block, now of 3, and
+ * its fourth block in a new packet of blocks only to the same tag and
+ * recipient, of a message id of its own, after the fragments of row 3
+ * and every row of the old store (at most last_old). Its index in s.
+ */
+static size_t
+check_v3_queued(struct fixture *f, const struct snap *s, uint64_t last_old)
 {
-	struct v3_seen *s = arg;
-	uint8_t id4[QUEUE_MSGID_BYTES], id5[QUEUE_MSGID_BYTES], tag[QUEUE_TAG_BYTES];
-	struct outgoing_seen plain = { s->n, 0 };
+	uint8_t tag[QUEUE_TAG_BYTES], msgid[QUEUE_MSGID_BYTES], key[QUEUE_KEY_BYTES];
+	const struct row *r;
+	size_t first = 0, split = s->n;
+	unsigned blocks = 0;
 
-	s->n++;
-	if (o->frag_count != 0)
-		return;
-	if (s->n <= 3) {
-		check_outgoing(&plain, o);
-		s->intact += plain.intact;
-		return;
-	}
-	memset(id4, 0x54, sizeof(id4));
-	memset(id5, 0x55, sizeof(id5));
+	check_v1_queued(f, s, last_old);
 	memset(tag, 0x44, sizeof(tag));
-	if (o->tag == NULL || memcmp(o->tag, tag, sizeof(tag)) != 0 || o->surb != NULL)
-		return;
-	if (s->n == 4)
-		s->intact += o->id == 4 && memcmp(o->msgid, id4, sizeof(id4)) == 0 &&
-		    o->surbs == 2 && !o->surbs_only && o->len == 6 &&
-		    memcmp(o->message, "tagged", 6) == 0;
-	else
-		s->intact += o->id == 5 && memcmp(o->msgid, id5, sizeof(id5)) == 0 &&
-		    o->surbs == 4 && o->surbs_only && o->len == 0;
+	assert_non_null(r = snap_id(s, 4));
+	memset(msgid, 0x54, sizeof(msgid));
+	assert_memory_equal(r->msgid, msgid, sizeof(msgid));
+	assert_true(r->tagged && !r->reply && r->has_ack);
+	assert_memory_equal(r->tag, tag, sizeof(tag));
+	assert_int_equal(r->surbs, 2);
+	assert_false(r->surbs_only);
+	assert_int_equal(r->len, 6);
+	assert_memory_equal(r->message, "tagged", 6);
+	assert_non_null(r = snap_id(s, 5));
+	memset(msgid, 0x55, sizeof(msgid));
+	assert_memory_equal(r->msgid, msgid, sizeof(msgid));
+	assert_true(r->tagged && r->surbs_only && r->has_ack);
+	assert_memory_equal(r->tag, tag, sizeof(tag));
+	assert_int_equal(r->surbs, PAYLOAD_MAX_SURBS);
+	assert_int_equal(r->len, 0);
+	for (size_t i = 0; i < s->n; i++) {
+		r = &s->r[i];
+		if (!r->tagged || memcmp(r->tag, tag, sizeof(tag)) != 0)
+			continue;
+		blocks += r->surbs;
+		if (r->id <= last_old)
+			continue;
+		assert_int_equal(split, s->n);	/* one new row */
+		split = i;
+	}
+	assert_int_equal(blocks, 2 + 4);	/* none lost, none made up */
+	assert_true(split < s->n);
+	r = &s->r[split];
+	assert_true(r->surbs_only && r->has_ack && !r->reply);
+	assert_int_equal(r->surbs, 1);
+	assert_int_equal(r->len, 0);
+	for (size_t i = 0; i < s->n; i++)	/* a message id of its own */
+		assert_true(i == split || memcmp(s->r[i].msgid, r->msgid,
+		    QUEUE_MSGID_BYTES) != 0);
+	memset(key, 0xa4, sizeof(key));
+	assert_memory_equal(r->rcpt, key, sizeof(key));
+	memset(key, 0xb4, sizeof(key));
+	assert_memory_equal(r->prov, key, sizeof(key));
+	assert_int_equal(snap_msgid(s, 0x14, &first), 2);
+	assert_true(split > first + 1);
+	return split;
 }
 
 /*
  * The store of the release before fragments (schema 3:
- * tests/fixtures/rpcd-store-v3.c) opens as schema 4 with nothing lost:
- * the queued messages (plain, and with reply blocks) as they were and
- * none of them a fragment, the unfetched messages fetched once, every
- * remembered id a duplicate, the received block there; and fragments work
- * in it.
+ * tests/fixtures/rpcd-store-v3.c) opens as schema 5 with nothing lost:
+ * the queued messages (plain, and with reply blocks) as they were, but
+ * what no longer fits one packet beside an acknowledgement block (a
+ * message of 2031 bytes, a packet of 4 blocks) cut again; the unfetched
+ * messages fetched once, every remembered id a duplicate, the received
+ * block there; and fragments work in it.
  */
 static void
 test_store_v3_migrates(void **state)
 {
 	struct fixture *f = *state;
-	struct v3_seen s = { 0, 0 };
+	struct snap s;
 	struct got g = { 0 };
 	struct whole_got w = { 0 };
 	const char *top = getenv("top_srcdir");
@@ -1340,9 +1708,10 @@ test_store_v3_migrates(void **state)
 	assert_int_equal(schema_of(f->path), 3);
 	assert_int_equal(queue_open(&f->q, f->path, NULL, err, sizeof(err)), 0);
 	assert_int_equal(schema_of(f->path), 5);
-	assert_int_equal(queue_each_outgoing(f->q, check_v3_outgoing, &s), 0);
-	assert_int_equal(s.n, 5);
-	assert_int_equal(s.intact, 5);
+	snap_take(f->q, &s);
+	assert_int_equal(s.n, 2 + 2 + 2 + 1);
+	check_v3_queued(f, &s, 5);
+	snap_free(&s);
 	assert_int_equal(queue_fetch(f->q, got_one, got_done, &g), 3);
 	assert_string_equal(g.last, "with a block");
 	assert_int_equal(g.tagged, 1);
@@ -1356,8 +1725,8 @@ test_store_v3_migrates(void **state)
 	fill_pattern(msg, sizeof(msg), 6);
 	memset(key, 0x7a, sizeof(key));
 	assert_int_equal(queue_enqueue(f->q, msgid, key, key, msg, sizeof(msg), &id), 0);
-	assert_int_equal(id, 6);
-	assert_int_equal(queue_outgoing_count(f->q), 7);
+	assert_int_equal(id, 9);	/* after the 3 rows the migration added */
+	assert_int_equal(queue_outgoing_count(f->q), 9);
 	assert_int_equal(fragment_in(f->q, msgid, msg, sizeof(msg), 1), 2);
 	assert_int_equal(fragment_in(f->q, msgid, msg, sizeof(msg), 0), 0);
 	assert_int_equal(queue_fetch(f->q, whole_one, got_done, &w), 1);
@@ -1900,91 +2269,146 @@ test_status_kept_then_forgotten(void **state)
 	assert_int_equal(left, 1);
 }
 
+/* A statement run on the store at path (an earlier release's, before it
+ * is opened), with blob as ?1 if not NULL. */
 static void
-check_v4_outgoing(void *arg, const struct queue_outgoing *o)
+store_sql(const char *path, const char *sql, const uint8_t *blob, size_t len)
 {
-	struct v3_seen *s = arg;
-	uint8_t msgid[QUEUE_MSGID_BYTES], key[QUEUE_KEY_BYTES];
-	struct v3_seen v3 = { s->n, 0 };
+	sqlite3 *db;
+	sqlite3_stmt *st;
 
-	if (o->with_provider || o->attempts != 0)
-		return;
-	if (o->id <= 5) {
-		check_v3_outgoing(&v3, o);
-		s->n++;
-		s->intact += v3.intact && o->ack_id != NULL;
-		return;
-	}
-	s->n++;
-	if (o->id == 9) {
-		memset(msgid, 0x7b, sizeof(msgid));
-		s->intact += o->ack_id == NULL && o->surb != NULL && o->len == 7 &&
-		    memcmp(o->message, "a reply", 7) == 0 &&
-		    memcmp(o->msgid, msgid, sizeof(msgid)) == 0;
-		return;
-	}
-	memset(msgid, 0x79, sizeof(msgid));
-	memset(key, 0xa9, sizeof(key));
-	size_t off = (o->id - 6) * PAYLOAD_FRAGMENT_BYTES, ok = o->ack_id != NULL &&
-	    o->frag_count == 3 && o->frag_index == o->id - 6 &&
-	    o->len == (o->id < 8 ? PAYLOAD_FRAGMENT_BYTES : 5000 - 2 * PAYLOAD_FRAGMENT_BYTES) &&
-	    memcmp(o->msgid, msgid, sizeof(msgid)) == 0 &&
-	    memcmp(o->recipient, key, sizeof(key)) == 0;
-	for (size_t j = 0; ok && j < o->len; j++)
-		ok = o->message[j] == (uint8_t)((off + j) * 13 + 1);
-	s->intact += ok ? 1 : 0;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	if (blob != NULL)
+		sqlite3_bind_blob(st, 1, blob, (int)len, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+	sqlite3_finalize(st);
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
 }
 
-/*
- * The store of the release before acknowledgements (schema 4:
- * tests/fixtures/rpcd-store-v4.c) opens as schema 5 with nothing lost:
- * every queued row as it was, pending, a forward one with an ack id of
- * its own and a reply none; each message QUEUED with its packets; the
- * received messages, the block and the partial message there; and
- * acknowledgements work in it.
- */
+/* A queued row as schema 4 has them: message id 16 bytes of id, the
+ * recipient and its provider 32 of key, the sender tag 16 of tag. */
 static void
-test_store_v4_migrates(void **state)
+v4_row(const char *path, uint8_t id, uint8_t key, uint8_t tag,
+    const uint8_t *msg, size_t len, unsigned surbs, int surbs_only)
 {
-	struct fixture *f = *state;
-	struct v3_seen s = { 0, 0 };
-	struct got g = { 0 };
-	struct rows_got r;
+	uint8_t msgid[QUEUE_MSGID_BYTES], k[QUEUE_KEY_BYTES], t[QUEUE_TAG_BYTES];
+	sqlite3 *db;
+	sqlite3_stmt *st;
+
+	memset(msgid, id, sizeof(msgid));
+	memset(k, key, sizeof(k));
+	memset(t, tag, sizeof(t));
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "INSERT INTO outgoing (msgid, "
+	    "recipient, provider, message, surbs, surbs_only, tag) VALUES "
+	    "(?, ?, ?, ?, ?, ?, ?)", -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_blob(st, 1, msgid, sizeof(msgid), SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, k, sizeof(k), SQLITE_STATIC);
+	sqlite3_bind_blob(st, 3, k, sizeof(k), SQLITE_STATIC);
+	sqlite3_bind_blob(st, 4, len ? msg : (const uint8_t *)"", (int)len, SQLITE_STATIC);
+	sqlite3_bind_int(st, 5, (int)surbs);
+	sqlite3_bind_int(st, 6, surbs_only);
+	sqlite3_bind_blob(st, 7, t, sizeof(t), SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+	sqlite3_finalize(st);
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+}
+
+/* The v4 fixture, copied; changed by sql (as its release could have
+ * left it) if not NULL, then opened (migrated to schema 5). */
+static void
+open_v4(struct fixture *f, const char *sql)
+{
 	const char *top = getenv("top_srcdir");
 	char from[1024], err[256];
-	uint8_t tag[QUEUE_TAG_BYTES], msgid[QUEUE_MSGID_BYTES];
-	uint64_t ids[16];
-	size_t partial_msgs = 0, partial_frags = 0;
-	time_t t0 = time(NULL);
-	struct queue_status st;
 
 	queue_close(f->q);
 	f->q = NULL;
 	snprintf(from, sizeof(from), "%s/tests/fixtures/rpcd-store-v4.db", top ? top : ".");
 	assert_int_equal(copy_file(from, f->path), 0);
+	if (sql != NULL)
+		store_sql(f->path, sql, NULL, 0);
 	assert_int_equal(schema_of(f->path), 4);
 	assert_int_equal(queue_open(&f->q, f->path, NULL, err, sizeof(err)), 0);
 	assert_int_equal(schema_of(f->path), 5);
-	assert_int_equal(queue_each_outgoing(f->q, check_v4_outgoing, &s), 0);
-	assert_int_equal(s.n, 9);
-	assert_int_equal(s.intact, 9);
-	assert_int_equal(queue_pending_ids(f->q, 0, ids, 16), 9);
-	rows_of(f->q, &r);
-	for (size_t i = 0; i < 8; i++)
-		for (size_t j = i + 1; j < 8; j++)
-			assert_memory_not_equal(r.ack[i], r.ack[j], ACK_ID_BYTES);
+}
+
+/*
+ * The store of the release before acknowledgements (schema 4:
+ * tests/fixtures/rpcd-store-v4.c) opens as schema 5 with nothing lost:
+ * v3's queued rows (check_v3_queued(): the one of 2031 bytes in 2
+ * fragments, the packet of 4 blocks split); the reply as it was, without
+ * an ack id; the message of 5000 bytes in 3 fragments of 2027 bytes cut
+ * again into 4 of 1611 (the last 167) after the others, which a
+ * recipient makes whole into the same bytes; every row pending, a
+ * forward one with an ack id of its own, and each one what keyd takes;
+ * each message QUEUED with its packets; the received messages, the
+ * block and the partial message there; and acknowledgements work in it.
+ */
+static void
+test_store_v4_migrates(void **state)
+{
+	struct fixture *f = *state;
+	struct snap s;
+	struct got g = { 0 };
+	uint8_t tag[QUEUE_TAG_BYTES], msgid[QUEUE_MSGID_BYTES], key[QUEUE_KEY_BYTES];
+	uint8_t *whole;
+	uint64_t ids[16], first_id;
+	size_t partial_msgs = 0, partial_frags = 0, split, first = 0, len;
+	time_t t0 = time(NULL);
+	const struct row *r;
+	struct queue_status st;
+
+	open_v4(f, NULL);
+	snap_take(f->q, &s);
+	assert_int_equal(s.n, 4 + 2 + 1 + 1 + 4);
+	split = check_v3_queued(f, &s, 9);
+	assert_non_null(r = snap_id(&s, 9));
+	memset(msgid, 0x7b, sizeof(msgid));
+	assert_memory_equal(r->msgid, msgid, sizeof(msgid));
+	assert_true(r->reply && !r->has_ack);
+	assert_int_equal(r->len, 7);
+	assert_memory_equal(r->message, "a reply", 7);
+	for (uint64_t id = 6; id <= 8; id++)
+		assert_null(snap_id(&s, id));
+	assert_int_equal(snap_msgid(&s, 0x79, &first), 4);
+	assert_true(first > split);	/* in the order of the rows they replace */
+	memset(key, 0xa9, sizeof(key));
+	for (size_t i = 0; i < 4; i++) {
+		r = &s.r[first + i];
+		assert_true(r->id > 9);
+		assert_int_equal(r->frag_index, i);
+		assert_int_equal(r->frag_count, 4);
+		assert_int_equal(r->len, i < 3 ? PAYLOAD_FRAGMENT_BYTES :
+		    5000 - 3 * PAYLOAD_FRAGMENT_BYTES);
+		assert_memory_equal(r->rcpt, key, sizeof(key));
+		assert_true(r->has_ack);
+	}
+	whole = snap_deliver(f, &s, 0x79, &len);
+	assert_int_equal(len, 5000);
+	for (size_t j = 0; j < len; j++)
+		assert_int_equal(whole[j], (uint8_t)(j * 13 + 1));
+	free(whole);
+	assert_int_equal(queue_pending_ids(f->q, 0, ids, 16), 12);
 	/* statuses */
 	memset(msgid, 0x79, sizeof(msgid));
 	assert_int_equal(queue_status(f->q, msgid, &st), 0);
 	assert_int_equal(st.state, QUEUE_QUEUED);
-	assert_int_equal(st.packets, 3);
+	assert_int_equal(st.packets, 4);
 	assert_true(st.changed >= t0);
-	for (int i = 1; i <= 3; i++) {
+	memset(msgid, 0x14, sizeof(msgid));
+	status_is(f->q, msgid, QUEUE_QUEUED, 2, 0);
+	for (int i = 1; i <= 2; i++) {
 		memset(msgid, 0x11 + i, sizeof(msgid));
 		status_is(f->q, msgid, QUEUE_QUEUED, 1, 0);
 	}
+	memset(msgid, 0x55, sizeof(msgid));
+	status_is(f->q, msgid, QUEUE_QUEUED, 1, 0);
+	status_is(f->q, s.r[split].msgid, QUEUE_QUEUED, 1, 0);
 	memset(msgid, 0x7b, sizeof(msgid));
 	status_is(f->q, msgid, QUEUE_QUEUED, 1, 0);
+	assert_int_equal(queue_counts(f->q)->failed, 0);
 	/* a default expiry from the upgrade */
 	assert_true(queue_next_due_ms(f->q) >= ((int64_t)t0 + 86400) * 1000);
 	assert_true(queue_next_due_ms(f->q) <= ((int64_t)time(NULL) + 86400) * 1000);
@@ -1999,14 +2423,245 @@ test_store_v4_migrates(void **state)
 	assert_int_equal(partial_msgs, 1);
 	assert_int_equal(partial_frags, 1);
 	/* acknowledgements */
-	assert_int_equal(queue_handed(f->q, r.id[5], queue_now_ms(f->q) + 1000), 0);
-	assert_int_equal(queue_acked(f->q, r.ack[5], NULL), 0);
+	first_id = s.r[first].id;
+	assert_int_equal(queue_handed(f->q, first_id, queue_now_ms(f->q) + 1000), 0);
+	assert_int_equal(queue_acked(f->q, s.r[first].ack, NULL), 0);
 	memset(msgid, 0x79, sizeof(msgid));
-	status_is(f->q, msgid, QUEUE_SENDING, 3, 1);
+	status_is(f->q, msgid, QUEUE_SENDING, 4, 1);
 	assert_int_equal(queue_handed(f->q, 9, queue_now_ms(f->q) + 1000), 1);
 	memset(msgid, 0x7b, sizeof(msgid));
 	status_is(f->q, msgid, QUEUE_SENT, 1, 0);
-	assert_int_equal(queue_outgoing_count(f->q), 7);
+	assert_int_equal(queue_outgoing_count(f->q), 10);
+	snap_free(&s);
+}
+
+/*
+ * A message the release before had sent in part (row 7, its second
+ * fragment of 2027 bytes, gone from the v4 store: its packet was out)
+ * cannot be completed in fragments of 1611: its rows go, and it is
+ * FAILED with the reason, counted once, also after a reopen; the other
+ * messages are migrated as ever.
+ */
+static void
+test_store_v4_partly_sent(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t msgid[QUEUE_MSGID_BYTES];
+	struct queue_status st;
+	struct snap s;
+	char err[256];
+
+	open_v4(f, "DELETE FROM outgoing WHERE id = 7");
+	assert_int_equal(queue_counts(f->q)->failed, 1);
+	snap_take(f->q, &s);
+	assert_int_equal(s.n, 4 + 2 + 1 + 1);
+	assert_int_equal(snap_msgid(&s, 0x79, NULL), 0);
+	(void)check_v3_queued(f, &s, 9);
+	snap_free(&s);
+	memset(msgid, 0x79, sizeof(msgid));
+	assert_int_equal(queue_status(f->q, msgid, &st), 0);
+	assert_int_equal(st.state, QUEUE_FAILED);
+	assert_int_equal(st.packets, 3);
+	assert_int_equal(st.acked, 0);
+	assert_string_equal(st.reason, "queued in fragments of 2027 bytes by an "
+	    "earlier nymd, and partly sent: it cannot be completed; send it again");
+	/* the others' expiry, not its own */
+	assert_true(queue_next_due_ms(f->q) >= ((int64_t)time(NULL) + 86000) * 1000);
+	queue_close(f->q);
+	assert_int_equal(queue_open(&f->q, f->path, NULL, err, sizeof(err)), 0);
+	assert_int_equal(queue_counts(f->q)->failed, 0);
+	assert_int_equal(queue_outgoing_count(f->q), 8);
+	assert_int_equal(queue_status(f->q, msgid, &st), 0);
+	assert_int_equal(st.state, QUEUE_FAILED);
+	assert_int_equal(queue_expire_messages(f->q), 0);
+}
+
+/*
+ * Messages with reply blocks queued by the release before, which no
+ * longer fit beside an acknowledgement block: 1200 bytes with a block
+ * (1558 fitted, 1142 do) keeps its bytes and tag and goes without it,
+ * the block in a packet of its own to the same tag; 1700 bytes (2014
+ * fitted with no block, 1598 do) cannot carry its tag: FAILED, its
+ * packet of blocks gone too.
+ */
+static void
+test_store_v4_blocks_refit(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t msg[1700], msgid[QUEUE_MSGID_BYTES], tag[QUEUE_TAG_BYTES];
+	struct queue_status st;
+	struct snap s;
+	size_t at = 0, blocks = 0;
+	const struct row *r;
+	const char *top = getenv("top_srcdir");
+	char from[1024], err[256];
+
+	fill_pattern(msg, sizeof(msg), 9);
+	queue_close(f->q);
+	f->q = NULL;
+	snprintf(from, sizeof(from), "%s/tests/fixtures/rpcd-store-v4.db", top ? top : ".");
+	assert_int_equal(copy_file(from, f->path), 0);
+	v4_row(f->path, 0x92, 0x93, 0x91, msg, 1200, 1, 0);
+	v4_row(f->path, 0x95, 0x93, 0x94, msg, 1700, 0, 0);
+	v4_row(f->path, 0x96, 0x93, 0x94, NULL, 0, 2, 1);
+	assert_int_equal(queue_open(&f->q, f->path, NULL, err, sizeof(err)), 0);
+	assert_int_equal(schema_of(f->path), 5);
+	snap_take(f->q, &s);
+	snap_all_build(&s);
+	assert_int_equal(snap_msgid(&s, 0x92, &at), 1);
+	r = &s.r[at];
+	assert_int_equal(r->id, 10);
+	assert_int_equal(r->surbs, 0);
+	assert_int_equal(r->len, 1200);
+	assert_memory_equal(r->message, msg, 1200);
+	memset(tag, 0x91, sizeof(tag));
+	assert_true(r->tagged);
+	assert_memory_equal(r->tag, tag, sizeof(tag));
+	for (size_t i = 0; i < s.n; i++)
+		if (s.r[i].tagged && memcmp(s.r[i].tag, tag, sizeof(tag)) == 0) {
+			blocks += s.r[i].surbs;
+			assert_true(s.r[i].id == 10 || (s.r[i].surbs_only &&
+			    s.r[i].id > 12));
+		}
+	assert_int_equal(blocks, 1);
+	assert_int_equal(snap_msgid(&s, 0x95, NULL), 0);
+	assert_int_equal(snap_msgid(&s, 0x96, NULL), 0);
+	memset(tag, 0x94, sizeof(tag));
+	for (size_t i = 0; i < s.n; i++)
+		assert_false(s.r[i].tagged && memcmp(s.r[i].tag, tag, sizeof(tag)) == 0);
+	snap_free(&s);
+	memset(msgid, 0x95, sizeof(msgid));
+	assert_int_equal(queue_status(f->q, msgid, &st), 0);
+	assert_int_equal(st.state, QUEUE_FAILED);
+	assert_string_equal(st.reason, "queued with reply blocks by an earlier nymd: "
+	    "1700 bytes, more than the 1598 a message with reply blocks may have "
+	    "now; send it again");
+	memset(msgid, 0x96, sizeof(msgid));
+	assert_int_equal(queue_status(f->q, msgid, &st), 1);
+	assert_int_equal(queue_counts(f->q)->failed, 1);
+}
+
+/*
+ * A recipient upgraded with parts of messages held in the old cut (the
+ * v4 fixture's part 1 of 2 of 0x7c, and a part 0 of 2 of 0x7f added
+ * here, 2027 bytes each, both just arrived) whose senders cut them again
+ * after their own upgrade: the parts of the new cut are held apart from
+ * the old ones, also when the count is the same (0x7f: 3000 bytes are 2
+ * parts in either cut), and make each message whole, with its own bytes;
+ * that drops the old parts; copies of any part are then dropped.
+ */
+static void
+test_store_v4_partial_recut(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t m[2 * QUEUE_V4_PART], n[3000], x[QUEUE_MSGID_BYTES], y[QUEUE_MSGID_BYTES];
+	struct fetched g = { 0 };
+	size_t parts, frags;
+	const char *top = getenv("top_srcdir");
+	char from[1024], err[256];
+
+	memset(m, 0x7c, QUEUE_V4_PART);
+	memset(m + QUEUE_V4_PART, 0x7d, QUEUE_V4_PART);	/* the fixture's part */
+	memset(n, 0x70, QUEUE_V4_PART);
+	memset(n + QUEUE_V4_PART, 0x71, sizeof(n) - QUEUE_V4_PART);
+	memset(x, 0x7c, sizeof(x));
+	memset(y, 0x7f, sizeof(y));
+	queue_close(f->q);
+	f->q = NULL;
+	snprintf(from, sizeof(from), "%s/tests/fixtures/rpcd-store-v4.db", top ? top : ".");
+	assert_int_equal(copy_file(from, f->path), 0);
+	store_sql(f->path, "UPDATE partial SET first = CAST(strftime('%s', 'now') "
+	    "AS INTEGER)", NULL, 0);
+	store_sql(f->path, "INSERT INTO partial (msgid, count, held, first) VALUES "
+	    "(?1, 2, 1, CAST(strftime('%s', 'now') AS INTEGER))", y, sizeof(y));
+	store_sql(f->path, "INSERT INTO fragments (msgid, idx, bytes) VALUES "
+	    "(X'7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f', 0, ?1)", n, QUEUE_V4_PART);
+	assert_int_equal(queue_open(&f->q, f->path, NULL, err, sizeof(err)), 0);
+	assert_int_equal(queue_expire_fragments(f->q), 0);	/* as rpcd starts */
+	assert_int_equal(queue_fetch(f->q, fetched_one, fetched_done, &g), 3);
+	assert_int_equal(queue_partial(f->q, &parts, &frags), 0);
+	assert_int_equal(parts, 2);
+	assert_int_equal(frags, 2);
+
+	/* the same count: 2 parts of 1611 and 1389 bytes */
+	assert_int_equal(payload_fragment_count(sizeof(n)), 2);
+	assert_int_equal(fragment_in(f->q, y, n, sizeof(n), 0), 2);
+	assert_int_equal(queue_partial(f->q, &parts, &frags), 0);
+	assert_int_equal(parts, 3);
+	assert_int_equal(frags, 3);
+	assert_int_equal(fragment_in(f->q, y, n, sizeof(n), 1), 0);
+	assert_int_equal(queue_fetch(f->q, fetched_one, fetched_done, &g), 1);
+	assert_int_equal(g.len, sizeof(n));
+	assert_memory_equal(g.copy, n, sizeof(n));
+	assert_int_equal(queue_partial(f->q, &parts, &frags), 0);
+	assert_int_equal(parts, 1);	/* 0x7f's old part went with it */
+	assert_int_equal(frags, 1);
+
+	/* another count: 3 parts, in any order */
+	assert_int_equal(payload_fragment_count(sizeof(m)), 3);
+	assert_int_equal(fragment_in(f->q, x, m, sizeof(m), 2), 2);
+	assert_int_equal(fragment_in(f->q, x, m, sizeof(m), 0), 2);
+	assert_int_equal(fragment_in(f->q, x, m, sizeof(m), 0), 1);	/* a copy */
+	assert_int_equal(fragment_in(f->q, x, m, sizeof(m), 1), 0);
+	assert_int_equal(queue_fetch(f->q, fetched_one, fetched_done, &g), 1);
+	assert_int_equal(g.len, sizeof(m));
+	assert_memory_equal(g.copy, m, sizeof(m));
+	assert_int_equal(queue_partial(f->q, &parts, &frags), 0);
+	assert_int_equal(parts, 0);
+	assert_int_equal(frags, 0);
+	assert_int_equal(fragment_in(f->q, x, m, sizeof(m), 1), 1);
+	assert_int_equal(fragment_in(f->q, y, n, sizeof(n), 0), 1);
+	assert_int_equal(queue_partial(f->q, &parts, &frags), 0);
+	assert_int_equal(frags, 0);
+	assert_int_equal(queue_counts(f->q)->received, 2);
+	free(g.copy);
+}
+
+/* A migration that fails (here: a table in its way) leaves the store as
+ * it was, and says why. */
+static void
+test_store_v4_upgrade_fails(void **state)
+{
+	struct fixture *f = *state;
+	const char *top = getenv("top_srcdir");
+	char from[1024], err[256];
+
+	queue_close(f->q);
+	f->q = NULL;
+	snprintf(from, sizeof(from), "%s/tests/fixtures/rpcd-store-v4.db", top ? top : ".");
+	assert_int_equal(copy_file(from, f->path), 0);
+	store_sql(f->path, "CREATE TABLE fragments5 (x)", NULL, 0);
+	assert_int_equal(queue_open(&f->q, f->path, NULL, err, sizeof(err)), -1);
+	assert_null(f->q);
+	assert_non_null(strstr(err, "cannot upgrade the message store from schema "
+	    "version 4 (left as it is): table fragments5 already exists"));
+	assert_int_equal(schema_of(f->path), 4);
+	store_sql(f->path, "DROP TABLE fragments5", NULL, 0);
+	assert_int_equal(queue_open(&f->q, f->path, NULL, err, sizeof(err)), 0);
+	assert_int_equal(schema_of(f->path), 5);
+	assert_int_equal(queue_outgoing_count(f->q), 12);
+}
+
+/* A part held in the old cut still goes QUEUE_FRAGMENT_EXPIRY_SECONDS
+ * after it arrived, not sooner. */
+static void
+test_store_v4_partial_expires(void **state)
+{
+	struct fixture *f = *state;
+	size_t parts, frags;
+
+	open_v4(f, "UPDATE partial SET first = 1700000000");
+	fake_now = 1700000000 + QUEUE_FRAGMENT_EXPIRY_SECONDS - 1;
+	queue_set_window(f->q, WINDOW, QUEUE_SEEN_MAX, fake_clock);
+	assert_int_equal(queue_expire_fragments(f->q), 0);
+	assert_int_equal(queue_partial(f->q, &parts, &frags), 0);
+	assert_int_equal(parts, 1);
+	assert_int_equal(frags, 1);
+	fake_now += 1;
+	assert_int_equal(queue_expire_fragments(f->q), 0);
+	assert_int_equal(queue_partial(f->q, &parts, &frags), 0);
+	assert_int_equal(parts, 0);
+	assert_int_equal(frags, 0);
 }
 
 int
@@ -2035,6 +2690,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_fragments_enqueued, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fragments_assembled, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fragments_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fragments_other_count, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fragments_survive_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fragments_expire, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_v3_migrates, setup, teardown),
@@ -2049,6 +2705,11 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_reply_sent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_status_kept_then_forgotten, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_v4_migrates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_v4_partly_sent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_v4_blocks_refit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_v4_partial_recut, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_v4_partial_expires, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_v4_upgrade_fails, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
