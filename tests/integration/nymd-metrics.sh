@@ -63,12 +63,17 @@ check "bob: received 20, fetched 20, no duplicates counted" sh -c "
 pulled() { [ "$(metric "$PB" nymd_deliveries_pulled_total)" -ge 20 ]; }
 check "bob: nymd_deliveries_pulled_total counts at least the 20 (netd reports each second)" \
 	wait_for 5 pulled
-check "alice: at least 20 real packets and some cover sent, loops came back" sh -c "
-	m=\$(curl -s -m 5 http://127.0.0.1:$PA/metrics)
-	r=\$(echo \"\$m\" | awk '\$1 == \"nymd_real_packets_sent_total\" { print \$2 }')
-	c=\$(echo \"\$m\" | awk '\$1 == \"nymd_cover_packets_sent_total\" { print \$2 }')
-	l=\$(echo \"\$m\" | awk '\$1 == \"nymd_loop_rtt_seconds_count\" { print \$2 }')
-	[ \"\$r\" -ge 20 ] && [ \"\$c\" -gt 0 ] && [ \"\$l\" -gt 0 ]"
+# (netd reports once a second, and under ASan on a loaded machine the
+# first loop cover may take a while to come back: waited for)
+alice_sent() {
+	m=$(curl -s -m 5 http://127.0.0.1:$PA/metrics)
+	r=$(echo "$m" | awk '$1 == "nymd_real_packets_sent_total" { print $2 }')
+	c=$(echo "$m" | awk '$1 == "nymd_cover_packets_sent_total" { print $2 }')
+	l=$(echo "$m" | awk '$1 == "nymd_loop_rtt_seconds_count" { print $2 }')
+	[ "${r:-0}" -ge 20 ] && [ "${c:-0}" -gt 0 ] && [ "${l:-0}" -gt 0 ]
+}
+check "alice: at least 20 real packets and some cover sent, loops came back" wait_for 20 alice_sent
+diag "alice: real packets ${r:-?}, cover ${c:-?}, loops back ${l:-?}"
 check "alice: the topology gauges say 3 mixnodes and 1 provider" sh -c "
 	[ \"\$(curl -s -m 5 http://127.0.0.1:$PA/metrics | awk '\$1 == \"nymd_topology_mixnodes\" { print \$2 }')\" = 3 ] &&
 	[ \"\$(curl -s -m 5 http://127.0.0.1:$PA/metrics | awk '\$1 == \"nymd_topology_providers\" { print \$2 }')\" = 1 ]"
