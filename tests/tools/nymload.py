@@ -3,7 +3,6 @@
 
 Usage: nymload.py --clients FILE --messages M --out DIR
                   [--duration S] [--drain S] [--seed N]
-                  [--excuse T1:T2]... [--excuse-file F]
 
 FILE has one client a line: "NAME SOCKET PUBKEY PROVIDER". Each client
 gets a thread with its own connection to its nymd unix socket; it sends
@@ -21,12 +20,10 @@ each accepted message has arrived or --drain seconds have passed, then
 one more second to catch duplicates.
 
 Writes DIR/summary (key=value lines), DIR/missing (accepted messages that
-never arrived: "ACCEPT_TIME SENDER SEQ RECIPIENT"), DIR/latency (one
-latency in ms a line). --excuse T1:T2 (Unix seconds) marks messages
-accepted in that window whose loss is explained (a mixnode crash): they
-are counted as "excused" instead of "lost". --excuse-file F: such
-windows, "T1 T2" a line, read when the run ends; "T1 T2 NAME..." excuses
-only messages to those recipients (a crashed provider's clients).
+never arrived: "ACCEPT_TIME SENDER SEQ RECIPIENT"), DIR/duplicates,
+DIR/latency (one latency in ms a line). No loss is excused: with
+acknowledgements and retransmission (docs/acks.md), an accepted message
+that never arrives is lost, whatever crashed.
 """
 import argparse
 import os
@@ -135,8 +132,6 @@ def main():
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--poll-ms", type=float, default=50.0)
     ap.add_argument("--seed", default="1")
-    ap.add_argument("--excuse", action="append", default=[])
-    ap.add_argument("--excuse-file")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
 
@@ -169,22 +164,11 @@ def main():
     for t in ths:
         t.join(timeout=20)
 
-    # (T1, T2, recipients or None for all)
-    excuses = [tuple(float(x) for x in e.split(":")) + (None,) for e in a.excuse]
-    if a.excuse_file and os.path.exists(a.excuse_file):
-        for l in open(a.excuse_file):
-            w = l.split()
-            if w:
-                excuses.append((float(w[0]), float(w[1]), set(w[2:]) or None))
     with st.lock:
         acc = {k: v for k, v in st.sent.items() if v[0] == "accepted"}
         unk = {k: v for k, v in st.sent.items() if v[0] == "unknown"}
         refused = sum(1 for v in st.sent.values() if v[0] == "refused")
         missing = [k for k in acc if k not in st.got]
-        excused = [k for k in missing
-                   if any(t1 <= acc[k][1] / 1e9 <= t2 and (to is None or acc[k][2] in to)
-                          for t1, t2, to in excuses)]
-        lost = [k for k in missing if k not in excused]
         dups = [k for k, n in st.got.items() if n > 1]
         stray = [k for k in st.got if k not in st.sent]
         unk_arrived = sum(1 for k in unk if k in st.got)
@@ -203,8 +187,6 @@ def main():
         ("duplicates", len(dups)),
         ("stray", len(stray)),
         ("missing", len(missing)),
-        ("excused", len(excused)),
-        ("lost", len(lost)),
         ("reconnects", st.reconnects),
         ("span_s", "%.3f" % span),
         ("msgs_per_s", "%.1f" % (delivered / span if span > 0 else 0)),
@@ -218,8 +200,7 @@ def main():
             f.write("%s=%s\n" % (k, v))
     with open(os.path.join(a.out, "missing"), "w") as f:
         for k in sorted(missing, key=lambda k: acc[k][1]):
-            f.write("%.3f %s %d %s%s\n" % (acc[k][1] / 1e9, k[0], k[1], acc[k][2],
-                                          " excused" if k in excused else ""))
+            f.write("%.3f %s %d %s\n" % (acc[k][1] / 1e9, k[0], k[1], acc[k][2]))
     with open(os.path.join(a.out, "duplicates"), "w") as f:
         for k in dups:
             f.write("%s %d x%d\n" % (k[0], k[1], st.got[k]))
