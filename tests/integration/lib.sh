@@ -65,14 +65,19 @@ track() { T_PIDS="$T_PIDS $1"; }
 
 # wait_for SECONDS command...: polls every 50 ms
 # (three times as long in the sanitizer build, where everything is slower).
+# Its counters are local: a command that itself calls wait_for (or a
+# caller's loop over i) must not cut the outer wait short (status.sh 6
+# gave up after one try under ASan, when the inner wait had run its i up
+# to the outer limit).
 wait_for() {
-	limit=$1; shift
-	[ -n "${NYMD_SANITIZER_BUILD:-}" ] && limit=$((limit * 3))
-	i=0
-	while [ "$i" -lt $((limit * 20)) ]; do
+	local _wf_limit _wf_i
+	_wf_limit=$1; shift
+	[ -n "${NYMD_SANITIZER_BUILD:-}" ] && _wf_limit=$((_wf_limit * 3))
+	_wf_i=0
+	while [ "$_wf_i" -lt $((_wf_limit * 20)) ]; do
 		if "$@" 2>/dev/null; then return 0; fi
 		sleep 0.05
-		i=$((i + 1))
+		_wf_i=$((_wf_i + 1))
 	done
 	return 1
 }
