@@ -27,7 +27,8 @@ done
 echo
 MSG="Hello bob, this is alice, through the mixnet"
 echo "\$ nymctl --socket alice.sock send --to $CLIENT_bob_PUBKEY \"$MSG\""
-"$B/nymctl/nymctl" --socket "$CLIENT_alice_SOCKET" send --to "$CLIENT_bob_PUBKEY" "$MSG"
+ID=$("$B/nymctl/nymctl" --socket "$CLIENT_alice_SOCKET" send --to "$CLIENT_bob_PUBKEY" "$MSG")
+echo "$ID"
 echo
 # fetch_wait SOCKET [ARGS]: fetches until something arrives (10 s at most)
 fetch_wait() {
@@ -49,6 +50,10 @@ echo "\$ nymctl --socket bob.sock fetch"
 fetch_wait "$CLIENT_bob_SOCKET"
 echo
 echo "bob received alice's message."
+echo
+echo "Its status at alice, once bob's provider acknowledged it (docs/acks.md):"
+echo "\$ nymctl --socket alice.sock status --watch $ID"
+timeout 30 "$B/nymctl/nymctl" --socket "$CLIENT_alice_SOCKET" status --watch "$ID" | tail -n 1
 echo
 echo "An anonymous reply (docs/replies.md): alice sends a reply block; bob sees a"
 echo "random sender tag, not who wrote, and answers through it."
