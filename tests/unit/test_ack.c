@@ -27,6 +27,7 @@
 #include "common/replay.h"
 #include "common/sphinx.h"
 #include "common/surb.h"
+#include "vectors.h"
 
 /* Nodes: alice's provider (0), mixnodes (1-3), bob's provider (4). */
 #define NODES		5
@@ -332,35 +333,6 @@ test_take_junk(void **state)
 /* The committed vector                                              */
 /* ---------------------------------------------------------------- */
 
-static json_t *
-load_vector(const char *file)
-{
-	char path[4096];
-	const char *top = getenv("top_srcdir");
-	json_error_t err;
-
-	snprintf(path, sizeof(path), "%s/tests/vectors/sphinx/%s",
-	    top ? top : ".", file);
-	json_t *j = json_load_file(path, 0, &err);
-	if (j == NULL)
-		fail_msg("%s: %s (line %d)", path, err.text, err.line);
-	return j;
-}
-
-static size_t
-hexfield(json_t *obj, const char *key, uint8_t *out, size_t max)
-{
-	const char *s = json_string_value(json_object_get(obj, key));
-	size_t len;
-
-	if (s == NULL)
-		fail_msg("missing field %s", key);
-	assert_int_equal(sodium_hex2bin(out, max, s, strlen(s), NULL, &len,
-	    NULL), 0);
-	assert_int_equal(strlen(s), 2 * len);
-	return len;
-}
-
 static uint32_t
 intfield(json_t *obj, const char *key)
 {
@@ -371,16 +343,12 @@ intfield(json_t *obj, const char *key)
 	return (uint32_t)json_integer_value(j);
 }
 
+/* The command a vector's hop or step names (RELAY .. REPLY). */
 static int
 command_of(json_t *obj)
 {
-	const char *name = json_string_value(json_object_get(obj, "command"));
-
-	for (int c = SPHINX_CMD_RELAY; c <= SPHINX_CMD_REPLY; c++)
-		if (name != NULL && strcmp(sphinx_command_name(c), name) == 0)
-			return c;
-	fail_msg("unknown command %s", name ? name : "(none)");
-	return -1;
+	return vector_command(json_string_value(json_object_get(obj, "command")),
+	    SPHINX_CMD_REPLY);
 }
 
 /* A path from the vector: its hops (with their flags) and private keys. */

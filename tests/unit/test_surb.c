@@ -24,6 +24,7 @@
 #include "common/replay.h"
 #include "common/sphinx.h"
 #include "common/surb.h"
+#include "vectors.h"
 
 /*
  * The nodes of a reply path: the replier's provider (0), three mixnodes,
@@ -634,44 +635,6 @@ test_parsers(void **state)
 /* The committed vector                                              */
 /* ---------------------------------------------------------------- */
 
-static json_t *
-load_vector(const char *file)
-{
-	char path[4096];
-	const char *top = getenv("top_srcdir");
-	json_error_t err;
-
-	snprintf(path, sizeof(path), "%s/tests/vectors/sphinx/%s",
-	    top ? top : ".", file);
-	json_t *j = json_load_file(path, 0, &err);
-	if (j == NULL)
-		fail_msg("%s: %s (line %d)", path, err.text, err.line);
-	return j;
-}
-
-static size_t
-hexfield(json_t *obj, const char *key, uint8_t *out, size_t max)
-{
-	const char *s = json_string_value(json_object_get(obj, key));
-	size_t len;
-	if (s == NULL)
-		fail_msg("missing field %s", key);
-	assert_int_equal(sodium_hex2bin(out, max, s, strlen(s), NULL, &len,
-	    NULL), 0);
-	assert_int_equal(strlen(s), 2 * len);
-	return len;
-}
-
-static int
-command_of(const char *name)
-{
-	for (int c = SPHINX_CMD_RELAY; c <= SPHINX_CMD_REPLY; c++)
-		if (strcmp(sphinx_command_name(c), name) == 0)
-			return c;
-	fail_msg("unknown command %s", name);
-	return -1;
-}
-
 struct fixed_rng {
 	const uint8_t	*buf;
 	size_t		 len;
@@ -711,8 +674,8 @@ test_vector(void **state)
 		assert_int_equal(hexfield(h, "private_key", priv[i], 32), 32);
 		assert_int_equal(hexfield(h, "public_key", hops[i].node_pub, 32),
 		    32);
-		hops[i].command = (uint8_t)command_of(json_string_value(
-		    json_object_get(h, "command")));
+		hops[i].command = (uint8_t)vector_command(json_string_value(
+		    json_object_get(h, "command")), SPHINX_CMD_REPLY);
 		assert_int_equal(hexfield(h, "next_id", hops[i].next_id, 32), 32);
 		hops[i].delay_ms = (uint32_t)json_integer_value(
 		    json_object_get(h, "delay_ms"));
@@ -772,8 +735,8 @@ test_vector(void **state)
 		assert_int_equal(hexfield(st, "replay_tag", tag, 32), 32);
 		assert_true(replay_contains(store, tag));
 		replay_free(store);
-		assert_int_equal(res.command, command_of(json_string_value(
-		    json_object_get(st, "command"))));
+		assert_int_equal(res.command, vector_command(json_string_value(
+		    json_object_get(st, "command")), SPHINX_CMD_REPLY));
 		assert_int_equal(hexfield(st, "packet_out", want, sizeof(want)),
 		    SPHINX_PACKET_BYTES);
 		assert_memory_equal(pkt, want, sizeof(pkt));
