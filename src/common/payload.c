@@ -123,6 +123,10 @@ payload_decode_tagged(const uint8_t *in, size_t len, struct payload *p)
 		return -1;
 	p->message = len > n ? in + n : NULL;
 	p->message_len = len - n;
+	/* A TAGGED payload travels beside an acknowledgement block: what
+	 * payload_encode() takes, no more (one encoding per payload). */
+	if ((long)p->message_len > payload_tagged_room(k))
+		return -1;
 	return 0;
 }
 
