@@ -166,6 +166,7 @@ packet_build_payload(uint8_t out[SPHINX_PACKET_BYTES], const struct packet_route
     const uint8_t *payload, size_t len, const uint8_t ack_id[ACK_ID_BYTES],
     uint32_t *round_trip_ms)
 {
+	const struct topology_node *egress;
 	struct sphinx_hop hops[SPHINX_MAX_HOPS];
 	uint8_t ack[SPHINX_ACK_BYTES];
 	uint64_t at_ms;
@@ -176,9 +177,9 @@ packet_build_payload(uint8_t out[SPHINX_PACKET_BYTES], const struct packet_route
 		return PACKET_ERR_TOPOLOGY;
 	if (len > SPHINX_MAX_ACKED_MESSAGE_BYTES)
 		return PACKET_ERR_TOO_LARGE;
-	if (packet_provider(r->topology, provider) == NULL)
+	if ((egress = packet_provider(r->topology, provider)) == NULL)
 		return PACKET_ERR_PROVIDER;
-	rc = packet_path(hops, r, packet_provider(r->topology, provider), &at_ms);
+	rc = packet_path(hops, r, egress, &at_ms);
 	if (rc != PACKET_OK)
 		return rc;
 	hops[4].command = SPHINX_CMD_DELIVER;
